@@ -1,0 +1,72 @@
+"""The one store interface every detector reads through.
+
+Detectors ask a store for *tables* (small dimension tables, or column subsets of the
+fact tables) and for named *projections* (aggregated views such as card-user pairs).
+The embedded store computes projections with pandas (see :mod:`graphkit.projections`);
+a server-backed store overrides :meth:`Store.projection` to compute them server-side.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from ..errors import StoreError
+
+__all__ = ["Store", "open_store"]
+
+
+class Store(ABC):
+    """Read interface of a loaded claims graph."""
+
+    #: content fingerprint of the loaded data (sha256 hex)
+    fingerprint: str
+
+    @abstractmethod
+    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return a bundle table (typed) with only ``columns`` if given; empty if absent."""
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool:
+        """True when the table was loaded (even with zero rows)."""
+
+    @abstractmethod
+    def row_counts(self) -> dict[str, int]:
+        """Rows per loaded table."""
+
+    def describe(self) -> dict[str, Any]:
+        """A short description for reports and dossiers."""
+        return {"fingerprint": self.fingerprint, "rows": self.row_counts()}
+
+    def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The claims with these ids (any order), typed like :meth:`table`."""
+        ids = pd.Index(pd.unique(pd.Series(list(claim_ids), dtype="string")))
+        cols = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
+        claims = self.table("claims", cols)
+        return claims[claims["claim_id"].isin(ids)].reset_index(drop=True)
+
+    def projection(self, name: str, **params: Any) -> pd.DataFrame:
+        """A named, aggregated view of the data (see :mod:`graphkit.projections`)."""
+        from .. import projections
+
+        return projections.compute(self, name, **params)
+
+
+def open_store(location: str | Path) -> Store:
+    """Open a store: a folder written by ``graphkit load``.
+
+    Examples
+    --------
+    >>> open_store("/nonexistent")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    graphkit.errors.StoreError: no store at /nonexistent
+    """
+    from .embedded import EmbeddedStore
+
+    path = Path(location)
+    if not (path / "manifest.json").exists():
+        raise StoreError(f"no store at {path} (missing manifest.json; run `graphkit load` first)")
+    return EmbeddedStore(path)
