@@ -37,6 +37,12 @@ class Store(ABC):
     def row_counts(self) -> dict[str, int]:
         """Rows per loaded table."""
 
+    def columns(self, name: str) -> list[str]:
+        """Column names available for a table (spec columns plus any extra ones)."""
+        from ..schema import TABLES
+
+        return list(TABLES[name].column_names) if name in TABLES else []
+
     def describe(self) -> dict[str, Any]:
         """A short description for reports and dossiers."""
         return {"fingerprint": self.fingerprint, "rows": self.row_counts()}

@@ -1,0 +1,322 @@
+"""The ``graphkit`` command line (Chinese first, English alongside).
+
+Exit codes: 0 ok; 1 failure (bad input, validation failed); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import GraphkitError
+
+__all__ = ["main"]
+
+
+def _progress(desc: str):
+    """A tqdm bar over named steps (shown on stderr; quiet when not a terminal unless forced)."""
+    from tqdm import tqdm
+
+    return tqdm(desc=desc, unit="step", file=sys.stderr, disable=None, leave=False)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _parse_params(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        try:
+            lhs, value = item.split("=", 1)
+            kind, name = lhs.split(".", 1)
+        except ValueError:
+            raise GraphkitError(f"--param must look like kind.name=value; got {item!r}") from None
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(kind, {})[name] = parsed
+    return out
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    from loaders import validate_bundle
+
+    report = validate_bundle(a.bundle, mapping=a.mapping, encoding=a.encoding, store=a.store)
+    print(report.format(limit=a.limit))
+    if a.report:
+        report.to_csv(a.report)
+        print(f"问题清单 / issue list: {a.report}")
+    return 0 if report.ok else 1
+
+
+def cmd_load(a: argparse.Namespace) -> int:
+    from loaders import load_bundle
+
+    bar = _progress("加载 / load")
+
+    def step(msg: str) -> None:
+        bar.set_postfix_str(msg)
+        bar.update(1)
+
+    try:
+        res = load_bundle(
+            a.bundle, a.store, lenient=a.lenient, mapping=a.mapping, encoding=a.encoding,
+            pseudonymise=not a.keep_personal, progress=step,
+        )
+    finally:
+        bar.close()
+    if not res.report.ok:
+        print(res.report.format(limit=a.limit))
+        print(f"已隔离的行 / quarantined rows: {res.quarantine_dir}")
+    claims = res.rows.get("claims", 0)
+    print(f"已加载 / loaded {a.bundle} → {a.store}")
+    for t, n in res.rows.items():
+        print(f"  {t}: {n}")
+    print(f"数据指纹 / data fingerprint: {res.store_fingerprint}")
+    print(f"用时 / time: {res.seconds:.1f}s ({claims / max(res.seconds, 1e-9):,.0f} claims/s)")
+    return 0
+
+
+def _summary(result, top: int = 5) -> str:
+    from .findings import KINDS
+
+    lines = ["扫描结果 / Scan summary", "  类型 kind                       线索 leads   涉及基金 fund at risk (元)"]
+    by = result.by_kind()
+    total = 0.0
+    for kind in KINDS:
+        fs = by.get(kind, [])
+        if not fs and kind not in result.parameters:
+            continue
+        amt = sum(f.amount_at_risk for f in fs)
+        total += amt
+        lines.append(f"  {KINDS[kind][0]} {kind:<24} {len(fs):>6}   {amt:>16,.2f}")
+    lines.append(f"  合计 total {'':<22} {len(result.findings):>6}   {total:>16,.2f}")
+    lines.append(f"重点线索 / top {top} leads:")
+    for f in result.findings[:top]:
+        lines.append(f"  [{f.score:.3f}] {f.id}  {f.summary}")
+    prov = result.scores[result.scores["score"] > 0].head(top)
+    if len(prov):
+        lines.append(f"高风险机构 / top {top} providers:")
+        for r in prov.itertuples(index=False):
+            lines.append(f"  [{r.score:.3f}] {r.entity_type} {r.entity_id}: {r.finding_count} 条线索, {r.amount_at_risk:,.2f} 元 ({r.top_kinds})")
+    return "\n".join(lines)
+
+
+def _run_scan(store, out: Path, kinds, params) -> Any:
+    from .scan import scan, write_scan
+
+    bar = _progress("扫描 / scan")
+    try:
+        result = scan(store, kinds=kinds, params=params, progress=lambda k: (bar.set_postfix_str(k), bar.update(1)))
+    finally:
+        bar.close()
+    paths = write_scan(result, out)
+    return result, paths
+
+
+def cmd_scan(a: argparse.Namespace) -> int:
+    from .store import open_store
+
+    store = open_store(a.store)
+    kinds = a.kinds.split(",") if a.kinds else None
+    result, paths = _run_scan(store, Path(a.out), kinds, _parse_params(a.param))
+    print(_summary(result))
+    print(f"已写出 / written: {paths['findings']}, {paths['scores']}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from loaders import load_bundle
+
+    from .demo import generate_city
+    from .dossier import draft_dossier
+    from .evaluate import evaluate, format_evaluation
+    from .store import open_store
+
+    out = Path(a.out)
+    bundle, store_dir = out / "bundle", out / "store"
+    t0 = time.perf_counter()
+    print(f"生成示范城市 / generating a demo city: {a.patients} 参保人/patients, seed {a.seed}")
+    info = generate_city(bundle, patients=a.patients, seed=a.seed, fmt="parquet")
+    print(f"  {info['rows']['claims']:,} 笔结算/claims in {time.perf_counter() - t0:.1f}s")
+    t1 = time.perf_counter()
+    res = load_bundle(bundle, store_dir)
+    print(f"加载 / loaded into {store_dir} in {time.perf_counter() - t1:.1f}s")
+    store = open_store(store_dir)
+    result, paths = _run_scan(store, out, None, {})
+    print(_summary(result))
+    if result.findings:
+        top = result.findings[0]
+        d = draft_dossier(store, top, out, parameters=result.parameters.get(top.kind))
+        print(f"案件材料草稿 / dossier draft: {d['html']}")
+    ev = evaluate(bundle / "truth.json", paths["findings"], paths["scores"])
+    (out / "evaluation.json").write_text(json.dumps(ev, ensure_ascii=False, indent=1), "utf-8")
+    print("对照真值评估 / evaluation against the planted truth:")
+    print(format_evaluation(ev))
+    print(f"已写出 / written: {paths['findings']}, {paths['scores']}, {out / 'evaluation.json'}")
+    print(f"总用时 / total: {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from .demo import generate_city
+
+    info = generate_city(a.out, patients=a.patients, seed=a.seed, fmt=a.format, months=a.months)
+    print(json.dumps(info, ensure_ascii=False, indent=1, default=str))
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_evaluation
+
+    ev = evaluate(a.truth, a.findings, a.scores)
+    print(format_evaluation(ev))
+    if a.json:
+        Path(a.json).write_text(json.dumps(ev, ensure_ascii=False, indent=1), "utf-8")
+    return 0
+
+
+def cmd_adapt(a: argparse.Namespace) -> int:
+    from loaders.synthea import synthea_to_bundle
+
+    counts = synthea_to_bundle(a.src, a.out, fmt=a.format)
+    print(f"已转换 / converted {a.src} → {a.out}")
+    for t, n in counts.items():
+        print(f"  {t}: {n}")
+    return 0
+
+
+def cmd_dossier(a: argparse.Namespace) -> int:
+    from .dossier import draft_dossier
+    from .findings import read_findings
+    from .store import open_store
+
+    rep = read_findings(a.findings)
+    match = [f for f in rep.findings if f.id == a.finding_id]
+    if not match:
+        raise GraphkitError(f"finding {a.finding_id!r} is not in {a.findings}")
+    f = match[0]
+    paths = draft_dossier(open_store(a.store), f, a.out, parameters=rep.parameters.get(f.kind))
+    print(f"已写出 / written: {paths['html']}, {paths['markdown']}")
+    return 0
+
+
+def cmd_detectors(a: argparse.Namespace) -> int:
+    from .detectors import REGISTRY
+    from .findings import KINDS
+
+    for kind, det in REGISTRY.items():
+        print(f"{kind} — {KINDS[kind][0]} / {KINDS[kind][1]}: {det.doc}")
+        for p in det.params:
+            print(f"    {p.name} = {p.default!r}  ({p.describe()}) {p.doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="graphkit",
+        description="医保基金监管图分析工作台 / graph workbench for medical-insurance fund supervision",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="生成示范城市→加载→扫描→汇总 / demo city end to end",
+                       description="Generate a demo city, load it into the embedded store, scan it, print a summary, "
+                                   "and write findings.json, scores.csv, a dossier draft and an evaluation to --out.")
+    d.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    d.add_argument("--patients", type=int, default=20000, help="insured people in the city (default 20000)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    g = sub.add_parser("generate", help="只生成示范城市数据包 / write a demo-city bundle with truth.json",
+                       description="Write a demo-city claims bundle (with planted fraud and truth.json) to OUT.")
+    g.add_argument("out")
+    g.add_argument("--patients", type=int, default=20000)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--months", type=int, default=12)
+    g.add_argument("--format", choices=["parquet", "csv", "csv.gz"], default="parquet")
+    g.set_defaults(func=cmd_generate)
+
+    v = sub.add_parser("validate", help="校验数据包 / validate a claims bundle",
+                       description="Validate BUNDLE against the claims-bundle spec; print a report naming table, row, "
+                                   "column and value of every problem. Exit 1 when there are problems. Writes nothing.")
+    v.add_argument("bundle")
+    v.add_argument("--mapping", help="TOML mapping file for foreign table/column/value names")
+    v.add_argument("--encoding", help="force an encoding, e.g. gb18030 (default: detect UTF-8 / GB18030)")
+    v.add_argument("--store", help="an existing store the bundle may refer to")
+    v.add_argument("--report", help="write every issue to this CSV file")
+    v.add_argument("--limit", type=int, default=20, help="issues printed (default 20)")
+    v.set_defaults(func=cmd_validate)
+
+    ld = sub.add_parser("load", help="加载数据包到嵌入式存储 / load a bundle into the embedded store",
+                        description="Validate BUNDLE and write it into the embedded store DIR (atomic, idempotent; "
+                                    "a later bundle is merged in). Strict by default: any problem → nothing written, "
+                                    "exit 1. Personal fields are pseudonymised with the key from GRAPHKIT_PSEUDO_KEY "
+                                    "(or GRAPHKIT_PSEUDO_KEY_FILE; the demo key otherwise).")
+    ld.add_argument("bundle")
+    ld.add_argument("--store", required=True, help="store folder")
+    ld.add_argument("--lenient", action="store_true", help="quarantine bad rows (with reasons) and load the rest")
+    ld.add_argument("--mapping")
+    ld.add_argument("--encoding")
+    ld.add_argument("--keep-personal", action="store_true", help="do NOT pseudonymise personal fields (needs a reason)")
+    ld.add_argument("--limit", type=int, default=20)
+    ld.set_defaults(func=cmd_load)
+
+    s = sub.add_parser("scan", help="运行检测器 / run the detectors",
+                       description="Run detectors on the store and write findings.json and scores.csv to --out.")
+    s.add_argument("--store", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--kinds", help="comma-separated kinds (default: all); see `graphkit detectors`")
+    s.add_argument("--param", action="append", metavar="KIND.NAME=VALUE", help="override a detector parameter")
+    s.set_defaults(func=cmd_scan)
+
+    e = sub.add_parser("evaluate", help="对照真值评估 / measure findings against a truth file",
+                       description="Recall and precision at k per kind, provider ROC-AUC and average precision.")
+    e.add_argument("--truth", required=True)
+    e.add_argument("--findings", required=True)
+    e.add_argument("--scores", help="scores.csv (default: next to findings.json)")
+    e.add_argument("--json", help="also write the figures as JSON")
+    e.set_defaults(func=cmd_evaluate)
+
+    ad = sub.add_parser("adapt", help="外部导出→数据包 / convert a foreign export into a bundle",
+                        description="Convert a foreign export into a claims bundle. Sources: synthea (CSV export).")
+    ad.add_argument("source", choices=["synthea"])
+    ad.add_argument("src")
+    ad.add_argument("out")
+    ad.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    ad.set_defaults(func=cmd_adapt)
+
+    do = sub.add_parser("dossier", help="生成案件材料草稿 / draft a case dossier for a finding",
+                        description="Write an HTML and Markdown dossier draft for FINDING_ID from findings.json.")
+    do.add_argument("finding_id")
+    do.add_argument("--findings", required=True)
+    do.add_argument("--store", required=True)
+    do.add_argument("--out", required=True)
+    do.set_defaults(func=cmd_dossier)
+
+    dt = sub.add_parser("detectors", help="列出检测器及参数 / list detectors and parameters")
+    dt.set_defaults(func=cmd_detectors)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        return a.func(a)
+    except GraphkitError as exc:
+        _err(f"错误 / error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _err("已中断 / interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

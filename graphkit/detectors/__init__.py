@@ -1,0 +1,63 @@
+"""Detector registry: each detector is a function ``(store, **params) -> list[Finding]``.
+
+Detectors register their kind and declared parameters; :func:`run_detector` checks the
+parameters (one message format) before calling.
+
+Examples
+--------
+>>> from graphkit.detectors import REGISTRY
+>>> "shared_card" in REGISTRY
+True
+>>> REGISTRY["shared_card"].defaults()["min_foreign_claims"]
+2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ..findings import KINDS, Finding
+from ..params import Param, check_params
+
+__all__ = ["Detector", "REGISTRY", "register", "run_detector"]
+
+
+@dataclass(frozen=True)
+class Detector:
+    kind: str
+    func: Callable[..., list[Finding]]
+    params: tuple[Param, ...]
+
+    @property
+    def doc(self) -> str:
+        return (self.func.__doc__ or "").strip().split("\n")[0]
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+REGISTRY: dict[str, Detector] = {}
+
+
+def register(kind: str, params: Sequence[Param]):
+    """Decorator: register a detector function for ``kind`` with its declared parameters."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown finding kind {kind!r}")
+
+    def deco(fn: Callable[..., list[Finding]]):
+        REGISTRY[kind] = Detector(kind, fn, tuple(params))
+        return fn
+
+    return deco
+
+
+def run_detector(kind: str, store: Any, params: dict[str, Any] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+    """Check ``params`` against the declaration, run the detector, return (findings, params used)."""
+    det = REGISTRY[kind]
+    full = check_params(kind, det.params, params or {})
+    return det.func(store, **full), full
+
+
+# importing the modules registers their detectors
+from . import cards, travel  # noqa: E402,F401

@@ -1,0 +1,219 @@
+"""The one findings model (``shared/spec/findings.md``): dataclasses with a JSON round trip.
+
+Examples
+--------
+>>> f = Finding.create("shared_card", key=("card", "K1"), score=0.9, amount_at_risk=120.0,
+...                    entities=[Entity("card", "K1", "card")], claims=["C1", "C2"],
+...                    summary="一卡多人 / one card, several people")
+>>> f.id == Finding.create("shared_card", key=("card", "K1")).id
+True
+>>> Finding.from_dict(f.to_dict()) == f
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Entity",
+    "Finding",
+    "FindingsReport",
+    "FINDINGS_SCHEMA",
+    "ENTITY_TYPES",
+    "KINDS",
+    "write_findings",
+    "read_findings",
+]
+
+FINDINGS_SCHEMA = "graphkit.findings/v1"
+ENTITY_TYPES = ("patient", "card", "doctor", "institution", "pharmacy", "terminal")
+PROVIDER_TYPES = ("doctor", "institution", "pharmacy", "terminal")
+
+#: kind -> (中文, English) name, the minimum set of the spec
+KINDS: dict[str, tuple[str, str]] = {
+    "collusion_ring": ("团伙骗保/结伴就医", "collusion ring"),
+    "shared_card": ("冒用/盗用医保卡", "shared or stolen card"),
+    "deceased_card_use": ("死亡人员医保结算", "settlement after death"),
+    "impossible_travel": ("异地不可能出行", "impossible travel"),
+    "card_burst": ("集中刷卡/套现", "card-swipe burst"),
+    "phantom_stay": ("挂床住院", "phantom inpatient stay"),
+    "split_stay": ("分解住院", "split inpatient stay"),
+    "referral_loop": ("循环转诊", "referral loop"),
+    "referral_concentration": ("转诊集中/利益输送", "referral concentration"),
+    "identity_ring": ("身份关联团伙", "identity ring"),
+}
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity a finding involves, with its role in the pattern."""
+
+    type: str
+    id: str
+    role: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in ENTITY_TYPES:
+            raise ValueError(f"entity type must be one of {ENTITY_TYPES}; got {self.type!r}")
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None or (isinstance(ts, float) and np.isnan(ts)) or ts is pd.NaT:
+        return None
+    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, set)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return None if np.isnan(x) else round(float(x), 6)
+    if isinstance(x, float):
+        return None if np.isnan(x) else round(x, 6)
+    if isinstance(x, (pd.Timestamp, np.datetime64)):
+        return _iso(x)
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x
+
+
+@dataclass
+class Finding:
+    """One lead: a suspicious pattern with the entities and claims it rests on."""
+
+    id: str
+    kind: str
+    score: float
+    amount_at_risk: float
+    period: dict[str, str | None]
+    entities: list[Entity]
+    claims: list[str]
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def make_id(kind: str, key: Sequence[Any]) -> str:
+        """Stable id from the kind and the pattern's identifying key (same data → same id)."""
+        raw = json.dumps([kind, [str(k) for k in key]], ensure_ascii=False)
+        return f"{kind}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
+
+    @classmethod
+    def create(
+        cls,
+        kind: str,
+        *,
+        key: Sequence[Any],
+        score: float = 0.0,
+        amount_at_risk: float = 0.0,
+        start: Any = None,
+        end: Any = None,
+        entities: Iterable[Entity] = (),
+        claims: Iterable[str] = (),
+        summary: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> "Finding":
+        if kind not in KINDS:
+            raise ValueError(f"finding kind must be one of {list(KINDS)}; got {kind!r}")
+        return cls(
+            id=cls.make_id(kind, key),
+            kind=kind,
+            score=round(float(score), 6),
+            amount_at_risk=round(float(amount_at_risk), 2),
+            period={"start": _iso(start), "end": _iso(end)},
+            entities=list(dict.fromkeys(entities)),
+            claims=sorted(set(map(str, claims))),
+            summary=summary,
+            evidence=_jsonable(evidence or {}),
+        )
+
+    def entity_ids(self, type: str, role: str | None = None) -> list[str]:
+        """Ids of this finding's entities of one type (and role)."""
+        return [e.id for e in self.entities if e.type == type and (role is None or e.role == role)]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["entities"] = [asdict(e) for e in self.entities]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        return cls(
+            id=d["id"],
+            kind=d["kind"],
+            score=float(d["score"]),
+            amount_at_risk=float(d["amount_at_risk"]),
+            period=dict(d.get("period") or {"start": None, "end": None}),
+            entities=[Entity(e["type"], e["id"], e.get("role", "")) for e in d.get("entities", [])],
+            claims=list(d.get("claims", [])),
+            summary=d.get("summary", ""),
+            evidence=dict(d.get("evidence", {})),
+        )
+
+    def subgraph(self, store: Any, **kwargs: Any):
+        """The finding's evidence as a networkx graph (see :func:`graphkit.evidence.evidence_graph`)."""
+        from .evidence import evidence_graph
+
+        return evidence_graph(store, self, **kwargs)
+
+
+@dataclass
+class FindingsReport:
+    """The content of ``findings.json``."""
+
+    findings: list[Finding]
+    data_fingerprint: str
+    parameters: dict[str, dict[str, Any]]
+    generated_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+    schema: str = FINDINGS_SCHEMA
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "generated_at": self.generated_at,
+            "data_fingerprint": self.data_fingerprint,
+            "parameters": _jsonable(self.parameters),
+            **_jsonable(self.extra),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FindingsReport":
+        known = {"schema", "generated_at", "data_fingerprint", "parameters", "findings"}
+        return cls(
+            findings=[Finding.from_dict(f) for f in d.get("findings", [])],
+            data_fingerprint=d.get("data_fingerprint", ""),
+            parameters=d.get("parameters", {}),
+            generated_at=d.get("generated_at", ""),
+            schema=d.get("schema", FINDINGS_SCHEMA),
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Score descending, then amount descending, then id (a total, stable order)."""
+    return sorted(findings, key=lambda f: (-f.score, -f.amount_at_risk, f.id))
+
+
+def write_findings(path: str | Path, report: FindingsReport) -> None:
+    """Write ``findings.json`` (UTF-8, Chinese unescaped), findings sorted by score."""
+    report.findings = sort_findings(report.findings)
+    Path(path).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "utf-8")
+
+
+def read_findings(path: str | Path) -> FindingsReport:
+    """Read a ``findings.json`` written by :func:`write_findings` (or by another tool)."""
+    return FindingsReport.from_dict(json.loads(Path(path).read_text("utf-8")))

@@ -1,0 +1,208 @@
+"""Named projections: the aggregated views detectors read, computed here with pandas/numpy.
+
+A server-backed store overrides :meth:`graphkit.store.Store.projection` and computes the
+same frames server-side (same names, same columns), so detectors never change.
+
+Examples
+--------
+>>> sorted(PROJECTIONS)[:2]
+['family_groups', 'foreign_card_use']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .errors import GraphkitError
+
+__all__ = ["PROJECTIONS", "compute", "provider_key"]
+
+PROJECTIONS: dict[str, Callable[..., pd.DataFrame]] = {}
+
+
+def projection(name: str):
+    def deco(fn):
+        PROJECTIONS[name] = fn
+        return fn
+
+    return deco
+
+
+def compute(store: Any, name: str, **params: Any) -> pd.DataFrame:
+    """Compute projection ``name`` on ``store`` with pandas."""
+    try:
+        fn = PROJECTIONS[name]
+    except KeyError:
+        raise GraphkitError(f"unknown projection {name!r}; known: {sorted(PROJECTIONS)}") from None
+    return fn(store, **params)
+
+
+def provider_key(claims: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(provider_type, provider_id) per claim: institution or pharmacy."""
+    is_inst = claims["institution_id"].notna()
+    ptype = pd.Series(np.where(is_inst, "institution", "pharmacy"), index=claims.index, dtype="string")
+    pid = claims["institution_id"].where(is_inst, claims["pharmacy_id"]).astype("string")
+    return ptype, pid
+
+
+@projection("family_groups")
+def family_groups(store: Any) -> pd.DataFrame:
+    """patient_id → family group id, from registered ``family`` contacts (connected components)."""
+    contacts = store.table("contacts", ["patient_id", "kind", "value"])
+    fam = contacts[contacts["kind"] == "family"]
+    if fam.empty:
+        return pd.DataFrame({"patient_id": pd.Series([], dtype="string"), "family": pd.Series([], dtype="int64")})
+    ids = pd.Index(pd.unique(pd.concat([fam["patient_id"], fam["value"]], ignore_index=True)))
+    a = ids.get_indexer(fam["patient_id"])
+    b = ids.get_indexer(fam["value"])
+    n = len(ids)
+    g = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, labels = connected_components(g, directed=False)
+    return pd.DataFrame({"patient_id": pd.Series(ids, dtype="string"), "family": labels.astype("int64")})
+
+
+@projection("foreign_card_use")
+def foreign_card_use(store: Any) -> pd.DataFrame:
+    """Claims settled for someone other than the card's registered holder."""
+    cols = ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"]
+    claims = store.table("claims", cols)
+    cards = store.table("cards", ["card_id", "patient_id"]).rename(columns={"patient_id": "holder_id"})
+    holder = claims["card_id"].map(pd.Series(cards["holder_id"].to_numpy(), index=cards["card_id"]))
+    out = claims[(holder != claims["patient_id"]).fillna(False)].copy()
+    out.insert(2, "holder_id", holder[out.index].astype("string"))
+    out["provider_type"], out["provider_id"] = provider_key(out)
+    return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+
+
+@projection("replaced_card_use")
+def replaced_card_use(store: Any, *, grace_days: int = 1) -> pd.DataFrame:
+    """Claims on a lost/cancelled card after its holder was issued a newer card."""
+    cards = store.table("cards", ["card_id", "patient_id", "issued_date", "status"])
+    old = cards[cards["status"].isin(["lost", "cancelled"]).fillna(False)]
+    if old.empty:
+        return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "provider_type", "provider_id", "replaced_on"])
+    pairs = old.merge(cards, on="patient_id", suffixes=("", "_new"))
+    pairs = pairs[(pairs["card_id_new"] != pairs["card_id"]) & (pairs["issued_date_new"] > pairs["issued_date"]).fillna(False)]
+    repl = pairs.groupby("card_id")["issued_date_new"].min().rename("replaced_on")
+    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
+    c = claims[claims["card_id"].isin(repl.index)].join(repl, on="card_id")
+    c = c[c["start_time"] > c["replaced_on"] + pd.Timedelta(days=grace_days)].copy()
+    c.insert(3, "holder_id", c["card_id"].map(pd.Series(old["patient_id"].to_numpy(), index=old["card_id"])).astype("string"))
+    c["provider_type"], c["provider_id"] = provider_key(c)
+    return c.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+
+
+@projection("post_death_claims")
+def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
+    """Claims that start after the death date of the settled person or of the card holder."""
+    pats = store.table("patients", ["patient_id", "death_date"])
+    dead = pats[pats["death_date"].notna()]
+    if dead.empty:
+        return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "deceased_id", "death_date", "start_time", "fund_amount", "provider_type", "provider_id", "doctor_id", "via"])
+    death = pd.Series(dead["death_date"].to_numpy(), index=dead["patient_id"])
+    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
+    cards = store.table("cards", ["card_id", "patient_id"])
+    holder = claims["card_id"].map(pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]))
+    limit = pd.Timedelta(days=grace_days + 1)  # start on a later calendar day than death + grace
+    parts = []
+    for via, who in (("patient", claims["patient_id"]), ("card_holder", holder)):
+        d = who.map(death)
+        hit = (claims["start_time"].dt.floor("D") >= d + limit).fillna(False)
+        if via == "card_holder":
+            hit &= (holder != claims["patient_id"]).fillna(False)
+        part = claims[hit].copy()
+        part["deceased_id"] = who[hit].astype("string")
+        part["death_date"] = d[hit]
+        part["via"] = via
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["provider_type"], out["provider_id"] = provider_key(out)
+    return out.drop(columns=["institution_id", "pharmacy_id"])
+
+
+def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    r = 6371.0
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dl = np.radians(lon2 - lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * r * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def _provider_places(store: Any) -> pd.DataFrame:
+    frames = []
+    for table, key, ptype in (("institutions", "institution_id", "institution"), ("pharmacies", "pharmacy_id", "pharmacy")):
+        cols = [c for c in (key, "region", "lat", "lon") if c in store.columns(table)] if hasattr(store, "columns") else [key, "region"]
+        df = store.table(table, cols).rename(columns={key: "provider_id"})
+        for c in ("region", "lat", "lon"):
+            if c not in df.columns:
+                df[c] = pd.NA
+        df["lat"] = pd.to_numeric(df["lat"], errors="coerce").astype("float64")
+        df["lon"] = pd.to_numeric(df["lon"], errors="coerce").astype("float64")
+        df["provider_type"] = ptype
+        frames.append(df[["provider_type", "provider_id", "region", "lat", "lon"]])
+    return pd.concat(frames, ignore_index=True)
+
+
+@projection("travel_pairs")
+def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id",
+                 region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
+    """Consecutive settlements of one card (``by="card_id"``) or person at different providers.
+
+    Distance: great-circle km between provider coordinates (``lat``/``lon`` extra columns)
+    when both are known; otherwise a lower bound from 6-digit region codes (different
+    province → ``region_km_province``, different prefecture → ``region_km_prefecture``, else 0).
+    """
+    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
+    places = _provider_places(store)
+    ptype, pid = provider_key(claims)
+    key = ptype.str.cat(pid, sep=":")
+    pk = places["provider_type"].str.cat(places["provider_id"], sep=":")
+    idx = pd.Index(pk).get_indexer(key)
+    grp = claims[by].astype("string")
+    t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
+    codes, _ = pd.factorize(grp)
+    order = np.lexsort((t, codes))
+    c, tt, ii = codes[order], t[order], idx[order]
+    same = (c[1:] == c[:-1]) & (c[1:] >= 0)
+    gap_h = (tt[1:] - tt[:-1]) / 3600.0
+    diff_place = ii[1:] != ii[:-1]
+    sel = np.nonzero(same & diff_place & (gap_h <= max_gap_hours))[0]
+    a, b = order[sel], order[sel + 1]
+    pa_, pb_ = places.iloc[idx[a]].reset_index(drop=True), places.iloc[idx[b]].reset_index(drop=True)
+    dist = _haversine_km(pa_["lat"].to_numpy(), pa_["lon"].to_numpy(), pb_["lat"].to_numpy(), pb_["lon"].to_numpy())
+    ra = pa_["region"].astype("string").fillna("")
+    rb = pb_["region"].astype("string").fillna("")
+    fallback = np.where(
+        ra.str[:2].to_numpy() != rb.str[:2].to_numpy(), region_km_province,
+        np.where(ra.str[:4].to_numpy() != rb.str[:4].to_numpy(), region_km_prefecture, 0.0),
+    )
+    fallback = np.where((ra == "").to_numpy() | (rb == "").to_numpy(), 0.0, fallback)
+    dist = np.where(np.isnan(dist), fallback, dist)
+    out = pd.DataFrame(
+        {
+            "key": grp.to_numpy()[a],
+            "claim_a": claims["claim_id"].to_numpy()[a],
+            "claim_b": claims["claim_id"].to_numpy()[b],
+            "card_a": claims["card_id"].to_numpy()[a],
+            "card_b": claims["card_id"].to_numpy()[b],
+            "patient_a": claims["patient_id"].to_numpy()[a],
+            "patient_b": claims["patient_id"].to_numpy()[b],
+            "time_a": claims["start_time"].to_numpy()[a],
+            "time_b": claims["start_time"].to_numpy()[b],
+            "provider_a": key.to_numpy()[a],
+            "provider_b": key.to_numpy()[b],
+            "region_a": ra.to_numpy(),
+            "region_b": rb.to_numpy(),
+            "fund_a": claims["fund_amount"].to_numpy()[a],
+            "fund_b": claims["fund_amount"].to_numpy()[b],
+            "gap_hours": gap_h[sel],
+            "distance_km": dist,
+        }
+    )
+    return out

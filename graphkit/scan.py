@@ -1,0 +1,160 @@
+"""Run detectors over a store, rank providers, and write ``findings.json`` + ``scores.csv``.
+
+Examples
+--------
+>>> from graphkit import scan, open_store     # doctest: +SKIP
+>>> result = scan(open_store("store"))        # doctest: +SKIP
+>>> result.findings[0].kind                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .detectors import REGISTRY, run_detector
+from .errors import ParameterError
+from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, write_findings
+from .projections import provider_key
+
+__all__ = ["ScanResult", "scan", "provider_scores", "write_scan", "SCORES_COLUMNS"]
+
+SCORES_COLUMNS = ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
+
+
+@dataclass
+class ScanResult:
+    """Findings (sorted by score), the parameters used, provider scores and timings."""
+
+    findings: list[Finding]
+    parameters: dict[str, dict[str, Any]]
+    scores: pd.DataFrame
+    data_fingerprint: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def by_kind(self) -> dict[str, list[Finding]]:
+        out: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            out.setdefault(f.kind, []).append(f)
+        return out
+
+    def report(self) -> FindingsReport:
+        return FindingsReport(
+            findings=self.findings,
+            data_fingerprint=self.data_fingerprint,
+            parameters=self.parameters,
+            extra={"timings_seconds": {k: round(v, 3) for k, v in self.seconds.items()}},
+        )
+
+
+def scan(
+    store: Any,
+    *,
+    kinds: Iterable[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Run the registered detectors (all, or ``kinds``) on ``store``.
+
+    ``params`` maps a kind to parameter overrides; unknown kinds or parameters raise
+    :class:`~graphkit.errors.ParameterError`.
+    """
+    kinds = list(kinds) if kinds is not None else list(REGISTRY)
+    unknown = [k for k in kinds if k not in REGISTRY]
+    if unknown:
+        raise ParameterError(f"unknown detector kind(s) {unknown}; available: {sorted(REGISTRY)}")
+    params = params or {}
+    bad = [k for k in params if k not in REGISTRY]
+    if bad:
+        raise ParameterError(f"parameters given for unknown kind(s) {bad}; available: {sorted(REGISTRY)}")
+    findings: list[Finding] = []
+    used: dict[str, dict[str, Any]] = {}
+    seconds: dict[str, float] = {}
+    for kind in kinds:
+        if progress:
+            progress(kind)
+        t0 = time.perf_counter()
+        found, used[kind] = run_detector(kind, store, params.get(kind))
+        seconds[kind] = time.perf_counter() - t0
+        findings.extend(found)
+    t0 = time.perf_counter()
+    findings = sort_findings(findings)
+    scores = provider_scores(store, findings)
+    seconds["provider_scores"] = time.perf_counter() - t0
+    return ScanResult(findings, used, scores, store.fingerprint, seconds)
+
+
+def provider_scores(store: Any, findings: list[Finding]) -> pd.DataFrame:
+    """One row per institution and pharmacy (score 0 when untouched) plus every other
+    provider-side entity (doctor, terminal) a finding touches.
+
+    A provider's score is the noisy-or of the findings touching it, each weighted by the
+    share of the finding's claims settled there: ``1 - prod(1 - score_f * share_f)``.
+    ``amount_at_risk`` sums the fund amount of those claims at that provider.
+    """
+    rows = []
+    claim_ids = sorted({c for f in findings for c in f.claims})
+    if claim_ids:
+        claims = store.claims_by_id(claim_ids, ["institution_id", "pharmacy_id", "doctor_id", "terminal_id", "fund_amount"])
+        ptype, pid = provider_key(claims)
+        claims = claims.assign(provider_type=ptype, provider_id=pid).set_index("claim_id")
+        for f in findings:
+            c = claims.loc[claims.index.intersection(f.claims)]
+            n = max(len(f.claims), 1)
+            attributions = [
+                c.groupby(["provider_type", "provider_id"])["fund_amount"].agg(["size", "sum"]),
+                c.assign(t="doctor").groupby(["t", "doctor_id"])["fund_amount"].agg(["size", "sum"]),
+                c.assign(t="terminal").groupby(["t", "terminal_id"])["fund_amount"].agg(["size", "sum"]),
+            ]
+            attributed: set[tuple[str, str]] = set()
+            for agg in attributions:
+                for (etype, eid), r in agg.iterrows():
+                    rows.append((etype, eid, f.kind, f.score * r["size"] / n, r["sum"]))
+                    attributed.add((etype, eid))
+            listed = {(e.type, e.id) for e in f.entities if e.type in PROVIDER_TYPES}
+            for etype, eid in sorted(listed - attributed):
+                rows.append((etype, eid, f.kind, f.score, 0.0))
+    df = pd.DataFrame(rows, columns=["entity_type", "entity_id", "kind", "w", "amount"])
+    if df.empty:
+        agg = pd.DataFrame(columns=SCORES_COLUMNS)
+    else:
+        df["log1m"] = np.log1p(-df["w"].clip(0, 0.999999))
+        g = df.groupby(["entity_type", "entity_id"])
+        agg = pd.DataFrame(
+            {
+                "score": 1 - np.exp(g["log1m"].sum()),
+                "finding_count": g.size(),
+                "amount_at_risk": g["amount"].sum().round(2),
+                "top_kinds": g["kind"].agg(lambda s: ";".join(s.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable").index)),
+            }
+        ).reset_index()
+    base = [
+        pd.DataFrame({"entity_type": "institution", "entity_id": store.table("institutions", ["institution_id"])["institution_id"]}),
+        pd.DataFrame({"entity_type": "pharmacy", "entity_id": store.table("pharmacies", ["pharmacy_id"])["pharmacy_id"]}),
+    ]
+    allp = pd.concat(base, ignore_index=True).astype({"entity_id": "string"})
+    agg = agg.astype({"entity_id": "string"}) if len(agg) else agg
+    out = allp.merge(agg, on=["entity_type", "entity_id"], how="outer") if len(agg) else allp.assign(
+        score=0.0, finding_count=0, amount_at_risk=0.0, top_kinds=""
+    )
+    out["score"] = out["score"].fillna(0.0).astype(float).round(6)
+    out["finding_count"] = out["finding_count"].fillna(0).astype(int)
+    out["amount_at_risk"] = out["amount_at_risk"].fillna(0.0).astype(float).round(2)
+    out["top_kinds"] = out["top_kinds"].fillna("")
+    out = out.sort_values(["score", "amount_at_risk", "entity_type", "entity_id"], ascending=[False, False, True, True])
+    return out[SCORES_COLUMNS].reset_index(drop=True)
+
+
+def write_scan(result: ScanResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``findings.json`` and ``scores.csv`` into ``out_dir`` (created)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"findings": out / "findings.json", "scores": out / "scores.csv"}
+    write_findings(paths["findings"], result.report())
+    result.scores.to_csv(paths["scores"], index=False)
+    return paths
