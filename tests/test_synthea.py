@@ -310,7 +310,8 @@ def test_dangling_references_get_stubs(tmp_path: Path) -> None:
 
 
 def test_end_to_end_validate_and_load(bundle: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
-    validate = pytest.importorskip("loaders.validate")
+    from loaders import validate
+
     report = validate.validate_bundle(bundle[0])
     assert report.ok, report.format()
     assert report.issues.empty and len(report.issue_list()) == 0
@@ -319,3 +320,24 @@ def test_end_to_end_validate_and_load(bundle: tuple[Path, dict[str, int]], tmp_p
     result = load_bundle(bundle[0], tmp_path / "store")
     assert result.rows["claims"] == bundle[1]["claims"]
     assert result.rows["patients"] == 11
+
+
+def test_end_to_end_cli_adapt_load_scan(tmp_path: Path) -> None:
+    """The real export through the CLI: adapt → load → scan finds the settlement after death."""
+    import json
+
+    from graphkit.cli import main
+
+    assert main(["adapt", "synthea", str(SYNTHEA), str(tmp_path / "bundle")]) == 0
+    assert main(["load", str(tmp_path / "bundle"), "--store", str(tmp_path / "store")]) == 0
+    assert main(["scan", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "findings.json").read_text("utf-8"))
+    dead = [f for f in doc["findings"] if f["kind"] == "deceased_card_use"]
+    # patient 0432d0f1… died 2022-09-07 and has a wellness encounter on 2022-09-13 in the export
+    assert [e["id"] for f in dead for e in f["entities"] if e["role"] == "deceased"] == [
+        "0432d0f1-d9c8-da30-9750-39bfe10c0cd9"
+    ]
+    assert len(dead) == 1 and dead[0]["claims"]
+    # every claim the finding rests on starts after the death date
+    claims = pd.read_csv(tmp_path / "bundle" / "claims.csv", dtype=str).set_index("claim_id")
+    assert all(claims.loc[c, "start_time"] > "2022-09-07 23:59:59" for c in dead[0]["claims"])
