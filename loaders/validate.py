@@ -233,12 +233,10 @@ def _check_table(raw: RawTable, spec: Table, issues: _Collector) -> tuple[pd.Dat
     n = len(df)
     bad = np.zeros(n, bool)
     for number, text in raw.malformed:
-        issues.add(spec.name, [number] if number is not None else [], None, [text[:200]], "malformed_row")
-        if number is None:
-            issues.add(spec.name, [np.nan], None, [text[:200]], "malformed_row")
+        issues.add(spec.name, [np.nan if number is None else number], None, [text[:200]], "malformed_row")
     missing = [c for c in spec.required_columns if c not in df.columns]
     for c in missing:
-        issues.add(spec.name, [], c, None, "missing_column")
+        issues.add(spec.name, [np.nan], c, None, "missing_column")  # table-level: no row number
     if missing:
         return df.iloc[0:0], np.ones(n, bool)
     out = pd.DataFrame(index=df.index)
@@ -391,11 +389,15 @@ def prepare_bundle(
             q = raws[t].frame.loc[mask].copy() if len(raws[t].frame) else raws[t].frame.copy()
             q.insert(0, "_row", raws[t].row_numbers[mask] if len(raws[t].frame) else [])
             reasons = frame[frame["table"] == t]
-            by_row = reasons.dropna(subset=["row"]).groupby("row").apply(
-                lambda g: "; ".join(f"{c}: {r}" for c, r in zip(g["column"].fillna("-"), g["rule"])),
-                include_groups=False,
-            ) if not reasons.empty else pd.Series(dtype="object")
-            q.insert(1, "_reason", pd.Series(q["_row"]).map(by_row).fillna("dangling_reference").to_numpy())
+            row_level = reasons.dropna(subset=["row"])
+            if len(row_level):
+                text = row_level["column"].fillna("-").astype(str) + ": " + row_level["rule"].astype(str)
+                by_row = text.groupby(row_level["row"].astype("int64").to_numpy(), sort=False).agg("; ".join)
+            else:
+                by_row = pd.Series(dtype="object")
+            table_level = reasons[reasons["row"].isna()]
+            fallback = "; ".join(f"{c}: {r}" for c, r in zip(table_level["column"].fillna("-"), table_level["rule"]))
+            q.insert(1, "_reason", pd.Series(q["_row"]).map(by_row).fillna(fallback or "dangling_reference").to_numpy())
             if raws[t].malformed:
                 mal = pd.DataFrame(
                     {"_row": [n for n, _ in raws[t].malformed], "_reason": "malformed_row", "_text": [x for _, x in raws[t].malformed]}
