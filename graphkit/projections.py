@@ -149,32 +149,22 @@ def _provider_places(store: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-@projection("travel_pairs")
-def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id",
-                 region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
-    """Consecutive settlements of one card (``by="card_id"``) or person at different providers.
+PAIR_COLUMNS = [
+    "key", "claim_a", "claim_b", "card_a", "card_b", "patient_a", "patient_b", "time_a", "time_b",
+    "provider_a", "provider_b", "region_a", "region_b", "fund_a", "fund_b", "gap_hours", "distance_km",
+]
 
-    Distance: great-circle km between provider coordinates (``lat``/``lon`` extra columns)
-    when both are known; otherwise a lower bound from 6-digit region codes (different
-    province → ``region_km_province``, different prefecture → ``region_km_prefecture``, else 0).
+
+def pair_distances(pairs: pd.DataFrame, places: pd.DataFrame, region_km_province: float, region_km_prefecture: float) -> pd.DataFrame:
+    """Add ``region_a/b`` and ``distance_km`` to settlement pairs (``provider_a/b`` = "type:id").
+
+    Great-circle km between provider coordinates when both are known; otherwise a lower
+    bound from 6-digit region codes (different province → ``region_km_province``,
+    different prefecture → ``region_km_prefecture``, else 0).
     """
-    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
-    places = _provider_places(store)
-    ptype, pid = provider_key(claims)
-    key = ptype.str.cat(pid, sep=":")
-    pk = places["provider_type"].str.cat(places["provider_id"], sep=":")
-    idx = pd.Index(pk).get_indexer(key)
-    grp = claims[by].astype("string")
-    t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
-    codes, _ = pd.factorize(grp)
-    order = np.lexsort((t, codes))
-    c, tt, ii = codes[order], t[order], idx[order]
-    same = (c[1:] == c[:-1]) & (c[1:] >= 0)
-    gap_h = (tt[1:] - tt[:-1]) / 3600.0
-    diff_place = ii[1:] != ii[:-1]
-    sel = np.nonzero(same & diff_place & (gap_h <= max_gap_hours))[0]
-    a, b = order[sel], order[sel + 1]
-    pa_, pb_ = places.iloc[idx[a]].reset_index(drop=True), places.iloc[idx[b]].reset_index(drop=True)
+    pk = pd.Index(places["provider_type"].str.cat(places["provider_id"], sep=":"))
+    ia, ib = pk.get_indexer(pairs["provider_a"]), pk.get_indexer(pairs["provider_b"])
+    pa_, pb_ = places.iloc[ia].reset_index(drop=True), places.iloc[ib].reset_index(drop=True)
     dist = _haversine_km(pa_["lat"].to_numpy(), pa_["lon"].to_numpy(), pb_["lat"].to_numpy(), pb_["lon"].to_numpy())
     ra = pa_["region"].astype("string").fillna("")
     rb = pb_["region"].astype("string").fillna("")
@@ -183,26 +173,44 @@ def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id"
         np.where(ra.str[:4].to_numpy() != rb.str[:4].to_numpy(), region_km_prefecture, 0.0),
     )
     fallback = np.where((ra == "").to_numpy() | (rb == "").to_numpy(), 0.0, fallback)
-    dist = np.where(np.isnan(dist), fallback, dist)
-    out = pd.DataFrame(
+    out = pairs.reset_index(drop=True).copy()
+    out["region_a"] = ra.to_numpy()
+    out["region_b"] = rb.to_numpy()
+    out["distance_km"] = np.where(np.isnan(dist), fallback, dist)
+    return out[PAIR_COLUMNS]
+
+
+@projection("travel_pairs")
+def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id",
+                 region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
+    """Consecutive settlements of one card (``by="card_id"``) or person (``"patient_id"``) at
+    different providers within ``max_gap_hours``, with distances (see :func:`pair_distances`).
+    Ties in time are broken by claim id.
+    """
+    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
+    ptype, pid = provider_key(claims)
+    key = ptype.str.cat(pid, sep=":")
+    grp = claims[by].astype("string")
+    t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
+    codes, _ = pd.factorize(grp)
+    cid_rank = claims["claim_id"].rank(method="first").to_numpy()
+    order = np.lexsort((cid_rank, t, codes))
+    c, tt, kk = codes[order], t[order], key.to_numpy()[order]
+    same = (c[1:] == c[:-1]) & (c[1:] >= 0)
+    gap_h = (tt[1:] - tt[:-1]) / 3600.0
+    sel = np.nonzero(same & (kk[1:] != kk[:-1]) & (gap_h <= max_gap_hours))[0]
+    a, b = order[sel], order[sel + 1]
+    col = lambda name, ix: claims[name].to_numpy()[ix]  # noqa: E731
+    pairs = pd.DataFrame(
         {
             "key": grp.to_numpy()[a],
-            "claim_a": claims["claim_id"].to_numpy()[a],
-            "claim_b": claims["claim_id"].to_numpy()[b],
-            "card_a": claims["card_id"].to_numpy()[a],
-            "card_b": claims["card_id"].to_numpy()[b],
-            "patient_a": claims["patient_id"].to_numpy()[a],
-            "patient_b": claims["patient_id"].to_numpy()[b],
-            "time_a": claims["start_time"].to_numpy()[a],
-            "time_b": claims["start_time"].to_numpy()[b],
-            "provider_a": key.to_numpy()[a],
-            "provider_b": key.to_numpy()[b],
-            "region_a": ra.to_numpy(),
-            "region_b": rb.to_numpy(),
-            "fund_a": claims["fund_amount"].to_numpy()[a],
-            "fund_b": claims["fund_amount"].to_numpy()[b],
+            "claim_a": col("claim_id", a), "claim_b": col("claim_id", b),
+            "card_a": col("card_id", a), "card_b": col("card_id", b),
+            "patient_a": col("patient_id", a), "patient_b": col("patient_id", b),
+            "time_a": col("start_time", a), "time_b": col("start_time", b),
+            "provider_a": key.to_numpy()[a], "provider_b": key.to_numpy()[b],
+            "fund_a": col("fund_amount", a), "fund_b": col("fund_amount", b),
             "gap_hours": gap_h[sel],
-            "distance_km": dist,
         }
     )
-    return out
+    return pair_distances(pairs, _provider_places(store), region_km_province, region_km_prefecture)

@@ -121,6 +121,9 @@ class EmbeddedStore(Store):
             present = [c for c in want if c in stored]
             tbl = pq.read_table(self.path / info["file"], columns=present)
             df = tbl.to_pandas(types_mapper=_types_mapper)
+            for c in df.columns:  # Parquet keeps ms; the store's datetimes are second resolution
+                if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dtype != "datetime64[s]":
+                    df[c] = df[c].astype("datetime64[s]")
             for c in want:
                 if c not in df.columns:
                     df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))

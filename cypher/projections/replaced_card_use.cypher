@@ -1,0 +1,18 @@
+// name: projection_replaced_card_use
+// mode: read
+// params: graceDays: int
+// returns: claims on a lost/cancelled card after its holder was issued a newer card (+ graceDays)
+MATCH (h:Patient)-[:HOLDS]->(old:Card)
+WHERE old.status IN ['lost', 'cancelled'] AND old.issuedDate IS NOT NULL
+MATCH (h)-[:HOLDS]->(new:Card)
+WHERE new <> old AND new.issuedDate > old.issuedDate
+WITH h, old, min(new.issuedDate) AS replacedOn
+MATCH (old)<-[:PAID_WITH]-(c:Claim)<-[:HAS_CLAIM]-(p:Patient)
+WHERE c.startTime > datetime(replacedOn) + duration({days: $graceDays})
+OPTIONAL MATCH (c)-[:AT]->(v)
+OPTIONAL MATCH (c)-[:TREATED_BY]->(d:Doctor)
+RETURN c.claimId AS claim_id, old.cardId AS card_id, p.patientId AS patient_id, h.patientId AS holder_id,
+       c.startTime AS start_time, c.fundAmount AS fund_amount, d.doctorId AS doctor_id, replacedOn AS replaced_on,
+       CASE WHEN v.institutionId IS NOT NULL THEN 'institution' ELSE 'pharmacy' END AS provider_type,
+       coalesce(v.institutionId, v.pharmacyId) AS provider_id
+ORDER BY claim_id

@@ -1,0 +1,17 @@
+// name: read_claims_by_id
+// mode: read
+// params: ids: list of claim ids
+// returns: like read_claims, for these claims only
+UNWIND $ids AS id
+MATCH (c:Claim {claimId: id})
+OPTIONAL MATCH (c)-[:PAID_WITH]->(k:Card)
+OPTIONAL MATCH (p:Patient)-[:HAS_CLAIM]->(c)
+OPTIONAL MATCH (c)-[:AT]->(i:Institution)
+OPTIONAL MATCH (c)-[:AT]->(y:Pharmacy)
+OPTIONAL MATCH (c)-[:TREATED_BY]->(d:Doctor)
+OPTIONAL MATCH (c)-[:FOLLOWS]->(r:Referral)
+OPTIONAL MATCH (c)-[:READ_ON]->(t:Terminal)
+RETURN c.claimId AS claim_id, properties(c) AS props, k.cardId AS card_id, p.patientId AS patient_id,
+       i.institutionId AS institution_id, y.pharmacyId AS pharmacy_id, d.doctorId AS doctor_id,
+       r.referralId AS referral_id, t.terminalId AS terminal_id
+ORDER BY claim_id
