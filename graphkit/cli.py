@@ -56,8 +56,53 @@ def cmd_validate(a: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _neo4j_conn(a: argparse.Namespace):
+    from .neo4jstore import connection_from_env
+
+    return connection_from_env(a.neo4j, user=a.neo4j_user, password=a.neo4j_password, database=a.neo4j_database)
+
+
+def cmd_load_neo4j(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .neo4jstore import load_bundle_neo4j
+
+    bar = tqdm(desc="写入图数据库 / writing to Neo4j", unit="batch", file=sys.stderr, disable=None, leave=False)
+
+    def step(name: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(name)
+        bar.update(done - bar.n)
+
+    with _neo4j_conn(a) as conn:
+        try:
+            res = load_bundle_neo4j(
+                a.bundle, conn, lenient=a.lenient, mapping=a.mapping, encoding=a.encoding,
+                pseudonymise=not a.keep_personal, batch_size=a.batch_size, progress=step,
+            )
+        finally:
+            bar.close()
+    if not res.report.ok:
+        print(res.report.format(limit=a.limit))
+    if res.skipped:
+        print(f"该数据包已加载过，未作改动 / this bundle was loaded before; nothing changed ({res.bundle_fingerprint[:12]})")
+    elif res.resumed_from:
+        print(f"从中断处继续 / resumed after step {res.resumed_from[0]} batch {res.resumed_from[1]}")
+    print(f"已加载 / loaded {a.bundle} → {conn.uri}")
+    for t, n in res.rows.items():
+        print(f"  {t}: {n}")
+    print(f"数据指纹 / data fingerprint: {res.store_fingerprint}")
+    print(f"用时 / time: {res.seconds:.1f}s ({res.rows_per_second:,.0f} rows/s)")
+    return 0
+
+
 def cmd_load(a: argparse.Namespace) -> int:
     from loaders import load_bundle
+
+    if a.neo4j or (not a.store and os.environ.get("NEO4J_URI")):
+        return cmd_load_neo4j(a)
+    if not a.store:
+        raise GraphkitError("give --store DIR (embedded store) or --neo4j URI")
 
     bar = _progress("加载 / load")
 
@@ -80,7 +125,7 @@ def cmd_load(a: argparse.Namespace) -> int:
     for t, n in res.rows.items():
         print(f"  {t}: {n}")
     print(f"数据指纹 / data fingerprint: {res.store_fingerprint}")
-    print(f"用时 / time: {res.seconds:.1f}s ({claims / max(res.seconds, 1e-9):,.0f} claims/s)")
+    print(f"用时 / time: {res.seconds:.1f}s ({claims / max(res.seconds, 1e-9):,.0f} claims/s, rows/s)")
     return 0
 
 
@@ -124,9 +169,16 @@ def _run_scan(store, out: Path, kinds, params) -> Any:
 def cmd_scan(a: argparse.Namespace) -> int:
     from .store import open_store
 
-    store = open_store(a.store)
     kinds = a.kinds.split(",") if a.kinds else None
-    result, paths = _run_scan(store, Path(a.out), kinds, _parse_params(a.param))
+    if a.neo4j or (not a.store and os.environ.get("NEO4J_URI")):
+        from .neo4jstore import Neo4jStore
+
+        with _neo4j_conn(a) as conn:
+            result, paths = _run_scan(Neo4jStore(conn), Path(a.out), kinds, _parse_params(a.param))
+    elif a.store:
+        result, paths = _run_scan(open_store(a.store), Path(a.out), kinds, _parse_params(a.param))
+    else:
+        raise GraphkitError("give --store DIR (embedded store) or --neo4j URI")
     print(_summary(result))
     print(f"已写出 / written: {paths['findings']}, {paths['scores']}")
     return 0
@@ -219,6 +271,13 @@ def cmd_detectors(a: argparse.Namespace) -> int:
     return 0
 
 
+def _neo4j_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--neo4j", metavar="URI", help="use a Neo4j server instead (bolt://… or neo4j://…; env NEO4J_URI)")
+    p.add_argument("--neo4j-user", help="user (env NEO4J_USER)")
+    p.add_argument("--neo4j-password", help="password (env NEO4J_PASSWORD; prefer the environment)")
+    p.add_argument("--neo4j-database", help="database (env NEO4J_DATABASE; default: the server's default)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="graphkit",
@@ -260,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "exit 1. Personal fields are pseudonymised with the key from GRAPHKIT_PSEUDO_KEY "
                                     "(or GRAPHKIT_PSEUDO_KEY_FILE; the demo key otherwise).")
     ld.add_argument("bundle")
-    ld.add_argument("--store", required=True, help="store folder")
+    ld.add_argument("--store", help="embedded store folder")
+    _neo4j_args(ld)
+    ld.add_argument("--batch-size", type=int, default=2000, help="rows per Neo4j transaction (default 2000)")
     ld.add_argument("--lenient", action="store_true", help="quarantine bad rows (with reasons) and load the rest")
     ld.add_argument("--mapping")
     ld.add_argument("--encoding")
@@ -270,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("scan", help="运行检测器 / run the detectors",
                        description="Run detectors on the store and write findings.json and scores.csv to --out.")
-    s.add_argument("--store", required=True)
+    s.add_argument("--store", help="embedded store folder")
+    _neo4j_args(s)
     s.add_argument("--out", required=True)
     s.add_argument("--kinds", help="comma-separated kinds (default: all); see `graphkit detectors`")
     s.add_argument("--param", action="append", metavar="KIND.NAME=VALUE", help="override a detector parameter")
