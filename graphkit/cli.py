@@ -228,6 +228,9 @@ def cmd_generate(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_evaluation
 
+    for path in (a.truth, a.findings, a.scores):
+        if path and not Path(path).is_file():
+            raise GraphkitError(f"file not found: {path}")
     ev = evaluate(a.truth, a.findings, a.scores)
     print(format_evaluation(ev))
     if a.json:

@@ -7,6 +7,8 @@ instance's key entity is among the finding's entities and they share a claim.
 * recall per kind: share of instances matched by some finding;
 * precision at k per kind (k = number of instances): share of the top-k findings of that
   kind that match an instance;
+* legit groups in top k: unmatched top-k findings whose claims lie mostly (≥ half) inside a
+  planted *hard negative* (registered family sharing, dialysis cohort, …), by its kind;
 * providers: ROC-AUC and average precision of ``scores.csv`` against the providers named
   in the truth instances.
 
@@ -42,6 +44,15 @@ def match(f: Finding, inst: dict[str, Any]) -> bool:
     if key and shared:
         return any(e.type == key.get("type") and e.id == key.get("id") for e in f.entities)
     return False
+
+
+def _hard_negative_kinds(f: Finding, by_claim: dict[str, list[int]], hard: list[dict[str, Any]]) -> set[str]:
+    """Kinds of the legitimate groups (hard negatives) holding at least half of ``f``'s claims."""
+    counts: dict[int, int] = {}
+    for c in f.claims:
+        for n in by_claim.get(c, []):
+            counts[n] = counts.get(n, 0) + 1
+    return {hard[n]["kind"] for n, c in counts.items() if f.claims and c >= 0.5 * len(f.claims)}
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
@@ -83,6 +94,11 @@ def evaluate(
     instances = t.get("instances", [])
     kinds = sorted({i["kind"] for i in instances} | {f.kind for f in flist})
     out: dict[str, Any] = {"kinds": {}}
+    hard = t.get("hard_negatives", [])
+    hn_by_claim: dict[str, list[int]] = {}
+    for n, h in enumerate(hard):
+        for c in h.get("claims", []):
+            hn_by_claim.setdefault(c, []).append(n)
     for kind in kinds:
         ti = [i for i in instances if i["kind"] == kind]
         fk = [f for f in flist if f.kind == kind]
@@ -99,6 +115,12 @@ def evaluate(
         found = set().union(*fmatch) if fmatch else set()
         k = len(ti)
         topk = fmatch[:k] if k else []
+        hn_hits: dict[str, int] = {}
+        for f, m in zip(fk[:k] if k else fk[:10], topk if k else fmatch[:10]):
+            if m:
+                continue
+            for hk in _hard_negative_kinds(f, hn_by_claim, hard):
+                hn_hits[hk] = hn_hits.get(hk, 0) + 1
         out["kinds"][kind] = {
             "instances": len(ti),
             "findings": len(fk),
@@ -107,6 +129,7 @@ def evaluate(
             "k": k,
             "precision_all": (sum(1 for m in fmatch if m) / len(fmatch)) if fmatch else None,
             "missed": [ti[n]["id"] for n in range(len(ti)) if n not in found][:20],
+            "hard_negatives_in_top_k": hn_hits,
         }
     if scores is not None:
         sc = pd.read_csv(scores, dtype={"entity_id": str}) if not isinstance(scores, pd.DataFrame) else scores
@@ -133,9 +156,13 @@ def format_evaluation(ev: dict[str, Any]) -> str:
     def f(x):
         return "-" if x is None else f"{x:.3f}"
 
-    lines = ["| kind | instances | findings | recall | precision@k |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| kind | instances | findings | recall | precision@k | legit groups in top k |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for kind, r in ev["kinds"].items():
-        lines.append(f"| {kind} | {r['instances']} | {r['findings']} | {f(r['recall'])} | {f(r['precision_at_k'])} |")
+        hn = ", ".join(f"{k}: {n}" for k, n in sorted(r.get("hard_negatives_in_top_k", {}).items())) or "none"
+        lines.append(f"| {kind} | {r['instances']} | {r['findings']} | {f(r['recall'])} | {f(r['precision_at_k'])} | {hn} |")
     if "providers" in ev:
         p = ev["providers"]
         lines.append("")

@@ -41,9 +41,9 @@ def _household_pairs(store: Any) -> set[tuple[str, str]]:
 
 
 def _not_family(rows: pd.DataFrame, fam: pd.Series, a: str, b: str) -> np.ndarray:
-    fa = rows[a].map(fam)
-    fb = rows[b].map(fam)
-    return ~((fa == fb) & fa.notna()).to_numpy(bool)
+    fa = rows[a].map(fam).to_numpy(dtype="float64", na_value=np.nan)
+    fb = rows[b].map(fam).to_numpy(dtype="float64", na_value=np.nan)
+    return ~((fa == fb) & ~np.isnan(fa))
 
 
 @register(

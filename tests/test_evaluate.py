@@ -1,0 +1,70 @@
+"""The evaluation harness on hand-made truth and findings (exact figures)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graphkit.evaluate import evaluate, format_evaluation, match
+from graphkit.findings import Entity, Finding
+
+TRUTH = {
+    "instances": [
+        {"id": "T1", "kind": "shared_card", "key": {"type": "card", "id": "K1"}, "claims": ["C1", "C2", "C3", "C4"],
+         "entities": [{"type": "card", "id": "K1", "role": "card"}, {"type": "pharmacy", "id": "Y1", "role": "venue"}]},
+        {"id": "T2", "kind": "shared_card", "key": {"type": "card", "id": "K2"}, "claims": ["C5", "C6"],
+         "entities": [{"type": "card", "id": "K2", "role": "card"}, {"type": "institution", "id": "H1", "role": "venue"}]},
+        {"id": "T3", "kind": "deceased_card_use", "key": {"type": "patient", "id": "P9"}, "claims": ["C9"], "entities": []},
+    ],
+    "hard_negatives": [{"kind": "family_card_sharing", "claims": ["C20", "C21", "C22"], "entities": []}],
+}
+
+
+def f(kind, key, claims, score, entities=()):
+    return Finding.create(kind, key=(key,), score=score, claims=claims, entities=entities, summary="s / s")
+
+
+def test_match_rules():
+    inst = TRUTH["instances"][0]
+    assert match(f("shared_card", "a", ["C1", "C2"], 0.5), inst)            # half of the smaller set
+    assert not match(f("shared_card", "a", ["C1", "X1", "X2", "X3"], 0.5), inst)  # 1 of 4: too little…
+    assert match(f("shared_card", "a", ["C1", "X1", "X2", "X3"], 0.5, [Entity("card", "K1")]), inst)  # …unless the key entity is there
+    assert not match(f("deceased_card_use", "a", ["C1", "C2"], 0.5), inst)  # other kind
+
+
+def test_recall_precision_and_hard_negatives():
+    findings = [
+        f("shared_card", "x", ["C20", "C21"], 0.99),   # a legal family group ranked first: a false positive
+        f("shared_card", "y", ["C1", "C2", "C3"], 0.9),
+        f("shared_card", "z", ["C7"], 0.1),
+        f("deceased_card_use", "d", ["C9"], 0.8),
+    ]
+    ev = evaluate(TRUTH, findings)
+    sc = ev["kinds"]["shared_card"]
+    assert sc["instances"] == 2 and sc["findings"] == 3
+    assert sc["recall"] == 0.5 and sc["missed"] == ["T2"]
+    assert sc["precision_at_k"] == 0.5          # top 2: the family group (miss) and T1 (hit)
+    assert sc["precision_all"] == pytest.approx(1 / 3)
+    assert sc["hard_negatives_in_top_k"] == {"family_card_sharing": 1}
+    assert ev["kinds"]["deceased_card_use"]["recall"] == 1.0
+    text = format_evaluation(ev)
+    assert "| shared_card | 2 | 3 | 0.500 | 0.500 | family_card_sharing: 1 |" in text
+
+
+def test_provider_auc_and_average_precision():
+    scores = pd.DataFrame(
+        {
+            "entity_type": ["pharmacy", "institution", "institution", "pharmacy"],
+            "entity_id": ["Y1", "H1", "H2", "Y2"],
+            "score": [0.9, 0.2, 0.5, 0.0],
+            "finding_count": [1, 1, 1, 0],
+            "amount_at_risk": [1.0, 1.0, 1.0, 0.0],
+            "top_kinds": ["", "", "", ""],
+        }
+    )
+    ev = evaluate(TRUTH, [], scores)
+    p = ev["providers"]
+    assert p["positives"] == 2 and p["providers"] == 4
+    # positives Y1 (0.9) and H1 (0.2) against negatives H2 (0.5) and Y2 (0.0): 3 of 4 pairs ordered right
+    assert p["roc_auc"] == pytest.approx(0.75)
+    assert p["average_precision"] == pytest.approx((1 / 1 + 2 / 3) / 2)
