@@ -63,8 +63,7 @@ class Pseudonymiser:
         return hashlib.sha256(b"graphkit-key-id:" + self._key).hexdigest()[:16]
 
     def token(self, value: str) -> str:
-        digest = hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return "pz:" + digest[:20]
+        return "pz:" + hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()[:20]
 
     def series(self, s: pd.Series) -> pd.Series:
         """Pseudonymise a string series, keeping nulls null (computed once per distinct value)."""
@@ -72,7 +71,8 @@ class Pseudonymiser:
         if not mask.any():
             return s
         uniques = pd.unique(s[mask])
-        mapping = {u: self.token(str(u)) for u in uniques}
+        key, digest = self._key, hmac.digest
+        mapping = {u: "pz:" + digest(key, str(u).encode("utf-8"), "sha256").hex()[:20] for u in uniques}
         out = s.astype(object).copy()
         out[mask] = s[mask].map(mapping)
         return out.astype(s.dtype if str(s.dtype) != "object" else object)
