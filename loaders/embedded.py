@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from graphkit.errors import BundleError
@@ -66,12 +68,51 @@ def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> No
             if c not in df.columns:
                 continue
             if t == "contacts" and c == "value":
-                mask = (df["kind"] != "family").fillna(True).to_numpy(bool)
+                if "kind" in df.columns:
+                    mask = (df["kind"] != "family").fillna(True).to_numpy(bool)
+                else:  # (quarantined rows of a file without the column) tokenise everything
+                    mask = np.ones(len(df), bool)
                 vals = df[c].copy()
                 vals[mask] = p.series(df.loc[mask, c].astype("string"))
                 df[c] = vals.astype("string")
             else:
                 df[c] = p.series(df[c].astype("string")).astype("string")
+
+
+def _pseudonymise_quarantine(
+    quarantine: dict[str, pd.DataFrame], report: ValidationReport, p: Pseudonymiser
+) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
+    """Copies of the quarantined rows and the report with personal values replaced by tokens.
+
+    Rows stay identifiable by their ``_row`` number; the raw text of a malformed row of a
+    table holding personal fields is tokenised as a whole.
+    """
+    out = {t: q.copy() for t, q in quarantine.items()}
+    pseudonymise_tables(out, p)
+    for t in PERSONAL_FIELDS:
+        if t in out and "_text" in out[t].columns:
+            out[t]["_text"] = p.series(out[t]["_text"].astype("string")).astype("string")
+    issues = report.issues
+    if not issues.empty:
+        # per distinct (table, column): does the value hold a personal field? (None = whole row)
+        pairs = issues[["table", "column"]].drop_duplicates()
+        personal = [
+            (t, c)
+            for t, c in zip(pairs["table"], pairs["column"])
+            if t in PERSONAL_FIELDS
+            and (c is None or pd.isna(c) or bool(set(PERSONAL_FIELDS[t]) & set(str(c).split("|"))))
+        ]
+        if personal:
+            none = "\x1f(none)\x1f"  # stands for a null column (a whole-row issue)
+            key = pd.MultiIndex.from_frame(issues[["table", "column"]].astype(object).fillna(none))
+            wanted = pd.MultiIndex.from_tuples([(t, none if c is None or pd.isna(c) else c) for t, c in personal])
+            mask = key.isin(wanted) & (issues["rule"] != "dangling_reference").to_numpy(bool)
+            if mask.any():
+                issues = issues.copy()
+                vals = p.series(issues.loc[mask, "value"].astype("string"))
+                issues["value"] = issues["value"].astype(object)
+                issues.loc[mask, "value"] = vals.astype(object).where(vals.notna(), None).to_numpy(object)
+    return out, dataclasses.replace(report, issues=issues)
 
 
 def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -169,9 +210,12 @@ def load_bundle(
     if prepared.quarantine:
         qdir = store / "quarantine" / bundle_fp[:12]
         qdir.mkdir(parents=True, exist_ok=True)
-        for t, q in prepared.quarantine.items():
+        quarantine, qreport = prepared.quarantine, report
+        if pseudonymise:  # the quarantine lives in the store: no personal data in clear there either
+            quarantine, qreport = _pseudonymise_quarantine(quarantine, report, p)
+        for t, q in quarantine.items():
             q.to_csv(qdir / f"{t}.csv", index=False)
-        (qdir / "report.txt").write_text(report.format(limit=200), "utf-8")
+        (qdir / "report.txt").write_text(qreport.format(limit=200), "utf-8")
     EmbeddedStore.write(
         store,
         merged,

@@ -57,6 +57,8 @@ _TRUE = {"true", "t", "1", "yes", "y", "是"}
 _FALSE = {"false", "f", "0", "no", "n", "否"}
 _MIN_TS = pd.Timestamp("1900-01-01")
 _MAX_TS = pd.Timestamp("2100-01-01")
+#: a UTC offset after a time of day ("…09:41:00+08:00", "…09:41Z"); group 1 is what stays
+_TZ_SUFFIX = r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,13 @@ class ValidationReport:
 
     def issue_list(self) -> list[Issue]:
         return [
-            Issue(r.table, None if pd.isna(r.row) else int(r.row), r.column, r.value, r.rule)
+            Issue(
+                r.table,
+                None if pd.isna(r.row) else int(r.row),
+                None if r.column is None or pd.isna(r.column) else r.column,
+                None if r.value is None or pd.isna(r.value) else str(r.value),
+                r.rule,
+            )
             for r in self.issues.itertuples(index=False)
         ]
 
@@ -173,16 +181,16 @@ def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | 
             out = s
         else:
             raw = s.astype("string").str.strip()
-            out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+            try:
+                out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+            except ValueError:  # mixed UTC offsets (e.g. "+08:00" beside naive): keep the wall-clock time
+                raw = raw.str.replace(_TZ_SUFFIX, r"\1", regex=True)
+                out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_localize(None)
         bad = present & out.isna().to_numpy()
         rule = "bad_date" if typ == "date" else "bad_datetime"
-        if not bad.any():
-            rng = present & ((out < _MIN_TS) | (out >= _MAX_TS)).fillna(False).to_numpy(bool)
-            if rng.any():
-                return out, rng, "out_of_range"
-        out = out.astype("datetime64[s]")
+        out = out.astype("datetime64[s]")  # the 1900–2100 range is checked by _check_table
         if typ == "date":
             out = out.dt.floor("D")
         return out, bad, rule
@@ -237,18 +245,24 @@ def _check_table(raw: RawTable, spec: Table, issues: _Collector) -> tuple[pd.Dat
     missing = [c for c in spec.required_columns if c not in df.columns]
     for c in missing:
         issues.add(spec.name, [np.nan], c, None, "missing_column")  # table-level: no row number
-    if missing:
-        return df.iloc[0:0], np.ones(n, bool)
+    if missing:  # every row is unusable; keep the schema's typed columns (nothing of it is stored)
+        empty = pd.DataFrame({c.name: pd.Series([], dtype=DTYPES[c.type]) for c in spec.columns})
+        return empty, np.ones(n, bool)
     out = pd.DataFrame(index=df.index)
     for col in spec.columns:
         if col.name not in df.columns:
-            out[col.name] = pd.Series(pd.NA, index=df.index, dtype=DTYPES[col.type])
+            out[col.name] = pd.Series(index=df.index, dtype=DTYPES[col.type])  # all null (NaN/NaT/NA)
             continue
         s = df[col.name]
         typed, bad_type, rule = _typed_column(s, col.type)
         if bad_type.any():
             issues.add(spec.name, rows[bad_type], col.name, s[bad_type].astype("string").to_numpy(), rule)
             bad |= bad_type
+        if col.type in ("date", "datetime"):  # reported alongside unparseable values, not instead
+            rng = ((typed < _MIN_TS) | (typed >= _MAX_TS)).fillna(False).to_numpy(bool)
+            if rng.any():
+                issues.add(spec.name, rows[rng], col.name, s[rng].astype("string").to_numpy(), "out_of_range")
+                bad |= rng
         if col.enum is not None:
             typed = _normalise_enum(typed, col.enum)
             unk = typed.notna().to_numpy() & ~typed.isin(col.enum).fillna(False).to_numpy(bool)
@@ -359,7 +373,11 @@ def prepare_bundle(
         if t == "contacts":
             fam = (df["kind"] == "family").fillna(False).to_numpy(bool)
             if fam.any():
-                pats = [pd.Index(typed["patients"]["patient_id"].dropna())] if "patients" in typed else []
+                pats = []
+                target = typed.get("patients")
+                if target is not None and not target.empty:  # lenient: quarantined patients cascade
+                    keep = ~badmask["patients"] if lenient else np.ones(len(target), bool)
+                    pats.append(pd.Index(target.loc[keep, "patient_id"].dropna()))
                 if "patients" in known_keys:
                     pats.append(known_keys["patients"])
                 allowed = pats[0].append(pats[1:]) if pats else pd.Index([])
@@ -397,7 +415,7 @@ def prepare_bundle(
                 by_row = pd.Series(dtype="object")
             table_level = reasons[reasons["row"].isna()]
             fallback = "; ".join(f"{c}: {r}" for c, r in zip(table_level["column"].fillna("-"), table_level["rule"]))
-            q.insert(1, "_reason", pd.Series(q["_row"]).map(by_row).fillna(fallback or "dangling_reference").to_numpy())
+            q.insert(1, "_reason", pd.Series(q["_row"]).map(by_row).astype(object).fillna(fallback or "dangling_reference").to_numpy())
             if raws[t].malformed:
                 mal = pd.DataFrame(
                     {"_row": [n for n, _ in raws[t].malformed], "_reason": "malformed_row", "_text": [x for _, x in raws[t].malformed]}
