@@ -2,13 +2,8 @@
 // mode: write
 // params: rows: list of {from: str, to: str}
 // returns: nothing
-// (:Claim)-[:AT]->(:Pharmacy); both ends exist (validated before); a Claim has one AT: an older one to another node is replaced
+// (:Claim)-[:AT]->(:Pharmacy); both ends exist (validated before); plain MERGE, for rows whose node is new (an existing node uses the _replace variant)
 UNWIND $rows AS r
 MATCH (a:Claim {claimId: r.from})
 MATCH (b:Pharmacy {pharmacyId: r.to})
-WITH a, b
-OPTIONAL MATCH (a)-[old:AT]->(x)
-WHERE x <> b
-DELETE old
-WITH DISTINCT a, b
 MERGE (a)-[:AT]->(b)

@@ -2,13 +2,8 @@
 // mode: write
 // params: rows: list of {from: str, to: str}
 // returns: nothing
-// (:Claim)-[:PAID_WITH]->(:Card); both ends exist (validated before); a Claim has one PAID_WITH: an older one to another node is replaced
+// (:Claim)-[:PAID_WITH]->(:Card); both ends exist (validated before); plain MERGE, for rows whose node is new (an existing node uses the _replace variant)
 UNWIND $rows AS r
 MATCH (a:Claim {claimId: r.from})
 MATCH (b:Card {cardId: r.to})
-WITH a, b
-OPTIONAL MATCH (a)-[old:PAID_WITH]->(x)
-WHERE x <> b
-DELETE old
-WITH DISTINCT a, b
 MERGE (a)-[:PAID_WITH]->(b)

@@ -2,13 +2,8 @@
 // mode: write
 // params: rows: list of {from: str, to: str}
 // returns: nothing
-// (:Doctor)-[:WORKS_AT]->(:Institution); both ends exist (validated before); a Doctor has one WORKS_AT: an older one to another node is replaced
+// (:Doctor)-[:WORKS_AT]->(:Institution); both ends exist (validated before); plain MERGE, for rows whose node is new (an existing node uses the _replace variant)
 UNWIND $rows AS r
 MATCH (a:Doctor {doctorId: r.from})
 MATCH (b:Institution {institutionId: r.to})
-WITH a, b
-OPTIONAL MATCH (a)-[old:WORKS_AT]->(x)
-WHERE x <> b
-DELETE old
-WITH DISTINCT a, b
 MERGE (a)-[:WORKS_AT]->(b)

@@ -2,13 +2,8 @@
 // mode: write
 // params: rows: list of {from: str, to: str}
 // returns: nothing
-// (:Patient)-[:HAS_CLAIM]->(:Claim); both ends exist (validated before); a Claim has one incoming HAS_CLAIM: an older one from another node is replaced
+// (:Patient)-[:HAS_CLAIM]->(:Claim); both ends exist (validated before); plain MERGE, for rows whose node is new (an existing node uses the _replace variant)
 UNWIND $rows AS r
 MATCH (a:Patient {patientId: r.from})
 MATCH (b:Claim {claimId: r.to})
-WITH a, b
-OPTIONAL MATCH (x)-[old:HAS_CLAIM]->(b)
-WHERE x <> a
-DELETE old
-WITH DISTINCT a, b
 MERGE (a)-[:HAS_CLAIM]->(b)

@@ -27,7 +27,7 @@ from ..pseudo import Pseudonymiser, resolve_key
 from ..schema import TABLE_ORDER, TABLES
 from ..store.embedded import store_fingerprint, table_fingerprint
 from .model import CONTACT_RELS, LABEL_TABLE, MODEL, camel
-from .runner import Connection, run_in
+from .runner import CYPHER_DIR, Connection, run_in
 
 __all__ = ["Neo4jLoadResult", "load_bundle_neo4j", "neo4j_keys", "to_rows"]
 
@@ -107,7 +107,11 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(i, min(i + size, n))
 
 
-def _plan(tables: dict[str, pd.DataFrame], batch_size: int) -> list[_Step]:
+def _plan(tables: dict[str, pd.DataFrame], batch_size: int, known: dict[str, pd.Index] | None = None) -> list[_Step]:
+    """Batches of (query, params) per table. A batch whose nodes all are new uses plain
+    relationship MERGEs; one touching existing nodes uses the ``_replace`` variants, which
+    drop an older single-valued relationship (a claim's card, a card's holder …)."""
+    known = known or {}
     steps: list[_Step] = []
     for t in TABLE_ORDER:
         if t not in tables or tables[t].empty:
@@ -118,10 +122,14 @@ def _plan(tables: dict[str, pd.DataFrame], batch_size: int) -> list[_Step]:
             fk_cols = {c for c, _, _ in spec.refs}
             props = to_rows(df, t, {spec.key} | fk_cols)
             keys = df[spec.key].tolist()
+            existing = df[spec.key].isin(known[t]).to_numpy(bool) if t in known and len(known[t]) else np.zeros(len(df), bool)
             batches = []
             for sl in _batches(len(df), batch_size):
                 stmts = [(f"load/{t}", {"rows": [{"key": k, "props": p} for k, p in zip(keys[sl], props[sl])]})]
+                replace = bool(existing[sl].any())
                 for col, q, reverse in spec.refs:
+                    if replace and (CYPHER_DIR / f"{q}_replace.cypher").exists():
+                        q = f"{q}_replace"
                     part = df.iloc[sl]
                     part = part[part[col].notna()]
                     if part.empty:
@@ -221,7 +229,7 @@ def load_bundle_neo4j(
     if cp:
         result.resumed_from = (start_step, start_batch)
 
-    steps = _plan(tables, batch_size)
+    steps = _plan(tables, batch_size, known)
     total = sum(len(s.batches) for s in steps)
     done = 0
     for si, step in enumerate(steps):
