@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from graphkit._fast import isin
 from graphkit.errors import BundleError
 from graphkit.pseudo import Pseudonymiser, resolve_key
 from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
@@ -123,11 +124,14 @@ def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFr
         spec = TABLES[table]
         if spec.primary_key:
             keys = list(spec.primary_key)
-            key_new = pd.MultiIndex.from_frame(new[keys].astype("string")) if len(keys) > 1 else pd.Index(new[keys[0]])
-            key_old = pd.MultiIndex.from_frame(old[keys].astype("string")) if len(keys) > 1 else pd.Index(old[keys[0]])
-            old = old.loc[~key_old.isin(key_new)]
+            if len(keys) > 1:
+                key_new = pd.MultiIndex.from_frame(new[keys].astype("string"))
+                key_old = pd.MultiIndex.from_frame(old[keys].astype("string"))
+                old = old.loc[~key_old.isin(key_new)]
+            else:
+                old = old.loc[~isin(old[keys[0]], new[keys[0]])]
         else:  # claim_items: a claim's items are replaced as a whole
-            old = old.loc[~old["claim_id"].isin(new["claim_id"])]
+            old = old.loc[~isin(old["claim_id"], new["claim_id"])]
         for c in new.columns:
             if c not in old.columns:
                 old = old.assign(**{c: pd.Series(pd.NA, index=old.index, dtype=new[c].dtype)})
@@ -173,9 +177,8 @@ def load_bundle(
     if pseudonymise:
         say("假名化 / pseudonymising personal fields")
         pseudonymise_tables(tables, p)
-    bundle_fp = hashlib.sha256(
-        json.dumps({t: table_fingerprint(df) for t, df in sorted(tables.items())}).encode()
-    ).hexdigest()
+    prints = {t: table_fingerprint(df) for t, df in sorted(tables.items())}
+    bundle_fp = hashlib.sha256(json.dumps(prints).encode()).hexdigest()
     say("合并写入 / merging and writing")
     old_store = EmbeddedStore(store) if (store / "manifest.json").exists() else None
     old_meta = old_store.manifest if old_store else {}
@@ -190,10 +193,13 @@ def load_bundle(
             f"this load's key id is {p.key_id}. Use the same key (GRAPHKIT_PSEUDO_KEY) or a new store."
         )
     merged: dict[str, pd.DataFrame] = {}
+    known_prints: dict[str, str] = {}
     for t in TABLE_ORDER:
         old = old_store.table(t) if old_store and old_store.has_table(t) else None
         if t in tables:
             merged[t] = _merge(old, tables[t], t)
+            if old is None:  # nothing merged in: the content (and its fingerprint) is the bundle's
+                known_prints[t] = prints[t]
         elif old is not None:
             merged[t] = old
     loads = list(old_meta.get("loads", []))
@@ -219,6 +225,7 @@ def load_bundle(
     EmbeddedStore.write(
         store,
         merged,
+        fingerprints=known_prints,
         meta={"pseudonymised": pseudonymise, "key_id": p.key_id if pseudonymise else None, "loads": loads},
     )
     final = EmbeddedStore(store)

@@ -21,6 +21,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from graphkit._fast import isin
 from graphkit.errors import BundleError
 from graphkit.schema import REQUIRED_TABLES, TABLE_ORDER, TABLES, Table
 from graphkit.store.embedded import DTYPES
@@ -366,7 +367,7 @@ def prepare_bundle(
                 keys.append(known_keys[ref.table])
             allowed = keys[0].append(keys[1:]) if keys else pd.Index([], dtype="string")
             col = df[ref.column]
-            dangling = col.notna().to_numpy() & ~col.isin(allowed).to_numpy(bool)
+            dangling = col.notna().to_numpy() & ~isin(col, allowed)
             if dangling.any():
                 issues.add(t, rows[dangling], ref.column, col[dangling].to_numpy(object), "dangling_reference")
                 badmask[t] = badmask[t] | dangling
@@ -381,7 +382,7 @@ def prepare_bundle(
                 if "patients" in known_keys:
                     pats.append(known_keys["patients"])
                 allowed = pats[0].append(pats[1:]) if pats else pd.Index([])
-                dangling = fam & ~df["value"].isin(allowed).to_numpy(bool)
+                dangling = fam & ~isin(df["value"], allowed)
                 if dangling.any():
                     issues.add(t, rows[dangling], "value", df.loc[dangling, "value"].to_numpy(object), "dangling_reference")
                     badmask[t] = badmask[t] | dangling

@@ -35,6 +35,19 @@ __all__ = ["EmbeddedStore", "STORE_FORMAT", "table_fingerprint", "store_fingerpr
 STORE_FORMAT = "graphkit.store/v1"
 
 
+def _canonical(s: pd.Series) -> pd.Series:
+    """One representation per logical type, so equal content hashes equally whatever the dtype."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.astype("datetime64[s]").astype("int64").where(s.notna(), -(2**63))
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype("float64")
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return s
+    return s.astype("string[pyarrow]")
+
+
 def table_fingerprint(df: pd.DataFrame) -> str:
     """Order-independent sha256 of a table's content (column names + row values)."""
     h = hashlib.sha256()
@@ -42,7 +55,8 @@ def table_fingerprint(df: pd.DataFrame) -> str:
     h.update(json.dumps(cols).encode())
     h.update(str(len(df)).encode())
     if len(df):
-        rows = pd.util.hash_pandas_object(df[cols].astype("string"), index=False).to_numpy()
+        canon = pd.DataFrame({c: _canonical(df[c]) for c in cols})
+        rows = pd.util.hash_pandas_object(canon, index=False).to_numpy()
         h.update(np.sort(rows).tobytes())
     return h.hexdigest()
 
@@ -140,8 +154,12 @@ class EmbeddedStore(Store):
         tables: dict[str, pd.DataFrame],
         *,
         meta: dict[str, Any] | None = None,
+        fingerprints: dict[str, str] | None = None,
     ) -> None:
-        """Atomically replace the store content at ``path`` with ``tables``."""
+        """Atomically replace the store content at ``path`` with ``tables``.
+
+        ``fingerprints``: content fingerprints already computed for some of the tables.
+        """
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         old = None
@@ -164,7 +182,7 @@ class EmbeddedStore(Store):
             pq.write_table(arrow, file, compression="zstd")
             with open(file, "rb") as fh:
                 os.fsync(fh.fileno())
-            prints[name] = table_fingerprint(df)
+            prints[name] = (fingerprints or {}).get(name) or table_fingerprint(df)
             table_info[name] = {
                 "file": f"{gen}/{name}.parquet",
                 "rows": int(len(df)),
