@@ -189,6 +189,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     from .demo import generate_city
     from .dossier import draft_dossier
+    from .dossier.render import chromium_path
     from .evaluate import evaluate, format_evaluation
     from .store import open_store
 
@@ -206,8 +207,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
     print(_summary(result))
     if result.findings:
         top = result.findings[0]
-        d = draft_dossier(store, top, out, parameters=result.parameters.get(top.kind))
-        print(f"案件材料草稿 / dossier draft: {d['html']}")
+        d = draft_dossier(store, top, out / "dossier", parameters=result.parameters.get(top.kind), pdf=chromium_path() is not None)
+        print(f"案件材料草稿 / dossier draft: {d['html']}" + (f" + {d['pdf'].name}" if "pdf" in d else " (PDF: install chromium)"))
     ev = evaluate(bundle / "truth.json", paths["findings"], paths["scores"])
     (out / "evaluation.json").write_text(json.dumps(ev, ensure_ascii=False, indent=1), "utf-8")
     print("对照真值评估 / evaluation against the planted truth:")
@@ -249,17 +250,63 @@ def cmd_adapt(a: argparse.Namespace) -> int:
 
 
 def cmd_dossier(a: argparse.Namespace) -> int:
-    from .dossier import draft_dossier
+    from .audit import default_log
+    from .dossier import ClearSource, verify_dossier, write_dossier
     from .findings import read_findings
+
+    if a.target == "verify":
+        if not a.path:
+            raise GraphkitError("usage: graphkit dossier verify DIR")
+        v = verify_dossier(a.path, audit=None if a.no_audit_check else default_log())
+        print(v)
+        return 0 if v.ok else 1
+    if not a.findings or not a.out:
+        raise GraphkitError("give --findings findings.json and --out DIR (and --store DIR or --neo4j URI)")
+    rep = read_findings(a.findings)
+    wanted = [t for t in a.target.split(",") if t]
+    found = [f for f in rep.findings if f.id in set(wanted)]
+    missing = sorted(set(wanted) - {f.id for f in found})
+    if missing:
+        raise GraphkitError(f"no such finding(s) in {a.findings}: {missing}")
+    case = None
+    clear = None
+    if a.clear:
+        if not a.clear_source:
+            raise GraphkitError("--clear needs --clear-source BUNDLE (the original export holding the clear values)")
+        clear = ClearSource.from_bundle(a.clear_source)
+    elif a.clear_source:
+        raise GraphkitError("--clear-source is only used with --clear (clear data needs an explicit option)")
+    store = _open_any_store(a)
+    m = write_dossier(store, found, a.out, case=case, parameters=rep.parameters, rulebook=a.rulebook,
+                      profile=a.profile, clear_source=clear, pdf=not a.no_pdf)
+    print(f"案件材料 / dossier: {m['path']} ({len(m['files'])} files, manifest sha256 {m['manifest_sha256'][:16]}…)")
+    if m["clear_data"]:
+        print("注意：本材料含明文个人信息，已记入审计日志 / contains clear personal data; recorded in the audit log")
+    return 0
+
+
+def _open_any_store(a: argparse.Namespace):
     from .store import open_store
 
-    rep = read_findings(a.findings)
-    match = [f for f in rep.findings if f.id == a.finding_id]
-    if not match:
-        raise GraphkitError(f"finding {a.finding_id!r} is not in {a.findings}")
-    f = match[0]
-    paths = draft_dossier(open_store(a.store), f, a.out, parameters=rep.parameters.get(f.kind))
-    print(f"已写出 / written: {paths['html']}, {paths['markdown']}")
+    if getattr(a, "neo4j", None) or (not getattr(a, "store", None) and os.environ.get("NEO4J_URI")):
+        from .neo4jstore import Neo4jStore
+
+        return Neo4jStore(_neo4j_conn(a))
+    if not a.store:
+        raise GraphkitError("give --store DIR (embedded store) or --neo4j URI")
+    return open_store(a.store)
+
+
+def cmd_audit(a: argparse.Namespace) -> int:
+    from .audit import AuditLog, default_log
+
+    log = AuditLog(a.log) if a.log else default_log()
+    if a.action == "verify":
+        v = log.verify()
+        print(f"{log.path}: {v}")
+        return 0 if v.ok else 1
+    for e in list(log.entries())[-a.tail:]:
+        print(f"{e['seq']:>6} {e['at']} {e['actor']:<12} {e['action']:<16} {json.dumps(e['details'], ensure_ascii=False)[:160]}")
     return 0
 
 
@@ -357,13 +404,31 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--format", choices=["csv", "parquet"], default="csv")
     ad.set_defaults(func=cmd_adapt)
 
-    do = sub.add_parser("dossier", help="生成案件材料草稿 / draft a case dossier for a finding",
-                        description="Write an HTML and Markdown dossier draft for FINDING_ID from findings.json.")
-    do.add_argument("finding_id")
-    do.add_argument("--findings", required=True)
-    do.add_argument("--store", required=True)
-    do.add_argument("--out", required=True)
+    do = sub.add_parser("dossier", help="案件材料 / write or verify a case dossier",
+                        description="graphkit dossier FINDING_OR_CASE --findings F --store DIR --out DIR: write a dossier "
+                                    "(HTML, PDF, evidence CSVs, JSON, statutory packages, manifest.json with SHA-256). "
+                                    "graphkit dossier verify DIR: detect any changed, missing or added file.")
+    do.add_argument("target", metavar="FINDING_ID[,FINDING_ID…]|verify")
+    do.add_argument("path", nargs="?", help="with verify: the dossier folder")
+    do.add_argument("--findings", help="findings.json holding the finding(s)")
+    do.add_argument("--store", help="embedded store folder")
+    _neo4j_args(do)
+    do.add_argument("--out", help="dossier folder to write (empty or an older dossier)")
+    do.add_argument("--profile", default="internal", help="redaction profile: police, discipline, internal (default)")
+    do.add_argument("--clear", action="store_true", help="show personal data in clear/masked per the profile (audited)")
+    do.add_argument("--clear-source", metavar="BUNDLE", help="the original bundle holding the clear values (with --clear)")
+    do.add_argument("--rulebook", help="TOML rulebook (default: graphkit/data/rulebook.toml)")
+    do.add_argument("--no-pdf", action="store_true", help="skip the PDF files (no Chromium needed)")
+    do.add_argument("--no-audit-check", action="store_true", help="with verify: do not look the manifest up in the audit log")
     do.set_defaults(func=cmd_dossier)
+
+    au = sub.add_parser("audit", help="审计日志 / verify or show the audit log",
+                        description="graphkit audit verify: check the hash chain of the append-only audit log "
+                                    "(GRAPHKIT_AUDIT_LOG or ~/.local/share/graphkit/audit.jsonl). graphkit audit show: last entries.")
+    au.add_argument("action", choices=["verify", "show"])
+    au.add_argument("--log", help="audit log file (default: GRAPHKIT_AUDIT_LOG or ~/.local/share/graphkit/audit.jsonl)")
+    au.add_argument("--tail", type=int, default=20)
+    au.set_defaults(func=cmd_audit)
 
     dt = sub.add_parser("detectors", help="列出检测器及参数 / list detectors and parameters")
     dt.set_defaults(func=cmd_detectors)

@@ -63,6 +63,15 @@ def evidence_graph(store: Any, finding: Finding, *, max_claims: int = 5000) -> n
                        claim_ids=sorted(grp["c"].tolist()))
 
     add_edges("patient:" + claims["patient_id"], "card:" + claims["card_id"], "PAID_WITH")
+    # who holds the cards in the picture (the holder of a lent card may have no claim here)
+    card_ids = {n.split(":", 1)[1] for n in g.nodes if n.startswith("card:")}
+    cards = store.table("cards", ["card_id", "patient_id"])
+    for card, holder in zip(cards["card_id"], cards["patient_id"]):
+        if card in card_ids and isinstance(holder, str):
+            hn = f"patient:{holder}"
+            if hn not in g:
+                g.add_node(hn, type="patient", id=holder, role="card_holder", label=f"{TYPE_ZH['patient']} {holder}")
+            g.add_edge(hn, f"card:{card}", key="HOLDS", rel="HOLDS", claims=0, fund=0.0, claim_ids=[])
     add_edges("card:" + claims["card_id"], claims["provider"], "SETTLED_AT")
     add_edges("patient:" + claims["patient_id"], "doctor:" + claims["doctor_id"], "TREATED_BY")
     return g

@@ -74,3 +74,9 @@ def tiny_tables() -> dict[str, list[dict[str, str]]]:
 @pytest.fixture
 def tiny_bundle(tmp_path: Path) -> Path:
     return write_bundle(tmp_path / "bundle", tiny_tables())
+
+
+@pytest.fixture(autouse=True)
+def _isolated_audit_log(tmp_path_factory, monkeypatch):
+    """Every test writes its audit entries to a log of its own, never to the user's."""
+    monkeypatch.setenv("GRAPHKIT_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "audit.jsonl"))

@@ -1,0 +1,263 @@
+"""Case dossiers for the police (公安) and discipline inspection (纪检监察).
+
+``write_dossier`` assembles a case from one or more findings and writes a self-contained
+HTML file, a PDF (Chinese typesetting by headless Chromium), evidence CSVs, a JSON copy, the
+statutory transfer packages the routing calls for, and ``manifest.json`` with the SHA-256 of
+every file, the data fingerprint, the detector parameters and the software version.
+``verify_dossier`` detects any changed, missing or added file. Exports are recorded in the
+append-only audit log (who, when, what, which redaction profile, manifest hash).
+
+Examples
+--------
+>>> from graphkit.dossier import verify_dossier
+>>> verify_dossier("/nonexistent").ok
+False
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ..audit import AuditLog, default_log, require_intact
+from ..errors import GraphkitError
+from ..findings import Finding
+from .build import SOFTWARE_VERSION, DossierContent, assemble
+from .redact import ClearSource
+from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
+from .rulebook import Rulebook
+from .statutory import discipline_package, police_package
+
+__all__ = ["write_dossier", "verify_dossier", "draft_dossier", "Rulebook", "ClearSource", "DossierVerification", "handling"]
+
+MANIFEST = "manifest.json"
+
+
+def handling(amount: float, *, public_staff: bool, found_on: str, kinds: Sequence[str] = ("collusion_ring",),
+             rulebook: Rulebook | None = None) -> dict[str, Any]:
+    """Proposed handling for an amount under the (default) rulebook (see :class:`Rulebook`)."""
+    return (rulebook or Rulebook.load()).handling(amount, kinds=kinds, public_staff=public_staff, found_on=found_on)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _prov(ref: str) -> str:
+    return f"<sup class='prov'><a href='#{ref}'>[{ref}]</a></sup>"
+
+
+def _main_html(c: DossierContent) -> str:
+    t, h = c.totals, c.handling
+    refs = "".join(_prov(p["ref"]) for p in c.provenance)
+    routes = "".join(f"<li>移送{esc(r['to'])}（{esc(r['to_en'])}）：{esc(r['why'])}。依据：{esc(r['basis'])}</li>" for r in h["routes"]) or "<li>暂无移送 / no referral</li>"
+    upward = (f"<li><b>金额超过5万元：须于{h['report_deadline']}前（{c.rulebook.data['thresholds']['report_working_days']}个工作日内）报告{esc(h['report_to'])}</b>"
+              f" / over 50,000 yuan: report to the provincial bureau by {h['report_deadline']}</li>") if h["report_upward"] else ""
+    findings_rows = pd.DataFrame([{"ref": f["provenance"], "id": f["id"], "kind": f"{f['kind_zh']} {f['kind']}", "score": f["score"],
+                                   "amount": f["amount_at_risk"], "claims": len(f["claims"]), "summary": f["summary"]} for f in c.findings])
+    prov = pd.DataFrame([{**p, "parameters": json.dumps(p["parameters"], ensure_ascii=False)} for p in c.provenance])
+    ent_headers = {"type_zh": "类型", "id": "编号", "name": "姓名/名称", "id_number": "身份证号", "roles": "角色 role", "detail": "说明", "provenance": "来源"}
+    claims_headers = {"claim_id": "结算单号", "start_time": "时间", "patient_id": "参保人", "card_id": "医保卡", "claim_type": "类型",
+                      "provider_id": "机构/药店", "doctor_id": "医师", "diagnosis_code": "诊断", "fund_amount": "基金支付", "total_amount": "总费用", "provenance": "来源"}
+    audit = pd.DataFrame(c.audit_trail) if c.audit_trail else pd.DataFrame()
+    body = f"""
+<h1>{esc(c.case['title'])}<br>案件材料 / Case dossier</h1>
+<p class='meta'>案件编号 case {esc(c.case['id'])} · 状态 status {esc(c.case.get('status', 'new'))} · 承办人 assignee {esc(c.case.get('assignee', ''))} ·
+生成 generated {esc(c.generated_at)} by {esc(c.actor)} · 脱敏方案 redaction profile: {esc(c.profile)} · {esc(SOFTWARE_VERSION)}</p>
+<h2>一、案件概要 / Summary</h2>
+<div class='box'>涉及医保基金 fund at risk <b>{t['fund_amount']:,.2f} 元</b>（总费用 total {t['total_amount']:,.2f} 元），
+结算 {t['claims']} 笔 claims，参保人 {t['patients']} 名 people，机构/药店 {t['providers']} 家 providers，期间 period {t['period'][0]} — {t['period'][1]}{refs}</div>
+{''.join(f"<p>{esc(f['summary'])}{_prov(f['provenance'])}</p>" for f in c.findings)}
+<h2>二、发现过程 / How it was found</h2>
+<p>由基金监管数据分析工具 graphkit 对医保结算数据快照（数据指纹 data fingerprint <code>{esc(c.data_fingerprint)}</code>）运行以下检测器发现，
+每条结论的来源见下表（检测器、参数、数据指纹、软件版本）。/ Found by the detectors below on the data snapshot above; every statement links to its source.</p>
+{table_html(findings_rows, {'ref': '来源 ref', 'id': '线索 finding', 'kind': '类型 kind', 'score': '评分', 'amount': '基金(元)', 'claims': '笔数', 'summary': '摘要'})}
+<h3 id='provenance'>来源 / Provenance</h3>
+{''.join(f"<p id='{esc(p['ref'])}' class='meta'>[{esc(p['ref'])}] {esc(p['finding_id'])} · detector {esc(p['detector'])} · parameters {esc(json.dumps(p['parameters'], ensure_ascii=False))} · data {esc(p['data_fingerprint'][:16])}… · {esc(p['software_version'])} · {esc(p['generated_at'])}</p>" for p in c.provenance)}
+<h2>三、违法违规事实 / Facts</h2>
+<p>{''.join(esc(f['summary']) + _prov(f['provenance']) + ' ' for f in c.findings)}</p>
+<h3>按月份 / by month</h3>{table_html(c.by_month, {'month': '月份 month', 'claims': '笔数 claims', 'fund': '基金 fund', 'total': '总费用 total'})}
+<h3>按机构 / by provider</h3>{table_html(c.by_entity, {'provider_type': '类型', 'provider_id': '编号', 'name': '名称', 'claims': '笔数', 'fund': '基金'})}
+<h3>关系图 / Evidence graph</h3>{graph_svg(c.graph)}
+<h3>时间线 / Timeline</h3>{timeline_svg(c.timeline)}
+<h3>结算明细 / Claims</h3>{table_html(c.claims, claims_headers, limit=300)}
+<h2>四、涉案主体 / Entities and roles</h2>{table_html(c.entities, ent_headers)}
+<h2>五、处理意见及依据 / Proposed handling and basis</h2>
+<ul><li>责令退回医保基金 recover {h['recover']:,.2f} 元</li>
+<li>处 {h['penalty_multiple']} 倍罚款 penalty {h['penalty_amount']:,.2f} 元（按金额档次 by amount tier）</li>
+{routes}{upward}</ul>
+<p>依据 / basis：{'；'.join(esc(b) for b in h['basis'])}</p><p class='meta'>规则 rulebook: {esc(h['rulebook'])}</p>
+<h2>六、附件 / Attachments</h2>{table_html(pd.DataFrame(c.attachments), {'file': '文件 file', 'what': '内容 content'})}
+<h2>七、案件处理记录 / Case audit trail</h2>{table_html(audit) if len(audit) else "<p class='meta'>（本材料直接由线索生成，尚无案件处理记录 / generated from findings; no case history yet）</p>"}
+<p class='meta'>个人信息按“{esc(c.profile)}”方案处理：{esc(json.dumps(c.redaction['rules'], ensure_ascii=False))}；默认假名化。/ Personal data per profile; pseudonymised by default.</p>
+"""
+    return page(f"{c.case['title']} — {c.case['id']}", body)
+
+
+def _markdown(c: DossierContent) -> str:
+    t, h = c.totals, c.handling
+    lines = [f"# {c.case['title']} — 案件材料 / Case dossier ({c.case['id']})", "",
+             f"- 涉及基金 / fund at risk: {t['fund_amount']:,.2f} 元, {t['claims']} 笔, {t['patients']} 人, {t['period'][0]} — {t['period'][1]}",
+             f"- 数据指纹 / data fingerprint: {c.data_fingerprint}", f"- 生成 / generated: {c.generated_at} by {c.actor}", "",
+             "## 发现过程 / How it was found"]
+    lines += [f"- [{p['ref']}] {p['finding_id']} detector `{p['detector']}` parameters `{json.dumps(p['parameters'], ensure_ascii=False)}`" for p in c.provenance]
+    lines += ["", "## 违法违规事实 / Facts"] + [f"- {f['summary']} [{f['provenance']}]" for f in c.findings]
+    lines += ["", "## 处理意见及依据 / Proposed handling", f"- 追回 recover {h['recover']:,.2f} 元; 罚款 penalty {h['penalty_multiple']}× = {h['penalty_amount']:,.2f} 元"]
+    lines += [f"- 移送 refer to {r['to']} ({r['to_en']}): {r['why']}" for r in h["routes"]]
+    if h["report_upward"]:
+        lines.append(f"- 报告{h['report_to']}，期限 deadline {h['report_deadline']}")
+    lines += ["- 依据 basis: " + "；".join(h["basis"]), ""]
+    return "\n".join(lines)
+
+
+def write_dossier(
+    store: Any,
+    findings: Sequence[Finding],
+    out_dir: str | Path,
+    *,
+    case: dict[str, Any] | None = None,
+    parameters: dict[str, dict[str, Any]] | None = None,
+    rulebook: Rulebook | str | Path | None = None,
+    profile: str = "internal",
+    clear_source: ClearSource | None = None,
+    pdf: bool = True,
+    audit: AuditLog | None = None,
+    actor: str | None = None,
+    found_on: str | None = None,
+) -> dict[str, Any]:
+    """Write a complete dossier folder; return its manifest (see module docstring)."""
+    rb = rulebook if isinstance(rulebook, Rulebook) else Rulebook.load(rulebook)
+    log = audit or default_log()
+    require_intact(log)
+    c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
+                 clear_source=clear_source, found_on=found_on, actor=actor)
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not (out / MANIFEST).exists():
+            raise GraphkitError(f"{out} is not empty and is not a dossier folder; choose an empty folder")
+        shutil.rmtree(out)
+    (out / "evidence").mkdir(parents=True)
+    ev = out / "evidence"
+    c.claims.to_csv(ev / "claims.csv", index=False)
+    c.items.to_csv(ev / "items.csv", index=False)
+    c.entities.to_csv(ev / "entities.csv", index=False)
+    c.timeline.to_csv(ev / "timeline.csv", index=False)
+    evidence_files = [
+        {"no": "1", "name": "医保结算单据 claims", "file": "evidence/claims.csv", "proves": "结算时间、地点、金额、医保凭证"},
+        {"no": "2", "name": "费用明细 items", "file": "evidence/items.csv", "proves": "收费项目与金额"},
+        {"no": "3", "name": "涉案主体 entities", "file": "evidence/entities.csv", "proves": "涉案人员、机构及其角色"},
+        {"no": "4", "name": "时间线 timeline", "file": "evidence/timeline.csv", "proves": "就医、购药的时间顺序"},
+    ]
+    for e in evidence_files:
+        e["sha256"] = _sha256(out / e["file"])
+    c.attachments = [{"file": e["file"], "what": e["name"]} for e in evidence_files]
+    routes = {r["to_en"] for r in c.handling["routes"]}
+    packages: dict[str, dict[str, str]] = {}
+    if "police" in routes:
+        packages["police"] = police_package(c, evidence_files)
+    if "discipline inspection" in routes:
+        packages["discipline"] = discipline_package(c, evidence_files)
+    for pkg, docs in packages.items():
+        c.attachments += [{"file": f"packages/{pkg}/{name}", "what": name.split("_", 1)[1].rsplit(".", 1)[0]} for name in docs]
+    (out / "dossier.html").write_text(_main_html(c), "utf-8")
+    (out / "dossier.md").write_text(_markdown(c), "utf-8")
+    for pkg, docs in packages.items():
+        (out / "packages" / pkg).mkdir(parents=True)
+        for name, text in docs.items():
+            (out / "packages" / pkg / name).write_text(text, "utf-8")
+    content = {
+        "schema": "graphkit.dossier/v1", "case": c.case, "findings": c.findings, "provenance": c.provenance, "totals": c.totals,
+        "handling": c.handling, "entities": c.entities.to_dict("records"), "by_month": c.by_month.to_dict("records"),
+        "by_provider": c.by_entity.to_dict("records"), "claims": c.claims["claim_id"].tolist(), "audit_trail": c.audit_trail,
+        "redaction": c.redaction, "data_fingerprint": c.data_fingerprint, "generated_at": c.generated_at, "actor": c.actor,
+        "attachments": c.attachments,
+    }
+    (out / "dossier.json").write_text(json.dumps(content, ensure_ascii=False, indent=1, default=str), "utf-8")
+    if pdf:
+        html_to_pdf(out / "dossier.html", out / "dossier.pdf")
+        for pkg, docs in packages.items():
+            for name in docs:
+                html_to_pdf(out / "packages" / pkg / name, out / "packages" / pkg / name.replace(".html", ".pdf"))
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = {
+        "schema": "graphkit.dossier-manifest/v1",
+        "case_id": c.case["id"], "findings": [f["id"] for f in c.findings], "generated_at": c.generated_at, "actor": c.actor,
+        "software_version": SOFTWARE_VERSION, "data_fingerprint": c.data_fingerprint,
+        "parameters": {p["detector"]: p["parameters"] for p in c.provenance}, "rulebook": rb.source,
+        "redaction_profile": c.profile, "clear_data": bool(c.redaction["revealed"]),
+        "files": {str(p.relative_to(out)): _sha256(p) for p in files},
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    manifest_sha = _sha256(out / MANIFEST)
+    log.append("dossier_export", actor=c.actor, case_id=c.case["id"], findings=manifest["findings"], out=str(out.resolve()),
+               manifest_sha256=manifest_sha, profile=c.profile, clear_data=c.redaction["revealed"],
+               clear_source=c.redaction["clear_source"], routes=sorted(routes))
+    return {**manifest, "manifest_sha256": manifest_sha, "path": str(out)}
+
+
+@dataclass
+class DossierVerification:
+    ok: bool
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    problem: str = ""
+    logged: bool | None = None  # manifest hash found in the audit log (None: not checked)
+
+    def __str__(self) -> str:
+        if self.ok:
+            extra = "；审计日志有登记 / recorded in the audit log" if self.logged else ""
+            return f"校验通过 / verified: every file matches manifest.json{extra}"
+        lines = ["校验失败 / verification FAILED" + (f": {self.problem}" if self.problem else "")]
+        lines += [f"  已改动 changed: {p}" for p in self.changed] + [f"  缺失 missing: {p}" for p in self.missing]
+        lines += [f"  多出 added: {p}" for p in self.added]
+        return "\n".join(lines)
+
+
+def verify_dossier(path: str | Path, *, audit: AuditLog | None = None) -> DossierVerification:
+    """Compare every file with the manifest's SHA-256 (and, given a log, the manifest with the export record)."""
+    root = Path(path)
+    try:
+        manifest = json.loads((root / MANIFEST).read_text("utf-8"))
+        files = manifest["files"]
+    except FileNotFoundError:
+        return DossierVerification(False, problem=f"no {MANIFEST} in {root}")
+    except (json.JSONDecodeError, KeyError) as exc:
+        return DossierVerification(False, problem=f"{MANIFEST} unreadable: {exc}")
+    v = DossierVerification(True)
+    for rel, digest in sorted(files.items()):
+        p = root / rel
+        if not p.is_file():
+            v.missing.append(rel)
+        elif _sha256(p) != digest:
+            v.changed.append(rel)
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MANIFEST}
+    v.added = sorted(present - set(files))
+    if audit is not None:
+        sha = _sha256(root / MANIFEST)
+        v.logged = bool(audit.find("dossier_export", manifest_sha256=sha))
+        if not v.logged:
+            v.problem = "manifest.json does not match any export recorded in the audit log"
+    v.ok = not (v.changed or v.missing or v.added or v.logged is False)
+    return v
+
+
+def draft_dossier(store: Any, finding: Finding, out_dir: str | Path, *, parameters: dict[str, Any] | None = None,
+                  pdf: bool = False, **kwargs: Any) -> dict[str, Path]:
+    """One finding → a dossier folder (no PDF unless asked); returns the main files' paths."""
+    m = write_dossier(store, [finding], out_dir, parameters={finding.kind: parameters or {}}, pdf=pdf, **kwargs)
+    out = Path(m["path"])
+    paths = {"html": out / "dossier.html", "markdown": out / "dossier.md", "json": out / "dossier.json", "manifest": out / MANIFEST}
+    if pdf:
+        paths["pdf"] = out / "dossier.pdf"
+    return paths

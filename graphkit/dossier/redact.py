@@ -1,0 +1,101 @@
+"""Redaction: which personal values a dossier shows in clear, masked, or pseudonymised.
+
+The store holds only pseudonyms. Clear (or masked) values are recovered from the original
+bundle by pseudonymising its personal fields again with the same key, which needs the
+bundle *and* the key: a :class:`ClearSource`. Every use is recorded in the audit log.
+
+Examples
+--------
+>>> mask_id_number("110105198001011234")
+'110***********1234'
+>>> mask_name("张三丰"), mask_phone("13812345678")
+('张**', '138****5678')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..pseudo import Pseudonymiser, resolve_key
+
+__all__ = ["ClearSource", "Redactor", "mask_id_number", "mask_name", "mask_phone", "mask_text"]
+
+
+def mask_id_number(v: str) -> str:
+    return v[:3] + "*" * max(len(v) - 7, 0) + v[-4:] if len(v) > 7 else "*" * len(v)
+
+
+def mask_name(v: str) -> str:
+    return v[:1] + "*" * (len(v) - 1) if v else v
+
+
+def mask_phone(v: str) -> str:
+    return v[:3] + "*" * max(len(v) - 7, 0) + v[-4:] if len(v) > 7 else "*" * len(v)
+
+
+def mask_text(v: str) -> str:
+    keep = max(len(v) // 3, 1)
+    return v[:keep] + "…"
+
+
+@dataclass
+class ClearSource:
+    """Token → clear value, rebuilt from the original bundle and the pseudonymisation key."""
+
+    bundle: str
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token -> (field, clear)
+
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, *, key: bytes | str | None = None, mapping: Any = None) -> "ClearSource":
+        from loaders.bundle import read_bundle
+
+        p = Pseudonymiser(resolve_key(key, allow_demo=True))
+        raws = read_bundle(bundle, mapping=mapping)
+        tokens: dict[str, tuple[str, str]] = {}
+        if "patients" in raws:
+            df = raws["patients"].frame
+            for col in ("name", "id_number"):
+                if col in df.columns:
+                    for v in pd.unique(df[col].dropna().astype(str)):
+                        tokens[p.token(v)] = (col, v)
+        if "contacts" in raws:
+            df = raws["contacts"].frame
+            if {"kind", "value"} <= set(df.columns):
+                for kind, v in zip(df["kind"].astype(str), df["value"].astype(str)):
+                    if kind != "family":
+                        tokens[p.token(v)] = (kind, v)
+        return cls(str(bundle), tokens)
+
+
+class Redactor:
+    """Applies a profile (field → clear / masked / pseudonymised) to pseudonymised values."""
+
+    def __init__(self, profile: dict[str, str], source: ClearSource | None) -> None:
+        self.profile = profile
+        self.source = source
+        self.revealed: dict[str, int] = {}
+
+    def value(self, token: Any, field_name: str) -> Any:
+        if not isinstance(token, str) or self.source is None or not token.startswith("pz:"):
+            return token
+        hit = self.source.tokens.get(token)
+        if hit is None:
+            return token
+        kind, clear = hit
+        rule = self.profile.get("contact" if field_name not in ("name", "id_number") else field_name, "pseudonymised")
+        if rule == "pseudonymised":
+            return token
+        self.revealed[f"{field_name}:{rule}"] = self.revealed.get(f"{field_name}:{rule}", 0) + 1
+        if rule == "clear":
+            return clear
+        if field_name == "name":
+            return mask_name(clear)
+        if field_name == "id_number":
+            return mask_id_number(clear)
+        if kind == "phone":
+            return mask_phone(clear)
+        return mask_text(clear)
