@@ -25,6 +25,12 @@ def _progress(desc: str):
     return tqdm(desc=desc, unit="step", file=sys.stderr, disable=None, leave=False)
 
 
+def _audit(action: str, **details: Any) -> None:
+    from .audit import default_log
+
+    default_log().append(action, **details)
+
+
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
@@ -88,6 +94,8 @@ def cmd_load_neo4j(a: argparse.Namespace) -> int:
         print(f"该数据包已加载过，未作改动 / this bundle was loaded before; nothing changed ({res.bundle_fingerprint[:12]})")
     elif res.resumed_from:
         print(f"从中断处继续 / resumed after step {res.resumed_from[0]} batch {res.resumed_from[1]}")
+    _audit("load", bundle=str(Path(a.bundle).resolve()), neo4j=conn.uri, fingerprint=res.store_fingerprint,
+           bundle_fingerprint=res.bundle_fingerprint, rows=res.rows, lenient=a.lenient, pseudonymised=not a.keep_personal)
     print(f"已加载 / loaded {a.bundle} → {conn.uri}")
     for t, n in res.rows.items():
         print(f"  {t}: {n}")
@@ -121,6 +129,8 @@ def cmd_load(a: argparse.Namespace) -> int:
         print(res.report.format(limit=a.limit))
         print(f"已隔离的行 / quarantined rows: {res.quarantine_dir}")
     claims = res.rows.get("claims", 0)
+    _audit("load", bundle=str(Path(a.bundle).resolve()), store=str(Path(a.store).resolve()), fingerprint=res.store_fingerprint,
+           bundle_fingerprint=res.bundle_fingerprint, rows=res.rows, lenient=a.lenient, pseudonymised=not a.keep_personal)
     print(f"已加载 / loaded {a.bundle} → {a.store}")
     for t, n in res.rows.items():
         print(f"  {t}: {n}")
@@ -163,6 +173,8 @@ def _run_scan(store, out: Path, kinds, params) -> Any:
     finally:
         bar.close()
     paths = write_scan(result, out)
+    _audit("scan", fingerprint=result.data_fingerprint, kinds=sorted(result.parameters), findings=len(result.findings),
+           out=str(Path(out).resolve()))
     return result, paths
 
 
