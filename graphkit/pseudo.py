@@ -25,9 +25,27 @@ import pandas as pd
 
 from .errors import GraphkitError
 
-__all__ = ["Pseudonymiser", "DEMO_KEY", "resolve_key"]
+__all__ = ["Pseudonymiser", "DEMO_KEY", "resolve_key", "demo_key_allowed"]
 
 DEMO_KEY = b"graphkit-demo-key-not-for-real-data"
+
+
+def demo_key_allowed(bundle: str | Path | None) -> bool:
+    """The built-in demo key may pseudonymise only a generated demo bundle (it carries graphkit's
+    ``truth.json``), or anything when ``GRAPHKIT_ALLOW_DEMO_KEY=1`` (tests, benchmarks)."""
+    if os.environ.get("GRAPHKIT_ALLOW_DEMO_KEY", "").lower() in ("1", "true", "yes"):
+        return True
+    if bundle is None:
+        return False
+    truth = Path(bundle) / "truth.json"
+    if not truth.is_file():
+        return False
+    try:
+        import json
+
+        return json.loads(truth.read_text("utf-8")).get("schema") == "graphkit.truth/v1"
+    except (OSError, ValueError):
+        return False
 
 
 def resolve_key(key: bytes | str | None = None, *, allow_demo: bool = True) -> bytes:
@@ -46,8 +64,8 @@ def resolve_key(key: bytes | str | None = None, *, allow_demo: bool = True) -> b
     if allow_demo:
         return DEMO_KEY
     raise GraphkitError(
-        "no pseudonymisation key: set GRAPHKIT_PSEUDO_KEY or GRAPHKIT_PSEUDO_KEY_FILE "
-        "(未设置假名化密钥 / no key configured)"
+        "未设置假名化密钥 / no pseudonymisation key: set GRAPHKIT_PSEUDO_KEY or GRAPHKIT_PSEUDO_KEY_FILE. "
+        "The built-in demo key only serves generated demo bundles."
     )
 
 

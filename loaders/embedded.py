@@ -22,7 +22,7 @@ import pandas as pd
 
 from graphkit._fast import isin
 from graphkit.errors import BundleError
-from graphkit.pseudo import Pseudonymiser, resolve_key
+from graphkit.pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
 from graphkit.store.embedded import EmbeddedStore, table_fingerprint
 
@@ -153,7 +153,7 @@ def load_bundle(
     encoding: str | None = None,
     key: bytes | str | None = None,
     pseudonymise: bool = True,
-    allow_demo_key: bool = True,
+    allow_demo_key: bool | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LoadResult:
     """Validate ``bundle`` and write it into the embedded store at ``store``.
@@ -173,7 +173,7 @@ def load_bundle(
     if not report.ok and not lenient:
         raise BundleError(report.format(), issues=report.issue_list())
     tables = prepared.tables
-    p = Pseudonymiser(resolve_key(key, allow_demo=allow_demo_key))
+    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
     if pseudonymise:
         say("假名化 / pseudonymising personal fields")
         pseudonymise_tables(tables, p)

@@ -80,3 +80,5 @@ def tiny_bundle(tmp_path: Path) -> Path:
 def _isolated_audit_log(tmp_path_factory, monkeypatch):
     """Every test writes its audit entries to a log of its own, never to the user's."""
     monkeypatch.setenv("GRAPHKIT_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "audit.jsonl"))
+    # hand-made test bundles may use the built-in demo key (a real load without a key is refused)
+    monkeypatch.setenv("GRAPHKIT_ALLOW_DEMO_KEY", "1")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BundleError
-from ..pseudo import Pseudonymiser, resolve_key
+from ..pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from ..schema import TABLE_ORDER, TABLES
 from ..store.embedded import store_fingerprint, table_fingerprint
 from .model import CONTACT_RELS, LABEL_TABLE, MODEL, camel
@@ -182,7 +182,7 @@ def load_bundle_neo4j(
     encoding: str | None = None,
     key: bytes | str | None = None,
     pseudonymise: bool = True,
-    allow_demo_key: bool = True,
+    allow_demo_key: bool | None = None,
     batch_size: int = 2000,
     progress: Callable[[str, int, int], None] | None = None,
     stop_after_batches: int | None = None,
@@ -201,7 +201,7 @@ def load_bundle_neo4j(
     if not prepared.report.ok and not lenient:
         raise BundleError(prepared.report.format(), issues=prepared.report.issue_list())
     tables = prepared.tables
-    p = Pseudonymiser(resolve_key(key, allow_demo=allow_demo_key))
+    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
     if pseudonymise:
         pseudonymise_tables(tables, p)
     prints = {t: table_fingerprint(df) for t, df in sorted(tables.items())}

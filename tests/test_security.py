@@ -1,0 +1,132 @@
+"""Confidentiality and injection safety: no clear personal data in anything written, the demo key
+refused outside the demo, no Cypher built from values."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import graphkit
+from graphkit.errors import GraphkitError
+from loaders import load_bundle
+
+from conftest import tiny_tables, write_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_key_refused_outside_the_demo(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRAPHKIT_ALLOW_DEMO_KEY", raising=False)
+    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY", raising=False)
+    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY_FILE", raising=False)
+    bundle = write_bundle(tmp_path / "real", tiny_tables())
+    with pytest.raises(GraphkitError, match="GRAPHKIT_PSEUDO_KEY"):
+        load_bundle(bundle, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+    from graphkit.cli import main
+
+    assert main(["load", str(bundle), "--store", str(tmp_path / "store")]) == 1
+    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY", "bureau-key-2024")
+    assert main(["load", str(bundle), "--store", str(tmp_path / "store")]) == 0
+    # a generated demo bundle (it carries graphkit's truth.json) may use the demo key
+    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY")
+    from graphkit.demo import generate_city
+
+    generate_city(tmp_path / "demo", patients=1000, seed=1)
+    assert load_bundle(tmp_path / "demo", tmp_path / "demo-store").rows["patients"] == 1000
+
+
+def _clear_values(bundle: Path) -> dict[str, set[str]]:
+    pats = pd.read_parquet(bundle / "patients.parquet")
+    docs = pd.read_parquet(bundle / "doctors.parquet")
+    contacts = pd.read_parquet(bundle / "contacts.parquet")
+    doctor_names = set(docs["name"].dropna())
+    out = {
+        # names shorter than 3 characters also occur inside institution names and ordinary text
+        "name": {n for n in pats["name"].dropna() if len(n) >= 3 and n not in doctor_names},
+        "id_number": set(pats["id_number"].dropna()),
+    }
+    for kind in ("phone", "address", "bank_account", "device"):
+        out[kind] = set(contacts.loc[contacts["kind"] == kind, "value"].dropna())
+    return out
+
+
+def test_no_clear_personal_data_in_anything_written(tmp_path):
+    from graphkit.demo import generate_city
+    from graphkit.dossier import write_dossier
+
+    bundle = tmp_path / "bundle"
+    generate_city(bundle, patients=1500, seed=5)
+    clear = _clear_values(bundle)
+    assert all(len(v) > 10 for v in clear.values())
+    load_bundle(bundle, tmp_path / "store")
+    st = graphkit.open_store(tmp_path / "store")
+    res = graphkit.scan(st)
+    graphkit.write_scan(res, tmp_path / "out")
+    for i, f in enumerate(res.findings[:5]):
+        write_dossier(st, [f], tmp_path / "dossiers" / str(i), parameters=res.parameters, pdf=False)
+    # a lenient load of a damaged copy: its quarantine must not hold clear values either
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for p in bundle.glob("*.parquet"):
+        df = pd.read_parquet(p)
+        if p.stem == "patients":
+            df.loc[df.index[:5], "sex"] = "X"
+        df.to_parquet(bad / p.name)
+    load_bundle(bad, tmp_path / "store2", lenient=True)
+    written = [p for d in ("store", "store2", "out", "dossiers") for p in (tmp_path / d).rglob("*") if p.is_file()]
+    assert len(written) > 20
+    texts = []
+    for p in written:
+        if p.suffix == ".parquet":
+            texts.append(pd.read_parquet(p).astype(str).to_csv(index=False))
+        texts.append(p.read_bytes().decode("utf-8", errors="ignore"))
+    blob = "\n".join(texts)
+    leaks = {k: sorted(v for v in vals if v in blob)[:3] for k, vals in clear.items()}
+    assert not any(leaks.values()), leaks
+
+
+FORMATTING = (ast.JoinedStr, ast.BinOp)
+
+
+def _formats_values(node: ast.AST) -> bool:
+    if isinstance(node, ast.JoinedStr):
+        return any(isinstance(v, ast.FormattedValue) for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "replace", "join"):
+        return True
+    return False
+
+
+def test_no_cypher_built_by_string_formatting():
+    """Every query handed to the driver is a file's text or a constant literal — never formatted."""
+    offenders = []
+    for path in list((ROOT / "graphkit").rglob("*.py")) + list((ROOT / "loaders").rglob("*.py")) + list((ROOT / "bench").rglob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("run", "execute_query"):
+                if node.args and _formats_values(node.args[0]):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_check_catches_formatted_cypher():
+    bad = ast.parse("session.run(f\"MATCH (n {{id: '{x}'}}) RETURN n\")\ntx.run('MATCH (n) WHERE n.id = ' + x)")
+    calls = [n for n in ast.walk(bad) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "run"]
+    assert len(calls) == 2 and all(_formats_values(c.args[0]) for c in calls)
+
+
+def test_only_one_package_imports_the_driver():
+    importers = set()
+    for path in list((ROOT / "graphkit").rglob("*.py")) + list((ROOT / "loaders").rglob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "neo4j" or n.startswith("neo4j.") for n in names):
+                importers.add(path.relative_to(ROOT).parts[:2])
+    assert importers <= {("graphkit", "neo4jstore")}, importers
