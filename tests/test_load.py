@@ -706,11 +706,12 @@ def test_crash_during_first_load_then_load_works(tiny_bundle: Path, tmp_path: Pa
     def boom(*args, **kwargs):
         raise OSError("crash (simulated)")
 
+    original = pq.write_table
     monkeypatch.setattr(pq, "write_table", boom)
     with pytest.raises(OSError):
         load_bundle(tiny_bundle, store)
     assert not (store / "manifest.json").exists()
-    monkeypatch.undo()
+    monkeypatch.setattr(pq, "write_table", original)
     res = load_bundle(tiny_bundle, store)
     assert res.rows["claims"] == 5
 
