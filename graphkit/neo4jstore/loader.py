@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from .._failpoints import failpoint
 from ..errors import BundleError
 from ..pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from ..schema import TABLE_ORDER, TABLES
@@ -248,6 +249,7 @@ def load_bundle_neo4j(
                        at=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
             conn.write(work, name=f"load {step.name} batch {bi}")
+            failpoint(f"bolt_after_batch:{done}")
             if progress:
                 progress(step.name, done, total)
     # the graph's fingerprint: identical to the embedded store's when the graph was empty before

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._failpoints import failpoint
 from ..errors import StoreError
 from ..schema import SCHEMA_VERSION, TABLES
 from .base import Store
@@ -183,6 +184,7 @@ class EmbeddedStore(Store):
             with open(file, "rb") as fh:
                 os.fsync(fh.fileno())
             prints[name] = (fingerprints or {}).get(name) or table_fingerprint(df)
+            failpoint(f"store_after_table:{name}")
             table_info[name] = {
                 "file": f"{gen}/{name}.parquet",
                 "rows": int(len(df)),
@@ -200,12 +202,14 @@ class EmbeddedStore(Store):
             "tables": table_info,
             **(meta or {}),
         }
+        failpoint("store_before_manifest")
         tmp = root / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, root / "manifest.json")
         _fsync_dir(root)
+        failpoint("store_after_manifest")
         # the new generation is live: remove older ones
         for child in root.iterdir():
             if child.is_dir() and child.name.startswith("gen-") and child.name != gen:
