@@ -312,6 +312,10 @@ def _open_any_store(a: argparse.Namespace):
 def cmd_audit(a: argparse.Namespace) -> int:
     from .audit import AuditLog, default_log
 
+    from .audit import current_actor
+    from .roles import require
+
+    require(current_actor(), "audit", what="read the audit log")
     log = AuditLog(a.log) if a.log else default_log()
     if a.action == "verify":
         v = log.verify()

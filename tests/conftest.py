@@ -82,3 +82,18 @@ def _isolated_audit_log(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GRAPHKIT_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "audit.jsonl"))
     # hand-made test bundles may use the built-in demo key (a real load without a key is refused)
     monkeypatch.setenv("GRAPHKIT_ALLOW_DEMO_KEY", "1")
+
+
+@pytest.fixture(autouse=True)
+def _roles(tmp_path_factory, monkeypatch):
+    """Tests act as an investigator (all permissions); role tests override this file."""
+    path = tmp_path_factory.mktemp("roles") / "roles.toml"
+    path.write_text(
+        'default_role = "investigator"\n'
+        '[roles.investigator]\npermissions = ["export", "clear_data", "audit"]\n'
+        '[roles.analyst]\npermissions = ["export"]\n'
+        '[roles.auditor]\npermissions = ["audit"]\n'
+        '[users]\n"ana" = "analyst"\n"aud" = "auditor"\n',
+        "utf-8",
+    )
+    monkeypatch.setenv("GRAPHKIT_ROLES", str(path))

@@ -185,3 +185,23 @@ def test_handling_tiers_routing_deadline(tmp_path):
     rb = Rulebook.load(custom)
     assert rb.penalty_multiple(15000.0) == 2 and text["thresholds"]["report_working_days"] == 2
     assert rb.handling(60000.0, kinds=["collusion_ring"], public_staff=False, found_on="2024-07-05")["report_deadline"] == "2024-07-10"
+
+
+def test_roles_decide_exports_and_clear_data(city, tmp_path, monkeypatch):
+    from graphkit.roles import PermissionDenied
+
+    root, store, truth = city
+    f = ring_finding(store, truth)
+    cs = ClearSource.from_bundle(root / "bundle")
+    write_dossier(store, [f], tmp_path / "a", pdf=False, actor="ana")  # an analyst may export pseudonymised
+    with pytest.raises(PermissionDenied, match="ana .*analyst.*clear_data"):
+        write_dossier(store, [f], tmp_path / "b", pdf=False, actor="ana", clear_source=cs, profile="police")
+    with pytest.raises(PermissionDenied, match="auditor"):
+        write_dossier(store, [f], tmp_path / "c", pdf=False, actor="aud")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+    from graphkit.cli import main
+
+    monkeypatch.setenv("GRAPHKIT_USER", "ana")
+    assert main(["audit", "verify"]) == 1  # an analyst may not read the audit log
+    monkeypatch.setenv("GRAPHKIT_USER", "aud")
+    assert main(["audit", "verify"]) == 0

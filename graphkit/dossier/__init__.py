@@ -136,9 +136,16 @@ def write_dossier(
     found_on: str | None = None,
 ) -> dict[str, Any]:
     """Write a complete dossier folder; return its manifest (see module docstring)."""
+    from ..audit import current_actor
+    from ..roles import require
+
     rb = rulebook if isinstance(rulebook, Rulebook) else Rulebook.load(rulebook)
     log = audit or default_log()
     require_intact(log)
+    who = actor or current_actor()
+    require(who, "export", what="export dossiers")
+    if clear_source is not None:
+        require(who, "clear_data", what="see personal data in clear")
     c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
                  clear_source=clear_source, found_on=found_on, actor=actor)
     out = Path(out_dir)
