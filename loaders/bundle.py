@@ -161,6 +161,9 @@ def _read_csv(path: Path, table: str, encoding: str | None) -> tuple[pd.DataFram
                     quoted_strings_can_be_null=True,
                 ),
             )
+        except UnicodeDecodeError as exc:  # raised while reporting a malformed row in this encoding
+            last_exc = exc
+            continue
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 last_exc = exc
