@@ -326,6 +326,12 @@ def cmd_audit(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab(a: argparse.Namespace) -> int:
+    from .workbench.lab import main as lab_main
+
+    return lab_main(a)
+
+
 def cmd_detectors(a: argparse.Namespace) -> int:
     from .detectors import REGISTRY
     from .findings import KINDS
@@ -445,6 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--log", help="audit log file (default: GRAPHKIT_AUDIT_LOG or ~/.local/share/graphkit/audit.jsonl)")
     au.add_argument("--tail", type=int, default=20)
     au.set_defaults(func=cmd_audit)
+
+    lb = sub.add_parser("lab", help="调查工作台（JupyterLab）/ investigation workbench in JupyterLab",
+                        description="Start JupyterLab on the workbench notebooks (01_triage, 02_explore, 03_case, 04_monitoring), "
+                                    "pointed at --store/--findings, GRAPHKIT_STORE/GRAPHKIT_FINDINGS or NEO4J_URI, else the demo "
+                                    "city in demo-out/ (made on first use). Offline: no news feed, no update check, no extension downloads.")
+    from .workbench.lab import add_arguments as _lab_arguments
+
+    _lab_arguments(lb)
+    lb.set_defaults(func=cmd_lab)
 
     dt = sub.add_parser("detectors", help="列出检测器及参数 / list detectors and parameters")
     dt.set_defaults(func=cmd_detectors)

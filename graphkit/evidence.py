@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from ._fast import isin
 from .findings import Finding
 from .projections import provider_key
 
@@ -66,8 +67,9 @@ def evidence_graph(store: Any, finding: Finding, *, max_claims: int = 5000) -> n
     # who holds the cards in the picture (the holder of a lent card may have no claim here)
     card_ids = {n.split(":", 1)[1] for n in g.nodes if n.startswith("card:")}
     cards = store.table("cards", ["card_id", "patient_id"])
-    for card, holder in zip(cards["card_id"], cards["patient_id"]):
-        if card in card_ids and isinstance(holder, str):
+    cards = cards[isin(cards["card_id"], sorted(card_ids)) & cards["patient_id"].notna().to_numpy()]
+    for card, holder in zip(cards["card_id"].tolist(), cards["patient_id"].tolist()):
+        if isinstance(holder, str):
             hn = f"patient:{holder}"
             if hn not in g:
                 g.add_node(hn, type="patient", id=holder, role="card_holder", label=f"{TYPE_ZH['patient']} {holder}")

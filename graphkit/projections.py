@@ -5,8 +5,8 @@ same frames server-side (same names, same columns), so detectors never change.
 
 Examples
 --------
->>> sorted(PROJECTIONS)[:2]
-['family_groups', 'foreign_card_use']
+>>> {"family_groups", "foreign_card_use", "travel_pairs"} <= set(PROJECTIONS)
+True
 """
 
 from __future__ import annotations

@@ -1,0 +1,43 @@
+"""The investigation workbench: JupyterLab notebooks over the store, findings and cases.
+
+- :mod:`~graphkit.workbench.shaping` — pure data shaping (leads rows, filters, totals, vis
+  nodes/edges, timelines, provider profiles, precision), tested without a browser;
+- :mod:`~graphkit.workbench.render` — offline pyvis pages (vis-network inlined, no CDN);
+- :mod:`~graphkit.workbench.cases` — cases in SQLite beside the store, with an audit trail;
+- :mod:`~graphkit.workbench.data` — the :class:`Workbench` the notebooks share, configured
+  from the environment;
+- :mod:`~graphkit.workbench.widgets` — :class:`LeadsQueue`, :class:`EvidenceExplorer`,
+  :class:`CaseBuilder`;
+- :mod:`~graphkit.workbench.lab` — ``graphkit lab``: JupyterLab on ``notebooks/``.
+
+Names are imported lazily so ``graphkit lab --help`` stays fast.
+
+Examples
+--------
+>>> import graphkit.workbench as wbk
+>>> sorted(wbk.__all__)[:3]
+['CaseBuilder', 'CaseStore', 'EvidenceExplorer']
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html"]
+
+_WHERE = {
+    "Workbench": "data",
+    "WorkbenchConfig": "data",
+    "LeadsQueue": "widgets",
+    "EvidenceExplorer": "widgets",
+    "CaseBuilder": "widgets",
+    "CaseStore": "cases",
+    "graph_html": "render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
