@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -275,25 +276,48 @@ def cmd_dossier(a: argparse.Namespace) -> int:
     if not a.findings or not a.out:
         raise GraphkitError("give --findings findings.json and --out DIR (and --store DIR or --neo4j URI)")
     rep = read_findings(a.findings)
+    m_case = re.fullmatch(r"(?i)case[:#-]?0*(\d+)", a.target)
+    if m_case:
+        return _dossier_for_case(a, int(m_case.group(1)), rep)
     wanted = [t for t in a.target.split(",") if t]
     found = [f for f in rep.findings if f.id in set(wanted)]
     missing = sorted(set(wanted) - {f.id for f in found})
     if missing:
         raise GraphkitError(f"no such finding(s) in {a.findings}: {missing}")
     case = None
-    clear = None
-    if a.clear:
-        if not a.clear_source:
-            raise GraphkitError("--clear needs --clear-source BUNDLE (the original export holding the clear values)")
-        clear = ClearSource.from_bundle(a.clear_source)
-    elif a.clear_source:
-        raise GraphkitError("--clear-source is only used with --clear (clear data needs an explicit option)")
+    clear = _clear_source(a)
     store = _open_any_store(a)
     m = write_dossier(store, found, a.out, case=case, parameters=rep.parameters, rulebook=a.rulebook,
                       profile=a.profile, clear_source=clear, pdf=not a.no_pdf)
     print(f"案件材料 / dossier: {m['path']} ({len(m['files'])} files, manifest sha256 {m['manifest_sha256'][:16]}…)")
     if m["clear_data"]:
         print("注意：本材料含明文个人信息，已记入审计日志 / contains clear personal data; recorded in the audit log")
+    return 0
+
+
+def _clear_source(a: argparse.Namespace):
+    from .dossier import ClearSource
+
+    if a.clear:
+        if not a.clear_source:
+            raise GraphkitError("--clear needs --clear-source BUNDLE (the original export holding the clear values)")
+        return ClearSource.from_bundle(a.clear_source)
+    if a.clear_source:
+        raise GraphkitError("--clear-source is only used with --clear (clear data needs an explicit option)")
+    return None
+
+
+def _dossier_for_case(a: argparse.Namespace, case_id: int, rep) -> int:
+    """``graphkit dossier case:N``: the investigators' case (its findings, evidence edits, audit trail)."""
+    from .audit import current_actor
+    from .workbench.cases import CaseStore, default_cases_path, export_case
+
+    if not a.store and not a.cases:
+        raise GraphkitError("a case dossier needs --store DIR (its case database sits beside it) or --cases FILE")
+    cases = CaseStore(a.cases or default_cases_path(a.store))
+    out = export_case(cases, case_id, _open_any_store(a), a.out, actor=current_actor(), parameters=rep.parameters,
+                      pdf=not a.no_pdf, profile=a.profile, clear_source=_clear_source(a))
+    print(f"案件材料 / dossier: {out['html'].parent}")
     return 0
 
 
@@ -430,11 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
                         description="graphkit dossier FINDING_OR_CASE --findings F --store DIR --out DIR: write a dossier "
                                     "(HTML, PDF, evidence CSVs, JSON, statutory packages, manifest.json with SHA-256). "
                                     "graphkit dossier verify DIR: detect any changed, missing or added file.")
-    do.add_argument("target", metavar="FINDING_ID[,FINDING_ID…]|verify")
+    do.add_argument("target", metavar="FINDING_ID[,FINDING_ID…]|case:N|verify")
     do.add_argument("path", nargs="?", help="with verify: the dossier folder")
     do.add_argument("--findings", help="findings.json holding the finding(s)")
     do.add_argument("--store", help="embedded store folder")
     _neo4j_args(do)
+    do.add_argument("--cases", help="case database for case:N (default: beside the store, STORE.cases.sqlite)")
     do.add_argument("--out", help="dossier folder to write (empty or an older dossier)")
     do.add_argument("--profile", default="internal", help="redaction profile: police, discipline, internal (default)")
     do.add_argument("--clear", action="store_true", help="show personal data in clear/masked per the profile (audited)")

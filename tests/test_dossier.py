@@ -205,3 +205,27 @@ def test_roles_decide_exports_and_clear_data(city, tmp_path, monkeypatch):
     assert main(["audit", "verify"]) == 1  # an analyst may not read the audit log
     monkeypatch.setenv("GRAPHKIT_USER", "aud")
     assert main(["audit", "verify"]) == 0
+
+
+def test_cli_dossier_for_an_investigators_case(city, tmp_path):
+    from graphkit.cli import main
+    from graphkit.findings import FindingsReport, write_findings
+    from graphkit.workbench.cases import CaseStore, default_cases_path
+
+    root, store, truth = city
+    f = ring_finding(store, truth)
+    write_findings(tmp_path / "findings.json", FindingsReport([f], store.fingerprint, {"collusion_ring": {}}))
+    cases = CaseStore(default_cases_path(root / "store"))
+    case = cases.create("同和医院结伴住院", actor="investigator-li", findings=[f], assignee="li")
+    cases.remove_claims(case.id, f.claims[:2], actor="investigator-li")
+    cases.update(case.id, actor="investigator-li", status="confirmed", notes="核实：同批入院")
+    out = tmp_path / "out"
+    assert main(["dossier", f"case:{case.id}", "--store", str(root / "store"), "--findings", str(tmp_path / "findings.json"),
+                 "--out", str(out), "--no-pdf"]) == 0
+    folder = out / f"case-{case.id:06d}"
+    doc = json.loads((folder / "dossier.json").read_text("utf-8"))
+    assert doc["case"]["status"] == "confirmed" and doc["case"]["title"] == "同和医院结伴住院"
+    assert sorted(doc["claims"]) == sorted(f.claims[2:])  # the investigator's removals hold
+    assert {"create", "update"} <= {e["action"] for e in doc["audit_trail"]}
+    assert "核实：同批入院" in (folder / "dossier.html").read_text("utf-8") or doc["case"]["notes"] == "核实：同批入院"
+    assert verify_dossier(folder).ok

@@ -108,7 +108,7 @@ def assemble(
         provenance.append(prov)
         zh, en = KINDS[f.kind]
         fdicts.append({**f.to_dict(), "kind_zh": zh, "kind_en": en, "provenance": prov["ref"]})
-    claim_ids = sorted({c for f in findings for c in f.claims} | set(case.get("add_claims", [])) - set(case.get("remove_claims", [])))
+    claim_ids = sorted(({c for f in findings for c in f.claims} | set(case.get("add_claims", []))) - set(case.get("remove_claims", [])))
     claims = _claim_frame(store, claim_ids)
     by_finding: dict[str, list[str]] = {}
     for f, prov in zip(findings, provenance):

@@ -504,34 +504,28 @@ def case_dossier_spec(case: Case, audit: pd.DataFrame | None = None) -> dict[str
 
 
 def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path, *, actor: str,
-                parameters: dict[str, dict[str, Any]] | None = None) -> dict[str, Path]:
+                parameters: dict[str, dict[str, Any]] | None = None, pdf: bool = False, profile: str = "internal",
+                clear_source: Any = None) -> dict[str, Path]:
     """Hand a case to the dossier export, in its own folder ``out_dir/case-<id>``.
 
-    With :func:`graphkit.dossier.write_dossier` (multi-finding dossiers) the case's findings,
-    its added/removed evidence, status and audit trail go in as they are; otherwise the case
-    becomes one finding (:func:`case_finding`) for :func:`graphkit.dossier.draft_dossier`.
+    :func:`graphkit.dossier.write_dossier` receives the case's findings, its added/removed
+    evidence, status and audit trail as they are.
     Returns the dossier's paths plus ``audit`` (the case's audit trail as CSV); the export is
     recorded in the case's audit trail.
     """
-    from .. import dossier
+    from ..dossier import write_dossier
 
     case = cases.get(case_id)
     if not case.findings:
         raise CaseError(f"case #{case.id} holds no findings; add at least one before exporting")
     folder = Path(out_dir) / f"case-{case.id:06d}"
     audit = cases.audit(case.id)
-    write = getattr(dossier, "write_dossier", None)
-    if write is not None:
-        params = {k: v for k, v in (parameters or {}).items() if k in {f.kind for f in case.findings}}
-        m = write(store, case.findings, folder, case=case_dossier_spec(case, audit), parameters=params, pdf=False,
-                  actor=actor)
-        root = Path(m.get("path", folder)) if isinstance(m, dict) else folder
-        paths = {"html": root / "dossier.html", "markdown": root / "dossier.md"}
-        paths.update({k: root / n for k, n in (("json", "dossier.json"), ("manifest", "manifest.json")) if (root / n).exists()})
-    else:  # pragma: no cover - the single-finding dossier of earlier versions
-        claims = store.claims_by_id(case.claims, ["fund_amount", "start_time"]) if case.claims else None
-        finding = case_finding(case, claims)
-        paths = dossier.draft_dossier(store, finding, folder, parameters=(parameters or {}).get(finding.kind))
+    params = {k: v for k, v in (parameters or {}).items() if k in {f.kind for f in case.findings}}
+    m = write_dossier(store, case.findings, folder, case=case_dossier_spec(case, audit), parameters=params,
+                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source)
+    root = Path(m["path"])
+    paths = {"html": root / "dossier.html", "markdown": root / "dossier.md", "json": root / "dossier.json",
+             "manifest": root / "manifest.json"}
     folder.mkdir(parents=True, exist_ok=True)
     audit_path = folder.parent / f"case-{case.id:06d}-audit.csv"
     audit.to_csv(audit_path, index=False)
