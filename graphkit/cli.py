@@ -157,6 +157,10 @@ def _summary(result, top: int = 5) -> str:
     lines.append(f"重点线索 / top {top} leads:")
     for f in result.findings[:top]:
         lines.append(f"  [{f.score:.3f}] {f.id}  {f.summary}")
+    if result.referral_clusters:
+        lines.append(f"转诊异常集群 / referral-abuse clusters: {len(result.referral_clusters)}")
+        for c in result.referral_clusters[:3]:
+            lines.append(f"  {c['cluster_id']}: {c['summary']}")
     prov = result.scores[result.scores["score"] > 0].head(top)
     if len(prov):
         lines.append(f"高风险机构 / top {top} providers:")

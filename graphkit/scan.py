@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .detectors import REGISTRY, run_detector
+from .detectors.referrals import CLUSTER_KINDS, referral_clusters
 from .errors import ParameterError
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, write_findings
 from .projections import provider_key
@@ -36,6 +37,7 @@ class ScanResult:
     scores: pd.DataFrame
     data_fingerprint: str
     seconds: dict[str, float] = field(default_factory=dict)
+    referral_clusters: list[dict[str, Any]] = field(default_factory=list)
 
     def by_kind(self) -> dict[str, list[Finding]]:
         out: dict[str, list[Finding]] = {}
@@ -48,7 +50,8 @@ class ScanResult:
             findings=self.findings,
             data_fingerprint=self.data_fingerprint,
             parameters=self.parameters,
-            extra={"timings_seconds": {k: round(v, 3) for k, v in self.seconds.items()}},
+            extra={"timings_seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+                   "referral_clusters": self.referral_clusters},
         )
 
 
@@ -82,11 +85,16 @@ def scan(
         found, used[kind] = run_detector(kind, store, params.get(kind))
         seconds[kind] = time.perf_counter() - t0
         findings.extend(found)
+    clusters: list[dict[str, Any]] = []
+    if any(f.kind in CLUSTER_KINDS for f in findings):
+        t0 = time.perf_counter()
+        clusters = referral_clusters(store, findings)  # marks evidence["referral_cluster"] on members
+        seconds["referral_clusters"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     findings = sort_findings(findings)
     scores = provider_scores(store, findings)
     seconds["provider_scores"] = time.perf_counter() - t0
-    return ScanResult(findings, used, scores, store.fingerprint, seconds)
+    return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters)
 
 
 def provider_scores(store: Any, findings: list[Finding]) -> pd.DataFrame:
