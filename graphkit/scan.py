@@ -97,6 +97,44 @@ def scan(
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters)
 
 
+def _attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
+    """(entity_type, entity_id, kind, w, amount) per finding and provider-side entity, vectorised:
+    w = finding score × share of its claims settled there; entities a finding names without
+    any of its claims there get the full score and no amount."""
+    cols = ["entity_type", "entity_id", "kind", "w", "amount"]
+    if not findings:
+        return pd.DataFrame(columns=cols)
+    meta = pd.DataFrame({
+        "f": np.arange(len(findings)), "kind": [f.kind for f in findings],
+        "score": [f.score for f in findings], "n": [max(len(f.claims), 1) for f in findings],
+    })
+    pairs = pd.DataFrame([(i, c) for i, f in enumerate(findings) for c in f.claims], columns=["f", "claim_id"])
+    parts = []
+    if len(pairs):
+        claims = store.claims_by_id(pairs["claim_id"].unique(), ["institution_id", "pharmacy_id", "doctor_id", "terminal_id", "fund_amount"])
+        ptype, pid = provider_key(claims)
+        claims = claims.assign(provider_type=ptype, provider_id=pid)
+        long = pairs.merge(claims, on="claim_id", how="inner")
+        for tcol, icol in (("provider_type", "provider_id"), ("doctor", "doctor_id"), ("terminal", "terminal_id")):
+            sub = long[["f", icol, "fund_amount"]].rename(columns={icol: "entity_id"})
+            sub["entity_type"] = long[tcol].to_numpy() if tcol == "provider_type" else tcol
+            sub = sub[sub["entity_id"].notna()]
+            parts.append(sub.groupby(["f", "entity_type", "entity_id"], sort=False)["fund_amount"].agg(["size", "sum"]).reset_index())
+    att = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["f", "entity_type", "entity_id", "size", "sum"])
+    att = att.merge(meta, on="f")
+    att["w"] = att["score"] * att["size"] / att["n"]
+    att["amount"] = att["sum"]
+    listed = pd.DataFrame([(i, e.type, e.id) for i, f in enumerate(findings) for e in f.entities if e.type in PROVIDER_TYPES],
+                          columns=["f", "entity_type", "entity_id"]).drop_duplicates()
+    if len(listed):
+        key = ["f", "entity_type", "entity_id"]
+        seen = pd.MultiIndex.from_frame(att[key].astype({"entity_id": "string"})) if len(att) else pd.MultiIndex.from_tuples([], names=key)
+        extra = listed[~pd.MultiIndex.from_frame(listed[key].astype({"entity_id": "string"})).isin(seen)].merge(meta, on="f")
+        extra = extra.assign(w=extra["score"], amount=0.0)
+        att = pd.concat([att, extra], ignore_index=True)
+    return att[cols]
+
+
 def provider_scores(store: Any, findings: list[Finding]) -> pd.DataFrame:
     """One row per institution and pharmacy (score 0 when untouched) plus every other
     provider-side entity (doctor, terminal) a finding touches.
@@ -105,29 +143,7 @@ def provider_scores(store: Any, findings: list[Finding]) -> pd.DataFrame:
     share of the finding's claims settled there: ``1 - prod(1 - score_f * share_f)``.
     ``amount_at_risk`` sums the fund amount of those claims at that provider.
     """
-    rows = []
-    claim_ids = sorted({c for f in findings for c in f.claims})
-    if claim_ids:
-        claims = store.claims_by_id(claim_ids, ["institution_id", "pharmacy_id", "doctor_id", "terminal_id", "fund_amount"])
-        ptype, pid = provider_key(claims)
-        claims = claims.assign(provider_type=ptype, provider_id=pid).set_index("claim_id")
-        for f in findings:
-            c = claims.loc[claims.index.intersection(f.claims)]
-            n = max(len(f.claims), 1)
-            attributions = [
-                c.groupby(["provider_type", "provider_id"])["fund_amount"].agg(["size", "sum"]),
-                c.assign(t="doctor").groupby(["t", "doctor_id"])["fund_amount"].agg(["size", "sum"]),
-                c.assign(t="terminal").groupby(["t", "terminal_id"])["fund_amount"].agg(["size", "sum"]),
-            ]
-            attributed: set[tuple[str, str]] = set()
-            for agg in attributions:
-                for (etype, eid), r in agg.iterrows():
-                    rows.append((etype, eid, f.kind, f.score * r["size"] / n, r["sum"]))
-                    attributed.add((etype, eid))
-            listed = {(e.type, e.id) for e in f.entities if e.type in PROVIDER_TYPES}
-            for etype, eid in sorted(listed - attributed):
-                rows.append((etype, eid, f.kind, f.score, 0.0))
-    df = pd.DataFrame(rows, columns=["entity_type", "entity_id", "kind", "w", "amount"])
+    df = _attributions(store, findings)
     if df.empty:
         agg = pd.DataFrame(columns=SCORES_COLUMNS)
     else:
