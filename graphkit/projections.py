@@ -188,28 +188,34 @@ def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id"
     Ties in time are broken by claim id.
     """
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
-    ptype, pid = provider_key(claims)
-    key = ptype.str.cat(pid, sep=":")
-    grp = claims[by].astype("string")
+    # integer codes for the sort and comparisons; strings only for the selected pairs
+    icode, _ = pd.factorize(claims["institution_id"])
+    pcode, _ = pd.factorize(claims["pharmacy_id"])
+    place = np.where(icode >= 0, icode, pcode + icode.max() + 1)
+    codes, _ = pd.factorize(claims[by])
     t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
-    codes, _ = pd.factorize(grp)
-    cid_rank = claims["claim_id"].rank(method="first").to_numpy()
-    order = np.lexsort((cid_rank, t, codes))
-    c, tt, kk = codes[order], t[order], key.to_numpy()[order]
+    tie = np.arange(len(claims)) if claims["claim_id"].is_monotonic_increasing else claims["claim_id"].rank(method="first").to_numpy()
+    order = np.lexsort((tie, t, codes))
+    c, tt, kk = codes[order], t[order], place[order]
     same = (c[1:] == c[:-1]) & (c[1:] >= 0)
     gap_h = (tt[1:] - tt[:-1]) / 3600.0
     sel = np.nonzero(same & (kk[1:] != kk[:-1]) & (gap_h <= max_gap_hours))[0]
     a, b = order[sel], order[sel + 1]
-    col = lambda name, ix: claims[name].to_numpy()[ix]  # noqa: E731
+    A, B = claims.iloc[a].reset_index(drop=True), claims.iloc[b].reset_index(drop=True)
+
+    def prov(df: pd.DataFrame) -> np.ndarray:
+        ptype, pid = provider_key(df)
+        return ptype.str.cat(pid, sep=":").to_numpy()
+
     pairs = pd.DataFrame(
         {
-            "key": grp.to_numpy()[a],
-            "claim_a": col("claim_id", a), "claim_b": col("claim_id", b),
-            "card_a": col("card_id", a), "card_b": col("card_id", b),
-            "patient_a": col("patient_id", a), "patient_b": col("patient_id", b),
-            "time_a": col("start_time", a), "time_b": col("start_time", b),
-            "provider_a": key.to_numpy()[a], "provider_b": key.to_numpy()[b],
-            "fund_a": col("fund_amount", a), "fund_b": col("fund_amount", b),
+            "key": A[by].to_numpy(),
+            "claim_a": A["claim_id"].to_numpy(), "claim_b": B["claim_id"].to_numpy(),
+            "card_a": A["card_id"].to_numpy(), "card_b": B["card_id"].to_numpy(),
+            "patient_a": A["patient_id"].to_numpy(), "patient_b": B["patient_id"].to_numpy(),
+            "time_a": A["start_time"].to_numpy(), "time_b": B["start_time"].to_numpy(),
+            "provider_a": prov(A), "provider_b": prov(B),
+            "fund_a": A["fund_amount"].to_numpy(), "fund_b": B["fund_amount"].to_numpy(),
             "gap_hours": gap_h[sel],
         }
     )
