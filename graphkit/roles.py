@@ -14,12 +14,11 @@ Examples
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._config import load_toml
 from .errors import GraphkitError
 
 __all__ = ["Roles", "PermissionDenied", "require"]
@@ -36,15 +35,7 @@ class Roles:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Roles":
-        path = path or os.environ.get("GRAPHKIT_ROLES")
-        if path:
-            try:
-                text, source = Path(path).read_text("utf-8"), str(path)
-            except FileNotFoundError:
-                raise GraphkitError(f"roles file {path} not found") from None
-        else:
-            text, source = resources.files("graphkit").joinpath("data/roles.toml").read_text("utf-8"), "graphkit/data/roles.toml"
-        data = tomllib.loads(text)
+        data, source = load_toml(path or os.environ.get("GRAPHKIT_ROLES"), "roles.toml", "roles file")
         if "roles" not in data or data.get("default_role") not in data["roles"]:
             raise GraphkitError(f"roles file {source} needs [roles.*] and a default_role naming one of them")
         for user, role in data.get("users", {}).items():

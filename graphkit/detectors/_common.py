@@ -8,7 +8,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..findings import Entity
+from ..findings import Entity, Finding
 
 
 def squash(z: float) -> float:
@@ -44,3 +44,30 @@ def span(times: Iterable) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
 
 def log_amount(x: float) -> float:
     return float(np.log1p(max(x, 0.0) / 100.0))
+
+
+def rows_finding(
+    kind: str,
+    key: tuple,
+    rows: pd.DataFrame,
+    *,
+    strength: float,
+    entities: list[Entity],
+    summary: str,
+    evidence: dict,
+) -> Finding:
+    """A finding resting on claim ``rows`` (claim_id, start_time, fund_amount, provider and
+    doctor columns): amount = their fund, period = their span, venues appended to ``entities``."""
+    start, end = span(rows["start_time"])
+    return Finding.create(
+        kind,
+        key=key,
+        score=squash(strength),
+        amount_at_risk=float(rows["fund_amount"].sum()),
+        start=start,
+        end=end,
+        entities=entities + venue_entities(rows),
+        claims=rows["claim_id"],
+        summary=summary,
+        evidence=evidence,
+    )

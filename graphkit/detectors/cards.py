@@ -22,7 +22,7 @@ import pandas as pd
 from ..findings import Entity, Finding
 from ..params import Param
 from . import register
-from ._common import log_amount, span, squash, venue_entities, yuan
+from ._common import log_amount, rows_finding, yuan
 
 __all__ = ["shared_cards", "deceased_card_uses"]
 
@@ -80,25 +80,18 @@ def shared_cards(
     covered: set[str] = set()
     # (b) one person, several other people's cards
     per_person = use.groupby("patient_id")["card_id"].nunique()
-    for pid in sorted(per_person[per_person >= min_cards_per_person].index):
-        rows = use[use["patient_id"] == pid]
+    many = use[use["patient_id"].isin(per_person[per_person >= min_cards_per_person].index)]
+    for pid, rows in many.groupby("patient_id", sort=True):
         cards = sorted(rows["card_id"].unique())
         fund = float(rows["fund_amount"].sum())
-        z = 0.45 * len(cards) + 0.06 * len(rows) + 0.12 * log_amount(fund)
-        start, end = span(rows["start_time"])
         ents = [Entity("patient", pid, "user")]
         ents += [Entity("card", c, "used_card") for c in cards]
         ents += [Entity("patient", h, "card_holder") for h in sorted(rows["holder_id"].unique())]
         findings.append(
-            Finding.create(
-                "shared_card",
-                key=("person", pid),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=start,
-                end=end,
-                entities=ents + venue_entities(rows),
-                claims=rows["claim_id"],
+            rows_finding(
+                "shared_card", ("person", pid), rows,
+                strength=0.45 * len(cards) + 0.06 * len(rows) + 0.12 * log_amount(fund),
+                entities=ents,
                 summary=(
                     f"参保人{pid}使用{len(cards)}张他人医保卡结算{len(rows)}次，基金{yuan(fund)}（非登记家庭共济）"
                     f" / person {pid} settled {len(rows)} claims on {len(cards)} other people's cards"
@@ -110,8 +103,8 @@ def shared_cards(
     # (a) one card, several people
     rest = use[~use["claim_id"].isin(covered)]
     per_card = rest.groupby("card_id")["claim_id"].count()
-    for card in sorted(per_card[per_card >= min_foreign_claims].index):
-        rows = rest[rest["card_id"] == card]
+    lent = rest[rest["card_id"].isin(per_card[per_card >= min_foreign_claims].index)]
+    for card, rows in lent.groupby("card_id", sort=True):
         holder = rows["holder_id"].iloc[0]
         users = sorted(rows["patient_id"].unique())
         fund = float(rows["fund_amount"].sum())
@@ -119,20 +112,14 @@ def shared_cards(
         z = 0.4 * len(users) + 0.08 * len(rows) + 0.12 * log_amount(fund)
         if len(same_house) == len(users):
             z *= household_weight
-        start, end = span(rows["start_time"])
         ents = [Entity("card", card, "card"), Entity("patient", holder, "card_holder")]
         ents += [Entity("patient", u, "user") for u in users]
         note = "（与持卡人同址/同电话，疑似未登记的家庭共济）" if same_house else ""
         findings.append(
-            Finding.create(
-                "shared_card",
-                key=("card", card),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=start,
-                end=end,
-                entities=ents + venue_entities(rows),
-                claims=rows["claim_id"],
+            rows_finding(
+                "shared_card", ("card", card), rows,
+                strength=z,
+                entities=ents,
                 summary=(
                     f"医保卡{card}（持卡人{holder}）被{len(users)}名非家庭成员使用结算{len(rows)}次，基金{yuan(fund)}{note}"
                     f" / card {card} settled {len(rows)} claims for {len(users)} people outside the holder's family"
@@ -149,26 +136,17 @@ def shared_cards(
         )
     # (c) replaced card still in use
     repl = store.projection("replaced_card_use", grace_days=replacement_grace_days)
-    for card in sorted(repl["card_id"].unique()):
-        rows = repl[repl["card_id"] == card]
+    for card, rows in repl.groupby("card_id", sort=True):
         holder = rows["holder_id"].iloc[0]
         fund = float(rows["fund_amount"].sum())
         days_after = float((rows["start_time"] - rows["replaced_on"]).dt.days.max())
-        z = 0.9 + 0.12 * len(rows) + 0.12 * log_amount(fund)
-        start, end = span(rows["start_time"])
         replaced_on = pd.Timestamp(rows["replaced_on"].iloc[0])
         findings.append(
-            Finding.create(
-                "shared_card",
-                key=("replaced_card", card),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=start,
-                end=end,
+            rows_finding(
+                "shared_card", ("replaced_card", card), rows,
+                strength=0.9 + 0.12 * len(rows) + 0.12 * log_amount(fund),
                 entities=[Entity("card", card, "lost_card"), Entity("patient", holder, "card_holder")]
-                + [Entity("patient", u, "user") for u in sorted(set(rows["patient_id"]) - {holder})]
-                + venue_entities(rows),
-                claims=rows["claim_id"],
+                + [Entity("patient", u, "user") for u in sorted(set(rows["patient_id"]) - {holder})],
                 summary=(
                     f"已挂失医保卡{card}在{replaced_on:%Y-%m-%d}补卡后仍被结算{len(rows)}次，基金{yuan(fund)}"
                     f" / lost card {card} settled {len(rows)} times after its replacement on {replaced_on:%Y-%m-%d}"
@@ -197,28 +175,19 @@ def deceased_card_uses(store: Any, *, grace_days: int = 0) -> list[Finding]:
     """
     rows_all = store.projection("post_death_claims", grace_days=grace_days)
     findings = []
-    for pid in sorted(rows_all["deceased_id"].unique()):
-        rows = rows_all[rows_all["deceased_id"] == pid]
+    for pid, rows in rows_all.groupby("deceased_id", sort=True):
         death = pd.Timestamp(rows["death_date"].iloc[0])
         days = (rows["start_time"] - death).dt.days
         fund = float(rows["fund_amount"].sum())
-        z = 0.8 + 0.15 * len(rows) + 0.1 * np.log1p(float(days.max())) + 0.1 * log_amount(fund)
-        start, end = span(rows["start_time"])
         cards = sorted(rows["card_id"].unique())
         others = sorted(set(rows["patient_id"]) - {pid})
         findings.append(
-            Finding.create(
-                "deceased_card_use",
-                key=("patient", pid),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=start,
-                end=end,
+            rows_finding(
+                "deceased_card_use", ("patient", pid), rows,
+                strength=0.8 + 0.15 * len(rows) + 0.1 * np.log1p(float(days.max())) + 0.1 * log_amount(fund),
                 entities=[Entity("patient", pid, "deceased")]
                 + [Entity("card", c, "card") for c in cards]
-                + [Entity("patient", o, "user") for o in others]
-                + venue_entities(rows),
-                claims=rows["claim_id"],
+                + [Entity("patient", o, "user") for o in others],
                 summary=(
                     f"参保人{pid}于{death:%Y-%m-%d}死亡后仍发生{len(rows)}笔结算（最晚死亡后{int(days.max())}天），基金{yuan(fund)}"
                     f" / {len(rows)} settlements after {pid}'s death on {death:%Y-%m-%d} (up to {int(days.max())} days later)"

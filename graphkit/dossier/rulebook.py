@@ -10,14 +10,13 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from .._config import load_toml
 from ..errors import GraphkitError
 
 __all__ = ["Rulebook"]
@@ -31,19 +30,7 @@ class Rulebook:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Rulebook":
         """The given TOML rulebook, or the default one shipped with graphkit."""
-        if path is None:
-            text = resources.files("graphkit").joinpath("data/rulebook.toml").read_text("utf-8")
-            source = "graphkit/data/rulebook.toml (default)"
-        else:
-            try:
-                text = Path(path).read_text("utf-8")
-            except FileNotFoundError:
-                raise GraphkitError(f"rulebook {path} not found") from None
-            source = str(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise GraphkitError(f"rulebook {source} is not valid TOML: {exc}") from None
+        data, source = load_toml(path, "rulebook.toml", "rulebook")
         for section in ("organisation", "thresholds", "penalty_tiers", "general", "kinds", "profiles"):
             if section not in data:
                 raise GraphkitError(f"rulebook {source} lacks the [{section}] section")
