@@ -232,6 +232,21 @@ _TABLES: list[Table] = [
         references=(Reference("patient_id", "patients", "patient_id"),),
         zh="关联标识",
     ),
+    # Optional extension (bundle v1 stays valid without it): yearly fund budget per provider,
+    # used by graphkit.monitoring.budget_pace (序时进度). provider_id names an institution or a
+    # pharmacy depending on provider_type; the loader checks that reference (see
+    # loaders.validate: "budgets" in POLYMORPHIC_REFERENCES).
+    Table(
+        "budgets",
+        (
+            Column("provider_type", required=True, enum=("institution", "pharmacy")),
+            Column("provider_id", required=True),
+            Column("year", "int", required=True),
+            Column("amount", "decimal", required=True, non_negative=True),
+        ),
+        primary_key=("provider_type", "provider_id", "year"),
+        zh="医保基金预算(总额)",
+    ),
 ]
 
 #: Tables by name, in dependency order (referenced tables first).

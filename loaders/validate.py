@@ -386,6 +386,24 @@ def prepare_bundle(
                 if dangling.any():
                     issues.add(t, rows[dangling], "value", df.loc[dangling, "value"].to_numpy(object), "dangling_reference")
                     badmask[t] = badmask[t] | dangling
+    # a budget names an institution or a pharmacy, depending on provider_type
+    if "budgets" in typed and len(typed["budgets"]):
+        df = typed["budgets"]
+        rows = raws["budgets"].row_numbers
+        dangling = np.zeros(len(df), bool)
+        for ptype, table, key in (("institution", "institutions", "institution_id"), ("pharmacy", "pharmacies", "pharmacy_id")):
+            keys = []
+            if table in typed and len(typed[table]):
+                keep = ~badmask[table] if lenient else np.ones(len(typed[table]), bool)
+                keys.append(pd.Index(typed[table].loc[keep, key].dropna()))
+            if table in known_keys:
+                keys.append(known_keys[table])
+            allowed = keys[0].append(keys[1:]) if keys else pd.Index([], dtype="string")
+            mine = (df["provider_type"] == ptype).fillna(False).to_numpy(bool)
+            dangling |= mine & df["provider_id"].notna().to_numpy() & ~isin(df["provider_id"], allowed)
+        if dangling.any():
+            issues.add("budgets", rows[dangling], "provider_id", df.loc[dangling, "provider_id"].to_numpy(object), "dangling_reference")
+            badmask["budgets"] = badmask["budgets"] | dangling
     frame = issues.frame()
     if not frame.empty:
         order = {t: i for i, t in enumerate(TABLE_ORDER)}

@@ -49,6 +49,10 @@ TINY: dict[str, list[dict[str, str]]] = {
         {"patient_id": "PT0003", "kind": "phone", "value": "13800000001"},
         {"patient_id": "PT0004", "kind": "address", "value": "历下区文化路1号"},
     ],
+    "budgets": [
+        {"provider_type": "institution", "provider_id": "H0001", "year": "2024", "amount": "5000000"},
+        {"provider_type": "pharmacy", "provider_id": "Y0001", "year": "2024", "amount": "300000"},
+    ],
     "claim_items": [
         {"claim_id": "C0001", "item_code": "X001", "item_name": "血常规", "category": "exam", "quantity": "1", "unit_price": "50", "amount": "50"},
         {"claim_id": "C0001", "item_code": "Y001", "item_name": "阿莫西林", "category": "drug", "quantity": "2", "unit_price": "75", "amount": "150"},

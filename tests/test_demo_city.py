@@ -539,3 +539,33 @@ def test_fraud_rate_scales_instances(tmp_path):
     s = generate_city(tmp_path, patients=5000, seed=1, months=3, fraud_rate=2.0)
     assert s["instances"]["shared_card"] == 4
     assert s["instances"]["collusion_ring"] == 3
+
+
+def test_budgets_put_only_the_planted_providers_over_pace(city):
+    """Budget pace recomputed here from the claims: the planted providers in truth.json are over
+    pace at the year's last month with their level, near-pace ones stay within +5 %, all others
+    at least 5 % below pace in every month."""
+    b = city["df"]["budgets"]
+    mon = city["truth"]["monitoring"]
+    inst, ph = city["df"]["institutions"].institution_id, city["df"]["pharmacies"].pharmacy_id
+    assert len(b) == len(inst) + len(ph) and set(b.year) == {2024} and (b.amount > 0).all()
+    assert set(b[b.provider_type == "institution"].provider_id) == set(inst)
+    assert set(b[b.provider_type == "pharmacy"].provider_id) == set(ph)
+    c = city["df"]["claims"]
+    settled = c.end_time.where(c.claim_type == "inpatient", c.start_time)
+    c = c.assign(provider_id=c.institution_id.fillna(c.pharmacy_id), m=settled.dt.month, y=settled.dt.year)
+    c = c[c.y == 2024]
+    spend = c.pivot_table(index="provider_id", columns="m", values="fund_amount", aggfunc="sum").reindex(
+        columns=range(1, 13)).fillna(0.0)
+    budget = b.set_index("provider_id").amount
+    dev = spend.reindex(budget.index).fillna(0.0).cumsum(axis=1).div(budget, axis=0).mul(12 / np.arange(1, 13)) - 1
+    over = {o["provider_id"]: o for o in mon["over_pace"]}
+    near = {o["provider_id"] for o in mon["near_pace"]}
+    assert len(over) == 5 and {o["level"] for o in over.values()} == {"warn", "refuse"} and len(near) == 2
+    for pid, o in over.items():
+        d = dev.loc[pid, 12]
+        assert abs(d - o["deviation"]) < 1e-6 and o["month"] == "2024-12"
+        assert (0.05 < d <= 0.10) if o["level"] == "warn" else d > 0.10
+    assert (dev.loc[sorted(near)].max(axis=1) < 0.05).all()
+    rest = dev.drop(index=list(over) + sorted(near))
+    assert (rest.max(axis=1) <= -0.05).all()

@@ -161,3 +161,14 @@ def test_every_cypher_file_has_a_header():
         head = f.read_text("utf-8").splitlines()[:4]
         assert head[0].startswith("// name:") and head[1].startswith("// mode:"), f
         assert head[2].startswith("// params:") and head[3].startswith("// returns:"), f
+
+
+def test_budgets_round_trip(conn, planted):
+    bundle, emb = planted
+    load_bundle_neo4j(bundle, conn)
+    neo = Neo4jStore(conn)
+    assert emb.row_counts()["budgets"] == neo.row_counts()["budgets"] == 2
+    _frames_equal(emb.table("budgets"), neo.table("budgets"))
+    rel = conn.driver.execute_query("MATCH (:Pharmacy {pharmacyId: 'Y0001'})-[:HAS_BUDGET]->(b:Budget) RETURN b.amount AS a",
+                                    database_=conn.database).records
+    assert [r["a"] for r in rel] == [300000.0]

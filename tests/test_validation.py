@@ -63,7 +63,7 @@ def test_tiny_bundle_is_valid(tiny_bundle: Path) -> None:
     assert report.issue_list() == []
     assert report.rows_read == {
         "institutions": 3, "pharmacies": 1, "doctors": 3, "patients": 4, "cards": 4,
-        "referrals": 1, "claims": 5, "claim_items": 2, "contacts": 4,
+        "referrals": 1, "claims": 5, "claim_items": 2, "contacts": 4, "budgets": 2,
     }
     assert "OK: no issues" in report.format()
 
@@ -98,7 +98,10 @@ def test_missing_optional_table_is_fine_when_unreferenced(tmp_path: Path) -> Non
 
 def test_missing_optional_table_that_is_referenced(tmp_path: Path) -> None:
     report = validate_bundle(make_bundle(tmp_path, lambda t: t.pop("pharmacies")))
-    assert issues_of(report) == [("claims", 2, "pharmacy_id", "Y0001", "dangling_reference")]
+    assert issues_of(report) == [
+        ("claims", 2, "pharmacy_id", "Y0001", "dangling_reference"),
+        ("budgets", 2, "provider_id", "Y0001", "dangling_reference"),  # a budget names the pharmacy too
+    ]
 
 
 REQUIRED_COLUMNS = [(t, c) for t in TABLES for c in TABLES[t].required_columns]

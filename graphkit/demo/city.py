@@ -32,6 +32,7 @@ import pyarrow as pa
 from graphkit.schema import TABLES
 
 from . import _vocab as V
+from ._budgets import make_budgets
 from ._buffers import CTYPE_NAMES
 from ._fraud import KINDS, Instance, Planter
 from ._normal import HardNegative, NormalGen
@@ -100,6 +101,11 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     (``card``, ``patient``, ``terminal``, ``doctor``, ``institutions`` (sorted ids), ``ring``,
     or the shared identifier's kind and clear value for identity rings).
 
+    The optional ``budgets`` table (yearly fund budget per institution and pharmacy, for
+    budget-pace monitoring) is derived from the finished claims with a random stream of its
+    own, so it leaves every other table unchanged; a few providers are planted over budget
+    pace and listed in ``truth.json`` under ``monitoring`` (see :mod:`graphkit.demo._budgets`).
+
     Guarantees of the normal data (so that planted signal is the only one of its kind):
     no claim after a death date (a final stay may end on it); no claim of a person while that
     person is in hospital; no two stays of one person overlap; a card used by someone else
@@ -137,6 +143,7 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     fin = _finalize(w, ng, planter)
     rows = _write_tables(out, fmt, w, ng, planter, fin)
     truth = _truth(w, ng, instances, fin, float(fraud_rate))
+    rows["budgets"], truth["monitoring"] = _write_budgets(out, fmt, w, ng, fin)
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     counts: dict[str, int] = {k: 0 for k in KINDS}
     for inst in instances:
@@ -442,6 +449,18 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
     iwr.close()
     rows["claims"], rows["claim_items"] = cwr.rows, iwr.rows
     return {t: rows[t] for t in TABLES if t in rows}
+
+
+def _write_budgets(out: Path, fmt: str, w: World, ng: NormalGen, fin: _Final) -> tuple[int, dict]:
+    """Write ``budgets`` (derived from the output claims) and return its rows and truth."""
+    C = ng.C.data()
+    o = fin.order
+    cols, truth = make_budgets(
+        w.seed, w.n_inst, w.n_ph, C["inst"][o].astype(np.int64), C["pharm"][o].astype(np.int64),
+        C["ctype"][o].astype(np.int64), C["t0"][o].astype(np.int64), fin.t1[o].astype(np.int64),
+        C["fund"][o].astype(np.int64),
+        format_ids("H", np.arange(w.n_inst) + 1, w.inst_width), format_ids("Y", np.arange(w.n_ph) + 1, w.ph_width))
+    return write_table(out, "budgets", fmt, _table("budgets", cols)), truth
 
 
 class _ItemMaker:

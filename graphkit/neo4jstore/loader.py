@@ -150,6 +150,20 @@ def _plan(tables: dict[str, pd.DataFrame], batch_size: int, known: dict[str, pd.
                         stmts.append((q, {"rows": [{"from": a, "to": b} for a, b in zip(k["patient_id"].tolist(), k["value"].tolist())]}))
                 batches.append(stmts)
             steps.append(_Step(t, batches, len(df)))
+        elif t == "budgets":
+            keys = (df["provider_type"] + ":" + df["provider_id"] + ":" + df["year"].astype("string")).tolist()
+            props = to_rows(df, t, set())
+            batches = []
+            for sl in _batches(len(df), batch_size):
+                part = df.iloc[sl]
+                stmts = [("load/budgets", {"rows": [{"key": k, "props": p} for k, p in zip(keys[sl], props[sl])]})]
+                for ptype in ("institution", "pharmacy"):
+                    m = (part["provider_type"] == ptype).to_numpy(bool)
+                    if m.any():
+                        stmts.append((f"load/{ptype}_has_budget", {"rows": [
+                            {"from": a, "to": b} for a, b in zip(part.loc[m, "provider_id"].tolist(), [keys[sl][i] for i in np.flatnonzero(m)])]}))
+                batches.append(stmts)
+            steps.append(_Step(t, batches, len(df)))
         elif t == "claim_items":
             ordinal = df.groupby("claim_id", sort=False).cumcount()
             keys = (df["claim_id"] + "#" + ordinal.map("{:04d}".format)).tolist()
@@ -289,4 +303,5 @@ def _counts(conn: Connection) -> dict[str, int]:
     by_label = {r["label"]: int(r["n"]) for r in conn.read("read/counts")}
     out = {t: by_label.get(spec.label, 0) for t, spec in MODEL.items()}
     out["claim_items"] = by_label.get("ClaimItem", 0)
+    out["budgets"] = by_label.get("Budget", 0)
     return out

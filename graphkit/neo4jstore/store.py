@@ -58,7 +58,8 @@ def _frame(records: list[dict[str, Any]], table: str) -> pd.DataFrame:
             out[col.name] = s
         else:
             out[col.name] = s.astype(object).where(s.notna(), None).astype(DTYPES[col.type]) if col.type != "decimal" else pd.to_numeric(s).astype("float64")
-    extras = [c for c in df.columns if c not in spec.column_names and c not in ("item_key",)]
+    keys = ("item_key", "itemKey", "budget_key", "budgetKey")  # synthesised node keys, not bundle columns
+    extras = [c for c in df.columns if c not in spec.column_names and c not in keys]
     for c in extras:
         s = df[c]
         non_null = s.dropna()

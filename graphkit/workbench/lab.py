@@ -134,7 +134,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
     if "NEO4J_URI" not in env:
         _ensure_demo(args, env)
     print(f"数据 / store: {env.get('GRAPHKIT_STORE') or env.get('NEO4J_URI')}; 线索 / findings: {env.get('GRAPHKIT_FINDINGS')}")
-    print(f"笔记本 / notebooks: {nb} — 01_triage → 02_explore → 03_case")
+    print(f"笔记本 / notebooks: {nb} — 01_triage → 02_explore → 03_case → 04_monitoring")
     proc = subprocess.Popen(cmd, env={**os.environ, **env})
     # a SIGTERM to `graphkit lab` stops JupyterLab too (Ctrl-C reaches both: JupyterLab asks to confirm)
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
