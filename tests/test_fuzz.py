@@ -23,7 +23,9 @@ from loaders import load_bundle, validate_bundle
 from conftest import tiny_tables, write_bundle
 
 N = int(os.environ.get("GRAPHKIT_FUZZ_EXAMPLES", "30"))
-TABLES = ["institutions", "pharmacies", "doctors", "patients", "cards", "claims", "referrals", "contacts", "claim_items"]
+from graphkit.schema import TABLE_ORDER
+
+TABLES = list(TABLE_ORDER)
 NASTY = ["'", '"', "`", "{", "}", "$rows", "\\", "\n", "\r\n", "\t", "\u0000", "\u200b", "😀", "；", "\ufeff", "MATCH (n) DETACH DELETE n //", "${x}", "%s", "NaN", "inf", "-0", "1e309"]
 MUTATIONS = ["garbage", "nasty", "empty", "huge", "absurd_date", "absurd_amount", "duplicate_row", "dangling", "truncate", "bad_bytes", "drop_column", "extra_field"]
 

@@ -1,0 +1,275 @@
+"""``collusion_ring``: one planted ring among hard negatives (dialysis cohort, nursing home,
+rehabilitation group, registered family, a crowded hub hospital full of strangers)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import graphkit
+import graphkit.detectors.rings  # noqa: F401  (registers the detector)
+from graphkit.detectors import REGISTRY
+from graphkit.detectors.rings import _edges, collusion_rings, ring_lineage
+from graphkit.errors import ParameterError
+from graphkit.findings import ENTITY_TYPES, Finding
+from graphkit.store import open_store
+from loaders import load_bundle
+
+from conftest import write_bundle
+
+T0 = datetime(2024, 1, 1, 8, 0)  # a Monday
+RING = [f"PR{i:03d}" for i in range(1, 11)]
+DIALYSIS = [f"PD{i:03d}" for i in range(1, 9)]
+NURSING = [f"PN{i:03d}" for i in range(1, 9)]
+REHAB = [f"PB{i:03d}" for i in range(1, 7)]
+FAMILY = [f"PF{i:03d}" for i in range(1, 5)]
+STRANGERS = [f"PS{i:04d}" for i in range(1, 401)]
+LOCALS = [f"PL{i:03d}" for i in range(1, 61)]  # ordinary inpatients of H0010 and H0050, all year
+HUB_DOCS = [f"D01{i:02d}" for i in range(1, 6)]
+
+
+def _ts(day: float, hour: float = 0) -> str:
+    return (T0 + timedelta(days=day, hours=hour)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _Claims:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, str]] = []
+
+    def add(self, pid, day, *, inst="", pharm="", doc="", ctype="outpatient", stay=0, diag="J06.9", fund=100.0, hour=9.0):
+        cid = f"C{len(self.rows) + 1:06d}"
+        self.rows.append({
+            "claim_id": cid, "card_id": "K" + pid[1:], "patient_id": pid, "claim_type": ctype,
+            "institution_id": inst, "pharmacy_id": pharm, "doctor_id": doc, "department": "",
+            "start_time": _ts(day, hour), "end_time": _ts(day + stay, hour + 1) if ctype == "inpatient" else "",
+            "diagnosis_code": diag, "total_amount": f"{fund * 1.3:.2f}", "fund_amount": f"{fund:.2f}",
+            "self_amount": f"{fund * 0.3:.2f}", "referral_id": "", "terminal_id": "",
+        })
+        return cid
+
+
+def ring_tables(seed: int = 7, *, drop_member: str | None = None) -> tuple[dict, set[str]]:
+    """The bundle tables and the planted ring's co-admission claim ids."""
+    rnd = random.Random(seed)
+    inst = [
+        ("H0001", "市第一人民医院", "3", "public", "hospital"),
+        ("H0010", "康华医院", "1", "private", "hospital"),
+        ("H0020", "仁心血透中心", "2", "private", "clinic"),
+        ("H0030", "和平社区卫生服务中心", "1", "public", "community"),
+        ("H0040", "康复医院", "2", "public", "hospital"),
+        ("H0050", "区人民医院", "2", "public", "hospital"),
+    ]
+    t: dict[str, list[dict[str, str]]] = {
+        "institutions": [{"institution_id": i, "name": n, "level": lv, "ownership": o, "kind": k, "region": "370102"}
+                         for i, n, lv, o, k in inst],
+        "pharmacies": [{"pharmacy_id": "Y0001", "name": "益丰大药房", "chain": "益丰", "region": "370102"}],
+        "doctors": [],
+        "patients": [],
+        "cards": [],
+        "contacts": [],
+    }
+    docs = [(d, "H0001") for d in HUB_DOCS] + [("D0201", "H0010"), ("D0202", "H0010"), ("D0203", "H0010"),
+                                                ("D0301", "H0020"), ("D0401", "H0030"), ("D0501", "H0040"),
+                                                ("D0601", "H0050")]
+    t["doctors"] = [{"doctor_id": d, "name": "", "institution_id": i, "department": "", "title": ""} for d, i in docs]
+    everyone = RING + DIALYSIS + NURSING + REHAB + FAMILY + STRANGERS + LOCALS
+    for pid in everyone:
+        t["patients"].append({"patient_id": pid, "name": "", "id_number": "", "birth_date": "1960-01-01", "sex": "M",
+                              "region": "370102", "insurance_type": "resident", "death_date": "", "low_income": ""})
+        t["cards"].append({"card_id": "K" + pid[1:], "patient_id": pid, "issued_date": "2020-01-01", "status": "active"})
+    for pid in NURSING:
+        t["contacts"].append({"patient_id": pid, "kind": "address", "value": "幸福里养老院1号"})
+    for a, b in zip(FAMILY, FAMILY[1:]):
+        t["contacts"].append({"patient_id": a, "kind": "family", "value": b})
+    c = _Claims()
+    ring_claims: set[str] = set()
+    # the ring: admitted together to private H0010 every ~2 weeks (±1 day), D0201/D0202, 5-day stays
+    for k in range(6):
+        base = 7 + 14 * k
+        for pid in RING:
+            if pid == drop_member or rnd.random() < 0.15:
+                continue
+            doc = "D0201" if int(pid[2:]) % 2 else "D0202"
+            ring_claims.add(c.add(pid, base + rnd.choice([0, 0, 1]), inst="H0010", doc=doc, ctype="inpatient",
+                                  stay=5, diag=rnd.choice(["M54.5", "I69.3", "K29.7"]), fund=2800 + rnd.random() * 900))
+    # camouflage: ring members' ordinary visits at the hub and the pharmacy
+    for pid in RING:
+        if pid == drop_member:
+            continue
+        for _ in range(4):
+            c.add(pid, rnd.randrange(90), inst="H0001", doc=rnd.choice(HUB_DOCS), fund=80 + rnd.random() * 60)
+        c.add(pid, rnd.randrange(90), pharm="Y0001", ctype="pharmacy", fund=40)
+    # the ring hospital's ordinary patients: one admission each, on their own days, all year
+    for i, pid in enumerate(LOCALS[:30]):
+        c.add(pid, 12 * i + 2, inst="H0010", doc="D0203", ctype="inpatient", stay=4, diag="J18.9", fund=3000)
+    for i, pid in enumerate(LOCALS[30:]):
+        c.add(pid, 12 * i + 5, inst="H0050", doc="D0601", ctype="inpatient", stay=4, diag="J18.9", fund=3000)
+    # dialysis cohort: outpatient 3x/week (Mon/Wed/Fri) at one clinic, N18.5
+    for week in range(12):
+        for dow in (0, 2, 4):
+            for pid in DIALYSIS:
+                c.add(pid, 7 * week + dow, inst="H0020", doc="D0301", diag="N18.5", fund=420)
+    # nursing home (one address): weekly rounds at the community centre, and three joint admissions (flu)
+    for week in range(12):
+        for pid in NURSING:
+            c.add(pid, 7 * week + 1, inst="H0030", doc="D0401", diag="I10", fund=60)
+    for day in (20, 48, 76):
+        for pid in NURSING[:6]:
+            c.add(pid, day, inst="H0050", doc="D0601", ctype="inpatient", stay=6, diag="J18.9", fund=4200)
+    # rehabilitation group: Tue/Fri sessions for 10 weeks
+    for week in range(10):
+        for dow in (1, 4):
+            for pid in REHAB:
+                c.add(pid, 7 * week + dow, inst="H0040", doc="D0501", diag="I69.3", fund=150)
+    # a registered family: the same days at the hub's paediatrics, and two joint admissions
+    for day in (5, 19, 33, 47, 61, 75):
+        for pid in FAMILY:
+            c.add(pid, day, inst="H0001", doc="D0101", fund=90)
+    for day in (30, 70, 85):
+        for pid in FAMILY[:3]:
+            c.add(pid, day, inst="H0050", doc="D0601", ctype="inpatient", stay=3, diag="A09", fund=2500)
+    # the hub: 400 strangers, ~8 visits each over 90 days (≈ 35 a day), some admissions
+    for pid in STRANGERS:
+        for _ in range(8):
+            c.add(pid, rnd.randrange(90), inst="H0001", doc=rnd.choice(HUB_DOCS), fund=100 + rnd.random() * 200)
+        if rnd.random() < 0.3:
+            c.add(pid, rnd.randrange(90), inst="H0001", doc=rnd.choice(HUB_DOCS), ctype="inpatient", stay=5,
+                  diag="I63.9", fund=9000)
+    t["claims"] = c.rows
+    return t, ring_claims
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _demo_key():
+    """Hand-made bundles load with the built-in demo pseudonymisation key (tests only)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHKIT_ALLOW_DEMO_KEY", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def ring_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rings")
+    tables, planted = ring_tables()
+    load_bundle(write_bundle(root / "bundle", tables), root / "store")
+    return open_store(root / "store"), planted
+
+
+def test_exactly_the_planted_ring(ring_store):
+    store, planted = ring_store
+    fs = collusion_rings(store)
+    assert len(fs) == 1, [f.summary for f in fs]
+    f = fs[0]
+    assert f.kind == "collusion_ring" and 0.9 <= f.score < 1
+    assert f.entity_ids("patient", "member") == RING
+    assert sorted(f.entity_ids("doctor", "organiser")) == ["D0201", "D0202"]
+    assert f.entity_ids("institution", "venue") == ["H0010"]
+    assert set(f.claims) == planted
+    assert f.amount_at_risk == pytest.approx(store.claims_by_id(planted, ["fund_amount"])["fund_amount"].sum(), abs=0.01)
+    ev = f.evidence
+    assert ev["member_count"] == 10 and ev["members"] == RING and ev["events"] == 6
+    assert ev["lift"] > 10 and ev["inpatient_share"] == 1.0 and ev["joint_discharge_share"] > 0.5
+    assert 0.5 < ev["camouflage_share"] < 1 and ev["synchrony"] == 1.0 and ev["related_share"] == 0
+    days = ev["co_visit_days"]
+    assert len(days) == 6 and all(d["provider"] == "H0010" and len(d["members"]) >= 3 for d in days)
+    assert "10名参保人在H0010由" in f.summary and "admitted together 6 times at H0010" in f.summary
+
+
+def test_hard_negatives_are_pairs_but_not_rings(ring_store):
+    """The legitimate groups do co-occur (the pairs are found) but are explained away."""
+    store, _ = ring_store
+    pairs = store.projection("co_visit_pairs")
+    pset = set(zip(pairs["patient_a"], pairs["patient_b"]))
+    assert ("PD001", "PD002") in pset and ("PN001", "PN002") in pset and ("PB001", "PB002") in pset
+    assert any(a.startswith("PS") and b.startswith("PS") for a, b in pset)  # strangers do meet at the hub...
+    edges = _edges(pairs, REGISTRY["collusion_ring"].defaults())
+    linked = set(zip(edges["a"], edges["b"]))
+    chance = sum(1 for a, b in linked if a.startswith("PS") and b.startswith("PS"))
+    assert chance < 0.25 * len(STRANGERS)  # ...rarely beyond chance: a sparse, ring-free random graph
+    assert ("PD001", "PD002") not in linked  # a dialysis shift: lift ≈ 1 against the clinic's open days
+    ring_links = {x for ab in linked if ab[0] in RING and ab[1] in RING for x in ab}
+    assert ring_links == set(RING)
+    low = collusion_rings(store, min_score=0.0)  # every candidate, however weak
+    assert low[0].evidence["members"] == RING  # the ring ranks first...
+    assert not any(m.startswith("PS") for f in low for m in f.evidence["members"])
+    assert all(f.score < 0.4 for f in low[1:]), [f.summary for f in low[1:]]  # ...far above the rest
+    explained = {frozenset(f.evidence["members"]): f for f in low[1:]}
+    assert any(ms <= set(NURSING) for ms in explained) and any(ms <= set(FAMILY) for ms in explained)
+
+
+def test_without_relations_the_nursing_home_ranks_higher(ring_store, tmp_path):
+    """The shared address is what explains the nursing home's joint admissions away."""
+    store, _ = ring_store
+    tables, _ = ring_tables()
+    tables["contacts"] = [r for r in tables["contacts"] if r["kind"] != "address"]
+    load_bundle(write_bundle(tmp_path / "b", tables), tmp_path / "s")
+
+    def nursing(st):
+        (f,) = [f for f in collusion_rings(st, min_score=0.0) if set(f.evidence["members"]) <= set(NURSING)]
+        return f
+
+    with_address, without = nursing(store), nursing(open_store(tmp_path / "s"))
+    assert with_address.evidence["related_share"] == 1.0 and without.evidence["related_share"] == 0.0
+    assert without.score > with_address.score + 0.2
+
+
+def test_registered_and_validated(ring_store):
+    store, _ = ring_store
+    assert "collusion_ring" in REGISTRY
+    a, used = graphkit.run_detector("collusion_ring", store)
+    b, _ = graphkit.run_detector("collusion_ring", store)
+    assert [f.to_dict() for f in a] == [f.to_dict() for f in b]  # deterministic
+    assert used == REGISTRY["collusion_ring"].defaults()
+    for f in a:
+        assert all(e.type in ENTITY_TYPES for e in f.entities) and " / " in f.summary
+    with pytest.raises(ParameterError, match=r"The 'min_members' parameter of collusion_ring must be an int in \[2, inf\). Got 1 instead."):
+        graphkit.run_detector("collusion_ring", store, {"min_members": 1})
+    with pytest.raises(ParameterError, match="min_lift"):
+        collusion_rings(store, min_lift=0.5)  # direct calls are checked too
+    with pytest.raises(ParameterError, match="has no parameter"):
+        graphkit.run_detector("collusion_ring", store, {"bogus": 1})
+
+
+def test_stable_id_and_lineage(ring_store, tmp_path):
+    store, _ = ring_store
+    before = collusion_rings(store)
+    tables, _ = ring_tables(drop_member="PR010")
+    load_bundle(write_bundle(tmp_path / "b", tables), tmp_path / "s")
+    after = collusion_rings(open_store(tmp_path / "s"))
+    assert [f.id for f in after] == [f.id for f in before]  # one member less: same ring, same id
+    assert after[0].evidence["fingerprint"] != before[0].evidence["fingerprint"]
+    assert ring_lineage(before, after) == [(before[0].id, after[0].id, [], ["PR010"])]
+    other = Finding.create("collusion_ring", key=("x",), evidence={"members": ["Q1", "Q2", "Q3"]})
+    assert ring_lineage(before, [other]) == [(before[0].id, None, [], RING), (None, other.id, ["Q1", "Q2", "Q3"], [])]
+
+
+# ------------------------------------------------------------------------------------------
+# On the demo city (when the generator is present)
+# ------------------------------------------------------------------------------------------
+def _demo():
+    try:
+        from graphkit.demo import generate_city
+    except ImportError:
+        return None
+    return generate_city
+
+
+@pytest.mark.skipif(_demo() is None, reason="graphkit.demo.generate_city not available")
+def test_demo_city_recall_and_precision(tmp_path):
+    from graphkit.evaluate import evaluate
+
+    t0 = time.perf_counter()
+    info = _demo()(tmp_path / "city", patients=4000, seed=11, fmt="parquet")
+    bundle = Path(info["out_dir"])
+    load_bundle(bundle, tmp_path / "store")
+    fs = collusion_rings(open_store(tmp_path / "store"))
+    res = evaluate(bundle / "truth.json", fs)["kinds"]["collusion_ring"]
+    assert res["instances"] >= 3  # inpatient, two-venue and outpatient rings are planted
+    assert res["recall"] >= 0.9, res
+    assert res["precision_at_k"] >= 0.9, res
+    assert all(0.6 <= f.score < 1 and f.evidence["members"] for f in fs)
+    assert time.perf_counter() - t0 < 90
