@@ -46,6 +46,39 @@ def match(f: Finding, inst: dict[str, Any]) -> bool:
     return False
 
 
+#: kinds whose instances are groups of people: member-level figures are reported for them
+MEMBER_KINDS = ("collusion_ring", "identity_ring")
+
+
+def _member_scores(instances: list[dict[str, Any]], findings: list[Finding]) -> dict[str, Any] | None:
+    """Per planted group: the best-matching finding by member Jaccard, and member-level F1."""
+    per = []
+    for inst in instances:
+        truth = {e["id"] for e in inst.get("entities", []) if e["type"] == "patient"}
+        if not truth:
+            continue
+        best_j, best_f1, best_id = 0.0, 0.0, None
+        for f in findings:
+            found = set(f.entity_ids("patient", "member")) or set(f.entity_ids("patient"))
+            inter = len(truth & found)
+            if not inter:
+                continue
+            j = inter / len(truth | found)
+            p, r = inter / len(found), inter / len(truth)
+            f1 = 2 * p * r / (p + r)
+            if j > best_j:
+                best_j, best_f1, best_id = j, f1, f.id
+        per.append({"instance": inst["id"], "members": len(truth), "best_jaccard": round(best_j, 3),
+                    "member_f1": round(best_f1, 3), "finding": best_id})
+    if not per:
+        return None
+    return {
+        "mean_best_jaccard": round(float(np.mean([x["best_jaccard"] for x in per])), 3),
+        "mean_member_f1": round(float(np.mean([x["member_f1"] for x in per])), 3),
+        "per_instance": per,
+    }
+
+
 def _hard_negative_kinds(f: Finding, by_claim: dict[str, list[int]], hard: list[dict[str, Any]]) -> set[str]:
     """Kinds of the legitimate groups (hard negatives) holding at least half of ``f``'s claims."""
     counts: dict[int, int] = {}
@@ -121,6 +154,7 @@ def evaluate(
                 continue
             for hk in _hard_negative_kinds(f, hn_by_claim, hard):
                 hn_hits[hk] = hn_hits.get(hk, 0) + 1
+        members = _member_scores(ti, fk) if kind in MEMBER_KINDS else None
         out["kinds"][kind] = {
             "instances": len(ti),
             "findings": len(fk),
@@ -130,6 +164,7 @@ def evaluate(
             "precision_all": (sum(1 for m in fmatch if m) / len(fmatch)) if fmatch else None,
             "missed": [ti[n]["id"] for n in range(len(ti)) if n not in found][:20],
             "hard_negatives_in_top_k": hn_hits,
+            **({"members": members} if members else {}),
         }
     if scores is not None:
         sc = pd.read_csv(scores, dtype={"entity_id": str}) if not isinstance(scores, pd.DataFrame) else scores
@@ -163,6 +198,10 @@ def format_evaluation(ev: dict[str, Any]) -> str:
     for kind, r in ev["kinds"].items():
         hn = ", ".join(f"{k}: {n}" for k, n in sorted(r.get("hard_negatives_in_top_k", {}).items())) or "none"
         lines.append(f"| {kind} | {r['instances']} | {r['findings']} | {f(r['recall'])} | {f(r['precision_at_k'])} | {hn} |")
+    for kind, r in ev["kinds"].items():
+        if "members" in r:
+            m = r["members"]
+            lines.append(f"{kind} members: mean best-match Jaccard {f(m['mean_best_jaccard'])}, mean member F1 {f(m['mean_member_f1'])}")
     if "providers" in ev:
         p = ev["providers"]
         lines.append("")

@@ -68,3 +68,16 @@ def test_provider_auc_and_average_precision():
     # positives Y1 (0.9) and H1 (0.2) against negatives H2 (0.5) and Y2 (0.0): 3 of 4 pairs ordered right
     assert p["roc_auc"] == pytest.approx(0.75)
     assert p["average_precision"] == pytest.approx((1 / 1 + 2 / 3) / 2)
+
+
+def test_member_level_figures_for_groups():
+    truth = {"instances": [
+        {"id": "R1", "kind": "collusion_ring", "claims": ["C1", "C2", "C3"],
+         "entities": [{"type": "patient", "id": p, "role": "member"} for p in ("P1", "P2", "P3", "P4")]},
+    ]}
+    f = Finding.create("collusion_ring", key=("r",), score=0.9, claims=["C1", "C2"], summary="s / s",
+                       entities=[Entity("patient", p, "member") for p in ("P1", "P2", "P3", "P9")])
+    m = evaluate(truth, [f])["kinds"]["collusion_ring"]["members"]
+    assert m["per_instance"][0]["best_jaccard"] == pytest.approx(3 / 5, abs=1e-3)
+    assert m["mean_member_f1"] == pytest.approx(0.75, abs=1e-3)  # precision 3/4, recall 3/4
+    assert "mean best-match Jaccard 0.600" in format_evaluation(evaluate(truth, [f]))
