@@ -141,6 +141,8 @@ def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFr
         merged = pd.concat([old, new[old.columns]], ignore_index=True)
     spec = TABLES[table]
     sort_keys = list(spec.primary_key) or ["claim_id", "item_code"]
+    if len(spec.primary_key) == 1 and merged[sort_keys[0]].is_monotonic_increasing:
+        return merged.reset_index(drop=True)  # already in key order (exports usually are): no copy
     return merged.sort_values(sort_keys, kind="stable").reset_index(drop=True)
 
 

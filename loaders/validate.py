@@ -26,7 +26,7 @@ from graphkit.errors import BundleError
 from graphkit.schema import REQUIRED_TABLES, TABLE_ORDER, TABLES, Table
 from graphkit.store.embedded import DTYPES
 
-from .bundle import Mapping, RawTable, read_bundle
+from .bundle import Mapping, RawTable, locate_tables, read_table
 
 __all__ = ["Issue", "ValidationReport", "validate_bundle", "prepare_bundle", "RULES"]
 
@@ -336,20 +336,28 @@ def prepare_bundle(
     """
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
-    raws = read_bundle(bundle, encoding=encoding, mapping=mapping)
+    files = locate_tables(bundle, mapping)
     issues = _Collector()
     for t in REQUIRED_TABLES:
-        if t not in raws:
+        if t not in files:
             issues.add(t, [], None, None, "missing_table")
     typed: dict[str, pd.DataFrame] = {}
     badmask: dict[str, np.ndarray] = {}
+    raws: dict[str, RawTable] = {}
+    nrows: dict[str, int] = {}
     for t in TABLE_ORDER:
-        if t in raws:
+        if t in files:
+            # one table at a time: read, type, and (strict mode, where no quarantine is written)
+            # drop the raw strings at once, so the raw and typed copies of all tables never coexist
+            raws[t] = read_table(files[t], t, encoding=encoding, mapping=mapping)
+            nrows[t] = len(raws[t].frame)
             typed[t], badmask[t] = _check_table(raws[t], TABLES[t], issues)
+            if not lenient:
+                raws[t].frame = raws[t].frame.iloc[0:0]
     known_keys = known_keys or {}
     # references, in dependency order; lenient mode cascades quarantine along them
     for t in TABLE_ORDER:
-        if t not in typed or typed[t].empty and not len(raws[t].frame):
+        if t not in typed or typed[t].empty and not nrows[t]:
             continue
         spec = TABLES[t]
         df = typed[t]
@@ -412,7 +420,7 @@ def prepare_bundle(
     report = ValidationReport(
         bundle=str(bundle),
         issues=frame,
-        rows_read={t: int(len(raws[t].frame) + len(raws[t].malformed)) for t in raws},
+        rows_read={t: int(nrows[t] + len(raws[t].malformed)) for t in raws},
         encodings={t: r.encoding for t, r in raws.items() if r.encoding},
         lenient=lenient,
     )
@@ -422,7 +430,7 @@ def prepare_bundle(
         mask = badmask[t]
         kept[t] = df.loc[~mask].reset_index(drop=True) if len(df) else df
         report.rows_kept[t] = int(len(kept[t]))
-        if mask.any() or raws[t].malformed:
+        if lenient and (mask.any() or raws[t].malformed):
             q = raws[t].frame.loc[mask].copy() if len(raws[t].frame) else raws[t].frame.copy()
             q.insert(0, "_row", raws[t].row_numbers[mask] if len(raws[t].frame) else [])
             reasons = frame[frame["table"] == t]
