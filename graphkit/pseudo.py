@@ -84,15 +84,15 @@ class Pseudonymiser:
         return "pz:" + hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()[:20]
 
     def series(self, s: pd.Series) -> pd.Series:
-        """Pseudonymise a string series, keeping nulls null (computed once per distinct value)."""
-        mask = s.notna()
+        """Pseudonymise a string series, keeping nulls null (one HMAC per distinct value)."""
+        mask = s.notna().to_numpy(bool)
         if not mask.any():
             return s
-        uniques = pd.unique(s[mask])
+        codes, uniques = pd.factorize(s[mask])
         key, digest = self._key, hmac.digest
-        mapping = {u: "pz:" + digest(key, str(u).encode("utf-8"), "sha256").hex()[:20] for u in uniques}
-        out = s.astype(object).copy()
-        out[mask] = s[mask].map(mapping)
+        tokens = np.array(["pz:" + digest(key, str(u).encode("utf-8"), "sha256").hex()[:20] for u in uniques.tolist()], dtype=object)
+        out = pd.Series(None, index=s.index, dtype=object)
+        out[mask] = tokens[codes]
         return out.astype(s.dtype if str(s.dtype) != "object" else object)
 
 
