@@ -50,6 +50,7 @@ def naive_components(store: Any, *, min_co_visits: int = 3, min_members: int = 3
     from scipy.sparse.csgraph import connected_components
 
     from graphkit.detectors._common import squash
+    from graphkit.detectors.rings import chunk_bounds
     from graphkit.findings import Entity, Finding
 
     cl = store.table("claims", ["claim_id", "patient_id", "institution_id", "pharmacy_id", "start_time", "fund_amount"])
@@ -68,15 +69,7 @@ def naive_components(store: Any, *, min_co_visits: int = 3, min_members: int = 3
     BT = B.T.tocsr()
     colsize = np.diff(BT.indptr)
     flops = np.asarray(B.multiply(colsize[None, :]).sum(axis=1)).ravel()
-    bounds = [0]
-    acc = 0.0
-    for i, f in enumerate(flops):
-        acc += f
-        if acc >= chunk_flops:
-            bounds.append(i + 1)
-            acc = 0.0
-    if bounds[-1] != B.shape[0]:
-        bounds.append(B.shape[0])
+    bounds = chunk_bounds(flops, chunk_flops)
     A, Bb = [], []
     for r0, r1 in zip(bounds[:-1], bounds[1:]):
         K = (B[r0:r1] @ BT).tocoo()

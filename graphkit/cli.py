@@ -95,14 +95,7 @@ def cmd_load_neo4j(a: argparse.Namespace) -> int:
         print(f"该数据包已加载过，未作改动 / this bundle was loaded before; nothing changed ({res.bundle_fingerprint[:12]})")
     elif res.resumed_from:
         print(f"从中断处继续 / resumed after step {res.resumed_from[0]} batch {res.resumed_from[1]}")
-    _audit("load", bundle=str(Path(a.bundle).resolve()), neo4j=conn.uri, fingerprint=res.store_fingerprint,
-           bundle_fingerprint=res.bundle_fingerprint, rows=res.rows, lenient=a.lenient, pseudonymised=not a.keep_personal)
-    print(f"已加载 / loaded {a.bundle} → {conn.uri}")
-    for t, n in res.rows.items():
-        print(f"  {t}: {n}")
-    print(f"数据指纹 / data fingerprint: {res.store_fingerprint}")
-    print(f"用时 / time: {res.seconds:.1f}s ({res.rows_per_second:,.0f} rows/s)")
-    return 0
+    return _report_load(a, res, conn.uri, f"{res.rows_per_second:,.0f} rows/s", neo4j=conn.uri)
 
 
 def cmd_load(a: argparse.Namespace) -> int:
@@ -130,13 +123,18 @@ def cmd_load(a: argparse.Namespace) -> int:
         print(res.report.format(limit=a.limit))
         print(f"已隔离的行 / quarantined rows: {res.quarantine_dir}")
     claims = res.rows.get("claims", 0)
-    _audit("load", bundle=str(Path(a.bundle).resolve()), store=str(Path(a.store).resolve()), fingerprint=res.store_fingerprint,
+    return _report_load(a, res, a.store, f"{claims / max(res.seconds, 1e-9):,.0f} claims/s", store=str(Path(a.store).resolve()))
+
+
+def _report_load(a: argparse.Namespace, res: Any, target: str, rate: str, **where: str) -> int:
+    """Audit a finished load and print its summary (embedded and Neo4j alike)."""
+    _audit("load", bundle=str(Path(a.bundle).resolve()), **where, fingerprint=res.store_fingerprint,
            bundle_fingerprint=res.bundle_fingerprint, rows=res.rows, lenient=a.lenient, pseudonymised=not a.keep_personal)
-    print(f"已加载 / loaded {a.bundle} → {a.store}")
+    print(f"已加载 / loaded {a.bundle} → {target}")
     for t, n in res.rows.items():
         print(f"  {t}: {n}")
     print(f"数据指纹 / data fingerprint: {res.store_fingerprint}")
-    print(f"用时 / time: {res.seconds:.1f}s ({claims / max(res.seconds, 1e-9):,.0f} claims/s, rows/s)")
+    print(f"用时 / time: {res.seconds:.1f}s ({rate})")
     return 0
 
 

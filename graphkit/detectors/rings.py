@@ -296,15 +296,7 @@ def _mode_pairs(
     flops = E.multiply(colsize[None, :]).sum(axis=1).A.ravel() if E.nnz else np.zeros(E.shape[0])
     if window:
         flops = flops * 2
-    bounds = [0]
-    acc = 0.0
-    for i, f in enumerate(flops):
-        acc += f
-        if acc >= chunk_flops:
-            bounds.append(i + 1)
-            acc = 0.0
-    if bounds[-1] != E.shape[0]:
-        bounds.append(E.shape[0])
+    bounds = chunk_bounds(flops, chunk_flops)
     A, B, C = [], [], []
     for r0, r1 in zip(bounds[:-1], bounds[1:]):
         K = E[r0:r1] @ WT
@@ -351,6 +343,20 @@ def _mode_pairs(
     exp = np.minimum(exp, cap)
     return elig[a], elig[b], c, exp, np.maximum(pos, c)
 
+
+
+def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
+    """Row boundaries cutting a sparse product into chunks of about ``chunk_flops`` work each."""
+    bounds = [0]
+    acc = 0.0
+    for i, f in enumerate(flops):
+        acc += f
+        if acc >= chunk_flops:
+            bounds.append(i + 1)
+            acc = 0.0
+    if bounds[-1] != len(flops):
+        bounds.append(len(flops))
+    return bounds
 
 @projection("co_visit_pairs")
 def co_visit_pairs(
