@@ -17,6 +17,8 @@ CREATE CONSTRAINT address_value IF NOT EXISTS FOR (n:Address) REQUIRE n.value IS
 CREATE CONSTRAINT bank_account_value IF NOT EXISTS FOR (n:BankAccount) REQUIRE n.value IS UNIQUE;
 CREATE CONSTRAINT device_value IF NOT EXISTS FOR (n:Device) REQUIRE n.value IS UNIQUE;
 CREATE CONSTRAINT budget_key IF NOT EXISTS FOR (n:Budget) REQUIRE n.budgetKey IS UNIQUE;
+CREATE CONSTRAINT case_id IF NOT EXISTS FOR (n:Case) REQUIRE n.caseId IS UNIQUE;
+CREATE CONSTRAINT case_audit_id IF NOT EXISTS FOR (n:CaseAudit) REQUIRE n.auditId IS UNIQUE;
 CREATE CONSTRAINT graphkit_meta_key IF NOT EXISTS FOR (n:GraphkitMeta) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT graphkit_load_fp IF NOT EXISTS FOR (n:GraphkitLoad) REQUIRE n.bundleFingerprint IS UNIQUE;
 CREATE INDEX claim_start_time IF NOT EXISTS FOR (n:Claim) ON (n.startTime);

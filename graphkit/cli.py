@@ -314,10 +314,16 @@ def _dossier_for_case(a: argparse.Namespace, case_id: int, rep) -> int:
     from .audit import current_actor
     from .workbench.cases import CaseStore, default_cases_path, export_case
 
-    if not a.store and not a.cases:
-        raise GraphkitError("a case dossier needs --store DIR (its case database sits beside it) or --cases FILE")
-    cases = CaseStore(a.cases or default_cases_path(a.store))
-    out = export_case(cases, case_id, _open_any_store(a), a.out, actor=current_actor(), parameters=rep.parameters,
+    store = _open_any_store(a)
+    if getattr(store, "conn", None) is not None and not a.cases:  # Neo4j: the cases live in the graph
+        from .neo4jstore.cases import GraphCaseStore
+
+        cases: Any = GraphCaseStore(store.conn)
+    elif a.store or a.cases:
+        cases = CaseStore(a.cases or default_cases_path(a.store))
+    else:
+        raise GraphkitError("a case dossier needs --store DIR (its case database sits beside it), --cases FILE or --neo4j URI")
+    out = export_case(cases, case_id, store, a.out, actor=current_actor(), parameters=rep.parameters,
                       pdf=not a.no_pdf, profile=a.profile, clear_source=_clear_source(a))
     print(f"案件材料 / dossier: {out['html'].parent}")
     return 0

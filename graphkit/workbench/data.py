@@ -7,7 +7,8 @@ Configured from the environment so notebooks stay thin:
                        working directory upwards)
 ``GRAPHKIT_FINDINGS``  ``findings.json`` (default: beside the store)
 ``GRAPHKIT_SCORES``    ``scores.csv`` (default: beside ``findings.json``; optional)
-``GRAPHKIT_CASES``     case database (default: ``<store>.cases.sqlite`` beside the store)
+``GRAPHKIT_CASES``     case database (default: ``<store>.cases.sqlite`` beside the store;
+                      with ``NEO4J_URI`` the cases live in the graph instead)
 ``GRAPHKIT_OUT``       dossier output folder (default: ``dossiers/`` beside the store)
 ``GRAPHKIT_USER``      who is working (audit trail; default: the login name)
 ``GRAPHKIT_LEAD``      the lead to open first in ``02_explore`` / ``03_case``
@@ -316,7 +317,12 @@ class Workbench:
             raise WorkbenchError(f"没有线索文件 / no findings file at {cfg.findings} (run `graphkit scan` or set GRAPHKIT_FINDINGS)")
         report = read_findings(cfg.findings)
         scores = pd.read_csv(cfg.scores, dtype={"entity_id": "string"}) if cfg.scores and cfg.scores.is_file() else None
-        cases = CaseStore(cfg.cases, store_fingerprint=store.fingerprint)
+        if cfg.neo4j_uri:  # investigators sharing a graph share its cases
+            from ..neo4jstore.cases import GraphCaseStore
+
+            cases: Any = GraphCaseStore(store.conn, store_fingerprint=store.fingerprint)  # type: ignore[attr-defined]
+        else:
+            cases = CaseStore(cfg.cases, store_fingerprint=store.fingerprint)
         return cls(store, report, cases, scores=scores, user=cfg.user, out_dir=cfg.out_dir, lead=cfg.lead, config=cfg,
                    **kwargs)
 
