@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from ..findings import ENTITY_TYPES, Entity, Finding
-from ..workbench.cases import NEGATIVE, POSITIVE, STATUSES, Case, CaseError
+from ..findings import Entity, Finding
+from ..workbench.cases import NEGATIVE, POSITIVE, STATUSES, Case, CaseError, CaseStore, check_entities
 from .runner import Connection, query, run_in
 
 __all__ = ["GraphCaseStore"]
@@ -40,11 +40,7 @@ class GraphCaseStore:
         conn.schema()
 
     # -- plumbing ----------------------------------------------------------------------
-    @staticmethod
-    def _check_actor(actor: str) -> str:
-        if not actor or not str(actor).strip():
-            raise CaseError("every change needs an actor (who made it); got an empty name")
-        return str(actor).strip()
+    _check_actor = staticmethod(CaseStore._check_actor)
 
     def _change(self, case_id: int, actor: str, fn: Callable[[dict[str, Any], list], None], *, touch: bool = True) -> Case:
         """Lock the case, let ``fn(doc, audit_rows)`` change it, save it and its audit rows."""
@@ -188,12 +184,7 @@ class GraphCaseStore:
 
     def add_entities(self, case_id: int, entities: Iterable[Entity], *, actor: str) -> Case:
         actor = self._check_actor(actor)
-        ents = list(entities)
-        for e in ents:
-            if e.type not in ENTITY_TYPES:
-                raise CaseError(f"entity type must be one of {ENTITY_TYPES}; got {e.type!r}")
-            if not str(e.id).strip():
-                raise CaseError("entity id must not be empty")
+        ents = check_entities(entities)
 
         def fn(doc, rows):
             have = {(e["type"], e["entity_id"]) for e in doc["entities"]}

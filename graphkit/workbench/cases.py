@@ -88,6 +88,17 @@ class CaseError(GraphkitError):
     """A case operation was refused (unknown case, bad status, bad entity)."""
 
 
+def check_entities(entities: Iterable[Entity]) -> list[Entity]:
+    """The entities as a list, or :class:`CaseError` for an unknown type or an empty id."""
+    ents = list(entities)
+    for e in ents:
+        if e.type not in ENTITY_TYPES:
+            raise CaseError(f"entity type must be one of {ENTITY_TYPES}; got {e.type!r}")
+        if not str(e.id).strip():
+            raise CaseError("entity id must not be empty")
+    return ents
+
+
 def default_cases_path(store_path: str | Path) -> Path:
     """The case database beside an embedded store folder.
 
@@ -330,12 +341,7 @@ class CaseStore:
     def add_entities(self, case_id: int, entities: Iterable[Entity], *, actor: str) -> Case:
         """Add entities by hand (audited)."""
         actor = self._check_actor(actor)
-        ents = list(entities)
-        for e in ents:
-            if e.type not in ENTITY_TYPES:
-                raise CaseError(f"entity type must be one of {ENTITY_TYPES}; got {e.type!r}")
-            if not str(e.id).strip():
-                raise CaseError("entity id must not be empty")
+        ents = check_entities(entities)
         with self._tx() as db:
             self._touch(db, case_id, actor)
             for e in ents:
