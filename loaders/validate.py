@@ -355,63 +355,43 @@ def prepare_bundle(
             if not lenient:
                 raws[t].frame = raws[t].frame.iloc[0:0]
     known_keys = known_keys or {}
+
+    def allowed_keys(table: str, key: str) -> pd.Index:
+        """Keys a reference may point at: the bundle's rows (in lenient mode only those kept so
+        far, so quarantine cascades) and what the target store already holds."""
+        keys = []
+        target = typed.get(table)
+        if target is not None and not target.empty:
+            keep = ~badmask[table] if lenient else np.ones(len(target), bool)
+            keys.append(pd.Index(target.loc[keep, key].dropna()))
+        if table in known_keys:
+            keys.append(known_keys[table])
+        return keys[0].append(keys[1:]) if keys else pd.Index([], dtype="string")
+
+    def flag(t: str, rows: np.ndarray, column: str, values: pd.Series, dangling: np.ndarray) -> None:
+        if dangling.any():
+            issues.add(t, rows[dangling], column, values[dangling].to_numpy(object), "dangling_reference")
+            badmask[t] = badmask[t] | dangling
+
     # references, in dependency order; lenient mode cascades quarantine along them
     for t in TABLE_ORDER:
-        if t not in typed or typed[t].empty and not nrows[t]:
+        if t not in typed or typed[t].empty:
             continue
-        spec = TABLES[t]
         df = typed[t]
-        if df.empty:
-            continue
         rows = raws[t].row_numbers
-        refs = list(spec.references)
-        for ref in refs:
-            target = typed.get(ref.table)
-            keys = []
-            if target is not None and not target.empty:
-                keep = ~badmask[ref.table] if lenient else np.ones(len(target), bool)
-                keys.append(pd.Index(target.loc[keep, ref.target].dropna()))
-            if ref.table in known_keys:
-                keys.append(known_keys[ref.table])
-            allowed = keys[0].append(keys[1:]) if keys else pd.Index([], dtype="string")
+        for ref in TABLES[t].references:
             col = df[ref.column]
-            dangling = col.notna().to_numpy() & ~isin(col, allowed)
-            if dangling.any():
-                issues.add(t, rows[dangling], ref.column, col[dangling].to_numpy(object), "dangling_reference")
-                badmask[t] = badmask[t] | dangling
-        if t == "contacts":
+            flag(t, rows, ref.column, col, col.notna().to_numpy() & ~isin(col, allowed_keys(ref.table, ref.target)))
+        if t == "contacts":  # a family link's value is another patient
             fam = (df["kind"] == "family").fillna(False).to_numpy(bool)
             if fam.any():
-                pats = []
-                target = typed.get("patients")
-                if target is not None and not target.empty:  # lenient: quarantined patients cascade
-                    keep = ~badmask["patients"] if lenient else np.ones(len(target), bool)
-                    pats.append(pd.Index(target.loc[keep, "patient_id"].dropna()))
-                if "patients" in known_keys:
-                    pats.append(known_keys["patients"])
-                allowed = pats[0].append(pats[1:]) if pats else pd.Index([])
-                dangling = fam & ~isin(df["value"], allowed)
-                if dangling.any():
-                    issues.add(t, rows[dangling], "value", df.loc[dangling, "value"].to_numpy(object), "dangling_reference")
-                    badmask[t] = badmask[t] | dangling
-    # a budget names an institution or a pharmacy, depending on provider_type
-    if "budgets" in typed and len(typed["budgets"]):
-        df = typed["budgets"]
-        rows = raws["budgets"].row_numbers
-        dangling = np.zeros(len(df), bool)
-        for ptype, table, key in (("institution", "institutions", "institution_id"), ("pharmacy", "pharmacies", "pharmacy_id")):
-            keys = []
-            if table in typed and len(typed[table]):
-                keep = ~badmask[table] if lenient else np.ones(len(typed[table]), bool)
-                keys.append(pd.Index(typed[table].loc[keep, key].dropna()))
-            if table in known_keys:
-                keys.append(known_keys[table])
-            allowed = keys[0].append(keys[1:]) if keys else pd.Index([], dtype="string")
-            mine = (df["provider_type"] == ptype).fillna(False).to_numpy(bool)
-            dangling |= mine & df["provider_id"].notna().to_numpy() & ~isin(df["provider_id"], allowed)
-        if dangling.any():
-            issues.add("budgets", rows[dangling], "provider_id", df.loc[dangling, "provider_id"].to_numpy(object), "dangling_reference")
-            badmask["budgets"] = badmask["budgets"] | dangling
+                flag(t, rows, "value", df["value"], fam & ~isin(df["value"], allowed_keys("patients", "patient_id")))
+        if t == "budgets":  # a budget names an institution or a pharmacy, depending on provider_type
+            dangling = np.zeros(len(df), bool)
+            for ptype, table, key in (("institution", "institutions", "institution_id"), ("pharmacy", "pharmacies", "pharmacy_id")):
+                mine = (df["provider_type"] == ptype).fillna(False).to_numpy(bool)
+                dangling |= mine & df["provider_id"].notna().to_numpy() & ~isin(df["provider_id"], allowed_keys(table, key))
+            flag(t, rows, "provider_id", df["provider_id"], dangling)
     frame = issues.frame()
     if not frame.empty:
         order = {t: i for i, t in enumerate(TABLE_ORDER)}
