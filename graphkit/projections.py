@@ -55,13 +55,16 @@ def family_groups(store: Any) -> pd.DataFrame:
     """patient_id → family group id, from registered ``family`` contacts (connected components)."""
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     fam = contacts[contacts["kind"] == "family"]
-    if fam.empty:
+    return family_components(fam["patient_id"], fam["value"])
+
+
+def family_components(a: pd.Series, b: pd.Series) -> pd.DataFrame:
+    """patient_id → family group id: connected components of the links ``a[i] — b[i]``."""
+    if len(a) == 0:
         return pd.DataFrame({"patient_id": pd.Series([], dtype="string"), "family": pd.Series([], dtype="int64")})
-    ids = pd.Index(pd.unique(pd.concat([fam["patient_id"], fam["value"]], ignore_index=True)))
-    a = ids.get_indexer(fam["patient_id"])
-    b = ids.get_indexer(fam["value"])
-    n = len(ids)
-    g = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    ids = pd.Index(pd.unique(pd.concat([pd.Series(a), pd.Series(b)], ignore_index=True)))
+    ia, ib = ids.get_indexer(a), ids.get_indexer(b)
+    g = coo_matrix((np.ones(len(ia)), (ia, ib)), shape=(len(ids), len(ids)))
     _, labels = connected_components(g, directed=False)
     return pd.DataFrame({"patient_id": pd.Series(ids, dtype="string"), "family": labels.astype("int64")})
 

@@ -13,8 +13,6 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import StoreError
 from ..schema import TABLES
@@ -181,14 +179,10 @@ def _post_death_claims(store: Neo4jStore, *, grace_days: int = 0) -> pd.DataFram
 
 
 def _family_groups(store: Neo4jStore) -> pd.DataFrame:
+    from ..projections import family_components
+
     edges = pd.DataFrame(store.conn.read("projections/family_edges"), columns=["a", "b"])
-    if edges.empty:
-        return pd.DataFrame({"patient_id": pd.Series([], dtype="string"), "family": pd.Series([], dtype="int64")})
-    ids = pd.Index(pd.unique(pd.concat([edges["a"], edges["b"]], ignore_index=True)))
-    a, b = ids.get_indexer(edges["a"]), ids.get_indexer(edges["b"])
-    g = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(ids), len(ids)))
-    _, labels = connected_components(g, directed=False)
-    return pd.DataFrame({"patient_id": pd.Series(ids, dtype="string"), "family": labels.astype("int64")})
+    return family_components(edges["a"], edges["b"])
 
 
 def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "card_id",
