@@ -101,7 +101,7 @@ def cmd_load_neo4j(a: argparse.Namespace) -> int:
 def cmd_load(a: argparse.Namespace) -> int:
     from loaders import load_bundle
 
-    if a.neo4j or (not a.store and os.environ.get("NEO4J_URI")):
+    if _wants_neo4j(a):
         return cmd_load_neo4j(a)
     if not a.store:
         raise GraphkitError("give --store DIR (embedded store) or --neo4j URI")
@@ -182,18 +182,13 @@ def _run_scan(store, out: Path, kinds, params) -> Any:
 
 
 def cmd_scan(a: argparse.Namespace) -> int:
-    from .store import open_store
-
     kinds = a.kinds.split(",") if a.kinds else None
-    if a.neo4j or (not a.store and os.environ.get("NEO4J_URI")):
-        from .neo4jstore import Neo4jStore
-
-        with _neo4j_conn(a) as conn:
-            result, paths = _run_scan(Neo4jStore(conn), Path(a.out), kinds, _parse_params(a.param))
-    elif a.store:
-        result, paths = _run_scan(open_store(a.store), Path(a.out), kinds, _parse_params(a.param))
-    else:
-        raise GraphkitError("give --store DIR (embedded store) or --neo4j URI")
+    store = _open_any_store(a)
+    try:
+        result, paths = _run_scan(store, Path(a.out), kinds, _parse_params(a.param))
+    finally:
+        if getattr(store, "conn", None) is not None:
+            store.conn.close()
     print(_summary(result))
     print(f"已写出 / written: {paths['findings']}, {paths['scores']}")
     return 0
@@ -329,10 +324,15 @@ def _dossier_for_case(a: argparse.Namespace, case_id: int, rep) -> int:
     return 0
 
 
+def _wants_neo4j(a: argparse.Namespace) -> bool:
+    """--neo4j given, or no --store and NEO4J_URI set."""
+    return bool(getattr(a, "neo4j", None) or (not getattr(a, "store", None) and os.environ.get("NEO4J_URI")))
+
+
 def _open_any_store(a: argparse.Namespace):
     from .store import open_store
 
-    if getattr(a, "neo4j", None) or (not getattr(a, "store", None) and os.environ.get("NEO4J_URI")):
+    if _wants_neo4j(a):
         from .neo4jstore import Neo4jStore
 
         return Neo4jStore(_neo4j_conn(a))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ..errors import StoreError
