@@ -35,6 +35,16 @@ def _to_py_time(v: Any) -> Any:
     return v
 
 
+def _column(s: pd.Series, typ: str) -> pd.Series:
+    """Values read over Bolt → the store's dtype for a schema column type."""
+    if typ in ("date", "datetime"):
+        t = pd.to_datetime(s.map(_to_py_time)).astype("datetime64[s]")
+        return t.dt.floor("D") if typ == "date" else t
+    if typ == "decimal":
+        return pd.to_numeric(s).astype("float64")
+    return s.astype(object).where(s.notna(), None).astype(DTYPES[typ])
+
+
 def _frame(records: list[dict[str, Any]], table: str) -> pd.DataFrame:
     """Records with a ``props`` map (camelCase) plus reference columns → a typed bundle table."""
     spec = TABLES[table]
@@ -48,13 +58,7 @@ def _frame(records: list[dict[str, Any]], table: str) -> pd.DataFrame:
     out = {}
     for col in spec.columns:
         s = df[col.name] if col.name in df.columns else pd.Series([None] * len(df), dtype=object)
-        if col.type in ("date", "datetime"):
-            s = pd.to_datetime(s.map(_to_py_time)).astype("datetime64[s]")
-            if col.type == "date":
-                s = s.dt.floor("D")
-            out[col.name] = s
-        else:
-            out[col.name] = s.astype(object).where(s.notna(), None).astype(DTYPES[col.type]) if col.type != "decimal" else pd.to_numeric(s).astype("float64")
+        out[col.name] = _column(s, col.type)
     keys = ("item_key", "itemKey", "budget_key", "budgetKey")  # synthesised node keys, not bundle columns
     extras = [c for c in df.columns if c not in spec.column_names and c not in keys]
     for c in extras:
@@ -149,13 +153,7 @@ class Neo4jStore(Store):
 
 def _typed(df: pd.DataFrame, times: Sequence[str] = (), dates: Sequence[str] = (), floats: Sequence[str] = ()) -> pd.DataFrame:
     for c in df.columns:
-        if c in times or c in dates:
-            s = pd.to_datetime(df[c].map(_to_py_time)).astype("datetime64[s]")
-            df[c] = s.dt.floor("D") if c in dates else s
-        elif c in floats:
-            df[c] = pd.to_numeric(df[c]).astype("float64")
-        else:
-            df[c] = df[c].astype(object).where(df[c].notna(), None).astype("string")
+        df[c] = _column(df[c], "datetime" if c in times else "date" if c in dates else "decimal" if c in floats else "str")
     return df
 
 
