@@ -246,15 +246,16 @@ def load_bundle_neo4j(
 
     steps = _plan(tables, batch_size, known)
     total = sum(len(s.batches) for s in steps)
-    done = 0
+    done = written_now = 0
     for si, step in enumerate(steps):
         for bi, stmts in enumerate(step.batches):
             done += 1
             if (si, bi) <= (start_step, start_batch):
                 continue
-            if stop_after_batches is not None and done > stop_after_batches + _done_before(steps, start_step, start_batch):
+            if stop_after_batches is not None and written_now == stop_after_batches:
                 result.seconds = time.perf_counter() - t0
                 return result
+            written_now += 1
 
             def work(tx, stmts=stmts, si=si, bi=bi):
                 for q, params in stmts:
@@ -288,15 +289,6 @@ def load_bundle_neo4j(
     result.rows_written = sum(s.rows for s in steps)
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def _done_before(steps: list[_Step], start_step: int, start_batch: int) -> int:
-    n = 0
-    for si, s in enumerate(steps):
-        for bi in range(len(s.batches)):
-            if (si, bi) <= (start_step, start_batch):
-                n += 1
-    return n
 
 
 def _counts(conn: Connection) -> dict[str, int]:
