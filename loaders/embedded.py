@@ -27,7 +27,7 @@ from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
 from graphkit.store.embedded import EmbeddedStore, table_fingerprint
 
 from .bundle import Mapping
-from .validate import ValidationReport, prepare_bundle
+from .validate import Prepared, ValidationReport, prepare_bundle
 
 __all__ = ["LoadResult", "load_bundle", "store_keys", "pseudonymise_tables"]
 
@@ -116,6 +116,55 @@ def _pseudonymise_quarantine(
     return out, dataclasses.replace(report, issues=issues)
 
 
+@dataclass
+class ReadyBundle:
+    """A validated bundle, pseudonymised, with its content fingerprints: what every loader writes."""
+
+    prepared: Prepared
+    pseudonymiser: Pseudonymiser
+    prints: dict[str, str]
+    fingerprint: str
+
+
+def ready_bundle(
+    bundle: str | Path,
+    *,
+    known_keys: dict[str, pd.Index],
+    mapping: Mapping | str | Path | None,
+    encoding: str | None,
+    lenient: bool,
+    key: bytes | str | None,
+    pseudonymise: bool,
+    allow_demo_key: bool | None,
+    say: Callable[[str], None] | None = None,
+) -> ReadyBundle:
+    """Validate (strict: raise :class:`BundleError` on any issue), pseudonymise, fingerprint."""
+    say = say or (lambda _msg: None)
+    say("读取并校验 / reading and validating")
+    prepared = prepare_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient, known_keys=known_keys)
+    if not prepared.report.ok and not lenient:
+        raise BundleError(prepared.report.format(), issues=prepared.report.issue_list())
+    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
+    if pseudonymise:
+        say("假名化 / pseudonymising personal fields")
+        pseudonymise_tables(prepared.tables, p)
+    prints = {t: table_fingerprint(df) for t, df in sorted(prepared.tables.items())}
+    return ReadyBundle(prepared, p, prints, hashlib.sha256(json.dumps(prints).encode()).hexdigest())
+
+
+def check_compatible(manifest: dict, *, pseudonymise: bool, key_id: str, where: str) -> None:
+    """Refuse to mix pseudonymised and clear data, or two pseudonymisation keys, in one store."""
+    if manifest.get("pseudonymised", True) != pseudonymise:
+        raise BundleError(
+            f"{where} was loaded with pseudonymise={manifest.get('pseudonymised')}; refusing to mix it with pseudonymise={pseudonymise}"
+        )
+    if pseudonymise and manifest.get("key_id") not in (None, key_id):
+        raise BundleError(
+            f"{where} was pseudonymised with another key (key id {manifest.get('key_id')}); this load's key id is {key_id}. "
+            "Use the same key (GRAPHKIT_PSEUDO_KEY) or a new store."
+        )
+
+
 def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFrame:
     """Upsert ``new`` into ``old`` by primary key (claim_items: replace per claim)."""
     if old is None or old.empty:
@@ -169,31 +218,15 @@ def load_bundle(
     say = progress or (lambda _msg: None)
     store = Path(store)
     say("读取并校验 / reading and validating")
-    known = store_keys(store)
-    prepared = prepare_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient, known_keys=known)
-    report = prepared.report
-    if not report.ok and not lenient:
-        raise BundleError(report.format(), issues=report.issue_list())
-    tables = prepared.tables
-    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
-    if pseudonymise:
-        say("假名化 / pseudonymising personal fields")
-        pseudonymise_tables(tables, p)
-    prints = {t: table_fingerprint(df) for t, df in sorted(tables.items())}
-    bundle_fp = hashlib.sha256(json.dumps(prints).encode()).hexdigest()
+    ready = ready_bundle(bundle, known_keys=store_keys(store), mapping=mapping, encoding=encoding, lenient=lenient,
+                         key=key, pseudonymise=pseudonymise, allow_demo_key=allow_demo_key, say=say)
+    prepared, report, tables, p = ready.prepared, ready.prepared.report, ready.prepared.tables, ready.pseudonymiser
+    prints, bundle_fp = ready.prints, ready.fingerprint
     say("合并写入 / merging and writing")
     old_store = EmbeddedStore(store) if (store / "manifest.json").exists() else None
     old_meta = old_store.manifest if old_store else {}
-    if old_store and old_meta.get("pseudonymised", True) != pseudonymise:
-        raise BundleError(
-            f"store {store} was loaded with pseudonymise={old_meta.get('pseudonymised')}; "
-            f"refusing to mix it with pseudonymise={pseudonymise}"
-        )
-    if old_store and pseudonymise and old_meta.get("key_id") not in (None, p.key_id):
-        raise BundleError(
-            f"store {store} was pseudonymised with another key (key id {old_meta.get('key_id')}); "
-            f"this load's key id is {p.key_id}. Use the same key (GRAPHKIT_PSEUDO_KEY) or a new store."
-        )
+    if old_store:
+        check_compatible(old_meta, pseudonymise=pseudonymise, key_id=p.key_id, where=f"store {store}")
     merged: dict[str, pd.DataFrame] = {}
     known_prints: dict[str, str] = {}
     for t in TABLE_ORDER:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import math
@@ -23,10 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .._failpoints import failpoint
-from ..errors import BundleError
-from ..pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from ..schema import TABLE_ORDER, TABLES
-from ..store.embedded import store_fingerprint, table_fingerprint
+from ..store.embedded import store_fingerprint
 from .model import CONTACT_RELS, LABEL_TABLE, MODEL, camel
 from .runner import CYPHER_DIR, Connection, run_in
 
@@ -207,32 +204,20 @@ def load_bundle_neo4j(
     ``progress(step, batches_done, batches_total)`` is called after every batch.
     ``stop_after_batches`` stops (as if killed) after that many batches — for tests.
     """
-    from loaders.embedded import pseudonymise_tables
-    from loaders.validate import prepare_bundle
+    from loaders.embedded import check_compatible, ready_bundle
 
     t0 = time.perf_counter()
     known = neo4j_keys(conn)
-    prepared = prepare_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient, known_keys=known)
-    if not prepared.report.ok and not lenient:
-        raise BundleError(prepared.report.format(), issues=prepared.report.issue_list())
-    tables = prepared.tables
-    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
-    if pseudonymise:
-        pseudonymise_tables(tables, p)
-    prints = {t: table_fingerprint(df) for t, df in sorted(tables.items())}
-    bundle_fp = hashlib.sha256(json.dumps(prints).encode()).hexdigest()
-    result = Neo4jLoadResult(conn.uri, bundle_fingerprint=bundle_fp, report=prepared.report)
+    ready = ready_bundle(bundle, known_keys=known, mapping=mapping, encoding=encoding, lenient=lenient,
+                         key=key, pseudonymise=pseudonymise, allow_demo_key=allow_demo_key)
+    tables, p, prints, bundle_fp = ready.prepared.tables, ready.pseudonymiser, ready.prints, ready.fingerprint
+    result = Neo4jLoadResult(conn.uri, bundle_fingerprint=bundle_fp, report=ready.prepared.report)
 
     conn.schema()
     meta = conn.read("meta/read_meta")
     old_manifest = json.loads(meta[0]["manifest"]) if meta and meta[0].get("manifest") else {}
     if old_manifest:
-        if old_manifest.get("pseudonymised", True) != pseudonymise:
-            raise BundleError(f"the graph was loaded with pseudonymise={old_manifest.get('pseudonymised')}; refusing to mix")
-        if pseudonymise and old_manifest.get("key_id") not in (None, p.key_id):
-            raise BundleError(
-                f"the graph was pseudonymised with another key (key id {old_manifest.get('key_id')}); this load's key id is {p.key_id}"
-            )
+        check_compatible(old_manifest, pseudonymise=pseudonymise, key_id=p.key_id, where="the graph")
     cp = conn.read("meta/read_checkpoint", fingerprint=bundle_fp)
     if cp and cp[0].get("complete"):
         result.skipped = True
