@@ -215,11 +215,15 @@ def plant_rings(tables: dict[str, pd.DataFrame], *, rings: int = 4, density: flo
         if span > room:  # more episodes than 1-4 week gaps fit in the period: compress (>= 4 days)
             gaps = np.maximum(4, np.floor(gaps * room / span)).astype(np.int64)
             span = int(gaps[:-1].sum())
-            if span > room:
+        if span <= room:
+            first = int(rng.integers(1, max(2, ndays - span - 12)))
+            ep_day = first + np.concatenate([[0], np.cumsum(gaps[:-1])])
+            ep_los = np.array([int(rng.integers(2, max(3, min(10, int(gaps[k]) - 2) + 1))) for k in range(episodes)])
+        else:  # FRAUDAR shape (e.g. 200 episode days): distinct days anywhere in the period
+            if episodes > room:
                 raise ValueError(f"{episodes} episodes do not fit in {ndays} days")
-        first = int(rng.integers(1, max(2, ndays - span - 12)))
-        ep_day = first + np.concatenate([[0], np.cumsum(gaps[:-1])])
-        ep_los = np.array([int(rng.integers(2, max(3, min(10, int(gaps[k]) - 2) + 1))) for k in range(episodes)])
+            ep_day = np.sort(rng.choice(np.arange(1, room + 1), episodes, replace=False))
+            ep_los = rng.integers(2, 11, episodes)
         inc = rng.random((n, episodes)) < density
         templ = inp[inp["institution_id"] == vid]
         if len(templ) < 5:
@@ -235,6 +239,9 @@ def plant_rings(tables: dict[str, pd.DataFrame], *, rings: int = 4, density: flo
                 adm = int(ep_day[k] + rng_c.integers(-1, 2))
                 adm = min(max(adm, 0), ndays - 12)
                 los = int(max(2, ep_los[k] - rng_c.integers(0, 2)))
+                if any(adm <= b and adm + los >= a for a, b in busy):
+                    inc[m, k] = False  # scattered episodes: one person is never in two stays at once
+                    continue
                 start = day0 + np.timedelta64(adm, "D") + np.timedelta64(8 * 3600 + int(rng_c.integers(0, 3 * 3600)), "s")
                 end = (day0 + np.timedelta64(adm + los, "D")
                        + np.timedelta64(9 * 3600 + int(rng_c.integers(0, 3 * 3600)), "s"))
@@ -346,7 +353,7 @@ def score_cell(instances: list[dict[str, Any]], findings: list) -> dict[str, Any
 # ------------------------------------------------------------------------------------------
 def run_cell(base: Path, base_tables: dict[str, pd.DataFrame], work: Path, *, density: float,
              camouflage: float, rings: int, episodes: int, seed: int, exclude: set[str],
-             keep: bool = False) -> dict[str, Any]:
+             keep: bool = False, size: tuple[int, int] = (10, 15)) -> dict[str, Any]:
     from graphkit import open_store
     from graphkit.detectors.rings import collusion_rings
     from loaders import load_bundle
@@ -356,7 +363,7 @@ def run_cell(base: Path, base_tables: dict[str, pd.DataFrame], work: Path, *, de
     shutil.rmtree(work / tag, ignore_errors=True)
     t0 = time.perf_counter()
     tables, instances = plant_rings(base_tables, rings=rings, density=density, camouflage=camouflage,
-                                    episodes=episodes, seed=seed, exclude=exclude)
+                                    episodes=episodes, size=size, seed=seed, exclude=exclude)
     t1 = time.perf_counter()
     bundle.mkdir(parents=True)
     for p in base.glob("*.parquet"):
@@ -432,11 +439,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=1, help="independent plantings per cell (seeds)")
     ap.add_argument("--episodes", type=int, default=12,
                     help="candidate episodes per ring (K); beyond ~20 the 1-4 week gaps are compressed to fit")
+    ap.add_argument("--size", default="10,15",
+                    help="ring members: 'LO,HI' drawn per ring, or one number (FRAUDAR's blocks: --size 200 --episodes 200)")
     ap.add_argument("--json", default=None, help="write all figures to this path")
     ap.add_argument("--cache", default=".bench-cache")
     ap.add_argument("--keep", action="store_true", help="keep each cell's bundle and store")
     args = ap.parse_args(argv)
     densities = [float(x) for x in args.densities.split(",") if x.strip()]
+    sz = [int(x) for x in args.size.split(",") if x.strip()]
+    size = (sz[0], sz[-1])
     camos = [float(x) for x in args.camouflage.split(",") if x.strip()]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -464,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
             for rep in range(args.reps):
                 s = 1000 * args.seed + 17 * rep + 1
                 res = run_cell(base, base_tables, work, density=d, camouflage=c, rings=args.rings,
-                               episodes=args.episodes, seed=s, exclude=exclude, keep=args.keep)
+                               episodes=args.episodes, seed=s, exclude=exclude, keep=args.keep,
+                               size=size)
                 cells.append(res)
                 print(f"density {d:<5g} camouflage {c:<4g} rep {rep}: planted density {res['planted_density']:.3f}  "
                       f"member F1 {res['mean_member_f1']:.3f}  Jaccard {res['mean_best_jaccard']:.3f}  "
@@ -488,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"camouflage {c}: F >= {F_TARGET} down to density {lo:g}; below it from density {hi:g}")
     out = {
-        "benchmark": "ring_curve", "patients": args.patients, "seed": args.seed, "episodes": args.episodes,
+        "benchmark": "ring_curve", "patients": args.patients, "seed": args.seed, "episodes": args.episodes, "size": list(size),
         "rings_per_cell": args.rings, "reps": args.reps, "densities": densities, "camouflage": camos,
         "f_target": F_TARGET, "base": {"claims": int(len(base_tables["claims"])),
                                        "removed_planted_claims": meta["removed_claims"],

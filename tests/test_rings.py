@@ -208,11 +208,12 @@ def test_without_relations_the_nursing_home_ranks_higher(ring_store, tmp_path):
     tables["contacts"] = [r for r in tables["contacts"] if r["kind"] != "address"]
     load_bundle(write_bundle(tmp_path / "b", tables), tmp_path / "s")
 
-    def nursing(st):
-        (f,) = [f for f in collusion_rings(st, min_score=0.0) if set(f.evidence["members"]) <= set(NURSING)]
+    def nursing(st):  # the finding holding the six residents admitted together
+        (f,) = [f for f in collusion_rings(st, min_score=0.0) if set(NURSING[:6]) <= set(f.evidence["members"])]
         return f
 
     with_address, without = nursing(store), nursing(open_store(tmp_path / "s"))
+    assert with_address.evidence["members"] == without.evidence["members"] == NURSING[:6]
     assert with_address.evidence["related_share"] == 1.0 and without.evidence["related_share"] == 0.0
     assert without.score > with_address.score + 0.2
 
@@ -245,6 +246,79 @@ def test_stable_id_and_lineage(ring_store, tmp_path):
     assert ring_lineage(before, after) == [(before[0].id, after[0].id, [], ["PR010"])]
     other = Finding.create("collusion_ring", key=("x",), evidence={"members": ["Q1", "Q2", "Q3"]})
     assert ring_lineage(before, [other]) == [(before[0].id, None, [], RING), (None, other.id, ["Q1", "Q2", "Q3"], [])]
+
+
+# ------------------------------------------------------------------------------------------
+# Dense blocks: rings admitted often but seldom together (FRAUDAR-style peel)
+# ------------------------------------------------------------------------------------------
+THIN = [f"PT{i:03d}" for i in range(1, 21)]
+CHEMO = [f"PC{i:03d}" for i in range(1, 9)]
+
+
+def thin_ring_tables() -> tuple[dict, set[str]]:
+    """The ring fixture plus a *thin* ring at H0010 — 20 people admitted 4 times each on
+    scattered days under D0203, rarely two on the same day (no pair is admitted together
+    twice) — and a chemotherapy cohort at public H0050 (8 people, an admission every 3 weeks)."""
+    t, _ = ring_tables()
+    rnd = random.Random(3)
+    c = _Claims()
+    c.rows = t["claims"]
+    for pid in THIN + CHEMO:
+        t["patients"].append({"patient_id": pid, "name": "", "id_number": "", "birth_date": "1960-01-01", "sex": "F",
+                              "region": "370102", "insurance_type": "resident", "death_date": "", "low_income": ""})
+        t["cards"].append({"card_id": "K" + pid[1:], "patient_id": pid, "issued_date": "2020-01-01", "status": "active"})
+    days = rnd.sample(range(0, 360, 4), 80)  # 80 distinct admission days, 4 per person
+    thin: set[str] = set()
+    for i, pid in enumerate(THIN):
+        for d in sorted(days[4 * i: 4 * i + 4]):
+            thin.add(c.add(pid, d, inst="H0010", doc="D0203", ctype="inpatient", stay=3, diag="M54.5", fund=3100))
+        c.add(pid, rnd.randrange(360), inst="H0001", doc=rnd.choice(HUB_DOCS), fund=90)  # camouflage
+    for j, pid in enumerate(CHEMO):
+        for cycle in range(10):
+            c.add(pid, 21 * cycle + 2 * j, inst="H0050", doc="D0601", ctype="inpatient", stay=2, diag="C50.9", fund=6000)
+    t["claims"] = c.rows
+    return t, thin
+
+
+@pytest.fixture(scope="module")
+def thin_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("thin")
+    tables, thin = thin_ring_tables()
+    load_bundle(write_bundle(root / "bundle", tables), root / "store")
+    return open_store(root / "store"), thin
+
+
+def test_thin_ring_is_a_dense_block_not_a_lockstep_ring(thin_store):
+    store, thin = thin_store
+    pairs = store.projection("co_visit_pairs")
+    assert not any(a in THIN and b in THIN for a, b in zip(pairs["patient_a"], pairs["patient_b"]))  # never together
+    assert collusion_rings(store, dense=False)[0].evidence["members"] == RING  # the lock-step stage alone misses it
+    fs = collusion_rings(store)
+    assert [f.evidence["method"] for f in fs] == ["dense_block", "lockstep"] or \
+        [f.evidence["method"] for f in fs] == ["lockstep", "dense_block"], [f.summary for f in fs]
+    (f,) = [f for f in fs if f.evidence["method"] == "dense_block"]
+    assert f.evidence["members"] == THIN and set(f.claims) == thin and 0.6 <= f.score < 1
+    assert f.entity_ids("institution", "venue") == ["H0010"] and f.entity_ids("doctor", "organiser") == ["D0203"]
+    assert f.evidence["block"]["heavy_users"] == 20 and f.evidence["block"]["heavy_users_expected"] < 2
+    assert f.evidence["density"] == pytest.approx(80 / (20 * 80))  # one person per admission day
+    assert "20名参保人在H0010由D0203等1名医师反复住院80次（人均4.0次）" in f.summary
+    assert "20 people admitted 80 times (4.0 each) at H0010" in f.summary
+    # the chemotherapy cohort is a dense block too, but a scheduled-therapy one: far below the bar
+    low = [g for g in collusion_rings(store, min_score=0.0) if set(g.evidence["members"]) <= set(CHEMO)]
+    assert low and all(g.evidence["therapy_share"] == 1.0 and g.score < 0.5 for g in low)
+
+
+def test_heavy_user_expectation_ignores_the_rings(thin_store):
+    from graphkit.detectors.rings import heavy_user_venues
+
+    store, _ = thin_store
+    venues, q = heavy_user_venues(store.projection("inpatient_admissions"), min_block_visits=3, min_surprise=2.0)
+    assert venues.at["H0010", "heavy"] == 20 + 10  # the thin ring and the lock-step ring
+    assert venues.at["H0050", "heavy"] == 8 + 6 + 3  # chemotherapy cohort, nursing home and family admissions
+    # q comes from the institutions whose heavy users are not surprising: neither of those two
+    unflagged = venues.drop(index=["H0010", "H0050"])
+    assert q == pytest.approx(max(unflagged["heavy"].sum() / unflagged["n"].sum(), 0.5 / venues["n"].sum()))
+    assert venues.at["H0010", "surprise"] > 10
 
 
 # ------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ Method
    components and each into communities by Louvain (networkx, ``seed``). Louvain rather than
    a FRAUDAR peel: after these filters the graph is small and sparse, Louvain returns every
    ring in one pass (FRAUDAR peels one densest block per pass and is re-run per ring), copes
-   with rings of any size and splits two rings joined by a bridging member.
+   with rings of any size and splits two rings joined by a bridging member. The peel serves
+   where pairs carry no signal (step 6).
 5. **Events**. Each community's claims are re-read (projection ``patient_claims``) and
    clustered into *co-visit events*: one provider and mode, admissions chained while at most
    ``window_days`` apart (a chain longer than ``2·window_days + 1`` days — a hub admitting the
@@ -51,6 +52,30 @@ Method
    its members are the people present at ≥ 2 events. Before these counts, communities are
    united when half the events of one meet events of the other (same venue, days within the
    window): Louvain may cut a loosely attended ring into parts that share its episodes.
+
+6. **Dense blocks** (``dense=True``; projection ``inpatient_admissions``). Lock-step pairs
+   miss a ring whose members are admitted often but seldom together (FRAUDAR's block density
+   0.04: 200 people × 200 admission days, each person on ~8 of them, a pair together 0.3
+   times) and a ring admitted so often that chance meetings explain its pairs (lift capped by
+   ``366 / (3·admissions)``). Such a ring is still a *block* of the patient × admission-day
+   matrix of one institution, made of *heavy users* (≥ ``min_block_visits`` admission days
+   there). Per institution, the heavy users are counted against ``n·q`` (``n``: people it
+   admitted; ``q``: the city's share of heavy (person, institution) pairs, estimated over the
+   institutions whose own count is unsurprising, iterated, so rings do not raise their own
+   bar); institutions with ``min_members`` heavy users, ``min_lift`` and ``min_surprise``
+   are peeled: FRAUDAR's greedy densest-subgraph peel (:mod:`._peel`) of people with ≥ 2
+   admissions × their admission days, columns weighted ``1/ln(people admitted that day + 5)``
+   so crowded days count less; heavy users with half their admissions within ``window_days``
+   of the block's days join it (the greedy sheds thin members early); the block's connected
+   parts with ``min_members`` heavy users are separate candidates (two groups sharing only the
+   venue), the rest one more; re-peeled without them (≤ 3 blocks per institution). A block
+   needs ``min_members`` independent households (registered family, shared address) beyond
+   chance; blocks at two institutions sharing half their members unite. A block and a
+   lock-step ring at one venue sharing half the smaller membership are one ring: the larger
+   wins, and a block absorbs the lock-step parts of a thinly attended ring. Blocks are scored
+   like rings (events = admission days, lift = heavy users / expected, synchrony = share of the
+   members' admissions at the venue) and carry ``evidence["method"] = "dense_block"`` and
+   ``evidence["block"]``.
 
 Signals (scoring)
 -----------------
@@ -122,7 +147,8 @@ from ..projections import projection
 from . import register
 from ._common import squash, yuan
 
-__all__ = ["collusion_rings", "ring_lineage", "co_visit_pairs", "provider_activity", "patient_claims", "PARAMS"]
+__all__ = ["collusion_rings", "ring_lineage", "co_visit_pairs", "provider_activity", "patient_claims",
+           "inpatient_admissions", "heavy_user_venues", "PARAMS"]
 
 KIND = "collusion_ring"
 
@@ -156,6 +182,9 @@ PARAMS: list[Param] = [
           doc="Louvain resolution: 1 = modularity; above 1 cuts dense rings apart (3 leaves singletons), below 1 joins groups"),
     Param("min_score", 0.6, "float", low=0.0, high=1.0, doc="drop rings scoring lower (demo cities: rings ≥ 0.78, others ≤ 0.47)"),
     Param("seed", 0, "int", low=0, doc="seed of the community detection"),
+    Param("dense", True, "bool",
+          doc="also find dense blocks: people admitted to one institution far more often than chance, together or not"),
+    Param("min_block_visits", 3, "int", low=2, doc="admissions at one institution that make a person a heavy user there"),
 ]
 
 _EMPTY_PAIRS = {
@@ -614,6 +643,8 @@ def collusion_rings(
     resolution: float = 1.0,
     min_score: float = 0.6,
     seed: int = 0,
+    dense: bool = True,
+    min_block_visits: int = 3,
 ) -> list[Finding]:
     """Groups of people and providers settled together far more densely than chance.
 
@@ -634,13 +665,15 @@ def collusion_rings(
         window_days=window_days, max_basket=max_basket, ambulatory=ambulatory,
     )
     e = _edges(pairs, p)
-    if e.empty:
-        return []
-    e["weight"] = e["co"] * np.log1p(e["lift"])
-    groups = _communities(e, min_members=min_members, resolution=resolution, seed=seed)
-    if not groups:
-        return []
-    return sort_findings(_evaluate(store, groups, e, p))
+    found: list[Finding] = []
+    if not e.empty:
+        e["weight"] = e["co"] * np.log1p(e["lift"])
+        groups = _communities(e, min_members=min_members, resolution=resolution, seed=seed)
+        if groups:
+            found = _evaluate(store, groups, e, p)
+    if dense:
+        found += _dense_rings(store, p, found)
+    return sort_findings(found)
 
 
 def _surprise(obs: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -852,6 +885,36 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     return findings
 
 
+def _joint_discharge(ev: pd.DataFrame, window: int) -> pd.Series:
+    """Per group: share of its admission events (≥ 2 people) whose discharge days agree
+    (half the people within ``max(window, 1)`` days of the event's median discharge)."""
+    inp = ev[(ev["mode"] == "inpatient").to_numpy() & ev["end_day"].notna().to_numpy()]
+    if inp.empty:
+        return pd.Series(dtype=float)
+    med = inp.groupby("event")["end_day"].transform("median")
+    ok = ((inp["end_day"] - med).abs() <= max(window, 1)).astype(float)
+    pe = pd.DataFrame({"event": inp["event"], "group": inp["group"], "ok": ok}).groupby("event").agg(
+        group=("group", "first"), k=("ok", "size"), share=("ok", "mean"))
+    pe = pe[pe["k"] >= 2]
+    return (pe["share"] >= 0.5).astype(float).groupby(pe["group"]).mean()
+
+
+def _organisers(ev: pd.DataFrame, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Per group: organiser doctors — those with ≥ 15 % of its claims (at most 3), else the
+    busiest one — and the share of its claims they hold."""
+    rows_n = ev.groupby("group").size()
+    d = ev[ev["doctor_id"].notna()].groupby(["group", "doctor_id"]).size().rename("c").reset_index()
+    d = d.sort_values(["group", "c", "doctor_id"], ascending=[True, False, True], kind="stable")
+    d["rank"] = d.groupby("group").cumcount()
+    d["share"] = d["c"] / d["group"].map(rows_n)
+    sel = (d["share"] >= 0.15) & (d["rank"] < 3)
+    has = sel.groupby(d["group"]).transform("any")
+    org = d[sel | (~has & (d["rank"] == 0))]
+    names = org.groupby("group")["doctor_id"].apply(list).reindex(index)
+    names = names.map(lambda x: x if isinstance(x, list) else [])
+    return names, org.groupby("group")["share"].sum().reindex(index).fillna(0.0)
+
+
 def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue: dict[str, bool],
              p: dict[str, Any]) -> pd.DataFrame:
     """Per candidate ring (group), vectorised: the strength and the factors known from its
@@ -877,29 +940,8 @@ def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue:
     at = mine.merge(ev[["group", "venue"]].drop_duplicates(), on=["group", "venue"])
     out["synchrony"] = (out["ring_claims"] / at.groupby("group").size()).fillna(1.0).clip(upper=1.0)
     out["camouflage"] = 1.0 - out["ring_claims"] / mine.groupby("group").size()
-    # joint discharges: admission events whose members' discharge days agree within the window
-    inp = ev[(ev["mode"] == "inpatient").to_numpy() & ev["end_day"].notna().to_numpy()]
-    jd = pd.Series(0.0, index=out.index)
-    if len(inp):
-        med = inp.groupby("event")["end_day"].transform("median")
-        ok = ((inp["end_day"] - med).abs() <= max(p["window_days"], 1)).astype(float)
-        pe = pd.DataFrame({"event": inp["event"], "group": inp["group"], "ok": ok}).groupby("event").agg(
-            group=("group", "first"), k=("ok", "size"), share=("ok", "mean"))
-        pe = pe[pe["k"] >= 2]
-        jd = jd.add((pe["share"] >= 0.5).astype(float).groupby(pe["group"]).mean(), fill_value=0.0)
-    out["joint_discharge"] = jd
-    # organisers: doctors with >= 15% of the ring's claims (at most 3), else the busiest one
-    rows_n = ev.groupby("group").size()
-    d = ev[ev["doctor_id"].notna()].groupby(["group", "doctor_id"]).size().rename("c").reset_index()
-    d = d.sort_values(["group", "c", "doctor_id"], ascending=[True, False, True], kind="stable")
-    d["rank"] = d.groupby("group").cumcount()
-    d["share"] = d["c"] / d["group"].map(rows_n)
-    sel = (d["share"] >= 0.15) & (d["rank"] < 3)
-    has = sel.groupby(d["group"]).transform("any")
-    org = d[sel | (~has & (d["rank"] == 0))]
-    out["organisers"] = org.groupby("group")["doctor_id"].apply(list).reindex(out.index)
-    out["organisers"] = out["organisers"].map(lambda x: x if isinstance(x, list) else [])
-    out["org_conc"] = org.groupby("group")["share"].sum().reindex(out.index).fillna(0.0)
+    out["joint_discharge"] = _joint_discharge(ev, p["window_days"]).reindex(out.index).fillna(0.0)
+    out["organisers"], out["org_conc"] = _organisers(ev, out.index)
     # lock-step within the day: ambulatory events whose members settled within 3 hours
     amb = ev[ev["mode"] == "ambulatory"]
     ts = pd.Series(1.0, index=out.index)
@@ -990,15 +1032,24 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
     more_v_en = f" (+{len(venues) - 1} more venue(s))" if len(venues) > 1 else ""
     doc_zh = f"由{organisers[0]}等{len(organisers)}名医师" if organisers else ""
     doc_en = f" under {len(organisers)} doctor(s) ({', '.join(organisers)})" if organisers else ""
-    if n_adm >= n_amb:
+    dense = r.get("method") == "dense_block"
+    if dense:
+        per = r["visits"] / max(len(members), 1)
+        what_zh = f"反复住院{r['visits']}次（人均{per:.1f}次）"
+        what_en = f"admitted {r['visits']} times ({per:.1f} each)"
+    elif n_adm >= n_amb:
         what_zh, what_en = f"集中收治住院{n_adm}次", f"admitted together {n_adm} times"
     else:
         what_zh, what_en = f"结伴就诊/购药{n_amb}次", f"settled together {n_amb} times (outpatient/pharmacy)"
     fund = r["fund"]
+    if dense:
+        chance_zh, chance_en = f"多次住院者为随机预期的{r['lift']:.0f}倍", f"{r['lift']:.0f}× the expected number of repeat patients"
+    else:
+        chance_zh, chance_en = f"高于随机预期{r['lift']:.0f}倍", f"{r['lift']:.0f}× chance"
     summary = (
-        f"{len(members)}名参保人在{v0}{more_v}{doc_zh}{what_zh}，基金{yuan(fund)}（高于随机预期{r['lift']:.0f}倍）"
+        f"{len(members)}名参保人在{v0}{more_v}{doc_zh}{what_zh}，基金{yuan(fund)}（{chance_zh}）"
         f" / {len(members)} people {what_en} at {v0}{more_v_en}{doc_en}, fund {fund:,.2f} yuan"
-        f" ({r['lift']:.0f}× chance)"
+        f" ({chance_en})"
     )
     return Finding.create(
         KIND,
@@ -1012,6 +1063,7 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
         claims=rows["claim_id"].astype(str),
         summary=summary,
         evidence={
+            "method": r.get("method", "lockstep"),
             "members": members,
             "fingerprint": _fingerprint(members),
             "member_count": len(members),
@@ -1038,9 +1090,238 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
             "strength": r["strength"],
             "factor": r["factor"],
             "fund": fund,
+            **({"block": r["block"]} if dense else {}),
         },
     )
 
+
+
+# ------------------------------------------------------------------------------------------
+# Dense blocks: heavy users of one institution (FRAUDAR-style peel)
+# ------------------------------------------------------------------------------------------
+@projection("inpatient_admissions")
+def inpatient_admissions(store: Any) -> pd.DataFrame:
+    """Inpatient claims at institutions: who was admitted where, when, under whom, for how much."""
+    cols = ["claim_id", "patient_id", "claim_type", "institution_id", "doctor_id", "start_time", "end_time",
+            "diagnosis_code", "fund_amount"]
+    cl = store.table("claims", cols)
+    keep = (cl["claim_type"] == "inpatient").fillna(False).to_numpy(bool) & cl["institution_id"].notna().to_numpy(bool)
+    return cl.loc[keep, [c for c in cols if c != "claim_type"]].reset_index(drop=True)
+
+
+def heavy_user_venues(adm: pd.DataFrame, *, min_block_visits: int, min_surprise: float) -> tuple[pd.DataFrame, float]:
+    """Per institution: admitted people ``n``, heavy users ``heavy`` (≥ ``min_block_visits``
+    admission days there), their chance expectation ``n·q`` and Poisson surprise.
+
+    ``q``, the share of (person, institution) pairs that are heavy, is estimated over the
+    institutions whose own count is not surprising (iterated until stable), so the rings do
+    not raise the bar they are measured against. Returns the frame and ``q``.
+    """
+    day = adm["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
+    visits = pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
+                           "patient_id": adm["patient_id"].astype(str).to_numpy(object), "day": day})
+    k = visits.drop_duplicates().groupby(["institution_id", "patient_id"]).size()
+    heavy = (k >= min_block_visits).groupby(level=0).sum().astype(float)
+    n = k.groupby(level=0).size().astype(float)
+    flag = np.zeros(len(n), bool)
+    floor = 0.5 / max(float(n.sum()), 1.0)
+    q = floor
+    for _ in range(20):
+        rest = ~flag
+        q = max(float(heavy[rest].sum()) / max(float(n[rest].sum()), 1.0), floor)
+        new = _surprise(heavy.to_numpy(), n.to_numpy() * q) >= min_surprise
+        if (new == flag).all():
+            break
+        flag = new
+    out = pd.DataFrame({"n": n, "heavy": heavy, "expected": n * q})
+    out["surprise"] = _surprise(out["heavy"].to_numpy(), out["expected"].to_numpy())
+    out["lift"] = out["heavy"] / out["expected"].clip(lower=1e-9)
+    return out, q
+
+
+def _peel_venue(visits: pd.DataFrame, k: pd.Series, main_doctor: pd.Series, *, min_block_visits: int,
+                min_members: int, expected: float, min_surprise: float,
+                window: int) -> list[tuple[list[str], float, int]]:
+    """Blocks of heavy users at one institution: FRAUDAR peel of people × admission days
+    (columns weighted ``1/ln(people admitted that day + 5)``), re-peeled without the people of
+    each block found (at most 3 blocks). Each block: members, its average degree ``g``, days."""
+    from ._peel import column_weights, peel
+
+    crowd = visits.groupby("day")["patient_id"].nunique()
+    sub = visits[visits["patient_id"].map(k).to_numpy() >= 2]
+    w = column_weights(sub["day"].map(crowd).to_numpy(float))
+    out: list[tuple[list[str], float, int]] = []
+    rows, cols = sub["patient_id"].to_numpy(object), sub["day"].to_numpy(np.int64)
+    for _ in range(3):
+        r, c, g = peel(rows, cols, w)
+        if len(r) < min_members:
+            break
+        # the greedy peel sheds members of a thin block early (few admissions on crowded days);
+        # heavy users with at least half their admissions on the block's days (± window) belong to it
+        near = np.unique((c[:, None] + np.arange(-window, window + 1)[None, :]).ravel())
+        on = pd.Series(np.isin(cols, near)).groupby(rows).mean()
+        extra = on.index[(on.to_numpy() >= 0.5) & (k.reindex(on.index).to_numpy() >= min_block_visits)]
+        r = np.union1d(r, np.asarray(extra, dtype=object)).astype(object)
+        # the greedy peel may keep two groups that share only the venue (a nursing home's and a
+        # family's admissions on other days): connected parts of the block with min_members
+        # heavy users are separate candidates; the heavy users of smaller parts, never admitted
+        # on the same days (a ring admitted in turns), are candidates per main doctor
+        inb = np.isin(rows, r) & np.isin(cols, c)
+        ri = np.searchsorted(r, rows[inb])
+        ci = len(r) + np.searchsorted(c, cols[inb])
+        adj = sparse.coo_matrix((np.ones(len(ri)), (ri, ci)), shape=(len(r) + len(c),) * 2)
+        _, lab = connected_components(adj, directed=False)
+        heavy = np.array([k[x] >= min_block_visits for x in r.tolist()], bool)
+        size = np.bincount(lab[: len(r)][heavy], minlength=lab.max() + 1)
+        big = size[lab[: len(r)]] >= min_members
+        parts = [r[heavy & big & (lab[: len(r)] == part)] for part in np.unique(lab[: len(r)][heavy & big])]
+        loose = r[heavy & ~big]
+        # people never admitted on the same days need another tie: one doctor admitting them
+        doc = main_doctor.reindex(loose).to_numpy(object)
+        for d in pd.unique(doc[pd.notna(doc)]):
+            parts.append(loose[doc == d])
+        found = False
+        for part in parts:
+            members = sorted(part.tolist())
+            if len(members) >= min_members and _surprise(np.array([len(members)]), np.array([expected]))[0] >= min_surprise:
+                days = int(np.unique(cols[inb][np.isin(rows[inb], part)]).size)
+                out.append((members, g, days))
+                found = True
+        if not found:
+            break
+        keep = ~np.isin(rows, r)
+        rows, cols, w = rows[keep], cols[keep], w[keep]
+    return out
+
+
+def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list[Finding]:
+    """Rings found as dense blocks of heavy users (see the module docstring). A block and a
+    lock-step ring sharing a venue and half the smaller membership are one ring: the larger
+    stays; a block absorbs the lock-step rings it outgrows (removed from ``lockstep`` in place)."""
+    adm = store.projection("inpatient_admissions")
+    if adm.empty:
+        return []
+    K = p["min_block_visits"]
+    venues, q = heavy_user_venues(adm, min_block_visits=K, min_surprise=p["min_surprise"])
+    cand = venues[(venues["heavy"] >= p["min_members"]) & (venues["surprise"] >= p["min_surprise"])
+                  & (venues["lift"] >= p["min_lift"])]
+    if cand.empty:
+        return []
+    day = adm["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
+    visits = pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
+                           "patient_id": adm["patient_id"].astype(str).to_numpy(object), "day": day})
+    visits = visits[visits["institution_id"].isin(cand.index)].drop_duplicates()
+    blocks: list[dict[str, Any]] = []
+    docs = pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
+                         "patient_id": adm["patient_id"].astype(str).to_numpy(object),
+                         "doctor_id": adm["doctor_id"].astype(object).to_numpy(object)})
+    docs = docs[docs["institution_id"].isin(cand.index) & docs["doctor_id"].notna()]
+    docs = docs.groupby(["institution_id", "patient_id", "doctor_id"]).size().rename("n").reset_index()
+    docs = docs.sort_values(["institution_id", "patient_id", "n", "doctor_id"], ascending=[True, True, False, True])
+    docs = docs.drop_duplicates(["institution_id", "patient_id"])
+    for vid, vv in visits.groupby("institution_id", sort=True):
+        k = vv.groupby("patient_id").size()
+        dv = docs[docs["institution_id"] == vid]
+        main_doctor = pd.Series(dv["doctor_id"].to_numpy(object), index=dv["patient_id"].to_numpy(object))
+        for members, g, ndays in _peel_venue(vv, k, main_doctor, min_block_visits=K, min_members=p["min_members"],
+                                             expected=float(cand.at[vid, "expected"]), min_surprise=p["min_surprise"],
+                                             window=p["window_days"]):
+            blocks.append({"venues": {vid}, "members": set(members), "g": g, "days": ndays,
+                           "expected": float(cand.at[vid, "expected"])})
+    if not blocks:
+        return []
+    # households explain heavy use together (a nursing home's flu season, a family): the block
+    # must hold min_members independent units, beyond chance
+    family, address = _relations(store, sorted({x for b in blocks for x in b["members"]}))
+    blocks = [b for b in blocks if (u := _units(sorted(b["members"]), family, address)) >= p["min_members"]
+              and _surprise(np.array([u]), np.array([b["expected"]]))[0] >= p["min_surprise"]]
+    # one ring at two institutions gives a block at each: unite blocks sharing half the smaller membership
+    merged: list[dict[str, Any]] = []
+    for b in sorted(blocks, key=lambda b: -len(b["members"])):
+        for m in merged:
+            if len(m["members"] & b["members"]) >= 0.5 * min(len(m["members"]), len(b["members"])):
+                m["venues"] |= b["venues"]
+                m["members"] |= b["members"]
+                m["g"], m["days"], m["expected"] = max(m["g"], b["g"]), m["days"] + b["days"], m["expected"] + b["expected"]
+                break
+        else:
+            merged.append({**b, "venues": set(b["venues"]), "members": set(b["members"])})
+    # overlapping detections are one ring: the larger membership wins; a block absorbs the
+    # lock-step rings it overlaps (a thinly attended ring leaves several small lock-step parts)
+    absorbed: set[str] = set()
+    kept = []
+    for b in merged:
+        over = [f for f in lockstep if b["venues"] & set(f.evidence["venues"]) and len(
+            b["members"] & set(f.evidence["members"])) >= 0.5 * min(len(b["members"]), len(f.evidence["members"]))]
+        if over and len(b["members"]) <= max(len(f.evidence["members"]) for f in over):
+            continue
+        for f in over:
+            b["members"] |= set(f.evidence["members"])
+            absorbed.add(f.id)
+        kept.append(b)
+    merged = kept
+    lockstep[:] = [f for f in lockstep if f.id not in absorbed]
+    if not merged:
+        return []
+    groups = [sorted(b["members"]) for b in merged]
+    cl = _member_claims(store, groups)
+    inst = store.table("institutions", ["institution_id", "level", "ownership"])
+    low = (inst["ownership"] == "private").fillna(False).to_numpy(bool) | (inst["level"].fillna(0).to_numpy(int) <= 1)
+    low_venue = dict(zip("institution:" + inst["institution_id"].astype(str), low))
+    everyone = sorted({x for g in groups for x in g})
+    family, address = _relations(store, everyone)
+    refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
+    refs = refs[refs["patient_id"].isin(set(everyone))]
+    findings = []
+    for gi, b in enumerate(merged):
+        mine = cl[cl["group"].to_numpy() == gi]
+        at = mine["venue"].isin({f"institution:{v}" for v in b["venues"]}).to_numpy(bool)
+        rows = mine[at & (mine["mode"] == "inpatient").to_numpy(bool)]
+        rows = rows.assign(event=rows.groupby(["venue", "day"], sort=True).ngroup())
+        r = _dense_metrics(rows, mine, b, low_venue, p)
+        per_event = rows.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"))
+        info = _final_factors(pd.Series(r), rows, per_event, family, address, refs, p)
+        if min(squash(info["z"]), 0.999999) < p["min_score"]:
+            continue
+        key = ("dense", "venues", *r["venues"], "organisers", *sorted(r["organisers"]))
+        findings.append(_finding(key, {**r, **info, "rows": rows, "events": per_event}, p))
+    return findings
+
+
+def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], low_venue: dict[str, bool],
+                   p: dict[str, Any]) -> dict[str, Any]:
+    """Strength and the event-level factors of one dense block (the lock-step ``_metrics`` for
+    a single group whose events are admission days)."""
+    members = sorted(rows["patient_id"].unique())
+    m, n_events = len(members), int(rows["event"].nunique())
+    visits = int(rows.drop_duplicates(["patient_id", "event"]).shape[0])
+    claims = rows.drop_duplicates("claim_id")
+    fund = float(claims["fund_amount"].sum())
+    lift = m / max(b["expected"], 1e-9)
+    density = visits / max(m * n_events, 1)
+    inp_all = mine[(mine["mode"] == "inpatient").to_numpy(bool)]["claim_id"].nunique()
+    idx = pd.Index([0])
+    one = rows.assign(group=0)
+    organisers, org_conc = _organisers(one, idx)
+    jd = float(_joint_discharge(one, p["window_days"]).reindex(idx).fillna(0.0).iloc[0])
+    low_share = float(rows["venue"].map(lambda v: low_venue.get(v, True)).astype(float).mean())
+    diag = rows["diagnosis_code"].fillna("").astype(str)
+    therapy = float(diag.str.startswith(THERAPY_DIAGNOSES).mean())
+    synchrony = len(claims) / max(inp_all, 1)  # share of the members' admissions that were at the venues
+    strength = (0.3 * np.log(min(n_events, 30)) + 0.3 * np.log(min(m, 30)) + 0.3 * np.log(min(max(lift, 1.0), 50.0))
+                + 0.5 * density + 0.2 * jd + 0.05 * np.log1p(max(fund, 0.0) / 100.0))
+    factor0 = synchrony * (0.4 + 0.6 * org_conc.iloc[0]) * (0.7 + 0.3 * low_share) * (1 - therapy * (1 - p["therapy_weight"]))
+    return {
+        "method": "dense_block", "members": members, "m": m, "n_events": n_events, "visits": visits,
+        "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers.iloc[0],
+        "org_conc": float(org_conc.iloc[0]), "density": density, "lift": lift, "pair_lift": lift, "fund": fund,
+        "synchrony": synchrony, "camouflage": 1.0 - len(claims) / max(mine["claim_id"].nunique(), 1),
+        "inpatient_share": 1.0, "pharmacy_share": 0.0, "time_sync": 1.0, "joint_discharge": jd,
+        "low_share": low_share, "therapy_diag": therapy, "strength": float(strength), "factor0": float(factor0),
+        "block": {"peel_average_degree": round(float(b["g"]), 4), "block_days": n_events,
+                  "heavy_users": m, "heavy_users_expected": round(float(b["expected"]), 3),
+                  "min_admissions": int(p["min_block_visits"])},
+    }
 
 # ------------------------------------------------------------------------------------------
 # Lineage across runs
