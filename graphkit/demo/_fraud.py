@@ -540,6 +540,9 @@ class Planter:
         pats = self.take(npat, region=int(w.inst_region[a]))
         per = np.full(npat, target // npat)
         per[: target % npat] += 1
+        # a loop is planted as a loop: every patient goes round it at least once (A→B→A, A→B→C→A),
+        # so the closing edge is in the data, not only in the label
+        per = np.maximum(per, len(ring))
         docs_used = set()
         for p, hops in zip(pats, per):
             d = int(rng.integers(1, max(2, w.ndays // 3)))
