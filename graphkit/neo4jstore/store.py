@@ -195,8 +195,27 @@ def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "
     return pair_distances(df, _provider_places(store), region_km_province, region_km_prefecture)
 
 
+def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
+    cols = ["claim_id", "patient_id", "institution_id", "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount"]
+    df = pd.DataFrame(store.conn.read("projections/inpatient_admissions"), columns=cols)
+    return _typed(df, times=["start_time", "end_time"], floats=["fund_amount"])
+
+
+def _provider_activity(store: Neo4jStore) -> pd.DataFrame:
+    cols = ["provider_type", "provider_id", "mode", "first_day", "last_day", "open_days"]
+    df = pd.DataFrame(store.conn.read("projections/provider_activity"), columns=cols)
+    df["provider_id"] = df["provider_id"].astype("string")
+    epoch = pd.Timestamp("1970-01-01")
+    for c in ("first_day", "last_day"):  # day numbers, as the embedded projection counts them
+        df[c] = ((pd.to_datetime(df[c].map(_to_py_time)) - epoch).dt.days).astype("int64")
+    df["open_days"] = df["open_days"].astype("int64")
+    return df
+
+
 #: projection name -> server-side implementation
 SERVER_SIDE = {
+    "inpatient_admissions": _inpatient_admissions,
+    "provider_activity": _provider_activity,
     "foreign_card_use": _foreign_card_use,
     "replaced_card_use": _replaced_card_use,
     "post_death_claims": _post_death_claims,
