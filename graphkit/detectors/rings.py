@@ -1114,6 +1114,15 @@ def inpatient_admissions(store: Any) -> pd.DataFrame:
     return cl.loc[keep, [c for c in cols if c != "claim_type"]].reset_index(drop=True)
 
 
+def admission_days(adm: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (institution, person, admission day) of ``inpatient_admissions`` rows; days as
+    day numbers."""
+    day = adm["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
+    return pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
+                         "patient_id": adm["patient_id"].astype(str).to_numpy(object),
+                         "day": day}).drop_duplicates(ignore_index=True)
+
+
 def heavy_user_venues(adm: pd.DataFrame, *, min_block_visits: int, min_surprise: float) -> tuple[pd.DataFrame, float]:
     """Per institution: admitted people ``n``, heavy users ``heavy`` (≥ ``min_block_visits``
     admission days there), their chance expectation ``n·q`` and Poisson surprise.
@@ -1122,10 +1131,7 @@ def heavy_user_venues(adm: pd.DataFrame, *, min_block_visits: int, min_surprise:
     institutions whose own count is not surprising (iterated until stable), so the rings do
     not raise the bar they are measured against. Returns the frame and ``q``.
     """
-    day = adm["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
-    visits = pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
-                           "patient_id": adm["patient_id"].astype(str).to_numpy(object), "day": day})
-    k = visits.drop_duplicates().groupby(["institution_id", "patient_id"]).size()
+    k = admission_days(adm).groupby(["institution_id", "patient_id"]).size()
     heavy = (k >= min_block_visits).groupby(level=0).sum().astype(float)
     n = k.groupby(level=0).size().astype(float)
     flag = np.zeros(len(n), bool)
@@ -1212,10 +1218,8 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
                   & (venues["lift"] >= p["min_lift"])]
     if cand.empty:
         return []
-    day = adm["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
-    visits = pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
-                           "patient_id": adm["patient_id"].astype(str).to_numpy(object), "day": day})
-    visits = visits[visits["institution_id"].isin(cand.index)].drop_duplicates()
+    visits = admission_days(adm)
+    visits = visits[visits["institution_id"].isin(cand.index)]
     blocks: list[dict[str, Any]] = []
     docs = pd.DataFrame({"institution_id": adm["institution_id"].astype(str).to_numpy(object),
                          "patient_id": adm["patient_id"].astype(str).to_numpy(object),
