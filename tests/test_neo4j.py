@@ -74,9 +74,10 @@ def test_parity_tables_projections_findings(conn, planted):
     items_e, items_n = emb.table("claim_items"), neo.table("claim_items")
     _frames_equal(items_e[[c for c in items_e.columns]], items_n)
     from graphkit.neo4jstore import SERVER_SIDE
+    from test_neo4j_projections import PARITY_KWARGS
 
     for name in SERVER_SIDE:
-        kws = [{"by": "card_id"}, {"by": "patient_id"}] if name == "travel_pairs" else [{}]
+        kws = PARITY_KWARGS.get(name, [{}])
         for kw in kws:
             pd.testing.assert_frame_equal(emb.projection(name, **kw), neo.projection(name, **kw), check_dtype=False)
     r_emb, r_neo = graphkit.scan(emb), graphkit.scan(neo)

@@ -8,7 +8,7 @@ MATCH (h)-[:HOLDS]->(new:Card)
 WHERE new <> old AND new.issuedDate > old.issuedDate
 WITH h, old, min(new.issuedDate) AS replacedOn
 MATCH (old)<-[:PAID_WITH]-(c:Claim)<-[:HAS_CLAIM]-(p:Patient)
-WHERE c.startTime > datetime(replacedOn) + duration({days: $graceDays})
+WHERE c.startTime > localdatetime({date: replacedOn}) + duration({days: $graceDays})
 OPTIONAL MATCH (c)-[:AT]->(v)
 OPTIONAL MATCH (c)-[:TREATED_BY]->(d:Doctor)
 RETURN c.claimId AS claim_id, old.cardId AS card_id, p.patientId AS patient_id, h.patientId AS holder_id,

@@ -3,14 +3,19 @@ server-side by the files in ``cypher/projections/``.
 
 Projections without a Cypher version fall back to the pandas implementation over
 :meth:`Neo4jStore.table` (correct, but it pulls the rows it needs across the wire);
-:data:`SERVER_SIDE` lists the ones computed in the database.
+:data:`SERVER_SIDE` lists the ones computed in the database. A server-side projection does
+the joins and aggregation in Cypher and may finish with a small vectorised step over the
+rows it returned (totals, chain numbers, distances) — never over the claims table; its
+result equals the pandas projection's (``tests/test_neo4j_projections.py``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import StoreError
@@ -212,6 +217,257 @@ def _provider_activity(store: Neo4jStore) -> pd.DataFrame:
     return df
 
 
+def _rows(store: Neo4jStore, rel: str, cols: Sequence[str], **params: Any) -> pd.DataFrame:
+    """Run a projection query; its records as a frame with exactly ``cols`` (a missing column is an error)."""
+    recs = store.conn.read(rel, **params)
+    if recs and set(recs[0]) != set(cols):
+        raise StoreError(f"{rel} returned columns {sorted(recs[0])}, expected {sorted(cols)}")
+    return pd.DataFrame(recs, columns=list(cols))
+
+
+# -- claims of given people or referrals (id-parameterised reads) -------------------------
+def _ids(values: Iterable[Any]) -> list[str]:
+    """Distinct non-null ids as strings, sorted (the query parameter)."""
+    return sorted({str(v) for v in values if not pd.isna(v)})
+
+
+def _patient_claims(store: Neo4jStore, *, patient_ids: Iterable[str]) -> pd.DataFrame:
+    """All claims of the given people (``graphkit.detectors.rings.patient_claims``)."""
+    cols = ["claim_id", "patient_id", "claim_type", "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount",
+            "provider_type", "provider_id"]
+    ids = _ids(patient_ids)
+    df = _rows(store, "projections/patient_claims", cols, ids=ids) if ids else pd.DataFrame([], columns=cols)
+    return _typed(df, times=["start_time", "end_time"], floats=["fund_amount"])
+
+
+def _member_claims(store: Neo4jStore, *, patient_ids: Iterable[str]) -> pd.DataFrame:
+    """Claims settled for the given people (``graphkit.detectors.identity.member_claims``)."""
+    cols = ["claim_id", "patient_id", "card_id", "start_time", "fund_amount", "provider_type", "provider_id"]
+    ids = _ids(patient_ids)
+    df = _rows(store, "projections/member_claims", cols, ids=ids) if ids else pd.DataFrame([], columns=cols)
+    return _typed(df, times=["start_time"], floats=["fund_amount"])
+
+
+def _referral_claims(store: Neo4jStore, *, referral_ids: Iterable[str]) -> pd.DataFrame:
+    """Follow-up and origin claims of the given referrals (``graphkit.detectors.referrals.referral_claims``)."""
+    cols = ["claim_id", "patient_id", "institution_id", "start_time", "referral_id", "fund_amount", "origin"]
+    ids = _ids(referral_ids)
+    df = _rows(store, "projections/referral_claims", cols, ids=ids) if ids else pd.DataFrame([], columns=cols)
+    origin = df.pop("origin").astype(bool)
+    df = _typed(df, times=["start_time"], floats=["fund_amount"])
+    df["origin"] = origin
+    # follow-up rows before origin rows, each by claim id; a claim that is both counts as follow-up
+    df = df.sort_values(["origin", "claim_id"], kind="stable").drop_duplicates("claim_id")
+    return df.reset_index(drop=True)
+
+
+# -- referral aggregations -----------------------------------------------------------------
+def _referral_edges(store: Neo4jStore) -> pd.DataFrame:
+    """Directed institution pairs counted in the database; totals, expectation and Poisson surprise
+    added here from those rows (``graphkit.detectors.referrals.referral_edges``)."""
+    from scipy.stats import poisson
+
+    from ..detectors.referrals import EDGE_COLUMNS, LN10, _empty
+
+    e = _rows(store, "projections/referral_edges", ["from_institution_id", "to_institution_id", "referrals", "patients"])
+    if e.empty:
+        return _empty(EDGE_COLUMNS)
+    for c in ("from_institution_id", "to_institution_id"):
+        e[c] = e[c].astype("string")
+    e = e.sort_values(["from_institution_id", "to_institution_id"], kind="stable").reset_index(drop=True)
+    e["referrals"] = e["referrals"].astype("int64")
+    e["patients"] = e["patients"].astype("int64")
+    # the totals are sums over the directed pairs (same referrals as the pandas projection counts)
+    out_t = e.groupby("from_institution_id")["referrals"].sum()
+    in_t = e.groupby("to_institution_id")["referrals"].sum()
+    n = float(e["referrals"].sum())
+    e["out_total"] = e["from_institution_id"].map(out_t).to_numpy()
+    e["in_total"] = e["to_institution_id"].map(in_t).to_numpy()
+    e["total"] = int(n)
+    e["expected"] = e["out_total"] * e["in_total"] / n
+    e["lift"] = e["referrals"] / e["expected"]
+    e["surprise"] = -poisson.logsf(e["referrals"].to_numpy() - 1, e["expected"].to_numpy()) / LN10
+    return e[EDGE_COLUMNS]
+
+
+def _doctor_referrals(store: Neo4jStore) -> pd.DataFrame:
+    """Referral counts per referrer and destination (``graphkit.detectors.referrals.doctor_referrals``)."""
+    from ..detectors.referrals import _empty
+
+    keys = ["referrer_type", "referrer", "from_institution_id", "level", "region", "department", "to_institution_id"]
+    cols = [*keys, "referrals", "out_of_area"]
+    g = _rows(store, "projections/doctor_referrals",
+              ["referrer_type", "referrer", "from_institution_id", "department", "to_institution_id", "referrals",
+               "out_of_area"]).rename(columns={"referrals": "n", "out_of_area": "ooa"})
+    if g.empty:
+        return _empty(cols)
+    for c in ("referrer", "from_institution_id", "department", "to_institution_id"):
+        g[c] = g[c].astype("string")
+    # peer attributes of the referring institution, mapped as the pandas projection maps them
+    inst = store.table("institutions", ["institution_id", "level", "region"])
+    for c in ("level", "region"):
+        g[c] = g["from_institution_id"].map(pd.Series(inst[c].to_numpy(), index=inst["institution_id"].to_numpy()))
+    for c in ("department", "region", "level"):
+        g[c] = g[c].astype("string").fillna("?")
+    # regroup after the '?' fill (a null and a literal '?' are one peer value in the pandas projection)
+    g = g.groupby(keys, sort=True, dropna=False).agg(referrals=("n", "sum"), out_of_area=("ooa", "sum")).reset_index()
+    g["referrals"] = g["referrals"].astype("int64")
+    g["out_of_area"] = g["out_of_area"].astype("int64")
+    return g[cols]
+
+
+def _referral_sequences(store: Neo4jStore, *, max_gap_days: float = 60.0) -> pd.DataFrame:
+    """Referrals per patient in order, linked in the database; chain and step numbers added here
+    (``graphkit.detectors.referrals.referral_sequences``)."""
+    from ..detectors.referrals import DAY_S, SEQ_COLUMNS, _empty
+
+    cols = ["referral_id", "patient_id", "from_institution_id", "to_institution_id", "from_doctor_id", "referred_at", "linked"]
+    r = _rows(store, "projections/referral_sequences", cols, maxGapSeconds=float(max_gap_days) * DAY_S)
+    if r.empty:
+        return _empty(SEQ_COLUMNS)
+    link = r.pop("linked").fillna(False).astype(bool)
+    r = _typed(r, times=["referred_at"])
+    r["linked"] = link.to_numpy()
+    r = r.sort_values(["patient_id", "referred_at", "referral_id"], kind="stable").reset_index(drop=True)
+    # chains: a referral the database found linked to the patient's previous one continues its chain
+    link = r["linked"].to_numpy(bool)
+    chain = np.cumsum(~link) - 1
+    start = np.flatnonzero(~link)
+    r["chain"] = chain
+    r["step"] = np.arange(len(r)) - start[chain]
+    return r[SEQ_COLUMNS]
+
+
+# -- stays -----------------------------------------------------------------------------------
+def _stay_overlaps(store: Neo4jStore, *, edge_days: int = 1) -> pd.DataFrame:
+    """Claims settled elsewhere during inpatient stays, joined per stay in the database; regions and
+    distances added here from the provider places (``graphkit.detectors.stays.stay_overlaps``)."""
+    from ..detectors.stays import OVERLAP_COLUMNS, _place_distance
+
+    cols = ["stay_claim", "stay_patient", "stay_institution", "stay_start", "stay_end", "stay_fund", "claim_id", "via",
+            "patient_id", "card_id", "claim_type", "provider_type", "provider_id", "start_time", "fund_amount"]
+    m = _rows(store, "projections/stay_overlaps", cols, edgeDays=int(edge_days))
+    if m.empty:
+        return pd.DataFrame({c: pd.Series([], dtype="object") for c in OVERLAP_COLUMNS})
+    m = _typed(m, times=["stay_start", "stay_end", "start_time"], floats=["stay_fund", "fund_amount"])
+    # the pandas projection's order: person before card, then stay, time, claim
+    m["_via"] = (m["via"] == "card").astype("int64")
+    m = m.sort_values(["_via", "stay_claim", "start_time", "claim_id"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame({c: (m[c].to_numpy() if m[c].dtype.kind in "Mf" else m[c].to_numpy(dtype=object, na_value=None))
+                        for c in cols})
+    out["stay_fund"] = out["stay_fund"].astype(np.float64)
+    out["fund_amount"] = out["fund_amount"].astype(np.float64)
+    out["region_stay"], out["region_other"], out["distance_km"] = _place_distance(
+        out["stay_institution"].to_numpy(), out["provider_type"].to_numpy(), out["provider_id"].to_numpy(), store)
+    return out[OVERLAP_COLUMNS]
+
+
+def _readmission_chains(store: Neo4jStore, *, window_days: int = 15, unlinked_weight: float = 0.5,
+                        transfer_weight: float = 0.3, min_stays: int = 3) -> pd.DataFrame:
+    """Readmission chains (``graphkit.detectors.stays.readmission_chains``): the database pairs each
+    stay with the person's next one and keeps the pairs within ``window_days``; diagnosis groups,
+    weights and chains are formed here from those pairs only. ``min_stays < 2`` (every stay is a
+    chain) falls back to the pandas projection.
+    """
+    from ..detectors.stays import CHAIN_COLUMNS
+
+    if min_stays < 2:  # every stay is a chain of its own: the whole stay table is the answer
+        from ..projections import compute
+
+        return compute(store, "readmission_chains", window_days=window_days, unlinked_weight=unlinked_weight,
+                       transfer_weight=transfer_weight, min_stays=min_stays)
+    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in CHAIN_COLUMNS})
+    side = ["claim", "institution", "start", "end", "dx", "fund"]
+    cols = ["patient_id", "first_claim", "gap", *(f"{c}_a" for c in side), *(f"{c}_b" for c in side), "referred_b", "linked"]
+    s = _rows(store, "projections/readmission_steps", cols, windowDays=math.floor(window_days))
+    if s.empty:
+        return empty
+    flags = {c: s.pop(c) for c in ("gap", "referred_b", "linked")}
+    s = _typed(s, times=["start_a", "end_a", "start_b", "end_b"], floats=["fund_a", "fund_b"])
+    s["gap"] = flags["gap"].astype("int64").to_numpy()
+    for c in ("referred_b", "linked"):
+        s[c] = flags[c].astype(object).fillna(False).astype(bool).to_numpy()
+
+    def group(x: pd.Series) -> pd.Series:  # ICD-10 3-character group, as the pandas projection forms it
+        return x.astype("string").str.strip().str.upper().str[:3]
+
+    dx_a, dx_b = group(s["dx_a"]), group(s["dx_b"])
+    same_dx = (dx_a.fillna("\x00") == dx_b.fillna("\x01")).to_numpy(bool)
+    same_i = (s["institution_a"] == s["institution_b"]).fillna(False).to_numpy(bool)
+    transfer = ~same_i & s["referred_b"].to_numpy(bool)
+    linked = s["linked"].to_numpy(bool)
+    weight = np.where(same_i, 1.0, np.where(transfer, transfer_weight, np.where(linked, 1.0, unlinked_weight)))
+    gap = s["gap"].to_numpy()
+    ok = same_dx & (gap >= 0) & (gap <= window_days) & (weight > 0)
+    if not ok.any():
+        return empty
+    rel = np.where(same_i, "same", np.where(transfer, "transfer", np.where(linked, "linked", "other"))).astype(object)
+    s = s.assign(dx_a=dx_a, dx_b=dx_b, _rel=rel, _w=weight)[ok]
+    # the stays of the valid steps; a stay with a valid step into it continues a chain
+    a = pd.DataFrame({"patient_id": s["patient_id"], "first_claim": s["first_claim"],
+                      **{c: s[f"{c}_a"] for c in side}, "gap_days": np.nan, "relation": None, "weight": np.nan})
+    b = pd.DataFrame({"patient_id": s["patient_id"], "first_claim": s["first_claim"],
+                      **{c: s[f"{c}_b"] for c in side}, "gap_days": s["gap"].astype(np.float64),
+                      "relation": s["_rel"], "weight": s["_w"]})
+    st = pd.concat([b, a], ignore_index=True).drop_duplicates("claim", keep="first")
+    # the pandas projection's order: patients by their first stay (claim id), then admission time, then claim id
+    st = st.sort_values(["first_claim", "start", "claim"], kind="stable").reset_index(drop=True)
+    start_new = st["relation"].isna().to_numpy()
+    chain = np.cumsum(start_new) - 1
+    keep = np.bincount(chain)[chain] >= min_stays
+    if not keep.any():
+        return empty
+    st = st[keep]
+    _, chain_ids = np.unique(chain[keep], return_inverse=True)
+    out = pd.DataFrame(
+        {
+            "chain": chain_ids,
+            "patient_id": st["patient_id"].to_numpy(dtype=object),
+            "claim_id": st["claim"].to_numpy(dtype=object),
+            "institution_id": st["institution"].to_numpy(dtype=object),
+            "start_time": st["start"].to_numpy(),
+            "end_time": st["end"].to_numpy(),
+            "dx_group": st["dx"].to_numpy(dtype=object, na_value=None),
+            "gap_days": st["gap_days"].to_numpy(np.float64),
+            "relation": st["relation"].to_numpy(dtype=object),
+            "weight": st["weight"].to_numpy(np.float64),
+            "fund_amount": st["fund"].to_numpy(np.float64),
+        }
+    )
+    return out[CHAIN_COLUMNS]
+
+
+# -- identity links --------------------------------------------------------------------------
+class _IdentityView:
+    """The store as ``identity_links`` reads it, with the claims replaced by the one value it takes
+    from them (the latest start time, the reference day for ages), computed in the database.
+
+    Households and family groups are connected components of the contacts graph, which portable
+    Cypher cannot compute; the contacts and patients (not claims) are read back for them.
+    """
+
+    def __init__(self, store: Neo4jStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        if name != "claims":
+            return self._store.table(name, columns)
+        if list(columns or []) != ["start_time"]:
+            raise StoreError(f"identity_links read claims columns {columns!r}; only start_time is served (update the view)")
+        latest = self._store.conn.read("projections/latest_claim_time")[0]["latest"]
+        return _typed(pd.DataFrame({"start_time": [] if latest is None else [latest]}), times=["start_time"])
+
+
+def _identity_links(store: Neo4jStore, **params: Any) -> pd.DataFrame:
+    """``graphkit.detectors.identity.identity_links`` without reading claims (see :class:`_IdentityView`)."""
+    from ..detectors.identity import identity_links
+
+    return identity_links(_IdentityView(store), **params)
+
+
 #: projection name -> server-side implementation
 SERVER_SIDE = {
     "inpatient_admissions": _inpatient_admissions,
@@ -221,4 +477,13 @@ SERVER_SIDE = {
     "post_death_claims": _post_death_claims,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
+    "patient_claims": _patient_claims,
+    "member_claims": _member_claims,
+    "referral_claims": _referral_claims,
+    "referral_edges": _referral_edges,
+    "doctor_referrals": _doctor_referrals,
+    "referral_sequences": _referral_sequences,
+    "stay_overlaps": _stay_overlaps,
+    "readmission_chains": _readmission_chains,
+    "identity_links": _identity_links,
 }
