@@ -93,12 +93,18 @@ def referral_edges(store: Any) -> pd.DataFrame:
         return _empty(EDGE_COLUMNS)
     e = r.groupby(["from_institution_id", "to_institution_id"], sort=True).agg(
         referrals=("referral_id", "size"), patients=("patient_id", "nunique")).reset_index()
-    out_t = r.groupby("from_institution_id").size()
-    in_t = r.groupby("to_institution_id").size()
-    n = float(len(r))
-    e["out_total"] = e["from_institution_id"].map(out_t).to_numpy()
-    e["in_total"] = e["to_institution_id"].map(in_t).to_numpy()
-    e["total"] = int(n)
+    return edge_expectation(e)
+
+
+def edge_expectation(e: pd.DataFrame) -> pd.DataFrame:
+    """Per-pair referral counts (``from_institution_id``, ``to_institution_id``, ``referrals``,
+    ``patients``) → :data:`EDGE_COLUMNS`: out/in totals, the independence expectation
+    ``out·in/total``, lift and Poisson surprise (-log10 of the upper tail)."""
+    out_t = e.groupby("from_institution_id")["referrals"].sum()
+    in_t = e.groupby("to_institution_id")["referrals"].sum()
+    n = float(e["referrals"].sum())
+    e = e.assign(out_total=e["from_institution_id"].map(out_t).to_numpy(),
+                 in_total=e["to_institution_id"].map(in_t).to_numpy(), total=int(n))
     e["expected"] = e["out_total"] * e["in_total"] / n
     e["lift"] = e["referrals"] / e["expected"]
     e["surprise"] = -poisson.logsf(e["referrals"].to_numpy() - 1, e["expected"].to_numpy()) / LN10

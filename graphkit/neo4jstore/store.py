@@ -265,9 +265,7 @@ def _referral_claims(store: Neo4jStore, *, referral_ids: Iterable[str]) -> pd.Da
 def _referral_edges(store: Neo4jStore) -> pd.DataFrame:
     """Directed institution pairs counted in the database; totals, expectation and Poisson surprise
     added here from those rows (``graphkit.detectors.referrals.referral_edges``)."""
-    from scipy.stats import poisson
-
-    from ..detectors.referrals import EDGE_COLUMNS, LN10, _empty
+    from ..detectors.referrals import EDGE_COLUMNS, _empty, edge_expectation
 
     e = _rows(store, "projections/referral_edges", ["from_institution_id", "to_institution_id", "referrals", "patients"])
     if e.empty:
@@ -277,17 +275,7 @@ def _referral_edges(store: Neo4jStore) -> pd.DataFrame:
     e = e.sort_values(["from_institution_id", "to_institution_id"], kind="stable").reset_index(drop=True)
     e["referrals"] = e["referrals"].astype("int64")
     e["patients"] = e["patients"].astype("int64")
-    # the totals are sums over the directed pairs (same referrals as the pandas projection counts)
-    out_t = e.groupby("from_institution_id")["referrals"].sum()
-    in_t = e.groupby("to_institution_id")["referrals"].sum()
-    n = float(e["referrals"].sum())
-    e["out_total"] = e["from_institution_id"].map(out_t).to_numpy()
-    e["in_total"] = e["to_institution_id"].map(in_t).to_numpy()
-    e["total"] = int(n)
-    e["expected"] = e["out_total"] * e["in_total"] / n
-    e["lift"] = e["referrals"] / e["expected"]
-    e["surprise"] = -poisson.logsf(e["referrals"].to_numpy() - 1, e["expected"].to_numpy()) / LN10
-    return e[EDGE_COLUMNS]
+    return edge_expectation(e)
 
 
 def _doctor_referrals(store: Neo4jStore) -> pd.DataFrame:
