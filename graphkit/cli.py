@@ -115,7 +115,7 @@ def cmd_load(a: argparse.Namespace) -> int:
     try:
         res = load_bundle(
             a.bundle, a.store, lenient=a.lenient, mapping=a.mapping, encoding=a.encoding,
-            pseudonymise=not a.keep_personal, progress=step,
+            pseudonymise=not a.keep_personal, progress=step, chunk_rows=a.chunk_rows,
         )
     finally:
         bar.close()
@@ -430,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--mapping")
     ld.add_argument("--encoding")
     ld.add_argument("--keep-personal", action="store_true", help="do NOT pseudonymise personal fields (needs a reason)")
+    ld.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                    help="每次读取、校验、写入的行数 / rows read, validated and written at a time "
+                         "(default 1000000; 0 = whole tables). Bounds memory for bundles larger than RAM")
     ld.add_argument("--limit", type=int, default=20)
     ld.set_defaults(func=cmd_load)
 

@@ -24,24 +24,27 @@ Examples
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from graphkit.errors import BundleError
-from graphkit.schema import TABLE_ORDER
+from graphkit.schema import TABLE_ORDER, TABLES
 
-__all__ = ["Mapping", "RawTable", "locate_tables", "read_table", "read_bundle"]
+__all__ = ["Mapping", "RawTable", "TableReader", "WrongEncoding", "locate_tables", "read_table", "read_bundle"]
 
 EXTENSIONS = (".parquet", ".csv.gz", ".csv")  # order of preference (spec)
+#: bytes of CSV parsed at a time while streaming (chunks are then cut to whole rows)
+CSV_BLOCK_BYTES = 1 << 24
 
 
 @dataclass
@@ -84,7 +87,7 @@ class Mapping:
 
 @dataclass
 class RawTable:
-    """One table as read: every column as strings (CSV) or native types (Parquet)."""
+    """One table (or one chunk of it) as read: strings (CSV) or native types (Parquet)."""
 
     name: str
     path: Path
@@ -92,6 +95,10 @@ class RawTable:
     row_numbers: np.ndarray  # 1-based data-row number of each frame row (header excluded)
     malformed: list[tuple[int | None, str]]  # (row, text) of rows the CSV parser could not split
     encoding: str | None = None
+
+
+class WrongEncoding(Exception):
+    """A CSV file turned out not to be in the encoding being tried (raised while streaming)."""
 
 
 def locate_tables(bundle: str | Path, mapping: Mapping | None = None) -> dict[str, Path]:
@@ -113,45 +120,166 @@ def locate_tables(bundle: str | Path, mapping: Mapping | None = None) -> dict[st
     return found
 
 
-def _open_bytes(path: Path) -> bytes:
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    return path.read_bytes()
+def _open_stream(path: Path) -> pa.NativeFile:
+    return pa.input_stream(str(path), compression="gzip" if path.name.endswith(".gz") else None)
 
 
-def _header(data: bytes, encoding: str) -> list[str]:
-    first = data.split(b"\n", 1)[0]
+def _first_line(path: Path) -> bytes:
+    """The raw bytes of a file's first line (decompressed), without reading the rest."""
+    buf = b""
+    with _open_stream(path) as fh:
+        while b"\n" not in buf:
+            block = fh.read(1 << 16)
+            if not block:
+                break
+            buf += block
+    return buf.split(b"\n", 1)[0]
+
+
+def _header(first: bytes, encoding: str) -> list[str]:
     text = first.decode(encoding, errors="strict").lstrip("\ufeff").rstrip("\r")
     return next(csv.reader(io.StringIO(text)), [])
 
 
-def _read_csv(path: Path, table: str, encoding: str | None) -> tuple[pd.DataFrame, list, str]:
-    data = _open_bytes(path)
-    encodings = [encoding] if encoding else ["utf-8", "gb18030"]
-    last_exc: Exception | None = None
-    for enc in encodings:
-        malformed: list[tuple[int | None, str]] = []
+def _pandas_type(t: pa.DataType):
+    """How a bundle column becomes pandas: strings as Arrow-backed ``string``; integers and
+    booleans as nullable dtypes (so a chunk with or without nulls gets the same dtype)."""
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype()
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def _plain(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _to_pandas(tbl: pa.Table, dates: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """A chunk as pandas; dictionary columns decoded, ``dates`` (native date columns the schema
+    types as date/datetime) as datetime64 rather than Python ``date`` objects."""
+    cols = []
+    for name, c in zip(tbl.column_names, tbl.columns):
+        if pa.types.is_dictionary(c.type):
+            c = c.cast(_plain(c.type))
+        if name in dates and (pa.types.is_date32(c.type) or pa.types.is_date64(c.type)):
+            c = c.cast(pa.timestamp("s"))
+        cols.append(c)
+    return pa.Table.from_arrays(cols, names=tbl.column_names).to_pandas(types_mapper=_pandas_type)
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], rows: int | None, hold_back: str | None) -> Iterator[pa.Table | None]:
+    """Regroup record batches into tables of exactly ``rows`` rows (the last one shorter; all
+    at once when ``rows`` is None; ``None`` for a table without rows). ``hold_back``: a column whose trailing run of equal values
+    moves to the next chunk, so a chunk boundary never splits e.g. one claim's items."""
+    pending: list[pa.RecordBatch] = []
+    have = 0
+    given = False
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        pending.append(b)
+        have += b.num_rows
+        # cut only with a row to spare, so a trailing run can be seen and held back
+        while rows is not None and have > rows:
+            tbl = pa.Table.from_batches(pending)
+            head, rest = tbl.slice(0, rows), tbl.slice(rows)
+            if hold_back is not None and hold_back in head.column_names and rest.num_rows:
+                col = head.column(hold_back)
+                last = col[rows - 1]
+                if last.is_valid and rest.column(hold_back)[0] == last:
+                    same = pc.equal(col, last).to_numpy(zero_copy_only=False)
+                    run = int(np.argmin(same[::-1])) if not same.all() else rows
+                    if 0 < run < rows:
+                        head, rest = tbl.slice(0, rows - run), tbl.slice(rows - run)
+            yield head.combine_chunks()
+            given = True
+            pending = rest.to_batches()
+            have = rest.num_rows
+    if have or not given:
+        yield pa.Table.from_batches(pending).combine_chunks() if pending else None  # type: ignore[misc]
+
+
+class TableReader:
+    """Streams one table file of a bundle in chunks of rows (memory-bounded reading).
+
+    ``columns`` are the header after the mapping's renames; ``source_types`` their Arrow
+    types (CSV: all strings). :meth:`chunks` yields :class:`RawTable` slices whose
+    ``row_numbers`` are global (1-based, header excluded), for one ``encoding`` of
+    :attr:`encodings` (CSV only; a later candidate is tried when :class:`WrongEncoding` is raised).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "cards.csv"
+    >>> _ = p.write_text("card_id,patient_id\\nK1,P1\\nK2,P2\\nK3,P3\\n", "utf-8")
+    >>> r = TableReader(p, "cards")
+    >>> [c.row_numbers.tolist() for c in r.chunks(2, r.encodings[0])]
+    [[1, 2], [3]]
+    """
+
+    def __init__(self, path: Path, table: str, *, encoding: str | None = None, mapping: Mapping | None = None) -> None:
+        self.path, self.table, self.mapping = Path(path), table, mapping
+        self.parquet = self.path.name.endswith(".parquet")
+        self.encodings: list[str | None]
+        self._headers: dict[str | None, list[str]] = {}
+        if self.parquet:
+            try:
+                schema = pq.read_schema(self.path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise BundleError(f"table {table}: file {self.path.name} is not readable Parquet: {exc}") from None
+            raw_names = list(schema.names)
+            types = [_plain(f.type) for f in schema]
+            self.encodings = [None]
+        else:
+            first = _first_line(self.path)
+            self.encodings = []
+            for enc in ([encoding] if encoding else ["utf-8", "gb18030"]):
+                try:
+                    header = _header(first, enc)
+                except UnicodeDecodeError:
+                    continue
+                if not header or all(not h.strip() for h in header):
+                    raise BundleError(f"table {table}: file {self.path.name} has no header row")
+                dupes = {h for h in header if header.count(h) > 1}
+                if dupes:
+                    raise BundleError(f"table {table}: file {self.path.name} repeats column(s) {sorted(dupes)} in its header")
+                self._headers[enc] = header
+                self.encodings.append(enc)
+            if not self.encodings:
+                tried = [encoding] if encoding else ["utf-8", "gb18030"]
+                raise BundleError(f"table {table}: file {self.path.name} is neither valid UTF-8 nor GB18030 (tried {tried})")
+            raw_names = self._headers[self.encodings[0]]
+            types = [pa.string()] * len(raw_names)
+        names = [str(c).strip() for c in raw_names]
+        if mapping is not None:
+            renames = mapping.columns.get(table, {})
+            names = [renames.get(c, c) for c in names]
+            dupes = sorted({c for c in names if names.count(c) > 1})
+            if dupes and renames:
+                raise BundleError(f"table {table}: the mapping file maps several columns to {dupes}")
+        self.columns: list[str] = names
+        self.source_types: dict[str, pa.DataType] = dict(zip(names, types))
+
+    def _batches(self, chunk_rows: int | None, encoding: str | None, malformed: list) -> Iterator[pa.RecordBatch]:
+        if self.parquet:
+            try:
+                pf = pq.ParquetFile(self.path)
+                yield from pf.iter_batches(batch_size=min(chunk_rows or (1 << 16), 1 << 16))
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise BundleError(f"table {self.table}: file {self.path.name} is not readable Parquet: {exc}") from None
+            return
+        header = self._headers[encoding]
 
         def on_bad(row: pacsv.InvalidRow) -> str:
             malformed.append((None if row.number is None else row.number - 1, row.text))
             return "skip"
 
         try:
-            header = _header(data, enc)
-        except UnicodeDecodeError as exc:
-            last_exc = exc
-            continue
-        if not header or all(not h.strip() for h in header):
-            raise BundleError(f"table {table}: file {path.name} has no header row")
-        dupes = {h for h in header if header.count(h) > 1}
-        if dupes:
-            raise BundleError(f"table {table}: file {path.name} repeats column(s) {sorted(dupes)} in its header")
-        try:
-            tbl = pacsv.read_csv(
-                io.BytesIO(data),
+            reader = pacsv.open_csv(
+                _open_stream(self.path),
                 read_options=pacsv.ReadOptions(
-                    encoding=("utf8" if enc == "utf-8" else enc), use_threads=False, block_size=1 << 26
+                    encoding=("utf8" if encoding == "utf-8" else encoding), use_threads=False, block_size=CSV_BLOCK_BYTES
                 ),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad),
                 convert_options=pacsv.ConvertOptions(
@@ -161,54 +289,79 @@ def _read_csv(path: Path, table: str, encoding: str | None) -> tuple[pd.DataFram
                     quoted_strings_can_be_null=True,
                 ),
             )
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                yield batch
         except UnicodeDecodeError as exc:  # raised while reporting a malformed row in this encoding
-            last_exc = exc
-            continue
+            raise WrongEncoding(str(exc)) from None
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
-                last_exc = exc
-                continue
-            raise BundleError(f"table {table}: file {path.name} could not be parsed as CSV: {exc}") from None
-        df = tbl.to_pandas(types_mapper=lambda t: pd.StringDtype() if pa.types.is_string(t) else None)
-        return df, malformed, enc
-    raise BundleError(
-        f"table {table}: file {path.name} is neither valid UTF-8 nor GB18030"
-        + (f" (tried {encodings}; {last_exc})" if last_exc else "")
-    )
+                raise WrongEncoding(str(exc)) from None
+            raise BundleError(f"table {self.table}: file {self.path.name} could not be parsed as CSV: {exc}") from None
+
+    def chunks(self, chunk_rows: int | None, encoding: str | None, *, hold_back: str | None = None) -> Iterator[RawTable]:
+        """Yield the table in chunks of ``chunk_rows`` rows (``None``: whole), at least one chunk."""
+        malformed: list[tuple[int | None, str]] = []
+        reported = 0
+        done = 0  # good rows yielded so far
+        raw_hold = None
+        if hold_back is not None:  # the file's own name of that column
+            raw_hold = next((r for r, n in zip(self._raw_names(encoding), self.columns) if n == hold_back), None)
+        spec = TABLES.get(self.table)
+        dates = frozenset(
+            r for r, n in zip(self._raw_names(encoding), self.columns)
+            if spec is not None and n in spec.column_names and spec.column(n).type in ("date", "datetime")
+        )
+        for tbl in _rebatch(self._batches(chunk_rows, encoding, malformed), chunk_rows, raw_hold):
+            if tbl is None:
+                tbl = pa.table({c: pa.array([], t) for c, t in zip(self._raw_names(encoding), self.source_types.values())})
+            df = _to_pandas(tbl, dates)
+            df.columns = self.columns
+            if self.mapping is not None:
+                for col, vals in self.mapping.values.get(self.table, {}).items():
+                    if col in df.columns:
+                        df[col] = df[col].astype("string").replace(vals)
+            n = len(df)
+            known = [m for m, _ in malformed if m is not None]
+            if known and len(known) == len(malformed):
+                bad = np.sort(np.asarray(known, dtype=np.int64))
+                g = np.arange(done, done + n, dtype=np.int64)
+                rows = g + 1 + np.searchsorted(bad - np.arange(len(bad)), g + 1, side="right")
+            else:
+                rows = np.arange(done + 1, done + n + 1, dtype=np.int64)
+            new_bad = malformed[reported:]
+            reported = len(malformed)
+            done += n
+            yield RawTable(self.table, self.path, df, rows, list(new_bad), None if self.parquet else encoding)
+        if len(malformed) > reported:  # reported after the last rows (a malformed last line)
+            empty = _to_pandas(pa.table({c: pa.array([], t) for c, t in zip(self._raw_names(encoding), self.source_types.values())}))
+            empty.columns = self.columns
+            yield RawTable(self.table, self.path, empty, np.zeros(0, np.int64), list(malformed[reported:]), encoding)
+
+    def _raw_names(self, encoding: str | None) -> list[str]:
+        if self.parquet:
+            return list(pq.read_schema(self.path).names)
+        return self._headers[encoding]
 
 
 def read_table(path: Path, table: str, *, encoding: str | None = None, mapping: Mapping | None = None) -> RawTable:
-    """Read one table file and apply the mapping's column and value renames."""
-    enc_used = None
-    malformed: list = []
-    if path.name.endswith(".parquet"):
+    """Read one whole table file and apply the mapping's column and value renames."""
+    reader = TableReader(path, table, encoding=encoding, mapping=mapping)
+    last: Exception | None = None
+    for enc in reader.encodings:
         try:
-            df = pq.read_table(path).to_pandas(
-                types_mapper=lambda t: pd.StringDtype() if pa.types.is_string(t) or pa.types.is_large_string(t) else None
-            )
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise BundleError(f"table {table}: file {path.name} is not readable Parquet: {exc}") from None
-    else:
-        df, malformed, enc_used = _read_csv(path, table, encoding)
-    df.columns = [str(c).strip() for c in df.columns]
-    if mapping is not None:
-        renames = mapping.columns.get(table, {})
-        if renames:
-            df = df.rename(columns=renames)
-            dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
-            if dupes:
-                raise BundleError(f"table {table}: the mapping file maps several columns to {dupes}")
-        for col, vals in mapping.values.get(table, {}).items():
-            if col in df.columns:
-                df[col] = df[col].astype("string").replace(vals)
-    if malformed and all(n is not None for n, _ in malformed):
-        bad = np.array(sorted(n for n, _ in malformed))
-        total = len(df) + len(bad)
-        keep = np.setdiff1d(np.arange(1, total + 1), bad)
-        rows = keep
-    else:
-        rows = np.arange(1, len(df) + 1)
-    return RawTable(table, path, df.reset_index(drop=True), rows, malformed, enc_used)
+            parts = list(reader.chunks(None, enc))
+        except WrongEncoding as exc:
+            last = exc
+            continue
+        frame = pd.concat([p.frame for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].frame
+        rows = np.concatenate([p.row_numbers for p in parts])
+        return RawTable(table, Path(path), frame, rows, [m for p in parts for m in p.malformed], None if reader.parquet else enc)
+    tried = [encoding] if encoding else ["utf-8", "gb18030"]
+    raise BundleError(f"table {table}: file {Path(path).name} is neither valid UTF-8 nor GB18030 (tried {tried}; {last})")
 
 
 def read_bundle(

@@ -1,9 +1,16 @@
 """Load a validated bundle into the embedded store (atomic, idempotent, additive).
 
+Loading streams: every table is validated in chunks of ``chunk_rows`` rows (see
+:mod:`loaders.validate`); the big fact tables (``claims``, ``claim_items``) go chunk by
+chunk to Parquet in the new generation, sorted by key, so a bundle larger than memory loads
+with bounded memory. A chunk that does not continue the key order starts a new sorted run;
+runs (and, on a later load, the previous generation's rows minus those the bundle replaces)
+are merged by a streaming k-way merge. The smaller tables are merged in memory.
+
 Examples
 --------
 >>> from loaders import load_bundle                  # doctest: +SKIP
->>> result = load_bundle("bundle", "store")           # doctest: +SKIP
+>>> result = load_bundle("bundle", "store", chunk_rows=500_000)  # doctest: +SKIP
 >>> result.rows["claims"]                             # doctest: +SKIP
 """
 
@@ -12,24 +19,41 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import queue
+import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from graphkit._fast import isin
+from graphkit._fast import KeySet, arrow_strings, isin, string_series
 from graphkit.errors import BundleError
 from graphkit.pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
-from graphkit.store.embedded import EmbeddedStore, table_fingerprint
+from graphkit.store.embedded import (
+    EmbeddedStore,
+    GenerationWriter,
+    TableWriter,
+    conform,
+    fingerprint_from_hashes,
+    row_hashes,
+    table_fingerprint,
+)
 
-from .bundle import Mapping
-from .validate import Prepared, ValidationReport, prepare_bundle
+from .bundle import Mapping, locate_tables
+from .validate import Chunk, KnownKeys, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
 
-__all__ = ["LoadResult", "load_bundle", "store_keys", "pseudonymise_tables"]
+__all__ = ["LoadResult", "load_bundle", "store_keys", "store_known_keys", "pseudonymise_tables", "FACT_TABLES"]
+
+#: tables streamed chunk by chunk to disk; the others are merged in memory
+FACT_TABLES = ("claims", "claim_items")
 
 
 @dataclass
@@ -46,7 +70,7 @@ class LoadResult:
 
 
 def store_keys(store: str | Path) -> dict[str, pd.Index]:
-    """Primary keys present in an existing store (for cross-bundle references)."""
+    """Primary keys present in an existing store (for cross-bundle references), held in memory."""
     path = Path(store)
     if not (path / "manifest.json").exists():
         return {}
@@ -57,6 +81,40 @@ def store_keys(store: str | Path) -> dict[str, pd.Index]:
         if len(pk) == 1 and st.has_table(t):
             out[t] = pd.Index(st.table(t, [pk[0]])[pk[0]].dropna())
     return out
+
+
+def store_known_keys(store: str | Path | EmbeddedStore | None) -> KnownKeys:
+    """Primary keys of an existing store as :class:`~loaders.validate.KnownKeys`: each table's
+    keys are streamed from its Parquet file into a :class:`~graphkit._fast.KeySet` when a
+    reference first needs them."""
+    if store is None:
+        return KnownKeys()
+    if not isinstance(store, EmbeddedStore):
+        if not (Path(store) / "manifest.json").exists():
+            return KnownKeys()
+        store = EmbeddedStore(store)
+    st = store
+
+    def load(table: str) -> KeySet | None:
+        pk = TABLES[table].primary_key if table in TABLES else ()
+        if len(pk) != 1 or not st.has_table(table):
+            return None
+        ks = KeySet()
+        for tbl in st.iter_table(table, [pk[0]]):
+            col = tbl.column(0)
+            ks.add(pc.drop_null(arrow_strings(col)))
+        return ks
+
+    return KnownKeys(loader=load)
+
+
+def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
+    """Keyed tokens of a column (nulls stay null), one HMAC per distinct value."""
+    arr = arrow_strings(values if isinstance(values.dtype, pd.StringDtype) else values.astype("string"))
+    enc = pc.dictionary_encode(arr)
+    uniq = enc.dictionary
+    tokens = arrow_strings(p.series(string_series(uniq))) if len(uniq) else uniq
+    return tokens.take(enc.indices)
 
 
 def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> None:
@@ -73,26 +131,31 @@ def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> No
                     mask = (df["kind"] != "family").fillna(True).to_numpy(bool)
                 else:  # (quarantined rows of a file without the column) tokenise everything
                     mask = np.ones(len(df), bool)
-                vals = df[c].copy()
-                vals[mask] = p.series(df.loc[mask, c].astype("string"))
-                df[c] = vals.astype("string")
+                if mask.all():
+                    tokens = _tokens(p, df[c])
+                else:
+                    clear = df[c].astype("string")
+                    tokens = pc.if_else(pa.array(mask), _tokens(p, clear.where(mask)), arrow_strings(clear))
             else:
-                df[c] = p.series(df[c].astype("string")).astype("string")
+                tokens = _tokens(p, df[c])
+            df[c] = string_series(tokens, df.index)
 
 
-def _pseudonymise_quarantine(
-    quarantine: dict[str, pd.DataFrame], report: ValidationReport, p: Pseudonymiser
-) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
-    """Copies of the quarantined rows and the report with personal values replaced by tokens.
+def _pseudonymise_quarantine_frame(table: str, q: pd.DataFrame, p: Pseudonymiser) -> pd.DataFrame:
+    """A copy of quarantined rows with personal values replaced by tokens.
 
     Rows stay identifiable by their ``_row`` number; the raw text of a malformed row of a
     table holding personal fields is tokenised as a whole.
     """
-    out = {t: q.copy() for t, q in quarantine.items()}
+    out = {table: q.copy()}
     pseudonymise_tables(out, p)
-    for t in PERSONAL_FIELDS:
-        if t in out and "_text" in out[t].columns:
-            out[t]["_text"] = p.series(out[t]["_text"].astype("string")).astype("string")
+    if table in PERSONAL_FIELDS and "_text" in out[table].columns:
+        out[table]["_text"] = p.series(out[table]["_text"].astype("string")).astype("string")
+    return out[table]
+
+
+def _pseudonymise_report(report: ValidationReport, p: Pseudonymiser) -> ValidationReport:
+    """The report with the personal values its issues quote replaced by tokens."""
     issues = report.issues
     if not issues.empty:
         # per distinct (table, column): does the value hold a personal field? (None = whole row)
@@ -113,7 +176,7 @@ def _pseudonymise_quarantine(
                 vals = p.series(issues.loc[mask, "value"].astype("string"))
                 issues["value"] = issues["value"].astype(object)
                 issues.loc[mask, "value"] = vals.astype(object).where(vals.notna(), None).to_numpy(object)
-    return out, dataclasses.replace(report, issues=issues)
+    return dataclasses.replace(report, issues=issues)
 
 
 @dataclass
@@ -166,7 +229,7 @@ def check_compatible(manifest: dict, *, pseudonymise: bool, key_id: str, where: 
 
 
 def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Upsert ``new`` into ``old`` by primary key (claim_items: replace per claim)."""
+    """Upsert ``new`` into ``old`` by primary key (claim_items: replace per claim), in key order."""
     if old is None or old.empty:
         merged = new
     else:
@@ -188,11 +251,429 @@ def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFr
             if c not in new.columns:
                 new = new.assign(**{c: pd.Series(pd.NA, index=new.index, dtype=old[c].dtype)})
         merged = pd.concat([old, new[old.columns]], ignore_index=True)
-    spec = TABLES[table]
-    sort_keys = list(spec.primary_key) or ["claim_id", "item_code"]
-    if len(spec.primary_key) == 1 and merged[sort_keys[0]].is_monotonic_increasing:
+    sort_keys = _sort_keys(table)
+    if len(sort_keys) == 1 and merged[sort_keys[0]].is_monotonic_increasing:
         return merged.reset_index(drop=True)  # already in key order (exports usually are): no copy
-    return merged.sort_values(sort_keys, kind="stable").reset_index(drop=True)
+    keys = pa.table({k: pa.array(merged[k], from_pandas=True) for k in sort_keys})
+    return merged.take(_sort_order(keys, sort_keys)).reset_index(drop=True)  # (stable, as sort_values)
+
+
+def _sort_keys(table: str) -> list[str]:
+    """The store keeps every table in this key order (stable: equal keys keep bundle order)."""
+    return list(TABLES[table].primary_key) or ["claim_id", "item_code"]
+
+
+#: Arrow type of each schema column type as the store writes it
+_ARROW: dict[str, pa.DataType] = {
+    "str": pa.large_string(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "date": pa.timestamp("s"),
+    "datetime": pa.timestamp("s"),
+    "decimal": pa.float64(),
+}
+
+
+def _extra_type(t: pa.DataType | None) -> pa.DataType:
+    """Arrow type of an extra (non-spec) column, from its type in the bundle file."""
+    if t is None or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return pa.large_string()
+    if pa.types.is_integer(t):
+        return pa.int64()
+    return t
+
+
+def _less(tbl: pa.Table, keys: list[str], bound: tuple) -> np.ndarray:
+    """Rows of ``tbl`` whose key tuple is below ``bound``."""
+    a = tbl.column(keys[0])
+    out = pc.less(a, bound[0])
+    if len(keys) > 1:
+        out = pc.or_(out, pc.and_(pc.equal(a, bound[0]), pc.less(tbl.column(keys[1]), bound[1])))
+    return np.asarray(out.to_numpy(zero_copy_only=False), bool)
+
+
+def _key_at(tbl: pa.Table, keys: list[str], i: int) -> tuple:
+    return tuple(tbl.column(k)[i].as_py() for k in keys)
+
+
+def _is_sorted(tbl: pa.Table, keys: list[str]) -> bool:
+    if tbl.num_rows < 2:
+        return True
+    a = tbl.column(keys[0])
+    lo, hi = a.slice(0, tbl.num_rows - 1), a.slice(1)
+    if len(keys) == 1:
+        return bool(pc.all(pc.less_equal(lo, hi)).as_py())
+    b = tbl.column(keys[1])
+    ok = pc.or_(pc.less(lo, hi), pc.and_(pc.equal(lo, hi), pc.less_equal(b.slice(0, tbl.num_rows - 1), b.slice(1))))
+    return bool(pc.all(ok).as_py())
+
+
+def _sort_order(tbl: pa.Table, keys: list[str]) -> np.ndarray:
+    """Stable sort order of ``tbl`` by ``keys``. When the first key is already in order (items
+    of a claims export usually are, by claim), only the runs of equal first keys are sorted:
+    integer codes instead of string comparisons."""
+    a = tbl.column(keys[0])
+    n = tbl.num_rows
+    if len(keys) == 2 and n > 1 and bool(pc.all(pc.less_equal(a.slice(0, n - 1), a.slice(1))).as_py()):
+        group = np.zeros(n, np.int64)
+        group[1:] = np.cumsum(np.asarray(pc.not_equal(a.slice(0, n - 1), a.slice(1)).to_numpy(zero_copy_only=False), bool))
+        enc = pc.dictionary_encode(tbl.column(keys[1])).combine_chunks()
+        rank = np.empty(len(enc.dictionary), np.int64)
+        rank[np.asarray(pc.sort_indices(enc.dictionary).to_numpy())] = np.arange(len(enc.dictionary))
+        codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False)).astype(np.int64)
+        return np.argsort(group * len(rank) + rank[codes], kind="stable")
+    return np.asarray(pc.sort_indices(tbl, sort_keys=[(k, "ascending") for k in keys]).to_numpy())
+
+
+def _sorted(tbl: pa.Table, keys: list[str]) -> pa.Table:
+    return tbl.take(pa.array(_sort_order(tbl, keys)))
+
+
+def merge_sorted(streams: list[Iterator[pa.Table]], keys: list[str]) -> Iterator[pa.Table]:
+    """Merge streams of tables, each sorted by ``keys``, into one sorted stream (stable: on equal
+    keys an earlier stream comes first). Holds about one batch per stream.
+
+    >>> s1 = iter([pa.table({"k": ["a", "c"]}), pa.table({"k": ["e"]})])
+    >>> s2 = iter([pa.table({"k": ["b", "d"]})])
+    >>> [v for t in merge_sorted([s1, s2], ["k"]) for v in t.column("k").to_pylist()]
+    ['a', 'b', 'c', 'd', 'e']
+    """
+    k = len(streams)
+    bufs: list[pa.Table | None] = [None] * k
+    done = [False] * k
+
+    def pull(i: int) -> None:
+        nxt = next(streams[i], None)
+        if nxt is None:
+            done[i] = True
+        elif bufs[i] is None or bufs[i].num_rows == 0:
+            bufs[i] = nxt
+        else:
+            bufs[i] = pa.concat_tables([bufs[i], nxt])
+
+    def fill(i: int) -> None:
+        while not done[i] and (bufs[i] is None or bufs[i].num_rows == 0):
+            pull(i)
+
+    for i in range(k):
+        fill(i)
+    while True:
+        live = [i for i in range(k) if bufs[i] is not None and bufs[i].num_rows]
+        if not live:
+            return
+        open_ = [i for i in live if not done[i]]
+        if not open_:  # everything left is buffered
+            parts = [bufs[i] for i in live]
+            out = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            yield _sorted(out, keys) if len(parts) > 1 else out
+            return
+        last = {i: _key_at(bufs[i], keys, bufs[i].num_rows - 1) for i in open_}
+        bound_i = min(open_, key=lambda i: last[i])
+        bound = last[bound_i]
+        parts = []
+        for i in live:
+            m = int(_less(bufs[i], keys, bound).sum())
+            if m:
+                parts.append(bufs[i].slice(0, m))
+                bufs[i] = bufs[i].slice(m)
+        if parts:
+            out = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            yield _sorted(out, keys) if len(parts) > 1 else out
+        else:  # the bounding stream's buffer holds only its last key: read on
+            pull(bound_i)
+        for i in live:
+            fill(i)
+
+
+class _FactTable:
+    """One fact table of a load: sorted runs written as chunks arrive, merged at the end."""
+
+    def __init__(self, sink: "_StoreSink", table: str) -> None:
+        self.sink, self.table = sink, table
+        self.keys = _sort_keys(table)
+        self.schema: pa.Schema | None = None
+        self.runs: list[TableWriter] = []
+        self.last: tuple | None = None
+        self.rows = 0
+        # what this bundle replaces in the store: its claim ids (claims) / the claims it has items for
+        self.new_keys = KeySet()
+
+    def _schema(self, frame: pd.DataFrame) -> pa.Schema:
+        spec = TABLES[self.table]
+        fields = []
+        for c in frame.columns:
+            if c in spec.column_names:
+                fields.append(pa.field(c, _ARROW[spec.column(c).type]))
+            else:
+                fields.append(pa.field(c, _extra_type(self.sink.source_types.get(c))))
+        return pa.schema(fields)
+
+    def add(self, frame: pd.DataFrame, hashes: np.ndarray) -> None:
+        if self.schema is None:
+            self.schema = self._schema(frame)
+        if len(frame) == 0:
+            return
+        try:
+            tbl = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise BundleError(f"table {self.table}: a column could not be stored with one type across chunks: {exc}") from None
+        if not _is_sorted(tbl, self.keys):
+            order = _sort_order(tbl, self.keys)
+            tbl = tbl.take(pa.array(order))
+            hashes = hashes[order]
+        first = _key_at(tbl, self.keys, 0)
+        if not self.runs or (self.last is not None and first < self.last):
+            if self.runs:
+                self.runs[-1].finish()
+            path = self.sink.gen.dir / f".{self.table}.run{len(self.runs):04d}.parquet"
+            self.runs.append(self.sink.gen.open_table(self.table, self.schema, path=path))
+        self.runs[-1].write(tbl, hash_rows=False)  # (the bundle's row hashes are kept by the sink)
+        self.last = _key_at(tbl, self.keys, tbl.num_rows - 1)
+        self.rows += tbl.num_rows
+        if self.sink.old is not None and self.sink.old.has_table(self.table):
+            ids = tbl.column("claim_id")
+            self.new_keys.add(ids if self.table == "claims" else pc.unique(ids))
+
+    def finish(self, bundle_print: str) -> None:
+        """Write ``<table>.parquet`` of the new generation: the runs, merged with what the
+        previous generation keeps of this table."""
+        gen, old = self.sink.gen, self.sink.old
+        if self.schema is None:  # (cannot happen: every table yields at least one chunk)
+            raise BundleError(f"table {self.table}: no chunk was read")
+        for w in self.runs:
+            w.finish()
+        final = gen.dir / f"{self.table}.parquet"
+        has_old = old is not None and old.has_table(self.table)
+        if not has_old and len(self.runs) <= 1:
+            if self.runs:
+                self.runs[0].path.replace(final)
+                gen._register(self.table, final, self.rows, list(self.schema.names), bundle_print)
+            else:
+                w = gen.open_table(self.table, self.schema)
+                w.close(bundle_print)
+            return
+        schema = self.schema
+        streams: list[Iterator[pa.Table]] = []
+        batch = max(65536, (self.sink.chunk_rows or (1 << 20)) // (len(self.runs) + 1))
+        if has_old:
+            assert old is not None
+            old_schema = pq.read_schema(old.table_file(self.table))
+            schema = pa.schema(list(old_schema) + [f for f in self.schema if f.name not in old_schema.names])
+            streams.append(self._old_rows(schema, batch))
+        for w in self.runs:
+            streams.append(self._run_rows(w.path, schema, batch))
+        out = gen.open_table(self.table, schema)
+        group = max(self.sink.chunk_rows or (1 << 20), 1 << 16)  # rows per row group written
+        pending: list[pa.Table] = []
+        have = 0
+        for piece in merge_sorted(streams, self.keys):
+            pending.append(piece)
+            have += piece.num_rows
+            if have >= group:
+                out.write(pa.concat_tables(pending), hash_rows=has_old)
+                pending, have = [], 0
+        if pending:
+            out.write(pa.concat_tables(pending), hash_rows=has_old)
+        out.close(None if has_old else bundle_print)
+        for w in self.runs:
+            w.path.unlink(missing_ok=True)
+
+    def _old_rows(self, schema: pa.Schema, batch: int) -> Iterator[pa.Table]:
+        """The previous generation's rows that this bundle does not replace."""
+        assert self.sink.old is not None
+        for tbl in self.sink.old.iter_table(self.table, batch_rows=batch):
+            drop = self.new_keys.contains(tbl.column("claim_id")) if len(self.new_keys) else None
+            if drop is not None and drop.any():
+                tbl = tbl.filter(pa.array(~drop))
+            if tbl.num_rows:
+                yield conform(tbl, schema)
+
+    @staticmethod
+    def _run_rows(path: Path, schema: pa.Schema, batch: int) -> Iterator[pa.Table]:
+        for b in pq.ParquetFile(path).iter_batches(batch_size=batch):
+            yield conform(pa.Table.from_batches([b]), schema)
+
+    def discard(self) -> None:
+        for w in self.runs:
+            w.finish()
+            w.path.unlink(missing_ok=True)
+        self.runs = []
+
+
+class _StoreSink(Sink):
+    """Writes validated chunks into a new generation of an embedded store."""
+
+    wants_hashes = True
+
+    def __init__(self, gen: GenerationWriter, old: EmbeddedStore | None, p: Pseudonymiser, *, pseudonymise: bool,
+                 chunk_rows: int | None) -> None:
+        self.gen, self.old, self.p, self.pseudonymise = gen, old, p, pseudonymise
+        self.chunk_rows = chunk_rows
+        self.prints: dict[str, str] = {}
+        self.rows: dict[str, int] = {}
+        self.source_types: dict[str, pa.DataType] = {}
+        self._columns: list[str] = []
+        self._hashes: list[np.ndarray] = []
+        self._frames: list[pd.DataFrame] = []
+        self._fact: _FactTable | None = None
+        self._frame_columns: list[str] | None = None
+        self.qtmp = gen.root / "quarantine" / f".partial-{gen.name}"
+        self._qfiles: dict[str, Path] = {}
+
+    # -- chunks ------------------------------------------------------------------------
+    def begin(self, table: str, columns: list[str], source_types: dict[str, pa.DataType]) -> None:
+        if self._fact is not None:  # a restart (another encoding): drop what was written
+            self._fact.discard()
+        self._fact = _FactTable(self, table) if table in FACT_TABLES else None
+        self._columns, self.source_types = columns, source_types
+        self._hashes, self._frames, self._frame_columns = [], [], None
+        self._qfiles.pop(table, None)
+        (self.qtmp / f"{table}.rows.csv").unlink(missing_ok=True)
+
+    def chunk(self, chunk: Chunk) -> None:
+        t, frame, known = chunk.table, chunk.frame, chunk.hashes
+        if self.pseudonymise and t in PERSONAL_FIELDS and len(frame):
+            frame = frame.copy()
+            pseudonymise_tables({t: frame}, self.p)
+            known = {c: h for c, h in known.items() if c not in PERSONAL_FIELDS[t]}
+        if self._frame_columns is None:
+            self._frame_columns = list(frame.columns)
+        h = row_hashes(frame, known) if len(frame) else np.zeros(0, np.uint64)
+        self._hashes.append(h)
+        if self._fact is not None:
+            self._fact.add(frame, h)
+        else:
+            self._frames.append(frame)
+        if chunk.quarantine is not None and len(chunk.quarantine):
+            q = _pseudonymise_quarantine_frame(t, chunk.quarantine, self.p) if self.pseudonymise else chunk.quarantine
+            path = self.qtmp / f"{t}.rows.csv"
+            if not path.exists():
+                self.qtmp.mkdir(parents=True, exist_ok=True)
+                q.to_csv(path, index=False)
+            else:
+                q.to_csv(path, index=False, header=False, mode="a")
+            self._qfiles[t] = path
+
+    def end(self, table: str, malformed: pd.DataFrame | None) -> None:
+        cols = self._frame_columns or []
+        hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
+        self.prints[table] = fingerprint_from_hashes(cols, hashes)
+        self.rows[table] = int(len(hashes))
+        self._hashes = []
+        old_has = self.old is not None and self.old.has_table(table)
+        if self._fact is not None:
+            self._fact.finish(self.prints[table])
+            self._fact = None
+        else:
+            new = pd.concat(self._frames, ignore_index=True) if len(self._frames) > 1 else self._frames[0].reset_index(drop=True)
+            self._frames = []
+            old = self.old.table(table) if (self.old is not None and old_has) else None
+            merged = _merge(old, new, table)
+            # nothing merged in: the content (and its fingerprint) is the bundle's
+            self.gen.add_table(table, merged, fingerprint=None if old_has else self.prints[table])
+        self._finish_quarantine(table, malformed)
+
+    # -- quarantine --------------------------------------------------------------------
+    def _finish_quarantine(self, table: str, malformed: pd.DataFrame | None) -> None:
+        rows = self._qfiles.get(table)
+        final = self.qtmp / f"{table}.csv"
+        if malformed is None:
+            if rows is not None:
+                rows.replace(final)
+                self._qfiles[table] = final
+            return
+        if self.pseudonymise:
+            malformed = _pseudonymise_quarantine_frame(table, malformed, self.p)
+        self.qtmp.mkdir(parents=True, exist_ok=True)
+        if rows is None:
+            header = ["_row", "_reason", *self._columns, "_text"]
+            malformed.reindex(columns=header).to_csv(final, index=False)
+        else:  # row-level rows first, then the malformed ones, under one header ending in _text
+            first = True
+            for part in pd.read_csv(rows, dtype=str, keep_default_na=False, chunksize=200_000):
+                header = [*part.columns, "_text"]
+                part.assign(_text="").to_csv(final, index=False, header=first, mode="w" if first else "a")
+                first = False
+            malformed.reindex(columns=header).to_csv(final, index=False, header=False, mode="a")
+            rows.unlink()
+        self._qfiles[table] = final
+
+    def publish_quarantine(self, bundle_fp: str, report: ValidationReport) -> Path | None:
+        """Move this load's quarantine files to ``quarantine/<bundle fingerprint>/`` with the report."""
+        if not self._qfiles:
+            return None
+        qdir = self.gen.root / "quarantine" / bundle_fp[:12]
+        if qdir.exists():
+            shutil.rmtree(qdir)
+        self.qtmp.replace(qdir)
+        qreport = _pseudonymise_report(report, self.p) if self.pseudonymise else report
+        (qdir / "report.txt").write_text(qreport.format(limit=200), "utf-8")
+        return qdir
+
+    def discard(self) -> None:
+        if self._fact is not None:
+            self._fact.discard()
+        shutil.rmtree(self.qtmp, ignore_errors=True)
+        try:
+            self.qtmp.parent.rmdir()  # the quarantine folder, if this load created it and it is empty
+        except OSError:
+            pass
+
+
+class _Background(Sink):
+    """Runs a sink in a helper thread, at most ``depth`` calls behind the validating thread
+    (pseudonymising, hashing, sorting and Parquet writing overlap with reading and checking)."""
+
+    def __init__(self, sink: Sink, depth: int = 1) -> None:
+        self.inner = sink
+        self.wants_hashes, self.stops_on_issue = sink.wants_hashes, sink.stops_on_issue
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._cancel = False
+        self._thread = threading.Thread(target=self._run, name="graphkit-load-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self._cancel or self._error is not None:
+                continue
+            name, args = item
+            try:
+                getattr(self.inner, name)(*args)
+            except BaseException as exc:  # re-raised in the validating thread
+                self._error = exc
+
+    def _put(self, item: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        while True:
+            try:
+                self._q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._error is not None:
+                    raise self._error from None
+
+    def begin(self, table: str, columns: list[str], source_types: dict[str, pa.DataType]) -> None:
+        self._put(("begin", (table, columns, source_types)))
+
+    def chunk(self, chunk: Chunk) -> None:
+        self._put(("chunk", (chunk,)))
+
+    def end(self, table: str, malformed: pd.DataFrame | None) -> None:
+        self._put(("end", (table, malformed)))
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for the queued work (``cancel``: skip it); re-raise the sink's error."""
+        self._cancel = self._cancel or cancel
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        if self._error is not None and not cancel:
+            raise self._error
 
 
 def load_bundle(
@@ -206,63 +687,80 @@ def load_bundle(
     pseudonymise: bool = True,
     allow_demo_key: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    chunk_rows: int | None = None,
 ) -> LoadResult:
-    """Validate ``bundle`` and write it into the embedded store at ``store``.
+    r"""Validate ``bundle`` and write it into the embedded store at ``store``.
 
     Strict (default): any validation issue raises :class:`BundleError` with the report and
     nothing is written. ``lenient=True``: bad rows are quarantined under
     ``store/quarantine/`` with their reasons and the rest is loaded. Loading the same bundle
     twice leaves the same content; a later bundle is merged in by primary key.
+
+    ``chunk_rows``: rows read, validated and written at a time (``None``: the default of
+    :data:`loaders.validate.DEFAULT_CHUNK_ROWS`, 1,000,000; ``0``: whole tables). Memory
+    grows with the chunk size and the number of keys, not with the bundle; the result does
+    not depend on it.
+
+    >>> import tempfile, pathlib
+    >>> b = pathlib.Path(tempfile.mkdtemp())
+    >>> for name, text in {"institutions": "institution_id\nH1\n", "doctors": "doctor_id\nD1\n",
+    ...                    "patients": "patient_id,name\nP1,张三\n", "cards": "card_id,patient_id\nK1,P1\n",
+    ...                    "claims": "claim_id,card_id,patient_id,claim_type,institution_id,start_time,total_amount,fund_amount\n"
+    ...                              "C1,K1,P1,outpatient,H1,2024-01-05 09:00,100,80\n"}.items():
+    ...     _ = (b / f"{name}.csv").write_text(text, "utf-8")
+    >>> res = load_bundle(b, tempfile.mkdtemp(), chunk_rows=500_000, allow_demo_key=True)
+    >>> res.rows["claims"], res.report.ok
+    (1, True)
     """
     t0 = time.perf_counter()
     say = progress or (lambda _msg: None)
     store = Path(store)
-    say("读取并校验 / reading and validating")
-    ready = ready_bundle(bundle, known_keys=store_keys(store), mapping=mapping, encoding=encoding, lenient=lenient,
-                         key=key, pseudonymise=pseudonymise, allow_demo_key=allow_demo_key, say=say)
-    prepared, report, tables, p = ready.prepared, ready.prepared.report, ready.prepared.tables, ready.pseudonymiser
-    prints, bundle_fp = ready.prints, ready.fingerprint
-    say("合并写入 / merging and writing")
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.load(mapping)
+    locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
+    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
     old_store = EmbeddedStore(store) if (store / "manifest.json").exists() else None
     old_meta = old_store.manifest if old_store else {}
     if old_store:
         check_compatible(old_meta, pseudonymise=pseudonymise, key_id=p.key_id, where=f"store {store}")
-    merged: dict[str, pd.DataFrame] = {}
-    known_prints: dict[str, str] = {}
-    for t in TABLE_ORDER:
-        old = old_store.table(t) if old_store and old_store.has_table(t) else None
-        if t in tables:
-            merged[t] = _merge(old, tables[t], t)
-            if old is None:  # nothing merged in: the content (and its fingerprint) is the bundle's
-                known_prints[t] = prints[t]
-        elif old is not None:
-            merged[t] = old
-    loads = list(old_meta.get("loads", []))
-    entry = {
-        "bundle": str(Path(bundle).resolve()),
-        "bundle_fingerprint": bundle_fp,
-        "rows": {t: int(len(df)) for t, df in tables.items()},
-        "quarantined": {t: n for t, n in report.quarantined.items() if n},
-        "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    if not any(e.get("bundle_fingerprint") == bundle_fp for e in loads):
-        loads.append(entry)
-    qdir = None
-    if prepared.quarantine:
-        qdir = store / "quarantine" / bundle_fp[:12]
-        qdir.mkdir(parents=True, exist_ok=True)
-        quarantine, qreport = prepared.quarantine, report
-        if pseudonymise:  # the quarantine lives in the store: no personal data in clear there either
-            quarantine, qreport = _pseudonymise_quarantine(quarantine, report, p)
-        for t, q in quarantine.items():
-            q.to_csv(qdir / f"{t}.csv", index=False)
-        (qdir / "report.txt").write_text(qreport.format(limit=200), "utf-8")
-    EmbeddedStore.write(
-        store,
-        merged,
-        fingerprints=known_prints,
-        meta={"pseudonymised": pseudonymise, "key_id": p.key_id if pseudonymise else None, "loads": loads},
-    )
+    for stale in (store / "quarantine").glob(".partial-*") if store.is_dir() else ():
+        shutil.rmtree(stale, ignore_errors=True)  # left by a crashed lenient load
+    gen = GenerationWriter(store)
+    sink = _StoreSink(gen, old_store, p, pseudonymise=pseudonymise, chunk_rows=chunk_rows)
+    background = _Background(sink)
+    try:
+        say("读取、校验并写入 / reading, validating and writing")
+        try:
+            report = stream_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient,
+                                   known=store_known_keys(old_store), chunk_rows=chunk_rows, sink=background, progress=say)
+        except BaseException:
+            background.close(cancel=True)
+            raise
+        background.close(cancel=not (report.ok or lenient))
+        if not report.ok and not lenient:
+            raise BundleError(report.format(), issues=report.issue_list())
+        if old_store:  # tables this bundle does not touch are carried over unchanged
+            for t in old_store.manifest["tables"]:
+                if t not in gen.tables:
+                    gen.link_table(t, old_store)
+        bundle_fp = hashlib.sha256(json.dumps(dict(sorted(sink.prints.items()))).encode()).hexdigest()
+        loads = list(old_meta.get("loads", []))
+        entry = {
+            "bundle": str(Path(bundle).resolve()),
+            "bundle_fingerprint": bundle_fp,
+            "rows": {t: sink.rows[t] for t in TABLE_ORDER if t in sink.rows},
+            "quarantined": {t: n for t, n in report.quarantined.items() if n},
+            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        if not any(e.get("bundle_fingerprint") == bundle_fp for e in loads):
+            loads.append(entry)
+        qdir = sink.publish_quarantine(bundle_fp, report) if lenient else None
+        say("提交 / committing")
+        gen.commit({"pseudonymised": pseudonymise, "key_id": p.key_id if pseudonymise else None, "loads": loads})
+    except BaseException:
+        sink.discard()
+        gen.abort()
+        raise
     final = EmbeddedStore(store)
     return LoadResult(
         store=store,

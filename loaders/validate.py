@@ -5,6 +5,12 @@ value and rule. Strict mode (default) writes nothing when any issue exists; leni
 quarantines the bad rows with their reasons (and, transitively, rows that refer to them)
 and keeps the rest.
 
+Tables are streamed in chunks of ``chunk_rows`` rows (default :data:`DEFAULT_CHUNK_ROWS`),
+in dependency order, so a bundle larger than memory validates with bounded memory: every
+chunk is typed and checked with the same rules; duplicate keys are found across chunks and
+references are checked against the keys of the tables before it (held as :class:`KeySet`,
+a compact exact set of keys), never against a whole table. Row numbers stay global.
+
 Examples
 --------
 >>> from loaders.validate import validate_bundle
@@ -14,21 +20,39 @@ Examples
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, Iterator, Mapping as MappingT
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from graphkit._fast import isin
+from graphkit._fast import NULL_HASH, KeySet, arrow_strings, string_hash, string_series
 from graphkit.errors import BundleError
 from graphkit.schema import REQUIRED_TABLES, TABLE_ORDER, TABLES, Table
 from graphkit.store.embedded import DTYPES
 
-from .bundle import Mapping, RawTable, locate_tables, read_table
+from .bundle import Mapping, RawTable, TableReader, WrongEncoding, locate_tables
 
-__all__ = ["Issue", "ValidationReport", "validate_bundle", "prepare_bundle", "RULES"]
+__all__ = [
+    "Issue",
+    "ValidationReport",
+    "validate_bundle",
+    "prepare_bundle",
+    "stream_bundle",
+    "Chunk",
+    "Sink",
+    "KnownKeys",
+    "RULES",
+    "DEFAULT_CHUNK_ROWS",
+]
+
+#: rows per chunk when streaming a table (``chunk_rows=None``); ``chunk_rows=0`` reads whole tables
+DEFAULT_CHUNK_ROWS = 1_000_000
 
 #: rule -> (中文, English)
 RULES: dict[str, tuple[str, str]] = {
@@ -170,37 +194,67 @@ class _Collector:
         return pd.concat(self.parts, ignore_index=True)
 
 
+def _strings(s: pd.Series) -> pd.Series:
+    """``s`` as an Arrow-backed ``string`` series (no copy when it already is one)."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return s
+    return s.astype("string")
+
+
+def _stripped(s: pd.Series) -> pa.Array:
+    return pc.utf8_trim_whitespace(arrow_strings(_strings(s)))
+
+
 def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | None]:
-    """Convert a raw column to its schema type; return (typed, bad-mask, rule)."""
+    """Convert a raw column to its schema type; return (typed, bad-mask, rule).
+
+    Arrow parses the common forms (ISO datetimes, plain decimals) in one pass; a chunk
+    holding anything else falls back to pandas' more forgiving parsers, so what is accepted
+    never depends on chunking.
+    """
     present = s.notna().to_numpy()
     if typ == "str":
-        out = s.astype("string").str.strip()
-        out = out.mask(out == "")
-        return out, np.zeros(len(s), bool), None
+        arr = _stripped(s)
+        empty = pc.equal(arr, "")
+        if pc.any(empty).as_py():
+            arr = pc.if_else(empty, pa.scalar(None, pa.large_string()), arr)
+        return string_series(arr, s.index), np.zeros(len(s), bool), None
     if typ in ("date", "datetime"):
+        out = None
         if pd.api.types.is_datetime64_any_dtype(s):
             out = s
         else:
-            raw = s.astype("string").str.strip()
+            arr = _stripped(s)
             try:
-                out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-            except ValueError:  # mixed UTC offsets (e.g. "+08:00" beside naive): keep the wall-clock time
-                raw = raw.str.replace(_TZ_SUFFIX, r"\1", regex=True)
-                out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+                ts = pc.cast(arr, pa.timestamp("s"))
+                out = pd.Series(ts.to_numpy(zero_copy_only=False), index=s.index)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raw = string_series(arr, s.index)
+                try:
+                    out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+                except ValueError:  # mixed UTC offsets (e.g. "+08:00" beside naive): keep the wall-clock time
+                    raw = raw.str.replace(_TZ_SUFFIX, r"\1", regex=True)
+                    out = pd.to_datetime(raw, format="ISO8601", errors="coerce")
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_localize(None)
         bad = present & out.isna().to_numpy()
         rule = "bad_date" if typ == "date" else "bad_datetime"
-        out = out.astype("datetime64[s]")  # the 1900–2100 range is checked by _check_table
+        if out.dtype != "datetime64[s]":
+            out = out.astype("datetime64[s]")  # the 1900–2100 range is checked by _check_rows
         if typ == "date":
             out = out.dt.floor("D")
         return out, bad, rule
     if typ in ("decimal", "int"):
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            out = s.astype("float64")
+            vals = s.to_numpy("float64", na_value=np.nan)
         else:
-            out = pd.to_numeric(s.astype("string").str.strip(), errors="coerce").astype("float64")
-        vals = out.to_numpy("float64", na_value=np.nan)
+            arr = _stripped(s)
+            try:
+                vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                vals = pd.to_numeric(string_series(arr, s.index), errors="coerce").astype("float64").to_numpy("float64", na_value=np.nan)
+            vals = vals + 0.0  # "-0" and "-0.00" are plain zero, whichever parser read them
+        out = pd.Series(vals, index=s.index, dtype="float64")
         bad = present & ~np.isfinite(vals)
         if typ == "int":
             bad |= present & np.isfinite(vals) & (np.round(vals) != vals)
@@ -209,7 +263,7 @@ def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | 
     if typ == "bool":
         if pd.api.types.is_bool_dtype(s):
             return s.astype("boolean"), np.zeros(len(s), bool), None
-        low = s.astype("string").str.strip().str.lower()
+        low = _strings(s).str.strip().str.lower()
         out = pd.Series(pd.NA, index=s.index, dtype="boolean")
         out[low.isin(_TRUE).fillna(False).to_numpy(bool)] = True
         out[low.isin(_FALSE).fillna(False).to_numpy(bool)] = False
@@ -235,21 +289,227 @@ class Prepared:
     quarantine: dict[str, pd.DataFrame]
 
 
-def _check_table(raw: RawTable, spec: Table, issues: _Collector) -> tuple[pd.DataFrame, np.ndarray]:
-    """Type one table and flag row-level problems. Returns (typed frame, bad-row mask)."""
-    df = raw.frame
-    rows = raw.row_numbers
+@dataclass
+class Chunk:
+    """One validated slice of a table, in bundle order, as handed to a :class:`Sink`."""
+
+    table: str
+    frame: pd.DataFrame  # the typed rows that passed
+    hashes: dict[str, np.ndarray]  # fingerprint hashes (``column_hash``) already known for columns of ``frame``
+    quarantine: pd.DataFrame | None = None  # lenient: the raw rows set aside, with ``_row`` and ``_reason``
+
+
+class Sink:
+    """Receives a bundle table by table, chunk by chunk (this base class keeps nothing)."""
+
+    #: whether :attr:`Chunk.hashes` should be filled (a sink that fingerprints wants them)
+    wants_hashes = False
+    #: strict mode: whether chunks stop coming after the first issue (a store discards them anyway)
+    stops_on_issue = True
+
+    def begin(self, table: str, columns: list[str], source_types: dict[str, pa.DataType]) -> None:
+        """A table starts (again, when a CSV file is re-read in another encoding)."""
+
+    def chunk(self, chunk: Chunk) -> None:
+        """The next validated chunk of the current table."""
+
+    def end(self, table: str, malformed: pd.DataFrame | None) -> None:
+        """The table is complete; ``malformed``: its unsplittable rows (lenient; ``_row``, ``_reason``, ``_text``)."""
+
+
+class KnownKeys:
+    """Primary keys already in the target store, per table, as :class:`KeySet` (built when first needed).
+
+    >>> k = KnownKeys({"cards": pd.Index(["K1", "K2"])})
+    >>> k.get("cards").contains(pa.array(["K2", "K3"])).tolist()
+    [True, False]
+    >>> k.get("patients") is None
+    True
+    """
+
+    def __init__(self, indexes: MappingT[str, Any] | None = None, loader: Callable[[str], KeySet | None] | None = None) -> None:
+        self._indexes = dict(indexes or {})
+        self._loader = loader
+        self._sets: dict[str, KeySet | None] = {}
+
+    def get(self, table: str) -> KeySet | None:
+        if table not in self._sets:
+            ks: KeySet | None = None
+            if table in self._indexes:
+                ks = KeySet()
+                ks.add(arrow_strings(pd.Index(self._indexes[table]).dropna().astype("string")))
+            elif self._loader is not None:
+                ks = self._loader(table)
+            self._sets[table] = ks if ks is not None and len(ks) else None
+        return self._sets[table]
+
+
+def _composite(out: pd.DataFrame, cols: tuple[str, ...]) -> pa.Array:
+    """One unambiguous string per multi-column key (length-prefixed parts)."""
+    colon = pa.scalar(":", pa.large_string())
+    parts: list[Any] = []
+    for c in cols:
+        a = arrow_strings(_strings(out[c]))
+        parts += [pc.cast(pc.utf8_length(a), pa.large_string()), colon, a]
+    return pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+
+
+class _TableCheck:
+    """Validation state of one table while its chunks stream through."""
+
+    def __init__(self, spec: Table, columns: list[str], engine: "_Engine") -> None:
+        self.spec, self.engine = spec, engine
+        self.issues = _Collector()
+        self.missing = [c for c in spec.required_columns if c not in columns]
+        for c in self.missing:
+            self.issues.add(spec.name, [np.nan], c, None, "missing_column")  # table-level: no row number
+        self.fallback = "; ".join(f"{c}: missing_column" for c in self.missing)
+        pk = spec.primary_key
+        self.all_keys = KeySet() if pk else None  # every typed key: duplicates; strict references
+        self.kept_keys = KeySet() if (engine.lenient and len(pk) == 1) else self.all_keys  # what references may use
+        self.rows_read = 0
+        self.rows_kept = 0
+        self.malformed: list[tuple[int | None, str]] = []
+
+    # -- duplicate primary keys, across chunks ----------------------------------------
+    def _duplicates(self, out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """(duplicate mask, fingerprint hash of a single-column key or None)."""
+        pk = self.spec.primary_key
+        n = len(out)
+        notnull = out[list(pk)].notna().all(axis=1).to_numpy()
+        keys = arrow_strings(out[pk[0]]) if len(pk) == 1 else _composite(out, pk)
+        nn = keys if notnull.all() else keys.filter(pa.array(notnull))
+        ks = self.all_keys
+        assert ks is not None
+        inc = len(nn) < 2 or bool(pc.all(pc.less(nn[:-1], nn[1:])).as_py())
+        dup_nn = np.zeros(len(nn), bool)
+        if len(nn) and not (inc and ks.strict and (ks.last is None or nn[0].as_py() > ks.last)):
+            codes = np.asarray(pc.dictionary_encode(nn).indices.to_numpy(zero_copy_only=False))
+            first = np.unique(codes, return_index=True)[1]
+            dup_nn[:] = True
+            dup_nn[first] = False  # later occurrences within the chunk
+            if len(ks):
+                dup_nn |= ks.contains(nn)  # occurrences in earlier chunks
+        h_nn = string_hash(nn, unique=inc) if (len(pk) == 1 and self.engine.wants_hashes) else None
+        ks.add(nn, h_nn)
+        dup = np.zeros(n, bool)
+        dup[notnull] = dup_nn
+        h_all = None
+        if h_nn is not None:
+            h_all = h_nn if notnull.all() else np.full(n, NULL_HASH, np.uint64)
+            if not notnull.all():
+                h_all[notnull] = h_nn
+        return dup, h_all
+
+    # -- references to earlier tables and to the store --------------------------------
+    def _resolve(self, table: str, values: pd.Series, want_hash: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """(found mask, fingerprint hash of each value or None) against the keys ``table`` allows."""
+        vals = arrow_strings(values)
+        found = np.zeros(len(vals), bool)
+        hashes = np.full(len(vals), NULL_HASH, np.uint64) if want_hash else None
+        for ks in (self.engine.ref_sets.get(table), self.engine.known.get(table)):
+            if ks is None or len(ks) == 0:
+                continue
+            todo = ~found & np.asarray(vals.is_valid().to_numpy(zero_copy_only=False), bool)
+            if not todo.any():
+                break
+            sub = vals if todo.all() else vals.filter(pa.array(todo))
+            pos = ks.lookup(sub)
+            hit = pos >= 0
+            idx = np.flatnonzero(todo)[hit]
+            found[idx] = True
+            if hashes is not None:
+                hashes[idx] = ks.hashes()[pos[hit]]
+        return found, hashes
+
+    def process(self, raw: RawTable) -> Chunk:
+        spec, issues, t = self.spec, self.issues, self.spec.name
+        start = len(issues.parts)
+        df, rows = raw.frame, raw.row_numbers
+        n = len(df)
+        self.rows_read += n + len(raw.malformed)
+        for number, text in raw.malformed:
+            issues.add(t, [np.nan if number is None else number], None, [text[:200]], "malformed_row")
+        self.malformed += raw.malformed
+        if self.missing:  # every row is unusable; keep the schema's typed columns (nothing of it is stored)
+            empty = pd.DataFrame({c.name: pd.Series([], dtype=DTYPES[c.type]) for c in spec.columns})
+            return Chunk(t, empty, {}, self._quarantine(df, rows, np.ones(n, bool), start))
+        hashes: dict[str, np.ndarray] = {}
+        out, bad = _check_rows(df, rows, spec, issues, self, hashes)
+        want = self.engine.wants_hashes
+        for ref in spec.references:
+            col = out[ref.column]
+            found, h = self._resolve(ref.table, col, want)
+            self._flag(rows, ref.column, col, col.notna().to_numpy() & ~found, bad)
+            if h is not None:
+                hashes[ref.column] = h
+        if t == "contacts":  # a family link's value is another patient
+            fam = (out["kind"] == "family").fillna(False).to_numpy(bool)
+            if fam.any():
+                dangling = np.zeros(n, bool)
+                found, _ = self._resolve("patients", out["value"][fam], False)
+                dangling[fam] = ~found  # (an empty family value is reported here too, as before)
+                self._flag(rows, "value", out["value"], dangling, bad)
+        if t == "budgets":  # a budget names an institution or a pharmacy, depending on provider_type
+            dangling = np.zeros(n, bool)
+            for ptype, table in (("institution", "institutions"), ("pharmacy", "pharmacies")):
+                mine = (out["provider_type"] == ptype).fillna(False).to_numpy(bool)
+                if mine.any():
+                    found, _ = self._resolve(table, out["provider_id"], False)
+                    dangling |= mine & out["provider_id"].notna().to_numpy() & ~found
+            self._flag(rows, "provider_id", out["provider_id"], dangling, bad)
+        keep = ~bad
+        if self.kept_keys is not None and self.kept_keys is not self.all_keys:
+            pk = spec.primary_key[0]
+            kept_keys = out[pk][keep]
+            h = hashes.get(pk)
+            self.kept_keys.add(arrow_strings(kept_keys), None if h is None else h[keep])
+        if keep.all():
+            frame = out
+        else:
+            frame = out.loc[keep].reset_index(drop=True)
+            hashes = {c: h[keep] for c, h in hashes.items()}
+        self.rows_kept += len(frame)
+        return Chunk(t, frame, hashes, self._quarantine(df, rows, bad, start) if self.engine.lenient else None)
+
+    def _flag(self, rows: np.ndarray, column: str, values: pd.Series, dangling: np.ndarray, bad: np.ndarray) -> None:
+        if dangling.any():
+            self.issues.add(self.spec.name, rows[dangling], column, values[dangling].to_numpy(object), "dangling_reference")
+            bad |= dangling
+
+    def _quarantine(self, df: pd.DataFrame, rows: np.ndarray, mask: np.ndarray, start: int) -> pd.DataFrame | None:
+        """The raw rows of this chunk set aside, with their row numbers and reasons."""
+        if not self.engine.lenient or not mask.any():
+            return None
+        q = df.loc[mask].copy()
+        q.insert(0, "_row", rows[mask])
+        parts = self.issues.parts[start:]
+        reasons = pd.concat(parts, ignore_index=True) if parts else None
+        if reasons is not None and len(reasons):
+            reasons = reasons.sort_values("row", kind="stable").dropna(subset=["row"])
+        if reasons is not None and len(reasons):
+            text = reasons["column"].fillna("-").astype(str) + ": " + reasons["rule"].astype(str)
+            by_row = text.groupby(reasons["row"].astype("int64").to_numpy(), sort=False).agg("; ".join)
+        else:
+            by_row = pd.Series(dtype="object")
+        q.insert(1, "_reason", pd.Series(q["_row"]).map(by_row).astype(object).fillna(self.fallback or "dangling_reference").to_numpy())
+        return q.reset_index(drop=True)
+
+    def malformed_frame(self) -> pd.DataFrame | None:
+        if not self.malformed:
+            return None
+        return pd.DataFrame(
+            {"_row": [m for m, _ in self.malformed], "_reason": "malformed_row", "_text": [x for _, x in self.malformed]}
+        )
+
+
+def _check_rows(
+    df: pd.DataFrame, rows: np.ndarray, spec: Table, issues: _Collector, check: _TableCheck, hashes: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Type one chunk and flag its row-level problems. Returns (typed frame, bad-row mask)."""
     n = len(df)
     bad = np.zeros(n, bool)
-    for number, text in raw.malformed:
-        issues.add(spec.name, [np.nan if number is None else number], None, [text[:200]], "malformed_row")
-    missing = [c for c in spec.required_columns if c not in df.columns]
-    for c in missing:
-        issues.add(spec.name, [np.nan], c, None, "missing_column")  # table-level: no row number
-    if missing:  # every row is unusable; keep the schema's typed columns (nothing of it is stored)
-        empty = pd.DataFrame({c.name: pd.Series([], dtype=DTYPES[c.type]) for c in spec.columns})
-        return empty, np.ones(n, bool)
-    out = pd.DataFrame(index=df.index)
+    out: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name not in df.columns:
             out[col.name] = pd.Series(index=df.index, dtype=DTYPES[col.type])  # all null (NaN/NaT/NA)
@@ -286,39 +546,224 @@ def _check_table(raw: RawTable, spec: Table, issues: _Collector) -> tuple[pd.Dat
                 issues.add(spec.name, rows[null], col.name, [None] * int(null.sum()), "required_null")
                 bad |= null
         out[col.name] = typed
-    extras = [c for c in df.columns if c not in spec.column_names]
-    for c in extras:
-        out[c] = df[c]
-    # primary key uniqueness
+    for c in df.columns:
+        if c not in spec.column_names:  # extra columns are kept as they are
+            out[c] = df[c]
+    out_df = pd.DataFrame(out, index=df.index)
+    # primary key uniqueness (within the chunk and against earlier chunks)
     if spec.primary_key:
-        dup = out.duplicated(list(spec.primary_key), keep="first").to_numpy() & ~out[list(spec.primary_key)].isna().any(axis=1).to_numpy()
+        keys = list(spec.primary_key)
+        dup, h = check._duplicates(out_df)
+        if h is not None:
+            hashes[keys[0]] = h
         if dup.any():
-            vals = out.loc[dup, list(spec.primary_key)].astype("string").agg("|".join, axis=1)
-            issues.add(spec.name, rows[dup], "|".join(spec.primary_key), vals.to_numpy(), "duplicate_key")
+            vals = out_df.loc[dup, keys].astype("string").agg("|".join, axis=1)
+            issues.add(spec.name, rows[dup], "|".join(keys), vals.to_numpy(), "duplicate_key")
             bad |= dup
     if spec.name == "claims":
-        ebs = (out["end_time"] < out["start_time"]).fillna(False).to_numpy(bool)
+        ebs = (out_df["end_time"] < out_df["start_time"]).fillna(False).to_numpy(bool)
         if ebs.any():
             issues.add(spec.name, rows[ebs], "end_time", df.loc[ebs, "end_time"].astype("string").to_numpy(), "end_before_start")
             bad |= ebs
-        has_i = out["institution_id"].notna().to_numpy()
-        has_p = out["pharmacy_id"].notna().to_numpy()
-        ctype = out["claim_type"]
+        has_i = out_df["institution_id"].notna().to_numpy()
+        has_p = out_df["pharmacy_id"].notna().to_numpy()
+        ctype = out_df["claim_type"]
         is_ph = (ctype == "pharmacy").fillna(False).to_numpy(bool)
         is_med = ctype.isin(["outpatient", "inpatient"]).fillna(False).to_numpy(bool)
         mism = (has_i & has_p) | (is_ph & ~has_p) | (is_med & ~has_i) | (is_ph & has_i) | (is_med & has_p)
         mism &= ~bad
         if mism.any():
             vals = (
-                out.loc[mism, "claim_type"].astype("string").fillna("")
+                out_df.loc[mism, "claim_type"].astype("string").fillna("")
                 + ": institution_id="
-                + out.loc[mism, "institution_id"].astype("string").fillna("")
+                + out_df.loc[mism, "institution_id"].astype("string").fillna("")
                 + ", pharmacy_id="
-                + out.loc[mism, "pharmacy_id"].astype("string").fillna("")
+                + out_df.loc[mism, "pharmacy_id"].astype("string").fillna("")
             )
             issues.add(spec.name, rows[mism], "institution_id|pharmacy_id", vals.to_numpy(), "provider_mismatch")
             bad |= mism
-    return out, bad
+    return out_df, bad
+
+
+def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Iterate ``items`` in a helper thread, ``depth`` items ahead (reading and decoding a chunk
+    — Arrow, without the GIL — overlaps with checking the previous one)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for x in items:
+                if not put(("item", x)):
+                    break
+            else:
+                put(("done", None))
+        except BaseException as exc:  # re-raised in the consuming thread
+            put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=work, name="graphkit-load-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, x = q.get()
+            if kind == "item":
+                yield x
+            elif kind == "done":
+                return
+            else:
+                raise x
+    finally:
+        stop.set()
+        thread.join()
+
+
+#: tables each table's rows refer to (its references, family contacts, budgets' providers)
+_REFERS_TO: dict[str, set[str]] = {
+    t: {r.table for r in TABLES[t].references}
+    | ({"patients"} if t == "contacts" else set())
+    | ({"institutions", "pharmacies"} if t == "budgets" else set())
+    for t in TABLE_ORDER
+}
+
+#: the big fact tables whose chunk boundaries keep one claim's rows together
+_HOLD_BACK = {"claim_items": "claim_id"}
+
+
+class _Engine:
+    def __init__(self, lenient: bool, known: KnownKeys, wants_hashes: bool) -> None:
+        self.lenient = lenient
+        self.known = known
+        self.wants_hashes = wants_hashes
+        self.ref_sets: dict[str, KeySet] = {}
+
+
+def _resolve_chunk_rows(chunk_rows: int | None) -> int | None:
+    if chunk_rows is None:
+        return DEFAULT_CHUNK_ROWS
+    return None if chunk_rows <= 0 else int(chunk_rows)
+
+
+def stream_bundle(
+    bundle: str | Path,
+    *,
+    mapping: Mapping | str | Path | None = None,
+    encoding: str | None = None,
+    lenient: bool = False,
+    known: KnownKeys | MappingT[str, Any] | None = None,
+    chunk_rows: int | None = None,
+    sink: Sink | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ValidationReport:
+    """Validate a bundle table by table in chunks and hand every validated chunk to ``sink``.
+
+    ``chunk_rows``: rows per chunk (``None``: :data:`DEFAULT_CHUNK_ROWS`; ``0``: whole tables).
+    ``known``: keys already in the target store (references may point at them). In strict
+    mode (``lenient=False``) the sink stops getting chunks after the first issue; the report
+    still lists every issue. Returns the report; raising on issues is the caller's choice.
+
+    >>> import tempfile, pathlib
+    >>> b = pathlib.Path(tempfile.mkdtemp())
+    >>> stream_bundle(b).issue_list()[0].rule
+    'missing_table'
+    """
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.load(mapping)
+    rows_per = _resolve_chunk_rows(chunk_rows)
+    sink = sink or Sink()
+    say = progress or (lambda _msg: None)
+    files = locate_tables(bundle, mapping)
+    engine = _Engine(lenient, known if isinstance(known, KnownKeys) else KnownKeys(known), sink.wants_hashes)
+    issues = _Collector()
+    for t in REQUIRED_TABLES:
+        if t not in files:
+            issues.add(t, [], None, None, "missing_table")
+    report = ValidationReport(bundle=str(bundle), issues=issues.frame(), lenient=lenient)
+    n_issues = len(issues.parts)
+    for t in TABLE_ORDER:
+        if t not in files:
+            continue
+        say(f"校验 {t} / validating {t}")
+        reader = TableReader(files[t], t, encoding=encoding, mapping=mapping)
+        last: Exception | None = None
+        for enc in reader.encodings:
+            check = _TableCheck(TABLES[t], reader.columns, engine)
+            stops = not lenient and sink.stops_on_issue
+            writing = not stops or (n_issues == 0 and not check.issues.parts)
+            if writing:
+                sink.begin(t, reader.columns, reader.source_types)
+            try:
+                for raw in _prefetch(reader.chunks(rows_per, enc, hold_back=_HOLD_BACK.get(t))):
+                    chunk = check.process(raw)
+                    writing = writing and (not stops or not check.issues.parts)
+                    if writing:
+                        sink.chunk(chunk)
+            except WrongEncoding as exc:
+                last = exc
+                continue
+            break
+        else:
+            tried = [encoding] if encoding else ["utf-8", "gb18030"]
+            raise BundleError(f"table {t}: file {files[t].name} is neither valid UTF-8 nor GB18030 (tried {tried}; {last})")
+        if writing:
+            sink.end(t, check.malformed_frame() if lenient else None)
+        issues.parts += check.issues.parts
+        n_issues = len(issues.parts)
+        if check.kept_keys is not None and len(TABLES[t].primary_key) == 1:
+            engine.ref_sets[t] = check.kept_keys
+        for r in list(engine.ref_sets):  # keys no later table of the bundle refers to are dropped
+            if not any(r in _REFERS_TO[u] for u in TABLE_ORDER[TABLE_ORDER.index(t) + 1:] if u in files):
+                del engine.ref_sets[r]
+        report.rows_read[t] = check.rows_read
+        report.rows_kept[t] = check.rows_kept
+        if not reader.parquet:
+            report.encodings[t] = enc  # type: ignore[assignment]
+    frame = issues.frame()
+    if not frame.empty:
+        order = {t: i for i, t in enumerate(TABLE_ORDER)}
+        frame = frame.assign(_o=frame["table"].map(order)).sort_values(["_o", "row"], kind="stable").drop(columns="_o")
+        frame = frame.reset_index(drop=True)
+    report.issues = frame
+    return report
+
+
+class _Collect(Sink):
+    """Keeps every chunk in memory (what :func:`prepare_bundle` returns)."""
+
+    stops_on_issue = False
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[pd.DataFrame]] = {}
+        self.quarantine: dict[str, list[pd.DataFrame]] = {}
+        self.columns: dict[str, list[str]] = {}
+
+    def begin(self, table: str, columns: list[str], source_types: dict[str, pa.DataType]) -> None:
+        self.frames[table], self.quarantine[table], self.columns[table] = [], [], columns
+
+    def chunk(self, chunk: Chunk) -> None:
+        self.frames[chunk.table].append(chunk.frame)
+        if chunk.quarantine is not None:
+            self.quarantine[chunk.table].append(chunk.quarantine)
+
+    def end(self, table: str, malformed: pd.DataFrame | None) -> None:
+        parts = self.quarantine.pop(table)
+        if parts or malformed is not None:
+            q = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["_row", "_reason", *self.columns[table]])
+            if malformed is not None:
+                q = pd.concat([q, malformed], ignore_index=True)
+            self.quarantine[table] = q
 
 
 def prepare_bundle(
@@ -327,109 +772,22 @@ def prepare_bundle(
     mapping: Mapping | str | Path | None = None,
     encoding: str | None = None,
     lenient: bool = False,
-    known_keys: dict[str, pd.Index] | None = None,
+    known_keys: MappingT[str, Any] | KnownKeys | None = None,
+    chunk_rows: int | None = None,
 ) -> Prepared:
-    """Read, type and validate a bundle (the work shared by ``validate`` and ``load``).
+    """Read, type and validate a bundle into memory (what the Neo4j loader writes from).
 
     ``known_keys`` holds primary keys already in the target store, so a later bundle may
-    refer to entities loaded before.
+    refer to entities loaded before. Validation streams in chunks (see :func:`stream_bundle`);
+    the validated tables are returned whole.
     """
-    if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = Mapping.load(mapping)
-    files = locate_tables(bundle, mapping)
-    issues = _Collector()
-    for t in REQUIRED_TABLES:
-        if t not in files:
-            issues.add(t, [], None, None, "missing_table")
-    typed: dict[str, pd.DataFrame] = {}
-    badmask: dict[str, np.ndarray] = {}
-    raws: dict[str, RawTable] = {}
-    nrows: dict[str, int] = {}
-    for t in TABLE_ORDER:
-        if t in files:
-            # one table at a time: read, type, and (strict mode, where no quarantine is written)
-            # drop the raw strings at once, so the raw and typed copies of all tables never coexist
-            raws[t] = read_table(files[t], t, encoding=encoding, mapping=mapping)
-            nrows[t] = len(raws[t].frame)
-            typed[t], badmask[t] = _check_table(raws[t], TABLES[t], issues)
-            if not lenient:
-                raws[t].frame = raws[t].frame.iloc[0:0]
-    known_keys = known_keys or {}
-
-    def allowed_keys(table: str, key: str) -> pd.Index:
-        """Keys a reference may point at: the bundle's rows (in lenient mode only those kept so
-        far, so quarantine cascades) and what the target store already holds."""
-        keys = []
-        target = typed.get(table)
-        if target is not None and not target.empty:
-            keep = ~badmask[table] if lenient else np.ones(len(target), bool)
-            keys.append(pd.Index(target.loc[keep, key].dropna()))
-        if table in known_keys:
-            keys.append(known_keys[table])
-        return keys[0].append(keys[1:]) if keys else pd.Index([], dtype="string")
-
-    def flag(t: str, rows: np.ndarray, column: str, values: pd.Series, dangling: np.ndarray) -> None:
-        if dangling.any():
-            issues.add(t, rows[dangling], column, values[dangling].to_numpy(object), "dangling_reference")
-            badmask[t] = badmask[t] | dangling
-
-    # references, in dependency order; lenient mode cascades quarantine along them
-    for t in TABLE_ORDER:
-        if t not in typed or typed[t].empty:
-            continue
-        df = typed[t]
-        rows = raws[t].row_numbers
-        for ref in TABLES[t].references:
-            col = df[ref.column]
-            flag(t, rows, ref.column, col, col.notna().to_numpy() & ~isin(col, allowed_keys(ref.table, ref.target)))
-        if t == "contacts":  # a family link's value is another patient
-            fam = (df["kind"] == "family").fillna(False).to_numpy(bool)
-            if fam.any():
-                flag(t, rows, "value", df["value"], fam & ~isin(df["value"], allowed_keys("patients", "patient_id")))
-        if t == "budgets":  # a budget names an institution or a pharmacy, depending on provider_type
-            dangling = np.zeros(len(df), bool)
-            for ptype, table, key in (("institution", "institutions", "institution_id"), ("pharmacy", "pharmacies", "pharmacy_id")):
-                mine = (df["provider_type"] == ptype).fillna(False).to_numpy(bool)
-                dangling |= mine & df["provider_id"].notna().to_numpy() & ~isin(df["provider_id"], allowed_keys(table, key))
-            flag(t, rows, "provider_id", df["provider_id"], dangling)
-    frame = issues.frame()
-    if not frame.empty:
-        order = {t: i for i, t in enumerate(TABLE_ORDER)}
-        frame = frame.assign(_o=frame["table"].map(order)).sort_values(["_o", "row"], kind="stable").drop(columns="_o")
-        frame = frame.reset_index(drop=True)
-    report = ValidationReport(
-        bundle=str(bundle),
-        issues=frame,
-        rows_read={t: int(nrows[t] + len(raws[t].malformed)) for t in raws},
-        encodings={t: r.encoding for t, r in raws.items() if r.encoding},
-        lenient=lenient,
-    )
-    quarantine: dict[str, pd.DataFrame] = {}
-    kept: dict[str, pd.DataFrame] = {}
-    for t, df in typed.items():
-        mask = badmask[t]
-        kept[t] = df.loc[~mask].reset_index(drop=True) if len(df) else df
-        report.rows_kept[t] = int(len(kept[t]))
-        if lenient and (mask.any() or raws[t].malformed):
-            q = raws[t].frame.loc[mask].copy() if len(raws[t].frame) else raws[t].frame.copy()
-            q.insert(0, "_row", raws[t].row_numbers[mask] if len(raws[t].frame) else [])
-            reasons = frame[frame["table"] == t]
-            row_level = reasons.dropna(subset=["row"])
-            if len(row_level):
-                text = row_level["column"].fillna("-").astype(str) + ": " + row_level["rule"].astype(str)
-                by_row = text.groupby(row_level["row"].astype("int64").to_numpy(), sort=False).agg("; ".join)
-            else:
-                by_row = pd.Series(dtype="object")
-            table_level = reasons[reasons["row"].isna()]
-            fallback = "; ".join(f"{c}: {r}" for c, r in zip(table_level["column"].fillna("-"), table_level["rule"]))
-            q.insert(1, "_reason", pd.Series(q["_row"]).map(by_row).astype(object).fillna(fallback or "dangling_reference").to_numpy())
-            if raws[t].malformed:
-                mal = pd.DataFrame(
-                    {"_row": [n for n, _ in raws[t].malformed], "_reason": "malformed_row", "_text": [x for _, x in raws[t].malformed]}
-                )
-                q = pd.concat([q, mal], ignore_index=True)
-            quarantine[t] = q
-    return Prepared(kept, report, quarantine)
+    sink = _Collect()
+    report = stream_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient, known=known_keys,
+                           chunk_rows=chunk_rows, sink=sink)
+    tables = {}
+    for t, parts in sink.frames.items():
+        tables[t] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    return Prepared(tables, report, {t: q for t, q in sink.quarantine.items() if isinstance(q, pd.DataFrame)})
 
 
 def validate_bundle(
@@ -438,14 +796,15 @@ def validate_bundle(
     mapping: Mapping | str | Path | None = None,
     encoding: str | None = None,
     store: str | Path | None = None,
+    chunk_rows: int | None = None,
 ) -> ValidationReport:
-    """Validate a bundle folder and return the report (nothing is written).
+    """Validate a bundle folder and return the report (nothing is written; memory-bounded).
 
     ``store``: an existing store whose entities the bundle may refer to.
     """
     known = None
     if store is not None:
-        from .embedded import store_keys
+        from .embedded import store_known_keys
 
-        known = store_keys(store)
-    return prepare_bundle(bundle, mapping=mapping, encoding=encoding, known_keys=known).report
+        known = store_known_keys(store)
+    return stream_bundle(bundle, mapping=mapping, encoding=encoding, known=known, chunk_rows=chunk_rows)

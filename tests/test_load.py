@@ -671,20 +671,20 @@ def test_crash_during_write_keeps_previous_store(tiny_bundle: Path, tmp_path: Pa
     counts = EmbeddedStore(store).row_counts()
     b2 = write_bundle(tmp_path / "b2", second_bundle())
 
-    real_write = pq.write_table
+    real_write = pq.ParquetWriter.write_table
     calls = {"n": 0}
 
-    def crashing_write(*args, **kwargs):
+    def crashing_write(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] > 1:
             raise OSError("disk full (simulated)")
-        return real_write(*args, **kwargs)
+        return real_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(pq, "write_table", crashing_write)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", crashing_write)
     with pytest.raises(OSError, match="simulated"):
         load_bundle(b2, store)
     assert calls["n"] == 2
-    assert (store / "gen-000002").is_dir()  # the half-written generation is left behind
+    assert not (store / "gen-000002").exists()  # the half-written generation is cleaned up
 
     st_ = EmbeddedStore(store)
     assert st_.fingerprint == first.store_fingerprint
@@ -692,7 +692,7 @@ def test_crash_during_write_keeps_previous_store(tiny_bundle: Path, tmp_path: Pa
     assert len(st_.table("claims")) == 5
     assert st_.table("claims").set_index("claim_id").loc["C0001", "total_amount"] == 200.0
 
-    monkeypatch.setattr(pq, "write_table", real_write)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", real_write)
     second = load_bundle(b2, store)
     assert second.rows["claims"] == 7
     gens = sorted(p.name for p in store.iterdir() if p.name.startswith("gen-"))
@@ -703,15 +703,16 @@ def test_crash_during_write_keeps_previous_store(tiny_bundle: Path, tmp_path: Pa
 def test_crash_during_first_load_then_load_works(tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "store"
 
-    def boom(*args, **kwargs):
+    def boom(self, *args, **kwargs):
         raise OSError("crash (simulated)")
 
-    original = pq.write_table
-    monkeypatch.setattr(pq, "write_table", boom)
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", boom)
     with pytest.raises(OSError):
         load_bundle(tiny_bundle, store)
     assert not (store / "manifest.json").exists()
-    monkeypatch.setattr(pq, "write_table", original)
+    assert not store.exists()  # the folder this load created is removed again
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", original)
     res = load_bundle(tiny_bundle, store)
     assert res.rows["claims"] == 5
 

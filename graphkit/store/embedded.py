@@ -8,7 +8,10 @@ Layout of a store folder::
 
 Writes are atomic: a new generation is written completely and fsynced, then
 ``manifest.json`` is replaced in one ``os.replace``. A crash leaves the previous
-manifest pointing at the previous, complete generation.
+manifest pointing at the previous, complete generation. :class:`GenerationWriter`
+writes a generation table by table, a table whole or streamed in row groups
+(:class:`TableWriter`); a table's fingerprint is the sorted multiset of its row hashes,
+so it can be computed chunk by chunk (:func:`row_hashes`, :func:`fingerprint_from_hashes`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,13 +30,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._failpoints import failpoint
+from .._fast import combine_hashes, string_hash
 from ..errors import StoreError
 from ..schema import SCHEMA_VERSION, TABLES
 from .base import Store
 
-__all__ = ["EmbeddedStore", "STORE_FORMAT", "table_fingerprint", "store_fingerprint"]
+__all__ = [
+    "EmbeddedStore",
+    "GenerationWriter",
+    "TableWriter",
+    "STORE_FORMAT",
+    "table_fingerprint",
+    "store_fingerprint",
+    "row_hashes",
+    "column_hash",
+    "fingerprint_from_hashes",
+    "to_frame",
+]
 
 STORE_FORMAT = "graphkit.store/v1"
+_ORDER = {name: i for i, name in enumerate(TABLES)}  # tables are listed in dependency order
 
 
 def _canonical(s: pd.Series) -> pd.Series:
@@ -49,17 +65,48 @@ def _canonical(s: pd.Series) -> pd.Series:
     return s.astype("string[pyarrow]")
 
 
-def table_fingerprint(df: pd.DataFrame) -> str:
-    """Order-independent sha256 of a table's content (column names + row values)."""
-    h = hashlib.sha256()
+def column_hash(s: pd.Series) -> np.ndarray:
+    """uint64 hash of each value of one column, as the fingerprint sees it (canonical form)."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return string_hash(s)
+    return pd.util.hash_pandas_object(_canonical(s), index=False).to_numpy()
+
+
+def row_hashes(df: pd.DataFrame, known: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """uint64 hash of each row's content (columns in name order), the unit of :func:`table_fingerprint`.
+
+    ``known``: column hashes already computed (by :func:`column_hash`) for some columns.
+    Equal to ``pd.util.hash_pandas_object`` of the canonical frame, so a table hashed in
+    chunks gives the same multiset of row hashes as hashed whole.
+
+    >>> df = pd.DataFrame({"b": pd.Series(["x", None], dtype="string"), "a": [1.5, None]})
+    >>> canon = pd.DataFrame({c: _canonical(df[c]) for c in sorted(df.columns)})
+    >>> bool((row_hashes(df) == pd.util.hash_pandas_object(canon, index=False).to_numpy()).all())
+    True
+    """
+    known = known or {}
     cols = sorted(df.columns)
-    h.update(json.dumps(cols).encode())
-    h.update(str(len(df)).encode())
-    if len(df):
-        canon = pd.DataFrame({c: _canonical(df[c]) for c in cols})
-        rows = pd.util.hash_pandas_object(canon, index=False).to_numpy()
-        h.update(np.sort(rows).tobytes())
+    return combine_hashes([known[c] if c in known else column_hash(df[c]) for c in cols], len(df))
+
+
+def fingerprint_from_hashes(columns: Sequence[str], hashes: np.ndarray) -> str:
+    """A table's fingerprint from its column names and the row hashes of all its rows (any order)."""
+    h = hashlib.sha256()
+    h.update(json.dumps(sorted(columns)).encode())
+    h.update(str(len(hashes)).encode())
+    if len(hashes):
+        h.update(np.sort(np.asarray(hashes, dtype=np.uint64)).tobytes())
     return h.hexdigest()
+
+
+def table_fingerprint(df: pd.DataFrame) -> str:
+    """Order-independent sha256 of a table's content (column names + row values).
+
+    >>> a = pd.DataFrame({"k": pd.Series(["x", "y"], dtype="string"), "v": [1.0, 2.0]})
+    >>> table_fingerprint(a) == table_fingerprint(a.iloc[::-1])
+    True
+    """
+    return fingerprint_from_hashes(list(df.columns), row_hashes(df) if len(df) else np.zeros(0, np.uint64))
 
 
 def store_fingerprint(table_prints: dict[str, str]) -> str:
@@ -134,11 +181,7 @@ class EmbeddedStore(Store):
             stored = info["columns"]
             want = list(columns) if columns is not None else stored
             present = [c for c in want if c in stored]
-            tbl = pq.read_table(self.path / info["file"], columns=present)
-            df = tbl.to_pandas(types_mapper=_types_mapper)
-            for c in df.columns:  # Parquet keeps ms; the store's datetimes are second resolution
-                if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dtype != "datetime64[s]":
-                    df[c] = df[c].astype("datetime64[s]")
+            df = to_frame(pq.read_table(self.path / info["file"], columns=present))
             for c in want:
                 if c not in df.columns:
                     df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
@@ -146,6 +189,19 @@ class EmbeddedStore(Store):
         if name in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "contacts"):
             self._cache[key] = df  # small dimension tables are worth caching
         return df
+
+    def table_file(self, name: str) -> Path:
+        """Path of a stored table's Parquet file."""
+        return self.path / self.manifest["tables"][name]["file"]
+
+    def iter_table(self, name: str, columns: Sequence[str] | None = None, *, batch_rows: int = 1 << 20) -> Iterator[pa.Table]:
+        """Stream a stored table as Arrow tables of at most ``batch_rows`` rows (in stored order)."""
+        if not self.has_table(name):
+            return
+        pf = pq.ParquetFile(self.table_file(name))
+        cols = None if columns is None else [c for c in columns if c in self.manifest["tables"][name]["columns"]]
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
+            yield pa.Table.from_batches([batch])
 
     # -- writing -----------------------------------------------------------------------
     @classmethod
@@ -161,59 +217,211 @@ class EmbeddedStore(Store):
 
         ``fingerprints``: content fingerprints already computed for some of the tables.
         """
-        root = Path(path)
-        root.mkdir(parents=True, exist_ok=True)
+        gen = GenerationWriter(path)
+        try:
+            for name, df in tables.items():
+                gen.add_table(name, df, fingerprint=(fingerprints or {}).get(name))
+            gen.commit(meta)
+        except BaseException:
+            gen.close_files()
+            raise
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """The store's Parquet settings: zstd; min/max statistics only for non-string columns
+    (nothing reads string statistics, and they are a good part of the write time)."""
+    stats = [f.name for f in schema if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    return pq.ParquetWriter(path, schema, compression="zstd", write_statistics=stats or False)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns, order and types (missing columns all null)."""
+    if table.schema.equals(schema):
+        return table
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            cols.append(col if col.type == f.type else col.cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+class TableWriter:
+    """Streams one table of a new generation into its Parquet file (see :class:`GenerationWriter`).
+
+    Rows are hashed as they are written (unless the caller gives the fingerprint at
+    :meth:`close`), so the table's fingerprint never needs the whole table in memory.
+    """
+
+    def __init__(self, gen: "GenerationWriter", name: str, schema: pa.Schema, *, path: Path | None = None) -> None:
+        self.gen, self.name, self.schema = gen, name, schema
+        self.path = path or gen.dir / f"{name}.parquet"
+        self.rows = 0
+        self._hashes: list[np.ndarray] = []
+        self._writer: pq.ParquetWriter | None = _parquet_writer(self.path, schema)
+        gen._open.append(self)
+
+    def write(self, table: pa.Table, hashes: np.ndarray | None = None, *, hash_rows: bool = True) -> None:
+        """Append rows. ``hashes``: their :func:`row_hashes` if already known."""
+        if table.num_rows == 0:
+            return
+        table = conform(table, self.schema)
+        assert self._writer is not None
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        if hashes is not None:
+            self._hashes.append(np.asarray(hashes, np.uint64))
+        elif hash_rows:
+            self._hashes.append(row_hashes(to_frame(table)))
+        self.rows += table.num_rows
+
+    def finish(self) -> None:
+        """Close and fsync the file (without registering it as a table of the generation)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            with open(self.path, "rb") as fh:
+                os.fsync(fh.fileno())
+            if self in self.gen._open:
+                self.gen._open.remove(self)
+
+    def close(self, fingerprint: str | None = None) -> str:
+        """Finish the file and register the table (``fingerprint``: known content fingerprint)."""
+        self.finish()
+        if fingerprint is None:
+            hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, np.uint64)
+            if len(hashes) != self.rows:
+                raise StoreError(f"table {self.name}: {self.rows} rows written but {len(hashes)} hashed")
+            fingerprint = fingerprint_from_hashes(self.schema.names, hashes)
+        self._hashes = []
+        self.gen._register(self.name, self.path, self.rows, list(self.schema.names), fingerprint)
+        return fingerprint
+
+
+class GenerationWriter:
+    """Writes the next generation of a store table by table; :meth:`commit` makes it live.
+
+    Nothing is visible until the manifest swap in :meth:`commit` (one ``os.replace``); a
+    crash or an :meth:`abort` before it leaves the previous generation in force.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> gen = GenerationWriter(d)
+    >>> w = gen.open_table("institutions", pa.schema([("institution_id", pa.large_string())]))
+    >>> w.write(pa.table({"institution_id": pa.array(["H1", "H2"], pa.large_string())}))
+    >>> _ = w.close()
+    >>> gen.commit({})
+    >>> EmbeddedStore(d).row_counts()
+    {'institutions': 2}
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.root = Path(path)
+        self.created_root = not self.root.exists()
+        self.root.mkdir(parents=True, exist_ok=True)
         old = None
-        if (root / "manifest.json").exists():
+        if (self.root / "manifest.json").exists():
             try:
-                old = json.loads((root / "manifest.json").read_text("utf-8"))
+                old = json.loads((self.root / "manifest.json").read_text("utf-8"))
             except json.JSONDecodeError:
                 old = None
-        gen_n = (old or {}).get("generation_number", 0) + 1
-        gen = f"gen-{gen_n:06d}"
-        gen_dir = root / gen
-        if gen_dir.exists():  # leftover of a crashed write
-            shutil.rmtree(gen_dir)
-        gen_dir.mkdir()
-        table_info: dict[str, Any] = {}
-        prints: dict[str, str] = {}
-        for name, df in tables.items():
-            file = gen_dir / f"{name}.parquet"
-            arrow = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-            pq.write_table(arrow, file, compression="zstd")
-            with open(file, "rb") as fh:
+        self.number = (old or {}).get("generation_number", 0) + 1
+        self.name = f"gen-{self.number:06d}"
+        self.dir = self.root / self.name
+        if self.dir.exists():  # leftover of a crashed write
+            shutil.rmtree(self.dir)
+        self.dir.mkdir()
+        self.tables: dict[str, Any] = {}
+        self._open: list[TableWriter] = []
+
+    def _register(self, name: str, file: Path, rows: int, columns: list[str], fingerprint: str) -> None:
+        self.tables[name] = {
+            "file": f"{self.name}/{file.name}",
+            "rows": int(rows),
+            "columns": columns,
+            "fingerprint": fingerprint,
+        }
+        failpoint(f"store_after_table:{name}")
+
+    def open_table(self, name: str, schema: pa.Schema, *, path: Path | None = None) -> TableWriter:
+        """A streaming writer for table ``name`` (``path``: another file in the generation folder)."""
+        return TableWriter(self, name, schema, path=path)
+
+    def add_table(self, name: str, df: pd.DataFrame, *, fingerprint: str | None = None) -> None:
+        """Write a whole table held in memory."""
+        arrow = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+        w = self.open_table(name, arrow.schema)
+        w.write(arrow, hash_rows=False)
+        w.close(fingerprint or table_fingerprint(df))
+
+    def link_table(self, name: str, old: "EmbeddedStore") -> None:
+        """Carry a table over unchanged from the current generation (hard link, else a copy)."""
+        info = old.manifest["tables"][name]
+        src, dst = old.table_file(name), self.dir / f"{name}.parquet"
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+            with open(dst, "rb") as fh:
                 os.fsync(fh.fileno())
-            prints[name] = (fingerprints or {}).get(name) or table_fingerprint(df)
-            failpoint(f"store_after_table:{name}")
-            table_info[name] = {
-                "file": f"{gen}/{name}.parquet",
-                "rows": int(len(df)),
-                "columns": list(df.columns),
-                "fingerprint": prints[name],
-            }
-        _fsync_dir(gen_dir)
+        self._register(name, dst, info["rows"], list(info["columns"]), info["fingerprint"])
+
+    def close_files(self) -> None:
+        """Close any writer still open (after a failure)."""
+        for w in list(self._open):
+            try:
+                if w._writer is not None:
+                    w._writer.close()
+            except Exception:  # the file is discarded anyway
+                pass
+            w._writer = None
+        self._open.clear()
+
+    def abort(self) -> None:
+        """Discard the unfinished generation (and the store folder if this writer created it)."""
+        self.close_files()
+        shutil.rmtree(self.root if self.created_root else self.dir, ignore_errors=True)
+
+    def commit(self, meta: dict[str, Any] | None = None) -> None:
+        """Fsync the generation, swap the manifest atomically, then remove older generations."""
+        if self._open:
+            raise StoreError(f"tables still being written: {[w.name for w in self._open]}")
+        for child in self.dir.iterdir():  # scratch files (sorted runs) are not part of a generation
+            if child.name not in {Path(t["file"]).name for t in self.tables.values()}:
+                child.unlink()
+        _fsync_dir(self.dir)
         manifest = {
             "format": STORE_FORMAT,
             "schema_version": SCHEMA_VERSION,
-            "generation": gen,
-            "generation_number": gen_n,
+            "generation": self.name,
+            "generation_number": self.number,
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "fingerprint": store_fingerprint(prints),
-            "tables": table_info,
+            "fingerprint": store_fingerprint({n: t["fingerprint"] for n, t in self.tables.items()}),
+            "tables": {n: self.tables[n] for n in sorted(self.tables, key=lambda n: (_ORDER.get(n, len(_ORDER)), n))},
             **(meta or {}),
         }
         failpoint("store_before_manifest")
-        tmp = root / "manifest.json.tmp"
+        tmp = self.root / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, root / "manifest.json")
-        _fsync_dir(root)
+        os.replace(tmp, self.root / "manifest.json")
+        _fsync_dir(self.root)
         failpoint("store_after_manifest")
         # the new generation is live: remove older ones
-        for child in root.iterdir():
-            if child.is_dir() and child.name.startswith("gen-") and child.name != gen:
+        for child in self.root.iterdir():
+            if child.is_dir() and child.name.startswith("gen-") and child.name != self.name:
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of the store as the pandas frame :meth:`EmbeddedStore.table` returns."""
+    df = table.to_pandas(types_mapper=_types_mapper)
+    for c in df.columns:  # Parquet keeps ms; the store's datetimes are second resolution
+        if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dtype != "datetime64[s]":
+            df[c] = df[c].astype("datetime64[s]")
+    return df
 
 
 def _types_mapper(t: pa.DataType):
