@@ -1,10 +1,19 @@
 """Load a claims bundle into Neo4j: validated exactly like the embedded load, then batched
-``UNWIND … MERGE`` in explicit, retried transactions.
+``UNWIND`` statements in explicit, retried transactions.
 
-* Idempotent: every write is a MERGE on a unique key; loading the same bundle again
-  changes nothing (a completed load is recorded and skipped).
+* Claims new to the graph (the common case: a fresh bundle) are written by one statement per
+  batch that CREATEs each claim, its relationships and its items in a single pass
+  (``cypher/load/claims_create.cypher``). Everything else is a MERGE on a unique key.
+* Idempotent: loading the same bundle again changes nothing (a completed load is recorded and
+  skipped; a forced re-run finds every key in the graph and takes the MERGE path).
 * Resumable: each batch commits together with a checkpoint (``:GraphkitLoad``); a killed
-  load re-run continues after the last committed batch, with no duplicates.
+  load re-run continues after the last committed batch, with no duplicates. Which rows are
+  "new" is decided from the keys the graph holds when the (re-)run starts, so rows of
+  committed batches are never CREATEd twice; a checkpoint written with another batch layout
+  (other ``batch_size`` or loader version) restarts from the first batch, which is just as safe.
+* Updated rows (keys already in the graph) MERGE their node and replace single-valued
+  relationships (a claim's card, provider, doctor …) through the ``*_replace`` files; a claim's
+  items are replaced as a whole.
 * Personal fields are pseudonymised with the same keyed hash as the embedded store.
 """
 
@@ -16,7 +25,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,7 +34,7 @@ from .._failpoints import failpoint
 from ..schema import TABLE_ORDER, TABLES
 from ..store.embedded import store_fingerprint
 from .model import CONTACT_RELS, LABEL_TABLE, MODEL, camel
-from .runner import CYPHER_DIR, Connection, run_in
+from .runner import CYPHER_DIR, Connection, Neo4jError, fetch_in, run_in
 
 __all__ = ["Neo4jLoadResult", "load_bundle_neo4j", "neo4j_keys", "to_rows"]
 
@@ -38,6 +47,7 @@ class Neo4jLoadResult:
     store_fingerprint: str = ""
     seconds: float = 0.0
     rows_written: int = 0
+    write_seconds: float = 0.0  # the batches alone (validation, pseudonymisation and planning excluded)
     skipped: bool = False
     resumed_from: tuple[int, int] | None = None
     report: Any = None
@@ -45,6 +55,11 @@ class Neo4jLoadResult:
     @property
     def rows_per_second(self) -> float:
         return self.rows_written / self.seconds if self.seconds else 0.0
+
+    @property
+    def write_rows_per_second(self) -> float:
+        """Bundle rows per second of the writing phase alone."""
+        return self.rows_written / self.write_seconds if self.write_seconds else 0.0
 
 
 def _py(v: Any) -> Any:
@@ -61,6 +76,13 @@ def _py(v: Any) -> Any:
     return v
 
 
+def _plain_values(s: pd.Series) -> list[Any]:
+    """A non-temporal column as Python values (str, int, float, bool), None for nulls."""
+    if s.dtype == object:
+        return [_py(x) for x in s]
+    return s.astype(object).where(s.notna(), None).tolist()
+
+
 def to_rows(df: pd.DataFrame, table: str, exclude: set[str]) -> list[dict[str, Any]]:
     """Property maps (camelCase names for spec columns) for each row; nulls dropped."""
     spec = TABLES[table]
@@ -74,7 +96,7 @@ def to_rows(df: pd.DataFrame, table: str, exclude: set[str]) -> list[dict[str, A
         elif typ == "datetime" or pd.api.types.is_datetime64_any_dtype(s):
             conv[c] = [None if pd.isna(x) else x.to_pydatetime() for x in s]
         else:
-            conv[c] = [_py(x) for x in s.astype(object)]
+            conv[c] = _plain_values(s)
     names = [camel(c) if c in spec.column_names else c for c in cols]
     out = []
     for vals in zip(*(conv[c] for c in cols)) if cols else ([] for _ in range(len(df))):
@@ -93,10 +115,35 @@ def neo4j_keys(conn: Connection) -> dict[str, pd.Index]:
     return {t: pd.Index(v, dtype="string") for t, v in out.items()}
 
 
+#: Bumped whenever the batch layout changes: a checkpoint written with another layout (or another
+#: ``batch_size``) restarts the load from its first batch instead of skipping the wrong batches.
+PLAN_VERSION = 2
+
+#: ``claims`` / ``claim_items`` columns that ``load/claims_create`` writes as named properties;
+#: any other column (a bundle's extra columns) travels in the row's ``extra`` map.
+CLAIM_CREATE_COLUMNS = ("claim_type", "department", "start_time", "end_time", "diagnosis_code",
+                        "total_amount", "fund_amount", "self_amount")
+ITEM_CREATE_COLUMNS = ("item_code", "item_name", "category", "quantity", "unit_price", "amount")
+
+
+class Stmt(NamedTuple):
+    """One statement of a batch: a ``cypher/`` file, its parameters and, for statements that
+    return ``created``, the count they must report (else the transaction is rolled back)."""
+
+    query: str
+    params: dict[str, Any]
+    expect: int | None = None
+
+
+Batch = Callable[[], list[Stmt]]
+
+
 @dataclass
 class _Step:
     name: str
-    batches: list[list[tuple[str, dict[str, Any]]]]  # per batch: (query, params) statements
+    #: one builder per batch: statements are built when their batch is written, so memory holds
+    #: one batch of row maps rather than the whole bundle's (and skipped batches cost nothing)
+    batches: list[Batch]
     rows: int
 
 
@@ -105,84 +152,216 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(i, min(i + size, n))
 
 
+def _iso_or_none(s: pd.Series) -> list[str | None]:
+    """A date-time column as ISO-8601 strings (``localdatetime()`` parses them), None for nulls."""
+    arr = s.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+    whole = arr[~np.isnat(arr)].astype("int64") % 1_000_000 == 0
+    out = np.datetime_as_string(arr, unit="s" if whole.all() else "us").tolist()
+    return [None if v == "NaT" else v for v in out]
+
+
+def _create_rows(df: pd.DataFrame, table: str, key: str, key_name: str, named: tuple[str, ...],
+                 refs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Row maps for a ``*_create`` statement: the key, the ``named`` columns and the ``refs`` by
+    camelCase name (date-times as ISO strings), every other column in an ``extra`` map; nulls
+    are left out (an absent value is not set)."""
+    spec = TABLES[table]
+    present = [c for c in named + refs if c in df.columns]
+    cols = [key_name] + [camel(c) for c in present]
+    values: list[list[Any]] = [df[key].tolist()]
+    for c in present:
+        s = df[c]
+        values.append(_iso_or_none(s) if spec.column(c).type == "datetime" else _plain_values(s))
+    other = [c for c in df.columns if c not in {key, *named, *refs}]
+    if other:
+        cols.append("extra")
+        values.append([e or None for e in to_rows(df[other], table, set())])
+    return [{n: v for n, v in zip(cols, vals) if v is not None} for vals in zip(*values)]
+
+
+def _with_item_keys(items: pd.DataFrame) -> pd.DataFrame:
+    """Items with ``_item_key`` = claimId#ordinal (ordinal in bundle order within the claim)."""
+    ordinal = items.groupby("claim_id", sort=False).cumcount()
+    return items.assign(_item_key=items["claim_id"] + "#" + ordinal.map("{:04d}".format).astype("string"))
+
+
+def _item_stmts(items: pd.DataFrame) -> list[Stmt]:
+    """Replace the items of claims already in the graph: clear them, then MERGE the new ones
+    (``items`` carries ``_item_key``)."""
+    props = to_rows(items.drop(columns=["_item_key"]), "claim_items", {"claim_id"})
+    return [
+        Stmt("load/claim_items_clear", {"claimIds": pd.unique(items["claim_id"]).tolist()}),
+        Stmt("load/claim_items", {"rows": [{"claimId": c, "key": k, "props": p}
+                                           for c, k, p in zip(items["claim_id"].tolist(), items["_item_key"].tolist(), props)]}),
+    ]
+
+
+def _claims_step(claims: pd.DataFrame, items: pd.DataFrame | None, batch_size: int,
+                 known: pd.Index | None) -> tuple[_Step, pd.DataFrame | None]:
+    """Batches of ``batch_size`` claims, each written with its items in the same transaction.
+    Returns the step and the items whose claim is not in this bundle (items a later bundle adds
+    to an earlier claim), which get a step of their own."""
+    spec = MODEL["claims"]
+    ref_cols = tuple(c for c, _, _ in spec.refs)
+    claims = claims.reset_index(drop=True)
+    is_known = (claims[spec.key].isin(known).to_numpy(bool) if known is not None and len(known)
+                else np.zeros(len(claims), bool))
+    orphans = None
+    # items sorted by their claim's position (stable: bundle order within a claim), plus where
+    # each claim's items start and end in that order
+    by_claim = pd.DataFrame(columns=["claim_id", "_item_key"])
+    starts = ends = np.zeros(len(claims), np.int64)
+    if items is not None and not items.empty:
+        items = _with_item_keys(items.reset_index(drop=True))
+        pos = pd.Index(claims[spec.key]).get_indexer(items["claim_id"])
+        if (pos < 0).any():
+            orphans = items[pos < 0].drop(columns="_item_key")
+        order = np.argsort(np.where(pos < 0, len(claims), pos), kind="stable")
+        order = order[: int((pos >= 0).sum())]
+        by_claim = items.iloc[order].reset_index(drop=True)
+        sorted_pos = pos[order]
+        starts = np.searchsorted(sorted_pos, np.arange(len(claims)), side="left")
+        ends = np.searchsorted(sorted_pos, np.arange(len(claims)), side="right")
+
+    def build(sl: slice) -> list[Stmt]:
+        part, known_part = claims.iloc[sl], is_known[sl]
+        stmts = []
+        if (~known_part).any():
+            idx = np.flatnonzero(~known_part) + sl.start
+            rows = _create_rows(claims.iloc[idx], "claims", spec.key, "claimId", CLAIM_CREATE_COLUMNS, ref_cols)
+            seg = np.concatenate([np.arange(starts[i], ends[i]) for i in idx]) if len(idx) else np.array([], np.int64)
+            its = by_claim.iloc[seg]
+            item_rows = (_create_rows(its.drop(columns="claim_id"), "claim_items", "_item_key", "itemKey", ITEM_CREATE_COLUMNS)
+                         if len(its) else [])
+            k = 0
+            for r, i in zip(rows, idx):
+                n = int(ends[i] - starts[i])
+                r["items"] = item_rows[k : k + n]
+                k += n
+            stmts.append(Stmt("load/claims_create", {"rows": rows}, expect=len(rows)))
+        if known_part.any():
+            old = part[known_part]
+            props = to_rows(old, "claims", {spec.key, *ref_cols})
+            stmts.append(Stmt("load/claims", {"rows": [{"key": k, "props": p} for k, p in zip(old[spec.key].tolist(), props)]}))
+            for col, q, reverse in spec.refs:
+                o = old[old[col].notna()]
+                if len(o):
+                    a, b = (o[col], o[spec.key]) if reverse else (o[spec.key], o[col])
+                    stmts.append(Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
+            idx = np.flatnonzero(known_part) + sl.start
+            seg = np.concatenate([np.arange(starts[i], ends[i]) for i in idx])
+            if len(seg):
+                stmts.extend(_item_stmts(by_claim.iloc[seg]))
+        return stmts
+
+    batches: list[Batch] = [lambda sl=sl: build(sl) for sl in _batches(len(claims), batch_size)]
+    return _Step("claims", batches, len(claims) + len(by_claim)), orphans
+
+
+def _node_step(t: str, df: pd.DataFrame, batch_size: int, known: pd.Index | None) -> _Step:
+    """A node table other than claims: MERGE the nodes, then their relationships (the
+    ``_replace`` variants when a batch touches nodes already in the graph)."""
+    spec = MODEL[t]
+    fk_cols = {c for c, _, _ in spec.refs}
+    existing = df[spec.key].isin(known).to_numpy(bool) if known is not None and len(known) else np.zeros(len(df), bool)
+
+    def build(sl: slice) -> list[Stmt]:
+        part = df.iloc[sl]
+        props = to_rows(part, t, {spec.key} | fk_cols)
+        stmts = [Stmt(f"load/{t}", {"rows": [{"key": k, "props": p} for k, p in zip(part[spec.key].tolist(), props)]})]
+        replace = bool(existing[sl].any())
+        for col, q, reverse in spec.refs:
+            if replace and (CYPHER_DIR / f"{q}_replace.cypher").exists():
+                q = f"{q}_replace"
+            ref = part[part[col].notna()]
+            if ref.empty:
+                continue
+            a, b = (ref[col], ref[spec.key]) if reverse else (ref[spec.key], ref[col])
+            stmts.append(Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
+        return stmts
+
+    return _Step(t, [lambda sl=sl: build(sl) for sl in _batches(len(df), batch_size)], len(df))
+
+
+def _contacts_step(df: pd.DataFrame, batch_size: int) -> _Step:
+    def build(sl: slice) -> list[Stmt]:
+        part = df.iloc[sl]
+        stmts = []
+        for kind, (q, _) in CONTACT_RELS.items():
+            k = part[part["kind"] == kind]
+            if len(k):
+                stmts.append(Stmt(q, {"rows": [{"from": a, "to": b} for a, b in zip(k["patient_id"].tolist(), k["value"].tolist())]}))
+        return stmts
+
+    return _Step("contacts", [lambda sl=sl: build(sl) for sl in _batches(len(df), batch_size)], len(df))
+
+
+def _budgets_step(df: pd.DataFrame, batch_size: int) -> _Step:
+    keys = df["provider_type"] + ":" + df["provider_id"] + ":" + df["year"].astype("string")
+
+    def build(sl: slice) -> list[Stmt]:
+        part, part_keys = df.iloc[sl], keys.iloc[sl]
+        props = to_rows(part, "budgets", set())
+        stmts = [Stmt("load/budgets", {"rows": [{"key": k, "props": p} for k, p in zip(part_keys.tolist(), props)]})]
+        for ptype in ("institution", "pharmacy"):
+            m = (part["provider_type"] == ptype).to_numpy(bool)
+            if m.any():
+                stmts.append(Stmt(f"load/{ptype}_has_budget", {"rows": [
+                    {"from": a, "to": b} for a, b in zip(part.loc[m, "provider_id"].tolist(), part_keys[m].tolist())]}))
+        return stmts
+
+    return _Step("budgets", [lambda sl=sl: build(sl) for sl in _batches(len(df), batch_size)], len(df))
+
+
+def _orphan_items_step(df: pd.DataFrame, batch_size: int) -> _Step:
+    """Items whose claim is not in this bundle (it is in the graph: validated): replaced per claim."""
+    df = _with_item_keys(df.reset_index(drop=True))
+    df = df.iloc[np.argsort(pd.factorize(df["claim_id"])[0], kind="stable")].reset_index(drop=True)
+    # batches end at claim boundaries: a claim's items are cleared and rewritten together
+    cid = df["claim_id"].to_numpy()
+    starts = [0]
+    for b in np.flatnonzero(cid[1:] != cid[:-1]) + 1:
+        if b - starts[-1] >= batch_size:
+            starts.append(int(b))
+    starts.append(len(df))
+    return _Step("claim_items", [lambda s0=s0, s1=s1: _item_stmts(df.iloc[s0:s1]) for s0, s1 in zip(starts[:-1], starts[1:])], len(df))
+
+
 def _plan(tables: dict[str, pd.DataFrame], batch_size: int, known: dict[str, pd.Index] | None = None) -> list[_Step]:
-    """Batches of (query, params) per table. A batch whose nodes all are new uses plain
-    relationship MERGEs; one touching existing nodes uses the ``_replace`` variants, which
-    drop an older single-valued relationship (a claim's card, a card's holder …)."""
+    """Batches of statements per table, in table order. The layout (steps, batch boundaries)
+    depends on the bundle and ``batch_size`` only; ``known`` (keys in the graph when the load
+    starts) only picks the statements: CREATE for new claims, MERGE + ``_replace`` otherwise."""
     known = known or {}
     steps: list[_Step] = []
+    orphan_items = tables.get("claim_items")
     for t in TABLE_ORDER:
         if t not in tables or tables[t].empty:
             continue
         df = tables[t].reset_index(drop=True)
-        if t in MODEL:
-            spec = MODEL[t]
-            fk_cols = {c for c, _, _ in spec.refs}
-            props = to_rows(df, t, {spec.key} | fk_cols)
-            keys = df[spec.key].tolist()
-            existing = df[spec.key].isin(known[t]).to_numpy(bool) if t in known and len(known[t]) else np.zeros(len(df), bool)
-            batches = []
-            for sl in _batches(len(df), batch_size):
-                stmts = [(f"load/{t}", {"rows": [{"key": k, "props": p} for k, p in zip(keys[sl], props[sl])]})]
-                replace = bool(existing[sl].any())
-                for col, q, reverse in spec.refs:
-                    if replace and (CYPHER_DIR / f"{q}_replace.cypher").exists():
-                        q = f"{q}_replace"
-                    part = df.iloc[sl]
-                    part = part[part[col].notna()]
-                    if part.empty:
-                        continue
-                    a, b = (part[col], part[spec.key]) if reverse else (part[spec.key], part[col])
-                    stmts.append((q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
-                batches.append(stmts)
-            steps.append(_Step(t, batches, len(df)))
+        if t == "claims":
+            step, orphan_items = _claims_step(df, tables.get("claim_items"), batch_size, known.get("claims"))
+            steps.append(step)
+        elif t in MODEL:
+            steps.append(_node_step(t, df, batch_size, known.get(t)))
         elif t == "contacts":
-            batches = []
-            for sl in _batches(len(df), batch_size):
-                part = df.iloc[sl]
-                stmts = []
-                for kind, (q, _) in CONTACT_RELS.items():
-                    k = part[part["kind"] == kind]
-                    if len(k):
-                        stmts.append((q, {"rows": [{"from": a, "to": b} for a, b in zip(k["patient_id"].tolist(), k["value"].tolist())]}))
-                batches.append(stmts)
-            steps.append(_Step(t, batches, len(df)))
+            steps.append(_contacts_step(df, batch_size))
         elif t == "budgets":
-            keys = (df["provider_type"] + ":" + df["provider_id"] + ":" + df["year"].astype("string")).tolist()
-            props = to_rows(df, t, set())
-            batches = []
-            for sl in _batches(len(df), batch_size):
-                part = df.iloc[sl]
-                stmts = [("load/budgets", {"rows": [{"key": k, "props": p} for k, p in zip(keys[sl], props[sl])]})]
-                for ptype in ("institution", "pharmacy"):
-                    m = (part["provider_type"] == ptype).to_numpy(bool)
-                    if m.any():
-                        stmts.append((f"load/{ptype}_has_budget", {"rows": [
-                            {"from": a, "to": b} for a, b in zip(part.loc[m, "provider_id"].tolist(), [keys[sl][i] for i in np.flatnonzero(m)])]}))
-                batches.append(stmts)
-            steps.append(_Step(t, batches, len(df)))
-        elif t == "claim_items":
-            ordinal = df.groupby("claim_id", sort=False).cumcount()
-            keys = (df["claim_id"] + "#" + ordinal.map("{:04d}".format)).tolist()
-            props = to_rows(df, t, {"claim_id"})
-            # batches end at claim boundaries: a claim's items are cleared and rewritten together
-            bounds = np.flatnonzero(df["claim_id"].to_numpy()[1:] != df["claim_id"].to_numpy()[:-1]) + 1
-            starts = [0]
-            for b in bounds:
-                if b - starts[-1] >= batch_size:
-                    starts.append(int(b))
-            starts.append(len(df))
-            batches = []
-            for s0, s1 in zip(starts[:-1], starts[1:]):
-                cids = df["claim_id"].iloc[s0:s1]
-                batches.append(
-                    [
-                        ("load/claim_items_clear", {"claimIds": pd.unique(cids).tolist()}),
-                        ("load/claim_items", {"rows": [{"claimId": c, "key": k, "props": p} for c, k, p in zip(cids.tolist(), keys[s0:s1], props[s0:s1])]}),
-                    ]
-                )
-            steps.append(_Step(t, batches, len(df)))
+            steps.append(_budgets_step(df, batch_size))
+        elif t == "claim_items" and orphan_items is not None and not orphan_items.empty:
+            steps.append(_orphan_items_step(orphan_items, batch_size))
     return steps
+
+
+def _run_stmts(tx: Any, stmts: list[Stmt]) -> None:
+    for st in stmts:
+        if st.expect is None:
+            run_in(tx, st.query, **st.params)
+            continue
+        got = fetch_in(tx, st.query, **st.params)
+        created = int(got[0]["created"]) if got else 0
+        if created != st.expect:
+            # a row whose patient or card is missing would lose its relationships: refuse the batch
+            raise Neo4jError(f"{st.query}: created {created} of {st.expect} rows; the batch was rolled back")
 
 
 def load_bundle_neo4j(
@@ -225,33 +404,44 @@ def load_bundle_neo4j(
         result.rows = _counts(conn)
         result.seconds = time.perf_counter() - t0
         return result
-    start_step, start_batch = (cp[0]["step"], cp[0]["batch"]) if cp else (0, -1)
-    if cp:
+    plan = f"v{PLAN_VERSION}/batch={batch_size}"
+    start_step, start_batch = (0, -1)
+    if cp and cp[0].get("plan") == plan:
+        start_step, start_batch = cp[0]["step"], cp[0]["batch"]
         result.resumed_from = (start_step, start_batch)
+    # (a checkpoint of another layout: every batch runs again; rows committed before are
+    # "known" now and take the MERGE path, so nothing is written twice)
 
     steps = _plan(tables, batch_size, known)
     total = sum(len(s.batches) for s in steps)
-    done = written_now = 0
+    todo: list[tuple[int, int, int, str, Batch]] = []  # (step, batch, number of the batch in the plan, step name, builder)
+    number = 0
     for si, step in enumerate(steps):
-        for bi, stmts in enumerate(step.batches):
-            done += 1
-            if (si, bi) <= (start_step, start_batch):
-                continue
-            if stop_after_batches is not None and written_now == stop_after_batches:
-                result.seconds = time.perf_counter() - t0
-                return result
-            written_now += 1
+        for bi, build in enumerate(step.batches):
+            number += 1
+            if (si, bi) > (start_step, start_batch):
+                todo.append((si, bi, number, step.name, build))
+    stopped = stop_after_batches is not None and len(todo) > stop_after_batches
+    if stopped:
+        todo = todo[:stop_after_batches]
+    t_write = time.perf_counter()
+    for si, bi, done, name, build in todo:
+        stmts = build()
 
-            def work(tx, stmts=stmts, si=si, bi=bi):
-                for q, params in stmts:
-                    run_in(tx, q, **params)
-                run_in(tx, "meta/write_checkpoint", fingerprint=bundle_fp, step=si, batch=bi, complete=False,
-                       at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        def work(tx, stmts=stmts, si=si, bi=bi, done=done):
+            _run_stmts(tx, stmts)
+            run_in(tx, "meta/write_checkpoint", fingerprint=bundle_fp, step=si, batch=bi, complete=False,
+                   plan=plan, at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            failpoint(f"bolt_in_batch:{done}")  # dies before the commit: the batch is rolled back
 
-            conn.write(work, name=f"load {step.name} batch {bi}")
-            failpoint(f"bolt_after_batch:{done}")
-            if progress:
-                progress(step.name, done, total)
+        conn.write(work, name=f"load {name} batch {bi}")
+        failpoint(f"bolt_after_batch:{done}")
+        if progress:
+            progress(name, done, total)
+    result.write_seconds = time.perf_counter() - t_write
+    if stopped:
+        result.seconds = time.perf_counter() - t0
+        return result
     # the graph's fingerprint: identical to the embedded store's when the graph was empty before
     if not old_manifest:
         fp = store_fingerprint(prints)
@@ -266,7 +456,7 @@ def load_bundle_neo4j(
     def finish(tx):
         run_in(tx, "meta/write_meta", fingerprint=fp, manifest=json.dumps(manifest, ensure_ascii=False))
         run_in(tx, "meta/write_checkpoint", fingerprint=bundle_fp, step=len(steps), batch=0, complete=True,
-               at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+               plan=plan, at=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
     conn.write(finish, name="load finish")
     result.store_fingerprint = fp

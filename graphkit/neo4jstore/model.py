@@ -21,6 +21,11 @@ contacts    :Phone, :Address, :BankAccount, :Device  (:Patient)-[:HAS_PHONE|HAS_
 
 Properties are camelCase versions of the bundle columns (``claim_type`` → ``claimType``);
 extra columns keep their own names.
+
+Claims are loaded differently from the other tables (see :mod:`.loader`): a claim new to the
+graph is CREATEd with its relationships and its items by ``load/claims_create``; a claim
+already in the graph is MERGEd by ``load/claims`` and its relationships go through the
+``*_replace`` files named in :data:`MODEL` (an older single-valued relationship is replaced).
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ def snake(name: str) -> str:
 class NodeSpec:
     label: str
     key: str  # bundle key column
-    # (bundle column, load query, reverse): reverse=True when the referenced node is the relationship's start
+    # (bundle column, load query, reverse): reverse=True when the referenced node is the relationship's start.
+    # Other tables: the query MERGEs the relationship; a batch touching nodes already in the graph
+    # uses ``<query>_replace`` where it exists. Claims name their ``_replace`` files directly.
     refs: tuple[tuple[str, str, bool], ...] = ()
 
 
@@ -70,13 +77,13 @@ MODEL: dict[str, NodeSpec] = {
         "Claim",
         "claim_id",
         (
-            ("patient_id", "load/patient_has_claim", True),
-            ("card_id", "load/claim_paid_with", False),
-            ("institution_id", "load/claim_at_institution", False),
-            ("pharmacy_id", "load/claim_at_pharmacy", False),
-            ("doctor_id", "load/claim_treated_by", False),
-            ("referral_id", "load/claim_follows", False),
-            ("terminal_id", "load/claim_read_on", False),
+            ("patient_id", "load/patient_has_claim_replace", True),
+            ("card_id", "load/claim_paid_with_replace", False),
+            ("institution_id", "load/claim_at_institution_replace", False),
+            ("pharmacy_id", "load/claim_at_pharmacy_replace", False),
+            ("doctor_id", "load/claim_treated_by_replace", False),
+            ("referral_id", "load/claim_follows_replace", False),
+            ("terminal_id", "load/claim_read_on_replace", False),
         ),
     ),
 }

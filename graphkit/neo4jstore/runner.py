@@ -26,7 +26,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from ..errors import GraphkitError
 
-__all__ = ["CYPHER_DIR", "Query", "query", "Neo4jError", "Connection", "connection_from_env"]
+__all__ = ["CYPHER_DIR", "Query", "query", "Neo4jError", "Connection", "connection_from_env", "run_in", "fetch_in"]
 
 CYPHER_DIR = Path(os.environ.get("GRAPHKIT_CYPHER_DIR", Path(__file__).resolve().parents[2] / "cypher"))
 
@@ -122,6 +122,11 @@ class Connection:
 def run_in(tx: neo4j.ManagedTransaction, rel: str, **params: Any) -> None:
     """Run a write query file inside an open transaction and consume its result."""
     tx.run(query(rel).text, params).consume()
+
+
+def fetch_in(tx: neo4j.ManagedTransaction, rel: str, **params: Any) -> list[dict[str, Any]]:
+    """Run a query file inside an open transaction and return its records as dicts."""
+    return [r.data() for r in tx.run(query(rel).text, params)]
 
 
 def connection_from_env(

@@ -1,9 +1,0 @@
-// name: load_patient_has_claim
-// mode: write
-// params: rows: list of {from: str, to: str}
-// returns: nothing
-// (:Patient)-[:HAS_CLAIM]->(:Claim); both ends exist (validated before); plain MERGE, for rows whose node is new (an existing node uses the _replace variant)
-UNWIND $rows AS r
-MATCH (a:Patient {patientId: r.from})
-MATCH (b:Claim {claimId: r.to})
-MERGE (a)-[:HAS_CLAIM]->(b)
