@@ -29,3 +29,28 @@ def test_update_replaces_single_valued_relationships(conn, tmp_path):  # noqa: F
     assert {r["t"]: r["n"] for r in rels} == {"AT": 1, "PAID_WITH": 1, "TREATED_BY": 1}
     emb = graphkit.open_store(tmp_path / "store")
     pd.testing.assert_frame_equal(emb.table("claims"), Neo4jStore(conn).table("claims")[emb.table("claims").columns], check_dtype=False)
+
+
+def test_update_that_empties_values_clears_them(conn, tmp_path):  # noqa: F811
+    """A later bundle that empties a claim's department and doctor, and a doctor's institution,
+    leaves them empty in the graph too (property removed, relationship deleted), as in the
+    embedded store."""
+    t = planted_tables()
+    c = next(r for r in t["claims"] if r["doctor_id"] and r["department"])
+    d = next(r for r in t["doctors"] if r["institution_id"])
+    load_bundle_neo4j(write_bundle(tmp_path / "b1", t), conn)
+    load_bundle(tmp_path / "b1", tmp_path / "store")
+    c["department"], c["doctor_id"] = "", ""
+    d["institution_id"] = ""
+    load_bundle_neo4j(write_bundle(tmp_path / "b2", t), conn)
+    load_bundle(tmp_path / "b2", tmp_path / "store")
+    neo = Neo4jStore(conn)
+    row = neo.claims_by_id([c["claim_id"]])
+    assert pd.isna(row.loc[0, "department"]) and pd.isna(row.loc[0, "doctor_id"])
+    rels = conn.driver.execute_query(
+        "MATCH (:Claim {claimId: $c})-[r:TREATED_BY]->() RETURN count(r) AS n", c=c["claim_id"], database_=conn.database
+    ).records
+    assert rels[0]["n"] == 0
+    emb = graphkit.open_store(tmp_path / "store")
+    for table in ("claims", "doctors"):
+        pd.testing.assert_frame_equal(emb.table(table), neo.table(table)[emb.table(table).columns], check_dtype=False)

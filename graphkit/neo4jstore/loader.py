@@ -83,8 +83,9 @@ def _plain_values(s: pd.Series) -> list[Any]:
     return s.astype(object).where(s.notna(), None).tolist()
 
 
-def to_rows(df: pd.DataFrame, table: str, exclude: set[str]) -> list[dict[str, Any]]:
-    """Property maps (camelCase names for spec columns) for each row; nulls dropped."""
+def to_rows(df: pd.DataFrame, table: str, exclude: set[str], *, keep_nulls: bool = False) -> list[dict[str, Any]]:
+    """Property maps (camelCase names for spec columns) for each row; nulls dropped, or kept
+    for the spec columns with ``keep_nulls`` (an update: ``SET n += {p: null}`` removes ``p``)."""
     spec = TABLES[table]
     cols = [c for c in df.columns if c not in exclude]
     conv: dict[str, Any] = {}
@@ -98,9 +99,22 @@ def to_rows(df: pd.DataFrame, table: str, exclude: set[str]) -> list[dict[str, A
         else:
             conv[c] = _plain_values(s)
     names = [camel(c) if c in spec.column_names else c for c in cols]
+    spec_names = {camel(c) for c in cols if c in spec.column_names} if keep_nulls else set()
     out = []
     for vals in zip(*(conv[c] for c in cols)) if cols else ([] for _ in range(len(df))):
-        out.append({n: v for n, v in zip(names, vals) if v is not None})
+        out.append({n: v for n, v in zip(names, vals) if v is not None or n in spec_names})
+    return out
+
+
+def _clear_stmts(part: pd.DataFrame, key: str, refs: Any) -> list[Stmt]:
+    """Nodes updated with an emptied optional reference lose that relationship (``<query>_clear``
+    files; a claim's provider is replaced by the other provider's ``_replace`` instead)."""
+    out = []
+    for col, q, _reverse in refs:
+        name = q.removesuffix("_replace") + "_clear"
+        empty = part[col].isna().to_numpy(bool)
+        if empty.any() and (CYPHER_DIR / f"{name}.cypher").exists():
+            out.append(Stmt(name, {"keys": part.loc[empty, key].tolist()}))
     return out
 
 
@@ -241,13 +255,14 @@ def _claims_step(claims: pd.DataFrame, items: pd.DataFrame | None, batch_size: i
             stmts.append(Stmt("load/claims_create", {"rows": rows}, expect=len(rows)))
         if known_part.any():
             old = part[known_part]
-            props = to_rows(old, "claims", {spec.key, *ref_cols})
+            props = to_rows(old, "claims", {spec.key, *ref_cols}, keep_nulls=True)
             stmts.append(Stmt("load/claims", {"rows": [{"key": k, "props": p} for k, p in zip(old[spec.key].tolist(), props)]}))
             for col, q, reverse in spec.refs:
                 o = old[old[col].notna()]
                 if len(o):
                     a, b = (o[col], o[spec.key]) if reverse else (o[spec.key], o[col])
                     stmts.append(Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
+            stmts.extend(_clear_stmts(old, spec.key, spec.refs))
             idx = np.flatnonzero(known_part) + sl.start
             seg = np.concatenate([np.arange(starts[i], ends[i]) for i in idx])
             if len(seg):
@@ -267,9 +282,9 @@ def _node_step(t: str, df: pd.DataFrame, batch_size: int, known: pd.Index | None
 
     def build(sl: slice) -> list[Stmt]:
         part = df.iloc[sl]
-        props = to_rows(part, t, {spec.key} | fk_cols)
-        stmts = [Stmt(f"load/{t}", {"rows": [{"key": k, "props": p} for k, p in zip(part[spec.key].tolist(), props)]})]
         replace = bool(existing[sl].any())
+        props = to_rows(part, t, {spec.key} | fk_cols, keep_nulls=replace)
+        stmts = [Stmt(f"load/{t}", {"rows": [{"key": k, "props": p} for k, p in zip(part[spec.key].tolist(), props)]})]
         for col, q, reverse in spec.refs:
             if replace and (CYPHER_DIR / f"{q}_replace.cypher").exists():
                 q = f"{q}_replace"
@@ -278,6 +293,8 @@ def _node_step(t: str, df: pd.DataFrame, batch_size: int, known: pd.Index | None
                 continue
             a, b = (ref[col], ref[spec.key]) if reverse else (ref[spec.key], ref[col])
             stmts.append(Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
+        if replace:
+            stmts.extend(_clear_stmts(part[existing[sl]], spec.key, spec.refs))
         return stmts
 
     return _Step(t, [lambda sl=sl: build(sl) for sl in _batches(len(df), batch_size)], len(df))
