@@ -30,17 +30,9 @@ from loaders.bundle import TableReader
 from loaders.embedded import merge_sorted, pseudonymise_tables, ready_bundle
 from loaders.validate import Sink, prepare_bundle, stream_bundle
 
+from test_load import _no_env_key, snapshot  # noqa: F401  (autouse fixture: no pseudonymisation key from the environment)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY", raising=False)
-    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY_FILE", raising=False)
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def assert_same_store(a: Path, b: Path) -> None:
