@@ -862,10 +862,7 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     ev = ev[ev["group"].isin(m.index[m >= p["min_members"]])]
     if ev.empty:
         return []
-    inst = store.table("institutions", ["institution_id", "level", "ownership"])
-    low = (inst["ownership"] == "private").fillna(False).to_numpy(bool) | (inst["level"].fillna(0).to_numpy(int) <= 1)
-    low_venue = dict(zip("institution:" + inst["institution_id"].astype(str), low))
-    met = _metrics(ev, cl, edges, low_venue, p)
+    met = _metrics(ev, cl, edges, _low_venues(store), p)
     # the factors still missing (relatedness, schedule, referrals) can only lower the score
     met = met[np.minimum(1 - np.exp(-met["z0"].to_numpy(float)), 0.999999) >= p["min_score"]]
     # ids: the same venues + organisers twice among the candidates get the smallest member added
@@ -875,8 +872,7 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
         count[k] = count.get(k, 0) + 1
     everyone = sorted({x for ms in met["members"] for x in ms})
     family, address = _relations(store, everyone)
-    refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
-    refs = refs[refs["patient_id"].isin(set(everyone))]
+    refs = _referrals_of(store, everyone)
     ev_at = ev.groupby("group").indices
     findings = []
     for g, r in met.iterrows():
@@ -918,6 +914,42 @@ def _organisers(ev: pd.DataFrame, index: pd.Index) -> tuple[pd.Series, pd.Series
     names = org.groupby("group")["doctor_id"].apply(list).reindex(index)
     names = names.map(lambda x: x if isinstance(x, list) else [])
     return names, org.groupby("group")["share"].sum().reindex(index).fillna(0.0)
+
+
+def _strength(n_events: Any, m: Any, lift: Any, density: Any, joint_discharge: Any, fund: Any) -> Any:
+    """A ring's evidence strength (module docstring, *Signals*), for scalars or per-ring Series."""
+    return (0.3 * np.log(np.minimum(n_events, 30)) + 0.3 * np.log(np.minimum(m, 30))
+            + 0.3 * np.log(np.clip(lift, 1.0, 50.0)) + 0.5 * density
+            + 0.2 * joint_discharge + 0.05 * np.log1p(np.maximum(fund, 0) / 100.0))
+
+
+def _factor0(synchrony: Any, org_conc: Any, inpatient_share: Any, time_sync: Any, low_share: Any,
+             pharmacy_share: Any, therapy_diag: Any, p: dict[str, Any]) -> Any:
+    """The score factors known from a ring's events (module docstring, *Signals*)."""
+    return (synchrony
+            * (0.4 + 0.6 * org_conc)
+            * (inpatient_share + (1 - inpatient_share) * p["ambulatory_weight"] * (0.5 + 0.5 * time_sync))
+            * (0.7 + 0.3 * low_share)
+            * (1 - pharmacy_share * (1 - p["pharmacy_weight"]))
+            * (1 - therapy_diag * (1 - p["therapy_weight"])))
+
+
+def _low_venues(store: Any) -> dict[str, bool]:
+    """``institution:<id>`` → private or level ≤ 1 (the venues rings favour)."""
+    inst = store.table("institutions", ["institution_id", "level", "ownership"])
+    low = (inst["ownership"] == "private").fillna(False).to_numpy(bool) | (inst["level"].fillna(0).to_numpy(int) <= 1)
+    return dict(zip("institution:" + inst["institution_id"].astype(str), low))
+
+
+def _referrals_of(store: Any, people: Sequence[str]) -> pd.DataFrame:
+    """Referrals (patient, destination) of the given people."""
+    refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
+    return refs[refs["patient_id"].isin(set(people))]
+
+
+def _overlap(a: set, b: set) -> bool:
+    """Two memberships are one ring when they share half the smaller one."""
+    return len(a & b) >= 0.5 * min(len(a), len(b))
 
 
 def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue: dict[str, bool],
@@ -965,20 +997,9 @@ def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue:
     es = edges[same].assign(group=ga[same].to_numpy())
     pl = es.groupby("group")["obs"].sum() / es.groupby("group")["exp"].sum().clip(lower=1e-9)
     out["pair_lift"] = pl.reindex(out.index).fillna(1.0)
-    out["strength"] = (
-        0.3 * np.log(out["n_events"].clip(upper=30)) + 0.3 * np.log(out["m"].clip(upper=30))
-        + 0.3 * np.log(out["lift"].clip(lower=1.0, upper=50.0)) + 0.5 * out["density"]
-        + 0.2 * out["joint_discharge"] + 0.05 * np.log1p(out["fund"].clip(lower=0) / 100.0)
-    )
-    inp_s = out["inpatient_share"]
-    out["factor0"] = (
-        out["synchrony"]
-        * (0.4 + 0.6 * out["org_conc"])
-        * (inp_s + (1 - inp_s) * p["ambulatory_weight"] * (0.5 + 0.5 * out["time_sync"]))
-        * (0.7 + 0.3 * out["low_share"])
-        * (1 - out["pharmacy_share"] * (1 - p["pharmacy_weight"]))
-        * (1 - out["therapy_diag"] * (1 - p["therapy_weight"]))
-    )
+    out["strength"] = _strength(out["n_events"], out["m"], out["lift"], out["density"], out["joint_discharge"], out["fund"])
+    out["factor0"] = _factor0(out["synchrony"], out["org_conc"], out["inpatient_share"], out["time_sync"],
+                              out["low_share"], out["pharmacy_share"], out["therapy_diag"], p)
     out["z0"] = out["strength"] * out["factor0"]
     return out
 
@@ -1152,16 +1173,16 @@ def heavy_user_venues(adm: pd.DataFrame, *, min_block_visits: int, min_surprise:
 
 def _peel_venue(visits: pd.DataFrame, k: pd.Series, main_doctor: pd.Series, *, min_block_visits: int,
                 min_members: int, expected: float, min_surprise: float,
-                window: int) -> list[tuple[list[str], float, int]]:
+                window: int) -> list[tuple[list[str], float]]:
     """Blocks of heavy users at one institution: FRAUDAR peel of people × admission days
     (columns weighted ``1/ln(people admitted that day + 5)``), re-peeled without the people of
-    each block found (at most 3 blocks). Each block: members, its average degree ``g``, days."""
+    each block found (at most 3 blocks). Each block: members and its average degree ``g``."""
     from ._peel import column_weights, peel
 
     crowd = visits.groupby("day")["patient_id"].nunique()
     sub = visits[visits["patient_id"].map(k).to_numpy() >= 2]
     w = column_weights(sub["day"].map(crowd).to_numpy(float))
-    out: list[tuple[list[str], float, int]] = []
+    out: list[tuple[list[str], float]] = []
     rows, cols = sub["patient_id"].to_numpy(object), sub["day"].to_numpy(np.int64)
     for _ in range(3):
         r, c, g = peel(rows, cols, w)
@@ -1182,10 +1203,10 @@ def _peel_venue(visits: pd.DataFrame, k: pd.Series, main_doctor: pd.Series, *, m
         ci = len(r) + np.searchsorted(c, cols[inb])
         adj = sparse.coo_matrix((np.ones(len(ri)), (ri, ci)), shape=(len(r) + len(c),) * 2)
         _, lab = connected_components(adj, directed=False)
-        heavy = np.array([k[x] >= min_block_visits for x in r.tolist()], bool)
-        size = np.bincount(lab[: len(r)][heavy], minlength=lab.max() + 1)
-        big = size[lab[: len(r)]] >= min_members
-        parts = [r[heavy & big & (lab[: len(r)] == part)] for part in np.unique(lab[: len(r)][heavy & big])]
+        rlab = lab[: len(r)]
+        heavy = k.reindex(r).to_numpy() >= min_block_visits
+        big = np.bincount(rlab[heavy], minlength=lab.max() + 1)[rlab] >= min_members
+        parts = [r[heavy & big & (rlab == part)] for part in np.unique(rlab[heavy & big])]
         loose = r[heavy & ~big]
         # people never admitted on the same days need another tie: one doctor admitting them
         doc = main_doctor.reindex(loose).to_numpy(object)
@@ -1194,9 +1215,8 @@ def _peel_venue(visits: pd.DataFrame, k: pd.Series, main_doctor: pd.Series, *, m
         found = False
         for part in parts:
             members = sorted(part.tolist())
-            if len(members) >= min_members and _surprise(np.array([len(members)]), np.array([expected]))[0] >= min_surprise:
-                days = int(np.unique(cols[inb][np.isin(rows[inb], part)]).size)
-                out.append((members, g, days))
+            if len(members) >= min_members and _surprise(len(members), expected) >= min_surprise:
+                out.append((members, g))
                 found = True
         if not found:
             break
@@ -1232,26 +1252,28 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
         k = vv.groupby("patient_id").size()
         dv = docs[docs["institution_id"] == vid]
         main_doctor = pd.Series(dv["doctor_id"].to_numpy(object), index=dv["patient_id"].to_numpy(object))
-        for members, g, ndays in _peel_venue(vv, k, main_doctor, min_block_visits=K, min_members=p["min_members"],
-                                             expected=float(cand.at[vid, "expected"]), min_surprise=p["min_surprise"],
-                                             window=p["window_days"]):
-            blocks.append({"venues": {vid}, "members": set(members), "g": g, "days": ndays,
-                           "expected": float(cand.at[vid, "expected"])})
+        expected = float(cand.at[vid, "expected"])
+        for members, g in _peel_venue(vv, k, main_doctor, min_block_visits=K, min_members=p["min_members"],
+                                      expected=expected, min_surprise=p["min_surprise"], window=p["window_days"]):
+            blocks.append({"venues": {vid}, "members": set(members), "g": g, "expected": expected})
     if not blocks:
         return []
+    # relations of everyone a ring may end up with: block members and the lock-step members a
+    # block may absorb
+    people = {x for b in blocks for x in b["members"]} | {x for f in lockstep for x in f.evidence["members"]}
+    family, address = _relations(store, sorted(people))
     # households explain heavy use together (a nursing home's flu season, a family): the block
     # must hold min_members independent units, beyond chance
-    family, address = _relations(store, sorted({x for b in blocks for x in b["members"]}))
     blocks = [b for b in blocks if (u := _units(sorted(b["members"]), family, address)) >= p["min_members"]
-              and _surprise(np.array([u]), np.array([b["expected"]]))[0] >= p["min_surprise"]]
+              and _surprise(u, b["expected"]) >= p["min_surprise"]]
     # one ring at two institutions gives a block at each: unite blocks sharing half the smaller membership
     merged: list[dict[str, Any]] = []
     for b in sorted(blocks, key=lambda b: -len(b["members"])):
         for m in merged:
-            if len(m["members"] & b["members"]) >= 0.5 * min(len(m["members"]), len(b["members"])):
+            if _overlap(m["members"], b["members"]):
                 m["venues"] |= b["venues"]
                 m["members"] |= b["members"]
-                m["g"], m["days"], m["expected"] = max(m["g"], b["g"]), m["days"] + b["days"], m["expected"] + b["expected"]
+                m["g"], m["expected"] = max(m["g"], b["g"]), m["expected"] + b["expected"]
                 break
         else:
             merged.append({**b, "venues": set(b["venues"]), "members": set(b["members"])})
@@ -1260,8 +1282,8 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
     absorbed: set[str] = set()
     kept = []
     for b in merged:
-        over = [f for f in lockstep if b["venues"] & set(f.evidence["venues"]) and len(
-            b["members"] & set(f.evidence["members"])) >= 0.5 * min(len(b["members"]), len(f.evidence["members"]))]
+        over = [f for f in lockstep
+                if b["venues"] & set(f.evidence["venues"]) and _overlap(b["members"], set(f.evidence["members"]))]
         if over and len(b["members"]) <= max(len(f.evidence["members"]) for f in over):
             continue
         for f in over:
@@ -1274,13 +1296,8 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
         return []
     groups = [sorted(b["members"]) for b in merged]
     cl = _member_claims(store, groups)
-    inst = store.table("institutions", ["institution_id", "level", "ownership"])
-    low = (inst["ownership"] == "private").fillna(False).to_numpy(bool) | (inst["level"].fillna(0).to_numpy(int) <= 1)
-    low_venue = dict(zip("institution:" + inst["institution_id"].astype(str), low))
-    everyone = sorted({x for g in groups for x in g})
-    family, address = _relations(store, everyone)
-    refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
-    refs = refs[refs["patient_id"].isin(set(everyone))]
+    low_venue = _low_venues(store)
+    refs = _referrals_of(store, sorted({x for g in groups for x in g}))
     findings = []
     for gi, b in enumerate(merged):
         mine = cl[cl["group"].to_numpy() == gi]
@@ -1317,9 +1334,8 @@ def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], lo
     diag = rows["diagnosis_code"].fillna("").astype(str)
     therapy = float(diag.str.startswith(THERAPY_DIAGNOSES).mean())
     synchrony = len(claims) / max(inp_all, 1)  # share of the members' admissions that were at the venues
-    strength = (0.3 * np.log(min(n_events, 30)) + 0.3 * np.log(min(m, 30)) + 0.3 * np.log(min(max(lift, 1.0), 50.0))
-                + 0.5 * density + 0.2 * jd + 0.05 * np.log1p(max(fund, 0.0) / 100.0))
-    factor0 = synchrony * (0.4 + 0.6 * org_conc.iloc[0]) * (0.7 + 0.3 * low_share) * (1 - therapy * (1 - p["therapy_weight"]))
+    strength = _strength(n_events, m, lift, density, jd, fund)
+    factor0 = _factor0(synchrony, org_conc.iloc[0], 1.0, 1.0, low_share, 0.0, therapy, p)
     return {
         "method": "dense_block", "members": members, "m": m, "n_events": n_events, "visits": visits,
         "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers.iloc[0],
