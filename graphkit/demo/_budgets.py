@@ -88,13 +88,19 @@ def make_budgets(seed: int, n_inst: int, n_ph: int, inst: np.ndarray, pharm: np.
                 if sel.any():
                     busy &= ~sel | (cum[:, -1] >= np.median(cum[sel, -1]))
             taken: set[int] = set()
-            for typ, level, (lo, hi) in PLANTS:
-                pool = np.flatnonzero(busy & (ptype == typ))
-                pool = np.array([p for p in pool if p not in taken], dtype=np.int64)
+
+            def draw(typ: str) -> int | None:
+                """A busy provider of this type not drawn yet (None when there is none)."""
+                pool = np.array([p for p in np.flatnonzero(busy & (ptype == typ)) if p not in taken], dtype=np.int64)
                 if pool.size == 0:
-                    continue
+                    return None
                 p = int(rng.choice(pool))
                 taken.add(p)
+                return p
+
+            for typ, level, (lo, hi) in PLANTS:
+                if (p := draw(typ)) is None:
+                    continue
                 d = rng.uniform(lo, hi)
                 budget[p] = max(np.round(run[p, -1] / (1 + d) / 100) * 100, 100)
                 dev = float(cum[p, -1] * 12 / n[-1] / budget[p] - 1)
@@ -103,12 +109,8 @@ def make_budgets(seed: int, n_inst: int, n_ph: int, inst: np.ndarray, pharm: np.
                              "spend": round(float(cum[p, -1]) / 100, 2), "deviation": round(dev, 6),
                              "level": level})
             for typ in NEAR:
-                pool = np.flatnonzero(busy & (ptype == typ))
-                pool = np.array([p for p in pool if p not in taken], dtype=np.int64)
-                if pool.size == 0:
+                if (p := draw(typ)) is None:
                     continue
-                p = int(rng.choice(pool))
-                taken.add(p)
                 d = rng.uniform(0.01, 0.04)
                 budget[p] = np.ceil(peak[p] / (1 + d) / 100) * 100
                 devs = cum[p] * 12 / n / budget[p] - 1
