@@ -291,6 +291,22 @@ def _linked_pairs(store: Any, index: pd.Index) -> set[tuple[int, int]]:
     return set(zip(lo.tolist(), hi.tolist()))
 
 
+def dx_group(codes: pd.Series) -> pd.Series:
+    """ICD-10 3-character diagnosis group of each code (trimmed, upper case; null stays null)."""
+    return codes.astype("string").str.strip().str.upper().str[:3]
+
+
+def step_relation(same_i: np.ndarray, referred: np.ndarray, linked: np.ndarray, *, transfer_weight: float,
+                  unlinked_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weight and relation of re-admission steps: at the ``same`` institution or a referral-
+    ``linked`` one 1, a ``transfer`` (another institution, through a referral of its own)
+    ``transfer_weight``, any ``other`` institution ``unlinked_weight``."""
+    transfer = ~same_i & referred
+    weight = np.where(same_i, 1.0, np.where(transfer, transfer_weight, np.where(linked, 1.0, unlinked_weight)))
+    rel = np.where(same_i, "same", np.where(transfer, "transfer", np.where(linked, "linked", "other"))).astype(object)
+    return weight, rel
+
+
 @projection("readmission_chains")
 def readmission_chains(store: Any, *, window_days: int = 15, unlinked_weight: float = 0.5,
                        transfer_weight: float = 0.3, min_stays: int = 3) -> pd.DataFrame:
@@ -312,7 +328,7 @@ def readmission_chains(store: Any, *, window_days: int = 15, unlinked_weight: fl
     s0, s1 = _secs(c["start_time"]), _secs(c["end_time"])
     o = np.lexsort((s0, pcode))
     pcode, icode, s0, s1 = pcode[o], icode[o], s0[o], s1[o]
-    dx = c["diagnosis_code"].astype("string").str.strip().str.upper().str[:3].to_numpy(dtype=object, na_value=None)[o]
+    dx = dx_group(c["diagnosis_code"]).to_numpy(dtype=object, na_value=None)[o]
     same_p = pcode[1:] == pcode[:-1]
     gap = s0[1:] // DAY_S - s1[:-1] // DAY_S
     dxs = pd.Series(dx, dtype="object")
@@ -329,8 +345,8 @@ def readmission_chains(store: Any, *, window_days: int = 15, unlinked_weight: fl
     else:
         is_linked = np.zeros(lo.size, dtype=bool)
     referred = c["referral_id"].notna().to_numpy()[o][1:]
-    transfer = ~same_i & referred
-    weight = np.where(same_i, 1.0, np.where(transfer, transfer_weight, np.where(is_linked, 1.0, unlinked_weight)))
+    weight, relation = step_relation(same_i, referred, is_linked, transfer_weight=transfer_weight,
+                                     unlinked_weight=unlinked_weight)
     step = same_p & same_dx & (gap >= 0) & (gap <= window_days) & (weight > 0)
     # chains: runs of consecutive valid steps
     start_new = np.r_[True, ~step]
@@ -339,7 +355,7 @@ def readmission_chains(store: Any, *, window_days: int = 15, unlinked_weight: fl
     keep = size[chain] >= min_stays
     if not keep.any():
         return empty
-    rel = np.r_[[None], np.where(same_i, "same", np.where(transfer, "transfer", np.where(is_linked, "linked", "other"))).astype(object)]
+    rel = np.r_[[None], relation]
     gap_f = np.r_[np.nan, gap.astype(np.float64)]
     w_f = np.r_[np.nan, weight]
     rel[start_new] = None

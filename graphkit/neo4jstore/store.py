@@ -357,7 +357,7 @@ def _readmission_chains(store: Neo4jStore, *, window_days: int = 15, unlinked_we
     weights and chains are formed here from those pairs only. ``min_stays < 2`` (every stay is a
     chain) falls back to the pandas projection.
     """
-    from ..detectors.stays import CHAIN_COLUMNS
+    from ..detectors.stays import CHAIN_COLUMNS, dx_group, step_relation
 
     if min_stays < 2:  # every stay is a chain of its own: the whole stay table is the answer
         from ..projections import compute
@@ -376,20 +376,15 @@ def _readmission_chains(store: Neo4jStore, *, window_days: int = 15, unlinked_we
     for c in ("referred_b", "linked"):
         s[c] = flags[c].astype(object).fillna(False).astype(bool).to_numpy()
 
-    def group(x: pd.Series) -> pd.Series:  # ICD-10 3-character group, as the pandas projection forms it
-        return x.astype("string").str.strip().str.upper().str[:3]
-
-    dx_a, dx_b = group(s["dx_a"]), group(s["dx_b"])
+    dx_a, dx_b = dx_group(s["dx_a"]), dx_group(s["dx_b"])
     same_dx = (dx_a.fillna("\x00") == dx_b.fillna("\x01")).to_numpy(bool)
     same_i = (s["institution_a"] == s["institution_b"]).fillna(False).to_numpy(bool)
-    transfer = ~same_i & s["referred_b"].to_numpy(bool)
-    linked = s["linked"].to_numpy(bool)
-    weight = np.where(same_i, 1.0, np.where(transfer, transfer_weight, np.where(linked, 1.0, unlinked_weight)))
+    weight, rel = step_relation(same_i, s["referred_b"].to_numpy(bool), s["linked"].to_numpy(bool),
+                                transfer_weight=transfer_weight, unlinked_weight=unlinked_weight)
     gap = s["gap"].to_numpy()
     ok = same_dx & (gap >= 0) & (gap <= window_days) & (weight > 0)
     if not ok.any():
         return empty
-    rel = np.where(same_i, "same", np.where(transfer, "transfer", np.where(linked, "linked", "other"))).astype(object)
     s = s.assign(dx_a=dx_a, dx_b=dx_b, _rel=rel, _w=weight)[ok]
     # the stays of the valid steps; a stay with a valid step into it continues a chain
     a = pd.DataFrame({"patient_id": s["patient_id"], "first_claim": s["first_claim"],
