@@ -130,12 +130,19 @@ def referral_sequences(store: Any, *, max_gap_days: float = 60.0) -> pd.DataFram
     fr = r["from_institution_id"].to_numpy(dtype=object)
     to = r["to_institution_id"].to_numpy(dtype=object)
     link = np.r_[False, (p[1:] == p[:-1]) & (fr[1:] == to[:-1]) & (t[1:] - t[:-1] <= max_gap_days * DAY_S)]
-    chain = np.cumsum(~link) - 1
-    start = np.flatnonzero(~link)
-    step = np.arange(len(r)) - start[chain]
-    r["chain"] = chain
-    r["step"] = step
+    r["chain"], r["step"] = chain_steps(link)
     return r[SEQ_COLUMNS]
+
+
+def chain_steps(link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chain id and step within the chain of each row of a sorted sequence; ``link[i]`` says
+    row ``i`` continues row ``i - 1``'s chain.
+
+    >>> [a.tolist() for a in chain_steps(np.array([False, True, True, False, True]))]
+    [[0, 0, 0, 1, 1], [0, 1, 2, 0, 1]]
+    """
+    chain = np.cumsum(~link) - 1
+    return chain, np.arange(len(link)) - np.flatnonzero(~link)[chain]
 
 
 @projection("referral_claims")

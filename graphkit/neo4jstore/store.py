@@ -307,7 +307,7 @@ def _doctor_referrals(store: Neo4jStore) -> pd.DataFrame:
 def _referral_sequences(store: Neo4jStore, *, max_gap_days: float = 60.0) -> pd.DataFrame:
     """Referrals per patient in order, linked in the database; chain and step numbers added here
     (``graphkit.detectors.referrals.referral_sequences``)."""
-    from ..detectors.referrals import DAY_S, SEQ_COLUMNS, _empty
+    from ..detectors.referrals import DAY_S, SEQ_COLUMNS, _empty, chain_steps
 
     cols = ["referral_id", "patient_id", "from_institution_id", "to_institution_id", "from_doctor_id", "referred_at", "linked"]
     r = _rows(store, "projections/referral_sequences", cols, maxGapSeconds=float(max_gap_days) * DAY_S)
@@ -318,11 +318,7 @@ def _referral_sequences(store: Neo4jStore, *, max_gap_days: float = 60.0) -> pd.
     r["linked"] = link.to_numpy()
     r = r.sort_values(["patient_id", "referred_at", "referral_id"], kind="stable").reset_index(drop=True)
     # chains: a referral the database found linked to the patient's previous one continues its chain
-    link = r["linked"].to_numpy(bool)
-    chain = np.cumsum(~link) - 1
-    start = np.flatnonzero(~link)
-    r["chain"] = chain
-    r["step"] = np.arange(len(r)) - start[chain]
+    r["chain"], r["step"] = chain_steps(r["linked"].to_numpy(bool))
     return r[SEQ_COLUMNS]
 
 
