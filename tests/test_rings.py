@@ -52,6 +52,13 @@ class _Claims:
         return cid
 
 
+def _person(t: dict, pid: str, sex: str) -> None:
+    """A patient born 1960 in district 370102 with one active card ``K<id>``."""
+    t["patients"].append({"patient_id": pid, "name": "", "id_number": "", "birth_date": "1960-01-01", "sex": sex,
+                          "region": "370102", "insurance_type": "resident", "death_date": "", "low_income": ""})
+    t["cards"].append({"card_id": "K" + pid[1:], "patient_id": pid, "issued_date": "2020-01-01", "status": "active"})
+
+
 def ring_tables(seed: int = 7, *, drop_member: str | None = None) -> tuple[dict, set[str]]:
     """The bundle tables and the planted ring's co-admission claim ids."""
     rnd = random.Random(seed)
@@ -78,9 +85,7 @@ def ring_tables(seed: int = 7, *, drop_member: str | None = None) -> tuple[dict,
     t["doctors"] = [{"doctor_id": d, "name": "", "institution_id": i, "department": "", "title": ""} for d, i in docs]
     everyone = RING + DIALYSIS + NURSING + REHAB + FAMILY + STRANGERS + LOCALS
     for pid in everyone:
-        t["patients"].append({"patient_id": pid, "name": "", "id_number": "", "birth_date": "1960-01-01", "sex": "M",
-                              "region": "370102", "insurance_type": "resident", "death_date": "", "low_income": ""})
-        t["cards"].append({"card_id": "K" + pid[1:], "patient_id": pid, "issued_date": "2020-01-01", "status": "active"})
+        _person(t, pid, "M")
     for pid in NURSING:
         t["contacts"].append({"patient_id": pid, "kind": "address", "value": "幸福里养老院1号"})
     for a, b in zip(FAMILY, FAMILY[1:]):
@@ -151,12 +156,17 @@ def _demo_key():
         yield
 
 
-@pytest.fixture(scope="module")
-def ring_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rings")
-    tables, planted = ring_tables()
+def _loaded(tmp_path_factory, name: str, make) -> tuple:
+    """``make()`` → (tables, planted claim ids): the tables loaded into a store, and the ids."""
+    root = tmp_path_factory.mktemp(name)
+    tables, planted = make()
     load_bundle(write_bundle(root / "bundle", tables), root / "store")
     return open_store(root / "store"), planted
+
+
+@pytest.fixture(scope="module")
+def ring_store(tmp_path_factory):
+    return _loaded(tmp_path_factory, "rings", ring_tables)
 
 
 def test_exactly_the_planted_ring(ring_store):
@@ -264,9 +274,7 @@ def thin_ring_tables() -> tuple[dict, set[str]]:
     c = _Claims()
     c.rows = t["claims"]
     for pid in THIN + CHEMO:
-        t["patients"].append({"patient_id": pid, "name": "", "id_number": "", "birth_date": "1960-01-01", "sex": "F",
-                              "region": "370102", "insurance_type": "resident", "death_date": "", "low_income": ""})
-        t["cards"].append({"card_id": "K" + pid[1:], "patient_id": pid, "issued_date": "2020-01-01", "status": "active"})
+        _person(t, pid, "F")
     days = rnd.sample(range(0, 360, 4), 80)  # 80 distinct admission days, 4 per person
     thin: set[str] = set()
     for i, pid in enumerate(THIN):
@@ -282,10 +290,7 @@ def thin_ring_tables() -> tuple[dict, set[str]]:
 
 @pytest.fixture(scope="module")
 def thin_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("thin")
-    tables, thin = thin_ring_tables()
-    load_bundle(write_bundle(root / "bundle", tables), root / "store")
-    return open_store(root / "store"), thin
+    return _loaded(tmp_path_factory, "thin", thin_ring_tables)
 
 
 def test_thin_ring_is_a_dense_block_not_a_lockstep_ring(thin_store):
