@@ -61,6 +61,22 @@ def string_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index | None = None
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index, copy=False)
 
 
+def pandas_type(t: pa.DataType) -> Any:
+    """``types_mapper`` for Arrow → pandas: strings as ``string``, integers and booleans as
+    nullable dtypes (a chunk with or without nulls gets the same dtype); others by default.
+
+    >>> pandas_type(pa.int32()), pandas_type(pa.float64())
+    (Int64Dtype(), None)
+    """
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype()
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
 def isin(values: Any, allowed: Any) -> np.ndarray:
     """Boolean mask: which ``values`` are in ``allowed`` (nulls are never in). Hash-set in Arrow.
 

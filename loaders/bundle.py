@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from graphkit._fast import pandas_type
 from graphkit.errors import BundleError
 from graphkit.schema import TABLE_ORDER, TABLES
 
@@ -141,18 +142,6 @@ def _header(first: bytes, encoding: str) -> list[str]:
     return next(csv.reader(io.StringIO(text)), [])
 
 
-def _pandas_type(t: pa.DataType):
-    """How a bundle column becomes pandas: strings as Arrow-backed ``string``; integers and
-    booleans as nullable dtypes (so a chunk with or without nulls gets the same dtype)."""
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return pd.StringDtype()
-    if pa.types.is_integer(t):
-        return pd.Int64Dtype()
-    if pa.types.is_boolean(t):
-        return pd.BooleanDtype()
-    return None
-
-
 def _plain(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_dictionary(t) else t
 
@@ -167,7 +156,7 @@ def _to_pandas(tbl: pa.Table, dates: frozenset[str] = frozenset()) -> pd.DataFra
         if name in dates and (pa.types.is_date32(c.type) or pa.types.is_date64(c.type)):
             c = c.cast(pa.timestamp("s"))
         cols.append(c)
-    return pa.Table.from_arrays(cols, names=tbl.column_names).to_pandas(types_mapper=_pandas_type)
+    return pa.Table.from_arrays(cols, names=tbl.column_names).to_pandas(types_mapper=pandas_type)
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], rows: int | None, hold_back: str | None) -> Iterator[pa.Table | None]:

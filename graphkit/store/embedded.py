@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._failpoints import failpoint
-from .._fast import combine_hashes, string_hash
+from .._fast import combine_hashes, pandas_type, string_hash
 from ..errors import StoreError
 from ..schema import SCHEMA_VERSION, TABLES
 from .base import Store
@@ -417,21 +417,11 @@ class GenerationWriter:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table of the store as the pandas frame :meth:`EmbeddedStore.table` returns."""
-    df = table.to_pandas(types_mapper=_types_mapper)
+    df = table.to_pandas(types_mapper=pandas_type)
     for c in df.columns:  # Parquet keeps ms; the store's datetimes are second resolution
         if pd.api.types.is_datetime64_any_dtype(df[c]) and df[c].dtype != "datetime64[s]":
             df[c] = df[c].astype("datetime64[s]")
     return df
-
-
-def _types_mapper(t: pa.DataType):
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return pd.StringDtype()
-    if pa.types.is_boolean(t):
-        return pd.BooleanDtype()
-    if pa.types.is_integer(t):
-        return pd.Int64Dtype()
-    return None
 
 
 def _empty_typed(table: str, columns: Sequence[str]) -> pd.DataFrame:
