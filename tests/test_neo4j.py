@@ -80,6 +80,14 @@ def test_parity_tables_projections_findings(conn, planted):
         kws = PARITY_KWARGS.get(name, [{}])
         for kw in kws:
             pd.testing.assert_frame_equal(emb.projection(name, **kw), neo.projection(name, **kw), check_dtype=False)
+    assert neo.row_counts() == emb.row_counts()
+    with_items = emb.table("claim_items", ["claim_id"])["claim_id"].unique().tolist()
+    some = [with_items[0], with_items[-1], "C-not-there"]
+    for cols in (None, ["category", "amount"]):
+        pd.testing.assert_frame_equal(emb.items_by_claim(some, cols), Neo4jStore(conn).items_by_claim(some, cols), check_dtype=False)
+        pd.testing.assert_frame_equal(emb.items_by_claim(some, cols), neo.items_by_claim(some, cols), check_dtype=False)  # cached table
+        _frames_equal(emb.claims_by_id(some, None if cols is None else ["fund_amount"]),
+                      neo.claims_by_id(some, None if cols is None else ["fund_amount"]))
     r_emb, r_neo = graphkit.scan(emb), graphkit.scan(neo)
     assert r_emb.findings, "the planted bundle must produce findings"
     assert [f.to_dict() for f in r_emb.findings] == [f.to_dict() for f in r_neo.findings]

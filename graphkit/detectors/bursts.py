@@ -330,8 +330,7 @@ def _non_medical_share(store: Any, claim_ids: pd.Series) -> pd.Series:
     """Share of item amount in category ``non_medical`` per claim (empty without items)."""
     if not store.has_table("claim_items"):
         return pd.Series(dtype="float64")
-    items = store.table("claim_items", ["claim_id", "category", "amount"])
-    items = items[items["claim_id"].isin(pd.Index(claim_ids))]
+    items = store.items_by_claim(claim_ids, ["category", "amount"])
     if items.empty:
         return pd.Series(dtype="float64")
     nm = items["amount"].where(items["category"] == "non_medical", 0.0).fillna(0.0)

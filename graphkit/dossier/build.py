@@ -115,8 +115,7 @@ def assemble(
         for c in f.claims:
             by_finding.setdefault(c, []).append(prov["ref"])
     claims["provenance"] = claims["claim_id"].map(lambda c: ",".join(by_finding.get(c, ["case"])))
-    items = store.table("claim_items") if store.has_table("claim_items") else pd.DataFrame(columns=["claim_id"])
-    items = items[items["claim_id"].isin(claim_ids)].reset_index(drop=True) if len(items) else items
+    items = store.items_by_claim(claim_ids) if store.has_table("claim_items") else pd.DataFrame(columns=["claim_id"])
     # entities with roles (merged over findings), plus what the case added or removed
     ent_rows: dict[tuple[str, str], dict[str, Any]] = {}
     for f, prov in zip(findings, provenance):

@@ -488,4 +488,5 @@ def _counts(conn: Connection) -> dict[str, int]:
     out = {t: by_label.get(spec.label, 0) for t, spec in MODEL.items()}
     out["claim_items"] = by_label.get("ClaimItem", 0)
     out["budgets"] = by_label.get("Budget", 0)
+    out["contacts"] = by_label.get("contacts", 0)
     return out

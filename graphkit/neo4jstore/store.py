@@ -96,16 +96,18 @@ class Neo4jStore(Store):
         self.fingerprint = meta[0]["fingerprint"]
         self.manifest = json.loads(meta[0]["manifest"] or "{}")
         self._cache: dict[str, pd.DataFrame] = {}
+        self._counts: dict[str, int] | None = None
 
     def has_table(self, name: str) -> bool:
         return self.row_counts().get(name, 0) > 0
 
     def row_counts(self) -> dict[str, int]:
+        """Rows per table, counted once per store object (like the tables it caches)."""
         from .loader import _counts
 
-        counts = _counts(self.conn)
-        counts["contacts"] = len(self._contacts())
-        return counts
+        if self._counts is None:
+            self._counts = _counts(self.conn)
+        return dict(self._counts)
 
     def columns(self, name: str) -> list[str]:
         return list(self.table(name).columns)
@@ -131,22 +133,21 @@ class Neo4jStore(Store):
             else:
                 df = _frame(self.conn.read(f"read/{name}"), name)
                 if name == "claim_items":
-                    df = df.sort_values(["claim_id", "item_code"], kind="stable").reset_index(drop=True)
+                    df = _items_order(df)
             self._cache[name] = df
-        df = self._cache[name]
-        if columns is None:
-            return df
-        missing = [c for c in columns if c not in df.columns]
-        out = df[[c for c in columns if c in df.columns]].copy()
-        for c in missing:
-            out[c] = pd.Series(pd.NA, index=out.index, dtype="string")
-        return out[list(columns)]
+        return _select(self._cache[name], columns)
 
     def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         ids = sorted(set(map(str, claim_ids)))
         df = _frame(self.conn.read("read/claims_by_id", ids=ids), "claims") if ids else _frame([], "claims")
-        cols = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
-        return df if cols is None else df[cols]
+        return _select(df, None if columns is None else list(dict.fromkeys(["claim_id", *columns])))
+
+    def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        if "claim_items" in self._cache:
+            return super().items_by_claim(claim_ids, columns)
+        ids = sorted(set(map(str, claim_ids)))
+        df = _frame(self.conn.read("read/claim_items_by_claim", ids=ids) if ids else [], "claim_items")
+        return _select(_items_order(df), None if columns is None else list(dict.fromkeys(["claim_id", *columns])))
 
     # -- server-side projections -------------------------------------------------------
     def projection(self, name: str, **params: Any) -> pd.DataFrame:
@@ -154,6 +155,22 @@ class Neo4jStore(Store):
         if fn is None:
             return super().projection(name, **params)
         return fn(self, **params)
+
+
+def _items_order(df: pd.DataFrame) -> pd.DataFrame:
+    """Claim items in the embedded store's order (claim, then item code; stable)."""
+    return df.sort_values(["claim_id", "item_code"], kind="stable").reset_index(drop=True)
+
+
+def _select(df: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    """``df`` with only ``columns`` (in that order; absent ones all null), or whole."""
+    if columns is None:
+        return df
+    missing = [c for c in columns if c not in df.columns]
+    out = df[[c for c in columns if c in df.columns]].copy()
+    for c in missing:
+        out[c] = pd.Series(pd.NA, index=out.index, dtype="string")
+    return out[list(columns)]
 
 
 def _typed(df: pd.DataFrame, times: Sequence[str] = (), dates: Sequence[str] = (), floats: Sequence[str] = ()) -> pd.DataFrame:

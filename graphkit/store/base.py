@@ -54,6 +54,14 @@ class Store(ABC):
         claims = self.table("claims", cols)
         return claims[claims["claim_id"].isin(ids)].reset_index(drop=True)
 
+    def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The claim items of these claims (grouped by claim), typed like :meth:`table`;
+        empty when the store has no ``claim_items``."""
+        ids = pd.Index(pd.unique(pd.Series(list(claim_ids), dtype="string")))
+        cols = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
+        items = self.table("claim_items", cols)
+        return items[items["claim_id"].isin(ids)].reset_index(drop=True)
+
     def projection(self, name: str, **params: Any) -> pd.DataFrame:
         """A named, aggregated view of the data (see :mod:`graphkit.projections`)."""
         from .. import projections

@@ -250,6 +250,9 @@ class _IndexedStore(Store):
             return self._index.lookup(ids, columns)
         return self._store.claims_by_id(ids, columns)
 
+    def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return self._store.items_by_claim(claim_ids, columns)
+
 
 class Workbench:
     """Everything the notebooks share: store, findings, scores, claims index, cases, user.

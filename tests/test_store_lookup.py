@@ -1,0 +1,58 @@
+"""Lookups by claim id in the embedded store read only the row groups that can hold the ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+import graphkit.store.embedded as embedded
+from graphkit.store import open_store
+from graphkit.store.base import Store
+from loaders import load_bundle
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    from graphkit.demo import generate_city
+
+    root = tmp_path_factory.mktemp("lookup")
+    generate_city(root / "city", patients=1000, seed=3, months=2, fmt="parquet")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(embedded, "ROW_GROUP_ROWS", 500)  # many row groups in a small city
+        load_bundle(root / "city", root / "store", chunk_rows=2000)
+    return open_store(root / "store")
+
+
+def _wanted(store) -> list[str]:
+    ids = store.table("claims", ["claim_id"])["claim_id"]
+    return [ids.iloc[5], ids.iloc[len(ids) // 2], ids.iloc[-1], "C-not-there"]
+
+
+def test_lookups_equal_filtering_the_whole_table(store) -> None:
+    ids = _wanted(store)
+    for cols in (None, ["fund_amount", "start_time"]):
+        got = store.claims_by_id(ids, cols)
+        want = Store.claims_by_id(store, ids, cols)  # the interface's reference: filter the whole table
+        pd.testing.assert_frame_equal(got, want)
+        assert len(got) == 3
+    with_items = store.table("claim_items", ["claim_id"])["claim_id"].unique().tolist()
+    claims_with_items = [with_items[0], with_items[7], with_items[-1]]
+    for cols in (None, ["category", "amount"]):
+        got = store.items_by_claim(claims_with_items + ["C-not-there"], cols)
+        pd.testing.assert_frame_equal(got, Store.items_by_claim(store, claims_with_items, cols))
+        assert set(got["claim_id"]) == set(claims_with_items)
+    assert store.items_by_claim([]).empty and list(store.items_by_claim([], ["amount"]).columns) == ["claim_id", "amount"]
+
+
+@pytest.mark.parametrize("table", ["claims", "claim_items"])
+def test_claim_id_statistics_prune_row_groups(store, table: str) -> None:
+    ids = _wanted(store)
+    dataset = ds.dataset(store.table_file(table), format="parquet")
+    groups = [rg for frag in dataset.get_fragments() for rg in frag.split_by_row_group()]
+    kept = [rg for frag in dataset.get_fragments(filter=ds.field("claim_id").isin(ids))
+            for rg in frag.split_by_row_group(filter=ds.field("claim_id").isin(ids))]
+    assert len(groups) >= 8
+    assert 1 <= len(kept) <= 4  # three ids live in at most a few row groups (an id may straddle two)
