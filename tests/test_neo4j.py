@@ -398,3 +398,22 @@ def test_extra_columns_round_trip(conn, tmp_path):
     for name in ("claims", "claim_items"):
         _frames_equal(emb.table(name), neo.table(name))
     assert "channel" in neo.table("claims").columns and "lot" in neo.table("claim_items").columns
+
+
+def test_claim_columns_are_read_page_by_page(conn, planted):
+    bundle, emb = planted
+    load_bundle_neo4j(bundle, conn)
+    neo = Neo4jStore(conn)
+    neo.page_rows = 4  # many pages, the last one short or empty
+    pages = []
+    real_read = conn.read
+    conn.read = lambda rel, **kw: pages.append(kw.get("after")) or real_read(rel, **kw) if rel == "read/claims_page" else real_read(rel, **kw)
+    try:
+        cols = ["patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id", "start_time", "fund_amount"]
+        pd.testing.assert_frame_equal(emb.table("claims", cols), neo.table("claims", cols), check_dtype=False)
+        pd.testing.assert_frame_equal(emb.table("claims", ["terminal_id"]), neo.table("claims", ["terminal_id"]), check_dtype=False)
+    finally:
+        conn.read = real_read
+    n = emb.row_counts()["claims"]
+    assert len(pages) == n // 4 + 1 and pages[0] == ""  # one read of all pages, reused for the second subset
+    assert "claims" not in neo._cache  # the whole table (with extra columns) was never read

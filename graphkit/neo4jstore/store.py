@@ -97,6 +97,8 @@ class Neo4jStore(Store):
         self.manifest = json.loads(meta[0]["manifest"] or "{}")
         self._cache: dict[str, pd.DataFrame] = {}
         self._counts: dict[str, int] | None = None
+        #: claims per page when a detector reads some claim columns (see :meth:`table`)
+        self.page_rows = 100_000
 
     def has_table(self, name: str) -> bool:
         return self.row_counts().get(name, 0) > 0
@@ -127,6 +129,9 @@ class Neo4jStore(Store):
     def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
         if name not in TABLES:
             raise StoreError(f"unknown table {name!r}")
+        spec_cols = columns is not None and all(c in TABLES[name].column_names for c in columns)
+        if name == "claims" and name not in self._cache and spec_cols:
+            return self._claim_columns(tuple(columns))  # type: ignore[arg-type]
         if name not in self._cache:
             if name == "contacts":
                 df = self._contacts()
@@ -136,6 +141,23 @@ class Neo4jStore(Store):
                     df = _items_order(df)
             self._cache[name] = df
         return _select(self._cache[name], columns)
+
+    def _claim_columns(self, columns: tuple[str, ...]) -> pd.DataFrame:
+        """Spec columns of every claim. The claims are read once, page by page
+        (``read/claims_page``), into typed columns: the client holds the columns and one page
+        of records, never every claim as a record."""
+        if "claims:spec" not in self._cache:
+            parts, after = [], ""
+            while True:
+                recs = self.conn.read("read/claims_page", after=after, limit=self.page_rows)
+                if recs:
+                    parts.append(_select(_frame(recs, "claims"), TABLES["claims"].column_names))
+                    after = recs[-1]["claim_id"]
+                if len(recs) < self.page_rows:
+                    break
+            self._cache["claims:spec"] = (pd.concat(parts, ignore_index=True) if parts
+                                          else _frame([], "claims"))
+        return _select(self._cache["claims:spec"], columns)
 
     def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         ids = sorted(set(map(str, claim_ids)))
