@@ -2,7 +2,10 @@
 
 Matching: a finding matches a truth instance of the same kind when they share at least
 half of the smaller claim set (``|F ∩ T| >= 0.5 * min(|F|, |T|)``), or when the
-instance's key entity is among the finding's entities and they share a claim.
+instance's key entity is among the finding's entities and they share a claim, or — for the
+kinds whose instances are groups of people (rings) — when they share a claim and their
+people overlap by Jaccard ≥ 0.5 (a ring's finding may cite other claims of the same people
+than the ones planted, and its identifier keys are pseudonymised tokens).
 
 * recall per kind: share of instances matched by some finding;
 * precision at k per kind (k = number of instances): share of the top-k findings of that
@@ -40,9 +43,15 @@ def match(f: Finding, inst: dict[str, Any]) -> bool:
     shared = len(fc & tc)
     if fc and tc and shared >= 0.5 * min(len(fc), len(tc)):
         return True
+    if not shared:
+        return False
     key = inst.get("key")
-    if key and shared:
-        return any(e.type == key.get("type") and e.id == key.get("id") for e in f.entities)
+    if key and any(e.type == key.get("type") and e.id == key.get("id") for e in f.entities):
+        return True
+    if f.kind in MEMBER_KINDS:
+        fp = {e.id for e in f.entities if e.type == "patient"}
+        tp = {e["id"] for e in inst.get("entities", []) if e.get("type") == "patient"}
+        return bool(fp and tp) and len(fp & tp) >= 0.5 * len(fp | tp)
     return False
 
 

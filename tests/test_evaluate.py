@@ -32,6 +32,18 @@ def test_match_rules():
     assert not match(f("deceased_card_use", "a", ["C1", "C2"], 0.5), inst)  # other kind
 
 
+def test_rings_match_on_their_people():
+    ring = {"id": "T7", "kind": "identity_ring", "key": {"type": "phone", "id": "13800000000"},
+            "claims": ["C1", "C2", "C3", "C4", "C5", "C6"],
+            "entities": [{"type": "patient", "id": p, "role": "member"} for p in ("P1", "P2", "P3", "P4")]}
+    people = [Entity("patient", p) for p in ("P1", "P2", "P3", "P4")]  # the phone key is pseudonymised in findings
+    other_claims = ["C1", "X1", "X2", "X3", "X4", "X5"]  # 1 of 6 planted claims: too little by claims alone
+    assert match(f("identity_ring", "a", other_claims, 0.5, people), ring)  # the same four people (key pseudonymised)
+    assert not match(f("identity_ring", "a", other_claims, 0.5, people[:1]), ring)  # one of four people
+    assert not match(f("identity_ring", "a", ["X1"], 0.5, people), ring)  # no claim shared
+    assert not match(f("shared_card", "a", other_claims, 0.5, people), TRUTH["instances"][0])  # cards: no people rule
+
+
 def test_recall_precision_and_hard_negatives():
     findings = [
         f("shared_card", "x", ["C20", "C21"], 0.99),   # a legal family group ranked first: a false positive
