@@ -78,6 +78,39 @@ def ceiling(conn: Connection, n: int, batch: int) -> float:
     return n / secs
 
 
+#: per-element write costs of the server: (name, statement, row maker) — each row writes what the name says
+_ELEMENTS: list[tuple[str, str, Callable[[int], dict]]] = [
+    ("MERGE a node by id (the ceiling's statement)", "UNWIND $rows AS r MERGE (n:BenchNode {id: r.id})",
+     lambda i: {"id": f"N{i}"}),
+    ("CREATE a node", "UNWIND $rows AS r CREATE (n:BenchNode {id: r.id})", lambda i: {"id": f"C{i}"}),
+    ("CREATE a node + look up one other by id",
+     "UNWIND $rows AS r CREATE (n:BenchNode {id: r.id}) WITH n, r MATCH (h:BenchHub {id: r.h}) RETURN count(*)",
+     lambda i: {"id": f"L{i}", "h": f"H{i * 7919 % 2000}"}),
+    ("CREATE a node + a relationship to another",
+     "UNWIND $rows AS r CREATE (n:BenchNode {id: r.id}) WITH n, r MATCH (h:BenchHub {id: r.h}) CREATE (n)-[:BENCH]->(h)",
+     lambda i: {"id": f"R{i}", "h": f"H{i * 7919 % 2000}"}),
+]
+
+
+def element_costs(conn: Connection, n: int, batch: int) -> dict[str, float]:
+    """Rows/s of statements that write one node, a node and a lookup, a node and a relationship:
+    what each graph element costs this server (rows reference 2,000 hub nodes)."""
+    with conn.session() as s:
+        s.run("CREATE CONSTRAINT bench_id IF NOT EXISTS FOR (n:BenchNode) REQUIRE n.id IS UNIQUE").consume()
+        s.run("CREATE CONSTRAINT bench_hub IF NOT EXISTS FOR (n:BenchHub) REQUIRE n.id IS UNIQUE").consume()
+    hubs = [{"id": f"H{i}"} for i in range(2000)]
+    conn.write(lambda tx: tx.run("UNWIND $rows AS r MERGE (n:BenchHub {id: r.id})", rows=hubs).consume(), name="bench hubs")
+    out = {}
+    for name, q, make in _ELEMENTS:
+        t0 = time.perf_counter()
+        for i in range(0, n, batch):
+            rows = [make(j) for j in range(i, min(n, i + batch))]
+            conn.write(lambda tx, rows=rows: tx.run(q, rows=rows).consume(), name="bench elements")
+        out[name] = round(n / (time.perf_counter() - t0))
+    conn.write(lambda tx: tx.run("MATCH (n) WHERE n:BenchNode OR n:BenchHub DETACH DELETE n").consume(), name="bench cleanup")
+    return out
+
+
 def _ids_only(value: Any) -> Any:
     """Parameters with every property removed but the keys (``props`` maps become empty)."""
     if isinstance(value, dict):
@@ -157,6 +190,8 @@ def main() -> int:
     ap.add_argument("--cache", default=str(ROOT / ".bench-cache"))
     ap.add_argument("--no-ids-only", action="store_true", help="skip the 'same statements, ids only' reference")
     ap.add_argument("--no-warmup", action="store_true", help="skip the unmeasured warm-up load of a small city")
+    ap.add_argument("--element-costs", action="store_true",
+                    help="also measure what one node, a lookup and a relationship cost the server (rows/s, 100k rows)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     patients = max(1000, int(a.claims / CLAIMS_PER_PATIENT))  # the demo city needs 1,000 patients or more
@@ -186,6 +221,7 @@ def main() -> int:
         conn_args = (server.uri, server.user, server.password, server.database)
         agent, pid = "ArcadeDB (arcadedb-embedded) on 127.0.0.1", server.process.pid
     results = []
+    elements: dict[str, float] = {}
     try:
         if not a.no_warmup:  # a small city first, not measured: the server's JIT compiles on it, not on the first batch size
             small = Path(a.cache) / "city-1000"
@@ -199,6 +235,11 @@ def main() -> int:
         for batch in [int(x) for x in a.batch_sizes.split(",")]:
             results.append(run_one(conn_args, bundle, batch, pid, not a.no_ids_only, prepared))
             print(json.dumps(results[-1]), flush=True)
+        if a.element_costs:
+            conn = Connection(*conn_args)
+            conn.write(lambda tx: run_in(tx, "admin/wipe"), name="wipe")
+            elements = element_costs(conn, 100_000, 1000)
+            conn.close()
     finally:
         if server:
             server.stop()
@@ -212,9 +253,15 @@ def main() -> int:
         cpu = f"{r['server_cpu_us_per_row']} / {r['ceiling_server_cpu_us_per_row']}" if "server_cpu_us_per_row" in r else "—"
         print(f"| {r['batch_size']} | {r['bundle_rows']:,} | {r['seconds']} ({r['client_build_seconds']}) | {r['rows_per_s']:,} | {r['ceiling_rows_per_s']:,} | "
               f"{r['share_of_ceiling']:.0%} | {ids} | {r['elements_per_row']} | {cpu} |")
+    if elements:
+        print()
+        print("| what each row writes (batches of 1,000) | rows/s | µs per row |")
+        print("|---|---:|---:|")
+        for name, rate in elements.items():
+            print(f"| {name} | {rate:,} | {1e6 / rate:.1f} |")
     if a.json:
         Path(a.json).write_text(json.dumps({"server": agent, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                                            "claims": a.claims, "results": results}, indent=1))
+                                            "claims": a.claims, "results": results, "element_costs": elements}, indent=1))
     return 0
 
 

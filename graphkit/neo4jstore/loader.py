@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
@@ -48,7 +49,7 @@ class Neo4jLoadResult:
     seconds: float = 0.0
     rows_written: int = 0
     write_seconds: float = 0.0  # the batches alone (validation, pseudonymisation and planning excluded)
-    build_seconds: float = 0.0  # of write_seconds: building the batches' parameters on the client
+    build_seconds: float = 0.0  # building the batches' parameters on the client (in a thread, overlapping the writes)
     skipped: bool = False
     resumed_from: tuple[int, int] | None = None
     report: Any = None
@@ -382,6 +383,13 @@ def _run_stmts(tx: Any, stmts: list[Stmt]) -> None:
             raise Neo4jError(f"{st.query}: created {created} of {st.expect} rows; the batch was rolled back")
 
 
+def _built(build: Batch) -> tuple[list[Stmt], float]:
+    """A batch's statements, and the seconds it took to build them."""
+    t0 = time.perf_counter()
+    stmts = build()
+    return stmts, time.perf_counter() - t0
+
+
 def load_bundle_neo4j(
     bundle: str | Path,
     conn: Connection,
@@ -443,21 +451,29 @@ def load_bundle_neo4j(
     if stopped:
         todo = todo[:stop_after_batches]
     t_write = time.perf_counter()
-    for si, bi, done, name, build in todo:
-        t_build = time.perf_counter()
-        stmts = build()
-        result.build_seconds += time.perf_counter() - t_build
+    # the next batch's parameters are built in a thread while this one is written (the
+    # driver waits on the server with the GIL released): client work overlaps server work
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-bolt-build")
+    try:
+        ahead = pool.submit(_built, todo[0][4]) if todo else None
+        for n, (si, bi, done, name, build) in enumerate(todo):
+            assert ahead is not None
+            stmts, secs = ahead.result()
+            result.build_seconds += secs
+            ahead = pool.submit(_built, todo[n + 1][4]) if n + 1 < len(todo) else None
 
-        def work(tx, stmts=stmts, si=si, bi=bi, done=done):
-            _run_stmts(tx, stmts)
-            run_in(tx, "meta/write_checkpoint", fingerprint=bundle_fp, step=si, batch=bi, complete=False,
-                   plan=plan, at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            failpoint(f"bolt_in_batch:{done}")  # dies before the commit: the batch is rolled back
+            def work(tx, stmts=stmts, si=si, bi=bi, done=done):
+                _run_stmts(tx, stmts)
+                run_in(tx, "meta/write_checkpoint", fingerprint=bundle_fp, step=si, batch=bi, complete=False,
+                       plan=plan, at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                failpoint(f"bolt_in_batch:{done}")  # dies before the commit: the batch is rolled back
 
-        conn.write(work, name=f"load {name} batch {bi}")
-        failpoint(f"bolt_after_batch:{done}")
-        if progress:
-            progress(name, done, total)
+            conn.write(work, name=f"load {name} batch {bi}")
+            failpoint(f"bolt_after_batch:{done}")
+            if progress:
+                progress(name, done, total)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     result.write_seconds = time.perf_counter() - t_write
     if stopped:
         result.seconds = time.perf_counter() - t0
