@@ -211,6 +211,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
     print(f"  {info['rows']['claims']:,} 笔结算/claims in {time.perf_counter() - t0:.1f}s")
     t1 = time.perf_counter()
     res = load_bundle(bundle, store_dir)
+    _audit("load", bundle=str(Path(bundle).resolve()), store=str(Path(store_dir).resolve()), fingerprint=res.store_fingerprint,
+           bundle_fingerprint=res.bundle_fingerprint, rows=res.rows, lenient=False, pseudonymised=True)
     print(f"加载 / loaded into {store_dir} in {time.perf_counter() - t1:.1f}s")
     store = open_store(store_dir)
     result, paths = _run_scan(store, out, None, {})
@@ -421,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Validate BUNDLE and write it into the embedded store DIR (atomic, idempotent; "
                                     "a later bundle is merged in). Strict by default: any problem → nothing written, "
                                     "exit 1. Personal fields are pseudonymised with the key from GRAPHKIT_PSEUDO_KEY "
-                                    "(or GRAPHKIT_PSEUDO_KEY_FILE; the demo key otherwise).")
+                                    "(or GRAPHKIT_PSEUDO_KEY_FILE); the built-in demo key serves generated demo bundles only.")
     ld.add_argument("bundle")
     ld.add_argument("--store", help="embedded store folder")
     _neo4j_args(ld)

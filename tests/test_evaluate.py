@@ -93,3 +93,22 @@ def test_member_level_figures_for_groups():
     assert m["per_instance"][0]["best_jaccard"] == pytest.approx(3 / 5, abs=1e-3)
     assert m["mean_member_f1"] == pytest.approx(0.75, abs=1e-3)  # precision 3/4, recall 3/4
     assert "mean best-match Jaccard 0.600" in format_evaluation(evaluate(truth, [f]))
+
+
+def test_demo_command_audits_its_load_scan_and_export(tmp_path, capsys):
+    from graphkit.audit import default_log
+    from graphkit.cli import main
+
+    assert main(["demo", "--patients", "1000", "--out", str(tmp_path / "demo")]) == 0
+    actions = [e["action"] for e in default_log().entries()]
+    assert actions[0] == "load" and "scan" in actions, actions
+    load = next(e for e in default_log().entries() if e["action"] == "load")
+    assert load["details"]["store"] == str((tmp_path / "demo" / "store").resolve()) and load["details"]["rows"]["claims"] > 0
+    assert default_log().verify().ok
+
+
+def test_detector_descriptions_are_whole_sentences():
+    from graphkit.detectors import REGISTRY
+
+    for kind, det in REGISTRY.items():
+        assert det.doc.endswith(".") and "\n" not in det.doc, (kind, det.doc)

@@ -31,7 +31,8 @@ class Detector:
 
     @property
     def doc(self) -> str:
-        return (self.func.__doc__ or "").strip().split("\n")[0]
+        """The docstring's first paragraph, on one line."""
+        return " ".join((self.func.__doc__ or "").strip().split("\n\n")[0].split())
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
