@@ -68,14 +68,18 @@ def ceiling(conn: Connection, n: int, batch: int) -> float:
     """Rows/s of a bare UNWIND … MERGE of ids (with a uniqueness constraint), same batch size."""
     with conn.session() as s:
         s.run("CREATE CONSTRAINT bench_id IF NOT EXISTS FOR (n:BenchNode) REQUIRE n.id IS UNIQUE").consume()
-    ids = [f"B{i:09d}" for i in range(n)]
-    t0 = time.perf_counter()
-    for i in range(0, n, batch):
-        rows = [{"id": x} for x in ids[i : i + batch]]
-        conn.write(lambda tx, rows=rows: tx.run("UNWIND $rows AS r MERGE (n:BenchNode {id: r.id})", rows=rows).consume(), name="bench ceiling")
-    secs = time.perf_counter() - t0
+    rate = _rows_per_s(conn, "UNWIND $rows AS r MERGE (n:BenchNode {id: r.id})", [{"id": f"B{i:09d}"} for i in range(n)], batch)
     conn.write(lambda tx: tx.run("MATCH (n:BenchNode) DETACH DELETE n").consume(), name="bench cleanup")
-    return n / secs
+    return rate
+
+
+def _rows_per_s(conn: Connection, statement: str, rows: list[dict], batch: int) -> float:
+    """Rows/s of ``statement`` over ``rows`` (built beforehand), one transaction per batch."""
+    t0 = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        part = rows[i : i + batch]
+        conn.write(lambda tx, part=part: tx.run(statement, rows=part).consume(), name="bench")
+    return len(rows) / (time.perf_counter() - t0)
 
 
 #: per-element write costs of the server: (name, statement, row maker) — each row writes what the name says
@@ -100,13 +104,7 @@ def element_costs(conn: Connection, n: int, batch: int) -> dict[str, float]:
         s.run("CREATE CONSTRAINT bench_hub IF NOT EXISTS FOR (n:BenchHub) REQUIRE n.id IS UNIQUE").consume()
     hubs = [{"id": f"H{i}"} for i in range(2000)]
     conn.write(lambda tx: tx.run("UNWIND $rows AS r MERGE (n:BenchHub {id: r.id})", rows=hubs).consume(), name="bench hubs")
-    out = {}
-    for name, q, make in _ELEMENTS:
-        t0 = time.perf_counter()
-        for i in range(0, n, batch):
-            rows = [make(j) for j in range(i, min(n, i + batch))]
-            conn.write(lambda tx, rows=rows: tx.run(q, rows=rows).consume(), name="bench elements")
-        out[name] = round(n / (time.perf_counter() - t0))
+    out = {name: round(_rows_per_s(conn, q, [make(j) for j in range(n)], batch)) for name, q, make in _ELEMENTS}
     conn.write(lambda tx: tx.run("MATCH (n) WHERE n:BenchNode OR n:BenchHub DETACH DELETE n").consume(), name="bench cleanup")
     return out
 

@@ -195,6 +195,16 @@ def _create_rows(df: pd.DataFrame, table: str, key: str, key_name: str, named: t
     return [{n: v for n, v in zip(cols, vals) if v is not None} for vals in zip(*values)]
 
 
+def _ref_stmt(q: str, part: pd.DataFrame, key: str, col: str, reverse: bool) -> Stmt | None:
+    """``q`` over the rows of ``part`` whose reference ``col`` is set, as ``{from, to}`` pairs
+    (the referenced node is ``from`` when ``reverse``); None when no row has it."""
+    ref = part[part[col].notna()]
+    if ref.empty:
+        return None
+    a, b = (ref[col], ref[key]) if reverse else (ref[key], ref[col])
+    return Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]})
+
+
 def _with_item_keys(items: pd.DataFrame) -> pd.DataFrame:
     """Items with ``_item_key`` = claimId#ordinal (ordinal in bundle order within the claim)."""
     ordinal = items.groupby("claim_id", sort=False).cumcount()
@@ -239,14 +249,17 @@ def _claims_step(claims: pd.DataFrame, items: pd.DataFrame | None, batch_size: i
         starts = np.searchsorted(sorted_pos, np.arange(len(claims)), side="left")
         ends = np.searchsorted(sorted_pos, np.arange(len(claims)), side="right")
 
+    def items_of(idx: np.ndarray) -> pd.DataFrame:
+        """The items of the claims at positions ``idx``, in that order."""
+        return by_claim.iloc[np.concatenate([np.arange(starts[i], ends[i]) for i in idx])]
+
     def build(sl: slice) -> list[Stmt]:
         part, known_part = claims.iloc[sl], is_known[sl]
         stmts = []
         if (~known_part).any():
             idx = np.flatnonzero(~known_part) + sl.start
             rows = _create_rows(claims.iloc[idx], "claims", spec.key, "claimId", CLAIM_CREATE_COLUMNS, ref_cols)
-            seg = np.concatenate([np.arange(starts[i], ends[i]) for i in idx]) if len(idx) else np.array([], np.int64)
-            its = by_claim.iloc[seg]
+            its = items_of(idx)
             item_rows = (_create_rows(its.drop(columns="claim_id"), "claim_items", "_item_key", "itemKey", ITEM_CREATE_COLUMNS)
                          if len(its) else [])
             k = 0
@@ -259,16 +272,11 @@ def _claims_step(claims: pd.DataFrame, items: pd.DataFrame | None, batch_size: i
             old = part[known_part]
             props = to_rows(old, "claims", {spec.key, *ref_cols}, keep_nulls=True)
             stmts.append(Stmt("load/claims", {"rows": [{"key": k, "props": p} for k, p in zip(old[spec.key].tolist(), props)]}))
-            for col, q, reverse in spec.refs:
-                o = old[old[col].notna()]
-                if len(o):
-                    a, b = (o[col], o[spec.key]) if reverse else (o[spec.key], o[col])
-                    stmts.append(Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
+            stmts.extend(st for col, q, reverse in spec.refs if (st := _ref_stmt(q, old, spec.key, col, reverse)))
             stmts.extend(_clear_stmts(old, spec.key, spec.refs))
-            idx = np.flatnonzero(known_part) + sl.start
-            seg = np.concatenate([np.arange(starts[i], ends[i]) for i in idx])
-            if len(seg):
-                stmts.extend(_item_stmts(by_claim.iloc[seg]))
+            its = items_of(np.flatnonzero(known_part) + sl.start)
+            if len(its):
+                stmts.extend(_item_stmts(its))
         return stmts
 
     batches: list[Batch] = [lambda sl=sl: build(sl) for sl in _batches(len(claims), batch_size)]
@@ -290,11 +298,8 @@ def _node_step(t: str, df: pd.DataFrame, batch_size: int, known: pd.Index | None
         for col, q, reverse in spec.refs:
             if replace and (CYPHER_DIR / f"{q}_replace.cypher").exists():
                 q = f"{q}_replace"
-            ref = part[part[col].notna()]
-            if ref.empty:
-                continue
-            a, b = (ref[col], ref[spec.key]) if reverse else (ref[spec.key], ref[col])
-            stmts.append(Stmt(q, {"rows": [{"from": x, "to": y} for x, y in zip(a.tolist(), b.tolist())]}))
+            if st := _ref_stmt(q, part, spec.key, col, reverse):
+                stmts.append(st)
         if replace:
             stmts.extend(_clear_stmts(part[existing[sl]], spec.key, spec.refs))
         return stmts
@@ -456,7 +461,7 @@ def load_bundle_neo4j(
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphkit-bolt-build")
     try:
         ahead = pool.submit(_built, todo[0][4]) if todo else None
-        for n, (si, bi, done, name, build) in enumerate(todo):
+        for n, (si, bi, done, name, _build) in enumerate(todo):
             assert ahead is not None
             stmts, secs = ahead.result()
             result.build_seconds += secs

@@ -88,12 +88,7 @@ class Connection:
 
     def read(self, rel: str, **params: Any) -> list[dict[str, Any]]:
         """Run a read query file; return its records as dicts."""
-        q = query(rel)
-
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(q.text, params)]
-
-        return self._managed(q, "read", work)
+        return self._managed(query(rel), "read", lambda tx: fetch_in(tx, rel, **params))
 
     def write(self, work: Callable[[neo4j.ManagedTransaction], Any], *, name: str) -> Any:
         """Run ``work(tx)`` in one managed write transaction (retried on transient errors)."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import StoreError
 from ..schema import TABLES
-from ..store.base import Store
+from ..store.base import Store, with_claim_id
 from ..store.embedded import DTYPES
 from .model import CONTACT_RELS, snake
 from .runner import Connection
@@ -159,17 +159,14 @@ class Neo4jStore(Store):
                                           else _frame([], "claims"))
         return _select(self._cache["claims:spec"], columns)
 
-    def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def _by_claim(self, name: str, claim_ids: Iterable[str], columns: Sequence[str] | None) -> pd.DataFrame:
+        """One indexed read of these claims (or their items), unless the table is cached."""
+        if name in self._cache:
+            return super()._by_claim(name, claim_ids, columns)
         ids = sorted(set(map(str, claim_ids)))
-        df = _frame(self.conn.read("read/claims_by_id", ids=ids), "claims") if ids else _frame([], "claims")
-        return _select(df, None if columns is None else list(dict.fromkeys(["claim_id", *columns])))
-
-    def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
-        if "claim_items" in self._cache:
-            return super().items_by_claim(claim_ids, columns)
-        ids = sorted(set(map(str, claim_ids)))
-        df = _frame(self.conn.read("read/claim_items_by_claim", ids=ids) if ids else [], "claim_items")
-        return _select(_items_order(df), None if columns is None else list(dict.fromkeys(["claim_id", *columns])))
+        query = {"claims": "read/claims_by_id", "claim_items": "read/claim_items_by_claim"}[name]
+        df = _frame(self.conn.read(query, ids=ids) if ids else [], name)
+        return _select(_items_order(df) if name == "claim_items" else df, with_claim_id(columns))
 
     # -- server-side projections -------------------------------------------------------
     def projection(self, name: str, **params: Any) -> pd.DataFrame:

@@ -49,24 +49,31 @@ class Store(ABC):
 
     def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The claims with these ids (any order), typed like :meth:`table`."""
-        ids = pd.Index(pd.unique(pd.Series(list(claim_ids), dtype="string")))
-        cols = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
-        claims = self.table("claims", cols)
-        return claims[claims["claim_id"].isin(ids)].reset_index(drop=True)
+        return self._by_claim("claims", claim_ids, columns)
 
     def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The claim items of these claims (grouped by claim), typed like :meth:`table`;
         empty when the store has no ``claim_items``."""
+        return self._by_claim("claim_items", claim_ids, columns)
+
+    def _by_claim(self, name: str, claim_ids: Iterable[str], columns: Sequence[str] | None) -> pd.DataFrame:
+        """Rows of ``claims`` or ``claim_items`` whose ``claim_id`` is one of ``claim_ids``, with
+        ``claim_id`` plus ``columns`` (all columns if None). Here: the table filtered; a store
+        overrides this to read only those rows."""
         ids = pd.Index(pd.unique(pd.Series(list(claim_ids), dtype="string")))
-        cols = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
-        items = self.table("claim_items", cols)
-        return items[items["claim_id"].isin(ids)].reset_index(drop=True)
+        rows = self.table(name, with_claim_id(columns))
+        return rows[rows["claim_id"].isin(ids)].reset_index(drop=True)
 
     def projection(self, name: str, **params: Any) -> pd.DataFrame:
         """A named, aggregated view of the data (see :mod:`graphkit.projections`)."""
         from .. import projections
 
         return projections.compute(self, name, **params)
+
+
+def with_claim_id(columns: Sequence[str] | None) -> list[str] | None:
+    """``columns`` with ``claim_id`` first (once); None (all columns) stays None."""
+    return None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
 
 
 def open_store(location: str | Path) -> Store:

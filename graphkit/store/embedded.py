@@ -33,7 +33,7 @@ from .._failpoints import failpoint
 from .._fast import combine_hashes, pandas_type, string_hash
 from ..errors import StoreError
 from ..schema import SCHEMA_VERSION, TABLES
-from .base import Store
+from .base import Store, with_claim_id
 
 __all__ = [
     "EmbeddedStore",
@@ -196,16 +196,8 @@ class EmbeddedStore(Store):
         return df[list(want)]
 
     def _by_claim(self, name: str, claim_ids: Iterable[str], columns: Sequence[str] | None) -> pd.DataFrame:
-        ids = sorted(set(map(str, claim_ids)))
-        want = list(dict.fromkeys(["claim_id", *(self.columns(name) if columns is None else columns)]))
-        if not self.has_table(name) or not ids:
-            return _empty_typed(name, want)
-        # the fact tables are stored in claim-id order with claim-id statistics: only the row
-        # groups whose id range can hold a wanted id are read
-        return self._read(name, want, filters=[("claim_id", "in", ids)]).reset_index(drop=True)
-
-    def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The claims with these ids, in claim-id order (reads only the row groups that hold them).
+        """Rows of these claims in stored (claim-id) order, reading only the row groups that can
+        hold them: the fact tables are stored in claim-id order with claim-id statistics.
 
         >>> import tempfile, pandas as pd
         >>> d = tempfile.mkdtemp()
@@ -213,11 +205,12 @@ class EmbeddedStore(Store):
         >>> EmbeddedStore(d).claims_by_id(["C2", "C9"], ["fund_amount"]).to_dict("records")
         [{'claim_id': 'C2', 'fund_amount': 2.0}]
         """
-        return self._by_claim("claims", claim_ids, columns)
-
-    def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The claim items of these claims, in stored order (claim id, then item)."""
-        return self._by_claim("claim_items", claim_ids, columns)
+        ids = sorted(set(map(str, claim_ids)))
+        want = with_claim_id(self.columns(name) if columns is None else columns)
+        assert want is not None
+        if not self.has_table(name) or not ids:
+            return _empty_typed(name, want)
+        return self._read(name, want, filters=[("claim_id", "in", ids)]).reset_index(drop=True)
 
     def table_file(self, name: str) -> Path:
         """Path of a stored table's Parquet file."""
