@@ -28,6 +28,12 @@ class Detector:
     kind: str
     func: Callable[..., list[Finding]]
     params: tuple[Param, ...]
+    #: what the data must hold for the detector to run at all (see graphkit.profile), e.g.
+    #: ``("time:day", "terminals")``; the scan skips the detector and says why otherwise
+    needs: tuple[str, ...] = ()
+    #: what it uses when present, with the degraded behaviour when absent, e.g.
+    #: ``{"time:minute": "day-level windows instead of 60-minute windows"}``
+    prefers: tuple[tuple[str, str], ...] = ()
 
     @property
     def doc(self) -> str:
@@ -41,13 +47,15 @@ class Detector:
 REGISTRY: dict[str, Detector] = {}
 
 
-def register(kind: str, params: Sequence[Param]):
-    """Decorator: register a detector function for ``kind`` with its declared parameters."""
+def register(kind: str, params: Sequence[Param], *, needs: Sequence[str] = (),
+             prefers: dict[str, str] | None = None):
+    """Decorator: register a detector function for ``kind`` with its declared parameters and
+    the data it needs (``needs``) or uses when present (``prefers``: need → degraded behaviour)."""
     if kind not in KINDS:
         raise ValueError(f"unknown finding kind {kind!r}")
 
     def deco(fn: Callable[..., list[Finding]]):
-        REGISTRY[kind] = Detector(kind, fn, tuple(params))
+        REGISTRY[kind] = Detector(kind, fn, tuple(params), tuple(needs), tuple((prefers or {}).items()))
         return fn
 
     return deco

@@ -71,3 +71,74 @@ def rows_finding(
         summary=summary,
         evidence=evidence,
     )
+
+
+# --- calibration and benign explanations: the contract every detector follows -----------------
+#
+# A detector scores a candidate by how surprising it is *in this data set*: a p-value (or
+# an empirical tail) against a null computed from the data at hand (a Poisson/binomial rate
+# estimated on the same bundle, a permutation, a peer group, an empirical distribution over
+# all comparable units). ``surprise_score`` turns that into a score in [0, 1) that does not
+# saturate; ``evidence["null"]`` says what the null was. Legal behaviours that look like
+# the pattern are tested from the data and recorded in ``evidence["benign_checks"]``.
+
+BENIGN_OUTCOMES = ("ruled_out", "partial", "explains", "not_testable")
+
+
+def surprise(log10_p: float | np.ndarray, n_tests: int = 1) -> float | np.ndarray:
+    """Decades of surprise beyond the multiple-testing bar: ``max(0, -log10 p - log10 n_tests)``.
+
+    >>> round(float(surprise(-5.0, n_tests=100)), 6)
+    3.0
+    >>> float(surprise(-1.0, n_tests=100))
+    0.0
+    """
+    s = -np.asarray(log10_p, dtype="float64") - np.log10(max(int(n_tests), 1))
+    s = np.maximum(s, 0.0)
+    return float(s) if s.ndim == 0 else s
+
+
+def surprise_score(s: float | np.ndarray) -> float | np.ndarray:
+    """Map decades of surprise ``s`` (see :func:`surprise`) to a score ``s / (1 + s)`` in [0, 1).
+
+    0.5 = ten times rarer than the multiple-testing bar, 0.9 = 10⁹ times; it never saturates,
+    so strong candidates keep their order.
+
+    >>> [round(float(surprise_score(x)), 3) for x in (0.0, 1.0, 9.0, 99.0)]
+    [0.0, 0.5, 0.9, 0.99]
+    """
+    x = np.maximum(np.asarray(s, dtype="float64"), 0.0)
+    out = x / (1.0 + x)
+    return float(out) if out.ndim == 0 else out
+
+
+def benign_check(check: str, zh: str, outcome: str, detail: str = "", factor: float = 1.0) -> dict:
+    """One legal explanation a detector tested, for ``evidence["benign_checks"]``.
+
+    ``outcome``: ``ruled_out`` (tested; it does not explain the pattern), ``partial`` (explains
+    part: the score is multiplied by ``factor``), ``explains`` (the pattern is this legal
+    behaviour: multiplied by ``factor``, usually small, or the candidate is dropped),
+    ``not_testable`` (the data lacks what the test needs; said, not guessed).
+
+    >>> benign_check("care_home", "养老机构集中结算", "ruled_out", "3 of 40 cards held by residents aged 80+")["outcome"]
+    'ruled_out'
+    """
+    if outcome not in BENIGN_OUTCOMES:
+        raise ValueError(f"benign check outcome must be one of {BENIGN_OUTCOMES}; got {outcome!r}")
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"benign check factor must be in [0, 1]; got {factor!r}")
+    return {"check": check, "zh": zh, "outcome": outcome, "detail": detail,
+            "factor": round(float(factor), 4) if outcome in ("partial", "explains") else 1.0}
+
+
+def benign_factor(checks: Iterable[dict]) -> float:
+    """Product of the factors of the checks that (partly) explain the pattern.
+
+    >>> benign_factor([benign_check("a", "甲", "partial", factor=0.5), benign_check("b", "乙", "ruled_out")])
+    0.5
+    """
+    f = 1.0
+    for c in checks:
+        if c["outcome"] in ("partial", "explains"):
+            f *= float(c["factor"])
+    return f
