@@ -806,14 +806,16 @@ def validate_bundle(
     encoding: str | None = None,
     store: str | Path | None = None,
     chunk_rows: int | None = None,
+    sink: Sink | None = None,
 ) -> ValidationReport:
     """Validate a bundle folder and return the report (nothing is written; memory-bounded).
 
-    ``store``: an existing store whose entities the bundle may refer to.
+    ``store``: an existing store whose entities the bundle may refer to. ``sink``: receives
+    the validated chunks (e.g. :class:`graphkit.profile.ProfileSink` to profile the data).
     """
     known = None
     if store is not None:
         from .embedded import store_known_keys
 
         known = store_known_keys(store)
-    return stream_bundle(bundle, mapping=mapping, encoding=encoding, known=known, chunk_rows=chunk_rows)
+    return stream_bundle(bundle, mapping=mapping, encoding=encoding, known=known, chunk_rows=chunk_rows, sink=sink)

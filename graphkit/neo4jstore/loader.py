@@ -53,6 +53,7 @@ class Neo4jLoadResult:
     skipped: bool = False
     resumed_from: tuple[int, int] | None = None
     report: Any = None
+    profile: dict[str, Any] | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -501,6 +502,14 @@ def load_bundle_neo4j(
                plan=plan, at=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
     conn.write(finish, name="load finish")
+    # the data profile of the whole graph, kept in the meta node with the manifest
+    from .store import Neo4jStore
+
+    profile = Neo4jStore(conn).profile()
+    manifest["data_profile"] = profile
+    conn.write(lambda tx: run_in(tx, "meta/write_meta", fingerprint=fp, manifest=json.dumps(manifest, ensure_ascii=False)),
+               name="load profile")
+    result.profile = profile
     result.store_fingerprint = fp
     result.rows = _counts(conn)
     result.rows_written = sum(s.rows for s in steps)

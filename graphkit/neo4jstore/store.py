@@ -100,6 +100,13 @@ class Neo4jStore(Store):
         #: claims per page when a detector reads some claim columns (see :meth:`table`)
         self.page_rows = 100_000
 
+    def profile(self) -> dict[str, Any]:
+        """The data profile kept in the meta node at load, else computed (once per object)."""
+        stored = self.manifest.get("data_profile")
+        if stored and stored.get("fingerprint") == self.fingerprint:
+            return stored
+        return super().profile()
+
     def has_table(self, name: str) -> bool:
         return self.row_counts().get(name, 0) > 0
 
