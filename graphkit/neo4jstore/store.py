@@ -231,8 +231,8 @@ def _family_groups(store: Neo4jStore) -> pd.DataFrame:
 
 
 def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "card_id",
-                  region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
-    from ..projections import _provider_places, pair_distances
+                  coordinate_km: float = 0.5) -> pd.DataFrame:
+    from ..projections import _provider_places, _start_time_profile, pair_distances
 
     q = "projections/travel_pairs_card" if by == "card_id" else "projections/travel_pairs_patient"
     cols = ["key", "claim_a", "claim_b", "card_a", "card_b", "patient_a", "patient_b", "time_a", "time_b",
@@ -240,7 +240,7 @@ def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "
     df = pd.DataFrame(store.conn.read(q, maxGapSeconds=int(max_gap_hours * 3600)), columns=cols)
     df = _typed(df, times=["time_a", "time_b"], floats=["fund_a", "fund_b"])
     df["gap_hours"] = (df["time_b"] - df["time_a"]).dt.total_seconds().astype("float64") / 3600.0
-    return pair_distances(df, _provider_places(store), region_km_province, region_km_prefecture)
+    return pair_distances(df, _provider_places(store, coordinate_km), _start_time_profile(store))
 
 
 def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
