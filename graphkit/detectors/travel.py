@@ -44,7 +44,7 @@ from ..profile import PRECISION_SECONDS
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 
-__all__ = ["impossible_travels", "min_travel_hours", "gap_text"]
+__all__ = ["impossible_travels", "min_travel_hours", "gap_text", "same_brand"]
 
 
 def min_travel_hours(d: np.ndarray, p: dict[str, float]) -> np.ndarray:
@@ -78,31 +78,45 @@ def gap_text(max_gap_s: float, unc_s: float) -> tuple[str, str]:
     return (f"{minutes}分钟内", f"within {minutes} min")
 
 
-_STEM = re.compile(r"(第?[一二三四五六七八九十\d]+)?(分院|院区|分店|分部|门诊部|社区卫生服务站|店)$")
 _REMOTE = re.compile(r"互联网|网上|线上|远程|在线|电商")
+_FACILITY = re.compile(r"(医院|卫生院|诊所|药房|药店|门诊部|医疗中心|中心)")
 
 
-def _brand(name: Any, chain: Any) -> str | None:
-    """A provider's brand: its chain, else its name without a branch suffix (…分院, …店) or
-    the bracketed branch part (益丰大药房（历下店）→ 益丰大药房)."""
-    if isinstance(chain, str) and chain.strip():
-        return chain.strip()
+def _brand_name(name: Any) -> str | None:
+    """A name without its bracketed branch part (益丰大药房（历下店）→ 益丰大药房)."""
     if not isinstance(name, str) or not name.strip():
         return None
-    n = re.sub(r"[（(].*?[)）]", "", name.strip())
-    n = _STEM.sub("", n)
-    return n or None
+    return re.sub(r"[（(].*?[)）]", "", name.strip()) or None
+
+
+def same_brand(a: dict, b: dict) -> bool:
+    """Two providers of one brand: the same chain, or one name is the other's with a branch
+    suffix (仁和医院 / 仁和医院平阴分院), or equal without the bracketed branch part.
+
+    >>> same_brand({"name": "仁和医院"}, {"name": "仁和医院平阴分院"}), same_brand({"name": "济南市第一人民医院"}, {"name": "济南市第二人民医院"})
+    (True, False)
+    """
+    ca, cb = a.get("chain"), b.get("chain")
+    if isinstance(ca, str) and ca.strip() and ca == cb:
+        return True
+    na, nb = _brand_name(a.get("name")), _brand_name(b.get("name"))
+    if not na or not nb:
+        return False
+    if na == nb:
+        return True
+    short, long_ = sorted((na, nb), key=len)
+    return len(short) >= 3 and long_.startswith(short) and bool(_FACILITY.search(short))
 
 
 def _providers(store: Any) -> pd.DataFrame:
-    """provider key ("type:id") → name, kind, brand."""
+    """provider key ("type:id") → name, kind, chain."""
     inst = store.table("institutions", ["institution_id", "name", "kind"])
     ph = store.table("pharmacies", ["pharmacy_id", "name", "chain"])
     a = pd.DataFrame({"key": "institution:" + inst["institution_id"].astype(str), "name": inst["name"],
-                      "kind": inst["kind"], "brand": [_brand(n, None) for n in inst["name"]]})
+                      "kind": inst["kind"], "chain": None})
     b = pd.DataFrame({"key": "pharmacy:" + ph["pharmacy_id"].astype(str), "name": ph["name"], "kind": "pharmacy",
-                      "brand": [_brand(n, c) for n, c in zip(ph["name"], ph["chain"])]})
-    return pd.concat([a, b], ignore_index=True).set_index("key")
+                      "chain": ph["chain"]})
+    return pd.concat([a, b], ignore_index=True).astype(object).where(lambda d: d.notna(), None).set_index("key")
 
 
 def _batch_settlers(store: Any, keys: set[str], precision: str | None) -> dict[str, tuple[float, float, int]]:
@@ -115,22 +129,16 @@ def _batch_settlers(store: Any, keys: set[str], precision: str | None) -> dict[s
 
     if precision not in ("minute", "second") or not keys:
         return {}
-    claims = store.table("claims", ["institution_id", "pharmacy_id", "start_time"])
-    key = np.where(claims["institution_id"].notna(), "institution:" + claims["institution_id"].astype(str),
-                   "pharmacy:" + claims["pharmacy_id"].astype(str))
-    mine = pd.Series(key).isin(keys).to_numpy()
-    if not mine.any():
-        return {}
-    t = claims.loc[mine, "start_time"].to_numpy("datetime64[s]").astype("int64")
-    df = pd.DataFrame({"k": key[mine], "m": (t % 86400) // 60})
+    df = store.projection("clock_minutes", providers=sorted(keys))
     out = {}
     near = np.concatenate([np.arange(-10, 0), np.arange(1, 11)])
-    for k, g in df.groupby("k", sort=False):
-        counts = np.bincount(g["m"].to_numpy(np.int64), minlength=1440)
+    keyed = df["provider_type"].astype(str) + ":" + df["provider_id"].astype(str)
+    for k, g in df.groupby(keyed, sort=False):
+        counts = np.bincount(g["minute"].to_numpy(np.int64), weights=g["n"].to_numpy(float), minlength=1440)
         top = int(counts.argmax())
         lam = max(float(counts[(top + near) % 1440].mean()), 0.5)
         lp = float(poisson.logsf(counts[top] - 1, lam) / np.log(10))
-        out[k] = (counts[top] / len(g), lp, len(g))
+        out[k] = (float(counts[top] / counts.sum()), lp, int(counts.sum()))
     return out
 
 
@@ -294,11 +302,12 @@ def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpo
 
     out = []
     # 1. one brand in two places (a chain, a hospital and its 分院): billing under the other site's id
-    brand = provs["brand"]
-    same = [isinstance(brand.get(a), str) and brand.get(a) == brand.get(b) for a, b in zip(rows["provider_a"], rows["provider_b"])]
+    info = provs.to_dict("index")
+    same = [same_brand(info.get(a, {}), info.get(b, {})) for a, b in zip(rows["provider_a"], rows["provider_b"])]
     if all(same):
+        first = info.get(rows["provider_a"].iloc[0], {})
         out.append(benign_check("same_brand", "同一品牌/集团的两处机构(可能按总部编号结算)", "explains",
-                                f"every pair is between sites of {brand.get(rows['provider_a'].iloc[0])}", 0.2))
+                                f"every pair is between sites of one brand ({first.get('chain') or first.get('name')})", 0.2))
     elif any(same):
         out.append(benign_check("same_brand", "同一品牌/集团的两处机构(可能按总部编号结算)", "partial",
                                 f"{sum(same)} of {len(same)} pairs are between sites of one brand", 0.6))

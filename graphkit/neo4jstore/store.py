@@ -243,6 +243,21 @@ def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "
     return pair_distances(df, _provider_places(store, coordinate_km), _start_time_profile(store))
 
 
+def _clock_minutes(store: Neo4jStore, *, providers: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    keys = [str(k) for k in dict.fromkeys(providers)]
+    inst = sorted(k.split(":", 1)[1] for k in keys if k.startswith("institution:"))
+    ph = sorted(k.split(":", 1)[1] for k in keys if k.startswith("pharmacy:"))
+    cols = ["provider_type", "provider_id", "minute", "n"]
+    recs = store.conn.read("projections/clock_minutes", institutionIds=inst, pharmacyIds=ph) if keys else []
+    df = pd.DataFrame(recs, columns=cols)
+    df["provider_type"] = df["provider_type"].astype("string")
+    df["provider_id"] = df["provider_id"].astype("string")
+    df["minute"] = df["minute"].astype("int64")
+    df["n"] = df["n"].astype("int64")
+    df = df.groupby(["provider_type", "provider_id", "minute"], sort=True)["n"].sum().reset_index()
+    return df[cols].astype({"provider_type": "string", "provider_id": "string", "minute": "int64", "n": "int64"})
+
+
 def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
     cols = ["claim_id", "patient_id", "institution_id", "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount"]
     df = pd.DataFrame(store.conn.read("projections/inpatient_admissions"), columns=cols)
@@ -499,6 +514,7 @@ SERVER_SIDE = {
     "post_death_claims": _post_death_claims,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
+    "clock_minutes": _clock_minutes,
     "patient_claims": _patient_claims,
     "member_claims": _member_claims,
     "referral_claims": _referral_claims,
