@@ -152,6 +152,8 @@ def _batch_settlers(store: Any, keys: set[str], precision: str | None) -> dict[s
         Param("flight_overhead_hours", 2.0, "float", low=0.0, doc="airport access, boarding and taxiing"),
         Param("coordinate_km", 0.5, "float", low=0.0, doc="uncertainty of a provider's own coordinates (geocoding, campus)"),
         Param("max_gap_hours", 24.0, "float", low=0.1, high=240.0, doc="only consecutive settlements closer in time"),
+        Param("clock_tolerance_minutes", 5.0, "float", low=0.0, high=120.0,
+              doc="two providers' clocks may disagree by this much: ranks and the clock_skew check, not the decision"),
     ],
     needs=("time:hour", "places"),
     prefers={
@@ -169,6 +171,7 @@ def impossible_travels(
     flight_overhead_hours: float = 2.0,
     coordinate_km: float = 0.5,
     max_gap_hours: float = 24.0,
+    clock_tolerance_minutes: float = 5.0,
 ) -> list[Finding]:
     """Cards (and people) settled at two places farther apart than any traveller could cover
     in the largest time the data allows between them.
@@ -200,8 +203,11 @@ def impossible_travels(
     d_low = pairs["distance_low_km"].to_numpy(float)
     need = min_travel_hours(d_low, p)
     pairs = pairs.assign(max_gap_hours=max_gap_h, required_hours=need, unc=unc)
-    # the data's own background: log10 implied speed of every judged pair that moved at all
-    speed = np.where(d_low > 0, d_low / np.maximum(max_gap_h, 1e-9), np.nan)
+    # the data's own background: log10 implied speed of every judged pair that moved at all, over
+    # the largest gap widened by the clock tolerance (a few seconds between two providers' clocks
+    # prove nothing; an hour short of the fastest trip does)
+    tol_h = clock_tolerance_minutes / 60.0
+    speed = np.where(d_low > 0, d_low / np.maximum(max_gap_h + tol_h, 1e-9), np.nan)
     logv = np.log10(speed[np.isfinite(speed) & (speed > 0)])
     if logv.size >= 2:
         mu = float(np.median(logv))
@@ -214,7 +220,9 @@ def impossible_travels(
     if v.empty:
         return []
     v["ratio"] = v["required_hours"] / np.maximum(v["max_gap_hours"], 1e-9)
-    v["speed"] = v["distance_low_km"] / np.maximum(v["max_gap_hours"], 1e-9)
+    v["speed"] = v["distance_low_km"] / np.maximum(v["max_gap_hours"] + tol_h, 1e-9)
+    v["robust_ratio"] = v["required_hours"] / np.maximum(v["max_gap_hours"] + tol_h, 1e-9)
+    v["deficit_minutes"] = (v["required_hours"] - v["max_gap_hours"]) * 60.0
     v["log10p"] = norm.logsf((np.log10(v["speed"]) - mu) / sigma) / np.log(10)
     v = v.drop_duplicates(["claim_a", "claim_b"])
     # benign look-alikes, tested on the data
@@ -225,6 +233,8 @@ def impossible_travels(
     endpoints = pd.concat([pairs["provider_a"], pairs["provider_b"]]).value_counts()
     bad_keys = v.groupby("provider_a")["key"].nunique().add(v.groupby("provider_b")["key"].nunique(), fill_value=0)
     total_bad_keys = v["key"].nunique()
+    all_keys = pd.concat([pairs[["provider_a", "key"]].set_axis(["p", "k"], axis=1),
+                          pairs[["provider_b", "key"]].set_axis(["p", "k"], axis=1)]).drop_duplicates().groupby("p").size()
     fam = _family_of(store)
     null = {"method": "robust log-normal fit of this data's implied speeds (lower-bound km / largest possible gap) "
                       "over all judged consecutive-settlement pairs; Bonferroni over keys judged",
@@ -235,8 +245,9 @@ def impossible_travels(
         rows = rows.sort_values("ratio", ascending=False)
         worst = rows.iloc[0]
         lp = float(rows["log10p"].sum())
-        s = float(surprise(lp, n_keys)) + float(np.log10(rows["ratio"].max()))
-        checks = _checks(rows, by, provs, batch, endpoints, bad_keys, total_bad_keys, len(pairs), fam, precision, n_prov)
+        s = float(surprise(lp, n_keys)) + max(0.0, float(np.log10(rows["robust_ratio"].max())))
+        checks = _checks(rows, by, provs, batch, endpoints, bad_keys, total_bad_keys, len(pairs), fam, precision, n_prov,
+                         all_keys, clock_tolerance_minutes)
         score = float(surprise_score(s)) * benign_factor(checks)
         claims = pd.unique(pd.concat([rows["claim_a"], rows["claim_b"]]))
         fund = float(rows["fund_a"].sum() + rows["fund_b"].sum())
@@ -297,13 +308,15 @@ def _family_of(store: Any) -> pd.Series | None:
 
 
 def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpoints: pd.Series, bad_keys: pd.Series,
-            total_bad_keys: int, n_pairs: int, fam: pd.Series | None, precision: str | None, n_prov: int) -> list[dict]:
+            total_bad_keys: int, n_pairs: int, fam: pd.Series | None, precision: str | None, n_prov: int,
+            all_keys: pd.Series, tolerance_min: float) -> list[dict]:
     from scipy.stats import poisson
 
     out = []
     # 1. one brand in two places (a chain, a hospital and its 分院): billing under the other site's id
     info = provs.to_dict("index")
-    same = [same_brand(info.get(a, {}), info.get(b, {})) for a, b in zip(rows["provider_a"], rows["provider_b"])]
+    same = [same_brand(info.get(a, {}), info.get(b, {})) and not (pa_ == pb_ == "coordinates")
+            for a, b, pa_, pb_ in zip(rows["provider_a"], rows["provider_b"], rows["place_a"], rows["place_b"])]
     if all(same):
         first = info.get(rows["provider_a"].iloc[0], {})
         out.append(benign_check("same_brand", "同一品牌/集团的两处机构(可能按总部编号结算)", "explains",
@@ -313,14 +326,16 @@ def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpo
                                 f"{sum(same)} of {len(same)} pairs are between sites of one brand", 0.6))
     else:
         out.append(benign_check("same_brand", "同一品牌/集团的两处机构(可能按总部编号结算)", "ruled_out",
-                                "the providers belong to different brands"))
+                                "different brands, or each site has its own coordinates"))
     # 2. a provider whose place is wrong or that has several sites: it sits in impossible pairs of
-    #    far more different cards/persons than its share of all pairs predicts (Poisson tail)
+    #    far more different cards/persons than its share of all pairs predicts (Poisson tail), and
+    #    for most of the people it serves (a fraud venue's honest patients travel normally)
     worst_lp, worst_p = 0.0, None
     for pv in set(rows["provider_a"]) | set(rows["provider_b"]):
         lam = total_bad_keys * 2 * endpoints.get(pv, 0) / max(2 * n_pairs, 1)
         k = int(bad_keys.get(pv, 0))
-        lp = float(poisson.logsf(k - 1, max(lam, 1e-12)) / np.log(10)) if k >= 3 else 0.0  # a pattern of 3+ people
+        most = k >= 0.5 * int(all_keys.get(pv, 0))
+        lp = float(poisson.logsf(k - 1, max(lam, 1e-12)) / np.log(10)) if (k >= 3 and most) else 0.0
         if lp < worst_lp:
             worst_lp, worst_p = lp, (pv, k, lam)
     if worst_p is not None and surprise(worst_lp, n_prov) > 0:
@@ -367,7 +382,16 @@ def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpo
                                         "the people settled on the card are not registered family"))
     else:
         out.append(benign_check("family_card", "家庭成员共用医保卡", "ruled_out", "one person across cards"))
-    # 5. imprecise times: how far below the least travel time is the largest possible gap
+    # 5. clocks of two providers out of step: a deficit of a few minutes proves little
+    deficit = float(rows["deficit_minutes"].max())
+    if deficit < tolerance_min:
+        out.append(benign_check("clock_skew", "两家机构系统时钟不同步", "partial",
+                                f"the fastest trip is only {deficit:.1f} min longer than the largest gap (tolerance "
+                                f"{tolerance_min:g} min)", round(max(0.1, deficit / tolerance_min), 4)))
+    else:
+        out.append(benign_check("clock_skew", "两家机构系统时钟不同步", "ruled_out",
+                                f"the fastest trip is {deficit:.0f} min longer than the largest gap"))
+    # 6. imprecise times: how far below the least travel time is the largest possible gap
     ratio = float(rows["ratio"].max())
     if ratio < 1.5:
         out.append(benign_check("imprecise_times", "时间精度不足", "partial",
@@ -376,7 +400,7 @@ def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpo
     else:
         out.append(benign_check("imprecise_times", "时间精度不足", "ruled_out",
                                 f"even the largest possible gap is under {1 / ratio:.0%} of the least travel time"))
-    # 6. imprecise places: distances from estimated region radii rather than coordinates
+    # 7. imprecise places: distances from estimated region radii rather than coordinates
     places = set(rows["place_a"]) | set(rows["place_b"])
     if places <= {"coordinates"}:
         out.append(benign_check("imprecise_places", "位置精度不足", "ruled_out", "both providers have coordinates"))
