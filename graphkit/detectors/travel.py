@@ -227,6 +227,7 @@ def impossible_travels(
     v = v.drop_duplicates(["claim_a", "claim_b"])
     # benign look-alikes, tested on the data
     provs = _providers(store)
+    info = provs.to_dict("index")
     involved = set(v["provider_a"]) | set(v["provider_b"])
     batch = _batch_settlers(store, involved, precision)
     n_prov = max(len(provs), 1)
@@ -246,7 +247,7 @@ def impossible_travels(
         worst = rows.iloc[0]
         lp = float(rows["log10p"].sum())
         s = float(surprise(lp, n_keys)) + max(0.0, float(np.log10(rows["robust_ratio"].max())))
-        checks = _checks(rows, by, provs, batch, endpoints, bad_keys, total_bad_keys, len(pairs), fam, precision, n_prov,
+        checks = _checks(rows, by, info, batch, endpoints, bad_keys, total_bad_keys, len(pairs), fam, precision, n_prov,
                          all_keys, clock_tolerance_minutes)
         score = float(surprise_score(s)) * benign_factor(checks)
         claims = pd.unique(pd.concat([rows["claim_a"], rows["claim_b"]]))
@@ -307,14 +308,13 @@ def _family_of(store: Any) -> pd.Series | None:
     return pd.Series(fg["family"].to_numpy(), index=fg["patient_id"].astype(str))
 
 
-def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpoints: pd.Series, bad_keys: pd.Series,
+def _checks(rows: pd.DataFrame, by: str, info: dict, batch: dict, endpoints: pd.Series, bad_keys: pd.Series,
             total_bad_keys: int, n_pairs: int, fam: pd.Series | None, precision: str | None, n_prov: int,
             all_keys: pd.Series, tolerance_min: float) -> list[dict]:
     from scipy.stats import poisson
 
     out = []
     # 1. one brand in two places (a chain, a hospital and its 分院): billing under the other site's id
-    info = provs.to_dict("index")
     same = [same_brand(info.get(a, {}), info.get(b, {})) and not (pa_ == pb_ == "coordinates")
             for a, b, pa_, pb_ in zip(rows["provider_a"], rows["provider_b"], rows["place_a"], rows["place_b"])]
     if all(same):
@@ -347,10 +347,10 @@ def _checks(rows: pd.DataFrame, by: str, provs: pd.DataFrame, batch: dict, endpo
         out.append(benign_check("multi_site_provider", "机构多处执业或登记位置有误", "ruled_out",
                                 "no provider of the pairs collects impossible pairs beyond its share of all pairs"))
     # 3. remote or batch settlement (internet hospital, online pharmacy, settling at one clock time)
-    names = [str(provs["name"].get(pv, "") or "") for pv in set(rows["provider_a"]) | set(rows["provider_b"])]
+    mine = sorted(set(rows["provider_a"]) | set(rows["provider_b"]))
+    names = [str(info.get(pv, {}).get("name") or "") for pv in mine]
     remote = [n for n in names if _REMOTE.search(n)]
-    batchy = [(pv, share, lp) for pv, (share, lp, n) in batch.items()
-              if pv in set(rows["provider_a"]) | set(rows["provider_b"]) and surprise(lp, n_prov * 1440) > 0]
+    batchy = [(pv, batch[pv][0], batch[pv][1]) for pv in mine if pv in batch and surprise(batch[pv][1], n_prov * 1440) > 0]
     if remote:
         out.append(benign_check("remote_settlement", "互联网医院/网上药店远程结算", "explains",
                                 f"remote provider(s): {', '.join(remote)}", 0.2))
