@@ -27,6 +27,7 @@ from test_neo4j import bolt_server  # noqa: F401  (fixture)
 #: example parameters for the parity test's loop over SERVER_SIDE (ids of the planted bundle)
 PARITY_KWARGS: dict[str, list[dict[str, Any]]] = {
     "travel_pairs": [{"by": "card_id"}, {"by": "patient_id"}],
+    "clock_minutes": [{"providers": ["institution:H0001", "pharmacy:Y0001", "institution:NOPE"]}, {"providers": []}],
     "patient_claims": [{"patient_ids": ["PT0001", "PT0002", "PT0005", "PT0008", "NOBODY"]}, {"patient_ids": []}],
     "member_claims": [{"patient_ids": ["PT0001", "PT0003", "PT0007", "PT0008"]}],
     "referral_claims": [{"referral_ids": ["RF0001", "NO-SUCH-REFERRAL"]}, {"referral_ids": []}],
@@ -57,6 +58,10 @@ CASES: dict[str, list[Kw]] = {
         {"window_days": 60, "min_stays": 1},
     ],
     "identity_links": [{}, {"min_households": 2, "min_address_members": 3}],
+    "travel_pairs": [{"by": "card_id"}, {"by": "patient_id"}, {"by": "card_id", "max_gap_hours": 2.0, "coordinate_km": 0.0}],
+    "clock_minutes": [lambda e: {"providers": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]
+                                 + ["pharmacy:" + i for i in _some(e, "pharmacies", "pharmacy_id", 20)]},
+                      {"providers": []}],
 }
 
 
