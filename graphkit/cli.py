@@ -244,7 +244,12 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     for path in (a.truth, a.findings, a.scores):
         if path and not Path(path).is_file():
             raise GraphkitError(f"file not found: {path}")
-    ev = evaluate(a.truth, a.findings, a.scores)
+    store = None
+    if getattr(a, "store", None):
+        from .store import open_store
+
+        store = open_store(a.store)
+    ev = evaluate(a.truth, a.findings, a.scores, store=store)
     print(format_evaluation(ev))
     if a.json:
         Path(a.json).write_text(json.dumps(ev, ensure_ascii=False, indent=1), "utf-8")
@@ -453,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--findings", required=True)
     e.add_argument("--scores", help="scores.csv (default: next to findings.json)")
     e.add_argument("--json", help="also write the figures as JSON")
+    e.add_argument("--store", help="store for the volume baselines when scores.csv lacks claims/fund_total columns")
     e.set_defaults(func=cmd_evaluate)
 
     ad = sub.add_parser("adapt", help="外部导出→数据包 / convert a foreign export into a bundle",

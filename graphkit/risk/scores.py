@@ -1,0 +1,227 @@
+"""The provider risk score: exposure plus bounded evidence, on the log-odds scale.
+
+For every institution, pharmacy and doctor (plus terminals a finding touches)::
+
+    logit = prior + exposure + indicators + findings + network
+    score = 1 / (1 + exp(−logit))
+
+* ``prior`` = logit(``prior_share``): the same for everyone; it only sets where the scores sit.
+* ``exposure`` = ½·ln(fund / fund_ref) + ½·ln(claims / claims_ref): every claim is a chance for
+  fraud, so the odds that a provider is involved grow in proportion to its volume (slope 1 on
+  the log scale, a Poisson exposure). The references are the medians over institutions and
+  pharmacies (doctors: over doctors).
+* ``indicators``, ``findings``, ``network``: bounded, one-sided log-likelihood ratios (≥ 0).
+  Their caps follow Kass & Raftery's (1995) scale for Bayes factors: peer-relative indicators
+  and network association are at most *positive* evidence (``ln 20``), a detector finding
+  at most *strong* evidence (``ln 150``). Each is ``cap · x/(1+x)`` of its own measure ``x``,
+  so it never reaches the cap and keeps strong cases in order.
+
+When the evidence parts are 0 the ranking is exposure alone; evidence moves a provider up by at
+most a factor of 20 or 150 in odds. Every part is a column of ``scores.csv`` and the score is
+recomputed from them exactly (see ``tests/test_risk.py``).
+
+Examples
+--------
+>>> round(float(logistic(np.array([0.0]))[0]), 3)
+0.5
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Finding
+from .activity import Activity, claims_activity
+from .evidence import attributions, findings_evidence
+from .indicators import INDICATORS, provider_indicators
+from .network import ProviderGraph, network_evidence, provider_graph
+from .peers import indicator_excess, peer_levels
+
+__all__ = ["RiskResult", "provider_risk", "SCORES_COLUMNS", "RISK_COLUMNS", "DEFAULTS", "logistic"]
+
+SCORES_COLUMNS = ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
+RISK_COLUMNS = SCORES_COLUMNS + [
+    "rank", "name", "region", "peer_group", "logit", "prior", "exposure", "indicators", "findings", "network",
+    "claims", "fund_total", "patients", "people_flagged", "kinds", "flagged_ratio", "indicator_excess",
+    "network_ratio", "top_indicators",
+]
+
+#: declared defaults (see docs/risk-model.md for why each value)
+DEFAULTS: dict[str, float] = {
+    "prior_share": 0.05,        # only shifts every score; never changes the ranking
+    "cap_indicators": math.log(20.0),   # Kass-Raftery: "positive" evidence at most
+    "cap_network": math.log(20.0),      # association, not proof: "positive" at most
+    "min_peers": 10,            # robust median/MAD needs ~10 values to be stable
+    "alpha": 0.5,               # PageRank damping: half the weight on direct neighbours
+}
+
+
+def logistic(x: np.ndarray) -> np.ndarray:
+    """``1/(1+exp(−x))``, computed stably."""
+    x = np.asarray(x, float)
+    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+@dataclass
+class RiskResult:
+    """Scores (one row per entity, :data:`RISK_COLUMNS`) and what they were computed from."""
+
+    scores: pd.DataFrame
+    excess: pd.DataFrame
+    attributions: pd.DataFrame
+    network: pd.DataFrame
+    activity: Activity
+    graph: ProviderGraph
+    notes: list[str] = field(default_factory=list)
+    params: dict[str, float] = field(default_factory=dict)
+    #: position in the entity table (then terminals) of each ``scores`` row
+    order: np.ndarray | None = None
+
+
+def _volume(act: Activity) -> pd.DataFrame:
+    ne = act.n_entities
+    claims = np.zeros(ne)
+    fund = np.zeros(ne)
+    for who in (act.prov, act.doc):
+        sel = who >= 0
+        claims += np.bincount(who[sel], minlength=ne)
+        fund += np.bincount(who[sel], weights=act.fund[sel], minlength=ne)
+    npat = max(len(act.patients), 1)
+    pats = np.zeros(ne)
+    for who in (act.prov, act.doc):
+        sel = who >= 0
+        uk = np.unique(who[sel].astype(np.int64) * npat + act.pat[sel])
+        pats += np.bincount((uk // npat).astype(np.int64), minlength=ne)
+    return pd.DataFrame({"entity_type": act.entities["entity_type"].to_numpy(), "entity_id": act.entities["entity_id"].to_numpy(),
+                         "claims": claims, "fund_total": fund, "patients": pats})
+
+
+def _terminal_volume(store: Any, terminals: list[str]) -> pd.DataFrame:
+    if not terminals:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "claims", "fund_total", "patients"])
+    c = store.table("claims", ["terminal_id", "fund_amount", "patient_id"])
+    c = c[c["terminal_id"].isin(terminals)]
+    g = c.groupby(c["terminal_id"].astype(str))
+    v = pd.DataFrame({"claims": g.size().astype(float), "fund_total": g["fund_amount"].sum(),
+                      "patients": g["patient_id"].nunique().astype(float)}).reindex(terminals).fillna(0.0)
+    return v.rename_axis("entity_id").reset_index().assign(entity_type="terminal")
+
+
+def _exposure(vol: pd.DataFrame) -> np.ndarray:
+    t = vol["entity_type"].to_numpy()
+    F = np.maximum(vol["fund_total"].to_numpy(float), 1.0)
+    C = np.maximum(vol["claims"].to_numpy(float), 0.5)
+    out = np.zeros(len(vol))
+    for group in (("institution", "pharmacy", "terminal"), ("doctor",)):
+        ref_rows = np.isin(t, ["institution", "pharmacy"] if "institution" in group else ["doctor"])
+        act = ref_rows & (vol["claims"].to_numpy(float) > 0)
+        if not act.any():
+            act = ref_rows if ref_rows.any() else np.ones(len(t), bool)
+        fr, cr = float(np.median(F[act])), float(np.median(C[act]))
+        m = np.isin(t, group)
+        out[m] = 0.5 * np.log(F[m] / fr) + 0.5 * np.log(C[m] / cr)
+    return out
+
+
+def _fmt(v: float, name: str) -> str:
+    ind = INDICATORS[name]
+    if ind.scale == "log":
+        return f"{np.expm1(v):,.0f}"
+    if ind.kind == "rate" or name.endswith("_share"):
+        return f"{100 * v:.1f}%"
+    return f"{v:.2f}"
+
+
+def _top_indicators(ex: pd.DataFrame, k: int = 3) -> pd.Series:
+    hit = ex[ex["excess"] > 0].sort_values(["row", "contribution", "z"], ascending=[True, False, False])
+    hit = hit.groupby("row", sort=False).head(k)
+    txt = [f"{INDICATORS[n].zh} {n} {_fmt(s, n)} vs {_fmt(m, n)} (z {z:.1f})"
+           for n, s, m, z in zip(hit["indicator"], hit["shrunk"], hit["peer_median"], hit["z"])]
+    return pd.Series(txt, index=hit["row"].to_numpy()).groupby(level=0).agg("; ".join)
+
+
+def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskResult:
+    """Score every institution, pharmacy and doctor (and terminals a finding touches).
+
+    ``params`` override :data:`DEFAULTS`. Returns a :class:`RiskResult` whose ``scores`` frame
+    is sorted by score (descending) and has the columns :data:`RISK_COLUMNS`.
+    """
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        from ..errors import ParameterError
+
+        raise ParameterError(f"unknown risk parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    act = claims_activity(store)
+    notes = list(act.notes)
+    ent = act.entities
+    vol = _volume(act)
+    att = attributions(store, findings)
+    terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
+    vol_all = pd.concat([vol, _terminal_volume(store, terminals)], ignore_index=True)
+    ind, ind_notes = provider_indicators(store, act)
+    notes += ind_notes
+    ex = indicator_excess(ind, ent, min_peers=int(p["min_peers"]))
+    ne = act.n_entities
+    xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
+    ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
+    fe = findings_evidence(att, vol_all)
+    key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
+    fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
+    fpart = fe_idx["findings"].reindex(key).fillna(0.0).to_numpy(float) if fe_idx is not None else np.zeros(len(vol_all))
+    seed_nats = ipart + fpart[:ne]
+    seed = seed_nats / (1.0 + seed_nats)
+    graph = provider_graph(act)
+    net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
+    nt = len(vol_all) - ne
+    out = vol_all.copy()
+    out["prior"] = math.log(p["prior_share"] / (1 - p["prior_share"]))
+    out["exposure"] = _exposure(vol_all)
+    out["indicators"] = np.concatenate([ipart, np.zeros(nt)])
+    out["findings"] = fpart
+    out["network"] = np.concatenate([net["network"].to_numpy(float), np.zeros(nt)])
+    for c in ("prior", "exposure", "indicators", "findings", "network"):
+        out[c] = out[c].round(6)
+    out["logit"] = (out["prior"] + out["exposure"] + out["indicators"] + out["findings"] + out["network"]).round(6)
+    out["score"] = logistic(out["logit"].to_numpy()).round(9)
+    for c, fill in (("finding_count", 0), ("amount_at_risk", 0.0), ("top_kinds", ""), ("people_flagged", 0),
+                    ("kinds", 0), ("flagged_ratio", 0.0)):
+        col = fe_idx[c].reindex(key) if fe_idx is not None else pd.Series([fill] * len(out))
+        out[c] = col.fillna(fill).to_numpy()
+    out["finding_count"] = out["finding_count"].astype(int)
+    out["kinds"] = out["kinds"].astype(int)
+    out["people_flagged"] = out["people_flagged"].astype(int)
+    out["amount_at_risk"] = out["amount_at_risk"].astype(float).round(2)
+    out["flagged_ratio"] = out["flagged_ratio"].astype(float).round(4)
+    out["indicator_excess"] = np.concatenate([xsum, np.zeros(nt)]).round(4)
+    out["network_ratio"] = np.concatenate([net["network_ratio"].to_numpy(float), np.zeros(nt)]).round(4)
+    out["name"] = np.concatenate([ent["name"].to_numpy(object), np.full(nt, None, object)])
+    out["region"] = np.concatenate([ent["region"].to_numpy(object), np.full(nt, None, object)])
+    out["peer_group"] = np.concatenate([_entity_peer_group(ent, int(p["min_peers"])), np.full(nt, "terminal", object)])
+    top = _top_indicators(ex)
+    out["top_indicators"] = pd.Series(np.arange(len(out))).map(top).fillna("").to_numpy()
+    out["claims"] = out["claims"].astype(int)
+    out["patients"] = out["patients"].astype(int)
+    out["fund_total"] = out["fund_total"].round(2)
+    out["_row"] = np.arange(len(out))
+    out = out.sort_values(["score", "amount_at_risk", "entity_type", "entity_id"], ascending=[False, False, True, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    order = out.pop("_row").to_numpy()
+    scores = out[RISK_COLUMNS].reset_index(drop=True)
+    return RiskResult(scores, ex, att, net, act, graph, notes, p, order)
+
+
+def _entity_peer_group(ent: pd.DataFrame, min_peers: int) -> np.ndarray:
+    """An entity's peer group: the finest level with at least ``min_peers`` members."""
+    label = None
+    for lv in peer_levels(ent):
+        cnt = lv.map(lv.value_counts()).to_numpy()
+        lab = lv.to_numpy()
+        label = np.where(cnt >= min_peers, lab, None) if label is None else np.where(pd.isna(label) & (cnt >= min_peers), lab, label)
+    last = peer_levels(ent)[-1].to_numpy()
+    return np.where(pd.isna(label), last, label).astype(object)
