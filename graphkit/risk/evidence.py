@@ -7,15 +7,19 @@ score and no amount). Per entity and kind:
 * ``A`` = Σ finding score × fund of the finding's claims there (score-weighted amount),
 * ``W`` = Σ finding score × share of the finding's claims there.
 
-Each is compared with what the entity's own volume would carry at the city's rate of that kind
-(``r_A = ΣA / city fund``, ``r_W = ΣW / city claims``): ``ρ_kind = max(A / (r_A·fund),
-W / (r_W·claims))`` — "how many times the city's flagged share". Kinds add up, each kind
-counting equally (independent detectors agreeing): ``ρ = Σ_kind ρ_kind``.
+Per entity and kind, ``k`` = Σ finding score × number of the finding's claims there (an entity
+named without claims counts one) is compared with what its own volume would carry at the city's
+rate of that kind, ``λ = r·claims`` (``r = Σk / city claims``, over institutions and pharmacies).
+The relative rate ``θ = k/λ`` is shrunk by empirical Bayes (Poisson–gamma, as in DuMouchel's
+GPS signal detection): a gamma prior of mean 1 whose variance is the spread of ``k/λ`` beyond
+Poisson noise (method of moments); ``ρ_kind`` is the posterior mean ``(a + k)/(a + λ)``, so one
+chance finding at a provider with ten claims is pulled toward the city rate. Kinds add up
+(independent detectors agreeing): ``excess = Σ_kind max(0, ρ_kind − 1)``.
 
-The findings part is ``ln(1 + ρ)``: with exposure as the base, the expected amount at risk of a
-provider is ``fund · r · (1 + ρ)`` — its volume at the city's base rate, plus what the detectors
-flagged there in units of that rate. It is 0 without findings and bounded by the data (no more
-than all of a provider's fund can be flagged: ``ρ ≤ Σ_kind 1/r_kind``), not by a constant.
+The findings part is ``ln(1 + excess)``: with exposure as the base, the expected amount at risk
+of a provider is ``fund · r · (1 + excess)`` — its volume at the city's base rate, plus what the
+detectors flagged there beyond it, in units of that rate. It is 0 for a provider carrying no
+more than the city's flagged share, and bounded by the data, not by a constant.
 
 Examples
 --------
@@ -42,7 +46,7 @@ def attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
     provider-side entity, vectorised: ``w`` = finding score × share of its claims settled
     there; entities a finding names without any of its claims there get the full score and
     no amount. ``patients`` is a list of the distinct patients of those claims."""
-    cols = ["f", "entity_type", "entity_id", "kind", "score", "w", "amount", "patients"]
+    cols = ["f", "entity_type", "entity_id", "kind", "score", "w", "amount", "claims", "patients"]
     if not findings:
         return pd.DataFrame(columns=cols)
     meta = pd.DataFrame({
@@ -68,22 +72,45 @@ def attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
     att = att.merge(meta, on="f")
     att["w"] = att["score"] * att["size"] / att["n"]
     att["amount"] = att["sum"].astype(float)
+    att["claims"] = att["size"].astype(float)
     listed = pd.DataFrame([(i, e.type, e.id) for i, f in enumerate(findings) for e in f.entities if e.type in PROVIDER_TYPES],
                           columns=["f", "entity_type", "entity_id"]).drop_duplicates()
     if len(listed):
         key = ["f", "entity_type", "entity_id"]
         seen = pd.MultiIndex.from_frame(att[key].astype({"entity_id": "string"})) if len(att) else pd.MultiIndex.from_tuples([], names=key)
         extra = listed[~pd.MultiIndex.from_frame(listed[key].astype({"entity_id": "string"})).isin(seen)].merge(meta, on="f")
-        extra = extra.assign(w=extra["score"], amount=0.0, patients=[[] for _ in range(len(extra))])
+        extra = extra.assign(w=extra["score"], amount=0.0, claims=0.0, patients=[[] for _ in range(len(extra))])
         att = pd.concat([att, extra], ignore_index=True)
     att["entity_id"] = att["entity_id"].astype(str)
     return att[cols]
 
 
-def findings_part(rho: np.ndarray) -> np.ndarray:
-    """Findings part ``ln(1 + ρ)``: the expected amount at risk grows from the exposure's base
-    rate by the flagged share (see the module docstring)."""
-    return np.log1p(np.maximum(np.asarray(rho, float), 0.0))
+def findings_part(excess: np.ndarray) -> np.ndarray:
+    """Findings part ``ln(1 + excess)`` (see the module docstring)."""
+    return np.log1p(np.maximum(np.asarray(excess, float), 0.0))
+
+
+def eb_rate(k: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Posterior mean relative rate ``(a + k)/(a + λ)`` (Poisson–gamma empirical Bayes, gamma
+    prior of mean 1 and shape ``a`` from the spread of ``k/λ`` beyond Poisson noise).
+
+    >>> import numpy as np
+    >>> r = eb_rate(np.array([0.0, 1.0, 50.0, 0.0, 0.0, 0.0]), np.array([1.0, 0.05, 0.2, 2.0, 1.0, 1.0]))
+    >>> bool(r[1] < 1.0 / 0.05), bool(r[2] > r[1] > 1.0 > r[0])
+    (True, True)
+    """
+    k, lam = np.asarray(k, float), np.asarray(lam, float)
+    ok = lam > 0
+    if ok.sum() < 2:
+        return np.zeros_like(k)
+    theta = k[ok] / lam[ok]
+    var = float(np.var(theta)) - float(np.mean(theta / lam[ok]))
+    if var <= 1e-12:
+        return np.where(ok, 1.0, 0.0)  # no spread beyond noise: everyone at the city rate
+    a = 1.0 / var
+    out = np.zeros_like(k)
+    out[ok] = (a + k[ok]) / (a + lam[ok])
+    return out
 
 
 def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
@@ -99,26 +126,36 @@ def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     key = ["entity_type", "entity_id"]
     prov = volume[volume["entity_type"].isin(["institution", "pharmacy"])]
-    city_fund = max(float(prov["fund_total"].sum()), 1e-9)
     city_claims = max(float(prov["claims"].sum()), 1.0)
-    a = att.assign(wa=att["score"] * att["amount"])
-    pk = a.groupby(key + ["kind"], sort=False).agg(A=("wa", "sum"), W=("w", "sum")).reset_index()
-    # city rate per kind: the attributions to institutions and pharmacies (every claim has one)
-    base = pk[pk["entity_type"].isin(["institution", "pharmacy"])].groupby("kind")[["A", "W"]].sum()
-    rA = (base["A"] / city_fund).reindex(pk["kind"]).to_numpy()
-    rW = (base["W"] / city_claims).reindex(pk["kind"]).to_numpy()
-    # kinds with no institution/pharmacy attribution (e.g. doctor-only): use their whole sums
-    allk = pk.groupby("kind")[["A", "W"]].sum()
-    rA = np.where(np.isnan(rA) | (rA <= 0), (allk["A"] / city_fund).reindex(pk["kind"]).to_numpy(), rA)
-    rW = np.where(np.isnan(rW) | (rW <= 0), (allk["W"] / city_claims).reindex(pk["kind"]).to_numpy(), rW)
-    vol = volume.set_index(key)[["fund_total", "claims"]]
-    v = vol.reindex(pd.MultiIndex.from_frame(pk[key]))
-    fund = np.maximum(v["fund_total"].fillna(0.0).to_numpy(float), 1.0)
-    claims = np.maximum(v["claims"].fillna(0.0).to_numpy(float), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ra = np.where(rA > 0, pk["A"].to_numpy() / (rA * fund), 0.0)
-        rw = np.where(rW > 0, pk["W"].to_numpy() / (rW * claims), 0.0)
-    pk["rho"] = np.nan_to_num(np.maximum(ra, rw))
+    a = att.assign(k=att["score"] * np.maximum(att["claims"].to_numpy(float), 1.0))
+    pk = a.groupby(key + ["kind"], sort=False)["k"].sum().reset_index()
+    vol = volume.set_index(key)["claims"]
+    pk["lam_claims"] = np.maximum(vol.reindex(pd.MultiIndex.from_frame(pk[key])).fillna(0.0).to_numpy(float), 1.0)
+    rho = np.zeros(len(pk))
+    for _, idx in pk.groupby("kind", sort=False).groups.items():
+        sub = pk.loc[idx]
+        is_prov = sub["entity_type"].isin(["institution", "pharmacy"]).to_numpy()
+        r = float(sub.loc[is_prov, "k"].sum()) / city_claims if is_prov.any() else float(sub["k"].sum()) / city_claims
+        # every provider is in the prior, the untouched ones with k = 0
+        for grp in (["institution", "pharmacy"], ["doctor"], ["terminal"]):
+            m = sub["entity_type"].isin(grp).to_numpy()
+            if not m.any():
+                continue
+            pool = volume[volume["entity_type"].isin(grp)]
+            lam_all = np.maximum(pool["claims"].to_numpy(float), 1.0) * r
+            k_all = np.zeros(len(pool))
+            pos = pd.Index(pool["entity_id"].astype(str)).get_indexer(sub.loc[m, "entity_id"].astype(str))
+            lam_sub = sub.loc[m, "lam_claims"].to_numpy(float) * r
+            kk = sub.loc[m, "k"].to_numpy(float)
+            if grp == ["terminal"] or (pos < 0).any():
+                k_all, lam_all = kk, lam_sub
+                res = eb_rate(k_all, lam_all)
+            else:
+                k_all[pos] = kk
+                res = eb_rate(k_all, lam_all)[pos]
+            rho[np.asarray(idx)[m]] = res
+    pk["rho"] = rho
+    pk["excess"] = np.maximum(rho - 1.0, 0.0)
     g = att.groupby(key, sort=False)
     out = pd.DataFrame({
         "finding_count": g.size(),
@@ -126,7 +163,7 @@ def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
         "top_kinds": g["kind"].agg(lambda s: ";".join(s.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable").index)),
         "people_flagged": g["patients"].agg(lambda s: len({p for lst in s for p in lst})),
         "kinds": g["kind"].nunique(),
-        "flagged_ratio": pk.groupby(key, sort=False)["rho"].sum(),
+        "flagged_ratio": pk.groupby(key, sort=False)["excess"].sum(),
     }).reset_index()
     out["findings"] = findings_part(out["flagged_ratio"].to_numpy(float))
     return out[cols]

@@ -4,7 +4,8 @@ Providers (institutions, pharmacies) are linked through *connectors*: the patien
 and the doctors who treat there, weighted by claims. ``P`` (provider → connector) and ``Q``
 (connector → provider) are the row-normalised claim counts; ``T = P·Q`` without its diagonal
 (a provider is not its own neighbour), renormalised, is a random walk to *other* providers
-that share patients or doctors. A personalised PageRank seeded by each provider's own
+that share patients; the same walk through doctors is averaged in (half each) for providers
+whose doctors also work elsewhere. A personalised PageRank seeded by each provider's own
 evidence ``s`` (indicators + findings, never exposure)
 
     r = (1 − α)·s + α·T·r,     nb = T·r
@@ -42,19 +43,19 @@ class ProviderGraph:
         self.is_provider = np.isin(act.entities["entity_type"].to_numpy(), ["institution", "pharmacy"])
         self.is_doctor = act.entities["entity_type"].to_numpy() == "doctor"
         sel = (act.prov >= 0) & (act.pat >= 0)
-        ones = np.ones(int(sel.sum()), np.float64)
-        # provider x (patients ++ doctors) claim counts
-        Bp = sparse.csr_matrix((ones, (act.prov[sel], act.pat[sel])), shape=(ne, npat))
-        seld = sel & (act.doc >= 0)
+        Bp = sparse.csr_matrix((np.ones(int(sel.sum())), (act.prov[sel], act.pat[sel])), shape=(ne, npat))
+        seld = (act.prov >= 0) & (act.doc >= 0)
         Bd = sparse.csr_matrix((np.ones(int(seld.sum())), (act.prov[seld], act.doc[seld])), shape=(ne, ne))
-        B = sparse.hstack([Bp, Bd], format="csr")
-        self.claims = np.asarray(B[:, :npat].sum(axis=1)).ravel()
-        self.P = _rownorm(B)
-        self.Q = _rownorm(B.T.tocsr())
-        # self-return probability of the two-step walk p -> c -> p
-        PQt = self.P.multiply(self.Q.T.tocsr())
-        self.self_p = np.asarray(PQt.sum(axis=1)).ravel()
-        # effective number of connectors (1 / Σ P²) for shrinkage
+        self.claims = np.asarray(Bp.sum(axis=1)).ravel()
+        # two walks to other providers: through shared patients and through shared doctors
+        self.walks = []
+        for B in (Bp, Bd):
+            P, Q = _rownorm(B), _rownorm(B.T.tocsr())
+            self_p = np.asarray(P.multiply(Q.T.tocsr()).sum(axis=1)).ravel()
+            has = np.asarray(B.sum(axis=1)).ravel() > 0
+            self.walks.append((P, Q, self_p, has & (self_p < 1 - 1e-9)))
+        self.P, self.Q = self.walks[0][0], self.walks[0][1]
+        # effective number of patients (1 / Σ P²) for shrinkage
         sq = np.asarray(self.P.multiply(self.P).sum(axis=1)).ravel()
         self.m_eff = np.where(sq > 0, 1.0 / np.where(sq > 0, sq, 1.0), 0.0)
         # doctors: doctor -> patient (their claims) -> provider
@@ -66,11 +67,16 @@ class ProviderGraph:
         self.npat = npat
 
     def step(self, r: np.ndarray) -> np.ndarray:
-        """``T·r``: the average of ``r`` over the other providers a provider's connectors use."""
-        v = self.Q @ r
-        raw = self.P @ v - self.self_p * r
-        rest = 1.0 - self.self_p
-        return np.where(rest > 1e-12, raw / np.where(rest > 1e-12, rest, 1.0), 0.0)
+        """``T·r``: the average of ``r`` over the other providers that share a provider's patients
+        (and, where it shares doctors with other providers, its doctors: half each)."""
+        parts, weights = [], []
+        for P, Q, self_p, ok in self.walks:
+            raw = P @ (Q @ r) - self_p * r
+            rest = 1.0 - self_p
+            parts.append(np.where(ok, raw / np.where(ok, rest, 1.0), 0.0))
+            weights.append(ok.astype(float))
+        wsum = weights[0] + weights[1]
+        return np.where(wsum > 0, (parts[0] * weights[0] + parts[1] * weights[1]) / np.where(wsum > 0, wsum, 1.0), 0.0)
 
     def connector_values(self, r: np.ndarray) -> np.ndarray:
         return self.Q @ r
@@ -78,7 +84,7 @@ class ProviderGraph:
     def neighbours(self, row: int, r: np.ndarray, k: int = 5) -> pd.DataFrame:
         """The ``k`` providers contributing most to ``nb`` of entity ``row`` (weight × risk)."""
         if self.is_doctor[row]:
-            w = np.asarray((self.Pd[row] @ self.Q[: self.npat]).todense()).ravel()
+            w = np.asarray((self.Pd[row] @ self.Q).todense()).ravel()
         else:
             w = np.asarray((self.P[row] @ self.Q).todense()).ravel()
             w[row] = 0.0
@@ -139,15 +145,14 @@ def network_evidence(g: ProviderGraph, seed: np.ndarray, *, alpha: float = 0.5, 
         r = r_new
     nb = np.where(g.is_provider, g.step(r), 0.0)
     v = g.connector_values(r)
-    vp = v[: g.npat]
-    nb_d = g.Pd @ vp
+    nb_d = g.Pd @ v
     nb = np.where(g.is_doctor, nb_d, nb)
     w = g.claims
     ref = float((w * r).sum() / w.sum()) if w.sum() > 0 else 0.0
     # within-connector variance of the values a provider averages over
     conn_w = np.asarray(g.Q.sum(axis=1)).ravel() > 0
     within = float(np.var(v[conn_w])) if conn_w.any() else 0.0
-    within_d = float(np.var(vp[np.asarray(g.Q[: g.npat].sum(axis=1)).ravel() > 0])) if g.npat else 0.0
+    within_d = within
     shr = _shrink(nb, g.m_eff, within, ref, g.is_provider)
     shr = np.where(g.is_doctor, _shrink(nb, g.m_eff_d, within_d, ref, g.is_doctor), shr)
     part = network_part(shr, ref, cap=cap)

@@ -60,6 +60,14 @@ def _s(x: pd.Series) -> pd.Series:
     return x.astype(object).where(x.notna(), "?").astype(str)
 
 
+def _level(v: object) -> object:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return v
+    return None if np.isnan(f) else str(int(f)) if f.is_integer() else str(f)
+
+
 def peer_levels(entities: pd.DataFrame) -> list[pd.Series]:
     """Peer-group labels per entity, finest level first (same length list for every type).
 
@@ -71,7 +79,7 @@ def peer_levels(entities: pd.DataFrame) -> list[pd.Series]:
     """
     t = entities["entity_type"].astype(str)
     kind, own, reg = _s(entities["kind"]), _s(entities["ownership"]), _s(entities["region"])
-    lvl = "L" + _s(entities["level"].astype(object).map(lambda v: str(int(v)) if pd.notna(v) and str(v) not in ("", "?") and str(v).lstrip("-").isdigit() else v))
+    lvl = "L" + _s(entities["level"].astype(object).map(_level))
     chain = np.where(entities["chain"].notna() & (entities["chain"].astype(str).str.strip() != ""), "chain", "independent")
     chain = pd.Series(chain, index=entities.index)
     dept = _s(entities["department"])

@@ -174,7 +174,9 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
     fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
     fpart = fe_idx["findings"].reindex(key).fillna(0.0).to_numpy(float) if fe_idx is not None else np.zeros(len(vol_all))
-    seed_nats = ipart + fpart[:ne]
+    # seeds: evidence beyond the ordinary (findings above the city's flagged share, ρ > 1)
+    rho = fe_idx["flagged_ratio"].reindex(key).fillna(0.0).to_numpy(float)[:ne] if fe_idx is not None else np.zeros(ne)
+    seed_nats = ipart + np.log(np.maximum(rho, 1.0))
     seed = seed_nats / (1.0 + seed_nats)
     graph = provider_graph(act)
     net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
