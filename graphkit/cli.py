@@ -256,6 +256,31 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(a: argparse.Namespace) -> int:
+    from .findings import read_findings
+    from .risk import provider_risk
+    from .risk.explain import explain_provider, format_explanation
+
+    findings = []
+    if a.findings:
+        if not Path(a.findings).is_file():
+            raise GraphkitError(f"file not found: {a.findings}")
+        findings = read_findings(a.findings).findings
+    store = _open_any_store(a)
+    try:
+        res = provider_risk(store, findings)
+    finally:
+        if getattr(store, "conn", None) is not None:
+            store.conn.close()
+    d = explain_provider(res, a.provider, entity_type=a.type, findings=findings)
+    if not a.findings:
+        d["notes"].insert(0, "未提供 findings.json：检测线索分项为 0 / no findings.json given: the findings part is 0")
+    print(format_explanation(d))
+    if a.json:
+        Path(a.json).write_text(json.dumps(d, ensure_ascii=False, indent=1), "utf-8")
+    return 0
+
+
 def cmd_adapt(a: argparse.Namespace) -> int:
     from loaders.synthea import synthea_to_bundle
 
@@ -460,6 +485,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="also write the figures as JSON")
     e.add_argument("--store", help="store for the volume baselines when scores.csv lacks claims/fund_total columns")
     e.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("explain", help="解释机构风险排名 / why a provider ranks where it does",
+                        description="Rank, score parts, indicators against peers, findings and network neighbours "
+                                    "of one institution, pharmacy, doctor or terminal (risk model of scores.csv).")
+    ex.add_argument("provider", help="institution_id, pharmacy_id, doctor_id or terminal_id")
+    ex.add_argument("--store", help="embedded store folder")
+    _neo4j_args(ex)
+    ex.add_argument("--findings", help="findings.json of a scan of the same store (without it the findings part is 0)")
+    ex.add_argument("--type", choices=["institution", "pharmacy", "doctor", "terminal"], help="entity type when the id is ambiguous")
+    ex.add_argument("--json", help="also write the explanation as JSON")
+    ex.set_defaults(func=cmd_explain)
 
     ad = sub.add_parser("adapt", help="外部导出→数据包 / convert a foreign export into a bundle",
                         description="Convert a foreign export into a claims bundle. Sources: synthea (CSV export).")

@@ -12,6 +12,7 @@ Examples
 
 from .activity import Activity, claims_activity
 from .evidence import attributions, findings_evidence
+from .explain import explain_provider, format_explanation
 from .indicators import INDICATORS, provider_indicators
 from .network import network_evidence, provider_graph
 from .peers import indicator_excess, peer_levels
@@ -20,5 +21,5 @@ from .scores import DEFAULTS, RISK_COLUMNS, SCORES_COLUMNS, RiskResult, provider
 __all__ = [
     "Activity", "claims_activity", "attributions", "findings_evidence", "INDICATORS", "provider_indicators",
     "network_evidence", "provider_graph", "indicator_excess", "peer_levels", "DEFAULTS", "RISK_COLUMNS",
-    "SCORES_COLUMNS", "RiskResult", "provider_risk",
+    "SCORES_COLUMNS", "RiskResult", "provider_risk", "explain_provider", "format_explanation",
 ]

@@ -17,7 +17,10 @@ variance). A clinic with 3 visits is pulled almost all the way to its peers; a h
 pulled to the peer value and the indicator carries no signal, as it should.
 
 Excess: ``z = (shrunk − median)/scale`` with the median and ``1.4826·MAD`` of the raw values
-of the peers that are measured well (shrink weight ≥ ½), the scale floored at τ and at the sampling noise of a peer of median size. Only the
+of the peers that are measured well (shrink weight ≥ ½), the scale floored at the sampling
+noise of a peer of median size (a MAD of 0 must not make every event infinite). τ (moments, not
+robust: outliers are real between-provider variance) sets the shrinkage; the robust MAD sets
+the scale, so the outliers being looked for do not hide themselves by widening it. Only the
 part beyond Tukey's outer-fence equivalent for normal data, ``z > 2.698`` (Q3 + 1.5 IQR), counts:
 ``excess = max(0, z − 2.698)`` — one-sided (only the risky direction) and in robust SD units.
 
@@ -158,7 +161,7 @@ def _group_stats(g: pd.DataFrame, kind: str) -> pd.DataFrame:
         within = max(float((ss - s * s / n).sum() / dof), 0.0) if dof > 0 else 0.0
         noise = np.sqrt(within / n_med) if within > 0 else 0.0
         del m0
-    scale = max(mad, np.sqrt(tau2), noise, 1e-9 * max(abs(med), 1.0))
+    scale = max(mad, noise, 1e-9 * max(abs(med), 1.0))
     return pd.DataFrame({"shrunk": shrunk, "weight": w, "peer_median": med, "peer_scale": scale,
                          "peer_size": int(len(g)), "tau": float(np.sqrt(tau2))}, index=g.index)
 

@@ -206,7 +206,7 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     out["region"] = np.concatenate([ent["region"].to_numpy(object), np.full(nt, None, object)])
     out["peer_group"] = np.concatenate([_entity_peer_group(ent, int(p["min_peers"])), np.full(nt, "terminal", object)])
     top = _top_indicators(ex)
-    out["top_indicators"] = pd.Series(np.arange(len(out))).map(top).fillna("").to_numpy()
+    out["top_indicators"] = pd.Series(np.arange(len(out))).map(top).astype(object).fillna("").to_numpy()
     out["claims"] = out["claims"].astype(int)
     out["patients"] = out["patients"].astype(int)
     out["fund_total"] = out["fund_total"].round(2)
