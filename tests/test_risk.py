@@ -157,7 +157,7 @@ def test_indicators_are_one_sided(tmp_path):
     row = int(np.flatnonzero((ents["entity_id"] == "H700").to_numpy())[0])
     cost = ex[(ex["row"] == row) & (ex["indicator"] == "cost_outpatient")].iloc[0]
     assert cost["z"] < -FENCE_Z and cost["excess"] == 0 and cost["contribution"] == 0
-    assert (ex.loc[ex["z"] < FENCE_Z, "excess"] == 0).all()
+    assert (ex.loc[ex["z"] < ex["fence"], "excess"] == 0).all() and (ex["fence"] >= FENCE_Z).all()
 
 
 def test_network_lifts_a_provider_sharing_patients_with_a_flagged_one(tmp_path):

@@ -21,8 +21,11 @@ of the peers that are measured well (shrink weight ≥ ½), the scale floored at
 noise of a peer of median size (a MAD of 0 must not make every event infinite). τ (moments, not
 robust: outliers are real between-provider variance) sets the shrinkage; the robust MAD sets
 the scale, so the outliers being looked for do not hide themselves by widening it. Only the
-part beyond Tukey's outer-fence equivalent for normal data, ``z > 2.698`` (Q3 + 1.5 IQR), counts:
-``excess = max(0, z − 2.698)`` — one-sided (only the risky direction) and in robust SD units.
+part beyond a fence counts: ``excess = max(0, z − fence)`` — one-sided (only the risky
+direction) and in robust SD units. The fence is Tukey's (Q3 + 1.5 IQR, ``z = 2.698`` for normal
+data, a 0.35 % one-sided false-alarm rate) made Bonferroni over the ``K`` indicator families an
+entity has, so the entity as a whole keeps that rate: ``fence = Φ⁻¹(1 − 0.0035/K)`` (≈ 3.5 for
+K = 10).
 
 Examples
 --------
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from .indicators import INDICATORS
 
@@ -173,7 +177,7 @@ def indicator_excess(ind: pd.DataFrame, entities: pd.DataFrame, *, min_peers: in
     ``ind`` is :func:`graphkit.risk.indicators.provider_indicators`' frame.
     """
     cols = ["indicator", "row", "n", "value", "shrunk", "weight", "peer_group", "peer_size", "peer_median",
-            "peer_scale", "z", "excess", "family_weight", "contribution"]
+            "peer_scale", "z", "fence", "excess", "family_weight", "contribution"]
     if ind.empty:
         return pd.DataFrame(columns=cols)
     levels = peer_levels(entities)
@@ -195,8 +199,12 @@ def indicator_excess(ind: pd.DataFrame, entities: pd.DataFrame, *, min_peers: in
         parts.append(sub)
     out = pd.concat(parts, ignore_index=True)
     out["z"] = (out["shrunk"] - out["peer_median"]) / out["peer_scale"]
-    out["excess"] = np.maximum(out["z"] - FENCE_Z, 0.0)
     fam = out["indicator"].map(FAMILIES)
+    # Bonferroni over the indicator families an entity has: the fence keeps Tukey's one-test
+    # false-alarm rate for the entity as a whole
+    k = out.groupby("row")["indicator"].transform(lambda s: s.map(FAMILIES).nunique()).to_numpy(float)
+    out["fence"] = norm.isf(norm.sf(FENCE_Z) / np.maximum(k, 1.0))
+    out["excess"] = np.maximum(out["z"] - out["fence"], 0.0)
     size = out.groupby([out["row"], fam])["indicator"].transform("size")
     out["family_weight"] = 1.0 / size
     out["contribution"] = out["excess"] * out["family_weight"]
