@@ -5,7 +5,8 @@
 
 Runs :func:`graphkit.risk.provider_risk` once after reading the findings, and prints the
 claims, the seconds per stage (activity, indicators, peers, findings, network, total) and the
-process's peak RSS above what it held before the model ran (``ru_maxrss``: the model's own
+CPU seconds (less sensitive than wall time to a machine shared with other jobs: the load
+average is printed too), and the process's peak RSS above what it held before the model ran (``ru_maxrss``: the model's own
 peak, since the process did nothing heavier before). Extrapolate linearly in claims: every
 stage is a pass of bincounts, sorts or sparse products over the claims.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -58,15 +60,17 @@ def main() -> int:
     scores.attributions = timed("findings", evidence.attributions)
     scores.provider_graph = timed("network", network.provider_graph)
     scores.network_evidence = timed("network", network.network_evidence)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = scores.provider_risk(store, findings)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _rss_mb()
     out = {
         "claims": res.activity.n_claims, "entities": res.activity.n_entities, "findings": len(findings),
         "seconds": {k: round(v, 2) for k, v in stages.items()} | {"total": round(total, 2)},
+        "cpu_seconds": round(cpu, 2), "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "peak_rss_mb": round(peak), "rss_before_mb": round(base), "added_peak_mb": round(peak - base),
         "per_million_claims": {"seconds": round(total / max(res.activity.n_claims, 1) * 1e6, 2),
+                               "cpu_seconds": round(cpu / max(res.activity.n_claims, 1) * 1e6, 2),
                                "added_peak_mb": round((peak - base) / max(res.activity.n_claims, 1) * 1e6)},
     }
     print(json.dumps(out, indent=1))

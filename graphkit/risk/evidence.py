@@ -41,12 +41,13 @@ from ..projections import provider_key
 __all__ = ["attributions", "findings_evidence", "findings_part"]
 
 
-def attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
-    """(finding, entity_type, entity_id, kind, score, w, amount, patients) per finding and
+def attributions(store: Any, findings: list[Finding], *, people_out: dict | None = None) -> pd.DataFrame:
+    """(finding, entity_type, entity_id, kind, score, w, amount, claims) per finding and
     provider-side entity, vectorised: ``w`` = finding score × share of its claims settled
-    there; entities a finding names without any of its claims there get the full score and
-    no amount. ``patients`` is a list of the distinct patients of those claims."""
-    cols = ["f", "entity_type", "entity_id", "kind", "score", "w", "amount", "claims", "patients"]
+    there, ``claims`` how many of them; entities a finding names without any of its claims
+    there get the full score and no amount. With ``people_out`` (a dict), its ``"people"``
+    is set to the number of distinct patients of flagged claims per (entity_type, entity_id)."""
+    cols = ["f", "entity_type", "entity_id", "kind", "score", "w", "amount", "claims"]
     if not findings:
         return pd.DataFrame(columns=cols)
     meta = pd.DataFrame({
@@ -54,7 +55,8 @@ def attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
         "score": [float(f.score) for f in findings], "n": [max(len(f.claims), 1) for f in findings],
     })
     pairs = pd.DataFrame([(i, c) for i, f in enumerate(findings) for c in f.claims], columns=["f", "claim_id"])
-    parts = []
+    parts: list[pd.DataFrame] = []
+    people: list[pd.DataFrame] = []
     if len(pairs):
         claims = store.claims_by_id(pairs["claim_id"].unique(),
                                     ["patient_id", "institution_id", "pharmacy_id", "doctor_id", "terminal_id", "fund_amount"])
@@ -66,9 +68,9 @@ def attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
             sub["entity_type"] = long[tcol].to_numpy() if tcol == "provider_type" else tcol
             sub = sub[sub["entity_id"].notna()]
             g = sub.groupby(["f", "entity_type", "entity_id"], sort=False)
-            parts.append(pd.DataFrame({"size": g.size(), "sum": g["fund_amount"].sum(),
-                                       "patients": g["patient_id"].agg(lambda s: list(pd.unique(s.dropna())))}).reset_index())
-    att = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["f", "entity_type", "entity_id", "size", "sum", "patients"])
+            parts.append(pd.DataFrame({"size": g.size(), "sum": g["fund_amount"].sum()}).reset_index())
+            people.append(sub[["entity_type", "entity_id", "patient_id"]].dropna().drop_duplicates())
+    att = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["f", "entity_type", "entity_id", "size", "sum"])
     att = att.merge(meta, on="f")
     att["w"] = att["score"] * att["size"] / att["n"]
     att["amount"] = att["sum"].astype(float)
@@ -79,10 +81,14 @@ def attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
         key = ["f", "entity_type", "entity_id"]
         seen = pd.MultiIndex.from_frame(att[key].astype({"entity_id": "string"})) if len(att) else pd.MultiIndex.from_tuples([], names=key)
         extra = listed[~pd.MultiIndex.from_frame(listed[key].astype({"entity_id": "string"})).isin(seen)].merge(meta, on="f")
-        extra = extra.assign(w=extra["score"], amount=0.0, claims=0.0, patients=[[] for _ in range(len(extra))])
+        extra = extra.assign(w=extra["score"], amount=0.0, claims=0.0)
         att = pd.concat([att, extra], ignore_index=True)
     att["entity_id"] = att["entity_id"].astype(str)
-    return att[cols]
+    att = att[cols].reset_index(drop=True)
+    if people_out is not None:
+        ppl = pd.concat(people, ignore_index=True).drop_duplicates() if people else pd.DataFrame(columns=["entity_type", "entity_id", "patient_id"])
+        people_out["people"] = ppl.groupby([ppl["entity_type"], ppl["entity_id"].astype(str)]).size() if len(ppl) else pd.Series(dtype=int)
+    return att
 
 
 def findings_part(excess: np.ndarray) -> np.ndarray:
@@ -113,7 +119,7 @@ def eb_rate(k: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
-def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
+def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame, people: pd.Series | None = None) -> pd.DataFrame:
     """Per entity touched by a finding: finding_count, amount_at_risk, top_kinds, people, kinds,
     ρ (``flagged_ratio``) and the findings part.
 
@@ -157,13 +163,18 @@ def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
     pk["rho"] = rho
     pk["excess"] = np.maximum(rho - 1.0, 0.0)
     g = att.groupby(key, sort=False)
+    kc = att.groupby(key + ["kind"], sort=False).size().rename("n").reset_index()
+    kc = kc.sort_values(key + ["n", "kind"], ascending=[True, True, False, True], kind="stable")
     out = pd.DataFrame({
         "finding_count": g.size(),
         "amount_at_risk": g["amount"].sum().round(2),
-        "top_kinds": g["kind"].agg(lambda s: ";".join(s.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable").index)),
-        "people_flagged": g["patients"].agg(lambda s: len({p for lst in s for p in lst})),
+        "top_kinds": kc.groupby(key, sort=False)["kind"].agg(";".join),
         "kinds": g["kind"].nunique(),
         "flagged_ratio": pk.groupby(key, sort=False)["excess"].sum(),
     }).reset_index()
+    if people is not None and len(people):
+        out["people_flagged"] = people.reindex(pd.MultiIndex.from_frame(out[key])).fillna(0).to_numpy(int)
+    else:
+        out["people_flagged"] = 0
     out["findings"] = findings_part(out["flagged_ratio"].to_numpy(float))
     return out[cols]

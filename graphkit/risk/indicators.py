@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity
+from .activity import Activity, index_of
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
 
@@ -268,20 +268,28 @@ def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
     if items.empty:
         notes.append("claim_items empty: item shares not computed / 费用明细为空")
         return
+    # one lookup per distinct claim (items come grouped by claim), category as small int codes
     code, uniq = pd.factorize(items["claim_id"], sort=False)
-    row = pd.Index(store.table("claims", ["claim_id"])["claim_id"]).get_indexer(uniq)
-    amt = items["amount"].to_numpy("float64", na_value=0.0)
-    tot = np.bincount(code, weights=amt, minlength=len(uniq))
-    cat = items["category"].astype("string").to_numpy(object)
-    has = (row >= 0) & (tot > 0)
-    claim_rows = row[has]
-    base = np.zeros(act.n_claims, bool)
-    base[claim_rows] = True
+    cat_code, cats = pd.factorize(items["category"], use_na_sentinel=True)
+    amt_items = items["amount"].to_numpy("float64", na_value=0.0)
+    del items
+    claim_of_uniq = index_of(pd.Series(pd.array(np.asarray(uniq, dtype=object), dtype="string[pyarrow]")),
+                             store.table("claims", ["claim_id"])["claim_id"].to_numpy(object))
+    row = claim_of_uniq[code]
+    cat = cat_code
+    amt = amt_items
+    ok = row >= 0
+    tot = np.bincount(row[ok], weights=amt[ok], minlength=act.n_claims)
+    base = tot > 0
+    names = list(cats)
     for name, c in (("drug_share", "drug"), ("material_share", "material"), ("exam_share", "exam"),
                     ("non_medical_share", "non_medical")):
-        part = np.bincount(code, weights=np.where(cat == c, amt, 0.0), minlength=len(uniq))
-        share = np.full(act.n_claims, np.nan)
-        share[claim_rows] = (part / np.where(tot > 0, tot, 1.0))[has]
+        if c not in names:
+            share = np.where(base, 0.0, np.nan)
+        else:
+            m = ok & (cat == names.index(c))
+            part = np.bincount(row[m], weights=amt[m], minlength=act.n_claims)
+            share = np.where(base, part / np.where(base, tot, 1.0), np.nan)
         b.add_mean(name, share, base)
 
 

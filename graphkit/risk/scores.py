@@ -83,7 +83,7 @@ class RiskResult:
     order: np.ndarray | None = None
 
 
-def _volume(act: Activity) -> pd.DataFrame:
+def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
     ne = act.n_entities
     claims = np.zeros(ne)
     fund = np.zeros(ne)
@@ -91,12 +91,10 @@ def _volume(act: Activity) -> pd.DataFrame:
         sel = who >= 0
         claims += np.bincount(who[sel], minlength=ne)
         fund += np.bincount(who[sel], weights=act.fund[sel], minlength=ne)
-    npat = max(len(act.patients), 1)
     pats = np.zeros(ne)
-    for who in (act.prov, act.doc):
-        sel = who >= 0
-        uk = np.unique(who[sel].astype(np.int64) * npat + act.pat[sel])
-        pats += np.bincount((uk // npat).astype(np.int64), minlength=ne)
+    if ind is not None and len(ind):
+        vpp = ind[ind["indicator"] == "visits_per_person"]  # its n: distinct patients per entity
+        pats[vpp["row"].to_numpy(int)] = vpp["n"].to_numpy(float)
     return pd.DataFrame({"entity_type": act.entities["entity_type"].to_numpy(), "entity_id": act.entities["entity_id"].to_numpy(),
                          "claims": claims, "fund_total": fund, "patients": pats})
 
@@ -160,17 +158,18 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     act = claims_activity(store)
     notes = list(act.notes)
     ent = act.entities
-    vol = _volume(act)
-    att = attributions(store, findings)
-    terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
-    vol_all = pd.concat([vol, _terminal_volume(store, terminals)], ignore_index=True)
     ind, ind_notes = provider_indicators(store, act)
     notes += ind_notes
+    vol = _volume(act, ind)
+    people: dict = {}
+    att = attributions(store, findings, people_out=people)
+    terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
+    vol_all = pd.concat([vol, _terminal_volume(store, terminals)], ignore_index=True)
     ex = indicator_excess(ind, ent, min_peers=int(p["min_peers"]))
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
     ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
-    fe = findings_evidence(att, vol_all)
+    fe = findings_evidence(att, vol_all, people.get("people"))
     key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
     fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
     fpart = fe_idx["findings"].reindex(key).fillna(0.0).to_numpy(float) if fe_idx is not None else np.zeros(len(vol_all))
