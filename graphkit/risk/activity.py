@@ -130,9 +130,13 @@ def index_of(values: pd.Series, ids: Any) -> np.ndarray:
         arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string(), from_pandas=True)
     elif not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         arr = pc.cast(arr, pa.string())
-    vs = pa.array(np.asarray(ids, dtype=object).astype(str), type=pa.string())
-    if pa.types.is_large_string(arr.type):
-        vs = vs.cast(pa.large_string())
+    vs = getattr(getattr(ids, "array", None), "_pa_array", None)
+    if vs is not None:
+        vs = vs.combine_chunks()
+    else:
+        vs = pa.array(np.asarray(ids, dtype=object).astype(str), type=pa.string())
+    if vs.type != arr.type:
+        vs = vs.cast(arr.type)
     out = pc.index_in(arr, value_set=vs)
     return np.asarray(pc.fill_null(out, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 

@@ -273,8 +273,7 @@ def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
     cat_code, cats = pd.factorize(items["category"], use_na_sentinel=True)
     amt_items = items["amount"].to_numpy("float64", na_value=0.0)
     del items
-    claim_of_uniq = index_of(pd.Series(pd.array(np.asarray(uniq, dtype=object), dtype="string[pyarrow]")),
-                             store.table("claims", ["claim_id"])["claim_id"].to_numpy(object))
+    claim_of_uniq = index_of(pd.Series(uniq), store.table("claims", ["claim_id"])["claim_id"])
     row = claim_of_uniq[code]
     cat = cat_code
     amt = amt_items
