@@ -44,6 +44,7 @@ class Lookalikes(CarePaths):
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> None:
+        self.n_claims = np.bincount(self.C.data()["pat"], minlength=self.w.N)  # normal claims so far
         for name in LOOKALIKES:
             x = self.cfg.lookalike(name)
             if x > 0:
@@ -201,6 +202,8 @@ class Lookalikes(CarePaths):
             r = int(urban[np.argsort(-counts)[j % urban.size]])
             size = int(rng.integers(25, 61))
             mem = self.pick(rng, single & ~self.members, size, region=r)
+            if mem.size < size:  # the rest moved in from other districts
+                mem = np.union1d(mem, self.pick(rng, single & ~self.members & (w.region != r), size - mem.size))
             if mem.size < 10:
                 continue
             city, dist = w.reg_city[r], w.reg_name[r]
@@ -275,6 +278,8 @@ class Lookalikes(CarePaths):
         own = np.maximum(birth + rng.integers(45, 120, kids_a.size), w.day0 + rng.integers(15, 45, kids_a.size))
         own = np.minimum(own, w.day0 + w.ndays - 5)
         w.card_issued[kids_a] = own
+        ev = w.ev_card[kids_a]
+        w.card_issued[ev[ev >= 0]] = own[ev >= 0]  # a parent activates the child's e-voucher once it exists
         # check-ups and minor illness before the own card exists
         k = rng.integers(2, 5, kids_a.size)
         pat = np.repeat(kids_a, k)
@@ -305,7 +310,8 @@ class Lookalikes(CarePaths):
         elders_ok = self.plain() & (w.age >= 65) & (ng.payer < 0) & ~is_payer & (w.hh_size[w.hh] <= 2)
         fa, fb = [], []
         for p in payers:
-            e = self.pick(rng, elders_ok & ~self.members & (w.hh != w.hh[p]), 1, region=int(w.region[p]))
+            e = self.pick(rng, elders_ok & ~self.members & (w.hh != w.hh[p]) & (self.n_claims >= 3), 1,
+                          region=int(w.region[p]))
             if e.size == 0:
                 continue
             e = int(e[0])

@@ -148,7 +148,7 @@ def read_bundle(folder: str | Path) -> Bundle:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
                     raw, encoding = raw.decode("gb18030").encode("utf-8"), "gb18030"
-                head = raw.split(b"\n", 1)[0].decode("utf-8").lstrip("\ufeff").split(",")
+                head = [h.strip('"\r') for h in raw.split(b"\n", 1)[0].decode("utf-8").lstrip("\ufeff").split(",")]
                 tables[name] = pacsv.read_csv(io.BytesIO(raw), convert_options=pacsv.ConvertOptions(
                     column_types={k: v for k, v in types.items() if k in head}, strings_can_be_null=True))
             fmt = ext
