@@ -96,6 +96,22 @@ def volume_baselines(truth: dict[str, Any], scores: Any, claims: Any) -> dict[st
             for name, col in (("claim_count", "size"), ("fund_total", "sum"))}
 
 
+DATE_ONLY_QUIRKS = ("dates_only", "date_strings")
+
+
+def same_day_travel(report: dict[str, Any], store: Any) -> dict[str, int]:
+    """``impossible_travel`` findings whose claims all fall on one date (on dates-only data such a
+    finding rests on a time difference the data cannot show)."""
+    fs = [f for f in report.get("findings", []) if f["kind"] == "impossible_travel"]
+    if not fs:
+        return {"findings": 0, "all_on_one_date": 0}
+    ids = sorted({c for f in fs for c in f["claims"]})
+    day = store.claims_by_id(ids, ["claim_id", "start_time"]).set_index("claim_id")["start_time"]
+    day = day.astype(str).str[:10]
+    one = sum(1 for f in fs if day.reindex(f["claims"]).nunique() <= 1)
+    return {"findings": len(fs), "all_on_one_date": one}
+
+
 def run_one(name: str, seed: int, patients: int, months: int, work: Path, keep: bool) -> dict[str, Any]:
     """Generate → load → scan → evaluate one variant city; figures of this run."""
     from graphkit.demo import generate_city
@@ -132,6 +148,8 @@ def run_one(name: str, seed: int, patients: int, months: int, work: Path, keep: 
         ev["providers"]["baselines"] = volume_baselines(truth, pd.read_csv(paths["scores"], dtype={"entity_id": str}),
                                                         claims)
     skipped = skipped_kinds(report, result)
+    degraded = report.get("degraded") or {}
+    travel = same_day_travel(report, store) if set(DATE_ONLY_QUIRKS) & set(v.quirks) else None
     if not keep:
         shutil.rmtree(base, ignore_errors=True)
     kinds = {}
@@ -146,7 +164,8 @@ def run_one(name: str, seed: int, patients: int, months: int, work: Path, keep: 
     return {
         "variant": name, "seed": seed, "patients": n, "months": months, "quirks": list(v.quirks),
         "claims": gen["rows"]["claims"], "hard_negative_counts": truth.get("hard_negative_counts", {}),
-        "kinds": kinds, "skipped": skipped, "providers": ev.get("providers"),
+        "kinds": kinds, "skipped": skipped, "degraded": degraded, "providers": ev.get("providers"),
+        **({"dates_only_travel": travel} if travel is not None else {}),
         "seconds": {"generate": round(t1 - t0, 2), "load": round(t2 - t1, 2), "scan": round(t3 - t2, 2)},
     }
 
@@ -232,6 +251,15 @@ def format_table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     for kind, s in summary["kinds"].items():
         if s["lookalikes_in_top_k"]:
             lines.append(f"  {kind}: " + ", ".join(f"{k} {n}" for k, n in s["lookalikes_in_top_k"].items()))
+    deg = {(r["variant"], k) for r in runs for k in r.get("degraded", {})}
+    if deg:
+        lines += ["", "degraded (ran without some data): " + "; ".join(
+            f"{v}: " + ", ".join(sorted(k for vv, k in deg if vv == v)) for v in dict.fromkeys(v for v, _ in deg))]
+    for r in runs:
+        if "dates_only_travel" in r:
+            t = r["dates_only_travel"]
+            lines.append(f"{r['variant']} seed {r['seed']}: impossible_travel findings with all claims on one date: "
+                         f"{t['all_on_one_date']} of {t['findings']}")
     lines += ["", "| providers | ROC-AUC worst | ROC-AUC median | AP worst | AP median |", "|---|---|---|---|---|"]
     for src, m in summary["providers"].items():
         if isinstance(m, dict):
