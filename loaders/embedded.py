@@ -271,6 +271,7 @@ _ARROW: dict[str, pa.DataType] = {
     "date": pa.timestamp("s"),
     "datetime": pa.timestamp("s"),
     "decimal": pa.float64(),
+    "float": pa.float64(),
 }
 
 

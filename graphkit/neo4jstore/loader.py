@@ -139,7 +139,8 @@ PLAN_VERSION = 2
 #: any other column (a bundle's extra columns) travels in the row's ``extra`` map.
 CLAIM_CREATE_COLUMNS = ("claim_type", "department", "start_time", "end_time", "diagnosis_code",
                         "total_amount", "fund_amount", "self_amount")
-ITEM_CREATE_COLUMNS = ("item_code", "item_name", "category", "quantity", "unit_price", "amount")
+ITEM_CREATE_COLUMNS = ("item_code", "item_name", "category", "quantity", "unit_price", "amount",
+                       "item_time", "days_supply", "department")
 
 
 class Stmt(NamedTuple):
@@ -512,5 +513,6 @@ def _counts(conn: Connection) -> dict[str, int]:
     out = {t: by_label.get(spec.label, 0) for t, spec in MODEL.items()}
     out["claim_items"] = by_label.get("ClaimItem", 0)
     out["budgets"] = by_label.get("Budget", 0)
+    out["regions"] = by_label.get("Region", 0)
     out["contacts"] = by_label.get("contacts", 0)
     return out

@@ -45,7 +45,7 @@ def _column(s: pd.Series, typ: str) -> pd.Series:
     if typ in ("date", "datetime"):
         t = pd.to_datetime(s.map(_to_py_time)).astype("datetime64[s]")
         return t.dt.floor("D") if typ == "date" else t
-    if typ == "decimal":
+    if typ in ("decimal", "float"):
         return pd.to_numeric(s).astype("float64")
     return s.astype(object).where(s.notna(), None).astype(DTYPES[typ])
 

@@ -181,7 +181,7 @@ class EmbeddedStore(Store):
             stored = info["columns"]
             want = list(columns) if columns is not None else stored
             df = self._read(name, want)
-        if name in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "contacts"):
+        if name in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "contacts", "regions"):
             self._cache[key] = df  # small dimension tables are worth caching
         return df
 
@@ -476,4 +476,5 @@ DTYPES: dict[str, str] = {
     "date": "datetime64[s]",
     "datetime": "datetime64[s]",
     "decimal": "float64",
+    "float": "float64",
 }
