@@ -26,10 +26,9 @@ __all__ = ["explain_provider", "format_explanation", "PART_NAMES"]
 
 #: part -> (中文, English)
 PART_NAMES: dict[str, tuple[str, str]] = {
-    "prior": ("基准", "prior"),
+    "intercept": ("基准", "intercept"),
     "exposure": ("业务量暴露", "exposure (volume)"),
     "indicators": ("同类比较指标", "peer-relative indicators"),
-    "findings": ("检测线索", "detector findings"),
     "network": ("关联网络", "network"),
 }
 
@@ -64,7 +63,8 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
     """The explanation of one provider's score as a dict (JSON-ready).
 
     Keys: identity (entity_type, entity_id, name, region, peer_group), ``rank`` and ``of``
-    (among all rows) and ``rank_in_type``, ``score``, ``logit``, ``parts``, ``volume``,
+    (among all rows) and ``rank_in_type``, ``score``, ``hazard``, ``prior``, ``findings``,
+    ``parts`` (the prior's log-odds parts), ``calibration`` (the slopes this data gave), ``volume``,
     ``indicators`` (its indicators against its peer group's median and spread, largest excess
     first), ``findings`` (those touching it), ``neighbours`` (providers sharing its patients or
     doctors that carry the most risk into it), ``notes`` (what the data could not support).
@@ -80,8 +80,10 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
         "peer_group": str(row["peer_group"]),
         "rank": int(row["rank"]), "of": int(len(res.scores)),
         "rank_in_type": int((res.scores.loc[same, "rank"] <= row["rank"]).sum()), "of_type": int(same.sum()),
-        "score": float(row["score"]), "logit": float(row["logit"]),
+        "score": float(row["score"]), "hazard": float(row["hazard"]), "prior": float(row["prior"]),
+        "prior_logit": float(row["prior_logit"]), "findings_hazard": float(row["findings"]),
         "parts": {p: float(row[p]) for p in PART_NAMES},
+        "calibration": res.params.get("prior_fits", {}),
         "volume": {"claims": int(row["claims"]), "fund_total": float(row["fund_total"]), "patients": int(row["patients"])},
         "flagged_ratio": float(row["flagged_ratio"]), "indicator_excess": float(row["indicator_excess"]),
         "network_ratio": float(row["network_ratio"]),
@@ -133,11 +135,14 @@ def format_explanation(d: dict[str, Any]) -> str:
         f"（同类型内 / within {d['entity_type']}: {d['rank_in_type']} / {d['of_type']}）",
         f"业务量 / volume: {d['volume']['claims']:,} 笔结算/claims, {d['volume']['fund_total']:,.2f} 元基金/fund, "
         f"{d['volume']['patients']:,} 人/patients",
-        "分项（对数几率，相加得总分）/ parts (log-odds, they add up to the score's logit):",
+        "先验（按本数据检测线索校准的业务量、同类指标、关联网络；对数几率相加）/ prior (volume, peer indicators, "
+        "network, weighted as this data's findings say; log-odds add up):",
     ]
     for p, (zh, en) in PART_NAMES.items():
         lines.append(f"  {zh} / {en:<26} {d['parts'][p]:+9.3f}")
-    lines.append(f"  合计 / logit {'':<23} {d['logit']:+9.3f}  → score = 1/(1+e^-logit) = {d['score']:.6f}")
+    lines.append(f"  合计 / prior logit {'':<17} {d['prior_logit']:+9.3f}  → 先验概率 / prior π = {d['prior']:.4f}")
+    lines.append(f"检测线索累积风险 / findings hazard F = Σ −ln(1 − 分数×占比 / score×share) = {d['findings_hazard']:.4f}")
+    lines.append(f"总风险 / hazard L = −ln(1 − π) + F = {d['hazard']:.4f}  → score = L/(1+L) = {d['score']:.6f}")
     lines.append("同类比较指标（相对同类组中位数与离散度）/ indicators against the peer group's median and spread:")
     if not d["indicators"]:
         lines.append("  无 / none")

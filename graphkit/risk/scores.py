@@ -40,13 +40,15 @@ from .activity import Activity, claims_activity
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, provider_indicators
 from .network import ProviderGraph, network_evidence, provider_graph
+from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import indicator_excess, peer_levels
 
 __all__ = ["RiskResult", "provider_risk", "SCORES_COLUMNS", "RISK_COLUMNS", "DEFAULTS", "logistic"]
 
 SCORES_COLUMNS = ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
 RISK_COLUMNS = SCORES_COLUMNS + [
-    "rank", "name", "region", "peer_group", "logit", "prior", "exposure", "indicators", "findings", "network",
+    "rank", "name", "region", "peer_group", "hazard", "prior_hazard", "findings", "prior", "prior_logit", "intercept",
+    "exposure", "indicators", "network",
     "claims", "fund_total", "patients", "people_flagged", "kinds", "flagged_ratio", "indicator_excess",
     "network_ratio", "top_indicators",
 ]
@@ -58,6 +60,11 @@ DEFAULTS: dict[str, float] = {
     "cap_network": math.log(20.0),      # association, not proof: "positive" at most
     "min_peers": 10,            # robust median/MAD needs ~10 values to be stable
     "alpha": 0.5,               # PageRank damping: half the weight on direct neighbours
+    "ridge": 1.0,               # unit-variance Gaussian prior on each calibrated slope
+    # weight of the prior's hazard: the share of fraud the detectors cannot see. The scan sets it
+    # to the share of the detector battery the data did not support (skipped or degraded kinds),
+    # never below one kind's share (1/10): see docs/risk-model.md
+    "prior_weight": 0.1,
 }
 
 
@@ -126,6 +133,38 @@ def _exposure(vol: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFrame) -> tuple[np.ndarray, dict[str, float]]:
+    """``F`` per entity: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
+    it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
+    selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
+    pharmacies and ``n_kind`` those the kind touches (a kind that touches everyone tells nothing
+    about anyone)."""
+    n_all = len(vol_all)
+    row = key.get_indexer(pd.MultiIndex.from_frame(att[["entity_type", "entity_id"]].astype(str)))
+    ok = row >= 0
+    a = att[ok]
+    prov = a["entity_type"].isin(["institution", "pharmacy"]).to_numpy()
+    N = max(int(vol_all["entity_type"].isin(["institution", "pharmacy"]).sum()), 2)
+    touched = a[prov].groupby("kind")["entity_id"].nunique() if prov.any() else pd.Series(dtype=float)
+    weight = {k: float(np.clip(np.log(N / max(int(touched.get(k, 1)), 1)) / np.log(N), 0.0, 1.0)) for k in a["kind"].unique()}
+    w = a["kind"].map(weight).to_numpy(float)
+    return idf_weighted_hazard(a["w"].to_numpy(float), w, row[ok], n_all), weight
+
+
+def _prior_groups(types: np.ndarray) -> list[tuple[str, tuple[str, ...]]]:
+    """Groups whose prior is calibrated apart: institutions, pharmacies, doctors (institutions and
+    pharmacies pooled when either has fewer than 30 members). Terminals have no prior."""
+    n_i, n_p = int((types == "institution").sum()), int((types == "pharmacy").sum())
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    if n_i >= 30 and n_p >= 30:
+        groups += [("institution", ("institution",)), ("pharmacy", ("pharmacy",))]
+    elif n_i + n_p:
+        groups.append(("institution+pharmacy", ("institution", "pharmacy")))
+    if (types == "doctor").any():
+        groups.append(("doctor", ("doctor",)))
+    return groups
+
+
 def _fmt(v: float, name: str) -> str:
     ind = INDICATORS[name]
     if ind.scale == "log":
@@ -181,15 +220,38 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
     nt = len(vol_all) - ne
     out = vol_all.copy()
-    out["prior"] = math.log(p["prior_share"] / (1 - p["prior_share"]))
-    out["exposure"] = _exposure(vol_all)
-    out["indicators"] = np.concatenate([ipart, np.zeros(nt)])
-    out["findings"] = fpart
-    out["network"] = np.concatenate([net["network"].to_numpy(float), np.zeros(nt)])
-    for c in ("prior", "exposure", "indicators", "findings", "network"):
-        out[c] = out[c].round(6)
-    out["logit"] = (out["prior"] + out["exposure"] + out["indicators"] + out["findings"] + out["network"]).round(6)
-    out["score"] = logistic(out["logit"].to_numpy()).round(9)
+    n_all = len(vol_all)
+    # findings: flagged claims beyond what this provider's volume carries at the city's rate of each
+    # kind, empirical-Bayes shrunk (graphkit.risk.evidence): F = ln(1 + excess), a hazard
+    F, kind_weight = _findings_hazard(att, key, vol_all) if len(att) else (np.zeros(n_all), {})
+    # indirect parts, the prior's features: exposure, indicators, network
+    X = np.c_[_exposure(vol_all), np.r_[np.log1p(xsum), np.zeros(nt)],
+              np.r_[net["network"].to_numpy(float), np.zeros(nt)]]
+    types = vol_all["entity_type"].to_numpy()
+    contrib = np.zeros((n_all, len(PARTS)))
+    intercept = np.zeros(n_all)
+    fits: dict[str, PriorFit] = {}
+    for name, group in _prior_groups(types):
+        m = np.isin(types, group)
+        fit = fit_prior(X[m], -np.expm1(-F[m]), ridge=float(p["ridge"]))
+        fits[name] = fit
+        contrib[m] = fit.contributions(X[m])
+        intercept[m] = fit.intercept
+    is_term = types == "terminal"
+    prior_logit = intercept + contrib.sum(axis=1)
+    prior = np.where(is_term, 0.0, logistic(prior_logit))
+    lam = float(p["prior_weight"])
+    out["intercept"] = np.where(is_term, 0.0, intercept).round(6)
+    for j, c in enumerate(PARTS):
+        out[c] = np.where(is_term, 0.0, contrib[:, j]).round(6)
+    out["prior_logit"] = (out["intercept"] + out["exposure"] + out["indicators"] + out["network"]).round(6)
+    out["prior"] = np.where(is_term, 0.0, logistic(out["prior_logit"].to_numpy())).round(9)
+    out["findings"] = F.round(6)
+    out["prior_hazard"] = (lam * -np.log1p(-np.minimum(out["prior"].to_numpy(float), 1 - 1e-12))).round(9)
+    out["hazard"] = (out["prior_hazard"] + out["findings"]).round(9)
+    out["score"] = score_of_hazard(out["hazard"].to_numpy(float)).round(9)
+    p = {**p, "kind_weight": {k: round(v, 4) for k, v in kind_weight.items()}, "prior_fits": {k: {"intercept": round(v.intercept, 4), "slopes": {a: round(b, 4) for a, b in v.slopes.items()},
+                                  "fitted": v.fitted, "positives": round(v.positives, 3), "n": v.n} for k, v in fits.items()}}
     for c, fill in (("finding_count", 0), ("amount_at_risk", 0.0), ("top_kinds", ""), ("people_flagged", 0),
                     ("kinds", 0), ("flagged_ratio", 0.0)):
         col = fe_idx[c].reindex(key) if fe_idx is not None else pd.Series([fill] * len(out))
