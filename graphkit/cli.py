@@ -247,7 +247,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_generate(a: argparse.Namespace) -> int:
     from .demo import generate_city
 
-    info = generate_city(a.out, patients=a.patients, seed=a.seed, fmt=a.format, months=a.months)
+    info = generate_city(a.out, patients=a.patients, seed=a.seed, fmt=a.format, months=a.months,
+                         variant=a.variant, quirks=a.quirk)
     print(json.dumps(info, ensure_ascii=False, indent=1, default=str))
     return 0
 
@@ -258,10 +259,40 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     for path in (a.truth, a.findings, a.scores):
         if path and not Path(path).is_file():
             raise GraphkitError(f"file not found: {path}")
-    ev = evaluate(a.truth, a.findings, a.scores)
+    store = None
+    if getattr(a, "store", None):
+        from .store import open_store
+
+        store = open_store(a.store)
+    ev = evaluate(a.truth, a.findings, a.scores, store=store)
     print(format_evaluation(ev))
     if a.json:
         Path(a.json).write_text(json.dumps(ev, ensure_ascii=False, indent=1), "utf-8")
+    return 0
+
+
+def cmd_explain(a: argparse.Namespace) -> int:
+    from .findings import read_findings
+    from .risk import provider_risk
+    from .risk.explain import explain_provider, format_explanation
+
+    findings = []
+    if a.findings:
+        if not Path(a.findings).is_file():
+            raise GraphkitError(f"file not found: {a.findings}")
+        findings = read_findings(a.findings).findings
+    store = _open_any_store(a)
+    try:
+        res = provider_risk(store, findings)
+    finally:
+        if getattr(store, "conn", None) is not None:
+            store.conn.close()
+    d = explain_provider(res, a.provider, entity_type=a.type, findings=findings)
+    if not a.findings:
+        d["notes"].insert(0, "未提供 findings.json：检测线索分项为 0 / no findings.json given: the findings part is 0")
+    print(format_explanation(d))
+    if a.json:
+        Path(a.json).write_text(json.dumps(d, ensure_ascii=False, indent=1), "utf-8")
     return 0
 
 
@@ -398,6 +429,12 @@ def _neo4j_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neo4j-database", help="database (env NEO4J_DATABASE; default: the server's default)")
 
 
+def _variant_names() -> list[str]:
+    from .demo.config import VARIANTS
+
+    return list(VARIANTS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="graphkit",
@@ -420,6 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--months", type=int, default=12)
     g.add_argument("--format", choices=["parquet", "csv", "csv.gz"], default="parquet")
+    g.add_argument("--variant", help="城市变体 / a named city family (structure, look-alikes, export quirks): "
+                                     + ", ".join(_variant_names()))
+    g.add_argument("--quirk", action="append", help="导出怪癖 / an export quirk (repeatable; replaces the variant's), "
+                                                     "e.g. dates_only, ids_numeric, csv_gb18030")
     g.set_defaults(func=cmd_generate)
 
     v = sub.add_parser("validate", help="校验数据包 / validate a claims bundle",
@@ -467,7 +508,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--findings", required=True)
     e.add_argument("--scores", help="scores.csv (default: next to findings.json)")
     e.add_argument("--json", help="also write the figures as JSON")
+    e.add_argument("--store", help="store for the volume baselines when scores.csv lacks claims/fund_total columns")
     e.set_defaults(func=cmd_evaluate)
+
+    ex = sub.add_parser("explain", help="解释机构风险排名 / why a provider ranks where it does",
+                        description="Rank, score parts, indicators against peers, findings and network neighbours "
+                                    "of one institution, pharmacy, doctor or terminal (risk model of scores.csv).")
+    ex.add_argument("provider", help="institution_id, pharmacy_id, doctor_id or terminal_id")
+    ex.add_argument("--store", help="embedded store folder")
+    _neo4j_args(ex)
+    ex.add_argument("--findings", help="findings.json of a scan of the same store (without it the findings part is 0)")
+    ex.add_argument("--type", choices=["institution", "pharmacy", "doctor", "terminal"], help="entity type when the id is ambiguous")
+    ex.add_argument("--json", help="also write the explanation as JSON")
+    ex.set_defaults(func=cmd_explain)
 
     ad = sub.add_parser("adapt", help="外部导出→数据包 / convert a foreign export into a bundle",
                         description="Convert a foreign export into a claims bundle. Sources: synthea (CSV export).")

@@ -115,12 +115,39 @@ def _average_precision(y: np.ndarray, s: np.ndarray) -> float | None:
     return float(prec[yy].sum() / yy.sum())
 
 
+def _volume_baselines(prov: pd.DataFrame, y: np.ndarray, store: Any = None) -> dict[str, Any]:
+    """ROC-AUC / AP of claim count alone and fund total alone on the same providers and labels.
+
+    Volumes come from ``scores.csv`` (``claims``, ``fund_total`` columns) or, when it lacks
+    them, from ``store``'s claims; absent both, the baselines are not computed."""
+    vol = None
+    if {"claims", "fund_total"} <= set(prov.columns):
+        vol = prov[["claims", "fund_total"]].astype(float).to_numpy()
+    elif store is not None:
+        from .projections import provider_key
+
+        c = store.table("claims", ["institution_id", "pharmacy_id", "fund_amount"])
+        t, i = provider_key(c)
+        g = c.assign(t=t, i=i).groupby(["t", "i"])["fund_amount"].agg(["size", "sum"])
+        idx = pd.MultiIndex.from_arrays([prov["entity_type"].astype(str), prov["entity_id"].astype(str)])
+        vol = g.reindex(idx).fillna(0.0).to_numpy(float)
+    if vol is None:
+        return {}
+    out = {}
+    for n, name in enumerate(("claim_count", "fund_total")):
+        out[name] = {"roc_auc": _auc(y, vol[:, n]), "average_precision": _average_precision(y, vol[:, n])}
+    return out
+
+
 def evaluate(
     truth: str | Path | dict,
     findings: str | Path | FindingsReport | list[Finding],
     scores: str | Path | pd.DataFrame | None = None,
+    *,
+    store: Any = None,
 ) -> dict[str, Any]:
-    """Recall, precision at k per kind, and provider ROC-AUC / average precision."""
+    """Recall, precision at k per kind, and provider ROC-AUC / average precision, with the
+    same figures for claim count alone and fund total alone (``providers.baselines``)."""
     t = json.loads(Path(truth).read_text("utf-8")) if not isinstance(truth, dict) else truth
     if isinstance(findings, (str, Path)):
         fpath = Path(findings)
@@ -191,6 +218,7 @@ def evaluate(
             "positives": int(y.sum()),
             "roc_auc": _auc(y, s),
             "average_precision": _average_precision(y, s),
+            "baselines": _volume_baselines(prov, y, store),
         }
     return out
 
@@ -218,4 +246,7 @@ def format_evaluation(ev: dict[str, Any]) -> str:
             f"providers: {p['providers']} ({p['positives']} involved in planted fraud); "
             f"ROC-AUC {f(p['roc_auc'])}, average precision {f(p['average_precision'])}"
         )
+        for name, b in p.get("baselines", {}).items():
+            label = {"claim_count": "claim count alone / 仅按结算笔数", "fund_total": "fund total alone / 仅按基金总额"}[name]
+            lines.append(f"  {label}: ROC-AUC {f(b['roc_auc'])}, average precision {f(b['average_precision'])}")
     return "\n".join(lines)

@@ -131,81 +131,14 @@ def store_profile(store: Any) -> dict[str, Any]:
     return data_profile(store)
 
 
-def _attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:
-    """(entity_type, entity_id, kind, w, amount) per finding and provider-side entity, vectorised:
-    w = finding score × share of its claims settled there; entities a finding names without
-    any of its claims there get the full score and no amount."""
-    cols = ["entity_type", "entity_id", "kind", "w", "amount"]
-    if not findings:
-        return pd.DataFrame(columns=cols)
-    meta = pd.DataFrame({
-        "f": np.arange(len(findings)), "kind": [f.kind for f in findings],
-        "score": [f.score for f in findings], "n": [max(len(f.claims), 1) for f in findings],
-    })
-    pairs = pd.DataFrame([(i, c) for i, f in enumerate(findings) for c in f.claims], columns=["f", "claim_id"])
-    parts = []
-    if len(pairs):
-        claims = store.claims_by_id(pairs["claim_id"].unique(), ["institution_id", "pharmacy_id", "doctor_id", "terminal_id", "fund_amount"])
-        ptype, pid = provider_key(claims)
-        claims = claims.assign(provider_type=ptype, provider_id=pid)
-        long = pairs.merge(claims, on="claim_id", how="inner")
-        for tcol, icol in (("provider_type", "provider_id"), ("doctor", "doctor_id"), ("terminal", "terminal_id")):
-            sub = long[["f", icol, "fund_amount"]].rename(columns={icol: "entity_id"})
-            sub["entity_type"] = long[tcol].to_numpy() if tcol == "provider_type" else tcol
-            sub = sub[sub["entity_id"].notna()]
-            parts.append(sub.groupby(["f", "entity_type", "entity_id"], sort=False)["fund_amount"].agg(["size", "sum"]).reset_index())
-    att = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["f", "entity_type", "entity_id", "size", "sum"])
-    att = att.merge(meta, on="f")
-    att["w"] = att["score"] * att["size"] / att["n"]
-    att["amount"] = att["sum"]
-    listed = pd.DataFrame([(i, e.type, e.id) for i, f in enumerate(findings) for e in f.entities if e.type in PROVIDER_TYPES],
-                          columns=["f", "entity_type", "entity_id"]).drop_duplicates()
-    if len(listed):
-        key = ["f", "entity_type", "entity_id"]
-        seen = pd.MultiIndex.from_frame(att[key].astype({"entity_id": "string"})) if len(att) else pd.MultiIndex.from_tuples([], names=key)
-        extra = listed[~pd.MultiIndex.from_frame(listed[key].astype({"entity_id": "string"})).isin(seen)].merge(meta, on="f")
-        extra = extra.assign(w=extra["score"], amount=0.0)
-        att = pd.concat([att, extra], ignore_index=True)
-    return att[cols]
-
-
 def provider_scores(store: Any, findings: list[Finding]) -> pd.DataFrame:
-    """One row per institution and pharmacy (score 0 when untouched) plus every other
-    provider-side entity (doctor, terminal) a finding touches.
+    """One row per institution, pharmacy and doctor (plus terminals a finding touches), ranked
+    by the provider risk model :func:`graphkit.risk.provider_risk` (exposure plus bounded
+    indicator, findings and network evidence; see docs/risk-model.md). The first columns are
+    :data:`SCORES_COLUMNS`; the parts the score is made of follow."""
+    from .risk import provider_risk
 
-    A provider's score is the noisy-or of the findings touching it, each weighted by the
-    share of the finding's claims settled there: ``1 - prod(1 - score_f * share_f)``.
-    ``amount_at_risk`` sums the fund amount of those claims at that provider.
-    """
-    df = _attributions(store, findings)
-    if df.empty:
-        agg = pd.DataFrame(columns=SCORES_COLUMNS)
-    else:
-        df["log1m"] = np.log1p(-df["w"].clip(0, 0.999999))
-        g = df.groupby(["entity_type", "entity_id"])
-        agg = pd.DataFrame(
-            {
-                "score": 1 - np.exp(g["log1m"].sum()),
-                "finding_count": g.size(),
-                "amount_at_risk": g["amount"].sum().round(2),
-                "top_kinds": g["kind"].agg(lambda s: ";".join(s.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable").index)),
-            }
-        ).reset_index()
-    base = [
-        pd.DataFrame({"entity_type": "institution", "entity_id": store.table("institutions", ["institution_id"])["institution_id"]}),
-        pd.DataFrame({"entity_type": "pharmacy", "entity_id": store.table("pharmacies", ["pharmacy_id"])["pharmacy_id"]}),
-    ]
-    allp = pd.concat(base, ignore_index=True).astype({"entity_id": "string"})
-    agg = agg.astype({"entity_id": "string"}) if len(agg) else agg
-    out = allp.merge(agg, on=["entity_type", "entity_id"], how="outer") if len(agg) else allp.assign(
-        score=0.0, finding_count=0, amount_at_risk=0.0, top_kinds=""
-    )
-    out["score"] = out["score"].fillna(0.0).astype(float).round(6)
-    out["finding_count"] = out["finding_count"].fillna(0).astype(int)
-    out["amount_at_risk"] = out["amount_at_risk"].fillna(0.0).astype(float).round(2)
-    out["top_kinds"] = out["top_kinds"].fillna("")
-    out = out.sort_values(["score", "amount_at_risk", "entity_type", "entity_id"], ascending=[False, False, True, True])
-    return out[SCORES_COLUMNS].reset_index(drop=True)
+    return provider_risk(store, findings).scores
 
 
 def write_scan(result: ScanResult, out_dir: str | Path) -> dict[str, Path]:

@@ -165,11 +165,12 @@ def test_scan_writes_spec_findings_and_scores(planted_store, tmp_path):
     import pandas as pd
 
     sc = pd.read_csv(paths["scores"], dtype={"entity_id": str})
-    assert list(sc.columns) == ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
+    assert list(sc.columns[:6]) == ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
     assert {("institution", i) for i in ("H0001", "H0002", "H0003")} | {("pharmacy", "Y0001")} <= set(zip(sc.entity_type, sc.entity_id))
     y = sc[(sc.entity_type == "pharmacy") & (sc.entity_id == "Y0001")].iloc[0]
     assert y.score > 0 and y.finding_count == 2 and y.amount_at_risk == pytest.approx(400.0)
-    assert sc[(sc.entity_type == "institution") & (sc.entity_id == "H0002")].iloc[0].score == 0
+    h2 = sc[(sc.entity_type == "institution") & (sc.entity_id == "H0002")].iloc[0]  # untouched: still scored (v1.1)
+    assert 0 < h2.score < 1 and h2.finding_count == 0 and h2.findings == 0
 
 
 def test_stable_ids_across_reloads(tmp_path):

@@ -27,7 +27,10 @@ CHECKS = {
         "queue.min_score.value = 0.5\n"
         "queue.open_button.click()\n"
         "assert wb.current_lead == queue.pick.value\n"
-        "assert not queue.errors, queue.errors",
+        "assert not queue.errors, queue.errors\n"
+        "assert risk.pick.value and '业务量暴露' in risk.view.value\n"
+        "risk.kind.value = 'pharmacy'\n"
+        "assert risk.pick.value[0] == 'pharmacy' and not risk.errors, risk.errors",
     ],
     "02_explore.ipynb": [
         "assert explorer.lead.value == wb.current_lead\n"

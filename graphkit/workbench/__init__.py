@@ -8,6 +8,8 @@
   from the environment;
 - :mod:`~graphkit.workbench.widgets` — :class:`LeadsQueue`, :class:`EvidenceExplorer`,
   :class:`CaseBuilder`;
+- :mod:`~graphkit.workbench.risk_view` — :class:`ProviderRisk`: the provider risk ranking and
+  why one provider ranks where it does;
 - :mod:`~graphkit.workbench.lab` — ``graphkit lab``: JupyterLab on ``notebooks/``.
 
 Names are imported lazily so ``graphkit lab --help`` stays fast.
@@ -24,7 +26,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html"]
+__all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html",
+           "ProviderRisk"]
 
 _WHERE = {
     "Workbench": "data",
@@ -34,6 +37,7 @@ _WHERE = {
     "CaseBuilder": "widgets",
     "CaseStore": "cases",
     "graph_html": "render",
+    "ProviderRisk": "risk_view",
 }
 
 

@@ -1,0 +1,334 @@
+"""Peer-relative monitoring indicators (智能监控指标) per institution, pharmacy and doctor.
+
+Each indicator is an aggregate over claims, vectorised with ``np.bincount``: either a *rate*
+(events ``k`` out of ``n``: admission rate, weekend share, readmissions …) or a *mean* of a
+per-claim or per-patient value (``sum``, ``sumsq`` over ``n``: cost per visit, visits per
+person …). All are defined so that **higher is riskier**; :mod:`graphkit.risk.peers` compares
+them within peer groups and keeps only the excess.
+
+Which indicators run depends on the data (see :func:`provider_indicators`' ``notes``): night
+share needs times to the hour or finer; item shares need ``claim_items``; out-of-area share
+needs regions on both sides; implausible diagnoses need sex or birth dates.
+
+Examples
+--------
+>>> sorted(INDICATORS)[:4]
+['admission_rate', 'cost_inpatient', 'cost_outpatient', 'cost_pharmacy']
+>>> INDICATORS["visits_per_person"].zh
+'人次人头比'
+>>> implausible_dx(pd.Series(["O80", "N40.0", "I10", "650", "P07.3"]), pd.Series(["M", "F", "M", "F", "F"]),
+...                pd.Series([30.0, 60.0, 50.0, 70.0, 40.0])).tolist()
+[True, True, False, True, True]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..profile import finer_or_equal
+from .activity import Activity, index_of
+
+__all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator: names, how it aggregates, which entity types it applies to, display."""
+
+    zh: str
+    en: str
+    kind: str  # "rate" | "mean"
+    applies: tuple[str, ...]
+    scale: str = "linear"  # "log": the mean is of ln(1 + x); shown as exp(mean) - 1
+    unit: str = ""
+
+
+_ALL = ("institution", "pharmacy", "doctor")
+_MED = ("institution", "doctor")
+
+INDICATORS: dict[str, Indicator] = {
+    "cost_outpatient": Indicator("门诊次均费用", "outpatient cost per visit", "mean", _MED, "log", "元"),
+    "cost_inpatient": Indicator("住院次均费用", "inpatient cost per stay", "mean", _MED, "log", "元"),
+    "cost_pharmacy": Indicator("药店次均费用", "pharmacy cost per purchase", "mean", ("pharmacy", "doctor"), "log", "元"),
+    "visits_per_person": Indicator("人次人头比", "visits per person", "mean", _ALL, "linear", "次/人"),
+    "fund_per_patient": Indicator("人均基金支付", "fund per patient", "mean", _ALL, "log", "元"),
+    "admission_rate": Indicator("住院率", "admission rate", "rate", _MED),
+    "length_of_stay": Indicator("平均住院日", "length of stay", "mean", _MED, "linear", "天"),
+    "readmit_15d": Indicator("15日再入院率", "15-day readmission rate", "rate", _MED),
+    "readmit_30d": Indicator("30日再入院率", "30-day readmission rate", "rate", _MED),
+    "weekend_share": Indicator("周末结算占比", "weekend share", "rate", _ALL),
+    "night_share": Indicator("夜间结算占比", "night share (22:00-06:00)", "rate", _ALL),
+    "out_of_area_share": Indicator("外地参保人占比", "out-of-area patient share", "rate", _ALL),
+    "top_doctor_share": Indicator("单一医师接诊集中度", "share of claims of one doctor", "rate", ("institution",)),
+    "implausible_dx_share": Indicator("诊断与性别年龄不符占比", "diagnosis implausible for sex/age", "rate", _ALL),
+    "elderly_share": Indicator("65岁以上就诊占比", "share of claims by patients 65+", "rate", _ALL),
+    "post_death_share": Indicator("死亡后结算占比", "settlements after death", "rate", _ALL),
+    "drug_share": Indicator("药品费用占比", "drug share of items", "mean", _ALL),
+    "material_share": Indicator("耗材费用占比", "material share of items", "mean", _ALL),
+    "exam_share": Indicator("检查费用占比", "exam share of items", "mean", _MED),
+    "non_medical_share": Indicator("非医疗用品占比", "non-medical share of items", "mean", _ALL),
+}
+
+#: (code prefix range, allowed sex or None, min age, max age, description). ICD-10 ranges are
+#: letter+2 digits; ICD-9 ranges (codes of digits only) are 3-digit numbers. Sources: the
+#: ICD-10 chapter structure and the sex/age edits of the CMS Medicare Code Editor (maternity,
+#: newborn, sex conflict), simplified to ranges that are implausible, not merely unusual.
+DX_RULES: tuple[tuple[str, str, str | None, float, float, str], ...] = (
+    ("O00", "O9A", "F", 12, 55, "pregnancy/childbirth (ICD-10 O): female 12-55"),
+    ("Z33", "Z37", "F", 12, 55, "pregnancy supervision/delivery (Z33-Z37): female 12-55"),
+    ("N40", "N53", "M", 0, 200, "male genital organs (N40-N53): male"),
+    ("C60", "C63", "M", 0, 200, "male genital cancers (C60-C63): male"),
+    ("N70", "N98", "F", 0, 200, "female pelvic/genital organs (N70-N98): female"),
+    ("C51", "C58", "F", 0, 200, "female genital cancers (C51-C58): female"),
+    ("P00", "P96", None, 0, 2, "perinatal conditions (P00-P96): under 2"),
+    ("G30", "G30", None, 40, 200, "Alzheimer's disease (G30): 40 or older"),
+    ("630", "679", "F", 12, 55, "ICD-9 pregnancy/childbirth (630-679): female 12-55"),
+    ("600", "608", "M", 0, 200, "ICD-9 male genital organs (600-608): male"),
+    ("614", "629", "F", 0, 200, "ICD-9 female genital organs (614-629): female"),
+    ("760", "779", None, 0, 2, "ICD-9 perinatal conditions (760-779): under 2"),
+)
+
+
+def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series) -> pd.Series:
+    """True where a diagnosis code is implausible for the patient's sex or age (:data:`DX_RULES`).
+
+    Unknown sex or age never makes a code implausible.
+    """
+    c = codes.astype("string").str.upper().str.replace(".", "", regex=False).str.strip()
+    head = c.str[:3]
+    digits = c.str.fullmatch(r"\d{3,5}").fillna(False)
+    out = np.zeros(len(c), bool)
+    sx = pd.Series(sex.astype("string").to_numpy(object))
+    ag = pd.to_numeric(age, errors="coerce").to_numpy(float)
+    hd = head.to_numpy(object)
+    dg = digits.to_numpy(bool)
+    for lo, hi, want_sex, amin, amax, _ in DX_RULES:
+        numeric = lo.isdigit()
+        inr = pd.Series(hd).between(lo, hi).fillna(False).to_numpy(bool, copy=True)
+        inr &= dg if numeric else ~dg
+        bad = np.zeros(len(c), bool)
+        if want_sex is not None:
+            bad |= (sx.isin(["M", "F"]) & (sx != want_sex)).to_numpy(bool)
+        bad |= (~np.isnan(ag)) & ((ag < amin) | (ag > amax))
+        out |= inr & bad
+    return pd.Series(out, index=codes.index)
+
+
+def _two(act: Activity, w: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per entity: Σ w over claims at the entity as provider plus as doctor."""
+    m = np.ones(act.n_claims, bool) if mask is None else mask
+    out = np.zeros(act.n_entities)
+    for who in (act.prov, act.doc):
+        sel = m & (who >= 0)
+        out += np.bincount(who[sel], weights=w[sel] if w.ndim else None, minlength=act.n_entities)
+    return out
+
+
+def _count(act: Activity, mask: np.ndarray) -> np.ndarray:
+    return _two(act, np.ones(act.n_claims), mask)
+
+
+class _Builder:
+    def __init__(self, act: Activity) -> None:
+        self.act = act
+        self.types = act.entities["entity_type"].to_numpy()
+        self.frames: list[pd.DataFrame] = []
+
+    def add(self, name: str, n: np.ndarray, s: np.ndarray, ss: np.ndarray | None = None) -> None:
+        ind = INDICATORS[name]
+        keep = (n > 0) & np.isin(self.types, ind.applies)
+        rows = np.flatnonzero(keep)
+        if rows.size == 0:
+            return
+        nn, sv = n[rows], s[rows]
+        self.frames.append(pd.DataFrame({
+            "indicator": name, "row": rows, "n": nn, "sum": sv,
+            "sumsq": (ss[rows] if ss is not None else np.full(rows.size, np.nan)), "value": sv / nn,
+        }))
+
+    def add_mean(self, name: str, v: np.ndarray, mask: np.ndarray) -> None:
+        m = mask & ~np.isnan(v)
+        vv = np.where(m, v, 0.0)
+        self.add(name, _count(self.act, m), _two(self.act, vv, m), _two(self.act, vv * vv, m))
+
+    def add_rate(self, name: str, event: np.ndarray, mask: np.ndarray) -> None:
+        self.add(name, _count(self.act, mask), _count(self.act, mask & event))
+
+
+def _pair_means(act: Activity, b: _Builder) -> None:
+    """visits per person and fund per patient: means over (entity, patient) pairs."""
+    npat = max(len(act.patients), 1)
+    cnt = np.zeros(act.n_entities)
+    s_v, ss_v, s_f, ss_f = (np.zeros(act.n_entities) for _ in range(4))
+    for who in (act.prov, act.doc):
+        sel = who >= 0
+        key = who[sel].astype(np.int64) * npat + act.pat[sel]
+        uk, inv = np.unique(key, return_inverse=True)
+        visits = np.bincount(inv, minlength=uk.size).astype(float)
+        fund = np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size))
+        ent = (uk // npat).astype(np.int64)
+        cnt += np.bincount(ent, minlength=act.n_entities)
+        s_v += np.bincount(ent, weights=visits, minlength=act.n_entities)
+        ss_v += np.bincount(ent, weights=visits * visits, minlength=act.n_entities)
+        s_f += np.bincount(ent, weights=fund, minlength=act.n_entities)
+        ss_f += np.bincount(ent, weights=fund * fund, minlength=act.n_entities)
+    b.add("visits_per_person", cnt, s_v, ss_v)
+    b.add("fund_per_patient", cnt, s_f, ss_f)
+
+
+def _readmissions(act: Activity, b: _Builder) -> None:
+    inp = np.flatnonzero((act.ctype == 1) & (act.prov >= 0) & (act.day >= 0))
+    if inp.size == 0:
+        return
+    order = inp[np.lexsort((act.day[inp], act.pat[inp], act.prov[inp]))]
+    end = act.day[order] + np.nan_to_num(act.los[order], nan=0.0)
+    same = np.zeros(order.size, bool)
+    same[1:] = (act.prov[order][1:] == act.prov[order][:-1]) & (act.pat[order][1:] == act.pat[order][:-1])
+    gap = np.full(order.size, np.inf)
+    gap[1:] = act.day[order][1:] - end[:-1]
+    gap = np.where(same, gap, np.inf)
+    mask = np.zeros(act.n_claims, bool)
+    mask[inp] = True
+    for name, days in (("readmit_15d", 15), ("readmit_30d", 30)):
+        ev = np.zeros(act.n_claims, bool)
+        ev[order] = (gap >= 0) & (gap <= days)
+        b.add_rate(name, ev, mask)
+
+
+def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
+    pats = act.patients
+    sex = pats["sex"].astype("string") if "sex" in pats else pd.Series(pd.NA, index=pats.index, dtype="string")
+    birth = pd.to_datetime(pats.get("birth_date"), errors="coerce")
+    bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
+    bday[birth.isna().to_numpy()] = np.nan
+    age = (act.day - bday[act.pat]) / 365.25
+    age[act.day < 0] = np.nan
+    has_age = ~np.isnan(age)
+    if has_age.any():
+        b.add_rate("elderly_share", age >= 65, has_age)
+    else:
+        notes.append("no birth dates: elderly share and age edits not computed / 无出生日期")
+    death = pd.to_datetime(pats.get("death_date"), errors="coerce")
+    dday = death.to_numpy("datetime64[D]").astype("int64").astype(float)
+    dday[death.isna().to_numpy()] = np.nan
+    if (~np.isnan(dday)).any():
+        d = dday[act.pat]
+        b.add_rate("post_death_share", act.day > np.nan_to_num(d, nan=np.inf), act.day >= 0)
+    else:
+        notes.append("no death dates: post-death settlements not computed / 无死亡日期")
+    if len(act.dx_codes) and (has_age.any() or sex.notna().any()):
+        # rule check per distinct (code, sex, age band) would be finer; per claim is vectorised
+        dxok = act.dx >= 0
+        bad_rows = np.zeros(act.n_claims, bool)
+        idx = np.flatnonzero(dxok)
+        codes = pd.Series(act.dx_codes.to_numpy(object)[act.dx[idx]])
+        sx = pd.Series(sex.to_numpy(object)[act.pat[idx]])
+        relevant = _rule_relevant(act.dx_codes)[act.dx[idx]]
+        if relevant.any():
+            sub = np.flatnonzero(relevant)
+            bad_rows[idx[sub]] = implausible_dx(codes.iloc[sub].reset_index(drop=True), sx.iloc[sub].reset_index(drop=True),
+                                                pd.Series(age[idx[sub]])).to_numpy()
+        b.add_rate("implausible_dx_share", bad_rows, dxok)
+    reg_p = pats["region"].astype("string") if "region" in pats else None
+    ent_region = act.entities["region"]
+    if reg_p is not None and reg_p.notna().any() and ent_region.notna().any():
+        codes, uniq = pd.factorize(pd.concat([reg_p.astype(object), ent_region.astype(object)], ignore_index=True))
+        pcode, ecode = codes[: len(reg_p)], codes[len(reg_p):]
+        pc = pcode[act.pat]
+        ec = np.where(act.prov >= 0, ecode[np.maximum(act.prov, 0)], -1)
+        known = (pc >= 0) & (ec >= 0)
+        b.add_rate("out_of_area_share", pc != ec, known)
+    else:
+        notes.append("regions unknown on patients or providers: out-of-area share not computed / 参保地或机构地区缺失")
+
+
+def _rule_relevant(codes: pd.Index) -> np.ndarray:
+    """Which distinct diagnosis codes fall in any rule range (checked once per code)."""
+    if len(codes) == 0:
+        return np.zeros(0, bool)
+    c = pd.Series(codes.to_numpy(object)).astype("string").str.upper().str.replace(".", "", regex=False).str.strip()
+    head = c.str[:3]
+    digits = c.str.fullmatch(r"\d{3,5}").fillna(False).to_numpy(bool)
+    out = np.zeros(len(c), bool)
+    for lo, hi, *_ in DX_RULES:
+        inr = head.between(lo, hi).fillna(False).to_numpy(bool)
+        out |= inr & (digits if lo.isdigit() else ~digits)
+    return out
+
+
+def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
+    if not store.has_table("claim_items"):
+        notes.append("no claim_items: drug/material/exam/non-medical shares not computed / 无费用明细")
+        return
+    items = store.table("claim_items", ["claim_id", "category", "amount"])
+    if items.empty:
+        notes.append("claim_items empty: item shares not computed / 费用明细为空")
+        return
+    # one lookup per distinct claim (items come grouped by claim), category as small int codes
+    code, uniq = pd.factorize(items["claim_id"], sort=False)
+    cat_code, cats = pd.factorize(items["category"], use_na_sentinel=True)
+    amt_items = items["amount"].to_numpy("float64", na_value=0.0)
+    del items
+    claim_of_uniq = index_of(pd.Series(uniq), store.table("claims", ["claim_id"])["claim_id"])
+    row = claim_of_uniq[code]
+    cat = cat_code
+    amt = amt_items
+    ok = row >= 0
+    tot = np.bincount(row[ok], weights=amt[ok], minlength=act.n_claims)
+    base = tot > 0
+    names = list(cats)
+    for name, c in (("drug_share", "drug"), ("material_share", "material"), ("exam_share", "exam"),
+                    ("non_medical_share", "non_medical")):
+        if c not in names:
+            share = np.where(base, 0.0, np.nan)
+        else:
+            m = ok & (cat == names.index(c))
+            part = np.bincount(row[m], weights=amt[m], minlength=act.n_claims)
+            share = np.where(base, part / np.where(base, tot, 1.0), np.nan)
+        b.add_mean(name, share, base)
+
+
+def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[str]]:
+    """Raw indicators per entity, long format, and notes on what could not be computed.
+
+    Columns: ``indicator``, ``row`` (entity row of ``act.entities``), ``n`` (claims, patients
+    or stays behind the value), ``sum`` (events for rates, Σ values for means), ``sumsq``
+    (Σ values² for means), ``value`` (``sum / n``; for ``log`` indicators the mean of
+    ln(1 + x)).
+    """
+    notes: list[str] = []
+    b = _Builder(act)
+    ok = act.day >= 0
+    lt = np.log1p(np.maximum(act.total, 0.0))
+    for name, t in (("cost_outpatient", 0), ("cost_inpatient", 1), ("cost_pharmacy", 2)):
+        b.add_mean(name, lt, act.ctype == t)
+    _pair_means(act, b)
+    med = (act.ctype == 0) | (act.ctype == 1)
+    b.add_rate("admission_rate", act.ctype == 1, med)
+    b.add_mean("length_of_stay", act.los.astype(float), act.ctype == 1)
+    _readmissions(act, b)
+    wd = (act.day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
+    b.add_rate("weekend_share", wd >= 5, ok)
+    if finer_or_equal(act.time_precision, "hour"):
+        b.add_rate("night_share", (act.sec < 6 * 3600) | (act.sec >= 22 * 3600), ok)
+    else:
+        notes.append(f"times are known to the {act.time_precision or 'unknown'} only: night share not computed, "
+                     "weekend share kept / 时间仅精确到日：不计夜间占比，保留周末占比")
+    if (act.doc >= 0).any():
+        docs = act.doc >= 0
+        ninst = act.n_entities
+        key = act.prov[docs & (act.prov >= 0)].astype(np.int64) * ninst + act.doc[docs & (act.prov >= 0)]
+        uk, cnt = np.unique(key, return_counts=True)
+        top = np.zeros(ninst)
+        np.maximum.at(top, uk // ninst, cnt)
+        nd = np.bincount(act.prov[docs & (act.prov >= 0)], minlength=ninst).astype(float)
+        b.add("top_doctor_share", nd, top)
+    _patient_side(act, b, notes)
+    _items(store, act, b, notes)
+    cols = ["indicator", "row", "n", "sum", "sumsq", "value"]
+    out = pd.concat(b.frames, ignore_index=True) if b.frames else pd.DataFrame(columns=cols)
+    return out[cols], notes

@@ -1,0 +1,290 @@
+"""The provider risk score: exposure plus bounded evidence, on the log-odds scale.
+
+For every institution, pharmacy and doctor (plus terminals a finding touches)::
+
+    logit = prior + exposure + indicators + findings + network
+    score = 1 / (1 + exp(−logit))
+
+* ``prior`` = logit(``prior_share``): the same for everyone; it only sets where the scores sit.
+* ``exposure`` = ½·ln(fund / fund_ref) + ½·ln(claims / claims_ref): every claim is a chance for
+  fraud, so the odds that a provider is involved grow in proportion to its volume (slope 1 on
+  the log scale, a Poisson exposure). The references are the medians over institutions and
+  pharmacies (doctors: over doctors).
+* ``indicators``, ``findings``, ``network``: bounded, one-sided log-likelihood ratios (≥ 0).
+  Their caps follow Kass & Raftery's (1995) scale for Bayes factors: peer-relative indicators
+  and network association are at most *positive* evidence (``ln 20``), a detector finding
+  at most *strong* evidence (``ln 150``). Each is ``cap · x/(1+x)`` of its own measure ``x``,
+  so it never reaches the cap and keeps strong cases in order.
+
+When the evidence parts are 0 the ranking is exposure alone; evidence moves a provider up by at
+most a factor of 20 or 150 in odds. Every part is a column of ``scores.csv`` and the score is
+recomputed from them exactly (see ``tests/test_risk.py``).
+
+Examples
+--------
+>>> round(float(logistic(np.array([0.0]))[0]), 3)
+0.5
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Finding
+from .activity import Activity, claims_activity
+from .evidence import attributions, findings_evidence
+from .indicators import INDICATORS, provider_indicators
+from .network import ProviderGraph, network_evidence, provider_graph
+from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
+from .peers import indicator_excess, peer_levels
+
+__all__ = ["RiskResult", "provider_risk", "SCORES_COLUMNS", "RISK_COLUMNS", "DEFAULTS", "logistic"]
+
+SCORES_COLUMNS = ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
+RISK_COLUMNS = SCORES_COLUMNS + [
+    "rank", "name", "region", "peer_group", "hazard", "prior_hazard", "findings", "prior", "prior_logit", "intercept",
+    "exposure", "indicators", "network",
+    "claims", "fund_total", "patients", "people_flagged", "kinds", "flagged_ratio", "indicator_excess",
+    "network_ratio", "top_indicators",
+]
+
+#: declared defaults (see docs/risk-model.md for why each value)
+DEFAULTS: dict[str, float] = {
+    "prior_share": 0.05,        # only shifts every score; never changes the ranking
+    "cap_indicators": math.log(20.0),   # Kass-Raftery: "positive" evidence at most
+    "cap_network": math.log(20.0),      # association, not proof: "positive" at most
+    "min_peers": 10,            # robust median/MAD needs ~10 values to be stable
+    "alpha": 0.5,               # PageRank damping: half the weight on direct neighbours
+    "ridge": 1.0,               # unit-variance Gaussian prior on each calibrated slope
+    # weight of the prior's hazard: the share of fraud the detectors cannot see. The scan sets it
+    # to the share of the detector battery the data did not support (skipped or degraded kinds),
+    # never below one kind's share (1/10): see docs/risk-model.md
+    "prior_weight": 0.1,
+}
+
+
+def logistic(x: np.ndarray) -> np.ndarray:
+    """``1/(1+exp(−x))``, computed stably."""
+    x = np.asarray(x, float)
+    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+@dataclass
+class RiskResult:
+    """Scores (one row per entity, :data:`RISK_COLUMNS`) and what they were computed from."""
+
+    scores: pd.DataFrame
+    excess: pd.DataFrame
+    attributions: pd.DataFrame
+    network: pd.DataFrame
+    activity: Activity
+    graph: ProviderGraph
+    notes: list[str] = field(default_factory=list)
+    params: dict[str, float] = field(default_factory=dict)
+    #: position in the entity table (then terminals) of each ``scores`` row
+    order: np.ndarray | None = None
+
+
+def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
+    ne = act.n_entities
+    claims = np.zeros(ne)
+    fund = np.zeros(ne)
+    for who in (act.prov, act.doc):
+        sel = who >= 0
+        claims += np.bincount(who[sel], minlength=ne)
+        fund += np.bincount(who[sel], weights=act.fund[sel], minlength=ne)
+    pats = np.zeros(ne)
+    if ind is not None and len(ind):
+        vpp = ind[ind["indicator"] == "visits_per_person"]  # its n: distinct patients per entity
+        pats[vpp["row"].to_numpy(int)] = vpp["n"].to_numpy(float)
+    return pd.DataFrame({"entity_type": act.entities["entity_type"].to_numpy(), "entity_id": act.entities["entity_id"].to_numpy(),
+                         "claims": claims, "fund_total": fund, "patients": pats})
+
+
+def _terminal_volume(store: Any, terminals: list[str]) -> pd.DataFrame:
+    if not terminals:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "claims", "fund_total", "patients"])
+    c = store.table("claims", ["terminal_id", "fund_amount", "patient_id"])
+    c = c[c["terminal_id"].isin(terminals)]
+    g = c.groupby(c["terminal_id"].astype(str))
+    v = pd.DataFrame({"claims": g.size().astype(float), "fund_total": g["fund_amount"].sum(),
+                      "patients": g["patient_id"].nunique().astype(float)}).reindex(terminals).fillna(0.0)
+    return v.rename_axis("entity_id").reset_index().assign(entity_type="terminal")
+
+
+def _exposure(vol: pd.DataFrame) -> np.ndarray:
+    t = vol["entity_type"].to_numpy()
+    F = np.maximum(vol["fund_total"].to_numpy(float), 1.0)
+    C = np.maximum(vol["claims"].to_numpy(float), 0.5)
+    out = np.zeros(len(vol))
+    for group in (("institution", "pharmacy", "terminal"), ("doctor",)):
+        ref_rows = np.isin(t, ["institution", "pharmacy"] if "institution" in group else ["doctor"])
+        act = ref_rows & (vol["claims"].to_numpy(float) > 0)
+        if not act.any():
+            act = ref_rows if ref_rows.any() else np.ones(len(t), bool)
+        fr, cr = float(np.median(F[act])), float(np.median(C[act]))
+        m = np.isin(t, group)
+        out[m] = 0.5 * np.log(F[m] / fr) + 0.5 * np.log(C[m] / cr)
+    return out
+
+
+def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFrame) -> tuple[np.ndarray, dict[str, float]]:
+    """``F`` per entity: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
+    it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
+    selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
+    pharmacies and ``n_kind`` those the kind touches (a kind that touches everyone tells nothing
+    about anyone)."""
+    n_all = len(vol_all)
+    row = key.get_indexer(pd.MultiIndex.from_frame(att[["entity_type", "entity_id"]].astype(str)))
+    ok = row >= 0
+    a = att[ok]
+    prov = a["entity_type"].isin(["institution", "pharmacy"]).to_numpy()
+    N = max(int(vol_all["entity_type"].isin(["institution", "pharmacy"]).sum()), 2)
+    touched = a[prov].groupby("kind")["entity_id"].nunique() if prov.any() else pd.Series(dtype=float)
+    weight = {k: float(np.clip(np.log(N / max(int(touched.get(k, 1)), 1)) / np.log(N), 0.0, 1.0)) for k in a["kind"].unique()}
+    w = a["kind"].map(weight).to_numpy(float)
+    return idf_weighted_hazard(a["w"].to_numpy(float), w, row[ok], n_all), weight
+
+
+def _prior_groups(types: np.ndarray) -> list[tuple[str, tuple[str, ...]]]:
+    """Groups whose prior is calibrated apart: institutions, pharmacies, doctors (institutions and
+    pharmacies pooled when either has fewer than 30 members). Terminals have no prior."""
+    n_i, n_p = int((types == "institution").sum()), int((types == "pharmacy").sum())
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    if n_i >= 30 and n_p >= 30:
+        groups += [("institution", ("institution",)), ("pharmacy", ("pharmacy",))]
+    elif n_i + n_p:
+        groups.append(("institution+pharmacy", ("institution", "pharmacy")))
+    if (types == "doctor").any():
+        groups.append(("doctor", ("doctor",)))
+    return groups
+
+
+def _fmt(v: float, name: str) -> str:
+    ind = INDICATORS[name]
+    if ind.scale == "log":
+        return f"{np.expm1(v):,.0f}"
+    if ind.kind == "rate" or name.endswith("_share"):
+        return f"{100 * v:.1f}%"
+    return f"{v:.2f}"
+
+
+def _top_indicators(ex: pd.DataFrame, k: int = 3) -> pd.Series:
+    hit = ex[ex["excess"] > 0].sort_values(["row", "contribution", "z"], ascending=[True, False, False])
+    hit = hit.groupby("row", sort=False).head(k)
+    txt = [f"{INDICATORS[n].zh} {n} {_fmt(s, n)} vs {_fmt(m, n)} (z {z:.1f})"
+           for n, s, m, z in zip(hit["indicator"], hit["shrunk"], hit["peer_median"], hit["z"])]
+    return pd.Series(txt, index=hit["row"].to_numpy()).groupby(level=0).agg("; ".join)
+
+
+def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskResult:
+    """Score every institution, pharmacy and doctor (and terminals a finding touches).
+
+    ``params`` override :data:`DEFAULTS`. Returns a :class:`RiskResult` whose ``scores`` frame
+    is sorted by score (descending) and has the columns :data:`RISK_COLUMNS`.
+    """
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        from ..errors import ParameterError
+
+        raise ParameterError(f"unknown risk parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    act = claims_activity(store)
+    notes = list(act.notes)
+    ent = act.entities
+    ind, ind_notes = provider_indicators(store, act)
+    notes += ind_notes
+    vol = _volume(act, ind)
+    people: dict = {}
+    att = attributions(store, findings, people_out=people)
+    terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
+    vol_all = pd.concat([vol, _terminal_volume(store, terminals)], ignore_index=True)
+    ex = indicator_excess(ind, ent, min_peers=int(p["min_peers"]))
+    ne = act.n_entities
+    xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
+    ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
+    fe = findings_evidence(att, vol_all, people.get("people"))
+    key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
+    fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
+    fpart = fe_idx["findings"].reindex(key).fillna(0.0).to_numpy(float) if fe_idx is not None else np.zeros(len(vol_all))
+    # seeds: evidence beyond the ordinary (findings above the city's flagged share, ρ > 1)
+    rho = fe_idx["flagged_ratio"].reindex(key).fillna(0.0).to_numpy(float)[:ne] if fe_idx is not None else np.zeros(ne)
+    seed_nats = ipart + np.log(np.maximum(rho, 1.0))
+    seed = seed_nats / (1.0 + seed_nats)
+    graph = provider_graph(act)
+    net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
+    nt = len(vol_all) - ne
+    out = vol_all.copy()
+    n_all = len(vol_all)
+    # findings: flagged claims beyond what this provider's volume carries at the city's rate of each
+    # kind, empirical-Bayes shrunk (graphkit.risk.evidence): F = ln(1 + excess), a hazard
+    F, kind_weight = _findings_hazard(att, key, vol_all) if len(att) else (np.zeros(n_all), {})
+    # indirect parts, the prior's features: exposure, indicators, network
+    X = np.c_[_exposure(vol_all), np.r_[np.log1p(xsum), np.zeros(nt)],
+              np.r_[net["network"].to_numpy(float), np.zeros(nt)]]
+    types = vol_all["entity_type"].to_numpy()
+    contrib = np.zeros((n_all, len(PARTS)))
+    intercept = np.zeros(n_all)
+    fits: dict[str, PriorFit] = {}
+    for name, group in _prior_groups(types):
+        m = np.isin(types, group)
+        fit = fit_prior(X[m], -np.expm1(-F[m]), ridge=float(p["ridge"]))
+        fits[name] = fit
+        contrib[m] = fit.contributions(X[m])
+        intercept[m] = fit.intercept
+    is_term = types == "terminal"
+    prior_logit = intercept + contrib.sum(axis=1)
+    prior = np.where(is_term, 0.0, logistic(prior_logit))
+    lam = float(p["prior_weight"])
+    out["intercept"] = np.where(is_term, 0.0, intercept).round(6)
+    for j, c in enumerate(PARTS):
+        out[c] = np.where(is_term, 0.0, contrib[:, j]).round(6)
+    out["prior_logit"] = (out["intercept"] + out["exposure"] + out["indicators"] + out["network"]).round(6)
+    out["prior"] = np.where(is_term, 0.0, logistic(out["prior_logit"].to_numpy())).round(9)
+    out["findings"] = F.round(6)
+    out["prior_hazard"] = (lam * -np.log1p(-np.minimum(out["prior"].to_numpy(float), 1 - 1e-12))).round(9)
+    out["hazard"] = (out["prior_hazard"] + out["findings"]).round(9)
+    out["score"] = score_of_hazard(out["hazard"].to_numpy(float)).round(9)
+    p = {**p, "kind_weight": {k: round(v, 4) for k, v in kind_weight.items()}, "prior_fits": {k: {"intercept": round(v.intercept, 4), "slopes": {a: round(b, 4) for a, b in v.slopes.items()},
+                                  "fitted": v.fitted, "positives": round(v.positives, 3), "n": v.n} for k, v in fits.items()}}
+    for c, fill in (("finding_count", 0), ("amount_at_risk", 0.0), ("top_kinds", ""), ("people_flagged", 0),
+                    ("kinds", 0), ("flagged_ratio", 0.0)):
+        col = fe_idx[c].reindex(key) if fe_idx is not None else pd.Series([fill] * len(out))
+        out[c] = col.fillna(fill).to_numpy()
+    out["finding_count"] = out["finding_count"].astype(int)
+    out["kinds"] = out["kinds"].astype(int)
+    out["people_flagged"] = out["people_flagged"].astype(int)
+    out["amount_at_risk"] = out["amount_at_risk"].astype(float).round(2)
+    out["flagged_ratio"] = out["flagged_ratio"].astype(float).round(4)
+    out["indicator_excess"] = np.concatenate([xsum, np.zeros(nt)]).round(4)
+    out["network_ratio"] = np.concatenate([net["network_ratio"].to_numpy(float), np.zeros(nt)]).round(4)
+    out["name"] = np.concatenate([ent["name"].to_numpy(object), np.full(nt, None, object)])
+    out["region"] = np.concatenate([ent["region"].to_numpy(object), np.full(nt, None, object)])
+    out["peer_group"] = np.concatenate([_entity_peer_group(ent, int(p["min_peers"])), np.full(nt, "terminal", object)])
+    top = _top_indicators(ex)
+    out["top_indicators"] = pd.Series(np.arange(len(out))).map(top).astype(object).fillna("").to_numpy()
+    out["claims"] = out["claims"].astype(int)
+    out["patients"] = out["patients"].astype(int)
+    out["fund_total"] = out["fund_total"].round(2)
+    out["_row"] = np.arange(len(out))
+    out = out.sort_values(["score", "amount_at_risk", "entity_type", "entity_id"], ascending=[False, False, True, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    order = out.pop("_row").to_numpy()
+    scores = out[RISK_COLUMNS].reset_index(drop=True)
+    return RiskResult(scores, ex, att, net, act, graph, notes, p, order)
+
+
+def _entity_peer_group(ent: pd.DataFrame, min_peers: int) -> np.ndarray:
+    """An entity's peer group: the finest level with at least ``min_peers`` members."""
+    label = None
+    for lv in peer_levels(ent):
+        cnt = lv.map(lv.value_counts()).to_numpy()
+        lab = lv.to_numpy()
+        label = np.where(cnt >= min_peers, lab, None) if label is None else np.where(pd.isna(label) & (cnt >= min_peers), lab, label)
+    last = peer_levels(ent)[-1].to_numpy()
+    return np.where(pd.isna(label), last, label).astype(object)

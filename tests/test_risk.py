@@ -1,0 +1,216 @@
+"""The provider risk model on planted cities where the right answer is known."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphkit.cli import main
+from graphkit.evaluate import evaluate
+from graphkit.findings import Entity, Finding
+from graphkit.risk.scores import DEFAULTS
+from graphkit.risk import RISK_COLUMNS, SCORES_COLUMNS, explain_provider, provider_risk
+from graphkit.risk.peers import FENCE_Z
+from graphkit.scan import provider_scores
+from graphkit.store.embedded import EmbeddedStore
+
+
+def _city(tmp_path, providers: dict[str, dict], *, times: str = "second", seed: int = 0, patients: int = 400,
+          shared: dict[str, str] | None = None, sigma: float = 0.3):
+    """A city of clinics; ``providers[id]`` = {"claims": n, "cost": mean total, "kind": ...,
+    "pharmacy": bool}. Claims of every provider look alike unless told otherwise.
+    ``shared``: provider -> other provider whose patients it settles (a shared patient pool)."""
+    rng = np.random.default_rng(seed)
+    inst, phar, docs, rows = [], [], [], []
+    pools = {}
+    for n, (pid, spec) in enumerate(providers.items()):
+        if spec.get("pharmacy"):
+            phar.append({"pharmacy_id": pid, "name": f"药店{pid}", "chain": None, "region": "R1"})
+        else:
+            inst.append({"institution_id": pid, "name": f"诊所{pid}", "level": 1, "ownership": "private",
+                         "kind": spec.get("kind", "clinic"), "region": "R1"})
+            docs.append({"doctor_id": f"D{pid}", "institution_id": pid, "department": "全科", "name": None})
+        lo = (n * 37) % patients
+        pools[pid] = (np.arange(lo, lo + 60) % patients)
+    for pid, other in (shared or {}).items():
+        pools[pid] = pools[other]
+    cid = 0
+    day0 = np.datetime64("2024-01-01T00:00:00")
+    for pid, spec in providers.items():
+        k = spec["claims"]
+        pats = rng.choice(pools[pid], size=k)
+        days = rng.integers(0, 180, size=k)
+        secs = rng.integers(8 * 3600, 17 * 3600, size=k) if times == "second" else np.zeros(k, int)
+        cost = rng.lognormal(np.log(spec.get("cost", 100.0)), sigma, size=k)
+        for j in range(k):
+            cid += 1
+            rows.append({
+                "claim_id": f"C{cid:07d}", "card_id": f"K{pats[j]:05d}", "patient_id": f"P{pats[j]:05d}",
+                "claim_type": "pharmacy" if spec.get("pharmacy") else "outpatient",
+                "institution_id": None if spec.get("pharmacy") else pid, "pharmacy_id": pid if spec.get("pharmacy") else None,
+                "doctor_id": None if spec.get("pharmacy") else f"D{pid}",
+                "start_time": day0 + np.timedelta64(int(days[j]), "D") + np.timedelta64(int(secs[j]), "s"),
+                "diagnosis_code": "J06.9", "total_amount": round(float(cost[j]), 2), "fund_amount": round(float(cost[j]) * 0.7, 2),
+            })
+    pats = pd.DataFrame({"patient_id": [f"P{i:05d}" for i in range(patients)],
+                         "sex": np.where(np.arange(patients) % 2, "F", "M"), "region": "R1",
+                         "birth_date": pd.to_datetime("1970-01-01")})
+    tables = {"institutions": pd.DataFrame(inst), "doctors": pd.DataFrame(docs), "patients": pats,
+              "claims": pd.DataFrame(rows).assign(start_time=lambda d: pd.to_datetime(d["start_time"]))}
+    if phar:
+        tables["pharmacies"] = pd.DataFrame(phar)
+    EmbeddedStore.write(tmp_path, tables)
+    return EmbeddedStore(tmp_path)
+
+
+def _score(sc: pd.DataFrame, pid: str, col: str = "score") -> float:
+    return float(sc.loc[sc["entity_id"] == pid, col].iloc[0])
+
+
+def _finding(store, pid: str, n: int, score: float = 0.9, kind: str = "card_burst") -> Finding:
+    claims = store.table("claims", ["claim_id", "institution_id", "pharmacy_id"])
+    mine = claims[(claims["institution_id"] == pid) | (claims["pharmacy_id"] == pid)]["claim_id"].tolist()[:n]
+    return Finding.create(kind, key=(pid, n), score=score, claims=mine, entities=[Entity("institution", pid, "venue")],
+                          summary="测试 / test")
+
+
+def _clinics(n: int = 24, **over) -> dict[str, dict]:
+    out = {f"H{i:03d}": {"claims": 40 + 10 * i} for i in range(n)}
+    out.update(over)
+    return out
+
+
+def test_every_provider_has_a_row_and_the_parts_add_up(tmp_path):
+    provs = _clinics(20)
+    provs.update({f"Y{i:03d}": {"claims": 30 + 5 * i, "pharmacy": True} for i in range(12)})
+    store = _city(tmp_path, provs)
+    sc = provider_scores(store, [_finding(store, "H003", 20)])
+    assert list(sc.columns[:6]) == SCORES_COLUMNS and list(sc.columns) == RISK_COLUMNS
+    for t, ids in (("institution", 20), ("pharmacy", 12), ("doctor", 20)):
+        assert (sc["entity_type"] == t).sum() == ids
+    assert sc["score"].between(0, 1).all() and (sc["score"] > 0).all()
+    # the parts add up as docs/risk-model.md says
+    prior_logit = sc[["intercept", "exposure", "indicators", "network"]].sum(axis=1)
+    assert np.allclose(prior_logit, sc["prior_logit"], atol=1e-5)
+    prov = sc["entity_type"] != "terminal"
+    assert np.allclose(1 / (1 + np.exp(-sc.loc[prov, "prior_logit"])), sc.loc[prov, "prior"], atol=1e-8)
+    lam = DEFAULTS["prior_weight"]
+    assert np.allclose(lam * -np.log1p(-sc["prior"]), sc["prior_hazard"], atol=1e-6)
+    assert np.allclose(sc["prior_hazard"] + sc["findings"], sc["hazard"], atol=1e-6)
+    assert np.allclose(sc["hazard"] / (1 + sc["hazard"]), sc["score"], atol=1e-8)
+    assert (sc["score"] == sc["score"].max()).mean() <= 0.01 + 1 / len(sc)
+    assert sc["score"].is_monotonic_decreasing and sc["rank"].tolist() == list(range(1, len(sc) + 1))
+    # slopes are non-negative: evidence only adds (a part below its city mean lowers the prior a little)
+    assert (sc["findings"] >= 0).all()
+
+
+def test_without_evidence_the_ranking_is_exposure(tmp_path):
+    store = _city(tmp_path, _clinics(24))
+    sc = provider_risk(store, []).scores
+    inst = sc[sc["entity_type"] == "institution"]
+    assert (inst[["findings", "network"]] == 0).all().all()
+    # identical behaviour at every clinic: no indicator passes the fence, order = volume
+    assert (inst["indicators"] == 0).all()
+    assert inst["claims"].is_monotonic_decreasing
+
+
+def test_a_strong_finding_lifts_a_small_provider_above_bigger_clean_ones(tmp_path):
+    store = _city(tmp_path, _clinics(24))
+    small = "H002"  # 60 claims; the biggest has 270
+    sc = provider_risk(store, [_finding(store, small, 50, 0.95)]).scores
+    inst = sc[sc["entity_type"] == "institution"].reset_index(drop=True)
+    assert inst.loc[0, "entity_id"] == small
+    assert _score(sc, small, "findings") > 0
+
+
+def test_a_kind_that_touches_everyone_tells_little(tmp_path):
+    """Benign look-alike: a detector spraying weak leads over nearly every provider (hubs included)
+    must not outrank a selective finding of the same score."""
+    provs = _clinics(24, H900={"claims": 3000, "kind": "hospital"})
+    store = _city(tmp_path, provs)
+    fs = [_finding(store, "H900", 10, 0.6, kind="shared_card")]
+    fs += [_finding(store, f"H{i:03d}", 3, 0.6, kind="shared_card") for i in range(0, 24) if i != 5]
+    fs.append(_finding(store, "H005", 60, 0.6, kind="card_burst"))  # the one selective lead
+    res = provider_risk(store, fs)
+    sc = res.scores
+    assert res.params["kind_weight"]["shared_card"] < 0.1 < res.params["kind_weight"]["card_burst"]
+    assert _score(sc, "H005", "findings") > 5 * _score(sc, "H900", "findings")
+    inst = sc[sc["entity_type"] == "institution"].reset_index(drop=True)
+    assert inst.loc[0, "entity_id"] == "H005"
+    # the hub's flagged share stays near the city's rate (the EB relative rate in its own column)
+    assert _score(sc, "H005", "flagged_ratio") > 10 * max(_score(sc, "H900", "flagged_ratio"), 0.01)
+
+
+def test_small_clinics_cannot_top_an_indicator_by_chance(tmp_path):
+    """Shrinkage: 3 visits at 10x the cost rank below 400 visits at 3x when single visits vary
+    a lot (as claim costs do: a lognormal spread of 1)."""
+    provs = _clinics(24, H800={"claims": 3, "cost": 1000.0}, H801={"claims": 400, "cost": 300.0})
+    store = _city(tmp_path, provs, sigma=1.0)
+    res = provider_risk(store, [])
+    ex = res.excess[res.excess["indicator"] == "cost_outpatient"].set_index("row")
+    ents = res.activity.entities
+    row = {e: i for i, e in enumerate(ents["entity_id"]) if ents.at[i, "entity_type"] == "institution"}
+    tiny, big = ex.loc[row["H800"]], ex.loc[row["H801"]]
+    assert tiny["value"] > big["value"]          # raw: the tiny clinic is dearer
+    assert big["z"] > tiny["z"] and big["excess"] > 0  # shrunk: the big one stands out
+    sc = res.scores
+    assert _score(sc, "H801", "indicators") > _score(sc, "H800", "indicators")
+
+
+def test_indicators_are_one_sided(tmp_path):
+    provs = _clinics(24, H700={"claims": 400, "cost": 10.0})  # far cheaper than peers
+    store = _city(tmp_path, provs)
+    res = provider_risk(store, [])
+    ex = res.excess
+    ents = res.activity.entities
+    row = int(np.flatnonzero((ents["entity_id"] == "H700").to_numpy())[0])
+    cost = ex[(ex["row"] == row) & (ex["indicator"] == "cost_outpatient")].iloc[0]
+    assert cost["z"] < -FENCE_Z and cost["excess"] == 0 and cost["contribution"] == 0
+    assert (ex.loc[ex["z"] < ex["fence"], "excess"] == 0).all() and (ex["fence"] >= FENCE_Z).all()
+
+
+def test_network_lifts_a_provider_sharing_patients_with_a_flagged_one(tmp_path):
+    provs = _clinics(24)
+    store = _city(tmp_path, provs, shared={"H010": "H004"})  # H010 settles H004's patients
+    sc = provider_risk(store, [_finding(store, "H004", 80, 0.95)]).scores
+    assert _score(sc, "H010", "network") > 0
+    assert _score(sc, "H010", "network") > _score(sc, "H017", "network")
+
+
+def test_dates_only_drops_night_share_and_says_so(tmp_path):
+    store = _city(tmp_path, _clinics(12), times="day")
+    res = provider_risk(store, [])
+    assert "night_share" not in set(res.excess["indicator"])
+    assert "weekend_share" in set(res.excess["indicator"])
+    assert any("night share not computed" in n for n in res.notes)
+
+
+def test_explain_returns_the_parts_of_the_scores_row(tmp_path, capsys):
+    store = _city(tmp_path / "s", _clinics(24, H801={"claims": 400, "cost": 300.0}))
+    f = _finding(store, "H801", 30)
+    res = provider_risk(store, [f])
+    d = explain_provider(res, "H801", findings=[f])
+    row = res.scores[res.scores["entity_id"] == "H801"].iloc[0]
+    assert d["rank"] == row["rank"] and math.isclose(d["score"], row["score"])
+    assert math.isclose(sum(d["parts"].values()), d["prior_logit"], abs_tol=1e-5)
+    assert d["indicators"][0]["indicator"] == "cost_outpatient" and d["indicators"][0]["excess"] > 0
+    assert d["findings"][0]["id"] == f.id and d["findings"][0]["claims_here"] == 30
+    fpath = tmp_path / "findings.json"
+    fpath.write_text(json.dumps({"schema": "graphkit.findings/v1", "findings": [f.to_dict()]}), "utf-8")
+    assert main(["explain", "H801", "--store", str(tmp_path / "s"), "--findings", str(fpath)]) == 0
+    out = capsys.readouterr().out
+    assert "门诊次均费用" in out and "exposure" in out and "card_burst" in out
+    assert main(["explain", "NOPE", "--store", str(tmp_path / "s")]) == 1
+
+
+def test_evaluate_reports_volume_baselines(tmp_path):
+    store = _city(tmp_path, _clinics(12))
+    sc = provider_risk(store, []).scores
+    truth = {"instances": [{"id": "T", "kind": "card_burst", "claims": [], "entities": [{"type": "institution", "id": "H011", "role": "venue"}]}]}
+    ev = evaluate(truth, [], sc)
+    b = ev["providers"]["baselines"]
+    assert b["claim_count"]["roc_auc"] == pytest.approx(1.0) and b["fund_total"]["roc_auc"] > 0.8
