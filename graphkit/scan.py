@@ -25,7 +25,7 @@ from .params import check_params
 from .profile import data_profile, unmet, unmet_reason
 from .projections import provider_key
 
-__all__ = ["ScanResult", "scan", "provider_scores", "write_scan", "SCORES_COLUMNS"]
+__all__ = ["ScanResult", "scan", "provider_scores", "blind_share", "write_scan", "SCORES_COLUMNS"]
 
 SCORES_COLUMNS = ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
 
@@ -116,7 +116,7 @@ def scan(
         seconds["referral_clusters"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     findings = sort_findings(findings)
-    scores = provider_scores(store, findings)
+    scores = provider_scores(store, findings, prior_weight=blind_share(used, degraded))
     seconds["provider_scores"] = time.perf_counter() - t0
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
                       skipped=skipped, degraded=degraded, data_profile=profile)
@@ -131,14 +131,31 @@ def store_profile(store: Any) -> dict[str, Any]:
     return data_profile(store)
 
 
-def provider_scores(store: Any, findings: list[Finding]) -> pd.DataFrame:
+def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
+    """The share of the detector battery that did not look at this data: registered kinds not run
+    (skipped for lack of data, or not asked for) count 1, degraded ones ½; never below one kind's
+    share. The provider risk model weighs its prior (volume, indicators, network) by it: the
+    less the detectors could see, the more the prior stands in for them.
+
+    >>> blind_share(list(REGISTRY), {})
+    0.1
+    >>> blind_share(["shared_card", "deceased_card_use"], {"shared_card": ["..."]})
+    0.85
+    """
+    ran = set(ran)
+    k = max(len(REGISTRY), 1)
+    blind = sum(1.0 for kind in REGISTRY if kind not in ran) + 0.5 * sum(1 for kind in degraded if kind in ran)
+    return round(max(blind, 1.0) / k, 6)
+
+
+def provider_scores(store: Any, findings: list[Finding], *, prior_weight: float | None = None) -> pd.DataFrame:
     """One row per institution, pharmacy and doctor (plus terminals a finding touches), ranked
     by the provider risk model :func:`graphkit.risk.provider_risk` (exposure plus bounded
     indicator, findings and network evidence; see docs/risk-model.md). The first columns are
     :data:`SCORES_COLUMNS`; the parts the score is made of follow."""
     from .risk import provider_risk
 
-    return provider_risk(store, findings).scores
+    return provider_risk(store, findings, **({} if prior_weight is None else {"prior_weight": prior_weight})).scores
 
 
 def write_scan(result: ScanResult, out_dir: str | Path) -> dict[str, Path]:
