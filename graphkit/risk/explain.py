@@ -82,6 +82,7 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
         "rank_in_type": int((res.scores.loc[same, "rank"] <= row["rank"]).sum()), "of_type": int(same.sum()),
         "score": float(row["score"]), "hazard": float(row["hazard"]), "prior": float(row["prior"]),
         "prior_logit": float(row["prior_logit"]), "findings_hazard": float(row["findings"]),
+        "prior_hazard": float(row["prior_hazard"]), "prior_weight": float(res.params.get("prior_weight", 0.0)),
         "parts": {p: float(row[p]) for p in PART_NAMES},
         "calibration": res.params.get("prior_fits", {}),
         "volume": {"claims": int(row["claims"]), "fund_total": float(row["fund_total"]), "patients": int(row["patients"])},
@@ -142,7 +143,10 @@ def format_explanation(d: dict[str, Any]) -> str:
         lines.append(f"  {zh} / {en:<26} {d['parts'][p]:+9.3f}")
     lines.append(f"  合计 / prior logit {'':<17} {d['prior_logit']:+9.3f}  → 先验概率 / prior π = {d['prior']:.4f}")
     lines.append(f"检测线索累积风险 / findings hazard F = Σ −ln(1 − 分数×占比 / score×share) = {d['findings_hazard']:.4f}")
-    lines.append(f"总风险 / hazard L = −ln(1 − π) + F = {d['hazard']:.4f}  → score = L/(1+L) = {d['score']:.6f}")
+    lines.append(f"总风险 / hazard L = λ·−ln(1 − π) + F = {d['prior_hazard']:.4f} + {d['findings_hazard']:.4f} = {d['hazard']:.4f}"
+                 f"  → score = L/(1+L) = {d['score']:.6f}")
+    lines.append(f"  λ = {d['prior_weight']:.2f}：检测器未能覆盖的比例（数据不支持而未运行或降级的检测项）"
+                 f" / the share of the detector battery this data did not support")
     lines.append("同类比较指标（相对同类组中位数与离散度）/ indicators against the peer group's median and spread:")
     if not d["indicators"]:
         lines.append("  无 / none")
