@@ -92,7 +92,8 @@ def run(bundle: Path, work: Path) -> dict:
     for args in (["load", str(bundle), "--store", str(store)], ["scan", "--store", str(store), "--out", str(res)],
                  ["evaluate", "--truth", str(bundle / "truth.json"), "--findings", str(res / "findings.json"),
                   "--json", str(work / "evaluation.json")]):
-        subprocess.run(GK + args, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        cmd = [*GK, *args]
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return json.loads((work / "evaluation.json").read_text("utf-8"))["providers"]
 
 

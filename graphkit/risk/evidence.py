@@ -150,7 +150,9 @@ def findings_evidence(att: pd.DataFrame, volume: pd.DataFrame, people: pd.Series
             pool = volume[volume["entity_type"].isin(grp)]
             lam_all = np.maximum(pool["claims"].to_numpy(float), 1.0) * r
             k_all = np.zeros(len(pool))
-            pos = pd.Index(pool["entity_id"].astype(str)).get_indexer(sub.loc[m, "entity_id"].astype(str))
+            # keyed on (type, id): an institution and a pharmacy may share an id ("1")
+            pos = pd.MultiIndex.from_arrays([pool["entity_type"].astype(str), pool["entity_id"].astype(str)]).get_indexer(
+                pd.MultiIndex.from_arrays([sub.loc[m, "entity_type"].astype(str), sub.loc[m, "entity_id"].astype(str)]))
             lam_sub = sub.loc[m, "lam_claims"].to_numpy(float) * r
             kk = sub.loc[m, "k"].to_numpy(float)
             if grp == ["terminal"] or (pos < 0).any():

@@ -8,7 +8,8 @@ Examples
 --------
 >>> html = explanation_html({"entity_type": "institution", "entity_id": "H1", "name": None, "region": "A",
 ...     "peer_group": "institution|clinic", "rank": 1, "of": 3, "rank_in_type": 1, "of_type": 2, "score": 0.9,
-...     "logit": 2.2, "parts": {"prior": -2.9, "exposure": 1.0, "indicators": 1.1, "findings": 3.0, "network": 0.0},
+...     "prior_logit": -0.8, "prior": 0.31, "prior_hazard": 0.04, "findings_hazard": 3.0, "hazard": 3.04, "prior_weight": 0.1,
+...     "parts": {"intercept": -2.9, "exposure": 1.0, "indicators": 1.1, "network": 0.0},
 ...     "volume": {"claims": 10, "fund_total": 100.0, "patients": 5}, "indicators": [], "findings": [],
 ...     "neighbours": [], "notes": []})
 >>> "业务量暴露" in html and "H1" in html
@@ -42,8 +43,13 @@ def explanation_html(d: dict[str, Any]) -> str:
             f"风险分 / score {d['score']:.4f}, 排名 / rank {d['rank']} / {d['of']} "
             f"（{_e(d['entity_type'])} {d['rank_in_type']} / {d['of_type']}）；同类组 / peer group {_e(d['peer_group'])}")
     vol = d["volume"]
-    parts = (f"<table class='gk-risk-parts'>{rows}<tr><td><b>合计 / logit</b></td>"
-             f"<td style='text-align:right'><b>{d['logit']:+.3f}</b></td></tr></table>")
+    parts = (f"<table class='gk-risk-parts'>{rows}<tr><td><b>先验对数几率 / prior logit → π</b></td>"
+             f"<td style='text-align:right'><b>{d['prior_logit']:+.3f} → {d['prior']:.3f}</b></td></tr>"
+             f"<tr><td>先验风险 / prior hazard λ·−ln(1−π) (λ = {d['prior_weight']:.2f})</td>"
+             f"<td style='text-align:right'>{d['prior_hazard']:.3f}</td></tr>"
+             f"<tr><td>检测线索风险 / findings hazard F</td><td style='text-align:right'>{d['findings_hazard']:.3f}</td></tr>"
+             f"<tr><td><b>总风险 / hazard L → score = L/(1+L)</b></td>"
+             f"<td style='text-align:right'><b>{d['hazard']:.3f} → {d['score']:.4f}</b></td></tr></table>")
     ind = "".join(
         f"<tr><td>{'↑' if i['excess'] > 0 else ''}</td><td>{_e(i['zh'])} / {_e(i['en'])}</td><td>{_e(i['shown']['value'])}</td>"
         f"<td>{_e(i['shown']['peer_median'])} {_e(i['shown']['spread'])}</td><td>{i['z']:+.1f}</td><td>{i['n']:,.0f}</td></tr>"
