@@ -180,6 +180,11 @@ def test_services_during_a_stay_and_day_trips(city):
         assert abs(a["start_time"] - b["start_time"]) >= pd.Timedelta(hours=2.5)
         assert region(a)[:4] != region(b)[:4]  # another prefecture
         assert h["km"] >= 250
+    # travellers and online patients are never in hospital: no unplanted phantom stay next to them
+    inpatients = set(c.loc[c["claim_type"] == "inpatient", "patient_id"])
+    for kind in ("rail_day_trip", "internet_hospital_visit"):
+        for h in hard(city, kind):
+            assert not {e["id"] for e in h["entities"] if e["type"] == "patient"} & inpatients
 
 
 def test_family_across_households_is_registered(city):
