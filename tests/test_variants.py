@@ -303,3 +303,13 @@ def test_gb18030_csv_with_numeric_ids_and_date_strings_loads(city, tmp_path):
     assert res.rows["claims"] == len(city["df"]["claims"])
     ids = df["patients"]["patient_id"]
     assert ids.str.fullmatch(r"\d+").all() and np.isin("1", ids)
+
+
+def test_optional_tables_regions_table_and_compressed_csv(city, tmp_path):
+    dst, b, df = quirked(city, tmp_path, ["no_items", "no_contacts", "regions_table", "csv_gz"])
+    names = sorted(p.name for p in dst.iterdir() if p.name != "truth.json")
+    assert all(n.endswith(".csv.gz") for n in names)
+    assert "claim_items.csv.gz" not in names and "contacts.csv.gz" not in names
+    assert set(df["institutions"]["region"]) <= set(df["regions"]["region_code"])
+    assert df["regions"]["region_code"].str.fullmatch(r"\d{6}").all()
+    assert b.truth["variant"]["quirks_applied"] == ["no_items", "no_contacts", "regions_table", "csv_gz"]
