@@ -131,17 +131,29 @@ def run_one(name: str, seed: int, patients: int, months: int, work: Path, keep: 
     t0 = time.perf_counter()
     gen = generate_city(bundle, patients=n, seed=seed, months=months, variant=name)
     t1 = time.perf_counter()
-    enc = "gb18030" if "csv_gb18030" in v.quirks else None
-    res = load_bundle(bundle, store_dir, encoding=enc)
-    if not res.report.ok:
-        raise RuntimeError(f"{name} seed {seed}: load refused the bundle:\n{res.report.format(limit=10)}")
-    t2 = time.perf_counter()
-    store = open_store(store_dir)
-    result = scan(store)
-    paths = write_scan(result, out)
-    t3 = time.perf_counter()
-    report = json.loads(paths["findings"].read_text("utf-8"))
     truth = json.loads((bundle / "truth.json").read_text("utf-8"))
+    enc = "gb18030" if "csv_gb18030" in v.quirks else None
+    t2 = t3 = t1
+    try:
+        res = load_bundle(bundle, store_dir, encoding=enc)
+        if not res.report.ok:
+            raise RuntimeError(f"load refused the bundle: {res.report.format(limit=3)}")
+        t2 = time.perf_counter()
+        store = open_store(store_dir)
+        result = scan(store)
+        paths = write_scan(result, out)
+        t3 = time.perf_counter()
+    except Exception as exc:  # a crash is the worst case: every kind scores 0 in this run
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+        err = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        kinds = {k: {"instances": n, "findings": 0, "recall": 0.0, "precision_at_k": 0.0, "lookalikes_in_top_k": {},
+                     "error": err} for k, n in truth.get("kinds", {}).items() if n}
+        return {"variant": name, "seed": seed, "patients": n, "months": months, "quirks": list(v.quirks),
+                "claims": gen["rows"]["claims"], "hard_negative_counts": truth.get("hard_negative_counts", {}),
+                "kinds": kinds, "skipped": {}, "degraded": {}, "providers": None, "error": err,
+                "seconds": {"generate": round(t1 - t0, 2), "load": round(t2 - t1, 2), "scan": round(t3 - t2, 2)}}
+    report = json.loads(paths["findings"].read_text("utf-8"))
     ev = evaluate(truth, paths["findings"], paths["scores"])
     if ev.get("providers") is not None and not ev["providers"].get("baselines"):
         claims = store.table("claims", ["institution_id", "pharmacy_id", "fund_amount"])
@@ -177,14 +189,16 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for kind in kinds:
         per_variant: dict[str, Any] = {}
         vals: dict[str, list[float]] = {"recall": [], "precision_at_k": []}
-        worst_at: dict[str, str] = {}
+        worst_at: dict[str, tuple[float, list[str]]] = {}
         na = []
         looks: dict[str, int] = {}
         for r in runs:
             x = r["kinds"].get(kind)
             if x is None:
                 continue
-            cell = per_variant.setdefault(r["variant"], {"recall": [], "precision_at_k": [], "skipped": []})
+            cell = per_variant.setdefault(r["variant"], {"recall": [], "precision_at_k": [], "skipped": [], "errors": []})
+            if "error" in x:
+                cell["errors"].append(x["error"])
             if "skipped" in x:
                 cell["skipped"].append(x["skipped"])
                 na.append({"variant": r["variant"], "seed": r["seed"], "reason": x["skipped"]})
@@ -192,9 +206,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for m in ("recall", "precision_at_k"):
                 if x[m] is not None:
                     cell[m].append(x[m])
-                    if not vals[m] or x[m] < min(vals[m]):
-                        worst_at[m] = f"{r['variant']} (seed {r['seed']})"
                     vals[m].append(x[m])
+                    at = f"{r['variant']} (seed {r['seed']})"
+                    if x[m] < worst_at.get(m, (2.0, []))[0]:
+                        worst_at[m] = (x[m], [at])
+                    elif x[m] == worst_at[m][0]:
+                        worst_at[m][1].append(at)
             for hk, c in x["lookalikes_in_top_k"].items():
                 looks[hk] = looks.get(hk, 0) + c
         out["kinds"][kind] = {
@@ -202,7 +219,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                             | {"runs": c, "skipped": c["skipped"][0] if c["skipped"] else None}
                             for v, c in per_variant.items()},
             "worst": {m: (min(vals[m]) if vals[m] else None) for m in vals},
-            "worst_at": worst_at,
+            "worst_at": {m: w[1] for m, w in worst_at.items() if w[0] < 1.0},
             "median": {m: (statistics.median(vals[m]) if vals[m] else None) for m in vals},
             "not_applicable": na,
             "lookalikes_in_top_k": dict(sorted(looks.items(), key=lambda kv: -kv[1])),
@@ -220,7 +237,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     beats = [r["providers"]["roc_auc"] > max(b["roc_auc"] for b in r["providers"]["baselines"].values())
              for r in runs if r.get("providers") and r["providers"].get("baselines") and r["providers"]["roc_auc"] is not None]
     out["providers"]["score_beats_volume_in"] = f"{sum(beats)}/{len(beats)} runs"
-    scan_s = [r["seconds"]["scan"] for r in runs]
+    out["errors"] = [{"variant": r["variant"], "seed": r["seed"], "error": r["error"]} for r in runs if r.get("error")]
+    scan_s = [r["seconds"]["scan"] for r in runs if not r.get("error")] or [0.0]
     out["scan_seconds"] = {"median": statistics.median(scan_s), "max": max(scan_s), "total": round(sum(scan_s), 1)}
     return out
 
@@ -241,12 +259,16 @@ def format_table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
             c = s["per_variant"].get(v)
             if c is None:
                 cells.append("")
+            elif c["runs"]["errors"]:
+                cells.append(f"ERROR ({_f(c['recall'])} / {_f(c['precision_at_k'])})")
             elif c["skipped"] and c["recall"] is None:
                 cells.append(f"n/a (skipped: {c['skipped']})")
             else:
                 cells.append(f"{_f(c['recall'])} / {_f(c['precision_at_k'])}")
         lines.append(f"| {kind} | {_f(s['worst']['recall'])} | {_f(s['worst']['precision_at_k'])} | "
                      f"{_f(s['median']['recall'])} | {_f(s['median']['precision_at_k'])} | " + " | ".join(cells) + " |")
+    for e in summary.get("errors", []):
+        lines.append(f"ERROR {e['variant']} seed {e['seed']}: {e['error']} (every kind counted as 0)")
     lines += ["", "look-alikes among each kind's top k (all runs):"]
     for kind, s in summary["kinds"].items():
         if s["lookalikes_in_top_k"]:
@@ -308,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
             r = run_one(name, seed, patients, a.months, work, a.keep)
             runs.append(r)
             p = r.get("providers") or {}
+            if r.get("error"):
+                print(f"{name:<20} seed {seed}: ERROR {r['error']}", flush=True)
+                continue
             print(f"{name:<20} seed {seed}: {r['claims']:>8,} claims, scan {r['seconds']['scan']:>6.1f}s, "
                   f"provider AUC {_f(p.get('roc_auc'))}" + (f", skipped {sorted(r['skipped'])}" if r["skipped"] else ""),
                   flush=True)

@@ -180,6 +180,11 @@ def test_services_during_a_stay_and_day_trips(city):
         assert abs(a["start_time"] - b["start_time"]) >= pd.Timedelta(hours=2.5)
         assert region(a)[:4] != region(b)[:4]  # another prefecture
         assert h["km"] >= 250
+    # travellers and online patients are never in hospital: no unplanted phantom stay next to them
+    inpatients = set(c.loc[c["claim_type"] == "inpatient", "patient_id"])
+    for kind in ("rail_day_trip", "internet_hospital_visit"):
+        for h in hard(city, kind):
+            assert not {e["id"] for e in h["entities"] if e["type"] == "patient"} & inpatients
 
 
 def test_family_across_households_is_registered(city):
@@ -298,3 +303,13 @@ def test_gb18030_csv_with_numeric_ids_and_date_strings_loads(city, tmp_path):
     assert res.rows["claims"] == len(city["df"]["claims"])
     ids = df["patients"]["patient_id"]
     assert ids.str.fullmatch(r"\d+").all() and np.isin("1", ids)
+
+
+def test_optional_tables_regions_table_and_compressed_csv(city, tmp_path):
+    dst, b, df = quirked(city, tmp_path, ["no_items", "no_contacts", "regions_table", "csv_gz"])
+    names = sorted(p.name for p in dst.iterdir() if p.name != "truth.json")
+    assert all(n.endswith(".csv.gz") for n in names)
+    assert "claim_items.csv.gz" not in names and "contacts.csv.gz" not in names
+    assert set(df["institutions"]["region"]) <= set(df["regions"]["region_code"])
+    assert df["regions"]["region_code"].str.fullmatch(r"\d{6}").all()
+    assert b.truth["variant"]["quirks_applied"] == ["no_items", "no_contacts", "regions_table", "csv_gz"]

@@ -20,7 +20,7 @@ from . import _vocab as V
 from ._lookalikes_care import CarePaths
 from ._normal import OUT, HardNegative, NormalGen
 from ._util import DAY, HOUR, MINUTE, draw_devices, draw_phones, id_numbers
-from ._world import CK_ADDRESS, CK_DEVICE, CK_FAMILY, CK_PHONE, HOURS_OUT, K_VILLAGE, World
+from ._world import CK_DEVICE, CK_FAMILY, CK_PHONE, HOURS_OUT, K_VILLAGE, World
 from ._world_variants import CARD_E_VOUCHER, ROLE_CARE_ROOM
 from .config import LOOKALIKES
 
@@ -44,17 +44,17 @@ class Lookalikes(CarePaths):
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> None:
-        self.n_claims = np.bincount(self.C.data()["pat"], minlength=self.w.N)  # normal claims so far
+        C = self.C.data()
+        self.n_claims = np.bincount(C["pat"], minlength=self.w.N)  # normal claims so far
+        self.has_stay = np.bincount(C["pat"][C["ctype"] == 1], minlength=self.w.N) > 0
         for name in LOOKALIKES:
             x = self.cfg.lookalike(name)
             if x > 0:
                 getattr(self, name)(self.w.vrng(f"lookalike:{name}"), x)
-        C = self.C.data()
         for hn, claims in self._deferred:
             hn.claims = np.asarray(claims(), dtype=np.int64)
         self._deferred.clear()
         self.ng.role[self.members & (self.ng.role == 0)] = ROLE_LOOKALIKE
-        del C
 
     # ----------------------------------------------------------------------------------------
     # helpers
@@ -160,7 +160,7 @@ class Lookalikes(CarePaths):
     def care_home_batch(self, rng, x: float) -> None:
         w = self.w
         for k in range(w.n_nh):
-            room = int(w.nh_room[k]) if hasattr(w, "nh_room") and k < w.nh_room.size else -1
+            room = int(w.nh_room[k])
             if room < 0 or w.inst_role[room] != ROLE_CARE_ROOM:
                 continue
             res = np.flatnonzero(w.nh == k)
