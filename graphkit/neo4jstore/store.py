@@ -216,6 +216,17 @@ def _post_death_claims(store: Neo4jStore, *, grace_days: int = 0) -> pd.DataFram
     return _typed(df, times=["start_time"], dates=["death_date"], floats=["fund_amount"])
 
 
+def _card_patient_counts(store: Neo4jStore) -> pd.DataFrame:
+    df = _rows(store, "projections/card_patient_counts", ["card_id", "patient_id", "claims"])
+    n = df.pop("claims").astype("int64")
+    return _typed(df).assign(claims=n.to_numpy())
+
+
+def _latest_claim_time(store: Neo4jStore) -> pd.DataFrame:
+    latest = store.conn.read("projections/latest_claim_time")[0]["latest"]
+    return _typed(pd.DataFrame({"latest": [latest]}), times=["latest"])
+
+
 def _family_groups(store: Neo4jStore) -> pd.DataFrame:
     from ..projections import family_components
 
@@ -490,6 +501,8 @@ SERVER_SIDE = {
     "foreign_card_use": _foreign_card_use,
     "replaced_card_use": _replaced_card_use,
     "post_death_claims": _post_death_claims,
+    "card_patient_counts": _card_patient_counts,
+    "latest_claim_time": _latest_claim_time,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
     "patient_claims": _patient_claims,
