@@ -48,7 +48,9 @@ from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import projection, provider_key
 from . import register
-from ._common import log_amount, squash, yuan
+from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._nulls import fisher_log10, geometric_log10_tail, poisson_log10_sf
+from ._people import address_groups, ages_at, household_max
 
 __all__ = ["identity_rings", "identity_links"]
 
@@ -81,16 +83,13 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(g, directed=False)[1].astype(np.int64)
 
 
-@projection("identity_links")
-def identity_links(store: Any, *, min_households: int = 3, min_address_members: int = 10,
-                   elderly_age: int = 65) -> pd.DataFrame:
-    """People on shared phone/bank/device/address values that span ``min_households``
-    households (see module docstring), one row per (value, person)."""
+def _value_households(store: Any) -> dict[str, Any] | None:
+    """Every phone/bank/device/address value with the households among its people (the
+    shared core of ``identity_links`` and ``identifier_background``); None without contacts."""
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     c = contacts[contacts["patient_id"].notna() & contacts["value"].notna()]
-    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in LINK_COLUMNS})
     if c.empty:
-        return empty
+        return None
     is_fam = (c["kind"] == "family").fillna(False).to_numpy()
     kinds = c["kind"].astype("string").fillna("?").to_numpy(dtype=object)
     # one code space for people (contact owners and family targets)
@@ -113,21 +112,58 @@ def identity_links(store: Any, *, min_households: int = 3, min_address_members: 
     a_key, a_who = a_key[o], a_who[o]
     a_first = a_who[np.searchsorted(a_key, a_key, side="left")]
     household = _components(n, np.r_[fa, a_who], np.r_[fb, a_first])
-    # distinct (value, person), values with at least two people
+    # distinct (value, person)
     pair = _unique(key * np.int64(n + 1) + who)
     key, who = pair // np.int64(n + 1), pair % np.int64(n + 1)
     uk, inv, size = _unique(key, counts=True)
-    keep = size[inv] >= 2
-    key, who, inv = key[keep], who[keep], inv[keep]
-    if key.size == 0:
-        return empty
+    u_kind = np.asarray(kind_names, dtype=object)[uk % (len(kind_names) + 1)] if uk.size else np.zeros(0, dtype=object)
+    addr_sizes = size[u_kind == "address"]
     kk = key % (len(kind_names) + 1)
-    addr_row = np.asarray(kind_names == "address")[kk]
+    addr_row = np.asarray(kind_names == "address")[kk] if key.size else np.zeros(0, bool)
     hh = np.where(addr_row, family[who], household[who])
     hh_pairs = _unique(inv * np.int64(n + 1) + hh)
-    households = np.bincount(hh_pairs // np.int64(n + 1), minlength=uk.size)[inv]
+    h_value = np.bincount(hh_pairs // np.int64(n + 1), minlength=uk.size)
+    return {"c": c, "idn": idn, "vc": vc, "kc": kc, "kind_names": kind_names, "people": people, "n": n,
+            "family": family, "key": key, "who": who, "inv": inv, "size": size, "kk": kk, "addr_row": addr_row,
+            "hh": hh, "h_value": h_value, "u_kind": u_kind, "addr_sizes": addr_sizes}
+
+
+@projection("identifier_background")
+def identifier_background(store: Any) -> pd.DataFrame:
+    """Per identifier kind: ``values`` (distinct values), ``shared`` (values on two or more
+    households) and ``mean_excess`` (mean households per value minus one, over all values):
+    how much sharing is normal in this data (identity_ring's null)."""
+    v = _value_households(store)
+    cols = {"kind": pd.Series([], dtype=object), "values": pd.Series([], dtype="int64"),
+            "shared": pd.Series([], dtype="int64"), "mean_excess": pd.Series([], dtype="float64")}
+    if v is None or v["h_value"].size == 0:
+        return pd.DataFrame(cols)
+    df = pd.DataFrame({"kind": v["u_kind"], "h": v["h_value"]})
+    g = df.groupby("kind", sort=True)["h"]
+    out = pd.DataFrame({"values": g.size(), "shared": g.apply(lambda x: int((x >= 2).sum())),
+                        "mean_excess": g.apply(lambda x: float((x - 1).clip(lower=0).mean()))}).reset_index()
+    return out.astype({"values": "int64", "shared": "int64", "mean_excess": "float64"})
+
+
+@projection("identity_links")
+def identity_links(store: Any, *, min_households: int = 3, min_address_members: int = 0,
+                   elderly_age: int = 65) -> pd.DataFrame:
+    """People on shared phone/bank/device/address values that span ``min_households``
+    households (see module docstring), one row per (value, person). ``min_address_members``
+    0: an address needs more people than a household holds in this data
+    (:func:`graphkit.detectors._people.household_max`)."""
+    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in LINK_COLUMNS})
+    v = _value_households(store)
+    if v is None:
+        return empty
+    if min_address_members <= 0:
+        min_address_members = household_max(v["addr_sizes"]) + 1
+    c, idn, vc, kc, kind_names = v["c"], v["idn"], v["vc"], v["kc"], v["kind_names"]
+    size, inv, key, who, kk = v["size"], v["inv"], v["key"], v["who"], v["kk"]
+    keep = size[inv] >= 2
+    households = v["h_value"][inv]
     members = size[inv]
-    ok = (households >= min_households) & (~addr_row | (members >= min_address_members))
+    ok = keep & (households >= min_households) & (~v["addr_row"] | (members >= min_address_members))
     if not ok.any():
         return empty
     rows = np.flatnonzero(ok)
@@ -136,9 +172,9 @@ def identity_links(store: Any, *, min_households: int = 3, min_address_members: 
     sh = pd.DataFrame({
         "kind": np.asarray(kind_names, dtype=object)[kk[rows]],
         "value": c["value"].to_numpy(dtype=object)[src],
-        "patient_id": np.asarray(people, dtype=object)[who[rows]],
-        "household": hh[rows],
-        "family": family[who[rows]],
+        "patient_id": np.asarray(v["people"], dtype=object)[who[rows]],
+        "household": v["hh"][rows],
+        "family": v["family"][who[rows]],
         "households": households[rows],
         "members": members[rows],
         "_v": inv[rows],
@@ -164,26 +200,57 @@ def member_claims(store: Any, *, patient_ids: Iterable[str]) -> pd.DataFrame:
     return c.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
 
 
+@projection("venue_reach")
+def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Iterable[str] = ()) -> pd.DataFrame:
+    """Distinct people settled at the given providers, per the people's region (``''`` when
+    unknown): provider_type, provider_id, region, patients — how far a venue reaches into each
+    region, the null for a ring steered to one venue."""
+    cols = ["provider_type", "provider_id", "region", "patients"]
+    claims = store.table("claims", ["patient_id", "institution_id", "pharmacy_id"])
+    inst, ph = pd.Index(pd.unique(pd.Series(list(institutions), dtype=object))), pd.Index(pd.unique(pd.Series(list(pharmacies), dtype=object)))
+    c = claims[claims["institution_id"].isin(inst).fillna(False) | (claims["institution_id"].isna() & claims["pharmacy_id"].isin(ph).fillna(False))]
+    if c.empty:
+        return pd.DataFrame({k: pd.Series([], dtype="int64" if k == "patients" else "string") for k in cols})
+    ptype, pid = provider_key(c)
+    d = pd.DataFrame({"provider_type": ptype.to_numpy(dtype=object), "provider_id": pid.to_numpy(dtype=object),
+                      "patient_id": c["patient_id"].to_numpy(dtype=object)}).drop_duplicates()
+    pats = store.table("patients", ["patient_id", "region"])
+    d["region"] = d["patient_id"].map(pd.Series(pats["region"].to_numpy(dtype=object), index=pats["patient_id"].to_numpy(dtype=object)))
+    d["region"] = d["region"].where(d["region"].notna(), "")
+    out = d.groupby(["provider_type", "provider_id", "region"], sort=True).size().rename("patients").reset_index()
+    return out.astype({"provider_type": "string", "provider_id": "string", "region": "string", "patients": "int64"})
+
+
 @register(
     "identity_ring",
     [
         Param("min_households", 3, "int", low=2, doc="households an identifier must span to be unexplained"),
-        Param("min_address_members", 10, "int", low=2, doc="people an address needs (more than a household holds)"),
-        Param("address_weight", 0.4, "float", low=0.0, high=1.0, doc="weight of a shared address (vs phone/bank/device)"),
-        Param("care_home_weight", 0.3, "float", low=0.0, high=1.0, doc="factor for addresses whose residents are mostly elderly"),
-        Param("elderly_age", 65, "int", low=40, high=100, doc="age counted as elderly for the care-home rule"),
+        Param("min_address_members", 0, "int", low=0,
+              doc="people an address needs; 0: more than a household holds in this data (Q3 + 3 IQR of people per address)"),
+        Param("collective_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor when the members live at one care home or dormitory"),
+        Param("agent_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor for an agent's, village doctor's or employer's number whose holders are not steered to one venue"),
+        Param("elderly_age", 65, "int", low=40, high=100, doc="age counted as elderly (care homes, village agents)"),
     ],
+    needs=("contacts",),
 )
 def identity_rings(
     store: Any,
     *,
     min_households: int = 3,
-    min_address_members: int = 10,
-    address_weight: float = 0.4,
-    care_home_weight: float = 0.3,
+    min_address_members: int = 0,
+    collective_weight: float = 0.2,
+    agent_weight: float = 0.2,
     elderly_age: int = 65,
 ) -> list[Finding]:
     """Groups of people sharing personal identifiers across unrelated households.
+
+    The score is the surprise of the ring in this data: how rare its identifiers' household
+    counts are among all values of their kind (geometric null at the data's own mean), Fisher-
+    combined with how far more members share a venue than the venue's reach into their regions
+    predicts (Poisson); legal look-alikes (care homes, dormitories, village agents, employers'
+    and providers' numbers) are tested and multiply it (``evidence["benign_checks"]``).
 
     Examples
     --------
@@ -195,61 +262,45 @@ def identity_rings(
     if links.empty:
         return []
     links = links.assign(ident=links["kind"].astype(str) + ":" + links["value"].astype(str))
-    # rings: components over phone/bank/device values; an address joins a ring only when at
-    # least two of the ring's members live there (one shared resident does not merge an
-    # address-full of strangers into a ring), otherwise it is a ring of its own
-    strong = links[links["kind"] != "address"]
-    vals = pd.Index(pd.unique(strong["ident"]))
-    spats = pd.Index(pd.unique(strong["patient_id"]))
-    nv = len(vals)
-    comp = _components(nv + len(spats), vals.get_indexer(strong["ident"]), nv + spats.get_indexer(strong["patient_id"]))
-    ring_of_person = pd.Series(comp[nv + np.arange(len(spats))], index=spats)
-    parts = [strong.assign(ring=comp[vals.get_indexer(strong["ident"])].astype(str))]
-    addr = links[links["kind"] == "address"]
-    if len(addr):
-        addr = addr.assign(strong_ring=addr["patient_id"].map(ring_of_person))
-        hits = addr.dropna(subset=["strong_ring"]).groupby(["ident", "strong_ring"]).size()
-        hits = hits[hits >= 2].reset_index()[["ident", "strong_ring"]]
-        joined = addr.merge(hits, on=["ident", "strong_ring"])
-        parts.append(joined.drop(columns="strong_ring").assign(ring=joined["strong_ring"].astype(np.int64).astype(str)))
-        alone = addr[~addr["ident"].isin(hits["ident"])]
-        parts.append(alone.drop(columns="strong_ring").assign(ring="a:" + alone["ident"]))
-    links = pd.concat(parts, ignore_index=True)
+    links = _rings(links)
+    background = store.projection("identifier_background").set_index("kind")
+    n_values = int(background["values"].sum()) if len(background) else 1
     pats = pd.Index(pd.unique(links["patient_id"]))
     mc = store.projection("member_claims", patient_ids=pats)
+    people = store.table("patients", ["patient_id", "birth_date", "region", "insurance_type"]).set_index("patient_id")
+    ref = mc["start_time"].max() if len(mc) else None
+    groups, address_of, hh_max = address_groups(store, ref)
+    reach = _reach(store, mc, people)
     mc_by_person = dict(tuple(mc.groupby("patient_id", sort=False)))
     empty_mc = mc.iloc[:0]
+    n_rings = int(links["ring"].nunique())
     findings: list[Finding] = []
     for ring_id, rows in links.groupby("ring", sort=True):
         per_val = rows.drop_duplicates("ident").sort_values("ident")
         members = sorted(rows["patient_id"].unique())
-        z = 0.0
-        w_max = 0.0
-        idents = []
+        idents, lp_ident = [], 0.0
         for r in per_val.itertuples(index=False):
-            w = KIND_WEIGHT.get(r.kind, address_weight)
-            care = r.kind == "address" and r.elderly_share >= 0.8
-            if care:
-                w *= care_home_weight
-            z += 0.4 * w * np.log2(r.households)
-            w_max = max(w_max, w)
+            m = _leave_one_out(background, r.kind, int(r.households))
+            lp = float(geometric_log10_tail(r.households, m))
+            lp_ident += lp
             idents.append({"kind": r.kind, "token": r.value, "members": int(r.members), "households": int(r.households),
-                           "elderly_share": round(float(r.elderly_share), 3), "care_home": bool(care)})
+                           "elderly_share": round(float(r.elderly_share), 3), "kind_mean_excess_households": round(m, 6),
+                           "log10_p": round(lp, 3)})
         kinds = sorted(per_val["kind"].unique())
-        z += 0.3 * (len(kinds) - 1)
         c = pd.concat([mc_by_person[p] for p in members if p in mc_by_person] or [empty_mc], ignore_index=True)
         venue_pats = c.groupby(["provider_type", "provider_id"])["patient_id"].nunique()
         shared = venue_pats[venue_pats >= 2]
         top_share = float(venue_pats.max() / len(members)) if len(venue_pats) else 0.0
-        if len(shared):
-            sv = c.set_index(["provider_type", "provider_id"]).index.isin(shared.index)
-            claims = c[sv]
-        else:
-            claims = c
-        z += 0.6 * top_share * w_max  # co-residents share their local providers anyway
+        claims = c[c.set_index(["provider_type", "provider_id"]).index.isin(shared.index)] if len(shared) else c
+        lp_venue, venue_null = _steering(shared, members, people, reach)
+        lp = fisher_log10([lp_ident, lp_venue])
+        s = float(surprise(lp, n_values))
+        steered = float(surprise(lp_venue, max(n_rings, 1))) > 0
+        checks, care_home = _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max,
+                                         ref, elderly_age=elderly_age, collective_weight=collective_weight,
+                                         agent_weight=agent_weight)
+        factor = benign_factor(checks)
         fund = float(claims["fund_amount"].sum())
-        z += 0.02 * log_amount(fund)
-        care_home = any(d["care_home"] for d in idents) and all(d["kind"] == "address" for d in idents)
         note = "（住户多为老年人，疑似养老机构）" if care_home else ""
         note_en = " (mostly elderly residents: likely a care home)" if care_home else ""
         ents = [Entity("patient", p, "member") for p in members]
@@ -259,11 +310,16 @@ def identity_rings(
         ident_en = ", ".join(f"{d['kind']} {d['token']}" for d in idents[:3])
         hh = max(d["households"] for d in idents)
         start, end = (claims["start_time"].min(), claims["start_time"].max()) if len(claims) else (None, None)
+        null = {"method": "identifiers: geometric tail of households per value at this data's mean for the kind; venue: "
+                          "Poisson tail of members at a shared venue vs. the venue's reach into the members' regions; "
+                          "Fisher-combined",
+                "log10_p_identifiers": round(lp_ident, 3), **venue_null, "log10_p": round(lp, 3), "n_tests": n_values,
+                "surprise": round(s, 3)}
         findings.append(
             Finding.create(
                 "identity_ring",
                 key=tuple(sorted(per_val["ident"])),
-                score=squash(z),
+                score=float(surprise_score(s)) * factor,
                 amount_at_risk=fund,
                 start=start,
                 end=end,
@@ -284,7 +340,154 @@ def identity_rings(
                     "shared_venues": [{"provider": f"{t}:{i}", "members": int(n)} for (t, i), n in top.items()],
                     "top_venue_member_share": round(top_share, 3),
                     "fund": fund,
+                    "null": null,
+                    "benign_checks": checks,
+                    "benign_factor": round(factor, 4),
                 },
             )
         )
     return findings
+
+
+def _leave_one_out(background: pd.DataFrame, kind: str, households: int) -> float:
+    """Mean excess households per value of ``kind`` without the value tested (a value never
+    sets its own null); all identifier kinds pooled when the kind has no other value."""
+    if background.empty:
+        return 0.0
+    excess = background["mean_excess"] * background["values"]
+    own = max(households - 1, 0)
+    if kind in background.index and int(background.at[kind, "values"]) > 1:
+        return max(float(excess[kind]) - own, 0.0) / (int(background.at[kind, "values"]) - 1)
+    total, n = float(excess.sum()) - own, int(background["values"].sum()) - 1
+    return max(total, 0.0) / n if n > 0 else 0.0
+
+
+def _rings(links: pd.DataFrame) -> pd.DataFrame:
+    """``links`` with a ``ring`` column: components over phone/bank/device values; an address
+    joins a ring only when at least two of the ring's members live there (one shared resident
+    does not merge an address-full of strangers into a ring), otherwise it is a ring of its own."""
+    strong = links[links["kind"] != "address"]
+    vals = pd.Index(pd.unique(strong["ident"]))
+    spats = pd.Index(pd.unique(strong["patient_id"]))
+    nv = len(vals)
+    comp = _components(nv + len(spats), vals.get_indexer(strong["ident"]), nv + spats.get_indexer(strong["patient_id"]))
+    ring_of_person = pd.Series(comp[nv + np.arange(len(spats))], index=spats)
+    parts = [strong.assign(ring=comp[vals.get_indexer(strong["ident"])].astype(str))]
+    addr = links[links["kind"] == "address"]
+    if len(addr):
+        addr = addr.assign(strong_ring=addr["patient_id"].map(ring_of_person))
+        hits = addr.dropna(subset=["strong_ring"]).groupby(["ident", "strong_ring"]).size()
+        hits = hits[hits >= 2].reset_index()[["ident", "strong_ring"]]
+        joined = addr.merge(hits, on=["ident", "strong_ring"])
+        parts.append(joined.drop(columns="strong_ring").assign(ring=joined["strong_ring"].astype(np.int64).astype(str)))
+        alone = addr[~addr["ident"].isin(hits["ident"])]
+        parts.append(alone.drop(columns="strong_ring").assign(ring="a:" + alone["ident"]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _reach(store: Any, mc: pd.DataFrame, people: pd.DataFrame) -> dict[str, Any]:
+    """Reach of every venue ring members used: share of each region's insured settled there."""
+    inst = mc.loc[mc["provider_type"] == "institution", "provider_id"].dropna().unique()
+    ph = mc.loc[mc["provider_type"] == "pharmacy", "provider_id"].dropna().unique()
+    vr = store.projection("venue_reach", institutions=list(inst), pharmacies=list(ph))
+    region = people["region"].astype(object).where(people["region"].notna(), "")
+    insured = region.value_counts()
+    by_region = {(t, i, r): int(n) for t, i, r, n in vr[["provider_type", "provider_id", "region", "patients"]].itertuples(index=False)}
+    total = vr.groupby(["provider_type", "provider_id"])["patients"].sum().to_dict()
+    return {"by_region": by_region, "total": total, "insured": insured.to_dict(), "n_insured": max(int(len(people)), 1),
+            "region_of": region}
+
+
+def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach: dict) -> tuple[float, dict]:
+    """log10 p of the most surprising shared venue (Bonferroni over the ring's shared venues)
+    and what it rests on."""
+    if shared.empty:
+        return 0.0, {"venue": None, "log10_p_venue": 0.0}
+    regions = [reach["region_of"].get(p, "") for p in members]
+    best, info = 0.0, {}
+    for (t, i), c in shared.items():
+        lam = 0.0
+        for r in regions:
+            n_r = reach["insured"].get(r, 0)
+            lam += reach["by_region"].get((t, i, r), 0) / n_r if n_r else reach["total"].get((t, i), 0) / reach["n_insured"]
+        lp = float(poisson_log10_sf(int(c), lam))
+        if lp < best or not info:
+            best, info = min(lp, 0.0), {"venue": f"{t}:{i}", "venue_members": int(c), "venue_expected_members": round(lam, 4)}
+    lp_venue = min(0.0, best + float(np.log10(len(shared))))
+    return lp_venue, {**info, "log10_p_venue": round(lp_venue, 3)}
+
+
+def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max, ref, *,
+                 elderly_age: int, collective_weight: float, agent_weight: float) -> tuple[list[dict], bool]:
+    """The legal look-alikes of one ring, tested (see module docstring)."""
+    hh = int(per_val["households"].max())
+    checks = [benign_check("registered_family", "登记家庭/同住户", "ruled_out",
+                           f"the identifiers span {hh} households that are not one registered family or address")]
+    ages = ages_at(pd.Series(members).map(people["birth_date"]), np.full(len(members), np.datetime64(pd.Timestamp(ref or "today"), "s")))
+    known = ~np.isnan(ages)
+    elderly = float((ages[known] >= elderly_age).mean()) if known.any() else 0.0
+    working = float(((ages[known] >= 18) & (ages[known] < 60)).mean()) if known.any() else 0.0
+    # collective address: most members at one care home / dormitory / collective household
+    addr = pd.Series(members).map(address_of)
+    care_home = False
+    if addr.notna().any() and len(groups):
+        vc = addr.value_counts()
+        share, top = float(vc.iloc[0] / len(members)), vc.index[0]
+        typ = groups["type"].get(top, "household")
+        if share > 0.5 and typ in ("care_home", "dormitory"):
+            care_home = typ == "care_home"
+            zh = "养老机构" if care_home else "集体宿舍/集体户"
+            checks.append(benign_check("collective_household", f"{zh}（同址同电话）", "explains",
+                                       f"{share:.0%} of the members live at one {typ.replace('_', ' ')} address "
+                                       f"({groups['members'].get(top, 0)} residents)", collective_weight))
+        elif share > 0.5 and typ == "collective":
+            checks.append(benign_check("collective_household", "集体户", "partial",
+                                       f"{share:.0%} of the members live at one address of {groups['members'].get(top, 0)} "
+                                       f"people (more than a household, ≤ {hh_max}), of mixed ages", collective_weight ** 0.5))
+        else:
+            checks.append(benign_check("collective_household", "养老机构/集体户", "ruled_out",
+                                       "the members do not live at one collective address"))
+    else:
+        checks.append(benign_check("collective_household", "养老机构/集体户", "not_testable", "no addresses in the data"))
+    strong_kinds = set(per_val["kind"]) - {"address"}
+    venue = venue_null.get("venue")
+    steer_txt = (f"{venue_null.get('venue_members')} members at {venue} where {venue_null.get('venue_expected_members')} "
+                 f"were expected") if venue else "no venue shared"
+    # village doctor / agent activating e-vouchers: one region, mostly elderly, not steered
+    region = pd.Series(members).map(people["region"]).dropna()
+    one_region = float(region.value_counts().iloc[0] / len(members)) if len(region) else 0.0
+    if not strong_kinds:
+        pass
+    elif one_region > 0.5 and elderly > 0.5:
+        checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证",
+                                   "ruled_out" if steered else "explains",
+                                   f"{one_region:.0%} in one region, {elderly:.0%} elderly; " + (
+                                       f"but steered: {steer_txt}" if steered else f"not steered to a venue ({steer_txt})"),
+                                   1.0 if steered else agent_weight))
+    else:
+        checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证", "ruled_out",
+                                   f"{one_region:.0%} of the members in one region, {elderly:.0%} elderly"))
+    # employer's number: working-age employees, not steered
+    emp = pd.Series(members).map(people["insurance_type"])
+    emp_share = float((emp == "employee").mean()) if emp.notna().any() else 0.0
+    if "phone" in strong_kinds and working > 0.5 and emp_share > 0.5:
+        checks.append(benign_check("employer_number", "单位总机号码", "ruled_out" if steered else "explains",
+                                   f"{emp_share:.0%} employees, {working:.0%} of working age; " + (
+                                       f"but steered: {steer_txt}" if steered else f"not steered ({steer_txt})"),
+                                   1.0 if steered else agent_weight))
+    elif "phone" in strong_kinds:
+        checks.append(benign_check("employer_number", "单位总机号码", "ruled_out",
+                                   f"{emp_share:.0%} employees, {working:.0%} of working age"))
+    # a provider's own number registered for its patients: the venue is a hospital and the
+    # members' visits there never fall on the same day (no organised trips)
+    if venue and venue.startswith("institution:") and strong_kinds:
+        vid = venue.split(":", 1)[1]
+        at = c[(c["provider_type"] == "institution") & (c["provider_id"] == vid)]
+        same_day = at.assign(d=at["start_time"].dt.floor("D")).groupby("d")["patient_id"].nunique().max() if len(at) else 0
+        if same_day <= 1:
+            checks.append(benign_check("provider_number", "医疗机构登记的机构电话", "partial",
+                                       f"members share {venue}, but never on the same day (no organised visits)", agent_weight ** 0.5))
+        else:
+            checks.append(benign_check("provider_number", "医疗机构登记的机构电话", "ruled_out",
+                                       f"up to {int(same_day)} members at {venue} on one day"))
+    return checks, care_home

@@ -295,6 +295,15 @@ def _member_claims(store: Neo4jStore, *, patient_ids: Iterable[str]) -> pd.DataF
     return _typed(df, times=["start_time"], floats=["fund_amount"])
 
 
+def _venue_reach(store: Neo4jStore, *, institutions: Iterable[str] = (), pharmacies: Iterable[str] = ()) -> pd.DataFrame:
+    """People per provider and region (``graphkit.detectors.identity.venue_reach``)."""
+    cols = ["provider_type", "provider_id", "region", "patients"]
+    inst, ph = _ids(institutions), _ids(pharmacies)
+    df = _rows(store, "projections/venue_reach", cols, institutions=inst, pharmacies=ph) if inst or ph else pd.DataFrame([], columns=cols)
+    n = df.pop("patients").astype("int64")
+    return _typed(df).assign(patients=n.to_numpy())
+
+
 def _referral_claims(store: Neo4jStore, *, referral_ids: Iterable[str]) -> pd.DataFrame:
     """Follow-up and origin claims of the given referrals (``graphkit.detectors.referrals.referral_claims``)."""
     cols = ["claim_id", "patient_id", "institution_id", "start_time", "referral_id", "fund_amount", "origin"]
@@ -507,6 +516,7 @@ SERVER_SIDE = {
     "travel_pairs": _travel_pairs,
     "patient_claims": _patient_claims,
     "member_claims": _member_claims,
+    "venue_reach": _venue_reach,
     "referral_claims": _referral_claims,
     "referral_edges": _referral_edges,
     "doctor_referrals": _doctor_referrals,
