@@ -1,0 +1,240 @@
+"""card_burst's scoring and benign checks, one unit (terminal or provider) at a time.
+
+The unit's evidence, in decades beyond the multiple-testing bar (``surprise``):
+
+* each episode's Poisson tail of distinct cards against its expected count, the expected count
+  first multiplied by the day's volume ratio of the area's (or the city's) other providers when
+  that ratio is above 1 (an outbreak, a month-end or holiday peak lifts everyone); an episode
+  that falls below ``min_surprise`` after that is explained by the peak and dropped;
+* the amounts: binomial tail of the episodes' claims inside one MAD of their median, where
+  the unit's other claims fall in that band at ``band_share`` (套现 at one price);
+* non-medical items: binomial tail of episode claims carrying non-medical items against the
+  unit's own background rate (when ``claim_items`` exist).
+
+Benign checks then multiply the score: most cards held by residents of one care home or
+dormitory (batch settlement); a community or village clinic's daytime session for people of
+its own area with exam/vaccine items (group physical exam, vaccination).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Entity, Finding
+from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._nulls import binom_log10_sf, poisson_log10_sf
+from ._people import address_groups
+
+__all__ = ["burst_facts", "unit_finding", "robust_cv"]
+
+#: item names that mark an exam or vaccination session (besides category ``exam``)
+CAMPAIGN_WORDS = ("疫苗", "接种", "体检", "筛查", "vaccin", "screening", "check-up")
+CAMPAIGN_KINDS = ("community", "village", "clinic")
+
+
+def robust_cv(x: np.ndarray) -> float:
+    """Robust coefficient of variation, 1.4826 · MAD / median (1.0 when the median is 0).
+
+    >>> round(robust_cv(np.array([198.0, 198.5, 197.5, 198.0])), 4)
+    0.0019
+    """
+    med = float(np.median(x))
+    if med <= 0:
+        return 1.0
+    return float(1.4826 * np.median(np.abs(x - med)) / med)
+
+
+def burst_facts(store: Any, rows_all: pd.DataFrame) -> dict[str, Any]:
+    """People, addresses, providers and items the checks need, read once for all units."""
+    pats = store.table("patients", ["patient_id", "region"])
+    region_of = pd.Series(pats["region"].to_numpy(dtype=object), index=pats["patient_id"].to_numpy(dtype=object))
+    groups, address_of, hh_max = address_groups(store, rows_all["start_time"].max())
+    inst = store.table("institutions", ["institution_id", "kind", "region"])
+    prov_kind = {("institution", i): k for i, k in zip(inst["institution_id"], inst["kind"])}
+    prov_region = {("institution", i): r for i, r in zip(inst["institution_id"], inst["region"])}
+    if store.has_table("pharmacies"):
+        ph = store.table("pharmacies", ["pharmacy_id", "region"])
+        prov_region.update({("pharmacy", i): r for i, r in zip(ph["pharmacy_id"], ph["region"])})
+    campaign = None
+    if store.has_table("claim_items"):
+        items = store.items_by_claim(rows_all["claim_id"], ["category", "item_name", "amount"])
+        if not items.empty:
+            name = items["item_name"].astype("string").fillna("").str.lower()
+            hit = (items["category"] == "exam").fillna(False) | name.str.contains("|".join(CAMPAIGN_WORDS), regex=True)
+            amt = items["amount"].fillna(0.0)
+            g = pd.DataFrame({"claim_id": items["claim_id"], "hit": amt.where(hit, 0.0), "amt": amt}).groupby("claim_id")
+            tot = g["amt"].sum()
+            campaign = (g["hit"].sum() / tot.where(tot > 0)).fillna(0.0)
+    return {"region_of": region_of, "groups": groups, "address_of": address_of, "hh_max": hh_max,
+            "prov_kind": prov_kind, "prov_region": prov_region, "campaign": campaign}
+
+
+def _peak_check(dropped: list[dict], kept: list[dict]) -> dict:
+    ratios = [b["day_volume_ratio"] for b in kept + dropped]
+    lifted = [r for r in ratios if r > 1.0]
+    if dropped:
+        return benign_check("outbreak_or_peak", "流行病/月末/节假日高峰", "explains" if not kept else "partial",
+                            f"{len(dropped)} of {len(ratios)} episode(s) no longer significant once the expected count is "
+                            f"raised by the day's volume at the area's/city's other providers (×{max(lifted):.2f})")
+    if lifted:
+        return benign_check("outbreak_or_peak", "流行病/月末/节假日高峰", "partial",
+                            f"the area/city was busier on {len(lifted)} episode day(s) (up to ×{max(lifted):.2f}); "
+                            "the expected count was raised accordingly")
+    return benign_check("outbreak_or_peak", "流行病/月末/节假日高峰", "ruled_out",
+                        "the area's and the city's other providers were not busier than usual on the episode days")
+
+
+def _residents_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
+    groups, address_of = facts["groups"], facts["address_of"]
+    if address_of.empty:
+        return benign_check("institution_batch", "养老机构/集体户批量结算", "not_testable", "no addresses in the data")
+    pats = pd.Series(rows["patient_id"].unique())
+    addr = pats.map(address_of).dropna()
+    if addr.empty:
+        return benign_check("institution_batch", "养老机构/集体户批量结算", "ruled_out", "no address known for the cards' people")
+    vc = addr.value_counts()
+    share, top = float(vc.iloc[0] / len(pats)), vc.index[0]
+    typ = groups["type"].get(top, "household") if len(groups) else "household"
+    if share > 0.5 and typ != "household":
+        return benign_check("institution_batch", "养老机构/集体户批量结算", "explains",
+                            f"{share:.0%} of the cards' people live at one {typ.replace('_', ' ')} address "
+                            f"({int(groups['members'].get(top, 0))} residents)", weight)
+    return benign_check("institution_batch", "养老机构/集体户批量结算", "ruled_out",
+                        f"at most {share:.0%} of the cards' people share an address")
+
+
+def _campaign_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
+    ptype, pid = rows["provider_type"].iloc[0], rows["provider_id"].iloc[0]
+    kind = facts["prov_kind"].get((ptype, pid))
+    zh = "集体体检/疫苗接种"
+    if ptype != "institution" or kind not in CAMPAIGN_KINDS:
+        return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"the unit is not a community or village clinic ({ptype} {kind or '?'})")
+    if rows["odd_hour"].any():
+        return benign_check("group_exam_or_vaccination", zh, "ruled_out", "claims at hours its peers are closed")
+    area = facts["prov_region"].get((ptype, pid))
+    pr = pd.Series(rows["patient_id"].unique()).map(facts["region_of"])
+    local = float((pr == area).mean()) if area is not None and len(pr) else 0.0
+    if local <= 0.5:
+        return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"only {local:.0%} of the people live in the clinic's area")
+    camp = facts["campaign"]
+    if camp is None:
+        return benign_check("group_exam_or_vaccination", zh, "partial",
+                            f"daytime session of a {kind} clinic, {local:.0%} local people; no items to confirm exams", weight ** 0.5)
+    share = float(rows["claim_id"].map(camp).fillna(0.0).mean())
+    if share > 0.5:
+        return benign_check("group_exam_or_vaccination", zh, "explains",
+                            f"daytime session of a {kind} clinic, {local:.0%} local people, {share:.0%} exam/vaccine items", weight)
+    return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"only {share:.0%} of the item amount is exams or vaccines")
+
+
+def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, window: int, n_tests: int,
+                 n_eps_all: int, n_units: int, min_surprise: float, min_episodes: int,
+                 institution_weight: float, campaign_weight: float) -> Finding | None:
+    """The finding of one unit's episodes, or None when fewer than ``min_episodes`` stay."""
+    kept, dropped, lp_amount, lp_nm, s_episodes = [], [], 0.0, 0.0, 0.0
+    kept_rows = []
+    for _, e in rows.groupby("episode", sort=True):
+        c, lam = int(e["window_cards"].iloc[0]), float(e["expected"].iloc[0])
+        ratio = max(float(e["area_ratio"].iloc[0]), float(e["city_ratio"].iloc[0]), 1.0)
+        lp = float(poisson_log10_sf(c, lam * ratio))
+        b = {
+            "start": e["start_time"].min(), "end": e["start_time"].max(), "claims": int(len(e)),
+            "distinct_cards": int(e["card_id"].nunique()), "window_cards": c,
+            "expected_in_window": round(lam, 3), "day_volume_ratio": round(ratio, 3),
+            "surprise": round(-lp, 1), "median_amount": round(float(e["total_amount"].median()), 2),
+            "amount_cv": round(robust_cv(e["total_amount"].to_numpy(float)), 4),
+            "odd_hour_share": round(float(e["odd_hour"].mean()), 3),
+        }
+        if -lp < min_surprise:
+            dropped.append(b)
+            continue
+        kept.append(b)
+        kept_rows.append(e)
+        s_episodes += float(surprise(lp, n_tests))
+        lp_amount += float(binom_log10_sf(int(e["band_in"].iloc[0]), len(e), float(e["band_share"].iloc[0])))
+        rate = e["unit_nm_rate"].iloc[0]
+        if pd.notna(rate):
+            lp_nm += float(binom_log10_sf(int((e["nonmedical"].fillna(0.0) > 0).sum()), len(e), float(rate)))
+    if len(kept) < min_episodes:
+        return None
+    rows = pd.concat(kept_rows, ignore_index=True)
+    s_amount = float(surprise(lp_amount, n_eps_all))
+    s_nm = float(surprise(lp_nm, n_units))
+    s_total = s_episodes + s_amount + s_nm
+    checks = [
+        _peak_check(dropped, kept),
+        _residents_check(rows, facts, institution_weight),
+        _campaign_check(rows, facts, campaign_weight),
+        benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
+                     f"the expected count already uses this unit's own weekday-hour median and its peer group's "
+                     f"({rows['peer_group'].iloc[0]}) hour profile"),
+    ]
+    factor = benign_factor(checks)
+    null = {"method": "Poisson tail of distinct cards per window vs. the unit's own weekday-hour median, its local weeks "
+                      "and its peers' hour profile (raised by the day's area/city volume ratio); amounts: binomial tail "
+                      "vs. the unit's other claims in the same band; non-medical items: binomial vs. the unit's own rate",
+            "time_precision": precision, "window_minutes": window, "n_tests": n_tests,
+            "surprise_episodes": round(s_episodes, 3), "log10_p_amounts": round(lp_amount, 3),
+            "surprise_amounts": round(s_amount, 3), "log10_p_non_medical": round(lp_nm, 3),
+            "surprise_non_medical": round(s_nm, 3), "surprise": round(s_total, 3)}
+    n_ep = len(kept)
+    s_max = max(b["surprise"] for b in kept)
+    cv = float(np.median([b["amount_cv"] for b in kept]))
+    odd = float(rows["odd_hour"].mean())
+    has_nm = rows["nonmedical"].notna().any()
+    nm_share = float(rows["nonmedical"].fillna(0.0).mean()) if has_nm else None
+    cards = sorted(rows["card_id"].dropna().unique())
+    fund = float(rows["fund_amount"].sum())
+    utype = rows["unit_type"].iloc[0]
+    ptype, pid = rows["provider_type"].iloc[0], rows["provider_id"].iloc[0]
+    ents = [Entity("terminal", unit, "terminal")] if utype == "terminal" else []
+    ents.append(Entity(ptype, pid, "venue"))
+    ents += [Entity("card", c, "card") for c in cards]
+    where = f"终端{unit}（{pid}）" if utype == "terminal" else f"{'药店' if ptype == 'pharmacy' else '机构'}{pid}"
+    where_en = f"terminal {unit} ({pid})" if utype == "terminal" else f"{ptype} {pid}"
+    top = max(kept, key=lambda b: b["surprise"])
+    if precision == "day":
+        span_zh, span_en, odd_zh, odd_en = "同一天内", "on one day", "", ""
+    else:
+        minutes = (pd.Timestamp(top["end"]) - pd.Timestamp(top["start"])).total_seconds() / 60
+        if precision == "hour":
+            span_zh, span_en = f"{max(1, int(np.ceil(minutes / 60)))}小时内", f"within {max(1, int(np.ceil(minutes / 60)))} h"
+        else:
+            span_zh, span_en = f"{minutes:.0f}分钟内", f"in {minutes:.0f} min"
+        odd_zh, odd_en = f"，非营业时段占{odd:.0%}", f", {odd:.0%} at odd hours"
+    return Finding.create(
+        "card_burst",
+        key=(utype, unit) if utype != "terminal" else ("terminal", ptype, pid, unit),
+        score=float(surprise_score(s_total)) * factor,
+        amount_at_risk=fund,
+        start=rows["start_time"].min(),
+        end=rows["start_time"].max(),
+        entities=ents,
+        claims=rows["claim_id"],
+        summary=(
+            f"{where}出现{n_ep}次集中刷卡，最多{span_zh}{top['distinct_cards']}张不同医保卡"
+            f"（金额中位{top['median_amount']:.0f}元{odd_zh}），基金{yuan(fund)}"
+            f" / {where_en}: {n_ep} burst(s), up to {top['distinct_cards']} different cards {span_en}"
+            f" (median amount {top['median_amount']:.0f}{odd_en})"
+        ),
+        evidence={
+            "unit_type": utype,
+            "peer_group": rows["peer_group"].iloc[0],
+            "bursts": kept,
+            "episodes": n_ep,
+            "distinct_cards": len(cards),
+            "claims_count": int(len(rows)),
+            "max_surprise": s_max,
+            "odd_hour_share": odd if precision != "day" else None,
+            "amount_cv": cv,
+            "non_medical_share": nm_share,
+            "fund": fund,
+            "time_precision": precision,
+            "null": null,
+            "benign_checks": checks,
+            "benign_factor": round(factor, 4),
+        },
+    )

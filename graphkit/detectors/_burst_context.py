@@ -1,0 +1,137 @@
+"""What surrounds a card-burst episode: the area's and the city's volume that day, how unusual
+its amounts are for the unit, and the unit's normal share of non-medical items.
+
+Computed once per episode inside the ``burst_windows`` projection (which holds the claims),
+so the detector can test the legal explanations without reading the claims again:
+
+* ``area_ratio`` / ``city_ratio`` — claims of the *other* providers of the unit's region (of
+  the whole city) on the episode's day, against their median on the same weekday over the
+  data's weeks (+1 smoothed), when that day is a peak (above Q3 + 1.5 IQR of those weekdays),
+  else 1: an outbreak, an end-of-month or holiday peak lifts them;
+* ``band_in`` / ``band_share`` — the episode's claims within one median absolute deviation of
+  its median amount, and the share of the unit's *other* claims in that band (Jeffreys-smoothed):
+  many cards at one price where the unit rarely sells at that price is 套现-like;
+* ``nonmedical`` (per claim) and ``unit_nm_rate`` — item share in category ``non_medical`` of
+  each episode claim, and the share of the unit's other claims (an evenly spaced sample) that
+  carry any; NaN without ``claim_items``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE"]
+
+DAY_S = 86_400
+#: background claims sampled per unit for its normal non-medical share
+NM_SAMPLE = 200
+
+
+def _peak_ratio(series: np.ndarray, d: int) -> float:
+    """``(series[d] + 1) / (median + 1)`` over the days of ``d``'s weekday (``d`` excluded) when
+    ``series[d]`` is above Tukey's fence (Q3 + 1.5 IQR) of those days — a real peak, not the
+    day-to-day noise — else 1."""
+    idx = np.arange(d % 7, series.size, 7)
+    idx = idx[idx != d]
+    if idx.size == 0:
+        return 1.0
+    q1, med, q3 = np.percentile(series[idx], [25, 50, 75])
+    if series[d] <= q3 + 1.5 * (q3 - q1):
+        return 1.0
+    return float((series[d] + 1.0) / (med + 1.0))
+
+
+def day_ratios(day: np.ndarray, prov: np.ndarray, prov_region: np.ndarray, ep_day: np.ndarray,
+               ep_prov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(area_ratio, city_ratio) of each episode (see module docstring).
+
+    ``day``: day number of every claim (from 0), ``prov``: its provider code (-1 none),
+    ``prov_region``: region code per provider (-1 unknown), ``ep_day``/``ep_prov``: per episode.
+    """
+    D = int(day.max()) + 1 if day.size else 1
+    city = np.bincount(day, minlength=D).astype(np.float64)
+    rg = np.where(prov >= 0, prov_region[np.maximum(prov, 0)], -1)
+    n_reg = int(prov_region.max()) + 1 if prov_region.size and prov_region.max() >= 0 else 0
+    ok = rg >= 0
+    region = np.bincount(rg[ok] * D + day[ok], minlength=max(n_reg, 1) * D).reshape(max(n_reg, 1), D).astype(np.float64)
+    area_r = np.ones(ep_day.size)
+    city_r = np.ones(ep_day.size)
+    own_cache: dict[int, np.ndarray] = {}
+    for k, (d, p) in enumerate(zip(ep_day.tolist(), ep_prov.tolist())):
+        own = own_cache.get(p)
+        if own is None:
+            own = own_cache[p] = np.bincount(day[prov == p], minlength=D).astype(np.float64)
+        c_other = city - own
+        city_r[k] = _peak_ratio(c_other, d)
+        r = prov_region[p] if p >= 0 else -1
+        if r >= 0:
+            a_other = region[r] - own
+            area_r[k] = _peak_ratio(a_other, d)
+        else:
+            area_r[k] = city_r[k]
+    return area_r, city_r
+
+
+def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, order: np.ndarray,
+                 ep_unit: np.ndarray, ep_pos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(band_in, band_share) per episode: ``amount`` per claim, ``order`` the claims sorted by
+    unit, ``unit_first``/``unit_last`` each unit's positions in it, ``ep_pos`` each episode's
+    claim positions (original row numbers)."""
+    band_in = np.zeros(len(ep_pos), dtype=np.int64)
+    share = np.ones(len(ep_pos))
+    for k, (uc, pos) in enumerate(zip(ep_unit.tolist(), ep_pos)):
+        a = amount[pos]
+        a = a[~np.isnan(a)]
+        if a.size == 0:
+            continue
+        med = float(np.median(a))
+        mad = float(np.median(np.abs(a - med)))
+        lo, hi = med - mad, med + mad
+        k_in = int(((a >= lo) & (a <= hi)).sum())
+        unit_a = amount[order[unit_first[uc]: unit_last[uc] + 1]]
+        unit_a = unit_a[~np.isnan(unit_a)]
+        n_in = int(((unit_a >= lo) & (unit_a <= hi)).sum()) - k_in
+        n_other = unit_a.size - a.size
+        band_in[k] = k_in
+        share[k] = (max(n_in, 0) + 0.5) / (max(n_other, 0) + 1.0)
+    return band_in, share
+
+
+def non_medical(store: Any, episode_ids: pd.Series, background: dict[int, np.ndarray],
+                claim_ids: np.ndarray) -> tuple[pd.Series, dict[int, float]]:
+    """(share of non-medical item amount per episode claim, each unit's background rate of
+    claims with non-medical items); empty / {} without ``claim_items``."""
+    if not store.has_table("claim_items"):
+        return pd.Series(dtype="float64"), {}
+    bg_ids = {u: claim_ids[pos] for u, pos in background.items()}
+    ids = pd.concat([pd.Series(episode_ids, dtype=object)] + [pd.Series(v, dtype=object) for v in bg_ids.values()],
+                    ignore_index=True).drop_duplicates()
+    items = store.items_by_claim(ids, ["category", "amount"])
+    if items.empty:
+        return pd.Series(dtype="float64"), {}
+    nm = items["amount"].where(items["category"] == "non_medical", 0.0).fillna(0.0)
+    g = pd.DataFrame({"claim_id": items["claim_id"], "nm": nm, "amt": items["amount"].fillna(0.0)}).groupby("claim_id")
+    tot = g["amt"].sum()
+    share = (g["nm"].sum() / tot.where(tot > 0)).fillna(0.0)
+    rates = {}
+    for u, v in bg_ids.items():
+        s = share.reindex(v)
+        seen = s.notna()
+        rates[u] = (float((s[seen] > 0).sum()) + 0.5) / (float(seen.sum()) + 1.0)
+    return share, rates
+
+
+def background_sample(order: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, units: np.ndarray,
+                      episode_rows: set[int]) -> dict[int, np.ndarray]:
+    """Per unit, up to :data:`NM_SAMPLE` of its non-episode claims (row numbers), evenly spaced."""
+    out = {}
+    for uc in units.tolist():
+        rows = order[unit_first[uc]: unit_last[uc] + 1]
+        rows = rows[~np.isin(rows, np.fromiter(episode_rows, dtype=np.int64, count=len(episode_rows)))] if episode_rows else rows
+        if rows.size > NM_SAMPLE:
+            rows = rows[np.linspace(0, rows.size - 1, NM_SAMPLE).astype(np.int64)]
+        out[uc] = rows
+    return out
