@@ -45,7 +45,7 @@ def _column(s: pd.Series, typ: str) -> pd.Series:
     if typ in ("date", "datetime"):
         t = pd.to_datetime(s.map(_to_py_time)).astype("datetime64[s]")
         return t.dt.floor("D") if typ == "date" else t
-    if typ == "decimal":
+    if typ in ("decimal", "float"):
         return pd.to_numeric(s).astype("float64")
     return s.astype(object).where(s.notna(), None).astype(DTYPES[typ])
 
@@ -99,6 +99,13 @@ class Neo4jStore(Store):
         self._counts: dict[str, int] | None = None
         #: claims per page when a detector reads some claim columns (see :meth:`table`)
         self.page_rows = 100_000
+
+    def profile(self) -> dict[str, Any]:
+        """The data profile kept in the meta node at load, else computed (once per object)."""
+        stored = self.manifest.get("data_profile")
+        if stored and stored.get("fingerprint") == self.fingerprint:
+            return stored
+        return super().profile()
 
     def has_table(self, name: str) -> bool:
         return self.row_counts().get(name, 0) > 0
