@@ -32,6 +32,8 @@ __all__ = ["burst_facts", "unit_finding", "robust_cv"]
 
 #: item names that mark an exam or vaccination session (besides category ``exam``)
 CAMPAIGN_WORDS = ("疫苗", "接种", "体检", "筛查", "vaccin", "screening", "check-up")
+#: ICD-10 codes of encounters for examination (Z00-Z13) and immunization (Z23-Z29)
+CAMPAIGN_ICD = tuple(f"Z{n:02d}" for n in list(range(0, 14)) + list(range(23, 30)))
 CAMPAIGN_KINDS = ("community", "village", "clinic")
 
 
@@ -112,22 +114,47 @@ def _campaign_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
     zh = "集体体检/疫苗接种"
     if ptype != "institution" or kind not in CAMPAIGN_KINDS:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"the unit is not a community or village clinic ({ptype} {kind or '?'})")
-    if rows["odd_hour"].any():
-        return benign_check("group_exam_or_vaccination", zh, "ruled_out", "claims at hours its peers are closed")
+    odd = float(rows["odd_hour"].mean())
+    if odd > 0.5:
+        return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"{odd:.0%} of the claims at hours its peers are closed")
     area = facts["prov_region"].get((ptype, pid))
     pr = pd.Series(rows["patient_id"].unique()).map(facts["region_of"])
     local = float((pr == area).mean()) if area is not None and len(pr) else 0.0
     if local <= 0.5:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"only {local:.0%} of the people live in the clinic's area")
+    dx = rows["diagnosis_code"].astype("string").str.strip().str.upper().str[:3]
+    dx_share = float(dx.isin(CAMPAIGN_ICD).fillna(False).mean()) if dx.notna().any() else None
     camp = facts["campaign"]
-    if camp is None:
+    item_share = float(rows["claim_id"].map(camp).fillna(0.0).gt(0.5).mean()) if camp is not None else None
+    shares = [x for x in (dx_share, item_share) if x is not None]
+    what = ", ".join(f"{x:.0%} {n}" for x, n in ((dx_share, "exam/immunization diagnoses (Z00-Z13, Z23-Z29)"),
+                                                  (item_share, "claims mostly exam/vaccine items")) if x is not None)
+    if not shares:
         return benign_check("group_exam_or_vaccination", zh, "partial",
-                            f"daytime session of a {kind} clinic, {local:.0%} local people; no items to confirm exams", weight ** 0.5)
-    share = float(rows["claim_id"].map(camp).fillna(0.0).mean())
-    if share > 0.5:
+                            f"daytime session of a {kind} clinic, {local:.0%} local people; no diagnoses or items to confirm",
+                            weight ** 0.5)
+    if max(shares) > 0.5:
         return benign_check("group_exam_or_vaccination", zh, "explains",
-                            f"daytime session of a {kind} clinic, {local:.0%} local people, {share:.0%} exam/vaccine items", weight)
-    return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"only {share:.0%} of the item amount is exams or vaccines")
+                            f"daytime session of a {kind} clinic, {local:.0%} local people; {what}", weight)
+    return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"not an exam or vaccination session: {what}")
+
+
+def _schedule_check(kept: list[dict], weight: float) -> dict:
+    """Monthly schedule (慢病取药日, a care home's monthly settlement): at least three episodes, more
+    than half of them within a day of one day of the month, in three or more months."""
+    zh = "按月固定日期的批量结算（慢病取药日等）"
+    if len(kept) < 3:
+        return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): no schedule to see")
+    starts = pd.to_datetime(pd.Series([b["start"] for b in kept]))
+    dom = starts.dt.day.to_numpy()
+    hits = [(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)]
+    best = max(int(h.sum()) for h in hits)
+    on = hits[int(np.argmax([h.sum() for h in hits]))]
+    months = starts[on].dt.to_period("M").nunique()
+    if best >= 3 and best > len(kept) / 2 and months >= 3:
+        return benign_check("monthly_schedule", zh, "explains",
+                            f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months", weight)
+    return benign_check("monthly_schedule", zh, "ruled_out", f"{best} of {len(kept)} episodes on one day of the month (±1)")
 
 
 def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, window: int, n_tests: int,
@@ -168,6 +195,7 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
         _peak_check(dropped, kept),
         _residents_check(rows, facts, institution_weight),
         _campaign_check(rows, facts, campaign_weight),
+        _schedule_check(kept, campaign_weight),
         benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "
                      f"({rows['peer_group'].iloc[0]}) hour profile"),

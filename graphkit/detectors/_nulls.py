@@ -29,7 +29,11 @@ def poisson_log10_sf(k: np.ndarray | float, lam: np.ndarray | float) -> np.ndarr
     """log10 P(X ≥ k) for X ~ Poisson(lam) (0 when k ≤ 0)."""
     k = np.asarray(k, dtype="float64")
     lam = np.maximum(np.asarray(lam, dtype="float64"), 1e-300)
-    out = np.where(k <= 0, 0.0, poisson.logsf(k - 1, lam) / _LN10)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sf = poisson.logsf(k - 1, lam)
+        # far in the tail logsf underflows: the first term, P(X = k), is then the whole tail
+        sf = np.where(np.isfinite(sf), sf, poisson.logpmf(k, lam))
+    out = np.where(k <= 0, 0.0, np.maximum(sf / _LN10, -1e6))
     return float(out) if out.ndim == 0 else out
 
 
@@ -41,7 +45,10 @@ def binom_log10_sf(k: np.ndarray | float, n: np.ndarray | float, p: np.ndarray |
     """
     k = np.asarray(k, dtype="float64")
     p = np.clip(np.asarray(p, dtype="float64"), 1e-300, 1.0)
-    out = np.where(k <= 0, 0.0, binom.logsf(k - 1, n, p) / _LN10)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sf = binom.logsf(k - 1, n, p)
+        sf = np.where(np.isfinite(sf), sf, binom.logpmf(k, n, p))
+    out = np.where(k <= 0, 0.0, np.maximum(sf / _LN10, -1e6))
     return float(out) if out.ndim == 0 else out
 
 

@@ -36,9 +36,9 @@ __all__ = [
 ]
 
 #: ages used to describe who lives at an address or settles for whom (definitions, not fitted):
-#: minors, the elderly (the bureaus' 65+), and young working adults (dormitories, 集体户)
+#: minors, the elderly (60+, 《老年人权益保障法》第二条), and young working adults (dormitories, 集体户)
 CHILD_AGE = 18
-ELDERLY_AGE = 65
+ELDERLY_AGE = 60
 YOUNG_ADULT = (16, 35)
 
 

@@ -85,7 +85,7 @@ MIN_CHAIN = 3
 EPISODE_COLUMNS = [
     "unit", "unit_type", "provider_type", "provider_id", "peer_group", "episode", "claim_id", "card_id",
     "patient_id", "start_time", "fund_amount", "total_amount", "odd_hour", "window_cards", "expected",
-    "surprise", "area_ratio", "city_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
+    "surprise", "diagnosis_code", "area_ratio", "city_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
 ]
 
 
@@ -125,7 +125,7 @@ def burst_windows(
 ) -> pd.DataFrame:
     """Claims of significant card-burst episodes, one row per claim (see module docstring)."""
     cols = ["claim_id", "card_id", "patient_id", "institution_id", "pharmacy_id", "terminal_id",
-            "start_time", "fund_amount", "total_amount"]
+            "start_time", "fund_amount", "total_amount", "diagnosis_code"]
     claims = store.table("claims", cols)
     empty = pd.DataFrame({c: pd.Series([], dtype="object") for c in EPISODE_COLUMNS})
     if claims.empty:
@@ -316,6 +316,7 @@ def burst_windows(
             "start_time": claims["start_time"].to_numpy()[src],
             "fund_amount": claims["fund_amount"].to_numpy(dtype=np.float64)[src],
             "total_amount": claims["total_amount"].to_numpy(dtype=np.float64)[src],
+            "diagnosis_code": claims["diagnosis_code"].to_numpy(dtype=object)[src],
             "odd_hour": (share[grp[posn], hour[posn]] < 1.0 / 24.0)
             & (uh_days[u[posn] * 24 + hour[posn]] < 0.1 * np.maximum(u_days[u[posn]], 1)),
             "window_cards": best["c"].to_numpy()[rows],

@@ -50,11 +50,12 @@ from ..projections import projection, provider_key
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._nulls import fisher_log10, geometric_log10_tail, poisson_log10_sf
-from ._people import address_groups, ages_at, household_max
+from ._people import CHILD_AGE, address_groups, ages_at, household_max
 
 __all__ = ["identity_rings", "identity_links"]
 
-KIND_WEIGHT = {"bank_account": 1.0, "device": 1.0, "phone": 0.9}
+#: institution kinds that are a neighbourhood's own primary care (the natural shared venue of villagers)
+PRIMARY_CARE = ("village", "community")
 KIND_ZH = {"phone": "手机号", "bank_account": "银行账户", "device": "设备", "address": "地址"}
 LINK_COLUMNS = ["kind", "value", "patient_id", "household", "family", "households", "members", "elderly_share"]
 
@@ -231,7 +232,7 @@ def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Ite
               doc="score factor when the members live at one care home or dormitory"),
         Param("agent_weight", 0.2, "float", low=0.0, high=1.0,
               doc="score factor for an agent's, village doctor's or employer's number whose holders are not steered to one venue"),
-        Param("elderly_age", 65, "int", low=40, high=100, doc="age counted as elderly (care homes, village agents)"),
+        Param("elderly_age", 60, "int", low=40, high=100, doc="age counted as elderly (60: 《老年人权益保障法》)"),
     ],
     needs=("contacts",),
 )
@@ -242,7 +243,7 @@ def identity_rings(
     min_address_members: int = 0,
     collective_weight: float = 0.2,
     agent_weight: float = 0.2,
-    elderly_age: int = 65,
+    elderly_age: int = 60,
 ) -> list[Finding]:
     """Groups of people sharing personal identifiers across unrelated households.
 
@@ -271,6 +272,9 @@ def identity_rings(
     ref = mc["start_time"].max() if len(mc) else None
     groups, address_of, hh_max = address_groups(store, ref)
     reach = _reach(store, mc, people)
+    inst = store.table("institutions", ["institution_id", "kind", "region"])
+    primary = {f"institution:{i}": r for i, k, r in zip(inst["institution_id"], inst["kind"], inst["region"])
+               if k in PRIMARY_CARE}
     mc_by_person = dict(tuple(mc.groupby("patient_id", sort=False)))
     empty_mc = mc.iloc[:0]
     n_rings = int(links["ring"].nunique())
@@ -295,9 +299,11 @@ def identity_rings(
         lp_venue, venue_null = _steering(shared, members, people, reach)
         lp = fisher_log10([lp_ident, lp_venue])
         s = float(surprise(lp, n_values))
-        steered = float(surprise(lp_venue, max(n_rings, 1))) > 0
+        # steered: most members at one shared venue, beyond what its reach into their regions explains
+        steered = (float(surprise(lp_venue, max(n_rings, 1))) > 0
+                   and venue_null.get("venue_members", 0) > len(members) / 2)
         checks, care_home = _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max,
-                                         ref, elderly_age=elderly_age, collective_weight=collective_weight,
+                                         ref, primary, elderly_age=elderly_age, collective_weight=collective_weight,
                                          agent_weight=agent_weight)
         factor = benign_factor(checks)
         fund = float(claims["fund_amount"].sum())
@@ -417,7 +423,7 @@ def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach
     return lp_venue, {**info, "log10_p_venue": round(lp_venue, 3)}
 
 
-def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max, ref, *,
+def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max, ref, primary, *,
                  elderly_age: int, collective_weight: float, agent_weight: float) -> tuple[list[dict], bool]:
     """The legal look-alikes of one ring, tested (see module docstring)."""
     hh = int(per_val["households"].max())
@@ -425,8 +431,7 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
                            f"the identifiers span {hh} households that are not one registered family or address")]
     ages = ages_at(pd.Series(members).map(people["birth_date"]), np.full(len(members), np.datetime64(pd.Timestamp(ref or "today"), "s")))
     known = ~np.isnan(ages)
-    elderly = float((ages[known] >= elderly_age).mean()) if known.any() else 0.0
-    working = float(((ages[known] >= 18) & (ages[known] < 60)).mean()) if known.any() else 0.0
+    working = float(((ages[known] >= CHILD_AGE) & (ages[known] < elderly_age)).mean()) if known.any() else 0.0
     # collective address: most members at one care home / dormitory / collective household
     addr = pd.Series(members).map(address_of)
     care_home = False
@@ -453,20 +458,27 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
     venue = venue_null.get("venue")
     steer_txt = (f"{venue_null.get('venue_members')} members at {venue} where {venue_null.get('venue_expected_members')} "
                  f"were expected") if venue else "no venue shared"
-    # village doctor / agent activating e-vouchers: one region, mostly elderly, not steered
+    # village doctor / agent activating e-vouchers: one region, mostly elderly or children, and not
+    # steered beyond their own village/community clinic
     region = pd.Series(members).map(people["region"]).dropna()
+    top_region = region.value_counts().index[0] if len(region) else None
     one_region = float(region.value_counts().iloc[0] / len(members)) if len(region) else 0.0
+    dependants = float(((ages[known] >= elderly_age) | (ages[known] < CHILD_AGE)).mean()) if known.any() else 0.0
+    local_clinic = venue is not None and venue in primary and (primary[venue] == top_region or primary[venue] is None)
     if not strong_kinds:
         pass
-    elif one_region > 0.5 and elderly > 0.5:
+    elif one_region > 0.5 and dependants > 0.5:
+        agent_steered = steered and not local_clinic
+        why = (f"but steered: {steer_txt}" if agent_steered else
+               f"the shared venue is their own {venue} (primary care of their region): {steer_txt}" if steered else
+               f"not steered to a venue ({steer_txt})")
         checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证",
-                                   "ruled_out" if steered else "explains",
-                                   f"{one_region:.0%} in one region, {elderly:.0%} elderly; " + (
-                                       f"but steered: {steer_txt}" if steered else f"not steered to a venue ({steer_txt})"),
-                                   1.0 if steered else agent_weight))
+                                   "ruled_out" if agent_steered else "explains",
+                                   f"{one_region:.0%} in one region, {dependants:.0%} elderly or children; " + why,
+                                   1.0 if agent_steered else agent_weight))
     else:
         checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证", "ruled_out",
-                                   f"{one_region:.0%} of the members in one region, {elderly:.0%} elderly"))
+                                   f"{one_region:.0%} of the members in one region, {dependants:.0%} elderly or children"))
     # employer's number: working-age employees, not steered
     emp = pd.Series(members).map(people["insurance_type"])
     emp_share = float((emp == "employee").mean()) if emp.notna().any() else 0.0
