@@ -139,22 +139,25 @@ def _campaign_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
     return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"not an exam or vaccination session: {what}")
 
 
-def _schedule_check(kept: list[dict], weight: float) -> dict:
-    """Monthly schedule (慢病取药日, a care home's monthly settlement): at least three episodes, more
-    than half of them within a day of one day of the month, in three or more months."""
+def _schedule_check(kept: list[dict], weight: float, n_units: int) -> dict:
+    """Monthly schedule (慢病取药日, a care home's monthly settlement): the episodes fall within a
+    day of one day of the month far more often than days drawn at random would (union bound over
+    the 31 days: ``31 · P(Binomial(n, 3/31) ≥ best)``, beyond the bar of the units tested), at
+    least four times, in four or more months."""
     zh = "按月固定日期的批量结算（慢病取药日等）"
-    if len(kept) < 3:
-        return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): no schedule to see")
+    if len(kept) < 4:
+        return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule")
     starts = pd.to_datetime(pd.Series([b["start"] for b in kept]))
     dom = starts.dt.day.to_numpy()
     hits = [(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)]
-    best = max(int(h.sum()) for h in hits)
-    on = hits[int(np.argmax([h.sum() for h in hits]))]
-    months = starts[on].dt.to_period("M").nunique()
-    if best >= 3 and best > len(kept) / 2 and months >= 3:
-        return benign_check("monthly_schedule", zh, "explains",
-                            f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months", weight)
-    return benign_check("monthly_schedule", zh, "ruled_out", f"{best} of {len(kept)} episodes on one day of the month (±1)")
+    sums = [int(h.sum()) for h in hits]
+    best = max(sums)
+    months = starts[hits[int(np.argmax(sums))]].dt.to_period("M").nunique()
+    lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, len(kept), 3.0 / 31.0)))
+    detail = f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
+    if best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0:
+        return benign_check("monthly_schedule", zh, "explains", detail, weight)
+    return benign_check("monthly_schedule", zh, "ruled_out", detail)
 
 
 def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, window: int, n_tests: int,
@@ -195,7 +198,7 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
         _peak_check(dropped, kept),
         _residents_check(rows, facts, institution_weight),
         _campaign_check(rows, facts, campaign_weight),
-        _schedule_check(kept, campaign_weight),
+        _schedule_check(kept, campaign_weight, n_units),
         benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "
                      f"({rows['peer_group'].iloc[0]}) hour profile"),

@@ -7,13 +7,16 @@ the rows a detector asks about.
 
 *Household-sized* is measured on the data: a phone or address value is a household's when
 it is held by at most :func:`household_max` people — Tukey's far-out fence (Q3 + 3·IQR) of
-the number of people per address in this bundle, never less than 2. Larger address groups
+the number of people per address in this bundle, never less than an ordinary large family
+(:data:`HOUSEHOLD_FLOOR`). Larger address groups
 are *collective* (care homes, dormitories, 集体户), classified by who lives there.
 
 Examples
 --------
 >>> household_max(np.array([1, 2, 2, 3, 3, 4, 4, 5, 60]))
 10
+>>> household_max(np.array([2, 2, 2, 2, 3]))
+6
 """
 
 from __future__ import annotations
@@ -42,15 +45,20 @@ ELDERLY_AGE = 60
 YOUNG_ADULT = (16, 35)
 
 
+#: a family household of this size is ordinary (2020 census: 6+ person 家庭户 are a few per cent), so
+#: the data's fence is never taken below it (a city of two-person homes has an IQR of 0)
+HOUSEHOLD_FLOOR = 6
+
+
 def household_max(sizes: np.ndarray) -> int:
     """Most people a value can hold and still be one household: Q3 + 3·IQR of ``sizes``
-    (people per address value), at least 2."""
+    (people per address value), at least :data:`HOUSEHOLD_FLOOR`."""
     s = np.asarray(sizes, dtype="float64")
     s = s[s >= 1]
     if s.size == 0:
-        return 2
+        return HOUSEHOLD_FLOOR
     q1, q3 = np.percentile(s, [25, 75])
-    return int(max(2, np.floor(q3 + 3.0 * (q3 - q1))))
+    return int(max(HOUSEHOLD_FLOOR, np.floor(q3 + 3.0 * (q3 - q1))))
 
 
 def ages_at(birth: pd.Series | np.ndarray, when: pd.Series | np.ndarray) -> np.ndarray:
@@ -115,7 +123,7 @@ def address_groups(store: Any, ref: pd.Timestamp | None = None) -> tuple[pd.Data
                           "young_share": pd.Series([], dtype="float64"), "collective": pd.Series([], dtype=bool),
                           "type": pd.Series([], dtype=object)})
     if vals.empty:
-        return empty, pd.Series([], dtype=object), 2
+        return empty, pd.Series([], dtype=object), HOUSEHOLD_FLOOR
     sizes = vals.drop_duplicates("value")["size"].to_numpy()
     hh_max = household_max(sizes)
     pats = store.table("patients", ["patient_id", "birth_date"])

@@ -117,7 +117,7 @@ def burst_windows(
     store: Any,
     *,
     window_minutes: int = 60,
-    min_cards: int = 10,
+    min_cards: int = 5,
     min_surprise: float = 8.0,
     floor_per_day: float = 0.1,
     local_weeks: int = 4,
@@ -359,8 +359,9 @@ def _pharmacy_regions(store: Any) -> pd.Series:
     "card_burst",
     [
         Param("window_minutes", 60, "int", low=5, high=24 * 60, doc="length of the sliding window (a day with dates only)"),
-        Param("min_cards", 10, "int", low=3, doc="distinct cards a window needs"),
-        Param("min_surprise", 8.0, "float", low=1.0, doc="-log10 Poisson tail a window needs (vs own history and peers)"),
+        Param("min_cards", 5, "int", low=3, doc="distinct cards a window needs (the Poisson surprise decides; this only bounds the work)"),
+        Param("min_surprise", 0.0, "float", low=0.0,
+              doc="-log10 Poisson tail a window needs; 0: one decade beyond the multiple-testing bar (log10 windows tested + 1)"),
         Param("min_episodes", 1, "int", low=1, doc="burst episodes a unit needs to be reported"),
         Param("floor_per_day", 0.1, "float", low=0.0, doc="smallest expected claims per day at any hour"),
         Param("local_weeks", 4, "int", low=0, high=26, doc="half-width in weeks of the local weekday-hour median"),
@@ -381,8 +382,8 @@ def card_bursts(
     store: Any,
     *,
     window_minutes: int = 60,
-    min_cards: int = 10,
-    min_surprise: float = 8.0,
+    min_cards: int = 5,
+    min_surprise: float = 0.0,
     min_episodes: int = 1,
     floor_per_day: float = 0.1,
     local_weeks: int = 4,
@@ -409,6 +410,9 @@ def card_bursts(
         W, L = 24 * 60, 1
     elif precision == "hour":
         W = max(60, -(-W // 60) * 60)
+    n_tests = max(int(store.row_counts().get("claims", 1)), 1) * (2 if L > 1 else 1)
+    if min_surprise <= 0:
+        min_surprise = float(np.log10(n_tests)) + 1.0
     rows_all = store.projection(
         "burst_windows", window_minutes=W, min_cards=min_cards,
         min_surprise=min_surprise, floor_per_day=floor_per_day, local_weeks=local_weeks,
@@ -416,7 +420,6 @@ def card_bursts(
     )
     if rows_all.empty:
         return []
-    n_tests = max(int(store.row_counts().get("claims", len(rows_all))), 1) * (2 if L > 1 else 1)
     n_eps_all = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit", "episode"]).ngroups)
     n_units = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"]).ngroups)
     facts = _burst_facts(store, rows_all)

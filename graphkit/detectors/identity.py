@@ -49,7 +49,7 @@ from ..params import Param
 from ..projections import projection, provider_key
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
-from ._nulls import fisher_log10, geometric_log10_tail, poisson_log10_sf
+from ._nulls import binom_log10_sf, fisher_log10, geometric_log10_tail, poisson_log10_sf
 from ._people import CHILD_AGE, address_groups, ages_at, household_max
 
 __all__ = ["identity_rings", "identity_links"]
@@ -303,7 +303,7 @@ def identity_rings(
         steered = (float(surprise(lp_venue, max(n_rings, 1))) > 0
                    and venue_null.get("venue_members", 0) > len(members) / 2)
         checks, care_home = _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max,
-                                         ref, primary, elderly_age=elderly_age, collective_weight=collective_weight,
+                                         ref, primary, n_rings, elderly_age=elderly_age, collective_weight=collective_weight,
                                          agent_weight=agent_weight)
         factor = benign_factor(checks)
         fund = float(claims["fund_amount"].sum())
@@ -423,7 +423,7 @@ def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach
     return lp_venue, {**info, "log10_p_venue": round(lp_venue, 3)}
 
 
-def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max, ref, primary, *,
+def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max, ref, primary, n_rings, *,
                  elderly_age: int, collective_weight: float, agent_weight: float) -> tuple[list[dict], bool]:
     """The legal look-alikes of one ring, tested (see module docstring)."""
     hh = int(per_val["households"].max())
@@ -479,17 +479,20 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
     else:
         checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证", "ruled_out",
                                    f"{one_region:.0%} of the members in one region, {dependants:.0%} elderly or children"))
-    # employer's number: working-age employees, not steered
-    emp = pd.Series(members).map(people["insurance_type"])
-    emp_share = float((emp == "employee").mean()) if emp.notna().any() else 0.0
-    if "phone" in strong_kinds and working > 0.5 and emp_share > 0.5:
+    # employer's number: far more employees (职工医保) among the holders than in the city, of
+    # working age, and not steered
+    emp = pd.Series(members).map(people["insurance_type"]).dropna()
+    n_emp, n_known = int((emp == "employee").sum()), int(len(emp))
+    city_emp = float((people["insurance_type"] == "employee").mean()) if people["insurance_type"].notna().any() else 0.0
+    lp_emp = float(binom_log10_sf(n_emp, n_known, city_emp)) if n_known and 0 < city_emp < 1 else 0.0
+    employees = float(surprise(lp_emp, max(n_rings, 1))) > 0
+    emp_txt = f"{n_emp}/{n_known} employees (city {city_emp:.0%}, log10 p {lp_emp:.1f}), {working:.0%} of working age"
+    if "phone" in strong_kinds and working > 0.5 and employees:
         checks.append(benign_check("employer_number", "单位总机号码", "ruled_out" if steered else "explains",
-                                   f"{emp_share:.0%} employees, {working:.0%} of working age; " + (
-                                       f"but steered: {steer_txt}" if steered else f"not steered ({steer_txt})"),
+                                   emp_txt + "; " + (f"but steered: {steer_txt}" if steered else f"not steered ({steer_txt})"),
                                    1.0 if steered else agent_weight))
     elif "phone" in strong_kinds:
-        checks.append(benign_check("employer_number", "单位总机号码", "ruled_out",
-                                   f"{emp_share:.0%} employees, {working:.0%} of working age"))
+        checks.append(benign_check("employer_number", "单位总机号码", "ruled_out", emp_txt))
     # a provider's own number registered for its patients: the venue is a hospital and the
     # members' visits there never fall on the same day (no organised trips)
     if venue and venue.startswith("institution:") and strong_kinds:
