@@ -404,7 +404,8 @@ def test_card_kinds_declare_what_they_need():
     assert {"time:minute", "terminals"} <= dict(REGISTRY["card_burst"].prefers).keys()
     assert REGISTRY["deceased_card_use"].needs == ("death_dates",)
     assert REGISTRY["identity_ring"].needs == ("contacts",)
-    assert "card_kinds" in dict(REGISTRY["shared_card"].prefers)
+    assert "card_kind" in dict(REGISTRY["shared_card"].prefers)
+    assert "item_times" in dict(REGISTRY["deceased_card_use"].prefers)
 
 
 def test_every_card_kind_finding_records_its_null_and_checks(tmp_path):

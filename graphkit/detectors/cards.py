@@ -72,7 +72,7 @@ def scored_finding(kind: str, key: tuple, rows: pd.DataFrame, *, score: float, e
     ],
     prefers={
         "contacts": "household, guardian and care-home checks reported as not_testable",
-        "card_kinds": "without cards.kind every card counts as physical: an e-voucher may be read as a replacement",
+        "card_kind": "without cards.kind every card counts as physical: an e-voucher may be read as a replacement",
     },
 )
 def shared_cards(
@@ -241,7 +241,8 @@ def _replaced(store: Any, cards: pd.DataFrame, grace_days: int) -> list[Finding]
         Param("lag_weight", 0.3, "float", low=0.0, high=1.0, doc="score factor for claims explained as a final bill"),
     ],
     needs=("death_dates",),
-    prefers={"items": "without claim_items.item_time a delayed settlement of care given before death is only inferred from the provider"},
+    prefers={"item_times": "without claim_items.item_time a delayed settlement of care given before death is not testable; "
+                           "final bills are inferred from the provider alone"},
 )
 def deceased_card_uses(store: Any, *, grace_days: int = 0, lag_days: int = 3, lag_weight: float = 0.3) -> list[Finding]:
     """Settlements that start after the death date of the person or of the card holder.
@@ -327,7 +328,7 @@ def deceased_card_uses(store: Any, *, grace_days: int = 0, lag_days: int = 3, la
 
 def _delayed_settlements(store: Any, rows: pd.DataFrame) -> set[str] | None:
     """Post-death claims whose every item was given on or before the death date (None: not testable)."""
-    if not store.has_table("claim_items") or "item_time" not in store.columns("claim_items"):
+    if not _supports(store, "item_times"):
         return None
     items = store.items_by_claim(rows["claim_id"], ["item_time"])
     if items.empty or items["item_time"].isna().all():
@@ -338,6 +339,17 @@ def _delayed_settlements(store: Any, rows: pd.DataFrame) -> set[str] | None:
     before = (t.dt.floor("D") <= d) & t.notna()
     per = before.groupby(items["claim_id"]).all()
     return set(per[per].index)
+
+
+def _supports(store: Any, need: str) -> bool:
+    """What the data profile says the bundle supports (``item_times``, ``card_kind`` …)."""
+    prof = store.profile() if callable(getattr(store, "profile", None)) else None
+    sup = (prof or {}).get("supports") or {}
+    if need in sup:
+        return bool(sup[need])
+    if need == "item_times":  # a store without a profile: its columns
+        return store.has_table("claim_items") and "item_time" in store.columns("claim_items")
+    return False
 
 
 def _claims_before_death(store: Any, rows: pd.DataFrame, lag_days: int) -> dict[str, set[str]]:
