@@ -139,36 +139,48 @@ def _campaign_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
     return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"not an exam or vaccination session: {what}")
 
 
-def _schedule_check(kept: list[dict], weight: float, n_units: int) -> dict:
+def _schedule_check(kept: list[dict], weight: float, n_units: int) -> tuple[dict, np.ndarray]:
     """Monthly schedule (慢病取药日, a care home's monthly settlement): the episodes fall within a
     day of one day of the month far more often than days drawn at random would (union bound over
     the 31 days: ``31 · P(Binomial(n, 3/31) ≥ best)``, beyond the bar of the units tested), at
-    least four times, in four or more months."""
+    least four times, in four or more months. Returns the check and which episodes are on it."""
     zh = "按月固定日期的批量结算（慢病取药日等）"
+    none = np.zeros(len(kept), dtype=bool)
     if len(kept) < 4:
-        return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule")
+        return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule"), none
     starts = pd.to_datetime(pd.Series([b["start"] for b in kept]))
     dom = starts.dt.day.to_numpy()
     hits = [(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)]
     sums = [int(h.sum()) for h in hits]
     best = max(sums)
-    months = starts[hits[int(np.argmax(sums))]].dt.to_period("M").nunique()
+    on = hits[int(np.argmax(sums))]
+    months = starts[on].dt.to_period("M").nunique()
     lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, len(kept), 3.0 / 31.0)))
     detail = f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
     if best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0:
-        return benign_check("monthly_schedule", zh, "explains", detail, weight)
-    return benign_check("monthly_schedule", zh, "ruled_out", detail)
+        return benign_check("monthly_schedule", zh, "explains", detail, weight), on
+    return benign_check("monthly_schedule", zh, "ruled_out", detail), none
+
+
+def _per_episode(name: str, zh: str, results: list[dict], n_eps: int) -> dict:
+    """One unit-level check from per-episode outcomes: explains when every episode is explained,
+    partial (its episodes left out of the score) when some are, else the first episode's outcome."""
+    hits = [r for r in results if r["outcome"] == "explains"]
+    if hits and len(hits) == n_eps:
+        return benign_check(name, zh, "explains", f"every episode: {hits[0]['detail']}", hits[0]["factor"])
+    if hits:
+        return benign_check(name, zh, "partial", f"{len(hits)} of {n_eps} episode(s) left out of the score: {hits[0]['detail']}")
+    return results[0] if results else benign_check(name, zh, "ruled_out", "")
 
 
 def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, window: int, n_tests: int,
                  n_eps_all: int, n_units: int, min_surprise: float, min_episodes: int,
                  institution_weight: float, campaign_weight: float) -> Finding | None:
     """The finding of one unit's episodes, or None when fewer than ``min_episodes`` stay."""
-    kept, dropped, lp_amount, lp_nm, s_episodes = [], [], 0.0, 0.0, 0.0
-    kept_rows = []
+    kept, dropped, eps = [], [], []
     for _, e in rows.groupby("episode", sort=True):
         c, lam = int(e["window_cards"].iloc[0]), float(e["expected"].iloc[0])
-        ratio = max(float(e["area_ratio"].iloc[0]), float(e["city_ratio"].iloc[0]), 1.0)
+        ratio = max(float(e["day_ratio"].iloc[0]), 1.0)
         lp = float(poisson_log10_sf(c, lam * ratio))
         b = {
             "start": e["start_time"].min(), "end": e["start_time"].max(), "claims": int(len(e)),
@@ -182,35 +194,60 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
             dropped.append(b)
             continue
         kept.append(b)
-        kept_rows.append(e)
-        s_episodes += float(surprise(lp, n_tests))
-        lp_amount += float(binom_log10_sf(int(e["band_in"].iloc[0]), len(e), float(e["band_share"].iloc[0])))
-        rate = e["unit_nm_rate"].iloc[0]
-        if pd.notna(rate):
-            lp_nm += float(binom_log10_sf(int((e["nonmedical"].fillna(0.0) > 0).sum()), len(e), float(rate)))
+        eps.append((e, lp))
     if len(kept) < min_episodes:
         return None
-    rows = pd.concat(kept_rows, ignore_index=True)
-    s_amount = float(surprise(lp_amount, n_eps_all))
-    s_nm = float(surprise(lp_nm, n_units))
-    s_total = s_episodes + s_amount + s_nm
+    # legal explanations of single episodes (a care home's batch, an exam morning, a monthly
+    # refill day) take those episodes out of the score; the unit's other episodes still count
+    res = [_residents_check(e, facts, institution_weight) for e, _ in eps]
+    camp = [_campaign_check(e, facts, campaign_weight) for e, _ in eps]
+    why = [("institution_batch" if r["outcome"] == "explains" else "group_exam_or_vaccination" if c["outcome"] == "explains"
+            else None) for r, c in zip(res, camp)]
+    open_ix = [i for i, w in enumerate(why) if w is None]
+    sched, on = _schedule_check([kept[i] for i in open_ix], campaign_weight, n_units)
+    for j, i in enumerate(open_ix):
+        if on[j]:
+            why[i] = "monthly_schedule"
+    for b, w in zip(kept, why):
+        b["explained_by"] = w
+    n = len(eps)
+    sched_results = [sched if w == "monthly_schedule" else benign_check("monthly_schedule", sched["zh"], "ruled_out", sched["detail"])
+                     for w in why]
     checks = [
         _peak_check(dropped, kept),
-        _residents_check(rows, facts, institution_weight),
-        _campaign_check(rows, facts, campaign_weight),
-        _schedule_check(kept, campaign_weight, n_units),
+        _per_episode("institution_batch", "养老机构/集体户批量结算", [r if w in ("institution_batch", None) else
+                     benign_check("institution_batch", "养老机构/集体户批量结算", "ruled_out", "") for r, w in zip(res, why)], n),
+        _per_episode("group_exam_or_vaccination", "集体体检/疫苗接种", [c if w != "institution_batch" else
+                     benign_check("group_exam_or_vaccination", "集体体检/疫苗接种", "ruled_out", "") for c, w in zip(camp, why)], n),
+        _per_episode("monthly_schedule", sched["zh"], sched_results, n),
         benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "
                      f"({rows['peer_group'].iloc[0]}) hour profile"),
     ]
     factor = benign_factor(checks)
+    scored = [i for i, w in enumerate(why) if w is None] or list(range(n))
+    s_episodes = sum(float(surprise(eps[i][1], n_tests)) for i in scored)
+    lp_amount, lp_nm = 0.0, 0.0
+    for i in scored:
+        e = eps[i][0]
+        lp_amount += float(binom_log10_sf(int(e["band_in"].iloc[0]), len(e), float(e["band_share"].iloc[0])))
+        rate = e["unit_nm_rate"].iloc[0]
+        if pd.notna(rate):
+            lp_nm += float(binom_log10_sf(int((e["nonmedical"].fillna(0.0) > 0).sum()), len(e), float(rate)))
+    rows = pd.concat([eps[i][0] for i in scored], ignore_index=True)
+    s_amount = float(surprise(lp_amount, n_eps_all))
+    s_nm = float(surprise(lp_nm, n_units))
+    s_total = s_episodes + s_amount + s_nm
     null = {"method": "Poisson tail of distinct cards per window vs. the unit's own weekday-hour median, its local weeks "
                       "and its peers' hour profile (raised by the day's area/city volume ratio); amounts: binomial tail "
                       "vs. the unit's other claims in the same band; non-medical items: binomial vs. the unit's own rate",
             "time_precision": precision, "window_minutes": window, "n_tests": n_tests,
+            "episodes_scored": len(scored),
             "surprise_episodes": round(s_episodes, 3), "log10_p_amounts": round(lp_amount, 3),
             "surprise_amounts": round(s_amount, 3), "log10_p_non_medical": round(lp_nm, 3),
             "surprise_non_medical": round(s_nm, 3), "surprise": round(s_total, 3)}
+    kept_all = kept
+    kept = [kept[i] for i in scored]
     n_ep = len(kept)
     s_max = max(b["surprise"] for b in kept)
     cv = float(np.median([b["amount_cv"] for b in kept]))
@@ -254,7 +291,7 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
         evidence={
             "unit_type": utype,
             "peer_group": rows["peer_group"].iloc[0],
-            "bursts": kept,
+            "bursts": kept_all,
             "episodes": n_ep,
             "distinct_cards": len(cards),
             "claims_count": int(len(rows)),

@@ -4,10 +4,12 @@ its amounts are for the unit, and the unit's normal share of non-medical items.
 Computed once per episode inside the ``burst_windows`` projection (which holds the claims),
 so the detector can test the legal explanations without reading the claims again:
 
-* ``area_ratio`` / ``city_ratio`` — claims of the *other* providers of the unit's region (of
-  the whole city) on the episode's day, against their median on the same weekday over the
-  data's weeks (+1 smoothed), when that day is a peak (above Q3 + 1.5 IQR of those weekdays),
-  else 1: an outbreak, an end-of-month or holiday peak lifts them;
+* ``day_ratio`` — claims of the *other* providers of the unit's peer group in its region, of
+  its region, and of the whole city on the episode's day, against their median on the same
+  weekday over the data's weeks (+1 smoothed), when that day is a peak (above Q3 + 1.5 IQR of
+  those weekdays), else 1; the largest of the three, the areas' over the days around the
+  episode (:data:`OUTBREAK_DAYS`): an outbreak lifts the area's clinics for days, an
+  end-of-month or holiday peak the city on the day;
 * ``band_in`` / ``band_share`` — the episode's claims within one median absolute deviation of
   its median amount, and the share of the unit's *other* claims in that band (Jeffreys-smoothed):
   many cards at one price where the unit rarely sells at that price is 套现-like;
@@ -28,6 +30,9 @@ __all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM
 DAY_S = 86_400
 #: background claims sampled per unit for its normal non-medical share
 NM_SAMPLE = 200
+#: an area's outbreak is looked for from this many days before to this many after the episode
+#: (a cluster often opens a wave: influenza incubates 1-4 days and a wave runs 1-3 weeks)
+OUTBREAK_DAYS = (3, 7)
 
 
 def _peak_ratio(series: np.ndarray, d: int) -> float:
@@ -44,35 +49,39 @@ def _peak_ratio(series: np.ndarray, d: int) -> float:
     return float((series[d] + 1.0) / (med + 1.0))
 
 
-def day_ratios(day: np.ndarray, prov: np.ndarray, prov_region: np.ndarray, ep_day: np.ndarray,
-               ep_prov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(area_ratio, city_ratio) of each episode (see module docstring).
+def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_day: np.ndarray,
+               ep_prov: np.ndarray) -> np.ndarray:
+    """The largest peak ratio of each episode's day over its areas and the city (see module
+    docstring); 1 when no area was at a peak.
 
     ``day``: day number of every claim (from 0), ``prov``: its provider code (-1 none),
-    ``prov_region``: region code per provider (-1 unknown), ``ep_day``/``ep_prov``: per episode.
+    ``areas``: per area kind, an area code per provider (-1 unknown) — e.g. the provider's
+    region, its peer group within the region; ``ep_day``/``ep_prov``: per episode.
     """
     D = int(day.max()) + 1 if day.size else 1
     city = np.bincount(day, minlength=D).astype(np.float64)
-    rg = np.where(prov >= 0, prov_region[np.maximum(prov, 0)], -1)
-    n_reg = int(prov_region.max()) + 1 if prov_region.size and prov_region.max() >= 0 else 0
-    ok = rg >= 0
-    region = np.bincount(rg[ok] * D + day[ok], minlength=max(n_reg, 1) * D).reshape(max(n_reg, 1), D).astype(np.float64)
-    area_r = np.ones(ep_day.size)
-    city_r = np.ones(ep_day.size)
+    counts = []
+    for code in areas:
+        a = np.where(prov >= 0, code[np.maximum(prov, 0)], -1)
+        n = int(code.max()) + 1 if code.size and code.max() >= 0 else 1
+        ok = a >= 0
+        counts.append(np.bincount(a[ok] * D + day[ok], minlength=n * D).reshape(n, D).astype(np.float64))
+    out = np.ones(ep_day.size)
     own_cache: dict[int, np.ndarray] = {}
     for k, (d, p) in enumerate(zip(ep_day.tolist(), ep_prov.tolist())):
         own = own_cache.get(p)
         if own is None:
             own = own_cache[p] = np.bincount(day[prov == p], minlength=D).astype(np.float64)
-        c_other = city - own
-        city_r[k] = _peak_ratio(c_other, d)
-        r = prov_region[p] if p >= 0 else -1
-        if r >= 0:
-            a_other = region[r] - own
-            area_r[k] = _peak_ratio(a_other, d)
-        else:
-            area_r[k] = city_r[k]
-    return area_r, city_r
+        r = _peak_ratio(city - own, d)
+        for code, cnt in zip(areas, counts):
+            c = code[p] if p >= 0 else -1
+            if c >= 0:
+                other = cnt[c] - own
+                if other.sum() > 0:
+                    days = range(max(0, d - OUTBREAK_DAYS[0]), min(D, d + OUTBREAK_DAYS[1] + 1))
+                    r = max(r, max(_peak_ratio(other, x) for x in days))
+        out[k] = r
+    return out
 
 
 def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, order: np.ndarray,

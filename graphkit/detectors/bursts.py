@@ -85,7 +85,7 @@ MIN_CHAIN = 3
 EPISODE_COLUMNS = [
     "unit", "unit_type", "provider_type", "provider_id", "peer_group", "episode", "claim_id", "card_id",
     "patient_id", "start_time", "fund_amount", "total_amount", "odd_hour", "window_cards", "expected",
-    "surprise", "diagnosis_code", "area_ratio", "city_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
+    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
 ]
 
 
@@ -334,13 +334,15 @@ def burst_windows(
     reg_vals = np.where(is_ph, pd.Series(prov_names).map(_pharmacy_regions(store)).to_numpy(dtype=object),
                         pd.Series(prov_names).map(inst_region).to_numpy(dtype=object)) if len(prov_names) else np.zeros(0, dtype=object)
     prov_region = pd.factorize(pd.Series(reg_vals, dtype=object), use_na_sentinel=True)[0].astype(np.int64)
-    area_r, city_r = day_ratios(tt // DAY_S - day0, prov[order], prov_region, tt[ep_start] // DAY_S - day0, prov[order[ep_start]])
+    prov_group = np.asarray(gcodes, dtype=np.int64) if len(gcodes) else np.zeros(len(prov_names), dtype=np.int64)
+    peer_area = np.where(prov_region >= 0, prov_group * (int(prov_region.max()) + 1) + prov_region, -1)
+    day_r = day_ratios(tt // DAY_S - day0, prov[order], [prov_region, peer_area], tt[ep_start] // DAY_S - day0,
+                       prov[order[ep_start]])
     amounts = claims["total_amount"].to_numpy(dtype=np.float64)
     band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
     bg = background_sample(order, ufirst, ulast, np.unique(ep_unit), set(src.tolist()))
     nm, nm_rate = non_medical(store, out["claim_id"], bg, claims["claim_id"].to_numpy(dtype=object))
-    out["area_ratio"] = area_r[rows]
-    out["city_ratio"] = city_r[rows]
+    out["day_ratio"] = day_r[rows]
     out["band_in"] = band_in[rows]
     out["band_share"] = band_share[rows]
     out["nonmedical"] = out["claim_id"].map(nm).to_numpy(dtype=np.float64) if len(nm) else np.nan
