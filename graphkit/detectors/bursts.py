@@ -32,31 +32,27 @@ Method
    claims sorted by (unit, time). A window is *significant* when it holds at least
    ``min_cards`` distinct cards and the Poisson tail ``-log10 P(X ≥ cards | λ)`` reaches
    ``min_surprise``, with ``λ`` the rate integrated over the window's hour slices (each
-   slice at the larger rate of its two ends). About 20 million windows are tested in a
-   10M-claim city: the default 8 leaves room for that many tests and for over-dispersion.
+   slice at the larger rate of its two ends). ``min_surprise`` 0 (default) sets it to one
+   decade beyond the multiple-testing bar: ``log10(windows tested) + 1`` (about 8.3 for a
+   10M-claim city, 6.5 for 150k claims). With dates only the window is one day (each day
+   against the unit's own weekday median); with hours only it is a whole number of hours.
 4. **Episodes.** Overlapping significant windows of one unit merge into one *burst episode*.
    A unit with at least ``min_episodes`` episodes is a finding.
 
-Signals (scoring)
------------------
-* strength: the largest window surprise (capped), the number of episodes (repetition) and
-  of distinct cards;
-* odd hours: share of the episodes' claims in hours that are odd for the unit — its peer
-  group settles less than a uniform hour's share then, and the unit itself is active in
-  that hour on fewer than 10 % of its active days (closed hours);
-* similar amounts: robust coefficient of variation (1.4826 · MAD / median) of the claims'
-  total amounts within each episode (套现 at a fixed price);
-* non-medical items: share of the episodes' item amounts in category ``non_medical``
-  (when ``claim_items`` exist).
+Scoring and benign checks: :mod:`graphkit.detectors._burst_checks` (decades of surprise beyond
+the bar from the episodes, their amounts and non-medical items; outbreaks and peaks, care-home
+batches, group exams and vaccination, monthly refill days tested) and
+:mod:`graphkit.detectors._burst_context` (what surrounds an episode); ``docs/detectors-cards.md``.
 
 Notes
 -----
 * A terminal that is used for bursts every single day has them as its own "normal": the
   peer term ``R_u · s_g(h)`` still catches it when the bursts fall outside its peers'
   hours, not when they fall in busy hours.
-* Cohorts that come every week at the same weekday-hour are explained by ``M_u``; a cohort
-  that comes irregularly can surface — its amounts are usually not repeated, nor its hours
-  odd, and it ranks low.
+* Cohorts that come every week at the same weekday-hour are explained by ``M_u``; monthly
+  ones by the schedule check.
+* Pharmacies of a chain with at least :data:`MIN_CHAIN` stores are their own peer group (a
+  24-hour chain's nights are its peers' normal).
 """
 
 from __future__ import annotations

@@ -8,8 +8,17 @@
 
 Family sharing is legal when the two people are in the same *family group*: the connected
 components of the registered ``family`` contacts (so grandparent → grandchild counts even
-when only parent links are registered). Unregistered sharing within one household (same
-address or phone) is still reported, at a lower score, and labelled as such.
+when only parent links are registered). Other legal sharing is tested claim by claim
+(:mod:`graphkit.detectors._card_checks`): newborns and small children on a parent's card and
+dependants on a guardian's are left out; an unregistered household or a care home's residents
+lower the score. Only a newer *physical* card replaces a lost one (an e-voucher never does).
+
+Scores are surprises against this bundle's background (``evidence["null"]``): a card's distinct
+foreign users (Poisson at the city's rate of foreign users per claim) Fisher-combined with its
+foreign-claim count among all foreign-used cards; the same for a person's foreign cards; a
+replaced card's later claims against the city's rate of old-card use per day after a
+replacement; post-death settlement days against the city's rate per deceased person-day.
+See ``docs/detectors-cards.md``.
 """
 
 from __future__ import annotations

@@ -27,12 +27,19 @@ Method
    pharmacy or clinic; when no venue is shared, all the members' claims. ``amount_at_risk``
    is their fund amount.
 
-Scoring
--------
-``Σ_values weight(kind) · log2(households)`` (bank account, device 1.0, phone 0.9, address
-``address_weight``), plus the number of identifier kinds shared, plus the share of members
-seen at the ring's most common venue (co-use of one provider), scaled by the ring's
-strongest identifier weight (people at one address share their local clinic anyway).
+Scoring (see ``docs/detectors-cards.md``)
+-----------------------------------------
+* **identifiers** — for each value, ``log10 P(H ≥ households)`` under a geometric null whose
+  mean is this data's mean excess households per value of that kind (leave-one-out: the
+  value tested never sets its own null; kinds pooled when a kind has no other value);
+* **venue steering** — the shared venue with the most surprising number of members, Poisson
+  against the venue's reach into the members' regions (``venue_reach``: the share of each
+  region's insured settled there), Bonferroni over the ring's shared venues;
+* both Fisher-combined, in decades beyond the bar of all identifier values tested
+  (``surprise``), times the benign checks' factor: collective households (care homes,
+  dormitories), village agents not steered beyond their own village/community clinic,
+  employers' numbers (an excess of employees, not steered), providers' numbers (no two
+  members there on one day).
 """
 
 from __future__ import annotations
