@@ -130,8 +130,13 @@ def card_patient_counts(store: Any) -> pd.DataFrame:
     """Claims per (card, settled person): card_id, patient_id, claims — the activity every
     card and person is compared against (shared_card's nulls)."""
     claims = store.table("claims", ["card_id", "patient_id"])
-    g = claims.groupby(["card_id", "patient_id"], sort=True, observed=True).size()
-    return g.rename("claims").reset_index().astype({"claims": "int64"})
+    kc, kv = pd.factorize(claims["card_id"], sort=True)
+    pc, pv = pd.factorize(claims["patient_id"], sort=True)
+    ok = (kc >= 0) & (pc >= 0)
+    key, n = np.unique(kc[ok].astype(np.int64) * (len(pv) + 1) + pc[ok], return_counts=True)
+    return pd.DataFrame({"card_id": pd.Series(np.asarray(kv, dtype=object)[key // (len(pv) + 1)], dtype="string"),
+                         "patient_id": pd.Series(np.asarray(pv, dtype=object)[key % (len(pv) + 1)], dtype="string"),
+                         "claims": n.astype("int64")})
 
 
 @projection("latest_claim_time")

@@ -94,7 +94,7 @@ def _residents_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
     if address_of.empty:
         return benign_check("institution_batch", "养老机构/集体户批量结算", "not_testable", "no addresses in the data")
     pats = pd.Series(rows["patient_id"].unique())
-    addr = pats.map(address_of).dropna()
+    addr = address_of.reindex(pats.to_numpy(dtype=object)).dropna()
     if addr.empty:
         return benign_check("institution_batch", "养老机构/集体户批量结算", "ruled_out", "no address known for the cards' people")
     vc = addr.value_counts()
@@ -118,14 +118,14 @@ def _campaign_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
     if odd > 0.5:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"{odd:.0%} of the claims at hours its peers are closed")
     area = facts["prov_region"].get((ptype, pid))
-    pr = pd.Series(rows["patient_id"].unique()).map(facts["region_of"])
+    pr = facts["region_of"].reindex(pd.unique(rows["patient_id"].to_numpy(dtype=object)))
     local = float((pr == area).mean()) if area is not None and len(pr) else 0.0
     if local <= 0.5:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"only {local:.0%} of the people live in the clinic's area")
     dx = rows["diagnosis_code"].astype("string").str.strip().str.upper().str[:3]
     dx_share = float(dx.isin(CAMPAIGN_ICD).fillna(False).mean()) if dx.notna().any() else None
     camp = facts["campaign"]
-    item_share = float(rows["claim_id"].map(camp).fillna(0.0).gt(0.5).mean()) if camp is not None else None
+    item_share = float(camp.reindex(rows["claim_id"].to_numpy(dtype=object)).fillna(0.0).gt(0.5).mean()) if camp is not None else None
     shares = [x for x in (dx_share, item_share) if x is not None]
     what = ", ".join(f"{x:.0%} {n}" for x, n in ((dx_share, "exam/immunization diagnoses (Z00-Z13, Z23-Z29)"),
                                                   (item_share, "claims mostly exam/vaccine items")) if x is not None)

@@ -35,18 +35,30 @@ NM_SAMPLE = 200
 OUTBREAK_DAYS = (3, 7)
 
 
-def _peak_ratio(series: np.ndarray, d: int) -> float:
-    """``(series[d] + 1) / (median + 1)`` over the days of ``d``'s weekday (``d`` excluded) when
-    ``series[d]`` is above Tukey's fence (Q3 + 1.5 IQR) of those days — a real peak, not the
-    day-to-day noise — else 1."""
-    idx = np.arange(d % 7, series.size, 7)
-    idx = idx[idx != d]
-    if idx.size == 0:
-        return 1.0
-    q1, med, q3 = np.percentile(series[idx], [25, 50, 75])
-    if series[d] <= q3 + 1.5 * (q3 - q1):
-        return 1.0
-    return float((series[d] + 1.0) / (med + 1.0))
+def _weekday_fences(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per weekday slot (``day % 7``): the median and Tukey's fence (Q3 + 1.5 IQR) of
+    ``series`` over the days of that slot."""
+    D = series.size
+    W = -(-D // 7)
+    m = np.full(W * 7, np.nan)
+    m[:D] = series
+    q1, med, q3 = np.nanpercentile(m.reshape(W, 7), [25, 50, 75], axis=0)
+    return med, q3 + 1.5 * (q3 - q1)
+
+
+def _peak_ratios(series: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """``(series[d] + 1) / (median + 1)`` over the days of ``d``'s weekday when ``series[d]`` is
+    above Tukey's fence (Q3 + 1.5 IQR) of those days — a real peak, not the day-to-day noise —
+    else 1, for each ``d`` in ``days``.
+
+    >>> s = np.array([10.0] * 70); s[35] = 40.0
+    >>> _peak_ratios(s, np.array([35, 36])).round(2).tolist()
+    [3.73, 1.0]
+    """
+    med, fence = _weekday_fences(series)
+    slot = days % 7
+    x = series[days]
+    return np.where(x > fence[slot], (x + 1.0) / (med[slot] + 1.0), 1.0)
 
 
 def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_day: np.ndarray,
@@ -67,19 +79,20 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
         ok = a >= 0
         counts.append(np.bincount(a[ok] * D + day[ok], minlength=n * D).reshape(n, D).astype(np.float64))
     out = np.ones(ep_day.size)
-    own_cache: dict[int, np.ndarray] = {}
-    for k, (d, p) in enumerate(zip(ep_day.tolist(), ep_prov.tolist())):
-        own = own_cache.get(p)
-        if own is None:
-            own = own_cache[p] = np.bincount(day[prov == p], minlength=D).astype(np.float64)
-        r = _peak_ratio(city - own, d)
+    sel = np.isin(prov, np.unique(ep_prov))
+    own_all: dict[int, np.ndarray] = {int(p): np.bincount(day[sel & (prov == p)], minlength=D).astype(np.float64)
+                                      for p in np.unique(ep_prov).tolist()}
+    for p in np.unique(ep_prov).tolist():
+        k = np.flatnonzero(ep_prov == p)
+        own = own_all[int(p)]
+        r = _peak_ratios(city - own, ep_day[k])
+        near = np.clip(ep_day[k][:, None] + np.arange(-OUTBREAK_DAYS[0], OUTBREAK_DAYS[1] + 1)[None, :], 0, D - 1)
         for code, cnt in zip(areas, counts):
             c = code[p] if p >= 0 else -1
             if c >= 0:
                 other = cnt[c] - own
                 if other.sum() > 0:
-                    days = range(max(0, d - OUTBREAK_DAYS[0]), min(D, d + OUTBREAK_DAYS[1] + 1))
-                    r = max(r, max(_peak_ratio(other, x) for x in days))
+                    r = np.maximum(r, _peak_ratios(other, near.ravel()).reshape(near.shape).max(axis=1))
         out[k] = r
     return out
 

@@ -214,17 +214,32 @@ def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Ite
     unknown): provider_type, provider_id, region, patients — how far a venue reaches into each
     region, the null for a ring steered to one venue."""
     cols = ["provider_type", "provider_id", "region", "patients"]
+    empty = pd.DataFrame({k: pd.Series([], dtype="int64" if k == "patients" else "string") for k in cols})
+    inst = pd.Index(pd.unique(pd.Series(list(institutions), dtype=object)))
+    ph = pd.Index(pd.unique(pd.Series(list(pharmacies), dtype=object)))
+    if not len(inst) and not len(ph):
+        return empty
     claims = store.table("claims", ["patient_id", "institution_id", "pharmacy_id"])
-    inst, ph = pd.Index(pd.unique(pd.Series(list(institutions), dtype=object))), pd.Index(pd.unique(pd.Series(list(pharmacies), dtype=object)))
-    c = claims[claims["institution_id"].isin(inst).fillna(False) | (claims["institution_id"].isna() & claims["pharmacy_id"].isin(ph).fillna(False))]
-    if c.empty:
-        return pd.DataFrame({k: pd.Series([], dtype="int64" if k == "patients" else "string") for k in cols})
-    ptype, pid = provider_key(c)
-    d = pd.DataFrame({"provider_type": ptype.to_numpy(dtype=object), "provider_id": pid.to_numpy(dtype=object),
-                      "patient_id": c["patient_id"].to_numpy(dtype=object)}).drop_duplicates()
-    pats = store.table("patients", ["patient_id", "region"])
-    d["region"] = d["patient_id"].map(pd.Series(pats["region"].to_numpy(dtype=object), index=pats["patient_id"].to_numpy(dtype=object)))
-    d["region"] = d["region"].where(d["region"].notna(), "")
+    def codes(col: pd.Series, wanted: pd.Index) -> np.ndarray:
+        c, uniq = pd.factorize(col)  # factorize the column once, look up only its distinct values
+        look = np.r_[wanted.get_indexer(pd.Index(uniq, dtype=object)), -1]
+        return look[c]
+
+    ic = codes(claims["institution_id"], inst)
+    pc = np.where(ic < 0, codes(claims["pharmacy_id"], ph), -1)
+    venue = np.where(ic >= 0, ic, np.where(pc >= 0, len(inst) + pc, -1))
+    sel = venue >= 0
+    if not sel.any():
+        return empty
+    pcode, pats = pd.factorize(claims["patient_id"][sel])
+    key = np.unique(venue[sel].astype(np.int64) * (len(pats) + 1) + pcode)
+    v, who = key // (len(pats) + 1), key % (len(pats) + 1)
+    patients = store.table("patients", ["patient_id", "region"])
+    reg = pd.Series(patients["region"].to_numpy(dtype=object), index=patients["patient_id"].to_numpy(dtype=object))
+    region = pd.Series(np.asarray(pats, dtype=object)[who]).map(reg)
+    names = np.concatenate([np.asarray(inst, dtype=object), np.asarray(ph, dtype=object)])
+    d = pd.DataFrame({"provider_type": np.where(v < len(inst), "institution", "pharmacy"), "provider_id": names[v],
+                      "region": region.where(region.notna(), "").to_numpy(dtype=object)})
     out = d.groupby(["provider_type", "provider_id", "region"], sort=True).size().rename("patients").reset_index()
     return out.astype({"provider_type": "string", "provider_id": "string", "region": "string", "patients": "int64"})
 
@@ -276,19 +291,25 @@ def identity_rings(
     pats = pd.Index(pd.unique(links["patient_id"]))
     mc = store.projection("member_claims", patient_ids=pats)
     people = store.table("patients", ["patient_id", "birth_date", "region", "insurance_type"]).set_index("patient_id")
+    people.attrs["employee_share"] = float((people["insurance_type"] == "employee").mean()) if len(people) else 0.0
     ref = mc["start_time"].max() if len(mc) else None
     groups, address_of, hh_max = address_groups(store, ref)
-    reach = _reach(store, mc, people)
     inst = store.table("institutions", ["institution_id", "kind", "region"])
     primary = {f"institution:{i}": r for i, k, r in zip(inst["institution_id"], inst["kind"], inst["region"])
                if k in PRIMARY_CARE}
     mc_by_person = dict(tuple(mc.groupby("patient_id", sort=False)))
     empty_mc = mc.iloc[:0]
     n_rings = int(links["ring"].nunique())
-    findings: list[Finding] = []
+    rings = []
     for ring_id, rows in links.groupby("ring", sort=True):
-        per_val = rows.drop_duplicates("ident").sort_values("ident")
         members = sorted(rows["patient_id"].unique())
+        c = pd.concat([mc_by_person[p] for p in members if p in mc_by_person] or [empty_mc], ignore_index=True)
+        venue_pats = c.groupby(["provider_type", "provider_id"])["patient_id"].nunique()
+        rings.append((rows, members, c, venue_pats, venue_pats[venue_pats >= 2]))
+    reach = _reach(store, pd.concat([v.index.to_frame(index=False) for *_, v in rings] or [mc.iloc[:0]]), people)
+    findings: list[Finding] = []
+    for rows, members, c, venue_pats, shared in rings:
+        per_val = rows.drop_duplicates("ident").sort_values("ident")
         idents, lp_ident = [], 0.0
         for r in per_val.itertuples(index=False):
             m = _leave_one_out(background, r.kind, int(r.households))
@@ -298,9 +319,6 @@ def identity_rings(
                            "elderly_share": round(float(r.elderly_share), 3), "kind_mean_excess_households": round(m, 6),
                            "log10_p": round(lp, 3)})
         kinds = sorted(per_val["kind"].unique())
-        c = pd.concat([mc_by_person[p] for p in members if p in mc_by_person] or [empty_mc], ignore_index=True)
-        venue_pats = c.groupby(["provider_type", "provider_id"])["patient_id"].nunique()
-        shared = venue_pats[venue_pats >= 2]
         top_share = float(venue_pats.max() / len(members)) if len(venue_pats) else 0.0
         claims = c[c.set_index(["provider_type", "provider_id"]).index.isin(shared.index)] if len(shared) else c
         lp_venue, venue_null = _steering(shared, members, people, reach)
@@ -398,10 +416,11 @@ def _rings(links: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _reach(store: Any, mc: pd.DataFrame, people: pd.DataFrame) -> dict[str, Any]:
-    """Reach of every venue ring members used: share of each region's insured settled there."""
-    inst = mc.loc[mc["provider_type"] == "institution", "provider_id"].dropna().unique()
-    ph = mc.loc[mc["provider_type"] == "pharmacy", "provider_id"].dropna().unique()
+def _reach(store: Any, venues: pd.DataFrame, people: pd.DataFrame) -> dict[str, Any]:
+    """Reach of the venues rings share (provider_type, provider_id): share of each region's
+    insured settled there."""
+    inst = venues.loc[venues["provider_type"] == "institution", "provider_id"].dropna().unique()
+    ph = venues.loc[venues["provider_type"] == "pharmacy", "provider_id"].dropna().unique()
     vr = store.projection("venue_reach", institutions=list(inst), pharmacies=list(ph))
     region = people["region"].astype(object).where(people["region"].notna(), "")
     insured = region.value_counts()
@@ -436,11 +455,12 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
     hh = int(per_val["households"].max())
     checks = [benign_check("registered_family", "登记家庭/同住户", "ruled_out",
                            f"the identifiers span {hh} households that are not one registered family or address")]
-    ages = ages_at(pd.Series(members).map(people["birth_date"]), np.full(len(members), np.datetime64(pd.Timestamp(ref or "today"), "s")))
+    mem = people.reindex(members)
+    ages = ages_at(mem["birth_date"], np.full(len(members), np.datetime64(pd.Timestamp(ref or "today"), "s")))
     known = ~np.isnan(ages)
     working = float(((ages[known] >= CHILD_AGE) & (ages[known] < elderly_age)).mean()) if known.any() else 0.0
     # collective address: most members at one care home / dormitory / collective household
-    addr = pd.Series(members).map(address_of)
+    addr = address_of.reindex(members)
     care_home = False
     if addr.notna().any() and len(groups):
         vc = addr.value_counts()
@@ -467,7 +487,7 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
                  f"were expected") if venue else "no venue shared"
     # village doctor / agent activating e-vouchers: one region, mostly elderly or children, and not
     # steered beyond their own village/community clinic
-    region = pd.Series(members).map(people["region"]).dropna()
+    region = mem["region"].dropna()
     top_region = region.value_counts().index[0] if len(region) else None
     one_region = float(region.value_counts().iloc[0] / len(members)) if len(region) else 0.0
     dependants = float(((ages[known] >= elderly_age) | (ages[known] < CHILD_AGE)).mean()) if known.any() else 0.0
@@ -488,9 +508,9 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
                                    f"{one_region:.0%} of the members in one region, {dependants:.0%} elderly or children"))
     # employer's number: far more employees (职工医保) among the holders than in the city, of
     # working age, and not steered
-    emp = pd.Series(members).map(people["insurance_type"]).dropna()
+    emp = mem["insurance_type"].dropna()
     n_emp, n_known = int((emp == "employee").sum()), int(len(emp))
-    city_emp = float((people["insurance_type"] == "employee").mean()) if people["insurance_type"].notna().any() else 0.0
+    city_emp = float(people.attrs["employee_share"])
     lp_emp = float(binom_log10_sf(n_emp, n_known, city_emp)) if n_known and 0 < city_emp < 1 else 0.0
     employees = float(surprise(lp_emp, max(n_rings, 1))) > 0
     emp_txt = f"{n_emp}/{n_known} employees (city {city_emp:.0%}, log10 p {lp_emp:.1f}), {working:.0%} of working age"
