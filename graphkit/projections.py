@@ -82,22 +82,68 @@ def foreign_card_use(store: Any) -> pd.DataFrame:
     return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
 
 
+def card_replacements(cards: pd.DataFrame) -> pd.DataFrame:
+    """Lost/cancelled physical cards and the day their holder was issued a newer physical card.
+
+    ``cards`` has card_id, patient_id, issued_date, status and optionally ``kind``. An
+    e-voucher (``kind == "e_voucher"``, 医保电子凭证) is held alongside the cards: it never
+    replaces a physical card and is never replaced by one. A null kind counts as physical
+    (bundles before v1.1). Columns: card_id, holder_id, replaced_on.
+
+    >>> cards = pd.DataFrame({"card_id": ["old", "ev", "new"], "patient_id": "p",
+    ...     "issued_date": pd.to_datetime(["2015-01-01", "2020-01-01", "2024-03-01"]),
+    ...     "status": ["lost", "active", "active"], "kind": ["physical", "e_voucher", "physical"]})
+    >>> card_replacements(cards)[["card_id", "replaced_on"]].astype(str).values.tolist()
+    [['old', '2024-03-01']]
+    """
+    kind = cards["kind"] if "kind" in cards.columns else pd.Series(pd.NA, index=cards.index, dtype="string")
+    phys = (kind.isna() | (kind == "physical")).fillna(True).to_numpy(dtype=bool)
+    c = cards[phys & cards["issued_date"].notna().to_numpy()]
+    old = c[c["status"].isin(["lost", "cancelled"]).fillna(False)]
+    pairs = old[["card_id", "patient_id", "issued_date"]].merge(
+        c[["card_id", "patient_id", "issued_date"]], on="patient_id", suffixes=("", "_new"))
+    pairs = pairs[(pairs["card_id_new"] != pairs["card_id"]) & (pairs["issued_date_new"] > pairs["issued_date"]).fillna(False)]
+    out = pairs.groupby("card_id", sort=True).agg(holder_id=("patient_id", "first"), replaced_on=("issued_date_new", "min"))
+    return out.reset_index()[["card_id", "holder_id", "replaced_on"]]
+
+
 @projection("replaced_card_use")
 def replaced_card_use(store: Any, *, grace_days: int = 1) -> pd.DataFrame:
-    """Claims on a lost/cancelled card after its holder was issued a newer card."""
-    cards = store.table("cards", ["card_id", "patient_id", "issued_date", "status"])
-    old = cards[cards["status"].isin(["lost", "cancelled"]).fillna(False)]
-    if old.empty:
-        return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "provider_type", "provider_id", "replaced_on"])
-    pairs = old.merge(cards, on="patient_id", suffixes=("", "_new"))
-    pairs = pairs[(pairs["card_id_new"] != pairs["card_id"]) & (pairs["issued_date_new"] > pairs["issued_date"]).fillna(False)]
-    repl = pairs.groupby("card_id")["issued_date_new"].min().rename("replaced_on")
+    """Claims on a lost/cancelled physical card after its holder was issued a newer physical
+    card (see :func:`card_replacements`; an e-voucher is never a replacement)."""
+    cols = ["card_id", "patient_id", "issued_date", "status"] + (["kind"] if "kind" in store.columns("cards") else [])
+    repl = card_replacements(store.table("cards", cols))
+    if repl.empty:
+        return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "doctor_id", "replaced_on", "provider_type", "provider_id"])
+    r = repl.set_index("card_id")
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
-    c = claims[claims["card_id"].isin(repl.index)].join(repl, on="card_id")
+    c = claims[claims["card_id"].isin(r.index)].join(r["replaced_on"], on="card_id")
     c = c[c["start_time"] > c["replaced_on"] + pd.Timedelta(days=grace_days)].copy()
-    c.insert(3, "holder_id", c["card_id"].map(pd.Series(old["patient_id"].to_numpy(), index=old["card_id"])).astype("string"))
+    c.insert(3, "holder_id", c["card_id"].map(r["holder_id"]).astype("string"))
     c["provider_type"], c["provider_id"] = provider_key(c)
-    return c.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+    c = c.drop(columns=["institution_id", "pharmacy_id"])
+    return c[["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "doctor_id", "replaced_on", "provider_type", "provider_id"]].reset_index(drop=True)
+
+
+@projection("card_patient_counts")
+def card_patient_counts(store: Any) -> pd.DataFrame:
+    """Claims per (card, settled person): card_id, patient_id, claims — the activity every
+    card and person is compared against (shared_card's nulls)."""
+    claims = store.table("claims", ["card_id", "patient_id"])
+    kc, kv = pd.factorize(claims["card_id"], sort=True)
+    pc, pv = pd.factorize(claims["patient_id"], sort=True)
+    ok = (kc >= 0) & (pc >= 0)
+    key, n = np.unique(kc[ok].astype(np.int64) * (len(pv) + 1) + pc[ok], return_counts=True)
+    return pd.DataFrame({"card_id": pd.Series(np.asarray(kv, dtype=object)[key // (len(pv) + 1)], dtype="string"),
+                         "patient_id": pd.Series(np.asarray(pv, dtype=object)[key % (len(pv) + 1)], dtype="string"),
+                         "claims": n.astype("int64")})
+
+
+@projection("latest_claim_time")
+def latest_claim_time(store: Any) -> pd.DataFrame:
+    """One row: ``latest``, the latest claim start time (NaT without claims): where the data ends."""
+    t = store.table("claims", ["start_time"])["start_time"]
+    return pd.DataFrame({"latest": pd.Series([t.max() if len(t) else pd.NaT], dtype="datetime64[s]")})
 
 
 @projection("post_death_claims")

@@ -33,6 +33,8 @@ PARITY_KWARGS: dict[str, list[dict[str, Any]]] = {
     "patient_claims": [{"patient_ids": ["PT0001", "PT0002", "PT0005", "PT0008", "NOBODY"]}, {"patient_ids": []}],
     "member_claims": [{"patient_ids": ["PT0001", "PT0003", "PT0007", "PT0008"]}],
     "referral_claims": [{"referral_ids": ["RF0001", "NO-SUCH-REFERRAL"]}, {"referral_ids": []}],
+    "venue_reach": [{"institutions": ["H0001", "H0002", "NO-SUCH"], "pharmacies": ["Y0001"]}, {}],
+    "replaced_card_use": [{}, {"grace_days": 0}],
 }
 
 #: projection -> parameter sets (callables get the embedded store: ids come from its tables)
@@ -64,6 +66,11 @@ CASES: dict[str, list[Kw]] = {
     "clock_minutes": [lambda e: {"providers": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]
                                  + ["pharmacy:" + i for i in _some(e, "pharmacies", "pharmacy_id", 20)]},
                       {"providers": []}],
+    "card_patient_counts": [{}],
+    "latest_claim_time": [{}],
+    "replaced_card_use": [{}, {"grace_days": 0}],
+    "venue_reach": [lambda e: {"institutions": _some(e, "institutions", "institution_id"),
+                               "pharmacies": _some(e, "pharmacies", "pharmacy_id")}],
 }
 
 
@@ -93,7 +100,12 @@ def edge_tables() -> dict:
         {"referral_id": "RF0006", "patient_id": "PT0005", "from_institution_id": "H0001", "from_doctor_id": "D00001",
          "to_institution_id": "H0001", "referred_at": "2024-06-02 10:00:00", "out_of_area": "false", "reason": ""},
     ]
+    # PT0003 holds an old lost physical card besides the e-voucher K0003 (issued later): the
+    # e-voucher is no replacement, so the old card's use is not replaced-card use
+    t["cards"].append({"card_id": "K0020", "patient_id": "PT0003", "issued_date": "2015-03-01", "status": "lost",
+                       "kind": "physical"})
     c = t["claims"]
+    c += [_claim("C0420", "K0020", "PT0003", "2024-05-02 09:00:00", inst="H0002")]
     # referral follow-ups; C0403 follows RF0003 (to H0002) and is the origin of RF0004 (from H0002)
     c += [{**_claim("C0401", "K0003", "PT0003", "2024-04-02 09:00:00", inst="H0003"), "referral_id": "RF0002"},
           {**_claim("C0402", "K0003", "PT0003", "2024-03-31 09:00:00", inst="H0002")},

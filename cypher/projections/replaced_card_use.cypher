@@ -1,11 +1,13 @@
 // name: projection_replaced_card_use
 // mode: read
 // params: graceDays: int
-// returns: claims on a lost/cancelled card after its holder was issued a newer card (+ graceDays)
+// returns: claims on a lost/cancelled physical card after its holder was issued a newer physical card
+//          (+ graceDays); an e-voucher (kind 'e_voucher') never replaces a card nor is replaced; a card
+//          without kind counts as physical (graphkit.projections.card_replacements)
 MATCH (h:Patient)-[:HOLDS]->(old:Card)
-WHERE old.status IN ['lost', 'cancelled'] AND old.issuedDate IS NOT NULL
+WHERE old.status IN ['lost', 'cancelled'] AND old.issuedDate IS NOT NULL AND coalesce(old.kind, 'physical') = 'physical'
 MATCH (h)-[:HOLDS]->(new:Card)
-WHERE new <> old AND new.issuedDate > old.issuedDate
+WHERE new <> old AND new.issuedDate > old.issuedDate AND coalesce(new.kind, 'physical') = 'physical'
 WITH h, old, min(new.issuedDate) AS replacedOn
 MATCH (old)<-[:PAID_WITH]-(c:Claim)<-[:HAS_CLAIM]-(p:Patient)
 WHERE c.startTime > localdatetime({date: replacedOn}) + duration({days: $graceDays})

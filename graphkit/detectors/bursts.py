@@ -32,31 +32,27 @@ Method
    claims sorted by (unit, time). A window is *significant* when it holds at least
    ``min_cards`` distinct cards and the Poisson tail ``-log10 P(X ≥ cards | λ)`` reaches
    ``min_surprise``, with ``λ`` the rate integrated over the window's hour slices (each
-   slice at the larger rate of its two ends). About 20 million windows are tested in a
-   10M-claim city: the default 8 leaves room for that many tests and for over-dispersion.
+   slice at the larger rate of its two ends). ``min_surprise`` 0 (default) sets it to one
+   decade beyond the multiple-testing bar: ``log10(windows tested) + 1`` (about 8.3 for a
+   10M-claim city, 6.5 for 150k claims). With dates only the window is one day (each day
+   against the unit's own weekday median); with hours only it is a whole number of hours.
 4. **Episodes.** Overlapping significant windows of one unit merge into one *burst episode*.
    A unit with at least ``min_episodes`` episodes is a finding.
 
-Signals (scoring)
------------------
-* strength: the largest window surprise (capped), the number of episodes (repetition) and
-  of distinct cards;
-* odd hours: share of the episodes' claims in hours that are odd for the unit — its peer
-  group settles less than a uniform hour's share then, and the unit itself is active in
-  that hour on fewer than 10 % of its active days (closed hours);
-* similar amounts: robust coefficient of variation (1.4826 · MAD / median) of the claims'
-  total amounts within each episode (套现 at a fixed price);
-* non-medical items: share of the episodes' item amounts in category ``non_medical``
-  (when ``claim_items`` exist).
+Scoring and benign checks: :mod:`graphkit.detectors._burst_checks` (decades of surprise beyond
+the bar from the episodes, their amounts and non-medical items; outbreaks and peaks, care-home
+batches, group exams and vaccination, monthly refill days tested) and
+:mod:`graphkit.detectors._burst_context` (what surrounds an episode); ``docs/detectors-cards.md``.
 
 Notes
 -----
 * A terminal that is used for bursts every single day has them as its own "normal": the
   peer term ``R_u · s_g(h)`` still catches it when the bursts fall outside its peers'
   hours, not when they fall in busy hours.
-* Cohorts that come every week at the same weekday-hour are explained by ``M_u``; a cohort
-  that comes irregularly can surface — its amounts are usually not repeated, nor its hours
-  odd, and it ranks low.
+* Cohorts that come every week at the same weekday-hour are explained by ``M_u``; monthly
+  ones by the schedule check.
+* Pharmacies of a chain with at least :data:`MIN_CHAIN` stores are their own peer group (a
+  24-hour chain's nights are its peers' normal).
 """
 
 from __future__ import annotations
@@ -67,21 +63,25 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
-from ..findings import Entity, Finding
+from ..findings import Finding
 from ..params import Param
+from ..profile import time_precision
 from ..projections import projection, provider_key
 from . import register
-from ._common import log_amount, squash, yuan
+from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
+from ._burst_checks import burst_facts as _burst_facts, unit_finding as _unit_finding
 
 __all__ = ["card_bursts", "burst_windows"]
 
 DAY_S = 86_400
 HOUR_S = 3_600
+#: stores a pharmacy chain needs to be its own peer group (a peer group of one or two is the unit itself)
+MIN_CHAIN = 3
 
 EPISODE_COLUMNS = [
     "unit", "unit_type", "provider_type", "provider_id", "peer_group", "episode", "claim_id", "card_id",
     "patient_id", "start_time", "fund_amount", "total_amount", "odd_hour", "window_cards", "expected",
-    "surprise",
+    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
 ]
 
 
@@ -113,7 +113,7 @@ def burst_windows(
     store: Any,
     *,
     window_minutes: int = 60,
-    min_cards: int = 10,
+    min_cards: int = 5,
     min_surprise: float = 8.0,
     floor_per_day: float = 0.1,
     local_weeks: int = 4,
@@ -121,7 +121,7 @@ def burst_windows(
 ) -> pd.DataFrame:
     """Claims of significant card-burst episodes, one row per claim (see module docstring)."""
     cols = ["claim_id", "card_id", "patient_id", "institution_id", "pharmacy_id", "terminal_id",
-            "start_time", "fund_amount", "total_amount"]
+            "start_time", "fund_amount", "total_amount", "diagnosis_code"]
     claims = store.table("claims", cols)
     empty = pd.DataFrame({c: pd.Series([], dtype="object") for c in EPISODE_COLUMNS})
     if claims.empty:
@@ -147,12 +147,20 @@ def burst_windows(
     u, tt = unit[order], t[order]
     n_units = int(unit.max()) + 1 if n else 0
     # peer group of each claim's provider: pharmacy, or institution kind/level
-    inst = store.table("institutions", ["institution_id", "kind", "level"])
+    inst = store.table("institutions", ["institution_id", "kind", "level", "region"])
     kind = inst["kind"].astype("string").fillna("institution")
     lvl = inst["level"].astype("string").fillna("")
     grp_name = pd.Series(("institution:" + kind + "/" + lvl).to_numpy(), index=inst["institution_id"].to_numpy())
     inst_group = pd.Series(ci_ix).map(grp_name).fillna("institution:?").to_numpy(dtype=object)
-    group_names = np.concatenate([inst_group, np.full(len(cp_ix), "pharmacy", dtype=object)])
+    # pharmacies: their chain when it has MIN_CHAIN stores (a 24-hour chain's nights are its
+    # peers' normal), else all pharmacies
+    phs = store.table("pharmacies", ["pharmacy_id", "chain"]) if store.has_table("pharmacies") else \
+        pd.DataFrame({"pharmacy_id": pd.Series([], dtype="string"), "chain": pd.Series([], dtype="string")})
+    chain = phs["chain"].astype("string").str.strip().replace("", pd.NA)
+    big = chain.map(chain.value_counts()) >= MIN_CHAIN
+    ph_name = pd.Series(np.where(big.fillna(False), "pharmacy:chain:" + chain.fillna(""), "pharmacy"), index=phs["pharmacy_id"].to_numpy())
+    ph_group = pd.Series(cp_ix).map(ph_name).fillna("pharmacy").to_numpy(dtype=object)
+    group_names = np.concatenate([inst_group, ph_group])
     gcodes, gnames = pd.factorize(pd.Series(group_names, dtype="object"))
     grp = np.where(prov >= 0, gcodes[np.maximum(prov, 0)] if len(gcodes) else 0, 0)[order]
     n_groups = max(len(gnames), 1)
@@ -304,6 +312,7 @@ def burst_windows(
             "start_time": claims["start_time"].to_numpy()[src],
             "fund_amount": claims["fund_amount"].to_numpy(dtype=np.float64)[src],
             "total_amount": claims["total_amount"].to_numpy(dtype=np.float64)[src],
+            "diagnosis_code": claims["diagnosis_code"].to_numpy(dtype=object)[src],
             "odd_hour": (share[grp[posn], hour[posn]] < 1.0 / 24.0)
             & (uh_days[u[posn] * 24 + hour[posn]] < 0.1 * np.maximum(u_days[u[posn]], 1)),
             "window_cards": best["c"].to_numpy()[rows],
@@ -311,143 +320,127 @@ def burst_windows(
             "surprise": best["s"].to_numpy()[rows],
         }
     )
+    # --- the context of each episode (benign checks, amounts, items): see _burst_context
+    ep_unit = u[ep_start]
+    ep_rows = [order[a:b] for a, b in zip(ep_start.tolist(), ep_end.tolist())]
+    day0 = int(tt.min() // DAY_S)
+    prov_names = np.concatenate([np.asarray(ci_ix, dtype=object), np.asarray(cp_ix, dtype=object)])
+    is_ph = np.r_[np.zeros(len(ci_ix), bool), np.ones(len(cp_ix), bool)]
+    inst_region = pd.Series(inst["region"].to_numpy(dtype=object), index=inst["institution_id"].to_numpy(dtype=object))
+    reg_vals = np.where(is_ph, pd.Series(prov_names).map(_pharmacy_regions(store)).to_numpy(dtype=object),
+                        pd.Series(prov_names).map(inst_region).to_numpy(dtype=object)) if len(prov_names) else np.zeros(0, dtype=object)
+    prov_region = pd.factorize(pd.Series(reg_vals, dtype=object), use_na_sentinel=True)[0].astype(np.int64)
+    prov_group = np.asarray(gcodes, dtype=np.int64) if len(gcodes) else np.zeros(len(prov_names), dtype=np.int64)
+    peer_area = np.where(prov_region >= 0, prov_group * (int(prov_region.max()) + 1) + prov_region, -1)
+    day_r = day_ratios(tt // DAY_S - day0, prov[order], [prov_region, peer_area], tt[ep_start] // DAY_S - day0,
+                       prov[order[ep_start]])
+    amounts = claims["total_amount"].to_numpy(dtype=np.float64)
+    band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
+    bg = background_sample(order, ufirst, ulast, np.unique(ep_unit), set(src.tolist()))
+    nm, nm_rate = non_medical(store, out["claim_id"], bg, claims["claim_id"].to_numpy(dtype=object))
+    out["day_ratio"] = day_r[rows]
+    out["band_in"] = band_in[rows]
+    out["band_share"] = band_share[rows]
+    out["nonmedical"] = out["claim_id"].map(nm).to_numpy(dtype=np.float64) if len(nm) else np.nan
+    out["unit_nm_rate"] = pd.Series(u[posn]).map(nm_rate).to_numpy(dtype=np.float64) if nm_rate else np.nan
     return out[EPISODE_COLUMNS]
 
 
-def _robust_cv(x: np.ndarray) -> float:
-    """Robust coefficient of variation, 1.4826 · MAD / median (1.0 when the median is 0).
-
-    >>> round(_robust_cv(np.array([198.0, 198.5, 197.5, 198.0])), 4)
-    0.0019
-    """
-    med = float(np.median(x))
-    if med <= 0:
-        return 1.0
-    return float(1.4826 * np.median(np.abs(x - med)) / med)
-
-
-def _non_medical_share(store: Any, claim_ids: pd.Series) -> pd.Series:
-    """Share of item amount in category ``non_medical`` per claim (empty without items)."""
-    if not store.has_table("claim_items"):
-        return pd.Series(dtype="float64")
-    items = store.items_by_claim(claim_ids, ["category", "amount"])
-    if items.empty:
-        return pd.Series(dtype="float64")
-    nm = items["amount"].where(items["category"] == "non_medical", 0.0).fillna(0.0)
-    g = pd.DataFrame({"claim_id": items["claim_id"], "nm": nm, "amt": items["amount"].fillna(0.0)}).groupby("claim_id")
-    tot = g["amt"].sum()
-    return (g["nm"].sum() / tot.where(tot > 0)).fillna(0.0)
+def _pharmacy_regions(store: Any) -> pd.Series:
+    if not store.has_table("pharmacies"):
+        return pd.Series(dtype=object)
+    ph = store.table("pharmacies", ["pharmacy_id", "region"])
+    return pd.Series(ph["region"].to_numpy(dtype=object), index=ph["pharmacy_id"].to_numpy(dtype=object))
 
 
 @register(
     "card_burst",
     [
-        Param("window_minutes", 60, "int", low=5, high=24 * 60, doc="length of the sliding window"),
-        Param("min_cards", 10, "int", low=3, doc="distinct cards a window needs"),
-        Param("min_surprise", 8.0, "float", low=1.0, doc="-log10 Poisson tail a window needs (vs own history and peers)"),
+        Param("window_minutes", 60, "int", low=5, high=24 * 60, doc="length of the sliding window (a day with dates only)"),
+        Param("min_cards", 5, "int", low=3, doc="distinct cards a window needs (the Poisson surprise decides; this only bounds the work)"),
+        Param("min_surprise", 0.0, "float", low=0.0,
+              doc="-log10 Poisson tail a window needs; 0: one decade beyond the multiple-testing bar (log10 windows tested + 1)"),
         Param("min_episodes", 1, "int", low=1, doc="burst episodes a unit needs to be reported"),
         Param("floor_per_day", 0.1, "float", low=0.0, doc="smallest expected claims per day at any hour"),
         Param("local_weeks", 4, "int", low=0, high=26, doc="half-width in weeks of the local weekday-hour median"),
         Param("long_window_factor", 4, "int", low=1, high=24, doc="also scan windows this many times longer (1: off)"),
+        Param("institution_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor when most cards belong to residents of one care home or dormitory"),
+        Param("campaign_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor for a community/village clinic's daytime exam or vaccination session for its area"),
     ],
+    needs=("time:day",),
+    prefers={
+        "time:minute": "day-level windows against the unit's own weekday baseline; no minute- or hour-level claims",
+        "terminals": "the provider is the unit (its terminals' claims pooled)",
+        "items": "no non-medical-item test; group exams not confirmed by exam/vaccine items",
+    },
 )
 def card_bursts(
     store: Any,
     *,
     window_minutes: int = 60,
-    min_cards: int = 10,
-    min_surprise: float = 8.0,
+    min_cards: int = 5,
+    min_surprise: float = 0.0,
     min_episodes: int = 1,
     floor_per_day: float = 0.1,
     local_weeks: int = 4,
     long_window_factor: int = 4,
+    institution_weight: float = 0.2,
+    campaign_weight: float = 0.2,
 ) -> list[Finding]:
     """Terminals (or providers) reading many different cards in bursts far above their own and
     their peers' normal for that hour.
+
+    The score sums, in decades beyond the multiple-testing bar, each episode's Poisson surprise
+    (its expected count raised when the area or the city was busy that day), the amounts' band
+    test and the non-medical-item test against the unit's own other claims; legal look-alikes
+    (care-home batch settlement, group exams, outbreaks and peaks) are tested and recorded.
 
     Examples
     --------
     >>> from graphkit.store import open_store                       # doctest: +SKIP
     >>> card_bursts(open_store("store"))[0].evidence["bursts"][0]   # doctest: +SKIP
     """
+    precision = _time_precision(store)
+    W, L = int(window_minutes), int(long_window_factor)
+    if precision == "day":
+        W, L = 24 * 60, 1
+    elif precision == "hour":
+        W = max(60, -(-W // 60) * 60)
+    n_tests = max(int(store.row_counts().get("claims", 1)), 1) * (2 if L > 1 else 1)
+    if min_surprise <= 0:
+        min_surprise = float(np.log10(n_tests)) + 1.0
     rows_all = store.projection(
-        "burst_windows", window_minutes=window_minutes, min_cards=min_cards,
+        "burst_windows", window_minutes=W, min_cards=min_cards,
         min_surprise=min_surprise, floor_per_day=floor_per_day, local_weeks=local_weeks,
-        long_window_factor=long_window_factor,
+        long_window_factor=L,
     )
     if rows_all.empty:
         return []
-    nm = _non_medical_share(store, rows_all["claim_id"])
-    has_items = not nm.empty
+    n_eps_all = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit", "episode"]).ngroups)
+    n_units = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"]).ngroups)
+    facts = _burst_facts(store, rows_all)
     findings: list[Finding] = []
     for (_, _, _, unit), rows in rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"], sort=True):
-        episodes = rows.groupby("episode", sort=True)
-        if episodes.ngroups < min_episodes:
-            continue
-        bursts = []
-        for _, e in episodes:
-            bursts.append(
-                {
-                    "start": e["start_time"].min(),
-                    "end": e["start_time"].max(),
-                    "claims": int(len(e)),
-                    "distinct_cards": int(e["card_id"].nunique()),
-                    "window_cards": int(e["window_cards"].iloc[0]),
-                    "expected_in_window": round(float(e["expected"].iloc[0]), 3),
-                    "surprise": round(float(e["surprise"].iloc[0]), 1),
-                    "median_amount": round(float(e["total_amount"].median()), 2),
-                    "amount_cv": round(_robust_cv(e["total_amount"].to_numpy(float)), 4),
-                    "odd_hour_share": round(float(e["odd_hour"].mean()), 3),
-                }
-            )
-        n_ep = len(bursts)
-        s_max = max(b["surprise"] for b in bursts)
-        cv = float(np.median([b["amount_cv"] for b in bursts]))
-        odd = float(rows["odd_hour"].mean())
-        nm_share = float(rows["claim_id"].map(nm).fillna(0.0).mean()) if has_items else None
-        cards = sorted(rows["card_id"].dropna().unique())
-        fund = float(rows["fund_amount"].sum())
-        similar = 1.0 - min(cv / 0.3, 1.0)
-        z = (0.05 * min(s_max, 60.0) + 0.45 * np.log(n_ep) + 0.7 * odd + 0.7 * similar
-             + 0.8 * (nm_share or 0.0) + 0.05 * log_amount(fund))
-        utype = rows["unit_type"].iloc[0]
-        ptype, pid = rows["provider_type"].iloc[0], rows["provider_id"].iloc[0]
-        ents = [Entity("terminal", unit, "terminal")] if utype == "terminal" else []
-        ents.append(Entity(ptype, pid, "venue"))
-        ents += [Entity("card", c, "card") for c in cards]
-        where = f"终端{unit}（{pid}）" if utype == "terminal" else f"{'药店' if ptype == 'pharmacy' else '机构'}{pid}"
-        where_en = f"terminal {unit} ({pid})" if utype == "terminal" else f"{ptype} {pid}"
-        top = max(bursts, key=lambda b: b["surprise"])
-        minutes = (pd.Timestamp(top["end"]) - pd.Timestamp(top["start"])).total_seconds() / 60
-        findings.append(
-            Finding.create(
-                "card_burst",
-                key=(utype, unit) if utype != "terminal" else ("terminal", ptype, pid, unit),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=rows["start_time"].min(),
-                end=rows["start_time"].max(),
-                entities=ents,
-                claims=rows["claim_id"],
-                summary=(
-                    f"{where}出现{n_ep}次集中刷卡，最多{minutes:.0f}分钟内{top['distinct_cards']}张不同医保卡"
-                    f"（金额中位{top['median_amount']:.0f}元，非营业时段占{odd:.0%}），基金{yuan(fund)}"
-                    f" / {where_en}: {n_ep} burst(s), up to {top['distinct_cards']} different cards in {minutes:.0f} min"
-                    f" (median amount {top['median_amount']:.0f}, {odd:.0%} at odd hours)"
-                ),
-                evidence={
-                    "unit_type": utype,
-                    "peer_group": rows["peer_group"].iloc[0],
-                    "bursts": bursts,
-                    "episodes": n_ep,
-                    "distinct_cards": len(cards),
-                    "claims_count": int(len(rows)),
-                    "max_surprise": s_max,
-                    "odd_hour_share": odd,
-                    "amount_cv": cv,
-                    "non_medical_share": nm_share,
-                    "fund": fund,
-                },
-            )
-        )
+        f = _unit_finding(unit, rows, facts, precision=precision, window=W, n_tests=n_tests, n_eps_all=n_eps_all,
+                          n_units=n_units, min_surprise=min_surprise, min_episodes=min_episodes,
+                          institution_weight=institution_weight, campaign_weight=campaign_weight)
+        if f is not None:
+            findings.append(f)
     return findings
+
+
+def _time_precision(store: Any) -> str:
+    """The claims' time precision (the store's data profile when it has one)."""
+    prof = getattr(store, "profile", None)
+    if callable(prof):
+        try:
+            p = prof()
+            got = (p.get("time") or {}).get("claims.start_time") if isinstance(p, dict) else None
+            got = got.get("precision") if isinstance(got, dict) else got
+            if got in ("second", "minute", "hour", "day"):
+                return got
+        except Exception:  # noqa: BLE001 - the profile is an optional accelerator
+            pass
+    return time_precision(store.table("claims", ["start_time"])["start_time"]) or "day"

@@ -27,12 +27,19 @@ Method
    pharmacy or clinic; when no venue is shared, all the members' claims. ``amount_at_risk``
    is their fund amount.
 
-Scoring
--------
-``Σ_values weight(kind) · log2(households)`` (bank account, device 1.0, phone 0.9, address
-``address_weight``), plus the number of identifier kinds shared, plus the share of members
-seen at the ring's most common venue (co-use of one provider), scaled by the ring's
-strongest identifier weight (people at one address share their local clinic anyway).
+Scoring (see ``docs/detectors-cards.md``)
+-----------------------------------------
+* **identifiers** — for each value, ``log10 P(H ≥ households)`` under a geometric null whose
+  mean is this data's mean excess households per value of that kind (leave-one-out: the
+  value tested never sets its own null; kinds pooled when a kind has no other value);
+* **venue steering** — the shared venue with the most surprising number of members, Poisson
+  against the venue's reach into the members' regions (``venue_reach``: the share of each
+  region's insured settled there), Bonferroni over the ring's shared venues;
+* both Fisher-combined, in decades beyond the bar of all identifier values tested
+  (``surprise``), times the benign checks' factor: collective households (care homes,
+  dormitories), village agents not steered beyond their own village/community clinic,
+  employers' numbers (an excess of employees, not steered), providers' numbers (no two
+  members there on one day).
 """
 
 from __future__ import annotations
@@ -48,11 +55,14 @@ from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import projection, provider_key
 from . import register
-from ._common import log_amount, squash, yuan
+from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._nulls import binom_log10_sf, fisher_log10, geometric_log10_tail, poisson_log10_sf
+from ._people import CHILD_AGE, address_groups, ages_at, household_max
 
 __all__ = ["identity_rings", "identity_links"]
 
-KIND_WEIGHT = {"bank_account": 1.0, "device": 1.0, "phone": 0.9}
+#: institution kinds that are a neighbourhood's own primary care (the natural shared venue of villagers)
+PRIMARY_CARE = ("village", "community")
 KIND_ZH = {"phone": "手机号", "bank_account": "银行账户", "device": "设备", "address": "地址"}
 LINK_COLUMNS = ["kind", "value", "patient_id", "household", "family", "households", "members", "elderly_share"]
 
@@ -81,16 +91,13 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(g, directed=False)[1].astype(np.int64)
 
 
-@projection("identity_links")
-def identity_links(store: Any, *, min_households: int = 3, min_address_members: int = 10,
-                   elderly_age: int = 65) -> pd.DataFrame:
-    """People on shared phone/bank/device/address values that span ``min_households``
-    households (see module docstring), one row per (value, person)."""
+def _value_households(store: Any) -> dict[str, Any] | None:
+    """Every phone/bank/device/address value with the households among its people (the
+    shared core of ``identity_links`` and ``identifier_background``); None without contacts."""
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     c = contacts[contacts["patient_id"].notna() & contacts["value"].notna()]
-    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in LINK_COLUMNS})
     if c.empty:
-        return empty
+        return None
     is_fam = (c["kind"] == "family").fillna(False).to_numpy()
     kinds = c["kind"].astype("string").fillna("?").to_numpy(dtype=object)
     # one code space for people (contact owners and family targets)
@@ -113,21 +120,58 @@ def identity_links(store: Any, *, min_households: int = 3, min_address_members: 
     a_key, a_who = a_key[o], a_who[o]
     a_first = a_who[np.searchsorted(a_key, a_key, side="left")]
     household = _components(n, np.r_[fa, a_who], np.r_[fb, a_first])
-    # distinct (value, person), values with at least two people
+    # distinct (value, person)
     pair = _unique(key * np.int64(n + 1) + who)
     key, who = pair // np.int64(n + 1), pair % np.int64(n + 1)
     uk, inv, size = _unique(key, counts=True)
-    keep = size[inv] >= 2
-    key, who, inv = key[keep], who[keep], inv[keep]
-    if key.size == 0:
-        return empty
+    u_kind = np.asarray(kind_names, dtype=object)[uk % (len(kind_names) + 1)] if uk.size else np.zeros(0, dtype=object)
+    addr_sizes = size[u_kind == "address"]
     kk = key % (len(kind_names) + 1)
-    addr_row = np.asarray(kind_names == "address")[kk]
+    addr_row = np.asarray(kind_names == "address")[kk] if key.size else np.zeros(0, bool)
     hh = np.where(addr_row, family[who], household[who])
     hh_pairs = _unique(inv * np.int64(n + 1) + hh)
-    households = np.bincount(hh_pairs // np.int64(n + 1), minlength=uk.size)[inv]
+    h_value = np.bincount(hh_pairs // np.int64(n + 1), minlength=uk.size)
+    return {"c": c, "idn": idn, "vc": vc, "kc": kc, "kind_names": kind_names, "people": people, "n": n,
+            "family": family, "key": key, "who": who, "inv": inv, "size": size, "kk": kk, "addr_row": addr_row,
+            "hh": hh, "h_value": h_value, "u_kind": u_kind, "addr_sizes": addr_sizes}
+
+
+@projection("identifier_background")
+def identifier_background(store: Any) -> pd.DataFrame:
+    """Per identifier kind: ``values`` (distinct values), ``shared`` (values on two or more
+    households) and ``mean_excess`` (mean households per value minus one, over all values):
+    how much sharing is normal in this data (identity_ring's null)."""
+    v = _value_households(store)
+    cols = {"kind": pd.Series([], dtype=object), "values": pd.Series([], dtype="int64"),
+            "shared": pd.Series([], dtype="int64"), "mean_excess": pd.Series([], dtype="float64")}
+    if v is None or v["h_value"].size == 0:
+        return pd.DataFrame(cols)
+    df = pd.DataFrame({"kind": v["u_kind"], "h": v["h_value"]})
+    g = df.groupby("kind", sort=True)["h"]
+    out = pd.DataFrame({"values": g.size(), "shared": g.apply(lambda x: int((x >= 2).sum())),
+                        "mean_excess": g.apply(lambda x: float((x - 1).clip(lower=0).mean()))}).reset_index()
+    return out.astype({"values": "int64", "shared": "int64", "mean_excess": "float64"})
+
+
+@projection("identity_links")
+def identity_links(store: Any, *, min_households: int = 3, min_address_members: int = 0,
+                   elderly_age: int = 65) -> pd.DataFrame:
+    """People on shared phone/bank/device/address values that span ``min_households``
+    households (see module docstring), one row per (value, person). ``min_address_members``
+    0: an address needs more people than a household holds in this data
+    (:func:`graphkit.detectors._people.household_max`)."""
+    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in LINK_COLUMNS})
+    v = _value_households(store)
+    if v is None:
+        return empty
+    if min_address_members <= 0:
+        min_address_members = household_max(v["addr_sizes"]) + 1
+    c, idn, vc, kc, kind_names = v["c"], v["idn"], v["vc"], v["kc"], v["kind_names"]
+    size, inv, key, who, kk = v["size"], v["inv"], v["key"], v["who"], v["kk"]
+    keep = size[inv] >= 2
+    households = v["h_value"][inv]
     members = size[inv]
-    ok = (households >= min_households) & (~addr_row | (members >= min_address_members))
+    ok = keep & (households >= min_households) & (~v["addr_row"] | (members >= min_address_members))
     if not ok.any():
         return empty
     rows = np.flatnonzero(ok)
@@ -136,9 +180,9 @@ def identity_links(store: Any, *, min_households: int = 3, min_address_members: 
     sh = pd.DataFrame({
         "kind": np.asarray(kind_names, dtype=object)[kk[rows]],
         "value": c["value"].to_numpy(dtype=object)[src],
-        "patient_id": np.asarray(people, dtype=object)[who[rows]],
-        "household": hh[rows],
-        "family": family[who[rows]],
+        "patient_id": np.asarray(v["people"], dtype=object)[who[rows]],
+        "household": v["hh"][rows],
+        "family": v["family"][who[rows]],
         "households": households[rows],
         "members": members[rows],
         "_v": inv[rows],
@@ -164,26 +208,72 @@ def member_claims(store: Any, *, patient_ids: Iterable[str]) -> pd.DataFrame:
     return c.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
 
 
+@projection("venue_reach")
+def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Iterable[str] = ()) -> pd.DataFrame:
+    """Distinct people settled at the given providers, per the people's region (``''`` when
+    unknown): provider_type, provider_id, region, patients — how far a venue reaches into each
+    region, the null for a ring steered to one venue."""
+    cols = ["provider_type", "provider_id", "region", "patients"]
+    empty = pd.DataFrame({k: pd.Series([], dtype="int64" if k == "patients" else "string") for k in cols})
+    inst = pd.Index(pd.unique(pd.Series(list(institutions), dtype=object)))
+    ph = pd.Index(pd.unique(pd.Series(list(pharmacies), dtype=object)))
+    if not len(inst) and not len(ph):
+        return empty
+    claims = store.table("claims", ["patient_id", "institution_id", "pharmacy_id"])
+    def codes(col: pd.Series, wanted: pd.Index) -> np.ndarray:
+        c, uniq = pd.factorize(col)  # factorize the column once, look up only its distinct values
+        look = np.r_[wanted.get_indexer(pd.Index(uniq, dtype=object)), -1]
+        return look[c]
+
+    ic = codes(claims["institution_id"], inst)
+    pc = np.where(ic < 0, codes(claims["pharmacy_id"], ph), -1)
+    venue = np.where(ic >= 0, ic, np.where(pc >= 0, len(inst) + pc, -1))
+    sel = venue >= 0
+    if not sel.any():
+        return empty
+    pcode, pats = pd.factorize(claims["patient_id"][sel])
+    key = np.unique(venue[sel].astype(np.int64) * (len(pats) + 1) + pcode)
+    v, who = key // (len(pats) + 1), key % (len(pats) + 1)
+    patients = store.table("patients", ["patient_id", "region"])
+    reg = pd.Series(patients["region"].to_numpy(dtype=object), index=patients["patient_id"].to_numpy(dtype=object))
+    region = pd.Series(np.asarray(pats, dtype=object)[who]).map(reg)
+    names = np.concatenate([np.asarray(inst, dtype=object), np.asarray(ph, dtype=object)])
+    d = pd.DataFrame({"provider_type": np.where(v < len(inst), "institution", "pharmacy"), "provider_id": names[v],
+                      "region": region.where(region.notna(), "").to_numpy(dtype=object)})
+    out = d.groupby(["provider_type", "provider_id", "region"], sort=True).size().rename("patients").reset_index()
+    return out.astype({"provider_type": "string", "provider_id": "string", "region": "string", "patients": "int64"})
+
+
 @register(
     "identity_ring",
     [
         Param("min_households", 3, "int", low=2, doc="households an identifier must span to be unexplained"),
-        Param("min_address_members", 10, "int", low=2, doc="people an address needs (more than a household holds)"),
-        Param("address_weight", 0.4, "float", low=0.0, high=1.0, doc="weight of a shared address (vs phone/bank/device)"),
-        Param("care_home_weight", 0.3, "float", low=0.0, high=1.0, doc="factor for addresses whose residents are mostly elderly"),
-        Param("elderly_age", 65, "int", low=40, high=100, doc="age counted as elderly for the care-home rule"),
+        Param("min_address_members", 0, "int", low=0,
+              doc="people an address needs; 0: more than a household holds in this data (Q3 + 3 IQR of people per address)"),
+        Param("collective_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor when the members live at one care home or dormitory"),
+        Param("agent_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor for an agent's, village doctor's or employer's number whose holders are not steered to one venue"),
+        Param("elderly_age", 60, "int", low=40, high=100, doc="age counted as elderly (60: 《老年人权益保障法》)"),
     ],
+    needs=("contacts",),
 )
 def identity_rings(
     store: Any,
     *,
     min_households: int = 3,
-    min_address_members: int = 10,
-    address_weight: float = 0.4,
-    care_home_weight: float = 0.3,
-    elderly_age: int = 65,
+    min_address_members: int = 0,
+    collective_weight: float = 0.2,
+    agent_weight: float = 0.2,
+    elderly_age: int = 60,
 ) -> list[Finding]:
     """Groups of people sharing personal identifiers across unrelated households.
+
+    The score is the surprise of the ring in this data: how rare its identifiers' household
+    counts are among all values of their kind (geometric null at the data's own mean), Fisher-
+    combined with how far more members share a venue than the venue's reach into their regions
+    predicts (Poisson); legal look-alikes (care homes, dormitories, village agents, employers'
+    and providers' numbers) are tested and multiply it (``evidence["benign_checks"]``).
 
     Examples
     --------
@@ -195,61 +285,53 @@ def identity_rings(
     if links.empty:
         return []
     links = links.assign(ident=links["kind"].astype(str) + ":" + links["value"].astype(str))
-    # rings: components over phone/bank/device values; an address joins a ring only when at
-    # least two of the ring's members live there (one shared resident does not merge an
-    # address-full of strangers into a ring), otherwise it is a ring of its own
-    strong = links[links["kind"] != "address"]
-    vals = pd.Index(pd.unique(strong["ident"]))
-    spats = pd.Index(pd.unique(strong["patient_id"]))
-    nv = len(vals)
-    comp = _components(nv + len(spats), vals.get_indexer(strong["ident"]), nv + spats.get_indexer(strong["patient_id"]))
-    ring_of_person = pd.Series(comp[nv + np.arange(len(spats))], index=spats)
-    parts = [strong.assign(ring=comp[vals.get_indexer(strong["ident"])].astype(str))]
-    addr = links[links["kind"] == "address"]
-    if len(addr):
-        addr = addr.assign(strong_ring=addr["patient_id"].map(ring_of_person))
-        hits = addr.dropna(subset=["strong_ring"]).groupby(["ident", "strong_ring"]).size()
-        hits = hits[hits >= 2].reset_index()[["ident", "strong_ring"]]
-        joined = addr.merge(hits, on=["ident", "strong_ring"])
-        parts.append(joined.drop(columns="strong_ring").assign(ring=joined["strong_ring"].astype(np.int64).astype(str)))
-        alone = addr[~addr["ident"].isin(hits["ident"])]
-        parts.append(alone.drop(columns="strong_ring").assign(ring="a:" + alone["ident"]))
-    links = pd.concat(parts, ignore_index=True)
+    links = _rings(links)
+    background = store.projection("identifier_background").set_index("kind")
+    n_values = int(background["values"].sum()) if len(background) else 1
     pats = pd.Index(pd.unique(links["patient_id"]))
     mc = store.projection("member_claims", patient_ids=pats)
+    people = store.table("patients", ["patient_id", "birth_date", "region", "insurance_type"]).set_index("patient_id")
+    people.attrs["employee_share"] = float((people["insurance_type"] == "employee").mean()) if len(people) else 0.0
+    ref = mc["start_time"].max() if len(mc) else None
+    groups, address_of, hh_max = address_groups(store, ref)
+    inst = store.table("institutions", ["institution_id", "kind", "region"])
+    primary = {f"institution:{i}": r for i, k, r in zip(inst["institution_id"], inst["kind"], inst["region"])
+               if k in PRIMARY_CARE}
     mc_by_person = dict(tuple(mc.groupby("patient_id", sort=False)))
     empty_mc = mc.iloc[:0]
-    findings: list[Finding] = []
+    n_rings = int(links["ring"].nunique())
+    rings = []
     for ring_id, rows in links.groupby("ring", sort=True):
-        per_val = rows.drop_duplicates("ident").sort_values("ident")
         members = sorted(rows["patient_id"].unique())
-        z = 0.0
-        w_max = 0.0
-        idents = []
-        for r in per_val.itertuples(index=False):
-            w = KIND_WEIGHT.get(r.kind, address_weight)
-            care = r.kind == "address" and r.elderly_share >= 0.8
-            if care:
-                w *= care_home_weight
-            z += 0.4 * w * np.log2(r.households)
-            w_max = max(w_max, w)
-            idents.append({"kind": r.kind, "token": r.value, "members": int(r.members), "households": int(r.households),
-                           "elderly_share": round(float(r.elderly_share), 3), "care_home": bool(care)})
-        kinds = sorted(per_val["kind"].unique())
-        z += 0.3 * (len(kinds) - 1)
         c = pd.concat([mc_by_person[p] for p in members if p in mc_by_person] or [empty_mc], ignore_index=True)
         venue_pats = c.groupby(["provider_type", "provider_id"])["patient_id"].nunique()
-        shared = venue_pats[venue_pats >= 2]
+        rings.append((rows, members, c, venue_pats, venue_pats[venue_pats >= 2]))
+    reach = _reach(store, pd.concat([v.index.to_frame(index=False) for *_, v in rings] or [mc.iloc[:0]]), people)
+    findings: list[Finding] = []
+    for rows, members, c, venue_pats, shared in rings:
+        per_val = rows.drop_duplicates("ident").sort_values("ident")
+        idents, lp_ident = [], 0.0
+        for r in per_val.itertuples(index=False):
+            m = _leave_one_out(background, r.kind, int(r.households))
+            lp = float(geometric_log10_tail(r.households, m))
+            lp_ident += lp
+            idents.append({"kind": r.kind, "token": r.value, "members": int(r.members), "households": int(r.households),
+                           "elderly_share": round(float(r.elderly_share), 3), "kind_mean_excess_households": round(m, 6),
+                           "log10_p": round(lp, 3)})
+        kinds = sorted(per_val["kind"].unique())
         top_share = float(venue_pats.max() / len(members)) if len(venue_pats) else 0.0
-        if len(shared):
-            sv = c.set_index(["provider_type", "provider_id"]).index.isin(shared.index)
-            claims = c[sv]
-        else:
-            claims = c
-        z += 0.6 * top_share * w_max  # co-residents share their local providers anyway
+        claims = c[c.set_index(["provider_type", "provider_id"]).index.isin(shared.index)] if len(shared) else c
+        lp_venue, venue_null = _steering(shared, members, people, reach)
+        lp = fisher_log10([lp_ident, lp_venue])
+        s = float(surprise(lp, n_values))
+        # steered: most members at one shared venue, beyond what its reach into their regions explains
+        steered = (float(surprise(lp_venue, max(n_rings, 1))) > 0
+                   and venue_null.get("venue_members", 0) > len(members) / 2)
+        checks, care_home = _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max,
+                                         ref, primary, n_rings, elderly_age=elderly_age, collective_weight=collective_weight,
+                                         agent_weight=agent_weight)
+        factor = benign_factor(checks)
         fund = float(claims["fund_amount"].sum())
-        z += 0.02 * log_amount(fund)
-        care_home = any(d["care_home"] for d in idents) and all(d["kind"] == "address" for d in idents)
         note = "（住户多为老年人，疑似养老机构）" if care_home else ""
         note_en = " (mostly elderly residents: likely a care home)" if care_home else ""
         ents = [Entity("patient", p, "member") for p in members]
@@ -259,11 +341,16 @@ def identity_rings(
         ident_en = ", ".join(f"{d['kind']} {d['token']}" for d in idents[:3])
         hh = max(d["households"] for d in idents)
         start, end = (claims["start_time"].min(), claims["start_time"].max()) if len(claims) else (None, None)
+        null = {"method": "identifiers: geometric tail of households per value at this data's mean for the kind; venue: "
+                          "Poisson tail of members at a shared venue vs. the venue's reach into the members' regions; "
+                          "Fisher-combined",
+                "log10_p_identifiers": round(lp_ident, 3), **venue_null, "log10_p": round(lp, 3), "n_tests": n_values,
+                "surprise": round(s, 3)}
         findings.append(
             Finding.create(
                 "identity_ring",
                 key=tuple(sorted(per_val["ident"])),
-                score=squash(z),
+                score=float(surprise_score(s)) * factor,
                 amount_at_risk=fund,
                 start=start,
                 end=end,
@@ -284,7 +371,165 @@ def identity_rings(
                     "shared_venues": [{"provider": f"{t}:{i}", "members": int(n)} for (t, i), n in top.items()],
                     "top_venue_member_share": round(top_share, 3),
                     "fund": fund,
+                    "null": null,
+                    "benign_checks": checks,
+                    "benign_factor": round(factor, 4),
                 },
             )
         )
     return findings
+
+
+def _leave_one_out(background: pd.DataFrame, kind: str, households: int) -> float:
+    """Mean excess households per value of ``kind`` without the value tested (a value never
+    sets its own null); all identifier kinds pooled when the kind has no other value."""
+    if background.empty:
+        return 0.0
+    excess = background["mean_excess"] * background["values"]
+    own = max(households - 1, 0)
+    if kind in background.index and int(background.at[kind, "values"]) > 1:
+        return max(float(excess[kind]) - own, 0.0) / (int(background.at[kind, "values"]) - 1)
+    total, n = float(excess.sum()) - own, int(background["values"].sum()) - 1
+    return max(total, 0.0) / n if n > 0 else 0.0
+
+
+def _rings(links: pd.DataFrame) -> pd.DataFrame:
+    """``links`` with a ``ring`` column: components over phone/bank/device values; an address
+    joins a ring only when at least two of the ring's members live there (one shared resident
+    does not merge an address-full of strangers into a ring), otherwise it is a ring of its own."""
+    strong = links[links["kind"] != "address"]
+    vals = pd.Index(pd.unique(strong["ident"]))
+    spats = pd.Index(pd.unique(strong["patient_id"]))
+    nv = len(vals)
+    comp = _components(nv + len(spats), vals.get_indexer(strong["ident"]), nv + spats.get_indexer(strong["patient_id"]))
+    ring_of_person = pd.Series(comp[nv + np.arange(len(spats))], index=spats)
+    parts = [strong.assign(ring=comp[vals.get_indexer(strong["ident"])].astype(str))]
+    addr = links[links["kind"] == "address"]
+    if len(addr):
+        addr = addr.assign(strong_ring=addr["patient_id"].map(ring_of_person))
+        hits = addr.dropna(subset=["strong_ring"]).groupby(["ident", "strong_ring"]).size()
+        hits = hits[hits >= 2].reset_index()[["ident", "strong_ring"]]
+        joined = addr.merge(hits, on=["ident", "strong_ring"])
+        parts.append(joined.drop(columns="strong_ring").assign(ring=joined["strong_ring"].astype(np.int64).astype(str)))
+        alone = addr[~addr["ident"].isin(hits["ident"])]
+        parts.append(alone.drop(columns="strong_ring").assign(ring="a:" + alone["ident"]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _reach(store: Any, venues: pd.DataFrame, people: pd.DataFrame) -> dict[str, Any]:
+    """Reach of the venues rings share (provider_type, provider_id): share of each region's
+    insured settled there."""
+    inst = venues.loc[venues["provider_type"] == "institution", "provider_id"].dropna().unique()
+    ph = venues.loc[venues["provider_type"] == "pharmacy", "provider_id"].dropna().unique()
+    vr = store.projection("venue_reach", institutions=list(inst), pharmacies=list(ph))
+    region = people["region"].astype(object).where(people["region"].notna(), "")
+    insured = region.value_counts()
+    by_region = {(t, i, r): int(n) for t, i, r, n in vr[["provider_type", "provider_id", "region", "patients"]].itertuples(index=False)}
+    total = vr.groupby(["provider_type", "provider_id"])["patients"].sum().to_dict()
+    return {"by_region": by_region, "total": total, "insured": insured.to_dict(), "n_insured": max(int(len(people)), 1),
+            "region_of": region}
+
+
+def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach: dict) -> tuple[float, dict]:
+    """log10 p of the most surprising shared venue (Bonferroni over the ring's shared venues)
+    and what it rests on."""
+    if shared.empty:
+        return 0.0, {"venue": None, "log10_p_venue": 0.0}
+    regions = [reach["region_of"].get(p, "") for p in members]
+    best, info = 0.0, {}
+    for (t, i), c in shared.items():
+        lam = 0.0
+        for r in regions:
+            n_r = reach["insured"].get(r, 0)
+            lam += reach["by_region"].get((t, i, r), 0) / n_r if n_r else reach["total"].get((t, i), 0) / reach["n_insured"]
+        lp = float(poisson_log10_sf(int(c), lam))
+        if lp < best or not info:
+            best, info = min(lp, 0.0), {"venue": f"{t}:{i}", "venue_members": int(c), "venue_expected_members": round(lam, 4)}
+    lp_venue = min(0.0, best + float(np.log10(len(shared))))
+    return lp_venue, {**info, "log10_p_venue": round(lp_venue, 3)}
+
+
+def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max, ref, primary, n_rings, *,
+                 elderly_age: int, collective_weight: float, agent_weight: float) -> tuple[list[dict], bool]:
+    """The legal look-alikes of one ring, tested (see module docstring)."""
+    hh = int(per_val["households"].max())
+    checks = [benign_check("registered_family", "登记家庭/同住户", "ruled_out",
+                           f"the identifiers span {hh} households that are not one registered family or address")]
+    mem = people.reindex(members)
+    ages = ages_at(mem["birth_date"], np.full(len(members), np.datetime64(pd.Timestamp(ref or "today"), "s")))
+    known = ~np.isnan(ages)
+    working = float(((ages[known] >= CHILD_AGE) & (ages[known] < elderly_age)).mean()) if known.any() else 0.0
+    # collective address: most members at one care home / dormitory / collective household
+    addr = address_of.reindex(members)
+    care_home = False
+    if addr.notna().any() and len(groups):
+        vc = addr.value_counts()
+        share, top = float(vc.iloc[0] / len(members)), vc.index[0]
+        typ = groups["type"].get(top, "household")
+        if share > 0.5 and typ in ("care_home", "dormitory"):
+            care_home = typ == "care_home"
+            zh = "养老机构" if care_home else "集体宿舍/集体户"
+            checks.append(benign_check("collective_household", f"{zh}（同址同电话）", "explains",
+                                       f"{share:.0%} of the members live at one {typ.replace('_', ' ')} address "
+                                       f"({groups['members'].get(top, 0)} residents)", collective_weight))
+        elif share > 0.5 and typ == "collective":
+            checks.append(benign_check("collective_household", "集体户", "partial",
+                                       f"{share:.0%} of the members live at one address of {groups['members'].get(top, 0)} "
+                                       f"people (more than a household, ≤ {hh_max}), of mixed ages", collective_weight ** 0.5))
+        else:
+            checks.append(benign_check("collective_household", "养老机构/集体户", "ruled_out",
+                                       "the members do not live at one collective address"))
+    else:
+        checks.append(benign_check("collective_household", "养老机构/集体户", "not_testable", "no addresses in the data"))
+    strong_kinds = set(per_val["kind"]) - {"address"}
+    venue = venue_null.get("venue")
+    steer_txt = (f"{venue_null.get('venue_members')} members at {venue} where {venue_null.get('venue_expected_members')} "
+                 f"were expected") if venue else "no venue shared"
+    # village doctor / agent activating e-vouchers: one region, mostly elderly or children, and not
+    # steered beyond their own village/community clinic
+    region = mem["region"].dropna()
+    top_region = region.value_counts().index[0] if len(region) else None
+    one_region = float(region.value_counts().iloc[0] / len(members)) if len(region) else 0.0
+    dependants = float(((ages[known] >= elderly_age) | (ages[known] < CHILD_AGE)).mean()) if known.any() else 0.0
+    local_clinic = venue is not None and venue in primary and (primary[venue] == top_region or primary[venue] is None)
+    if not strong_kinds:
+        pass
+    elif one_region > 0.5 and dependants > 0.5:
+        agent_steered = steered and not local_clinic
+        why = (f"but steered: {steer_txt}" if agent_steered else
+               f"the shared venue is their own {venue} (primary care of their region): {steer_txt}" if steered else
+               f"not steered to a venue ({steer_txt})")
+        checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证",
+                                   "ruled_out" if agent_steered else "explains",
+                                   f"{one_region:.0%} in one region, {dependants:.0%} elderly or children; " + why,
+                                   1.0 if agent_steered else agent_weight))
+    else:
+        checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证", "ruled_out",
+                                   f"{one_region:.0%} of the members in one region, {dependants:.0%} elderly or children"))
+    # employer's number: far more employees (职工医保) among the holders than in the city, of
+    # working age, and not steered
+    emp = mem["insurance_type"].dropna()
+    n_emp, n_known = int((emp == "employee").sum()), int(len(emp))
+    city_emp = float(people.attrs["employee_share"])
+    lp_emp = float(binom_log10_sf(n_emp, n_known, city_emp)) if n_known and 0 < city_emp < 1 else 0.0
+    employees = float(surprise(lp_emp, max(n_rings, 1))) > 0
+    emp_txt = f"{n_emp}/{n_known} employees (city {city_emp:.0%}, log10 p {lp_emp:.1f}), {working:.0%} of working age"
+    if "phone" in strong_kinds and working > 0.5 and employees:
+        checks.append(benign_check("employer_number", "单位总机号码", "ruled_out" if steered else "explains",
+                                   emp_txt + "; " + (f"but steered: {steer_txt}" if steered else f"not steered ({steer_txt})"),
+                                   1.0 if steered else agent_weight))
+    elif "phone" in strong_kinds:
+        checks.append(benign_check("employer_number", "单位总机号码", "ruled_out", emp_txt))
+    # a provider's own number registered for its patients: the venue is a hospital and the
+    # members' visits there never fall on the same day (no organised trips)
+    if venue and venue.startswith("institution:") and strong_kinds:
+        vid = venue.split(":", 1)[1]
+        at = c[(c["provider_type"] == "institution") & (c["provider_id"] == vid)]
+        same_day = at.assign(d=at["start_time"].dt.floor("D")).groupby("d")["patient_id"].nunique().max() if len(at) else 0
+        if same_day <= 1:
+            checks.append(benign_check("provider_number", "医疗机构登记的机构电话", "partial",
+                                       f"members share {venue}, but never on the same day (no organised visits)", agent_weight ** 0.5))
+        else:
+            checks.append(benign_check("provider_number", "医疗机构登记的机构电话", "ruled_out",
+                                       f"up to {int(same_day)} members at {venue} on one day"))
+    return checks, care_home

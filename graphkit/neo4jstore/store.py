@@ -223,6 +223,17 @@ def _post_death_claims(store: Neo4jStore, *, grace_days: int = 0) -> pd.DataFram
     return _typed(df, times=["start_time"], dates=["death_date"], floats=["fund_amount"])
 
 
+def _card_patient_counts(store: Neo4jStore) -> pd.DataFrame:
+    df = _rows(store, "projections/card_patient_counts", ["card_id", "patient_id", "claims"])
+    n = df.pop("claims").astype("int64")
+    return _typed(df).assign(claims=n.to_numpy())
+
+
+def _latest_claim_time(store: Neo4jStore) -> pd.DataFrame:
+    latest = store.conn.read("projections/latest_claim_time")[0]["latest"]
+    return _typed(pd.DataFrame({"latest": [latest]}), times=["latest"])
+
+
 def _family_groups(store: Neo4jStore) -> pd.DataFrame:
     from ..projections import family_components
 
@@ -304,6 +315,15 @@ def _member_claims(store: Neo4jStore, *, patient_ids: Iterable[str]) -> pd.DataF
     ids = _ids(patient_ids)
     df = _rows(store, "projections/member_claims", cols, ids=ids) if ids else pd.DataFrame([], columns=cols)
     return _typed(df, times=["start_time"], floats=["fund_amount"])
+
+
+def _venue_reach(store: Neo4jStore, *, institutions: Iterable[str] = (), pharmacies: Iterable[str] = ()) -> pd.DataFrame:
+    """People per provider and region (``graphkit.detectors.identity.venue_reach``)."""
+    cols = ["provider_type", "provider_id", "region", "patients"]
+    inst, ph = _ids(institutions), _ids(pharmacies)
+    df = _rows(store, "projections/venue_reach", cols, institutions=inst, pharmacies=ph) if inst or ph else pd.DataFrame([], columns=cols)
+    n = df.pop("patients").astype("int64")
+    return _typed(df).assign(patients=n.to_numpy())
 
 
 def _referral_claims(store: Neo4jStore, *, referral_ids: Iterable[str]) -> pd.DataFrame:
@@ -512,11 +532,14 @@ SERVER_SIDE = {
     "foreign_card_use": _foreign_card_use,
     "replaced_card_use": _replaced_card_use,
     "post_death_claims": _post_death_claims,
+    "card_patient_counts": _card_patient_counts,
+    "latest_claim_time": _latest_claim_time,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
     "clock_minutes": _clock_minutes,
     "patient_claims": _patient_claims,
     "member_claims": _member_claims,
+    "venue_reach": _venue_reach,
     "referral_claims": _referral_claims,
     "referral_edges": _referral_edges,
     "doctor_referrals": _doctor_referrals,

@@ -1,0 +1,159 @@
+"""What surrounds a card-burst episode: the area's and the city's volume that day, how unusual
+its amounts are for the unit, and the unit's normal share of non-medical items.
+
+Computed once per episode inside the ``burst_windows`` projection (which holds the claims),
+so the detector can test the legal explanations without reading the claims again:
+
+* ``day_ratio`` — claims of the *other* providers of the unit's peer group in its region, of
+  its region, and of the whole city on the episode's day, against their median on the same
+  weekday over the data's weeks (+1 smoothed), when that day is a peak (above Q3 + 1.5 IQR of
+  those weekdays), else 1; the largest of the three, the areas' over the days around the
+  episode (:data:`OUTBREAK_DAYS`): an outbreak lifts the area's clinics for days, an
+  end-of-month or holiday peak the city on the day;
+* ``band_in`` / ``band_share`` — the episode's claims within one median absolute deviation of
+  its median amount, and the share of the unit's *other* claims in that band (Jeffreys-smoothed):
+  many cards at one price where the unit rarely sells at that price is 套现-like;
+* ``nonmedical`` (per claim) and ``unit_nm_rate`` — item share in category ``non_medical`` of
+  each episode claim, and the share of the unit's other claims (an evenly spaced sample) that
+  carry any; NaN without ``claim_items``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE"]
+
+DAY_S = 86_400
+#: background claims sampled per unit for its normal non-medical share
+NM_SAMPLE = 200
+#: an area's outbreak is looked for from this many days before to this many after the episode
+#: (a cluster often opens a wave: influenza incubates 1-4 days and a wave runs 1-3 weeks)
+OUTBREAK_DAYS = (3, 7)
+
+
+def _weekday_fences(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per weekday slot (``day % 7``): the median and Tukey's fence (Q3 + 1.5 IQR) of
+    ``series`` over the days of that slot."""
+    D = series.size
+    W = -(-D // 7)
+    m = np.full(W * 7, np.nan)
+    m[:D] = series
+    q1, med, q3 = np.nanpercentile(m.reshape(W, 7), [25, 50, 75], axis=0)
+    return med, q3 + 1.5 * (q3 - q1)
+
+
+def _peak_ratios(series: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """``(series[d] + 1) / (median + 1)`` over the days of ``d``'s weekday when ``series[d]`` is
+    above Tukey's fence (Q3 + 1.5 IQR) of those days — a real peak, not the day-to-day noise —
+    else 1, for each ``d`` in ``days``.
+
+    >>> s = np.array([10.0] * 70); s[35] = 40.0
+    >>> _peak_ratios(s, np.array([35, 36])).round(2).tolist()
+    [3.73, 1.0]
+    """
+    med, fence = _weekday_fences(series)
+    slot = days % 7
+    x = series[days]
+    return np.where(x > fence[slot], (x + 1.0) / (med[slot] + 1.0), 1.0)
+
+
+def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_day: np.ndarray,
+               ep_prov: np.ndarray) -> np.ndarray:
+    """The largest peak ratio of each episode's day over its areas and the city (see module
+    docstring); 1 when no area was at a peak.
+
+    ``day``: day number of every claim (from 0), ``prov``: its provider code (-1 none),
+    ``areas``: per area kind, an area code per provider (-1 unknown) — e.g. the provider's
+    region, its peer group within the region; ``ep_day``/``ep_prov``: per episode.
+    """
+    D = int(day.max()) + 1 if day.size else 1
+    city = np.bincount(day, minlength=D).astype(np.float64)
+    counts = []
+    for code in areas:
+        a = np.where(prov >= 0, code[np.maximum(prov, 0)], -1)
+        n = int(code.max()) + 1 if code.size and code.max() >= 0 else 1
+        ok = a >= 0
+        counts.append(np.bincount(a[ok] * D + day[ok], minlength=n * D).reshape(n, D).astype(np.float64))
+    out = np.ones(ep_day.size)
+    sel = np.isin(prov, np.unique(ep_prov))
+    own_all: dict[int, np.ndarray] = {int(p): np.bincount(day[sel & (prov == p)], minlength=D).astype(np.float64)
+                                      for p in np.unique(ep_prov).tolist()}
+    for p in np.unique(ep_prov).tolist():
+        k = np.flatnonzero(ep_prov == p)
+        own = own_all[int(p)]
+        r = _peak_ratios(city - own, ep_day[k])
+        near = np.clip(ep_day[k][:, None] + np.arange(-OUTBREAK_DAYS[0], OUTBREAK_DAYS[1] + 1)[None, :], 0, D - 1)
+        for code, cnt in zip(areas, counts):
+            c = code[p] if p >= 0 else -1
+            if c >= 0:
+                other = cnt[c] - own
+                if other.sum() > 0:
+                    r = np.maximum(r, _peak_ratios(other, near.ravel()).reshape(near.shape).max(axis=1))
+        out[k] = r
+    return out
+
+
+def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, order: np.ndarray,
+                 ep_unit: np.ndarray, ep_pos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(band_in, band_share) per episode: ``amount`` per claim, ``order`` the claims sorted by
+    unit, ``unit_first``/``unit_last`` each unit's positions in it, ``ep_pos`` each episode's
+    claim positions (original row numbers)."""
+    band_in = np.zeros(len(ep_pos), dtype=np.int64)
+    share = np.ones(len(ep_pos))
+    for k, (uc, pos) in enumerate(zip(ep_unit.tolist(), ep_pos)):
+        a = amount[pos]
+        a = a[~np.isnan(a)]
+        if a.size == 0:
+            continue
+        med = float(np.median(a))
+        mad = float(np.median(np.abs(a - med)))
+        lo, hi = med - mad, med + mad
+        k_in = int(((a >= lo) & (a <= hi)).sum())
+        unit_a = amount[order[unit_first[uc]: unit_last[uc] + 1]]
+        unit_a = unit_a[~np.isnan(unit_a)]
+        n_in = int(((unit_a >= lo) & (unit_a <= hi)).sum()) - k_in
+        n_other = unit_a.size - a.size
+        band_in[k] = k_in
+        share[k] = (max(n_in, 0) + 0.5) / (max(n_other, 0) + 1.0)
+    return band_in, share
+
+
+def non_medical(store: Any, episode_ids: pd.Series, background: dict[int, np.ndarray],
+                claim_ids: np.ndarray) -> tuple[pd.Series, dict[int, float]]:
+    """(share of non-medical item amount per episode claim, each unit's background rate of
+    claims with non-medical items); empty / {} without ``claim_items``."""
+    if not store.has_table("claim_items"):
+        return pd.Series(dtype="float64"), {}
+    bg_ids = {u: claim_ids[pos] for u, pos in background.items()}
+    ids = pd.concat([pd.Series(episode_ids, dtype=object)] + [pd.Series(v, dtype=object) for v in bg_ids.values()],
+                    ignore_index=True).drop_duplicates()
+    items = store.items_by_claim(ids, ["category", "amount"])
+    if items.empty:
+        return pd.Series(dtype="float64"), {}
+    nm = items["amount"].where(items["category"] == "non_medical", 0.0).fillna(0.0)
+    g = pd.DataFrame({"claim_id": items["claim_id"], "nm": nm, "amt": items["amount"].fillna(0.0)}).groupby("claim_id")
+    tot = g["amt"].sum()
+    share = (g["nm"].sum() / tot.where(tot > 0)).fillna(0.0)
+    rates = {}
+    for u, v in bg_ids.items():
+        s = share.reindex(v)
+        seen = s.notna()
+        rates[u] = (float((s[seen] > 0).sum()) + 0.5) / (float(seen.sum()) + 1.0)
+    return share, rates
+
+
+def background_sample(order: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, units: np.ndarray,
+                      episode_rows: set[int]) -> dict[int, np.ndarray]:
+    """Per unit, up to :data:`NM_SAMPLE` of its non-episode claims (row numbers), evenly spaced."""
+    out = {}
+    for uc in units.tolist():
+        rows = order[unit_first[uc]: unit_last[uc] + 1]
+        rows = rows[~np.isin(rows, np.fromiter(episode_rows, dtype=np.int64, count=len(episode_rows)))] if episode_rows else rows
+        if rows.size > NM_SAMPLE:
+            rows = rows[np.linspace(0, rows.size - 1, NM_SAMPLE).astype(np.int64)]
+        out[uc] = rows
+    return out
