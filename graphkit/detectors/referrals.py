@@ -58,7 +58,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, poisson
+from scipy.stats import poisson
 
 from ..findings import KINDS, Entity, Finding
 from ..params import Param
@@ -430,176 +430,6 @@ def referral_loops(
 
 
 # ---------------------------------------------------------------------------------------------
-# referral_concentration
-# ---------------------------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return "<0.1%" if x < 0.001 else f"{x:.1%}"
-
-
-def _shrunk(x_grp: np.ndarray, n_grp: np.ndarray, prior: np.ndarray, alpha: float) -> np.ndarray:
-    return (x_grp + alpha * prior) / (n_grp + alpha)
-
-
-@register(
-    "referral_concentration",
-    [
-        Param("min_referrals", 10, "int", low=2, doc="referrals a doctor (or institution) needs"),
-        Param("min_surprise", 6.0, "float", low=0.0, doc="-log10 binomial tail vs the peer share"),
-        Param("min_share", 0.5, "float", low=0.0, high=1.0, doc="share of the referrals going to the destination"),
-        Param("prior_strength", 20.0, "float", low=0.0, doc="empirical-Bayes prior weight (referrals) of the parent share"),
-    ],
-)
-def referral_concentrations(
-    store: Any,
-    *,
-    min_referrals: int = 10,
-    min_surprise: float = 6.0,
-    min_share: float = 0.5,
-    prior_strength: float = 20.0,
-) -> list[Finding]:
-    """Doctors (or institutions) steering referrals to one destination, or out of area, far beyond peers.
-
-    Examples
-    --------
-    >>> from graphkit.store import open_store                                  # doctest: +SKIP
-    >>> referral_concentrations(open_store("store"))[0].evidence["peer_share"]  # doctest: +SKIP
-    """
-    d = store.projection("doctor_referrals")
-    if d.empty:
-        return []
-    d = d.assign(referrals=d["referrals"].astype(np.int64), out_of_area=d["out_of_area"].astype(np.int64))
-    a = prior_strength
-    ref_keys = ["referrer_type", "referrer"]
-    peer_keys = ["referrer_type", "level", "region", "department"]
-    n_ref = d.groupby(ref_keys)["referrals"].transform("sum").to_numpy()
-    ooa_ref = d.groupby(ref_keys)["out_of_area"].transform("sum").to_numpy()
-    # destination shares: city, region, peer group (each leaving the referrer out)
-    N = d["referrals"].sum()
-    x_city = d.groupby("to_institution_id")["referrals"].transform("sum").to_numpy()
-    p_city = (x_city - d["referrals"].to_numpy()) / np.maximum(N - n_ref, 1)
-    n_reg = d.groupby(["referrer_type", "region"])["referrals"].transform("sum").to_numpy() - n_ref
-    x_reg = d.groupby(["referrer_type", "region", "to_institution_id"])["referrals"].transform("sum").to_numpy() - d["referrals"].to_numpy()
-    p_reg = _shrunk(x_reg, n_reg, p_city, a)
-    # peers: same level/region/department, plus colleagues at the same institution (union)
-    def tot(keys: list[str], dest: bool) -> np.ndarray:
-        k = keys + (["to_institution_id"] if dest else [])
-        return d.groupby(k)["referrals"].transform("sum").to_numpy()
-
-    inst_keys = ["referrer_type", "from_institution_id"]
-    both_keys = inst_keys + ["department"]
-    x_self = d["referrals"].to_numpy()
-    n_grp = tot(peer_keys, False) + tot(inst_keys, False) - tot(both_keys, False) - n_ref
-    x_grp = tot(peer_keys, True) + tot(inst_keys, True) - tot(both_keys, True) - x_self
-    p_peer = np.clip(_shrunk(x_grp, n_grp, p_reg, a), 1e-9, 1 - 1e-9)
-    x = d["referrals"].to_numpy()
-    dest_s = -binom.logsf(x - 1, n_ref, p_peer) / LN10
-    d = d.assign(n=n_ref, p_peer=p_peer, share=x / n_ref, surprise=dest_s)
-    # out-of-area share
-    per = d.groupby(ref_keys + ["level", "region", "department"], sort=True).agg(
-        n=("referrals", "sum"), ooa=("out_of_area", "sum")).reset_index()
-    gN = per.groupby(["referrer_type", "level", "region", "department"])["n"].transform("sum") - per["n"]
-    gX = per.groupby(["referrer_type", "level", "region", "department"])["ooa"].transform("sum") - per["ooa"]
-    cityN = per["n"].sum() - per["n"]
-    cityX = per["ooa"].sum() - per["ooa"]
-    p_ooa = np.clip(_shrunk(gX.to_numpy(), gN.to_numpy(), (cityX / np.maximum(cityN, 1)).to_numpy(), a), 1e-9, 1 - 1e-9)
-    per["p_peer_ooa"] = p_ooa
-    per["ooa_surprise"] = -binom.logsf(per["ooa"].to_numpy() - 1, per["n"].to_numpy(), p_ooa) / LN10
-    per = per.set_index(ref_keys)
-    findings = []
-    refs_all = store.table("referrals", ["referral_id", "patient_id", "from_institution_id", "from_doctor_id",
-                                         "to_institution_id", "referred_at", "out_of_area"])
-    # each referrer's most surprising destination, and its out-of-area test (vectorised)
-    big = d[d["n"] >= min_referrals]
-    tops = big.sort_values(ref_keys + ["surprise", "referrals", "to_institution_id"],
-                           ascending=[True, True, False, False, True]).drop_duplicates(ref_keys)
-    tops = tops.join(per[["ooa", "ooa_surprise", "p_peer_ooa"]].rename(columns={"ooa": "ooa_n"}), on=ref_keys)
-    ooa_share_v = tops["ooa_n"].to_numpy() / tops["n"].to_numpy()
-    dest_v = (tops["surprise"].to_numpy() >= min_surprise) & (tops["share"].to_numpy() >= min_share)
-    ooa_v = (tops["ooa_surprise"].to_numpy() >= min_surprise) & (ooa_share_v >= min_share)
-    sel = dest_v | ooa_v
-    hit_keys = tops[sel].set_index(ref_keys).index
-    rows_of = dict(tuple(big[big.set_index(ref_keys).index.isin(hit_keys)].groupby(ref_keys, sort=False)))
-    hits = []
-    for k in np.flatnonzero(sel):
-        top = tops.iloc[k]
-        rtype, rid = top["referrer_type"], top["referrer"]
-        info = per.loc[(rtype, rid)]
-        hits.append((rtype, rid, rows_of[(rtype, rid)], top, info, float(top["ooa_surprise"]), float(ooa_share_v[k]),
-                     bool(dest_v[k]), bool(ooa_v[k])))
-    if not hits:
-        return []
-    sel_refs = []
-    has_doc = refs_all["from_doctor_id"].notna().to_numpy()
-    by_doc = dict(tuple(refs_all[has_doc].groupby("from_doctor_id", sort=False)))
-    by_inst = dict(tuple(refs_all[~has_doc].groupby("from_institution_id", sort=False)))
-    for rtype, rid, rows, top, info, ooa_s, ooa_share, dest_ok, ooa_ok in hits:
-        mine = (by_doc if rtype == "doctor" else by_inst).get(rid, refs_all.iloc[:0])
-        if dest_ok:
-            steered = mine[mine["to_institution_id"] == top["to_institution_id"]]
-        else:
-            steered = mine[mine["out_of_area"].fillna(False).astype(bool)]
-        sel_refs.append((mine, steered))
-    rc = store.projection("referral_claims", referral_ids=pd.concat([s["referral_id"] for _, s in sel_refs]))
-    rc = rc[~rc["origin"]]
-    for (rtype, rid, rows, top, info, ooa_s, ooa_share, dest_ok, ooa_ok), (mine, steered) in zip(hits, sel_refs):
-        claims = rc[rc["referral_id"].isin(pd.Index(steered["referral_id"]))]
-        fund = float(claims["fund_amount"].sum())
-        pattern = "destination" if dest_ok and (not ooa_ok or top["surprise"] >= ooa_s) else "out_of_area"
-        s_main = float(top["surprise"]) if pattern == "destination" else ooa_s
-        share = float(top["share"]) if pattern == "destination" else ooa_share
-        peer = float(top["p_peer"]) if pattern == "destination" else float(info["p_peer_ooa"])
-        n = int(info["n"])
-        z = 0.04 * min(s_main, 50.0) + 1.2 * share + 0.3 * np.log1p(len(steered)) + 0.03 * log_amount(fund)
-        src = str(rows["from_institution_id"].iloc[0])
-        dests = steered["to_institution_id"].value_counts()
-        ents = [Entity(rtype, rid, "referrer")]
-        if rtype == "doctor":
-            ents.append(Entity("institution", src, "source"))
-        ents += [Entity("institution", x, "destination") for x in dests.index[:5]]
-        ents += [Entity("patient", p, "patient") for p in sorted(steered["patient_id"].dropna().unique())]
-        who = f"医师{rid}（{src}）" if rtype == "doctor" else f"机构{rid}"
-        who_en = f"doctor {rid} ({src})" if rtype == "doctor" else f"institution {rid}"
-        if pattern == "destination":
-            dest = str(top["to_institution_id"])
-            txt = (f"{who}共转诊{n}次，其中{len(steered)}次（{share:.0%}）转往{dest}，同类医师仅{_pct(peer)}，疑似利益输送，基金{yuan(fund)}"
-                   f" / {who_en} sent {len(steered)} of {n} referrals ({share:.0%}) to {dest}; peers send {_pct(peer)}")
-        else:
-            txt = (f"{who}共转诊{n}次，其中{len(steered)}次（{share:.0%}）为转外就医，同类医师仅{_pct(peer)}，基金{yuan(fund)}"
-                   f" / {who_en} sent {len(steered)} of {n} referrals ({share:.0%}) out of area; peers {_pct(peer)}")
-        findings.append(
-            Finding.create(
-                "referral_concentration",
-                key=(rtype, rid),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=steered["referred_at"].min(),
-                end=steered["referred_at"].max(),
-                entities=ents,
-                claims=claims["claim_id"],
-                summary=txt,
-                evidence={
-                    "pattern": pattern,
-                    "referrer_type": rtype,
-                    "peer_group": {"level": str(rows["level"].iloc[0]), "region": str(rows["region"].iloc[0]),
-                                   "department": str(rows["department"].iloc[0])},
-                    "referrals_total": n,
-                    "referrals_steered": int(len(steered)),
-                    "destination": str(top["to_institution_id"]) if pattern == "destination" else None,
-                    "share": share,
-                    "peer_share": peer,
-                    "surprise": s_main,
-                    "destinations": {str(k): int(v) for k, v in rows.set_index("to_institution_id")["referrals"].items()},
-                    "out_of_area_share": ooa_share,
-                    "out_of_area_surprise": ooa_s,
-                    "referral_ids": sorted(steered["referral_id"].astype(str)),
-                    "fund": fund,
-                },
-            )
-        )
-    return findings
-
-
-# ---------------------------------------------------------------------------------------------
 # referral-abuse clusters
 # ---------------------------------------------------------------------------------------------
 CLUSTER_KINDS = ("referral_loop", "referral_concentration", "split_stay")
@@ -684,3 +514,6 @@ def referral_clusters(
             }
         )
     return sorted(out, key=lambda c: (-c["score"], c["cluster_id"]))
+
+
+from .concentration import referral_concentrations  # noqa: E402,F401  (re-exported: moved to .concentration)

@@ -1127,9 +1127,10 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
 # ------------------------------------------------------------------------------------------
 @projection("inpatient_admissions")
 def inpatient_admissions(store: Any) -> pd.DataFrame:
-    """Inpatient claims at institutions: who was admitted where, when, under whom, for how much."""
+    """Inpatient claims at institutions: who was admitted where, when, under whom, for how much, and
+    the referral the admission follows (if any)."""
     cols = ["claim_id", "patient_id", "claim_type", "institution_id", "doctor_id", "start_time", "end_time",
-            "diagnosis_code", "fund_amount"]
+            "diagnosis_code", "fund_amount", "referral_id"]
     cl = store.table("claims", cols)
     keep = (cl["claim_type"] == "inpatient").fillna(False).to_numpy(bool) & cl["institution_id"].notna().to_numpy(bool)
     return cl.loc[keep, [c for c in cols if c != "claim_type"]].reset_index(drop=True)
