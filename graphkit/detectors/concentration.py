@@ -101,9 +101,13 @@ def overdispersion(group: np.ndarray, x: np.ndarray, n: np.ndarray, *, referrers
 def _log10_tail(x: np.ndarray, n: np.ndarray, p: np.ndarray, alpha: float) -> np.ndarray:
     """log10 P(X ≥ x) under a beta-binomial of precision ``alpha`` (binomial when infinite)."""
     p = np.clip(p, 1e-9, 1 - 1e-9)
+    b = binom.logsf(x - 1, n, p) / LN10
     if not np.isfinite(alpha) or alpha > 1e7:
-        return binom.logsf(x - 1, n, p) / LN10
-    return betabinom.logsf(x - 1, n, alpha * p, alpha * (1 - p)) / LN10
+        return b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bb = betabinom.logsf(x - 1, n, alpha * p, alpha * (1 - p)) / LN10
+    # where the beta-binomial underflows, it is at least as heavy-tailed as the binomial
+    return np.where(np.isfinite(bb), bb, np.maximum(b, -300.0))
 
 
 def _robust_alpha(keys: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray, R: np.ndarray, N: np.ndarray,
@@ -125,6 +129,7 @@ def _robust_alpha(keys: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray,
     "referral_concentration",
     [
         Param("min_referrals", 5, "int", low=2, doc="referrals a doctor (or institution) needs to be tested"),
+        Param("min_steered", 3, "int", low=1, doc="referrals to the destination (or out of area) a pattern needs: one or two are patient choice"),
         Param("prior_strength", 20.0, "float", low=0.0, doc="referrals of prior weight when shrinking a peer share to its parent"),
         Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits"),
     ],
@@ -135,6 +140,7 @@ def referral_concentrations(
     store: Any,
     *,
     min_referrals: int = 5,
+    min_steered: int = 3,
     prior_strength: float = 20.0,
     benign_weight: float = 0.25,
 ) -> list[Finding]:
@@ -164,7 +170,9 @@ def referral_concentrations(
     N = d["referrals"].sum()
     x_self = d["referrals"].to_numpy()
     x_city = d.groupby("to_institution_id")["referrals"].transform("sum").to_numpy()
-    p_city = (x_city - x_self) / np.maximum(N - n_ref, 1)
+    K = max(int(d["to_institution_id"].nunique()), 1)
+    # one pseudo-referral spread over the destinations: a destination nobody else uses is rare, not impossible
+    p_city = (x_city - x_self + 1.0 / K) / (np.maximum(N - n_ref, 0) + 1.0)
     n_reg = d.groupby(["referrer_type", "region"])["referrals"].transform("sum").to_numpy() - n_ref
     x_reg = d.groupby(["referrer_type", "region", "to_institution_id"])["referrals"].transform("sum").to_numpy() - x_self
     p_reg = _shrunk(x_reg, n_reg, p_city, a)
@@ -211,6 +219,8 @@ def referral_concentrations(
     tops = tops.join(perx[["ooa", "ooa_log10_p", "p_peer_ooa"]].rename(columns={"ooa": "ooa_n"}), on=ref_keys)
     s_dest = surprise(tops["log10_p"].to_numpy(), n_tests)
     s_ooa = surprise(tops["ooa_log10_p"].to_numpy(), n_tests)
+    s_dest = np.where(tops["referrals"].to_numpy() >= min_steered, s_dest, 0.0)
+    s_ooa = np.where(tops["ooa_n"].fillna(0).to_numpy() >= min_steered, s_ooa, 0.0)
     sel = (s_dest > 0) | (s_ooa > 0)
     if not sel.any():
         return []

@@ -5,8 +5,10 @@ Candidates
     A patient's consecutive inpatient stays (projection ``inpatient_admissions``) form a *step*
     when the next admission is ``0..window_days`` calendar days after the discharge day and has
     the same ICD-10 3-character group. Steps chain; a chain with ``min_stays`` stays is a
-    candidate (the rulebook's "repeatedly"), and so is a single re-admission whose surprise
-    beats the Bonferroni bar over *every* discharge of the city. The institution of the next
+    candidate (the rulebook's "repeatedly"), and so is a single re-admission at a *linked*
+    institution whose surprise beats the Bonferroni bar over *every* discharge of the city (a
+    move to the branch hides the split; a single re-admission at the same hospital is the
+    commonest legitimate look-alike and is not reported alone). The institution of the next
     stay is the ``same``, a ``linked`` one (same name stem — …分院, 东院区 —, group column, shared
     doctor roster or frequent transfers: :mod:`._links`) or ``other`` (chained only with
     ``chain_unlinked``).
@@ -126,12 +128,13 @@ RELATIONS = ("same", "linked", "other")
 
 
 def readmission_null(stays: pd.DataFrame, inst: pd.DataFrame, rel: np.ndarray, has_partner: np.ndarray, *,
-                     window_days: int) -> dict[str, Any]:
+                     window_days: int, drop: np.ndarray | None = None) -> dict[str, Any]:
     """Counts behind ``F_r(g)`` (module docstring) from stays sorted by patient and admission.
 
     ``rel[k]``: relation of stay ``k + 1`` to stay ``k`` (``same``/``linked``/``other``);
     ``has_partner[k]``: stay ``k``'s institution has a linked institution (the discharges a
-    ``linked`` re-admission is measured against). Per relation class: the gap of each discharge
+    ``linked`` re-admission is measured against). ``drop``: stays left out of the counts (the
+    chains a previous pass flagged, so splits do not raise their own bar). Per relation class: the gap of each discharge
     to a same-group re-admission within the window in that class (``-1``: none), and the
     cumulative event counts per (dx, peer), per dx and for the city, with the empirical-Bayes
     prior strength of each level.
@@ -153,10 +156,11 @@ def readmission_null(stays: pd.DataFrame, inst: pd.DataFrame, rel: np.ndarray, h
     peer = (lv["level"].astype("string").fillna("?") + "|" + lv["kind"].astype("string").fillna("?")).to_numpy(object)
     keys = {"city": np.zeros(n, np.int64), "dx": pd.factorize(dx)[0],
             "dxp": pd.factorize(pd.Series(dx) + "\x00" + pd.Series(peer))[0]}
-    out: dict[str, Any] = {"dx": dx, "peer": peer, "gap": np.where(ok, gap, -1), "W": W, "N": n}
+    keep = np.ones(n, bool) if drop is None else ~drop
+    out: dict[str, Any] = {"dx": dx, "peer": peer, "gap": np.where(ok, gap, -1), "W": W, "N": n, "keep": keep}
     for r in RELATIONS:
         g = np.where(ok & (rel == r), gap, -1)
-        base = has_partner if r == "linked" else np.ones(n, bool)
+        base = (has_partner if r == "linked" else np.ones(n, bool)) & keep
         cnt: dict[str, Any] = {"g": g, "base": base}
         parent_rate = None
         for level, key in keys.items():
@@ -184,7 +188,7 @@ def _F(null: dict[str, Any], r: str, rows: np.ndarray, gaps: np.ndarray, own_row
     (``own_rows``) out of every level."""
     floor = 0.5 / max(null["N"], 1)
     cnt = null[r]
-    og, obase = cnt["g"][own_rows], cnt["base"][own_rows]
+    og, obase = cnt["g"][own_rows], cnt["base"][own_rows]  # base already excludes dropped stays
     est = None
     for level in ("city", "dx", "dxp"):
         key, cum, tot, alpha = cnt[level]
@@ -246,8 +250,7 @@ def split_stays(
     basis[diff] = b
     rel[diff[pd.notna(b)]] = "linked"
     has_partner = np.asarray(pd.Index(ii).isin(list(links.partnered())), dtype=bool)
-    null = readmission_null(st, inst, rel, has_partner, window_days=window_days)
-    gap = null["gap"]
+    gap = readmission_null(st, inst, rel, has_partner, window_days=window_days)["gap"]
     step = gap >= 0
     if not chain_unlinked:
         step &= rel != "other"
@@ -261,21 +264,29 @@ def split_stays(
     chain = np.cumsum(new) - 1
     size = np.bincount(chain)
     starts = np.flatnonzero(new)
-    items = []
-    for ch in np.flatnonzero(size >= 2):
-        rows = np.arange(starts[ch], starts[ch] + size[ch])
-        srows = rows[:-1]  # discharges whose next stay is a step
-        counted = ~transfer[srows]
-        g = gap[srows]
-        pstep = np.ones(len(srows))
-        for r in RELATIONS:
-            m = rel[srows] == r
-            if m.any():
-                pstep[m] = _F(null, r, srows[m], g[m], rows)
-        log10p = float(np.sum(np.log10(pstep[counted]))) if counted.any() else 0.0
-        items.append((rows, srows, pstep, counted, log10p))
+    chains = [np.arange(starts[ch], starts[ch] + size[ch]) for ch in np.flatnonzero(size >= 2)]
+    # the null is estimated without the chains it flags (iterated), so splits do not raise their own bar
     city_bar = float(np.log10(max(n, 1)))
-    keep = [it for it in items if len(it[0]) >= min_stays or -it[4] > city_bar]
+
+    def candidate(it: tuple) -> bool:
+        # min_stays stays; or a single re-admission at a linked institution (a branch: the move
+        # hides the split) beyond the city-wide bar (every discharge could have been one). A single
+        # re-admission at the same institution is the commonest legitimate look-alike.
+        return len(it[0]) >= min_stays or (-it[4] > city_bar and bool((rel[it[1]] == "linked").all()))
+
+    drop = np.zeros(n, bool)
+    for _ in range(5):
+        null = readmission_null(st, inst, rel, has_partner, window_days=window_days, drop=drop)
+        items = [_chain_p(null, rows, rel, transfer) for rows in chains]
+        nt = max(sum(1 for it in items if candidate(it)), 1)
+        flagged = np.zeros(n, bool)
+        for it in items:
+            if candidate(it) and surprise(it[4], nt) > 0:
+                flagged[it[0]] = True
+        if (flagged == drop).all():
+            break
+        drop = flagged
+    keep = [it for it in items if candidate(it)]
     if not keep:
         return []
     n_tests = len(keep)
@@ -361,6 +372,20 @@ def split_stays(
             )
         )
     return findings
+
+
+def _chain_p(null: dict[str, Any], rows: np.ndarray, rel: np.ndarray, transfer: np.ndarray) -> tuple:
+    """(stays, discharges with a step, step p-values, counted steps, log10 p) of one chain."""
+    srows = rows[:-1]  # discharges whose next stay is a step
+    counted = ~transfer[srows]
+    g = null["gap"][srows]
+    pstep = np.ones(len(srows))
+    for r in RELATIONS:
+        m = rel[srows] == r
+        if m.any():
+            pstep[m] = _F(null, r, srows[m], g[m], rows)
+    log10p = float(np.sum(np.log10(pstep[counted]))) if counted.any() else 0.0
+    return rows, srows, pstep, counted, log10p
 
 
 def _planned_groups(st: pd.DataFrame, dx: np.ndarray, regular_cv: float, max_interval: int = 35) -> set[str]:
