@@ -24,6 +24,7 @@ CLAIM_COLS: dict[str, tuple[type, int | bool]] = {
     "fraud": (np.int32, -1),    # planted instance index; -1 = normal
     "prot": (np.bool_, False),  # protected normal row (cohorts, trips): never removed by cleanup
     "prof": (np.int8, 0),       # item profile: 0 normal, 1 burst (non-medical), 2 dialysis, 3 chemo, 4 rehab
+    "lk": (np.bool_, False),    # look-alike row (variants): kept inside a stay / near a far claim by design
 }
 CTYPE_NAMES = ("outpatient", "inpatient", "pharmacy")
 

@@ -14,7 +14,8 @@ import numpy as np
 from . import _vocab as V
 from ._normal import INP, OUT, ROLE_NONE, R_OOA, R_SPECIAL, R_UP, NormalGen
 from ._util import DAY, HOUR, MINUTE, draw_bank_accounts, draw_devices, draw_phones
-from ._world import CK_BANK, CK_DEVICE, CK_PHONE, HOURS_OUT, HOURS_PHARM, World
+from ._world import CK_BANK, CK_DEVICE, CK_PHONE, HOURS_OUT, HOURS_PHARM, ROLE_BRANCH, World, haversine_km
+from .config import FraudShape
 
 KINDS = ("shared_card", "deceased_card_use", "impossible_travel", "collusion_ring", "card_burst",
          "phantom_stay", "split_stay", "referral_loop", "referral_concentration", "identity_ring")
@@ -43,8 +44,9 @@ class Instance:
 class Planter:
     """Plant every kind into the claim/referral buffers of a :class:`NormalGen`."""
 
-    def __init__(self, w: World, ng: NormalGen, fraud_rate: float):
+    def __init__(self, w: World, ng: NormalGen, fraud_rate: float, shape: FraudShape | None = None):
         self.w, self.ng = w, ng
+        self.S = shape if shape is not None else FraudShape()
         self.rng = w.rngs["fraud"]
         self.C, self.Rf = ng.C, ng.Rf
         self.instances: list[Instance] = []
@@ -66,6 +68,7 @@ class Planter:
         self.new_contacts: list[tuple[np.ndarray, int, np.ndarray]] = []
         self._existing: set[str] | None = None
         self.last: dict = {}
+        self._variant_counts: dict[str, list[int]] = {}
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> list[Instance]:
@@ -193,6 +196,17 @@ class Planter:
             t = (t // DAY) * DAY + int(w.hours(rng, HOURS_OUT, 1)[0])
         return self.add_out(I, pat, inst, t, card)
 
+    def _share(self, kind: str, share: float) -> bool:
+        """Whether the next instance of ``kind`` takes a variant planted in ``share`` of them
+        (deterministic: the first, and then whenever the running share falls behind)."""
+        if share <= 0:
+            return False
+        done = self._variant_counts.setdefault(kind, [0, 0])
+        take = done[0] < share * (done[1] + 1)
+        done[0] += take
+        done[1] += 1
+        return take
+
     def private_hospitals(self, pref: int = 0) -> np.ndarray:
         w = self.w
         return np.flatnonzero(w.inst_private & w.inst_ip & (w.inst_pref == pref) & np.isin(w.inst_role, (2, 6)))
@@ -211,9 +225,9 @@ class Planter:
         I = self.new("shared_card", variant)
         if variant == "lent":
             holder = int(self.take(1)[0])
-            users = self.take(int(rng.integers(2, 5)), avoid_hh=w.hh[[holder]])
+            users = self.take(int(rng.integers(*self.S.lent_users)), avoid_hh=w.hh[[holder]])
             card = holder
-            m = int(rng.integers(max(4, users.size), 16))
+            m = int(rng.integers(max(4, users.size), max(self.S.lent_uses_max, users.size + 1)))
             who = rng.permutation(np.concatenate([users, users[rng.integers(0, users.size, m - users.size)]]))
             t = np.sort(self.rand_t(m, HOURS_PHARM))
             for p, tt in zip(who, t):
@@ -225,7 +239,7 @@ class Planter:
                 I.ent("patient", u, "user")
         elif variant == "multi_card":
             user = int(self.take(1)[0])
-            holders = self.take(int(rng.integers(3, 7)), avoid_hh=w.hh[[user]])
+            holders = self.take(int(rng.integers(*self.S.multi_cards)), avoid_hh=w.hh[[user]])
             I.key = {"type": "patient", "id": ("patient", user)}
             I.ent("patient", user, "user")
             for h in holders:
@@ -239,7 +253,7 @@ class Planter:
             self.used[holder] = True
             old, new = holder, int(w.new_card[holder])
             lo = int(w.repl_day[holder] - w.day0) + 1
-            m = int(rng.integers(3, 11))
+            m = int(rng.integers(*self.S.lost_uses))
             t = np.sort(self.rand_t(m, HOURS_PHARM, lo_day=lo))
             for tt in t:
                 if rng.random() < 0.8:
@@ -273,7 +287,7 @@ class Planter:
         self.used[p] = True
         I = self.new("deceased_card_use", "after_death")
         lo = int(w.death_day[p] - w.day0) + 3
-        m = int(rng.integers(2, 13))
+        m = int(rng.integers(*self.S.deceased_claims))
         t = np.sort(self.rand_t(m, HOURS_PHARM, lo_day=min(lo, w.ndays - 1)))
         card = int(w.card_at(np.array([p]), np.array([t[0]]))[0])
         chron = w.chronic[p]
@@ -297,10 +311,14 @@ class Planter:
     # ----------------------------------------------------------------------------------------
     def impossible_travel(self) -> None:
         w, rng = self.w, self.rng
+        if self._share("impossible_travel", self.S.county_travel):
+            outer = self._outer_counties()
+            if outer.size:
+                return self._county_travel(outer)
         holder = int(self.take(1, extra=w.age <= 75)[0])
         card = holder
         I = self.new("impossible_travel", "cloned_card")
-        npair = int(rng.integers(2, 6))
+        npair = int(rng.integers(*self.S.travel_pairs))
         days = np.sort(rng.choice(np.arange(1, w.ndays - 1), npair, replace=False))
         for d in days:
             t_home = (w.day0 + int(d)) * DAY + int(rng.integers(9 * HOUR, 19 * HOUR))
@@ -315,6 +333,42 @@ class Planter:
                 I.ent("pharmacy", ph, "remote_provider")
             else:
                 inst = w.sample(rng, "hub" if rng.random() < 0.5 else "l2", np.array([dest]))[0]
+                self.add_out(I, holder, inst, t_far, card)
+                I.ent("institution", inst, "remote_provider")
+        I.key = {"type": "card", "id": ("card", card)}
+        I.entities.insert(0, ("card", card, "cloned_card"))
+        I.entities.insert(1, ("patient", holder, "holder"))
+
+    def _outer_counties(self) -> np.ndarray:
+        """Home regions at least 50 km from the prefecture's central districts (variants only)."""
+        w = self.w
+        home = w.home_regs
+        core = home[~w.reg_rural[home]]
+        d = haversine_km(w.reg_lat[home][:, None], w.reg_lon[home][:, None], w.reg_lat[core][None, :],
+                         w.reg_lon[core][None, :]).min(axis=1)
+        return home[d >= 50]
+
+    def _county_travel(self, outer: np.ndarray) -> None:
+        """A cloned card read in a central district and in an outer county (≥ 50 km) minutes apart."""
+        w, rng = self.w, self.rng
+        central = w.home_regs[~w.reg_rural[w.home_regs] & ~np.isin(w.home_regs, outer)]
+        holder = int(self.take(1, extra=(w.age <= 75) & np.isin(w.region, central))[0])
+        card = holder
+        I = self.new("impossible_travel", "district_county")
+        npair = int(rng.integers(*self.S.travel_pairs))
+        days = np.sort(rng.choice(np.arange(1, w.ndays - 1), npair, replace=False))
+        for d in days:
+            t_home = (w.day0 + int(d)) * DAY + int(rng.integers(9 * HOUR, 19 * HOUR))
+            dest = int(rng.choice(outer))
+            gap = int(rng.integers(5, 26)) * MINUTE
+            t_far = t_home + gap if rng.random() < 0.5 else t_home - gap
+            self.home_visit(I, holder, t_home, card, keep_time=True)
+            if rng.random() < 0.6:
+                ph = w.sample(rng, "ph", np.array([dest]))[0]
+                self.add_ph(I, holder, ph, t_far, card)
+                I.ent("pharmacy", ph, "remote_provider")
+            else:
+                inst = w.sample(rng, "l1op", np.array([dest]))[0]
                 self.add_out(I, holder, inst, t_far, card)
                 I.ent("institution", inst, "remote_provider")
         I.key = {"type": "card", "id": ("card", card)}
@@ -353,13 +407,14 @@ class Planter:
             dd = rng.choice(vd, min(nd, vd.size), replace=False)
             self.used_doc[dd] = True
             docs.append(dd)
-        size = int(rng.integers(6, 21))
+        size = int(rng.integers(*self.S.ring_size))
         mem = self.take(size, region=int(w.inst_region[v1]))
-        attend = rng.uniform(0.6, 0.9, size)
+        attend = rng.uniform(*self.S.ring_attend, size)
         # diagnoses vary from episode to episode (not one diagnosis group as in split stays)
         pairs = list(V.RING_DIAG)
         npair = len(pairs)
-        n_ep = int(rng.integers(6 if outpatient else 4, 13))
+        n_ep = int(rng.integers(self.S.ring_episodes_out if outpatient else self.S.ring_episodes_in,
+                                self.S.ring_episodes_max))
         day = int(rng.integers(2, max(3, w.ndays // 4)))
         ep = 0
         while ep < n_ep:
@@ -422,17 +477,19 @@ class Planter:
             np.empty(0, dtype=np.int64)
         pool = np.concatenate([regulars, rest])
         I = self.new("card_burst", "night_burst")
-        nights = np.sort(rng.choice(np.arange(1, w.ndays - 2), int(rng.integers(3, 9)), replace=False))
+        nights = np.sort(rng.choice(np.arange(1, w.ndays - 2), int(rng.integers(*self.S.burst_nights)), replace=False))
         base = float(rng.choice([100, 150, 198, 200, 260, 298, 300, 360, 400]))
         used_cards = set()
         for d in nights:
-            k = int(rng.integers(15, min(40, pool.size) + 1))
+            S = self.S
+            k = int(rng.integers(S.burst_cards[0], min(S.burst_cards[1], pool.size) + 1))
             who = rng.choice(pool, k, replace=False)
-            start = (w.day0 + int(d)) * DAY + int(rng.integers(21 * HOUR, 24 * HOUR + 30 * MINUTE))
-            win = int(rng.integers(30, 91)) * MINUTE
+            start = (w.day0 + int(d)) * DAY + int(rng.integers(S.burst_start_h[0] * HOUR,
+                                                               S.burst_start_h[1] * HOUR + 30 * MINUTE))
+            win = int(rng.integers(*S.burst_window_min)) * MINUTE
             t = start + np.sort(rng.integers(0, win, k))
             t = np.minimum(t, w.t_end - 1)
-            total = np.round((base + rng.uniform(-2, 2, k)) * 100).astype(np.int64)
+            total = np.round((base + rng.uniform(-S.burst_amount_jitter, S.burst_amount_jitter, k)) * 100).astype(np.int64)
             self.add_ph(I, who, ph, t, who, total=total, diag=np.full(k, -1), prof=1, term=term)
             used_cards.update(int(x) for x in who)
         I.key = {"type": "terminal", "id": ("terminal", term)}
@@ -459,7 +516,7 @@ class Planter:
         dx, dept = V.RING_DIAG[int(rng.integers(0, len(V.RING_DIAG)))]
         stay = self.add_inp(I, p, v, t0, los, p, dept=V.D[dept], diag=w.dx[dx])
         t1 = int(self.last["t1"][0])
-        m = int(rng.integers(2, 6))
+        m = int(rng.integers(*self.S.phantom_claims))
         ts = np.sort(rng.integers(t0 + DAY, t1 - 6 * HOUR, m))
         ts = (ts // DAY) * DAY + w.hours(rng, HOURS_PHARM, m)
         ts = np.clip(ts, t0 + 12 * HOUR, t1 - HOUR)
@@ -490,15 +547,23 @@ class Planter:
             cand = np.flatnonzero((w.inst_level == 2) & (w.inst_pref == 0))
         v = int(rng.choice(cand))
         venues = [v]
+        campus = np.flatnonzero(w.inst_role == ROLE_BRANCH)
+        if campus.size and self._share("split_stay", self.S.branch_split):
+            b = int(rng.choice(campus))  # alternate between the two campuses of one brand (…分院)
+            venues = [int(w.inst_parent[b]), b]
+            linked = False
         if linked:
             other = self.private_hospitals()
             other = other[other != v]
             same = other[w.inst_region[other] == w.inst_region[v]]
             if other.size:
                 venues.append(int(rng.choice(same if same.size else other)))
-        I = self.new("split_stay", "linked_institutions" if len(venues) > 1 else "same_institution")
+        variant = "linked_institutions" if len(venues) > 1 else "same_institution"
+        if len(venues) > 1 and w.inst_parent[venues[1]] == venues[0]:
+            variant = "branch_campuses"
+        I = self.new("split_stay", variant)
         grp, codes, dept = V.SPLIT_GROUPS[int(rng.integers(0, len(V.SPLIT_GROUPS)))]
-        n = int(rng.integers(3, 6))
+        n = int(rng.integers(*self.S.split_parts))
         los = rng.integers(4, 13, n)
         gaps = rng.integers(1, 11, n)
         span = int(los.sum() + gaps[:-1].sum()) + 2
@@ -535,8 +600,8 @@ class Planter:
                 ring.append(int(rng.choice(rest)))
         self.used_inst[ring] = True
         I = self.new("referral_loop", "cycle" if len(ring) == 3 else "reciprocal")
-        target = int(rng.integers(10, 31))
-        npat = int(rng.integers(3, 9))
+        target = int(rng.integers(*self.S.loop_target))
+        npat = int(rng.integers(*self.S.loop_patients))
         pats = self.take(npat, region=int(w.inst_region[a]))
         per = np.full(npat, target // npat)
         per[: target % npat] += 1
@@ -589,7 +654,7 @@ class Planter:
         doc = int(rng.choice(docs))
         self.used_doc[doc] = True
         src = int(w.doc_inst[doc])
-        if rng.random() < 0.6:
+        if rng.random() < self.S.ooa_share:
             dest_c = np.flatnonzero((w.inst_role == 8) | ((w.inst_role == 2) & (w.inst_pref == 1)))
         else:
             dest_c = self.private_hospitals()
@@ -597,9 +662,9 @@ class Planter:
         dest = int(rng.choice(dest_c))
         ooa_dest = bool(w.inst_pref[dest] != w.inst_pref[src])
         I = self.new("referral_concentration", "out_of_area" if ooa_dest else "local_private")
-        T = int(rng.integers(20, 61))
+        T = int(rng.integers(*self.S.conc_referrals))
         n_norm = int(nref[doc])
-        n_dest = min(T, math.ceil(rng.uniform(0.82, 0.95) * (T + n_norm)))
+        n_dest = min(T, math.ceil(rng.uniform(*self.S.conc_share) * (T + n_norm)))
         to = np.full(T, dest)
         others = w.sample(rng, "hub", np.full(T - n_dest, int(w.inst_region[src])))
         to[n_dest:] = others
@@ -633,7 +698,7 @@ class Planter:
     # ----------------------------------------------------------------------------------------
     def identity_ring(self, kind: str) -> None:
         w, rng, ng = self.w, self.rng, self.ng
-        size = int(rng.integers(6, 16))
+        size = int(rng.integers(*self.S.identity_size))
         first = self.take(1)
         mem = np.concatenate([first, self.take(size - 1, region=int(w.region[first[0]]), avoid_hh=w.hh[first])])
         ck = {"phone": CK_PHONE, "bank_account": CK_BANK, "device": CK_DEVICE}[kind]

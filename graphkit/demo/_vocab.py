@@ -35,6 +35,15 @@ REGIONS: tuple[tuple[str, str, str, int, float, float, bool, float], ...] = (
     ("440106", "天河区", "广州市", 4, 23.125, 113.361, False, 1.0),
 )
 
+#: Outer districts and counties of the home prefecture, 35-95 km from the centre (real
+#: county seats). Only variant cities with ``CityConfig.outer_counties`` use them.
+OUTER_REGIONS: tuple[tuple[str, str, str, int, float, float, bool, float], ...] = (
+    ("370115", "济阳区", "济南市", 0, 36.978, 117.173, True, 0.07),
+    ("370116", "莱芜区", "济南市", 0, 36.214, 117.676, False, 0.10),
+    ("370117", "钢城区", "济南市", 0, 36.059, 117.811, True, 0.04),
+    ("370126", "商河县", "济南市", 0, 37.309, 117.157, True, 0.06),
+)
+
 STREETS: dict[str, tuple[str, ...]] = {
     "济南市": (
         "经十路", "泉城路", "解放路", "历山路", "山大路", "花园路", "工业南路", "舜耕路",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _vocab as V
+from ._world_variants import CARD_E_VOUCHER, CARD_PHYSICAL, ROLE_BRANCH, ROLE_CARE_ROOM, WorldVariants
+from .config import CityConfig
 from ._util import (
     DAY,
     draw_bank_accounts,
@@ -72,12 +74,19 @@ for _h in (HOURS_OUT, HOURS_PHARM, HOURS_PHARM24, HOURS_IN):
     _h /= _h.sum()
 
 
-class World:
-    """Static part of the city. Build with ``World(patients, seed, start, months)``."""
+class World(WorldVariants):
+    """Static part of the city. Build with ``World(patients, seed, start, months, cfg)``.
 
-    def __init__(self, patients: int, seed: int, start: str, months: int):
+    ``cfg`` (:class:`~graphkit.demo.config.CityConfig`) changes the structure; the default
+    configuration draws exactly the random numbers of the original city. Variant-only
+    behaviour draws from :meth:`vrng` streams of its own.
+    """
+
+    def __init__(self, patients: int, seed: int, start: str, months: int, cfg: CityConfig | None = None):
         self.N = int(patients)
         self.seed = int(seed)
+        self.cfg = cfg if cfg is not None else CityConfig()
+        self._vrngs: dict[str, np.random.Generator] = {}
         ss = np.random.SeedSequence(self.seed)
         names = ("geo", "providers", "people", "contacts", "cards", "roles", "events", "chronic",
                  "cohorts", "referrals", "fraud", "finalize", "items")
@@ -127,7 +136,7 @@ class World:
 
     # ----------------------------------------------------------------------------------------
     def _build_geography(self) -> None:
-        R = V.REGIONS
+        R = V.REGIONS + (V.OUTER_REGIONS if self.cfg.outer_counties else ())
         self.reg_code = np.array([r[0] for r in R])
         self.reg_name = [r[1] for r in R]
         self.reg_city = [r[2] for r in R]
@@ -136,6 +145,9 @@ class World:
         self.reg_lon = np.array([r[5] for r in R])
         self.reg_rural = np.array([r[6] for r in R])
         self.reg_w = np.array([r[7] for r in R])
+        if self.cfg.rural_weight != 1.0:
+            self.reg_w = np.where(self.reg_rural & (self.reg_pref == V.PREF_HOME), self.reg_w * self.cfg.rural_weight,
+                                  self.reg_w)
         self.home_regs = np.flatnonzero(self.reg_pref == V.PREF_HOME)
         self.nb_regs = np.flatnonzero(self.reg_pref == V.PREF_NEIGHBOUR)
         self.far_regs = np.flatnonzero(self.reg_pref >= 2)
@@ -160,21 +172,24 @@ class World:
         # role codes: 0 hub (L3 public), 1 L2 public, 2 L2 private, 3 community, 4 village,
         # 5 private clinic, 6 private L1 hospital, 7 far hub, 8 far private L2
         rows: list[tuple[int, int]] = []  # (role, region)
-        n_hub = max(3, round(N / 5000))
+        cfg = self.cfg
+        n_hub = max(3, round(N / cfg.patients_per_hub))
         rows += [(0, r) for r in rng.choice(urban_home, n_hub, p=uw)]
-        n_l2 = max(6, round(N / 1500))
-        n_l2_priv = max(3, round(0.4 * n_l2))
+        n_l2 = max(6, round(N / cfg.patients_per_l2))
+        n_l2_priv = max(3, round(cfg.private_l2_share * n_l2))
         rows += [(1, r) for r in rng.choice(home, n_l2 - n_l2_priv, p=hw)]
         # private L2 hospitals: at least two in one district so that "linked" pairs exist
         priv_regs = rng.choice(home, n_l2_priv, p=hw)
         priv_regs[1] = priv_regs[0]
         rows += [(2, r) for r in priv_regs]
-        n_l1 = max(16, round(N / 250))
+        n_l1 = max(16, round(N / cfg.patients_per_l1))
         l1_regs = rng.choice(home, n_l1, p=hw)
         u = rng.random(n_l1)
+        vs = cfg.village_share
+        t1, t2, t3 = (0.40, 0.65, 0.88) if vs == 0.40 else (vs, vs + (1 - vs) * 0.25 / 0.6, vs + (1 - vs) * 0.48 / 0.6)
         for r, x in zip(l1_regs, u):
             if self.reg_rural[r]:
-                role = 4 if x < 0.40 else 3 if x < 0.65 else 5 if x < 0.88 else 6
+                role = 4 if x < t1 else 3 if x < t2 else 5 if x < t3 else 6
             else:
                 role = 3 if x < 0.42 else 5 if x < 0.82 else 6
             rows.append((role, r))
@@ -196,10 +211,16 @@ class World:
         region = np.array([x[1] for x in rows])
         perm = rng.permutation(role.size)
         role, region = role[perm], region[perm]
+        parent = np.full(role.size, -1)
+        if cfg.branch_campuses > 0 or cfg.lookalike("care_home_batch") > 0:
+            role, region, parent = self._variant_providers(role, region)
         n = role.size
-        level = np.select([np.isin(role, (0, 7)), np.isin(role, (1, 2, 8))], [3, 2], 1)
-        private = np.isin(role, (2, 5, 6, 8))
-        kind = np.select([role == 3, role == 4, role == 5], [K_COMMUNITY, K_VILLAGE, K_CLINIC], K_HOSPITAL)
+        prole = np.where(parent >= 0, role[np.maximum(parent, 0)], role)  # a campus has its parent's role
+        level = np.select([np.isin(prole, (0, 7)), np.isin(prole, (1, 2, 8))], [3, 2], 1)
+        private = np.isin(prole, (2, 5, 6, 8)) | (role == ROLE_CARE_ROOM)
+        kind = np.select([role == 3, role == 4, (role == 5) | (role == ROLE_CARE_ROOM)],
+                         [K_COMMUNITY, K_VILLAGE, K_CLINIC], K_HOSPITAL)
+        self.inst_parent = parent
         size = np.select([level == 3, level == 2], [rng.uniform(0.7, 1.3, n), rng.uniform(0.5, 1.5, n)],
                          rng.uniform(0.4, 1.6, n))
         sig = np.select([level == 3, level == 2], [4.0, 3.0], 3.5)
@@ -213,6 +234,7 @@ class World:
         self.inst_pref = self.reg_pref[region]
         self.n_inst = n
         self.inst_ip = (level >= 2) | np.isin(kind, (K_COMMUNITY, K_HOSPITAL))
+        self.inst_serves_public = role != ROLE_CARE_ROOM
         self.inst_name = self._inst_names(rng)
         self.inst_width = id_width(4, n)
         self._build_doctors(rng)
@@ -233,6 +255,13 @@ class World:
             role = int(self.inst_role[i])
             city, dist = self.reg_city[r], self.reg_name[r]
             streets = V.STREETS[city]
+            if role == ROLE_BRANCH:
+                sides = ("东院", "西院", "南院", "北院", "新院区")
+                names.append(f"{names[int(self.inst_parent[i])]}（{sides[i % len(sides)]}）")
+                continue
+            if role == ROLE_CARE_ROOM:
+                names.append(f"{dist}{V.PRIVATE_BRANDS[i % len(V.PRIVATE_BRANDS)]}养老院医务室")
+                continue
             if role in (0, 7):
                 pref = int(self.reg_pref[r])
                 k = hub_no.get(pref, 0)
@@ -275,7 +304,11 @@ class World:
                                           replace=False)
         for i in range(self.n_inst):
             role, lvl = int(self.inst_role[i]), int(self.inst_level[i])
-            if role in (0, 7):
+            if role == ROLE_BRANCH:
+                role = int(self.inst_role[self.inst_parent[i]])
+            if role == ROLE_CARE_ROOM:
+                depts, counts = [D["全科"]], [1]
+            elif role in (0, 7):
                 depts = allh
                 hi = 4.5 if role == 0 else 2.0
                 counts = [int(max(1, round(rng.uniform(1.0, hi) * self.inst_size[i]))) for _ in depts]
@@ -353,7 +386,7 @@ class World:
             reg += [r] * (2 + round(N / 200_000))
         reg_arr = np.array(reg)
         m = reg_arr.size
-        chain = np.where(rng.random(m) < 0.65, rng.choice(len(V.CHAINS), m, p=[0.3, 0.22, 0.18, 0.12, 0.1, 0.08]), -1)
+        chain = np.where(rng.random(m) < self.cfg.chain_share, rng.choice(len(V.CHAINS), m, p=[0.3, 0.22, 0.18, 0.12, 0.1, 0.08]), -1)
         lat, lon = self._scatter(rng, reg_arr, 3.0, 6.0)
         # next-door pharmacies of L2/L3 hospitals (chain branches ~150 m away)
         hosp = np.flatnonzero((self.inst_level >= 2) & (self.inst_pref <= 1))
@@ -422,9 +455,18 @@ class World:
         for i in range(self.n_ph):
             pid = self.ph_id(i)
             ids += [f"T{pid}-{k + 1:02d}" for k in range(cp[i])]
+        self.inst_online_term = np.full(self.n_inst, -1, dtype=np.int64)
+        if self.cfg.lookalike("internet_hospital") > 0:  # 互联网医院: one online channel per hub
+            for i in np.flatnonzero(lvl == 3):
+                self.inst_online_term[i] = len(ids)
+                ids.append(f"T{self.inst_id(i)}-NET")
         self.term_ids = ids
         self.term_inst = np.concatenate([np.repeat(np.arange(self.n_inst), ci), np.full(int(cp.sum()), -1)])
         self.term_ph = np.concatenate([np.full(int(ci.sum()), -1), np.repeat(np.arange(self.n_ph), cp)])
+        online = np.flatnonzero(self.inst_online_term >= 0)
+        if online.size:
+            self.term_inst = np.concatenate([self.term_inst, online])
+            self.term_ph = np.concatenate([self.term_ph, np.full(online.size, -1)])
 
     # ----------------------------------------------------------------------------------------
     def inst_id(self, i: int) -> str:
@@ -458,9 +500,9 @@ class World:
         rng = self.rngs["people"]
         N = self.N
         # nursing homes: 15-40 unrelated residents sharing one address
-        n_nh = max(1, round(N / 8000))
+        n_nh = max(1, round(N / self.cfg.patients_per_nursing_home))
         nh_sizes = rng.integers(15, 41, n_nh)
-        cap = max(15, int(0.03 * N))
+        cap = max(15, int(self.cfg.nursing_home_cap * N))
         while nh_sizes.sum() > cap and nh_sizes.size > 1:
             nh_sizes = nh_sizes[:-1]
         nh_sizes = np.minimum(nh_sizes, max(1, N // 10))
@@ -495,6 +537,12 @@ class World:
         # nursing-home residents: one household each, one shared address per home
         nh_of = np.repeat(np.arange(n_nh), nh_sizes)
         nh_reg = rng.choice(self.home_regs, n_nh, p=self.reg_w[self.home_regs] / self.reg_w[self.home_regs].sum())
+        self.nh_room = np.full(n_nh, -1, dtype=np.int64)
+        rooms = np.flatnonzero(self.inst_role == ROLE_CARE_ROOM)
+        if rooms.size:  # homes with a medical room of their own live in the room's district
+            k = min(rooms.size, n_nh)
+            self.nh_room[:k] = rooms[:k]
+            nh_reg[:k] = self.inst_region[rooms[:k]]
         all_hh = np.concatenate([hh, H + np.arange(R)])
         all_pos = np.concatenate([pos, np.zeros(R, dtype=int)])
         all_age = np.concatenate([age, rng.integers(70, 96, R)])
@@ -719,6 +767,10 @@ class World:
         canc = (self.death_day >= 0) & (rng.random(N) < 0.35)
         status[cur[canc]] = 2
         self.card_status = status
+        self.card_kind = np.full(self.card_pat.size, CARD_PHYSICAL, dtype=np.int8)
+        self.ev_card = np.full(N, -1, dtype=np.int64)
+        if self.cfg.e_voucher_share > 0:
+            self._e_vouchers(canc)
         self.n_card = self.card_pat.size
         self.card_width = id_width(9, self.n_card)
 
@@ -745,7 +797,7 @@ class World:
             cand = np.flatnonzero(self.ph_pref == pref)
             lat, lon, size, scale = self.ph_lat[cand], self.ph_lon[cand], self.ph_size[cand], 2.5
         else:
-            same = self.inst_pref == pref
+            same = (self.inst_pref == pref) & self.inst_serves_public
             if cat == "hub":
                 m, scale = (self.inst_level == 3) & ~self.inst_private, 15.0
             elif cat == "l2":

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from . import _vocab as V
 from ._budgets import make_budgets
 from ._buffers import CTYPE_NAMES
 from ._fraud import KINDS, Instance, Planter
+from ._lookalikes import Lookalikes
 from ._normal import HardNegative, NormalGen
 from ._util import (
     DAY,
@@ -50,6 +52,8 @@ from ._util import (
     write_table,
 )
 from ._world import CONTACT_KINDS, KIND_NAMES, World
+from ._world_variants import CARD_KIND_NAMES
+from .config import CityConfig, variant as named_variant
 
 __all__ = ["generate_city", "FORMATS", "TRUTH_SCHEMA"]
 
@@ -64,7 +68,8 @@ _SHIFT = np.int64(1) << np.int64(32)
 
 def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
                   start: str = "2024-01-01", months: int = 12, fmt: str = "parquet",
-                  fraud_rate: float = 1.0) -> dict:
+                  fraud_rate: float = 1.0, variant: str | None = None, config: CityConfig | None = None,
+                  quirks: Sequence[str] | None = None) -> dict:
     """Write a claims bundle (one file per table) plus ``truth.json`` into ``out_dir``.
 
     Parameters
@@ -84,6 +89,14 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     fraud_rate : float, default 1.0
         Scales the number of planted instances per kind:
         ``max(3, round(patients / 2500 * fraud_rate))`` (collusion rings: ``patients / 5000``).
+    variant : str, optional
+        A named city family of :data:`graphkit.demo.config.VARIANTS` (structure, look-alikes and
+        export quirks; its ``fraud_rate`` multiplies this one). ``None``: the original city.
+    config : CityConfig, optional
+        The structure explicitly (instead of a named variant's).
+    quirks : sequence of str, optional
+        Export quirks applied to the written bundle (default: the named variant's); see
+        :mod:`graphkit.demo.quirks`.
 
     Returns
     -------
@@ -133,23 +146,42 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
         raise ValueError(f"The 'months' parameter of generate_city must be an int >= 2. Got {months!r} instead.")
     if not (fraud_rate >= 0):
         raise ValueError(f"The 'fraud_rate' parameter of generate_city must be >= 0. Got {fraud_rate!r} instead.")
+    vname = None
+    if variant is not None:
+        v = named_variant(variant)
+        vname, fraud_rate = v.name, fraud_rate * v.fraud_rate
+        config = v.config if config is None else config
+        quirks = v.quirks if quirks is None else quirks
+    cfg = config if config is not None else CityConfig()
+    quirks = tuple(quirks or ())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    w = World(int(patients), int(seed), start, int(months))
+    w = World(int(patients), int(seed), start, int(months), cfg)
     ng = NormalGen(w)
     ng.run()
-    planter = Planter(w, ng, float(fraud_rate))
+    look = None if cfg.is_default() else Lookalikes(w, ng)
+    if look is not None:
+        look.run()
+    planter = Planter(w, ng, float(fraud_rate), cfg.fraud)
     instances = planter.run()
-    fin = _finalize(w, ng, planter)
-    rows = _write_tables(out, fmt, w, ng, planter, fin)
-    truth = _truth(w, ng, instances, fin, float(fraud_rate))
+    fin = _finalize(w, ng, planter, look)
+    rows = _write_tables(out, fmt, w, ng, planter, fin, look)
+    truth = _truth(w, ng, instances, fin, float(fraud_rate), look)
     rows["budgets"], truth["monitoring"] = _write_budgets(out, fmt, w, ng, fin)
+    if look is not None or quirks or vname:
+        truth["variant"] = {"name": vname or cfg.name, "config": cfg.describe(), "quirks": list(quirks)}
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    if quirks:
+        from .quirks import apply_quirks
+
+        rows = apply_quirks(out, quirks)["rows"]
+        truth = json.loads((out / "truth.json").read_text("utf-8"))
     counts: dict[str, int] = {k: 0 for k in KINDS}
     for inst in instances:
         counts[inst.kind] += 1
     return {
         "out_dir": str(out),
+        **({"variant": truth["variant"]["name"], "quirks": list(quirks)} if "variant" in truth else {}),
         "format": fmt,
         "seed": int(seed),
         "patients": int(patients),
@@ -179,7 +211,7 @@ class _Final:
     removed: dict
 
 
-def _finalize(w: World, ng: NormalGen, pl: Planter) -> _Final:
+def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = None) -> _Final:
     rng = w.rngs["finalize"]
     C = ng.C.data()
     n = C["pat"].size
@@ -205,6 +237,9 @@ def _finalize(w: World, ng: NormalGen, pl: Planter) -> _Final:
     use = (payer >= 0) & (rng.random(need.size) < ng.share_p[pat[need]])
     holder = np.where(use, payer, pat[need])
     card[need] = w.card_at(holder, t0[need])
+    lk = C["lk"]
+    if look is not None:
+        look.assign_cards(card, pat, t0, normal)
     # 2. overlapping stays of one patient: drop the normal one
     cnt = 0
     for _ in range(20):
@@ -232,7 +267,7 @@ def _finalize(w: World, ng: NormalGen, pl: Planter) -> _Final:
     removed["overlapping_stays"] = cnt
     # 3. no normal claim of a person while that person is in hospital
     S = np.flatnonzero(keep & ip)
-    Q = np.flatnonzero(keep & ~ip)
+    Q = np.flatnonzero(keep & ~ip & ~lk)
     cov = covering(pat[S], t0[S], t1[S], pat[Q], t0[Q], w.base)
     hit = cov >= 0
     q, s = Q[hit], S[cov[hit]]
@@ -258,7 +293,7 @@ def _finalize(w: World, ng: NormalGen, pl: Planter) -> _Final:
             i1 = np.concatenate([i1, tw1])
             ipf = np.concatenate([ipf, tpref])
             src = np.concatenate([src, np.full(tp.size, -1)])
-        Q = np.flatnonzero(keep)
+        Q = np.flatnonzero(keep & ~lk)
         cov = covering(ik, i0, i1, key_arr[Q], t0[Q], w.base)
         hit = np.flatnonzero(cov >= 0)
         hit = hit[prov_pref[Q[hit]] != ipf[cov[hit]]]
@@ -310,8 +345,9 @@ def _finalize(w: World, ng: NormalGen, pl: Planter) -> _Final:
 # ----------------------------------------------------------------------------------------------
 # Writing
 # ----------------------------------------------------------------------------------------------
-def _table(name: str, cols: dict[str, pa.Array]) -> pa.Table:
+def _table(name: str, cols: dict[str, pa.Array], extra: tuple[str, ...] = ()) -> pa.Table:
     names = TABLES[name].column_names + EXTRA_COLUMNS.get(name, ())
+    names = names + tuple(c for c in extra if c not in names)
     missing = set(names) ^ set(cols)
     if missing:
         raise AssertionError(f"{name}: column mismatch {sorted(missing)}")
@@ -322,7 +358,8 @@ def _str(values) -> pa.Array:
     return pa.array(list(values) if not isinstance(values, np.ndarray) else values.astype(object), type=pa.string())
 
 
-def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin: _Final) -> dict[str, int]:
+def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin: _Final,
+                  look: Lookalikes | None = None) -> dict[str, int]:
     for old in out.iterdir():
         for t in TABLES:
             if old.name in (f"{t}.parquet", f"{t}.csv", f"{t}.csv.gz"):
@@ -373,12 +410,15 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
         "death_date": dates(np.where(dd >= 0, dd, 0), null=dd < 0),
         "low_income": pa.array(w.low_income.astype(bool)),
     }))
-    rows["cards"] = write_table(out, "cards", fmt, _table("cards", {
+    cards = {
         "card_id": card_ids,
         "patient_id": pat_ids.take(pa.array(w.card_pat)),
         "issued_date": dates(w.card_issued),
         "status": pa.array(["active", "lost", "cancelled"], type=pa.string()).take(pa.array(w.card_status)),
-    }))
+    }
+    if look is not None:  # cards.kind (bundle v1.1): physical card or 医保电子凭证
+        cards["kind"] = pa.array(list(CARD_KIND_NAMES), type=pa.string()).take(pa.array(w.card_kind.astype(np.int64)))
+    rows["cards"] = write_table(out, "cards", fmt, _table("cards", cards, extra=("kind",) if look is not None else ()))
     # referrals
     R = ng.Rf.data()
     ro = fin.rorder
@@ -395,12 +435,17 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
     }))
     # contacts
     pats, kinds, vals = (list(x) for x in w.contacts)
-    for mem, ck, vv in pl.new_contacts:
+    for mem, ck, vv in pl.new_contacts + (look.new_contacts if look is not None else []):
         pats.append(mem)
         kinds.append(np.full(mem.size, ck))
         vals.append(vv)
     cp, ck, cv = np.concatenate(pats), np.concatenate(kinds), np.concatenate(vals)
     o = np.lexsort((ck, cp))
+    if look is not None:  # one row per (patient, kind, value)
+        o = np.lexsort((cv.astype(str), ck, cp))
+        dup = np.zeros(o.size, dtype=bool)
+        dup[1:] = (cp[o][1:] == cp[o][:-1]) & (ck[o][1:] == ck[o][:-1]) & (cv[o][1:] == cv[o][:-1])
+        o = o[~dup]
     rows["contacts"] = write_table(out, "contacts", fmt, _table("contacts", {
         "patient_id": pat_ids.take(pa.array(cp[o])),
         "kind": pa.array(list(CONTACT_KINDS), type=pa.string()).take(pa.array(ck[o])),
@@ -540,7 +585,8 @@ class _ItemMaker:
 # ----------------------------------------------------------------------------------------------
 # Ground truth
 # ----------------------------------------------------------------------------------------------
-def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, fraud_rate: float) -> dict:
+def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, fraud_rate: float,
+           look: Lookalikes | None = None) -> dict:
     C = ng.C.data()
     R = ng.Rf.data()
     cw = id_width(9, fin.order.size)
@@ -603,6 +649,9 @@ def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, frau
     # hard negatives
     hard: list[HardNegative] = list(ng.hard)
     hard += _derived_hard_negatives(w, ng, fin)
+    if look is not None:
+        o = fin.order
+        hard += look.derived(fin.card[o], C["pat"][o].astype(np.int64), C["t0"][o], o)
     counts: dict[str, int] = {}
     listed: dict[str, int] = {}
     out_hard = []
