@@ -55,8 +55,13 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
 def cmd_validate(a: argparse.Namespace) -> int:
     from loaders import validate_bundle
 
-    report = validate_bundle(a.bundle, mapping=a.mapping, encoding=a.encoding, store=a.store)
+    from .profile import ProfileSink, format_profile
+
+    sink = ProfileSink()
+    report = validate_bundle(a.bundle, mapping=a.mapping, encoding=a.encoding, store=a.store, sink=sink)
     print(report.format(limit=a.limit))
+    if sink.builder.rows:
+        print(format_profile(sink.result()))
     if a.report:
         report.to_csv(a.report)
         print(f"问题清单 / issue list: {a.report}")
@@ -134,6 +139,10 @@ def _report_load(a: argparse.Namespace, res: Any, target: str, rate: str, **wher
     for t, n in res.rows.items():
         print(f"  {t}: {n}")
     print(f"数据指纹 / data fingerprint: {res.store_fingerprint}")
+    if getattr(res, "profile", None):
+        from .profile import format_profile
+
+        print(format_profile(res.profile))
     print(f"用时 / time: {res.seconds:.1f}s ({rate})")
     return 0
 
@@ -152,6 +161,11 @@ def _summary(result, top: int = 5) -> str:
         total += amt
         lines.append(f"  {KINDS[kind][0]} {kind:<24} {len(fs):>6}   {amt:>16,.2f}")
     lines.append(f"  合计 total {'':<22} {len(result.findings):>6}   {total:>16,.2f}")
+    for kind, why in getattr(result, "skipped", {}).items():
+        lines.append(f"  未运行 skipped {kind}: {why}")
+    for kind, whys in getattr(result, "degraded", {}).items():
+        for why in whys:
+            lines.append(f"  降级运行 degraded {kind}: {why}")
     lines.append(f"重点线索 / top {top} leads:")
     for f in result.findings[:top]:
         lines.append(f"  [{f.score:.3f}] {f.id}  {f.summary}")

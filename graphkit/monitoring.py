@@ -202,7 +202,7 @@ def _table(source: Any, name: str, columns: Sequence[str]) -> pd.DataFrame:
         s = df[c] if c in df.columns else pd.Series([None] * len(df), index=df.index, dtype="object")
         if typ in ("date", "datetime"):
             s = pd.to_datetime(s, format="ISO8601")
-        elif typ == "decimal":
+        elif typ in ("decimal", "float"):
             s = pd.to_numeric(s).astype("float64")
         elif typ == "int":
             s = pd.to_numeric(s).astype("Int64")

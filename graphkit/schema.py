@@ -30,7 +30,8 @@ __all__ = [
 
 SCHEMA_VERSION = "claims-bundle/v1"
 
-# Column types: "str", "int", "bool", "date", "datetime", "decimal".
+# Column types: "str", "int", "bool", "date", "datetime", "decimal" (money: yuan, at most 2
+# decimals, rounded to cents), "float" (a measurement such as a coordinate: kept as given).
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Column:
     enum: tuple[str, ...] | None = None
     non_negative: bool = False
     int_values: tuple[int, ...] | None = None
+    #: inclusive (low, high) bounds of a numeric value (coordinates); outside is an error
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,9 @@ _TABLES: list[Table] = [
             Column("patient_id", required=True),
             Column("issued_date", "date"),
             Column("status", enum=("active", "lost", "cancelled")),
+            # v1.1: 社保卡 (physical) or 医保电子凭证 (e_voucher); a new physical card replaces the
+            # old physical card, never the e-voucher held alongside it
+            Column("kind", enum=("physical", "e_voucher")),
         ),
         primary_key=("card_id",),
         references=(Reference("patient_id", "patients", "patient_id"),),
@@ -212,6 +218,10 @@ _TABLES: list[Table] = [
             Column("quantity", "decimal"),
             Column("unit_price", "decimal", non_negative=True),
             Column("amount", "decimal", required=True, non_negative=True),
+            # v1.1
+            Column("item_time", "datetime"),
+            Column("days_supply", "int", bounds=(0.0, float("inf"))),
+            Column("department"),
         ),
         primary_key=(),  # no key in the spec; rows are identified by (claim_id, row position)
         references=(Reference("claim_id", "claims", "claim_id"),),
@@ -246,6 +256,21 @@ _TABLES: list[Table] = [
         ),
         primary_key=("provider_type", "provider_id", "year"),
         zh="医保基金预算(总额)",
+    ),
+    # Optional extension (v1.1): administrative regions (行政区划) with centroids. The other
+    # tables' ``region`` columns are free text, not references to this table (a bundle may name
+    # regions it does not list); lat/lon are WGS-84 coordinates, not money.
+    Table(
+        "regions",
+        (
+            Column("region_code", required=True),
+            Column("name"),
+            Column("parent_code"),
+            Column("lat", "float", bounds=(-90.0, 90.0)),
+            Column("lon", "float", bounds=(-180.0, 180.0)),
+        ),
+        primary_key=("region_code",),
+        zh="行政区划",
     ),
 ]
 

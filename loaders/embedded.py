@@ -67,6 +67,7 @@ class LoadResult:
     store_fingerprint: str = ""
     seconds: float = 0.0
     quarantine_dir: Path | None = None
+    profile: dict[str, Any] | None = None  # what the loaded store supports (graphkit.profile.data_profile)
 
 
 def store_keys(store: str | Path) -> dict[str, pd.Index]:
@@ -271,6 +272,7 @@ _ARROW: dict[str, pa.DataType] = {
     "date": pa.timestamp("s"),
     "datetime": pa.timestamp("s"),
     "decimal": pa.float64(),
+    "float": pa.float64(),
 }
 
 
@@ -762,6 +764,8 @@ def load_bundle(
         gen.abort()
         raise
     final = EmbeddedStore(store)
+    say("数据概况 / profiling the data")
+    profile = final.save_profile()
     return LoadResult(
         store=store,
         report=report,
@@ -770,4 +774,5 @@ def load_bundle(
         store_fingerprint=final.fingerprint,
         seconds=time.perf_counter() - t0,
         quarantine_dir=qdir,
+        profile=profile,
     )

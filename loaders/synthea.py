@@ -563,7 +563,7 @@ def _stub_frame(table: str, ids: list[str], id_col: str, **values: list) -> pd.D
             data[c.name] = pd.array([pd.NA] * len(ids), dtype="Int64")
         elif c.type == "bool":
             data[c.name] = pd.array([pd.NA] * len(ids), dtype="boolean")
-        elif c.type == "decimal":
+        elif c.type in ("decimal", "float"):
             data[c.name] = pd.Series([np.nan] * len(ids), dtype="float64")
         else:
             data[c.name] = pd.Series([pd.NA] * len(ids), dtype="string")

@@ -66,6 +66,7 @@ RULES: dict[str, tuple[str, str]] = {
     "bad_int": ("无法解析的整数或取值不允许", "not an allowed integer"),
     "bad_bool": ("无法解析的布尔值", "unparseable boolean"),
     "out_of_range": ("日期超出合理范围(1900–2100)", "date outside 1900–2100"),
+    "out_of_bounds": ("数值超出允许范围(如纬度±90、经度±180、天数≥0)", "value outside its allowed range (latitude ±90, longitude ±180, days ≥ 0)"),
     "unknown_enum": ("未知的枚举值", "unknown enum value"),
     "negative_amount": ("金额为负数", "negative amount"),
     "duplicate_key": ("主键重复", "duplicate primary key"),
@@ -244,7 +245,7 @@ def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | 
         if typ == "date":
             out = out.dt.floor("D")
         return out, bad, rule
-    if typ in ("decimal", "int"):
+    if typ in ("decimal", "int", "float"):
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             vals = s.to_numpy("float64", na_value=np.nan)
         else:
@@ -259,6 +260,8 @@ def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | 
         if typ == "int":
             bad |= present & np.isfinite(vals) & (np.round(vals) != vals)
             return out.round().astype("Int64"), bad, "bad_int"
+        if typ == "float":  # a measurement (coordinate): kept as given, not rounded like money
+            return out, bad, "bad_number"
         return out.round(2), bad, "bad_number"
     if typ == "bool":
         if pd.api.types.is_bool_dtype(s):
@@ -535,6 +538,12 @@ def _check_rows(
             if notin.any():
                 issues.add(spec.name, rows[notin], col.name, s[notin].astype("string").to_numpy(), "bad_int")
                 bad |= notin
+        if col.bounds is not None:
+            lo, hi = col.bounds
+            oob = ((typed < lo) | (typed > hi)).fillna(False).to_numpy(bool) & ~bad_type
+            if oob.any():
+                issues.add(spec.name, rows[oob], col.name, s[oob].astype("string").to_numpy(), "out_of_bounds")
+                bad |= oob
         if col.non_negative:
             neg = (typed < 0).fillna(False).to_numpy(bool)
             if neg.any():
@@ -797,14 +806,16 @@ def validate_bundle(
     encoding: str | None = None,
     store: str | Path | None = None,
     chunk_rows: int | None = None,
+    sink: Sink | None = None,
 ) -> ValidationReport:
     """Validate a bundle folder and return the report (nothing is written; memory-bounded).
 
-    ``store``: an existing store whose entities the bundle may refer to.
+    ``store``: an existing store whose entities the bundle may refer to. ``sink``: receives
+    the validated chunks (e.g. :class:`graphkit.profile.ProfileSink` to profile the data).
     """
     known = None
     if store is not None:
         from .embedded import store_known_keys
 
         known = store_known_keys(store)
-    return stream_bundle(bundle, mapping=mapping, encoding=encoding, known=known, chunk_rows=chunk_rows)
+    return stream_bundle(bundle, mapping=mapping, encoding=encoding, known=known, chunk_rows=chunk_rows, sink=sink)

@@ -28,10 +28,10 @@ TINY: dict[str, list[dict[str, str]]] = {
         {"patient_id": "PT0004", "name": "赵六", "id_number": "370103201001014567", "birth_date": "2010-01-01", "sex": "F", "region": "370103", "insurance_type": "resident", "death_date": "", "low_income": ""},
     ],
     "cards": [
-        {"card_id": "K0001", "patient_id": "PT0001", "issued_date": "2020-01-01", "status": "active"},
-        {"card_id": "K0002", "patient_id": "PT0002", "issued_date": "2020-01-01", "status": "active"},
-        {"card_id": "K0003", "patient_id": "PT0003", "issued_date": "2020-01-01", "status": "active"},
-        {"card_id": "K0004", "patient_id": "PT0004", "issued_date": "2020-01-01", "status": "active"},
+        {"card_id": "K0001", "patient_id": "PT0001", "issued_date": "2020-01-01", "status": "active", "kind": "physical"},
+        {"card_id": "K0002", "patient_id": "PT0002", "issued_date": "2020-01-01", "status": "active", "kind": "physical"},
+        {"card_id": "K0003", "patient_id": "PT0003", "issued_date": "2020-01-01", "status": "active", "kind": "e_voucher"},
+        {"card_id": "K0004", "patient_id": "PT0004", "issued_date": "2020-01-01", "status": "active", "kind": ""},
     ],
     "claims": [
         {"claim_id": "C0001", "card_id": "K0001", "patient_id": "PT0001", "claim_type": "outpatient", "institution_id": "H0001", "pharmacy_id": "", "doctor_id": "D00001", "department": "内科", "start_time": "2024-01-05 09:00:00", "end_time": "", "diagnosis_code": "J06.9", "total_amount": "200.00", "fund_amount": "150.00", "self_amount": "50.00", "referral_id": "", "terminal_id": "T0001"},
@@ -53,9 +53,15 @@ TINY: dict[str, list[dict[str, str]]] = {
         {"provider_type": "institution", "provider_id": "H0001", "year": "2024", "amount": "5000000"},
         {"provider_type": "pharmacy", "provider_id": "Y0001", "year": "2024", "amount": "300000"},
     ],
+    "regions": [
+        {"region_code": "370102", "name": "历下区", "parent_code": "370100", "lat": "36.666", "lon": "117.076"},
+        {"region_code": "370103", "name": "市中区", "parent_code": "370100", "lat": "36.651", "lon": "116.997"},
+        {"region_code": "110105", "name": "朝阳区", "parent_code": "110100", "lat": "39.9215", "lon": "116.4434"},
+        {"region_code": "370124", "name": "平阴县", "parent_code": "370100", "lat": "", "lon": ""},
+    ],
     "claim_items": [
-        {"claim_id": "C0001", "item_code": "X001", "item_name": "血常规", "category": "exam", "quantity": "1", "unit_price": "50", "amount": "50"},
-        {"claim_id": "C0001", "item_code": "Y001", "item_name": "阿莫西林", "category": "drug", "quantity": "2", "unit_price": "75", "amount": "150"},
+        {"claim_id": "C0001", "item_code": "X001", "item_name": "血常规", "category": "exam", "quantity": "1", "unit_price": "50", "amount": "50", "item_time": "2024-01-05 09:05:00", "days_supply": "", "department": "检验科"},
+        {"claim_id": "C0001", "item_code": "Y001", "item_name": "阿莫西林", "category": "drug", "quantity": "2", "unit_price": "75", "amount": "150", "item_time": "2024-01-05 09:20:00", "days_supply": "7", "department": ""},
     ],
 }
 

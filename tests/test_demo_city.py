@@ -24,7 +24,7 @@ KINDS = ("collusion_ring", "shared_card", "deceased_card_use", "impossible_trave
          "phantom_stay", "split_stay", "referral_loop", "referral_concentration", "identity_ring")
 EXTRA = {"institutions": ("lat", "lon"), "pharmacies": ("lat", "lon")}
 ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "date": pa.date32(),
-               "datetime": pa.timestamp("ms"), "decimal": pa.float64()}  # parquet stores seconds as ms
+               "datetime": pa.timestamp("ms"), "decimal": pa.float64(), "float": pa.float64()}  # parquet stores seconds as ms
 N = 2000
 SEED = int(os.environ.get("GRAPHKIT_DEMO_TEST_SEED", "7"))
 

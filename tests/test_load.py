@@ -127,7 +127,7 @@ def test_lenient_cascade_through_every_level(tmp_path: Path) -> None:
     ]
     assert res.report.quarantined == {
         "institutions": 0, "pharmacies": 0, "doctors": 0, "patients": 1, "cards": 1,
-        "referrals": 0, "claims": 2, "claim_items": 2, "contacts": 0, "budgets": 0,
+        "referrals": 0, "claims": 2, "claim_items": 2, "contacts": 0, "budgets": 0, "regions": 0,
     }
     assert res.rows["claims"] == 3 and res.rows["claim_items"] == 0 and res.rows["patients"] == 3
     qc = pd.read_csv(res.quarantine_dir / "claims.csv", dtype=str)
@@ -502,7 +502,7 @@ def test_loading_twice_is_idempotent(tiny_bundle: Path, tmp_path: Path) -> None:
     assert second.store_fingerprint == first.store_fingerprint
     assert second.rows == first.rows == {
         "institutions": 3, "pharmacies": 1, "doctors": 3, "patients": 4, "cards": 4,
-        "referrals": 1, "claims": 5, "claim_items": 2, "contacts": 4, "budgets": 2,
+        "referrals": 1, "claims": 5, "claim_items": 2, "contacts": 4, "budgets": 2, "regions": 4,
     }
     assert second.bundle_fingerprint == first.bundle_fingerprint
     after = EmbeddedStore(store)

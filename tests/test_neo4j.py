@@ -69,7 +69,7 @@ def test_parity_tables_projections_findings(conn, planted):
     res = load_bundle_neo4j(bundle, conn, batch_size=7)
     neo = Neo4jStore(conn)
     assert res.store_fingerprint == emb.fingerprint == neo.fingerprint
-    for t in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "claims", "contacts"):
+    for t in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "claims", "contacts", "regions"):
         _frames_equal(emb.table(t), neo.table(t))
     items_e, items_n = emb.table("claim_items"), neo.table("claim_items")
     _frames_equal(items_e[[c for c in items_e.columns]], items_n)
@@ -260,7 +260,7 @@ def test_claims_create_statement_names_every_column():
     for c in CLAIM_CREATE_COLUMNS:
         assert f"{camel(c)}: r.{camel(c)}" in text or f"{camel(c)}: localdatetime(r.{camel(c)})" in text, c
     for c in ITEM_CREATE_COLUMNS:
-        assert f"{camel(c)}: it.{camel(c)}" in text, c
+        assert f"{camel(c)}: it.{camel(c)}" in text or f"{camel(c)}: localdatetime(it.{camel(c)})" in text, c
 
 
 def test_fresh_bundle_then_update_bundle(conn, tmp_path):

@@ -63,7 +63,7 @@ def test_tiny_bundle_is_valid(tiny_bundle: Path) -> None:
     assert report.issue_list() == []
     assert report.rows_read == {
         "institutions": 3, "pharmacies": 1, "doctors": 3, "patients": 4, "cards": 4,
-        "referrals": 1, "claims": 5, "claim_items": 2, "contacts": 4, "budgets": 2,
+        "referrals": 1, "claims": 5, "claim_items": 2, "contacts": 4, "budgets": 2, "regions": 4,
     }
     assert "OK: no issues" in report.format()
 
@@ -159,6 +159,7 @@ def test_extra_columns_are_not_an_error(tmp_path: Path) -> None:
         ("institutions", 3, "kind", "spa"),
         ("contacts", 3, "kind", "email"),
         ("claim_items", 2, "category", "gift"),
+        ("cards", 1, "kind", "paper"),
     ],
 )
 def test_unknown_enum_value(tmp_path: Path, table: str, row: int, column: str, value: str) -> None:
@@ -191,10 +192,48 @@ def test_enum_values_are_case_insensitive(tmp_path: Path) -> None:
         ("institutions", 3, "level", "2.5", "bad_int"),
         ("patients", 1, "low_income", "maybe", "bad_bool"),
         ("patients", 1, "birth_date", "1800-01-01", "out_of_range"),
+        ("claim_items", 1, "item_time", "2024-01-05 9h", "bad_datetime"),
+        ("claim_items", 2, "days_supply", "7.5", "bad_int"),
+        ("claim_items", 2, "days_supply", "-3", "out_of_bounds"),
+        ("regions", 1, "lat", "north", "bad_number"),
+        ("regions", 1, "lat", "91.2", "out_of_bounds"),
+        ("regions", 2, "lon", "-181", "out_of_bounds"),
     ],
 )
 def test_unparseable_values(tmp_path: Path, table: str, row: int, column: str, value: str, rule: str) -> None:
     assert single_issue(tmp_path, set_cell(table, row, column, value)) == (table, row, column, value, rule)
+
+
+def test_region_coordinates_are_not_money(tmp_path: Path) -> None:
+    """lat/lon keep their decimals (no cents rounding, no 2-decimal rule); a region row may lack them."""
+    from graphkit.store import open_store
+
+    def mutate(t: Tables) -> None:
+        t["regions"][0]["lat"] = "36.6661234"
+        t["regions"][0]["lon"] = "-117.0761234"
+
+    b = make_bundle(tmp_path, mutate)
+    assert validate_bundle(b).ok
+    load_bundle(b, tmp_path / "store")
+    reg = open_store(tmp_path / "store").table("regions").set_index("region_code")
+    assert reg.loc["370102", "lat"] == 36.6661234 and reg.loc["370102", "lon"] == -117.0761234
+    assert pd.isna(reg.loc["370124", "lat"]) and reg.loc["370124", "name"] == "平阴县"
+
+
+def test_region_codes_elsewhere_are_free_text(tmp_path: Path) -> None:
+    """A provider's or patient's region need not be listed in ``regions`` (not a reference)."""
+    def mutate(t: Tables) -> None:
+        t["institutions"][0]["region"] = "999999"
+        t["patients"][0]["region"] = "本市"
+
+    assert validate_bundle(make_bundle(tmp_path, mutate)).ok
+
+
+def test_duplicate_region_code(tmp_path: Path) -> None:
+    def mutate(t: Tables) -> None:
+        t["regions"][1]["region_code"] = "370102"
+
+    assert single_issue(tmp_path, mutate) == ("regions", 2, "region_code", "370102", "duplicate_key")
 
 
 def test_out_of_range_reported_alongside_unparseable_dates(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 // name: load_claims_create
 // mode: write
-// params: rows: list of {claimId, claimType, department, startTime: ISO str, endTime: ISO str, diagnosisCode, totalAmount, fundAmount, selfAmount, extra: map (other columns, optional), patientId, cardId, institutionId, pharmacyId, doctorId, referralId, terminalId, items: list of {itemKey, itemCode, itemName, category, quantity, unitPrice, amount, extra: map (optional)}}; absent or null values are not set
+// params: rows: list of {claimId, claimType, department, startTime: ISO str, endTime: ISO str, diagnosisCode, totalAmount, fundAmount, selfAmount, extra: map (other columns, optional), patientId, cardId, institutionId, pharmacyId, doctorId, referralId, terminalId, items: list of {itemKey, itemCode, itemName, category, quantity, unitPrice, amount, itemTime: ISO str, daysSupply, department, extra: map (optional)}}; absent or null values are not set
 // returns: created (number of :Claim nodes created; the loader checks it equals the number of rows)
 // Claims that are NOT in the graph yet (the loader knows which keys the graph held when the load
 // started; a batch commits with its checkpoint, so a committed batch is never re-run): one pass
@@ -36,6 +36,7 @@ FOREACH (t IN CASE WHEN r.terminalId IS NULL THEN [] ELSE [r.terminalId] END |
 FOREACH (it IN r.items |
   CREATE (c)-[:HAS_ITEM]->(ci:ClaimItem {itemKey: it.itemKey, itemCode: it.itemCode, itemName: it.itemName,
                                          category: it.category, quantity: it.quantity, unitPrice: it.unitPrice,
-                                         amount: it.amount})
+                                         amount: it.amount, itemTime: localdatetime(it.itemTime),
+                                         daysSupply: it.daysSupply, department: it.department})
   FOREACH (x IN CASE WHEN it.extra IS NULL THEN [] ELSE [it.extra] END | SET ci += x))
 RETURN count(c) AS created

@@ -12,4 +12,5 @@ UNION ALL MATCH (n:Referral) RETURN 'Referral' AS label, count(n) AS n
 UNION ALL MATCH (n:Claim) RETURN 'Claim' AS label, count(n) AS n
 UNION ALL MATCH (n:ClaimItem) RETURN 'ClaimItem' AS label, count(n) AS n
 UNION ALL MATCH (n:Budget) RETURN 'Budget' AS label, count(n) AS n
+UNION ALL MATCH (n:Region) RETURN 'Region' AS label, count(n) AS n
 UNION ALL MATCH (:Patient)-[r:HAS_PHONE|HAS_ADDRESS|HAS_BANK_ACCOUNT|HAS_DEVICE|FAMILY_OF]->() RETURN 'contacts' AS label, count(r) AS n

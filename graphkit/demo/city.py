@@ -418,7 +418,17 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
     }
     if look is not None:  # cards.kind (bundle v1.1): physical card or 医保电子凭证
         cards["kind"] = pa.array(list(CARD_KIND_NAMES), type=pa.string()).take(pa.array(w.card_kind.astype(np.int64)))
-    rows["cards"] = write_table(out, "cards", fmt, _table("cards", cards, extra=("kind",) if look is not None else ()))
+    else:  # the default demo's cards are all 社保卡
+        cards["kind"] = pa.array(["physical"] * int(w.n_card), type=pa.string())
+    rows["cards"] = write_table(out, "cards", fmt, _table("cards", cards, extra=("kind",)))
+    # regions (行政区划): the city's codes with their centroids
+    rows["regions"] = write_table(out, "regions", fmt, _table("regions", {
+        "region_code": reg_codes,
+        "name": _str(np.array(w.reg_name, dtype=object)),
+        "parent_code": _str(np.array([c[:4] + "00" for c in w.reg_code.tolist()], dtype=object)),
+        "lat": pa.array(w.reg_lat.astype(float)),
+        "lon": pa.array(w.reg_lon.astype(float)),
+    }))
     # referrals
     R = ng.Rf.data()
     ro = fin.rorder
@@ -489,7 +499,7 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
             "terminal_id": take_nullable(terms, fin.term[sl]),
         }))
         los = np.where(t1 >= 0, np.maximum((t1 - C["t0"][sl]) // DAY, 1), 1)
-        iwr.write(items.make(claim_ids, C["ctype"][sl], total, C["prof"][sl], los))
+        iwr.write(items.make(claim_ids, C["ctype"][sl], total, C["prof"][sl], los, C["t0"][sl]))
     cwr.close()
     iwr.close()
     rows["claims"], rows["claim_items"] = cwr.rows, iwr.rows
@@ -533,7 +543,7 @@ class _ItemMaker:
         self.special = {c: codes.index(c) for c in ("311000001", "340200001", "XL01CDZ011", "XL01XAS011",
                                                    "XB03XAC011")}
 
-    def make(self, claim_ids: pa.Array, ctype, total, prof, los) -> pa.Table:
+    def make(self, claim_ids: pa.Array, ctype, total, prof, los, t0) -> pa.Table:
         rng = self.rng
         n = ctype.size
         k = np.where(ctype == 2, 1 + rng.binomial(3, 0.35, n),
@@ -579,6 +589,10 @@ class _ItemMaker:
             "quantity": pa.array(qty.astype(float)),
             "unit_price": pa.array(unit),
             "amount": money(cents),
+            # charged when the claim starts; days of supply and billing department not modelled
+            "item_time": timestamps(np.asarray(t0)[rep]),
+            "days_supply": pa.nulls(m, pa.int64()),
+            "department": pa.nulls(m, pa.string()),
         })
 
 

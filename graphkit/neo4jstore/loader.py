@@ -53,6 +53,7 @@ class Neo4jLoadResult:
     skipped: bool = False
     resumed_from: tuple[int, int] | None = None
     report: Any = None
+    profile: dict[str, Any] | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -139,7 +140,8 @@ PLAN_VERSION = 2
 #: any other column (a bundle's extra columns) travels in the row's ``extra`` map.
 CLAIM_CREATE_COLUMNS = ("claim_type", "department", "start_time", "end_time", "diagnosis_code",
                         "total_amount", "fund_amount", "self_amount")
-ITEM_CREATE_COLUMNS = ("item_code", "item_name", "category", "quantity", "unit_price", "amount")
+ITEM_CREATE_COLUMNS = ("item_code", "item_name", "category", "quantity", "unit_price", "amount",
+                       "item_time", "days_supply", "department")
 
 
 class Stmt(NamedTuple):
@@ -500,6 +502,14 @@ def load_bundle_neo4j(
                plan=plan, at=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
     conn.write(finish, name="load finish")
+    # the data profile of the whole graph, kept in the meta node with the manifest
+    from .store import Neo4jStore
+
+    profile = Neo4jStore(conn).profile()
+    manifest["data_profile"] = profile
+    conn.write(lambda tx: run_in(tx, "meta/write_meta", fingerprint=fp, manifest=json.dumps(manifest, ensure_ascii=False)),
+               name="load profile")
+    result.profile = profile
     result.store_fingerprint = fp
     result.rows = _counts(conn)
     result.rows_written = sum(s.rows for s in steps)
@@ -512,5 +522,6 @@ def _counts(conn: Connection) -> dict[str, int]:
     out = {t: by_label.get(spec.label, 0) for t, spec in MODEL.items()}
     out["claim_items"] = by_label.get("ClaimItem", 0)
     out["budgets"] = by_label.get("Budget", 0)
+    out["regions"] = by_label.get("Region", 0)
     out["contacts"] = by_label.get("contacts", 0)
     return out

@@ -17,6 +17,8 @@ claims      :Claim          (:Patient)-[:HAS_CLAIM]->(:Claim), (:Claim)-[:PAID_W
 claim_items :ClaimItem      (:Claim)-[:HAS_ITEM]->(:ClaimItem)   (itemKey = claimId#ordinal)
 contacts    :Phone, :Address, :BankAccount, :Device  (:Patient)-[:HAS_PHONE|HAS_ADDRESS|…]->(…),
                             (:Patient)-[:FAMILY_OF]->(:Patient)
+budgets     :Budget         (:Institution|:Pharmacy)-[:HAS_BUDGET]->(:Budget)
+regions     :Region         —   (``region`` columns elsewhere are free text, not references)
 ==========  ==============  ===================================================
 
 Properties are camelCase versions of the bundle columns (``claim_type`` → ``claimType``);
@@ -73,6 +75,7 @@ MODEL: dict[str, NodeSpec] = {
             ("from_doctor_id", "load/referral_by", False),
         ),
     ),
+    "regions": NodeSpec("Region", "region_code"),
     "claims": NodeSpec(
         "Claim",
         "claim_id",

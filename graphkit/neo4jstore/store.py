@@ -44,7 +44,7 @@ def _column(s: pd.Series, typ: str) -> pd.Series:
     if typ in ("date", "datetime"):
         t = pd.to_datetime(s.map(_to_py_time)).astype("datetime64[s]")
         return t.dt.floor("D") if typ == "date" else t
-    if typ == "decimal":
+    if typ in ("decimal", "float"):
         return pd.to_numeric(s).astype("float64")
     return s.astype(object).where(s.notna(), None).astype(DTYPES[typ])
 
@@ -98,6 +98,13 @@ class Neo4jStore(Store):
         self._counts: dict[str, int] | None = None
         #: claims per page when a detector reads some claim columns (see :meth:`table`)
         self.page_rows = 100_000
+
+    def profile(self) -> dict[str, Any]:
+        """The data profile kept in the meta node at load, else computed (once per object)."""
+        stored = self.manifest.get("data_profile")
+        if stored and stored.get("fingerprint") == self.fingerprint:
+            return stored
+        return super().profile()
 
     def has_table(self, name: str) -> bool:
         return self.row_counts().get(name, 0) > 0
@@ -223,8 +230,8 @@ def _family_groups(store: Neo4jStore) -> pd.DataFrame:
 
 
 def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "card_id",
-                  region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
-    from ..projections import _provider_places, pair_distances
+                  coordinate_km: float = 0.5) -> pd.DataFrame:
+    from ..projections import _provider_places, _start_time_profile, pair_distances
 
     q = "projections/travel_pairs_card" if by == "card_id" else "projections/travel_pairs_patient"
     cols = ["key", "claim_a", "claim_b", "card_a", "card_b", "patient_a", "patient_b", "time_a", "time_b",
@@ -232,7 +239,7 @@ def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "
     df = pd.DataFrame(store.conn.read(q, maxGapSeconds=int(max_gap_hours * 3600)), columns=cols)
     df = _typed(df, times=["time_a", "time_b"], floats=["fund_a", "fund_b"])
     df["gap_hours"] = (df["time_b"] - df["time_a"]).dt.total_seconds().astype("float64") / 3600.0
-    return pair_distances(df, _provider_places(store), region_km_province, region_km_prefecture)
+    return pair_distances(df, _provider_places(store, coordinate_km), _start_time_profile(store))
 
 
 def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:

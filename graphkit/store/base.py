@@ -43,6 +43,18 @@ class Store(ABC):
 
         return list(TABLES[name].column_names) if name in TABLES else []
 
+    def profile(self) -> dict[str, Any]:
+        """What the data supports (:func:`graphkit.profile.data_profile`), computed once per
+        store object; stores that persist it (the embedded manifest, the Neo4j meta node)
+        override this to read it back."""
+        cached = getattr(self, "_data_profile", None)
+        if cached is None:
+            from ..profile import data_profile
+
+            cached = data_profile(self)
+            self._data_profile = cached
+        return cached
+
     def describe(self) -> dict[str, Any]:
         """A short description for reports and dossiers."""
         return {"fingerprint": self.fingerprint, "rows": self.row_counts()}

@@ -155,6 +155,30 @@ class EmbeddedStore(Store):
         self._cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
 
     # -- reading -----------------------------------------------------------------------
+    def profile(self) -> dict[str, Any]:
+        """The data profile stored in the manifest at load (computed, not written, when an
+        older manifest lacks it or it belongs to other content)."""
+        stored = self.manifest.get("data_profile")
+        if stored and stored.get("fingerprint") == self.fingerprint:
+            return stored
+        return super().profile()
+
+    def save_profile(self, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Compute the data profile (unless given) and store it in the manifest (atomic replace)."""
+        from ..profile import data_profile
+
+        profile = profile if profile is not None else data_profile(self)
+        manifest = {**self.manifest, "data_profile": profile}
+        tmp = self.path / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path / "manifest.json")
+        _fsync_dir(self.path)
+        self.manifest = manifest
+        self._data_profile = profile
+        return profile
+
     def has_table(self, name: str) -> bool:
         return name in self.manifest["tables"]
 
@@ -181,7 +205,7 @@ class EmbeddedStore(Store):
             stored = info["columns"]
             want = list(columns) if columns is not None else stored
             df = self._read(name, want)
-        if name in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "contacts"):
+        if name in ("institutions", "pharmacies", "doctors", "patients", "cards", "referrals", "contacts", "regions"):
             self._cache[key] = df  # small dimension tables are worth caching
         return df
 
@@ -476,4 +500,5 @@ DTYPES: dict[str, str] = {
     "date": "datetime64[s]",
     "datetime": "datetime64[s]",
     "decimal": "float64",
+    "float": "float64",
 }
