@@ -117,7 +117,7 @@ class Bundle:
 # reading and writing
 # ----------------------------------------------------------------------------------------------
 _ARROW = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "date": pa.date32(),
-          "datetime": pa.timestamp("s"), "decimal": pa.float64()}
+          "datetime": pa.timestamp("s"), "decimal": pa.float64(), "float": pa.float64()}
 
 
 def _table_names() -> list[str]:
