@@ -345,9 +345,8 @@ def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = No
 # ----------------------------------------------------------------------------------------------
 # Writing
 # ----------------------------------------------------------------------------------------------
-def _table(name: str, cols: dict[str, pa.Array], extra: tuple[str, ...] = ()) -> pa.Table:
+def _table(name: str, cols: dict[str, pa.Array]) -> pa.Table:
     names = TABLES[name].column_names + EXTRA_COLUMNS.get(name, ())
-    names = names + tuple(c for c in extra if c not in names)
     missing = set(names) ^ set(cols)
     if missing:
         raise AssertionError(f"{name}: column mismatch {sorted(missing)}")
@@ -416,11 +415,9 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
         "issued_date": dates(w.card_issued),
         "status": pa.array(["active", "lost", "cancelled"], type=pa.string()).take(pa.array(w.card_status)),
     }
-    if look is not None:  # cards.kind (bundle v1.1): physical card or 医保电子凭证
-        cards["kind"] = pa.array(list(CARD_KIND_NAMES), type=pa.string()).take(pa.array(w.card_kind.astype(np.int64)))
-    else:  # the default demo's cards are all 社保卡
-        cards["kind"] = pa.array(["physical"] * int(w.n_card), type=pa.string())
-    rows["cards"] = write_table(out, "cards", fmt, _table("cards", cards, extra=("kind",)))
+    # cards.kind (bundle v1.1): physical card (社保卡) or 医保电子凭证; the default city's are all physical
+    cards["kind"] = pa.array(list(CARD_KIND_NAMES), type=pa.string()).take(pa.array(w.card_kind.astype(np.int64)))
+    rows["cards"] = write_table(out, "cards", fmt, _table("cards", cards))
     # regions (行政区划): the city's codes with their centroids
     rows["regions"] = write_table(out, "regions", fmt, _table("regions", {
         "region_code": reg_codes,
