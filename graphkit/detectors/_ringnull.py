@@ -8,11 +8,13 @@ Null: members present independently
     on those days (the venue itself left out; empirical-Bayes blended with the city), so an
     influenza wave that fills every ward in the same weeks raises the chance of meeting
     (*outbreak-adjusted*). The number of members present is a Poisson-binomial; the expected
-    number of windows with at least ``k`` members is ``E_k = Σ_t P(PB_t ≥ k)``. The ring's
-    observed events with at least ``k`` members ``O_k`` are tested with a Poisson tail, and the
-    best ``k`` is kept (Bonferroni over the ``k`` tried). ``log10 p`` is that tail; the ring's
+    chance of an event of at least ``k`` members in window ``t`` is ``P(PB_t ≥ k)``; the ring's
+    events with at least ``k`` members are tested in the windows they happened (any of the
+    windows could have held them), and the best ``k`` is kept (Bonferroni over the ``k``
+    tried). ``log10 p`` is that tail; the ring's
     surprise is :func:`~._common.surprise` over the insured people of the data (any group of
-    them could have been a ring).
+    them could have been a ring). Each event is judged in its own window: an event in a wave
+    window is less surprising, one in a quiet window more (see :func:`ring_null`).
 
 Benign checks
     ``household_or_care_home`` (registered families and shared addresses: the members are few
@@ -102,53 +104,81 @@ class AdmissionProfile:
 
 def ring_null(events: pd.DataFrame, member_claims: pd.DataFrame, members: list[str], activity: pd.DataFrame,
               profile: AdmissionProfile | None, window: int, period_days: float) -> dict[str, Any]:
-    """The ring's event-count null (module docstring). ``events``: its event rows (``event``,
-    ``venue``, ``mode``, ``patient_id``); ``member_claims``: every claim of its members
-    (``venue``, ``mode``, ``patient_id``, ``day``)."""
+    """The ring's event null (module docstring). ``events``: its event rows (``event``, ``venue``,
+    ``mode``, ``day``, ``patient_id``); ``member_claims``: every claim of its members (``venue``,
+    ``mode``, ``patient_id``, ``day``).
+
+    For a threshold ``k`` the events with at least ``k`` members are ``E_k``; the chance of such an
+    event in the very windows they happened is ``Π_e P(PB_{t_e} ≥ k)``, and any ``|E_k|`` of the
+    ``T`` windows could have held them: ``log10 p_k = Σ_e log10 P(PB_{t_e} ≥ k) + log10 C(T, |E_k|)``
+    (the Poisson tail when the calendar is flat). The best ``k`` is kept, Bonferroni over the ``k``
+    tried.
+    """
+    from scipy.special import gammaln
+
     mset = set(members)
-    sizes = events.groupby("event")["patient_id"].nunique()
+    per = events.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"),
+                                      k=("patient_id", "nunique"))
     m = len(members)
-    exp_u = np.zeros(m + 1)
-    exp_a = np.zeros(m + 1)
     act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
     open_days = act.set_index(["venue", "mode"])["open_days"]
+    day0 = profile.day0 if profile is not None else int(per["day"].min()) if len(per) else 0
+    tails_u = np.zeros((len(per), m + 1))
+    tails_a = np.zeros((len(per), m + 1))
+    T_total = 0
     calendar = []
-    for (venue, mode), _ in events.groupby(["venue", "mode"], sort=True):
+    pos = {e: i for i, e in enumerate(per.index)}
+    for (venue, mode), pe in per.groupby(["venue", "mode"], sort=True):
         mc = member_claims[(member_claims["venue"] == venue) & (member_claims["mode"] == mode)
                            & member_claims["patient_id"].isin(mset)]
         n = mc.groupby("patient_id")["day"].nunique().reindex(members).fillna(0).to_numpy(float)
         n = n[n > 0]
+        rows = [pos[e] for e in pe.index]
         if mode == "inpatient":
             L = 2 * window + 1
             T = max(int(np.ceil(period_days / L)), 1)
-            exp_u += _pad(pb_tail_sum(np.minimum(n[None, :] / T, 1.0).repeat(T, axis=0)), m)
+            uni = _tails(np.minimum(n / T, 1.0), m)
+            tails_u[rows] = uni
             if profile is not None and venue.startswith("institution:"):
                 share, conc = profile.window_shares(venue.split(":", 1)[1], window)
-                exp_a += _pad(pb_tail_sum(np.minimum(n[None, :] * share[:, None], 1.0)), m)
                 calendar.append(conc)
+                t_e = np.clip((pe["day"].to_numpy(np.int64) - day0) // L, 0, len(share) - 1)
+                for r, t in zip(rows, t_e):
+                    tails_a[r] = _tails(np.minimum(n * share[t], 1.0), m)
             else:
-                exp_a += _pad(pb_tail_sum(np.minimum(n[None, :] / T, 1.0).repeat(T, axis=0)), m)
+                tails_a[rows] = uni
         else:
-            D = float(max(open_days.get((venue, "ambulatory"), 1), 1))
-            T = int(D)
-            row = np.minimum(n / D, 1.0)
-            e = _pad(pb_tail_sum(row[None, :]), m) * T
-            exp_u += e
-            exp_a += e
+            T = int(max(open_days.get((venue, "ambulatory"), 1), 1))
+            uni = _tails(np.minimum(n / T, 1.0), m)
+            tails_u[rows] = uni
+            tails_a[rows] = uni
+        T_total += T
+    sizes = per["k"].to_numpy(np.int64)
     ks = np.arange(2, max(int(sizes.max()) if len(sizes) else 2, 2) + 1)
-    obs = np.array([(sizes >= k).sum() for k in ks], dtype=float)
 
-    def best(exp: np.ndarray) -> tuple[float, int, float]:
-        e = np.maximum(exp[ks], 1e-300)
-        lp = log10_poisson_tail(obs, e)
-        j = int(np.argmin(lp))
-        return float(lp[j] + np.log10(len(ks))), int(ks[j]), float(e[j])
+    def best(tails: np.ndarray) -> tuple[float, int, int]:
+        out = []
+        for k in ks:
+            sel = sizes >= k
+            E = int(sel.sum())
+            if E == 0:
+                out.append(0.0)
+                continue
+            lp = float(np.sum(np.log10(np.maximum(tails[sel, k], 1e-300))))
+            lc = float((gammaln(T_total + 1) - gammaln(E + 1) - gammaln(max(T_total - E, 0) + 1)) / LN10)
+            out.append(min(lp + lc, 0.0))
+        j = int(np.argmin(out))
+        return float(min(out[j] + np.log10(len(ks)), 0.0)), int(ks[j]), int((sizes >= ks[j]).sum())
 
-    lp_u, k_u, e_u = best(exp_u)
-    lp_a, k_a, e_a = best(exp_a)
-    return {"log10_p_uniform": min(lp_u, 0.0), "log10_p": min(lp_a, 0.0), "k": k_a,
-            "observed": int(obs[list(ks).index(k_a)]), "expected": e_a, "expected_uniform": e_u,
+    lp_u, _, _ = best(tails_u)
+    lp_a, k_a, o_a = best(tails_a)
+    return {"log10_p_uniform": lp_u, "log10_p": lp_a, "k": k_a, "observed": o_a, "windows": int(T_total),
             "calendar_concentration": float(np.mean(calendar)) if calendar else 1.0}
+
+
+def _tails(pi: np.ndarray, m: int) -> np.ndarray:
+    """``P(PB ≥ k)`` for ``k = 0..m`` of one window."""
+    return _pad(pb_tail_sum(pi[None, :]) if len(pi) else np.r_[1.0], m)
 
 
 def log10_poisson_tail(obs: np.ndarray, exp: np.ndarray) -> np.ndarray:

@@ -272,7 +272,9 @@ def split_stays(
         # min_stays stays; or a single re-admission at a linked institution (a branch: the move
         # hides the split) beyond the city-wide bar (every discharge could have been one). A single
         # re-admission at the same institution is the commonest legitimate look-alike.
-        return len(it[0]) >= min_stays or (-it[4] > city_bar and bool((rel[it[1]] == "linked").all()))
+        counted = int(it[3].sum())  # documented transfers are no evidence: they do not make a chain longer
+        return counted + 1 >= min_stays or (counted >= 1 and -it[4] > city_bar
+                                            and bool((rel[it[1][it[3]]] == "linked").all()))
 
     drop = np.zeros(n, bool)
     for _ in range(5):
