@@ -180,6 +180,8 @@ def _category(ov: pd.DataFrame, far_km: float) -> np.ndarray:
         Param("edge_days", 1, "int", low=0, high=3, doc="calendar days tolerated at admission and at discharge"),
         Param("far_km", 50.0, "float", low=0.0, doc="a claim this far from the stay's institution counts as another city"),
         Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits (partly: its square root)"),
+        Param("report_p", 0.05, "float", low=0.0, high=1.0,
+              doc="stays below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
     ],
     needs=("time:day",),
     prefers={"time:hour": "with dates only, claims on the admission and discharge days are never counted (edge_days ≥ 1)"},
@@ -190,6 +192,7 @@ def phantom_stays(
     edge_days: int = 1,
     far_km: float = 50.0,
     benign_weight: float = 0.25,
+    report_p: float = 0.05,
 ) -> list[Finding]:
     """Inpatient stays during which the patient (or their card) was settled elsewhere, beyond this city's rate.
 
@@ -201,7 +204,7 @@ def phantom_stays(
     from scipy.stats import binom
 
     from ..profile import time_precision
-    from ._common import benign_check, benign_factor, surprise, surprise_score
+    from ._common import benign_factor, surprise, tiered_score
     from ._links import institution_links
 
     adm = store.projection("inpatient_admissions")
@@ -271,8 +274,10 @@ def phantom_stays(
         s = float(surprise(log10p, n_stays))
         checks = _phantom_checks(rows, counted, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
                                  precision, edge, benign_weight)
-        score = float(surprise_score(s)) * benign_factor(checks)
-        if score <= 0.0 or counted.empty:
+        if counted.empty or (s <= 0 and log10p > np.log10(max(report_p, 1e-300))):
+            continue
+        score = tiered_score(log10p, n_stays) * benign_factor(checks)
+        if score <= 0.0:
             continue
         days = counted["day"].nunique()
         far = float(counted["distance_km"].max())
