@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -245,9 +246,25 @@ def _pair_surprise(pair_counts: pd.Series, node_totals: pd.Series) -> pd.DataFra
                          "surprise": -log10p - np.log10(n_tests)})
 
 
+_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, InstitutionLinks]]" = weakref.WeakKeyDictionary()
+
+
 def institution_links(store: Any, *, min_patients: int = 3, adm: pd.DataFrame | None = None) -> InstitutionLinks:
-    """Linked institutions of ``store`` (module docstring). ``adm``: the ``inpatient_admissions``
-    projection when the caller has it already."""
+    """Linked institutions of ``store`` (module docstring), computed once per store and data
+    fingerprint. ``adm``: the ``inpatient_admissions`` projection when the caller has it already."""
+    key = (getattr(store, "fingerprint", None), int(min_patients))
+    try:
+        memo = _CACHE.setdefault(store, {})
+    except TypeError:  # a store that cannot be weakly referenced: no cache
+        memo = {}
+    if key[0] is not None and key in memo:
+        return memo[key]
+    links = _institution_links(store, min_patients=min_patients, adm=adm)
+    memo[key] = links
+    return links
+
+
+def _institution_links(store: Any, *, min_patients: int, adm: pd.DataFrame | None) -> InstitutionLinks:
     inst = store.table("institutions", ["institution_id", "name"])
     ids = inst["institution_id"].astype(str).to_numpy(object)
     links = InstitutionLinks()

@@ -888,12 +888,13 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     return findings
 
 
-def _context(store: Any, activity: pd.DataFrame) -> dict[str, Any]:
+def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
     """What every ring's null and checks share: the admission calendar, the observation period, the
     number of insured people (the multiple-testing count), the hub institutions, the time precision."""
     from ..profile import time_precision
 
-    adm = store.projection("inpatient_admissions")
+    if adm is None:
+        adm = store.projection("inpatient_admissions")
     inst = store.table("institutions", ["institution_id", "region"])
     act = activity[activity["mode"] == "inpatient"]
     period = float(max(act["last_day"].max() - act["first_day"].min() + 1, 28)) if len(act) else 365.0
@@ -1292,7 +1293,7 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
     groups = [sorted(b["members"]) for b in merged]
     cl = _member_claims(store, groups)
     refs = _referrals_of(store, sorted({x for g in groups for x in g}))
-    ctx = _context(store, store.projection("provider_activity"))
+    ctx = _context(store, store.projection("provider_activity"), adm)
     findings = []
     for gi, b in enumerate(merged):
         mine = cl[cl["group"].to_numpy() == gi]
