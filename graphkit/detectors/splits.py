@@ -254,12 +254,10 @@ def split_stays(
     step = gap >= 0
     if not chain_unlinked:
         step &= rel != "other"
-    # a move to another institution within a day, with a referral or to a higher level, is a
-    # documented transfer (转院): it links the stays but is no evidence of a split
-    lvl = pd.to_numeric(inst["level"], errors="coerce").reindex(ii).to_numpy(float)
-    up = np.append(lvl[1:] > lvl[:-1], False)
+    # a move to another institution within a day through a referral is a documented transfer
+    # (转院): it links the stays but is no evidence of a split
     referred_next = np.append(st["referral_id"].notna().to_numpy()[1:], False)
-    transfer = step & (rel != "same") & (gap <= 1) & (referred_next | up)
+    transfer = step & (rel != "same") & (gap <= 1) & referred_next
     new = np.r_[True, ~step[:-1]]
     chain = np.cumsum(new) - 1
     size = np.bincount(chain)
