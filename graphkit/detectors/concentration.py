@@ -70,8 +70,9 @@ def overdispersion(group: np.ndarray, x: np.ndarray, n: np.ndarray, *, referrers
 
     Rows are (group, referrer) counts of one outcome; only rows with ``x > 0`` need be given:
     a referrer's zero adds only to the group totals ``group_n`` (referrals) and ``referrers``
-    (referrer count), given per row. Method of moments: ``Σ n_r (x_r/n_r - p)² = p(1-p)[R + (N-R)/(α+1)]``
-    pooled over groups. Returns ``inf`` when there is no excess variance.
+    (referrer count), given per row. Method of moments per group, ``Σ n_r (x_r/n_r - p)² =
+    p(1-p)[R + (N-R)/(α+1)]``, and the median of ``1/(α+1)`` over the groups (robust to the few
+    groups a steering doctor sits in). Returns ``inf`` when there is no excess variance.
 
     >>> g = np.array([0, 0]); n = np.array([50, 50]); R = np.array([2, 2]); N = np.array([100, 100])
     >>> overdispersion(g, np.array([5, 5]), n, referrers=R, group_n=N)
@@ -89,13 +90,17 @@ def overdispersion(group: np.ndarray, x: np.ndarray, n: np.ndarray, *, referrers
     g["p"] = g["S1"] / g["N"]
     if g.empty:
         return float("inf")
+    g = g[(g["p"] > 0) & (g["p"] < 1) & (g["N"] > g["R"])]
+    if g.empty:
+        return float("inf")
     pq = g["p"] * (1 - g["p"])
     obs = g["S2"] - 2 * g["p"] * g["S1"] + g["p"] ** 2 * g["N"]
-    excess = float((obs - pq * g["R"]).sum())
-    if excess <= 0:
+    # per group, the intraclass correlation 1/(α+1); the median over groups, so that the few
+    # groups a steering doctor sits in do not set the dispersion of everyone
+    rho = float(np.median((obs - pq * g["R"]) / (pq * (g["N"] - g["R"]))))
+    if rho <= 0:
         return float("inf")
-    a1 = float((pq * (g["N"] - g["R"])).sum()) / excess
-    return max(a1 - 1.0, 1e-3)
+    return max(1.0 / min(rho, 1.0) - 1.0, 1e-3)
 
 
 def _log10_tail(x: np.ndarray, n: np.ndarray, p: np.ndarray, alpha: float) -> np.ndarray:

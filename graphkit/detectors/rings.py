@@ -77,44 +77,34 @@ Method
    members' admissions at the venue) and carry ``evidence["method"] = "dense_block"`` and
    ``evidence["block"]``.
 
-Signals (scoring)
------------------
-``score = 1 − exp(−strength × factor)``;
-``strength = 0.3 ln(events) + 0.3 ln(members) + 0.3 ln(lift) + 0.5 density + 0.2 joint
-discharges + 0.05 ln(1 + fund/100)`` (events and members capped at 30, lift at 50), density
-being the fill of the members × events incidence. The factors carry what separates a fraud
-ring from a legitimate dense group:
+Scoring (calibrated on the data, :mod:`._ringnull`)
+---------------------------------------------------
+``score = surprise_score(surprise) × benign_factor(checks)`` (in [0, 1), never saturating).
+The surprise is the ring's events against a null of independent members: each member visits a
+venue on their own number of days; for admissions the days follow the venue region's admission
+calendar (an influenza wave makes meetings likelier), for ambulatory care the venue's open days;
+the events with at least ``k`` members are judged in the windows they happened (Poisson-binomial
+per window), Bonferroni over the insured people of the data. Dense blocks: the venue's heavy
+users against people admitted × the city's heavy-user share, Bonferroni over institutions.
+``evidence["null"]`` holds both; synchrony, organisers, joint discharges and same-hour
+arrivals stay in the evidence for the investigator but no longer weigh the score.
 
-* **synchrony** (share of the members' visits to the venues that were joint): ring members
-  go there only together, people who meet by chance mostly go there alone;
-* **organisers** ``0.4 + 0.6 × share of the ring's claims under its ≤ 3 main doctors``
-  (doctors with ≥ 15 % of them): a ring is run by a small set of doctors, chance meetings
-  at a hub spread over many;
-* **joint inpatient admissions**: sickness is not synchronised, so admissions weigh 1 and
-  ambulatory events ``ambulatory_weight × (0.5 + 0.5 × share of events whose members
-  settled within 3 hours)`` — people brought in together arrive together;
-* **venue**: private, level-1 or unrated institutions and pharmacies 1, public level-2/3
-  hospitals 0.7; joint *pharmacy* purchases × ``pharmacy_weight`` (many cards at one till
-  is the ``card_burst`` kind);
-* **relatedness**: registered families (projection ``family_groups``) and people sharing one
-  address (nursing homes) have a reason to move together. ``related_share = 1 −
-  (units − 1)/(m − 1)``, units being the components of the family/address links among the m
-  members (two nursing homes visiting one centre: 2 units of 50 → 0.98; a ring with one
-  couple: 11 units of 12 → 0.09), scales the score by ``1 − related_share·(1 −
-  related_weight)``. Relations stay out of the edge weights: down-weighting the links inside
-  a home makes Louvain cut homes across;
-* **scheduled therapy**: dialysis (N18, Z49, Z99.2), rehabilitation (Z50) and chemotherapy
-  (C**, Z51) diagnoses, a *regular* ambulatory schedule (median gap ≤ 4 days, or ≥ 80 % of
-  ≥ 6 events on one weekday) or a cohort *referred* into the venue (down-referral to rehab)
-  follow a care pathway: ``1 − therapy_share·(1 − therapy_weight)``.
-
-Findings below ``min_score`` (0.6) are dropped. On demo cities of 4k–850k people (up to 10 M
-claims) every planted ring scores ≥ 0.78 and everything else — dialysis cohorts, nursing
-homes, rehabilitation groups, chemotherapy cycles, families, hubs, chance meetings — ≤ 0.47.
+Benign checks (``evidence["benign_checks"]``; × ``benign_weight`` when one explains the whole
+ring): households and care homes (registered families and shared addresses — ``related_share =
+1 − (units − 1)/(m − 1)``, units being the components of the family/address links among the m
+members; relations stay out of the edge weights, down-weighting the links inside a home makes
+Louvain cut homes across), scheduled therapy (dialysis N18/Z49/Z99.2, rehabilitation Z50,
+chemotherapy C/Z51 diagnoses, a regular ambulatory schedule, a cohort referred into the venue),
+outbreaks (recorded: the calendar is in the null), hubs (a top-decile venue with the claims
+spread over many doctors), group examinations and vaccination (Z00–Z13, Z23–Z27), pharmacy
+queues (``card_burst``'s business), dates-only data. Findings below ``min_score`` (0.5: ten
+times beyond the bar after the benign factors) are dropped.
 
 Notes
 -----
-* The nulls ignore weekday effects; ambulatory lifts of 2–3 are normal, hence ``min_lift`` 4.
+* The pair filters (``min_lift``, ``min_surprise``, ``min_synchrony``) only bound the work of
+  finding candidates (ambulatory lifts of 2–3 are normal: weekday effects); the score is the
+  ring-level null above.
 * A ring that keeps to one crowded hub with no doctor recorded is invisible (its baskets are
   skipped); raise ``max_basket`` to trade time for reach.
 * Ids key on the venue(s) and organiser doctors, so a member joining or leaving keeps the id;
@@ -870,6 +860,9 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     family, address = _relations(store, everyone)
     refs = _referrals_of(store, everyone)
     ctx = _context(store, activity)
+    # the multiple-testing count: the candidate groups tested here (the pair stage before has
+    # tested every pair against its own bar: min_surprise, min_lift, min_synchrony)
+    n_groups = max(len(met), 1)
     ev_at = ev.groupby("group").indices
     cl_at = cl.groupby("group").indices
     findings = []
@@ -879,7 +872,7 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
         null = ring_null(rows, cl.iloc[cl_at[g]], r.members, activity, ctx["profile"], p["window_days"], ctx["period"])
         null["method"] = ("Poisson tail of the ring's events with >= k members vs the Poisson-binomial expectation of"
                           " independent members (own visit counts; admissions placed by the regional calendar)")
-        null["n_tests"] = ctx["n_tests"]
+        null["n_tests"] = n_groups
         info = _final_factors(r, rows, per_event, family, address, refs, p, ctx, null)
         if info["score"] < p["min_score"]:
             continue
