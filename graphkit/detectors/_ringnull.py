@@ -12,8 +12,7 @@ Null: members present independently
     events with at least ``k`` members are tested in the windows they happened (any of the
     windows could have held them), and the best ``k`` is kept (Bonferroni over the ``k``
     tried). ``log10 p`` is that tail; the ring's
-    surprise is :func:`~._common.surprise` over the insured people of the data (any group of
-    them could have been a ring). Each event is judged in its own window: an event in a wave
+    surprise is :func:`~._common.surprise` over the candidate groups tested. Each event is judged in its own window: an event in a wave
     window is less surprising, one in a quiet window more (see :func:`ring_null`).
 
 Benign checks

@@ -9,10 +9,11 @@ Null (calibrated on the bundle)
     towards the share of the referrer's region, itself shrunk towards the whole city, all
     leaving the referrer out. Doctors are not coins: some legitimately prefer the hospital they
     trained at, so the count is tested against a **beta-binomial** whose over-dispersion is
-    estimated from the data (method of moments over every peer group and destination, zeros
-    included, iterated without the referrers it flags) — a city where doctors' preferences
+    estimated from the data (method of moments among colleagues over every institution and
+    destination, zeros included, without the referrers the binomial flags) — a city where doctors' preferences
     vary widely lowers every surprise. ``-log10`` of the upper tail, beyond the Bonferroni bar
-    over every (referrer, destination) tested, is the surprise; the score is
+    over every referrer tested × every destination it could have chosen (plus the out-of-area
+    test), is the surprise; the score is
     ``surprise_score(surprise) × benign factor``.
 
 Out of area
@@ -71,8 +72,8 @@ def overdispersion(group: np.ndarray, x: np.ndarray, n: np.ndarray, *, referrers
     Rows are (group, referrer) counts of one outcome; only rows with ``x > 0`` need be given:
     a referrer's zero adds only to the group totals ``group_n`` (referrals) and ``referrers``
     (referrer count), given per row. Method of moments per group, ``Σ n_r (x_r/n_r - p)² =
-    p(1-p)[R + (N-R)/(α+1)]``, and the median of ``1/(α+1)`` over the groups (robust to the few
-    groups a steering doctor sits in). Returns ``inf`` when there is no excess variance.
+    p(1-p)[R + (N-R)/(α+1)]``, pooled over the groups. Returns ``inf`` when there is no excess
+    variance.
 
     >>> g = np.array([0, 0]); n = np.array([50, 50]); R = np.array([2, 2]); N = np.array([100, 100])
     >>> overdispersion(g, np.array([5, 5]), n, referrers=R, group_n=N)
@@ -95,18 +96,20 @@ def overdispersion(group: np.ndarray, x: np.ndarray, n: np.ndarray, *, referrers
         return float("inf")
     pq = g["p"] * (1 - g["p"])
     obs = g["S2"] - 2 * g["p"] * g["S1"] + g["p"] ** 2 * g["N"]
-    # per group, the intraclass correlation 1/(α+1); the median over groups, so that the few
-    # groups a steering doctor sits in do not set the dispersion of everyone
-    rho = float(np.median((obs - pq * g["R"]) / (pq * (g["N"] - g["R"]))))
-    if rho <= 0:
+    excess = float((obs - pq * g["R"]).sum())
+    if excess <= 0:
         return float("inf")
-    return max(1.0 / min(rho, 1.0) - 1.0, 1e-3)
+    a1 = float((pq * (g["N"] - g["R"])).sum()) / excess
+    return max(a1 - 1.0, 1e-3)
 
 
 def _log10_tail(x: np.ndarray, n: np.ndarray, p: np.ndarray, alpha: float) -> np.ndarray:
     """log10 P(X ≥ x) under a beta-binomial of precision ``alpha`` (binomial when infinite)."""
     p = np.clip(p, 1e-9, 1 - 1e-9)
-    b = binom.logsf(x - 1, n, p) / LN10
+    with np.errstate(divide="ignore"):
+        b = binom.logsf(x - 1, n, p) / LN10
+    # where the tail underflows, its first term bounds it
+    b = np.where(np.isfinite(b), b, binom.logpmf(x, n, p) / LN10)
     if not np.isfinite(alpha) or alpha > 1e7:
         return b
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -117,23 +120,17 @@ def _log10_tail(x: np.ndarray, n: np.ndarray, p: np.ndarray, alpha: float) -> np
 
 def _robust_alpha(keys: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray, R: np.ndarray, N: np.ndarray,
                   n_tests: int) -> float:
-    """:func:`overdispersion` iterated without the rows it flags (surprise beyond the bar)."""
-    alpha = float("inf")
-    flag = surprise(_log10_tail(x, n, p, alpha), n_tests) > 0
-    for _ in range(5):
-        keep = ~flag
-        alpha = overdispersion(keys[keep], x[keep], n[keep], referrers=R[keep], group_n=N[keep])
-        new = surprise(_log10_tail(x, n, p, alpha), n_tests) > 0
-        if (new == flag).all():
-            break
-        flag = new
-    return alpha
+    """:func:`overdispersion` of the rows the binomial does not flag beyond the bar (a trimmed
+    estimate: the steering referrers do not set the dispersion they are measured against)."""
+    keep = ~(surprise(_log10_tail(x, n, p, float("inf")), n_tests) > 0)
+    return overdispersion(keys[keep], x[keep], n[keep], referrers=R[keep], group_n=N[keep])
 
 
 @register(
     "referral_concentration",
     [
-        Param("min_referrals", 5, "int", low=2, doc="referrals a doctor (or institution) needs to be tested"),
+        Param("min_referrals", 10, "int", low=2,
+              doc="referrals a doctor (or institution) needs to be tested: below, a handful of patients' needs, not a pattern"),
         Param("min_steered", 3, "int", low=1, doc="referrals to the destination (or out of area) a pattern needs: one or two are patient choice"),
         Param("prior_strength", 20.0, "float", low=0.0, doc="referrals of prior weight when shrinking a peer share to its parent"),
         Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits"),
@@ -144,7 +141,7 @@ def _robust_alpha(keys: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray,
 def referral_concentrations(
     store: Any,
     *,
-    min_referrals: int = 5,
+    min_referrals: int = 10,
     min_steered: int = 3,
     prior_strength: float = 20.0,
     benign_weight: float = 0.25,
@@ -203,7 +200,8 @@ def referral_concentrations(
                                 1e-9, 1 - 1e-9)
     tested = d[d["n"] >= min_referrals]
     per_t = per[per["n"] >= min_referrals]
-    n_tests = max(len(tested) + len(per_t), 1)
+    # each referrer tested is tested against every destination it could have steered to, and out of area
+    n_tests = max(len(per_t) * (K + 1), 1)
     # over-dispersion of doctors' choices, from the data (zeros included through the group totals)
     # measured among colleagues (same institution): geography makes doctors of different places differ
     gkey = pd.factorize(pd.MultiIndex.from_frame(d[inst_keys + ["to_institution_id"]].astype(str)))[0]

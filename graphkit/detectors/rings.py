@@ -883,7 +883,7 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
 
 def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
     """What every ring's null and checks share: the admission calendar, the observation period, the
-    number of insured people (the multiple-testing count), the hub institutions, the time precision."""
+    hub institutions, the institutions tested for dense blocks, the time precision."""
     from ..profile import time_precision
 
     if adm is None:
@@ -895,9 +895,8 @@ def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None
     profile = AdmissionProfile(adm, inst, day0, int(period)) if len(adm) else None
     people = adm.groupby("institution_id")["patient_id"].nunique() if len(adm) else pd.Series(dtype=float)
     hubs = set(people.index[people >= people.quantile(0.9)].astype(str)) if len(people) >= 10 else set()
-    n_people = int(store.row_counts().get("patients", 0)) or 1
     prec = time_precision(adm["start_time"]) if len(adm) else None
-    return {"profile": profile, "period": period, "hubs": hubs, "n_tests": n_people, "dates_only": prec == "day",
+    return {"profile": profile, "period": period, "hubs": hubs, "dates_only": prec == "day",
             "n_institutions": max(int(len(people)), 1)}
 
 
