@@ -6,24 +6,25 @@ Candidates
     when the next admission is ``0..window_days`` calendar days after the discharge day and has
     the same ICD-10 3-character group. Steps chain; a chain with ``min_stays`` stays is a
     candidate (the rulebook's "repeatedly"), and so is a single re-admission at a *linked*
-    institution whose surprise beats the Bonferroni bar over *every* discharge of the city (a
-    move to the branch hides the split; a single re-admission at the same hospital is the
-    commonest legitimate look-alike and is not reported alone). The institution of the next
-    stay is the ``same``, a ``linked`` one (same name stem — …分院, 东院区 —, group column, shared
-    doctor roster or frequent transfers: :mod:`._links`) or ``other`` (chained only with
-    ``chain_unlinked``).
+    institution (a move to the branch hides the split), measured against every discharge of the
+    city. A single re-admission at the same hospital is the commonest legitimate look-alike and
+    is never reported alone. The institution of the next stay is the ``same``, a ``linked`` one
+    (same name stem — …分院, 东院区 —, group column, shared doctor roster or frequent transfers:
+    :mod:`._links`) or ``other`` (chained only with ``chain_unlinked``).
 
 Null (calibrated on the bundle)
-    For every discharge of the city, the gap to the person's next stay of the same group — at
-    the same or a linked institution (``F_brand``) or anywhere (``F_any``) — gives the
-    empirical probability ``F(g)`` of a same-group re-admission within ``g`` days. It is
-    estimated per diagnosis group × peer group (the discharging institution's level and kind),
-    shrunk (``prior_strength`` discharges) towards the diagnosis group and that towards the
-    whole city, leaving the chain's own stays out. A step's p-value is ``F_brand(g)`` (same or
-    linked institution) or ``F_any(g)`` (another institution), a chain's the product; the
-    score is ``surprise_score(surprise(log10 p, n_tests = candidate chains))`` times the benign
-    factor. Chronic groups that readmit often (COPD, heart failure) thus score lower than the
-    same gaps for a hernia, and a city where short readmissions are common lowers every score.
+    For every discharge of the city, the gap to the person's next stay of the same group in each
+    relation class r (same / linked — measured on discharges of institutions with a partner —
+    / other) gives the empirical ``F_r(g)``, the probability of a same-group re-admission within
+    ``g`` days. It is estimated per diagnosis group × peer group (the discharging institution's
+    level and kind), empirical-Bayes shrunk (beta-binomial method of moments) towards the group
+    and the city, leaving the chain's own stays out and iterated without the chains it flags. A
+    step's p-value is ``F_r(gap)``, a chain's the product; the score is
+    :func:`~._common.tiered_score` (Bonferroni over the candidate chains, over every discharge
+    for a single branch re-admission) times the benign factor: beyond the bar ≥ 0.05, below it
+    < 0.05 and listed only when the chain's own p ≤ ``report_p``. Chronic groups that readmit
+    often score lower than the same gaps for a hernia, and a city where short re-admissions are
+    common lowers every score.
 
 Benign explanations (``evidence["benign_checks"]``)
     ``planned_cycle`` — regularly spaced admissions (coefficient of variation of the admission
@@ -48,7 +49,7 @@ import pandas as pd
 from ..findings import Entity, Finding
 from ..params import Param
 from . import register
-from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._common import benign_check, benign_factor, surprise, tiered_score, yuan
 from ._links import institution_links
 
 __all__ = ["split_stays", "dx_group", "readmission_null"]
@@ -213,6 +214,8 @@ def _F(null: dict[str, Any], r: str, rows: np.ndarray, gaps: np.ndarray, own_row
         Param("chain_unlinked", True, "bool", doc="also chain re-admissions at unlinked institutions (null: F_other)"),
         Param("regular_cv", 0.15, "float", low=0.0, high=1.0, doc="admission intervals this regular (coefficient of variation) are a schedule"),
         Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits (partly: its square root)"),
+        Param("report_p", 0.05, "float", low=0.0, high=1.0,
+              doc="chains below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
     ],
     needs=("time:day",),
 )
@@ -224,6 +227,7 @@ def split_stays(
     chain_unlinked: bool = True,
     regular_cv: float = 0.15,
     benign_weight: float = 0.25,
+    report_p: float = 0.05,
 ) -> list[Finding]:
     """Repeated discharge and re-admission for one diagnosis group at the same or linked institutions.
 
@@ -266,35 +270,40 @@ def split_stays(
     # the null is estimated without the chains it flags (iterated), so splits do not raise their own bar
     city_bar = float(np.log10(max(n, 1)))
 
-    def candidate(it: tuple) -> bool:
-        # min_stays stays; or a single re-admission at a linked institution (a branch: the move
-        # hides the split) beyond the city-wide bar (every discharge could have been one). A single
-        # re-admission at the same institution is the commonest legitimate look-alike.
+    def chain_kind(it: tuple) -> str | None:
+        # min_stays stays ("chain"); or a single re-admission at a linked institution ("branch": the
+        # move hides the split), measured against every discharge of the city. A single
+        # re-admission at the same institution is the commonest legitimate look-alike: never alone.
         counted = int(it[3].sum())  # documented transfers are no evidence: they do not make a chain longer
-        return counted + 1 >= min_stays or (counted >= 1 and -it[4] > city_bar
-                                            and bool((rel[it[1][it[3]]] == "linked").all()))
+        if counted + 1 >= min_stays:
+            return "chain"
+        if counted >= 1 and bool((rel[it[1][it[3]]] == "linked").all()):
+            return "branch"
+        return None
 
     drop = np.zeros(n, bool)
     for _ in range(5):
         null = readmission_null(st, inst, rel, has_partner, window_days=window_days, drop=drop)
         items = [_chain_p(null, rows, rel, transfer) for rows in chains]
-        nt = max(sum(1 for it in items if candidate(it)), 1)
+        kinds = [chain_kind(it) for it in items]
+        n_chain = max(kinds.count("chain"), 1)
         flagged = np.zeros(n, bool)
-        for it in items:
-            if candidate(it) and surprise(it[4], nt) > 0:
+        for it, k in zip(items, kinds):
+            if k and surprise(it[4], n_chain if k == "chain" else n) > 0:
                 flagged[it[0]] = True
         if (flagged == drop).all():
             break
         drop = flagged
-    keep = [it for it in items if candidate(it)]
+    # beyond the bar, or listed below it (score < 0.05) when the chain's own p-value is small
+    keep = [(it, n_chain if k == "chain" else n) for it, k in zip(items, kinds)
+            if k and it[4] <= np.log10(max(report_p, 1e-300))]
     if not keep:
         return []
-    n_tests = len(keep)
     planned_groups = _planned_groups(st, null["dx"], regular_cv)
     groups: dict[tuple, list] = {}
-    for it in keep:
+    for it, nt in keep:
         key = (str(st["patient_id"].iloc[it[0][0]]), tuple(sorted(set(ii[it[0]]))))
-        groups.setdefault(key, []).append(it)
+        groups.setdefault(key, []).append((*it, nt))
     findings = []
     for (pid, insts), its in sorted(groups.items()):
         rows = np.concatenate([it[0] for it in its])
@@ -302,13 +311,14 @@ def split_stays(
         pstep = np.concatenate([it[2] for it in its])
         counted = np.concatenate([it[3] for it in its])
         log10p = float(sum(it[4] for it in its))
+        n_tests = max(it[5] for it in its)
         sub = st.iloc[rows]
         dxs = sorted(set(null["dx"][rows]) - {"?"})
         checks, cvs = _benign(st, rows, its, dxs, planned_groups, counted, regular_cv, benign_weight)
         sv = float(surprise(log10p, n_tests))
-        score = float(surprise_score(sv)) * benign_factor(checks)
+        score = tiered_score(log10p, n_tests) * benign_factor(checks)
         if score <= 0.0:
-            continue  # nothing beyond chance, or wholly explained (documented transfers)
+            continue  # wholly explained (documented transfers)
         fund = float(sub["fund_amount"].sum())
         gaps = gap[srows]
         rels = pd.Series(rel[srows]).value_counts().to_dict()
