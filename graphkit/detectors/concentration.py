@@ -9,8 +9,9 @@ Null (calibrated on the bundle)
     towards the share of the referrer's region, itself shrunk towards the whole city, all
     leaving the referrer out. Doctors are not coins: some legitimately prefer the hospital they
     trained at, so the count is tested against a **beta-binomial** whose over-dispersion is
-    estimated from the data (method of moments among colleagues over every institution and
-    destination, zeros included, without the referrers the binomial flags) — a city where doctors' preferences
+    estimated from the data (method of moments among same-department colleagues of one
+    institution, over every destination, zeros included, without the referrers the binomial
+    flags; no excess dispersion leaves the binomial) — a city where doctors' preferences
     vary widely lowers every surprise. ``-log10`` of the upper tail, beyond the Bonferroni bar
     over every referrer tested × every destination it could have chosen (plus the out-of-area
     test), is the surprise; the score is
@@ -203,10 +204,11 @@ def referral_concentrations(
     # each referrer tested is tested against every destination it could have steered to, and out of area
     n_tests = max(len(per_t) * (K + 1), 1)
     # over-dispersion of doctors' choices, from the data (zeros included through the group totals)
-    # measured among colleagues (same institution): geography makes doctors of different places differ
-    gkey = pd.factorize(pd.MultiIndex.from_frame(d[inst_keys + ["to_institution_id"]].astype(str)))[0]
-    R = d.groupby(inst_keys)["referrer"].transform("nunique").to_numpy()
-    Ng = tot(inst_keys, False)
+    # measured among colleagues of one department (same institution): geography and specialty make
+    # doctors of other places and departments differ for reasons of their own
+    gkey = pd.factorize(pd.MultiIndex.from_frame(d[both_keys + ["to_institution_id"]].astype(str)))[0]
+    R = d.groupby(both_keys)["referrer"].transform("nunique").to_numpy()
+    Ng = tot(both_keys, False)
     alpha_dest = _robust_alpha(gkey, x_self, n_ref, p_peer, R, Ng, n_tests)
     okey = pd.factorize(pd.MultiIndex.from_frame(per[gk].astype(str)))[0]
     alpha_ooa = _robust_alpha(okey, per["ooa"].to_numpy(), per["n"].to_numpy(), per["p_peer_ooa"].to_numpy(),
