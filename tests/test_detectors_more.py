@@ -223,9 +223,11 @@ def split_tables() -> dict:
     # U0003: one legitimate readmission only
     stay("CU20", "U0003", "H0001", 200, 5, "J18.9")
     stay("CU21", "U0003", "H0001", 210, 5, "J18.9")
-    # U0004: alternates H0001 / H0002, linked by a referral between them
+    # U0004: alternates H0001 / H0005, its branch (…东院区: linked by the name)
+    t["institutions"].append({**t["institutions"][0], "institution_id": "H0005", "name": "第一人民医院东院区",
+                              "region": "370103"})
     stay("CU30", "U0004", "H0001", 250, 5, "I63.9")
-    stay("CU31", "U0004", "H0002", 257, 5, "I63.5")
+    stay("CU31", "U0004", "H0005", 257, 5, "I63.5")
     stay("CU32", "U0004", "H0001", 264, 5, "I63.9")
     # different diagnosis groups never chain
     stay("CU40", "U0003", "H0002", 300, 3, "K29.7")
@@ -245,12 +247,14 @@ def test_split_stay_exact_findings_and_chemo_ranks_below(tmp_path):
     # the chemotherapy cycles (more stays, more money) rank below both splits
     chemo = fs[-1]
     assert chemo.entity_ids("patient") == ["U0002"] and chemo.amount_at_risk > got["U0001"].amount_at_risk
-    assert chemo.evidence["planned_cycle"] and chemo.evidence["oncology_or_z51"]
+    planned = {c["check"]: c for c in chemo.evidence["benign_checks"]}["planned_cycle"]
+    assert chemo.evidence["planned_cycle"] and planned["outcome"] == "explains"
     assert got["U0001"].evidence["relations"] == {"same": 2} and got["U0001"].evidence["diagnosis_groups"] == ["M54"]
-    assert [s["gap_days"] for s in got["U0001"].evidence["stays"]] == [None, 3, 6]
-    # the tiny bundle's referral RF0001 links H0002 and H0001
-    assert got["U0004"].evidence["relations"] == {"linked": 2}
-    assert got["U0004"].entity_ids("institution") == ["H0001", "H0002"]
+    assert [s["gap_days"] for s in got["U0001"].evidence["steps"]] == [3, 6]
+    assert got["U0001"].evidence["null"]["log10_p"] < 0 and got["U0001"].evidence["benign_checks"]
+    # H0005 is H0001's branch (name stem)
+    assert got["U0004"].evidence["relations"] == {"linked": 2} and got["U0004"].evidence["link_basis"] == ["name"]
+    assert got["U0004"].entity_ids("institution") == ["H0001", "H0005"]
     # a single readmission is not a split stay unless asked for
     two = split_stays(_store(tmp_path, split_tables(), "s2"), min_stays=2)
     assert any(f.claims == ["CU20", "CU21"] for f in two)
@@ -258,11 +262,11 @@ def test_split_stay_exact_findings_and_chemo_ranks_below(tmp_path):
 
 def test_split_stay_unlinked_institutions(tmp_path):
     t = split_tables()
-    t["referrals"] = [dict(t["referrals"][0], from_institution_id="H0002", to_institution_id="H0003")]
+    next(i for i in t["institutions"] if i["institution_id"] == "H0005")["name"] = "仁和医院"
     fs = split_stays(_store(tmp_path, t))
     u4 = next(f for f in fs if f.entity_ids("patient") == ["U0004"])
     assert u4.evidence["relations"] == {"other": 2}
-    assert not any(f.entity_ids("patient") == ["U0004"] for f in split_stays(_store(tmp_path, t, "s2"), unlinked_weight=0.0))
+    assert not any(f.entity_ids("patient") == ["U0004"] for f in split_stays(_store(tmp_path, t, "s2"), chain_unlinked=False))
 
 
 # ------------------------------------------------------------------------------------------------

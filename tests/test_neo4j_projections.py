@@ -54,13 +54,7 @@ CASES: dict[str, list[Kw]] = {
     "doctor_referrals": [{}],
     "referral_sequences": [{}, {"max_gap_days": 10}, {"max_gap_days": 365}],
     "stay_overlaps": [{}, {"edge_days": 0}, {"edge_days": 2}],
-    "readmission_chains": [
-        {},
-        {"window_days": 30, "min_stays": 2},
-        {"window_days": 60, "min_stays": 2, "unlinked_weight": 0.0},
-        {"window_days": 60, "min_stays": 2, "transfer_weight": 0.0},
-        {"window_days": 60, "min_stays": 1},
-    ],
+    "inpatient_admissions": [{}],
     "identity_links": [{}, {"min_households": 2, "min_address_members": 3}],
     "travel_pairs": [{"by": "card_id"}, {"by": "patient_id"}, {"by": "card_id", "max_gap_hours": 2.0, "coordinate_km": 0.0}],
     "clock_minutes": [lambda e: {"providers": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]
@@ -197,8 +191,8 @@ def test_edge_bundle_exercises_the_cases(bundles):
     """The edge-case bundle really holds what it is meant to test (non-empty, every relation kind)."""
     emb = bundles["edge"][1]
     assert set(emb.projection("stay_overlaps", edge_days=0)["via"]) == {"person", "card"}
-    rel = emb.projection("readmission_chains", window_days=60, min_stays=2)["relation"]
-    assert {"same", "linked", "other", "transfer"} <= set(rel.dropna())
+    adm = emb.projection("inpatient_admissions")
+    assert adm["referral_id"].notna().any() and adm["referral_id"].isna().any()
     assert emb.projection("referral_sequences")["step"].max() >= 1
     assert emb.projection("referral_claims", referral_ids=["RF0003", "RF0004"])["origin"].any()
     assert (emb.projection("doctor_referrals")["level"] == "?").any()

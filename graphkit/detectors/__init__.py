@@ -69,4 +69,4 @@ def run_detector(kind: str, store: Any, params: dict[str, Any] | None = None) ->
 
 
 # importing the modules registers their detectors
-from . import bursts, cards, identity, referrals, rings, stays, travel  # noqa: E402,F401
+from . import bursts, cards, concentration, identity, referrals, rings, splits, stays, travel  # noqa: E402,F401

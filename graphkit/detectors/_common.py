@@ -142,3 +142,20 @@ def benign_factor(checks: Iterable[dict]) -> float:
         if c["outcome"] in ("partial", "explains"):
             f *= float(c["factor"])
     return f
+
+
+def tiered_score(log10_p: float, n_tests: int, *, floor: float = 0.05) -> float:
+    """A score that ranks leads both beyond and below the multiple-testing bar.
+
+    Beyond the bar (``surprise > 0``): ``floor + (1 - floor) · surprise_score(surprise)``; below
+    it, ``floor · (-log10 p) / bar`` (``bar = log10 n_tests``): weak leads stay listed, ordered by
+    their evidence, and always below every lead beyond the bar.
+
+    >>> tiered_score(-2.0, 10_000) < 0.05 < tiered_score(-5.0, 10_000) < tiered_score(-9.0, 10_000) < 1
+    True
+    """
+    s = float(surprise(log10_p, n_tests))
+    if s > 0:
+        return floor + (1.0 - floor) * float(surprise_score(s))
+    bar = max(float(np.log10(max(int(n_tests), 1))), 1e-9)
+    return floor * min(max(-float(log10_p), 0.0) / bar, 1.0)

@@ -21,26 +21,21 @@ and the *referral-abuse clusters* that join them with ``split_stay`` findings.
        legitimate and not counted; every further return, and every return on a lateral,
        hospital-to-hospital or 3-institution cycle, is. *Bounce time*: days from arriving at an institution to
        being referred on along the cycle.
-    4. A cycle is reported when it has ``min_patients`` distinct patients on its edges, at
-       least one counted return, and either ``min_returns`` counted returns (repetition) or a
-       weakest-edge surprise of at least ``min_surprise`` (volume beyond the totals: a
-       triangle of private hospitals each sending a few patients on, far above their totals). Score: weakest-edge surprise (capped), counted returns per patient
-       (repetition), distinct patients, speed (``exp(-median bounce / 14 days)``).
+    4. **Null and score.** Two Poisson tails against the gravity null of the institutions'
+       totals: the weakest cycle edge, and the *counted returns* — each chained referral of
+       the cycle's patients leaving a cycle node goes on to the cycle's next node with that
+       node's share of all referrals, which gives the returns expected by chance. The stronger
+       tail, beyond the Bonferroni bar over the candidate cycles, is the surprise; a cycle
+       needs ``min_patients`` patients, a counted return and a surprise > 0. Score:
+       ``surprise_score(surprise) × benign factor``. Benign checks: ``up_down_round_trip``
+       (the first primary-care return, not counted), ``same_organisation`` (campuses or group
+       members moving patients), ``follow_up_pace`` (returns no faster than the city's median
+       onward referral: follow-up visits).
     Key: the sorted institutions of the cycle. Claims: the claims that follow the cycle's
     referrals, plus each patient's claim at the origin just before their first referral.
 
 ``referral_concentration``
-    A doctor (or, for referrals without a doctor, an institution) sending a share of
-    referrals to one destination far beyond peers. Peers: doctors of the same department at
-    institutions with the same level and region, and the doctor's colleagues at the same
-    institution (destination choice is geographic). For each (doctor, destination) the peer
-    share is shrunk (empirical Bayes, prior strength ``prior_strength``) towards the share
-    of the doctor's region, itself shrunk towards the whole city, all leaving the doctor out;
-    the binomial tail ``-log10 P(X ≥ x | n, p_peer)`` is the surprise. The same test runs on
-    the share of out-of-area referrals (转外就医). A doctor needs ``min_referrals`` referrals,
-    a surprise ≥ ``min_surprise`` and a share ≥ ``min_share`` to the destination (for the
-    out-of-area test: of out-of-area referrals). Key: the doctor. Claims: the claims that
-    follow the steered referrals.
+    In :mod:`.concentration` (re-exported here).
 
 Referral-abuse clusters
     :func:`referral_clusters` runs Louvain (networkx, ``seed``) on the undirected,
@@ -58,13 +53,15 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, poisson
+from scipy.stats import poisson
 
 from ..findings import KINDS, Entity, Finding
 from ..params import Param
 from ..projections import projection
 from . import register
-from ._common import log_amount, squash, yuan
+from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._links import institution_links
+from ._ringnull import log10_poisson_tail
 
 __all__ = ["referral_loops", "referral_concentrations", "referral_clusters"]
 
@@ -210,6 +207,48 @@ def doctor_referrals(store: Any) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # referral_loop
 # ---------------------------------------------------------------------------------------------
+def _city_bounce_days(seq: pd.DataFrame) -> float | None:
+    """Median days between a patient's chained referrals (the pace of onward referral)."""
+    if seq.empty:
+        return None
+    t = seq["referred_at"].to_numpy("datetime64[s]").astype(np.int64)
+    step = seq["step"].to_numpy()
+    d = np.r_[np.nan, np.diff(t) / DAY_S]
+    d = d[step >= 1]
+    return float(np.median(d)) if d.size else None
+
+
+def _loop_checks(cyc: tuple[str, ...], st: pd.Series, med_b: float | None, city_bounce: float | None, links: Any,
+                 w: float) -> list[dict]:
+    """Benign checks of one referral cycle (module docstring)."""
+    checks = []
+    excluded = int(st["returns"]) - int(st["counted_returns"])
+    if excluded:
+        checks.append(benign_check("up_down_round_trip", "双向转诊（基层上转后下转）", "partial",
+                                   f"{excluded} first up-down return(s) of primary-care patients not counted", 1.0))
+    else:
+        checks.append(benign_check("up_down_round_trip", "双向转诊（基层上转后下转）", "ruled_out",
+                                   "no return is a primary-care up-down round trip"))
+    lb = [links.basis(a, b, bases=("name", "group", "roster")) for a, b in _cycle_edges(cyc)]
+    if all(lb):
+        checks.append(benign_check("same_organisation", "同一集团/院区间转诊", "partial",
+                                   f"the institutions are one organisation ({', '.join(sorted(set(lb)))})", w ** 0.5))
+    else:
+        checks.append(benign_check("same_organisation", "同一集团/院区间转诊", "ruled_out", "the institutions are not linked"))
+    if city_bounce is None or med_b is None:
+        checks.append(benign_check("follow_up_pace", "复诊/随访节奏", "not_testable",
+                                   "no ordinary chained referrals to compare the pace with"))
+    elif med_b >= city_bounce:
+        checks.append(benign_check("follow_up_pace", "复诊/随访节奏", "partial",
+                                   f"median {med_b:.0f} days before the next referral, no faster than the city's {city_bounce:.0f}",
+                                   w ** 0.5))
+    else:
+        checks.append(benign_check("follow_up_pace", "复诊/随访节奏", "ruled_out",
+                                   f"median {med_b if med_b is None else round(med_b)} days before the next referral"
+                                   f" vs the city's {city_bounce if city_bounce is None else round(city_bounce)}"))
+    return checks
+
+
 def _candidate_cycles(edges: pd.DataFrame, min_edge_referrals: int) -> list[tuple[str, ...]]:
     """Reciprocal pairs and directed triangles whose edges all exist, at least one of them with
     ``min_edge_referrals`` referrals (directed institution tuples; triangles start at their
@@ -316,21 +355,20 @@ def _cycle_traversals(seq: pd.DataFrame, cycles: list[tuple[str, ...]], level: d
 @register(
     "referral_loop",
     [
-        Param("min_patients", 2, "int", low=1, doc="distinct patients on the cycle's edges"),
-        Param("min_returns", 3, "int", low=1, doc="counted returns (beyond one up-down round trip per patient)"),
-        Param("min_surprise", 3.0, "float", low=0.0, doc="-log10 Poisson tail of the weakest cycle edge vs the totals that stands in for min_returns"),
+        Param("min_patients", 2, "int", low=1, doc="distinct patients on the cycle's edges (one patient's back-and-forth is their care)"),
         Param("min_edge_referrals", 2, "int", low=1, doc="referrals the strongest edge of a candidate cycle needs (the others: 1)"),
         Param("max_gap_days", 60.0, "float", low=1.0, doc="longest time between chained referrals of a patient"),
+        Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits (partly: its square root)"),
     ],
+    needs=("referrals",),
 )
 def referral_loops(
     store: Any,
     *,
     min_patients: int = 2,
-    min_returns: int = 3,
-    min_surprise: float = 3.0,
     min_edge_referrals: int = 2,
     max_gap_days: float = 60.0,
+    benign_weight: float = 0.25,
 ) -> list[Finding]:
     """Reciprocal and cyclic referral patterns with repeated, fast returns beyond the totals.
 
@@ -353,21 +391,38 @@ def referral_loops(
     primary = _primary_care(inst)
     eidx = edges.assign(f=edges["from_institution_id"].astype(str), t=edges["to_institution_id"].astype(str)).set_index(["f", "t"])
     rows_all, stats = _cycle_traversals(seq, cycles, level, primary)
+    n_tests = max(len(cycles), 1)
+    N = float(edges["referrals"].sum())
+    in_share = (edges.groupby(edges["to_institution_id"].astype(str))["referrals"].sum() / max(N, 1.0)).to_dict()
+    # the pace of ordinary onward referral: chained referrals off the candidate cycles
+    city_bounce = _city_bounce_days(seq[~seq["referral_id"].isin(set(rows_all["referral_id"]))])
     keep = []
     for k, st in stats.iterrows():
         if st["patients"] < min_patients or st["counted_returns"] < 1:
             continue
         cyc = cycles[k]
         erows = eidx.loc[_cycle_edges(cyc)]
-        weakest = float(erows["surprise"].min())
-        if st["counted_returns"] < min_returns and weakest < min_surprise:
+        on = rows_all[rows_all["cycle"] == k]
+        # returns vs the totals: each chained referral of the cycle's patients leaving a cycle node
+        # goes on to the cycle's next node with that node's share of all referrals (gravity)
+        nxt = {a: b for a, b in _cycle_edges(cyc)}
+        opp = seq[seq["patient_id"].isin(set(on["patient_id"])) & (seq["step"] >= 1)
+                  & seq["from_institution_id"].isin(set(cyc))]
+        exp_ret = float(sum(in_share.get(nxt[f], 0.0) for f in opp["from_institution_id"]))
+        lp_ret = float(log10_poisson_tail(np.array([float(st["counted_returns"])]), np.array([max(exp_ret, 1e-12)]))[0])
+        lp_edge = -float(erows["surprise"].min())
+        s_ret, s_edge = float(surprise(lp_ret, n_tests)), float(surprise(lp_edge, n_tests))
+        if max(s_ret, s_edge) <= 0:
             continue
-        keep.append((cyc, erows, weakest, st, rows_all[rows_all["cycle"] == k]))
+        keep.append((cyc, erows, st, on, {"lp_ret": lp_ret, "lp_edge": lp_edge, "exp_ret": exp_ret,
+                                           "opportunities": int(len(opp)), "s_ret": s_ret, "s_edge": s_edge}))
     if not keep:
         return []
-    rc = store.projection("referral_claims", referral_ids=pd.concat([k[4]["referral_id"] for k in keep]))
+    rc = store.projection("referral_claims", referral_ids=pd.concat([k[3]["referral_id"] for k in keep]))
+    links = institution_links(store)
     findings = []
-    for cyc, erows, weakest, st, on in keep:
+    for cyc, erows, st, on, nl in keep:
+        weakest = -nl["lp_edge"]
         pats = set(on["patient_id"])
         refs = set(on["referral_id"])
         rows = rc[rc["referral_id"].isin(refs) | (rc["origin"] & rc["patient_id"].isin(pats)
@@ -376,10 +431,11 @@ def referral_loops(
         n_pat = int(st["patients"])
         counted = int(st["counted_returns"])
         med_b = None if pd.isna(st["median_bounce_days"]) else float(st["median_bounce_days"])
-        speed = float(np.exp(-(med_b if med_b is not None else 60.0) / 14.0))
-        per_pat = counted / max(n_pat, 1)
-        z = (0.04 * min(weakest, 40.0) + 0.5 * np.log1p(counted) + 0.5 * min(per_pat, 3.0)
-             + 0.3 * np.log1p(n_pat) + 0.5 * speed + 0.03 * log_amount(fund))
+        checks = _loop_checks(cyc, st, med_b, city_bounce, links, benign_weight)
+        sv = max(nl["s_ret"], nl["s_edge"])
+        score = float(surprise_score(sv)) * benign_factor(checks)
+        if score <= 0:
+            continue
         shape = "→".join(cyc + (cyc[0],)) if len(cyc) > 2 else f"{cyc[0]}⇄{cyc[1]}"
         weakest_lift = float(erows["lift"].min())
         docs = sorted(on["from_doctor_id"].dropna().astype(str).unique())
@@ -390,7 +446,7 @@ def referral_loops(
             Finding.create(
                 "referral_loop",
                 key=tuple(sorted(cyc)),
-                score=squash(z),
+                score=score,
                 amount_at_risk=fund,
                 start=on["referred_at"].min(),
                 end=on["referred_at"].max(),
@@ -399,10 +455,10 @@ def referral_loops(
                 summary=(
                     f"{shape}之间循环转诊{len(on)}次，涉及{n_pat}名患者，其中{counted}次转回"
                     f"{f'（中位{med_b:.0f}天即再转出）' if med_b is not None else ''}"
-                    f"{'，远超各院转诊总量的预期' if weakest_lift >= 3 else ''}，基金{yuan(fund)}"
+                    f"{'，远超各院转诊总量的预期' if nl['s_edge'] > 0 else ''}，基金{yuan(fund)}"
                     f" / referral loop {shape}: {len(on)} referrals of {n_pat} patients, {counted} returns"
                     f"{f' (median {med_b:.0f} days to the next referral)' if med_b is not None else ''}"
-                    f"{'; far above what the institutions’ totals predict' if weakest_lift >= 3 else ''}"
+                    f"{'; far above what the institutions’ totals predict' if nl['s_edge'] > 0 else ''}"
                 ),
                 evidence={
                     "cycle": list(cyc),
@@ -423,176 +479,17 @@ def referral_loops(
                     "median_bounce_days": med_b,
                     "referral_ids": sorted(refs),
                     "fund": fund,
-                },
-            )
-        )
-    return findings
-
-
-# ---------------------------------------------------------------------------------------------
-# referral_concentration
-# ---------------------------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return "<0.1%" if x < 0.001 else f"{x:.1%}"
-
-
-def _shrunk(x_grp: np.ndarray, n_grp: np.ndarray, prior: np.ndarray, alpha: float) -> np.ndarray:
-    return (x_grp + alpha * prior) / (n_grp + alpha)
-
-
-@register(
-    "referral_concentration",
-    [
-        Param("min_referrals", 10, "int", low=2, doc="referrals a doctor (or institution) needs"),
-        Param("min_surprise", 6.0, "float", low=0.0, doc="-log10 binomial tail vs the peer share"),
-        Param("min_share", 0.5, "float", low=0.0, high=1.0, doc="share of the referrals going to the destination"),
-        Param("prior_strength", 20.0, "float", low=0.0, doc="empirical-Bayes prior weight (referrals) of the parent share"),
-    ],
-)
-def referral_concentrations(
-    store: Any,
-    *,
-    min_referrals: int = 10,
-    min_surprise: float = 6.0,
-    min_share: float = 0.5,
-    prior_strength: float = 20.0,
-) -> list[Finding]:
-    """Doctors (or institutions) steering referrals to one destination, or out of area, far beyond peers.
-
-    Examples
-    --------
-    >>> from graphkit.store import open_store                                  # doctest: +SKIP
-    >>> referral_concentrations(open_store("store"))[0].evidence["peer_share"]  # doctest: +SKIP
-    """
-    d = store.projection("doctor_referrals")
-    if d.empty:
-        return []
-    d = d.assign(referrals=d["referrals"].astype(np.int64), out_of_area=d["out_of_area"].astype(np.int64))
-    a = prior_strength
-    ref_keys = ["referrer_type", "referrer"]
-    peer_keys = ["referrer_type", "level", "region", "department"]
-    n_ref = d.groupby(ref_keys)["referrals"].transform("sum").to_numpy()
-    ooa_ref = d.groupby(ref_keys)["out_of_area"].transform("sum").to_numpy()
-    # destination shares: city, region, peer group (each leaving the referrer out)
-    N = d["referrals"].sum()
-    x_city = d.groupby("to_institution_id")["referrals"].transform("sum").to_numpy()
-    p_city = (x_city - d["referrals"].to_numpy()) / np.maximum(N - n_ref, 1)
-    n_reg = d.groupby(["referrer_type", "region"])["referrals"].transform("sum").to_numpy() - n_ref
-    x_reg = d.groupby(["referrer_type", "region", "to_institution_id"])["referrals"].transform("sum").to_numpy() - d["referrals"].to_numpy()
-    p_reg = _shrunk(x_reg, n_reg, p_city, a)
-    # peers: same level/region/department, plus colleagues at the same institution (union)
-    def tot(keys: list[str], dest: bool) -> np.ndarray:
-        k = keys + (["to_institution_id"] if dest else [])
-        return d.groupby(k)["referrals"].transform("sum").to_numpy()
-
-    inst_keys = ["referrer_type", "from_institution_id"]
-    both_keys = inst_keys + ["department"]
-    x_self = d["referrals"].to_numpy()
-    n_grp = tot(peer_keys, False) + tot(inst_keys, False) - tot(both_keys, False) - n_ref
-    x_grp = tot(peer_keys, True) + tot(inst_keys, True) - tot(both_keys, True) - x_self
-    p_peer = np.clip(_shrunk(x_grp, n_grp, p_reg, a), 1e-9, 1 - 1e-9)
-    x = d["referrals"].to_numpy()
-    dest_s = -binom.logsf(x - 1, n_ref, p_peer) / LN10
-    d = d.assign(n=n_ref, p_peer=p_peer, share=x / n_ref, surprise=dest_s)
-    # out-of-area share
-    per = d.groupby(ref_keys + ["level", "region", "department"], sort=True).agg(
-        n=("referrals", "sum"), ooa=("out_of_area", "sum")).reset_index()
-    gN = per.groupby(["referrer_type", "level", "region", "department"])["n"].transform("sum") - per["n"]
-    gX = per.groupby(["referrer_type", "level", "region", "department"])["ooa"].transform("sum") - per["ooa"]
-    cityN = per["n"].sum() - per["n"]
-    cityX = per["ooa"].sum() - per["ooa"]
-    p_ooa = np.clip(_shrunk(gX.to_numpy(), gN.to_numpy(), (cityX / np.maximum(cityN, 1)).to_numpy(), a), 1e-9, 1 - 1e-9)
-    per["p_peer_ooa"] = p_ooa
-    per["ooa_surprise"] = -binom.logsf(per["ooa"].to_numpy() - 1, per["n"].to_numpy(), p_ooa) / LN10
-    per = per.set_index(ref_keys)
-    findings = []
-    refs_all = store.table("referrals", ["referral_id", "patient_id", "from_institution_id", "from_doctor_id",
-                                         "to_institution_id", "referred_at", "out_of_area"])
-    # each referrer's most surprising destination, and its out-of-area test (vectorised)
-    big = d[d["n"] >= min_referrals]
-    tops = big.sort_values(ref_keys + ["surprise", "referrals", "to_institution_id"],
-                           ascending=[True, True, False, False, True]).drop_duplicates(ref_keys)
-    tops = tops.join(per[["ooa", "ooa_surprise", "p_peer_ooa"]].rename(columns={"ooa": "ooa_n"}), on=ref_keys)
-    ooa_share_v = tops["ooa_n"].to_numpy() / tops["n"].to_numpy()
-    dest_v = (tops["surprise"].to_numpy() >= min_surprise) & (tops["share"].to_numpy() >= min_share)
-    ooa_v = (tops["ooa_surprise"].to_numpy() >= min_surprise) & (ooa_share_v >= min_share)
-    sel = dest_v | ooa_v
-    hit_keys = tops[sel].set_index(ref_keys).index
-    rows_of = dict(tuple(big[big.set_index(ref_keys).index.isin(hit_keys)].groupby(ref_keys, sort=False)))
-    hits = []
-    for k in np.flatnonzero(sel):
-        top = tops.iloc[k]
-        rtype, rid = top["referrer_type"], top["referrer"]
-        info = per.loc[(rtype, rid)]
-        hits.append((rtype, rid, rows_of[(rtype, rid)], top, info, float(top["ooa_surprise"]), float(ooa_share_v[k]),
-                     bool(dest_v[k]), bool(ooa_v[k])))
-    if not hits:
-        return []
-    sel_refs = []
-    has_doc = refs_all["from_doctor_id"].notna().to_numpy()
-    by_doc = dict(tuple(refs_all[has_doc].groupby("from_doctor_id", sort=False)))
-    by_inst = dict(tuple(refs_all[~has_doc].groupby("from_institution_id", sort=False)))
-    for rtype, rid, rows, top, info, ooa_s, ooa_share, dest_ok, ooa_ok in hits:
-        mine = (by_doc if rtype == "doctor" else by_inst).get(rid, refs_all.iloc[:0])
-        if dest_ok:
-            steered = mine[mine["to_institution_id"] == top["to_institution_id"]]
-        else:
-            steered = mine[mine["out_of_area"].fillna(False).astype(bool)]
-        sel_refs.append((mine, steered))
-    rc = store.projection("referral_claims", referral_ids=pd.concat([s["referral_id"] for _, s in sel_refs]))
-    rc = rc[~rc["origin"]]
-    for (rtype, rid, rows, top, info, ooa_s, ooa_share, dest_ok, ooa_ok), (mine, steered) in zip(hits, sel_refs):
-        claims = rc[rc["referral_id"].isin(pd.Index(steered["referral_id"]))]
-        fund = float(claims["fund_amount"].sum())
-        pattern = "destination" if dest_ok and (not ooa_ok or top["surprise"] >= ooa_s) else "out_of_area"
-        s_main = float(top["surprise"]) if pattern == "destination" else ooa_s
-        share = float(top["share"]) if pattern == "destination" else ooa_share
-        peer = float(top["p_peer"]) if pattern == "destination" else float(info["p_peer_ooa"])
-        n = int(info["n"])
-        z = 0.04 * min(s_main, 50.0) + 1.2 * share + 0.3 * np.log1p(len(steered)) + 0.03 * log_amount(fund)
-        src = str(rows["from_institution_id"].iloc[0])
-        dests = steered["to_institution_id"].value_counts()
-        ents = [Entity(rtype, rid, "referrer")]
-        if rtype == "doctor":
-            ents.append(Entity("institution", src, "source"))
-        ents += [Entity("institution", x, "destination") for x in dests.index[:5]]
-        ents += [Entity("patient", p, "patient") for p in sorted(steered["patient_id"].dropna().unique())]
-        who = f"医师{rid}（{src}）" if rtype == "doctor" else f"机构{rid}"
-        who_en = f"doctor {rid} ({src})" if rtype == "doctor" else f"institution {rid}"
-        if pattern == "destination":
-            dest = str(top["to_institution_id"])
-            txt = (f"{who}共转诊{n}次，其中{len(steered)}次（{share:.0%}）转往{dest}，同类医师仅{_pct(peer)}，疑似利益输送，基金{yuan(fund)}"
-                   f" / {who_en} sent {len(steered)} of {n} referrals ({share:.0%}) to {dest}; peers send {_pct(peer)}")
-        else:
-            txt = (f"{who}共转诊{n}次，其中{len(steered)}次（{share:.0%}）为转外就医，同类医师仅{_pct(peer)}，基金{yuan(fund)}"
-                   f" / {who_en} sent {len(steered)} of {n} referrals ({share:.0%}) out of area; peers {_pct(peer)}")
-        findings.append(
-            Finding.create(
-                "referral_concentration",
-                key=(rtype, rid),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=steered["referred_at"].min(),
-                end=steered["referred_at"].max(),
-                entities=ents,
-                claims=claims["claim_id"],
-                summary=txt,
-                evidence={
-                    "pattern": pattern,
-                    "referrer_type": rtype,
-                    "peer_group": {"level": str(rows["level"].iloc[0]), "region": str(rows["region"].iloc[0]),
-                                   "department": str(rows["department"].iloc[0])},
-                    "referrals_total": n,
-                    "referrals_steered": int(len(steered)),
-                    "destination": str(top["to_institution_id"]) if pattern == "destination" else None,
-                    "share": share,
-                    "peer_share": peer,
-                    "surprise": s_main,
-                    "destinations": {str(k): int(v) for k, v in rows.set_index("to_institution_id")["referrals"].items()},
-                    "out_of_area_share": ooa_share,
-                    "out_of_area_surprise": ooa_s,
-                    "referral_ids": sorted(steered["referral_id"].astype(str)),
-                    "fund": fund,
+                    "null": {
+                        "method": ("Poisson tails vs the gravity null of the institutions' referral totals: the weakest"
+                                   " cycle edge (E = out x in / N), and the counted returns (each chained referral of the"
+                                   " cycle's patients from a cycle node goes to the next node with that node's share of"
+                                   " all referrals); the stronger of the two, Bonferroni over the candidate cycles"),
+                        "log10_p_weakest_edge": round(nl["lp_edge"], 4), "log10_p_returns": round(nl["lp_ret"], 4),
+                        "expected_returns": round(nl["exp_ret"], 4), "observed_returns": counted,
+                        "opportunities": nl["opportunities"], "n_tests": n_tests,
+                        "surprise": round(sv, 4),
+                    },
+                    "benign_checks": checks,
                 },
             )
         )
@@ -684,3 +581,6 @@ def referral_clusters(
             }
         )
     return sorted(out, key=lambda c: (-c["score"], c["cluster_id"]))
+
+
+from .concentration import referral_concentrations  # noqa: E402,F401  (re-exported: moved to .concentration)

@@ -77,44 +77,34 @@ Method
    members' admissions at the venue) and carry ``evidence["method"] = "dense_block"`` and
    ``evidence["block"]``.
 
-Signals (scoring)
------------------
-``score = 1 − exp(−strength × factor)``;
-``strength = 0.3 ln(events) + 0.3 ln(members) + 0.3 ln(lift) + 0.5 density + 0.2 joint
-discharges + 0.05 ln(1 + fund/100)`` (events and members capped at 30, lift at 50), density
-being the fill of the members × events incidence. The factors carry what separates a fraud
-ring from a legitimate dense group:
+Scoring (calibrated on the data, :mod:`._ringnull`)
+---------------------------------------------------
+``score = surprise_score(surprise) × benign_factor(checks)`` (in [0, 1), never saturating).
+The surprise is the ring's events against a null of independent members: each member visits a
+venue on their own number of days; for admissions the days follow the venue region's admission
+calendar (an influenza wave makes meetings likelier), for ambulatory care the venue's open days;
+the events with at least ``k`` members are judged in the windows they happened (Poisson-binomial
+per window), Bonferroni over the insured people of the data. Dense blocks: the venue's heavy
+users against people admitted × the city's heavy-user share, Bonferroni over institutions.
+``evidence["null"]`` holds both; synchrony, organisers, joint discharges and same-hour
+arrivals stay in the evidence for the investigator but no longer weigh the score.
 
-* **synchrony** (share of the members' visits to the venues that were joint): ring members
-  go there only together, people who meet by chance mostly go there alone;
-* **organisers** ``0.4 + 0.6 × share of the ring's claims under its ≤ 3 main doctors``
-  (doctors with ≥ 15 % of them): a ring is run by a small set of doctors, chance meetings
-  at a hub spread over many;
-* **joint inpatient admissions**: sickness is not synchronised, so admissions weigh 1 and
-  ambulatory events ``ambulatory_weight × (0.5 + 0.5 × share of events whose members
-  settled within 3 hours)`` — people brought in together arrive together;
-* **venue**: private, level-1 or unrated institutions and pharmacies 1, public level-2/3
-  hospitals 0.7; joint *pharmacy* purchases × ``pharmacy_weight`` (many cards at one till
-  is the ``card_burst`` kind);
-* **relatedness**: registered families (projection ``family_groups``) and people sharing one
-  address (nursing homes) have a reason to move together. ``related_share = 1 −
-  (units − 1)/(m − 1)``, units being the components of the family/address links among the m
-  members (two nursing homes visiting one centre: 2 units of 50 → 0.98; a ring with one
-  couple: 11 units of 12 → 0.09), scales the score by ``1 − related_share·(1 −
-  related_weight)``. Relations stay out of the edge weights: down-weighting the links inside
-  a home makes Louvain cut homes across;
-* **scheduled therapy**: dialysis (N18, Z49, Z99.2), rehabilitation (Z50) and chemotherapy
-  (C**, Z51) diagnoses, a *regular* ambulatory schedule (median gap ≤ 4 days, or ≥ 80 % of
-  ≥ 6 events on one weekday) or a cohort *referred* into the venue (down-referral to rehab)
-  follow a care pathway: ``1 − therapy_share·(1 − therapy_weight)``.
-
-Findings below ``min_score`` (0.6) are dropped. On demo cities of 4k–850k people (up to 10 M
-claims) every planted ring scores ≥ 0.78 and everything else — dialysis cohorts, nursing
-homes, rehabilitation groups, chemotherapy cycles, families, hubs, chance meetings — ≤ 0.47.
+Benign checks (``evidence["benign_checks"]``; × ``benign_weight`` when one explains the whole
+ring): households and care homes (registered families and shared addresses — ``related_share =
+1 − (units − 1)/(m − 1)``, units being the components of the family/address links among the m
+members; relations stay out of the edge weights, down-weighting the links inside a home makes
+Louvain cut homes across), scheduled therapy (dialysis N18/Z49/Z99.2, rehabilitation Z50,
+chemotherapy C/Z51 diagnoses, a regular ambulatory schedule, a cohort referred into the venue),
+outbreaks (recorded: the calendar is in the null), hubs (a top-decile venue with the claims
+spread over many doctors), group examinations and vaccination (Z00–Z13, Z23–Z27), pharmacy
+queues (``card_burst``'s business), dates-only data. Findings below ``min_score`` (0.5: ten
+times beyond the bar after the benign factors) are dropped.
 
 Notes
 -----
-* The nulls ignore weekday effects; ambulatory lifts of 2–3 are normal, hence ``min_lift`` 4.
+* The pair filters (``min_lift``, ``min_surprise``, ``min_synchrony``) only bound the work of
+  finding candidates (ambulatory lifts of 2–3 are normal: weekday effects); the score is the
+  ring-level null above.
 * A ring that keeps to one crowded hub with no doctor recorded is invisible (its baskets are
   skipped); raise ``max_basket`` to trade time for reach.
 * Ids key on the venue(s) and organiser doctors, so a member joining or leaving keeps the id;
@@ -150,7 +140,8 @@ from ..findings import Entity, Finding, sort_findings
 from ..params import Param, check_params
 from ..projections import projection
 from . import register
-from ._common import squash, yuan
+from ._common import benign_factor, surprise, surprise_score, yuan
+from ._ringnull import AdmissionProfile, ring_null, ring_checks
 
 __all__ = ["collusion_rings", "ring_lineage", "co_visit_pairs", "provider_activity", "patient_claims",
            "inpatient_admissions", "heavy_user_venues", "PARAMS"]
@@ -177,15 +168,14 @@ PARAMS: list[Param] = [
     Param("min_synchrony", 0.3, "float", low=0.0, high=1.0,
           doc="share of a pair's possible joint days (days of the less frequent one at shared venues) that were joint"),
     Param("ambulatory", True, "bool", doc="also use same-day outpatient visits and pharmacy purchases"),
-    Param("ambulatory_weight", 0.6, "float", low=0.0, high=1.0, doc="score factor for rings that only co-visit as outpatients"),
-    Param("pharmacy_weight", 0.35, "float", low=0.0, high=1.0,
-          doc="score factor for joint pharmacy purchases (bursts of cards at one till are card_burst)"),
-    Param("therapy_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor for scheduled-therapy cohorts (dialysis, rehab)"),
-    Param("related_weight", 0.2, "float", low=0.0, high=1.0,
-          doc="score factor for groups made of few households (registered family, one shared address)"),
+    Param("ambulatory_weight", 0.6, "float", low=0.0, high=1.0,
+          doc="weight of joint ambulatory days in the pair graph that communities are cut from"),
+    Param("benign_weight", 0.25, "float", low=0.0, high=1.0,
+          doc="score factor when a legal explanation (household, care home, scheduled therapy, campaign) fits the whole ring"),
     Param("resolution", 1.0, "float", low=0.01, high=10.0,
           doc="Louvain resolution: 1 = modularity; above 1 cuts dense rings apart (3 leaves singletons), below 1 joins groups"),
-    Param("min_score", 0.6, "float", low=0.0, high=1.0, doc="drop rings scoring lower (demo cities: rings ≥ 0.78, others ≤ 0.47)"),
+    Param("min_score", 0.5, "float", low=0.0, high=1.0,
+          doc="drop rings scoring lower: 0.5 = ten times beyond the multiple-testing bar after the benign factors"),
     Param("seed", 0, "int", low=0, doc="seed of the community detection"),
     Param("dense", True, "bool",
           doc="also find dense blocks: people admitted to one institution far more often than chance, together or not"),
@@ -642,11 +632,9 @@ def collusion_rings(
     min_synchrony: float = 0.3,
     ambulatory: bool = True,
     ambulatory_weight: float = 0.6,
-    pharmacy_weight: float = 0.35,
-    therapy_weight: float = 0.25,
-    related_weight: float = 0.2,
+    benign_weight: float = 0.25,
     resolution: float = 1.0,
-    min_score: float = 0.6,
+    min_score: float = 0.5,
     seed: int = 0,
     dense: bool = True,
     min_block_visits: int = 3,
@@ -862,9 +850,7 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     ev = ev[ev["group"].isin(m.index[m >= p["min_members"]])]
     if ev.empty:
         return []
-    met = _metrics(ev, cl, edges, _low_venues(store), p)
-    # the factors still missing (relatedness, schedule, referrals) can only lower the score
-    met = met[np.minimum(1 - np.exp(-met["z0"].to_numpy(float)), 0.999999) >= p["min_score"]]
+    met = _metrics(ev, cl, edges, p)
     # ids: the same venues + organisers twice among the candidates get the smallest member added
     keys = {g: ("venues", *r.venues, "organisers", *sorted(r.organisers)) for g, r in met.iterrows()}
     count: dict[tuple, int] = {}
@@ -873,17 +859,45 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     everyone = sorted({x for ms in met["members"] for x in ms})
     family, address = _relations(store, everyone)
     refs = _referrals_of(store, everyone)
+    ctx = _context(store, activity)
+    # the multiple-testing count: the candidate groups tested here (the pair stage before has
+    # tested every pair against its own bar: min_surprise, min_lift, min_synchrony)
+    n_groups = max(len(met), 1)
     ev_at = ev.groupby("group").indices
+    cl_at = cl.groupby("group").indices
     findings = []
     for g, r in met.iterrows():
         rows = ev.iloc[ev_at[g]]
         per_event = rows.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"))
-        info = _final_factors(r, rows, per_event, family, address, refs, p)
-        if min(squash(info["z"]), 0.999999) < p["min_score"]:
+        null = ring_null(rows, cl.iloc[cl_at[g]], r.members, activity, ctx["profile"], p["window_days"], ctx["period"])
+        null["method"] = ("Poisson tail of the ring's events with >= k members vs the Poisson-binomial expectation of"
+                          " independent members (own visit counts; admissions placed by the regional calendar)")
+        null["n_tests"] = n_groups
+        info = _final_factors(r, rows, per_event, family, address, refs, p, ctx, null)
+        if info["score"] < p["min_score"]:
             continue
         key = keys[g] if count[keys[g]] == 1 else (*keys[g], "member", r.members[0])
         findings.append(_finding(key, {**r.to_dict(), **info, "rows": rows, "events": per_event}, p))
     return findings
+
+
+def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
+    """What every ring's null and checks share: the admission calendar, the observation period, the
+    hub institutions, the institutions tested for dense blocks, the time precision."""
+    from ..profile import time_precision
+
+    if adm is None:
+        adm = store.projection("inpatient_admissions")
+    inst = store.table("institutions", ["institution_id", "region"])
+    act = activity[activity["mode"] == "inpatient"]
+    period = float(max(act["last_day"].max() - act["first_day"].min() + 1, 28)) if len(act) else 365.0
+    day0 = int(act["first_day"].min()) if len(act) else 0
+    profile = AdmissionProfile(adm, inst, day0, int(period)) if len(adm) else None
+    people = adm.groupby("institution_id")["patient_id"].nunique() if len(adm) else pd.Series(dtype=float)
+    hubs = set(people.index[people >= people.quantile(0.9)].astype(str)) if len(people) >= 10 else set()
+    prec = time_precision(adm["start_time"]) if len(adm) else None
+    return {"profile": profile, "period": period, "hubs": hubs, "dates_only": prec == "day",
+            "n_institutions": max(int(len(people)), 1)}
 
 
 def _joint_discharge(ev: pd.DataFrame, window: int) -> pd.Series:
@@ -916,31 +930,6 @@ def _organisers(ev: pd.DataFrame, index: pd.Index) -> tuple[pd.Series, pd.Series
     return names, org.groupby("group")["share"].sum().reindex(index).fillna(0.0)
 
 
-def _strength(n_events: Any, m: Any, lift: Any, density: Any, joint_discharge: Any, fund: Any) -> Any:
-    """A ring's evidence strength (module docstring, *Signals*), for scalars or per-ring Series."""
-    return (0.3 * np.log(np.minimum(n_events, 30)) + 0.3 * np.log(np.minimum(m, 30))
-            + 0.3 * np.log(np.clip(lift, 1.0, 50.0)) + 0.5 * density
-            + 0.2 * joint_discharge + 0.05 * np.log1p(np.maximum(fund, 0) / 100.0))
-
-
-def _factor0(synchrony: Any, org_conc: Any, inpatient_share: Any, time_sync: Any, low_share: Any,
-             pharmacy_share: Any, therapy_diag: Any, p: dict[str, Any]) -> Any:
-    """The score factors known from a ring's events (module docstring, *Signals*)."""
-    return (synchrony
-            * (0.4 + 0.6 * org_conc)
-            * (inpatient_share + (1 - inpatient_share) * p["ambulatory_weight"] * (0.5 + 0.5 * time_sync))
-            * (0.7 + 0.3 * low_share)
-            * (1 - pharmacy_share * (1 - p["pharmacy_weight"]))
-            * (1 - therapy_diag * (1 - p["therapy_weight"])))
-
-
-def _low_venues(store: Any) -> dict[str, bool]:
-    """``institution:<id>`` → private or level ≤ 1 (the venues rings favour)."""
-    inst = store.table("institutions", ["institution_id", "level", "ownership"])
-    low = (inst["ownership"] == "private").fillna(False).to_numpy(bool) | (inst["level"].fillna(0).to_numpy(int) <= 1)
-    return dict(zip("institution:" + inst["institution_id"].astype(str), low))
-
-
 def _referrals_of(store: Any, people: Sequence[str]) -> pd.DataFrame:
     """Referrals (patient, destination) of the given people."""
     refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
@@ -952,8 +941,7 @@ def _overlap(a: set, b: set) -> bool:
     return len(a & b) >= 0.5 * min(len(a), len(b))
 
 
-def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue: dict[str, bool],
-             p: dict[str, Any]) -> pd.DataFrame:
+def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
     """Per candidate ring (group), vectorised: the strength and the factors known from its
     events; ``z0 = strength × factor0`` bounds the score from above."""
     g = ev["group"]
@@ -968,7 +956,6 @@ def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue:
     out["fund"] = evc.groupby("group")["fund_amount"].sum()
     out["inpatient_share"] = (ev["mode"] == "inpatient").groupby(g).mean()
     out["pharmacy_share"] = (ev["provider_type"] == "pharmacy").groupby(g).mean()
-    out["low_share"] = ev["venue"].map(lambda v: v.startswith("pharmacy:") or low_venue.get(v, True)).astype(float).groupby(g).mean()
     vl = ev.drop_duplicates(["group", "venue", "mode"]).groupby("group")[["obs", "expected"]].sum()
     out["lift"] = vl["obs"] / vl["expected"].clip(lower=1e-9)
     # synchrony (ring claims / all the members' claims at the ring's venues) and camouflage
@@ -997,16 +984,13 @@ def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, low_venue:
     es = edges[same].assign(group=ga[same].to_numpy())
     pl = es.groupby("group")["obs"].sum() / es.groupby("group")["exp"].sum().clip(lower=1e-9)
     out["pair_lift"] = pl.reindex(out.index).fillna(1.0)
-    out["strength"] = _strength(out["n_events"], out["m"], out["lift"], out["density"], out["joint_discharge"], out["fund"])
-    out["factor0"] = _factor0(out["synchrony"], out["org_conc"], out["inpatient_share"], out["time_sync"],
-                              out["low_share"], out["pharmacy_share"], out["therapy_diag"], p)
-    out["z0"] = out["strength"] * out["factor0"]
     return out
 
 
 def _final_factors(r: pd.Series, rows: pd.DataFrame, per_event: pd.DataFrame, family, address, refs,
-                   p: dict[str, Any]) -> dict[str, Any]:
-    """Relatedness, therapy schedule and referrals of one ring; its final score exponent ``z``."""
+                   p: dict[str, Any], ctx: dict[str, Any], null: dict[str, Any]) -> dict[str, Any]:
+    """Relatedness, therapy schedule and referrals of one ring, its benign checks and its score
+    ``surprise_score(surprise) × benign factor`` (see :mod:`._ringnull`)."""
     members, m = r.members, int(r.m)
     mset = set(members)
     # how few independent households the group is: 1 - (units-1)/(m-1), units = components of
@@ -1022,14 +1006,18 @@ def _final_factors(r: pd.Series, rows: pd.DataFrame, per_event: pd.DataFrame, fa
     rr = refs[refs["patient_id"].isin(mset) & refs["to_institution_id"].isin(vids)]
     referred_share = rr["patient_id"].nunique() / m
     therapy_share = max(r.therapy_diag, regular_share * (1.0 - r.inpatient_share), referred_share)
-    # factor0 already holds the diagnosis part of the therapy factor: replace it
-    factor = (
-        r.factor0 / (1 - r.therapy_diag * (1 - p["therapy_weight"]))
-        * (1 - therapy_share * (1 - p["therapy_weight"]))
-        * (1 - related_share * (1 - p["related_weight"]))
-    )
+    detail = (f"therapy codes on {r.therapy_diag:.0%} of the claims, regular ambulatory schedule on "
+              f"{regular_share:.0%} of the events, {referred_share:.0%} of the members referred into the venue")
+    s_u = float(surprise(null["log10_p_uniform"], null["n_tests"]))
+    s_a = float(surprise(null["log10_p"], null["n_tests"]))
+    hub = any(v.split(":", 1)[1] in ctx["hubs"] for v in r.venues if v.startswith("institution:"))
+    checks = ring_checks(r, rows, per_event, related_share=related_share, therapy_share=therapy_share,
+                         therapy_detail=detail, null=null, surprise_u=s_u, surprise_a=s_a, hub=hub,
+                         dates_only=ctx["dates_only"], w=p["benign_weight"])
+    score = min(float(surprise_score(s_a)) * benign_factor(checks), 0.999999)
+    null = {**null, "surprise": round(s_a, 4), "surprise_uniform_calendar": round(s_u, 4)}
     return {"related_share": related_share, "therapy_share": therapy_share, "referred_share": referred_share,
-            "factor": factor, "z": r.strength * factor}
+            "benign_checks": checks, "null": null, "score": score}
 
 
 def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Finding:
@@ -1080,7 +1068,7 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
     return Finding.create(
         KIND,
         key=key,
-        score=min(squash(r["z"]), 0.999999),
+        score=r["score"],
         amount_at_risk=fund,
         start=rows["start_time"].min(),
         end=max(rows["end_time"].max() if rows["end_time"].notna().any() else rows["start_time"].max(),
@@ -1112,10 +1100,9 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
             "related_share": r["related_share"],
             "therapy_share": r["therapy_share"],
             "referred_share": r["referred_share"],
-            "low_level_venue_share": r["low_share"],
-            "strength": r["strength"],
-            "factor": r["factor"],
             "fund": fund,
+            "null": r["null"],
+            "benign_checks": r["benign_checks"],
             **({"block": r["block"]} if dense else {}),
         },
     )
@@ -1127,9 +1114,10 @@ def _finding(key: tuple[str, ...], r: dict[str, Any], p: dict[str, Any]) -> Find
 # ------------------------------------------------------------------------------------------
 @projection("inpatient_admissions")
 def inpatient_admissions(store: Any) -> pd.DataFrame:
-    """Inpatient claims at institutions: who was admitted where, when, under whom, for how much."""
+    """Inpatient claims at institutions: who was admitted where, when, under whom, for how much, and
+    the referral the admission follows (if any)."""
     cols = ["claim_id", "patient_id", "claim_type", "institution_id", "doctor_id", "start_time", "end_time",
-            "diagnosis_code", "fund_amount"]
+            "diagnosis_code", "fund_amount", "referral_id"]
     cl = store.table("claims", cols)
     keep = (cl["claim_type"] == "inpatient").fillna(False).to_numpy(bool) & cl["institution_id"].notna().to_numpy(bool)
     return cl.loc[keep, [c for c in cols if c != "claim_type"]].reset_index(drop=True)
@@ -1296,26 +1284,30 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
         return []
     groups = [sorted(b["members"]) for b in merged]
     cl = _member_claims(store, groups)
-    low_venue = _low_venues(store)
     refs = _referrals_of(store, sorted({x for g in groups for x in g}))
+    ctx = _context(store, store.projection("provider_activity"), adm)
     findings = []
     for gi, b in enumerate(merged):
         mine = cl[cl["group"].to_numpy() == gi]
         at = mine["venue"].isin({f"institution:{v}" for v in b["venues"]}).to_numpy(bool)
         rows = mine[at & (mine["mode"] == "inpatient").to_numpy(bool)]
         rows = rows.assign(event=rows.groupby(["venue", "day"], sort=True).ngroup())
-        r = _dense_metrics(rows, mine, b, low_venue, p)
+        r = _dense_metrics(rows, mine, b, p)
         per_event = rows.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"))
-        info = _final_factors(pd.Series(r), rows, per_event, family, address, refs, p)
-        if min(squash(info["z"]), 0.999999) < p["min_score"]:
+        lp = float(-_surprise(r["m"], b["expected"]))
+        null = {"method": ("Poisson tail of the block's heavy users (>= min_block_visits admissions at the venue)"
+                           " vs people admitted there x the city's heavy-user share"),
+                "log10_p": lp, "log10_p_uniform": lp, "observed": int(r["m"]), "expected": float(b["expected"]),
+                "n_tests": ctx["n_institutions"]}
+        info = _final_factors(pd.Series(r), rows, per_event, family, address, refs, p, ctx, null)
+        if info["score"] < p["min_score"]:
             continue
         key = ("dense", "venues", *r["venues"], "organisers", *sorted(r["organisers"]))
         findings.append(_finding(key, {**r, **info, "rows": rows, "events": per_event}, p))
     return findings
 
 
-def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], low_venue: dict[str, bool],
-                   p: dict[str, Any]) -> dict[str, Any]:
+def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     """Strength and the event-level factors of one dense block (the lock-step ``_metrics`` for
     a single group whose events are admission days)."""
     members = sorted(rows["patient_id"].unique())
@@ -1330,19 +1322,16 @@ def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], lo
     one = rows.assign(group=0)
     organisers, org_conc = _organisers(one, idx)
     jd = float(_joint_discharge(one, p["window_days"]).reindex(idx).fillna(0.0).iloc[0])
-    low_share = float(rows["venue"].map(lambda v: low_venue.get(v, True)).astype(float).mean())
     diag = rows["diagnosis_code"].fillna("").astype(str)
     therapy = float(diag.str.startswith(THERAPY_DIAGNOSES).mean())
     synchrony = len(claims) / max(inp_all, 1)  # share of the members' admissions that were at the venues
-    strength = _strength(n_events, m, lift, density, jd, fund)
-    factor0 = _factor0(synchrony, org_conc.iloc[0], 1.0, 1.0, low_share, 0.0, therapy, p)
     return {
         "method": "dense_block", "members": members, "m": m, "n_events": n_events, "visits": visits,
         "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers.iloc[0],
         "org_conc": float(org_conc.iloc[0]), "density": density, "lift": lift, "pair_lift": lift, "fund": fund,
         "synchrony": synchrony, "camouflage": 1.0 - len(claims) / max(mine["claim_id"].nunique(), 1),
         "inpatient_share": 1.0, "pharmacy_share": 0.0, "time_sync": 1.0, "joint_discharge": jd,
-        "low_share": low_share, "therapy_diag": therapy, "strength": float(strength), "factor0": float(factor0),
+        "therapy_diag": therapy,
         "block": {"peel_average_degree": round(float(b["g"]), 4), "block_days": n_events,
                   "heavy_users": m, "heavy_users_expected": round(float(b["expected"]), 3),
                   "min_admissions": int(p["min_block_visits"])},

@@ -1,32 +1,4 @@
-"""Inpatient-stay detectors: ``phantom_stay`` (挂床住院) and ``split_stay`` (分解住院).
-
-``phantom_stay``
-    An inpatient stay during which the same person — or their card, used by someone who is
-    not registered family — is settled *elsewhere*: another institution, a pharmacy, another
-    city. The admission and discharge calendar days are tolerated (``edge_days``: people
-    are admitted in the afternoon after a morning purchase, and buy medicine on the way home),
-    and so are claims at the stay's own institution. Family members using the card of a
-    hospitalised holder (家庭共济, registered ``family`` contacts, connected into family groups)
-    are legal and never counted. The projection ``stay_overlaps`` finds the overlapping
-    claims with two sorted interval look-ups (``searchsorted`` on (person, time) and on
-    (card holder, time) keys), linear in the number of claims.
-
-``split_stay``
-    Discharge and re-admission within ``window_days`` (calendar days from discharge day to
-    admission day) for the same diagnosis group (ICD-10 first three characters), at the same
-    institution or a *linked* one — linked = a referral between the two institutions exists
-    in the data, in either direction. Re-admission at an unlinked institution still chains,
-    weighted by ``unlinked_weight`` (0 switches it off). A re-admission at another institution
-    whose claim follows a referral is a documented *transfer* (转院): it chains with
-    ``transfer_weight`` — repeated transfers are ``referral_loop``'s business, and a split
-    usually hides the link. A chain needs ``min_stays`` stays
-    (the rulebook's "repeatedly": one readmission is common and legitimate).
-    **Planned cycles** (chemotherapy every ~21 days): a chain whose diagnosis group is
-    oncology (C00–D49) or Z51 (planned treatment) is scored ×``planned_weight`` when its
-    admissions are regularly spaced (coefficient of variation of the admission intervals
-    ≤ ``regular_cv``) and ×√``planned_weight`` otherwise, so planned cycles rank below
-    splits of ordinary diagnoses. Regular spacing alone does not lower a score: with two
-    or three intervals it happens by chance, and a split scheme can keep a rhythm too.
+"""Inpatient-stay detectors: ``phantom_stay`` (挂床住院) and ``split_stay`` lives in :mod:`.splits` (re-exported here).
 
 Both are keyed for stable ids: ``phantom_stay`` on the stay's claim, ``split_stay`` on the
 patient and the chain's institution(s).
@@ -43,9 +15,9 @@ from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import _haversine_km, _provider_places, projection, provider_key
 from . import register
-from ._common import log_amount, squash, yuan
+from ._common import yuan
 
-__all__ = ["phantom_stays", "split_stays", "stay_overlaps", "readmission_chains"]
+__all__ = ["phantom_stays", "split_stays", "stay_overlaps"]
 
 DAY_S = 86_400
 
@@ -180,86 +152,173 @@ def _family_of(store: Any) -> pd.Series:
     return pd.Series(fam["family"].to_numpy(), index=fam["patient_id"].to_numpy())
 
 
+def _households(store: Any, people: set[str]) -> dict[str, set[str]]:
+    """person -> address/phone tokens (unregistered households share them)."""
+    ct = store.table("contacts", ["patient_id", "kind", "value"])
+    ct = ct[ct["kind"].isin(["address", "phone"]).fillna(False).to_numpy(bool) & ct["value"].notna().to_numpy(bool)]
+    ct = ct[ct["patient_id"].astype(str).isin(people).to_numpy(bool)]
+    out: dict[str, set[str]] = {}
+    for pid, kind, val in zip(ct["patient_id"].astype(str), ct["kind"].astype(str), ct["value"].astype(str)):
+        out.setdefault(pid, set()).add(f"{kind}:{val}")
+    return out
+
+
+#: overlap categories, each with its own base rate per stay-day
+CATEGORIES = ("near", "far", "inpatient", "card")
+
+
+def _category(ov: pd.DataFrame, far_km: float) -> np.ndarray:
+    via_card = ov["via"].to_numpy() == "card"
+    inp = ov["claim_type"].to_numpy() == "inpatient"
+    far = ov["distance_km"].to_numpy(float) >= far_km
+    return np.where(via_card, "card", np.where(inp, "inpatient", np.where(far, "far", "near"))).astype(object)
+
+
 @register(
     "phantom_stay",
     [
         Param("edge_days", 1, "int", low=0, high=3, doc="calendar days tolerated at admission and at discharge"),
-        Param("min_claims", 1, "int", low=1, doc="claims settled elsewhere during the stay"),
-        Param("card_weight", 0.7, "float", low=0.0, high=1.0, doc="weight of claims by someone else on the patient's card"),
         Param("far_km", 50.0, "float", low=0.0, doc="a claim this far from the stay's institution counts as another city"),
+        Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits (partly: its square root)"),
+        Param("report_p", 0.05, "float", low=0.0, high=1.0,
+              doc="stays below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
     ],
+    needs=("time:day",),
+    prefers={"time:hour": "with dates only, claims on the admission and discharge days are never counted (edge_days ≥ 1)"},
 )
 def phantom_stays(
     store: Any,
     *,
     edge_days: int = 1,
-    min_claims: int = 1,
-    card_weight: float = 0.7,
     far_km: float = 50.0,
+    benign_weight: float = 0.25,
+    report_p: float = 0.05,
 ) -> list[Finding]:
-    """Inpatient stays during which the patient (or their card) was settled elsewhere.
+    """Inpatient stays during which the patient (or their card) was settled elsewhere, beyond this city's rate.
 
     Examples
     --------
-    >>> from graphkit.store import open_store                        # doctest: +SKIP
-    >>> phantom_stays(open_store("store"))[0].evidence["overlaps"][0]  # doctest: +SKIP
+    >>> from graphkit.store import open_store                          # doctest: +SKIP
+    >>> phantom_stays(open_store("store"))[0].evidence["null"]["rate"]  # doctest: +SKIP
     """
-    ov = store.projection("stay_overlaps", edge_days=edge_days)
-    if ov.empty:
+    from scipy.stats import binom
+
+    from ..profile import time_precision
+    from ._common import benign_factor, surprise, tiered_score
+    from ._links import institution_links
+
+    adm = store.projection("inpatient_admissions")
+    adm = adm[adm["end_time"].notna() & adm["patient_id"].notna()]
+    precision = time_precision(adm["start_time"]) if len(adm) else None
+    degraded = precision == "day" and edge_days < 1
+    edge = max(edge_days, 1) if precision == "day" else edge_days
+    ov = store.projection("stay_overlaps", edge_days=edge)
+    # interior calendar days of every stay (the exposure of the null)
+    d0 = adm["start_time"].dt.floor("D")
+    d1 = adm["end_time"].dt.floor("D")
+    interior = ((d1 - d0).dt.days + 1 - 2 * edge).clip(lower=0).to_numpy(np.int64)
+    exposure = pd.Series(interior, index=adm["claim_id"].astype(str).to_numpy(object))
+    n_stays = int((interior > 0).sum())
+    if ov.empty or n_stays == 0:
         return []
+    # registered family using the hospitalised holder's card is legal (家庭共济): never counted
     fam = _family_of(store)
     fa = ov["patient_id"].map(fam).to_numpy(dtype=np.float64, na_value=np.nan)
     fb = ov["stay_patient"].map(fam).to_numpy(dtype=np.float64, na_value=np.nan)
     family = (ov["via"].to_numpy() == "card") & (fa == fb) & ~np.isnan(fa)
-    ov = ov[~family]
+    n_family = pd.Series(family).groupby(ov["stay_claim"].astype(str).to_numpy()).sum()
+    ov = ov[~family].reset_index(drop=True)
+    if ov.empty:
+        return []
+    ov["stay_claim"] = ov["stay_claim"].astype(str)
+    ov["cat"] = _category(ov, far_km)
+    ov["day"] = ov["start_time"].dt.floor("D")
+    # explained claims: at an institution linked to the stay's (its branch: a consultation), or at
+    # one the stay's institution referred the patient to during the stay (外院会诊/检查)
+    links = institution_links(store, adm=adm)
+    lb = np.array([links.basis(a, b, bases=("name", "group", "roster")) if t == "institution" else None
+                   for a, b, t in zip(ov["stay_institution"], ov["provider_id"], ov["provider_type"])], dtype=object)
+    ref = store.table("referrals", ["patient_id", "from_institution_id", "to_institution_id", "referred_at"])
+    rk = ov[["stay_patient", "stay_institution", "provider_id", "stay_start", "stay_end"]].astype({"stay_patient": str})
+    rr = rk.reset_index().merge(ref.astype({"patient_id": str}), left_on=["stay_patient", "stay_institution", "provider_id"],
+                                right_on=["patient_id", "from_institution_id", "to_institution_id"])
+    rr = rr[(rr["referred_at"] >= rr["stay_start"]) & (rr["referred_at"] <= rr["stay_end"])]
+    consult = np.zeros(len(ov), bool)
+    consult[rr["index"].to_numpy(np.int64)] = True
+    ov["explained"] = np.where(pd.notna(lb), "linked_institution", np.where(consult, "referred_consultation", None))
+    # the null: per category, the city's share of interior stay-days with a claim elsewhere, estimated
+    # over the stays it does not flag (iterated), so phantom stays do not raise their own bar
+    cnt = ov[ov["explained"].isna()].drop_duplicates(["stay_claim", "cat", "day"]).groupby(["stay_claim", "cat"]).size()
+    cnt = cnt.unstack(fill_value=0).reindex(columns=list(CATEGORIES), fill_value=0)
+    L = exposure.reindex(cnt.index).fillna(0).to_numpy(np.int64)
+    K = cnt.to_numpy(np.int64)
+    total_days = float(exposure.sum())
+    flag = np.zeros(len(cnt), bool)
+    for _ in range(20):
+        q = np.maximum(K[~flag].sum(axis=0) / max(total_days - L[flag].sum(), 1.0), 0.5 / max(total_days, 1.0))
+        lp = np.where(K > 0, binom.logsf(K - 1, L[:, None], q[None, :]) / np.log(10), 0.0).sum(axis=1)
+        new = surprise(lp, n_stays) > 0
+        if (new == flag).all():
+            break
+        flag = new
+    rate = dict(zip(CATEGORIES, q.tolist()))
+    lp_of = pd.Series(lp, index=cnt.index)
+    households = _households(store, set(ov["stay_patient"].astype(str)) | set(ov["patient_id"].dropna().astype(str)))
+    fam_members = set(fam.index.astype(str))
     findings: list[Finding] = []
     for stay_claim, rows in ov.groupby("stay_claim", sort=True):
-        if len(rows) < min_claims:
-            continue
         r0 = rows.iloc[0]
-        pid, inst = r0["stay_patient"], r0["stay_institution"]
-        w = np.where(rows["via"].to_numpy() == "card", card_weight, 1.0)
-        days = rows["start_time"].dt.floor("D").nunique()
-        far = float(rows["distance_km"].max())
-        n_far = int((rows["distance_km"] >= far_km).sum())
-        inpatient = int((rows["claim_type"] == "inpatient").sum())
-        fund_other = float(rows["fund_amount"].sum())
+        pid, inst = str(r0["stay_patient"]), str(r0["stay_institution"])
+        counted = rows[rows["explained"].isna()]
+        log10p = float(lp_of.get(stay_claim, 0.0))
+        s = float(surprise(log10p, n_stays))
+        checks = _phantom_checks(rows, counted, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
+                                 precision, edge, benign_weight)
+        if counted.empty or (s <= 0 and log10p > np.log10(max(report_p, 1e-300))):
+            continue
+        score = tiered_score(log10p, n_stays) * benign_factor(checks)
+        if score <= 0.0:
+            continue
+        days = counted["day"].nunique()
+        far = float(counted["distance_km"].max())
+        n_far = int((counted["distance_km"] >= far_km).sum())
+        fund_other = float(counted["fund_amount"].sum())
         fund = fund_other + float(r0["stay_fund"])
         los = (pd.Timestamp(r0["stay_end"]) - pd.Timestamp(r0["stay_start"])).total_seconds() / DAY_S
-        z = (0.45 * float(w.sum()) + 0.25 * days + 0.35 * min(n_far, 3) + 0.5 * min(inpatient, 2)
-             + 0.05 * log_amount(fund))
-        others = rows.drop_duplicates(["provider_type", "provider_id"])
+        others = counted.drop_duplicates(["provider_type", "provider_id"])
         ents = [Entity("patient", pid, "patient"), Entity("institution", inst, "venue")]
-        ents += [Entity(p, q, "elsewhere") for p, q in zip(others["provider_type"], others["provider_id"])]
-        users = sorted(set(rows["patient_id"].dropna()) - {pid})
+        ents += [Entity(p, q_, "elsewhere") for p, q_ in zip(others["provider_type"], others["provider_id"])]
+        users = sorted(set(counted["patient_id"].dropna().astype(str)) - {pid})
         ents += [Entity("patient", u, "card_user") for u in users]
-        ents += [Entity("card", c, "card") for c in sorted(rows["card_id"].dropna().unique())]
+        ents += [Entity("card", c, "card") for c in sorted(counted["card_id"].dropna().astype(str).unique())]
         s0, s1 = pd.Timestamp(r0["stay_start"]), pd.Timestamp(r0["stay_end"])
         where = "外地" if n_far else "其他机构/药店"
+        k_by = counted.drop_duplicates(["cat", "day"]).groupby("cat").size().to_dict()
         findings.append(
             Finding.create(
                 "phantom_stay",
                 key=("stay", stay_claim),
-                score=squash(z),
+                score=score,
                 amount_at_risk=fund,
                 start=s0,
                 end=s1,
                 entities=ents,
-                claims=[stay_claim, *rows["claim_id"]],
+                claims=[stay_claim, *counted["claim_id"].astype(str)],
                 summary=(
-                    f"参保人{pid}在{inst}住院期间（{s0:%m-%d}至{s1:%m-%d}）于{where}结算{len(rows)}次"
+                    f"参保人{pid}在{inst}住院期间（{s0:%m-%d}至{s1:%m-%d}）于{where}结算{len(counted)}次"
                     f"（{days}天，最远{far:.0f}公里），疑似挂床住院，基金{yuan(fund)}"
-                    f" / patient {pid} settled {len(rows)} time(s) elsewhere on {days} day(s), up to {far:.0f} km away,"
+                    f" / patient {pid} settled {len(counted)} time(s) elsewhere on {days} day(s), up to {far:.0f} km away,"
                     f" during an inpatient stay at {inst} ({s0:%Y-%m-%d} to {s1:%Y-%m-%d})"
                 ),
                 evidence={
                     "stay": {"claim_id": stay_claim, "institution": inst, "admitted": s0, "discharged": s1,
-                             "days": round(los, 1), "fund": float(r0["stay_fund"])},
+                             "days": round(los, 1), "interior_days": int(exposure.get(stay_claim, 0)),
+                             "fund": float(r0["stay_fund"])},
                     "overlaps": [
-                        {"claim_id": r.claim_id, "time": r.start_time, "provider": f"{r.provider_type}:{r.provider_id}",
-                         "claim_type": r.claim_type, "via": r.via, "patient_id": r.patient_id,
+                        {"claim_id": str(r.claim_id), "time": r.start_time, "provider": f"{r.provider_type}:{r.provider_id}",
+                         "claim_type": r.claim_type, "via": r.via, "patient_id": r.patient_id, "category": r.cat,
                          "region": r.region_other, "distance_km": round(float(r.distance_km), 1),
-                         "fund": float(r.fund_amount)}
+                         "fund": float(r.fund_amount), "explained": r.explained}
                         for r in rows.sort_values("start_time").itertuples(index=False)
                     ],
                     "days_elsewhere": int(days),
@@ -267,231 +326,72 @@ def phantom_stays(
                     "claims_far": n_far,
                     "by_card_users": users,
                     "fund_elsewhere": fund_other,
+                    "time_precision": precision,
+                    "null": {
+                        "method": ("binomial tail per category (near / far / inpatient elsewhere / someone else on the card)"
+                                   " of days with a claim elsewhere among the stay's interior days, vs the city's share of"
+                                   " interior stay-days with such a claim (estimated without the stays it flags)"),
+                        "rate": {k: round(v, 8) for k, v in rate.items()},
+                        "observed_days": {k: int(v) for k, v in k_by.items()},
+                        "interior_days": int(exposure.get(stay_claim, 0)),
+                        "log10_p": round(log10p, 4), "n_tests": n_stays, "surprise": round(s, 4),
+                        "edge_days": int(edge), "edge_days_raised_for_dates_only": bool(degraded),
+                    },
+                    "benign_checks": checks,
                 },
             )
         )
     return findings
 
 
-# ---------------------------------------------------------------------------------------------
-# split_stay
-# ---------------------------------------------------------------------------------------------
-CHAIN_COLUMNS = [
-    "chain", "patient_id", "claim_id", "institution_id", "start_time", "end_time", "dx_group", "gap_days",
-    "relation", "weight", "fund_amount",
-]
+def _phantom_checks(rows: pd.DataFrame, counted: pd.DataFrame, pid: str, households: dict[str, set[str]],
+                    fam_members: set[str], n_family: int, precision: str | None, edge: int, w: float) -> list[dict]:
+    from ._common import benign_check
 
-
-def _linked_pairs(store: Any, index: pd.Index) -> set[tuple[int, int]]:
-    ref = store.table("referrals", ["from_institution_id", "to_institution_id"])
-    a = index.get_indexer(ref["from_institution_id"])
-    b = index.get_indexer(ref["to_institution_id"])
-    ok = (a >= 0) & (b >= 0) & (a != b)
-    lo, hi = np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])
-    return set(zip(lo.tolist(), hi.tolist()))
-
-
-def dx_group(codes: pd.Series) -> pd.Series:
-    """ICD-10 3-character diagnosis group of each code (trimmed, upper case; null stays null)."""
-    return codes.astype("string").str.strip().str.upper().str[:3]
-
-
-def step_relation(same_i: np.ndarray, referred: np.ndarray, linked: np.ndarray, *, transfer_weight: float,
-                  unlinked_weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """Weight and relation of re-admission steps: at the ``same`` institution or a referral-
-    ``linked`` one 1, a ``transfer`` (another institution, through a referral of its own)
-    ``transfer_weight``, any ``other`` institution ``unlinked_weight``."""
-    transfer = ~same_i & referred
-    weight = np.where(same_i, 1.0, np.where(transfer, transfer_weight, np.where(linked, 1.0, unlinked_weight)))
-    rel = np.where(same_i, "same", np.where(transfer, "transfer", np.where(linked, "linked", "other"))).astype(object)
-    return weight, rel
-
-
-@projection("readmission_chains")
-def readmission_chains(store: Any, *, window_days: int = 15, unlinked_weight: float = 0.5,
-                       transfer_weight: float = 0.3, min_stays: int = 3) -> pd.DataFrame:
-    """Chains of a patient's consecutive inpatient stays, each re-admitted within
-    ``window_days`` of the previous discharge for the same ICD-10 3-character group, at the
-    same, a referral-linked (weight 1) or another institution (``unlinked_weight``); a
-    re-admission at another institution through a referral of its own is a transfer
-    (``transfer_weight``)."""
-    cols = ["claim_id", "patient_id", "claim_type", "institution_id", "start_time", "end_time", "diagnosis_code",
-            "fund_amount", "referral_id"]
-    c = store.table("claims", cols)
-    c = c[((c["claim_type"] == "inpatient") & c["end_time"].notna() & c["patient_id"].notna()
-           & c["institution_id"].notna()).fillna(False)]
-    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in CHAIN_COLUMNS})
-    if len(c) < 2:
-        return empty
-    pcode, _ = pd.factorize(c["patient_id"])
-    icode, iidx = pd.factorize(c["institution_id"])
-    s0, s1 = _secs(c["start_time"]), _secs(c["end_time"])
-    o = np.lexsort((s0, pcode))
-    pcode, icode, s0, s1 = pcode[o], icode[o], s0[o], s1[o]
-    dx = dx_group(c["diagnosis_code"]).to_numpy(dtype=object, na_value=None)[o]
-    same_p = pcode[1:] == pcode[:-1]
-    gap = s0[1:] // DAY_S - s1[:-1] // DAY_S
-    dxs = pd.Series(dx, dtype="object")
-    same_dx = (dxs.iloc[1:].fillna("\x00").to_numpy() == dxs.iloc[:-1].fillna("\x01").to_numpy())
-    same_i = icode[1:] == icode[:-1]
-    linked = _linked_pairs(store, pd.Index(iidx))
-    lo, hi = np.minimum(icode[1:], icode[:-1]), np.maximum(icode[1:], icode[:-1])
-    if linked:
-        lk = np.array(sorted(linked), dtype=np.int64)
-        lkey = lk[:, 0] * (len(iidx) + 1) + lk[:, 1]
-        pk = lo * (len(iidx) + 1) + hi
-        p = np.minimum(np.searchsorted(lkey, pk), lkey.size - 1)
-        is_linked = lkey[p] == pk
+    checks = []
+    if n_family:
+        checks.append(benign_check("registered_family", "登记家庭成员共济用卡", "ruled_out",
+                                   f"{n_family} claim(s) by registered family on the card not counted"))
     else:
-        is_linked = np.zeros(lo.size, dtype=bool)
-    referred = c["referral_id"].notna().to_numpy()[o][1:]
-    weight, relation = step_relation(same_i, referred, is_linked, transfer_weight=transfer_weight,
-                                     unlinked_weight=unlinked_weight)
-    step = same_p & same_dx & (gap >= 0) & (gap <= window_days) & (weight > 0)
-    # chains: runs of consecutive valid steps
-    start_new = np.r_[True, ~step]
-    chain = np.cumsum(start_new) - 1
-    size = np.bincount(chain)
-    keep = size[chain] >= min_stays
-    if not keep.any():
-        return empty
-    rel = np.r_[[None], relation]
-    gap_f = np.r_[np.nan, gap.astype(np.float64)]
-    w_f = np.r_[np.nan, weight]
-    rel[start_new] = None
-    gap_f[start_new] = np.nan
-    w_f[start_new] = np.nan
-    sub = c.iloc[o[keep]]
-    _, chain_ids = np.unique(chain[keep], return_inverse=True)
-    out = pd.DataFrame(
-        {
-            "chain": chain_ids,
-            "patient_id": sub["patient_id"].to_numpy(dtype=object),
-            "claim_id": sub["claim_id"].to_numpy(dtype=object),
-            "institution_id": sub["institution_id"].to_numpy(dtype=object),
-            "start_time": sub["start_time"].to_numpy(),
-            "end_time": sub["end_time"].to_numpy(),
-            "dx_group": dx[keep],
-            "gap_days": gap_f[keep],
-            "relation": rel[keep],
-            "weight": w_f[keep],
-            "fund_amount": sub["fund_amount"].to_numpy(dtype=np.float64),
-        }
-    )
-    return out[CHAIN_COLUMNS]
+        checks.append(benign_check("registered_family", "登记家庭成员共济用卡", "ruled_out", "no claim by registered family"))
+    card = counted[counted["via"] == "card"]
+    if len(card):
+        mine = households.get(pid, set())
+        same = [u for u in card["patient_id"].dropna().astype(str) if households.get(u, set()) & mine]
+        share = len(same) / len(card)
+        if share > 0:
+            checks.append(benign_check("household_card_use", "同住家人用卡（未登记共济）", "partial",
+                                       f"{len(same)} of {len(card)} card uses by people sharing an address/phone", w ** (0.5 * share)))
+        else:
+            checks.append(benign_check("household_card_use", "同住家人用卡（未登记共济）", "ruled_out",
+                                       "card users share no address or phone with the holder"))
+    expl = rows[rows["explained"].notna()]
+    if len(expl):
+        checks.append(benign_check("consultation_elsewhere", "院区间会诊/外院检查", "explains" if counted.empty else "partial",
+                                   f"{len(expl)} claim(s) at a linked institution or one the stay's institution referred to:"
+                                   " not counted", 1.0 if len(counted) else 0.0))
+    else:
+        checks.append(benign_check("consultation_elsewhere", "院区间会诊/外院检查", "ruled_out",
+                                   "no claim at a linked or referred institution"))
+    near_ph = counted[(counted["cat"] == "near") & (counted["claim_type"] == "pharmacy")]
+    if len(counted) and len(near_ph) == len(counted):
+        has_kin = pid in fam_members or bool(households.get(pid))
+        if has_kin:
+            checks.append(benign_check("relative_buys_medicine", "亲属代购药品", "partial",
+                                       "only nearby pharmacy purchases, and the patient has registered family or a household",
+                                       w ** 0.5))
+        else:
+            checks.append(benign_check("relative_buys_medicine", "亲属代购药品", "ruled_out",
+                                       "only pharmacy purchases, but no registered family or household"))
+    else:
+        checks.append(benign_check("relative_buys_medicine", "亲属代购药品", "ruled_out",
+                                   "claims elsewhere other than nearby pharmacy purchases"))
+    checks.append(benign_check("admission_discharge_days", "入院/出院当日结算", "ruled_out",
+                               f"claims within {edge} calendar day(s) of admission or discharge not counted"))
+    if precision == "day":
+        checks.append(benign_check("dates_only", "仅有日期（无时刻）", "not_testable",
+                                   "times are dates only: overlap judged by whole interior days"))
+    return checks
 
 
-def _planned_group(g: str | None) -> bool:
-    """Oncology C00–D49 or Z51 (encounter for other aftercare: chemotherapy, radiotherapy).
-
-    >>> [_planned_group(g) for g in ("C34", "D48", "D50", "Z51", "M54", None)]
-    [True, True, False, True, False, False]
-    """
-    if not g or len(g) < 3:
-        return False
-    if g[0] == "C":
-        return True
-    if g[0] == "D" and g[1:3].isdigit() and int(g[1:3]) <= 49:
-        return True
-    return g == "Z51"
-
-
-@register(
-    "split_stay",
-    [
-        Param("window_days", 15, "int", low=0, high=90, doc="days from discharge to re-admission"),
-        Param("min_stays", 3, "int", low=2, doc="stays in a chain (2 = a single readmission)"),
-        Param("unlinked_weight", 0.5, "float", low=0.0, high=1.0, doc="weight of a re-admission at an unlinked institution (0: not chained)"),
-        Param("transfer_weight", 0.3, "float", low=0.0, high=1.0, doc="weight of a re-admission that is a referred transfer (0: not chained)"),
-        Param("planned_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor for planned cycles (oncology/Z51, regularly spaced)"),
-        Param("regular_cv", 0.15, "float", low=0.0, high=1.0, doc="oncology admissions this regular (interval CV) are planned cycles"),
-    ],
-)
-def split_stays(
-    store: Any,
-    *,
-    window_days: int = 15,
-    min_stays: int = 3,
-    unlinked_weight: float = 0.5,
-    transfer_weight: float = 0.3,
-    planned_weight: float = 0.25,
-    regular_cv: float = 0.15,
-) -> list[Finding]:
-    """Repeated discharge and re-admission for one diagnosis group at the same or linked institutions.
-
-    Examples
-    --------
-    >>> from graphkit.store import open_store                   # doctest: +SKIP
-    >>> split_stays(open_store("store"))[0].evidence["stays"]    # doctest: +SKIP
-    """
-    rows_all = store.projection("readmission_chains", window_days=window_days, unlinked_weight=unlinked_weight,
-                                transfer_weight=transfer_weight, min_stays=min_stays)
-    if rows_all.empty:
-        return []
-    chains = []
-    for ch, rows in rows_all.groupby("chain", sort=True):
-        rows = rows.sort_values("start_time")
-        adm = rows["start_time"].astype("datetime64[s]").astype("int64").to_numpy() / DAY_S
-        iv = np.diff(adm)
-        cv = float(np.std(iv) / np.mean(iv)) if iv.size >= 2 and np.mean(iv) > 0 else None
-        regular = cv is not None and cv <= regular_cv
-        onc = _planned_group(rows["dx_group"].iloc[0])
-        planned = (planned_weight if regular else planned_weight ** 0.5) if onc else 1.0
-        w = rows["weight"].to_numpy()[1:]
-        gaps = rows["gap_days"].to_numpy()[1:]
-        z = planned * (0.7 * float(w.sum()) + 0.5 * float(np.mean(1 - gaps / (window_days + 1))))
-        chains.append((rows, z, cv, regular, onc, planned))
-    # one finding per patient and set of institutions
-    groups: dict[tuple, list] = {}
-    for item in chains:
-        rows = item[0]
-        key = (rows["patient_id"].iloc[0], tuple(sorted(rows["institution_id"].unique())))
-        groups.setdefault(key, []).append(item)
-    findings = []
-    for (pid, insts), items in sorted(groups.items()):
-        rows = pd.concat([it[0] for it in items]).sort_values("start_time")
-        z = sum(it[1] for it in items)
-        fund = float(rows["fund_amount"].sum())
-        z += 0.05 * log_amount(fund)
-        gaps = rows["gap_days"].dropna()
-        dxg = sorted(rows["dx_group"].dropna().unique())
-        planned = min(it[5] for it in items) < 1.0
-        rels = rows["relation"].dropna().value_counts().to_dict()
-        note = "（疑似计划性周期治疗，已降权）" if planned else ""
-        note_en = " (looks like planned cycles; down-weighted)" if planned else ""
-        inst_txt = "、".join(insts)
-        findings.append(
-            Finding.create(
-                "split_stay",
-                key=("patient", pid, "institutions", *insts),
-                score=squash(z),
-                amount_at_risk=fund,
-                start=rows["start_time"].min(),
-                end=rows["end_time"].max(),
-                entities=[Entity("patient", pid, "patient")] + [Entity("institution", i, "venue") for i in insts],
-                claims=rows["claim_id"],
-                summary=(
-                    f"参保人{pid}在{inst_txt}以同一诊断组{'/'.join(dxg)}住院{len(rows)}次，"
-                    f"出院后{int(gaps.min())}–{int(gaps.max())}天内再入院，疑似分解住院{note}，基金{yuan(fund)}"
-                    f" / patient {pid}: {len(rows)} stays at {', '.join(insts)} for diagnosis group {'/'.join(dxg)},"
-                    f" each re-admitted {int(gaps.min())}-{int(gaps.max())} days after discharge{note_en}"
-                ),
-                evidence={
-                    "diagnosis_groups": dxg,
-                    "stays": [
-                        {"claim_id": r.claim_id, "institution": r.institution_id, "admitted": r.start_time,
-                         "discharged": r.end_time, "gap_days": None if pd.isna(r.gap_days) else int(r.gap_days),
-                         "relation": r.relation, "fund": float(r.fund_amount)}
-                        for r in rows.itertuples(index=False)
-                    ],
-                    "readmissions": int(len(gaps)),
-                    "median_gap_days": float(gaps.median()),
-                    "relations": rels,
-                    "interval_cv": [None if it[2] is None else round(it[2], 3) for it in items],
-                    "planned_cycle": planned,
-                    "oncology_or_z51": any(it[4] for it in items),
-                    "fund": fund,
-                },
-            )
-        )
-    return findings
+from .splits import split_stays  # noqa: E402,F401  (re-exported: split_stay moved to .splits)

@@ -12,7 +12,6 @@ result equals the pandas projection's (``tests/test_neo4j_projections.py``).
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -270,7 +269,8 @@ def _clock_minutes(store: Neo4jStore, *, providers: list[str] | tuple[str, ...] 
 
 
 def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
-    cols = ["claim_id", "patient_id", "institution_id", "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount"]
+    cols = ["claim_id", "patient_id", "institution_id", "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount",
+            "referral_id"]
     df = pd.DataFrame(store.conn.read("projections/inpatient_admissions"), columns=cols)
     return _typed(df, times=["start_time", "end_time"], floats=["fund_amount"])
 
@@ -424,76 +424,6 @@ def _stay_overlaps(store: Neo4jStore, *, edge_days: int = 1) -> pd.DataFrame:
     return out[OVERLAP_COLUMNS]
 
 
-def _readmission_chains(store: Neo4jStore, *, window_days: int = 15, unlinked_weight: float = 0.5,
-                        transfer_weight: float = 0.3, min_stays: int = 3) -> pd.DataFrame:
-    """Readmission chains (``graphkit.detectors.stays.readmission_chains``): the database pairs each
-    stay with the person's next one and keeps the pairs within ``window_days``; diagnosis groups,
-    weights and chains are formed here from those pairs only. ``min_stays < 2`` (every stay is a
-    chain) falls back to the pandas projection.
-    """
-    from ..detectors.stays import CHAIN_COLUMNS, dx_group, step_relation
-
-    if min_stays < 2:  # every stay is a chain of its own: the whole stay table is the answer
-        from ..projections import compute
-
-        return compute(store, "readmission_chains", window_days=window_days, unlinked_weight=unlinked_weight,
-                       transfer_weight=transfer_weight, min_stays=min_stays)
-    empty = pd.DataFrame({k: pd.Series([], dtype="object") for k in CHAIN_COLUMNS})
-    side = ["claim", "institution", "start", "end", "dx", "fund"]
-    cols = ["patient_id", "first_claim", "gap", *(f"{c}_a" for c in side), *(f"{c}_b" for c in side), "referred_b", "linked"]
-    s = _rows(store, "projections/readmission_steps", cols, windowDays=math.floor(window_days))
-    if s.empty:
-        return empty
-    flags = {c: s.pop(c) for c in ("gap", "referred_b", "linked")}
-    s = _typed(s, times=["start_a", "end_a", "start_b", "end_b"], floats=["fund_a", "fund_b"])
-    s["gap"] = flags["gap"].astype("int64").to_numpy()
-    for c in ("referred_b", "linked"):
-        s[c] = flags[c].astype(object).fillna(False).astype(bool).to_numpy()
-
-    dx_a, dx_b = dx_group(s["dx_a"]), dx_group(s["dx_b"])
-    same_dx = (dx_a.fillna("\x00") == dx_b.fillna("\x01")).to_numpy(bool)
-    same_i = (s["institution_a"] == s["institution_b"]).fillna(False).to_numpy(bool)
-    weight, rel = step_relation(same_i, s["referred_b"].to_numpy(bool), s["linked"].to_numpy(bool),
-                                transfer_weight=transfer_weight, unlinked_weight=unlinked_weight)
-    gap = s["gap"].to_numpy()
-    ok = same_dx & (gap >= 0) & (gap <= window_days) & (weight > 0)
-    if not ok.any():
-        return empty
-    s = s.assign(dx_a=dx_a, dx_b=dx_b, _rel=rel, _w=weight)[ok]
-    # the stays of the valid steps; a stay with a valid step into it continues a chain
-    a = pd.DataFrame({"patient_id": s["patient_id"], "first_claim": s["first_claim"],
-                      **{c: s[f"{c}_a"] for c in side}, "gap_days": np.nan, "relation": None, "weight": np.nan})
-    b = pd.DataFrame({"patient_id": s["patient_id"], "first_claim": s["first_claim"],
-                      **{c: s[f"{c}_b"] for c in side}, "gap_days": s["gap"].astype(np.float64),
-                      "relation": s["_rel"], "weight": s["_w"]})
-    st = pd.concat([b, a], ignore_index=True).drop_duplicates("claim", keep="first")
-    # the pandas projection's order: patients by their first stay (claim id), then admission time, then claim id
-    st = st.sort_values(["first_claim", "start", "claim"], kind="stable").reset_index(drop=True)
-    start_new = st["relation"].isna().to_numpy()
-    chain = np.cumsum(start_new) - 1
-    keep = np.bincount(chain)[chain] >= min_stays
-    if not keep.any():
-        return empty
-    st = st[keep]
-    _, chain_ids = np.unique(chain[keep], return_inverse=True)
-    out = pd.DataFrame(
-        {
-            "chain": chain_ids,
-            "patient_id": st["patient_id"].to_numpy(dtype=object),
-            "claim_id": st["claim"].to_numpy(dtype=object),
-            "institution_id": st["institution"].to_numpy(dtype=object),
-            "start_time": st["start"].to_numpy(),
-            "end_time": st["end"].to_numpy(),
-            "dx_group": st["dx"].to_numpy(dtype=object, na_value=None),
-            "gap_days": st["gap_days"].to_numpy(np.float64),
-            "relation": st["relation"].to_numpy(dtype=object),
-            "weight": st["weight"].to_numpy(np.float64),
-            "fund_amount": st["fund"].to_numpy(np.float64),
-        }
-    )
-    return out[CHAIN_COLUMNS]
-
-
 # -- identity links --------------------------------------------------------------------------
 class _IdentityView:
     """The store as ``identity_links`` reads it, with the claims replaced by the one value it takes
@@ -545,6 +475,5 @@ SERVER_SIDE = {
     "doctor_referrals": _doctor_referrals,
     "referral_sequences": _referral_sequences,
     "stay_overlaps": _stay_overlaps,
-    "readmission_chains": _readmission_chains,
     "identity_links": _identity_links,
 }
