@@ -13,7 +13,9 @@ than the ones planted, and its identifier keys are pseudonymised tokens).
 * legit groups in top k: unmatched top-k findings whose claims lie mostly (≥ half) inside a
   planted *hard negative* (registered family sharing, dialysis cohort, …), by its kind;
 * providers: ROC-AUC and average precision of ``scores.csv`` against the providers named
-  in the truth instances.
+  in the truth instances, next to claim count alone and fund total alone. Providers whose only
+  planted fraud is of a kind the scan skipped for lack of data (``findings.json`` ``skipped``)
+  are left out and reported apart (``providers.unknowable``, with the figures including them).
 
 Examples
 --------
@@ -159,6 +161,11 @@ def evaluate(
         flist = findings.findings
     else:
         flist = list(findings)
+    skipped: dict[str, Any] = {}
+    if isinstance(findings, (str, Path)):
+        skipped = dict(rep.extra.get("skipped") or {})
+    elif isinstance(findings, FindingsReport):
+        skipped = dict(findings.extra.get("skipped") or {})
     flist = sort_findings(flist)
     instances = t.get("instances", [])
     kinds = sorted({i["kind"] for i in instances} | {f.kind for f in flist})
@@ -210,16 +217,37 @@ def evaluate(
             for e in i.get("entities", [])
             if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in ("hub", "bystander")
         }
+        # providers whose only planted fraud is of a kind the scan could not run on this data
+        # (e.g. impossible travel with dates only) cannot be known from it: reported apart
+        seen = {
+            (e["type"], e["id"])
+            for i in instances if i["kind"] not in skipped
+            for e in i.get("entities", [])
+            if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in ("hub", "bystander")
+        }
+        unknowable = bad - seen
         prov = sc[sc["entity_type"].isin(["institution", "pharmacy"])]
-        y = np.array([(a, b) in bad for a, b in zip(prov["entity_type"], prov["entity_id"])], bool)
-        s = prov["score"].to_numpy(float)
+        keys = list(zip(prov["entity_type"], prov["entity_id"]))
+        y_all = np.array([k in bad for k in keys], bool)
+        knowable = np.array([k not in unknowable for k in keys], bool)
+        provk = prov[knowable]
+        y = y_all[knowable]
+        s = provk["score"].to_numpy(float)
         out["providers"] = {
-            "providers": int(len(prov)),
+            "providers": int(len(provk)),
             "positives": int(y.sum()),
             "roc_auc": _auc(y, s),
             "average_precision": _average_precision(y, s),
-            "baselines": _volume_baselines(prov, y, store),
+            "baselines": _volume_baselines(provk, y, store),
         }
+        if (~knowable).any():
+            s_all = prov["score"].to_numpy(float)
+            out["providers"]["unknowable"] = {
+                "providers": int((~knowable).sum()),
+                "kinds": sorted(skipped),
+                "roc_auc_with_them": _auc(y_all, s_all),
+                "average_precision_with_them": _average_precision(y_all, s_all),
+            }
     return out
 
 
@@ -249,4 +277,9 @@ def format_evaluation(ev: dict[str, Any]) -> str:
         for name, b in p.get("baselines", {}).items():
             label = {"claim_count": "claim count alone / 仅按结算笔数", "fund_total": "fund total alone / 仅按基金总额"}[name]
             lines.append(f"  {label}: ROC-AUC {f(b['roc_auc'])}, average precision {f(b['average_precision'])}")
+        if "unknowable" in p:
+            u = p["unknowable"]
+            lines.append(f"  left out / 未计入: {u['providers']} provider(s) whose only planted fraud is of a kind this data "
+                         f"cannot support ({', '.join(u['kinds'])}); with them ROC-AUC {f(u['roc_auc_with_them'])}, "
+                         f"average precision {f(u['average_precision_with_them'])}")
     return "\n".join(lines)

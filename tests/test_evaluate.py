@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from graphkit.evaluate import evaluate, format_evaluation, match
-from graphkit.findings import Entity, Finding
+from graphkit.findings import Entity, Finding, FindingsReport
 
 TRUTH = {
     "instances": [
@@ -112,3 +112,21 @@ def test_detector_descriptions_are_whole_sentences():
 
     for kind, det in REGISTRY.items():
         assert det.doc.endswith(".") and "\n" not in det.doc, (kind, det.doc)
+
+
+def test_providers_of_kinds_the_data_cannot_support_are_left_out():
+    """A provider whose only planted fraud is of a skipped kind (impossible travel on dates only)
+    cannot be known from the data: it is reported apart, with the figures including it."""
+    truth = {"instances": [
+        {"id": "A", "kind": "shared_card", "claims": ["C1"], "entities": [{"type": "pharmacy", "id": "Y1", "role": "venue"}]},
+        {"id": "B", "kind": "impossible_travel", "claims": ["C2"], "entities": [{"type": "pharmacy", "id": "Y2", "role": "venue"}]},
+    ]}
+    scores = pd.DataFrame({"entity_type": ["pharmacy"] * 4, "entity_id": ["Y1", "Y2", "Y3", "Y4"],
+                           "score": [0.9, 0.1, 0.5, 0.2], "finding_count": 0, "amount_at_risk": 0.0, "top_kinds": ""})
+    rep = FindingsReport(findings=[], data_fingerprint="x", parameters={},
+                         extra={"skipped": {"impossible_travel": "结算时间只有日期 / times are dates only"}})
+    p = evaluate(truth, rep, scores)["providers"]
+    assert p["providers"] == 3 and p["positives"] == 1 and p["roc_auc"] == pytest.approx(1.0)
+    assert p["unknowable"]["providers"] == 1 and p["unknowable"]["kinds"] == ["impossible_travel"]
+    assert p["unknowable"]["roc_auc_with_them"] == pytest.approx(0.5)
+    assert "left out" in format_evaluation({"kinds": {}, "providers": p})

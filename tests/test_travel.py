@@ -215,3 +215,30 @@ def test_family_sharing_a_card_is_explained(tmp_path):
     assert len(fs) == 1
     check = {c["check"]: c for c in fs[0].evidence["benign_checks"]}["family_card"]
     assert check["outcome"] == "explains" and fs[0].score < 0.5
+
+
+def test_an_online_channel_terminal_is_explained_and_ranked_below_a_cloned_card(tmp_path):
+    """互联网医院: a hub's online terminal serves people who are elsewhere; each is followed by a
+    purchase at home minutes later. A cloned card passes an ordinary counter once."""
+    insts = BASE_INSTS + [_inst("HH01", "370102", name="省立医院"), _inst("HC01", "370124"), _inst("HC02", "370126"),
+                          _inst("HL01", "370102"), _inst("HP01", "370124")]
+    claims = _background(8)
+    for i, (home, t) in enumerate((("HC01", "19:01"), ("HC02", "20:10"), ("HC01", "21:30"))):
+        card, pat = f"KX{9 + i:02d}", f"PX{9 + i:02d}"
+        online = _claim(f"CN{i}a", card, pat, "HH01", f"2024-06-0{2 + i} {t}:00")
+        online["terminal_id"] = "THH01-NET"
+        claims += [online, _claim(f"CN{i}b", card, pat, home, f"2024-06-0{2 + i} {t[:3]}{int(t[3:]) + 12:02d}:00")]
+    claims += [_claim("CT01", "KX12", "PX12", "HL01", "2024-06-01 09:03:00"), _claim("CT02", "KX12", "PX12", "HP01", "2024-06-01 09:13:00")]
+    for c in claims:
+        if not c["terminal_id"]:
+            c["terminal_id"] = "T" + c["institution_id"]
+    store = make_store(tmp_path, insts, claims)
+    fs = graphkit.impossible_travels(store)
+    by_card = {f.entity_ids("card")[0]: f for f in fs}
+    assert {"KX09", "KX10", "KX11", "KX12"} <= set(by_card)
+    for card in ("KX09", "KX10", "KX11"):
+        remote = {c["check"]: c for c in by_card[card].evidence["benign_checks"]}["remote_settlement"]
+        assert remote["outcome"] == "explains" and "THH01-NET" in remote["detail"]
+        assert by_card[card].score < by_card["KX12"].score
+    cloned = {c["check"]: c for c in by_card["KX12"].evidence["benign_checks"]}["remote_settlement"]
+    assert cloned["outcome"] != "explains"

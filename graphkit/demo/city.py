@@ -51,7 +51,7 @@ from ._util import (
     timestamps,
     write_table,
 )
-from ._world import CONTACT_KINDS, KIND_NAMES, World
+from ._world import haversine_km, CONTACT_KINDS, KIND_NAMES, World
 from ._world_variants import CARD_KIND_NAMES
 from .config import CityConfig, variant as named_variant
 
@@ -308,6 +308,31 @@ def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = No
         keep[drop] = False
         cnt += drop.size
     removed["near_far_claims"] = cnt
+    # 4b. no physically impossible hop between two normal claims in one prefecture: consecutive
+    #     claims of one person or card at different providers need at least distance / 60 km/h
+    #     door to door (outer counties lie 35–95 km from the centre); drop the normal, unprotected one
+    plat = np.where(C["inst"] >= 0, w.inst_lat[np.maximum(C["inst"], 0)], w.ph_lat[np.maximum(C["pharm"], 0)])
+    plon = np.where(C["inst"] >= 0, w.inst_lon[np.maximum(C["inst"], 0)], w.ph_lon[np.maximum(C["pharm"], 0)])
+    pid = np.where(C["inst"] >= 0, C["inst"].astype(np.int64), -1 - C["pharm"].astype(np.int64))
+    cnt = 0
+    for key_arr in (pat, card):
+        for _ in range(5):
+            K = np.flatnonzero(keep)
+            o = K[np.lexsort((t0[K], key_arr[K]))]
+            a, b = o[:-1], o[1:]
+            sel = (key_arr[a] == key_arr[b]) & (pid[a] != pid[b]) & (prov_pref[a] == prov_pref[b])
+            a, b = a[sel], b[sel]
+            d = haversine_km(plat[a], plon[a], plat[b], plon[b])
+            bad = d * HOUR / 60.0 > (t0[b] - t0[a])
+            a, b = a[bad], b[bad]
+            db = removable[b] & ~lk[b]
+            da = ~db & removable[a] & ~lk[a]
+            drop = np.unique(np.concatenate([b[db], a[da]]))
+            if drop.size == 0:
+                break
+            keep[drop] = False
+            cnt += drop.size
+    removed["impossible_local_hops"] = cnt
     # 5. referrals: none after death / outside the period in normal data
     R = ng.Rf.data()
     rpat = R["pat"].astype(np.int64)

@@ -237,6 +237,7 @@ def impossible_travels(
     all_keys = pd.concat([pairs[["provider_a", "key"]].set_axis(["p", "k"], axis=1),
                           pairs[["provider_b", "key"]].set_axis(["p", "k"], axis=1)]).drop_duplicates().groupby("p").size()
     fam = _family_of(store)
+    channels = _remote_channels(store, v)
     null = {"method": "robust log-normal fit of this data's implied speeds (lower-bound km / largest possible gap) "
                       "over all judged consecutive-settlement pairs; Bonferroni over keys judged",
             "median_speed_kmh": round(10 ** mu, 3), "sigma_decades": round(sigma, 4), "pairs_judged": int(len(pairs)),
@@ -248,7 +249,7 @@ def impossible_travels(
         lp = float(rows["log10p"].sum())
         s = float(surprise(lp, n_keys)) + max(0.0, float(np.log10(rows["robust_ratio"].max())))
         checks = _checks(rows, by, info, batch, endpoints, bad_keys, total_bad_keys, len(pairs), fam, precision, n_prov,
-                         all_keys, clock_tolerance_minutes)
+                         all_keys, clock_tolerance_minutes, channels)
         score = float(surprise_score(s)) * benign_factor(checks)
         claims = pd.unique(pd.concat([rows["claim_a"], rows["claim_b"]]))
         fund = float(rows["fund_a"].sum() + rows["fund_b"].sum())
@@ -308,9 +309,63 @@ def _family_of(store: Any) -> pd.Series | None:
     return pd.Series(fg["family"].to_numpy(), index=fg["patient_id"].astype(str))
 
 
+def _remote_channels(store: Any, v: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
+    """Claims that went through a *remote channel*: a terminal (or, without terminal ids, a
+    provider) that sits in impossible pairs of far more different cards/persons than its volume
+    predicts at the city's rate — an internet-hospital terminal (互联网医院) or an online pharmacy
+    serves people who are elsewhere, a cloned card passes an ordinary counter once or twice.
+
+    Null: ``k_u`` distinct keys with an impossible pair through unit ``u`` against
+    ``λ_u = ρ·n_u`` (``n_u`` its claims, ``ρ = Σk / Σn`` over all units), Poisson tail,
+    Bonferroni over units; at least 2 keys (one key may be a cloned card). Returns claim_id → (unit, k, λ, level).
+    """
+    from scipy.stats import poisson
+
+    claims = pd.unique(pd.concat([v["claim_a"], v["claim_b"]]))
+    cols = ["terminal_id", "institution_id", "pharmacy_id"]
+    have = set(store.columns("claims")) if hasattr(store, "columns") else set(cols)
+    c = store.claims_by_id(claims, [x for x in cols if x in have])
+    for x in cols:
+        if x not in c.columns:
+            c[x] = pd.NA
+
+    def unit_of(df: pd.DataFrame) -> tuple[pd.Series, str]:
+        prov = ("institution:" + df["institution_id"].astype("string")).fillna("pharmacy:" + df["pharmacy_id"].astype("string"))
+        if df["terminal_id"].notna().any():
+            return ("terminal:" + df["terminal_id"].astype("string")).fillna(prov), "terminal"
+        return prov, "provider"
+
+    unit, level = unit_of(c)
+    by_claim = pd.Series(unit.to_numpy(), index=c["claim_id"].astype(str))
+    long = pd.concat([v[["claim_a", "key"]].set_axis(["claim", "key"], axis=1), v[["claim_b", "key"]].set_axis(["claim", "key"], axis=1)])
+    long["unit"] = long["claim"].astype(str).map(by_claim)
+    k = long.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).groupby("unit").size()
+    k = k[k >= 2]
+    if k.empty:
+        return {}
+    allc = store.table("claims", [x for x in cols if x in have])
+    for x in cols:
+        if x not in allc.columns:
+            allc[x] = pd.NA
+    all_unit, _ = unit_of(allc)
+    n = all_unit.value_counts()
+    rho = float(long.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).shape[0]) / max(float(n.sum()), 1.0)
+    out_units: dict[str, tuple[int, float]] = {}
+    for u, ku in k.items():
+        lam = rho * float(n.get(u, 0))
+        lp = float(poisson.logsf(int(ku) - 1, max(lam, 1e-12)) / np.log(10))
+        if surprise(lp, len(n)) > 0:
+            out_units[str(u)] = (int(ku), lam)
+    if not out_units:
+        return {}
+    hit = long[long["unit"].isin(list(out_units))]
+    return {str(cl): (str(u), out_units[str(u)][0], out_units[str(u)][1], level)
+            for cl, u in zip(hit["claim"], hit["unit"])}
+
+
 def _checks(rows: pd.DataFrame, by: str, info: dict, batch: dict, endpoints: pd.Series, bad_keys: pd.Series,
             total_bad_keys: int, n_pairs: int, fam: pd.Series | None, precision: str | None, n_prov: int,
-            all_keys: pd.Series, tolerance_min: float) -> list[dict]:
+            all_keys: pd.Series, tolerance_min: float, channels: dict[str, tuple[str, int, float, str]] | None = None) -> list[dict]:
     from scipy.stats import poisson
 
     out = []
@@ -351,7 +406,16 @@ def _checks(rows: pd.DataFrame, by: str, info: dict, batch: dict, endpoints: pd.
     names = [str(info.get(pv, {}).get("name") or "") for pv in mine]
     remote = [n for n in names if _REMOTE.search(n)]
     batchy = [(pv, batch[pv][0], batch[pv][1]) for pv in mine if pv in batch and surprise(batch[pv][1], n_prov * 1440) > 0]
-    if remote:
+    through = [channels[c] for c in pd.unique(pd.concat([rows["claim_a"], rows["claim_b"]])) if channels and c in channels]
+    if through:
+        unit, k, lam, level = max(through, key=lambda t: t[1] / max(t[2], 1e-12))
+        term = level == "terminal"
+        out.append(benign_check("remote_settlement", "互联网医院/网上药店远程结算", "explains" if term else "partial",
+                                f"{unit} settles impossibly far from {k} different cards/persons (expected {lam:.2f} at "
+                                f"the city's rate for its volume): it serves people who are elsewhere — an online "
+                                f"channel (互联网诊疗) or remote settlement" + ("" if term else "; no terminal ids, "
+                                "so the whole provider is judged"), 0.1 if term else 0.4))
+    elif remote:
         out.append(benign_check("remote_settlement", "互联网医院/网上药店远程结算", "explains",
                                 f"remote provider(s): {', '.join(remote)}", 0.2))
     elif batchy:
