@@ -161,6 +161,11 @@ def _summary(result, top: int = 5) -> str:
         total += amt
         lines.append(f"  {KINDS[kind][0]} {kind:<24} {len(fs):>6}   {amt:>16,.2f}")
     lines.append(f"  合计 total {'':<22} {len(result.findings):>6}   {total:>16,.2f}")
+    for kind, why in getattr(result, "skipped", {}).items():
+        lines.append(f"  未运行 skipped {kind}: {why}")
+    for kind, whys in getattr(result, "degraded", {}).items():
+        for why in whys:
+            lines.append(f"  降级运行 degraded {kind}: {why}")
     lines.append(f"重点线索 / top {top} leads:")
     for f in result.findings[:top]:
         lines.append(f"  [{f.score:.3f}] {f.id}  {f.summary}")

@@ -50,6 +50,7 @@ __all__ = [
     "format_profile",
     "supports",
     "unmet",
+    "unmet_reason",
     "REQUIREMENTS",
 ]
 
@@ -130,19 +131,26 @@ def uncertainty_from_profile(times: pd.Series, prof: dict[str, Any] | None) -> n
     """:func:`row_uncertainty` of ``times`` given the profile of the whole column (as
     :func:`time_profile` or :func:`data_profile` measured it), for a subset of its rows.
 
+    A value is a truncation: the true time lies in ``[t, t + uncertainty)``. Each value gets
+    the column's unit, a day when it is a midnight row of a column with date-only rows mixed
+    in, and never more than its own non-zero parts allow (``10:40`` is known to the minute
+    even in a column of hour stamps).
+
     >>> import pandas as pd
     >>> prof = {"precision": "hour", "rows": 1000, "midnight_share": 0.2}
-    >>> uncertainty_from_profile(pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-02 00:00"])), prof).tolist()
-    [3600, 86400]
+    >>> uncertainty_from_profile(pd.Series(pd.to_datetime(["2024-01-01 08:00", "2024-01-02 00:00", "2024-01-02 10:40"])), prof).tolist()
+    [3600, 86400, 60]
     """
     prec = (prof or {}).get("precision") or "day"
     out = np.full(len(times), PRECISION_SECONDS[prec], dtype="int64")
+    t = pd.to_datetime(pd.Series(times))
+    sod = np.mod(t.to_numpy("datetime64[s]").astype("int64"), 86400)
     if prec != "day" and (prof or {}).get("rows") and ((prof or {}).get("midnight_share") or 0.0) >= _MIDNIGHT_DATE_ONLY:
-        t = pd.to_datetime(pd.Series(times))
-        ns = t.to_numpy("datetime64[s]").astype("int64")
-        midnight = (np.mod(ns, 86400) == 0) & t.notna().to_numpy()
+        midnight = (sod == 0) & t.notna().to_numpy()
         out[midnight] = PRECISION_SECONDS["day"]
-    return out
+    # a value is at least as precise as its own non-zero parts ("10:40" is not an hour stamp)
+    implied = np.where(sod % 60 != 0, 1, np.where(sod % 3600 != 0, 60, np.where(sod != 0, 3600, 86400)))
+    return np.minimum(out, implied).astype("int64")
 
 
 def finer_or_equal(have: str | None, need: str) -> bool:
@@ -367,6 +375,29 @@ def unmet(profile: dict[str, Any], needs: Any) -> list[str]:
     """
     sup = profile.get("supports") or {}
     return [n for n in needs if not sup.get(n, False)]
+
+
+def unmet_reason(profile: dict[str, Any], need: str) -> tuple[str, str]:
+    """Why the data does not meet ``need``, as (中文, English), in the data's own terms.
+
+    >>> unmet_reason({"time_precision": "day"}, "time:hour")
+    ('结算时间只有日期', 'times are dates only')
+    >>> unmet_reason({"time_precision": "hour"}, "time:minute")
+    ('结算时间只精确到小时', 'times are known only to the hour')
+    """
+    if need.startswith("time:"):
+        p = profile.get("time_precision")
+        if p is None:
+            return ("没有结算时间", "no settlement times")
+        if p == "day":
+            return ("结算时间只有日期", "times are dates only")
+        return (f"结算时间只精确到{PRECISION_ZH[p]}", f"times are known only to the {p}")
+    if need == "places":
+        rg = profile.get("regions", {})
+        return ("机构无法定位(无坐标，行政区划代码无法识别)",
+                f"providers cannot be placed (no coordinates; {rg.get('unknown', 0)} region code(s) unknown)")
+    zh, en = REQUIREMENTS.get(need, (need, need))
+    return (f"缺少：{zh}", f"missing: {en}")
 
 
 def _batches(store: Any, table: str, columns: tuple[str, ...]):

@@ -175,73 +175,107 @@ def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
 
 
 def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    r = 6371.0
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dl = np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    from .places import haversine_km
+
+    return haversine_km(lat1, lon1, lat2, lon2)
 
 
-def _provider_places(store: Any) -> pd.DataFrame:
-    frames = []
-    for table, key, ptype in (("institutions", "institution_id", "institution"), ("pharmacies", "pharmacy_id", "pharmacy")):
-        cols = [c for c in (key, "region", "lat", "lon") if c in store.columns(table)] if hasattr(store, "columns") else [key, "region"]
-        df = store.table(table, cols).rename(columns={key: "provider_id"})
-        for c in ("region", "lat", "lon"):
-            if c not in df.columns:
-                df[c] = pd.NA
-        df["lat"] = pd.to_numeric(df["lat"], errors="coerce").astype("float64")
-        df["lon"] = pd.to_numeric(df["lon"], errors="coerce").astype("float64")
-        df["provider_type"] = ptype
-        frames.append(df[["provider_type", "provider_id", "region", "lat", "lon"]])
-    return pd.concat(frames, ignore_index=True)
+def _provider_places(store: Any, coordinate_km: float = 0.5) -> pd.DataFrame:
+    """Every provider with the place used for it (see :func:`graphkit.places.provider_places`)."""
+    from .places import provider_places
+
+    return provider_places(store, coordinate_km=coordinate_km)
 
 
 PAIR_COLUMNS = [
     "key", "claim_a", "claim_b", "card_a", "card_b", "patient_a", "patient_b", "time_a", "time_b",
-    "provider_a", "provider_b", "region_a", "region_b", "fund_a", "fund_b", "gap_hours", "distance_km",
+    "provider_a", "provider_b", "region_a", "region_b", "fund_a", "fund_b", "gap_hours", "unc_a", "unc_b",
+    "distance_km", "radius_a", "radius_b", "distance_low_km", "place_a", "place_b",
 ]
 
 
-def pair_distances(pairs: pd.DataFrame, places: pd.DataFrame, region_km_province: float, region_km_prefecture: float) -> pd.DataFrame:
-    """Add ``region_a/b`` and ``distance_km`` to settlement pairs (``provider_a/b`` = "type:id").
+def _start_time_profile(store: Any) -> dict[str, Any] | None:
+    """The profile of ``claims.start_time`` (precision, midnight share) of the whole store."""
+    fn = getattr(store, "profile", None)
+    if callable(fn):
+        return fn()["time"].get("claims.start_time")
+    from .profile import time_profile
 
-    Great-circle km between provider coordinates when both are known; otherwise a lower
-    bound from 6-digit region codes (different province → ``region_km_province``,
-    different prefecture → ``region_km_prefecture``, else 0).
+    return time_profile(store.table("claims", ["start_time"])["start_time"])
+
+
+def pair_distances(pairs: pd.DataFrame, places: pd.DataFrame, time_profile: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Add places, distances and time uncertainties to settlement pairs (``provider_a/b`` = "type:id").
+
+    ``distance_km``: between the two places used (provider coordinates, else region
+    centroids); ``radius_a/b``: how far each provider may be from its place;
+    ``distance_low_km`` = max(0, distance − radius_a − radius_b), the least the two can be apart;
+    all NaN when a place is unknown (never guessed). ``place_a/b``: ``coordinates``,
+    ``region:<source>`` or ``unknown``. ``unc_a/b``: seconds each start time may be later
+    than written (:func:`graphkit.profile.uncertainty_from_profile` with ``time_profile``).
     """
-    pk = pd.Index(places["provider_type"].str.cat(places["provider_id"], sep=":"))
+    from .places import lower_bound_km
+    from .profile import uncertainty_from_profile
+
+    pk = pd.Index(places["provider_type"].astype(str).str.cat(places["provider_id"].astype(str), sep=":"))
     ia, ib = pk.get_indexer(pairs["provider_a"]), pk.get_indexer(pairs["provider_b"])
-    pa_, pb_ = places.iloc[ia].reset_index(drop=True), places.iloc[ib].reset_index(drop=True)
-    dist = _haversine_km(pa_["lat"].to_numpy(), pa_["lon"].to_numpy(), pb_["lat"].to_numpy(), pb_["lon"].to_numpy())
-    ra = pa_["region"].astype("string").fillna("")
-    rb = pb_["region"].astype("string").fillna("")
-    fallback = np.where(
-        ra.str[:2].to_numpy() != rb.str[:2].to_numpy(), region_km_province,
-        np.where(ra.str[:4].to_numpy() != rb.str[:4].to_numpy(), region_km_prefecture, 0.0),
-    )
-    fallback = np.where((ra == "").to_numpy() | (rb == "").to_numpy(), 0.0, fallback)
+    empty = places.iloc[:0].reindex([0]).reset_index(drop=True)
+    pa_ = places.iloc[np.maximum(ia, 0)].reset_index(drop=True) if len(places) else empty.iloc[[0] * len(pairs)].reset_index(drop=True)
+    pb_ = places.iloc[np.maximum(ib, 0)].reset_index(drop=True) if len(places) else empty.iloc[[0] * len(pairs)].reset_index(drop=True)
+    miss_a, miss_b = ia < 0, ib < 0
+    dist = _haversine_km(pa_["lat"].to_numpy(float), pa_["lon"].to_numpy(float), pb_["lat"].to_numpy(float), pb_["lon"].to_numpy(float))
+    dist = np.where(miss_a | miss_b, np.nan, dist)
+    ra = np.where(miss_a, np.nan, pa_["radius_km"].to_numpy(float))
+    rb = np.where(miss_b, np.nan, pb_["radius_km"].to_numpy(float))
     out = pairs.reset_index(drop=True).copy()
-    out["region_a"] = ra.to_numpy()
-    out["region_b"] = rb.to_numpy()
-    out["distance_km"] = np.where(np.isnan(dist), fallback, dist)
+    out["region_a"] = pa_["region"].astype("string").where(~miss_a, pd.NA).fillna("").to_numpy()
+    out["region_b"] = pb_["region"].astype("string").where(~miss_b, pd.NA).fillna("").to_numpy()
+    out["unc_a"] = uncertainty_from_profile(out["time_a"], time_profile)
+    out["unc_b"] = uncertainty_from_profile(out["time_b"], time_profile)
+    out["distance_km"] = dist
+    out["radius_a"], out["radius_b"] = ra, rb
+    out["distance_low_km"] = lower_bound_km(dist, ra, rb)
+    out["place_a"] = np.where(miss_a, "unknown", pa_["place"].astype(str).to_numpy())
+    out["place_b"] = np.where(miss_b, "unknown", pb_["place"].astype(str).to_numpy())
     return out[PAIR_COLUMNS]
 
 
+@projection("clock_minutes")
+def clock_minutes(store: Any, *, providers: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Claims per minute of the day (0..1439) of the providers named ``"type:id"`` in
+    ``providers``: ``provider_type, provider_id, minute, n`` (only minutes with claims),
+    sorted. A provider settling in batches or remotely shows a spike."""
+    cols = ["provider_type", "provider_id", "minute", "n"]
+    want = pd.Index(pd.unique(pd.Series(list(providers), dtype="string")))
+    if len(want) == 0:
+        return pd.DataFrame({"provider_type": pd.Series([], dtype="string"), "provider_id": pd.Series([], dtype="string"),
+                             "minute": pd.Series([], dtype="int64"), "n": pd.Series([], dtype="int64")})
+    claims = store.table("claims", ["institution_id", "pharmacy_id", "start_time"])
+    ptype, pid = provider_key(claims)
+    key = ptype.str.cat(pid, sep=":")
+    mine = key.isin(want).fillna(False).to_numpy(bool)
+    t = claims.loc[mine, "start_time"].to_numpy("datetime64[s]").astype("int64")
+    df = pd.DataFrame({"provider_type": ptype[mine].to_numpy(), "provider_id": pid[mine].to_numpy(),
+                       "minute": ((t % 86400) // 60).astype("int64")})
+    out = df.groupby(["provider_type", "provider_id", "minute"], sort=True).size().rename("n").reset_index()
+    out["n"] = out["n"].astype("int64")
+    out["provider_type"] = out["provider_type"].astype("string")
+    out["provider_id"] = out["provider_id"].astype("string")
+    return out[cols]
+
+
 @projection("travel_pairs")
-def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id",
-                 region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
+def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id", coordinate_km: float = 0.5) -> pd.DataFrame:
     """Consecutive settlements of one card (``by="card_id"``) or person (``"patient_id"``) at
-    different providers within ``max_gap_hours``, with distances (see :func:`pair_distances`).
-    Ties in time are broken by claim id.
+    different providers within ``max_gap_hours`` (as written), with places, distances and time
+    uncertainties (see :func:`pair_distances`). Ties in time are broken by claim id.
     """
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
     # integer codes for the sort and comparisons; strings only for the selected pairs
     icode, _ = pd.factorize(claims["institution_id"])
     pcode, _ = pd.factorize(claims["pharmacy_id"])
     place = np.where(icode >= 0, icode, pcode + icode.max() + 1)
-    codes, _ = pd.factorize(claims[by])
+    codes, _ = pd.factorize(claims[by], sort=True)  # pairs in key order, as the Cypher returns them
     t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
     tie = np.arange(len(claims)) if claims["claim_id"].is_monotonic_increasing else claims["claim_id"].rank(method="first").to_numpy()
     order = np.lexsort((tie, t, codes))
@@ -268,4 +302,4 @@ def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id"
             "gap_hours": gap_h[sel],
         }
     )
-    return pair_distances(pairs, _provider_places(store), region_km_province, region_km_prefecture)
+    return pair_distances(pairs, _provider_places(store, coordinate_km), _start_time_profile(store))

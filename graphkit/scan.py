@@ -21,6 +21,8 @@ from .detectors import REGISTRY, run_detector
 from .detectors.referrals import CLUSTER_KINDS, referral_clusters
 from .errors import ParameterError
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, write_findings
+from .params import check_params
+from .profile import data_profile, unmet, unmet_reason
 from .projections import provider_key
 
 __all__ = ["ScanResult", "scan", "provider_scores", "write_scan", "SCORES_COLUMNS"]
@@ -38,6 +40,12 @@ class ScanResult:
     data_fingerprint: str
     seconds: dict[str, float] = field(default_factory=dict)
     referral_clusters: list[dict[str, Any]] = field(default_factory=list)
+    #: kind -> why it did not run ("中文 / English"): the data lacks what it needs
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: kind -> what it did without ("中文 / English" each): it ran degraded
+    degraded: dict[str, list[str]] = field(default_factory=dict)
+    #: what the data supports (graphkit.profile.data_profile)
+    data_profile: dict[str, Any] = field(default_factory=dict)
 
     def by_kind(self) -> dict[str, list[Finding]]:
         out: dict[str, list[Finding]] = {}
@@ -51,7 +59,8 @@ class ScanResult:
             data_fingerprint=self.data_fingerprint,
             parameters=self.parameters,
             extra={"timings_seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                   "referral_clusters": self.referral_clusters},
+                   "referral_clusters": self.referral_clusters,
+                   "skipped": self.skipped, "degraded": self.degraded, "data_profile": self.data_profile},
         )
 
 
@@ -78,9 +87,24 @@ def scan(
     findings: list[Finding] = []
     used: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    profile = store_profile(store)
+    seconds["data_profile"] = time.perf_counter() - t0
+    skipped: dict[str, str] = {}
+    degraded: dict[str, list[str]] = {}
     for kind in kinds:
         if progress:
             progress(kind)
+        det = REGISTRY[kind]
+        missing = unmet(profile, det.needs)
+        if missing:  # the data cannot support it: say so rather than return nothing
+            check_params(kind, det.params, params.get(kind) or {})
+            skipped[kind] = "；".join(unmet_reason(profile, n)[0] for n in missing) + " / " + \
+                "; ".join(unmet_reason(profile, n)[1] for n in missing)
+            continue
+        lacking = [(need, how) for need, how in det.prefers if unmet(profile, [need])]
+        if lacking:
+            degraded[kind] = ["{0} / {1}: {2}".format(*unmet_reason(profile, need), how) for need, how in lacking]
         t0 = time.perf_counter()
         found, used[kind] = run_detector(kind, store, params.get(kind))
         seconds[kind] = time.perf_counter() - t0
@@ -94,7 +118,17 @@ def scan(
     findings = sort_findings(findings)
     scores = provider_scores(store, findings)
     seconds["provider_scores"] = time.perf_counter() - t0
-    return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters)
+    return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
+                      skipped=skipped, degraded=degraded, data_profile=profile)
+
+
+def store_profile(store: Any) -> dict[str, Any]:
+    """The store's data profile (:meth:`graphkit.store.Store.profile`; computed for any other
+    object that offers the store's read interface)."""
+    fn = getattr(store, "profile", None)
+    if callable(fn):
+        return fn()
+    return data_profile(store)
 
 
 def _attributions(store: Any, findings: list[Finding]) -> pd.DataFrame:

@@ -108,11 +108,13 @@ def test_impossible_travel(planted_store):
     fs = graphkit.impossible_travels(planted_store)
     assert [(f.entity_ids("card"), f.claims) for f in fs] == [(["K0005"], ["C0112", "C0113"])]
     pair = fs[0].evidence["pairs"][0]
-    assert 330 < pair["distance_km"] < 400 and pair["gap_minutes"] == 40.0
+    assert 330 < pair["distance_km"] < 400 and pair["gap_written_minutes"] == 40.0
+    # 10:00 is an hour stamp of this column (true time in [10:00, 11:00)), 10:40 is known to the minute
+    assert pair["max_gap_minutes"] == 41.0 and "0分钟" not in fs[0].summary and "41分钟内" in fs[0].summary
     assert {"institution:H0001", "institution:H0003"} <= {f"{e.type}:{e.id}" for e in fs[0].entities}
 
 
-def test_impossible_travel_region_fallback_without_coordinates(tmp_path):
+def test_impossible_travel_region_centroids_without_coordinates(tmp_path):
     t = planted_tables()
     for table in ("institutions", "pharmacies"):
         for r in t[table]:
@@ -120,7 +122,9 @@ def test_impossible_travel_region_fallback_without_coordinates(tmp_path):
     load_bundle(write_bundle(tmp_path / "b", t), tmp_path / "s")
     fs = graphkit.impossible_travels(open_store(tmp_path / "s"))
     assert [f.claims for f in fs] == [["C0112", "C0113"]]
-    assert fs[0].evidence["pairs"][0]["distance_km"] == 300.0  # province lower bound
+    pair = fs[0].evidence["pairs"][0]
+    assert pair["place_a"] == pair["place_b"] == "region:regions_table"
+    assert 330 < pair["distance_low_km"] < pair["distance_km"] < 400  # centroid distance less both radii
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY))

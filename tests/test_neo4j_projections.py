@@ -27,6 +27,7 @@ from test_neo4j import bolt_server  # noqa: F401  (fixture)
 #: example parameters for the parity test's loop over SERVER_SIDE (ids of the planted bundle)
 PARITY_KWARGS: dict[str, list[dict[str, Any]]] = {
     "travel_pairs": [{"by": "card_id"}, {"by": "patient_id"}],
+    "clock_minutes": [{"providers": ["institution:H0001", "pharmacy:Y0001", "institution:NOPE"]}, {"providers": []}],
     "patient_claims": [{"patient_ids": ["PT0001", "PT0002", "PT0005", "PT0008", "NOBODY"]}, {"patient_ids": []}],
     "member_claims": [{"patient_ids": ["PT0001", "PT0003", "PT0007", "PT0008"]}],
     "referral_claims": [{"referral_ids": ["RF0001", "NO-SUCH-REFERRAL"]}, {"referral_ids": []}],
@@ -64,6 +65,10 @@ CASES: dict[str, list[Kw]] = {
     "replaced_card_use": [{}, {"grace_days": 0}],
     "venue_reach": [lambda e: {"institutions": _some(e, "institutions", "institution_id"),
                                "pharmacies": _some(e, "pharmacies", "pharmacy_id")}],
+    "travel_pairs": [{"by": "card_id"}, {"by": "patient_id"}, {"by": "card_id", "max_gap_hours": 2.0, "coordinate_km": 0.0}],
+    "clock_minutes": [lambda e: {"providers": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]
+                                 + ["pharmacy:" + i for i in _some(e, "pharmacies", "pharmacy_id", 20)]},
+                      {"providers": []}],
 }
 
 

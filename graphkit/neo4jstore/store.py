@@ -242,8 +242,8 @@ def _family_groups(store: Neo4jStore) -> pd.DataFrame:
 
 
 def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "card_id",
-                  region_km_province: float = 300.0, region_km_prefecture: float = 80.0) -> pd.DataFrame:
-    from ..projections import _provider_places, pair_distances
+                  coordinate_km: float = 0.5) -> pd.DataFrame:
+    from ..projections import _provider_places, _start_time_profile, pair_distances
 
     q = "projections/travel_pairs_card" if by == "card_id" else "projections/travel_pairs_patient"
     cols = ["key", "claim_a", "claim_b", "card_a", "card_b", "patient_a", "patient_b", "time_a", "time_b",
@@ -251,7 +251,22 @@ def _travel_pairs(store: Neo4jStore, *, max_gap_hours: float = 24.0, by: str = "
     df = pd.DataFrame(store.conn.read(q, maxGapSeconds=int(max_gap_hours * 3600)), columns=cols)
     df = _typed(df, times=["time_a", "time_b"], floats=["fund_a", "fund_b"])
     df["gap_hours"] = (df["time_b"] - df["time_a"]).dt.total_seconds().astype("float64") / 3600.0
-    return pair_distances(df, _provider_places(store), region_km_province, region_km_prefecture)
+    return pair_distances(df, _provider_places(store, coordinate_km), _start_time_profile(store))
+
+
+def _clock_minutes(store: Neo4jStore, *, providers: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    keys = [str(k) for k in dict.fromkeys(providers)]
+    inst = sorted(k.split(":", 1)[1] for k in keys if k.startswith("institution:"))
+    ph = sorted(k.split(":", 1)[1] for k in keys if k.startswith("pharmacy:"))
+    cols = ["provider_type", "provider_id", "minute", "n"]
+    recs = store.conn.read("projections/clock_minutes", institutionIds=inst, pharmacyIds=ph) if keys else []
+    df = pd.DataFrame(recs, columns=cols)
+    df["provider_type"] = df["provider_type"].astype("string")
+    df["provider_id"] = df["provider_id"].astype("string")
+    df["minute"] = df["minute"].astype("int64")
+    df["n"] = df["n"].astype("int64")
+    df = df.groupby(["provider_type", "provider_id", "minute"], sort=True)["n"].sum().reset_index()
+    return df[cols].astype({"provider_type": "string", "provider_id": "string", "minute": "int64", "n": "int64"})
 
 
 def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
@@ -521,6 +536,7 @@ SERVER_SIDE = {
     "latest_claim_time": _latest_claim_time,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
+    "clock_minutes": _clock_minutes,
     "patient_claims": _patient_claims,
     "member_claims": _member_claims,
     "venue_reach": _venue_reach,
