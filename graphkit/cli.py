@@ -247,7 +247,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_generate(a: argparse.Namespace) -> int:
     from .demo import generate_city
 
-    info = generate_city(a.out, patients=a.patients, seed=a.seed, fmt=a.format, months=a.months)
+    info = generate_city(a.out, patients=a.patients, seed=a.seed, fmt=a.format, months=a.months,
+                         variant=a.variant, quirks=a.quirk)
     print(json.dumps(info, ensure_ascii=False, indent=1, default=str))
     return 0
 
@@ -398,6 +399,12 @@ def _neo4j_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neo4j-database", help="database (env NEO4J_DATABASE; default: the server's default)")
 
 
+def _variant_names() -> list[str]:
+    from .demo.config import VARIANTS
+
+    return list(VARIANTS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="graphkit",
@@ -420,6 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--months", type=int, default=12)
     g.add_argument("--format", choices=["parquet", "csv", "csv.gz"], default="parquet")
+    g.add_argument("--variant", help="城市变体 / a named city family (structure, look-alikes, export quirks): "
+                                     + ", ".join(_variant_names()))
+    g.add_argument("--quirk", action="append", help="导出怪癖 / an export quirk (repeatable; replaces the variant's), "
+                                                     "e.g. dates_only, ids_numeric, csv_gb18030")
     g.set_defaults(func=cmd_generate)
 
     v = sub.add_parser("validate", help="校验数据包 / validate a claims bundle",

@@ -1,5 +1,6 @@
 """Synthetic demo data for the workbench: a realistic "demo city" claims bundle with planted
-fraud and a ground-truth file (``truth.json``).
+fraud and a ground-truth file (``truth.json``), in families of variants (structure, legal
+look-alikes, export quirks: :mod:`graphkit.demo.config`, :mod:`graphkit.demo.quirks`).
 
 Examples
 --------
@@ -11,5 +12,6 @@ Examples
 """
 
 from .city import FORMATS, TRUTH_SCHEMA, generate_city
+from .config import VARIANTS, CityConfig, FraudShape
 
-__all__ = ["generate_city", "FORMATS", "TRUTH_SCHEMA"]
+__all__ = ["generate_city", "FORMATS", "TRUTH_SCHEMA", "VARIANTS", "CityConfig", "FraudShape"]

@@ -68,6 +68,7 @@ class Planter:
         self.new_contacts: list[tuple[np.ndarray, int, np.ndarray]] = []
         self._existing: set[str] | None = None
         self.last: dict = {}
+        self._variant_counts: dict[str, list[int]] = {}
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> list[Instance]:
@@ -195,6 +196,17 @@ class Planter:
             t = (t // DAY) * DAY + int(w.hours(rng, HOURS_OUT, 1)[0])
         return self.add_out(I, pat, inst, t, card)
 
+    def _share(self, kind: str, share: float) -> bool:
+        """Whether the next instance of ``kind`` takes a variant planted in ``share`` of them
+        (deterministic: the first, and then whenever the running share falls behind)."""
+        if share <= 0:
+            return False
+        done = self._variant_counts.setdefault(kind, [0, 0])
+        take = done[0] < share * (done[1] + 1)
+        done[0] += take
+        done[1] += 1
+        return take
+
     def private_hospitals(self, pref: int = 0) -> np.ndarray:
         w = self.w
         return np.flatnonzero(w.inst_private & w.inst_ip & (w.inst_pref == pref) & np.isin(w.inst_role, (2, 6)))
@@ -299,7 +311,7 @@ class Planter:
     # ----------------------------------------------------------------------------------------
     def impossible_travel(self) -> None:
         w, rng = self.w, self.rng
-        if self.S.county_travel > 0 and w.vrng("fraud_shape").random() < self.S.county_travel:
+        if self._share("impossible_travel", self.S.county_travel):
             outer = self._outer_counties()
             if outer.size:
                 return self._county_travel(outer)
@@ -536,7 +548,7 @@ class Planter:
         v = int(rng.choice(cand))
         venues = [v]
         campus = np.flatnonzero(w.inst_role == ROLE_BRANCH)
-        if self.S.branch_split > 0 and campus.size and w.vrng("fraud_shape").random() < self.S.branch_split:
+        if campus.size and self._share("split_stay", self.S.branch_split):
             b = int(rng.choice(campus))  # alternate between the two campuses of one brand (…分院)
             venues = [int(w.inst_parent[b]), b]
             linked = False

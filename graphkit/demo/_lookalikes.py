@@ -20,7 +20,7 @@ from . import _vocab as V
 from ._lookalikes_care import CarePaths
 from ._normal import OUT, HardNegative, NormalGen
 from ._util import DAY, HOUR, MINUTE, draw_devices, draw_phones, id_numbers
-from ._world import CK_ADDRESS, CK_DEVICE, CK_FAMILY, CK_PHONE, HOURS_OUT, K_VILLAGE, World
+from ._world import CK_DEVICE, CK_FAMILY, CK_PHONE, HOURS_OUT, K_VILLAGE, World
 from ._world_variants import CARD_E_VOUCHER, ROLE_CARE_ROOM
 from .config import LOOKALIKES
 
@@ -44,16 +44,17 @@ class Lookalikes(CarePaths):
 
     # ----------------------------------------------------------------------------------------
     def run(self) -> None:
+        C = self.C.data()
+        self.n_claims = np.bincount(C["pat"], minlength=self.w.N)  # normal claims so far
+        self.has_stay = np.bincount(C["pat"][C["ctype"] == 1], minlength=self.w.N) > 0
         for name in LOOKALIKES:
             x = self.cfg.lookalike(name)
             if x > 0:
                 getattr(self, name)(self.w.vrng(f"lookalike:{name}"), x)
-        C = self.C.data()
         for hn, claims in self._deferred:
             hn.claims = np.asarray(claims(), dtype=np.int64)
         self._deferred.clear()
         self.ng.role[self.members & (self.ng.role == 0)] = ROLE_LOOKALIKE
-        del C
 
     # ----------------------------------------------------------------------------------------
     # helpers
@@ -159,7 +160,7 @@ class Lookalikes(CarePaths):
     def care_home_batch(self, rng, x: float) -> None:
         w = self.w
         for k in range(w.n_nh):
-            room = int(w.nh_room[k]) if hasattr(w, "nh_room") and k < w.nh_room.size else -1
+            room = int(w.nh_room[k])
             if room < 0 or w.inst_role[room] != ROLE_CARE_ROOM:
                 continue
             res = np.flatnonzero(w.nh == k)
@@ -201,6 +202,8 @@ class Lookalikes(CarePaths):
             r = int(urban[np.argsort(-counts)[j % urban.size]])
             size = int(rng.integers(25, 61))
             mem = self.pick(rng, single & ~self.members, size, region=r)
+            if mem.size < size:  # the rest moved in from other districts
+                mem = np.union1d(mem, self.pick(rng, single & ~self.members & (w.region != r), size - mem.size))
             if mem.size < 10:
                 continue
             city, dist = w.reg_city[r], w.reg_name[r]
@@ -275,6 +278,8 @@ class Lookalikes(CarePaths):
         own = np.maximum(birth + rng.integers(45, 120, kids_a.size), w.day0 + rng.integers(15, 45, kids_a.size))
         own = np.minimum(own, w.day0 + w.ndays - 5)
         w.card_issued[kids_a] = own
+        ev = w.ev_card[kids_a]
+        w.card_issued[ev[ev >= 0]] = own[ev >= 0]  # a parent activates the child's e-voucher once it exists
         # check-ups and minor illness before the own card exists
         k = rng.integers(2, 5, kids_a.size)
         pat = np.repeat(kids_a, k)
@@ -305,7 +310,8 @@ class Lookalikes(CarePaths):
         elders_ok = self.plain() & (w.age >= 65) & (ng.payer < 0) & ~is_payer & (w.hh_size[w.hh] <= 2)
         fa, fb = [], []
         for p in payers:
-            e = self.pick(rng, elders_ok & ~self.members & (w.hh != w.hh[p]), 1, region=int(w.region[p]))
+            e = self.pick(rng, elders_ok & ~self.members & (w.hh != w.hh[p]) & (self.n_claims >= 3), 1,
+                          region=int(w.region[p]))
             if e.size == 0:
                 continue
             e = int(e[0])

@@ -103,7 +103,8 @@ class CarePaths:
     # ----------------------------------------------------------------------------------------
     def rail_day_trip(self, rng, x: float) -> None:
         w, ng = self.w, self.ng
-        ppl = self.pick(rng, self.plain() & (w.age >= 25) & (w.age <= 65), max(2, round(w.N / 1000 * x)))
+        # people never in hospital: a claim elsewhere during one's own stay would be a real phantom-stay signal
+        ppl = self.pick(rng, self.plain() & ~self.has_stay & (w.age >= 25) & (w.age <= 65), max(2, round(w.N / 1000 * x)))
         dests = np.concatenate([w.nb_regs, w.far_regs[:1]])  # 青岛 (~300 km) and 北京 (~360 km)
         day = self.days(rng, ppl.size)
         dest = dests[rng.integers(0, dests.size, ppl.size)]
@@ -132,7 +133,7 @@ class CarePaths:
         hubs = np.flatnonzero(w.inst_online_term >= 0)
         if hubs.size == 0:
             return
-        ok = self.plain() & (w.chronic >= 0)
+        ok = self.plain() & ~self.has_stay & (w.chronic >= 0)
         n = max(2, round(w.N / 1500 * x))
         # prefer people far from the hubs (outer counties) so that minutes apart means many km apart
         home_hubs = hubs[w.inst_pref[hubs] == 0]

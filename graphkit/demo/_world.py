@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _vocab as V
-from ._world_variants import CARD_E_VOUCHER, CARD_PHYSICAL, ROLE_BRANCH, ROLE_CARE_ROOM, WorldVariants
+from ._world_variants import CARD_PHYSICAL, ROLE_BRANCH, ROLE_CARE_ROOM, WorldVariants
 from .config import CityConfig
 from ._util import (
     DAY,

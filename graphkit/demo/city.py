@@ -345,9 +345,8 @@ def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = No
 # ----------------------------------------------------------------------------------------------
 # Writing
 # ----------------------------------------------------------------------------------------------
-def _table(name: str, cols: dict[str, pa.Array], extra: tuple[str, ...] = ()) -> pa.Table:
+def _table(name: str, cols: dict[str, pa.Array]) -> pa.Table:
     names = TABLES[name].column_names + EXTRA_COLUMNS.get(name, ())
-    names = names + tuple(c for c in extra if c not in names)
     missing = set(names) ^ set(cols)
     if missing:
         raise AssertionError(f"{name}: column mismatch {sorted(missing)}")

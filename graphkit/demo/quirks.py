@@ -117,7 +117,7 @@ class Bundle:
 # reading and writing
 # ----------------------------------------------------------------------------------------------
 _ARROW = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "date": pa.date32(),
-          "datetime": pa.timestamp("s"), "decimal": pa.float64()}
+          "datetime": pa.timestamp("ms"), "decimal": pa.float64(), "float": pa.float64()}
 
 
 def _table_names() -> list[str]:
@@ -148,7 +148,7 @@ def read_bundle(folder: str | Path) -> Bundle:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
                     raw, encoding = raw.decode("gb18030").encode("utf-8"), "gb18030"
-                head = raw.split(b"\n", 1)[0].decode("utf-8").lstrip("\ufeff").split(",")
+                head = [h.strip('"\r') for h in raw.split(b"\n", 1)[0].decode("utf-8").lstrip("\ufeff").split(",")]
                 tables[name] = pacsv.read_csv(io.BytesIO(raw), convert_options=pacsv.ConvertOptions(
                     column_types={k: v for k, v in types.items() if k in head}, strings_can_be_null=True))
             fmt = ext
@@ -171,6 +171,9 @@ def write_bundle(b: Bundle, folder: str | Path) -> dict[str, int]:
         if b.fmt == "parquet":
             pq.write_table(t, path, compression="zstd")
         else:
+            for i, f in enumerate(t.schema):  # whole seconds, as the generator writes them
+                if pa.types.is_timestamp(f.type):
+                    t = t.set_column(i, f.name, t.column(i).cast(pa.timestamp("s")))
             buf = io.BytesIO()
             pacsv.write_csv(t, buf, pacsv.WriteOptions(quoting_style="needed"))
             data = buf.getvalue()
