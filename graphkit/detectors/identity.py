@@ -37,7 +37,7 @@ Scoring (see ``docs/detectors-cards.md``)
   region's insured settled there), Bonferroni over the ring's shared venues;
 * both Fisher-combined, in decades beyond the bar of all identifier values tested
   (``surprise``), times the benign checks' factor: collective households (care homes,
-  dormitories), village agents not steered beyond their own village/community clinic,
+  dormitories), village agents not steered beyond an institution of their own region,
   employers' numbers (an excess of employees, not steered), providers' numbers (no two
   members there on one day).
 """
@@ -61,8 +61,6 @@ from ._people import CHILD_AGE, address_groups, ages_at, household_max
 
 __all__ = ["identity_rings", "identity_links"]
 
-#: institution kinds that are a neighbourhood's own primary care (the natural shared venue of villagers)
-PRIMARY_CARE = ("village", "community")
 KIND_ZH = {"phone": "手机号", "bank_account": "银行账户", "device": "设备", "address": "地址"}
 LINK_COLUMNS = ["kind", "value", "patient_id", "household", "family", "households", "members", "elderly_share"]
 
@@ -295,8 +293,8 @@ def identity_rings(
     ref = mc["start_time"].max() if len(mc) else None
     groups, address_of, hh_max = address_groups(store, ref)
     inst = store.table("institutions", ["institution_id", "kind", "region"])
-    primary = {f"institution:{i}": r for i, k, r in zip(inst["institution_id"], inst["kind"], inst["region"])
-               if k in PRIMARY_CARE}
+    # institutions by region: villagers' own clinics and county hospitals are their natural venues
+    primary = {f"institution:{i}": r for i, r in zip(inst["institution_id"], inst["region"])}
     mc_by_person = dict(tuple(mc.groupby("patient_id", sort=False)))
     empty_mc = mc.iloc[:0]
     n_rings = int(links["ring"].nunique())
@@ -486,18 +484,18 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
     steer_txt = (f"{venue_null.get('venue_members')} members at {venue} where {venue_null.get('venue_expected_members')} "
                  f"were expected") if venue else "no venue shared"
     # village doctor / agent activating e-vouchers: one region, mostly elderly or children, and not
-    # steered beyond their own village/community clinic
+    # steered, or steered only to an institution of their own region (their clinic, their county hospital)
     region = mem["region"].dropna()
     top_region = region.value_counts().index[0] if len(region) else None
     one_region = float(region.value_counts().iloc[0] / len(members)) if len(region) else 0.0
     dependants = float(((ages[known] >= elderly_age) | (ages[known] < CHILD_AGE)).mean()) if known.any() else 0.0
-    local_clinic = venue is not None and venue in primary and (primary[venue] == top_region or primary[venue] is None)
+    local_clinic = venue is not None and venue in primary and primary[venue] is not None and primary[venue] == top_region
     if not strong_kinds:
         pass
     elif one_region > 0.5 and dependants > 0.5:
         agent_steered = steered and not local_clinic
         why = (f"but steered: {steer_txt}" if agent_steered else
-               f"the shared venue is their own {venue} (primary care of their region): {steer_txt}" if steered else
+               f"the shared venue is an institution of their own region ({steer_txt})" if steered else
                f"not steered to a venue ({steer_txt})")
         checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证",
                                    "ruled_out" if agent_steered else "explains",
