@@ -237,7 +237,7 @@ def impossible_travels(
     all_keys = pd.concat([pairs[["provider_a", "key"]].set_axis(["p", "k"], axis=1),
                           pairs[["provider_b", "key"]].set_axis(["p", "k"], axis=1)]).drop_duplicates().groupby("p").size()
     fam = _family_of(store)
-    channels = _remote_channels(store, v)
+    channels = _remote_channels(store, v, pairs)
     null = {"method": "robust log-normal fit of this data's implied speeds (lower-bound km / largest possible gap) "
                       "over all judged consecutive-settlement pairs; Bonferroni over keys judged",
             "median_speed_kmh": round(10 ** mu, 3), "sigma_decades": round(sigma, 4), "pairs_judged": int(len(pairs)),
@@ -309,56 +309,60 @@ def _family_of(store: Any) -> pd.Series | None:
     return pd.Series(fg["family"].to_numpy(), index=fg["patient_id"].astype(str))
 
 
-def _remote_channels(store: Any, v: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
+def _remote_channels(store: Any, v: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
     """Claims that went through a *remote channel*: a terminal (or, without terminal ids, a
-    provider) that sits in impossible pairs of far more different cards/persons than its volume
-    predicts at the city's rate — an internet-hospital terminal (互联网医院) or an online pharmacy
-    serves people who are elsewhere, a cloned card passes an ordinary counter once or twice.
+    provider) through which far more of the travellers it serves teleport than the city's share —
+    an internet-hospital terminal (互联网医院) or an online pharmacy serves people who are
+    elsewhere; a cloned card passes an ordinary counter once.
 
-    Null: ``k_u`` distinct keys with an impossible pair through unit ``u`` against
-    ``λ_u = ρ·n_u`` (``n_u`` its claims, ``ρ = Σk / Σn`` over all units), Poisson tail,
-    Bonferroni over units; at least 2 keys (one key may be a cloned card). Returns claim_id → (unit, k, λ, level).
+    Null: of the ``m_u`` keys (cards/persons) with a judged consecutive-settlement pair through
+    unit ``u``, ``k_u`` have an impossible one; against the city's share ``ρ`` of keys with an
+    impossible pair, binomial tail, Bonferroni over the units tested; at least 2 keys. Only
+    the claims of judged pairs are looked up (by id). Returns claim_id → (unit, k, expected, level).
     """
-    from scipy.stats import poisson
+    from scipy.stats import binom
 
-    claims = pd.unique(pd.concat([v["claim_a"], v["claim_b"]]))
     cols = ["terminal_id", "institution_id", "pharmacy_id"]
-    have = set(store.columns("claims")) if hasattr(store, "columns") else set(cols)
-    c = store.claims_by_id(claims, [x for x in cols if x in have])
-    for x in cols:
-        if x not in c.columns:
-            c[x] = pd.NA
 
-    def unit_of(df: pd.DataFrame) -> tuple[pd.Series, str]:
-        prov = ("institution:" + df["institution_id"].astype("string")).fillna("pharmacy:" + df["pharmacy_id"].astype("string"))
-        if df["terminal_id"].notna().any():
-            return ("terminal:" + df["terminal_id"].astype("string")).fillna(prov), "terminal"
-        return prov, "provider"
+    def units(claim_ids: np.ndarray) -> tuple[pd.Series, str]:
+        c = store.claims_by_id(claim_ids, cols)
+        for x in cols:
+            if x not in c.columns:
+                c[x] = pd.NA
+        prov = ("institution:" + c["institution_id"].astype("string")).fillna("pharmacy:" + c["pharmacy_id"].astype("string"))
+        term = c["terminal_id"].notna().any()
+        unit = ("terminal:" + c["terminal_id"].astype("string")).fillna(prov) if term else prov
+        return pd.Series(unit.to_numpy(), index=c["claim_id"].astype(str)), ("terminal" if term else "provider")
 
-    unit, level = unit_of(c)
-    by_claim = pd.Series(unit.to_numpy(), index=c["claim_id"].astype(str))
-    long = pd.concat([v[["claim_a", "key"]].set_axis(["claim", "key"], axis=1), v[["claim_b", "key"]].set_axis(["claim", "key"], axis=1)])
-    long["unit"] = long["claim"].astype(str).map(by_claim)
-    k = long.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).groupby("unit").size()
+    def long(df: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([df[["claim_a", "provider_a", "key"]].set_axis(["claim", "provider", "key"], axis=1),
+                          df[["claim_b", "provider_b", "key"]].set_axis(["claim", "provider", "key"], axis=1)])
+
+    bad = long(v)
+    by_claim, level = units(pd.unique(bad["claim"]))
+    bad["unit"] = bad["claim"].astype(str).map(by_claim)
+    k = bad.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).groupby("unit").size()
     k = k[k >= 2]
     if k.empty:
         return {}
-    allc = store.table("claims", [x for x in cols if x in have])
-    for x in cols:
-        if x not in allc.columns:
-            allc[x] = pd.NA
-    all_unit, _ = unit_of(allc)
-    n = all_unit.value_counts()
-    rho = float(long.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).shape[0]) / max(float(n.sum()), 1.0)
+    # every judged pair at the providers of those units: how many travellers each unit serves
+    provs = set(bad.loc[bad["unit"].isin(k.index), "provider"])
+    judged = long(pairs)
+    judged = judged[judged["provider"].isin(provs)]
+    jmap, _ = units(pd.unique(judged["claim"]))
+    judged = judged.assign(unit=judged["claim"].astype(str).map(jmap))
+    m = judged.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).groupby("unit").size()
+    rho = float(v["key"].nunique()) / max(float(pairs["key"].nunique()), 1.0)
+    n_units = max(int(m.size), 1)
     out_units: dict[str, tuple[int, float]] = {}
     for u, ku in k.items():
-        lam = rho * float(n.get(u, 0))
-        lp = float(poisson.logsf(int(ku) - 1, max(lam, 1e-12)) / np.log(10))
-        if surprise(lp, len(n)) > 0:
-            out_units[str(u)] = (int(ku), lam)
+        mu = int(max(m.get(u, ku), ku))
+        lp = float(binom.logsf(int(ku) - 1, mu, min(rho, 1.0)) / np.log(10))
+        if surprise(lp, n_units) > 0:
+            out_units[str(u)] = (int(ku), rho * mu)
     if not out_units:
         return {}
-    hit = long[long["unit"].isin(list(out_units))]
+    hit = bad[bad["unit"].isin(list(out_units))]
     return {str(cl): (str(u), out_units[str(u)][0], out_units[str(u)][1], level)
             for cl, u in zip(hit["claim"], hit["unit"])}
 
