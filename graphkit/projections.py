@@ -264,6 +264,37 @@ def clock_minutes(store: Any, *, providers: list[str] | tuple[str, ...] = ()) ->
     return out[cols]
 
 
+@projection("unit_cards")
+def unit_cards(store: Any, *, units: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Claims and distinct cards settled at each unit named ``"terminal:id"``, ``"institution:id"``
+    or ``"pharmacy:id"`` in ``units``: ``unit, claims, cards``, sorted by unit (units without
+    claims are left out). How many people a terminal or provider serves.
+
+    >>> from graphkit.store import open_store  # doctest: +SKIP
+    >>> unit_cards(open_store("store"), units=["terminal:T0001"])  # doctest: +SKIP
+    """
+    cols = ["unit", "claims", "cards"]
+    want = pd.Index(pd.unique(pd.Series(list(units), dtype="string")))
+    empty = pd.DataFrame({"unit": pd.Series([], dtype="string"), "claims": pd.Series([], dtype="int64"),
+                          "cards": pd.Series([], dtype="int64")})
+    if len(want) == 0:
+        return empty
+    have = set(store.columns("claims")) if hasattr(store, "columns") else set()
+    claims = store.table("claims", ["card_id", "institution_id", "pharmacy_id"] + (["terminal_id"] if "terminal_id" in have else []))
+    ptype, pid = provider_key(claims)
+    parts = [pd.DataFrame({"unit": ptype.str.cat(pid, sep=":").to_numpy(), "card": claims["card_id"].to_numpy()})]
+    if "terminal_id" in claims.columns:
+        t = claims["terminal_id"]
+        parts.append(pd.DataFrame({"unit": ("terminal:" + t.astype("string")).to_numpy(), "card": claims["card_id"].to_numpy()}))
+    long = pd.concat(parts, ignore_index=True)
+    long = long[long["unit"].isin(want).fillna(False).to_numpy(bool)]
+    if long.empty:
+        return empty
+    g = long.groupby("unit", sort=True)["card"]
+    out = pd.DataFrame({"claims": g.size(), "cards": g.nunique()}).reset_index()
+    return out.astype({"unit": "string", "claims": "int64", "cards": "int64"})[cols]
+
+
 @projection("travel_pairs")
 def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id", coordinate_km: float = 0.5) -> pd.DataFrame:
     """Consecutive settlements of one card (``by="card_id"``) or person (``"patient_id"``) at

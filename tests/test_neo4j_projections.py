@@ -60,6 +60,10 @@ CASES: dict[str, list[Kw]] = {
     "clock_minutes": [lambda e: {"providers": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]
                                  + ["pharmacy:" + i for i in _some(e, "pharmacies", "pharmacy_id", 20)]},
                       {"providers": []}],
+    "unit_cards": [lambda e: {"units": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]
+                              + ["pharmacy:" + i for i in _some(e, "pharmacies", "pharmacy_id", 20)]
+                              + ["terminal:" + t for t in _some(e, "claims", "terminal_id", 20)]},
+                   {"units": []}],
     "card_patient_counts": [{}],
     "latest_claim_time": [{}],
     "replaced_card_use": [{}, {"grace_days": 0}],

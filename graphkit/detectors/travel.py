@@ -237,7 +237,7 @@ def impossible_travels(
     all_keys = pd.concat([pairs[["provider_a", "key"]].set_axis(["p", "k"], axis=1),
                           pairs[["provider_b", "key"]].set_axis(["p", "k"], axis=1)]).drop_duplicates().groupby("p").size()
     fam = _family_of(store)
-    channels = _remote_channels(store, v, pairs)
+    channels = _remote_channels(store, v)
     null = {"method": "robust log-normal fit of this data's implied speeds (lower-bound km / largest possible gap) "
                       "over all judged consecutive-settlement pairs; Bonferroni over keys judged",
             "median_speed_kmh": round(10 ** mu, 3), "sigma_decades": round(sigma, 4), "pairs_judged": int(len(pairs)),
@@ -309,16 +309,17 @@ def _family_of(store: Any) -> pd.Series | None:
     return pd.Series(fg["family"].to_numpy(), index=fg["patient_id"].astype(str))
 
 
-def _remote_channels(store: Any, v: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
+def _remote_channels(store: Any, v: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
     """Claims that went through a *remote channel*: a terminal (or, without terminal ids, a
     provider) through which far more of the travellers it serves teleport than the city's share —
     an internet-hospital terminal (互联网医院) or an online pharmacy serves people who are
     elsewhere; a cloned card passes an ordinary counter once.
 
-    Null: of the ``m_u`` keys (cards/persons) with a judged consecutive-settlement pair through
-    unit ``u``, ``k_u`` have an impossible one; against the city's share ``ρ`` of keys with an
-    impossible pair, binomial tail, Bonferroni over the units tested; at least 2 keys. Only
-    the claims of judged pairs are looked up (by id). Returns claim_id → (unit, k, expected, level).
+    Null: of the ``m_u`` cards the unit serves (projection ``unit_cards``), ``k_u`` cards/persons
+    have an impossible pair through it; against the city's share ``ρ`` of cards with one,
+    binomial tail, Bonferroni over the units tested; a channel needs at least 2 such keys *and*
+    a third of the people it serves (a counter that swiped two cloned cards among hundreds of
+    honest customers is not a channel). Returns claim_id → (unit, k, expected, level).
     """
     from scipy.stats import binom
 
@@ -345,20 +346,17 @@ def _remote_channels(store: Any, v: pd.DataFrame, pairs: pd.DataFrame) -> dict[s
     k = k[k >= 2]
     if k.empty:
         return {}
-    # every judged pair at the providers of those units: how many travellers each unit serves
-    provs = set(bad.loc[bad["unit"].isin(k.index), "provider"])
-    judged = long(pairs)
-    judged = judged[judged["provider"].isin(provs)]
-    jmap, _ = units(pd.unique(judged["claim"]))
-    judged = judged.assign(unit=judged["claim"].astype(str).map(jmap))
-    m = judged.dropna(subset=["unit"]).drop_duplicates(["unit", "key"]).groupby("unit").size()
-    rho = float(v["key"].nunique()) / max(float(pairs["key"].nunique()), 1.0)
-    n_units = max(int(m.size), 1)
+    # the people each candidate unit serves (distinct cards settled there, over all its claims)
+    served = store.projection("unit_cards", units=[str(u) for u in k.index]).set_index("unit")["cards"]
+    n_cards = max(int((store.row_counts() or {}).get("cards", 0)), int(served.max()) if len(served) else 1, 1)
+    rho = float(v["key"].nunique()) / n_cards  # the city's share of cards/persons with an impossible pair
+    n_units = max(int(len(served)), 1)
     out_units: dict[str, tuple[int, float]] = {}
     for u, ku in k.items():
-        mu = int(max(m.get(u, ku), ku))
+        mu = int(max(served.get(str(u), ku), ku))
         lp = float(binom.logsf(int(ku) - 1, mu, min(rho, 1.0)) / np.log(10))
-        if surprise(lp, n_units) > 0:
+        # a channel: a third or more of the people it serves are elsewhere, far beyond the city's share
+        if 3 * ku >= mu and surprise(lp, n_units) > 0:
             out_units[str(u)] = (int(ku), rho * mu)
     if not out_units:
         return {}

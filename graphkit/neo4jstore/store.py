@@ -275,6 +275,16 @@ def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
     return _typed(df, times=["start_time", "end_time"], floats=["fund_amount"])
 
 
+def _unit_cards(store: Neo4jStore, *, units: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    keys = [str(k) for k in dict.fromkeys(units)]
+    by = {t: sorted(k.split(":", 1)[1] for k in keys if k.startswith(t + ":")) for t in ("terminal", "institution", "pharmacy")}
+    recs = store.conn.read("projections/unit_cards", terminalIds=by["terminal"], institutionIds=by["institution"],
+                           pharmacyIds=by["pharmacy"]) if keys else []
+    df = pd.DataFrame(recs, columns=["unit", "claims", "cards"])
+    df = df[df["claims"] > 0] if len(df) else df
+    return df.sort_values("unit").reset_index(drop=True).astype({"unit": "string", "claims": "int64", "cards": "int64"})
+
+
 def _provider_activity(store: Neo4jStore) -> pd.DataFrame:
     cols = ["provider_type", "provider_id", "mode", "first_day", "last_day", "open_days"]
     df = pd.DataFrame(store.conn.read("projections/provider_activity"), columns=cols)
@@ -467,6 +477,7 @@ SERVER_SIDE = {
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
     "clock_minutes": _clock_minutes,
+    "unit_cards": _unit_cards,
     "patient_claims": _patient_claims,
     "member_claims": _member_claims,
     "venue_reach": _venue_reach,
