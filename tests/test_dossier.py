@@ -229,3 +229,18 @@ def test_cli_dossier_for_an_investigators_case(city, tmp_path):
     assert {"create", "update"} <= {e["action"] for e in doc["audit_trail"]}
     assert "核实：同批入院" in (folder / "dossier.html").read_text("utf-8") or doc["case"]["notes"] == "核实：同批入院"
     assert verify_dossier(folder).ok
+
+
+def test_dossier_states_the_null_and_the_legal_explanations_tested(city, tmp_path):
+    """发现过程 says what the pattern was compared with and which legal explanations were tested."""
+    root, store, truth = city
+    found = [f for f in graphkit.scan(store, kinds=["shared_card"]).findings if f.evidence.get("benign_checks")]
+    assert found, "shared_card findings carry their benign checks"
+    f = found[0]
+    write_dossier(store, [f], tmp_path / "d", pdf=False, found_on="2024-07-05")
+    html = (tmp_path / "d" / "dossier.html").read_text("utf-8")
+    assert "合法情形核查" in html and "比较基准" in html
+    for check in f.evidence["benign_checks"]:
+        assert check["check"] in html
+    md = (tmp_path / "d" / "dossier.md").read_text("utf-8")
+    assert "合法情形核查" in md and f.evidence["benign_checks"][0]["check"] in md

@@ -479,6 +479,8 @@ def test_leads_queue_filters_sorts_totals_and_opens(wb):
     q.pick.value = target
     q.open_button.click()
     assert opened == [target] and wb.current_lead == target and target in q.opened.value
+    if wb.finding(target).evidence.get("benign_checks"):  # what the lead was tested against is shown with it
+        assert "gk-checks" in q.opened.value and "合法情形" in q.opened.value
     assert "尚无已确认或已排除的案件" in q.feedback.value
 
 

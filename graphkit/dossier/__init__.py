@@ -57,6 +57,35 @@ def _prov(ref: str) -> str:
     return f"<sup class='prov'><a href='#{ref}'>[{ref}]</a></sup>"
 
 
+OUTCOME_ZH = {"ruled_out": "已排除 ruled out", "partial": "部分解释 partly explains", "explains": "可解释 explains",
+              "not_testable": "数据不足无法检验 not testable"}
+
+
+def checks_frame(findings: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The legal explanations each finding was tested against (``evidence.benign_checks``), one row
+    per check: ref, 中文/English check, outcome, detail, score factor.
+
+    >>> checks_frame([{"provenance": "P1", "evidence": {"benign_checks": [{"check": "care_home", "zh": "养老机构",
+    ...     "outcome": "ruled_out", "detail": "no care home", "factor": 1.0}]}}])["outcome"].tolist()
+    ['已排除 ruled out']
+    """
+    rows = [{"ref": f["provenance"], "check": f"{b.get('zh', '')} {b['check']}".strip(),
+             "outcome": OUTCOME_ZH.get(b["outcome"], b["outcome"]), "detail": b.get("detail", ""), "factor": b.get("factor", 1.0)}
+            for f in findings for b in (f.get("evidence") or {}).get("benign_checks", [])]
+    return pd.DataFrame(rows, columns=["ref", "check", "outcome", "detail", "factor"])
+
+
+def _nulls(findings: Sequence[dict[str, Any]]) -> str:
+    out = []
+    for f in findings:
+        n = (f.get("evidence") or {}).get("null")
+        if isinstance(n, dict) and n.get("method"):
+            rest = {k: v for k, v in n.items() if k != "method" and not isinstance(v, (dict, list))}
+            out.append(f"<p class='meta'>[{esc(f['provenance'])}] 比较基准 / compared with: {esc(n['method'])}"
+                       + (f" — {esc(json.dumps(rest, ensure_ascii=False))}" if rest else "") + "</p>")
+    return "".join(out)
+
+
 def _main_html(c: DossierContent) -> str:
     t, h = c.totals, c.handling
     refs = "".join(_prov(p["ref"]) for p in c.provenance)
@@ -82,6 +111,11 @@ def _main_html(c: DossierContent) -> str:
 <p>由基金监管数据分析工具 graphkit 对医保结算数据快照（数据指纹 data fingerprint <code>{esc(c.data_fingerprint)}</code>）运行以下检测器发现，
 每条结论的来源见下表（检测器、参数、数据指纹、软件版本）。/ Found by the detectors below on the data snapshot above; every statement links to its source.</p>
 {table_html(findings_rows, {'ref': '来源 ref', 'id': '线索 finding', 'kind': '类型 kind', 'score': '评分', 'amount': '基金(元)', 'claims': '笔数', 'summary': '摘要'})}
+<h3>比较基准与合法情形核查 / What it was compared with, legal explanations tested</h3>
+<p>评分来自与本数据自身背景的比较；下列合法情形已按数据逐一核查（“数据不足”表示数据不能回答，未作推测）。/ Each score compares the
+pattern with this data's own background; the legal explanations below were tested from the data ("not testable": the data cannot tell, nothing was assumed).</p>
+{_nulls(c.findings)}
+{table_html(checks_frame(c.findings), {'ref': '来源 ref', 'check': '合法情形 explanation', 'outcome': '结论 outcome', 'detail': '依据 detail', 'factor': '评分系数 factor'}) if len(checks_frame(c.findings)) else "<p class='meta'>（该线索未记录合法情形核查 / no checks recorded for these findings）</p>"}
 <h3 id='provenance'>来源 / Provenance</h3>
 {''.join(f"<p id='{esc(p['ref'])}' class='meta'>[{esc(p['ref'])}] {esc(p['finding_id'])} · detector {esc(p['detector'])} · parameters {esc(json.dumps(p['parameters'], ensure_ascii=False))} · data {esc(p['data_fingerprint'][:16])}… · {esc(p['software_version'])} · {esc(p['generated_at'])}</p>" for p in c.provenance)}
 <h2>三、违法违规事实 / Facts</h2>
@@ -111,6 +145,8 @@ def _markdown(c: DossierContent) -> str:
              f"- 数据指纹 / data fingerprint: {c.data_fingerprint}", f"- 生成 / generated: {c.generated_at} by {c.actor}", "",
              "## 发现过程 / How it was found"]
     lines += [f"- [{p['ref']}] {p['finding_id']} detector `{p['detector']}` parameters `{json.dumps(p['parameters'], ensure_ascii=False)}`" for p in c.provenance]
+    lines += ["", "### 合法情形核查 / Legal explanations tested"]
+    lines += [f"- [{r.ref}] {r.check}: {r.outcome} — {r.detail}" for r in checks_frame(c.findings).itertuples(index=False)]
     lines += ["", "## 违法违规事实 / Facts"] + [f"- {f['summary']} [{f['provenance']}]" for f in c.findings]
     lines += ["", "## 处理意见及依据 / Proposed handling", f"- 追回 recover {h['recover']:,.2f} 元; 罚款 penalty {h['penalty_multiple']}× = {h['penalty_amount']:,.2f} 元"]
     lines += [f"- 移送 refer to {r['to']} ({r['to_en']}): {r['why']}" for r in h["routes"]]

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..findings import ENTITY_TYPES, KINDS, Entity
 from . import shaping
+from .checks_view import checks_html
 from .cases import STATUSES, CaseError, export_case
 from .data import Workbench
 from .render import graph_html, graph_iframe
@@ -220,6 +221,7 @@ class LeadsQueue(_Panel):
             f"<div style='border:1px solid #ccc;padding:6px;margin:4px 0'><b>已打开 / opened:</b> <code>{html.escape(f.id)}</code><br>"
             f"{html.escape(zh)} / {html.escape(en)} · 评分 score {f.score:.3f} · {shaping.yuan(f.amount_at_risk)} · "
             f"{len(f.claims)} 笔 claims<br>{html.escape(f.summary)}<ul style='margin:2px 0'>{ents}{more}</ul>"
+            f"{checks_html(f.evidence)}"
             "在 <a href='02_explore.ipynb' target='_blank'>02_explore.ipynb</a> 查看关系图，在 "
             "<a href='03_case.ipynb' target='_blank'>03_case.ipynb</a> 立案 / see the graph in 02_explore, build a case in 03_case.</div>")
         self.say(f"已打开线索 / opened lead {fid}")
