@@ -79,9 +79,11 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
         ok = a >= 0
         counts.append(np.bincount(a[ok] * D + day[ok], minlength=n * D).reshape(n, D).astype(np.float64))
     out = np.ones(ep_day.size)
-    sel = np.isin(prov, np.unique(ep_prov))
-    own_all: dict[int, np.ndarray] = {int(p): np.bincount(day[sel & (prov == p)], minlength=D).astype(np.float64)
-                                      for p in np.unique(ep_prov).tolist()}
+    eps = np.unique(ep_prov)
+    slot = np.searchsorted(eps, prov)  # each claim's episode provider, when it is one (one pass, not one per provider)
+    sel = (slot < eps.size) & (eps[np.minimum(slot, max(eps.size - 1, 0))] == prov) if eps.size else np.zeros(prov.size, bool)
+    own_mat = np.bincount(slot[sel] * D + day[sel], minlength=eps.size * D).reshape(eps.size, D).astype(np.float64)
+    own_all: dict[int, np.ndarray] = {int(p): own_mat[i] for i, p in enumerate(eps.tolist())}
     for p in np.unique(ep_prov).tolist():
         k = np.flatnonzero(ep_prov == p)
         own = own_all[int(p)]
@@ -147,12 +149,15 @@ def non_medical(store: Any, episode_ids: pd.Series, background: dict[int, np.nda
 
 
 def background_sample(order: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, units: np.ndarray,
-                      episode_rows: set[int]) -> dict[int, np.ndarray]:
+                      episode_rows: set[int] | np.ndarray) -> dict[int, np.ndarray]:
     """Per unit, up to :data:`NM_SAMPLE` of its non-episode claims (row numbers), evenly spaced."""
+    ep = np.fromiter(episode_rows, dtype=np.int64) if isinstance(episode_rows, set) else np.asarray(episode_rows, np.int64)
+    is_ep = np.zeros(int(max(order.max(initial=-1), ep.max(initial=-1))) + 1, dtype=bool)
+    is_ep[ep] = True  # one mask for all units (not an isin per unit)
     out = {}
     for uc in units.tolist():
         rows = order[unit_first[uc]: unit_last[uc] + 1]
-        rows = rows[~np.isin(rows, np.fromiter(episode_rows, dtype=np.int64, count=len(episode_rows)))] if episode_rows else rows
+        rows = rows[~is_ep[rows]]
         if rows.size > NM_SAMPLE:
             rows = rows[np.linspace(0, rows.size - 1, NM_SAMPLE).astype(np.int64)]
         out[uc] = rows
