@@ -44,14 +44,16 @@ def main() -> int:
     findings = read_findings(a.findings).findings if a.findings else []
     base = _rss_mb()
     stages: dict[str, float] = {}
+    peak_rise: dict[str, float] = {}
 
     def timed(name, fn):
         def wrap(*args, **kw):
-            t0 = time.perf_counter()
+            t0, r0 = time.perf_counter(), _rss_mb()
             try:
                 return fn(*args, **kw)
             finally:
                 stages[name] = stages.get(name, 0.0) + time.perf_counter() - t0
+                peak_rise[name] = max(peak_rise.get(name, 0.0), _rss_mb() - r0)  # how far this stage raised the peak
         return wrap
 
     scores.claims_activity = timed("activity", activity.claims_activity)
@@ -67,6 +69,7 @@ def main() -> int:
     out = {
         "claims": res.activity.n_claims, "entities": res.activity.n_entities, "findings": len(findings),
         "seconds": {k: round(v, 2) for k, v in stages.items()} | {"total": round(total, 2)},
+        "peak_rise_mb": {k: round(v) for k, v in peak_rise.items()},
         "cpu_seconds": round(cpu, 2), "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "peak_rss_mb": round(peak), "rss_before_mb": round(base), "added_peak_mb": round(peak - base),
         "per_million_claims": {"seconds": round(total / max(res.activity.n_claims, 1) * 1e6, 2),

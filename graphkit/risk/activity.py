@@ -141,6 +141,39 @@ def index_of(values: pd.Series, ids: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(out, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def _distinct(values: pd.Series) -> list[str]:
+    """Distinct non-null values as strings, computed in Arrow (no Python object per row).
+
+    >>> sorted(_distinct(pd.Series(["b", None, "b", "a"], dtype="string[pyarrow]")))
+    ['a', 'b']
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is None:
+        return [str(x) for x in pd.unique(values.dropna().astype(str))]
+    return [str(x) for x in pc.unique(pc.drop_null(pc.cast(arr, pa.string()))).to_pylist()]
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(codes, uniques) like ``pd.factorize(values, use_na_sentinel=True)``, in Arrow for Arrow strings.
+
+    >>> c, u = _factorize(pd.Series(["x", None, "y", "x"], dtype="string[pyarrow]"))
+    >>> c.tolist(), list(u)
+    ([0, -1, 1, 0], ['x', 'y'])
+    """
+    import pyarrow.compute as pc
+
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is None:
+        codes, uniq = pd.factorize(values.astype(object), use_na_sentinel=True)
+        return codes, pd.Index(uniq)
+    enc = pc.dictionary_encode(arr).combine_chunks()
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, pd.Index(enc.dictionary.to_pylist(), dtype=object)
+
+
 def _codes(values: pd.Series, ent: pd.DataFrame, etype: str) -> np.ndarray:
     """Entity row of each id in ``values`` among entities of ``etype`` (-1 when null/absent)."""
     rows = np.flatnonzero(ent["entity_type"].to_numpy() == etype)
@@ -164,14 +197,13 @@ def claims_activity(store: Any) -> Activity:
     extra = []
     for etype, col in (("institution", inst), ("pharmacy", phar)):
         known = set(ent.loc[ent["entity_type"] == etype, "entity_id"])
-        seen = pd.unique(col.dropna().astype(str))
-        miss = [x for x in seen if x not in known]
+        miss = [x for x in _distinct(col) if x not in known]
         if miss:
             extra.append(pd.DataFrame({"entity_type": etype, "entity_id": miss}))
             notes.append(f"{len(miss)} {etype} id(s) in claims but not in the {etype} table: added without attributes")
     doc = _col(store, "doctor_id")
     known_d = set(ent.loc[ent["entity_type"] == "doctor", "entity_id"])
-    miss_d = [x for x in pd.unique(doc.dropna().astype(str)) if x not in known_d]
+    miss_d = [x for x in _distinct(doc) if x not in known_d]
     if miss_d:
         extra.append(pd.DataFrame({"entity_type": "doctor", "entity_id": miss_d}))
         notes.append(f"{len(miss_d)} doctor id(s) in claims but not in the doctors table: added without attributes")
@@ -213,7 +245,7 @@ def claims_activity(store: Any) -> Activity:
     fund = _col(store, "fund_amount").to_numpy("float64", na_value=0.0)
     total = _col(store, "total_amount").to_numpy("float64", na_value=0.0)
     dxs = _col(store, "diagnosis_code")
-    dx, dx_codes = pd.factorize(dxs.astype(object), use_na_sentinel=True)
+    dx, dx_codes = _factorize(dxs)
     del dxs
     return Activity(
         entities=ent, patients=pats.reset_index(drop=True), prov=prov, doc=dpos, pat=pat,

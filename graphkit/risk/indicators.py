@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity, index_of
+from .activity import Activity, _factorize, index_of
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
 
@@ -268,13 +268,12 @@ def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
     if items.empty:
         notes.append("claim_items empty: item shares not computed / 费用明细为空")
         return
-    # one lookup per distinct claim (items come grouped by claim), category as small int codes
-    code, uniq = pd.factorize(items["claim_id"], sort=False)
-    cat_code, cats = pd.factorize(items["category"], use_na_sentinel=True)
+    # each item's claim row: one Arrow hash lookup of the item's claim id among the claims' ids
+    # (no Python object per item), category as small int codes
+    row = index_of(items["claim_id"], store.table("claims", ["claim_id"])["claim_id"]).astype(np.int64)
+    cat_code, cats = _factorize(items["category"])
     amt_items = items["amount"].to_numpy("float64", na_value=0.0)
     del items
-    claim_of_uniq = index_of(pd.Series(uniq), store.table("claims", ["claim_id"])["claim_id"])
-    row = claim_of_uniq[code]
     cat = cat_code
     amt = amt_items
     ok = row >= 0
