@@ -614,11 +614,24 @@ def _arrow_array(s: pd.Series, typ: str | None) -> pa.Array:
     return pa.array(s.astype("object").where(s.notna(), None).tolist(), type=pa.string())
 
 
+def _null_column(typ: str, index: pd.Index) -> pd.Series:
+    """An all-null column of a schema type (a column Synthea has nothing for)."""
+    if typ in ("date", "datetime"):
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[s]")
+    if typ == "int":
+        return pd.Series(pd.NA, index=index, dtype="Int64")
+    if typ == "bool":
+        return pd.Series(pd.NA, index=index, dtype="boolean")
+    if typ in ("decimal", "float"):
+        return pd.Series(np.nan, index=index, dtype="float64")
+    return pd.Series(pd.NA, index=index, dtype="string")
+
+
 def _write_table(df: pd.DataFrame, table: str, out: Path, fmt: str) -> int:
     spec = TABLES[table]
     for c in spec.columns:  # every schema column present, typed null when unknown
         if c.name not in df.columns:
-            df[c.name] = pd.Series(pd.NA, index=df.index, dtype="string")
+            df[c.name] = _null_column(c.type, df.index)
     cols = list(spec.column_names) + [c for c in df.columns if c not in spec.column_names]
     df = df[cols]
     types = {c.name: c.type for c in spec.columns}
