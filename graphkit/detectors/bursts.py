@@ -69,7 +69,7 @@ from ..profile import time_precision
 from ..projections import projection, provider_key
 from . import register
 from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
-from ._burst_checks import burst_facts as _burst_facts, unit_finding as _unit_finding
+from ._burst_checks import burst_facts as _burst_facts, episode_facts as _episode_facts, unit_finding as _unit_finding
 
 __all__ = ["card_bursts", "burst_windows"]
 
@@ -421,10 +421,21 @@ def card_bursts(
     n_eps_all = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit", "episode"]).ngroups)
     n_units = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"]).ngroups)
     facts = _burst_facts(store, rows_all)
+    ef = _episode_facts(rows_all, facts)
+    # units in sorted key order (rows with a missing key belong to none, as in a groupby); each
+    # unit's episodes as indices into ef
+    g = rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"], sort=True).ngroup().to_numpy()
+    ep_ix = np.searchsorted(ef["ids"], rows_all["episode"].to_numpy(np.int64))
+    sel = ~np.isnan(g)
+    pairs = np.unique(g[sel].astype(np.int64) * np.int64(len(ef["ids"]) + 1) + ep_ix[sel])
+    pg, pe = pairs // (len(ef["ids"]) + 1), pairs % (len(ef["ids"]) + 1)
+    cuts = np.searchsorted(pg, np.arange(n_units + 1))
+    units = rows_all["unit"].to_numpy(dtype=object)[ef["first"]]
     findings: list[Finding] = []
-    for (_, _, _, unit), rows in rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"], sort=True):
-        f = _unit_finding(unit, rows, facts, precision=precision, window=W, n_tests=n_tests, n_eps_all=n_eps_all,
-                          n_units=n_units, min_surprise=min_surprise, min_episodes=min_episodes,
+    for k in range(n_units):
+        eps = pe[cuts[k]: cuts[k + 1]]
+        f = _unit_finding(units[eps[0]], rows_all, eps, ef, facts, precision=precision, window=W, n_tests=n_tests,
+                          n_eps_all=n_eps_all, n_units=n_units, min_surprise=min_surprise, min_episodes=min_episodes,
                           institution_weight=institution_weight, campaign_weight=campaign_weight)
         if f is not None:
             findings.append(f)
