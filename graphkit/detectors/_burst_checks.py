@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._fast import unique_ints
 from ..findings import Entity, Finding
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._nulls import binom_log10_sf, poisson_log10_sf
@@ -117,7 +118,7 @@ def episode_facts(rows_all: pd.DataFrame, facts: dict) -> dict[str, Any]:
         cv = np.where(med_all <= 0, 1.0, 1.4826 * mad / med_all)  # robust_cv, NaN when an amount is NaN
     card, _ = pd.factorize(rows_all["card_id"].to_numpy(dtype=object), use_na_sentinel=True)
     ok = card >= 0
-    pairs = np.unique(inv[ok].astype(np.int64) * (int(card.max(initial=0)) + 1) + card[ok])
+    pairs = unique_ints(inv[ok].astype(np.int64) * (int(card.max(initial=0)) + 1) + card[ok])
     n_cards = np.bincount(pairs // (int(card.max(initial=0)) + 1), minlength=n)
     odd = np.bincount(inv, weights=rows_all["odd_hour"].to_numpy(dtype=bool).astype(np.float64), minlength=n)
     nm = rows_all["nonmedical"].to_numpy(np.float64)
@@ -131,7 +132,7 @@ def episode_facts(rows_all: pd.DataFrame, facts: dict) -> dict[str, Any]:
     # people of each episode: distinct (episode, person) pairs, a missing person counted once
     pcode, pvals = pd.factorize(rows_all["patient_id"].to_numpy(dtype=object), use_na_sentinel=False)
     np_ = max(len(pvals), 1)
-    pp = np.unique(inv.astype(np.int64) * np_ + pcode)
+    pp = unique_ints(inv.astype(np.int64) * np_ + pcode)
     pp_ep, pp_pat = pp // np_, pp % np_
     n_pats = np.bincount(pp_ep, minlength=n)
     # most common known address among each episode's people

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._fast import unique_ints
+
 __all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE"]
 
 DAY_S = 86_400
@@ -79,12 +81,12 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
         ok = a >= 0
         counts.append(np.bincount(a[ok] * D + day[ok], minlength=n * D).reshape(n, D).astype(np.float64))
     out = np.ones(ep_day.size)
-    eps = np.unique(ep_prov)
+    eps = unique_ints(ep_prov)
     slot = np.searchsorted(eps, prov)  # each claim's episode provider, when it is one (one pass, not one per provider)
     sel = (slot < eps.size) & (eps[np.minimum(slot, max(eps.size - 1, 0))] == prov) if eps.size else np.zeros(prov.size, bool)
     own_mat = np.bincount(slot[sel] * D + day[sel], minlength=eps.size * D).reshape(eps.size, D).astype(np.float64)
     own_all: dict[int, np.ndarray] = {int(p): own_mat[i] for i, p in enumerate(eps.tolist())}
-    for p in np.unique(ep_prov).tolist():
+    for p in eps.tolist():
         k = np.flatnonzero(ep_prov == p)
         own = own_all[int(p)]
         r = _peak_ratios(city - own, ep_day[k])

@@ -66,6 +66,7 @@ from scipy.stats import poisson
 from ..findings import Finding
 from ..params import Param
 from ..profile import time_precision
+from .._fast import unique_ints
 from ..projections import projection, provider_key
 from . import register
 from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
@@ -268,7 +269,7 @@ def burst_windows(
         pos = np.repeat(cand - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
         card_w, _ = _codes(claims["card_id"].iloc[order[pos]])  # only the claims inside candidate windows
         span_c = np.int64(card_w.max() + 2)
-        pairs = np.unique(win * span_c + card_w + 1)
+        pairs = unique_ints(win * span_c + card_w + 1)
         ncards = np.bincount(pairs // span_c, minlength=cand.size)
         surprise = -poisson.logsf(ncards - 1, lam) / np.log(10)
         keep = (ncards >= min_cards) & (surprise >= min_surprise)
@@ -336,7 +337,7 @@ def burst_windows(
                        prov[order[ep_start]])
     amounts = claims["total_amount"].to_numpy(dtype=np.float64)
     band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
-    bg = background_sample(order, ufirst, ulast, np.unique(ep_unit), set(src.tolist()))
+    bg = background_sample(order, ufirst, ulast, unique_ints(ep_unit), set(src.tolist()))
     nm, nm_rate = non_medical(store, out["claim_id"], bg, claims["claim_id"].to_numpy(dtype=object))
     out["day_ratio"] = day_r[rows]
     out["band_in"] = band_in[rows]
@@ -427,7 +428,7 @@ def card_bursts(
     g = rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"], sort=True).ngroup().to_numpy()
     ep_ix = np.searchsorted(ef["ids"], rows_all["episode"].to_numpy(np.int64))
     sel = ~np.isnan(g)
-    pairs = np.unique(g[sel].astype(np.int64) * np.int64(len(ef["ids"]) + 1) + ep_ix[sel])
+    pairs = unique_ints(g[sel].astype(np.int64) * np.int64(len(ef["ids"]) + 1) + ep_ix[sel])
     pg, pe = pairs // (len(ef["ids"]) + 1), pairs % (len(ef["ids"]) + 1)
     cuts = np.searchsorted(pg, np.arange(n_units + 1))
     units = rows_all["unit"].to_numpy(dtype=object)[ef["first"]]
