@@ -26,13 +26,12 @@ import pandas as pd
 from .._fast import unique_ints
 from ..findings import Entity, Finding
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._burst_context import CAMPAIGN_WORDS  # noqa: F401 - where the words used to live
 from ._nulls import binom_log10_sf, poisson_log10_sf
 from ._people import address_groups
 
 __all__ = ["burst_facts", "episode_facts", "unit_finding", "robust_cv"]
 
-#: item names that mark an exam or vaccination session (besides category ``exam``)
-CAMPAIGN_WORDS = ("疫苗", "接种", "体检", "筛查", "vaccin", "screening", "check-up")
 #: ICD-10 codes of encounters for examination (Z00-Z13) and immunization (Z23-Z29)
 CAMPAIGN_ICD = tuple(f"Z{n:02d}" for n in list(range(0, 14)) + list(range(23, 30)))
 CAMPAIGN_KINDS = ("community", "village", "clinic")
@@ -61,16 +60,11 @@ def burst_facts(store: Any, rows_all: pd.DataFrame) -> dict[str, Any]:
     if store.has_table("pharmacies"):
         ph = store.table("pharmacies", ["pharmacy_id", "region"])
         prov_region.update({("pharmacy", i): r for i, r in zip(ph["pharmacy_id"], ph["region"])})
-    campaign = None
-    if store.has_table("claim_items"):
-        items = store.items_by_claim(rows_all["claim_id"], ["category", "item_name", "amount"])
-        if not items.empty:
-            name = items["item_name"].astype("string").fillna("").str.lower()
-            hit = (items["category"] == "exam").fillna(False) | name.str.contains("|".join(CAMPAIGN_WORDS), regex=True)
-            amt = items["amount"].fillna(0.0)
-            g = pd.DataFrame({"claim_id": items["claim_id"], "hit": amt.where(hit, 0.0), "amt": amt}).groupby("claim_id")
-            tot = g["amt"].sum()
-            campaign = (g["hit"].sum() / tot.where(tot > 0)).fillna(0.0)
+    # share of exam/vaccine item amount per episode claim (the projection read the items)
+    camp = rows_all["campaign"] if "campaign" in rows_all.columns else pd.Series(np.nan, index=rows_all.index)
+    known = camp.notna().to_numpy()
+    campaign = pd.Series(camp.to_numpy(np.float64)[known], index=rows_all["claim_id"].to_numpy(dtype=object)[known]) \
+        if known.any() else None
     return {"region_of": region_of, "groups": groups, "address_of": address_of, "hh_max": hh_max,
             "prov_kind": prov_kind, "prov_region": prov_region, "campaign": campaign}
 
@@ -159,10 +153,14 @@ def episode_facts(rows_all: pd.DataFrame, facts: dict) -> dict[str, Any]:
     camp = facts["campaign"]
     item_hit = None
     if camp is not None:
-        hit = camp.reindex(rows_all["claim_id"].to_numpy(dtype=object)).fillna(0.0).gt(0.5).to_numpy(dtype=bool)
+        hit = np.nan_to_num(rows_all["campaign"].to_numpy(np.float64), nan=0.0) > 0.5  # what facts["campaign"] holds
         item_hit = np.bincount(inv, weights=hit.astype(np.float64), minlength=n)
+    cols = {c: rows_all[c].to_numpy(dtype=object) for c in ("claim_id", "card_id", "unit_type", "provider_type",
+                                                             "provider_id", "peer_group")}
+    cols.update(odd_hour=rows_all["odd_hour"].to_numpy(dtype=bool), nonmedical=nm, start_time=t,
+                fund_amount=rows_all["fund_amount"].to_numpy(np.float64))
     return {
-        "ids": ids, "order": order, "bounds": bounds, "first": first, "n_rows": counts,
+        "cols": cols, "ids": ids, "order": order, "bounds": bounds, "first": first, "n_rows": counts,
         "t_min": np.minimum.reduceat(ts, bounds[:-1]) if n else ts, "t_max": np.maximum.reduceat(ts, bounds[:-1]) if n else ts,
         "median_amount": med, "amount_cv": cv, "distinct_cards": n_cards, "odd": odd, "nm_hits": nm_hits,
         "c": c, "lam": lam, "ratio": ratio, "log10_p": poisson_log10_sf(c, lam * ratio) if n else np.zeros(0),
@@ -247,13 +245,13 @@ def _schedule_check(kept: list[dict], weight: float, n_units: int) -> tuple[dict
     none = np.zeros(len(kept), dtype=bool)
     if len(kept) < 4:
         return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule"), none
-    starts = pd.to_datetime(pd.Series([b["start"] for b in kept]))
-    dom = starts.dt.day.to_numpy()
+    starts = np.array([np.datetime64(pd.Timestamp(b["start"]), "s") for b in kept])
+    dom = (starts.astype("datetime64[D]") - starts.astype("datetime64[M]")).astype(np.int64) + 1  # day of the month
     hits = [(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)]
     sums = [int(h.sum()) for h in hits]
     best = max(sums)
     on = hits[int(np.argmax(sums))]
-    months = starts[on].dt.to_period("M").nunique()
+    months = int(unique_ints(starts[on].astype("datetime64[M]").astype(np.int64)).size)
     lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, len(kept), 3.0 / 31.0)))
     detail = f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
     if best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0:
@@ -322,7 +320,7 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
         _per_episode("monthly_schedule", sched["zh"], sched_results, n),
         benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "
-                     f"({rows_all['peer_group'].iat[int(ef['first'][eps[0][0]])]}) hour profile"),
+                     f"({ef['cols']['peer_group'][int(ef['first'][eps[0][0]])]}) hour profile"),
     ]
     factor = benign_factor(checks)
     scored = [i for i, w in enumerate(why) if w is None] or list(range(n))
@@ -334,7 +332,8 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
         if pd.notna(ef["nm_rate"][e]):
             lp_nm += float(ef["log10_p_nm"][e])
     order, bounds = ef["order"], ef["bounds"]
-    rows = rows_all.iloc[np.concatenate([order[bounds[eps[i][0]]: bounds[eps[i][0] + 1]] for i in scored])].reset_index(drop=True)
+    idx = np.concatenate([order[bounds[eps[i][0]]: bounds[eps[i][0] + 1]] for i in scored])  # rows in rows_all
+    cols = ef["cols"]
     s_amount = float(surprise(lp_amount, n_eps_all))
     s_nm = float(surprise(lp_nm, n_units))
     s_total = s_episodes + s_amount + s_nm
@@ -351,13 +350,20 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
     n_ep = len(kept)
     s_max = max(b["surprise"] for b in kept)
     cv = float(np.median([b["amount_cv"] for b in kept]))
-    odd = float(rows["odd_hour"].mean())
-    has_nm = rows["nonmedical"].notna().any()
-    nm_share = float(rows["nonmedical"].fillna(0.0).mean()) if has_nm else None
-    cards = sorted(rows["card_id"].dropna().unique())
-    fund = float(rows["fund_amount"].sum())
-    utype = rows["unit_type"].iloc[0]
-    ptype, pid = rows["provider_type"].iloc[0], rows["provider_id"].iloc[0]
+    # the scored episodes' claims, from columns (sums and means in row order, as pandas takes them)
+    n_claims = int(idx.size)
+    odd = float(int(cols["odd_hour"][idx].sum()) / n_claims)
+    nm = cols["nonmedical"][idx]
+    has_nm = bool((~np.isnan(nm)).any())
+    nm_share = float(np.nan_to_num(nm, nan=0.0).sum() / float(n_claims)) if has_nm else None
+    card_ids = cols["card_id"][idx]
+    cards = sorted(set(card_ids[~pd.isna(card_ids)].tolist()))
+    fund_amounts = cols["fund_amount"][idx]
+    fund = float(np.where(np.isnan(fund_amounts), 0.0, fund_amounts).sum())
+    t_rows = cols["start_time"][idx]
+    first = int(idx[0])
+    utype = cols["unit_type"][first]
+    ptype, pid = cols["provider_type"][first], cols["provider_id"][first]
     ents = [Entity("terminal", unit, "terminal")] if utype == "terminal" else []
     ents.append(Entity(ptype, pid, "venue"))
     ents += [Entity("card", c, "card") for c in cards]
@@ -378,10 +384,10 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
         key=(utype, unit) if utype != "terminal" else ("terminal", ptype, pid, unit),
         score=float(surprise_score(s_total)) * factor,
         amount_at_risk=fund,
-        start=rows["start_time"].min(),
-        end=rows["start_time"].max(),
+        start=pd.Timestamp(np.datetime64(int(t_rows.min()), "s")),
+        end=pd.Timestamp(np.datetime64(int(t_rows.max()), "s")),
         entities=ents,
-        claims=rows["claim_id"],
+        claims=cols["claim_id"][idx],
         summary=(
             f"{where}出现{n_ep}次集中刷卡，最多{span_zh}{top['distinct_cards']}张不同医保卡"
             f"（金额中位{top['median_amount']:.0f}元{odd_zh}），基金{yuan(fund)}"
@@ -390,11 +396,11 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
         ),
         evidence={
             "unit_type": utype,
-            "peer_group": rows["peer_group"].iloc[0],
+            "peer_group": cols["peer_group"][first],
             "bursts": kept_all,
             "episodes": n_ep,
             "distinct_cards": len(cards),
-            "claims_count": int(len(rows)),
+            "claims_count": n_claims,
             "max_surprise": s_max,
             "odd_hour_share": odd if precision != "day" else None,
             "amount_cv": cv,

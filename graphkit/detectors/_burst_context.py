@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._fast import unique_ints
+from .._fast import isin, unique_ints
 
-__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE"]
+__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE", "CAMPAIGN_WORDS"]
 
 DAY_S = 86_400
 #: background claims sampled per unit for its normal non-medical share
 NM_SAMPLE = 200
+#: item names that mark an exam or vaccination session (besides category ``exam``)
+CAMPAIGN_WORDS = ("疫苗", "接种", "体检", "筛查", "vaccin", "screening", "check-up")
 #: an area's outbreak is looked for from this many days before to this many after the episode
 #: (a cluster often opens a wave: influenza incubates 1-4 days and a wave runs 1-3 weeks)
 OUTBREAK_DAYS = (3, 7)
@@ -127,27 +129,43 @@ def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarr
 
 
 def non_medical(store: Any, episode_ids: pd.Series, background: dict[int, np.ndarray],
-                claim_ids: np.ndarray) -> tuple[pd.Series, dict[int, float]]:
+                claim_ids: pd.Series | np.ndarray) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
     """(share of non-medical item amount per episode claim, each unit's background rate of
-    claims with non-medical items); empty / {} without ``claim_items``."""
+    claims with non-medical items, share of exam/vaccine item amount per episode claim — see
+    :data:`CAMPAIGN_WORDS`); empty / {} / None without ``claim_items``. The items are read once
+    for both."""
     if not store.has_table("claim_items"):
-        return pd.Series(dtype="float64"), {}
-    bg_ids = {u: claim_ids[pos] for u, pos in background.items()}
-    ids = pd.concat([pd.Series(episode_ids, dtype=object)] + [pd.Series(v, dtype=object) for v in bg_ids.values()],
+        return pd.Series(dtype="float64"), {}, None
+    units = list(background)
+    bg_pos = np.concatenate([background[u] for u in units] + [np.zeros(0, np.int64)])
+    bg_unit = np.repeat(np.arange(len(units)), [background[u].size for u in units])
+    bg_ids = claim_ids.iloc[bg_pos].to_numpy(dtype=object) if isinstance(claim_ids, pd.Series) else claim_ids[bg_pos]
+    ids = pd.concat([pd.Series(episode_ids, dtype=object), pd.Series(bg_ids, dtype=object)],
                     ignore_index=True).drop_duplicates()
-    items = store.items_by_claim(ids, ["category", "amount"])
+    items = store.items_by_claim(ids, ["category", "item_name", "amount"])
     if items.empty:
-        return pd.Series(dtype="float64"), {}
+        return pd.Series(dtype="float64"), {}, None
     nm = items["amount"].where(items["category"] == "non_medical", 0.0).fillna(0.0)
     g = pd.DataFrame({"claim_id": items["claim_id"], "nm": nm, "amt": items["amount"].fillna(0.0)}).groupby("claim_id")
     tot = g["amt"].sum()
     share = (g["nm"].sum() / tot.where(tot > 0)).fillna(0.0)
-    rates = {}
-    for u, v in bg_ids.items():
-        s = share.reindex(v)
-        seen = s.notna()
-        rates[u] = (float((s[seen] > 0).sum()) + 0.5) / (float(seen.sum()) + 1.0)
-    return share, rates
+    # each unit's background: which sampled claims have items (seen) and carry non-medical ones
+    s = share.reindex(bg_ids).to_numpy(dtype=np.float64)
+    seen = ~np.isnan(s)
+    n_seen = np.bincount(bg_unit, weights=seen, minlength=len(units))
+    n_nm = np.bincount(bg_unit, weights=seen & (np.nan_to_num(s) > 0), minlength=len(units))
+    rates = {u: (float(n_nm[k]) + 0.5) / (float(n_seen[k]) + 1.0) for k, u in enumerate(units)}
+    # exam/vaccination items of the episode claims (group exams, vaccination sessions)
+    ep = items[isin(items["claim_id"], pd.Index(pd.unique(pd.Series(episode_ids, dtype=object))))]
+    campaign = None
+    if not ep.empty:
+        name = ep["item_name"].astype("string").fillna("").str.lower()
+        hit = (ep["category"] == "exam").fillna(False) | name.str.contains("|".join(CAMPAIGN_WORDS), regex=True)
+        amt = ep["amount"].fillna(0.0)
+        g = pd.DataFrame({"claim_id": ep["claim_id"], "hit": amt.where(hit, 0.0), "amt": amt}).groupby("claim_id")
+        tot = g["amt"].sum()
+        campaign = (g["hit"].sum() / tot.where(tot > 0)).fillna(0.0)
+    return share, rates, campaign
 
 
 def background_sample(order: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, units: np.ndarray,

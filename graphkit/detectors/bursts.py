@@ -82,7 +82,7 @@ MIN_CHAIN = 3
 EPISODE_COLUMNS = [
     "unit", "unit_type", "provider_type", "provider_id", "peer_group", "episode", "claim_id", "card_id",
     "patient_id", "start_time", "fund_amount", "total_amount", "odd_hour", "window_cards", "expected",
-    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
+    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate", "campaign",
 ]
 
 
@@ -102,6 +102,11 @@ def _kth_largest(group: np.ndarray, values: np.ndarray, k: np.ndarray, n_groups:
     hit = rank == k[g]
     out[g[hit]] = v[hit]
     return out
+
+
+def _take(s: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``s.to_numpy(dtype=object)[rows]`` without turning the whole column into Python objects."""
+    return s.iloc[rows].to_numpy(dtype=object)
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -297,7 +302,7 @@ def burst_windows(
     posn = np.repeat(ep_start - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
     src = order[posn]
     ptype, pid = provider_key(claims.iloc[src])
-    units_s = np.where(has_term[src], claims["terminal_id"].to_numpy(dtype=object)[src],
+    units_s = np.where(has_term[src], _take(claims["terminal_id"], src),
                        (ptype + ":" + pid).to_numpy(dtype=object))
     out = pd.DataFrame(
         {
@@ -307,13 +312,13 @@ def burst_windows(
             "provider_id": pid.to_numpy(dtype=object),
             "peer_group": np.asarray(gnames, dtype=object)[grp[posn]] if len(gnames) else "",
             "episode": rows,
-            "claim_id": claims["claim_id"].to_numpy(dtype=object)[src],
-            "card_id": claims["card_id"].to_numpy(dtype=object)[src],
-            "patient_id": claims["patient_id"].to_numpy(dtype=object)[src],
+            "claim_id": _take(claims["claim_id"], src),
+            "card_id": _take(claims["card_id"], src),
+            "patient_id": _take(claims["patient_id"], src),
             "start_time": claims["start_time"].to_numpy()[src],
             "fund_amount": claims["fund_amount"].to_numpy(dtype=np.float64)[src],
             "total_amount": claims["total_amount"].to_numpy(dtype=np.float64)[src],
-            "diagnosis_code": claims["diagnosis_code"].to_numpy(dtype=object)[src],
+            "diagnosis_code": _take(claims["diagnosis_code"], src),
             "odd_hour": (share[grp[posn], hour[posn]] < 1.0 / 24.0)
             & (uh_days[u[posn] * 24 + hour[posn]] < 0.1 * np.maximum(u_days[u[posn]], 1)),
             "window_cards": best["c"].to_numpy()[rows],
@@ -337,13 +342,14 @@ def burst_windows(
                        prov[order[ep_start]])
     amounts = claims["total_amount"].to_numpy(dtype=np.float64)
     band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
-    bg = background_sample(order, ufirst, ulast, unique_ints(ep_unit), set(src.tolist()))
-    nm, nm_rate = non_medical(store, out["claim_id"], bg, claims["claim_id"].to_numpy(dtype=object))
+    bg = background_sample(order, ufirst, ulast, unique_ints(ep_unit), src)
+    nm, nm_rate, campaign = non_medical(store, out["claim_id"], bg, claims["claim_id"])
     out["day_ratio"] = day_r[rows]
     out["band_in"] = band_in[rows]
     out["band_share"] = band_share[rows]
     out["nonmedical"] = out["claim_id"].map(nm).to_numpy(dtype=np.float64) if len(nm) else np.nan
     out["unit_nm_rate"] = pd.Series(u[posn]).map(nm_rate).to_numpy(dtype=np.float64) if nm_rate else np.nan
+    out["campaign"] = out["claim_id"].map(campaign).to_numpy(dtype=np.float64) if campaign is not None else np.nan
     return out[EPISODE_COLUMNS]
 
 
