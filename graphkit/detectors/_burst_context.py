@@ -87,20 +87,60 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
     slot = np.searchsorted(eps, prov)  # each claim's episode provider, when it is one (one pass, not one per provider)
     sel = (slot < eps.size) & (eps[np.minimum(slot, max(eps.size - 1, 0))] == prov) if eps.size else np.zeros(prov.size, bool)
     own_mat = np.bincount(slot[sel] * D + day[sel], minlength=eps.size * D).reshape(eps.size, D).astype(np.float64)
-    own_all: dict[int, np.ndarray] = {int(p): own_mat[i] for i, p in enumerate(eps.tolist())}
-    for p in eps.tolist():
-        k = np.flatnonzero(ep_prov == p)
-        own = own_all[int(p)]
-        r = _peak_ratios(city - own, ep_day[k])
-        near = np.clip(ep_day[k][:, None] + np.arange(-OUTBREAK_DAYS[0], OUTBREAK_DAYS[1] + 1)[None, :], 0, D - 1)
-        for code, cnt in zip(areas, counts):
-            c = code[p] if p >= 0 else -1
-            if c >= 0:
-                other = cnt[c] - own
-                if other.sum() > 0:
-                    r = np.maximum(r, _peak_ratios(other, near.ravel()).reshape(near.shape).max(axis=1))
-        out[k] = r
+    ep_i = np.searchsorted(eps, ep_prov)  # each episode's provider row in own_mat
+    near = np.clip(ep_day[:, None] + np.arange(-OUTBREAK_DAYS[0], OUTBREAK_DAYS[1] + 1)[None, :], 0, D - 1)
+    # the city's other providers on the episode's day, then each area's around it: fences of all
+    # providers' series at once (one percentile per weekday slot and provider, as one by one)
+    r = _peak_ratio_rows(city[None, :] - own_mat, ep_i, ep_day[:, None])[:, 0]
+    for code, cnt in zip(areas, counts):
+        c = np.where(eps >= 0, code[np.maximum(eps, 0)], -1) if eps.size else np.zeros(0, np.int64)
+        rows = np.flatnonzero(c >= 0)
+        other = cnt[c[rows]] - own_mat[rows]
+        rows, other = rows[other.sum(axis=1) > 0], other[other.sum(axis=1) > 0]
+        at = np.full(eps.size, -1)
+        at[rows] = np.arange(rows.size)
+        k = np.flatnonzero(at[ep_i] >= 0)
+        if k.size:
+            r[k] = np.maximum(r[k], _peak_ratio_rows(other, at[ep_i[k]], near[k]).max(axis=1))
+    out[:] = r
     return out
+
+
+def _peak_ratio_rows(series: np.ndarray, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """:func:`_peak_ratios` for many series at once: ``series`` (n, D), and for each query ``q``
+    the ratios of row ``rows[q]`` at days ``days[q]`` (one row of days per query)."""
+    med, fence = _weekday_fences_rows(series)
+    slot = days % 7
+    x = series[rows[:, None], days]
+    r = rows[:, None]
+    return np.where(x > fence[r, slot], (x + 1.0) / (med[r, slot] + 1.0), 1.0)
+
+
+def _weekday_fences_rows(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_weekday_fences` of every row of ``series`` (n, D): (median, fence), each (n, 7).
+    The slots of the last, partial week have one day fewer; each group of slots is one
+    percentile call over a regular array (the same values as ``nanpercentile`` per column).
+
+    >>> s = np.random.default_rng(0).poisson(9.0, (3, 66)).astype(float)
+    >>> m, f = _weekday_fences_rows(s)
+    >>> all(np.array_equal(np.stack(_weekday_fences(s[i])), np.stack([m[i], f[i]])) for i in range(3))
+    True
+    """
+    n, D = series.shape
+    W = -(-D // 7)
+    full = D - (W - 1) * 7  # slots 0..full-1 have W days, the others W - 1
+    if n == 0 or (full < 7 and W < 2):
+        pairs = [_weekday_fences(x) for x in series]
+        return (np.array([p[0] for p in pairs]).reshape(n, 7), np.array([p[1] for p in pairs]).reshape(n, 7))
+    m = np.full((n, W * 7), np.nan)
+    m[:, :D] = series
+    m = m.reshape(n, W, 7)
+    q = np.empty((3, n, 7))
+    q[:, :, :full] = np.percentile(m[:, :, :full], [25, 50, 75], axis=1)
+    if full < 7:
+        q[:, :, full:] = np.percentile(m[:, : W - 1, full:], [25, 50, 75], axis=1)
+    q1, med, q3 = q
+    return med, q3 + 1.5 * (q3 - q1)
 
 
 def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, order: np.ndarray,
