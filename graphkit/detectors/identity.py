@@ -119,7 +119,6 @@ def _compute_value_households(store: Any) -> dict[str, Any] | None:
     if c.empty:
         return None
     is_fam = (c["kind"] == "family").fillna(False).to_numpy()
-    kinds = c["kind"].astype("string").fillna("?").to_numpy(dtype=object)
     # one code space for people (contact owners and family targets)
     pcodes, people = pd.factorize(pd.concat([c["patient_id"], c["value"][is_fam]], ignore_index=True))
     n = len(people)
@@ -127,7 +126,8 @@ def _compute_value_households(store: Any) -> dict[str, Any] | None:
     fa, fb = owner[is_fam], pcodes[len(c):].astype(np.int64)
     family = _components(n, fa, fb)
     # identifier values: (kind, value) as one integer code
-    kc, kind_names = pd.factorize(pd.Series(kinds))
+    kc, kind_names = pd.factorize(c["kind"].astype("string").fillna("?"))  # codes in order of first appearance
+    kind_names = pd.Index(np.asarray(kind_names, dtype=object))
     vc, _ = pd.factorize(c["value"])
     key = vc.astype(np.int64) * (len(kind_names) + 1) + kc
     idn = ~is_fam
@@ -513,7 +513,7 @@ def _reach(store: Any, venues: pd.DataFrame, people: pd.DataFrame) -> dict[str, 
     by_region = {(t, i, r): int(n) for t, i, r, n in vr[["provider_type", "provider_id", "region", "patients"]].itertuples(index=False)}
     total = vr.groupby(["provider_type", "provider_id"])["patients"].sum().to_dict()
     return {"by_region": by_region, "total": total, "insured": insured.to_dict(), "n_insured": max(int(len(people)), 1),
-            "region_of": region}
+            "region_of": region, "region_vals": region.to_numpy(dtype=object)}
 
 
 def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach: dict) -> tuple[float, dict]:
@@ -521,7 +521,12 @@ def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach
     and what it rests on."""
     if shared.empty:
         return 0.0, {"venue": None, "log10_p_venue": 0.0}
-    regions = [reach["region_of"].get(p, "") for p in members]
+    ro = reach["region_of"]
+    if ro.index.is_unique and len(ro):  # ro.get(p, "") per member, by position
+        pos = ro.index.get_indexer(members)
+        regions = [reach["region_vals"][i] if i >= 0 else "" for i in pos.tolist()]
+    else:
+        regions = [ro.get(p, "") for p in members]
     best, info = 0.0, {}
     for (t, i), c in shared.items():
         lam = 0.0
