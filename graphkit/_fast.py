@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["isin", "arrow_strings", "string_series", "string_hash", "combine_hashes", "KeySet", "NULL_HASH"]
+__all__ = ["unique_ints", "isin", "arrow_strings", "string_series", "string_hash", "combine_hashes", "KeySet", "NULL_HASH"]
 
 #: the hash pandas gives a missing value of a string column
 NULL_HASH = np.uint64(np.iinfo(np.uint64).max)
@@ -75,6 +75,21 @@ def pandas_type(t: pa.DataType) -> Any:
     if pa.types.is_boolean(t):
         return pd.BooleanDtype()
     return None
+
+
+def unique_ints(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a numeric array, by one sort.
+
+    Same result as ``np.unique(x)``; numpy ≥ 2.3 answers a plain ``np.unique`` with a hash
+    table, which is an order of magnitude slower than sorting on millions of int64 keys.
+
+    >>> unique_ints(np.array([7, 3, 7, 9])).tolist()
+    [3, 7, 9]
+    """
+    s = np.sort(np.asarray(x))
+    if s.size == 0:
+        return s
+    return s[np.r_[True, s[1:] != s[:-1]]]
 
 
 def isin(values: Any, allowed: Any) -> np.ndarray:

@@ -15,9 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ._fast import isin, string_series
 from .errors import GraphkitError
 
 __all__ = ["PROJECTIONS", "compute", "provider_key"]
@@ -50,6 +53,27 @@ def provider_key(claims: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return ptype, pid
 
 
+def _arrow_col(s: pd.Series) -> pa.ChunkedArray:
+    """A string Series as an Arrow chunked array (zero-copy for Arrow-backed strings)."""
+    arr = s.array.__arrow_array__() if hasattr(s.array, "__arrow_array__") else pa.array(s.astype("string").array)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
+def _arrow_lookup(keys: pd.Series, index: pd.Series, values: pd.Series) -> pa.ChunkedArray:
+    """``keys.map(pd.Series(values, index=index))`` for string columns with a unique ``index``,
+    as an Arrow string array (null where a key is null or not in ``index``).
+
+    >>> s = lambda *v: pd.Series(list(v), dtype="string")
+    >>> _arrow_lookup(s("b", None, "z"), s("a", "b"), s("A", "B")).to_pylist()
+    ['B', None, None]
+    """
+    k, ix = _arrow_col(keys), _arrow_col(index)
+    ix = ix.cast(k.type) if ix.type != k.type else ix
+    pos = pc.index_in(k, value_set=ix.combine_chunks())
+    return pa.chunked_array([_arrow_col(values).combine_chunks().take(pos.combine_chunks())]) if len(k) else \
+        pa.chunked_array([], _arrow_col(values).type)
+
+
 @projection("family_groups")
 def family_groups(store: Any) -> pd.DataFrame:
     """patient_id → family group id, from registered ``family`` contacts (connected components)."""
@@ -74,10 +98,15 @@ def foreign_card_use(store: Any) -> pd.DataFrame:
     """Claims settled for someone other than the card's registered holder."""
     cols = ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"]
     claims = store.table("claims", cols)
-    cards = store.table("cards", ["card_id", "patient_id"]).rename(columns={"patient_id": "holder_id"})
-    holder = claims["card_id"].map(pd.Series(cards["holder_id"].to_numpy(), index=cards["card_id"]))
-    out = claims[(holder != claims["patient_id"]).fillna(False)].copy()
-    out.insert(2, "holder_id", holder[out.index].astype("string"))
+    cards = store.table("cards", ["card_id", "patient_id"])
+    if not cards["card_id"].is_unique:  # as Series.map: a card id must name one card
+        raise GraphkitError("cards.card_id is not unique")
+    # the holder of each claim's card by an Arrow hash lookup (a pandas map of millions of strings is slow)
+    holder = _arrow_lookup(claims["card_id"], cards["card_id"], cards["patient_id"])
+    foreign = pc.not_equal(holder, _arrow_col(claims["patient_id"]).cast(holder.type)).fill_null(False).combine_chunks()
+    mask = np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=bool)
+    out = claims[mask].copy()
+    out.insert(2, "holder_id", string_series(holder.filter(foreign), index=out.index))
     out["provider_type"], out["provider_id"] = provider_key(out)
     return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
 
@@ -117,7 +146,7 @@ def replaced_card_use(store: Any, *, grace_days: int = 1) -> pd.DataFrame:
         return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "doctor_id", "replaced_on", "provider_type", "provider_id"])
     r = repl.set_index("card_id")
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
-    c = claims[claims["card_id"].isin(r.index)].join(r["replaced_on"], on="card_id")
+    c = claims[isin(claims["card_id"], r.index)].join(r["replaced_on"], on="card_id")
     c = c[c["start_time"] > c["replaced_on"] + pd.Timedelta(days=grace_days)].copy()
     c.insert(3, "holder_id", c["card_id"].map(r["holder_id"]).astype("string"))
     c["provider_type"], c["provider_id"] = provider_key(c)

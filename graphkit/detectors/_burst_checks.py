@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._fast import unique_ints
 from ..findings import Entity, Finding
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._burst_context import CAMPAIGN_WORDS  # noqa: F401 - where the words used to live
 from ._nulls import binom_log10_sf, poisson_log10_sf
 from ._people import address_groups
 
-__all__ = ["burst_facts", "unit_finding", "robust_cv"]
+__all__ = ["burst_facts", "episode_facts", "unit_finding", "robust_cv"]
 
-#: item names that mark an exam or vaccination session (besides category ``exam``)
-CAMPAIGN_WORDS = ("疫苗", "接种", "体检", "筛查", "vaccin", "screening", "check-up")
 #: ICD-10 codes of encounters for examination (Z00-Z13) and immunization (Z23-Z29)
 CAMPAIGN_ICD = tuple(f"Z{n:02d}" for n in list(range(0, 14)) + list(range(23, 30)))
 CAMPAIGN_KINDS = ("community", "village", "clinic")
@@ -60,18 +60,119 @@ def burst_facts(store: Any, rows_all: pd.DataFrame) -> dict[str, Any]:
     if store.has_table("pharmacies"):
         ph = store.table("pharmacies", ["pharmacy_id", "region"])
         prov_region.update({("pharmacy", i): r for i, r in zip(ph["pharmacy_id"], ph["region"])})
-    campaign = None
-    if store.has_table("claim_items"):
-        items = store.items_by_claim(rows_all["claim_id"], ["category", "item_name", "amount"])
-        if not items.empty:
-            name = items["item_name"].astype("string").fillna("").str.lower()
-            hit = (items["category"] == "exam").fillna(False) | name.str.contains("|".join(CAMPAIGN_WORDS), regex=True)
-            amt = items["amount"].fillna(0.0)
-            g = pd.DataFrame({"claim_id": items["claim_id"], "hit": amt.where(hit, 0.0), "amt": amt}).groupby("claim_id")
-            tot = g["amt"].sum()
-            campaign = (g["hit"].sum() / tot.where(tot > 0)).fillna(0.0)
+    # share of exam/vaccine item amount per episode claim (the projection read the items)
+    camp = rows_all["campaign"] if "campaign" in rows_all.columns else pd.Series(np.nan, index=rows_all.index)
+    known = camp.notna().to_numpy()
+    campaign = pd.Series(camp.to_numpy(np.float64)[known], index=rows_all["claim_id"].to_numpy(dtype=object)[known]) \
+        if known.any() else None
     return {"region_of": region_of, "groups": groups, "address_of": address_of, "hh_max": hh_max,
             "prov_kind": prov_kind, "prov_region": prov_region, "campaign": campaign}
+
+
+def _group_median(g: np.ndarray, v: np.ndarray, n: int, skipna: bool) -> np.ndarray:
+    """Per group ``0..n-1`` the median of ``v`` (the mean of the two middle values for an even
+    count, as ``np.median``); NaN for a group without values. ``skipna`` False: NaN when the
+    group holds a NaN (``np.median``), else the NaNs are left out (``Series.median``)."""
+    bad = np.isnan(v)
+    o = np.lexsort((v, g))  # NaN sorts last within its group
+    gs = g[o]
+    start = np.searchsorted(gs, np.arange(n), side="left")
+    k = np.bincount(g[~bad], minlength=n)
+    has = k > 0
+    lo = start + np.maximum(k - 1, 0) // 2
+    hi = start + k // 2
+    vs = v[o]
+    last = max(vs.size - 1, 0)
+    out = np.where(has, (vs[np.minimum(lo, last)] + vs[np.minimum(hi, last)]) / 2.0, np.nan) if vs.size else np.full(n, np.nan)
+    if not skipna:
+        out[np.bincount(g[bad], minlength=n) > 0] = np.nan
+    return out
+
+
+def episode_facts(rows_all: pd.DataFrame, facts: dict) -> dict[str, Any]:
+    """What :func:`unit_finding` needs of every episode, in one pass over all episodes (not a
+    groupby and its checks per episode): ``ids`` (sorted episode ids), ``rows`` (each episode's
+    row positions in ``rows_all``, in row order), per-episode arrays and the people/items facts
+    of the residents and campaign checks."""
+    ep = rows_all["episode"].to_numpy(np.int64)
+    ids, inv = np.unique(ep, return_inverse=True)
+    n = ids.size
+    order = np.argsort(inv, kind="stable")
+    counts = np.bincount(inv, minlength=n)
+    bounds = np.r_[0, np.cumsum(counts)]
+    first = order[bounds[:-1]]
+    t = rows_all["start_time"].to_numpy("datetime64[s]").astype(np.int64)
+    ts = t[order]
+    amount = rows_all["total_amount"].to_numpy(np.float64)
+    med = _group_median(inv, amount, n, skipna=True)
+    med_all = _group_median(inv, amount, n, skipna=False)
+    dev = np.abs(amount - med_all[inv])
+    mad = _group_median(inv, dev, n, skipna=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(med_all <= 0, 1.0, 1.4826 * mad / med_all)  # robust_cv, NaN when an amount is NaN
+    card, _ = pd.factorize(rows_all["card_id"].to_numpy(dtype=object), use_na_sentinel=True)
+    ok = card >= 0
+    pairs = unique_ints(inv[ok].astype(np.int64) * (int(card.max(initial=0)) + 1) + card[ok])
+    n_cards = np.bincount(pairs // (int(card.max(initial=0)) + 1), minlength=n)
+    odd = np.bincount(inv, weights=rows_all["odd_hour"].to_numpy(dtype=bool).astype(np.float64), minlength=n)
+    nm = rows_all["nonmedical"].to_numpy(np.float64)
+    nm_hits = np.bincount(inv, weights=(np.nan_to_num(nm, nan=0.0) > 0).astype(np.float64), minlength=n).astype(np.int64)
+    c = rows_all["window_cards"].to_numpy()[first].astype(np.int64)
+    lam = rows_all["expected"].to_numpy(np.float64)[first]
+    ratio = np.maximum(rows_all["day_ratio"].to_numpy(np.float64)[first], 1.0)
+    band_in = rows_all["band_in"].to_numpy()[first].astype(np.int64)
+    band_share = rows_all["band_share"].to_numpy(np.float64)[first]
+    nm_rate = rows_all["unit_nm_rate"].to_numpy(np.float64)[first]
+    # people of each episode: distinct (episode, person) pairs, a missing person counted once
+    pcode, pvals = pd.factorize(rows_all["patient_id"].to_numpy(dtype=object), use_na_sentinel=False)
+    np_ = max(len(pvals), 1)
+    pp = unique_ints(inv.astype(np.int64) * np_ + pcode)
+    pp_ep, pp_pat = pp // np_, pp % np_
+    n_pats = np.bincount(pp_ep, minlength=n)
+    # most common known address among each episode's people
+    address_of = facts["address_of"]
+    top_n, top_addr = np.zeros(n, np.int64), np.full(n, -1, np.int64)
+    addr_vals = np.zeros(0, dtype=object)
+    if not address_of.empty and pp.size:
+        a = address_of.reindex(np.asarray(pvals, dtype=object)).to_numpy(dtype=object)
+        acode, addr_vals = pd.factorize(a, use_na_sentinel=True)
+        ac = acode[pp_pat]
+        sel = ac >= 0
+        na = max(len(addr_vals), 1)
+        key, cnt = np.unique(pp_ep[sel].astype(np.int64) * na + ac[sel], return_counts=True)
+        k_ep = key // na
+        o = np.lexsort((-cnt, k_ep))
+        fst = o[np.r_[True, k_ep[o][1:] != k_ep[o][:-1]]] if o.size else o
+        top_n[k_ep[fst]] = cnt[fst]
+        top_addr[k_ep[fst]] = key[fst] % na
+    # people living in the area of the episode's provider (campaign check): region per pair
+    region = facts["region_of"].reindex(np.asarray(pvals, dtype=object)).to_numpy(dtype=object)
+    dx = rows_all["diagnosis_code"].astype("string").str.strip().str.upper().str[:3]
+    dx_hit = np.bincount(inv, weights=dx.isin(CAMPAIGN_ICD).fillna(False).to_numpy(dtype=bool).astype(np.float64), minlength=n)
+    dx_any = np.bincount(inv, weights=dx.notna().to_numpy(dtype=bool).astype(np.float64), minlength=n) > 0
+    camp = facts["campaign"]
+    item_hit = None
+    if camp is not None:
+        hit = np.nan_to_num(rows_all["campaign"].to_numpy(np.float64), nan=0.0) > 0.5  # what facts["campaign"] holds
+        item_hit = np.bincount(inv, weights=hit.astype(np.float64), minlength=n)
+    cols = {c: rows_all[c].to_numpy(dtype=object) for c in ("claim_id", "card_id", "unit_type", "provider_type",
+                                                             "provider_id", "peer_group")}
+    cols.update(odd_hour=rows_all["odd_hour"].to_numpy(dtype=bool), nonmedical=nm, start_time=t,
+                fund_amount=rows_all["fund_amount"].to_numpy(np.float64))
+    return {
+        "cols": cols, "ids": ids, "order": order, "bounds": bounds, "first": first, "n_rows": counts,
+        "t_min": np.minimum.reduceat(ts, bounds[:-1]) if n else ts, "t_max": np.maximum.reduceat(ts, bounds[:-1]) if n else ts,
+        "median_amount": med, "amount_cv": cv, "distinct_cards": n_cards, "odd": odd, "nm_hits": nm_hits,
+        "c": c, "lam": lam, "ratio": ratio, "log10_p": poisson_log10_sf(c, lam * ratio) if n else np.zeros(0),
+        "band_in": band_in, "band_share": band_share, "nm_rate": nm_rate,
+        "log10_p_amount": binom_log10_sf(band_in, counts, band_share) if n else np.zeros(0),
+        "log10_p_nm": binom_log10_sf(nm_hits, counts, np.nan_to_num(nm_rate, nan=0.5)) if n else np.zeros(0),
+        "n_pats": n_pats, "top_n": top_n, "top_addr": top_addr, "addr_vals": addr_vals,
+        "pp_bounds": np.r_[0, np.cumsum(n_pats)], "pp_region": region[pp_pat] if pp.size else np.zeros(0, dtype=object),
+        "dx_hit": dx_hit, "dx_any": dx_any, "item_hit": item_hit,
+        "provider_type": rows_all["provider_type"].to_numpy(dtype=object)[first],
+        "provider_id": rows_all["provider_id"].to_numpy(dtype=object)[first],
+    }
 
 
 def _peak_check(dropped: list[dict], kept: list[dict]) -> dict:
@@ -89,16 +190,13 @@ def _peak_check(dropped: list[dict], kept: list[dict]) -> dict:
                         "the area's and the city's other providers were not busier than usual on the episode days")
 
 
-def _residents_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
+def _residents_check(ef: dict, i: int, facts: dict, weight: float) -> dict:
     groups, address_of = facts["groups"], facts["address_of"]
     if address_of.empty:
         return benign_check("institution_batch", "养老机构/集体户批量结算", "not_testable", "no addresses in the data")
-    pats = pd.Series(rows["patient_id"].unique())
-    addr = address_of.reindex(pats.to_numpy(dtype=object)).dropna()
-    if addr.empty:
+    if ef["top_n"][i] == 0:
         return benign_check("institution_batch", "养老机构/集体户批量结算", "ruled_out", "no address known for the cards' people")
-    vc = addr.value_counts()
-    share, top = float(vc.iloc[0] / len(pats)), vc.index[0]
+    share, top = float(ef["top_n"][i] / ef["n_pats"][i]), ef["addr_vals"][ef["top_addr"][i]]
     typ = groups["type"].get(top, "household") if len(groups) else "household"
     if share > 0.5 and typ != "household":
         return benign_check("institution_batch", "养老机构/集体户批量结算", "explains",
@@ -108,24 +206,23 @@ def _residents_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
                         f"at most {share:.0%} of the cards' people share an address")
 
 
-def _campaign_check(rows: pd.DataFrame, facts: dict, weight: float) -> dict:
-    ptype, pid = rows["provider_type"].iloc[0], rows["provider_id"].iloc[0]
+def _campaign_check(ef: dict, i: int, facts: dict, weight: float) -> dict:
+    ptype, pid = ef["provider_type"][i], ef["provider_id"][i]
     kind = facts["prov_kind"].get((ptype, pid))
     zh = "集体体检/疫苗接种"
     if ptype != "institution" or kind not in CAMPAIGN_KINDS:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"the unit is not a community or village clinic ({ptype} {kind or '?'})")
-    odd = float(rows["odd_hour"].mean())
+    n_rows = int(ef["n_rows"][i])
+    odd = float(ef["odd"][i] / n_rows)
     if odd > 0.5:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"{odd:.0%} of the claims at hours its peers are closed")
     area = facts["prov_region"].get((ptype, pid))
-    pr = facts["region_of"].reindex(pd.unique(rows["patient_id"].to_numpy(dtype=object)))
+    pr = pd.Series(ef["pp_region"][ef["pp_bounds"][i]: ef["pp_bounds"][i + 1]], dtype=object)
     local = float((pr == area).mean()) if area is not None and len(pr) else 0.0
     if local <= 0.5:
         return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"only {local:.0%} of the people live in the clinic's area")
-    dx = rows["diagnosis_code"].astype("string").str.strip().str.upper().str[:3]
-    dx_share = float(dx.isin(CAMPAIGN_ICD).fillna(False).mean()) if dx.notna().any() else None
-    camp = facts["campaign"]
-    item_share = float(camp.reindex(rows["claim_id"].to_numpy(dtype=object)).fillna(0.0).gt(0.5).mean()) if camp is not None else None
+    dx_share = float(ef["dx_hit"][i] / n_rows) if ef["dx_any"][i] else None
+    item_share = float(ef["item_hit"][i] / n_rows) if ef["item_hit"] is not None else None
     shares = [x for x in (dx_share, item_share) if x is not None]
     what = ", ".join(f"{x:.0%} {n}" for x, n in ((dx_share, "exam/immunization diagnoses (Z00-Z13, Z23-Z29)"),
                                                   (item_share, "claims mostly exam/vaccine items")) if x is not None)
@@ -148,13 +245,13 @@ def _schedule_check(kept: list[dict], weight: float, n_units: int) -> tuple[dict
     none = np.zeros(len(kept), dtype=bool)
     if len(kept) < 4:
         return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule"), none
-    starts = pd.to_datetime(pd.Series([b["start"] for b in kept]))
-    dom = starts.dt.day.to_numpy()
+    starts = np.array([np.datetime64(pd.Timestamp(b["start"]), "s") for b in kept])
+    dom = (starts.astype("datetime64[D]") - starts.astype("datetime64[M]")).astype(np.int64) + 1  # day of the month
     hits = [(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)]
     sums = [int(h.sum()) for h in hits]
     best = max(sums)
     on = hits[int(np.argmax(sums))]
-    months = starts[on].dt.to_period("M").nunique()
+    months = int(unique_ints(starts[on].astype("datetime64[M]").astype(np.int64)).size)
     lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, len(kept), 3.0 / 31.0)))
     detail = f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
     if best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0:
@@ -173,34 +270,35 @@ def _per_episode(name: str, zh: str, results: list[dict], n_eps: int) -> dict:
     return results[0] if results else benign_check(name, zh, "ruled_out", "")
 
 
-def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, window: int, n_tests: int,
-                 n_eps_all: int, n_units: int, min_surprise: float, min_episodes: int,
+def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict, facts: dict, *, precision: str,
+                 window: int, n_tests: int, n_eps_all: int, n_units: int, min_surprise: float, min_episodes: int,
                  institution_weight: float, campaign_weight: float) -> Finding | None:
-    """The finding of one unit's episodes, or None when fewer than ``min_episodes`` stay."""
+    """The finding of one unit's episodes (``eps_ix``: their indices in ``ef``, from
+    :func:`episode_facts`), or None when fewer than ``min_episodes`` stay."""
     kept, dropped, eps = [], [], []
-    for _, e in rows.groupby("episode", sort=True):
-        c, lam = int(e["window_cards"].iloc[0]), float(e["expected"].iloc[0])
-        ratio = max(float(e["day_ratio"].iloc[0]), 1.0)
-        lp = float(poisson_log10_sf(c, lam * ratio))
+    for i in eps_ix.tolist():
+        c, lam, ratio = int(ef["c"][i]), float(ef["lam"][i]), float(ef["ratio"][i])
+        lp = float(ef["log10_p"][i])
         b = {
-            "start": e["start_time"].min(), "end": e["start_time"].max(), "claims": int(len(e)),
-            "distinct_cards": int(e["card_id"].nunique()), "window_cards": c,
+            "start": pd.Timestamp(np.datetime64(int(ef["t_min"][i]), "s")),
+            "end": pd.Timestamp(np.datetime64(int(ef["t_max"][i]), "s")), "claims": int(ef["n_rows"][i]),
+            "distinct_cards": int(ef["distinct_cards"][i]), "window_cards": c,
             "expected_in_window": round(lam, 3), "day_volume_ratio": round(ratio, 3),
-            "surprise": round(-lp, 1), "median_amount": round(float(e["total_amount"].median()), 2),
-            "amount_cv": round(robust_cv(e["total_amount"].to_numpy(float)), 4),
-            "odd_hour_share": round(float(e["odd_hour"].mean()), 3),
+            "surprise": round(-lp, 1), "median_amount": round(float(ef["median_amount"][i]), 2),
+            "amount_cv": round(float(ef["amount_cv"][i]), 4),
+            "odd_hour_share": round(float(ef["odd"][i] / ef["n_rows"][i]), 3),
         }
         if -lp < min_surprise:
             dropped.append(b)
             continue
         kept.append(b)
-        eps.append((e, lp))
+        eps.append((i, lp))
     if len(kept) < min_episodes:
         return None
     # legal explanations of single episodes (a care home's batch, an exam morning, a monthly
     # refill day) take those episodes out of the score; the unit's other episodes still count
-    res = [_residents_check(e, facts, institution_weight) for e, _ in eps]
-    camp = [_campaign_check(e, facts, campaign_weight) for e, _ in eps]
+    res = [_residents_check(ef, i, facts, institution_weight) for i, _ in eps]
+    camp = [_campaign_check(ef, i, facts, campaign_weight) for i, _ in eps]
     why = [("institution_batch" if r["outcome"] == "explains" else "group_exam_or_vaccination" if c["outcome"] == "explains"
             else None) for r, c in zip(res, camp)]
     open_ix = [i for i, w in enumerate(why) if w is None]
@@ -222,7 +320,7 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
         _per_episode("monthly_schedule", sched["zh"], sched_results, n),
         benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "
-                     f"({rows['peer_group'].iloc[0]}) hour profile"),
+                     f"({ef['cols']['peer_group'][int(ef['first'][eps[0][0]])]}) hour profile"),
     ]
     factor = benign_factor(checks)
     scored = [i for i, w in enumerate(why) if w is None] or list(range(n))
@@ -230,11 +328,12 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
     lp_amount, lp_nm = 0.0, 0.0
     for i in scored:
         e = eps[i][0]
-        lp_amount += float(binom_log10_sf(int(e["band_in"].iloc[0]), len(e), float(e["band_share"].iloc[0])))
-        rate = e["unit_nm_rate"].iloc[0]
-        if pd.notna(rate):
-            lp_nm += float(binom_log10_sf(int((e["nonmedical"].fillna(0.0) > 0).sum()), len(e), float(rate)))
-    rows = pd.concat([eps[i][0] for i in scored], ignore_index=True)
+        lp_amount += float(ef["log10_p_amount"][e])
+        if pd.notna(ef["nm_rate"][e]):
+            lp_nm += float(ef["log10_p_nm"][e])
+    order, bounds = ef["order"], ef["bounds"]
+    idx = np.concatenate([order[bounds[eps[i][0]]: bounds[eps[i][0] + 1]] for i in scored])  # rows in rows_all
+    cols = ef["cols"]
     s_amount = float(surprise(lp_amount, n_eps_all))
     s_nm = float(surprise(lp_nm, n_units))
     s_total = s_episodes + s_amount + s_nm
@@ -251,13 +350,20 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
     n_ep = len(kept)
     s_max = max(b["surprise"] for b in kept)
     cv = float(np.median([b["amount_cv"] for b in kept]))
-    odd = float(rows["odd_hour"].mean())
-    has_nm = rows["nonmedical"].notna().any()
-    nm_share = float(rows["nonmedical"].fillna(0.0).mean()) if has_nm else None
-    cards = sorted(rows["card_id"].dropna().unique())
-    fund = float(rows["fund_amount"].sum())
-    utype = rows["unit_type"].iloc[0]
-    ptype, pid = rows["provider_type"].iloc[0], rows["provider_id"].iloc[0]
+    # the scored episodes' claims, from columns (sums and means in row order, as pandas takes them)
+    n_claims = int(idx.size)
+    odd = float(int(cols["odd_hour"][idx].sum()) / n_claims)
+    nm = cols["nonmedical"][idx]
+    has_nm = bool((~np.isnan(nm)).any())
+    nm_share = float(np.nan_to_num(nm, nan=0.0).sum() / float(n_claims)) if has_nm else None
+    card_ids = cols["card_id"][idx]
+    cards = sorted(set(card_ids[~pd.isna(card_ids)].tolist()))
+    fund_amounts = cols["fund_amount"][idx]
+    fund = float(np.where(np.isnan(fund_amounts), 0.0, fund_amounts).sum())
+    t_rows = cols["start_time"][idx]
+    first = int(idx[0])
+    utype = cols["unit_type"][first]
+    ptype, pid = cols["provider_type"][first], cols["provider_id"][first]
     ents = [Entity("terminal", unit, "terminal")] if utype == "terminal" else []
     ents.append(Entity(ptype, pid, "venue"))
     ents += [Entity("card", c, "card") for c in cards]
@@ -278,10 +384,10 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
         key=(utype, unit) if utype != "terminal" else ("terminal", ptype, pid, unit),
         score=float(surprise_score(s_total)) * factor,
         amount_at_risk=fund,
-        start=rows["start_time"].min(),
-        end=rows["start_time"].max(),
+        start=pd.Timestamp(np.datetime64(int(t_rows.min()), "s")),
+        end=pd.Timestamp(np.datetime64(int(t_rows.max()), "s")),
         entities=ents,
-        claims=rows["claim_id"],
+        claims=cols["claim_id"][idx],
         summary=(
             f"{where}出现{n_ep}次集中刷卡，最多{span_zh}{top['distinct_cards']}张不同医保卡"
             f"（金额中位{top['median_amount']:.0f}元{odd_zh}），基金{yuan(fund)}"
@@ -290,11 +396,11 @@ def unit_finding(unit: str, rows: pd.DataFrame, facts: dict, *, precision: str, 
         ),
         evidence={
             "unit_type": utype,
-            "peer_group": rows["peer_group"].iloc[0],
+            "peer_group": cols["peer_group"][first],
             "bursts": kept_all,
             "episodes": n_ep,
             "distinct_cards": len(cards),
-            "claims_count": int(len(rows)),
+            "claims_count": n_claims,
             "max_surprise": s_max,
             "odd_hour_share": odd if precision != "day" else None,
             "amount_cv": cv,

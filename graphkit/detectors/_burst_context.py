@@ -25,11 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE"]
+from .._fast import isin, unique_ints
+
+__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE", "CAMPAIGN_WORDS"]
 
 DAY_S = 86_400
 #: background claims sampled per unit for its normal non-medical share
 NM_SAMPLE = 200
+#: item names that mark an exam or vaccination session (besides category ``exam``)
+CAMPAIGN_WORDS = ("疫苗", "接种", "体检", "筛查", "vaccin", "screening", "check-up")
 #: an area's outbreak is looked for from this many days before to this many after the episode
 #: (a cluster often opens a wave: influenza incubates 1-4 days and a wave runs 1-3 weeks)
 OUTBREAK_DAYS = (3, 7)
@@ -79,24 +83,64 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
         ok = a >= 0
         counts.append(np.bincount(a[ok] * D + day[ok], minlength=n * D).reshape(n, D).astype(np.float64))
     out = np.ones(ep_day.size)
-    eps = np.unique(ep_prov)
+    eps = unique_ints(ep_prov)
     slot = np.searchsorted(eps, prov)  # each claim's episode provider, when it is one (one pass, not one per provider)
     sel = (slot < eps.size) & (eps[np.minimum(slot, max(eps.size - 1, 0))] == prov) if eps.size else np.zeros(prov.size, bool)
     own_mat = np.bincount(slot[sel] * D + day[sel], minlength=eps.size * D).reshape(eps.size, D).astype(np.float64)
-    own_all: dict[int, np.ndarray] = {int(p): own_mat[i] for i, p in enumerate(eps.tolist())}
-    for p in np.unique(ep_prov).tolist():
-        k = np.flatnonzero(ep_prov == p)
-        own = own_all[int(p)]
-        r = _peak_ratios(city - own, ep_day[k])
-        near = np.clip(ep_day[k][:, None] + np.arange(-OUTBREAK_DAYS[0], OUTBREAK_DAYS[1] + 1)[None, :], 0, D - 1)
-        for code, cnt in zip(areas, counts):
-            c = code[p] if p >= 0 else -1
-            if c >= 0:
-                other = cnt[c] - own
-                if other.sum() > 0:
-                    r = np.maximum(r, _peak_ratios(other, near.ravel()).reshape(near.shape).max(axis=1))
-        out[k] = r
+    ep_i = np.searchsorted(eps, ep_prov)  # each episode's provider row in own_mat
+    near = np.clip(ep_day[:, None] + np.arange(-OUTBREAK_DAYS[0], OUTBREAK_DAYS[1] + 1)[None, :], 0, D - 1)
+    # the city's other providers on the episode's day, then each area's around it: fences of all
+    # providers' series at once (one percentile per weekday slot and provider, as one by one)
+    r = _peak_ratio_rows(city[None, :] - own_mat, ep_i, ep_day[:, None])[:, 0]
+    for code, cnt in zip(areas, counts):
+        c = np.where(eps >= 0, code[np.maximum(eps, 0)], -1) if eps.size else np.zeros(0, np.int64)
+        rows = np.flatnonzero(c >= 0)
+        other = cnt[c[rows]] - own_mat[rows]
+        rows, other = rows[other.sum(axis=1) > 0], other[other.sum(axis=1) > 0]
+        at = np.full(eps.size, -1)
+        at[rows] = np.arange(rows.size)
+        k = np.flatnonzero(at[ep_i] >= 0)
+        if k.size:
+            r[k] = np.maximum(r[k], _peak_ratio_rows(other, at[ep_i[k]], near[k]).max(axis=1))
+    out[:] = r
     return out
+
+
+def _peak_ratio_rows(series: np.ndarray, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """:func:`_peak_ratios` for many series at once: ``series`` (n, D), and for each query ``q``
+    the ratios of row ``rows[q]`` at days ``days[q]`` (one row of days per query)."""
+    med, fence = _weekday_fences_rows(series)
+    slot = days % 7
+    x = series[rows[:, None], days]
+    r = rows[:, None]
+    return np.where(x > fence[r, slot], (x + 1.0) / (med[r, slot] + 1.0), 1.0)
+
+
+def _weekday_fences_rows(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_weekday_fences` of every row of ``series`` (n, D): (median, fence), each (n, 7).
+    The slots of the last, partial week have one day fewer; each group of slots is one
+    percentile call over a regular array (the same values as ``nanpercentile`` per column).
+
+    >>> s = np.random.default_rng(0).poisson(9.0, (3, 66)).astype(float)
+    >>> m, f = _weekday_fences_rows(s)
+    >>> all(np.array_equal(np.stack(_weekday_fences(s[i])), np.stack([m[i], f[i]])) for i in range(3))
+    True
+    """
+    n, D = series.shape
+    W = -(-D // 7)
+    full = D - (W - 1) * 7  # slots 0..full-1 have W days, the others W - 1
+    if n == 0 or (full < 7 and W < 2):
+        pairs = [_weekday_fences(x) for x in series]
+        return (np.array([p[0] for p in pairs]).reshape(n, 7), np.array([p[1] for p in pairs]).reshape(n, 7))
+    m = np.full((n, W * 7), np.nan)
+    m[:, :D] = series
+    m = m.reshape(n, W, 7)
+    q = np.empty((3, n, 7))
+    q[:, :, :full] = np.percentile(m[:, :, :full], [25, 50, 75], axis=1)
+    if full < 7:
+        q[:, :, full:] = np.percentile(m[:, : W - 1, full:], [25, 50, 75], axis=1)
+    q1, med, q3 = q
+    return med, q3 + 1.5 * (q3 - q1)
 
 
 def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, order: np.ndarray,
@@ -125,27 +169,43 @@ def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarr
 
 
 def non_medical(store: Any, episode_ids: pd.Series, background: dict[int, np.ndarray],
-                claim_ids: np.ndarray) -> tuple[pd.Series, dict[int, float]]:
+                claim_ids: pd.Series | np.ndarray) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
     """(share of non-medical item amount per episode claim, each unit's background rate of
-    claims with non-medical items); empty / {} without ``claim_items``."""
+    claims with non-medical items, share of exam/vaccine item amount per episode claim — see
+    :data:`CAMPAIGN_WORDS`); empty / {} / None without ``claim_items``. The items are read once
+    for both."""
     if not store.has_table("claim_items"):
-        return pd.Series(dtype="float64"), {}
-    bg_ids = {u: claim_ids[pos] for u, pos in background.items()}
-    ids = pd.concat([pd.Series(episode_ids, dtype=object)] + [pd.Series(v, dtype=object) for v in bg_ids.values()],
+        return pd.Series(dtype="float64"), {}, None
+    units = list(background)
+    bg_pos = np.concatenate([background[u] for u in units] + [np.zeros(0, np.int64)])
+    bg_unit = np.repeat(np.arange(len(units)), [background[u].size for u in units])
+    bg_ids = claim_ids.iloc[bg_pos].to_numpy(dtype=object) if isinstance(claim_ids, pd.Series) else claim_ids[bg_pos]
+    ids = pd.concat([pd.Series(episode_ids, dtype=object), pd.Series(bg_ids, dtype=object)],
                     ignore_index=True).drop_duplicates()
-    items = store.items_by_claim(ids, ["category", "amount"])
+    items = store.items_by_claim(ids, ["category", "item_name", "amount"])
     if items.empty:
-        return pd.Series(dtype="float64"), {}
+        return pd.Series(dtype="float64"), {}, None
     nm = items["amount"].where(items["category"] == "non_medical", 0.0).fillna(0.0)
     g = pd.DataFrame({"claim_id": items["claim_id"], "nm": nm, "amt": items["amount"].fillna(0.0)}).groupby("claim_id")
     tot = g["amt"].sum()
     share = (g["nm"].sum() / tot.where(tot > 0)).fillna(0.0)
-    rates = {}
-    for u, v in bg_ids.items():
-        s = share.reindex(v)
-        seen = s.notna()
-        rates[u] = (float((s[seen] > 0).sum()) + 0.5) / (float(seen.sum()) + 1.0)
-    return share, rates
+    # each unit's background: which sampled claims have items (seen) and carry non-medical ones
+    s = share.reindex(bg_ids).to_numpy(dtype=np.float64)
+    seen = ~np.isnan(s)
+    n_seen = np.bincount(bg_unit, weights=seen, minlength=len(units))
+    n_nm = np.bincount(bg_unit, weights=seen & (np.nan_to_num(s) > 0), minlength=len(units))
+    rates = {u: (float(n_nm[k]) + 0.5) / (float(n_seen[k]) + 1.0) for k, u in enumerate(units)}
+    # exam/vaccination items of the episode claims (group exams, vaccination sessions)
+    ep = items[isin(items["claim_id"], pd.Index(pd.unique(pd.Series(episode_ids, dtype=object))))]
+    campaign = None
+    if not ep.empty:
+        name = ep["item_name"].astype("string").fillna("").str.lower()
+        hit = (ep["category"] == "exam").fillna(False) | name.str.contains("|".join(CAMPAIGN_WORDS), regex=True)
+        amt = ep["amount"].fillna(0.0)
+        g = pd.DataFrame({"claim_id": ep["claim_id"], "hit": amt.where(hit, 0.0), "amt": amt}).groupby("claim_id")
+        tot = g["amt"].sum()
+        campaign = (g["hit"].sum() / tot.where(tot > 0)).fillna(0.0)
+    return share, rates, campaign
 
 
 def background_sample(order: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarray, units: np.ndarray,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._fast import isin
 from ._common import benign_check
 from ._people import CHILD_AGE, ELDERLY_AGE, address_groups, ages_at, contact_values, linked
 
@@ -47,7 +48,7 @@ def label_foreign_use(store: Any, use: pd.DataFrame, cards: pd.DataFrame, *, inf
     out["user_age"] = ages_at(out["patient_id"].map(birth), when)
     out["holder_age"] = ages_at(out["holder_id"].map(birth), when)
     first_card = cards.groupby("patient_id")["issued_date"].min()
-    has_card = out["patient_id"].isin(first_card.index).to_numpy()
+    has_card = isin(out["patient_id"], first_card.index)  # Arrow hash set (pandas' isin of strings is slow)
     issued = out["patient_id"].map(first_card).to_numpy("datetime64[s]")
     no_card_yet = ~has_card | (issued > when)
     ref = out["start_time"].max() if len(out) else None

@@ -75,13 +75,41 @@ def ages_at(birth: pd.Series | np.ndarray, when: pd.Series | np.ndarray) -> np.n
     return days / 365.25
 
 
-def contact_values(store: Any, kinds: Sequence[str] = ("address", "phone")) -> pd.DataFrame:
-    """Distinct (patient_id, kind, value) contacts of ``kinds`` with ``size`` = people on the value."""
+def _first_of(key: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of each value of ``key`` (one stable sort).
+
+    >>> _first_of(np.array([5, 3, 5, 3, 1])).tolist()
+    [True, True, False, False, True]
+    """
+    o = np.argsort(key, kind="stable")
+    ks = key[o]
+    first = np.empty(key.size, dtype=bool)
+    first[o] = np.r_[True, ks[1:] != ks[:-1]] if ks.size else np.zeros(0, bool)
+    return first
+
+
+def _contact_codes(store: Any, kinds: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`contact_values` and, per row, integer codes of its person and of its (kind, value)
+    (codes in order of first appearance)."""
     c = store.table("contacts", ["patient_id", "kind", "value"])
     c = c[c["kind"].isin(list(kinds)).fillna(False) & c["value"].notna() & c["patient_id"].notna()]
-    c = c.drop_duplicates(["patient_id", "kind", "value"])
-    c = c.assign(size=c.groupby(["kind", "value"])["patient_id"].transform("size").astype("int64"))
-    return c.reset_index(drop=True)
+    pcode = pd.factorize(c["patient_id"])[0].astype(np.int64)
+    kcode = pd.factorize(c["kind"])[0].astype(np.int64)
+    vcode = pd.factorize(c["value"])[0].astype(np.int64)
+    nk, nv = int(kcode.max(initial=0)) + 1, int(vcode.max(initial=0)) + 1
+    kv = kcode * nv + vcode
+    # distinct (patient_id, kind, value), first occurrences kept in order (drop_duplicates)
+    keep = _first_of(pcode * (nk * nv) + kv) if (int(pcode.max(initial=0)) + 1) * nk * nv < 2 ** 62 else \
+        ~c.duplicated(["patient_id", "kind", "value"]).to_numpy()
+    c, pcode, kv = c[keep], pcode[keep], kv[keep]
+    kv = pd.factorize(kv)[0].astype(np.int64)
+    c = c.assign(size=np.bincount(kv, minlength=int(kv.max(initial=-1)) + 1)[kv].astype("int64"))
+    return c.reset_index(drop=True), pcode, kv
+
+
+def contact_values(store: Any, kinds: Sequence[str] = ("address", "phone")) -> pd.DataFrame:
+    """Distinct (patient_id, kind, value) contacts of ``kinds`` with ``size`` = people on the value."""
+    return _contact_codes(store, kinds)[0]
 
 
 def linked(vals: pd.DataFrame, a: pd.Series, b: pd.Series, max_size: int) -> np.ndarray:
@@ -118,37 +146,49 @@ def address_groups(store: Any, ref: pd.Timestamp | None = None) -> tuple[pd.Data
     ``collective`` otherwise, ``household`` when not collective); ``address_of`` maps a patient
     to one address value (the first registered); ``hh_max`` is the household-size bound.
     """
-    vals = contact_values(store, ("address",))
+    vals, pcode, vcode = _contact_codes(store, ("address",))
     empty = pd.DataFrame({"members": pd.Series([], dtype="int64"), "elderly_share": pd.Series([], dtype="float64"),
                           "young_share": pd.Series([], dtype="float64"), "collective": pd.Series([], dtype=bool),
                           "type": pd.Series([], dtype=object)})
     if vals.empty:
         return empty, pd.Series([], dtype=object), HOUSEHOLD_FLOOR
-    sizes = vals.drop_duplicates("value")["size"].to_numpy()
+    # vcode: the address values in order of first appearance (as a groupby without sorting)
+    first_v = _first_of(vcode)
+    sizes = vals["size"].to_numpy()[first_v]
     hh_max = household_max(sizes)
     pats = store.table("patients", ["patient_id", "birth_date"])
-    birth = vals["patient_id"].map(pd.Series(pats["birth_date"].to_numpy(), index=pats["patient_id"].to_numpy()))
+    ppos = pats["patient_id"].astype(object).pipe(pd.Index).get_indexer(vals["patient_id"].to_numpy(dtype=object)) \
+        if pats["patient_id"].is_unique else None
+    if ppos is None:  # as Series.map, which refuses a duplicated index
+        birth = vals["patient_id"].map(pd.Series(pats["birth_date"].to_numpy(), index=pats["patient_id"].to_numpy()))
+    else:
+        bd = pats["birth_date"].to_numpy()
+        birth = np.where(ppos >= 0, bd[np.maximum(ppos, 0)], np.datetime64("NaT")) if len(bd) else \
+            np.full(len(ppos), np.datetime64("NaT"), dtype="datetime64[s]")
     if ref is None:
         ref = pd.Timestamp.today().normalize()
     age = ages_at(birth, np.full(len(vals), np.datetime64(pd.Timestamp(ref), "s")))
     known = ~np.isnan(age)
-    v = pd.DataFrame({"value": vals["value"].to_numpy(dtype=object), "known": known,
-                      "old": known & (age >= ELDERLY_AGE),
-                      "young": known & (age >= YOUNG_ADULT[0]) & (age <= YOUNG_ADULT[1])})
-    g = v.groupby("value", sort=False).agg(members=("known", "size"), known=("known", "sum"), old=("old", "sum"),
-                                          young=("young", "sum"))
-    den = g["known"].where(g["known"] > 0)
+    old = known & (age >= ELDERLY_AGE)
+    young = known & (age >= YOUNG_ADULT[0]) & (age <= YOUNG_ADULT[1])
+    n = int(vcode.max()) + 1
+    members = np.bincount(vcode, minlength=n).astype("int64")
+    n_known = np.bincount(vcode, weights=known, minlength=n).astype("int64")
+    n_old = np.bincount(vcode, weights=old, minlength=n).astype("int64")
+    n_young = np.bincount(vcode, weights=young, minlength=n).astype("int64")
+    den = pd.Series(n_known).where(n_known > 0)
+    index = pd.Index(vals["value"].to_numpy(dtype=object)[first_v], name="value")
     groups = pd.DataFrame({
-        "members": g["members"].astype("int64"),
-        "elderly_share": (g["old"] / den).fillna(0.0),
-        "young_share": (g["young"] / den).fillna(0.0),
-    })
+        "members": members,
+        "elderly_share": (pd.Series(n_old) / den).fillna(0.0).to_numpy(),
+        "young_share": (pd.Series(n_young) / den).fillna(0.0).to_numpy(),
+    }, index=index)
     groups["collective"] = groups["members"] > hh_max
     groups["type"] = np.where(~groups["collective"], "household",
                               np.where(groups["elderly_share"] > 0.5, "care_home",
                                        np.where(groups["young_share"] > 0.5, "dormitory", "collective")))
-    first = vals.drop_duplicates("patient_id")
-    address_of = pd.Series(first["value"].to_numpy(dtype=object), index=first["patient_id"].to_numpy(dtype=object))
+    first = _first_of(pcode)
+    address_of = pd.Series(vals["value"].to_numpy(dtype=object)[first], index=vals["patient_id"].to_numpy(dtype=object)[first])
     return groups, address_of, hh_max
 
 

@@ -66,10 +66,11 @@ from scipy.stats import poisson
 from ..findings import Finding
 from ..params import Param
 from ..profile import time_precision
+from .._fast import unique_ints
 from ..projections import projection, provider_key
 from . import register
 from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
-from ._burst_checks import burst_facts as _burst_facts, unit_finding as _unit_finding
+from ._burst_checks import burst_facts as _burst_facts, episode_facts as _episode_facts, unit_finding as _unit_finding
 
 __all__ = ["card_bursts", "burst_windows"]
 
@@ -81,7 +82,7 @@ MIN_CHAIN = 3
 EPISODE_COLUMNS = [
     "unit", "unit_type", "provider_type", "provider_id", "peer_group", "episode", "claim_id", "card_id",
     "patient_id", "start_time", "fund_amount", "total_amount", "odd_hour", "window_cards", "expected",
-    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate",
+    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate", "campaign",
 ]
 
 
@@ -101,6 +102,11 @@ def _kth_largest(group: np.ndarray, values: np.ndarray, k: np.ndarray, n_groups:
     hit = rank == k[g]
     out[g[hit]] = v[hit]
     return out
+
+
+def _take(s: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``s.to_numpy(dtype=object)[rows]`` without turning the whole column into Python objects."""
+    return s.iloc[rows].to_numpy(dtype=object)
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -268,7 +274,7 @@ def burst_windows(
         pos = np.repeat(cand - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
         card_w, _ = _codes(claims["card_id"].iloc[order[pos]])  # only the claims inside candidate windows
         span_c = np.int64(card_w.max() + 2)
-        pairs = np.unique(win * span_c + card_w + 1)
+        pairs = unique_ints(win * span_c + card_w + 1)
         ncards = np.bincount(pairs // span_c, minlength=cand.size)
         surprise = -poisson.logsf(ncards - 1, lam) / np.log(10)
         keep = (ncards >= min_cards) & (surprise >= min_surprise)
@@ -296,7 +302,7 @@ def burst_windows(
     posn = np.repeat(ep_start - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
     src = order[posn]
     ptype, pid = provider_key(claims.iloc[src])
-    units_s = np.where(has_term[src], claims["terminal_id"].to_numpy(dtype=object)[src],
+    units_s = np.where(has_term[src], _take(claims["terminal_id"], src),
                        (ptype + ":" + pid).to_numpy(dtype=object))
     out = pd.DataFrame(
         {
@@ -306,13 +312,13 @@ def burst_windows(
             "provider_id": pid.to_numpy(dtype=object),
             "peer_group": np.asarray(gnames, dtype=object)[grp[posn]] if len(gnames) else "",
             "episode": rows,
-            "claim_id": claims["claim_id"].to_numpy(dtype=object)[src],
-            "card_id": claims["card_id"].to_numpy(dtype=object)[src],
-            "patient_id": claims["patient_id"].to_numpy(dtype=object)[src],
+            "claim_id": _take(claims["claim_id"], src),
+            "card_id": _take(claims["card_id"], src),
+            "patient_id": _take(claims["patient_id"], src),
             "start_time": claims["start_time"].to_numpy()[src],
             "fund_amount": claims["fund_amount"].to_numpy(dtype=np.float64)[src],
             "total_amount": claims["total_amount"].to_numpy(dtype=np.float64)[src],
-            "diagnosis_code": claims["diagnosis_code"].to_numpy(dtype=object)[src],
+            "diagnosis_code": _take(claims["diagnosis_code"], src),
             "odd_hour": (share[grp[posn], hour[posn]] < 1.0 / 24.0)
             & (uh_days[u[posn] * 24 + hour[posn]] < 0.1 * np.maximum(u_days[u[posn]], 1)),
             "window_cards": best["c"].to_numpy()[rows],
@@ -336,13 +342,14 @@ def burst_windows(
                        prov[order[ep_start]])
     amounts = claims["total_amount"].to_numpy(dtype=np.float64)
     band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
-    bg = background_sample(order, ufirst, ulast, np.unique(ep_unit), set(src.tolist()))
-    nm, nm_rate = non_medical(store, out["claim_id"], bg, claims["claim_id"].to_numpy(dtype=object))
+    bg = background_sample(order, ufirst, ulast, unique_ints(ep_unit), src)
+    nm, nm_rate, campaign = non_medical(store, out["claim_id"], bg, claims["claim_id"])
     out["day_ratio"] = day_r[rows]
     out["band_in"] = band_in[rows]
     out["band_share"] = band_share[rows]
     out["nonmedical"] = out["claim_id"].map(nm).to_numpy(dtype=np.float64) if len(nm) else np.nan
     out["unit_nm_rate"] = pd.Series(u[posn]).map(nm_rate).to_numpy(dtype=np.float64) if nm_rate else np.nan
+    out["campaign"] = out["claim_id"].map(campaign).to_numpy(dtype=np.float64) if campaign is not None else np.nan
     return out[EPISODE_COLUMNS]
 
 
@@ -421,10 +428,21 @@ def card_bursts(
     n_eps_all = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit", "episode"]).ngroups)
     n_units = int(rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"]).ngroups)
     facts = _burst_facts(store, rows_all)
+    ef = _episode_facts(rows_all, facts)
+    # units in sorted key order (rows with a missing key belong to none, as in a groupby); each
+    # unit's episodes as indices into ef
+    g = rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"], sort=True).ngroup().to_numpy()
+    ep_ix = np.searchsorted(ef["ids"], rows_all["episode"].to_numpy(np.int64))
+    sel = ~np.isnan(g)
+    pairs = unique_ints(g[sel].astype(np.int64) * np.int64(len(ef["ids"]) + 1) + ep_ix[sel])
+    pg, pe = pairs // (len(ef["ids"]) + 1), pairs % (len(ef["ids"]) + 1)
+    cuts = np.searchsorted(pg, np.arange(n_units + 1))
+    units = rows_all["unit"].to_numpy(dtype=object)[ef["first"]]
     findings: list[Finding] = []
-    for (_, _, _, unit), rows in rows_all.groupby(["unit_type", "provider_type", "provider_id", "unit"], sort=True):
-        f = _unit_finding(unit, rows, facts, precision=precision, window=W, n_tests=n_tests, n_eps_all=n_eps_all,
-                          n_units=n_units, min_surprise=min_surprise, min_episodes=min_episodes,
+    for k in range(n_units):
+        eps = pe[cuts[k]: cuts[k + 1]]
+        f = _unit_finding(units[eps[0]], rows_all, eps, ef, facts, precision=precision, window=W, n_tests=n_tests,
+                          n_eps_all=n_eps_all, n_units=n_units, min_surprise=min_surprise, min_episodes=min_episodes,
                           institution_weight=institution_weight, campaign_weight=campaign_weight)
         if f is not None:
             findings.append(f)

@@ -44,6 +44,7 @@ Scoring (see ``docs/detectors-cards.md``)
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterable
 
 import numpy as np
@@ -51,6 +52,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .._fast import unique_ints
 from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import projection, provider_key
@@ -89,15 +91,34 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(g, directed=False)[1].astype(np.int64)
 
 
+#: the last store's value households (identity_links and identifier_background both need them;
+#: identity_rings asks for one right after the other): (weak ref to the store, fingerprint, value)
+_LAST_VH: list = []
+
+
 def _value_households(store: Any) -> dict[str, Any] | None:
     """Every phone/bank/device/address value with the households among its people (the
-    shared core of ``identity_links`` and ``identifier_background``); None without contacts."""
+    shared core of ``identity_links`` and ``identifier_background``); None without contacts.
+    The last store's answer is kept (see :data:`_LAST_VH`) until :func:`identity_rings` ends."""
+    fp = getattr(store, "fingerprint", None)
+    if _LAST_VH and fp is not None and _LAST_VH[0]() is store and _LAST_VH[1] == fp:
+        return _LAST_VH[2]
+    out = _compute_value_households(store)
+    _LAST_VH.clear()
+    if fp is not None:
+        try:
+            _LAST_VH.extend([weakref.ref(store), fp, out])
+        except TypeError:  # a store that cannot be weakly referenced is not cached
+            pass
+    return out
+
+
+def _compute_value_households(store: Any) -> dict[str, Any] | None:
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     c = contacts[contacts["patient_id"].notna() & contacts["value"].notna()]
     if c.empty:
         return None
     is_fam = (c["kind"] == "family").fillna(False).to_numpy()
-    kinds = c["kind"].astype("string").fillna("?").to_numpy(dtype=object)
     # one code space for people (contact owners and family targets)
     pcodes, people = pd.factorize(pd.concat([c["patient_id"], c["value"][is_fam]], ignore_index=True))
     n = len(people)
@@ -105,7 +126,8 @@ def _value_households(store: Any) -> dict[str, Any] | None:
     fa, fb = owner[is_fam], pcodes[len(c):].astype(np.int64)
     family = _components(n, fa, fb)
     # identifier values: (kind, value) as one integer code
-    kc, kind_names = pd.factorize(pd.Series(kinds))
+    kc, kind_names = pd.factorize(c["kind"].astype("string").fillna("?"))  # codes in order of first appearance
+    kind_names = pd.Index(np.asarray(kind_names, dtype=object))
     vc, _ = pd.factorize(c["value"])
     key = vc.astype(np.int64) * (len(kind_names) + 1) + kc
     idn = ~is_fam
@@ -230,15 +252,18 @@ def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Ite
     if not sel.any():
         return empty
     pcode, pats = pd.factorize(claims["patient_id"][sel])
-    key = np.unique(venue[sel].astype(np.int64) * (len(pats) + 1) + pcode)
+    key = unique_ints(venue[sel].astype(np.int64) * (len(pats) + 1) + pcode)
     v, who = key // (len(pats) + 1), key % (len(pats) + 1)
     patients = store.table("patients", ["patient_id", "region"])
     reg = pd.Series(patients["region"].to_numpy(dtype=object), index=patients["patient_id"].to_numpy(dtype=object))
-    region = pd.Series(np.asarray(pats, dtype=object)[who]).map(reg)
+    region = pd.Series(np.asarray(pats, dtype=object)).map(reg)  # once per person, not per (venue, person)
+    rcode, rvals = pd.factorize(region.where(region.notna(), "").to_numpy(dtype=object))
+    pair, n = np.unique(v * np.int64(len(rvals) + 1) + rcode[who], return_counts=True)
+    v, r = pair // (len(rvals) + 1), pair % (len(rvals) + 1)
     names = np.concatenate([np.asarray(inst, dtype=object), np.asarray(ph, dtype=object)])
-    d = pd.DataFrame({"provider_type": np.where(v < len(inst), "institution", "pharmacy"), "provider_id": names[v],
-                      "region": region.where(region.notna(), "").to_numpy(dtype=object)})
-    out = d.groupby(["provider_type", "provider_id", "region"], sort=True).size().rename("patients").reset_index()
+    out = pd.DataFrame({"provider_type": np.where(v < len(inst), "institution", "pharmacy").astype(object),
+                        "provider_id": names[v], "region": np.asarray(rvals, dtype=object)[r], "patients": n})
+    out = out.sort_values(["provider_type", "provider_id", "region"], kind="stable").reset_index(drop=True)
     return out.astype({"provider_type": "string", "provider_id": "string", "region": "string", "patients": "int64"})
 
 
@@ -281,10 +306,12 @@ def identity_rings(
     links = store.projection("identity_links", min_households=min_households,
                              min_address_members=min_address_members, elderly_age=elderly_age)
     if links.empty:
+        _LAST_VH.clear()
         return []
     links = links.assign(ident=links["kind"].astype(str) + ":" + links["value"].astype(str))
     links = _rings(links)
     background = store.projection("identifier_background").set_index("kind")
+    _LAST_VH.clear()  # both projections have what they need of the contacts
     n_values = int(background["values"].sum()) if len(background) else 1
     pats = pd.Index(pd.unique(links["patient_id"]))
     mc = store.projection("member_claims", patient_ids=pats)
@@ -295,18 +322,28 @@ def identity_rings(
     inst = store.table("institutions", ["institution_id", "kind", "region"])
     # institutions by region: villagers' own clinics and county hospitals are their natural venues
     primary = {f"institution:{i}": r for i, r in zip(inst["institution_id"], inst["region"])}
-    mc_by_person = dict(tuple(mc.groupby("patient_id", sort=False)))
-    empty_mc = mc.iloc[:0]
+    # each member's claims: one stable sort by member (not a groupby and a concat per ring)
+    pats_o = pd.Index(np.asarray(pats, dtype=object))
+    mcode = pats_o.get_indexer(mc["patient_id"].to_numpy(dtype=object))
+    mc_order = np.argsort(mcode, kind="stable")
+    mc_cut = np.searchsorted(mcode[mc_order], np.arange(len(pats_o) + 1))
     n_rings = int(links["ring"].nunique())
-    rings = []
+    ring_list = []
     for ring_id, rows in links.groupby("ring", sort=True):
         members = sorted(rows["patient_id"].unique())
-        c = pd.concat([mc_by_person[p] for p in members if p in mc_by_person] or [empty_mc], ignore_index=True)
-        venue_pats = c.groupby(["provider_type", "provider_id"])["patient_id"].nunique()
-        rings.append((rows, members, c, venue_pats, venue_pats[venue_pats >= 2]))
-    reach = _reach(store, pd.concat([v.index.to_frame(index=False) for *_, v in rings] or [mc.iloc[:0]]), people)
+        mpos = pats_o.get_indexer(members)
+        ring_list.append((rows, members, np.concatenate([mc_order[mc_cut[k]: mc_cut[k + 1]] for k in mpos]
+                                                        + [np.zeros(0, np.int64)])))
+    venues = _ring_venues(mc, mcode, [pos for *_, pos in ring_list])
+    rings = []
+    for k, (rows, members, pos) in enumerate(ring_list):
+        c = mc.iloc[pos].reset_index(drop=True)
+        venue_pats, at_shared = venues(k)
+        rings.append((rows, members, c, venue_pats, venue_pats[venue_pats >= 2], at_shared))
+    reach = _reach(store, pd.concat([v.index.to_frame(index=False) for *_, v, _ in rings] or [mc.iloc[:0]]), people)
+    look = _PeopleLookup(people)
     findings: list[Finding] = []
-    for rows, members, c, venue_pats, shared in rings:
+    for rows, members, c, venue_pats, shared, at_shared in rings:
         per_val = rows.drop_duplicates("ident").sort_values("ident")
         idents, lp_ident = [], 0.0
         for r in per_val.itertuples(index=False):
@@ -318,14 +355,14 @@ def identity_rings(
                            "log10_p": round(lp, 3)})
         kinds = sorted(per_val["kind"].unique())
         top_share = float(venue_pats.max() / len(members)) if len(venue_pats) else 0.0
-        claims = c[c.set_index(["provider_type", "provider_id"]).index.isin(shared.index)] if len(shared) else c
+        claims = c[at_shared] if len(shared) else c
         lp_venue, venue_null = _steering(shared, members, people, reach)
         lp = fisher_log10([lp_ident, lp_venue])
         s = float(surprise(lp, n_values))
         # steered: most members at one shared venue, beyond what its reach into their regions explains
         steered = (float(surprise(lp_venue, max(n_rings, 1))) > 0
                    and venue_null.get("venue_members", 0) > len(members) / 2)
-        checks, care_home = _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups, address_of, hh_max,
+        checks, care_home = _ring_checks(rows, per_val, members, c, venue_null, steered, look, groups, address_of, hh_max,
                                          ref, primary, n_rings, elderly_age=elderly_age, collective_weight=collective_weight,
                                          agent_weight=agent_weight)
         factor = benign_factor(checks)
@@ -378,6 +415,57 @@ def identity_rings(
     return findings
 
 
+def _ring_venues(mc: pd.DataFrame, person: np.ndarray, ring_pos: list[np.ndarray]):
+    """For every ring (its members' claims as row positions ``ring_pos`` in ``mc``; ``person``
+    a member code per claim), with one sort over all rings: a function of the ring number
+    giving (members per venue, as ``c.groupby(["provider_type", "provider_id"])["patient_id"].nunique()``
+    of the ring's claims ``c`` would; which of those claims are at a venue with two or more members)."""
+    tcode, tvals = pd.factorize(mc["provider_type"], sort=True)
+    icode, ivals = pd.factorize(mc["provider_id"], sort=True)
+    ni = len(ivals) + 1
+    venue = np.where((tcode >= 0) & (icode >= 0), tcode.astype(np.int64) * ni + icode, -1)  # sorted as (type, id)
+    lens = np.array([p.size for p in ring_pos], dtype=np.int64)
+    allpos = np.concatenate(ring_pos + [np.zeros(0, np.int64)])
+    ring = np.repeat(np.arange(len(ring_pos), dtype=np.int64), lens)
+    v, who = venue[allpos], person[allpos].astype(np.int64)
+    ok = v >= 0
+    nv, npers = np.int64(len(tvals) * ni + 1), np.int64(max(int(person.max(initial=0)) + 1, 1))
+    triples = unique_ints((ring[ok] * nv + v[ok]) * npers + who[ok])
+    rv, n = np.unique(triples // npers, return_counts=True)
+    row_rv = ring * nv + v
+    hit = np.searchsorted(rv, row_rv)
+    hit_c = np.minimum(hit, max(rv.size - 1, 0))
+    shared_row = ok & (rv.size > 0) & (rv[hit_c] == row_rv) & (n[hit_c] >= 2) if rv.size else np.zeros(ring.size, bool)
+    cut = np.searchsorted(rv // nv, np.arange(len(ring_pos) + 1))
+    rcut = np.r_[0, np.cumsum(lens)]
+    tv, iv = np.asarray(tvals, dtype=object), np.asarray(ivals, dtype=object)
+
+    def at(k: int) -> tuple[pd.Series, np.ndarray]:
+        vk = rv[cut[k]: cut[k + 1]] % nv
+        idx = pd.MultiIndex.from_arrays([tv[vk // ni], iv[vk % ni]], names=["provider_type", "provider_id"])
+        return pd.Series(n[cut[k]: cut[k + 1]], index=idx, name="patient_id"), shared_row[rcut[k]: rcut[k + 1]]
+
+    return at
+
+
+class _PeopleLookup:
+    """Members' patient rows by position (a reindex of the Arrow-backed patients frame per
+    ring costs milliseconds): ``frame(members)`` equals ``people.reindex(members)``."""
+
+    def __init__(self, people: pd.DataFrame) -> None:
+        self.people = people
+        self.attrs = people.attrs
+        self.cols = {c: people[c].to_numpy(dtype=object) if isinstance(people[c].dtype, pd.StringDtype)
+                     else people[c].to_numpy() for c in people.columns}
+
+    def frame(self, members: list[str]) -> pd.DataFrame:
+        pos = self.people.index.get_indexer(members)
+        if not (pos >= 0).all():
+            return self.people.reindex(members)
+        return pd.DataFrame({c: pd.array(v[pos], dtype=self.people[c].dtype) if v.dtype == object else v[pos]
+                             for c, v in self.cols.items()}, index=pd.Index(members, dtype=self.people.index.dtype))
+
+
 def _leave_one_out(background: pd.DataFrame, kind: str, households: int) -> float:
     """Mean excess households per value of ``kind`` without the value tested (a value never
     sets its own null); all identifier kinds pooled when the kind has no other value."""
@@ -425,7 +513,7 @@ def _reach(store: Any, venues: pd.DataFrame, people: pd.DataFrame) -> dict[str, 
     by_region = {(t, i, r): int(n) for t, i, r, n in vr[["provider_type", "provider_id", "region", "patients"]].itertuples(index=False)}
     total = vr.groupby(["provider_type", "provider_id"])["patients"].sum().to_dict()
     return {"by_region": by_region, "total": total, "insured": insured.to_dict(), "n_insured": max(int(len(people)), 1),
-            "region_of": region}
+            "region_of": region, "region_vals": region.to_numpy(dtype=object)}
 
 
 def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach: dict) -> tuple[float, dict]:
@@ -433,7 +521,12 @@ def _steering(shared: pd.Series, members: list[str], people: pd.DataFrame, reach
     and what it rests on."""
     if shared.empty:
         return 0.0, {"venue": None, "log10_p_venue": 0.0}
-    regions = [reach["region_of"].get(p, "") for p in members]
+    ro = reach["region_of"]
+    if ro.index.is_unique and len(ro):  # ro.get(p, "") per member, by position
+        pos = ro.index.get_indexer(members)
+        regions = [reach["region_vals"][i] if i >= 0 else "" for i in pos.tolist()]
+    else:
+        regions = [ro.get(p, "") for p in members]
     best, info = 0.0, {}
     for (t, i), c in shared.items():
         lam = 0.0
@@ -453,12 +546,13 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
     hh = int(per_val["households"].max())
     checks = [benign_check("registered_family", "登记家庭/同住户", "ruled_out",
                            f"the identifiers span {hh} households that are not one registered family or address")]
-    mem = people.reindex(members)
+    mem = people.frame(members)
     ages = ages_at(mem["birth_date"], np.full(len(members), np.datetime64(pd.Timestamp(ref or "today"), "s")))
     known = ~np.isnan(ages)
     working = float(((ages[known] >= CHILD_AGE) & (ages[known] < elderly_age)).mean()) if known.any() else 0.0
     # collective address: most members at one care home / dormitory / collective household
-    addr = address_of.reindex(members)
+    pos = address_of.index.get_indexer(members) if address_of.index.is_unique else None
+    addr = address_of.iloc[pos] if pos is not None and (pos >= 0).all() else address_of.reindex(members)
     care_home = False
     if addr.notna().any() and len(groups):
         vc = addr.value_counts()
