@@ -41,6 +41,7 @@ from scipy.stats import norm
 from ..findings import Entity, Finding
 from ..params import Param
 from ..profile import PRECISION_SECONDS
+from ..projections import travel_pairs_by
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 
@@ -186,8 +187,8 @@ def impossible_travels(
     profile = store.profile() if callable(getattr(store, "profile", None)) else {}
     precision = (profile.get("time") or {}).get("claims.start_time", {}).get("precision")
     parts = []
-    for by in ("card_id", "patient_id"):
-        pairs = store.projection("travel_pairs", max_gap_hours=max_gap_hours, by=by, coordinate_km=coordinate_km)
+    both = travel_pairs_by(store, ("card_id", "patient_id"), max_gap_hours=max_gap_hours, coordinate_km=coordinate_km)
+    for by, pairs in both.items():
         if by == "patient_id":  # only what the per-card pass cannot see: pairs across cards
             pairs = pairs[pairs["card_a"] != pairs["card_b"]]
         parts.append(pairs.assign(by=by))
