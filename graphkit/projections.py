@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import GraphkitError
 
-__all__ = ["PROJECTIONS", "compute", "provider_key", "provider_mask"]
+__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "provider_key", "provider_mask"]
 
 PROJECTIONS: dict[str, Callable[..., pd.DataFrame]] = {}
 
@@ -73,6 +73,45 @@ def provider_mask(claims: pd.DataFrame, keys: Any) -> np.ndarray:
     if ph_ids:
         out |= ~is_inst & claims["pharmacy_id"].isin(ph_ids).fillna(False).to_numpy(bool)
     return out
+
+
+def computes_with_pandas(store: Any) -> bool:
+    """True when ``store`` computes its projections here (with pandas), not server-side."""
+    from .store.base import Store
+
+    return type(store).projection is Store.projection
+
+
+class ClaimsReadOnce:
+    """A view of ``store`` whose ``claims`` columns ``columns`` are read once: a detector that
+    computes several pandas projections from the same claims passes this view instead of the
+    store. Anything else (other tables, other columns, server-side projections) goes to the store.
+
+    >>> import tempfile
+    >>> from graphkit.store.embedded import EmbeddedStore
+    >>> d = tempfile.mkdtemp()
+    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1"], "fund_amount": [1.0]})})
+    >>> view = ClaimsReadOnce(EmbeddedStore(d), ["claim_id", "fund_amount"])
+    >>> view.table("claims", ["fund_amount"]).to_dict("records")
+    [{'fund_amount': 1.0}]
+    """
+
+    def __init__(self, store: Any, columns: list[str]) -> None:
+        self.store = store
+        self._claims = store.table("claims", columns)
+
+    def table(self, name: str, columns: Any = None) -> pd.DataFrame:
+        if name == "claims" and columns is not None and set(columns) <= set(self._claims.columns):
+            return self._claims[list(columns)]
+        return self.store.table(name, columns)
+
+    def projection(self, name: str, **params: Any) -> pd.DataFrame:
+        if computes_with_pandas(self.store):
+            return compute(self, name, **params)
+        return self.store.projection(name, **params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 @projection("family_groups")
@@ -339,9 +378,7 @@ def travel_pairs_by(store: Any, bys: tuple[str, ...] = ("card_id", "patient_id")
                     coordinate_km: float = 0.5) -> dict[str, pd.DataFrame]:
     """The ``travel_pairs`` projection for each key in ``bys``: a store that computes its projections
     with pandas reads the claims (and places) once for all keys; a server-side store is asked per key."""
-    from .store.base import Store
-
-    if type(store).projection is not Store.projection:
+    if not computes_with_pandas(store):
         return {by: store.projection("travel_pairs", max_gap_hours=max_gap_hours, by=by, coordinate_km=coordinate_km)
                 for by in bys}
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
