@@ -38,6 +38,11 @@ def _codes_together(*series: pd.Series) -> list[np.ndarray]:
     return out
 
 
+def _at(s: pd.Series, idx: np.ndarray) -> np.ndarray:
+    """``s.to_numpy(dtype=object)[idx]`` without converting the whole column."""
+    return s.take(idx).to_numpy(dtype=object)
+
+
 def _secs(s: pd.Series) -> np.ndarray:
     return s.to_numpy("datetime64[s]").astype(np.int64)
 
@@ -116,8 +121,8 @@ def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series([], dtype="object") for c in OVERLAP_COLUMNS})
     m = pd.concat(parts, ignore_index=True)
     m = m[m["s"].to_numpy() != m["c"].to_numpy()]
-    s_inst = claims["institution_id"].to_numpy(dtype=object)[m["s"].to_numpy()]
-    c_inst = claims["institution_id"].to_numpy(dtype=object)[m["c"].to_numpy()]
+    s_inst = _at(claims["institution_id"], m["s"].to_numpy())
+    c_inst = _at(claims["institution_id"], m["c"].to_numpy())
     m = m[~(pd.Series(c_inst).fillna("") == pd.Series(s_inst).fillna("\x00")).to_numpy()]
     m = m.drop_duplicates(["s", "c"]).reset_index(drop=True)
     s, c = m["s"].to_numpy(), m["c"].to_numpy()
@@ -125,9 +130,9 @@ def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
     ptype, pid = provider_key(sub)
     out = pd.DataFrame(
         {
-            "stay_claim": claims["claim_id"].to_numpy(dtype=object)[s],
-            "stay_patient": claims["patient_id"].to_numpy(dtype=object)[s],
-            "stay_institution": claims["institution_id"].to_numpy(dtype=object)[s],
+            "stay_claim": _at(claims["claim_id"], s),
+            "stay_patient": _at(claims["patient_id"], s),
+            "stay_institution": _at(claims["institution_id"], s),
             "stay_start": claims["start_time"].to_numpy()[s],
             "stay_end": claims["end_time"].to_numpy()[s],
             "stay_fund": claims["fund_amount"].to_numpy(dtype=np.float64)[s],
@@ -263,19 +268,22 @@ def phantom_stays(
         flag = new
     rate = dict(zip(CATEGORIES, q.tolist()))
     lp_of = pd.Series(lp, index=cnt.index)
-    households = _households(store, set(ov["stay_patient"].astype(str)) | set(ov["patient_id"].dropna().astype(str)))
     fam_members = set(fam.index.astype(str))
     findings: list[Finding] = []
+    # only stays with counted claims that pass the bar (or report_p) are reported: test them alone
+    listed = (np.asarray(surprise(lp, n_stays)) > 0) | (lp <= np.log10(max(report_p, 1e-300)))
+    ov = ov[ov["stay_claim"].isin(set(cnt.index[listed])).to_numpy(bool)]
+    households = _households(store, set(ov["stay_patient"].astype(str)) | set(ov["patient_id"].dropna().astype(str)))
     for stay_claim, rows in ov.groupby("stay_claim", sort=True):
         r0 = rows.iloc[0]
         pid, inst = str(r0["stay_patient"]), str(r0["stay_institution"])
         counted = rows[rows["explained"].isna()]
         log10p = float(lp_of.get(stay_claim, 0.0))
         s = float(surprise(log10p, n_stays))
-        checks = _phantom_checks(rows, counted, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
-                                 precision, edge, benign_weight)
         if counted.empty or (s <= 0 and log10p > np.log10(max(report_p, 1e-300))):
             continue
+        checks = _phantom_checks(rows, counted, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
+                                 precision, edge, benign_weight)
         score = tiered_score(log10p, n_stays) * benign_factor(checks)
         if score <= 0.0:
             continue
