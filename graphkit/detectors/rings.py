@@ -202,6 +202,24 @@ def _uniq(x: np.ndarray) -> np.ndarray:
     return x[keep]
 
 
+def _uniq_below(x: np.ndarray, top: int, *, step: int = 1, width: int = 1) -> np.ndarray:
+    """:func:`_uniq` of non-negative keys ``hi·step + lo`` (``lo < width ≤ step``, key < ``top``),
+    by marking a table of ``(top / step)·width`` cells when that is not much larger than ``x``
+    (no sort); else by sorting.
+
+    >>> _uniq_below(np.array([2 * 8 + 1, 0, 2 * 8 + 1, 5]), 3 * 8, step=8, width=6).tolist()
+    [0, 5, 17]
+    """
+    cells = -(-top // step) * width
+    if len(x) == 0 or cells > max(2 * len(x), 1 << 16):
+        return _uniq(x)
+    hi, lo = np.divmod(x, step)
+    mark = np.zeros(cells, bool)
+    mark[hi * width + lo] = True
+    hit = np.flatnonzero(mark)
+    return (hit // width) * step + hit % width
+
+
 def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(values, counts, inverse) of an already sorted array."""
     flag = np.empty(len(x), bool)
@@ -329,27 +347,36 @@ def _mode_pairs(
         W.data[:] = 1
     else:
         W = E
-    ET = E.T.tocsr()
-    WT = W.T.tocsr() if window else ET
-    colsize = np.diff(WT.indptr)
+    # K = E·Wᵀ (and min(E·Wᵀ, W·Eᵀ) with a window) in row chunks of bounded work; only pairs
+    # a < b are kept, so the people are cut into column groups and a chunk of rows is multiplied
+    # with its own group and the later ones only (about half the work of the full product)
+    colsize = np.bincount(W.indices, minlength=nB)
     flops = E.multiply(colsize[None, :]).sum(axis=1).A.ravel() if E.nnz else np.zeros(E.shape[0])
     if window:
         flops = flops * 2
-    bounds = chunk_bounds(flops, chunk_flops)
+    groups = chunk_bounds(flops, max(float(flops.sum()) / _PAIR_GROUPS, 1.0))
+    WT = [W[g0:g1].T.tocsr() for g0, g1 in zip(groups[:-1], groups[1:])]
+    ET = [E[g0:g1].T.tocsr() for g0, g1 in zip(groups[:-1], groups[1:])] if window else WT
     A, B, C = [], [], []
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        K = E[r0:r1] @ WT
-        if window:
-            K = K.minimum(W[r0:r1] @ ET)
-        K.data[K.data < min_co] = 0  # threshold in place before any copy
-        K.eliminate_zeros()
-        K = K.tocoo()
-        rows = K.row.astype(np.int64) + r0
-        m = K.col > rows
-        A.append(rows[m])
-        B.append(K.col[m].astype(np.int64))
-        C.append(K.data[m].astype(np.int64))
-        del K, rows, m
+    for gi, (g0, g1) in enumerate(zip(groups[:-1], groups[1:])):
+        bounds = [g0 + x for x in chunk_bounds(flops[g0:g1], chunk_flops)]
+        for r0, r1 in zip(bounds[:-1], bounds[1:]):
+            Er, Wr = E[r0:r1], W[r0:r1]
+            for gj in range(gi, len(WT)):
+                K = Er @ WT[gj]
+                if window:
+                    K = K.minimum(Wr @ ET[gj])
+                K.data[K.data < min_co] = 0  # threshold in place before any copy
+                K.eliminate_zeros()
+                K = K.tocoo()
+                rows = K.row.astype(np.int64) + r0
+                cols = K.col.astype(np.int64) + groups[gj]
+                m = cols > rows
+                A.append(rows[m])
+                B.append(cols[m])
+                C.append(K.data[m].astype(np.int64))
+                del K, rows, cols, m
+    del WT, ET
     a = np.concatenate(A) if A else np.empty(0, np.int64)
     b = np.concatenate(B) if B else np.empty(0, np.int64)
     c = np.concatenate(C) if C else np.empty(0, np.int64)
@@ -382,6 +409,10 @@ def _mode_pairs(
     exp = np.minimum(exp, cap)
     return elig[a], elig[b], c, exp, np.maximum(pos, c)
 
+
+
+#: column groups of the pair product (``_mode_pairs``): chunk × later groups only
+_PAIR_GROUPS = 8
 
 
 def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
@@ -478,7 +509,8 @@ def provider_activity(store: Any) -> pd.DataFrame:
     prov, inp, day = prov[ok], inp[ok], day[ok]
     d0 = int(day.min()) if len(day) else 0
     unit = prov * 2 + inp
-    uday = _uniq(unit * np.int64(1 << 20) + (day - d0))
+    uday = _uniq_below(unit * np.int64(1 << 20) + (day - d0), (int(unit.max()) + 1) << 20 if len(unit) else 0,
+                       step=1 << 20, width=int(day.max()) - d0 + 1 if len(day) else 0)
     u, dd = uday >> 20, (uday & ((1 << 20) - 1)) + d0
     units, counts, _ = _runs(u)
     end = np.cumsum(counts)
@@ -1370,12 +1402,25 @@ def _dense_rings(shared: _Shared, p: dict[str, Any], lockstep: list[Finding]) ->
     refs = _referrals_of(store, sorted({x for g in groups for x in g}))
     ctx = shared.context()
     findings = []
+    at_group = cl.groupby("group").indices
+    parts = []
     for gi, b in enumerate(merged):
-        mine = cl[cl["group"].to_numpy() == gi]
+        mine = cl.iloc[at_group.get(gi, np.empty(0, np.int64))]
         at = mine["venue"].isin({f"institution:{v}" for v in b["venues"]}).to_numpy(bool)
         rows = mine[at & (mine["mode"] == "inpatient").to_numpy(bool)]
         rows = rows.assign(event=rows.groupby(["venue", "day"], sort=True).ngroup())
-        r = _dense_metrics(rows, mine, b, p)
+        parts.append((mine, rows))
+    # organisers and joint discharges of every block at once (events numbered apart per block)
+    offsets = np.cumsum([0] + [int(rows["event"].max()) + 1 if len(rows) else 0 for _, rows in parts])
+    every = pd.concat([rows.assign(group=gi, event=rows["event"].to_numpy() + offsets[gi])
+                       for gi, (_, rows) in enumerate(parts)])
+    blocks_at = pd.Index(range(len(merged)))
+    organisers, org_conc = _organisers(every, blocks_at)
+    joint = _joint_discharge(every, p["window_days"]).reindex(blocks_at).fillna(0.0)
+    for gi, b in enumerate(merged):
+        mine, rows = parts[gi]
+        r = _dense_metrics(rows, mine, b, p, organisers=organisers.iloc[gi], org_conc=float(org_conc.iloc[gi]),
+                           joint_discharge=float(joint.iloc[gi]))
         per_event = rows.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"))
         lp = float(-_surprise(r["m"], b["expected"]))
         null = {"method": ("Poisson tail of the block's heavy users (>= min_block_visits admissions at the venue)"
@@ -1390,9 +1435,11 @@ def _dense_rings(shared: _Shared, p: dict[str, Any], lockstep: list[Finding]) ->
     return findings
 
 
-def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p: dict[str, Any], *,
+                   organisers: list[str], org_conc: float, joint_discharge: float) -> dict[str, Any]:
     """Strength and the event-level factors of one dense block (the lock-step ``_metrics`` for
-    a single group whose events are admission days)."""
+    a single group whose events are admission days); its organisers and joint-discharge share
+    are computed for all blocks at once by the caller."""
     members = sorted(rows["patient_id"].unique())
     m, n_events = len(members), int(rows["event"].nunique())
     visits = int(rows.drop_duplicates(["patient_id", "event"]).shape[0])
@@ -1401,17 +1448,14 @@ def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p:
     lift = m / max(b["expected"], 1e-9)
     density = visits / max(m * n_events, 1)
     inp_all = mine[(mine["mode"] == "inpatient").to_numpy(bool)]["claim_id"].nunique()
-    idx = pd.Index([0])
-    one = rows.assign(group=0)
-    organisers, org_conc = _organisers(one, idx)
-    jd = float(_joint_discharge(one, p["window_days"]).reindex(idx).fillna(0.0).iloc[0])
+    jd = joint_discharge
     diag = rows["diagnosis_code"].fillna("").astype(str)
     therapy = float(diag.str.startswith(THERAPY_DIAGNOSES).mean())
     synchrony = len(claims) / max(inp_all, 1)  # share of the members' admissions that were at the venues
     return {
         "method": "dense_block", "members": members, "m": m, "n_events": n_events, "visits": visits,
-        "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers.iloc[0],
-        "org_conc": float(org_conc.iloc[0]), "density": density, "lift": lift, "pair_lift": lift, "fund": fund,
+        "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers,
+        "org_conc": org_conc, "density": density, "lift": lift, "pair_lift": lift, "fund": fund,
         "synchrony": synchrony, "camouflage": 1.0 - len(claims) / max(mine["claim_id"].nunique(), 1),
         "inpatient_share": 1.0, "pharmacy_share": 0.0, "time_sync": 1.0, "joint_discharge": jd,
         "therapy_diag": therapy,
