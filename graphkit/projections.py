@@ -79,6 +79,8 @@ def computes_with_pandas(store: Any) -> bool:
     """True when ``store`` computes its projections here (with pandas), not server-side."""
     from .store.base import Store
 
+    if isinstance(store, ClaimsReadOnce):
+        return computes_with_pandas(store.store)
     return type(store).projection is Store.projection
 
 
@@ -104,6 +106,15 @@ class ClaimsReadOnce:
         if name == "claims" and columns is not None and set(columns) <= set(self._claims.columns):
             return self._claims[list(columns)]
         return self.store.table(name, columns)
+
+    def claims_by_id(self, claim_ids: Any, columns: Any = None) -> pd.DataFrame:
+        """The claims with these ids in stored order (as the store gives them), from the columns read."""
+        want = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
+        if want is None or not set(want) <= set(self._claims.columns):
+            return self.store.claims_by_id(claim_ids, columns)
+        ids = pd.unique(pd.Series(list(claim_ids), dtype="string").dropna())
+        rows = self._claims[want]
+        return rows[rows["claim_id"].isin(ids).to_numpy(bool)].reset_index(drop=True)
 
     def projection(self, name: str, **params: Any) -> pd.DataFrame:
         if computes_with_pandas(self.store):
@@ -383,9 +394,13 @@ def travel_pairs_by(store: Any, bys: tuple[str, ...] = ("card_id", "patient_id")
                 for by in bys}
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
     # integer codes for the sort and comparisons; strings only for the selected pairs
-    icode, _ = pd.factorize(claims["institution_id"])
-    pcode, _ = pd.factorize(claims["pharmacy_id"])
+    icode, inames = pd.factorize(claims["institution_id"])
+    pcode, pnames = pd.factorize(claims["pharmacy_id"])
     place = np.where(icode >= 0, icode, pcode + icode.max() + 1)
+    # "type:id" of every claim's provider (as provider_key), looked up by codes for the pairs only
+    keys = np.array(["institution:" + str(x) for x in inames] + ["pharmacy:" + str(x) for x in pnames] + [pd.NA],
+                    dtype=object)
+    prov = np.where(icode >= 0, icode, np.where(pcode >= 0, len(inames) + pcode, len(keys) - 1))
     del icode, pcode
     t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
     tie = np.arange(len(claims)) if _is_sorted(claims["claim_id"]) else claims["claim_id"].rank(method="first").to_numpy()
@@ -408,19 +423,13 @@ def travel_pairs_by(store: Any, bys: tuple[str, ...] = ("card_id", "patient_id")
                 "card_a": A["card_id"].to_numpy(), "card_b": B["card_id"].to_numpy(),
                 "patient_a": A["patient_id"].to_numpy(), "patient_b": B["patient_id"].to_numpy(),
                 "time_a": A["start_time"].to_numpy(), "time_b": B["start_time"].to_numpy(),
-                "provider_a": _provider_keys(A), "provider_b": _provider_keys(B),
+                "provider_a": keys[prov[a]], "provider_b": keys[prov[b]],
                 "fund_a": A["fund_amount"].to_numpy(), "fund_b": B["fund_amount"].to_numpy(),
                 "gap_hours": gap_h[sel],
             }
         )
         out[by] = pair_distances(pairs, places, prof)
     return out
-
-
-def _provider_keys(df: pd.DataFrame) -> np.ndarray:
-    """``"type:id"`` per claim (see :func:`provider_key`)."""
-    ptype, pid = provider_key(df)
-    return ptype.str.cat(pid, sep=":").to_numpy()
 
 
 def _is_sorted(s: pd.Series) -> bool:
