@@ -231,14 +231,21 @@ def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
     death = pd.Series(dead["death_date"].to_numpy(), index=dead["patient_id"])
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
     cards = store.table("cards", ["card_id", "patient_id"])
-    holder = claims["card_id"].map(pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]))
+    # the card holder only where it can matter: cards of people who died (a map of every claim's
+    # card is the slow part otherwise)
+    dead_cards = cards[cards["patient_id"].isin(death.index).fillna(False).to_numpy(bool)]["card_id"]
+    holder = _map_some(claims["card_id"], pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]), dead_cards)
     limit = pd.Timedelta(days=grace_days + 1)  # start on a later calendar day than death + grace
     parts = []
     for via, who in (("patient", claims["patient_id"]), ("card_holder", holder)):
-        d = who.map(death)
-        hit = (claims["start_time"].dt.floor("D") >= d + limit).fillna(False)
+        d = _map_some(who, death, death.index)
+        known = np.flatnonzero(d.notna().to_numpy(bool))  # only these can start after a death
+        start = claims["start_time"].iloc[known]
+        ok = (start.dt.floor("D") >= d.iloc[known] + limit).fillna(False).to_numpy(bool).copy()
         if via == "card_holder":
-            hit &= (holder != claims["patient_id"]).fillna(False)
+            ok &= (who.iloc[known] != claims["patient_id"].iloc[known]).fillna(False).to_numpy(bool)
+        hit = np.zeros(len(claims), bool)
+        hit[known[ok]] = True
         part = claims[hit].copy()
         part["deceased_id"] = who[hit].astype("string")
         part["death_date"] = d[hit]
@@ -247,6 +254,20 @@ def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out["provider_type"], out["provider_id"] = provider_key(out)
     return out.drop(columns=["institution_id", "pharmacy_id"])
+
+
+def _map_some(keys: pd.Series, lookup: pd.Series, some: Any) -> pd.Series:
+    """``keys.map(lookup)`` for the keys in ``some`` (a subset of ``lookup``'s index); missing
+    (NaN / NaT, ``lookup``'s dtype) elsewhere. Maps only those rows.
+
+    >>> _map_some(pd.Series(["a", "b", None]), pd.Series([1.0, 2.0], index=["a", "b"]), ["b"]).tolist()
+    [nan, 2.0, nan]
+    """
+    sel = keys.isin(some).fillna(False).to_numpy(bool)
+    out = pd.Series(index=keys.index, dtype=lookup.dtype)
+    if sel.any():
+        out.iloc[np.flatnonzero(sel)] = keys[sel].map(lookup).to_numpy()
+    return out
 
 
 def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
