@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from ._fast import isin, string_series
 from .errors import GraphkitError
 
-__all__ = ["PROJECTIONS", "compute", "provider_key"]
+__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "provider_key", "provider_mask"]
 
 PROJECTIONS: dict[str, Callable[..., pd.DataFrame]] = {}
 
@@ -72,6 +72,81 @@ def _arrow_lookup(keys: pd.Series, index: pd.Series, values: pd.Series) -> pa.Ch
     pos = pc.index_in(k, value_set=ix.combine_chunks())
     return pa.chunked_array([_arrow_col(values).combine_chunks().take(pos.combine_chunks())]) if len(k) else \
         pa.chunked_array([], _arrow_col(values).type)
+
+
+def provider_mask(claims: pd.DataFrame, keys: Any) -> np.ndarray:
+    """Boolean mask of the claims whose provider key (``"type:id"``, see :func:`provider_key`) is one
+    of ``keys``, without building the key strings of every claim.
+
+    >>> c = pd.DataFrame({"institution_id": pd.Series(["H1", None, "H2"], dtype="string"),
+    ...                   "pharmacy_id": pd.Series([None, "Y1", "Y1"], dtype="string")})
+    >>> provider_mask(c, ["institution:H2", "pharmacy:Y1", "terminal:T1"]).tolist()
+    [False, True, True]
+    """
+    inst_ids, ph_ids = [], []
+    for k in pd.unique(pd.Series(list(keys), dtype="string").dropna()):
+        kind, _, pid = str(k).partition(":")
+        if kind == "institution":
+            inst_ids.append(pid)
+        elif kind == "pharmacy":
+            ph_ids.append(pid)
+    is_inst = claims["institution_id"].notna().to_numpy(bool)
+    out = np.zeros(len(claims), bool)
+    if inst_ids:
+        out |= is_inst & claims["institution_id"].isin(inst_ids).fillna(False).to_numpy(bool)
+    if ph_ids:
+        out |= ~is_inst & claims["pharmacy_id"].isin(ph_ids).fillna(False).to_numpy(bool)
+    return out
+
+
+def computes_with_pandas(store: Any) -> bool:
+    """True when ``store`` computes its projections here (with pandas), not server-side."""
+    from .store.base import Store
+
+    if isinstance(store, ClaimsReadOnce):
+        return computes_with_pandas(store.store)
+    return type(store).projection is Store.projection
+
+
+class ClaimsReadOnce:
+    """A view of ``store`` whose ``claims`` columns ``columns`` are read once: a detector that
+    computes several pandas projections from the same claims passes this view instead of the
+    store. Anything else (other tables, other columns, server-side projections) goes to the store.
+
+    >>> import tempfile
+    >>> from graphkit.store.embedded import EmbeddedStore
+    >>> d = tempfile.mkdtemp()
+    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1"], "fund_amount": [1.0]})})
+    >>> view = ClaimsReadOnce(EmbeddedStore(d), ["claim_id", "fund_amount"])
+    >>> view.table("claims", ["fund_amount"]).to_dict("records")
+    [{'fund_amount': 1.0}]
+    """
+
+    def __init__(self, store: Any, columns: list[str]) -> None:
+        self.store = store
+        self._claims = store.table("claims", columns)
+
+    def table(self, name: str, columns: Any = None) -> pd.DataFrame:
+        if name == "claims" and columns is not None and set(columns) <= set(self._claims.columns):
+            return self._claims[list(columns)]
+        return self.store.table(name, columns)
+
+    def claims_by_id(self, claim_ids: Any, columns: Any = None) -> pd.DataFrame:
+        """The claims with these ids in stored order (as the store gives them), from the columns read."""
+        want = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
+        if want is None or not set(want) <= set(self._claims.columns):
+            return self.store.claims_by_id(claim_ids, columns)
+        ids = pd.unique(pd.Series(list(claim_ids), dtype="string").dropna())
+        rows = self._claims[want]
+        return rows[rows["claim_id"].isin(ids).to_numpy(bool)].reset_index(drop=True)
+
+    def projection(self, name: str, **params: Any) -> pd.DataFrame:
+        if computes_with_pandas(self.store):
+            return compute(self, name, **params)
+        return self.store.projection(name, **params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 @projection("family_groups")
@@ -185,14 +260,21 @@ def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
     death = pd.Series(dead["death_date"].to_numpy(), index=dead["patient_id"])
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
     cards = store.table("cards", ["card_id", "patient_id"])
-    holder = claims["card_id"].map(pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]))
+    # the card holder only where it can matter: cards of people who died (a map of every claim's
+    # card is the slow part otherwise)
+    dead_cards = cards[cards["patient_id"].isin(death.index).fillna(False).to_numpy(bool)]["card_id"]
+    holder = _map_some(claims["card_id"], pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]), dead_cards)
     limit = pd.Timedelta(days=grace_days + 1)  # start on a later calendar day than death + grace
     parts = []
     for via, who in (("patient", claims["patient_id"]), ("card_holder", holder)):
-        d = who.map(death)
-        hit = (claims["start_time"].dt.floor("D") >= d + limit).fillna(False)
+        d = _map_some(who, death, death.index)
+        known = np.flatnonzero(d.notna().to_numpy(bool))  # only these can start after a death
+        start = claims["start_time"].iloc[known]
+        ok = (start.dt.floor("D") >= d.iloc[known] + limit).fillna(False).to_numpy(bool).copy()
         if via == "card_holder":
-            hit &= (holder != claims["patient_id"]).fillna(False)
+            ok &= (who.iloc[known] != claims["patient_id"].iloc[known]).fillna(False).to_numpy(bool)
+        hit = np.zeros(len(claims), bool)
+        hit[known[ok]] = True
         part = claims[hit].copy()
         part["deceased_id"] = who[hit].astype("string")
         part["death_date"] = d[hit]
@@ -201,6 +283,20 @@ def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out["provider_type"], out["provider_id"] = provider_key(out)
     return out.drop(columns=["institution_id", "pharmacy_id"])
+
+
+def _map_some(keys: pd.Series, lookup: pd.Series, some: Any) -> pd.Series:
+    """``keys.map(lookup)`` for the keys in ``some`` (a subset of ``lookup``'s index); missing
+    (NaN / NaT, ``lookup``'s dtype) elsewhere. Maps only those rows.
+
+    >>> _map_some(pd.Series(["a", "b", None]), pd.Series([1.0, 2.0], index=["a", "b"]), ["b"]).tolist()
+    [nan, 2.0, nan]
+    """
+    sel = keys.isin(some).fillna(False).to_numpy(bool)
+    out = pd.Series(index=keys.index, dtype=lookup.dtype)
+    if sel.any():
+        out.iloc[np.flatnonzero(sel)] = keys[sel].map(lookup).to_numpy()
+    return out
 
 
 def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -280,11 +376,11 @@ def clock_minutes(store: Any, *, providers: list[str] | tuple[str, ...] = ()) ->
         return pd.DataFrame({"provider_type": pd.Series([], dtype="string"), "provider_id": pd.Series([], dtype="string"),
                              "minute": pd.Series([], dtype="int64"), "n": pd.Series([], dtype="int64")})
     claims = store.table("claims", ["institution_id", "pharmacy_id", "start_time"])
-    ptype, pid = provider_key(claims)
-    key = ptype.str.cat(pid, sep=":")
-    mine = key.isin(want).fillna(False).to_numpy(bool)
-    t = claims.loc[mine, "start_time"].to_numpy("datetime64[s]").astype("int64")
-    df = pd.DataFrame({"provider_type": ptype[mine].to_numpy(), "provider_id": pid[mine].to_numpy(),
+    mine = provider_mask(claims, want)
+    sub = claims[mine]
+    ptype, pid = provider_key(sub)
+    t = sub["start_time"].to_numpy("datetime64[s]").astype("int64")
+    df = pd.DataFrame({"provider_type": ptype.to_numpy(), "provider_id": pid.to_numpy(),
                        "minute": ((t % 86400) // 60).astype("int64")})
     out = df.groupby(["provider_type", "provider_id", "minute"], sort=True).size().rename("n").reset_index()
     out["n"] = out["n"].astype("int64")
@@ -310,11 +406,17 @@ def unit_cards(store: Any, *, units: list[str] | tuple[str, ...] = ()) -> pd.Dat
         return empty
     have = set(store.columns("claims")) if hasattr(store, "columns") else set()
     claims = store.table("claims", ["card_id", "institution_id", "pharmacy_id"] + (["terminal_id"] if "terminal_id" in have else []))
-    ptype, pid = provider_key(claims)
-    parts = [pd.DataFrame({"unit": ptype.str.cat(pid, sep=":").to_numpy(), "card": claims["card_id"].to_numpy()})]
+    # select the claims of the wanted units first (integer masks), build "type:id" strings only for them
+    mine = provider_mask(claims, want)
+    sub = claims[mine]
+    ptype, pid = provider_key(sub)
+    parts = [pd.DataFrame({"unit": ptype.str.cat(pid, sep=":").to_numpy(), "card": sub["card_id"].to_numpy()})]
     if "terminal_id" in claims.columns:
+        terms = [u[len("terminal:"):] for u in want.astype(str) if u.startswith("terminal:")]
         t = claims["terminal_id"]
-        parts.append(pd.DataFrame({"unit": ("terminal:" + t.astype("string")).to_numpy(), "card": claims["card_id"].to_numpy()}))
+        tsub = claims[t.isin(terms).fillna(False).to_numpy(bool)] if terms else claims.iloc[:0]
+        parts.append(pd.DataFrame({"unit": ("terminal:" + tsub["terminal_id"].astype("string")).to_numpy(),
+                                   "card": tsub["card_id"].to_numpy()}))
     long = pd.concat(parts, ignore_index=True)
     long = long[long["unit"].isin(want).fillna(False).to_numpy(bool)]
     if long.empty:
@@ -330,36 +432,64 @@ def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id"
     different providers within ``max_gap_hours`` (as written), with places, distances and time
     uncertainties (see :func:`pair_distances`). Ties in time are broken by claim id.
     """
+    return travel_pairs_by(store, (by,), max_gap_hours=max_gap_hours, coordinate_km=coordinate_km)[by]
+
+
+def travel_pairs_by(store: Any, bys: tuple[str, ...] = ("card_id", "patient_id"), *, max_gap_hours: float = 24.0,
+                    coordinate_km: float = 0.5) -> dict[str, pd.DataFrame]:
+    """The ``travel_pairs`` projection for each key in ``bys``: a store that computes its projections
+    with pandas reads the claims (and places) once for all keys; a server-side store is asked per key."""
+    if not computes_with_pandas(store):
+        return {by: store.projection("travel_pairs", max_gap_hours=max_gap_hours, by=by, coordinate_km=coordinate_km)
+                for by in bys}
     claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
     # integer codes for the sort and comparisons; strings only for the selected pairs
-    icode, _ = pd.factorize(claims["institution_id"])
-    pcode, _ = pd.factorize(claims["pharmacy_id"])
+    icode, inames = pd.factorize(claims["institution_id"])
+    pcode, pnames = pd.factorize(claims["pharmacy_id"])
     place = np.where(icode >= 0, icode, pcode + icode.max() + 1)
-    codes, _ = pd.factorize(claims[by], sort=True)  # pairs in key order, as the Cypher returns them
+    # "type:id" of every claim's provider (as provider_key), looked up by codes for the pairs only
+    keys = np.array(["institution:" + str(x) for x in inames] + ["pharmacy:" + str(x) for x in pnames] + [pd.NA],
+                    dtype=object)
+    prov = np.where(icode >= 0, icode, np.where(pcode >= 0, len(inames) + pcode, len(keys) - 1))
+    del icode, pcode
     t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
-    tie = np.arange(len(claims)) if claims["claim_id"].is_monotonic_increasing else claims["claim_id"].rank(method="first").to_numpy()
-    order = np.lexsort((tie, t, codes))
-    c, tt, kk = codes[order], t[order], place[order]
-    same = (c[1:] == c[:-1]) & (c[1:] >= 0)
-    gap_h = (tt[1:] - tt[:-1]) / 3600.0
-    sel = np.nonzero(same & (kk[1:] != kk[:-1]) & (gap_h <= max_gap_hours))[0]
-    a, b = order[sel], order[sel + 1]
-    A, B = claims.iloc[a].reset_index(drop=True), claims.iloc[b].reset_index(drop=True)
+    tie = np.arange(len(claims)) if _is_sorted(claims["claim_id"]) else claims["claim_id"].rank(method="first").to_numpy()
+    places, prof = _provider_places(store, coordinate_km), _start_time_profile(store)
+    out = {}
+    for by in bys:
+        codes, _ = pd.factorize(claims[by], sort=True)  # pairs in key order, as the Cypher returns them
+        order = np.lexsort((tie, t, codes))
+        c, tt, kk = codes[order], t[order], place[order]
+        same = (c[1:] == c[:-1]) & (c[1:] >= 0)
+        gap_h = (tt[1:] - tt[:-1]) / 3600.0
+        sel = np.nonzero(same & (kk[1:] != kk[:-1]) & (gap_h <= max_gap_hours))[0]
+        del c, tt, kk, same
+        a, b = order[sel], order[sel + 1]
+        A, B = claims.iloc[a].reset_index(drop=True), claims.iloc[b].reset_index(drop=True)
+        pairs = pd.DataFrame(
+            {
+                "key": A[by].to_numpy(),
+                "claim_a": A["claim_id"].to_numpy(), "claim_b": B["claim_id"].to_numpy(),
+                "card_a": A["card_id"].to_numpy(), "card_b": B["card_id"].to_numpy(),
+                "patient_a": A["patient_id"].to_numpy(), "patient_b": B["patient_id"].to_numpy(),
+                "time_a": A["start_time"].to_numpy(), "time_b": B["start_time"].to_numpy(),
+                "provider_a": keys[prov[a]], "provider_b": keys[prov[b]],
+                "fund_a": A["fund_amount"].to_numpy(), "fund_b": B["fund_amount"].to_numpy(),
+                "gap_hours": gap_h[sel],
+            }
+        )
+        out[by] = pair_distances(pairs, places, prof)
+    return out
 
-    def prov(df: pd.DataFrame) -> np.ndarray:
-        ptype, pid = provider_key(df)
-        return ptype.str.cat(pid, sep=":").to_numpy()
 
-    pairs = pd.DataFrame(
-        {
-            "key": A[by].to_numpy(),
-            "claim_a": A["claim_id"].to_numpy(), "claim_b": B["claim_id"].to_numpy(),
-            "card_a": A["card_id"].to_numpy(), "card_b": B["card_id"].to_numpy(),
-            "patient_a": A["patient_id"].to_numpy(), "patient_b": B["patient_id"].to_numpy(),
-            "time_a": A["start_time"].to_numpy(), "time_b": B["start_time"].to_numpy(),
-            "provider_a": prov(A), "provider_b": prov(B),
-            "fund_a": A["fund_amount"].to_numpy(), "fund_b": B["fund_amount"].to_numpy(),
-            "gap_hours": gap_h[sel],
-        }
-    )
-    return pair_distances(pairs, _provider_places(store, coordinate_km), _start_time_profile(store))
+def _is_sorted(s: pd.Series) -> bool:
+    """``s.is_monotonic_increasing`` for a string column, in Arrow when it is Arrow-backed (nulls: False)."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or len(s) < 2:
+        return bool(s.is_monotonic_increasing)
+    import pyarrow.compute as pc
+
+    x = arr.combine_chunks() if hasattr(arr, "combine_chunks") else arr
+    if x.null_count:
+        return False
+    return bool(pc.all(pc.less_equal(x.slice(0, len(x) - 1), x.slice(1))).as_py())

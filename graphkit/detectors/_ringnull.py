@@ -39,7 +39,7 @@ from scipy.stats import poisson
 
 from ._common import benign_check
 
-__all__ = ["pb_tail_sum", "AdmissionProfile", "ring_null", "ring_checks"]
+__all__ = ["pb_tail_sum", "AdmissionProfile", "RingNull", "ring_null", "ring_checks"]
 
 LN10 = np.log(10.0)
 #: group physical examinations and screening (Z00–Z13), vaccination (Z23–Z27)
@@ -77,15 +77,22 @@ class AdmissionProfile:
         self.city = np.bincount(day, minlength=self.days).astype(float)
         self._reg = {r: np.bincount(day[reg == r], minlength=self.days).astype(float) for r in pd.unique(reg)}
         self._inst_days = pd.DataFrame({"i": iid, "d": day})
+        self._own: dict[str, np.ndarray] | None = None  # institution -> its admission days (built on first use)
+        self._shares: dict[tuple[str, int], tuple[np.ndarray, float]] = {}
         self.region_of = region.to_dict()
 
     def window_shares(self, venue: str, window: int) -> tuple[np.ndarray, float]:
         """Per window of ``2·window + 1`` days: the share of the venue region's admissions (the venue
         left out, blended with the city at a prior of 10 admissions per window); and the ratio of
         ``Σ share²`` to the uniform ``1/T`` (how much the calendar concentrates meetings)."""
+        memo = self._shares.get((venue, window))
+        if memo is not None:
+            return memo
+        if self._own is None:
+            d = self._inst_days["d"].to_numpy(np.int64)
+            self._own = {str(k): d[ix] for k, ix in self._inst_days.groupby("i", sort=False).indices.items()}
         L = 2 * window + 1
-        own = np.bincount(self._inst_days.loc[self._inst_days["i"] == venue, "d"].to_numpy(np.int64),
-                          minlength=self.days).astype(float)
+        own = np.bincount(self._own.get(venue, np.empty(0, np.int64)), minlength=self.days).astype(float)
         reg = self._reg.get(self.region_of.get(venue, "?"), np.zeros(self.days)) - own
         city = self.city - own
         T = int(np.ceil(self.days / L))
@@ -98,7 +105,9 @@ class AdmissionProfile:
         c_share = (cw + 1.0) / (cw.sum() + T)
         a = 10.0 * T
         share = (rw + a * c_share) / (rw.sum() + a)
-        return share, float(T * np.sum(share ** 2))
+        out = (share, float(T * np.sum(share ** 2)))
+        self._shares[(venue, window)] = out
+        return out
 
 
 def ring_null(events: pd.DataFrame, member_claims: pd.DataFrame, members: list[str], activity: pd.DataFrame,
@@ -111,68 +120,99 @@ def ring_null(events: pd.DataFrame, member_claims: pd.DataFrame, members: list[s
     event in the very windows they happened is ``Π_e P(PB_{t_e} ≥ k)``, and any ``|E_k|`` of the
     ``T`` windows could have held them: ``log10 p_k = Σ_e log10 P(PB_{t_e} ≥ k) + log10 C(T, |E_k|)``
     (the Poisson tail when the calendar is flat). The best ``k`` is kept, Bonferroni over the ``k``
-    tried.
+    tried. Many rings: :class:`RingNull` computes what they share once.
     """
-    from scipy.special import gammaln
+    return RingNull(events.assign(group=0), member_claims.assign(group=0), activity, profile, window,
+                    period_days).null(0, members)
 
-    mset = set(members)
-    per = events.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"),
-                                      k=("patient_id", "nunique"))
-    m = len(members)
-    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
-    open_days = act.set_index(["venue", "mode"])["open_days"]
-    day0 = profile.day0 if profile is not None else int(per["day"].min()) if len(per) else 0
-    tails_u = np.zeros((len(per), m + 1))
-    tails_a = np.zeros((len(per), m + 1))
-    T_total = 0
-    calendar = []
-    pos = {e: i for i, e in enumerate(per.index)}
-    for (venue, mode), pe in per.groupby(["venue", "mode"], sort=True):
-        mc = member_claims[(member_claims["venue"] == venue) & (member_claims["mode"] == mode)
-                           & member_claims["patient_id"].isin(mset)]
-        n = mc.groupby("patient_id")["day"].nunique().reindex(members).fillna(0).to_numpy(float)
-        n = n[n > 0]
-        rows = [pos[e] for e in pe.index]
-        if mode == "inpatient":
-            L = 2 * window + 1
-            T = max(int(np.ceil(period_days / L)), 1)
-            uni = _tails(np.minimum(n / T, 1.0), m)
-            tails_u[rows] = uni
-            if profile is not None and venue.startswith("institution:"):
-                share, conc = profile.window_shares(venue.split(":", 1)[1], window)
-                calendar.append(conc)
-                t_e = np.clip((pe["day"].to_numpy(np.int64) - day0) // L, 0, len(share) - 1)
-                for r, t in zip(rows, t_e):
-                    tails_a[r] = _tails(np.minimum(n * share[t], 1.0), m)
+
+class RingNull:
+    """:func:`ring_null` for many candidate rings at once: ``events`` and ``member_claims`` hold the
+    rows of every ring with its ``group``; :meth:`null` gives one ring's null from per-event and
+    per-(ring, venue, member) counts computed once, and each venue's calendar once."""
+
+    def __init__(self, events: pd.DataFrame, member_claims: pd.DataFrame, activity: pd.DataFrame,
+                 profile: AdmissionProfile | None, window: int, period_days: float) -> None:
+        self.profile, self.window, self.period_days = profile, int(window), float(period_days)
+        per = events.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
+                                          day=("day", "min"), k=("patient_id", "nunique"))
+        self._venue = per["venue"].to_numpy(object)
+        self._mode = per["mode"].to_numpy(object)
+        self._day = per["day"].to_numpy(np.int64)
+        self._k = per["k"].to_numpy(np.int64)
+        self._events_of = pd.Series(np.arange(len(per))).groupby(per["group"].to_numpy()).indices
+        act = activity[activity["mode"] == "ambulatory"]
+        self._open_days = dict(zip(act["provider_type"].astype(str) + ":" + act["provider_id"].astype(str),
+                                   act["open_days"].to_numpy()))
+        # distinct days of each member at each (ring, venue, mode) where the ring has events
+        keys = ["group", "venue", "mode"]
+        mc = member_claims.merge(per[keys].drop_duplicates(), on=keys)
+        n = mc.groupby([*keys, "patient_id"])["day"].nunique()
+        self._n: dict[tuple, dict[str, int]] = {}
+        for (g, v, md, pid), c in zip(n.index, n.to_numpy()):
+            self._n.setdefault((g, v, md), {})[pid] = int(c)
+
+    def null(self, group: Any, members: list[str]) -> dict[str, Any]:
+        """The null of the ring ``group`` with these (sorted) members."""
+        from scipy.special import gammaln
+
+        idx = self._events_of.get(group, np.empty(0, np.int64))
+        m = len(members)
+        profile, window, period_days = self.profile, self.window, self.period_days
+        days = self._day[idx]
+        day0 = profile.day0 if profile is not None else int(days.min()) if len(idx) else 0
+        tails_u = np.zeros((len(idx), m + 1))
+        tails_a = np.zeros((len(idx), m + 1))
+        T_total = 0
+        calendar = []
+        at: dict[tuple[str, str], list[int]] = {}
+        for i, (v, md) in enumerate(zip(self._venue[idx], self._mode[idx])):
+            at.setdefault((v, md), []).append(i)
+        for venue, mode in sorted(at):
+            rows = at[(venue, mode)]
+            nd = self._n.get((group, venue, mode), {})
+            n = np.array([nd.get(x, 0) for x in members], dtype=float)
+            n = n[n > 0]
+            if mode == "inpatient":
+                L = 2 * window + 1
+                T = max(int(np.ceil(period_days / L)), 1)
+                uni = _tails(np.minimum(n / T, 1.0), m)
+                tails_u[rows] = uni
+                if profile is not None and venue.startswith("institution:"):
+                    share, conc = profile.window_shares(venue.split(":", 1)[1], window)
+                    calendar.append(conc)
+                    t_e = np.clip((days[rows] - day0) // L, 0, len(share) - 1)
+                    for r, t in zip(rows, t_e):
+                        tails_a[r] = _tails(np.minimum(n * share[t], 1.0), m)
+                else:
+                    tails_a[rows] = uni
             else:
+                T = int(max(self._open_days.get(venue, 1), 1))
+                uni = _tails(np.minimum(n / T, 1.0), m)
+                tails_u[rows] = uni
                 tails_a[rows] = uni
-        else:
-            T = int(max(open_days.get((venue, "ambulatory"), 1), 1))
-            uni = _tails(np.minimum(n / T, 1.0), m)
-            tails_u[rows] = uni
-            tails_a[rows] = uni
-        T_total += T
-    sizes = per["k"].to_numpy(np.int64)
-    ks = np.arange(2, max(int(sizes.max()) if len(sizes) else 2, 2) + 1)
+            T_total += T
+        sizes = self._k[idx]
+        ks = np.arange(2, max(int(sizes.max()) if len(sizes) else 2, 2) + 1)
 
-    def best(tails: np.ndarray) -> tuple[float, int, int]:
-        out = []
-        for k in ks:
-            sel = sizes >= k
-            E = int(sel.sum())
-            if E == 0:
-                out.append(0.0)
-                continue
-            lp = float(np.sum(np.log10(np.maximum(tails[sel, k], 1e-300))))
-            lc = float((gammaln(T_total + 1) - gammaln(E + 1) - gammaln(max(T_total - E, 0) + 1)) / LN10)
-            out.append(min(lp + lc, 0.0))
-        j = int(np.argmin(out))
-        return float(min(out[j] + np.log10(len(ks)), 0.0)), int(ks[j]), int((sizes >= ks[j]).sum())
+        def best(tails: np.ndarray) -> tuple[float, int, int]:
+            out = []
+            for k in ks:
+                sel = sizes >= k
+                E = int(sel.sum())
+                if E == 0:
+                    out.append(0.0)
+                    continue
+                lp = float(np.sum(np.log10(np.maximum(tails[sel, k], 1e-300))))
+                lc = float((gammaln(T_total + 1) - gammaln(E + 1) - gammaln(max(T_total - E, 0) + 1)) / LN10)
+                out.append(min(lp + lc, 0.0))
+            j = int(np.argmin(out))
+            return float(min(out[j] + np.log10(len(ks)), 0.0)), int(ks[j]), int((sizes >= ks[j]).sum())
 
-    lp_u, _, _ = best(tails_u)
-    lp_a, k_a, o_a = best(tails_a)
-    return {"log10_p_uniform": lp_u, "log10_p": lp_a, "k": k_a, "observed": o_a, "windows": int(T_total),
-            "calendar_concentration": float(np.mean(calendar)) if calendar else 1.0}
+        lp_u, _, _ = best(tails_u)
+        lp_a, k_a, o_a = best(tails_a)
+        return {"log10_p_uniform": lp_u, "log10_p": lp_a, "k": k_a, "observed": o_a, "windows": int(T_total),
+                "calendar_concentration": float(np.mean(calendar)) if calendar else 1.0}
 
 
 def _tails(pi: np.ndarray, m: int) -> np.ndarray:
@@ -204,8 +244,9 @@ def _pad(x: np.ndarray, m: int) -> np.ndarray:
 
 def ring_checks(r: Any, rows: pd.DataFrame, per_event: pd.DataFrame, *, related_share: float, therapy_share: float,
                 therapy_detail: str, null: dict[str, Any], surprise_u: float, surprise_a: float, hub: bool,
-                dates_only: bool, w: float) -> list[dict]:
-    """The benign checks of one ring (module docstring)."""
+                dates_only: bool, w: float, campaign_share: float | None = None) -> list[dict]:
+    """The benign checks of one ring (module docstring). ``campaign_share``: the share of the ring's
+    claims with an examination or vaccination code, when the caller has it (else from ``rows``)."""
     checks = []
     if related_share >= 0.9:
         checks.append(benign_check("household_or_care_home", "家庭/养老机构等同住人员", "explains",
@@ -245,8 +286,11 @@ def ring_checks(r: Any, rows: pd.DataFrame, per_event: pd.DataFrame, *, related_
     else:
         checks.append(benign_check("hub", "大型医院偶遇", "ruled_out",
                                    f"{'a hub venue, but ' if hub else ''}main doctors hold {org:.0%} of the claims"))
-    diag = rows["diagnosis_code"].fillna("").astype(str).str.upper().str.strip()
-    camp = float(diag.str.startswith(CAMPAIGN_DIAGNOSES).mean()) if len(diag) else 0.0
+    if campaign_share is None:
+        diag = rows["diagnosis_code"].fillna("").astype(str).str.upper().str.strip()
+        camp = float(diag.str.startswith(CAMPAIGN_DIAGNOSES).mean()) if len(diag) else 0.0
+    else:
+        camp = float(campaign_share)
     if camp > 0:
         checks.append(benign_check("health_check_campaign", "集体体检/疫苗接种", "explains" if camp >= 0.9 else "partial",
                                    f"{camp:.0%} of the claims are examinations, screening or vaccination", 1 - camp * (1 - w)))

@@ -236,13 +236,16 @@ def referral_concentrations(
     refs_all = refs_all.assign(ooa=(refs_all["out_of_area"].fillna(False).astype(bool)
                                     | (rf.notna() & rt.notna() & (rf != rt))).to_numpy(bool))
     has_doc = refs_all["from_doctor_id"].notna().to_numpy()
-    by_doc = dict(tuple(refs_all[has_doc].groupby("from_doctor_id", sort=False)))
-    by_inst = dict(tuple(refs_all[~has_doc].groupby("from_institution_id", sort=False)))
+    # each referrer's referrals (positions; frames only for the referrers reported)
+    by_doc = refs_all[has_doc].groupby("from_doctor_id", sort=False).indices
+    by_inst = refs_all[~has_doc].groupby("from_institution_id", sort=False).indices
+    doc_rows, inst_rows = np.flatnonzero(has_doc), np.flatnonzero(~has_doc)
     hits = []
     for k in np.flatnonzero(sel):
         top = tops.iloc[k]
         rtype, rid = top["referrer_type"], top["referrer"]
-        mine = (by_doc if rtype == "doctor" else by_inst).get(rid, refs_all.iloc[:0])
+        at = (by_doc if rtype == "doctor" else by_inst).get(rid)
+        mine = refs_all.iloc[:0] if at is None else refs_all.iloc[(doc_rows if rtype == "doctor" else inst_rows)[at]]
         pattern = "destination" if s_dest[k] >= s_ooa[k] else "out_of_area"
         if pattern == "destination":
             steered = mine[mine["to_institution_id"] == top["to_institution_id"]]
@@ -254,12 +257,20 @@ def referral_concentrations(
     links = institution_links(store)
     pool_of = pool_mapper(store)
     pats = store.table("patients", ["patient_id", "region"])
-    home = pd.Series(pats["region"].to_numpy(dtype=object, na_value=None), index=pats["patient_id"].astype(str).to_numpy(object))
+    home = dict(zip(pats["patient_id"].astype(str).to_numpy(object), pats["region"].to_numpy(dtype=object, na_value=None)))
+    # referrals by destination (as strings), for the patients sent back to a source
+    to_s = refs_all["to_institution_id"].astype(str).to_numpy(object)
+    from_s = refs_all["from_institution_id"].astype(str)
+    to_at = pd.Series(np.arange(len(to_s))).groupby(to_s, sort=False).indices
+    pool_d = pool.to_dict()
+    rc_at = rc.groupby("referral_id", sort=False).indices  # claims following each referral (positions)
+    d_at = d.groupby(["referrer_type", "referrer"], sort=False).indices  # each referrer's destinations
     findings = []
     for top, pattern, s, mine, steered in hits:
         rtype, rid = str(top["referrer_type"]), str(top["referrer"])
         info = perx.loc[(rtype, rid)]
-        claims = rc[rc["referral_id"].isin(pd.Index(steered["referral_id"]))]
+        pos = [rc_at[x] for x in pd.unique(steered["referral_id"].dropna()) if x in rc_at]
+        claims = rc.iloc[np.sort(np.concatenate(pos)) if pos else np.empty(0, np.int64)]
         fund = float(claims["fund_amount"].sum())
         n = int(info["n"])
         if pattern == "destination":
@@ -268,10 +279,10 @@ def referral_concentrations(
             share, peer, log10p = float(top["ooa_n"]) / n, float(info["p_peer_ooa"]), float(top["ooa_log10_p"])
         src = str(top["from_institution_id"])
         dset = set(steered["to_institution_id"].astype(str))
-        back = refs_all[refs_all["to_institution_id"].astype(str).eq(src).to_numpy()
-                        & refs_all["from_institution_id"].astype(str).isin(dset).to_numpy()]
+        at = to_at.get(src, np.empty(0, np.int64))
+        back = refs_all.iloc[at[from_s.iloc[at].isin(dset).to_numpy(bool)]]
         back = back.assign(patient_id=back["patient_id"].astype(str))
-        checks = _benign(steered, src, pattern, home, pool, pool_of, links, peer, benign_weight, back)
+        checks = _benign(steered, src, pattern, home, pool_d, pool_of, links, peer, benign_weight, back)
         score = float(surprise_score(s)) * benign_factor(checks)
         if score <= 0.0:
             continue
@@ -291,7 +302,7 @@ def referral_concentrations(
             txt = (f"{who}共转诊{n}次，其中{len(steered)}次（{share:.0%}）为转外就医（{len(dests)}家机构），同类医师仅{_pct(peer)}，"
                    f"基金{yuan(fund)} / {who_en} sent {len(steered)} of {n} referrals ({share:.0%}) out of area"
                    f" ({len(dests)} hospitals); peers {_pct(peer)}")
-        rows = d[(d["referrer_type"] == rtype) & (d["referrer"] == rid)]
+        rows = d.iloc[d_at[(rtype, rid)]]
         ooa_basis = ("region" if bool(rows["ooa_by_region"].any()) else "flag") if int(info["ooa"]) else None
         findings.append(
             Finding.create(
@@ -315,7 +326,7 @@ def referral_concentrations(
                     "share": share,
                     "peer_share": peer,
                     "surprise": s,
-                    "destinations": {str(k): int(v) for k, v in rows.set_index("to_institution_id")["referrals"].items()},
+                    "destinations": {str(k): int(v) for k, v in zip(rows["to_institution_id"], rows["referrals"])},
                     "out_of_area_share": float(info["ooa"]) / n,
                     "out_of_area_basis": ooa_basis,
                     "referral_ids": sorted(steered["referral_id"].astype(str)),
@@ -338,19 +349,20 @@ def referral_concentrations(
     return findings
 
 
-def _benign(steered: pd.DataFrame, src: str, pattern: str, home: pd.Series, pool: pd.Series, pool_of: Any,
+def _benign(steered: pd.DataFrame, src: str, pattern: str, home: dict[str, Any], pools: dict[str, Any], pool_of: Any,
             links: Any, peer: float, w: float, back_refs: pd.DataFrame) -> list[dict]:
     checks = []
     # patients going home: their own pooling region is the destination's
-    dest_pool = steered["to_institution_id"].astype(str).map(pool)
-    pat_pool = steered["patient_id"].astype(str).map(home).map(pool_of)
-    known = dest_pool.notna() & pat_pool.notna()
-    if pattern == "out_of_area" or (dest_pool.notna() & (dest_pool != pool.get(src))).any():
-        if known.sum() == 0:
+    dest_pool = [pools.get(x) for x in steered["to_institution_id"].astype(str).to_numpy(object)]
+    pat_pool = [pool_of(home.get(x)) for x in steered["patient_id"].astype(str).to_numpy(object)]
+    same = [a == b for a, b in zip(dest_pool, pat_pool) if not pd.isna(a) and not pd.isna(b)]
+    src_pool = pools.get(src)
+    if pattern == "out_of_area" or any(not pd.isna(a) and a != src_pool for a in dest_pool):
+        if not same:
             checks.append(benign_check("home_region", "患者返回居住地就医（异地安置）", "not_testable",
                                        "patients' or destinations' regions cannot be placed"))
         else:
-            share = float((dest_pool[known] == pat_pool[known]).mean())
+            share = float(np.mean(same))
             if share >= 0.5:
                 checks.append(benign_check("home_region", "患者返回居住地就医（异地安置）", "explains",
                                            f"{share:.0%} of the steered patients live in the destination's region",
@@ -377,8 +389,9 @@ def _benign(steered: pd.DataFrame, src: str, pattern: str, home: pd.Series, pool
     checks.append(benign_check("hub_destination", "区域中心医院/常规上转", "ruled_out",
                                f"peers (same department, level, region, and colleagues) send {_pct(peer)}: the null"))
     # patients sent back to the source: a round trip (up-down referral, or a loop reported as referral_loop)
-    back = back_refs[back_refs["patient_id"].isin(set(steered["patient_id"].astype(str)))]
-    ret = float(back["patient_id"].nunique() / max(steered["patient_id"].nunique(), 1))
+    steered_people = set(steered["patient_id"].astype(str).to_numpy(object))
+    returned = {x for x in back_refs["patient_id"].to_numpy(object) if isinstance(x, str)} & steered_people
+    ret = float(len(returned) / max(steered["patient_id"].nunique(), 1))
     if ret > 0:
         checks.append(benign_check("round_trips", "往返转诊（上下转诊或循环转诊）", "explains" if ret >= 0.5 else "partial",
                                    f"{ret:.0%} of the steered patients were referred back to {src}: round trips, not steering"

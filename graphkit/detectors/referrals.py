@@ -149,10 +149,12 @@ def referral_claims(store: Any, *, referral_ids: Iterable[str]) -> pd.DataFrame:
     ids = pd.Index(pd.unique(pd.Series(list(referral_ids), dtype="string")))
     cols = ["claim_id", "patient_id", "institution_id", "start_time", "referral_id", "fund_amount"]
     claims = store.table("claims", cols)
-    follow = claims[claims["referral_id"].isin(ids)].assign(origin=False)
     refs = store.table("referrals", ["referral_id", "patient_id", "from_institution_id", "referred_at"])
     refs = refs[refs["referral_id"].isin(ids)]
     pats = pd.Index(pd.unique(refs["patient_id"]))
+    # only the claims of these referrals and of their patients matter: select them first
+    claims = claims[(claims["referral_id"].isin(ids) | claims["patient_id"].isin(pats)).fillna(False).to_numpy(bool)]
+    follow = claims[claims["referral_id"].isin(ids)].assign(origin=False)
     cand = claims[claims["patient_id"].isin(pats) & claims["institution_id"].notna()]
     left = refs.rename(columns={"from_institution_id": "institution_id", "referred_at": "t"}).sort_values("t")
     right = cand.rename(columns={"start_time": "t", "referral_id": "via_referral"}).sort_values("t")

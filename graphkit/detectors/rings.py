@@ -141,7 +141,7 @@ from ..params import Param, check_params
 from ..projections import projection
 from . import register
 from ._common import benign_factor, surprise, surprise_score, yuan
-from ._ringnull import AdmissionProfile, ring_null, ring_checks
+from ._ringnull import CAMPAIGN_DIAGNOSES, AdmissionProfile, RingNull, ring_checks
 
 __all__ = ["collusion_rings", "ring_lineage", "co_visit_pairs", "provider_activity", "patient_claims",
            "inpatient_admissions", "heavy_user_venues", "PARAMS"]
@@ -202,6 +202,24 @@ def _uniq(x: np.ndarray) -> np.ndarray:
     return x[keep]
 
 
+def _uniq_below(x: np.ndarray, top: int, *, step: int = 1, width: int = 1) -> np.ndarray:
+    """:func:`_uniq` of non-negative keys ``hi·step + lo`` (``lo < width ≤ step``, key < ``top``),
+    by marking a table of ``(top / step)·width`` cells when that is not much larger than ``x``
+    (no sort); else by sorting.
+
+    >>> _uniq_below(np.array([2 * 8 + 1, 0, 2 * 8 + 1, 5]), 3 * 8, step=8, width=6).tolist()
+    [0, 5, 17]
+    """
+    cells = -(-top // step) * width
+    if len(x) == 0 or cells > max(2 * len(x), 1 << 16):
+        return _uniq(x)
+    hi, lo = np.divmod(x, step)
+    mark = np.zeros(cells, bool)
+    mark[hi * width + lo] = True
+    hit = np.flatnonzero(mark)
+    return (hit // width) * step + hit % width
+
+
 def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(values, counts, inverse) of an already sorted array."""
     flag = np.empty(len(x), bool)
@@ -219,6 +237,23 @@ def _lookup(sorted_keys: np.ndarray, q: np.ndarray) -> np.ndarray:
     i = np.searchsorted(sorted_keys, q)
     i = np.minimum(i, len(sorted_keys) - 1)
     return np.where(sorted_keys[i] == q, i, -1)
+
+
+def _index_of(sorted_keys: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """:func:`_lookup` for queries that are all in ``sorted_keys`` (non-negative): a direct table
+    when the key range is small (one random read per query instead of a binary search).
+
+    >>> _index_of(np.array([2, 5, 9]), np.array([9, 2, 5, 5])).tolist()
+    [2, 0, 1, 1]
+    """
+    if len(sorted_keys) == 0:
+        return np.full(len(q), -1, np.int64)
+    top = int(sorted_keys[-1]) + 1
+    if int(sorted_keys[0]) < 0 or top > max(4 * len(q), 1 << 20) or len(sorted_keys) >= 2**31:
+        return _lookup(sorted_keys, q)
+    table = np.empty(top, np.int32)
+    table[sorted_keys] = np.arange(len(sorted_keys), dtype=np.int32)
+    return table[q].astype(np.int64)
 
 
 def _window_sizes(keys: np.ndarray, sizes: np.ndarray, window: int) -> np.ndarray:
@@ -252,8 +287,7 @@ def _mode_pairs(
     udp = _uniq(ud * NP + p)
     bk, bsize, _ = _runs(udp // NP)
     split = _window_sizes(bk, bsize, window) > max_basket
-    ci = _lookup(bk, ud)
-    csplit = split[ci]
+    csplit = split[_index_of(bk, ud)]  # every provider-day is a basket key
     # --- crowded provider-days: split by doctor
     ndoc = np.int64(max(int(doc.max()) + 2, 1))
     ukey = u * ndoc + doc  # (provider, doctor); doc -1 never used for split baskets
@@ -261,8 +295,7 @@ def _mode_pairs(
     sp_units = _uniq(ukey[s_rows])
     nprov = np.int64(int(u.max()) + 1)
     unit = np.where(csplit, np.int64(-1), u)
-    su = _lookup(sp_units, ukey)
-    unit = np.where(csplit & (su >= 0) & (doc >= 0), nprov + su, unit)
+    unit[s_rows] = nprov + _lookup(sp_units, ukey[s_rows])  # split rows with a doctor: their (provider, doctor)
     if s_rows.any():
         sk = (unit[s_rows] * span + d[s_rows])
         skp = _uniq(sk * NP + p[s_rows])
@@ -295,13 +328,13 @@ def _mode_pairs(
         # day is addressed as its own basket would be (split by this claim's doctor if crowded)
         kp = keep & (row_of[p] >= 0)
         rr, cc = [], []
+        su_k = _lookup(sp_units, ukey[kp])
         for delta in range(-window, window + 1):
             t = d[kp] + delta
             tsplit_i = _lookup(bk, u[kp] * span + t)
             has = tsplit_i >= 0
             ts = np.zeros(len(t), bool)
             ts[has] = split[tsplit_i[has]]
-            su_k = _lookup(sp_units, ukey[kp])
             tunit = np.where(ts, np.where((su_k >= 0) & (doc[kp] >= 0), nprov + su_k, -1), u[kp])
             tk = np.where(has & (tunit >= 0), tunit * span + t, -1)
             col = _lookup(basket_keys, tk)
@@ -314,27 +347,36 @@ def _mode_pairs(
         W.data[:] = 1
     else:
         W = E
-    ET = E.T.tocsr()
-    WT = W.T.tocsr() if window else ET
-    colsize = np.diff(WT.indptr)
+    # K = E·Wᵀ (and min(E·Wᵀ, W·Eᵀ) with a window) in row chunks of bounded work; only pairs
+    # a < b are kept, so the people are cut into column groups and a chunk of rows is multiplied
+    # with its own group and the later ones only (about half the work of the full product)
+    colsize = np.bincount(W.indices, minlength=nB)
     flops = E.multiply(colsize[None, :]).sum(axis=1).A.ravel() if E.nnz else np.zeros(E.shape[0])
     if window:
         flops = flops * 2
-    bounds = chunk_bounds(flops, chunk_flops)
+    groups = chunk_bounds(flops, max(float(flops.sum()) / _PAIR_GROUPS, 1.0))
+    WT = [W[g0:g1].T.tocsr() for g0, g1 in zip(groups[:-1], groups[1:])]
+    ET = [E[g0:g1].T.tocsr() for g0, g1 in zip(groups[:-1], groups[1:])] if window else WT
     A, B, C = [], [], []
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        K = E[r0:r1] @ WT
-        if window:
-            K = K.minimum(W[r0:r1] @ ET)
-        K.data[K.data < min_co] = 0  # threshold in place before any copy
-        K.eliminate_zeros()
-        K = K.tocoo()
-        rows = K.row.astype(np.int64) + r0
-        m = K.col > rows
-        A.append(rows[m])
-        B.append(K.col[m].astype(np.int64))
-        C.append(K.data[m].astype(np.int64))
-        del K, rows, m
+    for gi, (g0, g1) in enumerate(zip(groups[:-1], groups[1:])):
+        bounds = [g0 + x for x in chunk_bounds(flops[g0:g1], chunk_flops)]
+        for r0, r1 in zip(bounds[:-1], bounds[1:]):
+            Er, Wr = E[r0:r1], W[r0:r1]
+            for gj in range(gi, len(WT)):
+                K = Er @ WT[gj]
+                if window:
+                    K = K.minimum(Wr @ ET[gj])
+                K.data[K.data < min_co] = 0  # threshold in place before any copy
+                K.eliminate_zeros()
+                K = K.tocoo()
+                rows = K.row.astype(np.int64) + r0
+                cols = K.col.astype(np.int64) + groups[gj]
+                m = cols > rows
+                A.append(rows[m])
+                B.append(cols[m])
+                C.append(K.data[m].astype(np.int64))
+                del K, rows, cols, m
+    del WT, ET
     a = np.concatenate(A) if A else np.empty(0, np.int64)
     b = np.concatenate(B) if B else np.empty(0, np.int64)
     c = np.concatenate(C) if C else np.empty(0, np.int64)
@@ -367,6 +409,10 @@ def _mode_pairs(
     exp = np.minimum(exp, cap)
     return elig[a], elig[b], c, exp, np.maximum(pos, c)
 
+
+
+#: column groups of the pair product (``_mode_pairs``): chunk × later groups only
+_PAIR_GROUPS = 8
 
 
 def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
@@ -463,7 +509,8 @@ def provider_activity(store: Any) -> pd.DataFrame:
     prov, inp, day = prov[ok], inp[ok], day[ok]
     d0 = int(day.min()) if len(day) else 0
     unit = prov * 2 + inp
-    uday = _uniq(unit * np.int64(1 << 20) + (day - d0))
+    uday = _uniq_below(unit * np.int64(1 << 20) + (day - d0), (int(unit.max()) + 1) << 20 if len(unit) else 0,
+                       step=1 << 20, width=int(day.max()) - d0 + 1 if len(day) else 0)
     u, dd = uday >> 20, (uday & ((1 << 20) - 1)) + d0
     units, counts, _ = _runs(u)
     end = np.cumsum(counts)
@@ -478,6 +525,11 @@ def provider_activity(store: Any) -> pd.DataFrame:
         "last_day": dd[end - 1],
         "open_days": end - start,
     })
+
+
+#: the claims columns the stages after the pair projection read (``_Shared``)
+_CLAIM_COLUMNS = ["claim_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id",
+                  "start_time", "end_time", "diagnosis_code", "fund_amount", "referral_id"]
 
 
 @projection("patient_claims")
@@ -497,15 +549,20 @@ def patient_claims(store: Any, *, patient_ids: Sequence[str]) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 # Grouping
 # ------------------------------------------------------------------------------------------
-def _relations(store: Any, members: Sequence[str]) -> tuple[dict[str, int], dict[str, frozenset[str]]]:
+def _relation_tables(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Registered family groups and address contacts of everyone."""
+    contacts = store.table("contacts", ["patient_id", "kind", "value"])
+    addr = contacts[(contacts["kind"] == "address").fillna(False) & contacts["value"].notna()]
+    return store.projection("family_groups"), addr
+
+
+def _relations_of(fam: pd.DataFrame, addr: pd.DataFrame,
+                  members: Sequence[str]) -> tuple[dict[str, int], dict[str, frozenset[str]]]:
     """Family group and address tokens of the given people (the only relations used)."""
     want = pd.Index(list(members), dtype="string")
-    fam = store.projection("family_groups")
     fam = fam[fam["patient_id"].isin(want)]
     family = dict(zip(fam["patient_id"].astype(str), fam["family"].astype(int)))
-    contacts = store.table("contacts", ["patient_id", "kind", "value"])
-    addr = contacts[(contacts["kind"] == "address").fillna(False) & contacts["value"].notna()
-                    & contacts["patient_id"].isin(want).fillna(False)]
+    addr = addr[addr["patient_id"].isin(want).fillna(False)]
     address: dict[str, frozenset[str]] = {}
     for pid, vals in addr.groupby("patient_id", sort=True)["value"]:
         address[str(pid)] = frozenset(map(str, vals))
@@ -658,15 +715,48 @@ def collusion_rings(
         window_days=window_days, max_basket=max_basket, ambulatory=ambulatory,
     )
     e = _edges(pairs, p)
+    del pairs
+    shared = _Shared(store)
     found: list[Finding] = []
     if not e.empty:
         e["weight"] = e["co"] * np.log1p(e["lift"])
         groups = _communities(e, min_members=min_members, resolution=resolution, seed=seed)
         if groups:
-            found = _evaluate(store, groups, e, p)
+            found = _evaluate(shared, groups, e, p)
     if dense:
-        found += _dense_rings(store, p, found)
+        found += _dense_rings(shared, p, found)
     return sort_findings(found)
+
+
+class _Shared:
+    """What the lock-step and the dense stage both read, each computed once per run: the
+    ``provider_activity`` and ``inpatient_admissions`` projections, the context of the nulls and
+    checks, registered families and addresses. On a store whose projections are computed here
+    the claims are read once for all of them (and for the members' claims of both stages)."""
+
+    def __init__(self, store: Any) -> None:
+        from ..projections import ClaimsReadOnce, computes_with_pandas
+
+        self.store = ClaimsReadOnce(store, _CLAIM_COLUMNS) if computes_with_pandas(store) else store
+        self._memo: dict[str, Any] = {}
+
+    def _get(self, name: str, fn) -> Any:
+        if name not in self._memo:
+            self._memo[name] = fn()
+        return self._memo[name]
+
+    def activity(self) -> pd.DataFrame:
+        return self._get("activity", lambda: self.store.projection("provider_activity"))
+
+    def adm(self) -> pd.DataFrame:
+        return self._get("adm", lambda: self.store.projection("inpatient_admissions"))
+
+    def context(self) -> dict[str, Any]:
+        return self._get("context", lambda: _context(self.store, self.activity(), self.adm()))
+
+    def relations(self, members: Sequence[str]) -> tuple[dict[str, int], dict[str, frozenset[str]]]:
+        fam, addr = self._get("relations", lambda: _relation_tables(self.store))
+        return _relations_of(fam, addr, members)
 
 
 def _surprise(obs: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -831,10 +921,11 @@ def _merge_groups(ev: pd.DataFrame, n_groups: int, window: int) -> np.ndarray:
     return np.array([find(i) for i in range(n_groups)])
 
 
-def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[str, Any]) -> list[Finding]:
+def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: dict[str, Any]) -> list[Finding]:
     """Events, merged communities, ring metrics and scores; findings for rings ≥ ``min_score``."""
+    store = shared.store
     cl = _member_claims(store, groups)
-    activity = store.projection("provider_activity")
+    activity = shared.activity()
     ev = _candidate_events(cl, np.array([len(g) for g in groups]), activity, p)
     label = _merge_groups(ev, len(groups), p["window_days"])
     if (label != np.arange(len(groups))).any():
@@ -857,25 +948,33 @@ def _evaluate(store: Any, groups: list[list[str]], edges: pd.DataFrame, p: dict[
     for k in keys.values():
         count[k] = count.get(k, 0) + 1
     everyone = sorted({x for ms in met["members"] for x in ms})
-    family, address = _relations(store, everyone)
+    family, address = shared.relations(everyone)
     refs = _referrals_of(store, everyone)
-    ctx = _context(store, activity)
+    ctx = shared.context()
     # the multiple-testing count: the candidate groups tested here (the pair stage before has
     # tested every pair against its own bar: min_surprise, min_lift, min_synchrony)
     n_groups = max(len(met), 1)
     ev_at = ev.groupby("group").indices
-    cl_at = cl.groupby("group").indices
+    # what every ring's null and checks read, computed once for all rings
+    nulls = RingNull(ev, cl, activity, ctx["profile"], p["window_days"], ctx["period"])
+    per_all = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
+                                      day=("day", "min"))
+    events_of = pd.Series(np.arange(len(per_all))).groupby(per_all["group"].to_numpy()).indices
+    per_all = per_all[["venue", "mode", "day"]]
+    camp = _campaign(ev["diagnosis_code"])
     findings = []
     for g, r in met.iterrows():
-        rows = ev.iloc[ev_at[g]]
-        per_event = rows.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"))
-        null = ring_null(rows, cl.iloc[cl_at[g]], r.members, activity, ctx["profile"], p["window_days"], ctx["period"])
+        per_event = per_all.iloc[events_of[g]]
+        null = nulls.null(g, r.members)
         null["method"] = ("Poisson tail of the ring's events with >= k members vs the Poisson-binomial expectation of"
                           " independent members (own visit counts; admissions placed by the regional calendar)")
         null["n_tests"] = n_groups
-        info = _final_factors(r, rows, per_event, family, address, refs, p, ctx, null)
+        at = ev_at[g]
+        info = _final_factors(r, None, per_event, family, address, refs, p, ctx, null,
+                              campaign_share=float(camp[at].mean()) if len(at) else 0.0)
         if info["score"] < p["min_score"]:
             continue
+        rows = ev.iloc[at]
         key = keys[g] if count[keys[g]] == 1 else (*keys[g], "member", r.members[0])
         findings.append(_finding(key, {**r.to_dict(), **info, "rows": rows, "events": per_event}, p))
     return findings
@@ -930,10 +1029,21 @@ def _organisers(ev: pd.DataFrame, index: pd.Index) -> tuple[pd.Series, pd.Series
     return names, org.groupby("group")["share"].sum().reindex(index).fillna(0.0)
 
 
-def _referrals_of(store: Any, people: Sequence[str]) -> pd.DataFrame:
-    """Referrals (patient, destination) of the given people."""
+def _referrals_of(store: Any, people: Sequence[str]) -> dict[str, set[str]]:
+    """Referral destinations of each of the given people (who has any)."""
     refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
-    return refs[refs["patient_id"].isin(set(people))]
+    refs = refs[refs["patient_id"].isin(set(people))]
+    out: dict[str, set[str]] = {}
+    for pid, to in zip(refs["patient_id"], refs["to_institution_id"]):
+        if isinstance(to, str):
+            out.setdefault(pid, set()).add(to)
+    return out
+
+
+def _campaign(diagnosis: pd.Series) -> np.ndarray:
+    """Per claim: an examination, screening or vaccination code (``health_check_campaign``)."""
+    diag = diagnosis.fillna("").astype(str).str.upper().str.strip()
+    return diag.str.startswith(CAMPAIGN_DIAGNOSES).to_numpy(bool)
 
 
 def _overlap(a: set, b: set) -> bool:
@@ -987,24 +1097,28 @@ def _metrics(ev: pd.DataFrame, cl: pd.DataFrame, edges: pd.DataFrame, p: dict[st
     return out
 
 
-def _final_factors(r: pd.Series, rows: pd.DataFrame, per_event: pd.DataFrame, family, address, refs,
-                   p: dict[str, Any], ctx: dict[str, Any], null: dict[str, Any]) -> dict[str, Any]:
+def _final_factors(r: pd.Series, rows: pd.DataFrame | None, per_event: pd.DataFrame, family, address,
+                   refs: dict[str, set[str]], p: dict[str, Any], ctx: dict[str, Any], null: dict[str, Any],
+                   campaign_share: float | None = None) -> dict[str, Any]:
     """Relatedness, therapy schedule and referrals of one ring, its benign checks and its score
-    ``surprise_score(surprise) × benign factor`` (see :mod:`._ringnull`)."""
+    ``surprise_score(surprise) × benign factor`` (see :mod:`._ringnull`). ``rows`` (the ring's event
+    claims) may be None when ``campaign_share`` is given."""
     members, m = r.members, int(r.m)
-    mset = set(members)
     # how few independent households the group is: 1 - (units-1)/(m-1), units = components of
     # the registered-family and shared-address links among the members
     related_share = 1.0 - (_units(members, family, address) - 1) / max(m - 1, 1)
     regular = 0
-    for _, vr in per_event.groupby(["venue", "mode"], sort=False)["day"]:
-        if _regular(vr.to_numpy()):
-            regular += len(vr)
+    at: dict[tuple[str, str], list[int]] = {}
+    for v, md, d in zip(per_event["venue"].to_numpy(object), per_event["mode"].to_numpy(object),
+                        per_event["day"].to_numpy(np.int64)):
+        at.setdefault((v, md), []).append(d)
+    for days in at.values():
+        if _regular(np.array(days, dtype=np.int64)):
+            regular += len(days)
     regular_share = regular / max(len(per_event), 1)
     # a cohort referred into the venue (down-referral to rehab) follows a documented care pathway
     vids = {v.split(":", 1)[1] for v in r.venues if v.startswith("institution:")}
-    rr = refs[refs["patient_id"].isin(mset) & refs["to_institution_id"].isin(vids)]
-    referred_share = rr["patient_id"].nunique() / m
+    referred_share = sum(1 for x in set(members) if refs.get(x, set()) & vids) / m
     therapy_share = max(r.therapy_diag, regular_share * (1.0 - r.inpatient_share), referred_share)
     detail = (f"therapy codes on {r.therapy_diag:.0%} of the claims, regular ambulatory schedule on "
               f"{regular_share:.0%} of the events, {referred_share:.0%} of the members referred into the venue")
@@ -1013,7 +1127,7 @@ def _final_factors(r: pd.Series, rows: pd.DataFrame, per_event: pd.DataFrame, fa
     hub = any(v.split(":", 1)[1] in ctx["hubs"] for v in r.venues if v.startswith("institution:"))
     checks = ring_checks(r, rows, per_event, related_share=related_share, therapy_share=therapy_share,
                          therapy_detail=detail, null=null, surprise_u=s_u, surprise_a=s_a, hub=hub,
-                         dates_only=ctx["dates_only"], w=p["benign_weight"])
+                         dates_only=ctx["dates_only"], w=p["benign_weight"], campaign_share=campaign_share)
     score = min(float(surprise_score(s_a)) * benign_factor(checks), 0.999999)
     null = {**null, "surprise": round(s_a, 4), "surprise_uniform_calendar": round(s_u, 4)}
     return {"related_share": related_share, "therapy_share": therapy_share, "referred_share": referred_share,
@@ -1213,11 +1327,12 @@ def _peel_venue(visits: pd.DataFrame, k: pd.Series, main_doctor: pd.Series, *, m
     return out
 
 
-def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list[Finding]:
+def _dense_rings(shared: _Shared, p: dict[str, Any], lockstep: list[Finding]) -> list[Finding]:
     """Rings found as dense blocks of heavy users (see the module docstring). A block and a
     lock-step ring sharing a venue and half the smaller membership are one ring: the larger
     stays; a block absorbs the lock-step rings it outgrows (removed from ``lockstep`` in place)."""
-    adm = store.projection("inpatient_admissions")
+    store = shared.store
+    adm = shared.adm()
     if adm.empty:
         return []
     K = p["min_block_visits"]
@@ -1249,7 +1364,7 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
     # relations of everyone a ring may end up with: block members and the lock-step members a
     # block may absorb
     people = {x for b in blocks for x in b["members"]} | {x for f in lockstep for x in f.evidence["members"]}
-    family, address = _relations(store, sorted(people))
+    family, address = shared.relations(sorted(people))
     # households explain heavy use together (a nursing home's flu season, a family): the block
     # must hold min_members independent units, beyond chance
     blocks = [b for b in blocks if (u := _units(sorted(b["members"]), family, address)) >= p["min_members"]
@@ -1285,14 +1400,27 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
     groups = [sorted(b["members"]) for b in merged]
     cl = _member_claims(store, groups)
     refs = _referrals_of(store, sorted({x for g in groups for x in g}))
-    ctx = _context(store, store.projection("provider_activity"), adm)
+    ctx = shared.context()
     findings = []
+    at_group = cl.groupby("group").indices
+    parts = []
     for gi, b in enumerate(merged):
-        mine = cl[cl["group"].to_numpy() == gi]
+        mine = cl.iloc[at_group.get(gi, np.empty(0, np.int64))]
         at = mine["venue"].isin({f"institution:{v}" for v in b["venues"]}).to_numpy(bool)
         rows = mine[at & (mine["mode"] == "inpatient").to_numpy(bool)]
         rows = rows.assign(event=rows.groupby(["venue", "day"], sort=True).ngroup())
-        r = _dense_metrics(rows, mine, b, p)
+        parts.append((mine, rows))
+    # organisers and joint discharges of every block at once (events numbered apart per block)
+    offsets = np.cumsum([0] + [int(rows["event"].max()) + 1 if len(rows) else 0 for _, rows in parts])
+    every = pd.concat([rows.assign(group=gi, event=rows["event"].to_numpy() + offsets[gi])
+                       for gi, (_, rows) in enumerate(parts)])
+    blocks_at = pd.Index(range(len(merged)))
+    organisers, org_conc = _organisers(every, blocks_at)
+    joint = _joint_discharge(every, p["window_days"]).reindex(blocks_at).fillna(0.0)
+    for gi, b in enumerate(merged):
+        mine, rows = parts[gi]
+        r = _dense_metrics(rows, mine, b, p, organisers=organisers.iloc[gi], org_conc=float(org_conc.iloc[gi]),
+                           joint_discharge=float(joint.iloc[gi]))
         per_event = rows.groupby("event").agg(venue=("venue", "first"), mode=("mode", "first"), day=("day", "min"))
         lp = float(-_surprise(r["m"], b["expected"]))
         null = {"method": ("Poisson tail of the block's heavy users (>= min_block_visits admissions at the venue)"
@@ -1307,9 +1435,11 @@ def _dense_rings(store: Any, p: dict[str, Any], lockstep: list[Finding]) -> list
     return findings
 
 
-def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p: dict[str, Any], *,
+                   organisers: list[str], org_conc: float, joint_discharge: float) -> dict[str, Any]:
     """Strength and the event-level factors of one dense block (the lock-step ``_metrics`` for
-    a single group whose events are admission days)."""
+    a single group whose events are admission days); its organisers and joint-discharge share
+    are computed for all blocks at once by the caller."""
     members = sorted(rows["patient_id"].unique())
     m, n_events = len(members), int(rows["event"].nunique())
     visits = int(rows.drop_duplicates(["patient_id", "event"]).shape[0])
@@ -1318,17 +1448,14 @@ def _dense_metrics(rows: pd.DataFrame, mine: pd.DataFrame, b: dict[str, Any], p:
     lift = m / max(b["expected"], 1e-9)
     density = visits / max(m * n_events, 1)
     inp_all = mine[(mine["mode"] == "inpatient").to_numpy(bool)]["claim_id"].nunique()
-    idx = pd.Index([0])
-    one = rows.assign(group=0)
-    organisers, org_conc = _organisers(one, idx)
-    jd = float(_joint_discharge(one, p["window_days"]).reindex(idx).fillna(0.0).iloc[0])
+    jd = joint_discharge
     diag = rows["diagnosis_code"].fillna("").astype(str)
     therapy = float(diag.str.startswith(THERAPY_DIAGNOSES).mean())
     synchrony = len(claims) / max(inp_all, 1)  # share of the members' admissions that were at the venues
     return {
         "method": "dense_block", "members": members, "m": m, "n_events": n_events, "visits": visits,
-        "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers.iloc[0],
-        "org_conc": float(org_conc.iloc[0]), "density": density, "lift": lift, "pair_lift": lift, "fund": fund,
+        "venues": sorted(f"institution:{v}" for v in b["venues"]), "organisers": organisers,
+        "org_conc": org_conc, "density": density, "lift": lift, "pair_lift": lift, "fund": fund,
         "synchrony": synchrony, "camouflage": 1.0 - len(claims) / max(mine["claim_id"].nunique(), 1),
         "inpatient_share": 1.0, "pharmacy_share": 0.0, "time_sync": 1.0, "joint_discharge": jd,
         "therapy_diag": therapy,

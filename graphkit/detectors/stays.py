@@ -38,6 +38,11 @@ def _codes_together(*series: pd.Series) -> list[np.ndarray]:
     return out
 
 
+def _at(s: pd.Series, idx: np.ndarray) -> np.ndarray:
+    """``s.to_numpy(dtype=object)[idx]`` without converting the whole column."""
+    return s.take(idx).to_numpy(dtype=object)
+
+
 def _secs(s: pd.Series) -> np.ndarray:
     return s.to_numpy("datetime64[s]").astype(np.int64)
 
@@ -99,8 +104,11 @@ def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
     ok = hi > lo
     stay, lo, hi = stay[ok], lo[ok], hi[ok]
     parts = []
+    # only the claims of people with a stay (on their own or on their card) can overlap one
+    inpatient = np.zeros(max(int(pc.max()), int(hc.max())) + 2, bool)
+    inpatient[pc[stay]] = True
     for via, code, sel in (("person", pc, pc >= 0), ("card", hc, (hc >= 0) & (hc != pc))):
-        idx = np.flatnonzero(sel)
+        idx = np.flatnonzero(sel & inpatient[code])
         key = code[idx] * S + rel[idx]
         o = np.argsort(key, kind="stable")
         key, idx = key[o], idx[o]
@@ -116,8 +124,8 @@ def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series([], dtype="object") for c in OVERLAP_COLUMNS})
     m = pd.concat(parts, ignore_index=True)
     m = m[m["s"].to_numpy() != m["c"].to_numpy()]
-    s_inst = claims["institution_id"].to_numpy(dtype=object)[m["s"].to_numpy()]
-    c_inst = claims["institution_id"].to_numpy(dtype=object)[m["c"].to_numpy()]
+    s_inst = _at(claims["institution_id"], m["s"].to_numpy())
+    c_inst = _at(claims["institution_id"], m["c"].to_numpy())
     m = m[~(pd.Series(c_inst).fillna("") == pd.Series(s_inst).fillna("\x00")).to_numpy()]
     m = m.drop_duplicates(["s", "c"]).reset_index(drop=True)
     s, c = m["s"].to_numpy(), m["c"].to_numpy()
@@ -125,9 +133,9 @@ def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
     ptype, pid = provider_key(sub)
     out = pd.DataFrame(
         {
-            "stay_claim": claims["claim_id"].to_numpy(dtype=object)[s],
-            "stay_patient": claims["patient_id"].to_numpy(dtype=object)[s],
-            "stay_institution": claims["institution_id"].to_numpy(dtype=object)[s],
+            "stay_claim": _at(claims["claim_id"], s),
+            "stay_patient": _at(claims["patient_id"], s),
+            "stay_institution": _at(claims["institution_id"], s),
             "stay_start": claims["start_time"].to_numpy()[s],
             "stay_end": claims["end_time"].to_numpy()[s],
             "stay_fund": claims["fund_amount"].to_numpy(dtype=np.float64)[s],
@@ -207,12 +215,19 @@ def phantom_stays(
     from ._common import benign_factor, surprise, tiered_score
     from ._links import institution_links
 
+    from ..projections import ClaimsReadOnce, computes_with_pandas
+
+    base = store
+    if computes_with_pandas(store):  # admissions and overlaps from one read of the claims
+        store = ClaimsReadOnce(store, ["claim_id", "card_id", "patient_id", "claim_type", "institution_id", "pharmacy_id",
+                                       "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount", "referral_id"])
     adm = store.projection("inpatient_admissions")
     adm = adm[adm["end_time"].notna() & adm["patient_id"].notna()]
     precision = time_precision(adm["start_time"]) if len(adm) else None
     degraded = precision == "day" and edge_days < 1
     edge = max(edge_days, 1) if precision == "day" else edge_days
     ov = store.projection("stay_overlaps", edge_days=edge)
+    store = base  # the claims are not read again
     # interior calendar days of every stay (the exposure of the null)
     d0 = adm["start_time"].dt.floor("D")
     d1 = adm["end_time"].dt.floor("D")
@@ -263,37 +278,46 @@ def phantom_stays(
         flag = new
     rate = dict(zip(CATEGORIES, q.tolist()))
     lp_of = pd.Series(lp, index=cnt.index)
-    households = _households(store, set(ov["stay_patient"].astype(str)) | set(ov["patient_id"].dropna().astype(str)))
     fam_members = set(fam.index.astype(str))
     findings: list[Finding] = []
-    for stay_claim, rows in ov.groupby("stay_claim", sort=True):
-        r0 = rows.iloc[0]
-        pid, inst = str(r0["stay_patient"]), str(r0["stay_institution"])
-        counted = rows[rows["explained"].isna()]
+    # only stays with counted claims that pass the bar (or report_p) are reported: test them alone
+    listed = (np.asarray(surprise(lp, n_stays)) > 0) | (lp <= np.log10(max(report_p, 1e-300)))
+    ov = ov[ov["stay_claim"].isin(set(cnt.index[listed])).to_numpy(bool)]
+    households = _households(store, set(ov["stay_patient"].astype(str)) | set(ov["patient_id"].dropna().astype(str)))
+    col = _Columns(ov)
+    for stay_claim, at in sorted(ov.groupby("stay_claim", sort=True).indices.items()):
+        first = at[0]
+        pid, inst = str(col.stay_patient[first]), str(col.stay_institution[first])
+        cnt_at = at[col.counted[at]]  # claims not explained by a linked or referred institution
         log10p = float(lp_of.get(stay_claim, 0.0))
         s = float(surprise(log10p, n_stays))
-        checks = _phantom_checks(rows, counted, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
-                                 precision, edge, benign_weight)
-        if counted.empty or (s <= 0 and log10p > np.log10(max(report_p, 1e-300))):
+        if len(cnt_at) == 0 or (s <= 0 and log10p > np.log10(max(report_p, 1e-300))):
             continue
+        checks = _phantom_checks(col, at, cnt_at, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
+                                 precision, edge, benign_weight)
         score = tiered_score(log10p, n_stays) * benign_factor(checks)
         if score <= 0.0:
             continue
-        days = counted["day"].nunique()
-        far = float(counted["distance_km"].max())
-        n_far = int((counted["distance_km"] >= far_km).sum())
-        fund_other = float(counted["fund_amount"].sum())
-        fund = fund_other + float(r0["stay_fund"])
-        los = (pd.Timestamp(r0["stay_end"]) - pd.Timestamp(r0["stay_start"])).total_seconds() / DAY_S
-        others = counted.drop_duplicates(["provider_type", "provider_id"])
+        days = len(np.unique(col.day[cnt_at]))
+        dist = col.distance_km[cnt_at]
+        far = float(dist[~np.isnan(dist)].max()) if (~np.isnan(dist)).any() else float("nan")
+        n_far = int((dist >= far_km).sum())
+        fund_other = float(np.nansum(col.fund_amount[cnt_at]))
+        stay_fund = float(col.stay_fund[first])
+        fund = fund_other + stay_fund
+        s0, s1 = pd.Timestamp(col.stay_start[first]), pd.Timestamp(col.stay_end[first])
+        los = (s1 - s0).total_seconds() / DAY_S
         ents = [Entity("patient", pid, "patient"), Entity("institution", inst, "venue")]
-        ents += [Entity(p, q_, "elsewhere") for p, q_ in zip(others["provider_type"], others["provider_id"])]
-        users = sorted(set(counted["patient_id"].dropna().astype(str)) - {pid})
+        ents += [Entity(p, q_, "elsewhere") for p, q_ in
+                 dict.fromkeys(zip(col.provider_type[cnt_at], col.provider_id[cnt_at]))]
+        users = sorted({str(x) for x in col.patient_id[cnt_at] if not pd.isna(x)} - {pid})
         ents += [Entity("patient", u, "card_user") for u in users]
-        ents += [Entity("card", c, "card") for c in sorted(counted["card_id"].dropna().astype(str).unique())]
-        s0, s1 = pd.Timestamp(r0["stay_start"]), pd.Timestamp(r0["stay_end"])
+        ents += [Entity("card", c, "card") for c in sorted({str(x) for x in col.card_id[cnt_at] if not pd.isna(x)})]
         where = "外地" if n_far else "其他机构/药店"
-        k_by = counted.drop_duplicates(["cat", "day"]).groupby("cat").size().to_dict()
+        k_by: dict[str, int] = {}
+        for c, _ in dict.fromkeys(zip(col.cat[cnt_at], col.day[cnt_at])):
+            k_by[c] = k_by.get(c, 0) + 1
+        k_by = dict(sorted(k_by.items()))
         findings.append(
             Finding.create(
                 "phantom_stay",
@@ -303,23 +327,25 @@ def phantom_stays(
                 start=s0,
                 end=s1,
                 entities=ents,
-                claims=[stay_claim, *counted["claim_id"].astype(str)],
+                claims=[stay_claim, *(str(x) for x in col.claim_id[cnt_at])],
                 summary=(
-                    f"参保人{pid}在{inst}住院期间（{s0:%m-%d}至{s1:%m-%d}）于{where}结算{len(counted)}次"
+                    f"参保人{pid}在{inst}住院期间（{s0:%m-%d}至{s1:%m-%d}）于{where}结算{len(cnt_at)}次"
                     f"（{days}天，最远{far:.0f}公里），疑似挂床住院，基金{yuan(fund)}"
-                    f" / patient {pid} settled {len(counted)} time(s) elsewhere on {days} day(s), up to {far:.0f} km away,"
+                    f" / patient {pid} settled {len(cnt_at)} time(s) elsewhere on {days} day(s), up to {far:.0f} km away,"
                     f" during an inpatient stay at {inst} ({s0:%Y-%m-%d} to {s1:%Y-%m-%d})"
                 ),
                 evidence={
                     "stay": {"claim_id": stay_claim, "institution": inst, "admitted": s0, "discharged": s1,
                              "days": round(los, 1), "interior_days": int(exposure.get(stay_claim, 0)),
-                             "fund": float(r0["stay_fund"])},
+                             "fund": stay_fund},
                     "overlaps": [
-                        {"claim_id": str(r.claim_id), "time": r.start_time, "provider": f"{r.provider_type}:{r.provider_id}",
-                         "claim_type": r.claim_type, "via": r.via, "patient_id": r.patient_id, "category": r.cat,
-                         "region": r.region_other, "distance_km": round(float(r.distance_km), 1),
-                         "fund": float(r.fund_amount), "explained": r.explained}
-                        for r in rows.sort_values("start_time").itertuples(index=False)
+                        {"claim_id": str(col.claim_id[i]), "time": pd.Timestamp(col.start_time[i]),
+                         "provider": f"{col.provider_type[i]}:{col.provider_id[i]}",
+                         "claim_type": col.claim_type[i], "via": col.via[i], "patient_id": col.patient_id[i],
+                         "category": col.cat[i], "region": col.region_other[i],
+                         "distance_km": round(float(col.distance_km[i]), 1),
+                         "fund": float(col.fund_amount[i]), "explained": col.explained[i]}
+                        for i in at[_by_time(col.start_time[at])]
                     ],
                     "days_elsewhere": int(days),
                     "max_distance_km": far,
@@ -344,8 +370,31 @@ def phantom_stays(
     return findings
 
 
-def _phantom_checks(rows: pd.DataFrame, counted: pd.DataFrame, pid: str, households: dict[str, set[str]],
+class _Columns:
+    """The overlap rows as plain arrays (one conversion; each stay reads its positions)."""
+
+    def __init__(self, ov: pd.DataFrame) -> None:
+        for c in ("stay_patient", "stay_institution", "provider_type", "provider_id", "patient_id", "card_id", "cat",
+                  "claim_id", "via", "claim_type", "region_other", "explained"):
+            setattr(self, c, ov[c].to_numpy(dtype=object))
+        for c in ("stay_start", "stay_end", "start_time", "day"):
+            setattr(self, c, ov[c].to_numpy())
+        for c in ("distance_km", "fund_amount", "stay_fund"):
+            setattr(self, c, ov[c].to_numpy(dtype=np.float64))
+        self.counted = ov["explained"].isna().to_numpy(bool)
+
+
+def _by_time(t: np.ndarray) -> np.ndarray:
+    """Positions of ``t`` in time order, as ``DataFrame.sort_values`` orders a datetime column
+    (its default quicksort, missing times last)."""
+    mask = np.isnat(t)
+    idx = np.arange(len(t))
+    return np.concatenate([idx[~mask][t[~mask].argsort(kind="quicksort")], idx[mask]])
+
+
+def _phantom_checks(col: "_Columns", at: np.ndarray, cnt_at: np.ndarray, pid: str, households: dict[str, set[str]],
                     fam_members: set[str], n_family: int, precision: str | None, edge: int, w: float) -> list[dict]:
+    """The benign checks of one stay: ``at`` its overlap rows, ``cnt_at`` the counted ones (positions in ``col``)."""
     from ._common import benign_check
 
     checks = []
@@ -354,10 +403,10 @@ def _phantom_checks(rows: pd.DataFrame, counted: pd.DataFrame, pid: str, househo
                                    f"{n_family} claim(s) by registered family on the card not counted"))
     else:
         checks.append(benign_check("registered_family", "登记家庭成员共济用卡", "ruled_out", "no claim by registered family"))
-    card = counted[counted["via"] == "card"]
+    card = cnt_at[col.via[cnt_at] == "card"]
     if len(card):
         mine = households.get(pid, set())
-        same = [u for u in card["patient_id"].dropna().astype(str) if households.get(u, set()) & mine]
+        same = [u for u in (str(x) for x in col.patient_id[card] if not pd.isna(x)) if households.get(u, set()) & mine]
         share = len(same) / len(card)
         if share > 0:
             checks.append(benign_check("household_card_use", "同住家人用卡（未登记共济）", "partial",
@@ -365,16 +414,16 @@ def _phantom_checks(rows: pd.DataFrame, counted: pd.DataFrame, pid: str, househo
         else:
             checks.append(benign_check("household_card_use", "同住家人用卡（未登记共济）", "ruled_out",
                                        "card users share no address or phone with the holder"))
-    expl = rows[rows["explained"].notna()]
-    if len(expl):
-        checks.append(benign_check("consultation_elsewhere", "院区间会诊/外院检查", "explains" if counted.empty else "partial",
-                                   f"{len(expl)} claim(s) at a linked institution or one the stay's institution referred to:"
-                                   " not counted", 1.0 if len(counted) else 0.0))
+    n_expl = int((~col.counted[at]).sum())
+    if n_expl:
+        checks.append(benign_check("consultation_elsewhere", "院区间会诊/外院检查", "explains" if len(cnt_at) == 0 else "partial",
+                                   f"{n_expl} claim(s) at a linked institution or one the stay's institution referred to:"
+                                   " not counted", 1.0 if len(cnt_at) else 0.0))
     else:
         checks.append(benign_check("consultation_elsewhere", "院区间会诊/外院检查", "ruled_out",
                                    "no claim at a linked or referred institution"))
-    near_ph = counted[(counted["cat"] == "near") & (counted["claim_type"] == "pharmacy")]
-    if len(counted) and len(near_ph) == len(counted):
+    near_ph = sum(1 for c, t in zip(col.cat[cnt_at], col.claim_type[cnt_at]) if c == "near" and isinstance(t, str) and t == "pharmacy")
+    if len(cnt_at) and near_ph == len(cnt_at):
         has_kin = pid in fam_members or bool(households.get(pid))
         if has_kin:
             checks.append(benign_check("relative_buys_medicine", "亲属代购药品", "partial",
