@@ -44,6 +44,7 @@ from ..profile import PRECISION_SECONDS
 from ..projections import ClaimsReadOnce, computes_with_pandas, travel_pairs_by
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._travel_checks import flow_check, flow_context
 
 __all__ = ["impossible_travels", "min_travel_hours", "gap_text", "same_brand"]
 
@@ -243,6 +244,7 @@ def impossible_travels(
                           pairs[["provider_b", "key"]].set_axis(["p", "k"], axis=1)]).drop_duplicates().groupby("p").size()
     fam = _family_of(store)
     channels = _remote_channels(store, v)
+    flow = flow_context(store, pairs, bad, v, coordinate_km=coordinate_km)
     null = {"method": "robust log-normal fit of this data's implied speeds (lower-bound km / largest possible gap) "
                       "over all judged consecutive-settlement pairs; Bonferroni over keys judged",
             "median_speed_kmh": round(10 ** mu, 3), "sigma_decades": round(sigma, 4), "pairs_judged": int(len(pairs)),
@@ -255,6 +257,7 @@ def impossible_travels(
         s = float(surprise(lp, n_keys)) + max(0.0, float(np.log10(rows["robust_ratio"].max())))
         checks = _checks(rows, by, info, batch, endpoints, bad_keys, total_bad_keys, len(pairs), fam, precision, n_prov,
                          all_keys, clock_tolerance_minutes, channels)
+        checks.append(flow_check(rows, flow, clock_tolerance_minutes))
         score = float(surprise_score(s)) * benign_factor(checks)
         claims = pd.unique(pd.concat([rows["claim_a"], rows["claim_b"]]))
         fund = float(rows["fund_a"].sum() + rows["fund_b"].sum())
