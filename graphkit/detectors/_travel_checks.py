@@ -15,10 +15,11 @@ data shows about such a pair, and not about a cloned card read by a stranger far
 
 Null, calibrated on the bundle at hand (no constant fitted to any city):
 
-* under a clone the two claims are independent: the chance that the other claim carries the
-  same diagnosis is ``f(c)``, the share of this data's claims with that code (the larger of
-  the institution and pharmacy shares, from a uniform sample of consecutive-settlement pairs;
-  floor one in the sample), and a consultation precedes the fill with probability 1/2 (when
+* under a clone the two claims are independent: the chance that the far claim carries the
+  same diagnosis is ``f(c)``, the share of this data's institution claims with that code when
+  the pharmacy is known to be the home side (the holder's), else the larger of the
+  institution and pharmacy shares (from a uniform sample of consecutive-settlement pairs,
+  which over-represents frequent patients' codes: conservative; floor one in the sample), and a consultation precedes the fill with probability 1/2 (when
   the data's precision fixes the order at all);
 * under a remote consultation the diagnosis matches at ``r``, the rate at which this data's
   *ordinary* (physically possible) institution → pharmacy pairs of one card within the same
@@ -71,7 +72,8 @@ class FlowContext:
 
     rate: float = 0.0                      # r: same-diagnosis share of ordinary consult → fill pairs
     n_ref: int = 0                         # ordinary pairs behind r
-    freq: dict = field(default_factory=dict)   # dx key → f(c)
+    freq: dict = field(default_factory=dict)   # dx key → f(c): the larger of the two provider types' shares
+    freq_inst: dict = field(default_factory=dict)  # dx key → share among institution claims
     floor: float = 1.0                     # f of a code never seen in the sample
     dx: dict = field(default_factory=dict)     # claim_id → dx key (claims of the impossible pairs)
     home: dict = field(default_factory=dict)   # (patient, pharmacy key, institution key) → bool | None
@@ -117,14 +119,17 @@ def flow_context(store: Any, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFra
     side["dx"] = side["c"].astype(str).map(dx)
     side["t"] = side["p"].str.split(":", n=1).str[0]
     freq: dict[str, float] = {}
+    freq_inst: dict[str, float] = {}
     floor = 1.0
-    for _, g in side.groupby("t"):
+    for t, g in side.groupby("t"):
         n = len(g)
         if n == 0:
             continue
         floor = min(floor, 1.0 / n)
         for code, k in g["dx"].dropna().value_counts().items():
             freq[code] = max(freq.get(code, 0.0), k / n)
+            if t == "institution":
+                freq_inst[code] = k / n
     # r: ordinary institution → pharmacy pairs of one card within the window
     da, db = ref["claim_a"].astype(str).map(dx), ref["claim_b"].astype(str).map(dx)
     have_a, have_b = da.notna(), db.notna()
@@ -134,7 +139,7 @@ def flow_context(store: Any, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFra
     n_ref = int(have_a.sum())
     m = int((da[have_a] == db[have_a]).sum())
     rate = (m + 1) / (n_ref + 2)
-    return FlowContext(rate=rate, n_ref=n_ref, freq=freq, floor=floor, dx=dx.to_dict(),
+    return FlowContext(rate=rate, n_ref=n_ref, freq=freq, freq_inst=freq_inst, floor=floor, dx=dx.to_dict(),
                        home=_home_sides(store, cand, coordinate_km))
 
 
@@ -201,7 +206,8 @@ def flow_check(rows: pd.DataFrame, ctx: FlowContext | None, tolerance_min: float
             continue
         home_unknown += home is None
         p_order = 0.5 if (ip and certain) else 1.0
-        f = max(ctx.freq.get(ci, 0.0), ctx.floor)
+        # the pharmacy at home is the holder's: the candidate stranger's claim is the visit
+        f = max((ctx.freq_inst if home else ctx.freq).get(ci, 0.0), ctx.floor)
         llr += math.log10(ctx.rate / (f * p_order))
         qual += 1
         notes.append(ci)
