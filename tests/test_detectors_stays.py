@@ -399,11 +399,20 @@ def test_phantom_stay_outside_care_needs_other_inpatients_for_the_provider(tmp_p
     assert chk["outcome"] == "partial" and fs["CD0"].evidence["overlaps"][0]["provider_serves_stays"] is False
 
 
-def test_city_dx_chance_and_condition_evidence():
+def test_city_dx_chance_and_condition_evidence(tmp_path):
     from graphkit.detectors._stayservice import city_dx_chance, stay_condition_evidence
 
-    ch = city_dx_chance(pd.Series(["outpatient"] * 4 + ["pharmacy", "inpatient"]),
-                        pd.Series(["I10", "I10.9", "J06.9", None, "I10", "C34.9"]))
+    # the city's counts leave inpatient stays and claims without a diagnosis out
+    t = tiny_tables()
+    t["claims"] += [_claim(f"CX{i}", "PT0001", "2024-01-05 09:00:00", inst="H0001", dx=dx, ctype=ct, card="K0001")
+                   for i, (dx, ct) in enumerate((("I10", "outpatient"), ("I10.9", "outpatient"), ("J06.9", "outpatient"),
+                                                 ("", "outpatient"), ("I10", "outpatient"), ("C34.9", "inpatient")))]
+    counts = _store(tmp_path, t).projection("diagnosis_counts")
+    mine = counts.set_index("diagnosis_code")["claims"]
+    assert mine["I10"] == 2 and mine["I10.9"] == 1 and "C34.9" not in mine and "" not in mine  # +tiny's own claims
+    assert counts["diagnosis_code"].is_monotonic_increasing
+
+    ch = city_dx_chance(pd.DataFrame({"diagnosis_code": ["I10", "I10.9", "J06.9"], "claims": [2, 1, 1]}))
     assert ch.round(3).to_dict() == {"I10": 0.75, "J06": 0.25}
     ov = pd.DataFrame({"stay_claim": ["S1", "S2", "S3", "S4"], "claim_id": ["A", "B", "C", "D"],
                        "stay_patient": ["p1", "p2", "p3", "p4"], "provider_type": "pharmacy",

@@ -15,11 +15,13 @@ measured on the data at hand:
   binomial tail of ``k`` such patients among the ``m`` whose claims there carry a diagnosis,
   against the mean chance of those claims, Bonferroni over the providers tested.
 
-Each claim elsewhere gets a strength in [0, 1]: same condition ``(1 - chance)``, halved when its
-provider is not such a provider; a claim without a diagnosis at such a provider 0.5; else 0. The
-check's factor is ``benign_weight ** mean(strength)``: all claims for the stay's condition at
-providers the city's inpatients use that way → *explains*; some → *partial*; claims for other
-conditions → *ruled out*; no diagnoses at all → *not testable*.
+A single claim elsewhere for another condition rules the check out (the patient's life goes on
+outside; claims for the stay's condition beside it do not explain it away). Otherwise each claim
+gets a strength in [0, 1]: same condition ``(1 - chance)``, halved when its provider is not such
+a provider; a claim without a diagnosis at such a provider 0.5; else 0. The check's factor is
+``benign_weight ** mean(strength)``: all claims for the stay's condition at providers the city's
+inpatients use that way → *explains*; some (the others without a diagnosis), or not at such
+providers → *partial*; no diagnoses at all → *not testable*.
 """
 
 from __future__ import annotations
@@ -29,26 +31,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..projections import projection
 from .splits import dx_group
 
-__all__ = ["city_dx_chance", "stay_condition_evidence", "stay_service_check"]
+__all__ = ["city_dx_chance", "diagnosis_counts", "stay_condition_evidence", "stay_service_check"]
 
 
-def city_dx_chance(claim_type: pd.Series, diagnosis: pd.Series) -> pd.Series:
+@projection("diagnosis_counts")
+def diagnosis_counts(store: Any) -> pd.DataFrame:
+    """Claims other than inpatient stays per diagnosis code (``diagnosis_code``, ``claims``), by code.
+
+    >>> from graphkit.store.embedded import EmbeddedStore
+    >>> import tempfile; d = tempfile.mkdtemp()
+    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_type": ["outpatient", "pharmacy", "inpatient", "outpatient"],
+    ...                                                 "diagnosis_code": ["I10", "I10", "I10", None]})})
+    >>> diagnosis_counts(EmbeddedStore(d)).to_dict("records")
+    [{'diagnosis_code': 'I10', 'claims': 2}]
+    """
+    c = store.table("claims", ["claim_type", "diagnosis_code"])
+    keep = c["diagnosis_code"].notna().to_numpy(bool) & (c["claim_type"].astype("string") != "inpatient").fillna(True).to_numpy(bool)
+    codes, uniq = pd.factorize(c["diagnosis_code"].astype("string")[keep])
+    out = pd.DataFrame({"diagnosis_code": pd.Series(np.asarray(uniq, dtype=object), dtype="string"),
+                        "claims": np.bincount(codes, minlength=len(uniq)).astype(np.int64)})
+    return out.sort_values("diagnosis_code", kind="stable").reset_index(drop=True)
+
+
+def city_dx_chance(counts: pd.DataFrame) -> pd.Series:
     """Share of the city's non-inpatient claims with a diagnosis that fall in each ICD-10 group
-    (the chance that a claim unrelated to a stay shares the stay's group).
+    (the chance that a claim unrelated to a stay shares the stay's group), from
+    :func:`diagnosis_counts`; ``attrs["n"]`` the claims counted (an unseen group: ``1 / (n + 1)``).
 
-    >>> city_dx_chance(pd.Series(["outpatient"] * 3 + ["inpatient"]), pd.Series(["I10", "I10.x", "J18.9", "I10"])).round(3).to_dict()
+    >>> city_dx_chance(pd.DataFrame({"diagnosis_code": ["I10", "I10.x", "J18.9"], "claims": [1, 1, 1]})).round(3).to_dict()
     {'I10': 0.667, 'J18': 0.333}
     """
-    codes, uniq = pd.factorize(diagnosis.astype("string"))  # groups from the distinct codes only (10M rows)
-    keep = (codes >= 0) & (claim_type.astype("string") != "inpatient").fillna(True).to_numpy(bool)
-    n = np.bincount(codes[keep], minlength=len(uniq)).astype(np.float64)
-    grp = dx_group(pd.Series(uniq, dtype="string"))
-    share = pd.Series(n).groupby(grp.to_numpy(object)).sum()
+    grp = dx_group(counts["diagnosis_code"].astype("string")).to_numpy(object)
+    share = counts["claims"].astype(np.float64).groupby(grp).sum()
     share = share[share > 0]
     out = share / max(float(share.sum()), 1.0)
-    out.attrs["n"] = int(share.sum())  # a group never seen has chance 1 / (n + 1)
+    out.attrs["n"] = int(share.sum())
     return out
 
 
@@ -120,11 +140,12 @@ def stay_service_check(col: Any, rows: np.ndarray, stay_group: Any, w: float) ->
         i = int(np.argmin(lp))
         detail += (f"; {', '.join(sp)} serve(s) other inpatients during their stays for their own condition"
                    f" ({int(ks[i])} of {int(ms[i])} patients, log10 p {lp[i]:.1f})")
-    if n == 0 or not strength.any():
-        if n_known == 0 and not served.any():
-            return benign_check("stay_outside_service", zh, "not_testable", detail + ": no diagnoses to compare")
+    n_other = int((same == False).sum())  # noqa: E712
+    if n_other:  # a claim for another condition: life goes on outside; the rest does not explain it away
         return benign_check("stay_outside_service", zh, "ruled_out",
-                            detail + ": the claims elsewhere are for other conditions (life goes on outside)")
+                            detail + f": {n_other} claim(s) elsewhere for other conditions (life goes on outside)")
+    if n == 0 or not strength.any():  # no diagnosis to compare, at no provider that serves stays
+        return benign_check("stay_outside_service", zh, "not_testable", detail + ": no diagnoses to compare")
     factor = float(w ** float(strength.mean()))
     outcome = "explains" if n_same == n and served.all() else "partial"
     return benign_check("stay_outside_service", zh, outcome, detail, factor)

@@ -16,6 +16,7 @@ from ..params import Param
 from ..projections import _haversine_km, _provider_places, projection, provider_key
 from . import register
 from ._common import yuan
+from ._stayservice import city_dx_chance, stay_condition_evidence, stay_service_check  # registers diagnosis_counts
 
 __all__ = ["phantom_stays", "split_stays", "stay_overlaps"]
 
@@ -214,7 +215,6 @@ def phantom_stays(
     from ..profile import time_precision
     from ._common import benign_factor, surprise, tiered_score
     from ._links import institution_links
-    from ._stayservice import city_dx_chance, stay_condition_evidence, stay_service_check
     from .splits import dx_group
 
     from ..projections import ClaimsReadOnce, computes_with_pandas
@@ -229,13 +229,14 @@ def phantom_stays(
     degraded = precision == "day" and edge_days < 1
     edge = max(edge_days, 1) if precision == "day" else edge_days
     ov = store.projection("stay_overlaps", edge_days=edge)
-    # diagnoses: the city's share of each group among non-inpatient claims, and those of the overlaps
-    cdx = store.table("claims", ["claim_type", "diagnosis_code"])
-    dx_chance = city_dx_chance(cdx["claim_type"], cdx["diagnosis_code"]) if len(cdx) else pd.Series(dtype=float)
-    del cdx
-    dx_rows = store.claims_by_id(pd.concat([ov["claim_id"], ov["stay_claim"]]).dropna().astype(str).unique(),
-                                 ["diagnosis_code"]) if len(ov) else pd.DataFrame({"claim_id": [], "diagnosis_code": []})
-    dx_of = pd.Series(dx_rows["diagnosis_code"].to_numpy(object), index=dx_rows["claim_id"].astype(str).to_numpy(object))
+    # diagnoses: the city's share of each group among non-inpatient claims; the stays' (admissions)
+    # and the overlapping claims' (one indexed read)
+    dx_chance = city_dx_chance(store.projection("diagnosis_counts"))
+    dx_rows = store.claims_by_id(ov["claim_id"].dropna().astype(str).unique(), ["diagnosis_code"]) if len(ov) else None
+    dx_of = pd.concat([pd.Series(adm["diagnosis_code"].to_numpy(object), index=adm["claim_id"].astype(str).to_numpy(object)),
+                       pd.Series(dtype=object) if dx_rows is None else
+                       pd.Series(dx_rows["diagnosis_code"].to_numpy(object), index=dx_rows["claim_id"].astype(str).to_numpy(object))])
+    dx_of = dx_of[~dx_of.index.duplicated()]
     store = base  # the claims are not read again
     # interior calendar days of every stay (the exposure of the null)
     d0 = adm["start_time"].dt.floor("D")
