@@ -386,17 +386,28 @@ def test_phantom_stay_outside_care_for_the_stay_ranks_below_a_true_phantom(servi
         assert fs[cid].evidence["overlaps"][0]["provider_serves_stays"] is True
     # same condition, at a pharmacy no other inpatient uses that way: partly explained, still below
     chk = _checks(fs["CL1"])["stay_outside_service"]
-    assert chk["outcome"] == "partial" and 0.3 < chk["factor"] < 1.0
+    assert chk["outcome"] == "partial" and chk["factor"] < 0.3
     assert fs["CL1"].score < true_low
+    assert fs["CL1"].evidence["overlaps"][0]["provider_serves_stays"] is False
     # every finding still carries its null and the check
     assert all("null" in f.evidence and "stay_outside_service" in _checks(f) for f in fs.values())
 
 
 def test_phantom_stay_outside_care_needs_other_inpatients_for_the_provider(tmp_path):
-    """With a single dual-channel patient, nothing shows the pharmacy serves stays: partial only."""
+    """With a single dual-channel patient, nothing shows the pharmacy serves stays: partial only; and
+    a purchase without a diagnosis at a pharmacy that does serve stays is not explained by that alone."""
     fs = {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(_store(tmp_path, service_city(dual_patients=1)))}
     chk = _checks(fs["CD0"])["stay_outside_service"]
     assert chk["outcome"] == "partial" and fs["CD0"].evidence["overlaps"][0]["provider_serves_stays"] is False
+    t = service_city()
+    _people(t, ["P0003"])
+    _stay(t["claims"], "CP3", "P0003", "H0020", 230, 6, "C34.9")
+    t["claims"].append(_claim("CP3a", "P0003", str(_day(233) + pd.Timedelta(hours=10)), ctype="pharmacy", pharm="Y0003",
+                              fund=50))
+    fs = {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(_store(tmp_path, t, "nodx"))}
+    chk = _checks(fs["CP3"])["stay_outside_service"]
+    assert chk["outcome"] == "not_testable" and fs["CP3"].evidence["overlaps"][0]["provider_serves_stays"] is True
+    assert fs["CP3"].score > max(fs[f"CD{i}"].score for i in range(4))
 
 
 def test_city_dx_chance_and_condition_evidence(tmp_path):

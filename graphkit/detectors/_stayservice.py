@@ -17,11 +17,12 @@ measured on the data at hand:
 
 A single claim elsewhere for another condition rules the check out (the patient's life goes on
 outside; claims for the stay's condition beside it do not explain it away). Otherwise each claim
-gets a strength in [0, 1]: same condition ``(1 - chance)``, halved when its provider is not such
-a provider; a claim without a diagnosis at such a provider 0.5; else 0. The check's factor is
-``benign_weight ** mean(strength)``: all claims for the stay's condition at providers the city's
-inpatients use that way → *explains*; some (the others without a diagnosis), or not at such
-providers → *partial*; no diagnoses at all → *not testable*.
+for the stay's condition has strength ``1 - chance`` (the probability that the match is no
+coincidence), a claim without a diagnosis 0 (untested: a provider's evidence alone does not
+lower a score — a phantom patient may well shop at the pharmacy by the hospital). The check's
+factor is ``benign_weight ** mean(strength)``: every claim for the stay's condition, at
+providers the city's inpatients use that way → *explains*; for the stay's condition elsewhere,
+or some claims without a diagnosis → *partial*; no diagnoses at all → *not testable*.
 """
 
 from __future__ import annotations
@@ -127,8 +128,7 @@ def stay_service_check(col: Any, rows: np.ndarray, stay_group: Any, w: float) ->
     chance = col.dx_chance[rows]
     served = col.service_provider[rows]
     providers = [f"{a}:{b}" for a, b in zip(col.provider_type[rows], col.provider_id[rows])]
-    strength = np.where(same == True, (1.0 - np.nan_to_num(chance)) * np.where(served, 1.0, 0.5),  # noqa: E712
-                        np.where(pd.isna(same) & served, 0.5, 0.0))
+    strength = np.where(same == True, 1.0 - np.nan_to_num(chance), 0.0)  # noqa: E712
     n, n_same, n_known = len(rows), int((same == True).sum()), int((~pd.isna(same)).sum())  # noqa: E712
     lp, ks, ms = col.service_log10p[rows], col.service_k[rows], col.service_m[rows]
     sp = sorted({p for p, s in zip(providers, served) if s})
@@ -144,7 +144,7 @@ def stay_service_check(col: Any, rows: np.ndarray, stay_group: Any, w: float) ->
     if n_other:  # a claim for another condition: life goes on outside; the rest does not explain it away
         return benign_check("stay_outside_service", zh, "ruled_out",
                             detail + f": {n_other} claim(s) elsewhere for other conditions (life goes on outside)")
-    if n == 0 or not strength.any():  # no diagnosis to compare, at no provider that serves stays
+    if n == 0 or not strength.any():  # no diagnosis to compare: a provider's evidence alone does not lower the score
         return benign_check("stay_outside_service", zh, "not_testable", detail + ": no diagnoses to compare")
     factor = float(w ** float(strength.mean()))
     outcome = "explains" if n_same == n and served.all() else "partial"
