@@ -316,6 +316,126 @@ def test_phantom_stay_dates_only_never_counts_admission_or_discharge_day(tmp_pat
     assert _checks(f)["dates_only"]["outcome"] == "not_testable"
 
 
+def service_city(*, dual_patients: int = 4) -> dict:
+    """Ordinary stays at H0020 and a city's outpatient visits (I10, J06, K29, E11: the chance of a
+    diagnosis group), and: D1..Dn (cancer stays, C34) each buy once at the dual-channel pharmacy
+    Y0003 for C34 during the stay (legal: 双通道); E1 (stroke, I63) is sent for an exam at H0003
+    for I63 (legal: 院外检查); P1 (a true phantom stay) buys once at Y0004 for gastritis and P2 is
+    seen once at H0003 for a cold — each in a longer stay than the look-alikes', so their raw
+    surprise is lower; L1 buys once for the stay's own condition at a pharmacy nobody else uses
+    that way (Y0005: partly explained)."""
+    rnd = random.Random(5)
+    t = tiny_tables()
+    t["institutions"] += [{**_inst("H0020", 2, "hospital", "public"), "name": "济南市仁和医院"}]
+    t["pharmacies"] += [{"pharmacy_id": y, "name": f"药房{y}", "chain": "", "region": "370102", "lat": "36.67",
+                         "lon": "117.01"} for y in ("Y0003", "Y0004", "Y0005")]
+    pids = [f"B{i:04d}" for i in range(200)]
+    _people(t, pids)
+    c = t["claims"]
+    for i, pid in enumerate(pids):
+        d0 = rnd.randrange(0, 300)
+        _stay(c, f"CB{i:04d}", pid, "H0020", d0, rnd.randrange(5, 12), "J18.9")
+        for k in range(3):  # life outside hospital: the city's outpatient diagnoses
+            d = (d0 + 20 + 30 * k) % 360
+            c.append(_claim(f"CBO{i:04d}{k}", pid, str(_day(d) + pd.Timedelta(hours=10)), inst="H0001",
+                            dx=rnd.choice(("I10", "I10", "J06.9", "K29.7", "E11.9")), fund=80))
+    dual = [f"D{i:04d}" for i in range(dual_patients)]
+    _people(t, [*dual, "E0001", "P0001", "P0002", "L0001"])
+    for i, pid in enumerate(dual):
+        _stay(c, f"CD{i}", pid, "H0020", 20 + 40 * i, 6, "C34.9", fund=9000)
+        c.append(_claim(f"CD{i}a", pid, str(_day(23 + 40 * i) + pd.Timedelta(hours=10)), ctype="pharmacy", pharm="Y0003",
+                        dx="C34.9", fund=6000))
+    _stay(c, "CE1", "E0001", "H0020", 30, 6, "I63.9")
+    c.append(_claim("CE1a", "E0001", str(_day(33) + pd.Timedelta(hours=10)), inst="H0003", dx="I63.9", fund=900))
+    for pid, cid in (("E0002", "CE2"), ("E0003", "CE3")):  # other inpatients sent to H0003 for their stay's condition
+        _people(t, [pid])
+        _stay(c, cid, pid, "H0020", 60 if cid == "CE2" else 90, 6, "N18.5")
+        c.append(_claim(f"{cid}a", pid, str(_day(63 if cid == "CE2" else 93) + pd.Timedelta(hours=10)), inst="H0003",
+                        dx="N18.5", fund=700))
+    _stay(c, "CP1", "P0001", "H0020", 150, 8, "M54.5")
+    c.append(_claim("CP1a", "P0001", str(_day(154) + pd.Timedelta(hours=15)), ctype="pharmacy", pharm="Y0004",
+                    dx="K29.7", fund=60))
+    _stay(c, "CP2", "P0002", "H0020", 170, 8, "I63.9")
+    c.append(_claim("CP2a", "P0002", str(_day(174) + pd.Timedelta(hours=15)), inst="H0003", dx="J06.9", fund=60))
+    _stay(c, "CL1", "L0001", "H0020", 200, 6, "C50.9")
+    c.append(_claim("CL1a", "L0001", str(_day(203) + pd.Timedelta(hours=10)), ctype="pharmacy", pharm="Y0005",
+                    dx="C50.9", fund=5000))
+    return t
+
+
+@pytest.fixture(scope="module")
+def service_findings(tmp_path_factory):
+    store = _store(tmp_path_factory.mktemp("service"), service_city())
+    return {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(store)}
+
+
+def test_phantom_stay_outside_care_for_the_stay_ranks_below_a_true_phantom(service_findings):
+    fs = service_findings
+    # the true phantom stays next to the look-alikes: one claim each, for another condition
+    for cid in ("CP1", "CP2"):
+        assert _checks(fs[cid])["stay_outside_service"]["outcome"] == "ruled_out", cid
+        assert fs[cid].evidence["overlaps"][0]["same_condition"] is False
+    true_low = min(fs["CP1"].score, fs["CP2"].score)
+    # raw surprise: the look-alikes' single claims in shorter stays are more surprising ...
+    assert fs["CD0"].evidence["null"]["log10_p"] < fs["CP1"].evidence["null"]["log10_p"]
+    # ... but the dual-channel purchases and the outside exam are explained, and rank below
+    for cid in ("CD0", "CD1", "CD2", "CD3", "CE1"):
+        chk = _checks(fs[cid])["stay_outside_service"]
+        assert chk["outcome"] == "explains" and chk["factor"] < 0.3, (cid, chk)
+        assert fs[cid].score < true_low, cid
+        assert fs[cid].evidence["overlaps"][0]["provider_serves_stays"] is True
+    # same condition, at a pharmacy no other inpatient uses that way: partly explained, still below
+    chk = _checks(fs["CL1"])["stay_outside_service"]
+    assert chk["outcome"] == "partial" and chk["factor"] < 0.3
+    assert fs["CL1"].score < true_low
+    assert fs["CL1"].evidence["overlaps"][0]["provider_serves_stays"] is False
+    # every finding still carries its null and the check
+    assert all("null" in f.evidence and "stay_outside_service" in _checks(f) for f in fs.values())
+
+
+def test_phantom_stay_outside_care_needs_other_inpatients_for_the_provider(tmp_path):
+    """With a single dual-channel patient, nothing shows the pharmacy serves stays: partial only; and
+    a purchase without a diagnosis at a pharmacy that does serve stays is not explained by that alone."""
+    fs = {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(_store(tmp_path, service_city(dual_patients=1)))}
+    chk = _checks(fs["CD0"])["stay_outside_service"]
+    assert chk["outcome"] == "partial" and fs["CD0"].evidence["overlaps"][0]["provider_serves_stays"] is False
+    t = service_city()
+    _people(t, ["P0003"])
+    _stay(t["claims"], "CP3", "P0003", "H0020", 230, 6, "C34.9")
+    t["claims"].append(_claim("CP3a", "P0003", str(_day(233) + pd.Timedelta(hours=10)), ctype="pharmacy", pharm="Y0003",
+                              fund=50))
+    fs = {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(_store(tmp_path, t, "nodx"))}
+    chk = _checks(fs["CP3"])["stay_outside_service"]
+    assert chk["outcome"] == "not_testable" and fs["CP3"].evidence["overlaps"][0]["provider_serves_stays"] is True
+    assert fs["CP3"].score > max(fs[f"CD{i}"].score for i in range(4))
+
+
+def test_city_dx_chance_and_condition_evidence(tmp_path):
+    from graphkit.detectors._stayservice import city_dx_chance, stay_condition_evidence
+
+    # the city's counts leave inpatient stays and claims without a diagnosis out
+    t = tiny_tables()
+    t["claims"] += [_claim(f"CX{i}", "PT0001", "2024-01-05 09:00:00", inst="H0001", dx=dx, ctype=ct, card="K0001")
+                   for i, (dx, ct) in enumerate((("I10", "outpatient"), ("I10.9", "outpatient"), ("J06.9", "outpatient"),
+                                                 ("", "outpatient"), ("I10", "outpatient"), ("C34.9", "inpatient")))]
+    counts = _store(tmp_path, t).projection("diagnosis_counts")
+    mine = counts.set_index("diagnosis_code")["claims"]
+    assert mine["I10"] == 2 and mine["I10.9"] == 1 and "C34.9" not in mine and "" not in mine  # +tiny's own claims
+    assert counts["diagnosis_code"].is_monotonic_increasing
+
+    ch = city_dx_chance(pd.DataFrame({"diagnosis_code": ["I10", "I10.9", "J06.9"], "claims": [2, 1, 1]}))
+    assert ch.round(3).to_dict() == {"I10": 0.75, "J06": 0.25}
+    ov = pd.DataFrame({"stay_claim": ["S1", "S2", "S3", "S4"], "claim_id": ["A", "B", "C", "D"],
+                       "stay_patient": ["p1", "p2", "p3", "p4"], "provider_type": "pharmacy",
+                       "provider_id": ["Y1", "Y1", "Y1", "Y2"], "explained": None})
+    dx = pd.Series({"S1": "C34.9", "A": "C34.1", "S2": "C34.9", "B": "C34.0", "S3": "I10", "C": "J06.9", "S4": "I10"})
+    ev = stay_condition_evidence(ov, dx, ch)
+    assert ev["same_condition"].tolist() == [True, True, False, None]
+    assert ev["dx_chance"].iloc[2] == 0.75 and ev["dx_chance"].iloc[0] == pytest.approx(1 / 5)  # unseen group: 1/(n+1)
+    # at Y1, p1 sees one other patient (p2) for their own stay's condition among two with a diagnosis
+    assert ev[["service_k", "service_m"]].iloc[0].tolist() == [1, 2] and ev["service_m"].iloc[3] == 0
+
+
 # ------------------------------------------------------------------------------------------------
 # referral_loop
 # ------------------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ CASES: dict[str, list[Kw]] = {
                    {"units": []}],
     "card_patient_counts": [{}],
     "latest_claim_time": [{}],
+    "diagnosis_counts": [{}],
     "replaced_card_use": [{}, {"grace_days": 0}],
     "venue_reach": [lambda e: {"institutions": _some(e, "institutions", "institution_id"),
                                "pharmacies": _some(e, "pharmacies", "pharmacy_id")}],

@@ -16,6 +16,7 @@ from ..params import Param
 from ..projections import _haversine_km, _provider_places, projection, provider_key
 from . import register
 from ._common import yuan
+from ._stayservice import city_dx_chance, stay_condition_evidence, stay_service_check  # registers diagnosis_counts
 
 __all__ = ["phantom_stays", "split_stays", "stay_overlaps"]
 
@@ -214,6 +215,7 @@ def phantom_stays(
     from ..profile import time_precision
     from ._common import benign_factor, surprise, tiered_score
     from ._links import institution_links
+    from .splits import dx_group
 
     from ..projections import ClaimsReadOnce, computes_with_pandas
 
@@ -227,6 +229,14 @@ def phantom_stays(
     degraded = precision == "day" and edge_days < 1
     edge = max(edge_days, 1) if precision == "day" else edge_days
     ov = store.projection("stay_overlaps", edge_days=edge)
+    # diagnoses: the city's share of each group among non-inpatient claims; the stays' (admissions)
+    # and the overlapping claims' (one indexed read)
+    dx_chance = city_dx_chance(store.projection("diagnosis_counts"))
+    dx_rows = store.claims_by_id(ov["claim_id"].dropna().astype(str).unique(), ["diagnosis_code"]) if len(ov) else None
+    dx_of = pd.concat([pd.Series(adm["diagnosis_code"].to_numpy(object), index=adm["claim_id"].astype(str).to_numpy(object)),
+                       pd.Series(dtype=object) if dx_rows is None else
+                       pd.Series(dx_rows["diagnosis_code"].to_numpy(object), index=dx_rows["claim_id"].astype(str).to_numpy(object))])
+    dx_of = dx_of[~dx_of.index.duplicated()]
     store = base  # the claims are not read again
     # interior calendar days of every stay (the exposure of the null)
     d0 = adm["start_time"].dt.floor("D")
@@ -261,6 +271,9 @@ def phantom_stays(
     consult = np.zeros(len(ov), bool)
     consult[rr["index"].to_numpy(np.int64)] = True
     ov["explained"] = np.where(pd.notna(lb), "linked_institution", np.where(consult, "referred_consultation", None))
+    # care the stay buys outside (dual-channel pharmacy, outside exam): the stay's own condition, at
+    # providers the city's other inpatients use that way during their stays
+    ov = ov.join(stay_condition_evidence(ov, dx_of, dx_chance))
     # the null: per category, the city's share of interior stay-days with a claim elsewhere, estimated
     # over the stays it does not flag (iterated), so phantom stays do not raise their own bar
     cnt = ov[ov["explained"].isna()].drop_duplicates(["stay_claim", "cat", "day"]).groupby(["stay_claim", "cat"]).size()
@@ -295,6 +308,9 @@ def phantom_stays(
             continue
         checks = _phantom_checks(col, at, cnt_at, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
                                  precision, edge, benign_weight)
+        checks.insert(-1 if precision == "day" else len(checks),
+                      stay_service_check(col, cnt_at, dx_group(pd.Series([dx_of.get(stay_claim)], dtype="string"))[0],
+                                         benign_weight))
         score = tiered_score(log10p, n_stays) * benign_factor(checks)
         if score <= 0.0:
             continue
@@ -344,7 +360,9 @@ def phantom_stays(
                          "claim_type": col.claim_type[i], "via": col.via[i], "patient_id": col.patient_id[i],
                          "category": col.cat[i], "region": col.region_other[i],
                          "distance_km": round(float(col.distance_km[i]), 1),
-                         "fund": float(col.fund_amount[i]), "explained": col.explained[i]}
+                         "fund": float(col.fund_amount[i]), "explained": col.explained[i],
+                         "same_condition": None if pd.isna(col.same_condition[i]) else bool(col.same_condition[i]),
+                         "provider_serves_stays": bool(col.service_provider[i])}
                         for i in at[_by_time(col.start_time[at])]
                     ],
                     "days_elsewhere": int(days),
@@ -379,8 +397,12 @@ class _Columns:
             setattr(self, c, ov[c].to_numpy(dtype=object))
         for c in ("stay_start", "stay_end", "start_time", "day"):
             setattr(self, c, ov[c].to_numpy())
-        for c in ("distance_km", "fund_amount", "stay_fund"):
+        for c in ("distance_km", "fund_amount", "stay_fund", "dx_chance", "service_log10p"):
             setattr(self, c, ov[c].to_numpy(dtype=np.float64))
+        self.same_condition = ov["same_condition"].to_numpy(dtype=object)
+        self.service_provider = ov["service_provider"].to_numpy(dtype=bool)
+        self.service_k = ov["service_k"].to_numpy(dtype=np.int64)
+        self.service_m = ov["service_m"].to_numpy(dtype=np.int64)
         self.counted = ov["explained"].isna().to_numpy(bool)
 
 

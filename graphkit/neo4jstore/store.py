@@ -228,6 +228,11 @@ def _card_patient_counts(store: Neo4jStore) -> pd.DataFrame:
     return _typed(df).assign(claims=n.to_numpy())
 
 
+def _diagnosis_counts(store: Neo4jStore) -> pd.DataFrame:
+    df = _rows(store, "projections/diagnosis_counts", ["diagnosis_code", "claims"])
+    return pd.DataFrame({"diagnosis_code": df["diagnosis_code"].astype("string"), "claims": df["claims"].astype("int64")})
+
+
 def _latest_claim_time(store: Neo4jStore) -> pd.DataFrame:
     latest = store.conn.read("projections/latest_claim_time")[0]["latest"]
     return _typed(pd.DataFrame({"latest": [latest]}), times=["latest"])
@@ -474,6 +479,7 @@ SERVER_SIDE = {
     "post_death_claims": _post_death_claims,
     "card_patient_counts": _card_patient_counts,
     "latest_claim_time": _latest_claim_time,
+    "diagnosis_counts": _diagnosis_counts,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
     "clock_minutes": _clock_minutes,
