@@ -103,14 +103,22 @@ def writer_lock(root: str | Path, *, what: str = "") -> Iterator[None]:
     if fcntl is None:  # pragma: no cover
         yield
         return
-    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
+    while True:
+        fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise StoreBusy(_busy_message(path)) from None
+            raise
+        try:  # the file may have been unlinked by the previous holder after we opened it
+            same = os.stat(path / LOCK_NAME).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
         os.close(fd)
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            raise StoreBusy(_busy_message(path)) from None
-        raise
     info = {"pid": os.getpid(), "user": _user(), "host": socket.gethostname(),
             "since": time.strftime("%Y-%m-%dT%H:%M:%S"), "what": what}
     os.ftruncate(fd, 0)
@@ -124,6 +132,8 @@ def writer_lock(root: str | Path, *, what: str = "") -> Iterator[None]:
             _held.pop(key, None)
         try:
             os.ftruncate(fd, 0)
+            if not (path / "manifest.json").exists():  # no store here (a failed first load): leave nothing
+                (path / LOCK_NAME).unlink()
         except OSError:  # the folder may be gone (an aborted first load removes it)
             pass
         os.close(fd)  # releases the flock
