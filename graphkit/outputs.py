@@ -30,7 +30,7 @@ import pandas as pd
 
 from .errors import GraphkitError
 
-__all__ = ["OutputRefused", "claim_output_dir", "csv_safe", "csv_unsafe", "write_csv", "md_escape", "OWN_OUTPUT"]
+__all__ = ["OutputRefused", "claim_output_dir", "csv_safe", "csv_unsafe", "read_csv", "write_csv", "md_escape", "OWN_OUTPUT"]
 
 
 class OutputRefused(GraphkitError):
@@ -54,8 +54,12 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
         s = out[c]
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_bool_dtype(s):
             continue
-        if s.map(lambda v: isinstance(v, str) and bool(_TRIGGER.match(v)), na_action="ignore").fillna(False).astype(bool).any():
-            out[c] = s.map(_safe_cell, na_action="ignore")
+        st = s.astype("string")
+        hit = (st.str.match(_TRIGGER.pattern) & ~st.str.fullmatch(_NUMBER.pattern)).fillna(False).to_numpy(bool)
+        if hit.any():
+            new = s.astype(object).copy()
+            new[hit] = ("'" + st[hit]).astype(object).to_numpy()
+            out[c] = new
     safe_cols = [_safe_cell(str(c)) if isinstance(c, str) else c for c in out.columns]
     out.columns = safe_cols
     return out
@@ -74,9 +78,19 @@ def csv_unsafe(df: pd.DataFrame) -> pd.DataFrame:
         s = out[c]
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_bool_dtype(s):
             continue
-        out[c] = s.map(lambda v: v[1:] if isinstance(v, str) and pat.match(v) else v, na_action="ignore")
+        st = s.astype("string")
+        hit = st.str.match(pat.pattern).fillna(False).to_numpy(bool)
+        if hit.any():
+            new = s.astype(object).copy()
+            new[hit] = st[hit].str.slice(1).astype(object).to_numpy()
+            out[c] = new
     out.columns = [c[1:] if isinstance(c, str) and pat.match(c) else c for c in out.columns]
     return out
+
+
+def read_csv(path: str | Path, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv`` of a file written by :func:`write_csv`, cells as they were before neutralising."""
+    return csv_unsafe(pd.read_csv(path, **kwargs))
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
@@ -85,7 +99,8 @@ def write_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
     csv_safe(df).to_csv(path, **kwargs)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+#: what can make text into a link, image, code, table cell or emphasis (intraword ``_`` is literal)
+_MD_SPECIAL = re.compile(r"([\\`*\[\]()!|])")
 
 
 def md_escape(text: Any) -> str:

@@ -37,7 +37,7 @@ from graphkit._fast import KeySet, arrow_strings, isin, string_series
 from graphkit.errors import BundleError
 from graphkit.pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
-from graphkit.outputs import claim_output_dir
+from graphkit.outputs import claim_output_dir, csv_safe
 from graphkit.store.lock import writer_lock
 from graphkit.store.embedded import (
     EmbeddedStore,
@@ -553,9 +553,9 @@ class _StoreSink(Sink):
             path = self.qtmp / f"{t}.rows.csv"
             if not path.exists():
                 self.qtmp.mkdir(parents=True, exist_ok=True)
-                q.to_csv(path, index=False)
+                csv_safe(q).to_csv(path, index=False)  # raw input text: CSV-injection safe
             else:
-                q.to_csv(path, index=False, header=False, mode="a")
+                csv_safe(q).to_csv(path, index=False, header=False, mode="a")
             self._qfiles[t] = path
 
     def end(self, table: str, malformed: pd.DataFrame | None) -> None:
@@ -591,14 +591,14 @@ class _StoreSink(Sink):
         self.qtmp.mkdir(parents=True, exist_ok=True)
         if rows is None:
             header = ["_row", "_reason", *self._columns, "_text"]
-            malformed.reindex(columns=header).to_csv(final, index=False)
+            csv_safe(malformed.reindex(columns=header)).to_csv(final, index=False)
         else:  # row-level rows first, then the malformed ones, under one header ending in _text
             first = True
             for part in pd.read_csv(rows, dtype=str, keep_default_na=False, chunksize=200_000):
                 header = [*part.columns, "_text"]
-                part.assign(_text="").to_csv(final, index=False, header=first, mode="w" if first else "a")
+                part.assign(_text="").to_csv(final, index=False, header=first, mode="w" if first else "a")  # already safe
                 first = False
-            malformed.reindex(columns=header).to_csv(final, index=False, header=False, mode="a")
+            csv_safe(malformed.reindex(columns=header)).to_csv(final, index=False, header=False, mode="a")
             rows.unlink()
         self._qfiles[table] = final
 

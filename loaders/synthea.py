@@ -785,6 +785,9 @@ def synthea_to_bundle(src: str | Path, out: str | Path, *, fmt: str = "csv") -> 
     contacts = _contacts(pts)
 
     # ---- write
+    from graphkit.outputs import claim_output_dir
+
+    claim_output_dir(out, "bundle")  # a bundle folder of ours, or empty
     out.mkdir(parents=True, exist_ok=True)
     for t in TABLE_ORDER:
         for ext in _EXTENSIONS:
