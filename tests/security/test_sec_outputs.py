@@ -78,7 +78,7 @@ def test_dossier_cli_into_store_folder_is_refused(evil_store: Path, tmp_path: Pa
 
     store = graphkit.open_store(evil_store)
     f = _finding(summary="x")
-    write_findings(tmp_path / "findings.json", FindingsReport(findings=[f], data_fingerprint=store.fingerprint))
+    write_findings(tmp_path / "findings.json", FindingsReport(findings=[f], data_fingerprint=store.fingerprint, parameters={}))
     before = _store_snapshot(evil_store)
     r = cli("dossier", f.id, "--findings", str(tmp_path / "findings.json"), "--store", str(evil_store),
             "--out", str(evil_store), "--no-pdf")
@@ -136,11 +136,10 @@ def test_other_outputs_refuse_a_store_or_foreign_folder(command: str, evil_store
 def test_adapt_refuses_a_store(evil_store: Path, tmp_path: Path) -> None:
     from loaders.synthea import synthea_to_bundle
 
-    src = ROOT / "tests" / "data" / "synthea"
-    if not src.is_dir():
-        pytest.skip("no synthea sample")
-    with pytest.raises(OutputRefused):
-        synthea_to_bundle(src, evil_store)
+    before = _store_snapshot(evil_store)
+    with pytest.raises(OutputRefused):  # refused before the source is even read
+        synthea_to_bundle(tmp_path / "any-export", evil_store)
+    assert _store_snapshot(evil_store) == before
 
 
 # -- attack 10: CSV formula injection, <script> in dossier.md ------------------------------------------------
