@@ -63,7 +63,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if sink.builder.rows:
         print(format_profile(sink.result()))
     if a.report:
-        report.to_csv(a.report)
+        report.to_csv(a.report)  # CSV-injection safe
         print(f"问题清单 / issue list: {a.report}")
     return 0 if report.ok else 1
 
@@ -181,7 +181,7 @@ def _summary(result, top: int = 5) -> str:
     return "\n".join(lines)
 
 
-def _run_scan(store, out: Path, kinds, params) -> Any:
+def _run_scan(store, out: Path, kinds, params, *, check_out: bool = True) -> Any:
     from .scan import scan, write_scan
 
     bar = _progress("扫描 / scan")
@@ -189,7 +189,7 @@ def _run_scan(store, out: Path, kinds, params) -> Any:
         result = scan(store, kinds=kinds, params=params, progress=lambda k: (bar.set_postfix_str(k), bar.update(1)))
     finally:
         bar.close()
-    paths = write_scan(result, out)
+    paths = write_scan(result, out, check_out=check_out)
     _audit("scan", fingerprint=result.data_fingerprint, kinds=sorted(result.parameters), findings=len(result.findings),
            out=str(Path(out).resolve()))
     return result, paths
@@ -217,7 +217,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_evaluation
     from .store import open_store
 
-    out = Path(a.out)
+    from .outputs import claim_output_dir
+
+    out = claim_output_dir(a.out, "demo")
     bundle, store_dir = out / "bundle", out / "store"
     t0 = time.perf_counter()
     print(f"生成示范城市 / generating a demo city: {a.patients} 参保人/patients, seed {a.seed}")
@@ -229,7 +231,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
            bundle_fingerprint=res.bundle_fingerprint, rows=res.rows, lenient=False, pseudonymised=True)
     print(f"加载 / loaded into {store_dir} in {time.perf_counter() - t1:.1f}s")
     store = open_store(store_dir)
-    result, paths = _run_scan(store, out, None, {})
+    result, paths = _run_scan(store, out, None, {}, check_out=False)
     print(_summary(result))
     if result.findings:
         top = result.findings[0]
@@ -385,7 +387,11 @@ def _open_any_store(a: argparse.Namespace):
         return Neo4jStore(_neo4j_conn(a))
     if not a.store:
         raise GraphkitError("give --store DIR (embedded store) or --neo4j URI")
-    return open_store(a.store)
+    from ._failpoints import failpoint
+
+    store = open_store(a.store)  # pins the store's live generation for as long as it is used
+    failpoint("reader_opened")
+    return store
 
 
 def cmd_audit(a: argparse.Namespace) -> int:

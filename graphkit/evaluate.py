@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .outputs import read_csv
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, read_findings, sort_findings
 
 __all__ = ["evaluate", "format_evaluation", "match"]
@@ -210,7 +211,7 @@ def evaluate(
             **({"members": members} if members else {}),
         }
     if scores is not None:
-        sc = pd.read_csv(scores, dtype={"entity_id": str}) if not isinstance(scores, pd.DataFrame) else scores
+        sc = read_csv(scores, dtype={"entity_id": str}) if not isinstance(scores, pd.DataFrame) else scores
         bad = {
             (e["type"], e["id"])
             for i in instances

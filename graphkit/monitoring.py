@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .outputs import read_csv
 from .audit import AuditLog, default_log
 from .errors import GraphkitError, ParameterError
 from .schema import TABLES
@@ -1235,7 +1236,7 @@ def from_env(env: Mapping[str, str] | None = None) -> tuple[Any, pd.DataFrame | 
         from .store import open_store
 
         store = open_store(cfg.store)  # type: ignore[arg-type]
-    scores = pd.read_csv(cfg.scores, dtype={"entity_id": "string"}) if cfg.scores and cfg.scores.is_file() else None
+    scores = read_csv(cfg.scores, dtype={"entity_id": "string"}) if cfg.scores and cfg.scores.is_file() else None
     return store, scores
 
 

@@ -158,11 +158,18 @@ def provider_scores(store: Any, findings: list[Finding], *, prior_weight: float 
     return provider_risk(store, findings, **({} if prior_weight is None else {"prior_weight": prior_weight})).scores
 
 
-def write_scan(result: ScanResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``findings.json`` and ``scores.csv`` into ``out_dir`` (created)."""
-    out = Path(out_dir)
+def write_scan(result: ScanResult, out_dir: str | Path, *, check_out: bool = True) -> dict[str, Path]:
+    """Write ``findings.json`` and ``scores.csv`` into ``out_dir`` (created).
+
+    ``check_out``: refuse a non-empty folder that is not an earlier scan output
+    (:func:`graphkit.outputs.claim_output_dir`); callers that made the folder themselves
+    (the demo) pass False. Text cells of scores.csv are CSV-injection safe (read them back
+    with :func:`graphkit.outputs.csv_unsafe`)."""
+    from .outputs import claim_output_dir, write_csv
+
+    out = claim_output_dir(out_dir, "scan") if check_out else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"findings": out / "findings.json", "scores": out / "scores.csv"}
     write_findings(paths["findings"], result.report())
-    result.scores.to_csv(paths["scores"], index=False)
+    write_csv(result.scores, paths["scores"])
     return paths

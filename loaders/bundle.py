@@ -125,6 +125,12 @@ def _open_stream(path: Path) -> pa.NativeFile:
     return pa.input_stream(str(path), compression="gzip" if path.name.endswith(".gz") else None)
 
 
+def _corrupt(table: str, path: Path, exc: BaseException) -> str:
+    what = "压缩文件被截断或已损坏 / compressed file is truncated or corrupt" if path.name.endswith(".gz") \
+        else "文件无法读取 / file cannot be read"
+    return f"table {table}: file {path.name}: {what} ({exc}); 未写入任何内容 / nothing was loaded"
+
+
 def _first_line(path: Path) -> bytes:
     """The raw bytes of a file's first line (decompressed), without reading the rest."""
     buf = b""
@@ -221,7 +227,10 @@ class TableReader:
             types = [_plain(f.type) for f in schema]
             self.encodings = [None]
         else:
-            first = _first_line(self.path)
+            try:
+                first = _first_line(self.path)
+            except (OSError, EOFError) as exc:
+                raise BundleError(_corrupt(table, self.path, exc)) from None
             self.encodings = []
             for enc in ([encoding] if encoding else ["utf-8", "gb18030"]):
                 try:
@@ -290,6 +299,8 @@ class TableReader:
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 raise WrongEncoding(str(exc)) from None
             raise BundleError(f"table {self.table}: file {self.path.name} could not be parsed as CSV: {exc}") from None
+        except (OSError, EOFError) as exc:  # a truncated or corrupt .gz: the whole load fails, nothing is written
+            raise BundleError(_corrupt(self.table, self.path, exc)) from None
 
     def chunks(self, chunk_rows: int | None, encoding: str | None, *, hold_back: str | None = None) -> Iterator[RawTable]:
         """Yield the table in chunks of ``chunk_rows`` rows (``None``: whole), at least one chunk."""

@@ -37,6 +37,8 @@ from graphkit._fast import KeySet, arrow_strings, isin, string_series
 from graphkit.errors import BundleError
 from graphkit.pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
+from graphkit.outputs import claim_output_dir, csv_safe
+from graphkit.store.lock import writer_lock
 from graphkit.store.embedded import (
     EmbeddedStore,
     GenerationWriter,
@@ -551,9 +553,9 @@ class _StoreSink(Sink):
             path = self.qtmp / f"{t}.rows.csv"
             if not path.exists():
                 self.qtmp.mkdir(parents=True, exist_ok=True)
-                q.to_csv(path, index=False)
+                csv_safe(q).to_csv(path, index=False)  # raw input text: CSV-injection safe
             else:
-                q.to_csv(path, index=False, header=False, mode="a")
+                csv_safe(q).to_csv(path, index=False, header=False, mode="a")
             self._qfiles[t] = path
 
     def end(self, table: str, malformed: pd.DataFrame | None) -> None:
@@ -589,14 +591,14 @@ class _StoreSink(Sink):
         self.qtmp.mkdir(parents=True, exist_ok=True)
         if rows is None:
             header = ["_row", "_reason", *self._columns, "_text"]
-            malformed.reindex(columns=header).to_csv(final, index=False)
+            csv_safe(malformed.reindex(columns=header)).to_csv(final, index=False)
         else:  # row-level rows first, then the malformed ones, under one header ending in _text
             first = True
             for part in pd.read_csv(rows, dtype=str, keep_default_na=False, chunksize=200_000):
                 header = [*part.columns, "_text"]
-                part.assign(_text="").to_csv(final, index=False, header=first, mode="w" if first else "a")
+                part.assign(_text="").to_csv(final, index=False, header=first, mode="w" if first else "a")  # already safe
                 first = False
-            malformed.reindex(columns=header).to_csv(final, index=False, header=False, mode="a")
+            csv_safe(malformed.reindex(columns=header)).to_csv(final, index=False, header=False, mode="a")
             rows.unlink()
         self._qfiles[table] = final
 
@@ -715,19 +717,35 @@ def load_bundle(
     (1, True)
     """
     t0 = time.perf_counter()
-    say = progress or (lambda _msg: None)
     store = Path(store)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
     locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
+    claim_output_dir(store, "store")  # never write generations into a folder that is not a store
     p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
+    created = not store.exists()
+    with writer_lock(store, what=f"load {Path(bundle).name}"):
+        return _load_locked(bundle, store, p, created=created, lenient=lenient, mapping=mapping, encoding=encoding,
+                            pseudonymise=pseudonymise, progress=progress, chunk_rows=chunk_rows, t0=t0)
+
+
+def _load_locked(bundle: str | Path, store: Path, p: Pseudonymiser, *, created: bool, lenient: bool,
+                 mapping: Mapping | None, encoding: str | None, pseudonymise: bool,
+                 progress: Callable[[str], None] | None, chunk_rows: int | None, t0: float) -> LoadResult:
+    """:func:`load_bundle` under the store's writer lock."""
+    say = progress or (lambda _msg: None)
     old_store = EmbeddedStore(store) if (store / "manifest.json").exists() else None
     old_meta = old_store.manifest if old_store else {}
     if old_store:
         check_compatible(old_meta, pseudonymise=pseudonymise, key_id=p.key_id, where=f"store {store}")
     for stale in (store / "quarantine").glob(".partial-*") if store.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left by a crashed lenient load
-    gen = GenerationWriter(store)
+    try:
+        gen = GenerationWriter(store, created_root=created)
+    except BaseException:
+        if created:
+            shutil.rmtree(store, ignore_errors=True)
+        raise
     sink = _StoreSink(gen, old_store, p, pseudonymise=pseudonymise, chunk_rows=chunk_rows)
     background = _Background(sink)
     try:
@@ -758,10 +776,14 @@ def load_bundle(
             loads.append(entry)
         qdir = sink.publish_quarantine(bundle_fp, report) if lenient else None
         say("提交 / committing")
+        if old_store:
+            old_store.release()  # read no more: let the commit remove its generation
         gen.commit({"pseudonymised": pseudonymise, "key_id": p.key_id if pseudonymise else None, "loads": loads})
     except BaseException:
         sink.discard()
         gen.abort()
+        if old_store:
+            old_store.release()  # the traceback may keep the object alive; its pin must not
         raise
     final = EmbeddedStore(store)
     say("数据概况 / profiling the data")

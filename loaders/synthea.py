@@ -694,6 +694,9 @@ def synthea_to_bundle(src: str | Path, out: str | Path, *, fmt: str = "csv") -> 
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet'; got {fmt!r}")
     src, out = Path(src), Path(out)
+    from graphkit.outputs import claim_output_dir
+
+    claim_output_dir(out, "bundle")  # a bundle folder of ours, or empty: never a store or someone's files
     if not src.is_dir():
         raise SyntheaFormatError(f"Synthea export folder {src} does not exist or is not a folder")
     if out.exists() and out.resolve() == src.resolve():

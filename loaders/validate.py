@@ -72,6 +72,11 @@ RULES: dict[str, tuple[str, str]] = {
     "duplicate_key": ("主键重复", "duplicate primary key"),
     "dangling_reference": ("引用了不存在的记录", "reference to an unknown record"),
     "end_before_start": ("结束时间早于开始时间", "end_time before start_time"),
+    "too_many_decimals": ("金额超过2位小数", "amount with more than 2 decimals (yuan are kept to the fen)"),
+    "fund_above_total": ("基金支付(加个人支付)超过总费用", "fund_amount (plus self_amount) above total_amount beyond 0.01"),
+    "death_before_birth": ("死亡日期早于出生日期", "death_date before birth_date"),
+    "birth_in_future": ("出生日期晚于今天", "birth_date after today"),
+    "bad_id": ("编号含控制字符(NUL、换行等)或不成对的引号", "id holds control characters (NUL, newline, …) or unbalanced quotes"),
     "provider_mismatch": (
         "机构/药店字段与结算类型不符(须且仅须填一个)",
         "exactly one of institution_id/pharmacy_id, matching claim_type",
@@ -162,7 +167,10 @@ class ValidationReport:
         return "\n".join(lines)
 
     def to_csv(self, path: str | Path) -> None:
-        self.issues.to_csv(path, index=False)
+        """The issues as CSV (formula-like values neutralised, see :func:`graphkit.outputs.csv_safe`)."""
+        from graphkit.outputs import write_csv
+
+        write_csv(self.issues, path)
 
 
 class _Collector:
@@ -206,8 +214,10 @@ def _stripped(s: pd.Series) -> pa.Array:
     return pc.utf8_trim_whitespace(arrow_strings(_strings(s)))
 
 
-def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | None]:
+def _typed_column(s: pd.Series, typ: str, extra: dict[str, Any] | None = None) -> tuple[pd.Series, np.ndarray, str | None]:
     """Convert a raw column to its schema type; return (typed, bad-mask, rule).
+
+    ``extra``: receives ``"unrounded"``, a decimal column's values before rounding to the fen.
 
     Arrow parses the common forms (ISO datetimes, plain decimals) in one pass; a chunk
     holding anything else falls back to pandas' more forgiving parsers, so what is accepted
@@ -262,6 +272,8 @@ def _typed_column(s: pd.Series, typ: str) -> tuple[pd.Series, np.ndarray, str | 
             return out.round().astype("Int64"), bad, "bad_int"
         if typ == "float":  # a measurement (coordinate): kept as given, not rounded like money
             return out, bad, "bad_number"
+        if extra is not None:
+            extra["unrounded"] = vals
         return out.round(2), bad, "bad_number"
     if typ == "bool":
         if pd.api.types.is_bool_dtype(s):
@@ -513,15 +525,27 @@ def _check_rows(
     n = len(df)
     bad = np.zeros(n, bool)
     out: dict[str, pd.Series] = {}
+    id_columns = set(spec.primary_key) | {r.column for r in spec.references} | {c.name for c in spec.columns if c.name.endswith("_id")}
     for col in spec.columns:
         if col.name not in df.columns:
             out[col.name] = pd.Series(index=df.index, dtype=DTYPES[col.type])  # all null (NaN/NaT/NA)
             continue
         s = df[col.name]
-        typed, bad_type, rule = _typed_column(s, col.type)
+        extra: dict[str, Any] = {}
+        typed, bad_type, rule = _typed_column(s, col.type, extra)
         if bad_type.any():
             issues.add(spec.name, rows[bad_type], col.name, s[bad_type].astype("string").to_numpy(), rule)
             bad |= bad_type
+        if col.name in AMOUNT_COLUMNS and "unrounded" in extra:
+            fen = _excess_decimals(extra["unrounded"]) & ~bad_type
+            if fen.any():
+                issues.add(spec.name, rows[fen], col.name, s[fen].astype("string").to_numpy(), "too_many_decimals")
+                bad |= fen
+        if col.type == "str" and (col.name in id_columns) and len(s):
+            weird = _bad_ids(typed)
+            if weird.any():
+                issues.add(spec.name, rows[weird], col.name, _shown(typed[weird]), "bad_id")
+                bad |= weird
         if col.type in ("date", "datetime"):  # reported alongside unparseable values, not instead
             rng = ((typed < _MIN_TS) | (typed >= _MAX_TS)).fillna(False).to_numpy(bool)
             if rng.any():
@@ -569,7 +593,26 @@ def _check_rows(
             vals = out_df.loc[dup, keys].astype("string").agg("|".join, axis=1)
             issues.add(spec.name, rows[dup], "|".join(keys), vals.to_numpy(), "duplicate_key")
             bad |= dup
+    if spec.name == "patients":
+        dbb = (out_df["death_date"] < out_df["birth_date"]).fillna(False).to_numpy(bool) & ~bad
+        if dbb.any():
+            vals = (out_df.loc[dbb, "death_date"].dt.strftime("%Y-%m-%d") + " < birth_date "
+                    + out_df.loc[dbb, "birth_date"].dt.strftime("%Y-%m-%d"))
+            issues.add(spec.name, rows[dbb], "death_date", vals.to_numpy(), "death_before_birth")
+            bad |= dbb
+        future = (out_df["birth_date"] > pd.Timestamp.now().normalize()).fillna(False).to_numpy(bool) & ~bad
+        if future.any():
+            issues.add(spec.name, rows[future], "birth_date", df.loc[future, "birth_date"].astype("string").to_numpy(), "birth_in_future")
+            bad |= future
     if spec.name == "claims":
+        paid = out_df["fund_amount"] + out_df["self_amount"].fillna(0.0)
+        over = (paid > out_df["total_amount"] + 0.01 + 1e-9).fillna(False).to_numpy(bool) & ~bad
+        if over.any():
+            o = out_df.loc[over]
+            vals = ("fund " + o["fund_amount"].map("{:.2f}".format) + " + self " + o["self_amount"].fillna(0.0).map("{:.2f}".format)
+                    + " > total " + o["total_amount"].map("{:.2f}".format))
+            issues.add(spec.name, rows[over], "fund_amount", vals.to_numpy(), "fund_above_total")
+            bad |= over
         ebs = (out_df["end_time"] < out_df["start_time"]).fillna(False).to_numpy(bool)
         if ebs.any():
             issues.add(spec.name, rows[ebs], "end_time", df.loc[ebs, "end_time"].astype("string").to_numpy(), "end_before_start")
@@ -592,6 +635,47 @@ def _check_rows(
             issues.add(spec.name, rows[mism], "institution_id|pharmacy_id", vals.to_numpy(), "provider_mismatch")
             bad |= mism
     return out_df, bad
+
+
+#: money columns (yuan, at most 2 decimals). Not ``unit_price`` (tariff catalogues price a tablet
+#: to the 0.0001 yuan) nor ``quantity``; coordinates are ``float``.
+AMOUNT_COLUMNS = frozenset({"total_amount", "fund_amount", "self_amount", "amount"})
+
+
+def _excess_decimals(vals: np.ndarray) -> np.ndarray:
+    """Values that are not a whole number of fen (beyond float noise).
+
+    >>> _excess_decimals(np.array([100.0, 0.1, 12345678.91, 100.001, 0.005, np.nan])).tolist()
+    [False, False, False, True, True, False]
+    """
+    with np.errstate(invalid="ignore"):
+        off = np.abs(vals - np.round(vals, 2))
+        return np.isfinite(vals) & (off > 1e-9 + np.abs(vals) * 1e-13)
+
+
+_CONTROL = "[\x00-\x1f\x7f\u2028\u2029]"
+
+
+def _bad_ids(typed: pd.Series) -> np.ndarray:
+    """Ids holding control characters (NUL, newline, tab, …) or an odd number of ``"`` or ``'``.
+
+    >>> _bad_ids(pd.Series(["C1", "C1\\x00", 'C1"', "O'Neil's", "a\\nb", None], dtype="string")).tolist()
+    [False, True, True, False, True, False]
+    """
+    arr = arrow_strings(_strings(typed))
+    ctrl = pc.match_substring_regex(arr, _CONTROL)
+    dq = pc.bit_wise_and(pc.count_substring(arr, '"'), 1)
+    sq = pc.bit_wise_and(pc.count_substring(arr, "'"), 1)
+    odd = pc.or_(pc.equal(dq, 1), pc.equal(sq, 1))
+    return pc.fill_null(pc.or_(ctrl, odd), False).to_numpy(zero_copy_only=False)
+
+
+def _shown(values: pd.Series) -> np.ndarray:
+    """Ids as a report shows them: control characters written as escapes (\\x00, \\n)."""
+    import re
+
+    esc = re.compile(_CONTROL)
+    return np.array([esc.sub(lambda m: f"\\x{ord(m.group()):02x}", v) for v in values.astype(str)], dtype=object)
 
 
 def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:

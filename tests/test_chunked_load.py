@@ -427,6 +427,7 @@ def test_chunked_load_killed_keeps_previous_store(tiny_bundle: Path, tmp_path: P
     assert rc == 137
     st = EmbeddedStore(store)
     assert st.fingerprint == first.store_fingerprint and st.row_counts()["claims"] == 5
+    st.release()  # a reader still holding the old generation would keep it on disk
     res = load_bundle(later, store, chunk_rows=2)
     assert res.rows["claims"] == 6
     assert sorted(p.name for p in store.glob("gen-*")) == [EmbeddedStore(store).manifest["generation"]]

@@ -57,6 +57,7 @@ def test_embedded_load_killed_then_rerun(point, two_bundles, tmp_path):
     assert after_kill.fingerprint == expected
     assert after_kill.row_counts()["claims"] == (6 if point == "store_after_manifest" else 5)
     res = load_bundle(second, store)  # the re-run
+    after_kill.release()  # the reader's pinned generation outlives the commit; released, it is removed
     assert res.store_fingerprint == clean.fingerprint
     st = graphkit.open_store(store)
     claims = st.table("claims")

@@ -693,6 +693,7 @@ def test_crash_during_write_keeps_previous_store(tiny_bundle: Path, tmp_path: Pa
     assert st_.table("claims").set_index("claim_id").loc["C0001", "total_amount"] == 200.0
 
     monkeypatch.setattr(pq.ParquetWriter, "write_table", real_write)
+    st_.release()  # a reader still holding its generation would (rightly) keep it on disk
     second = load_bundle(b2, store)
     assert second.rows["claims"] == 7
     gens = sorted(p.name for p in store.iterdir() if p.name.startswith("gen-"))

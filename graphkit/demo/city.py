@@ -154,7 +154,9 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
         quirks = v.quirks if quirks is None else quirks
     cfg = config if config is not None else CityConfig()
     quirks = tuple(quirks or ())
-    out = Path(out_dir)
+    from ..outputs import claim_output_dir
+
+    out = claim_output_dir(out_dir, "bundle")  # a bundle folder of ours, or empty: never a store or a dossier
     out.mkdir(parents=True, exist_ok=True)
     w = World(int(patients), int(seed), start, int(months), cfg)
     ng = NormalGen(w)

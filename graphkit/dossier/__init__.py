@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ..audit import AuditLog, default_log, require_intact
-from ..errors import GraphkitError
 from ..findings import Finding
+from ..outputs import claim_output_dir, md_escape, write_csv
 from .build import SOFTWARE_VERSION, DossierContent, assemble
 from .redact import ClearSource
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
@@ -139,20 +140,23 @@ pattern with this data's own background; the legal explanations below were teste
 
 
 def _markdown(c: DossierContent) -> str:
-    t, h = c.totals, c.handling
-    lines = [f"# {c.case['title']} — 案件材料 / Case dossier ({c.case['id']})", "",
-             f"- 涉及基金 / fund at risk: {t['fund_amount']:,.2f} 元, {t['claims']} 笔, {t['patients']} 人, {t['period'][0]} — {t['period'][1]}",
-             f"- 数据指纹 / data fingerprint: {c.data_fingerprint}", f"- 生成 / generated: {c.generated_at} by {c.actor}", "",
+    """dossier.md; every value that comes from data, findings or the case is escaped (:func:`md_escape`),
+    so a name or note cannot add HTML, links or Markdown structure."""
+    t, h, e = c.totals, c.handling, md_escape
+    lines = [f"# {e(c.case['title'])} — 案件材料 / Case dossier ({e(c.case['id'])})", "",
+             f"- 涉及基金 / fund at risk: {t['fund_amount']:,.2f} 元, {t['claims']} 笔, {t['patients']} 人, {e(t['period'][0])} — {e(t['period'][1])}",
+             f"- 数据指纹 / data fingerprint: {e(c.data_fingerprint)}", f"- 生成 / generated: {e(c.generated_at)} by {e(c.actor)}", "",
              "## 发现过程 / How it was found"]
-    lines += [f"- [{p['ref']}] {p['finding_id']} detector `{p['detector']}` parameters `{json.dumps(p['parameters'], ensure_ascii=False)}`" for p in c.provenance]
+    lines += [f"- \\[{e(p['ref'])}\\] {e(p['finding_id'])} detector {e(p['detector'])} parameters "
+              f"{e(json.dumps(p['parameters'], ensure_ascii=False))}" for p in c.provenance]
     lines += ["", "### 合法情形核查 / Legal explanations tested"]
-    lines += [f"- [{r.ref}] {r.check}: {r.outcome} — {r.detail}" for r in checks_frame(c.findings).itertuples(index=False)]
-    lines += ["", "## 违法违规事实 / Facts"] + [f"- {f['summary']} [{f['provenance']}]" for f in c.findings]
-    lines += ["", "## 处理意见及依据 / Proposed handling", f"- 追回 recover {h['recover']:,.2f} 元; 罚款 penalty {h['penalty_multiple']}× = {h['penalty_amount']:,.2f} 元"]
-    lines += [f"- 移送 refer to {r['to']} ({r['to_en']}): {r['why']}" for r in h["routes"]]
+    lines += [f"- \\[{e(r.ref)}\\] {e(r.check)}: {e(r.outcome)} — {e(r.detail)}" for r in checks_frame(c.findings).itertuples(index=False)]
+    lines += ["", "## 违法违规事实 / Facts"] + [f"- {e(f['summary'])} \\[{e(f['provenance'])}\\]" for f in c.findings]
+    lines += ["", "## 处理意见及依据 / Proposed handling", f"- 追回 recover {h['recover']:,.2f} 元; 罚款 penalty {e(h['penalty_multiple'])}× = {h['penalty_amount']:,.2f} 元"]
+    lines += [f"- 移送 refer to {e(r['to'])} ({e(r['to_en'])}): {e(r['why'])}" for r in h["routes"]]
     if h["report_upward"]:
-        lines.append(f"- 报告{h['report_to']}，期限 deadline {h['report_deadline']}")
-    lines += ["- 依据 basis: " + "；".join(h["basis"]), ""]
+        lines.append(f"- 报告{e(h['report_to'])}，期限 deadline {e(h['report_deadline'])}")
+    lines += ["- 依据 basis: " + "；".join(e(b) for b in h["basis"]), ""]
     return "\n".join(lines)
 
 
@@ -184,17 +188,37 @@ def write_dossier(
         require(who, "clear_data", what="see personal data in clear")
     c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
                  clear_source=clear_source, found_on=found_on, actor=actor)
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not (out / MANIFEST).exists():
-            raise GraphkitError(f"{out} is not empty and is not a dossier folder; choose an empty folder")
-        shutil.rmtree(out)
+    final = claim_output_dir(out_dir, "dossier")  # never replace what is not an earlier dossier
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = final.parent / f".{final.name}.partial-{os.getpid()}"  # built aside, swapped in when complete
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        manifest, routes = _write_files(c, out, rb, pdf)
+        claim_output_dir(final, "dossier")  # still ours (or empty) at the moment of the swap
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        if final.exists():
+            final.rename(old)
+        out.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    out = final
+    manifest_sha = _sha256(out / MANIFEST)
+    log.append("dossier_export", actor=c.actor, case_id=c.case["id"], findings=manifest["findings"], out=str(out.resolve()),
+               manifest_sha256=manifest_sha, profile=c.profile, clear_data=c.redaction["revealed"],
+               clear_source=c.redaction["clear_source"], routes=sorted(routes))
+    return {**manifest, "manifest_sha256": manifest_sha, "path": str(out)}
+
+
+def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple[dict[str, Any], set[str]]:
+    """Write every file of the dossier into ``out`` (a fresh folder); return the manifest and routes."""
     (out / "evidence").mkdir(parents=True)
     ev = out / "evidence"
-    c.claims.to_csv(ev / "claims.csv", index=False)
-    c.items.to_csv(ev / "items.csv", index=False)
-    c.entities.to_csv(ev / "entities.csv", index=False)
-    c.timeline.to_csv(ev / "timeline.csv", index=False)
+    write_csv(c.claims, ev / "claims.csv")  # formula-like cells neutralised (CSV injection)
+    write_csv(c.items, ev / "items.csv")
+    write_csv(c.entities, ev / "entities.csv")
+    write_csv(c.timeline, ev / "timeline.csv")
     evidence_files = [
         {"no": "1", "name": "医保结算单据 claims", "file": "evidence/claims.csv", "proves": "结算时间、地点、金额、医保凭证"},
         {"no": "2", "name": "费用明细 items", "file": "evidence/items.csv", "proves": "收费项目与金额"},
@@ -241,11 +265,7 @@ def write_dossier(
         "files": {str(p.relative_to(out)): _sha256(p) for p in files},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-    manifest_sha = _sha256(out / MANIFEST)
-    log.append("dossier_export", actor=c.actor, case_id=c.case["id"], findings=manifest["findings"], out=str(out.resolve()),
-               manifest_sha256=manifest_sha, profile=c.profile, clear_data=c.redaction["revealed"],
-               clear_source=c.redaction["clear_source"], routes=sorted(routes))
-    return {**manifest, "manifest_sha256": manifest_sha, "path": str(out)}
+    return manifest, routes
 
 
 @dataclass

@@ -34,6 +34,7 @@ from .._fast import combine_hashes, pandas_type, string_hash
 from ..errors import StoreError
 from ..schema import SCHEMA_VERSION, TABLES
 from .base import Store, with_claim_id
+from .lock import GenerationPin, try_remove_generation, writer_lock
 
 __all__ = [
     "EmbeddedStore",
@@ -141,18 +142,49 @@ class EmbeddedStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._pin: GenerationPin | None = None
+        for _attempt in range(100):
+            self.manifest: dict[str, Any] = self._read_manifest()
+            gen = self.manifest.get("generation")
+            if not gen:
+                break
+            try:  # pin the generation, then make sure it is still the live one
+                pin = GenerationPin(self.path / gen)
+            except FileNotFoundError:  # replaced (and removed) since the manifest was read
+                continue
+            if self._read_manifest().get("generation") == gen:
+                self._pin = pin
+                break
+            pin.release()
+        else:
+            raise StoreError(f"store {self.path} keeps changing; could not open a consistent generation")
+        self.fingerprint = self.manifest["fingerprint"]
+        self._cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
+
+    def _read_manifest(self) -> dict[str, Any]:
         try:
-            self.manifest: dict[str, Any] = json.loads((self.path / "manifest.json").read_text("utf-8"))
+            manifest = json.loads((self.path / "manifest.json").read_text("utf-8"))
         except FileNotFoundError:
             raise StoreError(f"no store at {self.path} (missing manifest.json)") from None
         except json.JSONDecodeError as exc:
             raise StoreError(f"store manifest {self.path / 'manifest.json'} is corrupt: {exc}") from None
-        if self.manifest.get("format") != STORE_FORMAT:
-            raise StoreError(
-                f"store {self.path} has format {self.manifest.get('format')!r}; expected {STORE_FORMAT!r}"
-            )
-        self.fingerprint = self.manifest["fingerprint"]
-        self._cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
+        if manifest.get("format") != STORE_FORMAT:
+            raise StoreError(f"store {self.path} has format {manifest.get('format')!r}; expected {STORE_FORMAT!r}")
+        return manifest
+
+    def release(self) -> None:
+        """Unpin this object's generation (it is read no more); remove it if it is no longer live."""
+        if self._pin is None:
+            return
+        gen_dir = self._pin.gen_dir
+        self._pin.release()
+        self._pin = None
+        try:
+            live = json.loads((self.path / "manifest.json").read_text("utf-8")).get("generation")
+        except (OSError, ValueError):
+            return
+        if live and gen_dir.name != live:
+            try_remove_generation(gen_dir)
 
     # -- reading -----------------------------------------------------------------------
     def profile(self) -> dict[str, Any]:
@@ -167,16 +199,24 @@ class EmbeddedStore(Store):
         """Compute the data profile (unless given) and store it in the manifest (atomic replace)."""
         from ..profile import data_profile
 
+        from .lock import StoreBusy
+
         profile = profile if profile is not None else data_profile(self)
-        manifest = {**self.manifest, "data_profile": profile}
-        tmp = self.path / "manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path / "manifest.json")
-        _fsync_dir(self.path)
-        self.manifest = manifest
         self._data_profile = profile
+        try:  # a cache: skipped when a writer is busy or has replaced the generation meanwhile
+            with writer_lock(self.path, what="save data profile"):
+                if self._read_manifest().get("generation") != self.manifest.get("generation"):
+                    return profile
+                manifest = {**self.manifest, "data_profile": profile}
+                tmp = self.path / "manifest.json.tmp"
+                tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path / "manifest.json")
+                _fsync_dir(self.path)
+                self.manifest = manifest
+        except (StoreBusy, PermissionError):
+            pass
         return profile
 
     def has_table(self, name: str) -> bool:
@@ -270,6 +310,7 @@ class EmbeddedStore(Store):
             gen.commit(meta)
         except BaseException:
             gen.close_files()
+            gen._unlock()
             raise
 
 
@@ -371,10 +412,24 @@ class GenerationWriter:
     {'institutions': 2}
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, created_root: bool | None = None) -> None:
         self.root = Path(path)
-        self.created_root = not self.root.exists()
+        self.created_root = not self.root.exists() if created_root is None else created_root
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = writer_lock(self.root, what="write a generation")
+        self._lock.__enter__()  # released by commit() or abort()
+        try:
+            self._start()
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.__exit__(None, None, None)
+
+    def _start(self) -> None:
         old = None
         if (self.root / "manifest.json").exists():
             try:
@@ -436,7 +491,10 @@ class GenerationWriter:
     def abort(self) -> None:
         """Discard the unfinished generation (and the store folder if this writer created it)."""
         self.close_files()
-        shutil.rmtree(self.root if self.created_root else self.dir, ignore_errors=True)
+        try:
+            shutil.rmtree(self.root if self.created_root else self.dir, ignore_errors=True)
+        finally:
+            self._unlock()
 
     def commit(self, meta: dict[str, Any] | None = None) -> None:
         """Fsync the generation, swap the manifest atomically, then remove older generations."""
@@ -464,10 +522,11 @@ class GenerationWriter:
         os.replace(tmp, self.root / "manifest.json")
         _fsync_dir(self.root)
         failpoint("store_after_manifest")
-        # the new generation is live: remove older ones
+        # the new generation is live: remove older ones no reader pins (later commits retry)
         for child in self.root.iterdir():
             if child.is_dir() and child.name.startswith("gen-") and child.name != self.name:
-                shutil.rmtree(child, ignore_errors=True)
+                try_remove_generation(child)
+        self._unlock()
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:

@@ -534,7 +534,9 @@ def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path,
              "manifest": root / "manifest.json"}
     folder.mkdir(parents=True, exist_ok=True)
     audit_path = folder.parent / f"case-{case.id:06d}-audit.csv"
-    audit.to_csv(audit_path, index=False)
+    from ..outputs import write_csv
+
+    write_csv(audit, audit_path)  # notes are user text: CSV-injection safe
     out = {**paths, "audit": audit_path}
     cases.log(case.id, actor=actor, action="export", detail={k: str(v) for k, v in out.items()})
     return out

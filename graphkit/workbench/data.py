@@ -37,6 +37,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ..outputs import read_csv
 from ..errors import GraphkitError
 from ..evidence import evidence_graph
 from ..findings import Finding, FindingsReport, read_findings
@@ -319,7 +320,7 @@ class Workbench:
         if not cfg.findings.is_file():
             raise WorkbenchError(f"没有线索文件 / no findings file at {cfg.findings} (run `graphkit scan` or set GRAPHKIT_FINDINGS)")
         report = read_findings(cfg.findings)
-        scores = pd.read_csv(cfg.scores, dtype={"entity_id": "string"}) if cfg.scores and cfg.scores.is_file() else None
+        scores = read_csv(cfg.scores, dtype={"entity_id": "string"}) if cfg.scores and cfg.scores.is_file() else None
         if cfg.neo4j_uri:  # investigators sharing a graph share its cases
             from ..neo4jstore.cases import GraphCaseStore
 

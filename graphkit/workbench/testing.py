@@ -33,7 +33,7 @@ def make_demo(out: str | Path, *, patients: int = 3000, seed: int = 0) -> dict[s
     out.mkdir(parents=True, exist_ok=True)
     generate_city(out / "bundle", patients=patients, seed=seed, fmt="parquet")
     load_bundle(out / "bundle", paths["store"])
-    write_scan(scan(open_store(paths["store"])), out)
+    write_scan(scan(open_store(paths["store"])), out, check_out=False)  # our own folder (bundle, store, scan)
     return paths
 
 
