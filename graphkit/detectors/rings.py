@@ -18,15 +18,18 @@ Method
    are dropped before the product.
 3. **Surprise**. For each surviving pair the number of joint days expected under independence
    is ``Σ_unit n_a·n_b·(2w+1)/D_unit`` (``n``: the person's days at that provider — or doctor,
-   for split hubs; ``D``: the observation period in days for admissions, the unit's open days
+   for split hubs; ``D``: the observation period in days for admissions, the unit's schedule
    for ambulatory care), ``lift = observed / expected``. Uniform days over the whole period
    are the right null for admissions: illness keeps no calendar, so a dozen people admitted
    together nine times is surprising even at a hospital that admits hardly anyone else — a
    null conditioned on each day's size, or on the hospital's own active weeks, would explain
-   such a ring away by the very days it creates. For ambulatory care the open days absorb
-   clinics that open a few days a week and therapy shifts (dialysis lift ≈ 2).
+   such a ring away by the very days it creates. For ambulatory care the unit's schedule
+   (:func:`schedule_days`: its central span on its open weekdays — not the days it was seen
+   open, which a ring that is most of a quiet clinic's business makes itself) absorbs clinics
+   that open a few days a week and therapy shifts (dialysis lift ≈ 2).
 4. **Grouping**. Pairs become edges when, in either mode, ``co ≥ min_pair_visits``,
-   ``lift ≥ min_lift``, Poisson surprise ``-log10 P(X ≥ co | expected) ≥ min_surprise``
+   ``lift ≥ min_lift``, surprise ``-log10 P(X ≥ co) ≥ min_surprise`` (X binomial with the
+   exact support: ``possible = Σ_unit min(n_a, n_b)`` trials, :func:`_binom_surprise`)
    (``min_surprise_ambulatory`` for outpatient days: many more pairs meet as outpatients, so
    the multiple-testing bar is higher) and synchrony ``co / Σ_unit min(n_a, n_b) ≥
    min_synchrony``. Lift alone lets two frequent visitors of one clinic through after three
@@ -38,7 +41,9 @@ Method
    a FRAUDAR peel: after these filters the graph is small and sparse, Louvain returns every
    ring in one pass (FRAUDAR peels one densest block per pass and is re-run per ring), copes
    with rings of any size and splits two rings joined by a bridging member. The peel serves
-   where pairs carry no signal (step 6).
+   where pairs carry no signal (step 6). Louvain also cuts a thin ring (a path of pairs each
+   together twice) into pairs: parts smaller than ``min_members`` rejoin the parts of their
+   component that meet at one of their venues.
 5. **Events**. Each community's claims are re-read (projection ``patient_claims``) and
    clustered into *co-visit events*: one provider and mode, admissions chained while at most
    ``window_days`` apart (a chain longer than ``2·window_days + 1`` days — a hub admitting the
@@ -52,6 +57,9 @@ Method
    its members are the people present at ≥ 2 events. Before these counts, communities are
    united when half the events of one meet events of the other (same venue, days within the
    window): Louvain may cut a loosely attended ring into parts that share its episodes.
+   People outside the ring present at ≥ 2 of its events join it when fewer than one of the
+   venues' regulars would by chance (:func:`_joiners`): staggered admissions leave a member
+   without any joint admission.
 
 6. **Dense blocks** (``dense=True``; projection ``inpatient_admissions``). Lock-step pairs
    miss a ring whose members are admitted often but seldom together (FRAUDAR's block density
@@ -84,7 +92,8 @@ The surprise is the ring's events against a null of independent members: each me
 venue on their own number of days; for admissions the days follow the venue region's admission
 calendar (an influenza wave makes meetings likelier), for ambulatory care the venue's open days;
 the events with at least ``k`` members are judged in the windows they happened (Poisson-binomial
-per window), Bonferroni over the insured people of the data. Dense blocks: the venue's heavy
+per window), Bonferroni over the member sets the venues' regulars allow (``C(regulars, m)``:
+the members were chosen after seeing the events) and over the candidate groups. Dense blocks: the venue's heavy
 users against people admitted × the city's heavy-user share, Bonferroni over institutions.
 ``evidence["null"]`` holds both; synchrony, organisers, joint discharges and same-hour
 arrivals stay in the evidence for the investigator but no longer weigh the score.
@@ -1094,24 +1103,31 @@ def _joiners(ev: pd.DataFrame, cl: pd.DataFrame, shared: _Shared, activity: pd.D
     period = max(float(shared.context()["period"]), 1.0)
     act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
     act = act.set_index(["venue", "mode"])
+    # per (group, venue, mode): the days its event windows cover, the chance rate and the regulars
+    gv = evs[evs["group"].isin(set(h.index.get_level_values(0)))]
+    span = gv["hi"].to_numpy() - gv["lo"].to_numpy() + 2 * gv["w"].to_numpy() + 1
+    rep = np.repeat(np.arange(len(gv)), span)
+    off = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    cover = pd.DataFrame({"group": gv["group"].to_numpy()[rep], "venue": gv["venue"].to_numpy()[rep],
+                          "mode": gv["mode"].to_numpy()[rep],
+                          "day": (gv["lo"].to_numpy() - gv["w"].to_numpy())[rep] + off}).drop_duplicates()
+    rate = cover.groupby(["group", "venue", "mode"]).size().rename("c").reset_index()
+    key = pd.MultiIndex.from_arrays([rate["venue"], rate["mode"]])
+    rate["D"] = act["D"].reindex(key).fillna(period).to_numpy(float)
+    rate["R"] = act["regulars"].reindex(key).fillna(0).to_numpy(float)
+    rate["rate"] = np.minimum(rate["c"] / np.maximum(rate["D"], 1.0), 1.0)
+    R = rate.groupby("group")["R"].sum().clip(lower=1.0)
+    # each candidate's expected hits: λ = Σ over the group's (venue, mode) of their days × rate
+    cand = h.rename("k").reset_index()
+    mine = cand[["group", "patient_id"]].merge(days, on="patient_id").merge(
+        rate[["group", "venue", "mode", "rate"]], on=["group", "venue", "mode"])
+    lam = mine.groupby(["group", "patient_id"])["rate"].sum()
+    lam = lam.reindex(pd.MultiIndex.from_frame(cand[["group", "patient_id"]])).fillna(0.0).to_numpy(float)
+    tail = poisson.sf(cand["k"].to_numpy() - 1, np.maximum(lam, 1e-12))
+    ok = R.reindex(cand["group"]).to_numpy(float) * tail < 1.0
     out: dict[int, set[str]] = {}
-    for g, gh in h.groupby(level=0):
-        ge = evs[evs["group"] == g]
-        rate, R = {}, 0.0
-        for (v, md), vv in ge.groupby(["venue", "mode"]):
-            cover = np.unique(np.concatenate([np.arange(lo - ww, hi + ww + 1)
-                                              for lo, hi, ww in zip(vv["lo"], vv["hi"], vv["w"])]))
-            D = float(act["D"].get((v, md), period))
-            rate[(v, md)] = min(len(cover) / max(D, 1.0), 1.0)
-            R += float(act["regulars"].get((v, md), 0.0))
-        who = set(gh.index.get_level_values(1))
-        mine = days[days["patient_id"].isin(who)]
-        mine = mine[[(v, md) in rate for v, md in zip(mine["venue"], mine["mode"])]]
-        lam = pd.Series([rate[(v, md)] for v, md in zip(mine["venue"], mine["mode"])],
-                        dtype=float).groupby(mine["patient_id"].to_numpy()).sum()
-        for (_, pid), k in gh.items():
-            if max(R, 1.0) * float(poisson.sf(int(k) - 1, max(float(lam.get(pid, 0.0)), 1e-12))) < 1.0:
-                out.setdefault(int(g), set()).add(str(pid))
+    for g, pid in zip(cand["group"].to_numpy()[ok], cand["patient_id"].to_numpy()[ok]):
+        out.setdefault(int(g), set()).add(str(pid))
     # a person joins one ring only (the one they attend most)
     seen: dict[str, int] = {}
     for g, people in sorted(out.items()):
@@ -1161,9 +1177,17 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
         # their ring; events and membership are recomputed with them
         moved = set().union(*joiners.values())
         groups = [sorted(set(grp) - moved) for grp in groups]
+        to: dict[str, int] = {}
         for g, extra in joiners.items():
             groups[g] = sorted(set(groups[g]) | extra)
-        cl = _member_claims(store, groups)
+            to.update(dict.fromkeys(extra, g))
+        # the claims already read are regrouped; only people new to every group are read
+        known = set(cl["patient_id"])
+        new = sorted(x for x in moved if x not in known)
+        cl = cl.assign(group=cl["patient_id"].map(to).fillna(cl["group"]).astype(np.int64).to_numpy())
+        if new:
+            more = _member_claims(store, [new])
+            cl = pd.concat([cl, more.assign(group=more["patient_id"].map(to).astype(np.int64))], ignore_index=True)
         ev = _candidate_events(cl, np.array([len(g) for g in groups]), activity, p)
         ev = _qualify(ev, np.array([len(g) for g in groups]), p)
         m = ev.groupby("group")["patient_id"].nunique()
@@ -1231,12 +1255,9 @@ def _member_pool(ev: pd.DataFrame, activity: pd.DataFrame) -> pd.Series:
     act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
     reg = act.set_index(["venue", "mode"])["regulars"]
     vm = ev[["group", "venue", "mode"]].drop_duplicates()
-    n = reg.reindex(pd.MultiIndex.from_arrays([vm["venue"], vm["mode"].map(_MODE)])).fillna(0).to_numpy(float)
+    n = reg.reindex(pd.MultiIndex.from_arrays([vm["venue"], vm["mode"]])).fillna(0).to_numpy(float)
     return pd.Series(n).groupby(vm["group"].to_numpy()).sum()
 
-
-#: event mode -> provider_activity mode
-_MODE = {"inpatient": "inpatient", "ambulatory": "ambulatory"}
 
 
 def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
