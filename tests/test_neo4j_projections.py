@@ -55,6 +55,7 @@ CASES: dict[str, list[Kw]] = {
     "referral_sequences": [{}, {"max_gap_days": 10}, {"max_gap_days": 365}],
     "stay_overlaps": [{}, {"edge_days": 0}, {"edge_days": 2}],
     "inpatient_admissions": [{}],
+    "provider_activity": [{}],
     "identity_links": [{}, {"min_households": 2, "min_address_members": 3}],
     "travel_pairs": [{"by": "card_id"}, {"by": "patient_id"}, {"by": "card_id", "max_gap_hours": 2.0, "coordinate_km": 0.0}],
     "clock_minutes": [lambda e: {"providers": ["institution:" + i for i in _some(e, "institutions", "institution_id", 20)]

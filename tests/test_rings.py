@@ -205,7 +205,10 @@ def test_hard_negatives_are_pairs_but_not_rings(ring_store):
     assert ring_links == set(RING)
     low = collusion_rings(store, min_score=0.0)  # every candidate, however weak
     assert low[0].evidence["members"] == RING  # the ring ranks first...
-    assert not any(m.startswith("PS") for f in low for m in f.evidence["members"])
+    # strangers who met a few times at the 35-a-day hub may form a candidate, but the member sets
+    # the hub's 400 regulars allow explain it completely
+    hub = [f for f in low if any(m.startswith("PS") for m in f.evidence["members"])]
+    assert all(f.score == 0 and f.evidence["null"]["member_pool"] >= 400 for f in hub)
     assert all(f.score < 0.4 for f in low[1:]), [f.summary for f in low[1:]]  # ...far above the rest
     explained = {frozenset(f.evidence["members"]): f for f in low[1:]}
     assert any(ms <= set(NURSING) for ms in explained) and any(ms <= set(FAMILY) for ms in explained)

@@ -142,8 +142,10 @@ class RingNull:
         self._k = per["k"].to_numpy(np.int64)
         self._events_of = pd.Series(np.arange(len(per))).groupby(per["group"].to_numpy()).indices
         act = activity[activity["mode"] == "ambulatory"]
+        from .rings import _schedule
+
         self._open_days = dict(zip(act["provider_type"].astype(str) + ":" + act["provider_id"].astype(str),
-                                   act["open_days"].to_numpy()))
+                                   _schedule(act)))
         # distinct days of each member at each (ring, venue, mode) where the ring has events
         keys = ["group", "venue", "mode"]
         mc = member_claims.merge(per[keys].drop_duplicates(), on=keys)

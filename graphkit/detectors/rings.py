@@ -18,15 +18,18 @@ Method
    are dropped before the product.
 3. **Surprise**. For each surviving pair the number of joint days expected under independence
    is ``Σ_unit n_a·n_b·(2w+1)/D_unit`` (``n``: the person's days at that provider — or doctor,
-   for split hubs; ``D``: the observation period in days for admissions, the unit's open days
+   for split hubs; ``D``: the observation period in days for admissions, the unit's schedule
    for ambulatory care), ``lift = observed / expected``. Uniform days over the whole period
    are the right null for admissions: illness keeps no calendar, so a dozen people admitted
    together nine times is surprising even at a hospital that admits hardly anyone else — a
    null conditioned on each day's size, or on the hospital's own active weeks, would explain
-   such a ring away by the very days it creates. For ambulatory care the open days absorb
-   clinics that open a few days a week and therapy shifts (dialysis lift ≈ 2).
+   such a ring away by the very days it creates. For ambulatory care the unit's schedule
+   (:func:`schedule_days`: its central span on its open weekdays — not the days it was seen
+   open, which a ring that is most of a quiet clinic's business makes itself) absorbs clinics
+   that open a few days a week and therapy shifts (dialysis lift ≈ 2).
 4. **Grouping**. Pairs become edges when, in either mode, ``co ≥ min_pair_visits``,
-   ``lift ≥ min_lift``, Poisson surprise ``-log10 P(X ≥ co | expected) ≥ min_surprise``
+   ``lift ≥ min_lift``, surprise ``-log10 P(X ≥ co) ≥ min_surprise`` (X binomial with the
+   exact support: ``possible = Σ_unit min(n_a, n_b)`` trials, :func:`_binom_surprise`)
    (``min_surprise_ambulatory`` for outpatient days: many more pairs meet as outpatients, so
    the multiple-testing bar is higher) and synchrony ``co / Σ_unit min(n_a, n_b) ≥
    min_synchrony``. Lift alone lets two frequent visitors of one clinic through after three
@@ -38,7 +41,9 @@ Method
    a FRAUDAR peel: after these filters the graph is small and sparse, Louvain returns every
    ring in one pass (FRAUDAR peels one densest block per pass and is re-run per ring), copes
    with rings of any size and splits two rings joined by a bridging member. The peel serves
-   where pairs carry no signal (step 6).
+   where pairs carry no signal (step 6). Louvain also cuts a thin ring (a path of pairs each
+   together twice) into pairs: parts smaller than ``min_members`` rejoin the parts of their
+   component that meet at one of their venues.
 5. **Events**. Each community's claims are re-read (projection ``patient_claims``) and
    clustered into *co-visit events*: one provider and mode, admissions chained while at most
    ``window_days`` apart (a chain longer than ``2·window_days + 1`` days — a hub admitting the
@@ -52,6 +57,9 @@ Method
    its members are the people present at ≥ 2 events. Before these counts, communities are
    united when half the events of one meet events of the other (same venue, days within the
    window): Louvain may cut a loosely attended ring into parts that share its episodes.
+   People outside the ring present at ≥ 2 of its events join it when fewer than one of the
+   venues' regulars would by chance (:func:`_joiners`): staggered admissions leave a member
+   without any joint admission.
 
 6. **Dense blocks** (``dense=True``; projection ``inpatient_admissions``). Lock-step pairs
    miss a ring whose members are admitted often but seldom together (FRAUDAR's block density
@@ -84,7 +92,8 @@ The surprise is the ring's events against a null of independent members: each me
 venue on their own number of days; for admissions the days follow the venue region's admission
 calendar (an influenza wave makes meetings likelier), for ambulatory care the venue's open days;
 the events with at least ``k`` members are judged in the windows they happened (Poisson-binomial
-per window), Bonferroni over the insured people of the data. Dense blocks: the venue's heavy
+per window), Bonferroni over the member sets the venues' regulars allow (``C(regulars, m)``:
+the members were chosen after seeing the events) and over the candidate groups. Dense blocks: the venue's heavy
 users against people admitted × the city's heavy-user share, Bonferroni over institutions.
 ``evidence["null"]`` holds both; synchrony, organisers, joint discharges and same-hour
 arrivals stay in the evidence for the investigator but no longer weigh the score.
@@ -156,7 +165,8 @@ PARAMS: list[Param] = [
     Param("min_members", 3, "int", low=2, doc="smallest ring (people)"),
     Param("min_co_visits", 3, "int", low=2, doc="joint events (≥ a quarter of the members together) a ring needs"),
     Param("min_pair_visits", 2, "int", low=1, doc="joint admissions that link two people"),
-    Param("min_pair_visits_ambulatory", 3, "int", low=1, doc="joint same-day outpatient/pharmacy settlements that link two people"),
+    Param("min_pair_visits_ambulatory", 3, "int", low=1,
+          doc="joint same-day outpatient/pharmacy settlements that link two people (2 finds thinner rings at about twice the time)"),
     Param("window_days", 1, "int", low=0, high=3, doc="admissions this many days apart still count as joint"),
     Param("max_basket", 40, "int", low=3, high=100_000,
           doc="provider-days with more people are split by doctor; doctor-days with more are skipped"),
@@ -279,7 +289,8 @@ def _mode_pairs(
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float), np.empty(0, float))
     if len(p) == 0:
         return empty
-    d = d - d.min() + window
+    day0 = int(d.min())
+    d = d - day0 + window
     span = int(d.max()) + window + 1
     NP = np.int64(n_patients)
     # --- provider-day baskets and their (windowed) sizes in distinct people
@@ -391,7 +402,12 @@ def _mode_pairs(
         # which a hospital that exists for its ring shrinks to the ring's own weeks
         D = np.full(len(units), float(max(int(bday.max()) - int(bday.min()) + 1, 28)))
     else:
-        D = np.maximum(np.bincount(uinv, minlength=len(units)), 1).astype(float)
+        # ambulatory: the unit's weekly schedule over its active span (:func:`schedule_days`)
+        seen = np.bincount(uinv, minlength=len(units))
+        # central span of the unit's person-days: ``ex`` holds one row per (basket, person), by basket
+        first, last = central_span(uinv[col_ex], bday[col_ex], len(units))
+        wk = _open_weekdays(uinv, bday - window + day0, len(units))
+        D = np.maximum(schedule_days(first, last, seen, wk), 1.0)
     f = np.minimum((2 * window + 1) / D, 1.0)
     N = sparse.csr_matrix(
         (np.ones(E.nnz, np.float64), (np.repeat(np.arange(E.shape[0]), np.diff(E.indptr)), uinv[E.indices])),
@@ -497,22 +513,25 @@ def co_visit_pairs(
 
 @projection("provider_activity")
 def provider_activity(store: Any) -> pd.DataFrame:
-    """Per provider and mode (``inpatient`` / ``ambulatory``): first and last day, open days."""
-    cl = store.table("claims", ["claim_type", "institution_id", "pharmacy_id", "start_time"])
+    """Per provider and mode (``inpatient`` / ``ambulatory``): first and last day, open days, open
+    weekdays (weekdays with settlements on ≥ 2 dates), people settled there and *regulars*
+    (people settled there on ≥ 2 distinct days: those a ring's members can be drawn from)."""
+    cl = store.table("claims", ["patient_id", "claim_type", "institution_id", "pharmacy_id", "start_time"])
     is_inst = cl["institution_id"].notna().to_numpy()
     icode, inames = pd.factorize(cl["institution_id"], sort=True)
     pcode, pnames = pd.factorize(cl["pharmacy_id"], sort=True)
     prov = np.where(is_inst, icode, len(inames) + pcode).astype(np.int64)
     inp = (cl["claim_type"] == "inpatient").to_numpy(bool).astype(np.int64)
     day = cl["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
-    ok = prov >= 0
-    prov, inp, day = prov[ok], inp[ok], day[ok]
+    who, _ = pd.factorize(cl["patient_id"])
+    ok = (prov >= 0) & (who >= 0)
+    prov, inp, day, who = prov[ok], inp[ok], day[ok], who[ok].astype(np.int64)
     d0 = int(day.min()) if len(day) else 0
     unit = prov * 2 + inp
     uday = _uniq_below(unit * np.int64(1 << 20) + (day - d0), (int(unit.max()) + 1) << 20 if len(unit) else 0,
                        step=1 << 20, width=int(day.max()) - d0 + 1 if len(day) else 0)
     u, dd = uday >> 20, (uday & ((1 << 20) - 1)) + d0
-    units, counts, _ = _runs(u)
+    units, counts, uinv = _runs(u)
     end = np.cumsum(counts)
     start = end - counts
     names = np.concatenate([np.asarray(inames, dtype=object), np.asarray(pnames, dtype=object)])
@@ -524,7 +543,75 @@ def provider_activity(store: Any) -> pd.DataFrame:
         "first_day": dd[start],
         "last_day": dd[end - 1],
         "open_days": end - start,
+        "open_weekdays": _open_weekdays(uinv, dd, len(units)),
+        **_people(unit, who, day - d0, units, d0),
     })
+
+
+def _people(unit: np.ndarray, who: np.ndarray, day: np.ndarray, units: np.ndarray, d0: int) -> dict[str, np.ndarray]:
+    """Per unit of the sorted ``units``: distinct people, people on ≥ 2 distinct days, and the
+    central span of its person-days (:func:`central_span`)."""
+    if len(unit) == 0:
+        z = np.zeros(len(units), np.int64)
+        return {"patients": z, "regulars": z, "span_first": z, "span_last": z}
+    npat, span = np.int64(int(who.max()) + 1), np.int64(int(day.max()) + 1)
+    pd_key = _uniq((unit * span + day) * npat + who)  # one per distinct (unit, day, person), by unit and day
+    lo, hi = central_span(np.searchsorted(units, pd_key // npat // span), pd_key // npat % span, len(units))
+    key = _uniq((unit * npat + who) * span + day) // span  # one per distinct (unit, person, day)
+    up, ndays, _ = _runs(key)  # (unit, person) and their distinct days
+    u = up // npat
+    at = np.searchsorted(units, u)
+    return {"patients": np.bincount(at, minlength=len(units)).astype(np.int64),
+            "regulars": np.bincount(at, weights=ndays >= 2, minlength=len(units)).astype(np.int64),
+            "span_first": lo + d0, "span_last": hi + d0}
+
+
+def central_span(unit: np.ndarray, day: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit (``0..n_units-1``, rows sorted by unit then day, one per person-day): the first
+    and last day of its central 95 % of person-days — positions ``floor(0.025·n)`` and
+    ``ceil(0.975·n) − 1``. A hub busy for three months whose span a few stray late visits stretch
+    to a year keeps its three months.
+
+    >>> central_span(np.zeros(41, np.int64), np.r_[np.arange(40), 300], 1)
+    (array([1]), array([39]))
+    """
+    n = np.bincount(unit, minlength=n_units)
+    start = np.r_[0, np.cumsum(n)[:-1]]
+    lo = start + np.floor(0.025 * n).astype(np.int64)
+    hi = start + np.ceil(0.975 * n).astype(np.int64) - 1
+    ok = n > 0
+    first, last = np.zeros(n_units, np.int64), np.zeros(n_units, np.int64)
+    first[ok], last[ok] = day[lo[ok]], day[np.maximum(hi[ok], lo[ok])]
+    return first, last
+
+
+def _open_weekdays(unit: np.ndarray, day: np.ndarray, n_units: int) -> np.ndarray:
+    """Per unit: the weekdays it settled on at least two distinct dates of (``unit``, ``day``:
+    distinct unit-days, days as day numbers).
+
+    >>> _open_weekdays(np.array([0, 0, 0, 0, 1]), np.array([0, 7, 1, 3, 5]), 2).tolist()
+    [1, 0]
+    """
+    wd = (np.asarray(day, np.int64) + 3) % 7  # day 0 (1970-01-01) was a Thursday: Monday = 0
+    per = np.bincount(np.asarray(unit, np.int64) * 7 + wd, minlength=n_units * 7).reshape(n_units, 7)
+    return (per >= 2).sum(axis=1).astype(np.int64)
+
+
+def schedule_days(first_day: np.ndarray, last_day: np.ndarray, open_days: np.ndarray,
+                  open_weekdays: np.ndarray) -> np.ndarray:
+    """Days a unit was open to anyone: the days of its active span on its open weekdays (at least
+    the days it was seen settling).
+
+    The days seen settling understate a quiet unit's schedule — and a ring that makes up most of
+    a small clinic's business makes the very days it is measured against (20 days seen, 8 of
+    them the ring's, in a span of 140): the weekly schedule over the active span does not move
+    with the ring, and still absorbs clinics open a few days a week and therapy shifts.
+
+    >>> schedule_days(np.array([0, 0]), np.array([139, 139]), np.array([20, 60]), np.array([7, 3])).tolist()
+    [140.0, 60.0]
+    """
+    span = np.asarray(last_day, float) - np.asarray(first_day, float) + 1
+    return np.maximum(np.asarray(open_days, float), np.floor(span * np.asarray(open_weekdays, float) / 7))
 
 
 #: the claims columns the stages after the pair projection read (``_Shared``)
@@ -767,6 +854,25 @@ def _surprise(obs: np.ndarray, expected: np.ndarray) -> np.ndarray:
         return -poisson.logsf(np.asarray(obs) - 1, np.maximum(expected, 1e-9)) / np.log(10)
 
 
+def _binom_surprise(obs: np.ndarray, possible: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """-log10 P(X >= obs) for X ~ Binomial(possible, expected / possible): a pair cannot meet on
+    more days than the rarer of the two comes (``possible``), which the Poisson tail ignores —
+    two people who each came three times to a quiet clinic and met all three times are far
+    less likely by chance than Poisson(expected) says.
+
+    >>> _binom_surprise(np.array([3.0]), np.array([3.0]), np.array([0.2])).round(2).tolist()
+    [3.53]
+    """
+    from scipy.stats import binom
+
+    obs = np.asarray(obs, float)
+    n = np.maximum(np.rint(np.asarray(possible, float)), obs)
+    q = np.clip(np.asarray(expected, float) / np.maximum(n, 1.0), 1e-12, 1.0)
+    with np.errstate(divide="ignore"):
+        lp = binom.logsf(obs - 1, n, q)
+    return np.where(obs <= 0, 0.0, -lp / np.log(10))
+
+
 def _edges(pairs: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
     """Pairs that pass count, lift and synchrony in either mode, with their combined weight."""
     cols = {"a": "object", "b": "object", "co": "float64", "obs": "float64", "exp": "float64", "lift": "float64"}
@@ -780,8 +886,9 @@ def _edges(pairs: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
         c = pairs[f"co_{name}"].to_numpy(float)
         x = pairs[f"expected_{name}"].to_numpy(float)
         l_ = c / np.maximum(x, 1e-9)
-        sync = c / np.maximum(pairs[f"possible_{name}"].to_numpy(float), 1.0)
-        surprise = _surprise(c, x)
+        n = np.maximum(pairs[f"possible_{name}"].to_numpy(float), c)
+        sync = c / np.maximum(n, 1.0)
+        surprise = _binom_surprise(c, n, x)
         k = on & (c >= mc) & (l_ >= p["min_lift"]) & (sync >= p["min_synchrony"]) & (surprise >= ms)
         ok.append(k)
         co.append(np.where(k, c * w, 0.0))
@@ -835,6 +942,12 @@ def _member_claims(store: Any, groups: list[list[str]]) -> pd.DataFrame:
     })
 
 
+def _schedule(act: pd.DataFrame) -> np.ndarray:
+    """:func:`schedule_days` of ``provider_activity`` rows (over their central span)."""
+    return schedule_days(act["span_first"].to_numpy(float), act["span_last"].to_numpy(float),
+                         act["open_days"].to_numpy(float), act["open_weekdays"].to_numpy(float))
+
+
 def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.DataFrame:
     """Per (group, venue, mode): joint presences of member pairs vs. chance.
 
@@ -853,7 +966,7 @@ def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.Dat
     act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
     adm = act[act["mode"] == "inpatient"]
     period = float(max(adm["last_day"].max() - adm["first_day"].min() + 1, 28)) if len(adm) else 365.0
-    act = act.assign(D=np.where(act["mode"] == "inpatient", period, act["open_days"].clip(lower=1).to_numpy(float)))
+    act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
     D = act.set_index(["venue", "mode"])["D"]
     out = pd.DataFrame({"obs": obs.reindex(s1.index).fillna(0.0), "s1": s1, "s2": s2}).reset_index()
     d = D.reindex(pd.MultiIndex.from_arrays([out["venue"], out["mode"]])).to_numpy(float)
@@ -890,7 +1003,8 @@ def _qualify(ev: pd.DataFrame, sizes: np.ndarray, p: dict[str, Any]) -> pd.DataF
     return ev[npres.to_numpy() >= 2]
 
 
-def _merge_groups(ev: pd.DataFrame, n_groups: int, window: int) -> np.ndarray:
+def _merge_groups(ev: pd.DataFrame, n_groups: int, window: int, comp: np.ndarray | None = None,
+                  sizes: np.ndarray | None = None, min_members: int = 3) -> np.ndarray:
     """Label per community: communities are united when half the candidate events of one meet
     events of the other (same venue and mode, days within ``window``). Louvain may cut a ring
     whose members attend in turns; its parts then share their episodes."""
@@ -918,7 +1032,124 @@ def _merge_groups(ev: pd.DataFrame, n_groups: int, window: int) -> np.ndarray:
             for (x, y), row in shared.iterrows():
                 if max(row["sx"] / n_ev[x], row["sy"] / n_ev[y]) >= 0.5:
                     parent[find(int(y))] = find(int(x))
+        if comp is not None and sizes is not None:
+            # Louvain cuts a thin ring (a path of pairs, each pair together twice) into pairs that
+            # hold none of each other's events: a part too small to be a ring rejoins the parts of
+            # its connected component that meet at one of its venues
+            vm = evs[["group", "venue", "mode"]].drop_duplicates()
+            vm = vm.assign(comp=np.asarray(comp)[vm["group"].to_numpy()])
+            vm = vm.assign(small=np.asarray(sizes)[vm["group"].to_numpy()] < min_members)
+            for _, grp in vm.groupby(["comp", "venue", "mode"], sort=True):
+                gs = sorted(set(grp["group"].tolist()))
+                if len(gs) > 1 and grp["small"].any():
+                    small = sorted(set(grp.loc[grp["small"], "group"].tolist()))
+                    big = [g for g in gs if g not in small]
+                    # small parts join each other, and the largest part there when there is one
+                    anchor = find(int(max(big, key=lambda g: sizes[g]) if big else small[0]))
+                    for g in small:
+                        parent[find(int(g))] = anchor
     return np.array([find(i) for i in range(n_groups)])
+
+
+def _joiners(ev: pd.DataFrame, cl: pd.DataFrame, shared: _Shared, activity: pd.DataFrame,
+             p: dict[str, Any]) -> dict[int, set[str]]:
+    """People outside a ring present at ≥ 2 of its events more often than chance allows: per
+    group, who joins it.
+
+    Candidates: for admission events everyone admitted at the venue within ±window of the
+    event's days; for ambulatory events the people of the other candidate groups (the pair graph
+    linked them, Louvain put them elsewhere). A person with ``n_v`` days at venue ``v`` expects
+    ``λ = Σ_v n_v · c_v / D_v`` hits (``c_v``: days the ring's event windows cover there, ``D_v``:
+    the observation period for admissions, the venue's schedule for ambulatory care); they join
+    when the expected number of the venues' regulars hitting as many events by chance (regulars ×
+    Poisson tail) is below one. Lock-step pairs need two joint days; a member admitted a day or two
+    from each of the others (staggered admissions), or pulled by Louvain towards a companion,
+    has none with the ring, yet attends its events.
+    """
+    from scipy.stats import poisson
+
+    w = int(p["window_days"])
+    if ev.empty:
+        return {}
+    evs = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
+                                  lo=("day", "min"), hi=("day", "max")).reset_index()
+    evs["w"] = np.where(evs["mode"] == "inpatient", w, 0)
+    frames = []
+    inst = evs.loc[(evs["mode"] == "inpatient") & evs["venue"].str.startswith("institution:"), "venue"]
+    if len(inst):
+        adm = shared.adm()
+        ids = set(inst.str.split(":", n=1).str[1])
+        d = admission_days(adm[adm["institution_id"].astype(str).isin(ids)])
+        frames.append(pd.DataFrame({"venue": "institution:" + d["institution_id"], "mode": "inpatient",
+                                    "patient_id": d["patient_id"], "day": d["day"]}))
+    amb = cl[(cl["mode"] == "ambulatory").to_numpy(bool) & cl["venue"].isin(set(evs.loc[evs["mode"] == "ambulatory", "venue"])).to_numpy(bool)]
+    if len(amb):
+        frames.append(amb[["venue", "mode", "patient_id", "day"]].drop_duplicates())
+    if not frames:
+        return {}
+    days = pd.concat(frames, ignore_index=True)
+    hit = evs.merge(days, on=["venue", "mode"])
+    hit = hit[(hit["day"] >= hit["lo"] - hit["w"]) & (hit["day"] <= hit["hi"] + hit["w"])]
+    h = hit.groupby(["group", "patient_id"])["event"].nunique()
+    # a member of another candidate ring may move here only when they attend more events here
+    own = ev.groupby("patient_id")["event"].nunique()
+    own_group = ev.groupby("patient_id")["group"].first()
+    pid = h.index.get_level_values(1)
+    og = own_group.reindex(pid).to_numpy()
+    h = h[(h.to_numpy() >= 2) & (og != h.index.get_level_values(0).to_numpy())
+          & (h.to_numpy() > own.reindex(pid).fillna(0).to_numpy())]
+    if h.empty:
+        return {}
+    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
+    period = max(float(shared.context()["period"]), 1.0)
+    act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
+    act = act.set_index(["venue", "mode"])
+    # per (group, venue, mode): the days its event windows cover, the chance rate and the regulars
+    gv = evs[evs["group"].isin(set(h.index.get_level_values(0)))]
+    span = gv["hi"].to_numpy() - gv["lo"].to_numpy() + 2 * gv["w"].to_numpy() + 1
+    rep = np.repeat(np.arange(len(gv)), span)
+    off = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    cover = pd.DataFrame({"group": gv["group"].to_numpy()[rep], "venue": gv["venue"].to_numpy()[rep],
+                          "mode": gv["mode"].to_numpy()[rep],
+                          "day": (gv["lo"].to_numpy() - gv["w"].to_numpy())[rep] + off}).drop_duplicates()
+    rate = cover.groupby(["group", "venue", "mode"]).size().rename("c").reset_index()
+    key = pd.MultiIndex.from_arrays([rate["venue"], rate["mode"]])
+    rate["D"] = act["D"].reindex(key).fillna(period).to_numpy(float)
+    rate["R"] = act["regulars"].reindex(key).fillna(0).to_numpy(float)
+    rate["rate"] = np.minimum(rate["c"] / np.maximum(rate["D"], 1.0), 1.0)
+    R = rate.groupby("group")["R"].sum().clip(lower=1.0)
+    # each candidate's expected hits: λ = Σ over the group's (venue, mode) of their days × rate
+    cand = h.rename("k").reset_index()
+    mine = cand[["group", "patient_id"]].merge(days, on="patient_id").merge(
+        rate[["group", "venue", "mode", "rate"]], on=["group", "venue", "mode"])
+    lam = mine.groupby(["group", "patient_id"])["rate"].sum()
+    lam = lam.reindex(pd.MultiIndex.from_frame(cand[["group", "patient_id"]])).fillna(0.0).to_numpy(float)
+    tail = poisson.sf(cand["k"].to_numpy() - 1, np.maximum(lam, 1e-12))
+    ok = R.reindex(cand["group"]).to_numpy(float) * tail < 1.0
+    out: dict[int, set[str]] = {}
+    for g, pid in zip(cand["group"].to_numpy()[ok], cand["patient_id"].to_numpy()[ok]):
+        out.setdefault(int(g), set()).add(str(pid))
+    # a person joins one ring only (the one they attend most)
+    seen: dict[str, int] = {}
+    for g, people in sorted(out.items()):
+        for x in sorted(people):
+            if x in seen and h.get((seen[x], x), 0) >= h.get((g, x), 0):
+                people.discard(x)
+            else:
+                if x in seen:
+                    out[seen[x]].discard(x)
+                seen[x] = g
+    return {g: s for g, s in out.items() if s}
+
+
+def _components(edges: pd.DataFrame, groups: list[list[str]]) -> np.ndarray:
+    """Connected component (of the pair graph ``edges``) of each group's first member."""
+    ids, inv = np.unique(np.concatenate([edges["a"].to_numpy(object), edges["b"].to_numpy(object)]).astype(str),
+                         return_inverse=True)
+    ne = len(edges)
+    g = sparse.coo_matrix((np.ones(ne), (inv[:ne], inv[ne:])), shape=(len(ids), len(ids)))
+    _, lab = connected_components(g, directed=False)
+    return lab[np.searchsorted(ids, np.array([grp[0] for grp in groups], dtype=str))]
 
 
 def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: dict[str, Any]) -> list[Finding]:
@@ -927,7 +1158,9 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
     cl = _member_claims(store, groups)
     activity = shared.activity()
     ev = _candidate_events(cl, np.array([len(g) for g in groups]), activity, p)
-    label = _merge_groups(ev, len(groups), p["window_days"])
+    sizes = np.array([len(g) for g in groups])
+    label = _merge_groups(ev, len(groups), p["window_days"], comp=_components(edges, groups), sizes=sizes,
+                          min_members=p["min_members"])
     if (label != np.arange(len(groups))).any():
         roots, label = np.unique(label, return_inverse=True)
         merged: list[list[str]] = [[] for _ in roots]
@@ -939,6 +1172,27 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
     ev = _qualify(ev, np.array([len(g) for g in groups]), p)
     m = ev.groupby("group")["patient_id"].nunique()
     ev = ev[ev["group"].isin(m.index[m >= p["min_members"]])]
+    joiners = _joiners(ev, cl, shared, activity, p)
+    if joiners:
+        # members the pair graph missed (admitted a day or two apart from each of the others) join
+        # their ring; events and membership are recomputed with them
+        moved = set().union(*joiners.values())
+        groups = [sorted(set(grp) - moved) for grp in groups]
+        to: dict[str, int] = {}
+        for g, extra in joiners.items():
+            groups[g] = sorted(set(groups[g]) | extra)
+            to.update(dict.fromkeys(extra, g))
+        # the claims already read are regrouped; only people new to every group are read
+        known = set(cl["patient_id"])
+        new = sorted(x for x in moved if x not in known)
+        cl = cl.assign(group=cl["patient_id"].map(to).fillna(cl["group"]).astype(np.int64).to_numpy())
+        if new:
+            more = _member_claims(store, [new])
+            cl = pd.concat([cl, more.assign(group=more["patient_id"].map(to).astype(np.int64))], ignore_index=True)
+        ev = _candidate_events(cl, np.array([len(g) for g in groups]), activity, p)
+        ev = _qualify(ev, np.array([len(g) for g in groups]), p)
+        m = ev.groupby("group")["patient_id"].nunique()
+        ev = ev[ev["group"].isin(m.index[m >= p["min_members"]])]
     if ev.empty:
         return []
     met = _metrics(ev, cl, edges, p)
@@ -962,13 +1216,18 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
     events_of = pd.Series(np.arange(len(per_all))).groupby(per_all["group"].to_numpy()).indices
     per_all = per_all[["venue", "mode", "day"]]
     camp = _campaign(ev["diagnosis_code"])
+    pool = _member_pool(ev, activity)
     findings = []
     for g, r in met.iterrows():
         per_event = per_all.iloc[events_of[g]]
         null = nulls.null(g, r.members)
         null["method"] = ("Poisson tail of the ring's events with >= k members vs the Poisson-binomial expectation of"
-                          " independent members (own visit counts; admissions placed by the regional calendar)")
+                          " independent members (own visit counts; admissions placed by the regional calendar),"
+                          " Bonferroni over the member sets the venues' regulars allow and the candidate groups")
         null["n_tests"] = n_groups
+        V = max(int(pool.get(g, 0)), int(r.m))
+        null["member_pool"] = V
+        null["log10_member_sets"] = float(_log10_comb(V, int(r.m)))
         at = ev_at[g]
         info = _final_factors(r, None, per_event, family, address, refs, p, ctx, null,
                               campaign_share=float(camp[at].mean()) if len(at) else 0.0)
@@ -978,6 +1237,28 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
         key = keys[g] if count[keys[g]] == 1 else (*keys[g], "member", r.members[0])
         findings.append(_finding(key, {**r.to_dict(), **info, "rows": rows, "events": per_event}, p))
     return findings
+
+
+def _log10_comb(n: int, k: int) -> float:
+    """``log10 C(n, k)``.
+
+    >>> round(_log10_comb(64, 4), 3)
+    5.803
+    """
+    from scipy.special import gammaln
+
+    return float((gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)) / np.log(10)) if 0 <= k <= n else 0.0
+
+
+def _member_pool(ev: pd.DataFrame, activity: pd.DataFrame) -> pd.Series:
+    """Per group: the people its members could have been drawn from — the regulars (≥ 2 distinct
+    days) of each of its venues in the mode of its events there, summed over them."""
+    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
+    reg = act.set_index(["venue", "mode"])["regulars"]
+    vm = ev[["group", "venue", "mode"]].drop_duplicates()
+    n = reg.reindex(pd.MultiIndex.from_arrays([vm["venue"], vm["mode"]])).fillna(0).to_numpy(float)
+    return pd.Series(n).groupby(vm["group"].to_numpy()).sum()
+
 
 
 def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -1122,8 +1403,11 @@ def _final_factors(r: pd.Series, rows: pd.DataFrame | None, per_event: pd.DataFr
     therapy_share = max(r.therapy_diag, regular_share * (1.0 - r.inpatient_share), referred_share)
     detail = (f"therapy codes on {r.therapy_diag:.0%} of the claims, regular ambulatory schedule on "
               f"{regular_share:.0%} of the events, {referred_share:.0%} of the members referred into the venue")
-    s_u = float(surprise(null["log10_p_uniform"], null["n_tests"]))
-    s_a = float(surprise(null["log10_p"], null["n_tests"]))
+    # member selection: the ring's members were picked from its venues' regulars after seeing the
+    # events, so the tail is judged against every member set of that size those regulars allow
+    sel = float(null.get("log10_member_sets", 0.0))
+    s_u = float(surprise(null["log10_p_uniform"] + sel, null["n_tests"]))
+    s_a = float(surprise(null["log10_p"] + sel, null["n_tests"]))
     hub = any(v.split(":", 1)[1] in ctx["hubs"] for v in r.venues if v.startswith("institution:"))
     checks = ring_checks(r, rows, per_event, related_share=related_share, therapy_share=therapy_share,
                          therapy_detail=detail, null=null, surprise_u=s_u, surprise_a=s_a, hub=hub,

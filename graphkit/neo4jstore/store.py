@@ -291,14 +291,22 @@ def _unit_cards(store: Neo4jStore, *, units: list[str] | tuple[str, ...] = ()) -
 
 
 def _provider_activity(store: Neo4jStore) -> pd.DataFrame:
-    cols = ["provider_type", "provider_id", "mode", "first_day", "last_day", "open_days"]
+    cols = ["provider_type", "provider_id", "mode", "first_day", "last_day", "open_days", "open_weekdays"]
     df = pd.DataFrame(store.conn.read("projections/provider_activity"), columns=cols)
     df["provider_id"] = df["provider_id"].astype("string")
     epoch = pd.Timestamp("1970-01-01")
     for c in ("first_day", "last_day"):  # day numbers, as the embedded projection counts them
         df[c] = ((pd.to_datetime(df[c].map(_to_py_time)) - epoch).dt.days).astype("int64")
     df["open_days"] = df["open_days"].astype("int64")
-    return df
+    df["open_weekdays"] = df["open_weekdays"].astype("int64")
+    keys = ["provider_type", "provider_id", "mode"]
+    ppl = pd.DataFrame(store.conn.read("projections/provider_people"),
+                       columns=[*keys, "patients", "regulars", "span_first", "span_last"])
+    ppl["provider_id"] = ppl["provider_id"].astype("string")
+    for c in ("span_first", "span_last"):
+        ppl[c] = ((pd.to_datetime(ppl[c].map(_to_py_time)) - epoch).dt.days).astype("int64")
+    df = df.merge(ppl, on=keys, how="left")
+    return df.astype({"patients": "int64", "regulars": "int64", "span_first": "int64", "span_last": "int64"})
 
 
 def _rows(store: Neo4jStore, rel: str, cols: Sequence[str], **params: Any) -> pd.DataFrame:
