@@ -91,8 +91,6 @@ def flow_context(store: Any, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFra
     ``pairs``: every judged consecutive-settlement pair; ``bad``: which are impossible;
     ``v``: the impossible pairs (with ``patient_b``/``patient_a``, ``provider_a``/``_b``).
     """
-    if "diagnosis_code" not in store.columns("claims"):
-        return FlowContext(reason="claims carry no diagnosis codes")
     is_ip = lambda d: d["provider_a"].str.startswith("institution:") & d["provider_b"].str.startswith("pharmacy:")  # noqa: E731
     is_pi = lambda d: d["provider_a"].str.startswith("pharmacy:") & d["provider_b"].str.startswith("institution:")  # noqa: E731
     cand = v[is_ip(v) | is_pi(v)]
@@ -110,7 +108,12 @@ def flow_context(store: Any, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFra
         ref = ref.iloc[np.sort(rng.choice(len(ref), sample, replace=False))]
     ids = pd.unique(pd.concat([smp["claim_a"], smp["claim_b"], ref["claim_a"], ref["claim_b"],
                                cand["claim_a"], cand["claim_b"]], ignore_index=True).astype(str))
-    got = store.claims_by_id(ids, ["diagnosis_code"])
+    try:  # (diagnosis_code is a bundle column, so a store has it, possibly all null)
+        got = store.claims_by_id(ids, ["diagnosis_code"])
+    except (KeyError, ValueError):
+        got = pd.DataFrame()
+    if "diagnosis_code" not in got.columns or not got["diagnosis_code"].notna().any():
+        return FlowContext(reason="claims carry no diagnosis codes")
     dx = pd.Series(_keys(got["diagnosis_code"]).to_numpy(object), index=got["claim_id"].astype(str).to_numpy())
     dx = dx[~dx.index.duplicated()]
     # chance frequencies f(c): the larger of the institution-claim and pharmacy-claim shares
