@@ -142,7 +142,7 @@ class RingNull:
         self._k = per["k"].to_numpy(np.int64)
         self._events_of = pd.Series(np.arange(len(per))).groupby(per["group"].to_numpy()).indices
         act = activity[activity["mode"] == "ambulatory"]
-        from .rings import _schedule
+        from ._ringpairs import _schedule
 
         self._open_days = dict(zip(act["provider_type"].astype(str) + ":" + act["provider_id"].astype(str),
                                    _schedule(act)))

@@ -1,0 +1,291 @@
+"""``collusion_ring``, stage 2 — from the pair graph to candidate rings: Louvain communities of
+the connected components (:func:`_communities`), co-visit events of each community's claims
+(:func:`_events`), venues whose joint presences beat chance (:func:`_venue_lift`,
+:func:`_candidate_events`, :func:`_qualify`), the pooling of communities that share their
+episodes or are too small to stand alone (:func:`_merge_groups`), and the joiners — people
+outside a ring who attend its events more often than the venues' regulars would by chance
+(:func:`_joiners`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from ._ringpairs import _schedule
+from ._ringcontext import _Shared, admission_days
+
+
+def _communities(edges: pd.DataFrame, *, min_members: int, resolution: float, seed: int) -> list[list[str]]:
+    """Connected components (≥ ``min_members``) of the filtered pair graph, cut by Louvain into
+    communities of ≥ 2 people (``min_members`` applies again after parts are merged)."""
+    import networkx as nx
+
+    if edges.empty:
+        return []
+    ids, inv = np.unique(np.concatenate([edges["a"].to_numpy(object), edges["b"].to_numpy(object)]).astype(str),
+                         return_inverse=True)
+    ne = len(edges)
+    ia, ib = inv[:ne], inv[ne:]
+    g = sparse.coo_matrix((np.ones(ne), (ia, ib)), shape=(len(ids), len(ids)))
+    ncomp, lab = connected_components(g, directed=False)
+    sizes = np.bincount(lab, minlength=ncomp)
+    w = edges["weight"].to_numpy(float)
+    groups: list[list[str]] = []
+    order = np.argsort(lab[ia], kind="stable")  # edges by component
+    estart = np.searchsorted(lab[ia][order], np.arange(ncomp))
+    eend = np.searchsorted(lab[ia][order], np.arange(ncomp), side="right")
+    norder = np.argsort(lab, kind="stable")  # nodes by component
+    nstart = np.searchsorted(lab[norder], np.arange(ncomp))
+    for comp in np.flatnonzero(sizes >= min_members):
+        nodes = sorted(ids[norder[nstart[comp]:nstart[comp] + sizes[comp]]].tolist())
+        if sizes[comp] <= min_members:
+            groups.append(nodes)
+            continue
+        sel = order[estart[comp]:eend[comp]]
+        G = nx.Graph()
+        G.add_nodes_from(nodes)
+        trip = sorted(zip(ids[ia[sel]].tolist(), ids[ib[sel]].tolist(), w[sel].tolist()))
+        G.add_weighted_edges_from(trip)
+        for c in nx.community.louvain_communities(G, weight="weight", resolution=resolution, seed=seed):
+            if len(c) >= 2:  # a small part of a cut ring can rejoin it when events are merged
+                groups.append(sorted(c))
+    return sorted(groups)
+
+
+def _events(cl: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Cluster member claims into co-visit events per (group, provider, mode).
+
+    Admissions chain while consecutive days are at most ``window`` apart; a chain spanning
+    more than ``2·window + 1`` days (a hub admitting people one after another, or two groups
+    admitted a few days apart) is cut greedily into spans of ``2·window + 1`` days. Ambulatory
+    events are single days.
+    """
+    cl = cl.sort_values(["group", "venue", "mode", "day", "patient_id", "claim_id"], kind="stable")
+    g = cl["group"].to_numpy()
+    prov = cl["venue"].to_numpy(object)
+    mode = cl["mode"].to_numpy(object)
+    day = cl["day"].to_numpy(np.int64)
+    gap = np.where(mode == "inpatient", window, 0)
+    new = np.ones(len(cl), bool)
+    if len(cl) > 1:
+        same = (g[1:] == g[:-1]) & (prov[1:] == prov[:-1]) & (mode[1:] == mode[:-1])
+        new[1:] = ~same | (day[1:] - day[:-1] > gap[1:])
+        starts = np.flatnonzero(new)
+        ends = np.r_[starts[1:], len(cl)]
+        span = np.maximum.reduceat(day, starts) - np.minimum.reduceat(day, starts) + 1
+        for s0, s1 in zip(starts[span > 2 * window + 1], ends[span > 2 * window + 1]):
+            first = day[s0]
+            for i in range(s0 + 1, s1):
+                if day[i] - first > 2 * window:
+                    new[i] = True
+                    first = day[i]
+    return cl.assign(event=np.cumsum(new) - 1)
+
+
+def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Per (group, venue, mode): joint presences of member pairs vs. chance.
+
+    Observed ``J = Σ_events C(k, 2)`` (k = members present); expected, with member ``i``
+    present on ``n_i`` days of a venue open ``D`` days (the observation period for admissions),
+    ``Σ_{i<j} n_i n_j (2w+1)/D``. A crowded hub makes members meet by chance too; a ring
+    venue does not.
+    """
+    keys = ["group", "venue", "mode"]
+    k = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
+                                k=("patient_id", "nunique"))
+    obs = k.assign(j=k["k"] * (k["k"] - 1) / 2).groupby(keys)["j"].sum()
+    n = ev.groupby([*keys, "patient_id"])["day"].nunique().astype(float)
+    s1 = n.groupby(level=[0, 1, 2]).sum()
+    s2 = (n ** 2).groupby(level=[0, 1, 2]).sum()
+    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
+    adm = act[act["mode"] == "inpatient"]
+    period = float(max(adm["last_day"].max() - adm["first_day"].min() + 1, 28)) if len(adm) else 365.0
+    act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
+    D = act.set_index(["venue", "mode"])["D"]
+    out = pd.DataFrame({"obs": obs.reindex(s1.index).fillna(0.0), "s1": s1, "s2": s2}).reset_index()
+    d = D.reindex(pd.MultiIndex.from_arrays([out["venue"], out["mode"]])).to_numpy(float)
+    width = np.where(out["mode"] == "inpatient", 2 * window + 1, 1)
+    f = np.minimum(width / np.nan_to_num(d, nan=365.0), 1.0)
+    out["expected"] = f * (out["s1"] ** 2 - out["s2"]) / 2
+    out["venue_lift"] = out["obs"] / np.maximum(out["expected"], 1e-9)
+    return out[[*keys, "obs", "expected", "venue_lift"]]
+
+
+def _candidate_events(cl: pd.DataFrame, sizes: np.ndarray, activity: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
+    """Claims of events with a quarter of their community (≥ 2) at venues beyond chance."""
+    ev = _events(cl, p["window_days"])
+    lifts = _venue_lift(ev, activity, p["window_days"])
+    need = np.maximum(2, np.ceil(0.25 * sizes)).astype(int)
+    nmem = ev.groupby("event")["patient_id"].transform("nunique").to_numpy()
+    ev = ev[nmem >= need[ev["group"].to_numpy()]]
+    ev = ev.merge(lifts, on=["group", "venue", "mode"], how="left")
+    return ev[ev["venue_lift"].to_numpy(float) >= p["min_lift"]]
+
+
+def _qualify(ev: pd.DataFrame, sizes: np.ndarray, p: dict[str, Any]) -> pd.DataFrame:
+    """Venues with ≥ 2 events (or one event with half the group: a two-venue ring may hold a
+    single episode at its second hospital), rings with ``min_co_visits`` events over their
+    venues, members present at ≥ 2 events."""
+    keys = ["group", "venue", "mode"]
+    ev_per_venue = ev.groupby(keys)["event"].transform("nunique").to_numpy()
+    nmem = ev.groupby("event")["patient_id"].transform("nunique")
+    biggest = nmem.groupby([ev[k] for k in keys]).transform("max").to_numpy()
+    ev = ev[(ev_per_venue >= 2) | (biggest >= 0.5 * sizes[ev["group"].to_numpy()])]
+    per_group = ev.groupby("group")["event"].transform("nunique")
+    ev = ev[per_group.to_numpy() >= p["min_co_visits"]]
+    npres = ev.groupby(["group", "patient_id"])["event"].transform("nunique")
+    return ev[npres.to_numpy() >= 2]
+
+
+def _merge_groups(ev: pd.DataFrame, n_groups: int, window: int, comp: np.ndarray | None = None,
+                  sizes: np.ndarray | None = None, min_members: int = 3) -> np.ndarray:
+    """Label per community: communities are united when half the candidate events of one meet
+    events of the other (same venue and mode, days within ``window``). Louvain may cut a ring
+    whose members attend in turns; its parts then share their episodes."""
+    parent = np.arange(n_groups)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return int(i)
+
+    if len(ev):
+        evs = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
+                                      lo=("day", "min"), hi=("day", "max")).reset_index()
+        n_ev = evs.groupby("group").size()
+        both = evs.merge(evs, on=["venue", "mode"])
+        gap = np.where(both["mode"] == "inpatient", window, 0)
+        both = both[(both["group_x"] < both["group_y"]) & (both["lo_y"] <= both["hi_x"] + gap)
+                    & (both["lo_x"] <= both["hi_y"] + gap)]
+        if len(both):
+            shared = pd.concat([
+                both.groupby(["group_x", "group_y"])["event_x"].nunique().rename("sx"),
+                both.groupby(["group_x", "group_y"])["event_y"].nunique().rename("sy"),
+            ], axis=1)
+            for (x, y), row in shared.iterrows():
+                if max(row["sx"] / n_ev[x], row["sy"] / n_ev[y]) >= 0.5:
+                    parent[find(int(y))] = find(int(x))
+        if comp is not None and sizes is not None:
+            # Louvain cuts a thin ring (a path of pairs, each pair together twice) into pairs that
+            # hold none of each other's events: a part too small to be a ring rejoins the parts of
+            # its connected component that meet at one of its venues
+            vm = evs[["group", "venue", "mode"]].drop_duplicates()
+            vm = vm.assign(comp=np.asarray(comp)[vm["group"].to_numpy()])
+            vm = vm.assign(small=np.asarray(sizes)[vm["group"].to_numpy()] < min_members)
+            for _, grp in vm.groupby(["comp", "venue", "mode"], sort=True):
+                gs = sorted(set(grp["group"].tolist()))
+                if len(gs) > 1 and grp["small"].any():
+                    small = sorted(set(grp.loc[grp["small"], "group"].tolist()))
+                    big = [g for g in gs if g not in small]
+                    # small parts join each other, and the largest part there when there is one
+                    anchor = find(int(max(big, key=lambda g: sizes[g]) if big else small[0]))
+                    for g in small:
+                        parent[find(int(g))] = anchor
+    return np.array([find(i) for i in range(n_groups)])
+
+
+def _joiners(ev: pd.DataFrame, cl: pd.DataFrame, shared: _Shared, activity: pd.DataFrame,
+             p: dict[str, Any]) -> dict[int, set[str]]:
+    """People outside a ring present at ≥ 2 of its events more often than chance allows: per
+    group, who joins it.
+
+    Candidates: for admission events everyone admitted at the venue within ±window of the
+    event's days; for ambulatory events the people of the other candidate groups (the pair graph
+    linked them, Louvain put them elsewhere). A person with ``n_v`` days at venue ``v`` expects
+    ``λ = Σ_v n_v · c_v / D_v`` hits (``c_v``: days the ring's event windows cover there, ``D_v``:
+    the observation period for admissions, the venue's schedule for ambulatory care); they join
+    when the expected number of the venues' regulars hitting as many events by chance (regulars ×
+    Poisson tail) is below one. Lock-step pairs need two joint days; a member admitted a day or two
+    from each of the others (staggered admissions), or pulled by Louvain towards a companion,
+    has none with the ring, yet attends its events.
+    """
+    from scipy.stats import poisson
+
+    w = int(p["window_days"])
+    if ev.empty:
+        return {}
+    evs = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
+                                  lo=("day", "min"), hi=("day", "max")).reset_index()
+    evs["w"] = np.where(evs["mode"] == "inpatient", w, 0)
+    frames = []
+    inst = evs.loc[(evs["mode"] == "inpatient") & evs["venue"].str.startswith("institution:"), "venue"]
+    if len(inst):
+        adm = shared.adm()
+        ids = set(inst.str.split(":", n=1).str[1])
+        d = admission_days(adm[adm["institution_id"].astype(str).isin(ids)])
+        frames.append(pd.DataFrame({"venue": "institution:" + d["institution_id"], "mode": "inpatient",
+                                    "patient_id": d["patient_id"], "day": d["day"]}))
+    amb = cl[(cl["mode"] == "ambulatory").to_numpy(bool) & cl["venue"].isin(set(evs.loc[evs["mode"] == "ambulatory", "venue"])).to_numpy(bool)]
+    if len(amb):
+        frames.append(amb[["venue", "mode", "patient_id", "day"]].drop_duplicates())
+    if not frames:
+        return {}
+    days = pd.concat(frames, ignore_index=True)
+    hit = evs.merge(days, on=["venue", "mode"])
+    hit = hit[(hit["day"] >= hit["lo"] - hit["w"]) & (hit["day"] <= hit["hi"] + hit["w"])]
+    h = hit.groupby(["group", "patient_id"])["event"].nunique()
+    # a member of another candidate ring may move here only when they attend more events here
+    own = ev.groupby("patient_id")["event"].nunique()
+    own_group = ev.groupby("patient_id")["group"].first()
+    pid = h.index.get_level_values(1)
+    og = own_group.reindex(pid).to_numpy()
+    h = h[(h.to_numpy() >= 2) & (og != h.index.get_level_values(0).to_numpy())
+          & (h.to_numpy() > own.reindex(pid).fillna(0).to_numpy())]
+    if h.empty:
+        return {}
+    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
+    period = max(float(shared.context()["period"]), 1.0)
+    act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
+    act = act.set_index(["venue", "mode"])
+    # per (group, venue, mode): the days its event windows cover, the chance rate and the regulars
+    gv = evs[evs["group"].isin(set(h.index.get_level_values(0)))]
+    span = gv["hi"].to_numpy() - gv["lo"].to_numpy() + 2 * gv["w"].to_numpy() + 1
+    rep = np.repeat(np.arange(len(gv)), span)
+    off = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    cover = pd.DataFrame({"group": gv["group"].to_numpy()[rep], "venue": gv["venue"].to_numpy()[rep],
+                          "mode": gv["mode"].to_numpy()[rep],
+                          "day": (gv["lo"].to_numpy() - gv["w"].to_numpy())[rep] + off}).drop_duplicates()
+    rate = cover.groupby(["group", "venue", "mode"]).size().rename("c").reset_index()
+    key = pd.MultiIndex.from_arrays([rate["venue"], rate["mode"]])
+    rate["D"] = act["D"].reindex(key).fillna(period).to_numpy(float)
+    rate["R"] = act["regulars"].reindex(key).fillna(0).to_numpy(float)
+    rate["rate"] = np.minimum(rate["c"] / np.maximum(rate["D"], 1.0), 1.0)
+    R = rate.groupby("group")["R"].sum().clip(lower=1.0)
+    # each candidate's expected hits: λ = Σ over the group's (venue, mode) of their days × rate
+    cand = h.rename("k").reset_index()
+    mine = cand[["group", "patient_id"]].merge(days, on="patient_id").merge(
+        rate[["group", "venue", "mode", "rate"]], on=["group", "venue", "mode"])
+    lam = mine.groupby(["group", "patient_id"])["rate"].sum()
+    lam = lam.reindex(pd.MultiIndex.from_frame(cand[["group", "patient_id"]])).fillna(0.0).to_numpy(float)
+    tail = poisson.sf(cand["k"].to_numpy() - 1, np.maximum(lam, 1e-12))
+    ok = R.reindex(cand["group"]).to_numpy(float) * tail < 1.0
+    out: dict[int, set[str]] = {}
+    for g, pid in zip(cand["group"].to_numpy()[ok], cand["patient_id"].to_numpy()[ok]):
+        out.setdefault(int(g), set()).add(str(pid))
+    # a person joins one ring only (the one they attend most)
+    seen: dict[str, int] = {}
+    for g, people in sorted(out.items()):
+        for x in sorted(people):
+            if x in seen and h.get((seen[x], x), 0) >= h.get((g, x), 0):
+                people.discard(x)
+            else:
+                if x in seen:
+                    out[seen[x]].discard(x)
+                seen[x] = g
+    return {g: s for g, s in out.items() if s}
+
+
+def _components(edges: pd.DataFrame, groups: list[list[str]]) -> np.ndarray:
+    """Connected component (of the pair graph ``edges``) of each group's first member."""
+    ids, inv = np.unique(np.concatenate([edges["a"].to_numpy(object), edges["b"].to_numpy(object)]).astype(str),
+                         return_inverse=True)
+    ne = len(edges)
+    g = sparse.coo_matrix((np.ones(ne), (inv[:ne], inv[ne:])), shape=(len(ids), len(ids)))
+    _, lab = connected_components(g, directed=False)
+    return lab[np.searchsorted(ids, np.array([grp[0] for grp in groups], dtype=str))]
