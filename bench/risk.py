@@ -64,6 +64,7 @@ def main() -> int:
     scores.provider_indicators = timed("indicators", indicators.provider_indicators)
     scores.indicator_excess = timed("peers", peers.indicator_excess)
     scores.attributions = timed("findings", evidence.attributions)
+    scores._terminal_volume = timed("findings", scores._terminal_volume)
     scores.provider_graph = timed("network", network.provider_graph)
     scores.network_evidence = timed("network", network.network_evidence)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -72,9 +73,9 @@ def main() -> int:
     peak = _rss_mb()
     out = {
         "claims": res.activity.n_claims, "entities": res.activity.n_entities, "findings": len(findings),
-        "seconds": {k: round(v, 2) for k, v in stages.items()} | {"total": round(total, 2)},
+        "seconds": {k: round(v, 2) for k, v in stages.items()} | {"other": round(total - sum(stages.values()), 2), "total": round(total, 2)},
         "peak_rise_mb": {k: round(v) for k, v in peak_rise.items()},
-        "cpu_seconds_by_stage": {k: round(v, 2) for k, v in cpu_stages.items()},
+        "cpu_seconds_by_stage": {k: round(v, 2) for k, v in cpu_stages.items()} | {"other": round(cpu - sum(cpu_stages.values()), 2)},
         "cpu_seconds": round(cpu, 2), "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "peak_rss_mb": round(peak), "rss_before_mb": round(base), "added_peak_mb": round(peak - base),
         "per_million_claims": {"seconds": round(total / max(res.activity.n_claims, 1) * 1e6, 2),

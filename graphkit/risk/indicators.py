@@ -417,31 +417,34 @@ def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[s
     """
     notes: list[str] = []
     b = _Builder(act)
-    ok = act.day >= 0
+    # per-claim temporaries are dropped as soon as used: the claim-item shares below need room
     lt = np.log1p(np.maximum(act.total, 0.0))
     for name, t in (("cost_outpatient", 0), ("cost_inpatient", 1), ("cost_pharmacy", 2)):
         b.add_mean(name, lt, act.ctype == t)
+    del lt
     _pair_means(act, b)
-    med = (act.ctype == 0) | (act.ctype == 1)
-    b.add_rate("admission_rate", act.ctype == 1, med)
+    b.add_rate("admission_rate", act.ctype == 1, (act.ctype == 0) | (act.ctype == 1))
     b.add_mean("length_of_stay", act.los.astype(float), act.ctype == 1)
     _readmissions(act, b)
-    wd = (act.day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
-    b.add_rate("weekend_share", wd >= 5, ok)
+    ok = act.day >= 0
+    b.add_rate("weekend_share", (act.day.astype(np.int64) + 3) % 7 >= 5, ok)  # 1970-01-01 was a Thursday: Monday = 0
     if finer_or_equal(act.time_precision, "hour"):
         b.add_rate("night_share", (act.sec < 6 * 3600) | (act.sec >= 22 * 3600), ok)
     else:
         notes.append(f"times are known to the {act.time_precision or 'unknown'} only: night share not computed, "
                      "weekend share kept / 时间仅精确到日：不计夜间占比，保留周末占比")
+    del ok
     if (act.doc >= 0).any():
-        docs = act.doc >= 0
+        both = (act.doc >= 0) & (act.prov >= 0)
         ninst = act.n_entities
-        key = act.prov[docs & (act.prov >= 0)].astype(np.int64) * ninst + act.doc[docs & (act.prov >= 0)]
+        key = act.prov[both].astype(np.int64) * ninst + act.doc[both]
         uk, cnt = np.unique(key, return_counts=True)
+        del key
         top = np.zeros(ninst)
         np.maximum.at(top, uk // ninst, cnt)
-        nd = np.bincount(act.prov[docs & (act.prov >= 0)], minlength=ninst).astype(float)
+        nd = np.bincount(act.prov[both], minlength=ninst).astype(float)
         b.add("top_doctor_share", nd, top)
+        del both, uk, cnt
     _patient_side(act, b, notes)
     _items(store, act, b, notes)
     cols = ["indicator", "row", "n", "sum", "sumsq", "value"]

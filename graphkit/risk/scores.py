@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from .activity import Activity, claims_activity
+from .activity import Activity, claims_activity, table_batches
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, provider_indicators
 from .network import ProviderGraph, network_evidence, provider_graph
@@ -109,8 +109,11 @@ def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
 def _terminal_volume(store: Any, terminals: list[str]) -> pd.DataFrame:
     if not terminals:
         return pd.DataFrame(columns=["entity_type", "entity_id", "claims", "fund_total", "patients"])
-    c = store.table("claims", ["terminal_id", "fund_amount", "patient_id"])
-    c = c[c["terminal_id"].isin(terminals)]
+    # only the claims at these terminals, gathered batch by batch (never the whole claims table)
+    _, batches = table_batches(store, "claims", ["terminal_id", "fund_amount", "patient_id"])
+    kept = [f[f["terminal_id"].isin(terminals).to_numpy(bool)] for f in batches]
+    c = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0] if kept else store.table(
+        "claims", ["terminal_id", "fund_amount", "patient_id"]).iloc[:0]
     g = c.groupby(c["terminal_id"].astype(str))
     v = pd.DataFrame({"claims": g.size().astype(float), "fund_total": g["fund_amount"].sum(),
                       "patients": g["patient_id"].nunique().astype(float)}).reindex(terminals).fillna(0.0)
