@@ -130,9 +130,9 @@ def index_of(values: pd.Series, ids: Any) -> np.ndarray:
         arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string(), from_pandas=True)
     elif not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         arr = pc.cast(arr, pa.string())
-    vs = getattr(getattr(ids, "array", None), "_pa_array", None)
+    vs = ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else getattr(getattr(ids, "array", None), "_pa_array", None)
     if vs is not None:
-        vs = vs.combine_chunks()
+        vs = vs.combine_chunks() if isinstance(vs, pa.ChunkedArray) else vs
     else:
         vs = pa.array(np.asarray(ids, dtype=object).astype(str), type=pa.string())
     if vs.type != arr.type:
@@ -184,6 +184,8 @@ def _codes(values: pd.Series, ent: pd.DataFrame, etype: str) -> np.ndarray:
 
 #: claims per streamed batch: small enough that a batch's string columns stay a few tens of MB
 BATCH_ROWS = 1 << 18
+#: claims whose patient ids are looked up at once (each lookup hashes every patient id: not per batch)
+PATIENT_LOOKUP_ROWS = 1 << 22
 
 _CLAIM_COLUMNS = ["institution_id", "pharmacy_id", "doctor_id", "patient_id", "claim_type", "start_time", "end_time",
                   "fund_amount", "total_amount", "diagnosis_code"]
@@ -282,6 +284,8 @@ def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
     streamed in batches of ``batch_rows`` (embedded store): only the per-claim arrays are
     held, never a whole string column; the result does not depend on ``batch_rows``.
     """
+    import pyarrow as pa
+
     from ..profile import _counts, _profile_from_counts
 
     ent = _entity_table(store)
@@ -291,7 +295,7 @@ def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
     coders = {t: _Codes(ids[r]) for t, r in rows_of.items()}
     pats = store.table("patients", ["patient_id", "birth_date", "sex", "region", "death_date"])
     pindex = pd.Index(pats["patient_id"].astype(str))
-    pcodes = pd.Series(pindex.to_numpy(), dtype="string")  # Arrow-backed: one value set, not rebuilt per batch
+    pcodes = pa.array(np.asarray(pindex.to_numpy(), dtype=object).astype(str), type=pa.string())  # converted once
     unknown = pd.Index([], dtype=pindex.dtype)
     n, batches = table_batches(store, "claims", _CLAIM_COLUMNS, batch_rows)
     base = len(ent)
@@ -324,6 +328,30 @@ def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
     dx_coder = _Codes([])
     counts = np.zeros(4, np.int64)
     at = 0
+    # patient ids are looked up several batches at a time: each lookup hashes all the patients' ids
+    pend: list[pd.Series] = []
+    pend_rows = 0
+    pat_at = 0
+
+    def patient_rows(unknown: pd.Index) -> pd.Index:
+        """Patient rows of the pending claims (ids missing from the patients table are appended
+        after it in order of first appearance); returns the grown list of those ids."""
+        nonlocal pend, pend_rows, pat_at
+        if not pend:
+            return unknown
+        pid = pd.concat(pend, ignore_index=True) if len(pend) > 1 else pend[0].reset_index(drop=True)
+        pend, pend_rows = [], 0
+        pb = index_of(pid, pcodes)
+        if (pb < 0).any():
+            u = pd.Index(pd.unique(pid[pb < 0].astype(str)))
+            fresh = u[unknown.get_indexer(u) < 0]
+            if len(fresh):
+                unknown = unknown.append(fresh)
+            pb[pb < 0] = len(pindex) + unknown.get_indexer(pid[pb < 0].astype(str))
+        pat[pat_at:pat_at + len(pb)] = pb
+        pat_at += len(pb)
+        return unknown
+
     for f in batches:
         k = len(f)
         sl = slice(at, at + k)
@@ -335,15 +363,10 @@ def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
         prov[sl] = np.where(pr >= 0, pr, ph)
         doc[sl] = rows(coders["doctor"](f["doctor_id"]), "doctor", None)
         del pr, ph
-        pid = f["patient_id"]
-        pb = index_of(pid, pcodes)
-        if (pb < 0).any():
-            u = pd.Index(pd.unique(pid[pb < 0].astype(str)))
-            fresh = u[unknown.get_indexer(u) < 0]
-            if len(fresh):
-                unknown = unknown.append(fresh)
-            pb[pb < 0] = len(pindex) + unknown.get_indexer(pid[pb < 0].astype(str))
-        pat[sl] = pb
+        pend.append(f["patient_id"])
+        pend_rows += k
+        if pend_rows >= PATIENT_LOOKUP_ROWS:
+            unknown = patient_rows(unknown)
         ctype[sl] = index_of(f["claim_type"], list(CLAIM_TYPES))
         start = f["start_time"]
         sod = start.dropna().to_numpy("datetime64[s]").astype("int64")
@@ -360,7 +383,8 @@ def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
         fund[sl] = f["fund_amount"].to_numpy("float64", na_value=0.0)
         total[sl] = f["total_amount"].to_numpy("float64", na_value=0.0)
         dx[sl] = dx_coder(f["diagnosis_code"])
-        del f, start, end, pid
+        del f, start, end
+    unknown = patient_rows(unknown)
     prec = _profile_from_counts(*map(int, counts))["precision"] if n else None
     notes: list[str] = []
     extra = []

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from .activity import Activity, claims_activity, table_batches
+from .activity import Activity, claims_activity, index_of, table_batches
 from .evidence import attributions, findings_evidence
-from .indicators import INDICATORS, provider_indicators
+from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, provider_indicators
 from .network import ProviderGraph, network_evidence, provider_graph
 from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import indicator_excess, peer_levels
@@ -106,18 +106,50 @@ def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
                          "claims": claims, "fund_total": fund, "patients": pats})
 
 
-def _terminal_volume(store: Any, terminals: list[str]) -> pd.DataFrame:
+def _terminal_volume(store: Any, terminals: list[str], act: Activity) -> pd.DataFrame:
+    """claims, fund_total and patients (distinct) per terminal, from the claims streamed: per claim
+    only a terminal code, the fund and the patient row (``act.pat``) are kept, never the strings.
+    The fund is summed by pandas per terminal over its claims in stored order (as a group-by of
+    the whole table would), a slice of terminals at a time."""
     if not terminals:
         return pd.DataFrame(columns=["entity_type", "entity_id", "claims", "fund_total", "patients"])
-    # only the claims at these terminals, gathered batch by batch (never the whole claims table)
-    _, batches = table_batches(store, "claims", ["terminal_id", "fund_amount", "patient_id"])
-    kept = [f[f["terminal_id"].isin(terminals).to_numpy(bool)] for f in batches]
-    c = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0] if kept else store.table(
-        "claims", ["terminal_id", "fund_amount", "patient_id"]).iloc[:0]
-    g = c.groupby(c["terminal_id"].astype(str))
-    v = pd.DataFrame({"claims": g.size().astype(float), "fund_total": g["fund_amount"].sum(),
-                      "patients": g["patient_id"].nunique().astype(float)}).reindex(terminals).fillna(0.0)
-    return v.rename_axis("entity_id").reset_index().assign(entity_type="terminal")
+    import pyarrow as pa
+
+    terms = pa.array(terminals, type=pa.string())
+    n, batches = table_batches(store, "claims", ["terminal_id", "fund_amount", "patient_id"])
+    codes, funds, pats = [], [], []
+    at = 0
+    for f in batches:
+        k = len(f)
+        t = index_of(f["terminal_id"], terms)
+        m = t >= 0
+        codes.append(t[m].astype(np.int32))
+        funds.append(f["fund_amount"].to_numpy("float64", na_value=np.nan)[m])
+        p = act.pat[at:at + k][m].astype(np.int64)
+        p[f["patient_id"].isna().to_numpy()[m]] = -1  # null patient ids are not a patient
+        pats.append(p)
+        at += k
+        del f, t, m
+    tc = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+    fd = np.concatenate(funds) if funds else np.zeros(0)
+    pt = np.concatenate(pats) if pats else np.zeros(0, np.int64)
+    del codes, funds, pats
+    nt = len(terminals)
+    claims = np.bincount(tc, minlength=nt).astype(float)
+    fund = np.zeros(nt)
+    people = np.zeros(nt)
+    npat = max(len(act.patients), 1)
+    for lo, hi in _entity_slices(tc, nt, PAIR_CHUNK):
+        sel = (tc >= lo) & (tc < hi)
+        s = pd.Series(fd[sel]).groupby(tc[sel]).sum()
+        fund[s.index.to_numpy()] = s.to_numpy(float)
+        has = sel & (pt >= 0)
+        uk = np.sort(tc[has].astype(np.int64) * npat + pt[has])  # distinct pairs by sorting (np.unique hashes: slower here)
+        uk = uk[np.r_[True, uk[1:] != uk[:-1]]] if uk.size else uk
+        people += np.bincount(uk // npat, minlength=nt)
+        del sel, s, has, uk
+    v = pd.DataFrame({"claims": claims, "fund_total": fund, "patients": people}, index=pd.Index(terminals, name="entity_id"))
+    return v.reset_index().assign(entity_type="terminal")
 
 
 def _exposure(vol: pd.DataFrame) -> np.ndarray:
@@ -206,7 +238,7 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     people: dict = {}
     att = attributions(store, findings, people_out=people)
     terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
-    vol_all = pd.concat([vol, _terminal_volume(store, terminals)], ignore_index=True)
+    vol_all = pd.concat([vol, _terminal_volume(store, terminals, act)], ignore_index=True)
     ex = indicator_excess(ind, ent, min_peers=int(p["min_peers"]))
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
