@@ -234,7 +234,42 @@ class EmbeddedStore(Store):
         assert want is not None
         if not self.has_table(name) or not ids:
             return _empty_typed(name, want)
-        return self._read(name, want, filters=[("claim_id", "in", ids)]).reset_index(drop=True)
+        if "claim_id" not in self.manifest["tables"][name]["columns"]:
+            return self._read(name, want, filters=[("claim_id", "in", ids)]).reset_index(drop=True)
+        # row group by row group, each filtered at once: only the wanted rows are ever held (a
+        # filtered whole-table read decodes every row group it cannot rule out before filtering)
+        import bisect
+
+        import pyarrow.compute as pc
+
+        info = self.manifest["tables"][name]
+        present = [c for c in want if c in info["columns"]]
+        pf = pq.ParquetFile(self.path / info["file"])
+        ci = pf.schema_arrow.get_field_index("claim_id")
+        id_type = pf.schema_arrow.field("claim_id").type
+        every = None
+        parts = []
+        for g in range(pf.metadata.num_row_groups):
+            st = pf.metadata.row_group(g).column(ci).statistics
+            if st is not None and st.has_min_max and isinstance(st.min, str):
+                i, j = bisect.bisect_left(ids, st.min), bisect.bisect_right(ids, st.max)
+                if i == j:
+                    continue  # no wanted id in this group's range
+                value_set = pa.array(ids[i:j], type=id_type)  # only the ids this group can hold
+            else:
+                every = every if every is not None else pa.array(ids, type=id_type)
+                value_set = every
+            t = pf.read_row_group(g, columns=present)
+            hit = pc.is_in(t.column("claim_id"), value_set=value_set)
+            if pc.any(hit).as_py():
+                parts.append(t.filter(hit))
+            del t, hit
+        table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table().select(present)
+        df = to_frame(table)
+        for c in want:
+            if c not in df.columns:
+                df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
+        return df[list(want)].reset_index(drop=True)
 
     def table_file(self, name: str) -> Path:
         """Path of a stored table's Parquet file."""
