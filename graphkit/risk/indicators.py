@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity, _arrow, index_of, table_batches
+from .activity import Activity, _arrow, index_of, release_arrow_memory, table_batches
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
 
@@ -391,6 +391,8 @@ def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
             if m.any():
                 np.add.at(part, row[m], amt[m])
         del f, row, ok, amt, cat
+    del rows_of
+    release_arrow_memory()
     base = tot > 0
     for name, c in _ITEM_SHARES:
         share = parts.pop(c)  # the share in place of the part: part / tot where tot > 0, else NaN

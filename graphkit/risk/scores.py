@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from .activity import Activity, claims_activity, index_of, table_batches
+from .activity import Activity, claims_activity, index_of, release_arrow_memory, table_batches
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, provider_indicators
 from .network import ProviderGraph, network_evidence, provider_graph
@@ -130,6 +130,7 @@ def _terminal_volume(store: Any, terminals: list[str], act: Activity) -> pd.Data
         pats.append(p)
         at += k
         del f, t, m
+    release_arrow_memory()
     tc = np.concatenate(codes) if codes else np.zeros(0, np.int32)
     fd = np.concatenate(funds) if funds else np.zeros(0)
     pt = np.concatenate(pats) if pats else np.zeros(0, np.int64)
@@ -233,13 +234,16 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     notes = list(act.notes)
     ent = act.entities
     ind, ind_notes = provider_indicators(store, act)
+    release_arrow_memory()  # each stage's temporaries handed back before the next allocates
     notes += ind_notes
     vol = _volume(act, ind)
     people: dict = {}
     att = attributions(store, findings, people_out=people)
+    release_arrow_memory()
     terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
     vol_all = pd.concat([vol, _terminal_volume(store, terminals, act)], ignore_index=True)
     ex = indicator_excess(ind, ent, min_peers=int(p["min_peers"]))
+    release_arrow_memory()
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
     ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
@@ -251,6 +255,7 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     rho = fe_idx["flagged_ratio"].reindex(key).fillna(0.0).to_numpy(float)[:ne] if fe_idx is not None else np.zeros(ne)
     seed_nats = ipart + np.log(np.maximum(rho, 1.0))
     seed = seed_nats / (1.0 + seed_nats)
+    release_arrow_memory()
     graph = provider_graph(act)
     net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
     nt = len(vol_all) - ne
