@@ -420,8 +420,8 @@ def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
         miss = coders[etype].new
         if miss:
             extra.append(pd.DataFrame({"entity_type": etype, "entity_id": miss}))
-            notes.append(f"{len(miss)} {etype} id(s) in claims but not in the {etype} table: "
-                         "added without attributes")
+            table = "doctors" if etype == "doctor" else etype
+            notes.append(f"{len(miss)} {etype} id(s) in claims but not in the {table} table: added without attributes")
     n_inst, n_phar = len(coders["institution"].new), len(coders["pharmacy"].new)
     for arr, at_row in ((prov, base + n_inst), (doc, base + n_inst + n_phar)):
         new = arr <= -2

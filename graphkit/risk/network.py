@@ -107,8 +107,8 @@ COUNT_CHUNK = 1 << 21
 
 def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
     """CSR matrix of how many claims have each (row, col) (pairs with a negative side skipped):
-    the matrix ``csr_matrix((ones, (rows, cols)))`` sums to, built from the distinct pairs a
-    slice of rows at a time (sorted keys), never from one entry per claim.
+    the matrix ``csr_matrix((ones, (rows, cols)))`` sums to, built a slice of rows at a time and
+    stacked, so that the one-entry-per-claim form never exists for all claims at once.
 
     >>> count_matrix(np.array([1, 0, 1, -1, 1]), np.array([2, 0, 2, 1, 0]), (2, 3)).toarray().tolist()
     [[1.0, 0.0, 0.0], [1.0, 0.0, 2.0]]
@@ -121,25 +121,18 @@ def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> 
     total = int(cum[-1]) if len(cum) else 0
     cuts = np.searchsorted(cum, np.arange(COUNT_CHUNK, total, COUNT_CHUNK), side="left") + 1
     edges = np.unique(np.r_[0, np.minimum(cuts, nr), nr]).astype(np.int64)
-    r_parts, c_parts, n_parts = [], [], []
+    parts = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (rows >= lo) & (rows < hi) & (cols >= 0)
-        key = np.sort(rows[sel].astype(np.int64) * max(nc, 1) + cols[sel])
+        m = sparse.csr_matrix((np.ones(int(sel.sum())), (rows[sel] - lo, cols[sel])), shape=(int(hi - lo), nc))
+        m.sum_duplicates()  # canonical: sorted columns, one entry per pair
+        parts.append(m)
         del sel
-        if key.size == 0:
-            continue
-        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        uk = key[start]
-        n_parts.append(np.diff(np.r_[start, key.size]).astype(np.float64))
-        del key, start
-        r_parts.append((uk // max(nc, 1)).astype(np.int64))
-        c_parts.append((uk % max(nc, 1)).astype(np.int32))
-    r = np.concatenate(r_parts) if r_parts else np.zeros(0, np.int64)
-    c = np.concatenate(c_parts) if c_parts else np.zeros(0, np.int32)
-    data = np.concatenate(n_parts) if n_parts else np.zeros(0)
-    idx_t = np.int32 if max(nr, nc, len(data)) < 2**31 - 1 else np.int64
-    indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=nr))].astype(idx_t)
-    return sparse.csr_matrix((data, c.astype(idx_t), indptr), shape=shape)
+    if not parts:
+        return sparse.csr_matrix(shape)
+    out = sparse.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+    out.sum_duplicates()
+    return out
 
 
 def _rownorm(m: sparse.csr_matrix) -> sparse.csr_matrix:
