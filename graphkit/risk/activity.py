@@ -83,11 +83,6 @@ class Activity:
         return np.flatnonzero(self.entities["entity_type"].to_numpy() == kind)
 
 
-def _col(store: Any, name: str) -> pd.Series:
-    """One claims column (all null when the store lacks it)."""
-    return store.table("claims", [name])[name]
-
-
 def _entity_table(store: Any) -> pd.DataFrame:
     inst = store.table("institutions", ["institution_id", "name", "level", "ownership", "kind", "region"])
     phar = store.table("pharmacies", ["pharmacy_id", "name", "chain", "region"])
@@ -141,21 +136,6 @@ def index_of(values: pd.Series, ids: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(out, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _distinct(values: pd.Series) -> list[str]:
-    """Distinct non-null values as strings, computed in Arrow (no Python object per row).
-
-    >>> sorted(_distinct(pd.Series(["b", None, "b", "a"], dtype="string[pyarrow]")))
-    ['a', 'b']
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = getattr(values.array, "_pa_array", None)
-    if arr is None:
-        return [str(x) for x in pd.unique(values.dropna().astype(str))]
-    return [str(x) for x in pc.unique(pc.drop_null(pc.cast(arr, pa.string()))).to_pylist()]
-
-
 def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """(codes, uniques) like ``pd.factorize(values, use_na_sentinel=True)``, in Arrow for Arrow strings.
 
@@ -172,14 +152,6 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     enc = pc.dictionary_encode(arr).combine_chunks()
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, pd.Index(enc.dictionary.to_pylist(), dtype=object)
-
-
-def _codes(values: pd.Series, ent: pd.DataFrame, etype: str) -> np.ndarray:
-    """Entity row of each id in ``values`` among entities of ``etype`` (-1 when null/absent)."""
-    rows = np.flatnonzero(ent["entity_type"].to_numpy() == etype)
-    pos = index_of(values, ent["entity_id"].to_numpy()[rows].astype(str))
-    out = np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)
-    return out.astype(np.int32)
 
 
 #: claims per streamed batch: small enough that a batch's string columns stay a few tens of MB
