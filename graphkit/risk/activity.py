@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..profile import time_precision
 
-__all__ = ["Activity", "claims_activity", "index_of", "CLAIM_TYPES"]
+__all__ = ["Activity", "claims_activity", "index_of", "table_batches", "release_arrow_memory", "CLAIM_TYPES"]
 
 CLAIM_TYPES = ("outpatient", "inpatient", "pharmacy")
 _DAY = np.int64(86400)
@@ -83,11 +83,6 @@ class Activity:
         return np.flatnonzero(self.entities["entity_type"].to_numpy() == kind)
 
 
-def _col(store: Any, name: str) -> pd.Series:
-    """One claims column (all null when the store lacks it)."""
-    return store.table("claims", [name])[name]
-
-
 def _entity_table(store: Any) -> pd.DataFrame:
     inst = store.table("institutions", ["institution_id", "name", "level", "ownership", "kind", "region"])
     phar = store.table("pharmacies", ["pharmacy_id", "name", "chain", "region"])
@@ -130,30 +125,15 @@ def index_of(values: pd.Series, ids: Any) -> np.ndarray:
         arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string(), from_pandas=True)
     elif not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         arr = pc.cast(arr, pa.string())
-    vs = getattr(getattr(ids, "array", None), "_pa_array", None)
+    vs = ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else getattr(getattr(ids, "array", None), "_pa_array", None)
     if vs is not None:
-        vs = vs.combine_chunks()
+        vs = vs.combine_chunks() if isinstance(vs, pa.ChunkedArray) else vs
     else:
         vs = pa.array(np.asarray(ids, dtype=object).astype(str), type=pa.string())
     if vs.type != arr.type:
         vs = vs.cast(arr.type)
     out = pc.index_in(arr, value_set=vs)
     return np.asarray(pc.fill_null(out, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _distinct(values: pd.Series) -> list[str]:
-    """Distinct non-null values as strings, computed in Arrow (no Python object per row).
-
-    >>> sorted(_distinct(pd.Series(["b", None, "b", "a"], dtype="string[pyarrow]")))
-    ['a', 'b']
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = getattr(values.array, "_pa_array", None)
-    if arr is None:
-        return [str(x) for x in pd.unique(values.dropna().astype(str))]
-    return [str(x) for x in pc.unique(pc.drop_null(pc.cast(arr, pa.string()))).to_pylist()]
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -174,81 +154,258 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, pd.Index(enc.dictionary.to_pylist(), dtype=object)
 
 
-def _codes(values: pd.Series, ent: pd.DataFrame, etype: str) -> np.ndarray:
-    """Entity row of each id in ``values`` among entities of ``etype`` (-1 when null/absent)."""
-    rows = np.flatnonzero(ent["entity_type"].to_numpy() == etype)
-    pos = index_of(values, ent["entity_id"].to_numpy()[rows].astype(str))
-    out = np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)
-    return out.astype(np.int32)
+#: claims per streamed batch: small enough that a batch's string columns stay a few tens of MB
+BATCH_ROWS = 1 << 18
+#: claims whose patient ids are looked up at once (each lookup hashes every patient id: not per batch)
+PATIENT_LOOKUP_ROWS = 1 << 22
+
+_CLAIM_COLUMNS = ["institution_id", "pharmacy_id", "doctor_id", "patient_id", "claim_type", "start_time", "end_time",
+                  "fund_amount", "total_amount", "diagnosis_code"]
 
 
-def claims_activity(store: Any) -> Activity:
+def table_batches(store: Any, name: str, columns: list[str], batch_rows: int | None = None) -> tuple[int, Any]:
+    """(rows, iterator of frames) of a fact table's ``columns``, typed like ``store.table``: streamed
+    in stored order where the store can (embedded Parquet), the whole table at once otherwise.
+    ``batch_rows``: rows per frame (default :data:`BATCH_ROWS`).
+
+    >>> import tempfile
+    >>> from graphkit.store.embedded import EmbeddedStore
+    >>> d = tempfile.mkdtemp()
+    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3"], "fund_amount": [1.0, 2.0, 3.0]})})
+    >>> n, it = table_batches(EmbeddedStore(d), "claims", ["fund_amount", "doctor_id"], batch_rows=2)
+    >>> frames = list(it)
+    >>> n, [f["fund_amount"].tolist() for f in frames], bool(frames[0]["doctor_id"].isna().all())
+    (3, [[1.0, 2.0], [3.0]], True)
+    """
+    if hasattr(store, "iter_table") and hasattr(store, "table_file") and store.has_table(name):
+        import pyarrow.parquet as pq
+
+        from ..store.embedded import _empty_typed, to_frame
+
+        n = int(pq.ParquetFile(store.table_file(name)).metadata.num_rows)
+
+        def gen():
+            for batch in store.iter_table(name, columns, batch_rows=batch_rows or BATCH_ROWS):
+                df = to_frame(batch)
+                for c in columns:  # absent columns all null, as store.table gives them
+                    if c not in df.columns:
+                        df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
+                yield df[columns]
+        return n, gen()
+    whole = store.table(name, columns)
+    return len(whole), iter([whole])
+
+
+def release_arrow_memory() -> None:
+    """Hand freed memory back to the system, so that the arrays allocated next do not stack on
+    top of it: what Arrow's allocator keeps from streamed batches, and (glibc) the free heap the C
+    allocator keeps after many mid-sized numpy/pandas temporaries (a few hundred MB at 10M claims).
+
+    >>> release_arrow_memory()
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
+
+
+def _arrow(values: pd.Series) -> Any:
+    """``values`` as one Arrow string array (zero-copy for Arrow-backed strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is None:
+        arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string(), from_pandas=True)
+    elif not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+class _Codes:
+    """Codes of string values streamed batch by batch: first the known ids (their row), then new
+    values numbered in order of first appearance over the whole stream (as one
+    ``dictionary_encode`` / ``pd.unique`` of the whole column would number them)."""
+
+    def __init__(self, known: Any) -> None:
+        import pyarrow as pa
+
+        self.known = pa.array(np.asarray(known, dtype=object).astype(str), type=pa.string())
+        self.n_known = len(self.known)
+        self.new: list[str] = []
+        self._new_arr = None
+        self._cast: dict[Any, Any] = {}
+
+    def __call__(self, values: pd.Series) -> np.ndarray:
+        """Code per value: its known position, ``n_known + i`` for the i-th new value, -1 when null."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = _arrow(values)
+        known = self._cast.get(arr.type)
+        if known is None:
+            known = self._cast[arr.type] = self.known.cast(arr.type)
+        out = np.asarray(pc.fill_null(pc.index_in(arr, value_set=known), -1).to_numpy(zero_copy_only=False), np.int64)
+        miss = (out < 0) & np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+        if miss.any():
+            marr = arr.filter(pa.array(miss))
+            seen = set(self.new)
+            fresh = [x for x in pc.unique(marr).to_pylist() if x not in seen]
+            if fresh:
+                self.new.extend(fresh)
+                self._new_arr = None
+            if self._new_arr is None:
+                self._new_arr = pa.array(self.new, type=pa.string())
+            pos = pc.index_in(marr, value_set=self._new_arr.cast(arr.type)).to_numpy(zero_copy_only=False)
+            out[miss] = self.n_known + np.asarray(pos, np.int64)
+        return out
+
+
+def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
     """Read the claims columns the risk model needs and return them as an :class:`Activity`.
 
     Providers and doctors seen in claims but missing from their tables are added to the
-    entity table (without attributes), so every claim's provider has a row.
+    entity table (without attributes), so every claim's provider has a row. The claims are
+    streamed in batches of ``batch_rows`` (embedded store): only the per-claim arrays are
+    held, never a whole string column; the result does not depend on ``batch_rows``.
     """
+    import pyarrow as pa
+
+    from ..profile import _counts, _profile_from_counts
+
     ent = _entity_table(store)
+    types = ent["entity_type"].to_numpy()
+    ids = ent["entity_id"].to_numpy()
+    rows_of = {t: np.flatnonzero(types == t) for t in ("institution", "pharmacy", "doctor")}
+    coders = {t: _Codes(ids[r]) for t, r in rows_of.items()}
+    pats = store.table("patients", ["patient_id", "birth_date", "sex", "region", "death_date"])
+    pindex = pd.Index(pats["patient_id"].astype(str))
+    pcodes = pa.array(np.asarray(pindex.to_numpy(), dtype=object).astype(str), type=pa.string())  # converted once
+    unknown = pd.Index([], dtype=pindex.dtype)
+    n, batches = table_batches(store, "claims", _CLAIM_COLUMNS, batch_rows)
+    base = len(ent)
+
+    def rows(codes: np.ndarray, etype: str, new_at: int | None) -> np.ndarray:
+        """Entity rows of one batch's codes; the i-th id new to the tables gets ``new_at + i``
+        (its final row) or, with ``new_at`` None, the provisional ``-2 - i``."""
+        r = rows_of[etype]
+        known = codes < len(r)
+        out = np.where(known, r[np.minimum(codes, len(r) - 1)] if len(r) else -1, -1)
+        new = ~known
+        if new.any():
+            out[new] = (new_at + codes[new] - len(r)) if new_at is not None else (-2 - (codes[new] - len(r)))
+        out[codes < 0] = -1
+        return out.astype(np.int32)
+
+    # per claim: institution (else pharmacy) and doctor entity rows. Ids missing from their tables
+    # are added after the known entities, institutions first (final rows at once), then pharmacies
+    # and doctors (provisional negative codes, placed once all new ids are known)
+    prov = np.full(n, -1, np.int32)
+    doc = np.full(n, -1, np.int32)
+    pat = np.zeros(n, np.int32)
+    ctype = np.zeros(n, np.int8)
+    day = np.zeros(n, np.int32)
+    sec = np.zeros(n, np.int32)
+    los = np.full(n, np.nan, np.float32)
+    fund = np.zeros(n, np.float64)
+    total = np.zeros(n, np.float64)
+    dx = np.full(n, -1, np.int32)
+    dx_coder = _Codes([])
+    counts = np.zeros(4, np.int64)
+    at = 0
+    # patient ids are looked up several batches at a time: each lookup hashes all the patients' ids
+    pend: list[pd.Series] = []
+    pend_rows = 0
+    pat_at = 0
+
+    def patient_rows(unknown: pd.Index) -> pd.Index:
+        """Patient rows of the pending claims (ids missing from the patients table are appended
+        after it in order of first appearance); returns the grown list of those ids."""
+        nonlocal pend, pend_rows, pat_at
+        if not pend:
+            return unknown
+        pid = pd.concat(pend, ignore_index=True) if len(pend) > 1 else pend[0].reset_index(drop=True)
+        pend, pend_rows = [], 0
+        pb = index_of(pid, pcodes)
+        if (pb < 0).any():
+            u = pd.Index(pd.unique(pid[pb < 0].astype(str)))
+            fresh = u[unknown.get_indexer(u) < 0]
+            if len(fresh):
+                unknown = unknown.append(fresh)
+            pb[pb < 0] = len(pindex) + unknown.get_indexer(pid[pb < 0].astype(str))
+        pat[pat_at:pat_at + len(pb)] = pb
+        pat_at += len(pb)
+        return unknown
+
+    for f in batches:
+        k = len(f)
+        sl = slice(at, at + k)
+        at += k
+        if k == 0:
+            continue
+        pr = rows(coders["institution"](f["institution_id"]), "institution", base)
+        ph = rows(coders["pharmacy"](f["pharmacy_id"]), "pharmacy", None)
+        prov[sl] = np.where(pr >= 0, pr, ph)
+        doc[sl] = rows(coders["doctor"](f["doctor_id"]), "doctor", None)
+        del pr, ph
+        pend.append(f["patient_id"])
+        pend_rows += k
+        if pend_rows >= PATIENT_LOOKUP_ROWS:
+            unknown = patient_rows(unknown)
+        ctype[sl] = index_of(f["claim_type"], list(CLAIM_TYPES))
+        start = f["start_time"]
+        sod = start.dropna().to_numpy("datetime64[s]").astype("int64")
+        counts += np.asarray(_counts(np.mod(sod, 86400)), np.int64)
+        st = start.to_numpy("datetime64[s]").astype("int64")
+        bad = start.isna().to_numpy()
+        day_b = np.where(bad, -1, st // _DAY).astype(np.int32)
+        day[sl] = day_b
+        sec[sl] = np.where(bad, -1, st % _DAY)
+        end = f["end_time"]
+        if end.notna().any():
+            e = end.to_numpy("datetime64[s]").astype("int64")
+            los[sl] = np.where(end.isna().to_numpy() | bad, np.nan, (e // _DAY - day_b)).astype(np.float32)
+        fund[sl] = f["fund_amount"].to_numpy("float64", na_value=0.0)
+        total[sl] = f["total_amount"].to_numpy("float64", na_value=0.0)
+        dx[sl] = dx_coder(f["diagnosis_code"])
+        del f, start, end
+    unknown = patient_rows(unknown)
+    release_arrow_memory()
+    prec = _profile_from_counts(*map(int, counts))["precision"] if n else None
     notes: list[str] = []
-    # providers: institution_id, else pharmacy_id; unknown ids appended
-    inst = _col(store, "institution_id")
-    phar = _col(store, "pharmacy_id")
-    n = len(inst)
     extra = []
-    for etype, col in (("institution", inst), ("pharmacy", phar)):
-        known = set(ent.loc[ent["entity_type"] == etype, "entity_id"])
-        miss = [x for x in _distinct(col) if x not in known]
+    for etype in ("institution", "pharmacy", "doctor"):
+        miss = coders[etype].new
         if miss:
             extra.append(pd.DataFrame({"entity_type": etype, "entity_id": miss}))
-            notes.append(f"{len(miss)} {etype} id(s) in claims but not in the {etype} table: added without attributes")
-    doc = _col(store, "doctor_id")
-    known_d = set(ent.loc[ent["entity_type"] == "doctor", "entity_id"])
-    miss_d = [x for x in _distinct(doc) if x not in known_d]
-    if miss_d:
-        extra.append(pd.DataFrame({"entity_type": "doctor", "entity_id": miss_d}))
-        notes.append(f"{len(miss_d)} doctor id(s) in claims but not in the doctors table: added without attributes")
+            table = "doctors" if etype == "doctor" else etype
+            notes.append(f"{len(miss)} {etype} id(s) in claims but not in the {table} table: added without attributes")
+    n_inst, n_phar = len(coders["institution"].new), len(coders["pharmacy"].new)
+    for arr, at_row in ((prov, base + n_inst), (doc, base + n_inst + n_phar)):
+        new = arr <= -2
+        if new.any():
+            arr[new] = at_row + (-2 - arr[new])
+        del new
     if extra:
         ent = pd.concat([ent, *extra], ignore_index=True)
-    prov = np.full(n, -1, np.int32)
-    for etype, col in (("institution", inst), ("pharmacy", phar)):
-        hit = _codes(col, ent, etype)
-        prov = np.where(prov >= 0, prov, hit)
-    del inst, phar
-    dpos = _codes(doc, ent, "doctor")
-    del doc
-    pats = store.table("patients", ["patient_id", "birth_date", "sex", "region", "death_date"])
-    pid = _col(store, "patient_id")
-    pindex = pd.Index(pats["patient_id"].astype(str))
-    pat = index_of(pid, pindex.to_numpy()).astype(np.int32) if n else np.zeros(0, np.int32)
-    if (pat < 0).any():
-        unknown = pd.Index(pd.unique(pid[pat < 0].astype(str)))
+    if len(unknown):
         pats = pd.concat([pats, pd.DataFrame({"patient_id": unknown})], ignore_index=True)
-        pat[pat < 0] = (len(pindex) + unknown.get_indexer(pid[pat < 0].astype(str))).astype(np.int32)
-    del pid
-    ct = _col(store, "claim_type")
-    ctype = pd.Index(CLAIM_TYPES).get_indexer(ct.astype(object)).astype(np.int8) if n else np.zeros(0, np.int8)
-    del ct
-    start = _col(store, "start_time")
-    prec = time_precision(start) if n else None
-    s = start.to_numpy("datetime64[s]").astype("int64") if n else np.zeros(0, np.int64)
-    bad = start.isna().to_numpy() if n else np.zeros(0, bool)
-    day = np.where(bad, -1, s // _DAY).astype(np.int32)
-    sec = np.where(bad, -1, s % _DAY).astype(np.int32)
-    del start
-    end = _col(store, "end_time")
-    if n and end.notna().any():
-        e = end.to_numpy("datetime64[s]").astype("int64")
-        los = np.where(end.isna().to_numpy() | bad, np.nan, (e // _DAY - day)).astype(np.float32)
-    else:
-        los = np.full(n, np.nan, np.float32)
-    del end
-    fund = _col(store, "fund_amount").to_numpy("float64", na_value=0.0)
-    total = _col(store, "total_amount").to_numpy("float64", na_value=0.0)
-    dxs = _col(store, "diagnosis_code")
-    dx, dx_codes = _factorize(dxs)
-    del dxs
     return Activity(
-        entities=ent, patients=pats.reset_index(drop=True), prov=prov, doc=dpos, pat=pat,
-        ctype=ctype, day=day, sec=sec, los=los, fund=fund, total=total, dx=dx.astype(np.int32),
-        dx_codes=pd.Index(dx_codes), time_precision=prec, notes=notes,
+        entities=ent, patients=pats.reset_index(drop=True), prov=prov, doc=doc, pat=pat,
+        ctype=ctype, day=day, sec=sec, los=los, fund=fund, total=total, dx=dx,
+        dx_codes=pd.Index(dx_coder.new, dtype=object), time_precision=prec, notes=notes,
     )

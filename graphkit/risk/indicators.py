@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity, _factorize, index_of
+from .activity import Activity, _arrow, index_of, release_arrow_memory, table_batches
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
 
@@ -118,18 +118,25 @@ def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series) -> pd.Serie
     return pd.Series(out, index=codes.index)
 
 
-def _two(act: Activity, w: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Per entity: Σ w over claims at the entity as provider plus as doctor."""
+def _two(act: Activity, w: np.ndarray, mask: np.ndarray | None = None, *, square: bool = False) -> np.ndarray:
+    """Per entity: Σ w (Σ w² with ``square``) over claims at the entity as provider plus as doctor;
+    a 0-d ``w`` counts claims."""
     m = np.ones(act.n_claims, bool) if mask is None else mask
     out = np.zeros(act.n_entities)
     for who in (act.prov, act.doc):
         sel = m & (who >= 0)
-        out += np.bincount(who[sel], weights=w[sel] if w.ndim else None, minlength=act.n_entities)
+        wt = None
+        if w.ndim:
+            wt = w[sel]
+            if square:
+                wt *= wt
+        out += np.bincount(who[sel], weights=wt, minlength=act.n_entities)
+        del sel, wt
     return out
 
 
 def _count(act: Activity, mask: np.ndarray) -> np.ndarray:
-    return _two(act, np.ones(act.n_claims), mask)
+    return _two(act, np.array(1.0), mask)  # 0-d weight: unweighted counts (exact), no per-claim array
 
 
 class _Builder:
@@ -151,31 +158,50 @@ class _Builder:
         }))
 
     def add_mean(self, name: str, v: np.ndarray, mask: np.ndarray) -> None:
-        m = mask & ~np.isnan(v)
-        vv = np.where(m, v, 0.0)
-        self.add(name, _count(self.act, m), _two(self.act, vv, m), _two(self.act, vv * vv, m))
+        m = mask & ~np.isnan(v)  # only values under m are summed: no masked copy of v needed
+        self.add(name, _count(self.act, m), _two(self.act, v, m), _two(self.act, v, m, square=True))
 
     def add_rate(self, name: str, event: np.ndarray, mask: np.ndarray) -> None:
         self.add(name, _count(self.act, mask), _count(self.act, mask & event))
 
 
+#: claims per slice of :func:`_pair_means` (bounds its sort's memory to ~50 bytes × this)
+PAIR_CHUNK = 1 << 21
+
+
+def _entity_slices(who: np.ndarray, n_entities: int, per: int) -> list[tuple[int, int]]:
+    """Ranges of entity rows ``[lo, hi)`` holding about ``per`` claims each (an entity is never split)."""
+    cnt = np.bincount(who[who >= 0], minlength=n_entities) if n_entities else np.zeros(0, np.int64)
+    cum = np.cumsum(cnt)
+    cuts = np.searchsorted(cum, np.arange(per, int(cum[-1]) if len(cum) else 0, per), side="left") + 1
+    edges = np.unique(np.r_[0, np.minimum(cuts, n_entities), n_entities])
+    return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
 def _pair_means(act: Activity, b: _Builder) -> None:
-    """visits per person and fund per patient: means over (entity, patient) pairs."""
+    """visits per person and fund per patient: means over (entity, patient) pairs. Done per slice
+    of entity rows (an entity's pairs all in one slice, in the same order), so the sort never
+    holds all claims; the sums are those of one pass, bit for bit."""
     npat = max(len(act.patients), 1)
-    cnt = np.zeros(act.n_entities)
-    s_v, ss_v, s_f, ss_f = (np.zeros(act.n_entities) for _ in range(4))
+    ne = act.n_entities
+    cnt = np.zeros(ne)
+    s_v, ss_v, s_f, ss_f = (np.zeros(ne) for _ in range(4))
     for who in (act.prov, act.doc):
-        sel = who >= 0
-        key = who[sel].astype(np.int64) * npat + act.pat[sel]
-        uk, inv = np.unique(key, return_inverse=True)
-        visits = np.bincount(inv, minlength=uk.size).astype(float)
-        fund = np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size))
-        ent = (uk // npat).astype(np.int64)
-        cnt += np.bincount(ent, minlength=act.n_entities)
-        s_v += np.bincount(ent, weights=visits, minlength=act.n_entities)
-        ss_v += np.bincount(ent, weights=visits * visits, minlength=act.n_entities)
-        s_f += np.bincount(ent, weights=fund, minlength=act.n_entities)
-        ss_f += np.bincount(ent, weights=fund * fund, minlength=act.n_entities)
+        for lo, hi in _entity_slices(who, ne, PAIR_CHUNK):
+            sel = (who >= lo) & (who < hi)
+            key = (who[sel].astype(np.int64) - lo) * npat + act.pat[sel]
+            uk, inv = np.unique(key, return_inverse=True)
+            del key
+            visits = np.bincount(inv, minlength=uk.size).astype(float)
+            fund = np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size))
+            del inv, sel
+            ent = (uk // npat).astype(np.int64)
+            m = hi - lo
+            cnt[lo:hi] += np.bincount(ent, minlength=m)
+            s_v[lo:hi] += np.bincount(ent, weights=visits, minlength=m)
+            ss_v[lo:hi] += np.bincount(ent, weights=visits * visits, minlength=m)
+            s_f[lo:hi] += np.bincount(ent, weights=fund, minlength=m)
+            ss_f[lo:hi] += np.bincount(ent, weights=fund * fund, minlength=m)
     b.add("visits_per_person", cnt, s_v, ss_v)
     b.add("fund_per_patient", cnt, s_f, ss_f)
 
@@ -205,41 +231,59 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
     birth = pd.to_datetime(pats.get("birth_date"), errors="coerce")
     bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
     bday[birth.isna().to_numpy()] = np.nan
-    age = (act.day - bday[act.pat]) / 365.25
-    age[act.day < 0] = np.nan
-    has_age = ~np.isnan(age)
+
+    def age_of(rows: slice | np.ndarray) -> np.ndarray:
+        """Age in years at the claims ``rows`` (NaN without a date or a birth date)."""
+        d = act.day[rows]
+        a = (d - bday[act.pat[rows]]) / 365.25
+        a[d < 0] = np.nan
+        return a
+
+    # per-claim events as booleans, computed a slice of claims at a time (no per-claim floats held)
+    n = act.n_claims
+    has_age = np.zeros(n, bool)
+    elderly = np.zeros(n, bool)
+    for i in range(0, n, PAIR_CHUNK):
+        sl = slice(i, min(i + PAIR_CHUNK, n))
+        a = age_of(sl)
+        has_age[sl] = ~np.isnan(a)
+        elderly[sl] = a >= 65
+        del a
     if has_age.any():
-        b.add_rate("elderly_share", age >= 65, has_age)
+        b.add_rate("elderly_share", elderly, has_age)
     else:
         notes.append("no birth dates: elderly share and age edits not computed / 无出生日期")
+    del elderly
     death = pd.to_datetime(pats.get("death_date"), errors="coerce")
     dday = death.to_numpy("datetime64[D]").astype("int64").astype(float)
     dday[death.isna().to_numpy()] = np.nan
     if (~np.isnan(dday)).any():
-        d = dday[act.pat]
-        b.add_rate("post_death_share", act.day > np.nan_to_num(d, nan=np.inf), act.day >= 0)
+        after = act.day > np.nan_to_num(dday, nan=np.inf)[act.pat]
+        b.add_rate("post_death_share", after, act.day >= 0)
+        del after
     else:
         notes.append("no death dates: post-death settlements not computed / 无死亡日期")
     if len(act.dx_codes) and (has_age.any() or sex.notna().any()):
-        # rule check per distinct (code, sex, age band) would be finer; per claim is vectorised
+        # rule check only for claims whose code falls in a rule's range (checked once per code)
         dxok = act.dx >= 0
         bad_rows = np.zeros(act.n_claims, bool)
-        idx = np.flatnonzero(dxok)
-        codes = pd.Series(act.dx_codes.to_numpy(object)[act.dx[idx]])
-        sx = pd.Series(sex.to_numpy(object)[act.pat[idx]])
-        relevant = _rule_relevant(act.dx_codes)[act.dx[idx]]
-        if relevant.any():
-            sub = np.flatnonzero(relevant)
-            bad_rows[idx[sub]] = implausible_dx(codes.iloc[sub].reset_index(drop=True), sx.iloc[sub].reset_index(drop=True),
-                                                pd.Series(age[idx[sub]])).to_numpy()
+        relevant = np.append(_rule_relevant(act.dx_codes), False)[act.dx]  # dx -1 -> False
+        sub = np.flatnonzero(relevant)
+        del relevant
+        if sub.size:
+            codes = pd.Series(act.dx_codes.to_numpy(object)[act.dx[sub]])
+            sx = pd.Series(sex.to_numpy(object)[act.pat[sub]])
+            bad_rows[sub] = implausible_dx(codes, sx, pd.Series(age_of(sub))).to_numpy()
         b.add_rate("implausible_dx_share", bad_rows, dxok)
+        del bad_rows, dxok
     reg_p = pats["region"].astype("string") if "region" in pats else None
     ent_region = act.entities["region"]
     if reg_p is not None and reg_p.notna().any() and ent_region.notna().any():
         codes, uniq = pd.factorize(pd.concat([reg_p.astype(object), ent_region.astype(object)], ignore_index=True))
-        pcode, ecode = codes[: len(reg_p)], codes[len(reg_p):]
+        codes = codes.astype(np.int32)
+        pcode, ecode = codes[: len(reg_p)], np.append(codes[len(reg_p):], np.int32(-1))  # prov -1 -> -1
         pc = pcode[act.pat]
-        ec = np.where(act.prov >= 0, ecode[np.maximum(act.prov, 0)], -1)
+        ec = ecode[act.prov]
         known = (pc >= 0) & (ec >= 0)
         b.add_rate("out_of_area_share", pc != ec, known)
     else:
@@ -260,35 +304,109 @@ def _rule_relevant(codes: pd.Index) -> np.ndarray:
     return out
 
 
+class _ClaimRows:
+    """Row of each claim id in the claims table, without holding all the claims' ids: the fact
+    tables are stored in claim-id order with claim-id min/max per row group, so a batch of items
+    is looked up among the claims of the row groups whose id range can hold it (a window that
+    slides along the table). Stores without row-group statistics look up among all claims."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.pf = None
+        if hasattr(store, "table_file") and store.has_table("claims"):
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(store.table_file("claims"))
+            if "claim_id" in pf.schema_arrow.names:
+                md = pf.metadata
+                ci = pf.schema_arrow.get_field_index("claim_id")
+                self.pf = pf
+                self.start = np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])])
+                self.ranges = []
+                for g in range(md.num_row_groups):
+                    st = md.row_group(g).column(ci).statistics
+                    ok = st is not None and st.has_min_max and isinstance(st.min, str)
+                    self.ranges.append((st.min, st.max) if ok else None)
+        self._key: tuple[int, ...] | None = None
+        self._ids = None
+        self._rows = None
+
+    def _window(self, groups: tuple[int, ...]) -> None:
+        if groups == self._key:
+            return
+        import pyarrow as pa
+
+        self._ids = None
+        tab = self.pf.read_row_groups(list(groups), columns=["claim_id"]) if groups else None
+        self._ids = tab.column("claim_id").combine_chunks() if tab is not None else pa.array([], pa.large_string())
+        self._rows = (np.concatenate([np.arange(self.start[g], self.start[g + 1]) for g in groups])
+                      if groups else np.zeros(0, np.int64))
+        self._key = groups
+
+    def __call__(self, claim_id: pd.Series) -> np.ndarray:
+        """Claim row of each id (-1 when null or not a claim); the first row when an id repeats."""
+        import pyarrow.compute as pc
+
+        if self.pf is None:
+            return index_of(claim_id, self.store.table("claims", ["claim_id"])["claim_id"]).astype(np.int64)
+        arr = _arrow(claim_id)
+        mm = pc.min_max(arr).as_py()
+        if mm["min"] is None:
+            return np.full(len(arr), -1, np.int64)
+        lo, hi = mm["min"], mm["max"]
+        groups = tuple(g for g, r in enumerate(self.ranges) if r is None or (r[0] <= hi and r[1] >= lo))
+        self._window(groups)
+        vs = self._ids if self._ids.type == arr.type else self._ids.cast(arr.type)
+        pos = np.asarray(pc.fill_null(pc.index_in(arr, value_set=vs), -1).to_numpy(zero_copy_only=False), np.int64)
+        return np.where(pos >= 0, self._rows[np.maximum(pos, 0)] if len(self._rows) else -1, -1)
+
+
+_ITEM_SHARES = (("drug_share", "drug"), ("material_share", "material"), ("exam_share", "exam"),
+                ("non_medical_share", "non_medical"))
+
+
 def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
     if not store.has_table("claim_items"):
         notes.append("no claim_items: drug/material/exam/non-medical shares not computed / 无费用明细")
         return
-    items = store.table("claim_items", ["claim_id", "category", "amount"])
-    if items.empty:
+    # items streamed in stored order; each item's claim row by an Arrow hash lookup among the
+    # claims whose ids can hold it (:class:`_ClaimRows`). Per claim: Σ amount, and Σ amount of
+    # each category, accumulated item by item in stored order (np.add.at: the same sums,
+    # bit for bit, as one np.bincount over all items)
+    n_items, batches = table_batches(store, "claim_items", ["claim_id", "category", "amount"])
+    if n_items == 0:
         notes.append("claim_items empty: item shares not computed / 费用明细为空")
         return
-    # each item's claim row: one Arrow hash lookup of the item's claim id among the claims' ids
-    # (no Python object per item), category as small int codes
-    row = index_of(items["claim_id"], store.table("claims", ["claim_id"])["claim_id"]).astype(np.int64)
-    cat_code, cats = _factorize(items["category"])
-    amt_items = items["amount"].to_numpy("float64", na_value=0.0)
-    del items
-    cat = cat_code
-    amt = amt_items
-    ok = row >= 0
-    tot = np.bincount(row[ok], weights=amt[ok], minlength=act.n_claims)
+    rows_of = _ClaimRows(store)
+    tot = np.zeros(act.n_claims)
+    parts = {c: np.zeros(act.n_claims) for _, c in _ITEM_SHARES}
+    for f in batches:
+        row = rows_of(f["claim_id"])
+        ok = row >= 0
+        amt = f["amount"].to_numpy("float64", na_value=0.0)
+        np.add.at(tot, row[ok], amt[ok])
+        cat = _arrow(f["category"])
+        for c, part in parts.items():
+            m = ok & np.asarray(_eq(cat, c), bool)
+            if m.any():
+                np.add.at(part, row[m], amt[m])
+        del f, row, ok, amt, cat
+    del rows_of
+    release_arrow_memory()
     base = tot > 0
-    names = list(cats)
-    for name, c in (("drug_share", "drug"), ("material_share", "material"), ("exam_share", "exam"),
-                    ("non_medical_share", "non_medical")):
-        if c not in names:
-            share = np.where(base, 0.0, np.nan)
-        else:
-            m = ok & (cat == names.index(c))
-            part = np.bincount(row[m], weights=amt[m], minlength=act.n_claims)
-            share = np.where(base, part / np.where(base, tot, 1.0), np.nan)
+    for name, c in _ITEM_SHARES:
+        share = parts.pop(c)  # the share in place of the part: part / tot where tot > 0, else NaN
+        np.divide(share, tot, out=share, where=base)
+        share[~base] = np.nan
         b.add_mean(name, share, base)
+        del share
+
+
+def _eq(arr: Any, value: str) -> np.ndarray:
+    """``arr == value`` as booleans (null is False)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.equal(arr, value), False).to_numpy(zero_copy_only=False)
 
 
 def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[str]]:
@@ -301,31 +419,34 @@ def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[s
     """
     notes: list[str] = []
     b = _Builder(act)
-    ok = act.day >= 0
+    # per-claim temporaries are dropped as soon as used: the claim-item shares below need room
     lt = np.log1p(np.maximum(act.total, 0.0))
     for name, t in (("cost_outpatient", 0), ("cost_inpatient", 1), ("cost_pharmacy", 2)):
         b.add_mean(name, lt, act.ctype == t)
+    del lt
     _pair_means(act, b)
-    med = (act.ctype == 0) | (act.ctype == 1)
-    b.add_rate("admission_rate", act.ctype == 1, med)
+    b.add_rate("admission_rate", act.ctype == 1, (act.ctype == 0) | (act.ctype == 1))
     b.add_mean("length_of_stay", act.los.astype(float), act.ctype == 1)
     _readmissions(act, b)
-    wd = (act.day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
-    b.add_rate("weekend_share", wd >= 5, ok)
+    ok = act.day >= 0
+    b.add_rate("weekend_share", (act.day.astype(np.int64) + 3) % 7 >= 5, ok)  # 1970-01-01 was a Thursday: Monday = 0
     if finer_or_equal(act.time_precision, "hour"):
         b.add_rate("night_share", (act.sec < 6 * 3600) | (act.sec >= 22 * 3600), ok)
     else:
         notes.append(f"times are known to the {act.time_precision or 'unknown'} only: night share not computed, "
                      "weekend share kept / 时间仅精确到日：不计夜间占比，保留周末占比")
+    del ok
     if (act.doc >= 0).any():
-        docs = act.doc >= 0
+        both = (act.doc >= 0) & (act.prov >= 0)
         ninst = act.n_entities
-        key = act.prov[docs & (act.prov >= 0)].astype(np.int64) * ninst + act.doc[docs & (act.prov >= 0)]
+        key = act.prov[both].astype(np.int64) * ninst + act.doc[both]
         uk, cnt = np.unique(key, return_counts=True)
+        del key
         top = np.zeros(ninst)
         np.maximum.at(top, uk // ninst, cnt)
-        nd = np.bincount(act.prov[docs & (act.prov >= 0)], minlength=ninst).astype(float)
+        nd = np.bincount(act.prov[both], minlength=ninst).astype(float)
         b.add("top_doctor_share", nd, top)
+        del both, uk, cnt
     _patient_side(act, b, notes)
     _items(store, act, b, notes)
     cols = ["indicator", "row", "n", "sum", "sumsq", "value"]

@@ -31,7 +31,7 @@ from scipy import sparse
 
 from .activity import Activity
 
-__all__ = ["ProviderGraph", "provider_graph", "network_evidence", "network_part"]
+__all__ = ["ProviderGraph", "provider_graph", "network_evidence", "network_part", "count_matrix"]
 
 
 class ProviderGraph:
@@ -42,25 +42,30 @@ class ProviderGraph:
         self.n_entities = ne
         self.is_provider = np.isin(act.entities["entity_type"].to_numpy(), ["institution", "pharmacy"])
         self.is_doctor = act.entities["entity_type"].to_numpy() == "doctor"
-        sel = (act.prov >= 0) & (act.pat >= 0)
-        Bp = sparse.csr_matrix((np.ones(int(sel.sum())), (act.prov[sel], act.pat[sel])), shape=(ne, npat))
-        seld = (act.prov >= 0) & (act.doc >= 0)
-        Bd = sparse.csr_matrix((np.ones(int(seld.sum())), (act.prov[seld], act.doc[seld])), shape=(ne, ne))
-        self.claims = np.asarray(Bp.sum(axis=1)).ravel()
-        # two walks to other providers: through shared patients and through shared doctors
+        # two walks to other providers: through shared patients and through shared doctors (each
+        # count matrix and transpose dropped as soon as its walk is built)
         self.walks = []
-        for B in (Bp, Bd):
-            P, Q = _rownorm(B), _rownorm(B.T.tocsr())
-            self_p = np.asarray(P.multiply(Q.T.tocsr()).sum(axis=1)).ravel()
+        for conn, shape in ((act.pat, (ne, npat)), (act.doc, (ne, ne))):
+            B = count_matrix(act.prov, conn, shape)
+            if conn is act.pat:
+                self.claims = np.asarray(B.sum(axis=1)).ravel()
             has = np.asarray(B.sum(axis=1)).ravel() > 0
+            P = _rownorm(B)
+            Bt = B.T.tocsr()
+            del B
+            Q = _rownorm(Bt)
+            del Bt
+            Qt = Q.T.tocsr()
+            self_p = np.asarray(P.multiply(Qt).sum(axis=1)).ravel()
+            del Qt
             self.walks.append((P, Q, self_p, has & (self_p < 1 - 1e-9)))
+            del P, Q
         self.P, self.Q = self.walks[0][0], self.walks[0][1]
         # effective number of patients (1 / Σ P²) for shrinkage
         sq = np.asarray(self.P.multiply(self.P).sum(axis=1)).ravel()
         self.m_eff = np.where(sq > 0, 1.0 / np.where(sq > 0, sq, 1.0), 0.0)
         # doctors: doctor -> patient (their claims) -> provider
-        seldp = (act.doc >= 0) & (act.pat >= 0)
-        Dp = sparse.csr_matrix((np.ones(int(seldp.sum())), (act.doc[seldp], act.pat[seldp])), shape=(ne, npat))
+        Dp = count_matrix(act.doc, act.pat, (ne, npat))
         self.Pd = _rownorm(Dp)
         sqd = np.asarray(self.Pd.multiply(self.Pd).sum(axis=1)).ravel()
         self.m_eff_d = np.where(sqd > 0, 1.0 / np.where(sqd > 0, sqd, 1.0), 0.0)
@@ -94,6 +99,40 @@ class ProviderGraph:
         idx = np.argsort(-contrib, kind="stable")[:k]
         idx = idx[w[idx] > 0]
         return pd.DataFrame({"row": idx, "weight": w[idx], "risk": r[idx], "contribution": contrib[idx]})
+
+
+#: claims per slice of rows in :func:`count_matrix` (bounds its sort's memory)
+COUNT_CHUNK = 1 << 21
+
+
+def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """CSR matrix of how many claims have each (row, col) (pairs with a negative side skipped):
+    the matrix ``csr_matrix((ones, (rows, cols)))`` sums to, built a slice of rows at a time and
+    stacked, so that the one-entry-per-claim form never exists for all claims at once.
+
+    >>> count_matrix(np.array([1, 0, 1, -1, 1]), np.array([2, 0, 2, 1, 0]), (2, 3)).toarray().tolist()
+    [[1.0, 0.0, 0.0], [1.0, 0.0, 2.0]]
+    """
+    nr, nc = shape
+    ok = (rows >= 0) & (cols >= 0)
+    cnt = np.bincount(rows[ok], minlength=nr) if nr else np.zeros(0, np.int64)
+    del ok
+    cum = np.cumsum(cnt)
+    total = int(cum[-1]) if len(cum) else 0
+    cuts = np.searchsorted(cum, np.arange(COUNT_CHUNK, total, COUNT_CHUNK), side="left") + 1
+    edges = np.unique(np.r_[0, np.minimum(cuts, nr), nr]).astype(np.int64)
+    parts = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (rows >= lo) & (rows < hi) & (cols >= 0)
+        m = sparse.csr_matrix((np.ones(int(sel.sum())), (rows[sel] - lo, cols[sel])), shape=(int(hi - lo), nc))
+        m.sum_duplicates()  # canonical: sorted columns, one entry per pair
+        parts.append(m)
+        del sel
+    if not parts:
+        return sparse.csr_matrix(shape)
+    out = sparse.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+    out.sum_duplicates()
+    return out
 
 
 def _rownorm(m: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from .activity import Activity, claims_activity
+from .activity import Activity, claims_activity, index_of, release_arrow_memory, table_batches
 from .evidence import attributions, findings_evidence
-from .indicators import INDICATORS, provider_indicators
+from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, provider_indicators
 from .network import ProviderGraph, network_evidence, provider_graph
 from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import indicator_excess, peer_levels
@@ -106,15 +106,51 @@ def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
                          "claims": claims, "fund_total": fund, "patients": pats})
 
 
-def _terminal_volume(store: Any, terminals: list[str]) -> pd.DataFrame:
+def _terminal_volume(store: Any, terminals: list[str], act: Activity) -> pd.DataFrame:
+    """claims, fund_total and patients (distinct) per terminal, from the claims streamed: per claim
+    only a terminal code, the fund and the patient row (``act.pat``) are kept, never the strings.
+    The fund is summed by pandas per terminal over its claims in stored order (as a group-by of
+    the whole table would), a slice of terminals at a time."""
     if not terminals:
         return pd.DataFrame(columns=["entity_type", "entity_id", "claims", "fund_total", "patients"])
-    c = store.table("claims", ["terminal_id", "fund_amount", "patient_id"])
-    c = c[c["terminal_id"].isin(terminals)]
-    g = c.groupby(c["terminal_id"].astype(str))
-    v = pd.DataFrame({"claims": g.size().astype(float), "fund_total": g["fund_amount"].sum(),
-                      "patients": g["patient_id"].nunique().astype(float)}).reindex(terminals).fillna(0.0)
-    return v.rename_axis("entity_id").reset_index().assign(entity_type="terminal")
+    import pyarrow as pa
+
+    terms = pa.array(terminals, type=pa.string())
+    n, batches = table_batches(store, "claims", ["terminal_id", "fund_amount", "patient_id"])
+    codes, funds, pats = [], [], []
+    at = 0
+    for f in batches:
+        k = len(f)
+        t = index_of(f["terminal_id"], terms)
+        m = t >= 0
+        codes.append(t[m].astype(np.int32))
+        funds.append(f["fund_amount"].to_numpy("float64", na_value=np.nan)[m])
+        p = act.pat[at:at + k][m].astype(np.int64)
+        p[f["patient_id"].isna().to_numpy()[m]] = -1  # null patient ids are not a patient
+        pats.append(p)
+        at += k
+        del f, t, m
+    release_arrow_memory()
+    tc = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+    fd = np.concatenate(funds) if funds else np.zeros(0)
+    pt = np.concatenate(pats) if pats else np.zeros(0, np.int64)
+    del codes, funds, pats
+    nt = len(terminals)
+    claims = np.bincount(tc, minlength=nt).astype(float)
+    fund = np.zeros(nt)
+    people = np.zeros(nt)
+    npat = max(len(act.patients), 1)
+    for lo, hi in _entity_slices(tc, nt, PAIR_CHUNK):
+        sel = (tc >= lo) & (tc < hi)
+        s = pd.Series(fd[sel]).groupby(tc[sel]).sum()
+        fund[s.index.to_numpy()] = s.to_numpy(float)
+        has = sel & (pt >= 0)
+        uk = np.sort(tc[has].astype(np.int64) * npat + pt[has])  # distinct pairs by sorting (np.unique hashes: slower here)
+        uk = uk[np.r_[True, uk[1:] != uk[:-1]]] if uk.size else uk
+        people += np.bincount(uk // npat, minlength=nt)
+        del sel, s, has, uk
+    v = pd.DataFrame({"claims": claims, "fund_total": fund, "patients": people}, index=pd.Index(terminals, name="entity_id"))
+    return v.reset_index().assign(entity_type="terminal")
 
 
 def _exposure(vol: pd.DataFrame) -> np.ndarray:
@@ -198,13 +234,16 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     notes = list(act.notes)
     ent = act.entities
     ind, ind_notes = provider_indicators(store, act)
+    release_arrow_memory()  # each stage's temporaries handed back before the next allocates
     notes += ind_notes
     vol = _volume(act, ind)
     people: dict = {}
     att = attributions(store, findings, people_out=people)
+    release_arrow_memory()
     terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
-    vol_all = pd.concat([vol, _terminal_volume(store, terminals)], ignore_index=True)
+    vol_all = pd.concat([vol, _terminal_volume(store, terminals, act)], ignore_index=True)
     ex = indicator_excess(ind, ent, min_peers=int(p["min_peers"]))
+    release_arrow_memory()
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
     ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
@@ -216,6 +255,7 @@ def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskR
     rho = fe_idx["flagged_ratio"].reindex(key).fillna(0.0).to_numpy(float)[:ne] if fe_idx is not None else np.zeros(ne)
     seed_nats = ipart + np.log(np.maximum(rho, 1.0))
     seed = seed_nats / (1.0 + seed_nats)
+    release_arrow_memory()
     graph = provider_graph(act)
     net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
     nt = len(vol_all) - ne
