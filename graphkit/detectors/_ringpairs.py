@@ -271,11 +271,6 @@ def _pair_product(E: sparse.csr_matrix, W: sparse.csr_matrix, *, window: int, mi
     a = np.concatenate(A) if A else np.empty(0, np.int64)
     b = np.concatenate(B) if B else np.empty(0, np.int64)
     c = np.concatenate(C) if C else np.empty(0, np.int64)
-    if len(a) == 0:
-        return empty
-    a = np.concatenate(A) if A else np.empty(0, np.int64)
-    b = np.concatenate(B) if B else np.empty(0, np.int64)
-    c = np.concatenate(C) if C else np.empty(0, np.int64)
     return a, b, c
 
 
