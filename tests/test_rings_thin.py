@@ -5,11 +5,14 @@ family and strangers at a busy hub who also share days."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
+from scipy.stats import binom
 
-from graphkit.detectors.rings import collusion_rings, provider_activity, schedule_days
+from graphkit.detectors import REGISTRY
+from graphkit.detectors.rings import _edges, collusion_rings, provider_activity, schedule_days
 
 from test_rings import HUB_DOCS, _Claims, _loaded, _person
 
@@ -73,7 +76,7 @@ def thin_tables() -> tuple[dict, dict[str, set[str]]]:
     # camouflage: everyone's ordinary visits at the community centre near home (and the pharmacy
     # for all but the thin ring). A pair's synchrony and binomial tail count every unit both use:
     # where two members' own visits overlap, their two joint days weigh less — a ring this thin is
-    # at the floor of the pair stage (``min_surprise_ambulatory``)
+    # at the floor of the pair stage (the clinic's bar)
     for i, pid in enumerate(THIN + MADE + friends):
         h = COMMUNITY[i % len(COMMUNITY)]
         for _ in range(3):
@@ -101,9 +104,10 @@ def thin_store(tmp_path_factory):
 
 
 def test_thin_ring_and_the_clinic_it_makes_are_found(thin_store):
-    """With two joint days asked of a pair (``min_pair_visits_ambulatory=2``) both rings are found."""
+    """At the defaults both rings are found: the thin ring's pairs meet twice at a quiet clinic,
+    where two joint days beat the clinic's own bar (``thin_pairs``)."""
     store, planted = thin_store
-    fs = collusion_rings(store, min_pair_visits_ambulatory=2)
+    fs = collusion_rings(store)
     by_venue = {tuple(f.evidence["venues"]): f for f in fs}
     assert set(by_venue) == {("H0060",), ("H0070",)}, [f.summary for f in fs]
     thin, made = by_venue[("H0060",)], by_venue[("H0070",)]
@@ -121,22 +125,46 @@ def test_normal_sharing_is_not_a_ring(thin_store):
     too; none of them is reported, and the family is explained when every candidate is listed."""
     store, _ = thin_store
     shared = {x for ab in FRIENDS for x in ab} | set(FAMILY) | set(STRANGERS)
-    assert not any(set(f.evidence["members"]) & shared for f in collusion_rings(store, min_pair_visits_ambulatory=2))
-    low = collusion_rings(store, min_score=0.0, min_pair_visits_ambulatory=2)
+    assert not any(set(f.evidence["members"]) & shared for f in collusion_rings(store))
+    low = collusion_rings(store, min_score=0.0)
     fam = [f for f in low if set(f.evidence["members"]) & set(FAMILY)]
     assert all(f.score < 0.5 for f in fam)
     assert all(f.score == 0 for f in low if set(f.evidence["members"]) & set(STRANGERS))
 
 
-def test_pairs_alone_miss_the_thin_ring(thin_store):
-    """No pair of the thin ring meets three times: with three joint days asked of a pair (the
-    default, for speed) the ring never becomes a candidate; with two, the group does. The ring
-    that makes its clinic's business is found at the default."""
+def test_thin_pairs_only_where_two_days_can_beat_the_unit(thin_store):
+    """No pair of the thin ring meets three times. Two joint days are counted only at units where
+    a pair meeting twice can beat the unit's bar ``p*``: fewer than one pair of its regulars
+    expected to meet twice by chance with ``p₂ ≤ p*`` (counted here by brute force over the pairs
+    of H0060's regulars): the quiet clinic yields the ring's pairs, the busy hub (300 regulars,
+    ~8 days each) none — its people are dropped before any pair is formed. Without ``thin_pairs``
+    (three joint days asked of a pair) the ring is never a candidate."""
     store, _ = thin_store
-    pairs = store.projection("co_visit_pairs", min_pair_visits_ambulatory=2)
-    inside = pairs[pairs["patient_a"].isin(THIN) & pairs["patient_b"].isin(THIN)]
-    assert len(inside) and inside["co_visits"].max() == 2
-    fs = collusion_rings(store)
+    pairs = store.projection("co_visit_pairs")
+    thin = pairs[pairs["bar_visits"].notna()]
+    inside = thin[thin["patient_a"].isin(THIN) & thin["patient_b"].isin(THIN)]
+    assert len(inside) >= 3 and (inside["co_visits"] == 2).all()
+    act = provider_activity(store)
+    row = act[(act["provider_id"] == "H0060") & (act["mode"] == "ambulatory")].iloc[0]
+    D = float(schedule_days(row["span_first"], row["span_last"], row["open_days"], row["open_weekdays"]))
+    cl = store.table("claims", ["patient_id", "institution_id", "start_time"])
+    cl = cl[cl["institution_id"] == "H0060"]
+    days = cl.groupby("patient_id")["start_time"].apply(lambda t: t.dt.date.nunique())
+    n = days[days >= 2].to_numpy()
+    assert len(n) == row["regulars"]
+    p2 = sorted(binom.sf(1, min(x, y), max(x, y) / D) for x, y in itertools.combinations(n, 2))
+    pstar = 10 ** -inside["bar_visits"].iloc[0]
+    assert inside["bar_visits"].nunique() == 1 and inside["bar_visits"].iloc[0] > 0
+    chance = sum(q for q in p2 if q <= pstar * (1 + 1e-9))
+    assert chance <= 1.0 and (chance + sum(q for q in p2 if q > pstar * (1 + 1e-9)) > 1.0 or pstar * (1 + 1e-9) >= p2[-1])
+    # the hub's strangers (7–8 days each) meet twice too often to pass its bar: no thin edge
+    edges = {frozenset(ab) for ab in zip(*_edges(pairs, REGISTRY["collusion_ring"].defaults())[["a", "b"]].T.values)}
+    thin_hub = thin[thin["patient_a"].isin(STRANGERS) | thin["patient_b"].isin(STRANGERS)]
+    assert not edges & {frozenset(ab) for ab in zip(thin_hub["patient_a"], thin_hub["patient_b"])}
+    assert edges >= {frozenset(ab) for ab in zip(inside["patient_a"], inside["patient_b"])}
+    full = pairs[pairs["bar_visits"].isna()]
+    assert full["co_visits"].ge(3).any() and not (full["co_visits"].between(1, 2)).any()
+    fs = collusion_rings(store, thin_pairs=False)
     assert not any(set(f.evidence["members"]) & set(THIN) for f in fs)
     assert [f.evidence["members"] for f in fs] == [MADE]
 

@@ -21,6 +21,7 @@ from ..projections import projection
 _EMPTY_PAIRS = {
     "patient_a": "string", "patient_b": "string", "co_admissions": "int64", "expected_admissions": "float64",
     "possible_admissions": "float64", "co_visits": "int64", "expected_visits": "float64", "possible_visits": "float64",
+    "bar_visits": "float64",
 }
 
 
@@ -102,14 +103,18 @@ def _window_sizes(keys: np.ndarray, sizes: np.ndarray, window: int) -> np.ndarra
 
 def _mode_pairs(
     p: np.ndarray, u: np.ndarray, doc: np.ndarray, d: np.ndarray, *,
-    n_patients: int, window: int, max_basket: int, min_co: int, null: str,
+    n_patients: int, window: int, max_basket: int, min_co: int, null: str, thin: int = 0,
     chunk_flops: int = 4_000_000,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of patient codes with ≥ ``min_co`` joint baskets: (a, b, count, expected, possible).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of patient codes with ≥ ``min_co`` joint baskets, and (``0 < thin < min_co``, no
+    window) pairs with ≥ ``thin`` joint baskets where so few can pass (:func:`_thin_pairs`):
+    (a, b, count, expected, possible, bar).
 
-    ``possible`` = ``Σ_unit min(n_a, n_b)``: the joint days the pair could have had.
+    ``possible`` = ``Σ_unit min(n_a, n_b)``: the joint days the pair could have had; ``bar``:
+    the decades of surprise a thin pair needs (its units' bar), NaN for the full stage.
     """
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float), np.empty(0, float))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, float), np.empty(0, float),
+             np.empty(0, float))
     if len(p) == 0:
         return empty
     day0 = int(d.min())
@@ -147,8 +152,6 @@ def _mode_pairs(
     # --- eligibility: a pair needs min_co joint baskets, so each member needs min_co baskets
     per_p = np.bincount(ex_p, minlength=n_patients)
     elig = np.flatnonzero(per_p >= min_co)
-    if len(elig) < 2:
-        return empty
     row_of = np.full(n_patients, -1, np.int64)
     row_of[elig] = np.arange(len(elig))
     sel = row_of[ex_p] >= 0
@@ -181,9 +184,63 @@ def _mode_pairs(
         W.data[:] = 1
     else:
         W = E
+    a, b, c = _pair_product(E, W, window=window, min_co=min_co, chunk_flops=chunk_flops)
+    # --- unit schedules (the day counts D of the null below and of the thin-pair bar)
+    bunit = basket_keys // span
+    bday = basket_keys % span
+    units, _, uinv = _runs(bunit)
+    if null == "period":
+        # admissions: uniform over the whole observation period — not the unit's own span,
+        # which a hospital that exists for its ring shrinks to the ring's own weeks
+        D = np.full(len(units), float(max(int(bday.max()) - int(bday.min()) + 1, 28)))
+    else:
+        # ambulatory: the unit's weekly schedule over its active span (:func:`schedule_days`)
+        seen = np.bincount(uinv, minlength=len(units))
+        # central span of the unit's person-days: ``ex`` holds one row per (basket, person), by basket
+        first, last = central_span(uinv[col_ex], bday[col_ex], len(units))
+        wk = _open_weekdays(uinv, bday - window + day0, len(units))
+        D = np.maximum(schedule_days(first, last, seen, wk), 1.0)
+    a, b, c = elig[a], elig[b], c
+    bar = np.full(len(a), np.nan)
+    if 0 < thin < min_co and not window:
+        ta, tb, tc, tbar = _thin_pairs(ex_p, col_ex, uinv, D, n_patients=n_patients, thin=thin, chunk_flops=chunk_flops)
+        if len(ta):
+            # pairs the full stage already holds keep their full count and the fixed bar
+            new = _lookup(np.sort(a * NP + b), ta * NP + tb) < 0
+            a, b, c = np.r_[a, ta[new]], np.r_[b, tb[new]], np.r_[c, tc[new]]
+            bar = np.r_[bar, tbar[new]]
+    if len(a) == 0:
+        return empty
+    # --- expected joint days under independence: sum over units of n_a * n_b * (2w+1) / D
+    f = np.minimum((2 * window + 1) / D, 1.0)
+    people = _uniq(np.r_[a, b])
+    row = _lookup(people, ex_p)
+    sel = row >= 0
+    N = sparse.csr_matrix(
+        (np.ones(int(sel.sum()), np.float64), (row[sel], uinv[col_ex[sel]])), shape=(len(people), len(units)),
+    )
+    N.sum_duplicates()
+    ia, ib = _index_of(people, a), _index_of(people, b)
+    exp = np.empty(len(a))
+    pos = np.empty(len(a))
+    step = 1_000_000
+    for s0 in range(0, len(a), step):
+        Na, Nb = N[ia[s0:s0 + step]], N[ib[s0:s0 + step]]
+        exp[s0:s0 + step] = Na.multiply(Nb) @ f
+        pos[s0:s0 + step] = np.asarray(Na.minimum(Nb).sum(axis=1)).ravel()
+    cap = np.minimum(per_p[a], per_p[b]).astype(float)
+    exp = np.minimum(exp, cap)
+    return a, b, c, exp, np.maximum(pos, c), bar
+
+
+def _pair_product(E: sparse.csr_matrix, W: sparse.csr_matrix, *, window: int, min_co: int,
+                  chunk_flops: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row pairs ``a < b`` of ``E·Wᵀ`` (``min(E·Wᵀ, W·Eᵀ)`` with a window) with ≥ ``min_co``
+    joint baskets: (a, b, count)."""
     # K = E·Wᵀ (and min(E·Wᵀ, W·Eᵀ) with a window) in row chunks of bounded work; only pairs
     # a < b are kept, so the people are cut into column groups and a chunk of rows is multiplied
     # with its own group and the later ones only (about half the work of the full product)
+    nB = E.shape[1]
     colsize = np.bincount(W.indices, minlength=nB)
     flops = E.multiply(colsize[None, :]).sum(axis=1).A.ravel() if E.nnz else np.zeros(E.shape[0])
     if window:
@@ -214,39 +271,136 @@ def _mode_pairs(
     a = np.concatenate(A) if A else np.empty(0, np.int64)
     b = np.concatenate(B) if B else np.empty(0, np.int64)
     c = np.concatenate(C) if C else np.empty(0, np.int64)
+    return a, b, c
+
+
+def _thin_pairs(
+    ex_p: np.ndarray, col_ex: np.ndarray, uinv: np.ndarray, D: np.ndarray, *,
+    n_patients: int, thin: int, chunk_flops: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (a, b, joint days, bar) with ≥ ``thin`` (2) joint baskets counted only where such a
+    pair could be beyond its unit's bar.
+
+    The bar of a unit (:func:`thin_pair_bar`) is the chance ``p*`` below which fewer than one
+    pair of its regulars is expected to meet twice by chance; a person with ``n`` days there
+    meets a partner twice with chance at least ``p₂`` with the unit's least frequent regular
+    (``p₂`` grows with both day counts), so people above ``p*`` even then can pass with nobody and
+    are dropped before any pair is formed: at a hub (thousands of regulars) nobody is left, at a
+    quiet clinic the occasional visitors are kept — the product runs over small baskets of few
+    people only. ``bar`` of a pair is the mean
+    ``-log10 p*`` of the units of its joint days.
+
+    ``ex_p``: person of each (basket, person) entry; ``col_ex``: its basket; ``uinv``: the unit
+    of each basket; ``D``: each unit's schedule days.
+
+    >>> a, b, c, bar = _thin_pairs(np.array([0, 1, 0, 1, 2]), np.array([0, 0, 1, 1, 1]),
+    ...                            np.array([0, 0]), np.array([100.0]), n_patients=3, thin=2, chunk_flops=10)
+    >>> a.tolist(), b.tolist(), c.tolist(), bar.round(2).tolist()
+    ([0], [1], [2], [3.4])
+    """
+    z = np.empty(0, np.int64)
+    NP = np.int64(n_patients)
+    unit = uinv[col_ex]
+    ukeys, inv, n_up = np.unique(unit * NP + ex_p, return_inverse=True, return_counts=True)
+    n = n_up[inv]  # the entry's person's days at its unit
+    reg = n_up >= thin
+    pstar = thin_pair_bar(ukeys[reg] // NP, n_up[reg], D)
+    with np.errstate(divide="ignore"):
+        bar = -np.log10(pstar)
+    # p₂ grows with both day counts: a person passes with somebody only if with the unit's
+    # least frequent regular
+    from scipy.stats import binom
+
+    lo = np.full(len(D), np.iinfo(np.int64).max)
+    np.minimum.at(lo, ukeys[reg] // NP, n_up[reg])
+    ru = ukeys // NP
+    best = np.where(reg, binom.sf(1, np.minimum(n_up, lo[ru]), np.minimum(np.maximum(n_up, lo[ru]) / D[ru], 1.0)), 1.0)
+    keep = (best <= pstar[ru] * (1 + 1e-9))[inv]
+    if keep.sum() < 2 * thin:
+        return z, z, z, np.empty(0)
+    kp, kc = ex_p[keep], col_ex[keep]
+    # baskets with ≥ 2 such people and people with ≥ thin such baskets
+    cols, ccount = np.unique(kc, return_counts=True)
+    ok = ccount[np.searchsorted(cols, kc)] >= 2
+    kp, kc = kp[ok], kc[ok]
+    people, pcount = np.unique(kp, return_counts=True)
+    ok = pcount[np.searchsorted(people, kp)] >= thin
+    kp, kc = kp[ok], kc[ok]
+    if len(kp) < 2 * thin:
+        return z, z, z, np.empty(0)
+    people = np.unique(kp)
+    cols = np.unique(kc)
+    Et = sparse.csr_matrix((np.ones(len(kp), np.int32), (np.searchsorted(people, kp), np.searchsorted(cols, kc))),
+                           shape=(len(people), len(cols)))
+    a, b, c = _pair_product(Et, Et, window=0, min_co=thin, chunk_flops=chunk_flops)
     if len(a) == 0:
-        return empty
-    # --- expected joint days under independence: sum over units of n_a * n_b * (2w+1) / D
-    bunit = basket_keys // span
-    bday = basket_keys % span
-    units, _, uinv = _runs(bunit)
-    if null == "period":
-        # admissions: uniform over the whole observation period — not the unit's own span,
-        # which a hospital that exists for its ring shrinks to the ring's own weeks
-        D = np.full(len(units), float(max(int(bday.max()) - int(bday.min()) + 1, 28)))
-    else:
-        # ambulatory: the unit's weekly schedule over its active span (:func:`schedule_days`)
-        seen = np.bincount(uinv, minlength=len(units))
-        # central span of the unit's person-days: ``ex`` holds one row per (basket, person), by basket
-        first, last = central_span(uinv[col_ex], bday[col_ex], len(units))
-        wk = _open_weekdays(uinv, bday - window + day0, len(units))
-        D = np.maximum(schedule_days(first, last, seen, wk), 1.0)
-    f = np.minimum((2 * window + 1) / D, 1.0)
-    N = sparse.csr_matrix(
-        (np.ones(E.nnz, np.float64), (np.repeat(np.arange(E.shape[0]), np.diff(E.indptr)), uinv[E.indices])),
-        shape=(E.shape[0], len(units)),
-    )
-    N.sum_duplicates()
-    exp = np.empty(len(a))
-    pos = np.empty(len(a))
-    step = 1_000_000
-    for s0 in range(0, len(a), step):
-        Na, Nb = N[a[s0:s0 + step]], N[b[s0:s0 + step]]
-        exp[s0:s0 + step] = Na.multiply(Nb) @ f
-        pos[s0:s0 + step] = np.asarray(Na.minimum(Nb).sum(axis=1)).ravel()
-    cap = np.minimum(per_p[elig[a]], per_p[elig[b]]).astype(float)
-    exp = np.minimum(exp, cap)
-    return elig[a], elig[b], c, exp, np.maximum(pos, c)
+        return z, z, z, np.empty(0)
+    cbar = bar[uinv[cols]]
+    pbar = np.asarray(Et[a].multiply(Et[b]) @ cbar).ravel() / c
+    return people[a], people[b], c, pbar
+
+
+def thin_pair_bar(unit: np.ndarray, n: np.ndarray, D: np.ndarray, *, max_levels: int = 24) -> np.ndarray:
+    """Per unit: the chance ``p*`` a pair of its regulars may have of meeting twice and still be
+    listed, such that fewer than one pair is expected to pass by chance.
+
+    A pair with ``n_a, n_b`` days at a unit open ``D`` days meets on ≥ 2 of them with chance
+    ``p₂ = P(Binomial(min(n_a, n_b), max(n_a, n_b) / D) ≥ 2)``; a pair passes only when it met
+    twice *and* ``p₂ ≤ p*``, so the expected number of chance pairs is ``Σ p₂`` over the pairs of
+    regulars with ``p₂ ≤ p*`` — computed over the unit's own regulars and schedule (the discrete
+    tail, not a Bonferroni count: pairs that cannot reach ``p*`` cost nothing). ``p*`` is the
+    largest ``p₂`` keeping that sum ≤ 1 (0 when the likeliest pairs already exceed it). The
+    regulars' day counts are grouped into levels; beyond the ``max_levels`` lowest, ``p*`` stays
+    below the first level left out (conservative).
+
+    ``unit``, ``n``: one row per (unit, regular) — its unit index and days there (≥ 2); ``D``:
+    schedule days per unit.
+
+    >>> thin_pair_bar(np.zeros(4, np.int64), np.array([2, 2, 2, 3]), np.array([100.0])).round(6).tolist()
+    [0.0009]
+    >>> thin_pair_bar(np.zeros(800, np.int64), np.full(800, 2), np.array([100.0])).tolist()
+    [0.0]
+    """
+    from scipy.stats import binom
+
+    n_units = len(D)
+    out = np.zeros(n_units)
+    if len(n) == 0:
+        return out
+    big = np.int64(int(n.max()) + 1)
+    lv, h = np.unique(unit.astype(np.int64) * big + n, return_counts=True)
+    lu, ln = lv // big, lv % big
+    first = np.searchsorted(lu, np.arange(n_units))
+    rank = np.arange(len(lv)) - first[lu]
+    cap = np.full(n_units, np.inf)  # p* stays below the first level left out
+    over = rank == max_levels
+    cap[lu[over]] = (ln[over] / D[lu[over]]) ** 2
+    inl = rank < max_levels
+    lu, ln, h, rank = lu[inl], ln[inl], h[inl], rank[inl]
+    I, J = [], []
+    for off in range(max_levels):
+        i = np.arange(len(lu) - off)
+        j = i + off
+        same = lu[i] == lu[j]
+        I.append(i[same])
+        J.append(j[same])
+    i, j = np.concatenate(I), np.concatenate(J)
+    cnt = np.where(i == j, h[i] * (h[i] - 1) / 2, h[i] * h[j]).astype(float)
+    u = lu[i]
+    m, M = np.minimum(ln[i], ln[j]), np.maximum(ln[i], ln[j])
+    p2 = binom.sf(1, m, np.minimum(M / D[u], 1.0))
+    ok = cnt > 0
+    u, p2, cnt = u[ok], p2[ok], cnt[ok]
+    o = np.lexsort((p2, u))
+    u, p2, cnt = u[o], p2[o], cnt[o]
+    cum = np.cumsum(p2 * cnt)
+    start = np.searchsorted(u, u)  # first row of each unit
+    base = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
+    within = cum - base <= 1.0
+    # equal p₂ must pass together: a level passes only when its whole tie group does
+    fine = within & (np.r_[p2[1:] != p2[:-1], True] | (np.r_[u[1:] != u[:-1], True]))
+    np.maximum.at(out, u[fine], p2[fine])
+    return np.minimum(out, np.nextafter(cap, 0))
 
 
 #: column groups of the pair product (``_mode_pairs``): chunk × later groups only
@@ -270,7 +424,7 @@ def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
 @projection("co_visit_pairs")
 def co_visit_pairs(
     store: Any, *, min_pair_visits: int = 2, min_pair_visits_ambulatory: int = 3, window_days: int = 1,
-    max_basket: int = 40, ambulatory: bool = True,
+    max_basket: int = 40, ambulatory: bool = True, thin_pairs: bool = True,
 ) -> pd.DataFrame:
     """Patient pairs settled together repeatedly, with the joint days expected by chance.
 
@@ -280,6 +434,9 @@ def co_visit_pairs(
     three for ambulatory care (``co_visits``: same-day outpatient / pharmacy settlements). A
     pair is listed when either count reaches its threshold (``min_pair_visits`` /
     ``min_pair_visits_ambulatory``); the other count is then 0 when below its own threshold.
+    With ``thin_pairs``, pairs with two joint ambulatory days are listed too where two joint
+    days could beat the unit's own bar (:func:`_thin_pairs`); ``bar_visits`` is that bar in
+    decades (NaN for pairs of the full stage).
     """
     cols = ["patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id", "start_time"]
     cl = store.table("claims", cols)
@@ -305,10 +462,12 @@ def co_visit_pairs(
         results[name] = _mode_pairs(
             pcode[m].astype(np.int64), prov[m], dcode[m].astype(np.int64), day[m],
             n_patients=n, window=w, max_basket=max_basket, min_co=mc, null=null,
+            thin=2 if (thin_pairs and name == "vis") else 0,
         )
     frames = []
-    for name, (a, b, c, e, ps) in results.items():
-        frames.append(pd.DataFrame({"a": a, "b": b, f"co_{name}": c, f"exp_{name}": e, f"pos_{name}": ps}))
+    for name, (a, b, c, e, ps, bar) in results.items():
+        frames.append(pd.DataFrame({"a": a, "b": b, f"co_{name}": c, f"exp_{name}": e, f"pos_{name}": ps,
+                                    **({"bar_vis": bar} if name == "vis" else {})}))
     df = frames[0]
     for other in frames[1:]:
         df = df.merge(other, on=["a", "b"], how="outer")
@@ -330,6 +489,7 @@ def co_visit_pairs(
             "co_visits": df["co_vis"].to_numpy(np.int64),
             "expected_visits": df["exp_vis"].to_numpy(float),
             "possible_visits": df["pos_vis"].to_numpy(float),
+            "bar_visits": df["bar_vis"].to_numpy(float) if "bar_vis" in df else np.full(len(df), np.nan),
         }
     )
 
@@ -480,7 +640,13 @@ def _edges(pairs: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
         n = np.maximum(pairs[f"possible_{name}"].to_numpy(float), c)
         sync = c / np.maximum(n, 1.0)
         surprise = _binom_surprise(c, n, x)
-        k = on & (c >= mc) & (l_ >= p["min_lift"]) & (sync >= p["min_synchrony"]) & (surprise >= ms)
+        enough = c >= mc
+        if name == "visits" and "bar_visits" in pairs:
+            # a thin pair (two joint days where so few can pass) needs its units' own bar
+            bar = pairs["bar_visits"].to_numpy(float)
+            thin = ~np.isnan(bar) & (c >= 2) & ~enough
+            enough, ms = enough | thin, np.where(thin, bar, ms)
+        k = on & enough & (l_ >= p["min_lift"]) & (sync >= p["min_synchrony"]) & (surprise >= ms)
         ok.append(k)
         co.append(np.where(k, c * w, 0.0))
         obs.append(np.where(k, c, 0.0))

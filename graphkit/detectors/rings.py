@@ -198,6 +198,9 @@ PARAMS: list[Param] = [
     Param("dense", True, "bool",
           doc="also find dense blocks: people admitted to one institution far more often than chance, together or not"),
     Param("min_block_visits", 3, "int", low=2, doc="admissions at one institution that make a person a heavy user there"),
+    Param("thin_pairs", True, "bool",
+          doc="also link two people with two joint ambulatory days where that beats the unit's own bar "
+              "(fewer than one chance pair among its regulars)"),
 ]
 
 
@@ -223,6 +226,7 @@ def collusion_rings(
     seed: int = 0,
     dense: bool = True,
     min_block_visits: int = 3,
+    thin_pairs: bool = True,
 ) -> list[Finding]:
     """Groups of people and providers settled together far more densely than chance.
 
@@ -240,7 +244,7 @@ def collusion_rings(
     p = check_params(KIND, PARAMS, {k: v for k, v in locals().items() if k != "store"})
     pairs = store.projection(
         "co_visit_pairs", min_pair_visits=min_pair_visits, min_pair_visits_ambulatory=min_pair_visits_ambulatory,
-        window_days=window_days, max_basket=max_basket, ambulatory=ambulatory,
+        window_days=window_days, max_basket=max_basket, ambulatory=ambulatory, thin_pairs=thin_pairs,
     )
     e = _edges(pairs, p)
     del pairs
