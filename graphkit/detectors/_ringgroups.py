@@ -159,10 +159,18 @@ def _merge_groups(ev: pd.DataFrame, n_groups: int, window: int, comp: np.ndarray
         evs = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
                                       lo=("day", "min"), hi=("day", "max")).reset_index()
         n_ev = evs.groupby("group").size()
-        both = evs.merge(evs, on=["venue", "mode"])
-        gap = np.where(both["mode"] == "inpatient", window, 0)
-        both = both[(both["group_x"] < both["group_y"]) & (both["lo_y"] <= both["hi_x"] + gap)
-                    & (both["lo_x"] <= both["hi_y"] + gap)]
+        # pairs of events at one venue whose day ranges (widened by the window) overlap: a range
+        # join on lo_y ∈ [lo_x − gap − longest event, hi_x + gap], then the exact test
+        code = _venue_codes(evs)[0]
+        lo, hi = evs["lo"].to_numpy(np.int64), evs["hi"].to_numpy(np.int64)
+        g = np.where(evs["mode"].to_numpy(object) == "inpatient", window, 0).astype(np.int64)
+        longest = int((hi - lo).max())
+        xi, yi = _range_pairs(code, lo - g - longest, hi + g, code, lo)
+        gx = evs["group"].to_numpy()
+        keep = (gx[xi] < gx[yi]) & (lo[xi] <= hi[yi] + g[xi])
+        xi, yi = xi[keep], yi[keep]
+        both = pd.DataFrame({"group_x": gx[xi], "group_y": gx[yi], "event_x": evs["event"].to_numpy()[xi],
+                             "event_y": evs["event"].to_numpy()[yi]})
         if len(both):
             shared = pd.concat([
                 both.groupby(["group_x", "group_y"])["event_x"].nunique().rename("sx"),
@@ -227,8 +235,7 @@ def _joiners(ev: pd.DataFrame, cl: pd.DataFrame, shared: _Shared, activity: pd.D
     if not frames:
         return {}
     days = pd.concat(frames, ignore_index=True)
-    hit = evs.merge(days, on=["venue", "mode"])
-    hit = hit[(hit["day"] >= hit["lo"] - hit["w"]) & (hit["day"] <= hit["hi"] + hit["w"])]
+    hit = _in_windows(evs, days)
     h = hit.groupby(["group", "patient_id"])["event"].nunique()
     # a member of another candidate ring may move here only when they attend more events here
     own = ev.groupby("patient_id")["event"].nunique()
@@ -279,6 +286,59 @@ def _joiners(ev: pd.DataFrame, cl: pd.DataFrame, shared: _Shared, activity: pd.D
                     out[seen[x]].discard(x)
                 seen[x] = g
     return {g: s for g, s in out.items() if s}
+
+
+def _range_pairs(lcode: np.ndarray, llo: np.ndarray, lhi: np.ndarray, rcode: np.ndarray,
+                 rval: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)`` with ``lcode[i] == rcode[j]`` and ``llo[i] ≤ rval[j] ≤ lhi[i]``
+    (integer arrays): a range join by one sort of the right side and two binary searches per
+    left row, never the full product of rows sharing a code.
+
+    >>> _range_pairs(np.array([0, 1]), np.array([2, 0]), np.array([3, 9]), np.array([0, 0, 1, 0]), np.array([1, 2, 5, 3]))
+    (array([0, 0, 1]), array([1, 3, 2]))
+    """
+    lcode, llo, lhi = (np.asarray(a, np.int64) for a in (lcode, llo, lhi))
+    rcode, rval = np.asarray(rcode, np.int64), np.asarray(rval, np.int64)
+    if len(lcode) == 0 or len(rcode) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    base = min(int(rval.min()), int(llo.min()))
+    width = np.int64(max(int(rval.max()), int(lhi.max())) - base + 1)
+    key = rcode * width + (rval - base)
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    start = np.searchsorted(skey, lcode * width + (np.clip(llo, base, None) - base), side="left")
+    end = np.searchsorted(skey, lcode * width + (lhi - base), side="right")
+    n = np.maximum(end - start, 0)
+    li = np.repeat(np.arange(len(lcode)), n)
+    ri = order[np.repeat(start, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))]
+    return li, ri
+
+
+def _venue_codes(*frames: pd.DataFrame) -> list[np.ndarray]:
+    """One integer code per (venue, mode) shared across ``frames``."""
+    vm = pd.MultiIndex.from_arrays([pd.concat([f["venue"] for f in frames], ignore_index=True).astype(str),
+                                    pd.concat([f["mode"] for f in frames], ignore_index=True).astype(str)])
+    code = pd.factorize(vm)[0].astype(np.int64)
+    cuts = np.cumsum([len(f) for f in frames])[:-1]
+    return np.split(code, cuts)
+
+
+def _in_windows(evs: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    """``evs.merge(days, on=["venue", "mode"])`` restricted to ``lo − w ≤ day ≤ hi + w``, without
+    the full product (a hub's events would pair with every person-day at the hub).
+
+    >>> e = pd.DataFrame({"event": [0], "group": [1], "venue": ["v"], "mode": ["m"], "lo": [5], "hi": [6], "w": [1]})
+    >>> d = pd.DataFrame({"venue": ["v", "v", "v", "u"], "mode": "m", "patient_id": ["a", "b", "c", "a"], "day": [3, 4, 7, 5]})
+    >>> _in_windows(e, d)[["event", "patient_id", "day"]].to_dict("list")
+    {'event': [0, 0], 'patient_id': ['b', 'c'], 'day': [4, 7]}
+    """
+    ec, dc = _venue_codes(evs, days)
+    w = evs["w"].to_numpy(np.int64)
+    li, ri = _range_pairs(ec, evs["lo"].to_numpy(np.int64) - w, evs["hi"].to_numpy(np.int64) + w,
+                          dc, days["day"].to_numpy(np.int64))
+    left = evs.iloc[li].reset_index(drop=True)
+    right = days.drop(columns=["venue", "mode"]).iloc[ri].reset_index(drop=True)
+    return pd.concat([left, right], axis=1)
 
 
 def _components(edges: pd.DataFrame, groups: list[list[str]]) -> np.ndarray:
