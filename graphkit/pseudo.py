@@ -25,7 +25,7 @@ import pandas as pd
 
 from .errors import GraphkitError
 
-__all__ = ["Pseudonymiser", "DEMO_KEY", "resolve_key", "demo_key_allowed"]
+__all__ = ["Pseudonymiser", "DEMO_KEY", "MIN_KEY_BITS", "check_key_strength", "resolve_key", "demo_key_allowed"]
 
 DEMO_KEY = b"graphkit-demo-key-not-for-real-data"
 
@@ -48,19 +48,56 @@ def demo_key_allowed(bundle: str | Path | None) -> bool:
         return False
 
 
+#: the least key material accepted from the environment or a key file, in bits
+MIN_KEY_BITS = 128
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def check_key_strength(key: bytes, source: str) -> bytes:
+    """``key`` if it carries at least :data:`MIN_KEY_BITS` bits, else a clear error.
+
+    A key must be *generated*, not typed: hex of ≥ 32 digits (``openssl rand -hex 32``,
+    ``python -c "import secrets; print(secrets.token_hex(32))"``) or a binary key file of ≥ 16
+    bytes. A passphrase cannot be measured, so it is refused: with a guessable key anyone holding
+    a store could recompute tokens of known names and ID numbers (pseudonyms are HMACs of
+    low-entropy values) and, from the public ``key_id``, test candidate keys offline.
+
+    >>> check_key_strength(b"9e107d9d372bb6826bd81d3542a419d6", "test") == b"9e107d9d372bb6826bd81d3542a419d6"
+    True
+    >>> check_key_strength(b"bureau-key-2024", "test")
+    Traceback (most recent call last):
+    ...
+    graphkit.errors.GraphkitError: 假名化密钥太弱 / pseudonymisation key from test is too weak: ...
+    """
+    need = MIN_KEY_BITS // 8
+    text = all(32 <= b < 127 for b in key)
+    if text and set(key) <= _HEX:
+        ok = len(key) >= 2 * need and len(set(key.lower())) >= 6
+    else:
+        ok = not text and len(key) >= need and len(set(key)) >= need // 2
+    if not ok:
+        raise GraphkitError(
+            f"假名化密钥太弱 / pseudonymisation key from {source} is too weak: use ≥ {MIN_KEY_BITS} random bits, "
+            f"as ≥ {2 * need} hex digits (openssl rand -hex 32) or a binary key file of ≥ {need} bytes; "
+            "passphrases are refused")
+    return key
+
+
 def resolve_key(key: bytes | str | None = None, *, allow_demo: bool = True) -> bytes:
-    """Return the pseudonymisation key: explicit, env, key file, or (if allowed) the demo key."""
+    """Return the pseudonymisation key: explicit (trusted calling code), env, key file — both
+    checked by :func:`check_key_strength` — or (if allowed) the demo key."""
     if key is not None:
         return key.encode() if isinstance(key, str) else key
     env = os.environ.get("GRAPHKIT_PSEUDO_KEY")
     if env:
-        return env.encode()
+        return check_key_strength(env.encode(), "GRAPHKIT_PSEUDO_KEY")
     key_file = os.environ.get("GRAPHKIT_PSEUDO_KEY_FILE")
     if key_file:
-        data = Path(key_file).read_bytes().strip()
+        raw = Path(key_file).read_bytes()
+        data = raw.strip() if all(32 <= b < 127 or b in b"\r\n\t " for b in raw) else raw
         if not data:
             raise GraphkitError(f"pseudonymisation key file {key_file} is empty")
-        return data
+        return check_key_strength(data, f"key file {key_file}")
     if allow_demo:
         return DEMO_KEY
     raise GraphkitError(

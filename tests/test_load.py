@@ -34,6 +34,8 @@ CLEAR_PERSONAL = (
     + [r["value"] for r in TINY["contacts"] if r["kind"] != "family"]
 )
 
+BUREAU_KEY = "9b3e7a1fc2d84e60" * 2  # a generated-looking 128-bit hex key (weak keys are refused)
+
 
 @pytest.fixture(autouse=True)
 def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -626,14 +628,14 @@ def test_different_key_gives_different_tokens_and_refuses_mixing(
     load_bundle(tiny_bundle, demo_store)
     demo_names = EmbeddedStore(demo_store).table("patients")["name"].tolist()
 
-    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY", "bureau-secret-2024")
+    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY", BUREAU_KEY)
     keyed_store = tmp_path / "keyed"
     load_bundle(tiny_bundle, keyed_store)
     keyed = EmbeddedStore(keyed_store)
     names = keyed.table("patients")["name"].tolist()
-    assert names == [Pseudonymiser(b"bureau-secret-2024").token(r["name"]) for r in TINY["patients"]]
+    assert names == [Pseudonymiser(BUREAU_KEY.encode()).token(r["name"]) for r in TINY["patients"]]
     assert set(names).isdisjoint(demo_names)
-    assert keyed.manifest["key_id"] == Pseudonymiser(b"bureau-secret-2024").key_id
+    assert keyed.manifest["key_id"] == Pseudonymiser(BUREAU_KEY.encode()).key_id
     assert_no_clear_personal_data(keyed_store)
 
     before = snapshot(demo_store)
@@ -644,10 +646,10 @@ def test_different_key_gives_different_tokens_and_refuses_mixing(
 
 def test_key_file(tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key_file = tmp_path / "key"
-    key_file.write_bytes(b"file-key\n")
+    key_file.write_bytes(b"c0ffee1234abcdef" * 2 + b"\n")
     monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY_FILE", str(key_file))
     load_bundle(tiny_bundle, tmp_path / "store")
-    assert EmbeddedStore(tmp_path / "store").manifest["key_id"] == Pseudonymiser(b"file-key").key_id
+    assert EmbeddedStore(tmp_path / "store").manifest["key_id"] == Pseudonymiser(b"c0ffee1234abcdef" * 2).key_id
 
 
 def test_pseudonymise_false_keeps_clear_values(tiny_bundle: Path, tmp_path: Path) -> None:

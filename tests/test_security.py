@@ -30,7 +30,7 @@ def test_demo_key_refused_outside_the_demo(tmp_path, monkeypatch):
     from graphkit.cli import main
 
     assert main(["load", str(bundle), "--store", str(tmp_path / "store")]) == 1
-    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY", "bureau-key-2024")
+    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY", "5b2e9c41d0a7f3e8" * 2)
     assert main(["load", str(bundle), "--store", str(tmp_path / "store")]) == 0
     # a generated demo bundle (it carries graphkit's truth.json) may use the demo key
     monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY")
@@ -130,3 +130,38 @@ def test_only_one_package_imports_the_driver():
             if any(n == "neo4j" or n.startswith("neo4j.") for n in names):
                 importers.add(path.relative_to(ROOT).parts[:2])
     assert importers <= {("graphkit", "neo4jstore")}, importers
+
+
+@pytest.mark.parametrize("weak", ["a", "bureau-key-2024", "0" * 64, "abcd" * 7])
+def test_weak_keys_are_refused(weak, tmp_path, monkeypatch):
+    """#16 attack 8: key `a` (or any passphrase, or too few hex digits) was accepted and could
+    be recovered from the public key_id at once."""
+    monkeypatch.delenv("GRAPHKIT_ALLOW_DEMO_KEY", raising=False)
+    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY_FILE", raising=False)
+    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY", weak)
+    from graphkit.pseudo import resolve_key
+
+    with pytest.raises(GraphkitError, match="too weak"):
+        resolve_key(allow_demo=False)
+
+
+def test_key_file_forms(tmp_path, monkeypatch):
+    """A hex key file (with its newline) and a binary key file of ≥ 16 random bytes are accepted;
+    a short or text passphrase file is refused."""
+    import os as _os
+
+    from graphkit.pseudo import resolve_key
+
+    monkeypatch.delenv("GRAPHKIT_PSEUDO_KEY", raising=False)
+    f = tmp_path / "key"
+    f.write_bytes(b"9e107d9d372bb6826bd81d3542a419d6\n")
+    monkeypatch.setenv("GRAPHKIT_PSEUDO_KEY_FILE", str(f))
+    assert resolve_key(allow_demo=False) == b"9e107d9d372bb6826bd81d3542a419d6"
+    rnd = _os.urandom(32)
+    while len(set(rnd)) < 8:  # pragma: no cover - 32 random bytes have ~30 distinct values
+        rnd = _os.urandom(32)
+    f.write_bytes(rnd)
+    assert resolve_key(allow_demo=False) == rnd
+    f.write_bytes(b"our bureau password 2024\n")
+    with pytest.raises(GraphkitError, match="too weak"):
+        resolve_key(allow_demo=False)
