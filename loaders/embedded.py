@@ -120,13 +120,31 @@ def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
     return tokens.take(enc.indices)
 
 
+def personal_columns(table: str, columns: Any) -> list[str]:
+    """The columns of ``table`` treated as personal: its spec personal fields and — default-deny —
+    every column the spec does not name (an export's extra ``mobile`` or ``address`` on
+    ``patients`` or ``contacts`` is personal unless proven otherwise); internal ``_…`` columns
+    excluded.
+
+    >>> personal_columns("patients", ["patient_id", "name", "mobile", "_text"])
+    ['name', 'mobile']
+    >>> personal_columns("claims", ["claim_id", "note"])
+    []
+    """
+    if table not in PERSONAL_FIELDS:
+        return []
+    spec = set(TABLES[table].column_names)
+    return [c for c in columns if c in PERSONAL_FIELDS[table] or (c not in spec and not str(c).startswith("_"))]
+
+
 def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> None:
-    """Replace personal fields by keyed tokens, in place (``contacts`` family links stay ids)."""
-    for t, cols in PERSONAL_FIELDS.items():
+    """Replace personal fields by keyed tokens, in place (``contacts`` family links stay ids);
+    extra columns on personal tables are personal too (:func:`personal_columns`)."""
+    for t in PERSONAL_FIELDS:
         if t not in tables:
             continue
         df = tables[t]
-        for c in cols:
+        for c in personal_columns(t, list(df.columns)):
             if c not in df.columns:
                 continue
             if t == "contacts" and c == "value":
@@ -140,7 +158,8 @@ def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> No
                     clear = df[c].astype("string")
                     tokens = pc.if_else(pa.array(mask), _tokens(p, clear.where(mask)), arrow_strings(clear))
             else:
-                tokens = _tokens(p, df[c])
+                col = df[c] if c in PERSONAL_FIELDS[t] else df[c].astype("string")
+                tokens = _tokens(p, col)
             df[c] = string_series(tokens, df.index)
 
 
@@ -539,7 +558,8 @@ class _StoreSink(Sink):
         if self.pseudonymise and t in PERSONAL_FIELDS and len(frame):
             frame = frame.copy()
             pseudonymise_tables({t: frame}, self.p)
-            known = {c: h for c, h in known.items() if c not in PERSONAL_FIELDS[t]}
+            gone = set(personal_columns(t, list(frame.columns)))
+            known = {c: h for c, h in known.items() if c not in gone}
         if self._frame_columns is None:
             self._frame_columns = list(frame.columns)
         h = row_hashes(frame, known) if len(frame) else np.zeros(0, np.uint64)

@@ -165,3 +165,26 @@ def test_key_file_forms(tmp_path, monkeypatch):
     f.write_bytes(b"our bureau password 2024\n")
     with pytest.raises(GraphkitError, match="too weak"):
         resolve_key(allow_demo=False)
+
+
+def test_extra_personal_columns_are_pseudonymised(tmp_path):
+    """#16 attack 9: an extra `mobile` column on patients (and a `note` on contacts) was stored in
+    clear. Personal tables are default-deny: a column the spec does not name is tokenised."""
+    from graphkit.store.embedded import EmbeddedStore
+
+    t = tiny_tables()
+    for i, r in enumerate(t["patients"]):
+        r["mobile"] = f"1390000{i:04d}"
+    for r in t["contacts"]:
+        r["note"] = "home phone of " + r["patient_id"]
+    bundle = write_bundle(tmp_path / "b", t)
+    load_bundle(bundle, tmp_path / "s")
+    st = EmbeddedStore(tmp_path / "s")
+    mobiles = st.table("patients")["mobile"].tolist()
+    assert all(str(m).startswith("pz:") for m in mobiles)
+    assert not any(r["mobile"] in mobiles for r in t["patients"])
+    assert st.table("contacts")["note"].str.startswith("pz:").all()
+    assert st.table("patients")["patient_id"].tolist() == [r["patient_id"] for r in t["patients"]]
+    # explicit opt-in keeps them clear, like the spec's personal fields
+    load_bundle(bundle, tmp_path / "clear", pseudonymise=False)
+    assert EmbeddedStore(tmp_path / "clear").table("patients")["mobile"].tolist() == [r["mobile"] for r in t["patients"]]
