@@ -696,11 +696,11 @@ def synthea_to_bundle(src: str | Path, out: str | Path, *, fmt: str = "csv") -> 
     src, out = Path(src), Path(out)
     from graphkit.outputs import claim_output_dir
 
-    if not src.is_dir():
-        raise SyntheaFormatError(f"Synthea export folder {src} does not exist or is not a folder")
     if out.exists() and out.resolve() == src.resolve():
         raise ValueError(f"out must differ from src ({src}): the bundle would overwrite Synthea's own files")
     claim_output_dir(out, "bundle")  # a bundle folder of ours, or empty: never a store or someone's files
+    if not src.is_dir():
+        raise SyntheaFormatError(f"Synthea export folder {src} does not exist or is not a folder")
     notes: list[str] = []
 
     # ---- read
