@@ -117,6 +117,16 @@ def store_fingerprint(table_prints: dict[str, str]) -> str:
     return h.hexdigest()
 
 
+def _write_manifest(root: Path, manifest: dict) -> None:
+    """Replace ``root/manifest.json`` atomically and durably (temp file, fsync, rename, fsync dir)."""
+    tmp = root / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / "manifest.json")
+    _fsync_dir(root)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -208,12 +218,7 @@ class EmbeddedStore(Store):
                 if self._read_manifest().get("generation") != self.manifest.get("generation"):
                     return profile
                 manifest = {**self.manifest, "data_profile": profile}
-                tmp = self.path / "manifest.json.tmp"
-                tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path / "manifest.json")
-                _fsync_dir(self.path)
+                _write_manifest(self.path, manifest)
                 self.manifest = manifest
         except (StoreBusy, PermissionError):
             pass
@@ -571,12 +576,7 @@ class GenerationWriter:
             **(meta or {}),
         }
         failpoint("store_before_manifest")
-        tmp = self.root / "manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / "manifest.json")
-        _fsync_dir(self.root)
+        _write_manifest(self.root, manifest)
         failpoint("store_after_manifest")
         # the new generation is live: remove older ones no reader pins (later commits retry)
         for child in self.root.iterdir():
