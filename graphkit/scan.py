@@ -46,6 +46,8 @@ class ScanResult:
     degraded: dict[str, list[str]] = field(default_factory=dict)
     #: what the data supports (graphkit.profile.data_profile)
     data_profile: dict[str, Any] = field(default_factory=dict)
+    #: kind -> the detector's own summary, when it gives one (rule_violation: per-rule hits and amounts)
+    summaries: dict[str, Any] = field(default_factory=dict)
 
     def by_kind(self) -> dict[str, list[Finding]]:
         out: dict[str, list[Finding]] = {}
@@ -60,7 +62,8 @@ class ScanResult:
             parameters=self.parameters,
             extra={"timings_seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                    "referral_clusters": self.referral_clusters,
-                   "skipped": self.skipped, "degraded": self.degraded, "data_profile": self.data_profile},
+                   "skipped": self.skipped, "degraded": self.degraded, "data_profile": self.data_profile,
+                   **({"rule_summary": self.summaries["rule_violation"]} if "rule_violation" in self.summaries else {})},
         )
 
 
@@ -92,6 +95,7 @@ def scan(
     seconds["data_profile"] = time.perf_counter() - t0
     skipped: dict[str, str] = {}
     degraded: dict[str, list[str]] = {}
+    summaries: dict[str, Any] = {}
     for kind in kinds:
         if progress:
             progress(kind)
@@ -108,6 +112,8 @@ def scan(
         t0 = time.perf_counter()
         found, used[kind] = run_detector(kind, store, params.get(kind))
         seconds[kind] = time.perf_counter() - t0
+        if getattr(found, "summary", None) is not None:
+            summaries[kind] = found.summary
         findings.extend(found)
     clusters: list[dict[str, Any]] = []
     if any(f.kind in CLUSTER_KINDS for f in findings):
@@ -119,7 +125,7 @@ def scan(
     scores = provider_scores(store, findings, prior_weight=blind_share(used, degraded))
     seconds["provider_scores"] = time.perf_counter() - t0
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
-                      skipped=skipped, degraded=degraded, data_profile=profile)
+                      skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries)
 
 
 def store_profile(store: Any) -> dict[str, Any]:

@@ -1,0 +1,179 @@
+"""Run a rule pack over a store: hits per item line, a per-rule summary, and findings of kind
+``rule_violation`` grouped per provider × rule × month (a provider with 4,000 hits of one rule
+in a month is one lead, not 4,000).
+
+Examples
+--------
+>>> from graphkit.rules.engine import level_score
+>>> level_score("违规", claims=1, deduct=0.0) < level_score("违规", claims=10, deduct=500.0)
+True
+>>> level_score("可疑", claims=10, deduct=500.0) < level_score("违规", claims=10, deduct=500.0)
+True
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Entity, Finding
+from .frame import ItemFrame, build_frame
+from .library import RulePack, load_pack
+from .shapes import SHAPES, Ctx, shape_needs
+
+__all__ = ["RuleRun", "run_rules", "rule_findings", "level_score", "LEVEL_WEIGHT", "MAX_ITEMS"]
+
+#: score weight of the 判断等级: a 违规 hit is a finding a bureau deducts on, a 可疑 one goes to review
+LEVEL_WEIGHT = {"违规": 1.0, "可疑": 0.7}
+#: item lines listed in a finding's evidence (all are counted)
+MAX_ITEMS = 30
+_INS = {"职工": "employee", "居民": "resident"}
+
+
+def level_score(level: str, *, claims: int, deduct: float) -> float:
+    """Score of a provider × rule × month group: the level's weight × ``s / (1 + s)`` with
+    ``s = ln(1 + claims) + ln(1 + 违规金额 / 100)`` (more claims and more money rank higher; the
+    score never saturates)."""
+    s = float(np.log1p(claims) + np.log1p(max(deduct, 0.0) / 100.0))
+    return LEVEL_WEIGHT[level] * s / (1.0 + s)
+
+
+@dataclass
+class RuleRun:
+    """What a pack found: ``hits`` (one row per violating item line and rule), ``summary``
+    (per rule: status, reason when skipped, hit counts and amounts)."""
+
+    pack: RulePack
+    hits: pd.DataFrame
+    summary: dict[str, dict[str, Any]]
+    frame: ItemFrame | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, Any]:
+        ran = [s for s in self.summary.values() if s["status"] == "ran"]
+        return {"rules": len(self.summary), "ran": len(ran), "skipped": len(self.summary) - len(ran),
+                "hits": int(sum(s["hits"] for s in ran)), "deduct_amount": round(sum(s["deduct_amount"] for s in ran), 2)}
+
+
+def _skip(rule, reason_zh: str, reason_en: str) -> dict[str, Any]:
+    return {"name": rule.name, "category": rule.category, "level": rule.level, "status": "skipped",
+            "reason": f"{reason_zh} / {reason_en}", "hits": 0, "claims": 0, "deduct_amount": 0.0, "fund_amount": 0.0,
+            "providers": 0}
+
+
+def _mask(df: pd.DataFrame, rule) -> np.ndarray:
+    m = df["claim_type"].isin(list(rule.claim_types)).to_numpy(bool).copy()
+    if rule.institution_levels:
+        m &= (df["provider_type"] == "pharmacy").to_numpy() | df["level"].isin(list(rule.institution_levels)).to_numpy()
+    if rule.insurance:
+        m &= df["insurance_type"].isin([_INS[i] for i in rule.insurance]).to_numpy(bool)
+    return m
+
+
+def run_rules(store: Any, pack: RulePack | str | None = None, *, kb: Any = None,
+              rules: list[str] | None = None) -> RuleRun:
+    """Evaluate ``pack`` (a :class:`RulePack`, a file path, or None for the shipped pack) over
+    ``store``'s claims and claim items. ``rules``: only these rule ids.
+
+    A rule whose columns the data lacks (e.g. ``days_supply`` absent or all null) is skipped
+    and says so in the summary; without ``claim_items`` every rule is skipped.
+    """
+    if not isinstance(pack, RulePack):
+        pack = load_pack(pack, kb=kb)
+    chosen = [r for r in pack.rules if r.enabled and (rules is None or r.id in rules)]
+    if rules is not None:
+        unknown = sorted(set(rules) - {r.id for r in pack.rules})
+        if unknown:
+            raise KeyError(f"no rule(s) {unknown} in {pack.source}")
+    summary: dict[str, dict[str, Any]] = {}
+    seconds: dict[str, float] = {}
+    empty = pd.DataFrame({"rule_id": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"),
+                          "deduct": pd.Series(dtype="float64")})
+    if not store.has_table("claim_items") or not store.row_counts().get("claim_items", 0):
+        for r in chosen:
+            summary[r.id] = _skip(r, "缺少费用明细", "no claim items in the data")
+        return RuleRun(pack, empty, summary)
+    t0 = time.perf_counter()
+    frame = build_frame(store)
+    df = frame.df
+    kbi = pack.kb.items.index.get_indexer(df["item_code"].astype(str))
+    ctx = Ctx(df, pack.kb, kbi)
+    seconds["frame"] = time.perf_counter() - t0
+    parts = []
+    for r in chosen:
+        missing = frame.missing(shape_needs(r))
+        if missing:
+            summary[r.id] = _skip(r, "费用明细缺少列 " + "、".join(missing), "claim items lack " + ", ".join(missing))
+            continue
+        if not r.claim_types:
+            summary[r.id] = _skip(r, "数据无法区分该就医场景（" + "、".join(r.settings) + "）",
+                                  "the bundle cannot tell these settings apart")
+            continue
+        t1 = time.perf_counter()
+        sub = df[_mask(df, r)]
+        h = SHAPES[r.shape](sub, r, ctx)
+        h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h
+        h = h.drop_duplicates("row")
+        h = h.assign(deduct=np.clip(h["deduct"].to_numpy("float64"), 0.0, df["amount"].to_numpy()[h["row"].to_numpy()]),
+                     rule_id=r.id)
+        seconds[r.id] = time.perf_counter() - t1
+        rows = h["row"].to_numpy()
+        ded = h["deduct"].to_numpy()
+        summary[r.id] = {
+            "name": r.name, "category": r.category, "level": r.level, "status": "ran", "reason": "",
+            "hits": int(len(h)), "claims": int(pd.unique(df["ci"].to_numpy()[rows]).size),
+            "deduct_amount": round(float(ded.sum()), 2),
+            "fund_amount": round(float((ded * df["fund_ratio"].to_numpy()[rows]).sum()), 2),
+            "providers": int(pd.unique(df["provider_id"].to_numpy()[rows]).size),
+        }
+        parts.append(h[["rule_id", "row", "deduct"]])
+    hits = pd.concat(parts, ignore_index=True) if parts else empty
+    return RuleRun(pack, hits, summary, frame, seconds)
+
+
+def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS) -> list[Finding]:
+    """Findings of kind ``rule_violation``: one per rule × provider × calendar month of the
+    claim, with the rule's id, level and basis, the item lines (first ``max_items``) and every
+    claim; ``amount_at_risk`` = the fund's share of the 违规金额."""
+    if run.frame is None or not len(run.hits):
+        return []
+    df = run.frame.df
+    rows = run.hits["row"].to_numpy()
+    cols = ["claim_id", "item_code", "provider_type", "provider_id", "month", "patient_id", "doctor_id", "start", "amount",
+            "fund_ratio"] + [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in df.columns]
+    h = df[cols].iloc[rows].reset_index(drop=True)
+    h["rule_id"] = run.hits["rule_id"].to_numpy()
+    h["deduct"] = run.hits["deduct"].to_numpy()
+    h["fund_deduct"] = h["deduct"] * h["fund_ratio"]
+    out: list[Finding] = []
+    rules = {r.id: r for r in run.pack.rules}
+    for (rid, ptype, pid, month), g in h.groupby(["rule_id", "provider_type", "provider_id", "month"], sort=True):
+        r = rules[rid]
+        claims = pd.unique(g["claim_id"])
+        deduct = float(g["deduct"].sum())
+        ents = [Entity(ptype, str(pid), "venue")]
+        ents += [Entity("doctor", str(d), "prescriber") for d in g["doctor_id"].dropna().value_counts().index[:10]]
+        ents += [Entity("patient", str(p), "insured") for p in g["patient_id"].dropna().value_counts().index[:20]]
+        lines = g.sort_values(["deduct", "claim_id"], ascending=[False, True]).head(max_items)
+        items = [{k: (None if pd.isna(v) else v) for k, v in rec.items()} for rec in lines[
+            ["claim_id", "item_code"] + [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in g.columns]
+            + ["amount", "deduct"]].to_dict("records")]
+        out.append(Finding.create(
+            "rule_violation", key=(rid, ptype, pid, month),
+            score=level_score(r.level, claims=len(claims), deduct=deduct),
+            amount_at_risk=float(g["fund_deduct"].sum()), start=g["start"].min(), end=g["start"].max(),
+            entities=ents, claims=claims,
+            summary=f"{r.level}·{r.category}：{r.name}（{rid}），{month} 共 {len(claims)} 笔结算、{len(g)} 条明细，"
+                    f"违规金额 {deduct:,.2f} 元 / {r.level} {rid} at {ptype} {pid}, {month}: {len(g)} item lines on "
+                    f"{len(claims)} claims, {deduct:,.2f} yuan",
+            evidence={**r.describe(), "month": month, "hit_lines": int(len(g)), "hit_claims": int(len(claims)),
+                      "patients": int(g["patient_id"].nunique()), "deduct_amount": round(deduct, 2),
+                      "fund_deduct_amount": round(float(g["fund_deduct"].sum()), 2),
+                      "pack": f"{run.pack.name} v{run.pack.version}", "kb": f"{run.pack.kb.name} v{run.pack.kb.version}",
+                      "items": items, "items_listed": len(items)},
+        ))
+    return out

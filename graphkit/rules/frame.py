@@ -1,0 +1,115 @@
+"""The item frame: claim items joined with their claim, patient and institution (vectorised).
+
+One row per item line. Columns: the ``claim_items`` columns, plus ``ci`` (claim row),
+``patient_id``, ``claim_type``, ``provider_type`` / ``provider_id``, ``doctor_id``, ``start`` /
+``end`` (claim times), ``sday`` (claim start day), ``iday`` (item day: ``item_time``'s day when
+given, else the claim's), ``month``, ``diagnosis_code``, ``level`` (institution level; NaN for
+pharmacies), ``sex``, ``age`` (whole years at the claim), ``insurance_type``, ``fund_ratio``
+(fund / total of the claim) and ``los`` (days of an inpatient stay, 算入不算出, at least 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ItemFrame", "build_frame", "OPTIONAL_ITEM_COLUMNS"]
+
+#: optional claim_items columns a rule may need (absent or all null → the rule does not run)
+OPTIONAL_ITEM_COLUMNS = ("item_name", "category", "quantity", "unit_price", "item_time", "days_supply", "department")
+_DAY = np.int64(86_400)
+
+
+@dataclass
+class ItemFrame:
+    """Item lines with their claim context; ``present`` says which optional columns hold data."""
+
+    df: pd.DataFrame
+    present: dict[str, bool] = field(default_factory=dict)
+    claims: pd.DataFrame | None = None
+
+    def missing(self, needs: tuple[str, ...]) -> list[str]:
+        """Columns of ``needs`` the data does not hold."""
+        return [c for c in needs if not self.present.get(c, False)]
+
+
+def _days(ts: pd.Series) -> np.ndarray:
+    """Calendar day numbers (days since 1970-01-01) of datetimes; -1 for null."""
+    v = ts.to_numpy("datetime64[s]").astype("int64")
+    out = np.floor_divide(v, _DAY)
+    return np.where(ts.isna().to_numpy(), -1, out)
+
+
+def build_frame(store: Any) -> ItemFrame:
+    """Join ``claim_items`` with claims, patients and institutions of ``store``."""
+    have = set(store.columns("claim_items"))
+    icols = ["claim_id", "item_code", "amount"] + [c for c in OPTIONAL_ITEM_COLUMNS if c in have]
+    it = store.table("claim_items", icols)
+    cl = store.table("claims", ["claim_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id",
+                                "start_time", "end_time", "diagnosis_code", "total_amount", "fund_amount"])
+    pt = store.table("patients", ["patient_id", "sex", "birth_date", "insurance_type"])
+    inst = store.table("institutions", ["institution_id", "level"])
+    present = {c: (c in it.columns and bool(it[c].notna().any())) for c in OPTIONAL_ITEM_COLUMNS}
+
+    cl = cl.reset_index(drop=True)
+    ci = pd.Index(cl["claim_id"]).get_indexer(it["claim_id"])
+    if (ci < 0).any():  # a loaded store holds no dangling items; be explicit if one does
+        bad = it.loc[ci < 0, "claim_id"].iloc[0]
+        raise ValueError(f"claim_items: claim_id {bad!r} is not in claims")
+    # claim-level context
+    ptype = np.where(cl["pharmacy_id"].notna().to_numpy(), "pharmacy", "institution")
+    pid = cl["institution_id"].astype("object").where(cl["institution_id"].notna(), cl["pharmacy_id"])
+    lvl = cl["institution_id"].map(inst.set_index("institution_id")["level"]).astype("float64")
+    pidx = pd.Index(pt["patient_id"]).get_indexer(cl["patient_id"])
+    sex = pt["sex"].astype("object").to_numpy()[np.maximum(pidx, 0)]
+    sex = np.where(pidx >= 0, sex, None)
+    birth = pt["birth_date"].to_numpy("datetime64[D]")[np.maximum(pidx, 0)]
+    start = cl["start_time"]
+    sd = start.to_numpy("datetime64[D]")
+    # whole years at the claim (birthday reached or not)
+    by = birth.astype("datetime64[Y]").astype(int)
+    sy = sd.astype("datetime64[Y]").astype(int)
+    bmd = (birth - birth.astype("datetime64[Y]")).astype(int)
+    smd = (sd - sd.astype("datetime64[Y]")).astype(int)
+    age = (sy - by - (smd < bmd)).astype("float64")
+    age[(pidx < 0) | np.isnat(birth)] = np.nan
+    ins = pt["insurance_type"].astype("object").to_numpy()[np.maximum(pidx, 0)]
+    sday = _days(start)
+    eday = _days(cl["end_time"])
+    los = np.where(eday >= 0, np.maximum(eday - sday, 1), 1)
+    tot = cl["total_amount"].to_numpy("float64")
+    fund = cl["fund_amount"].to_numpy("float64")
+    ratio = np.divide(fund, tot, out=np.ones_like(tot), where=tot > 0)
+    cctx = pd.DataFrame({
+        "claim_id": cl["claim_id"].astype("string"),
+        "patient_id": cl["patient_id"].astype("string"),
+        "claim_type": cl["claim_type"].astype("string"),
+        "provider_type": ptype, "provider_id": pid.astype("string"),
+        "doctor_id": cl["doctor_id"].astype("string"),
+        "start": start, "end": cl["end_time"], "sday": sday, "eday": eday,
+        "month": start.dt.strftime("%Y-%m"),
+        "diagnosis_code": cl["diagnosis_code"].astype("string"),
+        "level": lvl.to_numpy(), "sex": sex, "age": age, "insurance_type": ins,
+        "fund_ratio": ratio, "los": los, "total_amount": tot, "fund_amount": fund,
+    })
+    df = it.copy()
+    df["ci"] = ci.astype(np.int64)
+    for c in ("patient_id", "claim_type", "provider_type", "provider_id", "doctor_id", "start", "end", "sday",
+              "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los"):
+        df[c] = cctx[c].to_numpy()[ci] if c not in ("start", "end") else cctx[c].iloc[ci].to_numpy()
+    df["item_code"] = df["item_code"].astype("string")
+    df["amount"] = df["amount"].astype("float64")
+    for c in ("quantity", "unit_price"):
+        if c in df.columns:
+            df[c] = df[c].astype("float64")
+    if "days_supply" in df.columns:
+        df["days_supply"] = df["days_supply"].astype("float64")
+    if present.get("item_time"):
+        iday = _days(df["item_time"])
+        df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy())
+    else:
+        df["iday"] = df["sday"].to_numpy()
+    return ItemFrame(df.reset_index(drop=True), present, cctx)

@@ -1,0 +1,408 @@
+"""The declarative logic shapes of the rule pack, evaluated vectorised over the item frame.
+
+A shape is ``fn(sub, rule, ctx) -> hits``: ``sub`` is the item frame restricted to the rule's
+settings, levels and insurance types (its index is the row in the whole frame), ``ctx`` gives
+the knowledge base aligned to the rows, and ``hits`` is a DataFrame with ``row`` (frame row of
+a violating item line) and ``deduct`` (违规金额 of that line, yuan, at most its amount).
+
+Catalogue shapes read limits from the knowledge base (price_ceiling, quantity_limit,
+days_supply_limit, patient_limit, indication_limit, not_payable, setting_limit,
+code_mismatch, pair, count_window, stay_quantity); data shapes (``graphkit.rules.shapes_data``)
+need no catalogue.
+
+Examples
+--------
+>>> sorted(SHAPE_NEEDS)[:3]
+['code_mismatch', 'count_window', 'days_supply_limit']
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .schema import SETTINGS, RuleFileError
+
+__all__ = ["SHAPES", "SHAPE_NEEDS", "Ctx", "check_rule", "hits_frame", "shape_needs"]
+
+_SETTING_OF = {v: k for k, v in SETTINGS.items() if v}
+
+
+@dataclass
+class Ctx:
+    """What a shape sees besides its rows: the whole frame and the KB aligned to its rows."""
+
+    df: pd.DataFrame          # the whole item frame
+    kb: Any                   # KnowledgeBase
+    kbi: np.ndarray           # KB row of each frame row (-1: code not in the catalogue)
+
+    def kbcol(self, name: str, rows: pd.Index) -> np.ndarray:
+        """KB column ``name`` for frame ``rows`` (NaN / None where the code is not catalogued)."""
+        col = self.kb.items[name].to_numpy()
+        k = self.kbi[np.asarray(rows)]
+        if col.dtype.kind == "f":
+            return np.where(k >= 0, col[np.maximum(k, 0)], np.nan)
+        out = col[np.maximum(k, 0)].astype(object)
+        out[k < 0] = None
+        return out
+
+
+def hits_frame(rows: Any, deduct: Any) -> pd.DataFrame:
+    """A hits DataFrame (``row``, ``deduct``) from aligned arrays."""
+    return pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "deduct": np.asarray(deduct, dtype="float64")})
+
+
+def _empty() -> pd.DataFrame:
+    return hits_frame([], [])
+
+
+def _unit(sub: pd.DataFrame) -> np.ndarray:
+    if "unit_price" in sub.columns and sub["unit_price"].notna().any():
+        u = sub["unit_price"].to_numpy("float64")
+        if "quantity" in sub.columns:
+            q = sub["quantity"].to_numpy("float64")
+            u = np.where(np.isnan(u) & (q > 0), sub["amount"].to_numpy() / np.where(q > 0, q, 1), u)
+        return u
+    q = sub["quantity"].to_numpy("float64")
+    return np.where(q > 0, sub["amount"].to_numpy() / np.where(q > 0, q, 1), np.nan)
+
+
+def _qty(sub: pd.DataFrame) -> np.ndarray:
+    return sub["quantity"].fillna(0).to_numpy("float64")
+
+
+def _cats(sub: pd.DataFrame, rule, ctx: Ctx) -> pd.DataFrame:
+    """Rows of the categories in ``params.categories`` (data category, else the KB's)."""
+    cats = rule.params.get("categories")
+    if not cats:
+        return sub
+    cat = sub["category"].astype("object").to_numpy() if "category" in sub.columns else np.full(len(sub), None)
+    kbc = ctx.kbcol("category", sub.index)
+    cat = np.where(pd.isna(cat), kbc, cat)
+    return sub[np.isin(cat.astype(str), list(cats))]
+
+
+def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.ndarray:
+    """Whether each diagnosis starts with one of its row's prefixes (``lists``: tuples).
+    Computed on unique (code, diagnosis) pairs, then mapped back."""
+    key = pd.DataFrame({"c": codes.to_numpy(), "d": diags.fillna("").to_numpy()})
+    u, inv = np.unique(key["c"].astype(str) + "\x00" + key["d"].astype(str), return_inverse=True)
+    first = pd.Series(np.arange(len(key))).groupby(inv).first().to_numpy()
+    ok = np.array([any(str(key["d"].iat[i]).upper().startswith(p.upper()) for p in (lists[i] or ()))
+                   for i in first], dtype=bool)  # loop over distinct (code, diagnosis) pairs only
+    return ok[inv]
+
+
+# ---------------------------------------------------------------------------------------------
+# catalogue shapes
+# ---------------------------------------------------------------------------------------------
+def price_ceiling(sub, rule, ctx):
+    """Unit price above the catalogue ceiling for the institution's level (pharmacy: its own,
+    else ``all``). 违规金额 = (price − ceiling) × quantity."""
+    lvl = sub["level"].to_numpy("float64")
+    ceil = np.full(len(sub), np.nan)
+    for n in (1, 2, 3):
+        m = lvl == n
+        ceil[m] = ctx.kbcol(f"ceil_l{n}", sub.index[m])
+    ph = (sub["provider_type"] == "pharmacy").to_numpy()
+    ceil[ph] = ctx.kbcol("ceil_pharmacy", sub.index[ph])
+    ceil = np.where(np.isnan(ceil), ctx.kbcol("ceil_all", sub.index), ceil)
+    unit = _unit(sub)
+    tol = float(rule.params.get("tolerance", 0.01))
+    hit = unit > ceil + tol
+    qty = _qty(sub) if "quantity" in sub.columns else np.ones(len(sub))
+    qty = np.where(qty > 0, qty, 1.0)
+    d = np.minimum((unit - ceil) * qty, sub["amount"].to_numpy())
+    return hits_frame(sub.index[hit], d[hit])
+
+
+def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
+    g = sub[keys].copy()
+    g["_q"] = qty
+    tot = g.groupby(keys, sort=False, dropna=False)["_q"].transform("sum").to_numpy()
+    hit = (tot > limit) & ~np.isnan(limit)
+    frac = np.where(tot > 0, (tot - limit) / np.where(tot > 0, tot, 1), 0)
+    d = sub["amount"].to_numpy() * np.clip(frac, 0, 1)
+    return hits_frame(sub.index[hit], d[hit])
+
+
+def quantity_limit(sub, rule, ctx):
+    """Units per claim (``per = "visit"``) or per person, code and day (``per = "day"``) above
+    the catalogue's ``max_qty_visit`` / ``max_qty_day``; 违规金额 = the excess share."""
+    sub = _cats(sub, rule, ctx)
+    per = rule.params.get("per", "visit")
+    limit = ctx.kbcol("max_qty_visit" if per == "visit" else "max_qty_day", sub.index)
+    keep = ~np.isnan(limit)
+    sub, limit = sub[keep], limit[keep]
+    keys = ["ci", "item_code"] if per == "visit" else ["patient_id", "item_code", "iday"]
+    return _excess_by_group(sub, keys, _qty(sub), limit)
+
+
+def _chronic(sub, ctx) -> np.ndarray:
+    lists = ctx.kbcol("chronic_diagnoses", sub.index)
+    return _prefix_match(sub["item_code"], sub["diagnosis_code"], lists)
+
+
+def days_supply_limit(sub, rule, ctx):
+    """Days supply above ``max_days_supply`` (registered chronic diagnosis: ``chronic_days_supply``,
+    长处方). 违规金额 = amount × excess days / days supply."""
+    ds = sub["days_supply"].to_numpy("float64")
+    lim = ctx.kbcol("max_days_supply", sub.index)
+    chronic_lim = ctx.kbcol("chronic_days_supply", sub.index)
+    use_chronic = ~np.isnan(chronic_lim)
+    if use_chronic.any():
+        use_chronic[use_chronic] = _chronic(sub[use_chronic], ctx)
+    lim = np.where(use_chronic, chronic_lim, lim)
+    hit = (ds > lim) & ~np.isnan(lim)
+    d = sub["amount"].to_numpy() * np.where(ds > 0, (ds - lim) / np.where(ds > 0, ds, 1), 0)
+    return hits_frame(sub.index[hit], d[hit])
+
+
+def patient_limit(sub, rule, ctx):
+    """Sex (``attribute = "sex"``) or age (``"age"``, inclusive bounds) outside the item's limit;
+    a person whose sex or age is unknown is not judged. 违规金额 = the line's amount."""
+    if rule.params.get("attribute") == "sex":
+        want = ctx.kbcol("sex", sub.index)
+        sex = sub["sex"].to_numpy(object)
+        hit = pd.notna(want) & pd.notna(sex) & (want != sex)
+    else:
+        age = sub["age"].to_numpy("float64")
+        lo, hi = ctx.kbcol("age_min", sub.index), ctx.kbcol("age_max", sub.index)
+        hit = ~np.isnan(age) & ((age < lo) | (age > hi))
+    return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def indication_limit(sub, rule, ctx):
+    """Diagnosis not among the item's indications (ICD-10 prefixes); claims without a diagnosis
+    are not judged. 违规金额 = the line's amount."""
+    lists = ctx.kbcol("diagnoses", sub.index)
+    has = np.array([bool(x) for x in lists]) & sub["diagnosis_code"].notna().to_numpy()
+    s = sub[has]
+    ok = _prefix_match(s["item_code"], s["diagnosis_code"], lists[has])
+    return hits_frame(s.index[~ok], s["amount"].to_numpy()[~ok])
+
+
+def not_payable(sub, rule, ctx):
+    """Items outside the payment scope: catalogue ``payable = false`` or a billed category in
+    ``params.categories`` (e.g. ``non_medical``). 违规金额 = the line's amount."""
+    pay = ctx.kbcol("payable", sub.index)
+    hit = np.array([p is False or p is np.False_ for p in pay], dtype=bool)
+    cats = rule.params.get("categories")
+    if cats and "category" in sub.columns:
+        hit |= sub["category"].isin(list(cats)).fillna(False).to_numpy(bool)
+    return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def setting_limit(sub, rule, ctx):
+    """Items billed in a setting the catalogue does not pay them in (e.g. a bed fee on an
+    outpatient claim). 违规金额 = the line's amount."""
+    allowed = ctx.kbcol("settings", sub.index)
+    here = sub["claim_type"].map(_SETTING_OF).to_numpy(object)
+    hit = np.array([bool(a) and h not in a for a, h in zip(allowed, here)], dtype=bool)
+    return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def _norm(s: pd.Series) -> pd.Series:
+    return s.astype("string").map(lambda x: unicodedata.normalize("NFKC", x).replace(" ", "").strip()
+                                  if isinstance(x, str) else x)
+
+
+def code_mismatch(sub, rule, ctx):
+    """Billed name (``field = "name"``) or category (``"category"``) differs from the catalogue's
+    for the code (串换: a cheaper or non-payable item billed under a payable code)."""
+    fld = rule.params.get("field", "name")
+    col = "item_name" if fld == "name" else "category"
+    want = ctx.kbcol("name" if fld == "name" else "category", sub.index)
+    got = sub[col]
+    # distinct (code, billed value) pairs only
+    key = sub["item_code"].astype(str) + "\x00" + got.astype("string").fillna("")
+    u, inv = np.unique(key.to_numpy(str), return_inverse=True)
+    first = pd.Series(np.arange(len(sub))).groupby(inv).first().to_numpy()
+    g = got.iloc[first]
+    w = pd.Series(want[first], index=g.index, dtype="object")
+    gn = _norm(g) if fld == "name" else g.astype("string")
+    bad = (w.notna() & g.notna() & (gn.astype(object) != w.astype(object))).to_numpy(bool)
+    hit = bad[inv]
+    return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def _window_keys(rule) -> list[str]:
+    return {"当次": ["ci"], "住院期间": ["ci"], "自然日": ["patient_id", "provider_id", "iday"],
+            "自然月": ["patient_id", "provider_id", "month"], "全周期": ["patient_id", "provider_id"]}[rule.window]
+
+
+def pair(sub, rule, ctx):
+    """Two catalogue-related items in one window (当次 = claim, 自然日 = person × provider × day).
+    ``relation = "includes"``: a package with an item it contains → the contained lines;
+    ``"exclusive_with"``: mutually exclusive items → every such line but the dearest."""
+    rel = rule.params.get("relation", "includes")
+    pairs = ctx.kb.pairs(rel)
+    keys = _window_keys(rule)
+    k = sub.groupby(keys, sort=False, dropna=False).ngroup()
+    present = pd.DataFrame({"k": k.to_numpy(), "code": sub["item_code"].astype(str).to_numpy(), "row": sub.index})
+    k = pd.Series(k.to_numpy(), index=sub.index)
+    mains = present[present["code"].isin(set(pairs["main"].astype(str)))][["k", "code"]].drop_duplicates()
+    mains = mains.rename(columns={"code": "main"})
+    cand = present.merge(pairs.astype(str).rename(columns={"other": "code"}), on="code")
+    cand = cand.merge(mains, on=["k", "main"])
+    rows = np.unique(cand["row"].to_numpy())
+    if rel == "includes" or rows.size == 0:
+        return hits_frame(rows, ctx.df["amount"].to_numpy()[rows])
+    # exclusive: the members of each window keep their dearest line
+    partners = np.unique(np.concatenate([rows, present.merge(cand[["k", "main"]].drop_duplicates()
+                                                             .rename(columns={"main": "code"}), on=["k", "code"])["row"]]))
+    m = pd.DataFrame({"k": k.loc[partners].to_numpy(), "row": partners,
+                      "amt": ctx.df["amount"].to_numpy()[partners]}).sort_values(["k", "amt", "row"],
+                                                                                  ascending=[True, False, True])
+    drop = m.duplicated("k", keep="first").to_numpy()
+    rows = m["row"].to_numpy()[drop]
+    return hits_frame(rows, ctx.df["amount"].to_numpy()[rows])
+
+
+def count_window(sub, rule, ctx):
+    """Units of an item above its allowance in the window: catalogue ``once_per = "day"``
+    (person × code × day), ``"stay"`` (per inpatient claim), or ``params.max_count`` for
+    ``params.codes`` in the rule's window. 违规金额 = the excess share."""
+    once = rule.params.get("once_per")
+    if once:
+        op = ctx.kbcol("once_per", sub.index)
+        sub = sub[op == once]
+        keys = ["patient_id", "item_code", "iday"] if once == "day" else ["ci", "item_code"]
+        limit = np.ones(len(sub))
+    else:
+        codes = rule.params.get("codes")
+        if codes:
+            sub = sub[sub["item_code"].isin(list(codes))]
+        keys = [*_window_keys(rule), "item_code"]
+        limit = np.full(len(sub), float(rule.params.get("max_count", 1)))
+    qty = _qty(sub) if "quantity" in sub.columns else np.ones(len(sub))
+    return _excess_by_group(sub, keys, np.maximum(qty, 1.0), limit)
+
+
+def stay_quantity(sub, rule, ctx):
+    """Per-day items of an inpatient stay (``categories``, e.g. bed; or ``once_per_day`` items of
+    the catalogue) billed for more days than the stay lasted (算入不算出, at least 1) plus
+    ``allowance``. 违规金额 = excess units × unit price."""
+    sub = sub[sub["claim_type"] == "inpatient"]
+    if rule.params.get("once_per_day"):
+        sub = sub[ctx.kbcol("once_per", sub.index) == "day"]
+    else:
+        sub = _cats(sub, rule, ctx)
+    allowance = float(rule.params.get("allowance", 0))
+    limit = sub["los"].to_numpy("float64") + allowance
+    return _excess_by_group(sub, ["ci", "item_code"], _qty(sub), limit)
+
+
+def item_time_outside(sub, rule, ctx):
+    """Item charged on a day outside the visit (outpatient: its day) or the stay (admission day
+    to discharge day), ± ``grace_days``. 违规金额 = the line's amount."""
+    s = sub[sub["item_time"].notna()]
+    g = int(rule.params.get("grace_days", 0))
+    lo = s["sday"].to_numpy() - g
+    end = np.where(s["eday"].to_numpy() >= 0, s["eday"].to_numpy(), s["sday"].to_numpy())
+    hi = end + g
+    iday = s["iday"].to_numpy()
+    hit = (iday < lo) | (iday > hi)
+    return hits_frame(s.index[hit], s["amount"].to_numpy()[hit])
+
+
+def code_rule(sub, rule, ctx):
+    """The escape hatch: ``function = "module:name"``, called as ``fn(sub, rule, ctx)``."""
+    return _resolve(rule.function)(sub, rule, ctx)
+
+
+def _resolve(spec: str) -> Callable:
+    mod, _, name = spec.partition(":")
+    return getattr(import_module(mod), name)
+
+
+from .shapes_data import claim_count, data_repeat, peer_price, peer_quantity, split_claims, supply_overlap  # noqa: E402
+
+SHAPES: dict[str, Callable[..., pd.DataFrame]] = {
+    "price_ceiling": price_ceiling, "peer_price": peer_price, "quantity_limit": quantity_limit,
+    "days_supply_limit": days_supply_limit, "patient_limit": patient_limit, "indication_limit": indication_limit,
+    "not_payable": not_payable, "setting_limit": setting_limit, "code_mismatch": code_mismatch, "pair": pair,
+    "count_window": count_window, "data_repeat": data_repeat, "supply_overlap": supply_overlap,
+    "peer_quantity": peer_quantity, "stay_quantity": stay_quantity, "item_time_outside": item_time_outside,
+    "split_claims": split_claims, "claim_count": claim_count, "code": code_rule,
+}
+
+#: columns of claim_items each shape needs (beyond claim_id, item_code, amount)
+SHAPE_NEEDS: dict[str, tuple[str, ...]] = {
+    "price_ceiling": ("unit_price",), "peer_price": ("unit_price",), "quantity_limit": ("quantity",),
+    "days_supply_limit": ("days_supply",), "code_mismatch": (), "count_window": (), "data_repeat": (),
+    "supply_overlap": (), "peer_quantity": ("quantity",), "stay_quantity": ("quantity",),
+    "item_time_outside": ("item_time",), "split_claims": (),
+}
+
+
+def shape_needs(rule) -> tuple[str, ...]:
+    """Columns the rule needs: its own ``needs`` plus its shape's (and its parameters')."""
+    n = list(rule.needs) + list(SHAPE_NEEDS.get(rule.shape, ()))
+    if rule.shape == "supply_overlap":
+        n.append("quantity" if rule.params.get("infer") else "days_supply")
+    if rule.shape == "code_mismatch":
+        n.append("item_name" if rule.params.get("field", "name") == "name" else "category")
+    if rule.params.get("categories") and rule.shape not in ("not_payable",):
+        pass  # categories fall back on the catalogue's category
+    return tuple(dict.fromkeys(n))
+
+
+_PARAMS: dict[str, dict[str, type | tuple]] = {
+    "price_ceiling": {"tolerance": (int, float)},
+    "peer_price": {"fence": (int, float), "min_rel": (int, float), "min_lines": int, "min_providers": int},
+    "quantity_limit": {"per": str, "categories": list},
+    "days_supply_limit": {},
+    "patient_limit": {"attribute": str},
+    "indication_limit": {},
+    "not_payable": {"categories": list},
+    "setting_limit": {},
+    "code_mismatch": {"field": str},
+    "pair": {"relation": str},
+    "count_window": {"once_per": str, "codes": list, "max_count": (int, float)},
+    "data_repeat": {"max_share": (int, float), "min_support": int},
+    "supply_overlap": {"grace_days": (int, float), "min_overlap_days": (int, float), "infer": bool,
+                       "min_patients": int},
+    "peer_quantity": {"fence": (int, float), "min_patients": int, "categories": list, "min_ratio": (int, float)},
+    "stay_quantity": {"categories": list, "once_per_day": bool, "allowance": (int, float)},
+    "item_time_outside": {"grace_days": int},
+    "split_claims": {"min_claims": int, "categories": list},
+    "claim_count": {"min_claims": int, "claim_types": list},
+}
+_ENUMS = {("quantity_limit", "per"): ("visit", "day"), ("patient_limit", "attribute"): ("sex", "age"),
+          ("code_mismatch", "field"): ("name", "category"), ("pair", "relation"): ("includes", "exclusive_with"),
+          ("count_window", "once_per"): ("day", "stay")}
+
+
+def check_rule(rule, source: str) -> None:
+    """Refuse a rule whose parameters its shape does not know or whose ``function`` cannot be
+    imported (:class:`RuleFileError` naming file, rule and field)."""
+    where = f"{source}: rule {rule.id!r}"
+    if rule.shape == "code":
+        try:
+            fn = _resolve(rule.function)
+        except (ImportError, AttributeError) as exc:
+            raise RuleFileError(f"{where} field 'function': cannot import {rule.function!r} ({exc})") from None
+        if not callable(fn):
+            raise RuleFileError(f"{where} field 'function': {rule.function!r} is not callable")
+        return
+    known = _PARAMS[rule.shape]
+    for k, v in rule.params.items():
+        if k not in known:
+            raise RuleFileError(f"{where} field 'params.{k}': unknown parameter of shape {rule.shape!r} "
+                                f"(known: {', '.join(known) or 'none'})")
+        if not isinstance(v, known[k]) or isinstance(v, bool) and known[k] is not bool:
+            raise RuleFileError(f"{where} field 'params.{k}': {v!r} has the wrong type")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+            raise RuleFileError(f"{where} field 'params.{k}': {v!r} must be >= 0")
+        allowed = _ENUMS.get((rule.shape, k))
+        if allowed and v not in allowed:
+            raise RuleFileError(f"{where} field 'params.{k}': {v!r} is not one of {list(allowed)}")
+    for k in [k for (s, k) in _ENUMS if s == rule.shape and k in ("per", "attribute", "relation")]:
+        if k not in rule.params:
+            raise RuleFileError(f"{where} field 'params.{k}': required by shape {rule.shape!r}")

@@ -1,0 +1,176 @@
+"""Data shapes: rule forms that need no catalogue (they work on item codes no KB holds).
+
+Each learns what is usual from the bundle itself — what same-level providers charge for a
+code, which codes are (almost) never billed twice a day anywhere, how much of a drug a person
+takes per month, how long a dispensed quantity lasts — and flags what lies far outside it.
+Thresholds are Tukey's far-out fence (Q3 + 3·IQR) unless the rule says otherwise: a
+distribution-free bound that ordinary variation rarely crosses.
+
+Examples
+--------
+>>> tukey_fence(np.array([10.0, 10.0, 11.0, 12.0]), 3.0)
+16.25
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["peer_price", "data_repeat", "peer_quantity", "supply_overlap", "split_claims", "claim_count",
+           "tukey_fence"]
+
+
+def tukey_fence(x: np.ndarray, k: float) -> float:
+    """``Q3 + k · IQR`` of ``x``."""
+    q1, q3 = np.quantile(x, [0.25, 0.75])
+    return float(q3 + k * (q3 - q1))
+
+
+def _hits(rows, deduct) -> pd.DataFrame:
+    return pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "deduct": np.asarray(deduct, dtype="float64")})
+
+
+def _cats(sub: pd.DataFrame, rule, ctx) -> pd.DataFrame:
+    from .shapes import _cats as cats
+
+    return cats(sub, rule, ctx)
+
+
+def _group_quantiles(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
+    g = df.groupby(keys, sort=False, observed=True)[col]
+    return pd.DataFrame({"q1": g.quantile(0.25), "q2": g.quantile(0.5), "q3": g.quantile(0.75), "n": g.size()})
+
+
+def peer_price(sub, rule, ctx):
+    """Unit price far above what providers of the same level (pharmacies as their own level)
+    charge for the code: above ``max(Q3 + fence·IQR, median·(1 + min_rel))`` of the code's
+    lines at that level, where at least ``min_lines`` lines from ``min_providers`` providers
+    exist. 违规金额 = (price − Q3) × quantity."""
+    from .shapes import _unit
+
+    p = rule.params
+    d = pd.DataFrame({"code": sub["item_code"].to_numpy(), "lvl": sub["level"].fillna(0).to_numpy(),
+                      "unit": _unit(sub), "prov": sub["provider_id"].to_numpy()}, index=sub.index)
+    d = d[np.isfinite(d["unit"])]
+    q = _group_quantiles(d, ["code", "lvl"], "unit")
+    q["provs"] = d.groupby(["code", "lvl"], sort=False)["prov"].nunique()
+    q = q[(q["n"] >= int(p.get("min_lines", 30))) & (q["provs"] >= int(p.get("min_providers", 3)))]
+    fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + float(p.get("min_rel", 0.05))))
+    q = q.assign(fence=fence)
+    m = d.join(q[["fence", "q3"]], on=["code", "lvl"], how="inner")
+    m = m[m["unit"] > m["fence"]]
+    qty = sub["quantity"].reindex(m.index).fillna(1).clip(lower=1).to_numpy() if "quantity" in sub.columns else 1.0
+    ded = np.minimum((m["unit"] - m["q3"]).to_numpy() * qty, sub["amount"].reindex(m.index).to_numpy())
+    return _hits(m.index, ded)
+
+
+def data_repeat(sub, rule, ctx):
+    """Codes (almost) never billed on two lines for one person on one day anywhere in the data —
+    a share of repeated person-days at most ``max_share`` over at least ``min_support``
+    person-days — billed twice a day: every line after the first of such a day.
+    违规金额 = those lines' amounts."""
+    p = rule.params
+    key = ["patient_id", "item_code", "iday"]
+    n = sub.groupby(key, sort=False, observed=True)["amount"].transform("size").to_numpy()
+    days = pd.DataFrame({"code": sub["item_code"].to_numpy(), "rep": n > 1, "first": ~sub.duplicated(key).to_numpy()})
+    per = days[days["first"]].groupby("code")["rep"].agg(["mean", "size"])
+    rare = per[(per["size"] >= int(p.get("min_support", 200))) & (per["mean"] <= float(p.get("max_share", 0.002)))].index
+    hit = (n > 1) & sub["item_code"].isin(rare).to_numpy() & sub.duplicated(key).to_numpy()
+    return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def peer_quantity(sub, rule, ctx):
+    """A person's quantity of a code in a calendar month far above the city's people of that
+    code: above ``max(Q3 + fence·IQR, min_ratio·Q3)`` on the log scale, over at least
+    ``min_patients`` person-months. 违规金额 = the excess share of the month's lines."""
+    p = rule.params
+    sub = _cats(sub, rule, ctx)
+    sub = sub[sub["quantity"].fillna(0) > 0]
+    key = ["patient_id", "item_code", "month"]
+    tot = sub.groupby(key, sort=False, observed=True)["quantity"].transform("sum").to_numpy("float64")
+    pm = pd.DataFrame({"code": sub["item_code"].to_numpy(), "lq": np.log(tot)})[~sub.duplicated(key).to_numpy()]
+    q = _group_quantiles(pm, ["code"], "lq")
+    q = q[q["n"] >= int(p.get("min_patients", 30))]
+    lim = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]),
+                     q["q3"] + np.log(float(p.get("min_ratio", 2.0))))
+    lim = np.exp(pd.Series(sub["item_code"].to_numpy()).map(lim).to_numpy("float64"))
+    hit = tot > lim
+    ded = sub["amount"].to_numpy() * np.where(hit, (tot - lim) / tot, 0)
+    return _hits(sub.index[hit], ded[hit])
+
+
+def _inferred_supply(sub: pd.DataFrame, min_patients: int) -> np.ndarray:
+    """Days a line's quantity lasts, from the data: per code, the median quantity per line
+    over the median interval between a person's consecutive purchases of it."""
+    s = sub[["patient_id", "item_code", "sday", "quantity"]].sort_values(["patient_id", "item_code", "sday"])
+    same = (s["patient_id"].to_numpy()[1:] == s["patient_id"].to_numpy()[:-1]) & \
+           (s["item_code"].to_numpy()[1:] == s["item_code"].to_numpy()[:-1])
+    gap = np.diff(s["sday"].to_numpy())
+    g = pd.DataFrame({"code": s["item_code"].to_numpy()[1:][same], "gap": gap[same],
+                      "pat": s["patient_id"].to_numpy()[1:][same]})
+    g = g[g["gap"] > 0]
+    per = g.groupby("code").agg(gap=("gap", "median"), pats=("pat", "nunique"))
+    per = per[per["pats"] >= min_patients]
+    qmed = sub.groupby("item_code", observed=True)["quantity"].median()
+    rate = (qmed.reindex(per.index) / per["gap"]).replace(0, np.nan)  # units per day
+    r = pd.Series(sub["item_code"].to_numpy()).map(rate).to_numpy("float64")
+    return sub["quantity"].to_numpy("float64") / r
+
+
+def supply_overlap(sub, rule, ctx):
+    """The same person gets the same code again before the last supply ran out: next claim day
+    < previous day + previous days supply − ``grace_days``, by at least ``min_overlap_days``.
+    Days supply is the billed ``days_supply``; with ``infer = true`` it is inferred from the
+    dispensed quantity where missing (:func:`_inferred_supply`). 违规金额 = the later line's
+    amount × overlapped days / its days supply."""
+    p = rule.params
+    sub = _cats(sub.assign(), rule, ctx) if p.get("categories") else sub
+    ds = sub["days_supply"].to_numpy("float64") if "days_supply" in sub.columns else np.full(len(sub), np.nan)
+    if p.get("infer"):
+        inf = _inferred_supply(sub, int(p.get("min_patients", 30)))
+        ds = np.where(np.isnan(ds), inf, ds)
+    ok = np.isfinite(ds) & (ds > 0)
+    s = pd.DataFrame({"pat": sub["patient_id"].to_numpy()[ok], "code": sub["item_code"].to_numpy()[ok],
+                      "day": sub["sday"].to_numpy()[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
+                      "amt": sub["amount"].to_numpy()[ok]}, index=sub.index[ok])
+    # one supply per claim and code (lines of one prescription add up)
+    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
+                                                          row=("amt", lambda x: x.index[0]), amt=("amt", "sum"))
+    s = s.reset_index().sort_values(["pat", "code", "day", "ci"])
+    same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
+                 (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
+    # supply end carried forward: a person's running end of cover for the code
+    end = (s["day"] + s["ds"]).to_numpy("float64")
+    grp = np.cumsum(~same)
+    run_end = pd.Series(end).groupby(grp).cummax().to_numpy()
+    prev_end = np.r_[np.nan, run_end[:-1]]
+    overlap = np.where(same, prev_end - s["day"].to_numpy(), 0)
+    hit = same & (overlap > float(p.get("grace_days", 3))) & (overlap >= float(p.get("min_overlap_days", 1)))
+    ds_l = s["ds"].to_numpy()
+    ded = s["amt"].to_numpy() * np.minimum(overlap, ds_l) / ds_l
+    return _hits(s["row"].to_numpy()[hit], ded[hit])
+
+
+def split_claims(sub, rule, ctx):
+    """One code on ``min_claims`` or more claims of one person at one provider on one day:
+    every line not on the day's first claim. 违规金额 = those lines' amounts."""
+    sub = _cats(sub, rule, ctx)
+    key = ["patient_id", "provider_id", "sday", "item_code"]
+    n = sub.groupby(key, sort=False, observed=True)["ci"].transform("nunique").to_numpy()
+    first = sub.groupby(key, sort=False, observed=True)["ci"].transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 2))) & (sub["ci"].to_numpy() != first)
+    return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def claim_count(sub, rule, ctx):
+    """``min_claims`` or more claims (of ``claim_types``) of one person at one provider on one
+    day: the item lines of every claim after the day's first. 违规金额 = their amounts."""
+    types = rule.params.get("claim_types")
+    if types:
+        sub = sub[sub["claim_type"].isin(list(types))]
+    key = ["patient_id", "provider_id", "sday"]
+    n = sub.groupby(key, sort=False, observed=True)["ci"].transform("nunique").to_numpy()
+    first = sub.groupby(key, sort=False, observed=True)["ci"].transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 3))) & (sub["ci"].to_numpy() != first)
+    return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
