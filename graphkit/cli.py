@@ -574,6 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dt = sub.add_parser("detectors", help="列出检测器及参数 / list detectors and parameters")
     dt.set_defaults(func=cmd_detectors)
+    from .rules.cli import add_parser as _add_rules_parser
+
+    _add_rules_parser(sub)  # graphkit rules run|check|list (graphkit/rules/cli.py)
     return p
 
 

@@ -1,0 +1,139 @@
+"""Every rule of the shipped pack on a real loaded store: a violating case is hit, its
+just-compliant look-alike is not (tests/rules_cases.py), with exact 违规金额 where the rule
+defines it; the findings, the scan summary and the skip-with-reason behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import write_bundle
+from graphkit.rules import load_pack, rule_findings, run_rules
+from rules_cases import build, hits_by_rule
+
+PACK = load_pack()
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    from loaders import load_bundle
+
+    from graphkit.store import open_store
+
+    root = tmp_path_factory.mktemp("rules")
+    old = os.environ.get("GRAPHKIT_AUDIT_LOG")
+    os.environ["GRAPHKIT_AUDIT_LOG"] = str(root / "audit.jsonl")
+    try:
+        b = build()
+        load_bundle(write_bundle(root / "bundle", b.tables()), root / "store", allow_demo_key=True)
+    finally:
+        if old is None:
+            os.environ.pop("GRAPHKIT_AUDIT_LOG", None)
+        else:
+            os.environ["GRAPHKIT_AUDIT_LOG"] = old
+    store = open_store(root / "store")
+    run = run_rules(store, PACK)
+    return b, store, run, hits_by_rule(run)
+
+
+def test_pack_has_25_rules_in_every_category_and_every_rule_has_a_case(loaded):
+    b, _, run, _ = loaded
+    assert len(PACK.rules) >= 25
+    assert {r.category for r in PACK.rules} >= {"超支付范围", "超支付标准", "重复计费", "分解计费", "串换项目", "虚记项目",
+                                                 "超量开药", "低标准入院"}
+    assert sorted(b.cases) == sorted(r.id for r in PACK.rules)
+    assert all(s["status"] == "ran" for s in run.summary.values()), {k: s["reason"] for k, s in run.summary.items()}
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in PACK.rules])
+def test_rule_hits_the_violation_and_spares_the_lookalike(loaded, rule_id):
+    b, _, _, hits = loaded
+    bad, good = b.cases[rule_id]
+    got = hits.get(rule_id, set())
+    assert set(bad) <= got, f"{rule_id} missed {set(bad) - got}"
+    assert not (set(good) & got), f"{rule_id} hit the compliant {set(good) & got}"
+
+
+def _deduct(run, rule_id: str, claim: str) -> float:
+    df = run.frame.df
+    h = run.hits[run.hits["rule_id"] == rule_id]
+    m = df["claim_id"].to_numpy()[h["row"].to_numpy()] == claim
+    return round(float(h["deduct"].to_numpy()[m].sum()), 2)
+
+
+@pytest.mark.parametrize("rule_id,claim,expected", [
+    ("BZ-001", "BZ1B", 1.00),     # (18.50 − 18.00) × 2
+    ("BZ-002", "BZ2B", 15.00),    # 45.00 − Q3 30.00
+    ("CF-001", "CF1B", 5.00),     # the contained single item
+    ("CF-002", "CF2B", 45.00),    # the cheaper of two beds on one day
+    ("CF-003", "CF3B", 20.00),    # one of two units
+    ("XJ-001", "XJ1B", 45.00),    # one bed day too many
+    ("XJ-002", "XJ2B", 60.00),    # two nursing days too many
+    ("CL-001", "CL1B", 92.00),    # 120 × (30 − 7) / 30
+    ("CL-002", "CL2B", 18.50),    # one unit of five over the limit of four
+    ("CL-003", "CL3B2", 18.90),   # 27 × 21 overlapped days / 30
+    ("FW-004", "FW4B", 128.00),   # the whole non-payable line
+    ("DB-001", "DB1B", 345.00),   # the whole stay
+])
+def test_amount_to_deduct(loaded, rule_id, claim, expected):
+    assert _deduct(loaded[2], rule_id, claim) == expected
+
+
+def test_findings_grouped_per_provider_rule_month(loaded):
+    _, _, run, _ = loaded
+    found = rule_findings(run)
+    keys = [(f.evidence["rule_id"], f.entities[0].type, f.entities[0].id, f.evidence["month"]) for f in found]
+    assert len(keys) == len(set(keys))
+    f = next(f for f in found if f.evidence["rule_id"] == "BZ-001")
+    assert f.kind == "rule_violation" and f.claims == ["BZ1B"] and f.entities[0].id == "H1"
+    assert f.evidence["level"] == "违规" and f.evidence["obligation"].startswith("直接扣款")
+    assert f.evidence["deduct_amount"] == 1.0 and f.amount_at_risk == 0.7   # fund share 70 %
+    assert f.evidence["items"][0]["item_code"] == "250101001" and "第三十八条" in f.evidence["basis"]
+    fj = next(f for f in found if f.evidence["rule_id"] == "FJ-002")
+    assert fj.evidence["level"] == "可疑" and fj.evidence["obligation"].startswith("人工复核")
+    assert fj.claims == ["FJ2B2", "FJ2B3"]
+
+
+def test_rule_missing_a_column_says_so_and_does_not_run(tmp_path):
+    from loaders import load_bundle
+
+    from graphkit.store import open_store
+
+    b = build()
+    t = b.tables()
+    for r in t["claim_items"]:
+        del r["days_supply"], r["item_time"]
+    load_bundle(write_bundle(tmp_path / "b", t), tmp_path / "s")
+    run = run_rules(open_store(tmp_path / "s"), PACK, rules=["CL-001", "CL-003", "XJ-003", "BZ-001"])
+    assert run.summary["CL-001"]["status"] == "skipped" and "days_supply" in run.summary["CL-001"]["reason"]
+    assert run.summary["XJ-003"]["status"] == "skipped" and "item_time" in run.summary["XJ-003"]["reason"]
+    assert run.summary["BZ-001"]["status"] == "ran" and run.summary["BZ-001"]["hits"] == 1
+
+
+def test_scan_runs_the_pack_by_default_and_reports_per_rule_counts(loaded, tmp_path):
+    from graphkit.scan import scan, write_scan
+
+    _, store, run, _ = loaded
+    res = scan(store, kinds=["rule_violation"])
+    assert "rule_violation" in res.parameters
+    summ = res.summaries["rule_violation"]["rules"]
+    assert summ["BZ-001"] == run.summary["BZ-001"] and summ["BZ-001"]["deduct_amount"] == 1.0
+    paths = write_scan(res, tmp_path / "scan")
+    doc = json.loads(Path(paths["findings"]).read_text("utf-8"))
+    assert doc["rule_summary"]["rules"]["CF-001"]["hits"] == 1
+    assert {f["kind"] for f in doc["findings"]} == {"rule_violation"}
+
+
+def test_scan_skips_rules_without_items(tiny_bundle, tmp_path):
+    from loaders import load_bundle
+
+    from graphkit.scan import scan
+    from graphkit.store import open_store
+
+    (tiny_bundle / "claim_items.csv").unlink()
+    load_bundle(tiny_bundle, tmp_path / "s")
+    res = scan(open_store(tmp_path / "s"), kinds=["rule_violation"])
+    assert res.findings == [] and "费用明细" in res.skipped["rule_violation"]
