@@ -144,9 +144,9 @@ def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
     less the detectors could see, the more the prior stands in for them.
 
     >>> blind_share(list(REGISTRY), {})
-    0.1
+    0.090909
     >>> blind_share(["shared_card", "deceased_card_use"], {"shared_card": ["..."]})
-    0.85
+    0.863636
     """
     ran = set(ran)
     k = max(len(REGISTRY), 1)

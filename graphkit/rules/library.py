@@ -56,7 +56,7 @@ class KnowledgeBase:
         """(main, other) code pairs of ``includes`` or ``exclusive_with`` (exclusive pairs both ways).
 
         >>> load_kb().pairs("includes").head(2).values.tolist()
-        [['250305001', '250305011'], ['250305001', '250305012']]
+        [['110900003', '120100001'], ['120600001', 'C01020001']]
         """
         rows = [(code, o) for code, lst in self.items[relation].items() for o in lst]
         if relation == "exclusive_with":

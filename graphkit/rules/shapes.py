@@ -13,7 +13,7 @@ need no catalogue.
 Examples
 --------
 >>> sorted(SHAPE_NEEDS)[:3]
-['code_mismatch', 'count_window', 'days_supply_limit']
+['code_mismatch', 'count_window', 'data_repeat']
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ distribution-free bound that ordinary variation rarely crosses.
 Examples
 --------
 >>> tukey_fence(np.array([10.0, 10.0, 11.0, 12.0]), 3.0)
-16.25
+15.0
 """
 
 from __future__ import annotations
