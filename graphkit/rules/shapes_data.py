@@ -133,10 +133,10 @@ def supply_overlap(sub, rule, ctx):
     ok = np.isfinite(ds) & (ds > 0)
     s = pd.DataFrame({"pat": sub["patient_id"].to_numpy()[ok], "code": sub["item_code"].to_numpy()[ok],
                       "day": sub["sday"].to_numpy()[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
-                      "amt": sub["amount"].to_numpy()[ok]}, index=sub.index[ok])
+                      "amt": sub["amount"].to_numpy()[ok], "row": sub.index[ok].to_numpy()})
     # one supply per claim and code (lines of one prescription add up)
     s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
-                                                          row=("amt", lambda x: x.index[0]), amt=("amt", "sum"))
+                                                          row=("row", "first"), amt=("amt", "sum"))
     s = s.reset_index().sort_values(["pat", "code", "day", "ci"])
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
                  (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
