@@ -422,7 +422,8 @@ def cmd_detectors(a: argparse.Namespace) -> int:
     from .findings import KINDS
 
     for kind, det in REGISTRY.items():
-        print(f"{kind} — {KINDS[kind][0]} / {KINDS[kind][1]}: {det.doc}")
+        opt = "" if det.default else "  [按需 / opt-in: --kinds]"
+        print(f"{kind} — {KINDS[kind][0]} / {KINDS[kind][1]}{opt}: {det.doc}")
         for p in det.params:
             print(f"    {p.name} = {p.default!r}  ({p.describe()}) {p.doc}")
     return 0
@@ -504,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", help="embedded store folder")
     _neo4j_args(s)
     s.add_argument("--out", required=True)
-    s.add_argument("--kinds", help="comma-separated kinds (default: all); see `graphkit detectors`")
+    s.add_argument("--kinds", help="comma-separated kinds (default: the default battery, all but rule_violation); see `graphkit detectors`")
     s.add_argument("--param", action="append", metavar="KIND.NAME=VALUE", help="override a detector parameter")
     s.set_defaults(func=cmd_scan)
 

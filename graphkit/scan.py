@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .detectors import REGISTRY, run_detector
+from .detectors import REGISTRY, default_kinds, run_detector
 from .detectors.referrals import CLUSTER_KINDS, referral_clusters
 from .errors import ParameterError
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, write_findings
@@ -74,12 +74,14 @@ def scan(
     params: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScanResult:
-    """Run the registered detectors (all, or ``kinds``) on ``store``.
+    """Run the default battery of detectors (or ``kinds``) on ``store``.
+
+    Opt-in kinds (``rule_violation``: the rule pack) run only when named in ``kinds``.
 
     ``params`` maps a kind to parameter overrides; unknown kinds or parameters raise
     :class:`~graphkit.errors.ParameterError`.
     """
-    kinds = list(kinds) if kinds is not None else list(REGISTRY)
+    kinds = list(kinds) if kinds is not None else default_kinds()
     unknown = [k for k in kinds if k not in REGISTRY]
     if unknown:
         raise ParameterError(f"unknown detector kind(s) {unknown}; available: {sorted(REGISTRY)}")
@@ -143,14 +145,18 @@ def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
     share. The provider risk model weighs its prior (volume, indicators, network) by it: the
     less the detectors could see, the more the prior stands in for them.
 
-    >>> blind_share(list(REGISTRY), {})
-    0.090909
+    The battery is the default kinds (:func:`~graphkit.detectors.default_kinds`); an opt-in kind
+    that ran does not change it.
+
+    >>> blind_share(default_kinds(), {})
+    0.1
     >>> blind_share(["shared_card", "deceased_card_use"], {"shared_card": ["..."]})
-    0.863636
+    0.85
     """
     ran = set(ran)
-    k = max(len(REGISTRY), 1)
-    blind = sum(1.0 for kind in REGISTRY if kind not in ran) + 0.5 * sum(1 for kind in degraded if kind in ran)
+    battery = default_kinds()
+    k = max(len(battery), 1)
+    blind = sum(1.0 for kind in battery if kind not in ran) + 0.5 * sum(1 for kind in degraded if kind in ran and kind in battery)
     return round(max(blind, 1.0) / k, 6)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from ..findings import KINDS, Finding
 from ..params import Param, check_params
 
-__all__ = ["Detector", "REGISTRY", "register", "run_detector"]
+__all__ = ["Detector", "REGISTRY", "register", "run_detector", "default_kinds"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Detector:
     #: what it uses when present, with the degraded behaviour when absent, e.g.
     #: ``{"time:minute": "day-level windows instead of 60-minute windows"}``
     prefers: tuple[tuple[str, str], ...] = ()
+    #: part of a plain ``scan`` (the default battery); ``False``: runs only when asked for by kind
+    default: bool = True
 
     @property
     def doc(self) -> str:
@@ -48,17 +50,27 @@ REGISTRY: dict[str, Detector] = {}
 
 
 def register(kind: str, params: Sequence[Param], *, needs: Sequence[str] = (),
-             prefers: dict[str, str] | None = None):
+             prefers: dict[str, str] | None = None, default: bool = True):
     """Decorator: register a detector function for ``kind`` with its declared parameters and
-    the data it needs (``needs``) or uses when present (``prefers``: need → degraded behaviour)."""
+    the data it needs (``needs``) or uses when present (``prefers``: need → degraded behaviour).
+    ``default=False`` keeps it out of a plain scan (it runs when its kind is asked for)."""
     if kind not in KINDS:
         raise ValueError(f"unknown finding kind {kind!r}")
 
     def deco(fn: Callable[..., list[Finding]]):
-        REGISTRY[kind] = Detector(kind, fn, tuple(params), tuple(needs), tuple((prefers or {}).items()))
+        REGISTRY[kind] = Detector(kind, fn, tuple(params), tuple(needs), tuple((prefers or {}).items()), default)
         return fn
 
     return deco
+
+
+def default_kinds() -> list[str]:
+    """The kinds a plain scan runs (registered with ``default=True``).
+
+    >>> "shared_card" in default_kinds(), "rule_violation" in default_kinds()
+    (True, False)
+    """
+    return [k for k, d in REGISTRY.items() if d.default]
 
 
 def run_detector(kind: str, store: Any, params: dict[str, Any] | None = None) -> tuple[list[Finding], dict[str, Any]]:

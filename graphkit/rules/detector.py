@@ -31,6 +31,9 @@ class RuleFindings(list):
         Param("max_items", 30, "int", low=1, high=10_000, doc="item lines listed in a finding's evidence"),
     ],
     needs=("items",),
+    # opt-in until its precision is measured on planted violations and its cost at 10M claims
+    # (docs/rules.md): `graphkit scan --kinds …,rule_violation` or `graphkit rules run`
+    default=False,
 )
 def rule_violation(store: Any, *, pack: str = "", kb: str = "", max_items: int = 30) -> list[Finding]:
     """规则库违规 / rule-pack violations: item lines breaking a rule of the pack (price ceilings,
