@@ -81,9 +81,12 @@ class OverBilling:
         self._overbill(self.w.vrng("overbilling:providers"))
 
     # ----------------------------------------------------------------------------------------
-    def _people(self, rng, n: int, region: int | None, age: tuple[int, int] = (18, 90)) -> np.ndarray:
+    def _people(self, rng, n: int, region: int | None, age: tuple[int, int] = (18, 90),
+                exclude: np.ndarray | None = None) -> np.ndarray:
         w, ng = self.w, self.ng
         ok = (w.nh < 0) & (w.pref == 0) & (ng.role == 0) & (w.death_day < 0) & ~self.busy
+        if exclude is not None:
+            ok[np.asarray(exclude, np.int64)] = False
         ok &= (w.age >= age[0]) & (w.age <= age[1])
         cand = np.flatnonzero(ok & (w.region == region)) if region is not None else np.empty(0, np.int64)
         if cand.size < n:
@@ -294,9 +297,9 @@ class OverBilling:
         """Recruited or bought identities settled without a visit: 2-8 claims each."""
         w, C = self.w, self.C.data()
         rows = self._rows(typ, idx)
-        n_pat = np.unique(C["pat"][rows]).size
+        own = np.unique(C["pat"][rows])
         region = int(w.inst_region[idx] if typ == "institution" else w.ph_region[idx])
-        mem = self._people(rng, max(5, round(n_pat * (0.1 + 0.5 * x))), region, (20, 90))
+        mem = self._people(rng, max(5, round(own.size * (0.1 + 0.5 * x))), region, (20, 90), exclude=own)
         k = rng.integers(2, 9, mem.size)
         pat = np.repeat(mem, k)
         day = self._days(rng, pat)
