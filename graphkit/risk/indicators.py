@@ -437,15 +437,20 @@ def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[s
     # per-claim temporaries are dropped as soon as used: the claim-item shares below need room
     # case-mix adjusted (graphkit.risk.casemix): each claim against its diagnosis group's median
     grp = claim_groups(act.dx, act.dx_codes)
+    # prices differ by provider level (医疗服务价格 by hospital grade): costs are standardised within
+    # the level of the claim's provider (pharmacies: one stratum), as the peers are
+    lv_code = pd.factorize(pd.Series(act.entities["level"].astype(object).to_numpy()).astype(str))[0]
+    stratum = np.append(lv_code, -1)[act.prov].astype(np.int64)
     for name, t in (("cost_outpatient", 0), ("cost_inpatient", 1), ("cost_pharmacy", 2)):
         m = act.ctype == t
         if not m.any():
             continue
         lt = np.full(act.n_claims, np.nan)
         x = np.log1p(np.maximum(act.total[m], 0.0))
-        lt[m] = x - group_expectation(x, grp[m], np.zeros(x.size, np.int64)) + float(np.median(x))
+        st = stratum[m]
+        lt[m] = x - group_expectation(x, grp[m], st) + group_expectation(x, np.zeros(x.size, np.int64), st)
         b.add_mean(name, lt, m)
-        del lt, x
+        del lt, x, st
     _pair_means(act, b, grp)
     adm = (act.ctype == 0) | (act.ctype == 1)
     b.add("admission_rate", _count(act, adm),
