@@ -13,7 +13,8 @@ than the ones planted, and its identifier keys are pseudonymised tokens).
 * legit groups in top k: unmatched top-k findings whose claims lie mostly (≥ half) inside a
   planted *hard negative* (registered family sharing, dialysis cohort, …), by its kind;
 * providers: ROC-AUC and average precision of ``scores.csv`` against the providers named
-  in the truth instances, next to claim count alone and fund total alone. Providers whose only
+  in the truth instances and the over-billing providers of ``provider_fraud``
+  (:func:`provider_fraud_keys`), next to claim count alone and fund total alone. Providers whose only
   planted fraud is of a kind the scan skipped for lack of data (``findings.json`` ``skipped``)
   are left out and reported apart (``providers.unknowable``, with the figures including them).
 
@@ -35,7 +36,7 @@ import pandas as pd
 from .outputs import read_csv
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, read_findings, sort_findings
 
-__all__ = ["evaluate", "format_evaluation", "match"]
+__all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys"]
 
 
 def match(f: Finding, inst: dict[str, Any]) -> bool:
@@ -56,6 +57,19 @@ def match(f: Finding, inst: dict[str, Any]) -> bool:
         tp = {e["id"] for e in inst.get("entities", []) if e.get("type") == "patient"}
         return bool(fp and tp) and len(fp & tp) >= 0.5 * len(fp | tp)
     return False
+
+
+def provider_fraud_keys(truth: dict[str, Any]) -> set[tuple[str, str]]:
+    """``(entity_type, entity_id)`` of the providers a truth file labels as fraudulent themselves
+    (section ``provider_fraud``: over-billing, see :mod:`graphkit.demo.overbilling`).
+
+    >>> provider_fraud_keys({"provider_fraud": [{"kind": "provider_overbilling",
+    ...                                          "entity": {"type": "institution", "id": "H01"}}]})
+    {('institution', 'H01')}
+    >>> provider_fraud_keys({"instances": []})
+    set()
+    """
+    return {(r["entity"]["type"], str(r["entity"]["id"])) for r in truth.get("provider_fraud", [])}
 
 
 #: kinds whose instances are groups of people: member-level figures are reported for them
@@ -226,6 +240,10 @@ def evaluate(
             for e in i.get("entities", [])
             if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in ("hub", "bystander")
         }
+        # provider-level fraud (over-billing, truth ``provider_fraud``): the provider itself is the positive
+        billing = provider_fraud_keys(t)
+        bad |= billing
+        seen |= billing
         unknowable = bad - seen
         prov = sc[sc["entity_type"].isin(["institution", "pharmacy"])]
         keys = list(zip(prov["entity_type"], prov["entity_id"]))

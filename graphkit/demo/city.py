@@ -166,10 +166,21 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
         look.run()
     planter = Planter(w, ng, float(fraud_rate), cfg.fraud)
     instances = planter.run()
+    ob = None
+    if cfg.overbilling > 0:  # provider-level over-billing and case-mix look-alikes (variants only)
+        from .overbilling import OverBilling
+
+        ob = OverBilling(w, ng, cfg.overbilling, used=planter.used | (look.members if look is not None else False))
+        ob.run()
     fin = _finalize(w, ng, planter, look)
     rows = _write_tables(out, fmt, w, ng, planter, fin, look)
     truth = _truth(w, ng, instances, fin, float(fraud_rate), look)
     rows["budgets"], truth["monitoring"] = _write_budgets(out, fmt, w, ng, fin)
+    if ob is not None:
+        eid = {"institution": w.inst_id, "pharmacy": w.ph_id}
+        truth["provider_fraud"] = ob.truth(fin.pos, id_width(9, fin.order.size), lambda t, i: eid[t](i))
+        truth["notes"]["provider_fraud"] = ("providers that over-bill (graphkit.demo.overbilling): positives of the "
+                                            "provider ranking; claims = the rows each mode added or changed")
     if look is not None or quirks or vname:
         truth["variant"] = {"name": vname or cfg.name, "config": cfg.describe(), "quirks": list(quirks)}
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")

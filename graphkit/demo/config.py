@@ -132,12 +132,13 @@ class CityConfig:
     e_voucher_use: float = 0.5         # share of their own claims settled with the e-voucher
     fraud: FraudShape = field(default_factory=FraudShape)
     lookalikes: tuple[tuple[str, float], ...] = ()
+    overbilling: float = 0.0           # share of institutions over-billing (+ case-mix look-alikes), see overbilling.py
 
     def __post_init__(self) -> None:
         unknown = [k for k, _ in self.lookalikes if k not in LOOKALIKES]
         if unknown:
             raise ValueError(f"The 'lookalikes' of CityConfig must be names in {sorted(LOOKALIKES)}. Got {unknown} instead.")
-        for f in ("rural_weight", "village_share", "chain_share", "e_voucher_share", "e_voucher_use"):
+        for f in ("rural_weight", "village_share", "chain_share", "e_voucher_share", "e_voucher_use", "overbilling"):
             if not getattr(self, f) >= 0:
                 raise ValueError(f"The '{f}' parameter of CityConfig must be >= 0. Got {getattr(self, f)!r} instead.")
 
@@ -210,6 +211,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             note="fewer, smaller, slower fraud; district↔county travel; splits across campuses; out-of-area steering"),
     Variant("large", CityConfig(name="large", outer_counties=True, branch_campuses=4, e_voucher_share=0.5,
                                 lookalikes=_TYPICAL), size=2.5, note="a larger city"),
+    Variant("provider_overbilling", CityConfig(name="provider_overbilling", overbilling=0.12, lookalikes=_TYPICAL),
+            ("dates_only", "no_terminals"), fraud_rate=0.5,
+            note="12% of institutions (6% of pharmacies) over-bill in a mix of modes; case-mix look-alikes; "
+                 "dates only, no terminals (like labelled provider-fraud claims data)"),
 )}
 
 

@@ -385,6 +385,10 @@ def _rename_truth(truth: dict, lk: dict[str, dict[str, str]]) -> None:
         fix(rec)
     for row in truth.get("monitoring", {}).get("over_pace", []):
         row["provider_id"] = m(row["provider_type"], row["provider_id"])
+    for rec in truth.get("provider_fraud", []):  # over-billing providers (graphkit.demo.overbilling)
+        rec["entity"]["id"] = m(rec["entity"]["type"], rec["entity"]["id"])
+        for mode in rec.get("modes", {}).values():
+            mode["claims"] = [m("claim", c) for c in mode["claims"]]
 
 
 def ids_numeric(b: Bundle, arg: str | None = None) -> None:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..profile import finer_or_equal
 from .activity import Activity, _arrow, index_of, release_arrow_memory, table_batches
+from .casemix import claim_groups, group_expectation, standardised_rate_events
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
 
@@ -178,35 +179,47 @@ def _entity_slices(who: np.ndarray, n_entities: int, per: int) -> list[tuple[int
     return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
-def _pair_means(act: Activity, b: _Builder) -> None:
-    """visits per person and fund per patient: means over (entity, patient) pairs. Done per slice
-    of entity rows (an entity's pairs all in one slice, in the same order), so the sort never
-    holds all claims; the sums are those of one pass, bit for bit."""
+def _pair_means(act: Activity, b: _Builder, grp: np.ndarray) -> None:
+    """visits per person and fund per patient: means over (entity, patient) pairs, case-mix
+    adjusted (:mod:`graphkit.risk.casemix`) by the diagnosis group × claim type of the pair's first
+    claim: visits ``v · E / E_g`` (mean visits per pair), log fund ``f − m_g + m`` (medians). Pairs
+    are found per slice of entity rows (an entity's pairs all in one slice, in the same order), so
+    the sort never holds all claims; per pair only five small numbers are kept."""
     npat = max(len(act.patients), 1)
     ne = act.n_entities
-    cnt = np.zeros(ne)
-    s_v, ss_v, s_f, ss_f = (np.zeros(ne) for _ in range(4))
+    ents, vis, fnd, pg, pt = [], [], [], [], []
     for who in (act.prov, act.doc):
         for lo, hi in _entity_slices(who, ne, PAIR_CHUNK):
-            sel = (who >= lo) & (who < hi)
+            sel = np.flatnonzero((who >= lo) & (who < hi))
             key = (who[sel].astype(np.int64) - lo) * npat + act.pat[sel]
-            uk, inv = np.unique(key, return_inverse=True)
+            uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
             del key
-            visits = np.bincount(inv, minlength=uk.size).astype(float)
-            fund = np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size))
-            del inv, sel
-            ent = (uk // npat).astype(np.int64)
-            m = hi - lo
-            cnt[lo:hi] += np.bincount(ent, minlength=m)
-            s_v[lo:hi] += np.bincount(ent, weights=visits, minlength=m)
-            ss_v[lo:hi] += np.bincount(ent, weights=visits * visits, minlength=m)
-            s_f[lo:hi] += np.bincount(ent, weights=fund, minlength=m)
-            ss_f[lo:hi] += np.bincount(ent, weights=fund * fund, minlength=m)
-    b.add("visits_per_person", cnt, s_v, ss_v)
-    b.add("fund_per_patient", cnt, s_f, ss_f)
+            vis.append(np.bincount(inv, minlength=uk.size).astype(np.float32))
+            fnd.append(np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size)).astype(np.float32))
+            del inv
+            ents.append((uk // npat + lo).astype(np.int32))
+            pg.append(grp[sel[first]])
+            pt.append(act.ctype[sel[first]])
+            del sel, first, uk
+    if not ents:
+        return
+    ent = np.concatenate(ents)
+    v = np.concatenate(vis).astype(float)
+    f = np.concatenate(fnd).astype(float)
+    g, t = np.concatenate(pg), np.concatenate(pt)
+    del ents, vis, fnd, pg, pt
+    ev = group_expectation(v, g, t, how="mean")
+    et = group_expectation(v, np.zeros(v.size, np.int64), t, how="mean")
+    v *= et / ev
+    ef = group_expectation(f, g, t)
+    f += group_expectation(f, np.zeros(f.size, np.int64), t) - ef
+    del g, t, ev, et, ef
+    cnt = np.bincount(ent, minlength=ne).astype(float)
+    b.add("visits_per_person", cnt, np.bincount(ent, weights=v, minlength=ne), np.bincount(ent, weights=v * v, minlength=ne))
+    b.add("fund_per_patient", cnt, np.bincount(ent, weights=f, minlength=ne), np.bincount(ent, weights=f * f, minlength=ne))
 
 
-def _readmissions(act: Activity, b: _Builder) -> None:
+def _readmissions(act: Activity, b: _Builder, grp: np.ndarray) -> None:
     inp = np.flatnonzero((act.ctype == 1) & (act.prov >= 0) & (act.day >= 0))
     if inp.size == 0:
         return
@@ -222,7 +235,9 @@ def _readmissions(act: Activity, b: _Builder) -> None:
     for name, days in (("readmit_15d", 15), ("readmit_30d", 30)):
         ev = np.zeros(act.n_claims, bool)
         ev[order] = (gap >= 0) & (gap <= days)
-        b.add_rate(name, ev, mask)
+        # indirectly standardised by the stay's diagnosis group (planned chemotherapy cycles are
+        # readmissions everywhere they are given)
+        b.add(name, _count(act, mask), standardised_rate_events(ev, grp, mask, [act.prov, act.doc], act.n_entities))
 
 
 def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
@@ -420,14 +435,36 @@ def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[s
     notes: list[str] = []
     b = _Builder(act)
     # per-claim temporaries are dropped as soon as used: the claim-item shares below need room
-    lt = np.log1p(np.maximum(act.total, 0.0))
+    # case-mix adjusted (graphkit.risk.casemix): each claim against its diagnosis group's median
+    grp = claim_groups(act.dx, act.dx_codes)
+    # prices differ by provider level (医疗服务价格 by hospital grade): costs are standardised within
+    # the level of the claim's provider (pharmacies: one stratum), as the peers are
+    lv_code = pd.factorize(pd.Series(act.entities["level"].astype(object).to_numpy()).astype(str))[0]
+    stratum = np.append(lv_code, -1)[act.prov].astype(np.int64)
     for name, t in (("cost_outpatient", 0), ("cost_inpatient", 1), ("cost_pharmacy", 2)):
-        b.add_mean(name, lt, act.ctype == t)
-    del lt
-    _pair_means(act, b)
-    b.add_rate("admission_rate", act.ctype == 1, (act.ctype == 0) | (act.ctype == 1))
-    b.add_mean("length_of_stay", act.los.astype(float), act.ctype == 1)
-    _readmissions(act, b)
+        m = act.ctype == t
+        if not m.any():
+            continue
+        lt = np.full(act.n_claims, np.nan)
+        x = np.log1p(np.maximum(act.total[m], 0.0))
+        st = stratum[m]
+        lt[m] = x - group_expectation(x, grp[m], st) + group_expectation(x, np.zeros(x.size, np.int64), st)
+        b.add_mean(name, lt, m)
+        del lt, x, st
+    _pair_means(act, b, grp)
+    adm = (act.ctype == 0) | (act.ctype == 1)
+    b.add("admission_rate", _count(act, adm),
+          standardised_rate_events(act.ctype == 1, grp, adm, [act.prov, act.doc], act.n_entities))
+    del adm
+    los = np.full(act.n_claims, np.nan)
+    m = (act.ctype == 1) & ~np.isnan(act.los)
+    if m.any():
+        x = act.los[m].astype(float)
+        los[m] = x - group_expectation(x, grp[m], np.zeros(x.size, np.int64)) + float(np.median(x))
+    b.add_mean("length_of_stay", los, act.ctype == 1)
+    del los, m
+    _readmissions(act, b, grp)
+    del grp
     ok = act.day >= 0
     b.add_rate("weekend_share", (act.day.astype(np.int64) + 3) % 7 >= 5, ok)  # 1970-01-01 was a Thursday: Monday = 0
     if finer_or_equal(act.time_precision, "hour"):
