@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["zh_date", "zh_datetime", "rmb_upper", "yuan_zh", "role_zh", "cell", "ROLE_ZH", "CLAIM_TYPE_ZH",
-           "PROVIDER_TYPE_ZH", "OUTCOME_ZH", "TYPE_ZH"]
+           "PROVIDER_TYPE_ZH", "OUTCOME_ZH", "TYPE_ZH", "INSURANCE_ZH", "OWNERSHIP_ZH", "INSTITUTION_KIND_ZH", "LEVEL_ZH", "region_zh"]
 
 #: entity role (as the detectors write it) → 中文
 ROLE_ZH: dict[str, str] = {
@@ -49,6 +49,10 @@ TYPE_ZH: dict[str, str] = {"patient": "参保人", "card": "医保卡", "doctor"
                            "pharmacy": "定点零售药店", "terminal": "结算终端"}
 CLAIM_TYPE_ZH: dict[str, str] = {"inpatient": "住院", "outpatient": "门诊", "pharmacy": "药店购药"}
 PROVIDER_TYPE_ZH: dict[str, str] = {"institution": "定点医疗机构", "pharmacy": "定点零售药店"}
+INSURANCE_ZH: dict[str, str] = {"employee": "职工医保", "resident": "居民医保"}
+OWNERSHIP_ZH: dict[str, str] = {"public": "公立", "private": "民营"}
+INSTITUTION_KIND_ZH: dict[str, str] = {"hospital": "医院", "clinic": "诊所", "community": "社区卫生服务机构", "village": "村卫生室"}
+LEVEL_ZH: dict[str, str] = {"1": "一级", "2": "二级", "3": "三级"}
 OUTCOME_ZH: dict[str, str] = {"ruled_out": "已排除", "partial": "部分解释", "explains": "可解释", "not_testable": "数据不足，无法检验"}
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _UNITS = ["", "拾", "佰", "仟"]
@@ -138,3 +142,24 @@ def role_zh(role: Any) -> str:
     """Chinese name of a role (``;``-joined roles are translated one by one); unknown codes stay."""
     r = cell(role)
     return "、".join(ROLE_ZH.get(x, x) for x in r.split(";") if x) if r else ""
+
+
+def region_zh(code: Any) -> str:
+    """``历下区（370102）`` from the national gazetteer; the code alone when it is not listed.
+
+    >>> region_zh("370102"), region_zh(None)
+    ('历下区（370102）', '')
+    """
+    c = cell(code).strip()
+    if not c:
+        return ""
+    from ..places import gazetteer
+
+    g = _GAZ.get("names")
+    if g is None:
+        gz = gazetteer()
+        g = _GAZ["names"] = dict(zip(gz["region_code"].astype(str), gz["name"].astype(str)))
+    return f"{g[c]}（{c}）" if c in g else f"行政区划代码{c}"
+
+
+_GAZ: dict[str, dict[str, str]] = {}
