@@ -204,6 +204,7 @@ def write_dossier(
     found_on: str | None = None,
     legal_basis: LegalBasis | str | Path | None = None,
     reviewer: str | None = None,
+    refer: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write a complete dossier folder; return its manifest (see module docstring).
 
@@ -222,7 +223,7 @@ def write_dossier(
         require(who, "clear_data", what="see personal data in clear")
     lb = legal_basis if isinstance(legal_basis, LegalBasis) else LegalBasis.load(legal_basis)
     c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
-                 clear_source=clear_source, found_on=found_on, actor=actor, legal=lb, reviewer=reviewer, audit=log)
+                 clear_source=clear_source, found_on=found_on, actor=actor, legal=lb, reviewer=reviewer, audit=log, refer=refer)
     final = claim_output_dir(out_dir, "dossier")  # never replace what is not an earlier dossier
     final.parent.mkdir(parents=True, exist_ok=True)
     out = final.parent / f".{final.name}.partial-{os.getpid()}"  # built aside, swapped in when complete

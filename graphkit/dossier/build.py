@@ -39,6 +39,8 @@ __all__ = ["DossierContent", "assemble", "SOFTWARE_VERSION"]
 SOFTWARE_VERSION = "graphkit 0.1.0"
 
 PERSONAL_ROLES = ("name", "id_number")
+#: ``refer`` names → (route, organisation key of the rulebook)
+REFER = {"police": ("police", "police"), "discipline": ("discipline inspection", "discipline")}
 
 
 @dataclass
@@ -111,6 +113,7 @@ def assemble(
     legal: LegalBasis | None = None,
     reviewer: str | None = None,
     audit: AuditLog | None = None,
+    refer: Sequence[str] = (),
 ) -> DossierContent:
     """Collect everything a dossier states, each fact tied to the finding that produced it."""
     if not findings:
@@ -205,6 +208,14 @@ def assemble(
     kinds = [f.kind for f in findings]
     handling = rb.handling(amount, kinds=kinds, public_staff=bool(public_staff), found_on=found_on)
     handling["public_staff"] = sorted(set(public_staff))
+    have = {r["to_en"] for r in handling["routes"]}
+    for r in refer:  # a referral a person asks for beyond the rulebook's routing
+        if r not in REFER:
+            raise GraphkitError(f"refer must name {sorted(REFER)}; got {r!r}")
+        to_en, org_key = REFER[r]
+        if to_en not in have:
+            handling["routes"].append({"to": rb.org[org_key], "to_en": to_en, "why": "承办人提请移送，须经审核人决定",
+                                       "basis": rb.data["general"]["transfer_basis"] if r == "police" else "《中华人民共和国监察法》有关规定"})
     for key in ("penalty_multiple", "penalty_amount", "basis"):  # the legal-basis table proposes (a range), not the tiers
         handling.pop(key, None)
     period = (claims["start_time"].min(), claims["start_time"].max()) if len(claims) else (None, None)

@@ -30,8 +30,8 @@ from .zh import OUTCOME_ZH, PROVIDER_TYPE_ZH, TYPE_ZH, cell, role_zh, zh_date
 
 __all__ = ["zh_text", "split_parties", "verification_items"]
 
-_ISO = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?)?(?![\w-])")
-_MD = re.compile(r"(?<![\w-])(\d{2})-(\d{2})(?![\w-])")
+_ISO = re.compile(r"(?<![A-Za-z0-9-])(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?)?(?![A-Za-z0-9-])")
+_MD = re.compile(r"(?<![A-Za-z0-9-])(\d{2})-(\d{2})(?![A-Za-z0-9-])")
 
 
 def zh_text(summary: Any) -> str:

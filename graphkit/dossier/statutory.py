@@ -39,6 +39,16 @@ def _title(c: Any) -> str:
     return zh_text(c.case["title"])
 
 
+def _cid(c: Any) -> str:
+    """The case id, never broken across lines (a break inside it reads as two words)."""
+    return f"<span class='nowrap'>{esc(c.case['id'])}</span>"
+
+
+def _finding_ids(c: Any) -> str:
+    """``团伙骗保/结伴就医线索 ce9836e6caf779e3`` (the finding id without its English kind code)."""
+    return "、".join(f"{esc(f['kind_zh'])}线索{esc(f['id'].split(':', 1)[-1])}" for f in c.findings)
+
+
 def _kinds(c: Any) -> str:
     return "、".join(dict.fromkeys(f["kind_zh"] for f in c.findings))
 
@@ -113,12 +123,12 @@ def review_sheet(c: Any) -> str:
         rec = f"<p>审核人：{esc(c.reviewer) or BLANK}　审核日期：{BLANK}　审核意见：□同意　□退回补充调查　认定层级：□违规　□骗取</p>"
     return _page(c, "审核单", f"""
 <h1>案件材料审核单</h1>
-<p>案件：{esc(_title(c))}（{esc(c.case['id'])}）　承办人：{esc(c.case.get('assignee', '')) or BLANK}</p>
+<p>案件：{esc(_title(c))}（{_cid(c)}）　承办人：{esc(c.case.get('assignee', '')) or BLANK}</p>
 <h2>一、待核实事项</h2>
 <p>本案材料由医保基金监管数据分析生成。下列事项须由承办人核实、审核人确认后，方可签发移送材料：</p>
 {table_html(rows, {'序号': '序号', '事项': '事项', '来源': '来源'}, zh=True, nowrap=('序号',))}
 <h2>二、审核记录</h2>{rec}
-<p class='meta'>审核记录同时登记于案件处理记录和审计日志；未经审核同意，各项材料保留“草稿”标记。</p>""")
+<p class='meta'>审核记录同时登记于案件处理记录和审计日志{'；未经审核同意，各项材料保留“草稿”标记' if c.draft else ''}。</p>""")
 
 
 def police_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str, str]:
@@ -141,11 +151,11 @@ def police_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str, st
 <p>上述行为涉嫌骗取医疗保障基金，是否涉嫌犯罪、是否达到刑事追诉标准，由你局依法审查。根据{esc(c.rulebook.data['general']['transfer_basis'])}的规定，现将该案移送你局。</p>
 <p>附件：1. 案件调查报告；2. 涉案物品清单；3. 证据目录及电子证据；4. 其他有关涉嫌犯罪的材料。</p>
 <p class='sign'>{esc(org['bureau'])}（印章）<br>{day}</p>
-<p class='meta'>抄送：同级人民检察院。案件编号：{esc(c.case['id'])}</p>""")
+<p class='meta'>抄送：同级人民检察院。案件编号：{_cid(c)}</p>""")
     docs["02_案件调查报告.html"] = _page(c, "案件调查报告", f"""
 <h1>案件调查报告</h1>
-<p>案件：{esc(_title(c))}（{esc(c.case['id'])}）</p>
-<h2>一、案件来源</h2><p>{esc(org['bureau'])}医保基金监管数据分析发现的线索，线索编号：{'、'.join(esc(f['id']) for f in c.findings)}；数据快照校验值：{esc(c.data_fingerprint[:16])}…。</p>
+<p>案件：{esc(_title(c))}（{_cid(c)}）</p>
+<h2>一、案件来源</h2><p>{esc(org['bureau'])}医保基金监管数据分析发现的线索，线索编号：{_finding_ids(c)}；数据快照校验值：{esc(c.data_fingerprint[:16])}…。</p>
 <h2>二、调查经过</h2><p>（由承办人据实填写：调查时间、方式，调取的处方、病历、票据等原始材料，询问、核查情况。）</p>{LINES}
 <h2>三、数据显示的问题</h2><p>{_data_facts(c)}</p>
 <h2>四、调查认定的事实</h2><p>（由承办人依据调查取得的证据填写；未经调查核实的数据分析结果不得写入本部分。）</p>{LINES}
@@ -158,7 +168,7 @@ def police_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str, st
                             类型=c.claims["claim_type"].map(lambda x: CLAIM_TYPE_ZH.get(cell(x), cell(x))))
     docs["03_涉案物品清单.html"] = _page(c, "涉案物品清单", f"""
 <h1>涉案物品清单</h1>
-<p>案件：{esc(_title(c))}（{esc(c.case['id'])}）</p>
+<p>案件：{esc(_title(c))}（{_cid(c)}）</p>
 <table><thead><tr><th>序号</th><th>名称</th><th>数量</th><th>说明</th></tr></thead><tbody>
 <tr><td>1</td><td>医保结算单据（电子数据）</td><td class='nowrap'>{len(c.claims)}笔</td><td>{esc(evidence_files[0]['file'])}</td></tr>
 <tr><td>2</td><td>费用明细（电子数据）</td><td class='nowrap'>{len(c.items)}条</td><td>{esc(evidence_files[1]['file'])}</td></tr>
@@ -168,13 +178,13 @@ def police_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str, st
 <p class='sign'>移交人：{BLANK}　接收人：{BLANK}<br>{day}</p>""")
     ev = pd.DataFrame(evidence_files)
     docs["04_证据目录.html"] = _page(c, "证据目录", f"""
-<h1>证据目录</h1><p>案件：{esc(_title(c))}（{esc(c.case['id'])}）　数据快照校验值：{esc(c.data_fingerprint[:16])}…</p>
+<h1>证据目录</h1><p>案件：{esc(_title(c))}（{_cid(c)}）　数据快照校验值：{esc(c.data_fingerprint[:16])}…</p>
 {table_html(ev, {'no': '序号', 'name': '证据名称', 'file': '文件', 'proves': '证明内容', 'sha256': 'SHA-256校验值'}, zh=True, nowrap=('no',), code=('sha256',))}
 <p class='meta'>电子数据为医保结算系统数据的统计摘录，证明内容须经调查核实。</p>""")
     docs["05_移送案件回执.html"] = _page(c, "移送案件回执", f"""
 <h1>移送案件回执</h1>
 <p>{esc(org['bureau'])}：</p>
-<p>你单位于{BLANK}年{BLANK}月{BLANK}日移送的{esc(_title(c))}（案件编号：{esc(c.case['id'])}，数据统计医保基金支付{yuan_zh(t['fund_amount'])}）及相关材料已收到。</p>
+<p>你单位于{BLANK}年{BLANK}月{BLANK}日移送的{esc(_title(c))}（案件编号：{_cid(c)}，数据统计医保基金支付{yuan_zh(t['fund_amount'])}）及相关材料已收到。</p>
 <p>材料：涉嫌犯罪案件移送书、案件调查报告、涉案物品清单、证据目录及电子证据（附SHA-256校验值）。</p>
 <p class='sign'>{esc(org['police'])}（印章）<br>接收人：{BLANK}　{BLANK}年{BLANK}月{BLANK}日</p>""")
     return docs
@@ -192,7 +202,7 @@ def discipline_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str
 <h1>关于移送{esc(_title(c))}有关问题线索的函</h1>
 <p>{esc(org['discipline'])}：</p>
 <p>我局在医保基金监管数据分析中发现，以下公立医疗机构人员可能涉及下述问题。是否属于监察对象、是否涉嫌违纪或者职务违法，尚待核实。按照有关规定，现将问题线索移送你委（局）处理。</p>
-<h2>一、线索来源</h2><p>医保基金监管数据分析，线索编号：{'、'.join(esc(f['id']) for f in c.findings)}。</p>
+<h2>一、线索来源</h2><p>医保基金监管数据分析，线索编号：{_finding_ids(c)}。</p>
 <h2>二、涉及的公立医疗机构人员</h2>{table_html(staff, {c_: c_ for c_ in staff.columns}, zh=True, nowrap=('编号',))}
 <h2>三、数据显示的问题</h2><p>{_data_facts(c)}</p>
 <h2>四、涉案主体</h2>{table_html(c.parties, PARTY_COLS, zh=True, nowrap=('编号',)) if len(c.parties) else "<p>数据未能确定被反映人，须调查查明。</p>"}
@@ -201,10 +211,10 @@ def discipline_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str
 <p class='meta'>本函及附件涉及个人信息，请按保密规定管理。</p>"""),
         "02_涉及人员附表.html": _page(c, "涉及人员附表", f"""
 <h1>涉及人员及其角色附表</h1>
-<p>案件：{esc(_title(c))}（{esc(c.case['id'])}）。下列人员在数据中与线索相关，列明其角色，不表明其为被反映人。</p>
+<p>案件：{esc(_title(c))}（{_cid(c)}）。下列人员在数据中与线索相关，列明其角色，不表明其为被反映人。</p>
 {table_html(c.persons, PARTY_COLS, zh=True, nowrap=('编号',))}"""),
         "03_证据目录.html": _page(c, "证据目录", f"""
-<h1>证据目录</h1><p>案件：{esc(_title(c))}（{esc(c.case['id'])}）</p>
+<h1>证据目录</h1><p>案件：{esc(_title(c))}（{_cid(c)}）</p>
 {table_html(pd.DataFrame(evidence_files), {'no': '序号', 'name': '证据名称', 'file': '文件', 'proves': '证明内容', 'sha256': 'SHA-256校验值'}, zh=True, nowrap=('no',), code=('sha256',))}"""),
     }
     return docs
