@@ -143,8 +143,10 @@ def graph_svg(g: nx.Graph, *, width: int = 1000, max_per_column: int = 40) -> st
         parts.append(f"<line x1='{x1:.1f}' y1='{y1:.1f}' x2='{x2:.1f}' y2='{y2:.1f}' stroke='#aaa' stroke-width='{w:.1f}'/>")
     for a, b, d in g.edges(data=True):
         if d.get("fund") and {g.nodes[a].get("type"), g.nodes[b].get("type")} & {"institution", "pharmacy"}:
-            (x1, y1), (x2, y2) = pos[a], pos[b]
-            xm, ym = x1 + (x2 - x1) * 0.7, y1 + (y2 - y1) * 0.7
+            if g.nodes[a].get("type") in ("institution", "pharmacy"):
+                a, b = b, a
+            (x1, y1), (x2, y2) = pos[a], pos[b]  # label near the spread-out end, away from the provider's fan
+            xm, ym = x1 + (x2 - x1) * 0.3, y1 + (y2 - y1) * 0.3
             parts.append(f"<text x='{xm:.1f}' y='{ym - 2:.1f}' font-size='8' fill='#555' text-anchor='middle'>{float(d['fund']):,.0f}元</text>")
     for n, d in g.nodes(data=True):
         t = d.get("type", "")
