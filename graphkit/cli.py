@@ -319,6 +319,8 @@ def cmd_dossier(a: argparse.Namespace) -> int:
         v = verify_dossier(a.path, audit=None if a.no_audit_check else default_log())
         print(v)
         return 0 if v.ok else 1
+    if a.target == "sign-off":
+        return _dossier_sign_off(a)
     if not a.findings or not a.out:
         raise GraphkitError("give --findings findings.json and --out DIR (and --store DIR or --neo4j URI)")
     rep = read_findings(a.findings)
@@ -334,7 +336,8 @@ def cmd_dossier(a: argparse.Namespace) -> int:
     clear = _clear_source(a)
     store = _open_any_store(a)
     m = write_dossier(store, found, a.out, case=case, parameters=rep.parameters, rulebook=a.rulebook,
-                      profile=a.profile, clear_source=clear, pdf=not a.no_pdf)
+                      profile=a.profile, clear_source=clear, pdf=not a.no_pdf, reviewer=a.reviewer,
+                      legal_basis=a.legal_basis, refer=a.refer)
     print(f"案件材料 / dossier: {m['path']} ({len(m['files'])} files, manifest sha256 {m['manifest_sha256'][:16]}…)")
     if m["clear_data"]:
         print("注意：本材料含明文个人信息，已记入审计日志 / contains clear personal data; recorded in the audit log")
@@ -353,6 +356,32 @@ def _clear_source(a: argparse.Namespace):
     return None
 
 
+def _case_store(a: argparse.Namespace, store: Any = None) -> Any:
+    from .workbench.cases import CaseStore, default_cases_path
+
+    if store is not None and getattr(store, "conn", None) is not None and not a.cases:  # Neo4j: the cases live in the graph
+        from .neo4jstore.cases import GraphCaseStore
+
+        return GraphCaseStore(store.conn)
+    if a.store or a.cases:
+        return CaseStore(a.cases or default_cases_path(a.store))
+    raise GraphkitError("a case needs --store DIR (its case database sits beside it), --cases FILE or --neo4j URI")
+
+
+def _dossier_sign_off(a: argparse.Namespace) -> int:
+    """``graphkit dossier sign-off case:N --reviewer NAME --decision approve --level 违规``."""
+    from .dossier import sign_off
+
+    m = re.fullmatch(r"(?i)case[:#-]?0*(\d+)", a.path or "")
+    if not m or not a.reviewer or not a.decision or not a.level:
+        raise GraphkitError("usage: graphkit dossier sign-off case:N --reviewer NAME --decision approve|return --level 违规|骗取 "
+                            "[--date YYYY-MM-DD] [--note TEXT] (--store DIR | --cases FILE)")
+    rec = sign_off(_case_store(a, _open_any_store(a) if _wants_neo4j(a) else None), int(m.group(1)), reviewer=a.reviewer,
+                   decision=a.decision, level=a.level, date=a.date, note=a.note)
+    print(f"已签核 / signed off: {rec['case_id']} 审核人 {rec['reviewer']} {rec['date']} {rec['decision']} {rec['level']}")
+    return 0
+
+
 def _dossier_for_case(a: argparse.Namespace, case_id: int, rep) -> int:
     """``graphkit dossier case:N``: the investigators' case (its findings, evidence edits, audit trail)."""
     from .audit import current_actor
@@ -368,7 +397,8 @@ def _dossier_for_case(a: argparse.Namespace, case_id: int, rep) -> int:
     else:
         raise GraphkitError("a case dossier needs --store DIR (its case database sits beside it), --cases FILE or --neo4j URI")
     out = export_case(cases, case_id, store, a.out, actor=current_actor(), parameters=rep.parameters,
-                      pdf=not a.no_pdf, profile=a.profile, clear_source=_clear_source(a))
+                      pdf=not a.no_pdf, profile=a.profile, clear_source=_clear_source(a), reviewer=a.reviewer,
+                      legal_basis=a.legal_basis, refer=a.refer)
     print(f"案件材料 / dossier: {out['html'].parent}")
     return 0
 
@@ -554,6 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
     do.add_argument("--rulebook", help="TOML rulebook (default: graphkit/data/rulebook.toml)")
     do.add_argument("--no-pdf", action="store_true", help="skip the PDF files (no Chromium needed)")
     do.add_argument("--no-audit-check", action="store_true", help="with verify: do not look the manifest up in the audit log")
+    do.add_argument("--reviewer", help="审核人: the person the draft is for (shown on every paper)")
+    do.add_argument("--legal-basis", help="TOML legal-basis table (default: graphkit/data/legal_basis.toml)")
+    do.add_argument("--refer", action="append", choices=["police", "discipline"], default=[],
+                    help="add a referral package the rulebook's routing did not call for (the reviewer decides)")
+    do.add_argument("--decision", choices=["approve", "return"], help="with sign-off: 同意 (approve) or 退回补充调查 (return)")
+    do.add_argument("--level", choices=["违规", "骗取", "可疑"], help="with sign-off: what the investigation established")
+    do.add_argument("--date", help="with sign-off: YYYY-MM-DD (default today)")
+    do.add_argument("--note", default="", help="with sign-off: the reviewer's note")
     do.set_defaults(func=cmd_dossier)
 
     au = sub.add_parser("audit", help="审计日志 / verify or show the audit log",

@@ -56,7 +56,8 @@ def test_ring_dossier_html_pdf_manifest(city, tmp_path):
         assert (out / rel).is_file(), rel
     html = (out / "dossier.html").read_text("utf-8")
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # self-contained
-    assert "<svg" in html and "发现过程" in html and "违法违规事实" in html and "处理意见及依据" in html
+    assert "<svg" in html and "发现过程" in html and "数据显示的问题" in html and "处理意见（建议）及依据" in html
+    assert "三、违法违规事实" not in html and "待核实事项" in html and "class='watermark'>草稿" in html  # a draft until signed off
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     assert manifest["data_fingerprint"] == store.fingerprint
     assert manifest["parameters"] == {"collusion_ring": {"min_members": 4}}

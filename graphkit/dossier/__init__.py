@@ -31,11 +31,16 @@ from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
 from .build import SOFTWARE_VERSION, DossierContent, assemble
 from .redact import ClearSource
+from .legal import LegalBasis
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
+from .review import proposal_html, review_banner
 from .rulebook import Rulebook
-from .statutory import discipline_package, police_package
+from .signoff import DECISIONS, sign_off
+from .statutory import discipline_package, evidence_csvs, police_package, review_sheet
+from .zh import zh_date
 
-__all__ = ["write_dossier", "verify_dossier", "draft_dossier", "Rulebook", "ClearSource", "DossierVerification", "handling"]
+__all__ = ["write_dossier", "verify_dossier", "draft_dossier", "Rulebook", "LegalBasis", "ClearSource", "DossierVerification",
+           "handling", "sign_off"]
 
 MANIFEST = "manifest.json"
 
@@ -87,76 +92,99 @@ def _nulls(findings: Sequence[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _verify_html(c: DossierContent, *, bilingual: bool) -> str:
+    """待核实事项: what a person must verify before signing (the sign-off record once signed)."""
+    head = "待核实事项 / To verify before signing" if bilingual else "待核实事项"
+    rows = pd.DataFrame([{"no": i, **v} for i, v in enumerate(c.verify, 1)])
+    s = c.signoff
+    rec = ""
+    if s:
+        rec = (f"<p>审核记录：审核人{esc(s['reviewer'])}，{zh_date(s['date'])}，审核意见：{esc(DECISIONS[s['decision']])}"
+               f"（认定层级：{esc(s['level'])}）{('，' + esc(s['note'])) if s.get('note') else ''}。</p>")
+    intro = ("<p>本材料由数据分析生成，以下事项须由承办人核实、审核人确认后方可签发：</p>" if c.draft else
+             "<p>以下事项已由承办人核实、审核人确认：</p>")
+    return (f"<h2>{head}</h2>{intro}"
+            + table_html(rows, {"no": "序号", "事项": "事项", "来源": "来源"}, zh=not bilingual, nowrap=("no",)) + rec)
+
+
 def _main_html(c: DossierContent) -> str:
     t, h = c.totals, c.handling
     refs = "".join(_prov(p["ref"]) for p in c.provenance)
-    routes = "".join(f"<li>移送{esc(r['to'])}（{esc(r['to_en'])}）：{esc(r['why'])}。依据：{esc(r['basis'])}</li>" for r in h["routes"]) or "<li>暂无移送 / no referral</li>"
-    upward = (f"<li><b>金额超过5万元：须于{h['report_deadline']}前（{c.rulebook.data['thresholds']['report_working_days']}个工作日内）报告{esc(h['report_to'])}</b>"
-              f" / over 50,000 yuan: report to the provincial bureau by {h['report_deadline']}</li>") if h["report_upward"] else ""
     findings_rows = pd.DataFrame([{"ref": f["provenance"], "id": f["id"], "kind": f"{f['kind_zh']} {f['kind']}", "score": f["score"],
-                                   "amount": f["amount_at_risk"], "claims": len(f["claims"]), "summary": f["summary"]} for f in c.findings])
-    prov = pd.DataFrame([{**p, "parameters": json.dumps(p["parameters"], ensure_ascii=False)} for p in c.provenance])
-    ent_headers = {"type_zh": "类型", "id": "编号", "name": "姓名/名称", "id_number": "身份证号", "roles": "角色 role", "detail": "说明", "provenance": "来源"}
+                                   "amount": f["amount_at_risk"], "claims": len(f["claims"])} for f in c.findings])
     claims_headers = {"claim_id": "结算单号", "start_time": "时间", "patient_id": "参保人", "card_id": "医保卡", "claim_type": "类型",
                       "provider_id": "机构/药店", "doctor_id": "医师", "diagnosis_code": "诊断", "fund_amount": "基金支付", "total_amount": "总费用", "provenance": "来源"}
+    party_headers = {"类别": "类别 type", "编号": "编号 id", "名称": "姓名/名称 name", "角色": "角色 role", "说明": "说明 detail"}
     audit = pd.DataFrame(c.audit_trail) if c.audit_trail else pd.DataFrame()
+    checks = checks_frame(c.findings)
     body = f"""
 <h1>{esc(c.case['title'])}<br>案件材料 / Case dossier</h1>
 <p class='meta'>案件编号 case {esc(c.case['id'])} · 状态 status {esc(c.case.get('status', 'new'))} · 承办人 assignee {esc(c.case.get('assignee', ''))} ·
-生成 generated {esc(c.generated_at)} by {esc(c.actor)} · 脱敏方案 redaction profile: {esc(c.profile)} · {esc(SOFTWARE_VERSION)}</p>
+审核人 reviewer {esc(c.reviewer or '（未指定）')} · 生成 generated {esc(c.generated_at)} by {esc(c.actor)} · 脱敏方案 redaction profile: {esc(c.profile)} · {esc(SOFTWARE_VERSION)}</p>
 <h2>一、案件概要 / Summary</h2>
-<div class='box'>涉及医保基金 fund at risk <b>{t['fund_amount']:,.2f} 元</b>（总费用 total {t['total_amount']:,.2f} 元），
-结算 {t['claims']} 笔 claims，参保人 {t['patients']} 名 people，机构/药店 {t['providers']} 家 providers，期间 period {t['period'][0]} — {t['period'][1]}{refs}</div>
-{''.join(f"<p>{esc(f['summary'])}{_prov(f['provenance'])}</p>" for f in c.findings)}
+<div class='box'>数据显示 / the data shows：涉及医保基金 fund <b>{t['fund_amount']:,.2f} 元</b>（总费用 total {t['total_amount']:,.2f} 元），
+结算 {t['claims']} 笔 claims，参保人 {t['patients']} 名 people，机构/药店 {t['providers']} 家 providers，期间 period {t['period'][0]} — {t['period'][1]}{refs}。
+以上为数据统计，不是调查认定的事实 / figures from the data, not facts established by investigation.</div>
+{_verify_html(c, bilingual=True)}
 <h2>二、发现过程 / How it was found</h2>
 <p>由基金监管数据分析工具 graphkit 对医保结算数据快照（数据指纹 data fingerprint <code>{esc(c.data_fingerprint)}</code>）运行以下检测器发现，
 每条结论的来源见下表（检测器、参数、数据指纹、软件版本）。/ Found by the detectors below on the data snapshot above; every statement links to its source.</p>
-{table_html(findings_rows, {'ref': '来源 ref', 'id': '线索 finding', 'kind': '类型 kind', 'score': '评分', 'amount': '基金(元)', 'claims': '笔数', 'summary': '摘要'})}
+{table_html(findings_rows, {'ref': '来源 ref', 'id': '线索 finding', 'kind': '类型 kind', 'score': '评分', 'amount': '基金(元)', 'claims': '笔数'}, nowrap=('ref',))}
 <h3>比较基准与合法情形核查 / What it was compared with, legal explanations tested</h3>
-<p>评分来自与本数据自身背景的比较；下列合法情形已按数据逐一核查（“数据不足”表示数据不能回答，未作推测）。/ Each score compares the
-pattern with this data's own background; the legal explanations below were tested from the data ("not testable": the data cannot tell, nothing was assumed).</p>
+<p>评分来自与本数据自身背景的比较；下列合法情形已按数据逐一检验（“数据不足”表示数据不能回答，未作推测）。/ Each score compares the
+pattern with this data's own background; the legal explanations below were tested against the data ("not testable": the data cannot tell, nothing was assumed).</p>
 {_nulls(c.findings)}
-{table_html(checks_frame(c.findings), {'ref': '来源 ref', 'check': '合法情形 explanation', 'outcome': '结论 outcome', 'detail': '依据 detail', 'factor': '评分系数 factor'}) if len(checks_frame(c.findings)) else "<p class='meta'>（该线索未记录合法情形核查 / no checks recorded for these findings）</p>"}
+{table_html(checks, {'ref': '来源 ref', 'check': '合法情形 explanation', 'outcome': '结论 outcome', 'detail': '依据 detail', 'factor': '评分系数 factor'}, nowrap=('ref',)) if len(checks) else "<p class='meta'>（该线索未记录合法情形核查 / no checks recorded for these findings）</p>"}
 <h3 id='provenance'>来源 / Provenance</h3>
 {''.join(f"<p id='{esc(p['ref'])}' class='meta'>[{esc(p['ref'])}] {esc(p['finding_id'])} · detector {esc(p['detector'])} · parameters {esc(json.dumps(p['parameters'], ensure_ascii=False))} · data {esc(p['data_fingerprint'][:16])}… · {esc(p['software_version'])} · {esc(p['generated_at'])}</p>" for p in c.provenance)}
-<h2>三、违法违规事实 / Facts</h2>
-<p>{''.join(esc(f['summary']) + _prov(f['provenance']) + ' ' for f in c.findings)}</p>
-<h3>按月份 / by month</h3>{table_html(c.by_month, {'month': '月份 month', 'claims': '笔数 claims', 'fund': '基金 fund', 'total': '总费用 total'})}
-<h3>按机构 / by provider</h3>{table_html(c.by_entity, {'provider_type': '类型', 'provider_id': '编号', 'name': '名称', 'claims': '笔数', 'fund': '基金'})}
-<h3>关系图 / Evidence graph</h3>{graph_svg(c.graph)}
-<h3>时间线 / Timeline</h3>{timeline_svg(c.timeline)}
-<h3>结算明细 / Claims</h3>{table_html(c.claims, claims_headers, limit=300)}
-<h2>四、涉案主体 / Entities and roles</h2>{table_html(c.entities, ent_headers)}
-<h2>五、处理意见及依据 / Proposed handling and basis</h2>
-<ul><li>责令退回医保基金 recover {h['recover']:,.2f} 元</li>
-<li>处 {h['penalty_multiple']} 倍罚款 penalty {h['penalty_amount']:,.2f} 元（按金额档次 by amount tier）</li>
-{routes}{upward}</ul>
-<p>依据 / basis：{'；'.join(esc(b) for b in h['basis'])}</p><p class='meta'>规则 rulebook: {esc(h['rulebook'])}</p>
+<h2>三、数据显示的问题 / What the data shows</h2>
+<p>以下为数据分析结果（疑似问题），须经调查核实方能认定为违法违规事实。/ Data findings (suspected), to be established by investigation.</p>
+{''.join(f"<p>数据显示：{esc(f['summary'])}{_prov(f['provenance'])}</p>" for f in c.findings)}
+<div class='keep'><h3>按月份 / by month</h3>{table_html(c.by_month, {'month': '月份 month', 'claims': '笔数 claims', 'fund': '基金 fund', 'total': '总费用 total'}, nowrap=('month',))}</div>
+<div class='keep'><h3>按机构 / by provider</h3>{table_html(c.by_entity, {'provider_type': '类型', 'provider_id': '编号', 'name': '名称', 'claims': '笔数', 'fund': '基金'}, nowrap=('provider_id',))}</div>
+<div class='keep'><h3>关系图 / Evidence graph</h3>{graph_svg(c.graph)}</div>
+<div class='keep'><h3>时间线 / Timeline</h3>{timeline_svg(c.timeline)}</div>
+<h3>结算明细 / Claims</h3>{table_html(c.claims, claims_headers, limit=300, nowrap=('claim_id', 'start_time', 'provenance'))}
+<h2>四、涉案主体 / Parties</h2>
+<p>依线索类型确定的被反映人（涉案主体）/ parties, by the kind of pattern:</p>
+{table_html(c.parties, party_headers) if len(c.parties) else "<p>数据未能确定被反映人，须调查查明 / no party can be named from the data.</p>"}
+<h3>附表：涉及人员及其角色 / Annex: persons involved and their roles</h3>{table_html(c.persons, party_headers)}
+<h2>五、处理意见（建议）及依据 / Proposed handling and basis</h2>
+{proposal_html(c, bilingual=True)}
 <h2>六、附件 / Attachments</h2>{table_html(pd.DataFrame(c.attachments), {'file': '文件 file', 'what': '内容 content'})}
 <h2>七、案件处理记录 / Case audit trail</h2>{table_html(audit) if len(audit) else "<p class='meta'>（本材料直接由线索生成，尚无案件处理记录 / generated from findings; no case history yet）</p>"}
 <p class='meta'>个人信息按“{esc(c.profile)}”方案处理：{esc(json.dumps(c.redaction['rules'], ensure_ascii=False))}；默认假名化。/ Personal data per profile; pseudonymised by default.</p>
 """
-    return page(f"{c.case['title']} — {c.case['id']}", body)
+    return page(f"{c.case['title']} — {c.case['id']}", body, banner=review_banner(c), draft=c.draft)
 
 
 def _markdown(c: DossierContent) -> str:
     """dossier.md; every value that comes from data, findings or the case is escaped (:func:`md_escape`),
     so a name or note cannot add HTML, links or Markdown structure."""
     t, h, e = c.totals, c.handling, md_escape
-    lines = [f"# {e(c.case['title'])} — 案件材料 / Case dossier ({e(c.case['id'])})", "",
-             f"- 涉及基金 / fund at risk: {t['fund_amount']:,.2f} 元, {t['claims']} 笔, {t['patients']} 人, {e(t['period'][0])} — {e(t['period'][1])}",
+    from .review import review_banner as banner
+
+    lines = [f"# {'【草稿】' if c.draft else ''}{e(c.case['title'])} — 案件材料 / Case dossier ({e(c.case['id'])})", "",
+             f"> {e(banner(c))}", "",
+             f"- 数据显示 / the data shows: {t['fund_amount']:,.2f} 元, {t['claims']} 笔, {t['patients']} 人, {e(t['period'][0])} — {e(t['period'][1])}",
              f"- 数据指纹 / data fingerprint: {e(c.data_fingerprint)}", f"- 生成 / generated: {e(c.generated_at)} by {e(c.actor)}", "",
-             "## 发现过程 / How it was found"]
+             "## 待核实事项 / To verify before signing"]
+    lines += [f"{i}. {e(v['事项'])}（{e(v['来源'])}）" for i, v in enumerate(c.verify, 1)]
+    lines += ["", "## 发现过程 / How it was found"]
     lines += [f"- \\[{e(p['ref'])}\\] {e(p['finding_id'])} detector {e(p['detector'])} parameters "
               f"{e(json.dumps(p['parameters'], ensure_ascii=False))}" for p in c.provenance]
     lines += ["", "### 合法情形核查 / Legal explanations tested"]
     lines += [f"- \\[{e(r.ref)}\\] {e(r.check)}: {e(r.outcome)} — {e(r.detail)}" for r in checks_frame(c.findings).itertuples(index=False)]
-    lines += ["", "## 违法违规事实 / Facts"] + [f"- {e(f['summary'])} \\[{e(f['provenance'])}\\]" for f in c.findings]
-    lines += ["", "## 处理意见及依据 / Proposed handling", f"- 追回 recover {h['recover']:,.2f} 元; 罚款 penalty {e(h['penalty_multiple'])}× = {h['penalty_amount']:,.2f} 元"]
+    lines += ["", "## 数据显示的问题 / What the data shows"] + [f"- 数据显示：{e(f['summary'])} \\[{e(f['provenance'])}\\]" for f in c.findings]
+    lines += ["", "## 处理意见（建议）/ Proposed handling", f"- 认定层级 / level: {e(c.legal['level'])}"]
+    for o in c.legal["options"]:
+        rng = f"{o['multiple'][0]}–{o['multiple'][1]}× = {o['amount'][0]:,.2f}–{o['amount'][1]:,.2f} 元" if o["multiple"] else "见条文"
+        lines.append(f"- {e(o['level'])}: " + "、".join(e(a["no"]) for a in o["articles"]) + f"; {rng}")
+    lines.append("- 以上为建议幅度，由审核人决定 / a proposal: the reviewer decides")
     lines += [f"- 移送 refer to {e(r['to'])} ({e(r['to_en'])}): {e(r['why'])}" for r in h["routes"]]
     if h["report_upward"]:
         lines.append(f"- 报告{e(h['report_to'])}，期限 deadline {e(h['report_deadline'])}")
-    lines += ["- 依据 basis: " + "；".join(e(b) for b in h["basis"]), ""]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -174,8 +202,15 @@ def write_dossier(
     audit: AuditLog | None = None,
     actor: str | None = None,
     found_on: str | None = None,
+    legal_basis: LegalBasis | str | Path | None = None,
+    reviewer: str | None = None,
+    refer: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Write a complete dossier folder; return its manifest (see module docstring)."""
+    """Write a complete dossier folder; return its manifest (see module docstring).
+
+    Every paper is a draft (草稿 watermark, the reviewer's name, 待核实事项) unless the case carries a
+    reviewer's approving sign-off (:func:`sign_off`) that the audit log confirms and that covers
+    exactly these findings, claims and entities."""
     from ..audit import current_actor
     from ..roles import require
 
@@ -186,8 +221,9 @@ def write_dossier(
     require(who, "export", what="export dossiers")
     if clear_source is not None:
         require(who, "clear_data", what="see personal data in clear")
+    lb = legal_basis if isinstance(legal_basis, LegalBasis) else LegalBasis.load(legal_basis)
     c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
-                 clear_source=clear_source, found_on=found_on, actor=actor)
+                 clear_source=clear_source, found_on=found_on, actor=actor, legal=lb, reviewer=reviewer, audit=log, refer=refer)
     final = claim_output_dir(out_dir, "dossier")  # never replace what is not an earlier dossier
     final.parent.mkdir(parents=True, exist_ok=True)
     out = final.parent / f".{final.name}.partial-{os.getpid()}"  # built aside, swapped in when complete
@@ -207,7 +243,8 @@ def write_dossier(
     manifest_sha = _sha256(out / MANIFEST)
     log.append("dossier_export", actor=c.actor, case_id=c.case["id"], findings=manifest["findings"], out=str(out.resolve()),
                manifest_sha256=manifest_sha, profile=c.profile, clear_data=c.redaction["revealed"],
-               clear_source=c.redaction["clear_source"], routes=sorted(routes))
+               clear_source=c.redaction["clear_source"], routes=sorted(routes), draft=c.draft, reviewer=c.reviewer,
+               signoff_seq=(c.signoff or {}).get("audit_seq"))
     return {**manifest, "manifest_sha256": manifest_sha, "path": str(out)}
 
 
@@ -230,16 +267,23 @@ def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple
     c.attachments = [{"file": e["file"], "what": e["name"]} for e in evidence_files]
     routes = {r["to_en"] for r in c.handling["routes"]}
     packages: dict[str, dict[str, str]] = {}
-    if "police" in routes:
-        packages["police"] = police_package(c, evidence_files)
-    if "discipline inspection" in routes:
-        packages["discipline"] = discipline_package(c, evidence_files)
+    for pkg, route, build in (("police", "police", police_package), ("discipline", "discipline inspection", discipline_package)):
+        if route in routes:
+            # the recipient's evidence: Chinese headers and values, in the package's own folder
+            pkg_ev = evidence_csvs(c, out / "packages" / pkg / "证据材料")
+            for e in pkg_ev:
+                e["sha256"] = _sha256(out / "packages" / pkg / e["file"])
+            packages[pkg] = build(c, pkg_ev)
+            c.attachments += [{"file": f"packages/{pkg}/{e['file']}", "what": e["name"]} for e in pkg_ev]
     for pkg, docs in packages.items():
         c.attachments += [{"file": f"packages/{pkg}/{name}", "what": name.split("_", 1)[1].rsplit(".", 1)[0]} for name in docs]
+    if packages:
+        packages[""] = {"00_审核单.html": review_sheet(c)}
+        c.attachments.append({"file": "packages/00_审核单.html", "what": "审核单（待核实事项与审核记录）"})
     (out / "dossier.html").write_text(_main_html(c), "utf-8")
     (out / "dossier.md").write_text(_markdown(c), "utf-8")
     for pkg, docs in packages.items():
-        (out / "packages" / pkg).mkdir(parents=True)
+        (out / "packages" / pkg).mkdir(parents=True, exist_ok=True)
         for name, text in docs.items():
             (out / "packages" / pkg / name).write_text(text, "utf-8")
     content = {
@@ -247,7 +291,8 @@ def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple
         "handling": c.handling, "entities": c.entities.to_dict("records"), "by_month": c.by_month.to_dict("records"),
         "by_provider": c.by_entity.to_dict("records"), "claims": c.claims["claim_id"].tolist(), "audit_trail": c.audit_trail,
         "redaction": c.redaction, "data_fingerprint": c.data_fingerprint, "generated_at": c.generated_at, "actor": c.actor,
-        "attachments": c.attachments,
+        "attachments": c.attachments, "legal": c.legal, "parties": c.parties.to_dict("records"), "persons": c.persons.to_dict("records"),
+        "review": {"draft": c.draft, "reviewer": c.reviewer, "signoff": c.signoff, "digest": c.digest, "verify": c.verify},
     }
     (out / "dossier.json").write_text(json.dumps(content, ensure_ascii=False, indent=1, default=str), "utf-8")
     if pdf:
@@ -262,6 +307,7 @@ def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple
         "software_version": SOFTWARE_VERSION, "data_fingerprint": c.data_fingerprint,
         "parameters": {p["detector"]: p["parameters"] for p in c.provenance}, "rulebook": rb.source,
         "redaction_profile": c.profile, "clear_data": bool(c.redaction["revealed"]),
+        "draft": c.draft, "reviewer": c.reviewer, "signoff": c.signoff,
         "files": {str(p.relative_to(out)): _sha256(p) for p in files},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")

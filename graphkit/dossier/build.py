@@ -27,14 +27,20 @@ from ..audit import AuditLog, current_actor, default_log, require_intact
 from ..errors import GraphkitError
 from ..evidence import TYPE_ZH
 from ..findings import KINDS, Finding
+from .legal import LegalBasis
 from .redact import ClearSource, Redactor
+from .review import split_parties, verification_items
 from .rulebook import Rulebook
+from .signoff import evidence_digest, find_sign_off
+from .zh import INSTITUTION_KIND_ZH, INSURANCE_ZH, LEVEL_ZH, OWNERSHIP_ZH, region_zh, zh_date
 
 __all__ = ["DossierContent", "assemble", "SOFTWARE_VERSION"]
 
 SOFTWARE_VERSION = "graphkit 0.1.0"
 
 PERSONAL_ROLES = ("name", "id_number")
+#: ``refer`` names → (route, organisation key of the rulebook)
+REFER = {"police": ("police", "police"), "discipline": ("discipline inspection", "discipline")}
 
 
 @dataclass
@@ -59,12 +65,29 @@ class DossierContent:
     found_on: str
     actor: str
     rulebook: Rulebook
+    legal: dict[str, Any] = field(default_factory=dict)  # LegalBasis.proposal for the case
+    parties: pd.DataFrame = field(default_factory=pd.DataFrame)  # 被反映人 / 涉案主体 (Chinese columns)
+    persons: pd.DataFrame = field(default_factory=pd.DataFrame)  # annex: everyone else involved, with role
+    data_limits: list[str] = field(default_factory=list)  # what the data cannot show (中文)
+    verify: list[dict[str, str]] = field(default_factory=list)  # 待核实事项
+    reviewer: str = ""
+    signoff: dict[str, Any] | None = None  # the case's valid sign-off record, if any
+    digest: str = ""  # evidence_digest of findings, claims and entities
     attachments: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def draft(self) -> bool:
+        """True until a reviewer's approving sign-off covers this evidence."""
+        return not (self.signoff and self.signoff.get("decision") == "approve")
 
 
 def _s(x: Any) -> str:
     """Text of a cell; empty for null."""
     return "" if x is None or (not isinstance(x, str) and pd.isna(x)) else str(x)
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
 
 
 def _claim_frame(store: Any, claim_ids: Sequence[str]) -> pd.DataFrame:
@@ -87,11 +110,16 @@ def assemble(
     clear_source: ClearSource | None = None,
     found_on: str | None = None,
     actor: str | None = None,
+    legal: LegalBasis | None = None,
+    reviewer: str | None = None,
+    audit: AuditLog | None = None,
+    refer: Sequence[str] = (),
 ) -> DossierContent:
     """Collect everything a dossier states, each fact tied to the finding that produced it."""
     if not findings:
         raise GraphkitError("a dossier needs at least one finding")
     rb = rulebook or Rulebook.load()
+    lb = legal or LegalBasis.load()
     red = Redactor(rb.profile(profile), clear_source)
     case = dict(case or {})
     found_on = found_on or time.strftime("%Y-%m-%d")
@@ -140,25 +168,28 @@ def assemble(
             p = pats.loc[eid]
             d["name"] = red.value(p["name"], "name")
             d["id_number"] = red.value(p["id_number"], "id_number")
-            d["detail"] = f"{_s(p['insurance_type'])} {_s(p['region'])}".strip()
+            d["detail"] = _join(INSURANCE_ZH.get(_s(p["insurance_type"]), _s(p["insurance_type"])), region_zh(p["region"]))
             if pd.notna(p["death_date"]):
-                d["detail"] += f" 死亡/died {pd.Timestamp(p['death_date']):%Y-%m-%d}"
+                d["detail"] = _join(d["detail"], f"死亡日期{zh_date(p['death_date'])}")
         elif etype == "doctor" and eid in docs.index:
             doc = docs.loc[eid]
             d["name"] = _s(doc["name"])
             inst = doc["institution_id"]
-            own = insts.loc[inst, "ownership"] if pd.notna(inst) and inst in insts.index else None
-            d["detail"] = f"{_s(inst)} {_s(doc['department'])} {_s(doc['title'])} {'公立/public' if own == 'public' else ''}".strip()
+            known = pd.notna(inst) and inst in insts.index
+            own = insts.loc[inst, "ownership"] if known else None
+            d["detail"] = _join(f"{_s(insts.loc[inst, 'name'])}（{inst}）" if known else _s(inst), _s(doc["department"]), _s(doc["title"]),
+                                "公立医疗机构人员" if own == "public" else "")
             if own == "public":
                 public_staff.append(eid)
         elif etype == "institution" and eid in insts.index:
             r = insts.loc[eid]
             d["name"] = _s(r["name"])
-            d["detail"] = f"{'公立' if r['ownership'] == 'public' else '民营' if r['ownership'] == 'private' else ''} {r['level'] if pd.notna(r['level']) else ''}级 {_s(r['region'])}".strip()
+            d["detail"] = _join(OWNERSHIP_ZH.get(_s(r["ownership"]), ""), LEVEL_ZH.get(_s(r["level"]), ""),
+                                INSTITUTION_KIND_ZH.get(_s(r["kind"]), _s(r["kind"])), region_zh(r["region"]))
         elif etype == "pharmacy" and eid in phs.index:
             r = phs.loc[eid]
             d["name"] = _s(r["name"])
-            d["detail"] = f"{_s(r['chain'])} {_s(r['region'])}".strip()
+            d["detail"] = _join(_s(r["chain"]), region_zh(r["region"]))
         ents.append(d)
     entities = pd.DataFrame(ents, columns=["type", "type_zh", "id", "roles", "name", "id_number", "detail", "provenance"])
     amount = float(claims["fund_amount"].sum())
@@ -177,6 +208,16 @@ def assemble(
     kinds = [f.kind for f in findings]
     handling = rb.handling(amount, kinds=kinds, public_staff=bool(public_staff), found_on=found_on)
     handling["public_staff"] = sorted(set(public_staff))
+    have = {r["to_en"] for r in handling["routes"]}
+    for r in refer:  # a referral a person asks for beyond the rulebook's routing
+        if r not in REFER:
+            raise GraphkitError(f"refer must name {sorted(REFER)}; got {r!r}")
+        to_en, org_key = REFER[r]
+        if to_en not in have:
+            handling["routes"].append({"to": rb.org[org_key], "to_en": to_en, "why": "承办人提请移送，须经审核人决定",
+                                       "basis": rb.data["general"]["transfer_basis"] if r == "police" else "《中华人民共和国监察法》有关规定"})
+    for key in ("penalty_multiple", "penalty_amount", "basis"):  # the legal-basis table proposes (a range), not the tiers
+        handling.pop(key, None)
     period = (claims["start_time"].min(), claims["start_time"].max()) if len(claims) else (None, None)
     totals = {
         "fund_amount": round(amount, 2), "total_amount": round(float(claims["total_amount"].sum()), 2),
@@ -185,13 +226,43 @@ def assemble(
         "period": [None if pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m-%d") for x in period],
     }
     case.setdefault("id", "CASE-" + findings[0].id.split(":")[-1][:12])
-    case.setdefault("title", f"{KINDS[findings[0].kind][0]}案 / {KINDS[findings[0].kind][1]} case")
+    case.setdefault("title", f"疑似{KINDS[findings[0].kind][0]}线索 / suspected {KINDS[findings[0].kind][1]}")
     audit_trail = list(case.get("audit", []))
-    return DossierContent(
+    digest = evidence_digest([f.id for f in findings], claim_ids, [f"{t}:{i}" for t, i in ent_rows])
+    signoff = find_sign_off(audit_trail, case["id"], digest, audit) if audit_trail else None
+    level = signoff["level"] if signoff and signoff.get("decision") == "approve" else None
+    legal_prop = lb.proposal(kinds, amount, level=level)
+    parties, persons = split_parties(entities, by_entity, kinds, lb)
+    c = DossierContent(
         case=case, findings=fdicts, provenance=provenance, claims=claims, items=items, entities=entities,
         by_month=by_month, by_entity=by_entity, timeline=timeline, handling=handling, totals=totals, graph=graph,
         profile=profile, redaction={"profile": profile, "rules": rb.profile(profile), "clear_source": clear_source.bundle if clear_source else None,
                                     "revealed": red.revealed},
         audit_trail=audit_trail, data_fingerprint=fp, generated_at=generated_at, found_on=found_on,
-        actor=actor or current_actor(), rulebook=rb,
+        actor=actor or current_actor(), rulebook=rb, legal=legal_prop, parties=parties, persons=persons,
+        data_limits=_data_limits(store, kinds), reviewer=(reviewer or case.get("reviewer") or (signoff or {}).get("reviewer") or ""),
+        signoff=signoff, digest=digest,
     )
+    c.verify = verification_items(c)
+    return c
+
+
+def _data_limits(store: Any, kinds: Sequence[str]) -> list[str]:
+    """What the data cannot show for these kinds' detectors (their unmet needs and preferences), in Chinese."""
+    from ..detectors import REGISTRY
+    from ..profile import unmet, unmet_reason
+
+    try:
+        prof = store.profile()
+    except Exception:  # a store that cannot profile itself: say nothing rather than guess
+        return []
+    out: list[str] = []
+    for k in dict.fromkeys(kinds):
+        det = REGISTRY.get(k)
+        if det is None:
+            continue
+        for need in unmet(prof, list(det.needs) + [n for n, _ in det.prefers]):
+            zh = unmet_reason(prof, need)[0]
+            if zh not in out:
+                out.append(zh)
+    return out

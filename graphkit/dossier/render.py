@@ -26,8 +26,20 @@ body { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", "Source Han Serif S
 h1 { font-size: 18pt; text-align: center; margin: 0.2em 0 0.6em; }
 h2 { font-size: 13pt; border-bottom: 1px solid #888; margin-top: 1.4em; }
 h3 { font-size: 11pt; margin-bottom: 0.3em; }
+h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
+.keep { break-inside: avoid; page-break-inside: avoid; }
 table { border-collapse: collapse; width: 100%; margin: 0.4em 0 0.8em; font-size: 9pt; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; page-break-inside: avoid; }
 th, td { border: 1px solid #999; padding: 2px 4px; text-align: left; vertical-align: top; }
+th { white-space: nowrap; }
+td.nowrap, .nowrap { white-space: nowrap; }
+td.code { font-family: monospace; font-size: 7pt; word-break: break-all; }
+svg { max-width: 100%; height: auto; }
+.watermark { position: fixed; top: 38%; left: 0; right: 0; text-align: center; font-size: 110pt; font-weight: bold;
+             color: rgba(190, 0, 0, 0.10); transform: rotate(-28deg); z-index: -1; pointer-events: none; }
+.banner { border: 2px solid #b00; color: #b00; padding: 0.3em 0.6em; font-weight: bold; margin: 0 0 0.8em; }
+.banner.signed { border-color: #176b2c; color: #176b2c; }
 th { background: #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #444; font-size: 9pt; }
@@ -39,73 +51,122 @@ svg text { font-family: "Noto Sans CJK SC", sans-serif; }
 """
 
 
-def esc(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NaT:
+def esc(x: Any, *, zh: bool = False) -> str:
+    """HTML text of a value: empty for None / NaN / NaT / pd.NA, amounts with two decimals,
+    times as ``2024-07-05 08:30`` (or ``2024年7月5日 08:30`` with ``zh``)."""
+    if x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and math.isnan(x)):
         return ""
     if isinstance(x, float):
         return f"{x:,.2f}"
     if isinstance(x, pd.Timestamp):
+        if zh:
+            from .zh import zh_datetime
+
+            return zh_datetime(x)
         return x.strftime("%Y-%m-%d %H:%M")
     return html.escape(str(x))
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, *, banner: str = "", draft: bool = False) -> str:
+    """A self-contained page; ``draft`` adds the 草稿 watermark (on every printed page) and
+    ``banner`` the review line above the body (red for a draft, green once signed)."""
+    mark = "<div class='watermark'>草稿</div>" if draft else ""
+    bar = f"<div class='banner{'' if draft else ' signed'}'>{html.escape(banner)}</div>" if banner else ""
     return (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>"
+        f"<title>{'【草稿】' if draft else ''}{html.escape(title)}</title><style>{CSS}</style></head><body>{mark}{bar}{body}</body></html>"
     )
 
 
-def table_html(df: pd.DataFrame, headers: dict[str, str] | None = None, limit: int | None = None) -> str:
+def table_html(df: pd.DataFrame, headers: dict[str, str] | None = None, limit: int | None = None, *, zh: bool = False,
+               nowrap: tuple[str, ...] = (), code: tuple[str, ...] = ()) -> str:
+    """A table of ``df``'s ``headers`` columns (all when None). ``zh``: Chinese-only notes and dates;
+    ``nowrap`` columns never wrap (ids, dates), ``code`` columns are small monospace (hashes)."""
     if df is None or df.empty:
-        return "<p class='meta'>（无 / none）</p>"
+        return "<p class='meta'>（无）</p>" if zh else "<p class='meta'>（无 / none）</p>"
     headers = headers or {c: c for c in df.columns}
     cols = [c for c in headers if c in df.columns]
     rows = df.head(limit) if limit else df
+
+    def td(c: str, v: Any) -> str:
+        cls = "num" if isinstance(v, (int, float)) and not isinstance(v, bool) else "code" if c in code else "nowrap" if c in nowrap else ""
+        return f"<td class='{cls}'>{esc(v, zh=zh)}</td>" if cls else f"<td>{esc(v, zh=zh)}</td>"
+
     out = ["<table><thead><tr>", *(f"<th>{html.escape(headers[c])}</th>" for c in cols), "</tr></thead><tbody>"]
     for r in rows[cols].itertuples(index=False):
-        out.append("<tr>" + "".join(
-            f"<td class='num'>{esc(v)}</td>" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"<td>{esc(v)}</td>"
-            for v in r) + "</tr>")
+        out.append("<tr>" + "".join(td(c, v) for c, v in zip(cols, r)) + "</tr>")
     out.append("</tbody></table>")
     if limit and len(df) > limit:
-        out.append(f"<p class='meta'>仅列出前 {limit} 行，共 {len(df)} 行，完整清单见附件 / first {limit} of {len(df)} rows; the full list is attached.</p>")
+        out.append(f"<p class='meta'>仅列出前{limit}行，共{len(df)}行，完整清单见附件。</p>" if zh else
+                   f"<p class='meta'>仅列出前 {limit} 行，共 {len(df)} 行，完整清单见附件 / first {limit} of {len(df)} rows; the full list is attached.</p>")
     return "".join(out)
 
 
-def graph_svg(g: nx.Graph, *, width: int = 760, height: int = 520, max_nodes: int = 120) -> str:
-    """The evidence graph as an inline SVG (deterministic layout; the busiest nodes if large)."""
+#: column of each entity type in the printed evidence graph: people → cards → doctors / terminals → providers
+LAYER = {"patient": 0, "card": 1, "doctor": 2, "terminal": 2, "institution": 3, "pharmacy": 3}
+
+
+def graph_svg(g: nx.Graph, *, width: int = 1000, max_per_column: int = 40) -> str:
+    """The evidence graph drawn for print: one column per entity type (people, cards, doctors and
+    terminals, providers), labels beside the nodes, fund amounts on the edges into providers, a
+    legend; nodes without any edge are left out (and counted below the picture)."""
+    g = nx.Graph(g)
+    stranded = [n for n in g.nodes if g.degree(n) == 0]
+    g.remove_nodes_from(stranded)
     if g.number_of_nodes() == 0:
         return "<p class='meta'>（无图 / no graph）</p>"
-    if g.number_of_nodes() > max_nodes:
-        keep = [n for n, _ in sorted(g.degree, key=lambda x: (-x[1], str(x[0])))[:max_nodes]]
-        g = g.subgraph(keep).copy()
-    pos = nx.spring_layout(g, seed=7, k=1.6 / math.sqrt(max(g.number_of_nodes(), 1)))
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    minx, maxx, miny, maxy = min(xs), max(xs), min(ys), max(ys)
-
-    def sx(x: float) -> float:
-        return 40 + (x - minx) / ((maxx - minx) or 1) * (width - 80)
-
-    def sy(y: float) -> float:
-        return 30 + (y - miny) / ((maxy - miny) or 1) * (height - 60)
-
+    cols: dict[int, list[Any]] = {}
+    for n, d in g.nodes(data=True):
+        cols.setdefault(LAYER.get(d.get("type", ""), 1), []).append(n)
+    hidden = 0
+    for k, ns in cols.items():
+        ns.sort(key=lambda n: (-g.degree(n), str(n)))
+        hidden += max(len(ns) - max_per_column, 0)
+        cols[k] = sorted(ns[:max_per_column], key=str)
+    g = g.subgraph([n for ns in cols.values() for n in ns]).copy()
+    used = sorted(cols)
+    row_h, top = 18, 24
+    rows = max(len(ns) for ns in cols.values())
+    height = top + row_h * rows + 40
+    span = width - 250
+    pos = {}
+    for ci, k in enumerate(used):
+        ns = cols[k]
+        x = 20 + (span * ci / max(len(used) - 1, 1))
+        y0 = top + (rows - len(ns)) * row_h / 2
+        for i, n in enumerate(ns):
+            pos[n] = (x, y0 + i * row_h + row_h / 2)
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"]
     for a, b, d in g.edges(data=True):
-        w = 0.6 + min(float(d.get("claims", 1)), 10) * 0.3
-        parts.append(f"<line x1='{sx(pos[a][0]):.1f}' y1='{sy(pos[a][1]):.1f}' x2='{sx(pos[b][0]):.1f}' y2='{sy(pos[b][1]):.1f}' stroke='#999' stroke-width='{w:.1f}'/>")
+        (x1, y1), (x2, y2) = pos[a], pos[b]
+        w = 0.6 + min(float(d.get("claims", 1) or 1), 10) * 0.25
+        parts.append(f"<line x1='{x1:.1f}' y1='{y1:.1f}' x2='{x2:.1f}' y2='{y2:.1f}' stroke='#aaa' stroke-width='{w:.1f}'/>")
+    for a, b, d in g.edges(data=True):
+        if d.get("fund") and {g.nodes[a].get("type"), g.nodes[b].get("type")} & {"institution", "pharmacy"}:
+            if g.nodes[a].get("type") in ("institution", "pharmacy"):
+                a, b = b, a
+            (x1, y1), (x2, y2) = pos[a], pos[b]  # label near the spread-out end, away from the provider's fan
+            xm, ym = x1 + (x2 - x1) * 0.3, y1 + (y2 - y1) * 0.3
+            parts.append(f"<text x='{xm:.1f}' y='{ym - 2:.1f}' font-size='8' fill='#555' text-anchor='middle'>{float(d['fund']):,.0f}元</text>")
     for n, d in g.nodes(data=True):
         t = d.get("type", "")
-        r = 7 if t in ("institution", "pharmacy") else 5
-        parts.append(f"<circle cx='{sx(pos[n][0]):.1f}' cy='{sy(pos[n][1]):.1f}' r='{r}' fill='{COLOURS.get(t, '#777')}'/>")
-        parts.append(f"<text x='{sx(pos[n][0]) + 8:.1f}' y='{sy(pos[n][1]) + 3:.1f}' font-size='8'>{html.escape(str(d.get('id', n)))}</text>")
-    legend_x = 10
-    for t, col in COLOURS.items():
-        parts.append(f"<circle cx='{legend_x + 5}' cy='{height - 10}' r='4' fill='{col}'/><text x='{legend_x + 12}' y='{height - 7}' font-size='9'>{TYPE_LABEL[t]}</text>")
-        legend_x += 110
+        x, y = pos[n]
+        r = 6 if t in ("institution", "pharmacy") else 4.5
+        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{r}' fill='{COLOURS.get(t, '#777')}'/>")
+        parts.append(f"<text x='{x + 8:.1f}' y='{y + 4:.1f}' font-size='10'>{html.escape(str(d.get('id', n)))}</text>")
+    lx = 10
+    for t in [t for t in COLOURS if any(LAYER.get(t) == k for k in used) and any(d.get("type") == t for _, d in g.nodes(data=True))]:
+        parts.append(f"<circle cx='{lx + 5}' cy='{height - 12}' r='4.5' fill='{COLOURS[t]}'/>"
+                     f"<text x='{lx + 13}' y='{height - 8}' font-size='10'>{TYPE_LABEL[t]}</text>")
+        lx += 150
+    parts.append(f"<text x='{lx}' y='{height - 8}' font-size='10' fill='#555'>线上数字：基金支付 / fund on edges</text>")
     parts.append("</svg>")
-    return "".join(parts)
+    note = []
+    if hidden:
+        note.append(f"另有{hidden}个节点未画出（每列最多{max_per_column}个，按关联数）/ {hidden} more nodes not drawn")
+    if stranded:
+        note.append(f"{len(stranded)}个无结算关联的节点未画出 / {len(stranded)} nodes without a link not drawn")
+    return "<div class='keep'>" + "".join(parts) + "</div>" + (f"<p class='meta'>{'；'.join(note)}</p>" if note else "")
 
 
 TYPE_LABEL = {"patient": "参保人 patient", "card": "医保卡 card", "doctor": "医师 doctor", "institution": "机构 institution",

@@ -64,11 +64,11 @@ class Rulebook:
         crime = any(self.data["kinds"].get(k, {}).get("crime", False) for k in kinds)
         routes = []
         if crime and amount >= float(th["police"]):
-            routes.append({"to": self.org["police"], "to_en": "police", "why": "涉嫌诈骗医疗保障基金犯罪，依法移送公安机关",
+            routes.append({"to": self.org["police"], "to_en": "police", "why": "数据显示疑似骗取医保基金且金额达到移送参考额；经调查认定涉嫌犯罪的，依法移送公安机关",
                            "basis": f"{g['crime_basis']}；{g['transfer_basis']}"})
         if public_staff:
             routes.append({"to": self.org["discipline"], "to_en": "discipline inspection",
-                           "why": "涉及公立医疗机构工作人员，移送问题线索", "basis": "《中华人民共和国监察法》有关规定"})
+                           "why": "涉及公立医疗机构人员；经核实属于监察对象且涉嫌违纪、职务违法的，移送问题线索", "basis": "《中华人民共和国监察法》有关规定"})
         out: dict[str, Any] = {
             "recover": round(amount, 2),
             "penalty_multiple": multiple,

@@ -511,13 +511,15 @@ def case_dossier_spec(case: Case, audit: pd.DataFrame | None = None) -> dict[str
 
 def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path, *, actor: str,
                 parameters: dict[str, dict[str, Any]] | None = None, pdf: bool = False, profile: str = "internal",
-                clear_source: Any = None) -> dict[str, Path]:
+                clear_source: Any = None, **dossier_options: Any) -> dict[str, Path]:
     """Hand a case to the dossier export, in its own folder ``out_dir/case-<id>``.
 
     :func:`graphkit.dossier.write_dossier` receives the case's findings, its added/removed
     evidence, status and audit trail as they are.
     Returns the dossier's paths plus ``audit`` (the case's audit trail as CSV); the export is
-    recorded in the case's audit trail.
+    recorded in the case's audit trail. ``dossier_options`` (reviewer, legal_basis, refer, audit)
+    go to :func:`~graphkit.dossier.write_dossier`; a reviewer's sign-off recorded on the case
+    (:func:`graphkit.dossier.sign_off`) is what lifts the draft mark.
     """
     from ..dossier import write_dossier
 
@@ -528,7 +530,7 @@ def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path,
     audit = cases.audit(case.id)
     params = {k: v for k, v in (parameters or {}).items() if k in {f.kind for f in case.findings}}
     m = write_dossier(store, case.findings, folder, case=case_dossier_spec(case, audit), parameters=params,
-                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source)
+                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source, **dossier_options)
     root = Path(m["path"])
     paths = {"html": root / "dossier.html", "markdown": root / "dossier.md", "json": root / "dossier.json",
              "manifest": root / "manifest.json"}
