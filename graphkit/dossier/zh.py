@@ -42,7 +42,7 @@ ROLE_ZH: dict[str, str] = {
     "settled_person": "结算人", "user": "使用人", "card_user": "用卡人", "deceased": "死亡人员", "member": "团伙成员",
     "organiser": "组织者", "treating": "接诊医师", "venue": "结算机构", "shared_venue": "共同就医机构",
     "referrer": "转诊医师", "source": "转出机构", "destination": "转入机构", "patient": "参保人",
-    "elsewhere": "异地结算机构", "terminal": "结算终端",
+    "elsewhere": "异地结算机构", "terminal": "结算终端", "prescriber": "开具医师", "insured": "参保人",
 }
 #: entity type → 中文
 TYPE_ZH: dict[str, str] = {"patient": "参保人", "card": "医保卡", "doctor": "医师", "institution": "定点医疗机构",
