@@ -561,7 +561,7 @@ def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path,
     audit = cases.audit(case.id)
     params = {k: v for k, v in (parameters or {}).items() if k in {f.kind for f in case.findings}}
     m = write_dossier(store, case.findings, folder, case=case_dossier_spec(case, audit), parameters=params,
-                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source)
+                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source, audit=cases.audit_log)
     root = Path(m["path"])
     paths = {"html": root / "dossier.html", "markdown": root / "dossier.md", "json": root / "dossier.json",
              "manifest": root / "manifest.json"}
