@@ -14,7 +14,9 @@ Examples
 --------
 >>> import tempfile, os
 >>> from graphkit.findings import Entity, Finding
->>> cs = CaseStore(os.path.join(tempfile.mkdtemp(), "cases.sqlite"))
+>>> from graphkit.audit import AuditLog
+>>> d = tempfile.mkdtemp()
+>>> cs = CaseStore(os.path.join(d, "cases.sqlite"), audit=AuditLog(os.path.join(d, "audit.jsonl")))
 >>> f = Finding.create("shared_card", key=["K1"], score=0.9, claims=["C1", "C2"],
 ...                    entities=[Entity("card", "K1", "card")])
 >>> case = cs.create("冒卡案 / shared card case", actor="wang", findings=[f])
