@@ -5,7 +5,7 @@ hash (``prev``) and its own ``hash`` = sha256(prev + canonical JSON of the entry
 deleting or reordering any line breaks the chain, which :meth:`AuditLog.verify` reports.
 
 The log lives at ``GRAPHKIT_AUDIT_LOG`` or ``~/.local/share/graphkit/audit.jsonl``; the actor
-is ``GRAPHKIT_USER`` or the login name.
+is the OS account (:func:`current_actor`); ``GRAPHKIT_USER`` is only a display name.
 
 Examples
 --------
@@ -19,7 +19,6 @@ True
 from __future__ import annotations
 
 import fcntl
-import getpass
 import hashlib
 import json
 import os
@@ -36,8 +35,11 @@ GENESIS = "0" * 64
 
 
 def current_actor() -> str:
-    """Who is acting: ``GRAPHKIT_USER`` or the login name."""
-    return os.environ.get("GRAPHKIT_USER") or getpass.getuser()
+    """Who is acting: the OS account of this process (``GRAPHKIT_USER`` is a display name only,
+    see :mod:`graphkit.identity`)."""
+    from .identity import os_account
+
+    return os_account()
 
 
 def _entry_hash(prev: str, body: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from ..audit import AuditLog, default_log, require_intact
 from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
 from .build import SOFTWARE_VERSION, DossierContent, assemble
+from ..guard.exports import tokens_in as _tokens_in
 from .redact import ClearSource
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
 from .rulebook import Rulebook
@@ -176,24 +177,39 @@ def write_dossier(
     found_on: str | None = None,
 ) -> dict[str, Any]:
     """Write a complete dossier folder; return its manifest (see module docstring)."""
-    from ..audit import current_actor
-    from ..roles import require
+    from ..guard.exports import ExportGate
+    from ..identity import actor_label
 
     rb = rulebook if isinstance(rulebook, Rulebook) else Rulebook.load(rulebook)
-    log = audit or default_log()
-    require_intact(log)
-    who = actor or current_actor()
-    require(who, "export", what="export dossiers")
-    if clear_source is not None:
-        require(who, "clear_data", what="see personal data in clear")
-    c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
-                 clear_source=clear_source, found_on=found_on, actor=actor)
+    gate = ExportGate(audit)  # the guard (always for clear data) or the local log; the OS account acts
+    try:
+        gate.check(clear=clear_source is not None)
+        who = actor_label(gate.account, actor or gate.display)  # ``actor`` is a display name only
+        if clear_source is not None:  # the guard releases only the values this dossier shows, recorded first
+            probe = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
+                             found_on=found_on, actor=who)
+            wanted = _tokens_in(probe.entities, probe.claims, probe.items, probe.timeline)
+            clear_source = ClearSource(clear_source.bundle, gate.reveal(clear_source.bundle, wanted, case_id=probe.case["id"],
+                                                                       profile=profile))
+        c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
+                     clear_source=clear_source, found_on=found_on, actor=who)
+        return _write_and_record(c, out_dir, rb, pdf, gate, actor)
+    finally:
+        gate.close()
+
+
+def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf: bool, gate: Any, display: str | None) -> dict[str, Any]:
+    """Build the dossier aside, have it recorded (and signed), then swap it in."""
     final = claim_output_dir(out_dir, "dossier")  # never replace what is not an earlier dossier
     final.parent.mkdir(parents=True, exist_ok=True)
     out = final.parent / f".{final.name}.partial-{os.getpid()}"  # built aside, swapped in when complete
     shutil.rmtree(out, ignore_errors=True)
     try:
         manifest, routes = _write_files(c, out, rb, pdf)
+        extra = {"display": display} if display else {}
+        rec = gate.record((out / MANIFEST).read_text("utf-8"), case_id=c.case["id"], findings=manifest["findings"],
+                          out=str(final.resolve()), profile=c.profile, clear_data=c.redaction["revealed"],
+                          clear_source=c.redaction["clear_source"], routes=sorted(routes), **extra)  # before release
         claim_output_dir(final, "dossier")  # still ours (or empty) at the moment of the swap
         old = final.parent / f".{final.name}.old-{os.getpid()}"
         if final.exists():
@@ -203,12 +219,7 @@ def write_dossier(
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
-    out = final
-    manifest_sha = _sha256(out / MANIFEST)
-    log.append("dossier_export", actor=c.actor, case_id=c.case["id"], findings=manifest["findings"], out=str(out.resolve()),
-               manifest_sha256=manifest_sha, profile=c.profile, clear_data=c.redaction["revealed"],
-               clear_source=c.redaction["clear_source"], routes=sorted(routes))
-    return {**manifest, "manifest_sha256": manifest_sha, "path": str(out)}
+    return {**manifest, "manifest_sha256": rec["manifest_sha256"], "path": str(final), "signature": rec.get("signature")}
 
 
 def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple[dict[str, Any], set[str]]:
