@@ -59,12 +59,13 @@ class ExportGate:
     def check(self, *, clear: bool) -> None:
         """Fail early (before any work) when the export cannot be allowed."""
         if clear or self.guarded:
-            perms = self.client("明文导出 / a clear export" if clear else "导出 / an export").call("status")["permissions"]
+            st = self.client("明文导出 / a clear export" if clear else "导出 / an export").call("status")
+            perms = st["permissions"]
             from .client import GuardDenied
 
             for need, what in (("export", "export dossiers"), ("clear_data", "see personal data in clear")):
                 if (need == "export" or clear) and need not in perms:
-                    raise GuardDenied(f"无权限 / permission denied: OS account {self.account} may not {what} (needs '{need}' "
+                    raise GuardDenied(f"无权限 / permission denied: OS account {st['account']} (role {st['role']}) may not {what} (needs '{need}' "
                                       "in the guard's roles file)")
             return
         assert self.log is not None
