@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from .._failpoints import failpoint
 from ..audit import AuditLog, default_log, require_intact
 from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
@@ -206,6 +207,7 @@ def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf:
     shutil.rmtree(out, ignore_errors=True)
     try:
         manifest, routes = _write_files(c, out, rb, pdf)
+        failpoint("dossier_files_written")  # crash tests: clear values on disk, export not yet recorded
         extra = {"display": display} if display else {}
         rec = gate.record((out / MANIFEST).read_text("utf-8"), case_id=c.case["id"], findings=manifest["findings"],
                           out=str(final.resolve()), profile=c.profile, clear_data=c.redaction["revealed"],
