@@ -320,7 +320,7 @@ def cmd_dossier(a: argparse.Namespace) -> int:
     if a.target == "verify":
         if not a.path:
             raise GraphkitError("usage: graphkit dossier verify DIR")
-        v = verify_dossier(a.path, audit=None if a.no_audit_check else default_log())
+        v = verify_dossier(a.path, audit=None if a.no_audit_check else default_log(), public_key=a.public_key)
         print(v)
         return 0 if v.ok else 1
     if not a.findings or not a.out:
@@ -407,9 +407,24 @@ def cmd_audit(a: argparse.Namespace) -> int:
     require(current_actor(), "audit", what="read the audit log")
     log = AuditLog(a.log) if a.log else default_log()
     if a.action == "verify":
+        from .dossier.seal import local_key_note
+
         v = log.verify()
         print(f"{log.path}: {v}")
-        return 0 if v.ok else 1
+        note = local_key_note(log.verifier()) if v.status != "no_key" else ""
+        if note:
+            print(f"  注意 / note: {note}")
+        bad = not v.ok
+        if a.cases:
+            from .workbench.cases import CaseStore
+
+            if not Path(a.cases).is_file():
+                raise GraphkitError(f"no case database {a.cases}")
+            problems = CaseStore(a.cases, audit=log).verify()
+            print(f"{a.cases}: " + ("案件记录与审计日志一致 / every case change is in the audit log" if not problems
+                                    else "案件记录被改动 / case database TAMPERED:\n  " + "\n  ".join(problems)))
+            bad = bad or bool(problems)
+        return 1 if bad else 0
     for e in list(log.entries())[-a.tail:]:
         print(f"{e['seq']:>6} {e['at']} {e['actor']:<12} {e['action']:<16} {json.dumps(e['details'], ensure_ascii=False)[:160]}")
     return 0
@@ -558,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     do.add_argument("--rulebook", help="TOML rulebook (default: graphkit/data/rulebook.toml)")
     do.add_argument("--no-pdf", action="store_true", help="skip the PDF files (no Chromium needed)")
     do.add_argument("--no-audit-check", action="store_true", help="with verify: do not look the manifest up in the audit log")
+    do.add_argument("--public-key", help="with verify: the signer's public key (PEM) to trust (default GRAPHKIT_AUDIT_PUBKEY or the local key)")
     do.set_defaults(func=cmd_dossier)
 
     au = sub.add_parser("audit", help="审计日志 / verify or show the audit log",
@@ -565,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(GRAPHKIT_AUDIT_LOG or ~/.local/share/graphkit/audit.jsonl). graphkit audit show: last entries.")
     au.add_argument("action", choices=["verify", "show"])
     au.add_argument("--log", help="audit log file (default: GRAPHKIT_AUDIT_LOG or ~/.local/share/graphkit/audit.jsonl)")
+    au.add_argument("--cases", help="with verify: also check a case database (<store>.cases.sqlite) against the log")
     au.add_argument("--tail", type=int, default=20)
     au.set_defaults(func=cmd_audit)
 

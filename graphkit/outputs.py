@@ -125,7 +125,7 @@ def _is_dossier(d: Path) -> bool:
     m = _json(d / "manifest.json")
     if not m or m.get("schema") != "graphkit.dossier-manifest/v1" or not isinstance(m.get("files"), dict):
         return False
-    listed = set(m["files"]) | {"manifest.json"}
+    listed = set(m["files"]) | {"manifest.json", "manifest.sig"}
     present = {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()}
     return present <= listed  # nothing the dossier did not write itself
 

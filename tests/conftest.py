@@ -90,7 +90,12 @@ def tiny_bundle(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_audit_log(tmp_path_factory, monkeypatch):
     """Every test writes its audit entries to a log of its own, never to the user's."""
-    monkeypatch.setenv("GRAPHKIT_AUDIT_LOG", str(tmp_path_factory.mktemp("audit") / "audit.jsonl"))
+    audit_dir = tmp_path_factory.mktemp("audit")
+    monkeypatch.setenv("GRAPHKIT_AUDIT_LOG", str(audit_dir / "audit.jsonl"))
+    # …signed by a key of its own (made on first use), anchors beside it; never the user's key
+    monkeypatch.setenv("GRAPHKIT_AUDIT_KEY", str(audit_dir / "keys" / "audit-ed25519.pem"))
+    monkeypatch.delenv("GRAPHKIT_AUDIT_PUBKEY", raising=False)
+    monkeypatch.delenv("GRAPHKIT_AUDIT_ANCHORS", raising=False)
     # hand-made test bundles may use the built-in demo key (a real load without a key is refused)
     monkeypatch.setenv("GRAPHKIT_ALLOW_DEMO_KEY", "1")
 

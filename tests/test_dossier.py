@@ -121,9 +121,13 @@ def test_manifest_edit_is_caught_by_the_audit_log(city, tmp_path):
 
     m["files"]["evidence/claims.csv"] = hashlib.sha256((out / "evidence" / "claims.csv").read_bytes()).hexdigest()
     (out / "manifest.json").write_text(json.dumps(m), "utf-8")
-    assert verify_dossier(out).ok  # hashes re-computed by the forger…
+    v = verify_dossier(out)  # hashes re-computed by the forger, but the manifest no longer matches its signature…
+    assert not v.ok and v.signed is False and not v.changed and "signature" in v.problem
+    (out / "manifest.sig").unlink()
+    v = verify_dossier(out)
+    assert not v.ok and v.signed is False and "unsigned" in v.problem
     v = verify_dossier(out, audit=default_log())
-    assert not v.ok and v.logged is False  # …but the export record in the audit log does not match
+    assert not v.ok and v.logged is False  # …and the export record in the audit log does not match
 
 
 def test_default_is_pseudonymised_and_clear_data_is_audited(city, tmp_path, guard):

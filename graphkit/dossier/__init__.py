@@ -4,8 +4,11 @@
 HTML file, a PDF (Chinese typesetting by headless Chromium), evidence CSVs, a JSON copy, the
 statutory transfer packages the routing calls for, and ``manifest.json`` with the SHA-256 of
 every file, the data fingerprint, the detector parameters and the software version.
-``verify_dossier`` detects any changed, missing or added file. Exports are recorded in the
-append-only audit log (who, when, what, which redaction profile, manifest hash).
+The manifest is signed (``manifest.sig``, :mod:`graphkit.dossier.seal`) by the audit log's
+signer — the guard's key, or a single-user install's local key. ``verify_dossier`` detects any
+changed, missing or added file, a manifest that does not match its signature by the trusted
+key, and (given the log) an export missing from the signed audit log. Exports are recorded in
+the append-only audit log (who, when, what, which redaction profile, manifest hash, key id).
 
 Examples
 --------
@@ -28,6 +31,7 @@ import pandas as pd
 
 from .._failpoints import failpoint
 from ..audit import AuditLog, default_log, require_intact
+from ..errors import GraphkitError
 from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
 from .build import SOFTWARE_VERSION, DossierContent, assemble
@@ -35,6 +39,7 @@ from ..guard.exports import tokens_in as _tokens_in
 from .redact import ClearSource
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
 from .rulebook import Rulebook
+from .seal import SIGNATURE, check_signature, local_key_note, read_signature, signature_document, trusted_verifier
 from .statutory import discipline_package, police_package
 
 __all__ = ["write_dossier", "verify_dossier", "draft_dossier", "Rulebook", "ClearSource", "DossierVerification", "handling"]
@@ -176,8 +181,12 @@ def write_dossier(
     audit: AuditLog | None = None,
     actor: str | None = None,
     found_on: str | None = None,
+    signer: Any = None,
 ) -> dict[str, Any]:
-    """Write a complete dossier folder; return its manifest (see module docstring)."""
+    """Write a complete dossier folder; return its manifest (see module docstring).
+
+    ``signer`` signs the manifest where no guard runs (default: the audit log's signer; none on an
+    unsigned log); with a guard, the guard signs it with its key."""
     from ..guard.exports import ExportGate
     from ..identity import actor_label
 
@@ -194,12 +203,13 @@ def write_dossier(
                                                                        profile=profile))
         c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
                      clear_source=clear_source, found_on=found_on, actor=who)
-        return _write_and_record(c, out_dir, rb, pdf, gate, actor)
+        return _write_and_record(c, out_dir, rb, pdf, gate, actor, signer)
     finally:
         gate.close()
 
 
-def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf: bool, gate: Any, display: str | None) -> dict[str, Any]:
+def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf: bool, gate: Any, display: str | None,
+                      signer: Any = None) -> dict[str, Any]:
     """Build the dossier aside, have it recorded (and signed), then swap it in."""
     final = claim_output_dir(out_dir, "dossier")  # never replace what is not an earlier dossier
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -209,9 +219,12 @@ def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf:
         manifest, routes = _write_files(c, out, rb, pdf)
         failpoint("dossier_files_written")  # crash tests: clear values on disk, export not yet recorded
         extra = {"display": display} if display else {}
-        rec = gate.record((out / MANIFEST).read_text("utf-8"), case_id=c.case["id"], findings=manifest["findings"],
+        sgn = None if gate.guarded else (signer if signer is not None else gate.log.signer())
+        rec = gate.record((out / MANIFEST).read_text("utf-8"), signer=sgn, case_id=c.case["id"], findings=manifest["findings"],
                           out=str(final.resolve()), profile=c.profile, clear_data=c.redaction["revealed"],
                           clear_source=c.redaction["clear_source"], routes=sorted(routes), **extra)  # before release
+        if rec.get("signature_document"):
+            (out / SIGNATURE).write_text(json.dumps(rec["signature_document"], ensure_ascii=False, indent=1), "utf-8")
         claim_output_dir(final, "dossier")  # still ours (or empty) at the moment of the swap
         old = final.parent / f".{final.name}.old-{os.getpid()}"
         if final.exists():
@@ -221,7 +234,7 @@ def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf:
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
-    return {**manifest, "manifest_sha256": rec["manifest_sha256"], "path": str(final), "signature": rec.get("signature")}
+    return {**manifest, "manifest_sha256": rec["manifest_sha256"], "signed_by": rec.get("key_id"), "path": str(final)}
 
 
 def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple[dict[str, Any], set[str]]:
@@ -288,20 +301,27 @@ class DossierVerification:
     missing: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     problem: str = ""
-    logged: bool | None = None  # manifest hash found in the audit log (None: not checked)
+    logged: bool | None = None  # manifest hash found in the signed audit log (None: not checked)
+    signed: bool | None = None  # manifest signed by the trusted key (None: no trusted key to check with)
+    key_id: str = ""
+    note: str = ""
 
     def __str__(self) -> str:
+        note = f"\n  注意 / note: {self.note}" if self.note else ""
         if self.ok:
-            extra = "；审计日志有登记 / recorded in the audit log" if self.logged else ""
-            return f"校验通过 / verified: every file matches manifest.json{extra}"
+            extra = f"；签名有效 / signature valid (key {self.key_id})" if self.signed else ""
+            extra += "；审计日志有登记 / recorded in the audit log" if self.logged else ""
+            return f"校验通过 / verified: every file matches manifest.json{extra}{note}"
         lines = ["校验失败 / verification FAILED" + (f": {self.problem}" if self.problem else "")]
         lines += [f"  已改动 changed: {p}" for p in self.changed] + [f"  缺失 missing: {p}" for p in self.missing]
         lines += [f"  多出 added: {p}" for p in self.added]
-        return "\n".join(lines)
+        return "\n".join(lines) + note
 
 
-def verify_dossier(path: str | Path, *, audit: AuditLog | None = None) -> DossierVerification:
-    """Compare every file with the manifest's SHA-256 (and, given a log, the manifest with the export record)."""
+def verify_dossier(path: str | Path, *, audit: AuditLog | None = None, public_key: Any = None) -> DossierVerification:
+    """Compare every file with the manifest's SHA-256, check the manifest's signature against the
+    trusted key (``public_key``; default the log's key, else ``GRAPHKIT_AUDIT_PUBKEY`` / the local
+    key), and, given a log, find the export record in the log's signed part."""
     root = Path(path)
     try:
         manifest = json.loads((root / MANIFEST).read_text("utf-8"))
@@ -317,14 +337,40 @@ def verify_dossier(path: str | Path, *, audit: AuditLog | None = None) -> Dossie
             v.missing.append(rel)
         elif _sha256(p) != digest:
             v.changed.append(rel)
-    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MANIFEST}
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and str(p.relative_to(root)) not in (MANIFEST, SIGNATURE)}
     v.added = sorted(present - set(files))
+    problems = []
+    manifest_bytes = (root / MANIFEST).read_bytes()
+    try:
+        verifier = trusted_verifier(public_key) if public_key is not None or audit is None else audit.verifier()
+        sig = read_signature(root)
+    except (ValueError, GraphkitError) as exc:
+        verifier, sig = None, None
+        v.signed = False
+        problems.append(f"{SIGNATURE} or the public key unreadable: {exc}")
+    if v.signed is None and verifier is not None:
+        v.key_id = verifier.key_id
+        err = "unsigned: no manifest.sig, but a signing key is configured" if sig is None else check_signature(manifest_bytes, sig, verifier)
+        v.signed = not err
+        if err:
+            problems.append(err)
+        v.note = local_key_note(verifier)
+    elif v.signed is None:
+        v.note = "签名未核验：没有可信公钥 / signature not checked: no trusted public key (GRAPHKIT_AUDIT_PUBKEY)"
     if audit is not None:
-        sha = _sha256(root / MANIFEST)
-        v.logged = bool(audit.find("dossier_export", manifest_sha256=sha))
-        if not v.logged:
-            v.problem = "manifest.json does not match any export recorded in the audit log"
-    v.ok = not (v.changed or v.missing or v.added or v.logged is False)
+        sha = hashlib.sha256(manifest_bytes).hexdigest()
+        lv = audit.verify()
+        records = audit.find("dossier_export", manifest_sha256=sha)
+        if not lv.ok:
+            v.logged = False
+            problems.append(f"the audit log is not intact, so its records prove nothing: {lv}")
+        else:
+            limit = lv.signed_entries if lv.status == "intact" else lv.entries
+            v.logged = any(int(e["seq"]) <= limit for e in records)
+            if not v.logged:
+                problems.append("manifest.json does not match any export recorded in the audit log")
+    v.problem = "; ".join(problems)
+    v.ok = not (v.changed or v.missing or v.added or v.logged is False or v.signed is False)
     return v
 
 

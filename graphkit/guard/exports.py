@@ -84,16 +84,26 @@ class ExportGate:
     def record(self, manifest_text: str, **details: Any) -> dict[str, Any]:
         """Record the export (the guard also signs ``manifest_text``); returns the guard's reply or
         ``{"entry": …}`` for the local log. Called before the dossier is put in place."""
+        from ..dossier.seal import SCHEMA, signature_document
+
         disp = details.pop("display", None) or self.display
+        signer = details.pop("signer", None)
         if self.guarded or details.get("clear_data"):
-            return self.client("导出 / an export").call("record_export", manifest=manifest_text, display=disp, **details)
+            rep = self.client("导出 / an export").call("record_export", manifest=manifest_text, display=disp, **details)
+            if rep.get("signature"):  # signed by the guard's key: the same document a local signer gives
+                rep["signature_document"] = {"schema": SCHEMA, "key_id": rep["key_id"], "manifest_sha256": rep["manifest_sha256"],
+                                             "signature": rep["signature"], "public_key": rep["public_pem"]}
+            return rep
         import hashlib
 
         assert self.log is not None
+        data = manifest_text.encode("utf-8")
+        doc = signature_document(data, signer) if signer is not None else None
         extra = {"display_name": disp} if disp and disp != self.account else {}
-        sha = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
-        return {"entry": self.log.append("dossier_export", actor=self.account, manifest_sha256=sha, **details, **extra),
-                "manifest_sha256": sha, "signature": None}
+        sha = hashlib.sha256(data).hexdigest()
+        entry = self.log.append("dossier_export", actor=self.account, manifest_sha256=sha, signed_by=doc and doc["key_id"],
+                                **details, **extra)
+        return {"entry": entry, "manifest_sha256": sha, "signature_document": doc, "key_id": doc and doc["key_id"]}
 
     def close(self) -> None:
         if self._client is not None:

@@ -3,7 +3,9 @@
 A case holds one or more findings (a snapshot of each, as it was when added), the
 entities and claims under investigation (taken from the findings, then edited by hand),
 a status (new / reviewing / confirmed / dismissed / referred), an assignee and notes.
-Every change is written to the ``audit`` table: who, when, what, old and new value.
+Every change is written to the ``audit`` table: who, when, what, old and new value, and into
+the signed audit log (:mod:`graphkit.workbench.case_chain`), so an edit of the SQLite file
+with ``sqlite3`` is found by :meth:`CaseStore.verify` and refused on export.
 
 The embedded database lives beside the store (``<store>.cases.sqlite``); a Neo4j-backed
 case store can implement the same methods later.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +40,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
+from ..audit import AuditLog, default_log
 from ..errors import GraphkitError
+from .case_chain import ACTION, change_details, verify_cases
 from ..findings import ENTITY_TYPES, KINDS, Entity, Finding
 
 __all__ = ["Case", "CaseStore", "CaseError", "STATUSES", "POSITIVE", "NEGATIVE", "case_finding", "export_case",
@@ -154,17 +159,24 @@ class CaseStore:
         The database file.
     store_fingerprint
         Recorded on new cases, so a case says which data it was built on.
+    audit
+        The audit log every change is recorded in (default :func:`graphkit.audit.default_log`);
+        anything with the same ``append``/``find``/``verify`` can stand in (the guard's client).
     """
 
-    def __init__(self, path: str | Path, *, store_fingerprint: str = "") -> None:
+    def __init__(self, path: str | Path, *, store_fingerprint: str = "", audit: AuditLog | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.store_fingerprint = store_fingerprint
+        self.audit_log = audit if audit is not None else default_log()
+        self._pending: dict[int, dict[int, dict[str, Any]]] = {}
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 'graphkit.cases/v1')")
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('id', ?)", (uuid.uuid4().hex,))
+            self.db_id = db.execute("SELECT value FROM meta WHERE key='id'").fetchone()[0]
         finally:
             db.close()
 
@@ -174,13 +186,17 @@ class CaseStore:
         try:
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("BEGIN IMMEDIATE")
+            pending = self._pending[id(db)] = {}
             try:
                 yield db
+                for cid, p in pending.items():  # recorded before the commit: a refused append undoes the change
+                    self.audit_log.append(ACTION, actor=p["actor"], **change_details(db, self.db_id, cid, p["rows"]))
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
         finally:
+            self._pending.pop(id(db), None)
             db.close()
 
     @contextmanager
@@ -191,18 +207,31 @@ class CaseStore:
         finally:
             db.close()
 
-    @staticmethod
-    def _audit(db: sqlite3.Connection, case_id: int, actor: str, action: str, field: str = "",
+    def _changed(self, db: sqlite3.Connection, case_id: int, actor: str) -> dict[str, Any]:
+        return self._pending[id(db)].setdefault(int(case_id), {"actor": actor, "rows": []})
+
+    def _audit(self, db: sqlite3.Connection, case_id: int, actor: str, action: str, field: str = "",
                old: Any = None, new: Any = None) -> None:
         enc = lambda v: None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)  # noqa: E731
-        db.execute("INSERT INTO audit(case_id, at, actor, action, field, old, new) VALUES (?,?,?,?,?,?,?)",
-                   (case_id, _now(), actor, action, field, enc(old), enc(new)))
+        cur = db.execute("INSERT INTO audit(case_id, at, actor, action, field, old, new) VALUES (?,?,?,?,?,?,?)",
+                         (case_id, _now(), actor, action, field, enc(old), enc(new)))
+        self._changed(db, case_id, actor)["rows"].append(int(cur.lastrowid))
 
-    @staticmethod
-    def _touch(db: sqlite3.Connection, case_id: int, actor: str) -> None:
+    def _touch(self, db: sqlite3.Connection, case_id: int, actor: str) -> None:
         cur = db.execute("UPDATE cases SET updated_at=?, updated_by=? WHERE id=?", (_now(), actor, case_id))
         if cur.rowcount == 0:
             raise CaseError(f"no case #{case_id}")
+        self._changed(db, case_id, actor)
+
+    def verify(self, case_id: int | None = None) -> list[str]:
+        """What differs between the case database and the changes recorded in the audit log
+        (all cases, or one); empty when nothing was edited outside graphkit."""
+        lv = self.audit_log.verify()
+        if not lv.ok:
+            return [f"audit log: {lv}"]
+        records = self.audit_log.find(ACTION, cases_db=self.db_id)
+        with self._read() as db:
+            return verify_cases(db, self.db_id, records, case_id)
 
     @staticmethod
     def _check_actor(actor: str) -> str:
@@ -522,13 +551,17 @@ def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path,
     from ..dossier import write_dossier
 
     case = cases.get(case_id)
+    problems = cases.verify(case.id)
+    if problems:
+        raise CaseError(f"案件记录在 graphkit 之外被改动，拒绝导出 / case #{case.id} was changed outside graphkit; "
+                        "refusing to export: " + "; ".join(problems))
     if not case.findings:
         raise CaseError(f"case #{case.id} holds no findings; add at least one before exporting")
     folder = Path(out_dir) / f"case-{case.id:06d}"
     audit = cases.audit(case.id)
     params = {k: v for k, v in (parameters or {}).items() if k in {f.kind for f in case.findings}}
     m = write_dossier(store, case.findings, folder, case=case_dossier_spec(case, audit), parameters=params,
-                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source)
+                      pdf=pdf, actor=actor, profile=profile, clear_source=clear_source, audit=cases.audit_log)
     root = Path(m["path"])
     paths = {"html": root / "dossier.html", "markdown": root / "dossier.md", "json": root / "dossier.json",
              "manifest": root / "manifest.json"}
