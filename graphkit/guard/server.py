@@ -167,6 +167,7 @@ class GuardConfig:
     allow_demo_key: bool = False  # only for demo bundles and tests: the demo key is public
     signing_key: str | Path | None = None
     socket_mode: int = 0o666  # who may connect; permissions come from the roles file
+    anchor_dir: str | Path | None = None  # where signed checkpoints are anchored (graphkit.audit); service-account only
 
     @classmethod
     def load(cls, path: str | Path) -> "GuardConfig":
@@ -232,8 +233,8 @@ class Guard:
     def _log(self) -> AuditLog:
         if self.signer is not None:
             try:
-                return AuditLog(self._log_path, signer=self.signer)  # type: ignore[call-arg]  # signed checkpoints (auditsign)
-            except TypeError:
+                return AuditLog(self._log_path, signer=self.signer, anchor_dir=self.config.anchor_dir)  # signed checkpoints
+            except TypeError:  # an AuditLog without signing
                 pass
         return AuditLog(self._log_path)
 
