@@ -22,7 +22,8 @@ checkpoint: appended without the key); ``checkpoint_missing`` (entries name a si
 no checkpoint is left); ``tampered`` (the chain itself is broken); ``no_key`` (checkpoints
 but no public key to check them).
 
-The log lives at ``GRAPHKIT_AUDIT_LOG`` or ``~/.local/share/graphkit/audit.jsonl``.
+The log lives at ``GRAPHKIT_AUDIT_LOG`` or ``~/.local/share/graphkit/audit.jsonl``; the actor
+is the OS account (:func:`current_actor`); ``GRAPHKIT_USER`` is only a display name.
 
 Examples
 --------
@@ -43,7 +44,6 @@ Examples
 from __future__ import annotations
 
 import fcntl
-import getpass
 import hashlib
 import json
 import os
@@ -66,8 +66,11 @@ SignerLike = Union[Signer, Callable[[], Signer], None]
 
 
 def current_actor() -> str:
-    """Who is acting: ``GRAPHKIT_USER`` or the login name."""
-    return os.environ.get("GRAPHKIT_USER") or getpass.getuser()
+    """Who is acting: the OS account of this process (``GRAPHKIT_USER`` is a display name only,
+    see :mod:`graphkit.identity`)."""
+    from .identity import os_account
+
+    return os_account()
 
 
 def canonical(obj: Any) -> bytes:

@@ -27,9 +27,9 @@ def _progress(desc: str):
 
 
 def _audit(action: str, **details: Any) -> None:
-    from .audit import default_log
+    from .guard.client import record
 
-    default_log().append(action, **details)
+    record(action, **details)  # through the guard where one runs (actor: the OS account)
 
 
 def _err(msg: str) -> None:
@@ -106,6 +106,10 @@ def cmd_load_neo4j(a: argparse.Namespace) -> int:
 def cmd_load(a: argparse.Namespace) -> int:
     from loaders import load_bundle
 
+    if a.keep_personal:  # needs clear_data in the guard's roles file and a reason, recorded first
+        from .guard.cli import authorise_keep_personal
+
+        authorise_keep_personal(a.bundle, a.store or a.neo4j or os.environ.get("NEO4J_URI", ""), a.reason)
     if _wants_neo4j(a):
         return cmd_load_neo4j(a)
     if not a.store:
@@ -350,7 +354,7 @@ def _clear_source(a: argparse.Namespace):
     if a.clear:
         if not a.clear_source:
             raise GraphkitError("--clear needs --clear-source BUNDLE (the original export holding the clear values)")
-        return ClearSource.from_bundle(a.clear_source)
+        return ClearSource(a.clear_source)  # the guard resolves the values (with its key), never this process
     if a.clear_source:
         raise GraphkitError("--clear-source is only used with --clear (clear data needs an explicit option)")
     return None
@@ -538,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--lenient", action="store_true", help="quarantine bad rows (with reasons) and load the rest")
     ld.add_argument("--mapping")
     ld.add_argument("--encoding")
-    ld.add_argument("--keep-personal", action="store_true", help="do NOT pseudonymise personal fields (needs a reason)")
+    ld.add_argument("--keep-personal", action="store_true", help="do NOT pseudonymise personal fields (needs clear_data via the guard and --reason)")
+    ld.add_argument("--reason", help="with --keep-personal: why clear data is kept (recorded by the guard)")
     ld.add_argument("--chunk-rows", type=int, default=None, metavar="N",
                     help="每次读取、校验、写入的行数 / rows read, validated and written at a time "
                          "(default 1000000; 0 = whole tables). Bounds memory for bundles larger than RAM")
@@ -627,6 +632,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _lab_arguments(lb)
     lb.set_defaults(func=cmd_lab)
+
+    from .guard.cli import add_guard_parser
+
+    add_guard_parser(sub)
 
     dt = sub.add_parser("detectors", help="列出检测器及参数 / list detectors and parameters")
     dt.set_defaults(func=cmd_detectors)

@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 
 from graphkit._fast import KeySet, arrow_strings, isin, string_series
 from graphkit.errors import BundleError
-from graphkit.pseudo import Pseudonymiser, demo_key_allowed, resolve_key
+from graphkit.guard.client import pseudonymiser_for
+from graphkit.pseudo import Pseudonymiser
 from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
 from graphkit.outputs import claim_output_dir, csv_safe
 from graphkit.store.lock import writer_lock
@@ -229,7 +230,7 @@ def ready_bundle(
     prepared = prepare_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient, known_keys=known_keys)
     if not prepared.report.ok and not lenient:
         raise BundleError(prepared.report.format(), issues=prepared.report.issue_list())
-    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
+    p = pseudonymiser_for(bundle, key, allow_demo_key=allow_demo_key)  # the guard holds the key where one runs
     if pseudonymise:
         say("假名化 / pseudonymising personal fields")
         pseudonymise_tables(prepared.tables, p)
@@ -742,7 +743,7 @@ def load_bundle(
         mapping = Mapping.load(mapping)
     locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
     claim_output_dir(store, "store")  # never write generations into a folder that is not a store
-    p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
+    p = pseudonymiser_for(bundle, key, allow_demo_key=allow_demo_key, store=store)  # the guard holds the key where one runs
     created = not store.exists()
     with writer_lock(store, what=f"load {Path(bundle).name}"):
         return _load_locked(bundle, store, p, created=created, lenient=lenient, mapping=mapping, encoding=encoding,

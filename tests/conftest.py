@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,24 @@ def _isolated_audit_log(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("GRAPHKIT_AUDIT_ANCHORS", raising=False)
     # hand-made test bundles may use the built-in demo key (a real load without a key is refused)
     monkeypatch.setenv("GRAPHKIT_ALLOW_DEMO_KEY", "1")
+
+
+@pytest.fixture
+def guard(tmp_path_factory, monkeypatch):
+    """A guard in this process (a single-user install: the test's account is its service account),
+    with the demo key, writing to this test's audit log; its roles file maps nobody (default
+    investigator) until a test rewrites ``guard.config.roles``. ``GRAPHKIT_GUARD`` points at it."""
+    from graphkit.guard import Guard, GuardConfig
+
+    d = tmp_path_factory.mktemp("guard")
+    roles = d / "roles.toml"
+    roles.write_text('default_role = "investigator"\n[roles.investigator]\npermissions = ["export", "clear_data", "audit", "load"]\n'
+                     '[roles.analyst]\npermissions = ["export"]\n[roles.auditor]\npermissions = ["audit"]\n', "utf-8")
+    g = Guard(GuardConfig(socket=d / "guard.sock", roles=roles, audit_log=os.environ["GRAPHKIT_AUDIT_LOG"],
+                          allow_demo_key=True)).start()
+    monkeypatch.setenv("GRAPHKIT_GUARD", str(g.socket_path))
+    yield g
+    g.close()
 
 
 @pytest.fixture(autouse=True)

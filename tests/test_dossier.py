@@ -13,6 +13,7 @@ import pytest
 
 import graphkit
 from graphkit.audit import AuditLog, default_log
+from graphkit.identity import os_account
 from graphkit.dossier import ClearSource, Rulebook, handling, verify_dossier, write_dossier
 from graphkit.dossier.render import chromium_path
 from graphkit.findings import Entity, Finding
@@ -130,7 +131,7 @@ def test_manifest_edit_is_caught_by_the_audit_log(city, tmp_path):
     assert not v.ok and v.logged is False  # …and the export record in the audit log does not match
 
 
-def test_default_is_pseudonymised_and_clear_data_is_audited(city, tmp_path):
+def test_default_is_pseudonymised_and_clear_data_is_audited(city, tmp_path, guard):
     root, store, truth = city
     f = ring_finding(store, truth)
     pats = pd.read_parquet(root / "bundle" / "patients.parquet")
@@ -151,7 +152,11 @@ def test_default_is_pseudonymised_and_clear_data_is_audited(city, tmp_path):
     exports = log.find("dossier_export")
     assert [e["details"]["profile"] for e in exports] == ["internal", "police", "discipline"]
     assert exports[0]["details"]["clear_data"] == {} and exports[1]["details"]["clear_data"]["name:clear"] >= 1
-    assert exports[1]["actor"] == "investigator-li"
+    assert exports[1]["actor"] == os_account()  # the OS account acts; the name given is recorded as a display name
+    assert exports[1]["details"]["display_name"] == "investigator-li"
+    released = log.find("clear_release")  # the guard recorded each release before the values left it
+    assert [e["seq"] < x["seq"] for e, x in zip(released, exports[1:])] == [True, True]
+    assert released[0]["details"]["released"] == released[0]["details"]["requested"] >= len(members)
     assert log.verify().ok
 
 
@@ -192,24 +197,57 @@ def test_handling_tiers_routing_deadline(tmp_path):
     assert rb.handling(60000.0, kinds=["collusion_ring"], public_staff=False, found_on="2024-07-05")["report_deadline"] == "2024-07-10"
 
 
-def test_roles_decide_exports_and_clear_data(city, tmp_path, monkeypatch):
+def test_roles_decide_exports_and_clear_data(city, tmp_path, monkeypatch, guard):
+    """The guard's roles file and the OS account decide; a name in the environment or a roles file
+    of the caller's own decides nothing (#16 attacks 1 and 2)."""
     from graphkit.roles import PermissionDenied
 
     root, store, truth = city
     f = ring_finding(store, truth)
-    cs = ClearSource.from_bundle(root / "bundle")
-    write_dossier(store, [f], tmp_path / "a", pdf=False, actor="ana")  # an analyst may export pseudonymised
-    with pytest.raises(PermissionDenied, match="ana .*analyst.*clear_data"):
-        write_dossier(store, [f], tmp_path / "b", pdf=False, actor="ana", clear_source=cs, profile="police")
+    cs = ClearSource(str(root / "bundle"))
+    me = os_account()
+    roles = Path(guard.config.roles)
+    text = roles.read_text("utf-8")
+    roles.write_text(text + f'[users]\n"{me}" = "analyst"\n', "utf-8")  # the administrator makes this account an analyst
+    mine = tmp_path / "mine.toml"  # the analyst's own roles file
+    mine.write_text('default_role = "boss"\n[roles.boss]\npermissions = ["export", "clear_data", "audit", "load"]\n', "utf-8")
+    monkeypatch.setenv("GRAPHKIT_ROLES", str(mine))
+    monkeypatch.setenv("GRAPHKIT_USER", "zhang.wei")
+    write_dossier(store, [f], tmp_path / "a", pdf=False, actor="zhang.wei")  # an analyst may export pseudonymised
+    with pytest.raises(PermissionDenied, match=f"{me} .*analyst.*clear_data"):
+        write_dossier(store, [f], tmp_path / "b", pdf=False, actor="zhang.wei", clear_source=cs, profile="police")
+    roles.write_text(text + f'[users]\n"{me}" = "auditor"\n', "utf-8")
     with pytest.raises(PermissionDenied, match="auditor"):
-        write_dossier(store, [f], tmp_path / "c", pdf=False, actor="aud")
+        write_dossier(store, [f], tmp_path / "c", pdf=False)
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+    exp = default_log().find("dossier_export")
+    assert [(e["actor"], e["details"]["display_name"]) for e in exp] == [(me, "zhang.wei")]
+    assert default_log().find("clear_release") == []  # nothing was released
+
+
+def test_clear_export_needs_the_guard(city, tmp_path, monkeypatch):
+    """Without a guard no clear export happens, whatever the roles file or the user name says."""
+    from graphkit.guard import GuardUnavailable
+
+    root, store, truth = city
+    monkeypatch.setenv("GRAPHKIT_GUARD", "off")
+    monkeypatch.setenv("GRAPHKIT_USER", "zhang.wei")
+    with pytest.raises(GuardUnavailable, match="guard"):
+        write_dossier(store, [ring_finding(store, truth)], tmp_path / "b", pdf=False, clear_source=ClearSource.from_bundle(root / "bundle"))
+    assert not (tmp_path / "b").exists() and default_log().find("dossier_export") == []
+
+
+def test_audit_read_role_follows_the_os_account(monkeypatch, tmp_path):
     from graphkit.cli import main
 
-    monkeypatch.setenv("GRAPHKIT_USER", "ana")
-    assert main(["audit", "verify"]) == 1  # an analyst may not read the audit log
+    monkeypatch.setenv("GRAPHKIT_USER", "ana")  # an analyst's name in the roles file: only a display name now
+    assert main(["audit", "verify"]) == 0  # this account is an investigator (default role of the test roles file)
+    mine = tmp_path / "r.toml"
+    mine.write_text(f'default_role = "auditor"\n[roles.auditor]\npermissions = ["audit"]\n[roles.analyst]\npermissions = []\n'
+                    f'[users]\n"{os_account()}" = "analyst"\n', "utf-8")
+    monkeypatch.setenv("GRAPHKIT_ROLES", str(mine))
     monkeypatch.setenv("GRAPHKIT_USER", "aud")
-    assert main(["audit", "verify"]) == 0
+    assert main(["audit", "verify"]) == 1
 
 
 def test_cli_dossier_for_an_investigators_case(city, tmp_path):

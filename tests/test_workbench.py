@@ -596,7 +596,9 @@ def test_case_builder_end_to_end(wb, tmp_path):
     assert cb.errors == [] or all("not in the data" in str(e) for e in cb.errors)
     actions = list(wb.cases.audit(cid)["action"])
     assert actions[0] == "create" and actions[-1] == "export" and actions.count("update") == 3
-    assert set(wb.cases.audit(cid)["actor"]) == {"tester"}
+    from graphkit.identity import actor_label, os_account
+
+    assert set(wb.cases.audit(cid)["actor"]) == {actor_label(os_account(), "tester")}  # the OS account acts (#16 item 1)
 
 
 # -- lab ------------------------------------------------------------------------------

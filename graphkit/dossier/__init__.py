@@ -29,11 +29,13 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from .._failpoints import failpoint
 from ..audit import AuditLog, default_log, require_intact
 from ..errors import GraphkitError
 from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
 from .build import SOFTWARE_VERSION, DossierContent, assemble
+from ..guard.exports import tokens_in as _tokens_in
 from .redact import ClearSource
 from .legal import LegalBasis
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
@@ -216,33 +218,51 @@ def write_dossier(
 
     Every paper is a draft (草稿 watermark, the reviewer's name, 待核实事项) unless the case carries a
     reviewer's approving sign-off (:func:`sign_off`) that the audit log confirms and that covers
-    exactly these findings, claims and entities. ``signer`` signs the manifest (default: the audit
-    log's signer; none on an unsigned log)."""
-    from ..audit import current_actor
-    from ..roles import require
+    exactly these findings, claims and entities. ``signer`` signs the manifest where no guard runs
+    (default: the audit log's signer; none on an unsigned log); with a guard, the guard signs it
+    with its key."""
+    from ..guard.exports import ExportGate
+    from ..identity import actor_label
 
     rb = rulebook if isinstance(rulebook, Rulebook) else Rulebook.load(rulebook)
-    log = audit or default_log()
-    require_intact(log)
-    who = actor or current_actor()
-    require(who, "export", what="export dossiers")
-    if clear_source is not None:
-        require(who, "clear_data", what="see personal data in clear")
     lb = legal_basis if isinstance(legal_basis, LegalBasis) else LegalBasis.load(legal_basis)
-    c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
-                 clear_source=clear_source, found_on=found_on, actor=actor, legal=lb, reviewer=reviewer, audit=log, refer=refer)
+    gate = ExportGate(audit)  # the guard (always for clear data) or the local log; the OS account acts
+    log = gate.log if gate.log is not None else (audit or default_log())  # where sign-offs are looked up
+    try:
+        gate.check(clear=clear_source is not None)
+        who = actor_label(gate.account, actor or gate.display)  # ``actor`` is a display name only
+        opts = dict(legal=lb, reviewer=reviewer, audit=log, refer=refer)
+        if clear_source is not None:  # the guard releases only the values this dossier shows, recorded first
+            probe = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
+                             found_on=found_on, actor=who, **opts)
+            wanted = _tokens_in(probe.entities, probe.claims, probe.items, probe.timeline)
+            clear_source = ClearSource(clear_source.bundle, gate.reveal(clear_source.bundle, wanted, case_id=probe.case["id"],
+                                                                       profile=profile))
+        c = assemble(store, findings, case=case, parameters=parameters, rulebook=rb, profile=profile,
+                     clear_source=clear_source, found_on=found_on, actor=who, **opts)
+        return _write_and_record(c, out_dir, rb, pdf, gate, actor, signer)
+    finally:
+        gate.close()
+
+
+def _write_and_record(c: DossierContent, out_dir: str | Path, rb: Rulebook, pdf: bool, gate: Any, display: str | None,
+                      signer: Any = None) -> dict[str, Any]:
+    """Build the dossier aside, have it recorded (and signed), then swap it in."""
     final = claim_output_dir(out_dir, "dossier")  # never replace what is not an earlier dossier
     final.parent.mkdir(parents=True, exist_ok=True)
     out = final.parent / f".{final.name}.partial-{os.getpid()}"  # built aside, swapped in when complete
     shutil.rmtree(out, ignore_errors=True)
     try:
         manifest, routes = _write_files(c, out, rb, pdf)
-        sgn = signer if signer is not None else log.signer()
-        key_id = None
-        if sgn is not None:
-            sig = signature_document((out / MANIFEST).read_bytes(), sgn)
-            (out / SIGNATURE).write_text(json.dumps(sig, ensure_ascii=False, indent=1), "utf-8")
-            key_id = sig["key_id"]
+        failpoint("dossier_files_written")  # crash tests: clear values on disk, export not yet recorded
+        extra = {"display": display} if display else {}
+        sgn = None if gate.guarded else (signer if signer is not None else gate.log.signer())
+        rec = gate.record((out / MANIFEST).read_text("utf-8"), signer=sgn, case_id=c.case["id"], findings=manifest["findings"],
+                          out=str(final.resolve()), profile=c.profile, clear_data=c.redaction["revealed"],
+                          clear_source=c.redaction["clear_source"], routes=sorted(routes), draft=c.draft, reviewer=c.reviewer,
+                          signoff_seq=(c.signoff or {}).get("audit_seq"), **extra)  # before release
+        if rec.get("signature_document"):
+            (out / SIGNATURE).write_text(json.dumps(rec["signature_document"], ensure_ascii=False, indent=1), "utf-8")
         claim_output_dir(final, "dossier")  # still ours (or empty) at the moment of the swap
         old = final.parent / f".{final.name}.old-{os.getpid()}"
         if final.exists():
@@ -252,13 +272,7 @@ def write_dossier(
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
-    out = final
-    manifest_sha = _sha256(out / MANIFEST)
-    log.append("dossier_export", actor=c.actor, case_id=c.case["id"], findings=manifest["findings"], out=str(out.resolve()),
-               manifest_sha256=manifest_sha, profile=c.profile, clear_data=c.redaction["revealed"],
-               clear_source=c.redaction["clear_source"], routes=sorted(routes), draft=c.draft, reviewer=c.reviewer,
-               signoff_seq=(c.signoff or {}).get("audit_seq"), signed_by=key_id)
-    return {**manifest, "manifest_sha256": manifest_sha, "signed_by": key_id, "path": str(out)}
+    return {**manifest, "manifest_sha256": rec["manifest_sha256"], "signed_by": rec.get("key_id"), "path": str(final)}
 
 
 def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple[dict[str, Any], set[str]]:

@@ -153,7 +153,13 @@ class GenerationPin:
         self.fd: int | None = None
         if fcntl is None:  # pragma: no cover
             return
-        fd = os.open(gen_dir / PIN_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(gen_dir / PIN_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:  # another account's store (e.g. loaded by the data steward): flock needs only a read fd
+            try:
+                fd = os.open(gen_dir / PIN_NAME, os.O_RDONLY)
+            except FileNotFoundError:
+                return  # a read-only store without a pin file: nothing to pin with
         fcntl.flock(fd, fcntl.LOCK_SH)
         self.fd = fd
 

@@ -10,16 +10,17 @@ Configured from the environment so notebooks stay thin:
 ``GRAPHKIT_CASES``     case database (default: ``<store>.cases.sqlite`` beside the store;
                       with ``NEO4J_URI`` the cases live in the graph instead)
 ``GRAPHKIT_OUT``       dossier output folder (default: ``dossiers/`` beside the store)
-``GRAPHKIT_USER``      who is working (audit trail; default: the login name)
+``GRAPHKIT_USER``      a display name shown beside the OS account (never a permission)
 ``GRAPHKIT_LEAD``      the lead to open first in ``02_explore`` / ``03_case``
 ``NEO4J_URI`` …        a Neo4j store instead of an embedded one (with ``GRAPHKIT_FINDINGS``)
 =====================  =====================================================================
 
 Examples
 --------
+>>> import getpass
 >>> cfg = WorkbenchConfig.from_env({"GRAPHKIT_STORE": "/d/store", "GRAPHKIT_USER": "wang"})
->>> cfg.findings.as_posix(), cfg.cases.as_posix(), cfg.user
-('/d/findings.json', '/d/store.cases.sqlite', 'wang')
+>>> cfg.findings.as_posix(), cfg.cases.as_posix(), cfg.user == f"{getpass.getuser()} (display: wang)"
+('/d/findings.json', '/d/store.cases.sqlite', True)
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ class WorkbenchConfig:
         """Read the configuration from ``env`` (default ``os.environ``)."""
         env = os.environ if env is None else env
         cwd = Path(cwd or os.getcwd())
-        user = env.get("GRAPHKIT_USER") or _login()
+        from ..identity import actor_label, display_name, os_account
+
+        user = actor_label(os_account(), display_name(env))  # the OS account acts; GRAPHKIT_USER is a display name
         store = env.get("GRAPHKIT_STORE")
         neo4j = env.get("NEO4J_URI") if not store else None
         if neo4j:
