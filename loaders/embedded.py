@@ -50,7 +50,8 @@ from graphkit.store.embedded import (
 )
 
 from .bundle import Mapping, locate_tables
-from .validate import Chunk, KnownKeys, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
+from .known import store_keys, store_known_keys  # noqa: F401  (public here too)
+from .validate import Chunk, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
 
 __all__ = ["LoadResult", "load_bundle", "store_keys", "store_known_keys", "pseudonymise_tables", "FACT_TABLES"]
 
@@ -70,45 +71,6 @@ class LoadResult:
     seconds: float = 0.0
     quarantine_dir: Path | None = None
     profile: dict[str, Any] | None = None  # what the loaded store supports (graphkit.profile.data_profile)
-
-
-def store_keys(store: str | Path) -> dict[str, pd.Index]:
-    """Primary keys present in an existing store (for cross-bundle references), held in memory."""
-    path = Path(store)
-    if not (path / "manifest.json").exists():
-        return {}
-    st = EmbeddedStore(path)
-    out = {}
-    for t in TABLE_ORDER:
-        pk = TABLES[t].primary_key
-        if len(pk) == 1 and st.has_table(t):
-            out[t] = pd.Index(st.table(t, [pk[0]])[pk[0]].dropna())
-    return out
-
-
-def store_known_keys(store: str | Path | EmbeddedStore | None) -> KnownKeys:
-    """Primary keys of an existing store as :class:`~loaders.validate.KnownKeys`: each table's
-    keys are streamed from its Parquet file into a :class:`~graphkit._fast.KeySet` when a
-    reference first needs them."""
-    if store is None:
-        return KnownKeys()
-    if not isinstance(store, EmbeddedStore):
-        if not (Path(store) / "manifest.json").exists():
-            return KnownKeys()
-        store = EmbeddedStore(store)
-    st = store
-
-    def load(table: str) -> KeySet | None:
-        pk = TABLES[table].primary_key if table in TABLES else ()
-        if len(pk) != 1 or not st.has_table(table):
-            return None
-        ks = KeySet()
-        for tbl in st.iter_table(table, [pk[0]]):
-            col = tbl.column(0)
-            ks.add(pc.drop_null(arrow_strings(col)))
-        return ks
-
-    return KnownKeys(loader=load)
 
 
 def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
