@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from graphkit._fast import KeySet, arrow_strings, isin, string_series
 from graphkit.errors import BundleError
 from graphkit.pseudo import Pseudonymiser, demo_key_allowed, resolve_key
-from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
+from graphkit.schema import PERSONAL_FIELDS, REQUIRED_TABLES, TABLE_ORDER, TABLES
 from graphkit.outputs import claim_output_dir, csv_safe
 from graphkit.store.lock import writer_lock
 from graphkit.store.embedded import (
@@ -51,6 +51,7 @@ from graphkit.store.embedded import (
 
 from .bundle import Mapping, locate_tables
 from .known import store_keys, store_known_keys  # noqa: F401  (public here too)
+from .report import Issue
 from .validate import Chunk, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
 
 __all__ = ["LoadResult", "load_bundle", "store_keys", "store_known_keys", "pseudonymise_tables", "FACT_TABLES"]
@@ -702,7 +703,12 @@ def load_bundle(
     store = Path(store)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
-    locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
+    found = locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
+    missing = [t for t in REQUIRED_TABLES if t not in found]
+    if missing and not lenient:  # before the key is asked for: the bundle is unusable either way
+        raise BundleError(f"数据包 {bundle} 缺少必需的表 / the bundle lacks required table(s): {', '.join(missing)} "
+                          f"(looked for NAME.parquet, NAME.csv.gz, NAME.csv)",
+                          issues=[Issue(t, None, None, None, "missing_table") for t in missing])
     claim_output_dir(store, "store")  # never write generations into a folder that is not a store
     p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
     created = not store.exists()
