@@ -27,7 +27,7 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         default = action.default
         if (default is None or default is False or default is argparse.SUPPRESS or default == []
-                or "default" in text or isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))):
+                or "default:" in text or "(default" in text or isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))):
             return text
         return f"{text} (默认 / default: %(default)s)"
 
