@@ -706,9 +706,11 @@ def load_bundle(
     found = locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
     missing = [t for t in REQUIRED_TABLES if t not in found]
     if missing and not lenient:  # before the key is asked for: the bundle is unusable either way
-        raise BundleError(f"数据包 {bundle} 缺少必需的表 / the bundle lacks required table(s): {', '.join(missing)} "
-                          f"(looked for NAME.parquet, NAME.csv.gz, NAME.csv)",
-                          issues=[Issue(t, None, None, None, "missing_table") for t in missing])
+        issues = [Issue(t, None, None, None, "missing_table") for t in missing]
+        frame = pd.DataFrame([{**dataclasses.asdict(i), "message": i.message} for i in issues])
+        report = ValidationReport(bundle=str(bundle), issues=frame)
+        raise BundleError(f"{report.format()}\n数据包缺少必需的表 / the bundle lacks required table(s): {', '.join(missing)} "
+                          f"(looked for NAME.parquet, NAME.csv.gz, NAME.csv)", issues=issues)
     claim_output_dir(store, "store")  # never write generations into a folder that is not a store
     p = Pseudonymiser(resolve_key(key, allow_demo=demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key))
     created = not store.exists()
