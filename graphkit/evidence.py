@@ -15,14 +15,16 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import pandas as pd
 
 from ._fast import isin
-from .findings import Finding
 from .projections import provider_key
+
+if TYPE_CHECKING:  # annotation only: findings imports this module for Finding.subgraph
+    from .findings import Finding
 
 __all__ = ["evidence_graph", "TYPE_ZH"]
 

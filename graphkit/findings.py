@@ -30,6 +30,7 @@ __all__ = [
     "FINDINGS_SCHEMA",
     "ENTITY_TYPES",
     "KINDS",
+    "kind_label",
     "write_findings",
     "read_findings",
 ]
@@ -52,6 +53,23 @@ KINDS: dict[str, tuple[str, str]] = {
     "identity_ring": ("身份关联团伙", "identity ring"),
     "rule_violation": ("规则库违规", "rule-pack violation"),
 }
+
+
+def kind_label(kind: str, lang: str = "both") -> str:
+    """The label of a finding kind — the one source for CLI, notebooks, workbench and dossiers.
+
+    ``lang``: ``"zh"``, ``"en"`` or ``"both"`` (``中文 / English``); an unknown kind is
+    returned as it is.
+
+    >>> kind_label("deceased_card_use")
+    '死亡人员医保结算 / settlement after death'
+    >>> kind_label("shared_card", "zh"), kind_label("nope", "en")
+    ('冒用/盗用医保卡', 'nope')
+    """
+    if kind not in KINDS:
+        return kind
+    zh, en = KINDS[kind]
+    return {"zh": zh, "en": en, "both": f"{zh} / {en}"}[lang]
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,10 @@ Examples
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +145,47 @@ def _first_line(path: Path) -> bytes:
     return buf.split(b"\n", 1)[0]
 
 
+#: bytes of a CSV file (decompressed) looked at to tell a declared encoding from UTF-8
+ENCODING_SAMPLE_BYTES = 1 << 22
+
+
+def _sample(path: Path, size: int = ENCODING_SAMPLE_BYTES) -> bytes:
+    with _open_stream(path) as fh:
+        return fh.read(size)
+
+
+def check_declared_encoding(data: bytes, declared: str, *, where: str) -> None:
+    """Refuse a declared codec that would turn UTF-8 text into mojibake.
+
+    ``data`` (a file's first bytes) holds non-ASCII text that decodes as UTF-8 (a partial
+    character at the end is allowed): a legacy codec (GB18030, Latin-9 …) would decode it
+    without error but into other characters. Random bytes of a real GB18030 or Latin text
+    almost never form valid multi-byte UTF-8, so the check refuses only UTF-8 data.
+
+    >>> try:
+    ...     check_declared_encoding("P1,张三".encode("utf-8"), "gb18030", where="t.csv")
+    ... except Exception as exc:
+    ...     print(str(exc)[:40])
+    t.csv: 内容是 UTF-8 文本（如 '张三'），按声明的 gb18030
+    >>> check_declared_encoding("张三".encode("gb18030"), "gb18030", where="t.csv")
+    >>> check_declared_encoding(b"plain ascii", "latin9", where="t.csv")
+    """
+    name = codecs.lookup(declared).name
+    if name in ("utf-8", "utf-8-sig") or data.isascii():
+        return
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return  # not UTF-8: the declared codec may well be right
+    m = re.search(r"[^\x00-\x7f]+", text)
+    sample = m.group()[:8] if m else ""
+    shown = sample.encode("utf-8").decode(declared, errors="replace")
+    raise BundleError(
+        f"{where}: 内容是 UTF-8 文本（如 {sample!r}），按声明的 {declared} 解码会成为乱码（{shown!r}）；"
+        f"请去掉 --encoding 或声明 utf-8 / the file is UTF-8 text (e.g. {sample!r}) but --encoding {declared} "
+        f"({name}) was declared: decoding it as {name} would store mojibake ({shown!r}). Drop --encoding or declare utf-8.")
+
+
 def _header(first: bytes, encoding: str) -> list[str]:
     text = first.decode(encoding, errors="strict").lstrip("\ufeff").rstrip("\r")
     return next(csv.reader(io.StringIO(text)), [])
@@ -231,6 +274,13 @@ class TableReader:
                 first = _first_line(self.path)
             except (OSError, EOFError) as exc:
                 raise BundleError(_corrupt(table, self.path, exc)) from None
+            if encoding:
+                try:
+                    check_declared_encoding(_sample(self.path), encoding, where=f"table {table}: file {self.path.name}")
+                except LookupError:
+                    raise BundleError(f"unknown encoding {encoding!r} (e.g. utf-8, gb18030)") from None
+                except (OSError, EOFError) as exc:
+                    raise BundleError(_corrupt(table, self.path, exc)) from None
             self.encodings = []
             for enc in ([encoding] if encoding else ["utf-8", "gb18030"]):
                 try:

@@ -37,7 +37,7 @@ from graphkit._fast import KeySet, arrow_strings, isin, string_series
 from graphkit.errors import BundleError
 from graphkit.guard.client import pseudonymiser_for
 from graphkit.pseudo import Pseudonymiser
-from graphkit.schema import PERSONAL_FIELDS, TABLE_ORDER, TABLES
+from graphkit.schema import PERSONAL_FIELDS, REQUIRED_TABLES, TABLE_ORDER, TABLES
 from graphkit.outputs import claim_output_dir, csv_safe
 from graphkit.store.lock import writer_lock
 from graphkit.store.embedded import (
@@ -51,7 +51,9 @@ from graphkit.store.embedded import (
 )
 
 from .bundle import Mapping, locate_tables
-from .validate import Chunk, KnownKeys, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
+from .known import store_keys, store_known_keys  # noqa: F401  (public here too)
+from .report import Issue
+from .validate import Chunk, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
 
 __all__ = ["LoadResult", "load_bundle", "store_keys", "store_known_keys", "pseudonymise_tables", "FACT_TABLES"]
 
@@ -71,45 +73,6 @@ class LoadResult:
     seconds: float = 0.0
     quarantine_dir: Path | None = None
     profile: dict[str, Any] | None = None  # what the loaded store supports (graphkit.profile.data_profile)
-
-
-def store_keys(store: str | Path) -> dict[str, pd.Index]:
-    """Primary keys present in an existing store (for cross-bundle references), held in memory."""
-    path = Path(store)
-    if not (path / "manifest.json").exists():
-        return {}
-    st = EmbeddedStore(path)
-    out = {}
-    for t in TABLE_ORDER:
-        pk = TABLES[t].primary_key
-        if len(pk) == 1 and st.has_table(t):
-            out[t] = pd.Index(st.table(t, [pk[0]])[pk[0]].dropna())
-    return out
-
-
-def store_known_keys(store: str | Path | EmbeddedStore | None) -> KnownKeys:
-    """Primary keys of an existing store as :class:`~loaders.validate.KnownKeys`: each table's
-    keys are streamed from its Parquet file into a :class:`~graphkit._fast.KeySet` when a
-    reference first needs them."""
-    if store is None:
-        return KnownKeys()
-    if not isinstance(store, EmbeddedStore):
-        if not (Path(store) / "manifest.json").exists():
-            return KnownKeys()
-        store = EmbeddedStore(store)
-    st = store
-
-    def load(table: str) -> KeySet | None:
-        pk = TABLES[table].primary_key if table in TABLES else ()
-        if len(pk) != 1 or not st.has_table(table):
-            return None
-        ks = KeySet()
-        for tbl in st.iter_table(table, [pk[0]]):
-            col = tbl.column(0)
-            ks.add(pc.drop_null(arrow_strings(col)))
-        return ks
-
-    return KnownKeys(loader=load)
 
 
 def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
@@ -741,7 +704,14 @@ def load_bundle(
     store = Path(store)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
-    locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
+    found = locate_tables(bundle, mapping)  # a missing bundle folder fails before anything is created
+    missing = [t for t in REQUIRED_TABLES if t not in found]
+    if missing and not lenient:  # before the key is asked for: the bundle is unusable either way
+        issues = [Issue(t, None, None, None, "missing_table") for t in missing]
+        frame = pd.DataFrame([{**dataclasses.asdict(i), "message": i.message} for i in issues])
+        report = ValidationReport(bundle=str(bundle), issues=frame)
+        raise BundleError(f"{report.format()}\n数据包缺少必需的表 / the bundle lacks required table(s): {', '.join(missing)} "
+                          f"(looked for NAME.parquet, NAME.csv.gz, NAME.csv)", issues=issues)
     claim_output_dir(store, "store")  # never write generations into a folder that is not a store
     p = pseudonymiser_for(bundle, key, allow_demo_key=allow_demo_key, store=store)  # the guard holds the key where one runs
     created = not store.exists()

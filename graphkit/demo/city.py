@@ -58,6 +58,9 @@ from .config import CityConfig, variant as named_variant
 __all__ = ["generate_city", "FORMATS", "TRUTH_SCHEMA"]
 
 FORMATS = ("parquet", "csv", "csv.gz")
+#: the generator's lower limits (it refuses smaller cities and shorter periods); the CLI checks them up front
+MIN_PATIENTS = 1000
+MIN_MONTHS = 2
 TRUTH_SCHEMA = "graphkit.truth/v1"
 EXTRA_COLUMNS = {"institutions": ("lat", "lon"), "pharmacies": ("lat", "lon")}
 HARD_NEGATIVE_CAP = 300  # entries listed per hard-negative kind (counts are complete)
@@ -140,10 +143,10 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     t_begin = time.perf_counter()
     if fmt not in FORMATS:
         raise ValueError(f"The 'fmt' parameter of generate_city must be one of {FORMATS}. Got {fmt!r} instead.")
-    if not isinstance(patients, (int, np.integer)) or patients < 1000:
-        raise ValueError(f"The 'patients' parameter of generate_city must be an int >= 1000. Got {patients!r} instead.")
-    if not isinstance(months, (int, np.integer)) or months < 2:
-        raise ValueError(f"The 'months' parameter of generate_city must be an int >= 2. Got {months!r} instead.")
+    if not isinstance(patients, (int, np.integer)) or patients < MIN_PATIENTS:
+        raise ValueError(f"The 'patients' parameter of generate_city must be an int >= {MIN_PATIENTS}. Got {patients!r} instead.")
+    if not isinstance(months, (int, np.integer)) or months < MIN_MONTHS:
+        raise ValueError(f"The 'months' parameter of generate_city must be an int >= {MIN_MONTHS}. Got {months!r} instead.")
     if not (fraud_rate >= 0):
         raise ValueError(f"The 'fraud_rate' parameter of generate_city must be >= 0. Got {fraud_rate!r} instead.")
     vname = None

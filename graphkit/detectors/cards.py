@@ -1,4 +1,4 @@
-"""Card detectors: ``shared_card`` (冒用/盗用医保卡) and ``deceased_card_use`` (死亡后结算).
+"""Card detectors: ``shared_card`` (冒用/盗用医保卡) and ``deceased_card_use`` (死亡人员医保结算).
 
 ``shared_card`` looks for three patterns, outside registered family sharing (家庭共济):
 

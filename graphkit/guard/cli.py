@@ -15,9 +15,9 @@ def add_guard_parser(sub: Any) -> None:
                         description="graphkit guard serve --config guard.toml: run the guard as the service account (it holds "
                                     "the pseudonymisation key, the signing key and the audit log; callers are identified by "
                                     "the kernel). graphkit guard status: who the guard says you are and what you may do.")
-    gd.add_argument("action", choices=["serve", "status"])
-    gd.add_argument("--config", help="guard.toml (serve): socket, roles, audit_log, key_file, signing_key, socket_mode")
-    gd.add_argument("--socket", help="status: the guard's socket (default GRAPHKIT_GUARD or /run/graphkit/guard.sock)")
+    gd.add_argument("action", choices=["serve", "status"], help="启动 serve（以服务账户运行）或 状态 status / run the guard (as its service account) or show its status")
+    gd.add_argument("--config", metavar="TOML", help="守护进程配置（serve）/ guard.toml for serve: socket, roles, audit_log, key_file, signing_key, socket_mode (default: none)")
+    gd.add_argument("--socket", metavar="PATH", help="守护进程套接字（status）/ status: the guard's socket (default: GRAPHKIT_GUARD or /run/graphkit/guard.sock)")
     gd.set_defaults(func=cmd_guard)
 
 

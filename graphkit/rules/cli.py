@@ -19,12 +19,12 @@ def add_parser(sub: Any) -> None:
     """Add the ``rules`` subcommand to graphkit's subparsers."""
     r = sub.add_parser("rules", help="规则库（两库）：运行或校验 / run or check the rule pack",
                        description="运行或校验规则库 / run or check a rule pack (knowledge base + rules)")
-    r.add_argument("action", choices=("run", "check", "list"), help="run | check | list")
-    r.add_argument("--store", help="嵌入式存储目录 / embedded store folder (run)")
+    r.add_argument("action", choices=("run", "check", "list"), help="运行 run（在存储上执行规则）| 校验 check（检查规则包与知识库）| 列出 list / run the pack on a store, check the files, or list the rules")
+    r.add_argument("--store", metavar="DIR", help="嵌入式存储目录（run 必需）/ embedded store folder (required with run; default: none)")
     r.add_argument("--pack", help="规则包 / rule pack TOML (default: the shipped pack)")
     r.add_argument("--kb", help="知识库 / knowledge base TOML (default: the one the pack names)")
-    r.add_argument("--rules", help="只运行这些规则 / only these rule ids, comma separated")
-    r.add_argument("--out", help="输出目录 / write findings.json and rule_hits.csv here")
+    r.add_argument("--rules", metavar="ID,…", help="只运行这些规则 / only these rule ids, comma separated (default: every rule of the pack)")
+    r.add_argument("--out", metavar="DIR", help="输出目录 / write findings.json and rule_hits.csv here (default: print the summary only)")
     r.set_defaults(func=cmd_rules)
 
 

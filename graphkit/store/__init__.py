@@ -7,7 +7,8 @@ Examples
 >>> store.table("institutions").shape      # doctest: +SKIP
 """
 
-from .base import Store, open_store
+from .base import Store
 from .embedded import EmbeddedStore
+from .opening import open_store
 
 __all__ = ["Store", "EmbeddedStore", "open_store"]

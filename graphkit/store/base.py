@@ -9,14 +9,12 @@ a server-backed store overrides :meth:`Store.projection` to compute them server-
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from ..errors import StoreError
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "with_claim_id"]
 
 
 class Store(ABC):
@@ -86,20 +84,3 @@ class Store(ABC):
 def with_claim_id(columns: Sequence[str] | None) -> list[str] | None:
     """``columns`` with ``claim_id`` first (once); None (all columns) stays None."""
     return None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
-
-
-def open_store(location: str | Path) -> Store:
-    """Open a store: a folder written by ``graphkit load``.
-
-    Examples
-    --------
-    >>> open_store("/nonexistent")  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    graphkit.errors.StoreError: no store at /nonexistent
-    """
-    from .embedded import EmbeddedStore
-
-    path = Path(location)
-    if not (path / "manifest.json").exists():
-        raise StoreError(f"no store at {path} (missing manifest.json; run `graphkit load` first)")
-    return EmbeddedStore(path)

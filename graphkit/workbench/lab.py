@@ -27,6 +27,9 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .._argtypes import int_at_least, int_between
+from ..demo.city import MIN_PATIENTS
+
 __all__ = ["add_arguments", "resolve", "lab_command", "main", "NOTEBOOKS", "OFFLINE_ARGS"]
 
 #: the notebooks folder of a source checkout (``graphkit lab --notebooks`` points elsewhere)
@@ -42,20 +45,24 @@ OFFLINE_ARGS = [
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``graphkit lab``'s options to a (sub)parser."""
-    p.add_argument("--store", help="embedded store folder (env GRAPHKIT_STORE; default: demo-out/store, made if absent)")
-    p.add_argument("--findings", help="findings.json (env GRAPHKIT_FINDINGS; default: beside the store)")
-    p.add_argument("--scores", help="scores.csv (env GRAPHKIT_SCORES; default: beside findings.json)")
-    p.add_argument("--cases", help="case database (env GRAPHKIT_CASES; default: <store>.cases.sqlite)")
-    p.add_argument("--neo4j", metavar="URI", help="use a Neo4j store (env NEO4J_URI; needs --findings)")
-    p.add_argument("--user", help="your name for the audit trail (env GRAPHKIT_USER; default: login name)")
-    p.add_argument("--notebooks", help=f"notebooks folder (default: {NOTEBOOKS})")
-    p.add_argument("--demo-out", default="demo-out", help="where the default demo city lives (default: demo-out)")
-    p.add_argument("--demo-patients", type=int, default=3000, help="size of a demo city made on first use (default 3000)")
-    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8888, help="port (default 8888)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-    p.add_argument("--dry-run", action="store_true", help="print the command and environment, start nothing")
-    p.add_argument("lab_args", nargs=argparse.REMAINDER, help="further JupyterLab options after --")
+    p.add_argument("--store", metavar="DIR",
+                   help="嵌入式存储目录 / embedded store folder (default: env GRAPHKIT_STORE, else demo-out/store, made if absent)")
+    p.add_argument("--findings", metavar="JSON",
+                   help="扫描结果 / findings.json (default: env GRAPHKIT_FINDINGS, else beside the store)")
+    p.add_argument("--scores", metavar="CSV", help="机构评分 / scores.csv (default: env GRAPHKIT_SCORES, else beside findings.json)")
+    p.add_argument("--cases", metavar="FILE", help="案件库 / case database (default: env GRAPHKIT_CASES, else <store>.cases.sqlite)")
+    p.add_argument("--neo4j", metavar="URI", help="改用 Neo4j 存储（需 --findings）/ use a Neo4j store, needs --findings (default: env NEO4J_URI)")
+    p.add_argument("--user", metavar="NAME",
+                   help="审计记录中的姓名 / your name for the audit trail (default: env GRAPHKIT_USER, else the login name)")
+    p.add_argument("--notebooks", metavar="DIR", help="笔记本目录 / notebooks folder (default: notebooks/ of the source checkout)")
+    p.add_argument("--demo-out", default="demo-out", metavar="DIR", help="默认示范城市所在目录 / where the default demo city lives")
+    p.add_argument("--demo-patients", type=int_at_least(MIN_PATIENTS, "参保人数 / insured people"), default=3000, metavar="N",
+                   help="首次使用时生成的示范城市人数 / size of a demo city made on first use")
+    p.add_argument("--ip", default="127.0.0.1", help="监听地址 / address to listen on")
+    p.add_argument("--port", type=int_between(1, 65535, "端口 / port"), default=8888, help="端口 / port")
+    p.add_argument("--no-browser", action="store_true", help="不打开浏览器 / do not open a web browser")
+    p.add_argument("--dry-run", action="store_true", help="只打印命令与环境，不启动 / print the command and environment, start nothing")
+    p.add_argument("lab_args", nargs=argparse.REMAINDER, help="-- 之后的 JupyterLab 选项 / further JupyterLab options after --")
 
 
 def resolve(a: argparse.Namespace, environ: Mapping[str, str]) -> tuple[dict[str, str], Path]:
@@ -105,13 +112,9 @@ def _ensure_demo(a: argparse.Namespace, env: Mapping[str, str]) -> None:
 
         raise GraphkitError(f"no store at {store} (missing manifest.json; run `graphkit load` first)")
     print(f"首次使用：生成示范城市 / first use: generating the demo city in {a.demo_out} ({a.demo_patients} patients)")
-    from ..cli import main as cli_main
+    from ..pipeline import run_demo
 
-    rc = cli_main(["demo", "--out", str(a.demo_out), "--patients", str(a.demo_patients)])
-    if rc:
-        from ..errors import GraphkitError
-
-        raise GraphkitError("the demo city could not be made; see above")
+    run_demo(a.demo_out, patients=a.demo_patients)
 
 
 def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
