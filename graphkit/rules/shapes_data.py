@@ -143,6 +143,8 @@ def supply_overlap(sub, rule, ctx):
     s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
                                                           row=("row", "first"), amt=("amt", "sum"))
     s = s.reset_index().sort_values(["pat", "code", "day", "ci"])
+    if not len(s):
+        return _hits([], [])
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
                  (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
     # supply end carried forward: a person's running end of cover for the code
