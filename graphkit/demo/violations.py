@@ -250,7 +250,7 @@ class RuleItems:
             "CF-003": big, "CF-004": np.ones(n, bool), "CH-001": big, "CH-002": big, "XJ-001": np.ones(n, bool),
             "XJ-002": np.ones(n, bool), "XJ-003": np.ones(n, bool), "XJ-004": big, "CL-001": big & (self.chronic_of < 0),
             "CL-002": big & (self.chronic_of < 0), "CL-003": prev_refill, "CL-004": big & (self.chronic_of < 0),
-            "DB-001": (self.los <= 2) & (self.C["total"] <= 250000), "DB-002": (self.los <= 5) & (self.C["total"] <= 400000),
+            "DB-001": (self.los <= 2) & (self.C["total"] <= 240000) & (self.level >= 2), "DB-002": (self.los <= 5) & (self.C["total"] <= 400000),
         }
         for rid in _RULES:
             _, types = PLANTED[rid]
@@ -457,6 +457,8 @@ class RuleItems:
         L.add(s, np.where(self.level[rows][s] >= 2, ix["210500001"], ix["220201001"]), cap=2)
         L.add(s, self._pick(("250305001", "250307001", "250303001"), rng.random(s.size)), cap=1, off=1)
         L.add(s, ix["310701001"], cap=3)
+        L.add(s, ix["210102001"], cap=2)
+        L.add(s, ix["210301001"], cap=2)
         s = at("DB-002")
         for j in range(2):
             L.add(s, self._pick(ORAL, (rng.random(s.size) + j / 2) % 1), cap=BIG, off=j)
@@ -552,6 +554,13 @@ class RuleItems:
         unit = np.maximum(unit, 0.01)
         cents = np.round(q * unit * 100).astype(np.int64)
         rem = T - np.bincount(c, weights=cents, minlength=n).astype(np.int64)
+        neg = rem < 0  # fixed lines worth more than the total (tiny claims): shrink every line
+        if neg.any():
+            tot = np.bincount(c, weights=cents, minlength=n)
+            shrink = neg[c]
+            cents[shrink] = np.floor(cents[shrink] * (T[c][shrink] / np.maximum(tot[c][shrink], 1))).astype(np.int64)
+            unit = np.where(shrink, np.floor(cents / np.maximum(q, 1)) / 100, unit)
+            rem = T - np.bincount(c, weights=cents, minlength=n).astype(np.int64)
         # remainder: onto the claim's largest line; a shortfall beyond 1 yuan per unit becomes an
         # uncatalogued "other fees" line (rare)
         big_line = np.full(n, -1, np.int64)
