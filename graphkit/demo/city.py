@@ -176,8 +176,13 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
         ob = OverBilling(w, ng, cfg.overbilling, used=planter.used | (look.members if look is not None else False))
         ob.run()
     fin = _finalize(w, ng, planter, look)
-    rows = _write_tables(out, fmt, w, ng, planter, fin, look)
-    truth = _truth(w, ng, instances, fin, float(fraud_rate), look)
+    ritems = None
+    if cfg.rule_items:  # variants: items per the rule base's catalogue, with planted rule violations
+        from .violations import RuleItems
+
+        ritems = RuleItems(w, ng, fin, float(fraud_rate))
+    rows = _write_tables(out, fmt, w, ng, planter, fin, look, ritems)
+    truth = _truth(w, ng, instances, fin, float(fraud_rate), look, ritems)
     rows["budgets"], truth["monitoring"] = _write_budgets(out, fmt, w, ng, fin)
     if ob is not None:
         eid = {"institution": w.inst_id, "pharmacy": w.ph_id}
@@ -399,7 +404,7 @@ def _str(values) -> pa.Array:
 
 
 def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin: _Final,
-                  look: Lookalikes | None = None) -> dict[str, int]:
+                  look: Lookalikes | None = None, ritems=None) -> dict[str, int]:
     for old in out.iterdir():
         for t in TABLES:
             if old.name in (f"{t}.parquet", f"{t}.csv", f"{t}.csv.gz"):
@@ -537,7 +542,8 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
             "terminal_id": take_nullable(terms, fin.term[sl]),
         }))
         los = np.where(t1 >= 0, np.maximum((t1 - C["t0"][sl]) // DAY, 1), 1)
-        iwr.write(items.make(claim_ids, C["ctype"][sl], total, C["prof"][sl], los, C["t0"][sl]))
+        iwr.write(items.make(claim_ids, C["ctype"][sl], total, C["prof"][sl], los, C["t0"][sl]) if ritems is None
+                  else ritems.make_rows(claim_ids, sl))
     cwr.close()
     iwr.close()
     rows["claims"], rows["claim_items"] = cwr.rows, iwr.rows
@@ -638,7 +644,7 @@ class _ItemMaker:
 # Ground truth
 # ----------------------------------------------------------------------------------------------
 def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, fraud_rate: float,
-           look: Lookalikes | None = None) -> dict:
+           look: Lookalikes | None = None, ritems=None) -> dict:
     C = ng.C.data()
     R = ng.Rf.data()
     cw = id_width(9, fin.order.size)
@@ -698,6 +704,12 @@ def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, frau
             rec["referrals"] = rid(refs)
         rec.update(I.extra)
         out_inst.append(rec)
+    kinds_count = {k: sum(1 for i in instances if i.kind == k) for k in KINDS}
+    if ritems is not None:
+        for n, rec in enumerate(ritems.instances(cid), 1):
+            rows = rec.pop("_rows")
+            out_inst.append({"id": f"T-rule_violation-{n:03d}", **rec, "period": period(rows)})
+        kinds_count["rule_violation"] = sum(1 for i in out_inst if i["kind"] == "rule_violation")
     # hard negatives
     hard: list[HardNegative] = list(ng.hard)
     hard += _derived_hard_negatives(w, ng, fin)
@@ -721,7 +733,6 @@ def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, frau
             rec["referrals"] = rid(h.referrals)
         rec.update(h.extra)
         out_hard.append(rec)
-    kinds_count = {k: sum(1 for i in instances if i.kind == k) for k in KINDS}
     return {
         "schema": TRUTH_SCHEMA,
         "generator": "graphkit.demo.city",

@@ -133,6 +133,7 @@ class CityConfig:
     fraud: FraudShape = field(default_factory=FraudShape)
     lookalikes: tuple[tuple[str, float], ...] = ()
     overbilling: float = 0.0           # share of institutions over-billing (+ case-mix look-alikes), see overbilling.py
+    rule_items: bool = False           # item lines per the rule base's catalogue, with planted rule violations
 
     def __post_init__(self) -> None:
         unknown = [k for k, _ in self.lookalikes if k not in LOOKALIKES]
@@ -211,6 +212,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             note="fewer, smaller, slower fraud; district↔county travel; splits across campuses; out-of-area steering"),
     Variant("large", CityConfig(name="large", outer_counties=True, branch_campuses=4, e_voucher_share=0.5,
                                 lookalikes=_TYPICAL), size=2.5, note="a larger city"),
+    Variant("item_rules", CityConfig(rule_items=True, name="item_rules", lookalikes=_TYPICAL), ("hour_only",),
+            note="item lines per the rule base's catalogue (prices at or under the level's ceiling, 长处方 for "
+                 "registered chronic patients) with planted rule violations of every category; times to the hour"),
     Variant("provider_overbilling", CityConfig(name="provider_overbilling", overbilling=0.12, lookalikes=_TYPICAL),
             ("dates_only", "no_terminals"), fraud_rate=0.5,
             note="12% of institutions (6% of pharmacies) over-bill in a mix of modes; case-mix look-alikes; "

@@ -22,7 +22,9 @@ __all__ = ["low_standard_admission", "drugs_only_admission"]
 
 def _category(sub: pd.DataFrame, ctx) -> np.ndarray:
     cat = sub["category"].astype("object").to_numpy() if "category" in sub.columns else np.full(len(sub), None)
-    return np.where(pd.isna(cat), ctx.kbcol("category", sub.index), cat).astype(str)
+    cat = np.where(pd.isna(cat), ctx.kbcol("category", sub.index), cat).astype(str)
+    # ward charges billed per day of the stay (护理费, 住院诊查费) go with the bed, not as treatments
+    return np.where(ctx.kbcol("per_diem", sub.index) == True, "bed", cat)  # noqa: E712
 
 
 def _stay_shares(sub: pd.DataFrame, ctx, max_days: float) -> tuple[pd.DataFrame, pd.DataFrame]:

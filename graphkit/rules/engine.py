@@ -135,45 +135,102 @@ def run_rules(store: Any, pack: RulePack | str | None = None, *, kb: Any = None,
     return RuleRun(pack, hits, summary, frame, seconds)
 
 
+def _top_per_group(g: np.ndarray, val: pd.Series, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` most frequent non-null values of ``val`` per group ``g`` (ties: smallest value
+    first): (sorted group ids, values, group start offsets into them)."""
+    ok = val.notna().to_numpy()
+    d = pd.DataFrame({"g": g[ok], "v": val.to_numpy(object)[ok]})
+    c = d.groupby(["g", "v"], sort=True).size().reset_index(name="n")
+    c = c.sort_values(["g", "n", "v"], ascending=[True, False, True], kind="stable")
+    c = c[c.groupby("g", sort=False).cumcount().to_numpy() < k]
+    return c["g"].to_numpy(), c["v"].to_numpy(object), c["n"].to_numpy()
+
+
+def _slices(sorted_g: np.ndarray, n: int) -> np.ndarray:
+    """Start offsets of groups 0..n (n+1 values) in an array sorted by group id."""
+    return np.searchsorted(sorted_g, np.arange(n + 1))
+
+
 def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS) -> list[Finding]:
     """Findings of kind ``rule_violation``: one per rule × provider × calendar month of the
     claim, with the rule's id, level and basis, the item lines (first ``max_items``) and every
-    claim; ``amount_at_risk`` = the fund's share of the 违规金额."""
+    claim; ``amount_at_risk`` = the fund's share of the 违规金额.
+
+    Vectorised: group sums, distinct claims, the most frequent doctors and patients and the
+    listed lines are computed for all groups at once; the loop only assembles each finding
+    from slices of those arrays.
+    """
     if run.frame is None or not len(run.hits):
         return []
     df = run.frame.df
     rows = run.hits["row"].to_numpy()
-    cols = ["claim_id", "item_code", "provider_type", "provider_id", "month", "patient_id", "doctor_id", "start", "amount",
-            "fund_ratio"] + [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in df.columns]
+    opt = [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in df.columns]
+    cols = ["claim_id", "item_code", "provider_type", "provider_id", "month", "patient_id", "doctor_id", "start",
+            "amount", "fund_ratio"] + opt
     h = df[cols].iloc[rows].reset_index(drop=True)
     h["rule_id"] = run.hits["rule_id"].to_numpy()
-    h["deduct"] = run.hits["deduct"].to_numpy()
-    h["fund_deduct"] = h["deduct"] * h["fund_ratio"]
-    out: list[Finding] = []
+    h["deduct"] = run.hits["deduct"].to_numpy("float64")
+    h["fund_deduct"] = h["deduct"].to_numpy() * h["fund_ratio"].to_numpy("float64")
+    keys = ["rule_id", "provider_type", "provider_id", "month"]
+    gb = h.groupby(keys, sort=True, observed=True)
+    g = gb.ngroup().to_numpy()
+    G = int(g.max()) + 1
+    agg = pd.DataFrame({
+        "deduct": np.bincount(g, weights=h["deduct"].to_numpy(), minlength=G),
+        "fund": np.bincount(g, weights=h["fund_deduct"].to_numpy(), minlength=G),
+        "lines": np.bincount(g, minlength=G),
+    })
+    first = pd.DataFrame({"g": g, **{k: h[k].to_numpy(object) for k in keys}}).drop_duplicates("g").sort_values("g")
+    st = h["start"]
+    tmin = st.groupby(g).min().reindex(range(G)).to_numpy()
+    tmax = st.groupby(g).max().reindex(range(G)).to_numpy()
+    npat = h.groupby(g)["patient_id"].nunique().reindex(range(G)).to_numpy()
+    # distinct claims per group
+    cl = pd.DataFrame({"g": g, "c": h["claim_id"].astype(str).to_numpy(object)}).drop_duplicates().sort_values(["g", "c"])
+    cg, cv = cl["g"].to_numpy(), cl["c"].to_numpy(object)
+    cs = _slices(cg, G)
+    # the most frequent doctors (10) and patients (20)
+    dg, dv, _ = _top_per_group(g, h["doctor_id"], 10)
+    ds = _slices(dg, G)
+    pg, pv, _ = _top_per_group(g, h["patient_id"], 20)
+    ps = _slices(pg, G)
+    # listed lines: the dearest first, then by claim
+    o = np.lexsort((h["claim_id"].astype(str).to_numpy(), -h["deduct"].to_numpy(), g))
+    o = o[pd.Series(g[o]).groupby(g[o]).cumcount().to_numpy() < max_items]
+    lg = g[o]
+    ls = _slices(lg, G)
+    lcols = ["claim_id", "item_code"] + opt + ["amount", "deduct"]
+    lvals = {}
+    for c in lcols:
+        v = h[c].to_numpy(object)[o]
+        lvals[c] = [None if pd.isna(x) else (x.item() if hasattr(x, "item") else x) for x in v]
     rules = {r.id: r for r in run.pack.rules}
-    for (rid, ptype, pid, month), g in h.groupby(["rule_id", "provider_type", "provider_id", "month"], sort=True):
+    pack_s, kb_s = f"{run.pack.name} v{run.pack.version}", f"{run.pack.kb.name} v{run.pack.kb.version}"
+    desc = {rid: r.describe() for rid, r in rules.items()}
+    out: list[Finding] = []
+    for i, (rid, ptype, pid, month) in enumerate(first[keys].itertuples(index=False, name=None)):
         r = rules[rid]
-        claims = pd.unique(g["claim_id"])
-        deduct = float(g["deduct"].sum())
+        claims = cv[cs[i]:cs[i + 1]]
+        nclaims = len(claims)
+        deduct = float(agg["deduct"].iat[i])
+        fund = float(agg["fund"].iat[i])
+        nlines = int(agg["lines"].iat[i])
         ents = [Entity(ptype, str(pid), "venue")]
-        ents += [Entity("doctor", str(d), "prescriber") for d in g["doctor_id"].dropna().value_counts().index[:10]]
-        ents += [Entity("patient", str(p), "insured") for p in g["patient_id"].dropna().value_counts().index[:20]]
-        lines = g.sort_values(["deduct", "claim_id"], ascending=[False, True]).head(max_items)
-        items = [{k: (None if pd.isna(v) else v) for k, v in rec.items()} for rec in lines[
-            ["claim_id", "item_code"] + [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in g.columns]
-            + ["amount", "deduct"]].to_dict("records")]
+        ents += [Entity("doctor", str(d), "prescriber") for d in dv[ds[i]:ds[i + 1]]]
+        ents += [Entity("patient", str(p), "insured") for p in pv[ps[i]:ps[i + 1]]]
+        a, b = ls[i], ls[i + 1]
+        items = [{c: lvals[c][j] for c in lcols} for j in range(a, b)]
         out.append(Finding.create(
             "rule_violation", key=(rid, ptype, pid, month),
-            score=level_score(r.level, claims=len(claims), deduct=deduct),
-            amount_at_risk=float(g["fund_deduct"].sum()), start=g["start"].min(), end=g["start"].max(),
+            score=level_score(r.level, claims=nclaims, deduct=deduct),
+            amount_at_risk=fund, start=tmin[i], end=tmax[i],
             entities=ents, claims=claims,
-            summary=f"{r.level}·{r.category}：{r.name}（{rid}），{month} 共 {len(claims)} 笔结算、{len(g)} 条明细，"
-                    f"违规金额 {deduct:,.2f} 元 / {r.level} {rid} at {ptype} {pid}, {month}: {len(g)} item lines on "
-                    f"{len(claims)} claims, {deduct:,.2f} yuan",
-            evidence={**r.describe(), "month": month, "hit_lines": int(len(g)), "hit_claims": int(len(claims)),
-                      "patients": int(g["patient_id"].nunique()), "deduct_amount": round(deduct, 2),
-                      "fund_deduct_amount": round(float(g["fund_deduct"].sum()), 2),
-                      "pack": f"{run.pack.name} v{run.pack.version}", "kb": f"{run.pack.kb.name} v{run.pack.kb.version}",
+            summary=f"{r.level}·{r.category}：{r.name}（{rid}），{month} 共 {nclaims} 笔结算、{nlines} 条明细，"
+                    f"违规金额 {deduct:,.2f} 元 / {r.level} {rid} at {ptype} {pid}, {month}: {nlines} item lines on "
+                    f"{nclaims} claims, {deduct:,.2f} yuan",
+            evidence={**desc[rid], "month": month, "hit_lines": nlines, "hit_claims": nclaims,
+                      "patients": int(npat[i]), "deduct_amount": round(deduct, 2),
+                      "fund_deduct_amount": round(fund, 2), "pack": pack_s, "kb": kb_s,
                       "items": items, "items_listed": len(items)},
         ))
     return out

@@ -37,7 +37,7 @@ _KB_COLUMNS: dict[str, Any] = {
     "name": None, "category": None, "ceil_all": np.nan, "ceil_l1": np.nan, "ceil_l2": np.nan, "ceil_l3": np.nan,
     "ceil_pharmacy": np.nan, "sex": None, "age_min": np.nan, "age_max": np.nan, "diagnoses": (),
     "max_qty_visit": np.nan, "max_qty_day": np.nan, "max_days_supply": np.nan, "chronic_days_supply": np.nan,
-    "chronic_diagnoses": (), "once_per": None, "includes": (), "exclusive_with": (), "payable": True,
+    "chronic_diagnoses": (), "once_per": None, "includes": (), "exclusive_with": (), "payable": True, "per_diem": False,
     "settings": (), "source": None, "date": None,
 }
 

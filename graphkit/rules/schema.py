@@ -76,6 +76,7 @@ KB_SCHEMA: dict[str, Any] = {
                 "once_per": {"enum": ["day", "stay"]},
                 "includes": _STRS, "exclusive_with": _STRS,
                 "payable": {"type": "boolean"},
+                "per_diem": {"type": "boolean"},
                 "settings": {"type": "array", "items": {"enum": list(SETTINGS)}},
                 "source": _STR,
                 "date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},

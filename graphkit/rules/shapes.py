@@ -367,7 +367,7 @@ _PARAMS: dict[str, dict[str, type | tuple]] = {
     "count_window": {"once_per": str, "codes": list, "max_count": (int, float)},
     "data_repeat": {"max_share": (int, float), "min_support": int},
     "supply_overlap": {"grace_days": (int, float), "min_overlap_days": (int, float), "infer": bool,
-                       "min_patients": int},
+                       "min_patients": int, "categories": list, "max_gap_spread": (int, float)},
     "peer_quantity": {"fence": (int, float), "min_patients": int, "categories": list, "min_ratio": (int, float)},
     "stay_quantity": {"categories": list, "once_per_day": bool, "allowance": (int, float)},
     "item_time_outside": {"grace_days": int},

@@ -100,9 +100,12 @@ def peer_quantity(sub, rule, ctx):
     return _hits(sub.index[hit], ded[hit])
 
 
-def _inferred_supply(sub: pd.DataFrame, min_patients: int) -> np.ndarray:
+def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0.5) -> np.ndarray:
     """Days a line's quantity lasts, from the data: per code, the median quantity per line
-    over the median interval between a person's consecutive purchases of it."""
+    over the median interval between a person's consecutive purchases of it — only for codes
+    refilled regularly (interquartile range of those intervals at most ``max_spread`` × their
+    median: taken continuously, like a chronic drug); NaN for the others (an acute drug bought
+    now and then says nothing of how fast it is used)."""
     s = sub[["patient_id", "item_code", "sday", "quantity"]].sort_values(["patient_id", "item_code", "sday"])
     same = (s["patient_id"].to_numpy()[1:] == s["patient_id"].to_numpy()[:-1]) & \
            (s["item_code"].to_numpy()[1:] == s["item_code"].to_numpy()[:-1])
@@ -110,8 +113,10 @@ def _inferred_supply(sub: pd.DataFrame, min_patients: int) -> np.ndarray:
     g = pd.DataFrame({"code": s["item_code"].to_numpy()[1:][same], "gap": gap[same],
                       "pat": s["patient_id"].to_numpy()[1:][same]})
     g = g[g["gap"] > 0]
-    per = g.groupby("code").agg(gap=("gap", "median"), pats=("pat", "nunique"))
-    per = per[per["pats"] >= min_patients]
+    gg = g.groupby("code")["gap"]
+    per = pd.DataFrame({"gap": gg.median(), "pats": g.groupby("code")["pat"].nunique(),
+                        "spread": gg.quantile(0.75) - gg.quantile(0.25)})
+    per = per[(per["pats"] >= min_patients) & (per["spread"] <= max_spread * per["gap"])]
     qmed = sub.groupby("item_code", observed=True)["quantity"].median()
     rate = (qmed.reindex(per.index) / per["gap"]).replace(0, np.nan)  # units per day
     r = pd.Series(sub["item_code"].to_numpy()).map(rate).to_numpy("float64")
@@ -128,7 +133,7 @@ def supply_overlap(sub, rule, ctx):
     sub = _cats(sub.assign(), rule, ctx) if p.get("categories") else sub
     ds = sub["days_supply"].to_numpy("float64") if "days_supply" in sub.columns else np.full(len(sub), np.nan)
     if p.get("infer"):
-        inf = _inferred_supply(sub, int(p.get("min_patients", 30)))
+        inf = _inferred_supply(sub, int(p.get("min_patients", 30)), float(p.get("max_gap_spread", 0.5)))
         ds = np.where(np.isnan(ds), inf, ds)
     ok = np.isfinite(ds) & (ds > 0)
     s = pd.DataFrame({"pat": sub["patient_id"].to_numpy()[ok], "code": sub["item_code"].to_numpy()[ok],
@@ -138,6 +143,8 @@ def supply_overlap(sub, rule, ctx):
     s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
                                                           row=("row", "first"), amt=("amt", "sum"))
     s = s.reset_index().sort_values(["pat", "code", "day", "ci"])
+    if not len(s):
+        return _hits([], [])
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
                  (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
     # supply end carried forward: a person's running end of cover for the code
