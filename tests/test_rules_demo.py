@@ -27,7 +27,7 @@ def city(tmp_path_factory):
     old = os.environ.get("GRAPHKIT_AUDIT_LOG")
     os.environ["GRAPHKIT_AUDIT_LOG"] = str(root / "audit.jsonl")
     try:
-        generate_city(root / "b", patients=3000, months=3, seed=0, variant="hour_no_terminals")
+        generate_city(root / "b", patients=3000, months=3, seed=0, variant="item_rules")
         load_bundle(root / "b", root / "s", allow_demo_key=True)
     finally:
         if old is None:
