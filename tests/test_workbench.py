@@ -544,7 +544,12 @@ def test_explorer_routes_callback_errors_to_output(wb):
     ex.node.options = []
     ex.expand_button.click()
     assert len(ex.errors) == 1 and "pick a node first" in ex.output.outputs[-1]["text"]
-    assert "Traceback" in ex.output.outputs[-1]["text"]
+    assert "Traceback" not in ex.output.outputs[-1]["text"]  # the user's mistake: a message, not a traceback
+    try:
+        1 / 0
+    except ZeroDivisionError as exc:
+        ex.report_error(exc)  # a bug keeps its traceback in the log
+    assert "Traceback" in ex.output.outputs[-1]["text"] and len(ex.errors) == 2
 
 
 def test_case_builder_end_to_end(wb, tmp_path):

@@ -86,7 +86,7 @@ def test_case_audit_and_claims_show_names_and_a_typo_gets_a_message(wb):
     cb.claim_ids.value = "C-NO-SUCH"
     cb.add_claims_button.click()
     assert len(cb.errors) == 1 and "Traceback" not in "".join(o["text"] for o in cb.output.outputs)
-    assert "没有这些结算单号" in cb.status.value and "C-NO-SUCH" in cb.status.value and "no claim" in cb.status.value
+    assert "没有这些结算单号" in cb.status.value and "C-NO-SUCH" in cb.status.value and "not in the data" in cb.status.value
     ex = EvidenceExplorer(wb, lead=str(wb.leads["id"].iloc[0]))
     cells = _cells(ex.claims.value)
     assert not any(c in ("inpatient", "outpatient", "pharmacy") for c in cells)

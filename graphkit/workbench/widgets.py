@@ -73,7 +73,7 @@ class _Panel(W.VBox):
         self.errors.append(exc)
         if isinstance(exc, self.EXPECTED):
             text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            msg = f"无法完成 / cannot do that: {text}"
+            msg = f"输入有误 / input error: {text}"
             self.status.value = f"<span style='color:#c00'>{html.escape(msg)}</span>"
             self.output.append_stderr(msg + "\n")
             return
@@ -664,7 +664,7 @@ class CaseBuilder(_Panel):
         unknown = [c for c in raw if c not in known]
         if unknown:
             shown = "、".join(unknown[:10]) + (f" …（共 {len(unknown)} 个 / {len(unknown)} in all）" if len(unknown) > 10 else "")
-            raise ValueError(f"没有这些结算单号，请检查输入：{shown} / no claim with these ids in the data, check them: {shown}")
+            raise ValueError(f"没有这些结算单号，请检查输入：{shown} / these claim ids are not in the data, check them: {shown}")
         self.wb.cases.add_claims(self.case_id, raw, actor=self.wb.user)
         self.claim_ids.value = ""
         self.reload()
