@@ -33,6 +33,7 @@ from . import labels, shaping
 from .checks_view import checks_html
 from .cases import STATUSES, CaseError, export_case
 from .data import Workbench
+from .kindgraph import lead_kind_graph
 from .render import graph_html, graph_iframe
 
 __all__ = ["LeadsQueue", "EvidenceExplorer", "CaseBuilder", "guarded"]
@@ -342,7 +343,7 @@ class EvidenceExplorer(_Panel):
     def _open_lead(self, finding_id: str) -> None:
         t0 = time.perf_counter()
         f = self.wb.finding(finding_id)
-        self.graph_full = self.wb.evidence(finding_id, max_claims=self.max_claims)
+        self.graph_full = lead_kind_graph(self.wb, finding_id, max_claims=self.max_claims)
         zh, en = KINDS.get(f.kind, (f.kind, f.kind))
         shown = self.graph_full.graph.get("claims_shown", len(f.claims))
         self.header.value = (
@@ -422,7 +423,7 @@ class EvidenceExplorer(_Panel):
     def reset(self) -> None:
         """Back to the lead's own evidence."""
         if self.lead.value:
-            self.graph_full = self.wb.evidence(self.lead.value, max_claims=self.max_claims)
+            self.graph_full = lead_kind_graph(self.wb, self.lead.value, max_claims=self.max_claims)
             self.draw()
 
     @guarded
