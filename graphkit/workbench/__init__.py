@@ -13,6 +13,8 @@
 - :mod:`~graphkit.workbench.kindgraph` — each kind's defining evidence in its graph;
 - :mod:`~graphkit.workbench.search` / :mod:`~graphkit.workbench.search_view` — search any id
   or name → its leads, claims and neighbourhood; two providers side by side;
+- :mod:`~graphkit.workbench.oneview` — :class:`WorkbenchView`: queue, two-way graph
+  (:mod:`~graphkit.workbench.graphwidget`), claims, timeline, profile and case in one view;
 - :mod:`~graphkit.workbench.labels` — names instead of codes, formatted tables;
 - :mod:`~graphkit.workbench.lab` — ``graphkit lab``: JupyterLab on a per-user copy of
   ``notebooks/`` (:mod:`~graphkit.workbench.workdir`).
@@ -32,7 +34,7 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html",
-           "ProviderRisk", "SearchPanel", "search"]
+           "ProviderRisk", "SearchPanel", "search", "WorkbenchView", "GraphWidget"]
 
 _WHERE = {
     "Workbench": "data",
@@ -45,6 +47,8 @@ _WHERE = {
     "ProviderRisk": "risk_view",
     "SearchPanel": "search_view",
     "search": "search",
+    "WorkbenchView": "oneview",
+    "GraphWidget": "graphwidget",
 }
 
 
