@@ -55,6 +55,7 @@ function render({ model, el }) {
   const nodes = new vis.DataSet(model.get("nodes"));
   const edges = new vis.DataSet(model.get("edges"));
   const net = new vis.Network(box, { nodes, edges }, model.get("options"));
+  box.gkNetwork = net;                // for browser tests: positions of nodes to click
   const fit = () => net.fit({ animation: false, maxZoomLevel: 1.6 });
   net.once("afterDrawing", fit);
   net.on("click", (p) => { model.set("selected", p.nodes.map(String)); model.save_changes(); });

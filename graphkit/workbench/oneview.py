@@ -9,8 +9,8 @@ Examples
 --------
 >>> from graphkit.workbench import Workbench                  # doctest: +SKIP
 >>> v = WorkbenchView(Workbench.from_env())                    # doctest: +SKIP
->>> v.leads_list.value = v.leads_list.options[1][1]            # doctest: +SKIP  (a click on a row)
->>> v.graph.selected = ["card:K1"]                             # doctest: +SKIP  (a click on a node)
+>>> v.leads_list.value = v.leads_list.options[1][1]            # doctest: +SKIP
+>>> v.graph.selected = ["card:K1"]                             # doctest: +SKIP
 """
 
 from __future__ import annotations
