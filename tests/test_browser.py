@@ -255,3 +255,62 @@ def test_workbench_in_chromium_offline(server):
     assert list((server["root"] / "dossiers").glob("case-*/dossier.html"))
     assert external == [], f"requests left the machine (must work air-gapped): {external[:10]}"
     assert errors == [], errors
+
+
+def test_one_view_two_way_graph_in_chromium_offline(server):
+    """00_workbench: click a lead row → its graph; click a node on the canvas → selected in
+    Python; add it to a case; set the status — all in one view, offline."""
+    from playwright.sync_api import sync_playwright
+
+    base, token = server["base"], server["token"]
+    external: list[str] = []
+
+    def gate(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            external.append(url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        ctx = browser.new_context(viewport={"width": 1600, "height": 1800}, locale="zh-CN", service_workers="block")
+        ctx.route("**/*", gate)
+        errors: list[str] = []
+        page = ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            _run_notebook(page, base, token, "00_workbench.ipynb", "w0")
+            page.wait_for_selector(".gk-graph-widget canvas", timeout=120_000)
+            sel = page.locator(".gk-leads-list select")
+            label = sel.locator("option").nth(2).inner_text()
+            lead_id = label.split()[-1]
+            sel.select_option(index=2)  # a click on the lead's row
+            page.wait_for_selector(f".gk-status :text('{lead_id}')", timeout=60_000)
+            page.wait_for_timeout(1500)  # the drawing settles and fits
+            x, y, node = page.evaluate("""() => {
+                const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
+                const id = net.body.data.nodes.getIds().find((i) => /^(card|patient):/.test(i));
+                const p = net.canvasToDOM(net.getPositions([id])[id]); const r = box.getBoundingClientRect();
+                return [r.left + p.x, r.top + p.y, id]; }""")
+            page.mouse.click(x, y)  # a click on the node in the drawing
+            page.wait_for_selector(f".gk-node-info :text('{node.split(':', 1)[1]}')", timeout=30_000)
+            _shot(page, "00_workbench_node.png")
+            page.locator("button.gk-add-to-case").click()
+            page.wait_for_selector(".gk-status :text('已加入案件')", timeout=30_000)
+            page.locator("button.gk-set-status").click()
+            page.wait_for_selector(".gk-status :text('状态')", timeout=30_000)
+            _shot(page, "00_workbench_case.png")
+        except Exception:
+            _shot(page, "failure-00.png")
+            raise
+        finally:
+            ctx.close()
+            browser.close()
+    with sqlite3.connect(server["root"] / "cases.sqlite") as db:
+        (cid,) = db.execute("SELECT MAX(id) FROM cases").fetchone()
+        ents = {f"{t}:{i}" for t, i in db.execute("SELECT type, entity_id FROM case_entities WHERE case_id=?", (cid,))}
+    assert node in ents
+    assert external == [], f"requests left the machine (must work air-gapped): {external[:10]}"
+    assert errors == [], errors

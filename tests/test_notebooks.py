@@ -18,9 +18,17 @@ from graphkit.workbench.testing import make_demo, workbench_env
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-NAMES = ["01_triage.ipynb", "02_explore.ipynb", "03_case.ipynb"]
+NAMES = ["00_workbench.ipynb", "01_triage.ipynb", "02_explore.ipynb", "03_case.ipynb"]
 
 CHECKS = {
+    "00_workbench.ipynb": [
+        "fid = view.leads_list.options[1][1]\n"
+        "view.leads_list.value = fid\n"
+        "assert view.lead == fid and view.graph.nodes and view.claims_pick.options\n"
+        "view.graph.selected = [view.graph.nodes[0]['id']]\n"
+        "view.add_button.click()\n"
+        "assert not view.errors, view.errors",
+    ],
     "01_triage.ipynb": [
         "assert len(queue.rows) > 0, 'no leads shown'\n"
         "assert queue.table.value.count('<tr>') == len(queue.rows) + 1\n"

@@ -503,7 +503,9 @@ def test_triage_shows_precision_from_dispositions(wb):
 def test_explorer_opens_expands_caps_and_profiles(wb):
     from graphkit.workbench import EvidenceExplorer
 
-    ex = EvidenceExplorer(wb, max_nodes=40)
+    from graphkit.workbench.kindgraph import lead_kind_graph
+
+    ex = EvidenceExplorer(wb, max_nodes=60)
     fid = ex.lead.value
     assert fid == wb.current_lead and not ex.errors
     f = wb.finding(fid)
@@ -521,12 +523,12 @@ def test_explorer_opens_expands_caps_and_profiles(wb):
     busiest = wb.provider_stats["claims"].idxmax()
     ex.expand(busiest, limit=300)
     assert not ex.errors and "已展开" in ex.status.value
-    assert ex.graph_full.number_of_nodes() > 40 and ex.graph_shown.number_of_nodes() <= 40
+    assert ex.graph_full.number_of_nodes() > 60 and ex.graph_shown.number_of_nodes() <= 60
     assert ex.graph_shown.graph["clustered"] > 0 and "已折叠" in ex.graph_info.value
     ex.max_nodes.value = 500
     assert ex.graph_shown.number_of_nodes() == min(500, ex.graph_full.number_of_nodes())
     ex.reset_button.click()
-    assert ex.graph_full.number_of_nodes() == wb.evidence(fid).number_of_nodes()
+    assert ex.graph_full.number_of_nodes() == lead_kind_graph(wb, fid).number_of_nodes()
     # the profile waits for its tab
     assert "computed when" in ex.profile.value
     ex.tabs.selected_index = 3
@@ -544,7 +546,12 @@ def test_explorer_routes_callback_errors_to_output(wb):
     ex.node.options = []
     ex.expand_button.click()
     assert len(ex.errors) == 1 and "pick a node first" in ex.output.outputs[-1]["text"]
-    assert "Traceback" in ex.output.outputs[-1]["text"]
+    assert "Traceback" not in ex.output.outputs[-1]["text"]  # the user's mistake: a message, not a traceback
+    try:
+        1 / 0
+    except ZeroDivisionError as exc:
+        ex.report_error(exc)  # a bug keeps its traceback in the log
+    assert "Traceback" in ex.output.outputs[-1]["text"] and len(ex.errors) == 2
 
 
 def test_case_builder_end_to_end(wb, tmp_path):

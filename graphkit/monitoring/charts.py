@@ -173,6 +173,7 @@ def plot_penalties(pen: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     if len(pen):
         g = pen.groupby("tier", sort=False)[["amount", "penalty_amount"]].sum()
+        g = g.loc[pen.groupby("tier")["amount"].min().sort_values(kind="stable").index]  # tiers are amount ranges: lowest first
         x = np.arange(len(g))
         ax.bar(x - 0.2, g["amount"] / 1e4, 0.4, label=_t("违规金额", "violation", cjk), color="#4c78a8")
         ax.bar(x + 0.2, g["penalty_amount"] / 1e4, 0.4, label=_t("罚款", "penalty", cjk), color="#e45756")

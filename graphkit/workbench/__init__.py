@@ -10,7 +10,14 @@
   :class:`CaseBuilder`;
 - :mod:`~graphkit.workbench.risk_view` — :class:`ProviderRisk`: the provider risk ranking and
   why one provider ranks where it does;
-- :mod:`~graphkit.workbench.lab` — ``graphkit lab``: JupyterLab on ``notebooks/``.
+- :mod:`~graphkit.workbench.kindgraph` — each kind's defining evidence in its graph;
+- :mod:`~graphkit.workbench.search` / :mod:`~graphkit.workbench.search_view` — search any id
+  or name → its leads, claims and neighbourhood; two providers side by side;
+- :mod:`~graphkit.workbench.oneview` — :class:`WorkbenchView`: queue, two-way graph
+  (:mod:`~graphkit.workbench.graphwidget`), claims, timeline, profile and case in one view;
+- :mod:`~graphkit.workbench.labels` — names instead of codes, formatted tables;
+- :mod:`~graphkit.workbench.lab` — ``graphkit lab``: JupyterLab on a per-user copy of
+  ``notebooks/`` (:mod:`~graphkit.workbench.workdir`).
 
 Names are imported lazily so ``graphkit lab --help`` stays fast.
 
@@ -27,7 +34,7 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html",
-           "ProviderRisk"]
+           "ProviderRisk", "SearchPanel", "search", "WorkbenchView", "GraphWidget"]
 
 _WHERE = {
     "Workbench": "data",
@@ -38,6 +45,10 @@ _WHERE = {
     "CaseStore": "cases",
     "graph_html": "render",
     "ProviderRisk": "risk_view",
+    "SearchPanel": "search_view",
+    "search": "search",
+    "WorkbenchView": "oneview",
+    "GraphWidget": "graphwidget",
 }
 
 

@@ -439,6 +439,23 @@ class Workbench:
         p = self.providers
         return {k: v for k, v in zip(p["provider"], p["name"]) if v}
 
+    @cached_property
+    def region_names(self) -> dict[str, str]:
+        """Region code → name (the store's ``regions`` table, else the national gazetteer)."""
+        from .labels import region_names
+
+        return region_names(self.store)
+
+    def named_leads(self, leads: pd.DataFrame) -> pd.DataFrame:
+        """``leads`` for display: providers and regions as names (``医疗机构 H1 第一医院``, ``历下区 370102``)."""
+        from .labels import entity_label, region_label
+
+        def join(cell: str, f) -> str:
+            return ";".join(f(x) for x in cell.split(";") if x) if isinstance(cell, str) else ""
+
+        return leads.assign(providers=leads["providers"].map(lambda c: join(c, lambda p: entity_label(p, self.names))),
+                            regions=leads["regions"].map(lambda c: join(c, lambda r: region_label(r, self.region_names))))
+
     # -- leads ------------------------------------------------------------------------------
     @cached_property
     def attribution(self) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 The data comes from the options, else the environment (``GRAPHKIT_STORE``,
 ``GRAPHKIT_FINDINGS``, ``NEO4J_URI`` …, see :mod:`graphkit.workbench.data`), else the demo
 city in ``demo-out/`` (generated on first use). JupyterLab is started offline-friendly:
-no news feed, no update check, read-only extension manager; everything it serves is local.
+no news feed or news prompt, no update check, read-only extension manager; everything it
+serves is local. It serves a per-user copy of the notebooks (:mod:`.workdir`), never the
+shipped ones, so saving never writes outputs, paths or names into tracked files.
 
 Examples
 --------
@@ -30,7 +32,7 @@ from typing import Mapping, Sequence
 from .._argtypes import int_at_least, int_between
 from ..demo.city import MIN_PATIENTS
 
-__all__ = ["add_arguments", "resolve", "lab_command", "main", "NOTEBOOKS", "OFFLINE_ARGS"]
+__all__ = ["add_arguments", "resolve", "ensure_store", "prepare", "lab_command", "main", "NOTEBOOKS", "OFFLINE_ARGS"]
 
 #: the notebooks folder of a source checkout (``graphkit lab --notebooks`` points elsewhere)
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -54,7 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neo4j", metavar="URI", help="改用 Neo4j 存储（需 --findings）/ use a Neo4j store, needs --findings (default: env NEO4J_URI)")
     p.add_argument("--user", metavar="NAME",
                    help="审计记录中的姓名 / your name for the audit trail (default: env GRAPHKIT_USER, else the login name)")
-    p.add_argument("--notebooks", metavar="DIR", help="笔记本目录 / notebooks folder (default: notebooks/ of the source checkout)")
+    p.add_argument("--notebooks", metavar="DIR",
+                   help="笔记本来源（首次使用时复制）/ where the notebooks are copied from (default: notebooks/ of the installed package)")
+    p.add_argument("--workdir", metavar="DIR",
+                   help="工作目录：笔记本复制到此处并从此处打开 / your working folder: the notebooks are copied there on first use "
+                        "and served from there (default: env GRAPHKIT_LAB_DIR, else ~/.local/share/graphkit/lab)")
     p.add_argument("--demo-out", default="demo-out", metavar="DIR", help="默认示范城市所在目录 / where the default demo city lives")
     p.add_argument("--demo-patients", type=int_at_least(MIN_PATIENTS, "参保人数 / insured people"), default=3000, metavar="N",
                    help="首次使用时生成的示范城市人数 / size of a demo city made on first use")
@@ -103,18 +109,48 @@ def lab_command(a: argparse.Namespace, notebooks: Path, *, python: str = sys.exe
     return cmd + extra
 
 
-def _ensure_demo(a: argparse.Namespace, env: Mapping[str, str]) -> None:
+def ensure_store(a: argparse.Namespace, env: Mapping[str, str]) -> Path:
+    """The embedded store ``env`` points at; the demo city is generated there on first use.
+
+    Only the default demo location (``--demo-out``/store, relative or absolute) is ever
+    generated; any other missing store is an error.
+    """
+    from ..errors import GraphkitError
+
     store = Path(env["GRAPHKIT_STORE"])
     if (store / "manifest.json").exists():
-        return
-    if store != Path(a.demo_out) / "store":
-        from ..errors import GraphkitError
-
+        return store
+    if store.resolve() != (Path(a.demo_out) / "store").resolve():
         raise GraphkitError(f"no store at {store} (missing manifest.json; run `graphkit load` first)")
     print(f"首次使用：生成示范城市 / first use: generating the demo city in {a.demo_out} ({a.demo_patients} patients)")
     from ..pipeline import run_demo
 
     run_demo(a.demo_out, patients=a.demo_patients)
+    if not (store / "manifest.json").exists():
+        raise GraphkitError("示范城市生成失败 / the demo city could not be made; see above")
+    return store
+
+
+def prepare(a: argparse.Namespace, environ: Mapping[str, str]) -> tuple[dict[str, str], Path]:
+    """Everything ``graphkit lab`` does before starting JupyterLab: resolve the data (building
+    the demo city on first use), copy the notebooks into the working folder, switch the news
+    prompt off. Returns the kernels' environment and the folder to serve.
+    """
+    from ..errors import GraphkitError
+    from .workdir import default_workdir, lab_config_env, prepare_workdir
+
+    env, source = resolve(a, environ)
+    if not (source / "01_triage.ipynb").exists():
+        raise GraphkitError(f"no workbench notebooks in {source}; pass --notebooks DIR")
+    if "NEO4J_URI" not in env:
+        ensure_store(a, env)
+    workdir = Path(a.workdir).expanduser() if getattr(a, "workdir", None) else default_workdir(environ)
+    done = prepare_workdir(source, workdir)
+    kept = [n for n, what in done.items() if what == "kept"]
+    if kept:
+        print(f"已保留您修改过的笔记本 / kept your edited notebooks: {', '.join(kept)} (new versions beside them as *.new.ipynb)")
+    env.update(lab_config_env(workdir, environ))
+    return env, workdir / "notebooks"
 
 
 def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
@@ -123,21 +159,16 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
         p = argparse.ArgumentParser(prog="graphkit lab", description="JupyterLab workbench / 调查工作台")
         add_arguments(p)
         args = p.parse_args(list(args) if args is not None else None)
-    env, nb = resolve(args, os.environ)
-    cmd = lab_command(args, nb)
     if args.dry_run:
+        env, nb = resolve(args, os.environ)
         for k, v in sorted(env.items()):
             print(f"{k}={v}")
-        print(" ".join(cmd))
+        print(" ".join(lab_command(args, nb)))
         return 0
-    if not (nb / "01_triage.ipynb").exists():
-        from ..errors import GraphkitError
-
-        raise GraphkitError(f"no workbench notebooks in {nb}; pass --notebooks DIR")
-    if "NEO4J_URI" not in env:
-        _ensure_demo(args, env)
+    env, nb = prepare(args, os.environ)
+    cmd = lab_command(args, nb)
     print(f"数据 / store: {env.get('GRAPHKIT_STORE') or env.get('NEO4J_URI')}; 线索 / findings: {env.get('GRAPHKIT_FINDINGS')}")
-    print(f"笔记本 / notebooks: {nb} — 01_triage → 02_explore → 03_case → 04_monitoring")
+    print(f"笔记本（您的副本）/ notebooks (your copy): {nb} — {' · '.join(sorted(p.stem for p in nb.glob('[0-9]*.ipynb')))}")
     proc = subprocess.Popen(cmd, env={**os.environ, **env})
     # a SIGTERM to `graphkit lab` stops JupyterLab too (Ctrl-C reaches both: JupyterLab asks to confirm)
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))

@@ -163,7 +163,9 @@ def graph_html(
         physics = n <= PHYSICS_MAX_NODES
     if positions is None:
         positions = layout_positions(g, seed=seed)
-    vnodes, vedges = vis_elements(g, positions=positions, names=names)
+    from .kindgraph import vis_elements_kind  # kind graphs' own edge texts; the lead's entities enlarged
+
+    vnodes, vedges = vis_elements_kind(g, positions=positions, names=names)
     net = Network(height=height, width="100%", directed=True, cdn_resources="in_line")
     for node in vnodes:
         node = dict(node)

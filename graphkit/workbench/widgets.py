@@ -27,11 +27,13 @@ import ipywidgets as W
 import networkx as nx
 import pandas as pd
 
+from ..errors import GraphkitError
 from ..findings import ENTITY_TYPES, KINDS, Entity
-from . import shaping
+from . import labels, shaping
 from .checks_view import checks_html
 from .cases import STATUSES, CaseError, export_case
 from .data import Workbench
+from .kindgraph import lead_kind_graph
 from .render import graph_html, graph_iframe
 
 __all__ = ["LeadsQueue", "EvidenceExplorer", "CaseBuilder", "guarded"]
@@ -65,8 +67,17 @@ class _Panel(W.VBox):
         self.status = W.HTML()
         self.status.add_class("gk-status")
 
+    #: errors that are the user's input (a mistyped id, nothing picked): their message only, no traceback
+    EXPECTED = (ValueError, KeyError, GraphkitError)
+
     def report_error(self, exc: BaseException) -> None:
         self.errors.append(exc)
+        if isinstance(exc, self.EXPECTED):
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            msg = f"输入有误 / input error: {text}"
+            self.status.value = f"<span style='color:#c00'>{html.escape(msg)}</span>"
+            self.output.append_stderr(msg + "\n")
+            return
         msg = f"错误 / error: {type(exc).__name__}: {exc}"
         self.status.value = f"<span style='color:#c00'>{html.escape(msg)}</span>"
         self.output.append_stderr(msg + "\n" + "".join(traceback.format_exception(exc)) + "\n")
@@ -110,8 +121,9 @@ class LeadsQueue(_Panel):
         self.kind = W.SelectMultiple(options=[(f"{KINDS[k][0]} {k}" if k in KINDS else k, k) for k in kinds],
                                      description="类型 kind", rows=min(max(len(kinds), 3), 6), style=_WIDE)
         regions = sorted({r for rs in leads["regions"] for r in rs.split(";") if r})
-        self.region = W.Dropdown(options=[("全部 / all", "")] + [(r, r) for r in regions], description="地区 region", style=_WIDE)
-        self.provider = W.Text(description="机构 provider", placeholder="编号或名称 / id or name", style=_WIDE,
+        self.region = W.Dropdown(options=[("全部 / all", "")] + [(labels.region_label(r, wb.region_names), r) for r in regions],
+                                 description="地区 region", style=_WIDE)
+        self.provider = W.Text(description="机构 provider", placeholder="机构编号或名称 / provider id or name", style=_WIDE,
                                continuous_update=False)
         self.start = W.DatePicker(description="自 from", style=_WIDE)
         self.end = W.DatePicker(description="至 to", style=_WIDE)
@@ -200,7 +212,7 @@ class LeadsQueue(_Panel):
                                                    notes=[f"{n} 条" for n in tp["leads"]], color="#e15759",
                                                    title="按机构合计（前10）/ totals by provider (top 10)",
                                                    css_class="gk-bars gk-by-provider")
-        self.table.value = shaping.leads_table_html(rows, limit=self.limit)
+        self.table.value = shaping.leads_table_html(self.wb.named_leads(rows), limit=self.limit)
         opts = [(shaping.lead_label(r), r["id"]) for r in rows.head(500).to_dict("records")]
         _set_options(self.pick, opts, self.pick.value)
 
@@ -212,7 +224,7 @@ class LeadsQueue(_Panel):
             raise ValueError("没有可打开的线索（筛选结果为空）/ no lead to open (the filter shows none)")
         f = self.wb.finding(fid)
         self.wb.current_lead = fid
-        ents = "".join(f"<li>{html.escape(shaping.TYPE_STYLE[e.type]['zh'])} {html.escape(e.id)} "
+        ents = "".join(f"<li>{html.escape(labels.entity_label(f'{e.type}:{e.id}', self.wb.names))} "
                        f"<span style='color:#777'>{html.escape(shaping.ROLE_ZH.get(e.role, e.role))}</span></li>"
                        for e in f.entities[:12])
         more = f"<li>… 共 {len(f.entities)} 个 / {len(f.entities)} in all</li>" if len(f.entities) > 12 else ""
@@ -331,7 +343,7 @@ class EvidenceExplorer(_Panel):
     def _open_lead(self, finding_id: str) -> None:
         t0 = time.perf_counter()
         f = self.wb.finding(finding_id)
-        self.graph_full = self.wb.evidence(finding_id, max_claims=self.max_claims)
+        self.graph_full = lead_kind_graph(self.wb, finding_id, max_claims=self.max_claims)
         zh, en = KINDS.get(f.kind, (f.kind, f.kind))
         shown = self.graph_full.graph.get("claims_shown", len(f.claims))
         self.header.value = (
@@ -344,6 +356,8 @@ class EvidenceExplorer(_Panel):
         self.lead_claims = self.wb.lead_claims(finding_id, limit=2000)
         view = self.lead_claims[["claim_id", "start_time", "patient_id", "card_id", "claim_type", "provider", "provider_name",
                                  "doctor_id", "fund_amount", "total_amount"]]
+        view = view.assign(claim_type=view["claim_type"].map(labels.value_label),
+                           provider=view["provider"].map(lambda p: labels.entity_label(p) if not str(p).endswith(":") else ""))
         self.claims.value = shaping.frame_html(view, headers={
             "claim_id": "结算单 claim", "start_time": "时间 time", "patient_id": "参保人 person", "card_id": "医保卡 card",
             "claim_type": "类别 type", "provider": "机构 provider", "provider_name": "名称 name", "doctor_id": "医师 doctor",
@@ -409,7 +423,7 @@ class EvidenceExplorer(_Panel):
     def reset(self) -> None:
         """Back to the lead's own evidence."""
         if self.lead.value:
-            self.graph_full = self.wb.evidence(self.lead.value, max_claims=self.max_claims)
+            self.graph_full = lead_kind_graph(self.wb, self.lead.value, max_claims=self.max_claims)
             self.draw()
 
     @guarded
@@ -580,7 +594,9 @@ class CaseBuilder(_Panel):
         self.notes.value = c.notes
         au = self.wb.cases.audit(c.id).iloc[::-1]
         self.audit.value = shaping.frame_html(au[["at", "actor", "action", "field", "old", "new"]].assign(
-            old=au["old"].fillna("").str.slice(0, 80), new=au["new"].fillna("").str.slice(0, 80)),
+            action=au["action"].map(labels.value_label), field=au["field"].fillna("").map(labels.value_label),
+            old=au["old"].fillna("").str.slice(0, 80).map(labels.value_label),
+            new=au["new"].fillna("").str.slice(0, 80).map(labels.value_label)),
             headers={"at": "时间 when", "actor": "人员 who", "action": "操作 action", "field": "字段 field",
                      "old": "原值 old", "new": "新值 new"}, limit=200, css_class="gk-audit-table")
 
@@ -648,7 +664,8 @@ class CaseBuilder(_Panel):
         known = set(self.wb.claims(raw, ["fund_amount"])["claim_id"])
         unknown = [c for c in raw if c not in known]
         if unknown:
-            raise ValueError(f"数据中没有这些结算单 / not in the data: {unknown[:10]}")
+            shown = "、".join(unknown[:10]) + (f" …（共 {len(unknown)} 个 / {len(unknown)} in all）" if len(unknown) > 10 else "")
+            raise ValueError(f"没有这些结算单号，请检查输入：{shown} / these claim ids are not in the data, check them: {shown}")
         self.wb.cases.add_claims(self.case_id, raw, actor=self.wb.user)
         self.claim_ids.value = ""
         self.reload()

@@ -1,0 +1,277 @@
+"""One workbench view: pick a lead in the queue and see its graph, claims, timeline and peer
+profile beside it; click a node to expand it, see its claims, add it to a case or write a
+note on it; pick claims in the table to highlight them in the graph; search anyone.
+
+Everything runs in one kernel (``notebooks/00_workbench.ipynb``); the graph is the two-way
+:class:`~graphkit.workbench.graphwidget.GraphWidget`.
+
+Examples
+--------
+>>> from graphkit.workbench import Workbench                  # doctest: +SKIP
+>>> v = WorkbenchView(Workbench.from_env())                    # doctest: +SKIP
+>>> v.leads_list.value = v.leads_list.options[1][1]            # doctest: +SKIP
+>>> v.graph.selected = ["card:K1"]                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import ipywidgets as W
+import networkx as nx
+import pandas as pd
+
+from ..findings import KINDS, Entity
+from . import labels, shaping
+from .cases import STATUSES
+from .data import Workbench
+from .graphwidget import GraphWidget
+from .kindgraph import lead_kind_graph
+from .search_view import SearchPanel
+from .widgets import _WIDE, _h, _Panel, _set_options, guarded
+
+__all__ = ["WorkbenchView"]
+
+
+class WorkbenchView(_Panel):
+    """Queue, graph, claims, timeline, profile, node actions and the case, side by side.
+
+    Attributes
+    ----------
+    graph_full
+        The lead's kind graph plus expansions; ``graph_shown`` is what is drawn (capped).
+    open_seconds
+        Time the last lead took to open (graph, claims and timeline).
+    """
+
+    def __init__(self, wb: Workbench, *, max_nodes: int = 150, height: int = 560, max_claims: int = 3000) -> None:
+        super().__init__(wb)
+        self.add_class("gk-oneview")
+        self.max_nodes, self.max_claims = max_nodes, max_claims
+        leads = wb.leads
+        kinds = [k for k in KINDS if k in set(leads["kind"])]
+        self.kind = W.Dropdown(options=[("全部类型 / all kinds", "")] + [(f"{KINDS[k][0]} {k}", k) for k in kinds],
+                               description="类型 kind", style=_WIDE, layout=W.Layout(width="98%"))
+        self.leads_list = W.Select(rows=22, layout=W.Layout(width="98%"))
+        self.leads_list.add_class("gk-leads-list")
+        self.header = W.HTML()
+        self.header.add_class("gk-lead-header")
+        self.graph = GraphWidget(height=f"{height}px")
+        self.graph.add_class("gk-graph-two-way")
+        self.node_info = W.HTML("<div style='color:#666'>点击图中节点 / click a node in the graph</div>")
+        self.node_info.add_class("gk-node-info")
+        self.expand_button = W.Button(description="展开邻居 / Expand", icon="plus", layout=W.Layout(width="auto"))
+        self.expand_button.add_class("gk-expand")
+        self.case_pick = W.Dropdown(description="案件 case", style=_WIDE, layout=W.Layout(width="98%"))
+        self.new_case_button = W.Button(description="新建案件 / New case", icon="plus", layout=W.Layout(width="auto"))
+        self.add_button = W.Button(description="加入案件 / Add to case", icon="briefcase", button_style="primary",
+                                   layout=W.Layout(width="auto"))
+        self.add_button.add_class("gk-add-to-case")
+        self.note = W.Textarea(placeholder="备注此节点 / a note on this node", layout=W.Layout(width="98%", height="60px"))
+        self.note_button = W.Button(description="保存备注 / Save note", icon="comment", layout=W.Layout(width="auto"))
+        self.status_pick = W.Dropdown(options=[(f"{zh} {en}", s) for s, (zh, en) in shaping.STATUS_ZH.items() if s in STATUSES],
+                                      description="状态 status", style=_WIDE)
+        self.status_button = W.Button(description="设置状态 / Set status", icon="check", layout=W.Layout(width="auto"))
+        self.status_button.add_class("gk-set-status")
+        self.claims_pick = W.SelectMultiple(rows=10, layout=W.Layout(width="98%"))
+        self.claims_pick.add_class("gk-claims-pick")
+        self.timeline = W.HTML()
+        self.profile = W.HTML()
+        self.search = SearchPanel(wb, on_lead=self.open_lead, height=420)
+        tabs = W.Tab(children=[W.VBox([W.HTML("选中结算在图中高亮 / pick claims to highlight them in the graph"),
+                                       self.claims_pick]), self.timeline, self.profile, self.search])
+        tabs.titles = ("结算 Claims", "时间线 Timeline", "机构画像 Profile", "查找 Search")
+        self.tabs = tabs
+        left = W.VBox([_h("线索 / Leads"), self.kind, self.leads_list], layout=W.Layout(width="26%"))
+        middle = W.VBox([self.header, self.graph], layout=W.Layout(width="50%"))
+        right = W.VBox([_h("节点 / Node"), self.node_info, self.expand_button, _h("案件 / Case"), self.case_pick,
+                        W.HBox([self.new_case_button, self.add_button]), self.note, self.note_button,
+                        W.HBox([self.status_pick, self.status_button])], layout=W.Layout(width="24%"))
+        self.children = [_h("调查工作台 / Workbench", 2), W.HBox([left, middle, right]), tabs, self.status, self.output]
+        self.graph_full = nx.MultiDiGraph()
+        self.graph_shown = nx.MultiDiGraph()
+        self.lead_claims = pd.DataFrame()
+        self.lead: str | None = None
+        self.open_seconds = float("nan")
+        self.kind.observe(lambda _c: self._fill_leads(), names="value")
+        self.leads_list.observe(self._on_row, names="value")
+        self.graph.observe(self._on_select, names="selected")
+        self.graph.observe(self._on_activate, names="activations")
+        self.claims_pick.observe(self._on_claims, names="value")
+        self.tabs.observe(lambda _c: self._maybe_profile(), names="selected_index")
+        self.expand_button.on_click(lambda _b: self.expand())
+        self.new_case_button.on_click(lambda _b: self.new_case())
+        self.add_button.on_click(lambda _b: self.add_to_case())
+        self.note_button.on_click(lambda _b: self.save_note())
+        self.status_button.on_click(lambda _b: self.set_status())
+        self._reload_cases()
+        self._fill_leads(select=wb.current_lead)
+
+    # -- queue ----------------------------------------------------------------------------
+    def _fill_leads(self, select: str | None = None) -> None:
+        leads = self.wb.leads
+        if self.kind.value:
+            leads = leads[leads["kind"] == self.kind.value]
+        opts = [(shaping.lead_label(r), r["id"]) for r in leads.head(1000).to_dict("records")]
+        keep = select or self.leads_list.value
+        self.leads_list.options = opts
+        if keep in {v for _, v in opts}:
+            self.leads_list.value = keep
+
+    @guarded
+    def _on_row(self, change: Any) -> None:
+        if change["new"] and change["new"] != self.lead:
+            self.open_lead(change["new"])
+
+    def open_lead(self, finding_id: str) -> None:
+        """Open a lead (a click on its row, or a lead found by search): graph, claims, timeline."""
+        t0 = time.perf_counter()
+        f = self.wb.finding(finding_id)
+        self.lead = finding_id
+        self.wb.current_lead = finding_id
+        if self.leads_list.value != finding_id and finding_id in {v for _, v in self.leads_list.options}:
+            self.leads_list.value = finding_id
+        self.graph_full = lead_kind_graph(self.wb, finding_id, max_claims=self.max_claims)
+        zh, en = KINDS.get(f.kind, (f.kind, f.kind))
+        self.header.value = (f"<div><b>{html.escape(zh)} / {html.escape(en)}</b> · 评分 score {f.score:.3f} · "
+                             f"{shaping.yuan(f.amount_at_risk)} · {len(f.claims)} 笔 claims<br>"
+                             f"<span style='font-size:12px'>{html.escape(f.summary)}</span></div>")
+        self.draw()
+        self.lead_claims = self.wb.lead_claims(finding_id, limit=2000)
+        c = self.lead_claims
+        self.claims_pick.options = [
+            (f"{cid} {t:%Y-%m-%d %H:%M} {labels.entity_label(p, self.wb.names)} {labels.value_label(ct)} {fund:,.2f}元", cid)
+            for cid, t, p, ct, fund in zip(c["claim_id"], c["start_time"], c["provider"], c["claim_type"], c["fund_amount"])]
+        members = [e.id for e in f.entities if e.type == "patient"][:30]
+        cards = [e.id for e in f.entities if e.type == "card"][:10]
+        cols = ["claim_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"]
+        ctx = self.wb.involving(patients=members, cards=cards)[cols] if members or cards else c[cols].iloc[:0]
+        allc = pd.concat([x for x in (c[cols], ctx) if len(x)] or [c[cols]], ignore_index=True).drop_duplicates("claim_id")
+        self.timeline.value = shaping.timeline_svg(allc, highlight=set(f.claims))
+        self.profile.value = "<div style='color:#666'>选择此页签时计算 / computed when this tab is opened</div>"
+        self.status_pick.value = self._case().status if self._case() is not None else "new"
+        self.open_seconds = time.perf_counter() - t0
+        self.say(f"已打开 / opened {finding_id}（{self.open_seconds:.2f}s）")
+        self._maybe_profile()
+
+    def draw(self) -> None:
+        f = self.wb.finding(self.lead) if self.lead else None
+        keep = [f"{e.type}:{e.id}" for e in f.entities] if f else []
+        self.graph_shown = shaping.cap_graph(self.graph_full, self.max_nodes, keep=keep)
+        self.graph.show(self.graph_shown, names=self.wb.names)
+
+    # -- graph → Python --------------------------------------------------------------------
+    @guarded
+    def _on_select(self, change: Any) -> None:
+        node = change["new"][0] if change["new"] else None
+        if not node or node not in self.graph_shown:
+            return
+        a = self.graph_shown.nodes[node]
+        rows = [f"<b>{html.escape(labels.entity_label(node, self.wb.names))}</b>"]
+        if a.get("role"):
+            rows.append(f"角色 role: {html.escape(shaping.ROLE_ZH.get(a['role'], a['role']))}")
+        if a.get("type") in labels.VALUE_ZH and a.get("type") not in ("cluster",):
+            cl = [x for _, _, d in self.graph_shown.edges(node, data=True) for x in d.get("claim_ids", [])]
+            cl += [x for _, _, d in self.graph_shown.in_edges(node, data=True) for x in d.get("claim_ids", [])]
+            rows.append(f"本线索结算 claims here: {len(set(cl))}")
+        self.node_info.value = "<br>".join(rows)
+
+    @guarded
+    def _on_activate(self, _change: Any) -> None:
+        if self.graph.activated:
+            self.expand(self.graph.activated)
+
+    @guarded
+    def expand(self, node: str | None = None, *, limit: int = 200) -> int:
+        """Add the claims touching ``node`` (default: the clicked one), the ``limit`` largest by fund."""
+        node = node or self.graph.selected_node
+        if not node:
+            raise ValueError("请先在图中点击一个节点 / click a node in the graph first")
+        if node.split(":", 1)[0] not in labels.VALUE_ZH or node.startswith(("cluster:", "context:", "group:")):
+            raise ValueError(f"此节点不能展开 / {node} cannot be expanded")
+        before = self.graph_full.number_of_nodes()
+        shaping.claims_graph(self.wb.touching(node, limit=limit), self.graph_full, mark="expanded", holders=self.wb.holders)
+        self.draw()
+        added = self.graph_full.number_of_nodes() - before
+        self.say(f"已展开 / expanded {node}: 新增 {added} 个节点 / {added} new nodes")
+        return added
+
+    # -- table → graph ---------------------------------------------------------------------
+    @guarded
+    def _on_claims(self, change: Any) -> None:
+        picked = set(change["new"])
+        nodes = sorted({str(v) for s, d, a in self.graph_shown.edges(data=True) if picked & set(a.get("claim_ids", []))
+                        for v in (s, d)})
+        self.graph.highlight = nodes
+
+    # -- case ------------------------------------------------------------------------------
+    def _reload_cases(self, select: int | None = None) -> None:
+        cl = self.wb.cases.list()
+        opts = [(f"#{r.id} {r.title}（{shaping.STATUS_ZH.get(r.status, (r.status,))[0]}）", int(r.id)) for r in cl.itertuples()]
+        _set_options(self.case_pick, opts, select if select is not None else self.case_pick.value)
+
+    def _case(self):
+        return self.wb.cases.get(int(self.case_pick.value)) if self.case_pick.value is not None else None
+
+    @guarded
+    def new_case(self) -> int:
+        """A new case from the open lead."""
+        if not self.lead:
+            raise ValueError("请先打开线索 / open a lead first")
+        f = self.wb.finding(self.lead)
+        c = self.wb.cases.create(f"{KINDS.get(f.kind, (f.kind,))[0]} {f.id[-8:]}", actor=self.wb.user, findings=[f])
+        self._reload_cases(select=c.id)
+        self.say(f"已新建案件 / new case #{c.id}")
+        return c.id
+
+    @guarded
+    def add_to_case(self) -> None:
+        """Add the clicked node (or, with none clicked, the open lead) to the picked case."""
+        if self.case_pick.value is None:
+            self.new_case()
+        cid = int(self.case_pick.value)
+        node = self.graph.selected_node
+        if node and node.split(":", 1)[0] in ("patient", "card", "doctor", "institution", "pharmacy", "terminal"):
+            t, i = node.split(":", 1)
+            role = self.graph_shown.nodes[node].get("role", "") if node in self.graph_shown else ""
+            self.wb.cases.add_entities(cid, [Entity(t, i, role)], actor=self.wb.user)
+            self.say(f"已加入案件 #{cid} / added {node} to case #{cid}")
+        elif self.lead:
+            self.wb.cases.add_findings(cid, [self.wb.finding(self.lead)], actor=self.wb.user)
+            self.say(f"已将线索加入案件 #{cid} / added the lead to case #{cid}")
+        else:
+            raise ValueError("请先点击节点或打开线索 / click a node or open a lead first")
+        self._reload_cases(select=cid)
+
+    @guarded
+    def save_note(self) -> None:
+        """Write the note on the clicked node (or on the lead) into the case's audit trail."""
+        text = self.note.value.strip()
+        if not text:
+            raise ValueError("备注为空 / the note is empty")
+        if self.case_pick.value is None:
+            raise ValueError("请先选择或新建案件 / pick or create a case first")
+        on = self.graph.selected_node or self.lead or ""
+        self.wb.cases.log(int(self.case_pick.value), actor=self.wb.user, action="note", detail={"on": on, "text": text})
+        self.note.value = ""
+        self.say(f"已保存备注 / note saved on {on}")
+
+    @guarded
+    def set_status(self) -> None:
+        if self.case_pick.value is None:
+            raise ValueError("请先选择或新建案件 / pick or create a case first")
+        cid = int(self.case_pick.value)
+        self.wb.cases.update(cid, actor=self.wb.user, status=self.status_pick.value)
+        self._reload_cases(select=cid)
+        self.say(f"案件 #{cid} 状态 / status: {labels.value_label(self.status_pick.value)}")
+
+    # -- profile ----------------------------------------------------------------------------
+    @guarded
+    def _maybe_profile(self) -> None:
+        if self.tabs.selected_index != 2 or not len(self.lead_claims):
+            return
+        prov = self.lead_claims.groupby("provider")["fund_amount"].sum().idxmax()
+        self.profile.value = shaping.profile_html(self.wb.provider_profile(prov),
+                                                  title=f"{labels.entity_label(prov, self.wb.names)} — 与同类比较 / against peers")

@@ -1,0 +1,180 @@
+"""Each kind's graph draws the evidence that defines it (planted frames, exact nodes and
+edges), folds context, aggregates big graphs; and on a demo city every kind's lead shows it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graphkit.findings import Entity, Finding
+from graphkit.workbench.kindgraph import aggregate, defining_nodes, kind_graph, lead_kind_graph, vis_elements_kind
+from graphkit.workbench.testing import make_demo
+
+
+def _claims(rows):
+    cols = ["claim_id", "patient_id", "card_id", "institution_id", "pharmacy_id", "doctor_id", "terminal_id", "start_time",
+            "fund_amount"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["start_time"] = pd.to_datetime(df["start_time"])
+    return df
+
+
+def _edges(g, rel):
+    return sorted((s, d) for s, d, k, a in g.edges(keys=True, data=True) if a.get("rel") == rel)
+
+
+def test_identity_ring_draws_the_shared_identifier_and_who_shares_it():
+    f = Finding.create("identity_ring", key=["r"], claims=["C1", "C2"],
+                       entities=[Entity("patient", "P1", "member"), Entity("patient", "P2", "member")],
+                       evidence={"identifiers": [{"kind": "device", "token": "pz:d1", "members": 2, "households": 2}]})
+    c = _claims([["C1", "P1", "K1", "H1", None, "D1", None, "2024-01-01 10:00", 10.0],
+                 ["C2", "P2", "K2", "H1", None, "D2", None, "2024-01-01 11:00", 20.0]])
+    contacts = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "kind": ["device", "device", "phone"],
+                             "value": ["pz:d1", "pz:d1", "pz:d1"]})
+    g = kind_graph(f, c, contacts=contacts)
+    assert _edges(g, "SHARES") == [("patient:P1", "identifier:device:pz:d1"), ("patient:P2", "identifier:device:pz:d1")]
+    assert defining_nodes(g) == ["identifier:device:pz:d1", "patient:P1", "patient:P2"]
+    # the two doctors (context) are one folded node
+    assert "doctor:D1" not in g and g.nodes["context:doctor"]["members"] == 2
+    assert sorted(g.nodes) == ["card:K1", "card:K2", "context:doctor", "identifier:device:pz:d1", "institution:H1",
+                               "patient:P1", "patient:P2"]
+
+
+def test_referral_loop_draws_referred_edges_both_ways_with_counts_and_fund():
+    f = Finding.create("referral_loop", key=["H1", "H2"], claims=["C1", "C2", "C3"],
+                       entities=[Entity("institution", "H1", "venue"), Entity("institution", "H2", "venue")],
+                       evidence={"cycle": ["H1", "H2"], "referral_ids": ["R1", "R2", "R3"],
+                                 "edges": [{"from": "H1", "to": "H2", "referrals": 2}, {"from": "H2", "to": "H1", "referrals": 1}]})
+    c = _claims([["C1", "P1", "K1", "H2", None, None, None, "2024-01-02", 100.0],
+                 ["C2", "P2", "K2", "H2", None, None, None, "2024-01-03", 50.0],
+                 ["C3", "P1", "K1", "H1", None, None, None, "2024-01-09", 70.0]])
+    refs = pd.DataFrame({"referral_id": ["R1", "R2", "R3"], "patient_id": ["P1", "P2", "P1"],
+                         "from_institution_id": ["H1", "H1", "H2"], "from_doctor_id": [None, None, None],
+                         "to_institution_id": ["H2", "H2", "H1"]})
+    g = kind_graph(f, c, referrals=refs)
+    assert _edges(g, "REFERRED") == [("institution:H1", "institution:H2"), ("institution:H2", "institution:H1")]
+    e = g["institution:H1"]["institution:H2"]["REFERRED"]
+    assert (e["referrals"], e["patients"], e["claims"], e["fund"]) == (2, 2, 2, 150.0)
+    assert e["text"] == "转诊 2次 · 2人 · 150元"
+    back = g["institution:H2"]["institution:H1"]["REFERRED"]
+    assert (back["referrals"], back["fund"]) == (1, 70.0)
+    # without the referrals table: the evidence's counts
+    g2 = kind_graph(f, c)
+    assert g2["institution:H2"]["institution:H1"]["REFERRED"]["referrals"] == 1
+    _, edges = vis_elements_kind(g)
+    assert "转诊 2次 · 2人 · 150元" in [x["label"] for x in edges]
+
+
+def test_referral_concentration_from_the_doctor_to_its_destinations():
+    f = Finding.create("referral_concentration", key=["doctor", "D9"], claims=["C1"],
+                       entities=[Entity("doctor", "D9", "referrer"), Entity("institution", "H1", "source"),
+                                 Entity("institution", "H5", "destination")],
+                       evidence={"referrer_type": "doctor", "destinations": {"H5": 3, "H6": 1}})
+    g = kind_graph(f, _claims([["C1", "P1", "K1", "H5", None, "D1", None, "2024-01-02", 10.0]]))
+    assert _edges(g, "REFERRED") == [("doctor:D9", "institution:H5"), ("doctor:D9", "institution:H6")]
+    assert g["doctor:D9"]["institution:H5"]["REFERRED"]["referrals"] == 3
+    assert "doctor:D9" in g and "doctor:D1" not in g  # the referrer stays; other doctors folded
+
+
+def test_phantom_stay_draws_the_stay_interval_and_claims_during_it():
+    f = Finding.create("phantom_stay", key=["stay", "S1"], claims=["S1", "C2"],
+                       entities=[Entity("patient", "P1", "patient"), Entity("institution", "H1", "venue"),
+                                 Entity("pharmacy", "Y1", "elsewhere")],
+                       evidence={"stay": {"claim_id": "S1", "institution": "H1", "admitted": "2024-02-05T09:00:00",
+                                          "discharged": "2024-02-21T09:00:00", "days": 16.0, "fund": 900.0},
+                                 "overlaps": [{"claim_id": "C2", "time": "2024-02-08T09:11:32", "provider": "pharmacy:Y1",
+                                               "fund": 30.0}]})
+    c = _claims([["S1", "P1", "K1", "H1", None, None, None, "2024-02-05 09:00", 900.0],
+                 ["C2", "P1", "K1", None, "Y1", None, None, "2024-02-08 09:11", 30.0]])
+    g = kind_graph(f, c)
+    assert g.nodes["stay:S1"]["label"] == "住院 02-05→02-21\n16天 days"
+    assert _edges(g, "STAYED") == [("patient:P1", "stay:S1")] and _edges(g, "AT") == [("stay:S1", "institution:H1")]
+    d = g["stay:S1"]["pharmacy:Y1"]["DURING"]
+    assert (d["claims"], d["fund"], d["claim_ids"]) == (1, 30.0, ["C2"])
+
+
+def test_split_stay_draws_each_stay_and_the_readmission_gap():
+    f = Finding.create("split_stay", key=["P1"], claims=["S1", "S2"],
+                       entities=[Entity("patient", "P1", "patient"), Entity("institution", "H1", "venue")],
+                       evidence={"stays": [{"claim_id": "S1", "institution": "H1", "admitted": "2024-01-01", "discharged": "2024-01-05"},
+                                           {"claim_id": "S2", "institution": "H1", "admitted": "2024-01-08", "discharged": "2024-01-12"}],
+                                 "steps": [{"from_claim": "S1", "to_claim": "S2", "gap_days": 3}]})
+    g = kind_graph(f, pd.DataFrame())
+    assert _edges(g, "READMITTED") == [("stay:S1", "stay:S2")]
+    assert g["stay:S1"]["stay:S2"]["READMITTED"]["text"].startswith("3天后再入院")
+    assert _edges(g, "STAYED") == [("patient:P1", "stay:S1"), ("patient:P1", "stay:S2")]
+
+
+def test_deceased_card_use_shows_the_death_date_and_marks_settlements_after_it():
+    f = Finding.create("deceased_card_use", key=["P1"], claims=["C1", "C2"],
+                       entities=[Entity("patient", "P1", "deceased"), Entity("card", "K1", "card")],
+                       evidence={"death_date": "2024-03-01T00:00:00"})
+    c = _claims([["C1", "P2", "K1", None, "Y1", None, None, "2024-03-05", 40.0],
+                 ["C2", "P2", "K1", None, "Y1", None, None, "2024-03-09", 60.0]])
+    g = kind_graph(f, c, holders={"K1": "P1"})
+    assert g.nodes["patient:P1"]["death_date"] == "2024-03-01" and "† 2024-03-01" in g.nodes["patient:P1"]["label"]
+    assert _edges(g, "HOLDS") == [("patient:P1", "card:K1")]
+    assert g["card:K1"]["pharmacy:Y1"]["SETTLED_AT"]["text"] == "死亡后 2笔 · 100元"
+
+
+def test_card_burst_draws_time_ordered_cards_at_the_terminal():
+    f = Finding.create("card_burst", key=["terminal", "T1"], claims=["C1", "C2", "C3", "C4"],
+                       entities=[Entity("terminal", "T1", "terminal"), Entity("pharmacy", "Y1", "venue")],
+                       evidence={"bursts": [{"start": "2024-02-25T22:00:00", "end": "2024-02-25T22:10:00", "distinct_cards": 3}]})
+    c = _claims([["C3", "P3", "K3", None, "Y1", None, "T1", "2024-02-25 22:09", 5.0],
+                 ["C1", "P1", "K1", None, "Y1", None, "T1", "2024-02-25 22:01", 5.0],
+                 ["C2", "P2", "K2", None, "Y1", None, "T1", "2024-02-25 22:05", 5.0],
+                 ["C4", "P4", "K4", None, "Y1", None, "T1", "2024-02-26 09:00", 5.0]])  # outside the burst
+    g = kind_graph(f, c)
+    bn = f"burst:{f.id}:1"
+    seq = sorted((a["order"], s, a["text"]) for s, d, k, a in g.edges(keys=True, data=True) if a.get("rel") == "IN_BURST")
+    assert seq == [(1, "card:K1", "#1 22:01:00"), (2, "card:K2", "#2 22:05:00"), (3, "card:K3", "#3 22:09:00")]
+    assert _edges(g, "AT") == [(bn, "terminal:T1")] and g.nodes[bn]["label"].startswith("第1次 burst 02-25 22:00–22:10")
+
+
+def test_big_graphs_are_aggregated_per_provider():
+    f = Finding.create("shared_card", key=["x"], claims=[f"C{i}" for i in range(400)],
+                       entities=[Entity("pharmacy", "Y1", "venue")])
+    c = _claims([[f"C{i}", f"P{i}", f"K{i}", None, "Y1" if i % 2 else "Y2", None, None, "2024-01-01", 1.0] for i in range(400)])
+    g = kind_graph(f, c, max_nodes=300)
+    assert sorted(g.nodes) == ["group:card@pharmacy:Y1", "group:card@pharmacy:Y2", "group:patient@pharmacy:Y1",
+                               "group:patient@pharmacy:Y2", "pharmacy:Y1", "pharmacy:Y2"]
+    assert g["group:card@pharmacy:Y1"]["pharmacy:Y1"]["SETTLED_AT"]["claims"] == 200
+    assert g.nodes["group:patient@pharmacy:Y2"]["members"] == 200
+    assert aggregate(g, 300) is g  # small enough: unchanged
+
+
+@pytest.fixture(scope="module")
+def wb(tmp_path_factory):
+    from graphkit.workbench.data import Workbench
+
+    d = make_demo(tmp_path_factory.mktemp("wb-kinds") / "city", patients=3000)
+    return Workbench.open(d["store"], d["findings"], user="t", cases=tmp_path_factory.mktemp("c") / "cases.sqlite")
+
+
+def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
+    seen = set()
+    for fid, f in wb.findings.items():
+        g = lead_kind_graph(wb, fid)
+        assert {f"{e.type}:{e.id}" for e in f.entities} <= set(g.nodes), f.kind
+        rels = {a.get("rel") for _, _, a in g.edges(data=True)}
+        if f.kind == "identity_ring":
+            for d in f.evidence["identifiers"]:
+                n = f"identifier:{d['kind']}:{d['token']}"
+                assert g.in_degree(n) >= 2, (f.id, n)
+        elif f.kind == "referral_loop":
+            cyc = f.evidence["cycle"]
+            for e in f.evidence["edges"]:
+                assert g.has_edge(f"institution:{e['from']}", f"institution:{e['to']}", key="REFERRED"), (f.id, e)
+            assert len(cyc) >= 2
+        elif f.kind == "referral_concentration":
+            assert "REFERRED" in rels
+        elif f.kind in ("phantom_stay", "split_stay"):
+            assert any(str(v).startswith("stay:") for v in g.nodes) and "STAYED" in rels
+        elif f.kind == "deceased_card_use":
+            assert any(a.get("death_date") for _, a in g.nodes(data=True))
+        elif f.kind == "card_burst":
+            assert "IN_BURST" in rels and any(str(v).startswith("burst:") for v in g.nodes)
+        seen.add(f.kind)
+    assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
+            "deceased_card_use", "card_burst"} <= seen
