@@ -122,6 +122,10 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
         args = p.parse_args(list(args) if args is not None else None)
     env, nb = resolve(args, os.environ)
     cmd = lab_command(args, nb)
+    if not args.dry_run:
+        from ..extras import require_extra
+
+        require_extra("lab", "jupyterlab", "ipywidgets", "pyvis", "jinja2", "matplotlib", part="graphkit lab")
     if args.dry_run:
         for k, v in sorted(env.items()):
             print(f"{k}={v}")
