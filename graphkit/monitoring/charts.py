@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import GraphkitError
 from .constants import _PROVIDER_COLS
 
 
@@ -17,11 +16,12 @@ _CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "We
 
 
 def _plt():
-    try:
-        import matplotlib.pyplot as plt
-        from matplotlib import font_manager
-    except ImportError:  # pragma: no cover - matplotlib is a dependency
-        raise GraphkitError("charts need matplotlib: pip install matplotlib") from None
+    from ..extras import require_extra
+
+    require_extra("lab", "matplotlib", part="graphkit.monitoring charts (图表 / charts)")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
     have = {f.name for f in font_manager.fontManager.ttflist}
     cjk = [f for f in _CJK_FONTS if f in have]
     if cjk:

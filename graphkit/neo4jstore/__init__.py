@@ -11,8 +11,12 @@ Examples
 ...     findings = graphkit.scan(Neo4jStore(conn)).findings
 """
 
-from .loader import Neo4jLoadResult, load_bundle_neo4j
-from .runner import Connection, Neo4jError, connection_from_env
-from .store import SERVER_SIDE, Neo4jStore
+from ..extras import require_extra
+
+require_extra("neo4j", "neo4j", part="graphkit.neo4jstore (Neo4j 图数据库 / graph database)")
+
+from .loader import Neo4jLoadResult, load_bundle_neo4j  # noqa: E402
+from .runner import Connection, Neo4jError, connection_from_env  # noqa: E402
+from .store import SERVER_SIDE, Neo4jStore  # noqa: E402
 
 __all__ = ["Connection", "Neo4jError", "connection_from_env", "Neo4jLoadResult", "load_bundle_neo4j", "Neo4jStore", "SERVER_SIDE"]

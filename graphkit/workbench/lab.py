@@ -159,6 +159,10 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
         p = argparse.ArgumentParser(prog="graphkit lab", description="JupyterLab workbench / 调查工作台")
         add_arguments(p)
         args = p.parse_args(list(args) if args is not None else None)
+    if not args.dry_run:
+        from ..extras import require_extra
+
+        require_extra("lab", "jupyterlab", "ipywidgets", "anywidget", "pyvis", "jinja2", "matplotlib", part="graphkit lab")
     if args.dry_run:
         env, nb = resolve(args, os.environ)
         for k, v in sorted(env.items()):

@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import networkx as nx
-from jinja2 import Environment
+
+from ..extras import require_extra
+
+require_extra("lab", "jinja2", "pyvis", part="graphkit.workbench graph pages (关系图 / pyvis)")
+
+from jinja2 import Environment  # noqa: E402
 
 from .shaping import REL_ZH, TYPE_STYLE, layout_positions, vis_elements
 

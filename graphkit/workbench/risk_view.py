@@ -21,7 +21,11 @@ from __future__ import annotations
 import html as _html
 from typing import Any
 
-import ipywidgets as W
+from ..extras import require_extra
+
+require_extra("lab", "ipywidgets", part="graphkit.workbench risk view (调查工作台 / workbench)")
+
+import ipywidgets as W  # noqa: E402
 
 from ..risk import explain_provider, provider_risk
 from ..risk.explain import PART_NAMES

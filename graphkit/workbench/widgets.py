@@ -23,7 +23,11 @@ import traceback
 from datetime import date
 from typing import Any, Callable
 
-import ipywidgets as W
+from ..extras import require_extra
+
+require_extra("lab", "ipywidgets", part="graphkit.workbench widgets (调查工作台 / workbench)")
+
+import ipywidgets as W  # noqa: E402
 import networkx as nx
 import pandas as pd
 
