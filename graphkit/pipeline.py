@@ -23,9 +23,9 @@ __all__ = ["scan_to", "format_scan_summary", "run_demo"]
 
 
 def _audit(action: str, **details: Any) -> None:
-    from .audit import default_log
+    from .guard.client import record
 
-    default_log().append(action, **details)
+    record(action, **details)  # through the guard where one runs (actor: the OS account), else the local log
 
 
 def scan_to(store: Any, out: str | Path, kinds: Iterable[str] | None = None, params: dict | None = None, *,

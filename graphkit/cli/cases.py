@@ -15,14 +15,18 @@ __all__ = ["register"]
 
 
 def cmd_dossier(a: argparse.Namespace) -> int:
-    from ..audit import default_log
     from ..dossier import verify_dossier, write_dossier
     from ..findings import read_findings
 
     if a.target == "verify":
         if not a.path:
             raise UsageError("用法 / usage: graphkit dossier verify DIR")
-        v = verify_dossier(a.path, audit=None if a.no_audit_check else default_log(), public_key=a.public_key)
+        from ..guard.auditlog import active_log, trusted_key
+
+        log = active_log()
+        key = trusted_key(a.public_key, log)
+        print(key)
+        v = verify_dossier(a.path, audit=None if a.no_audit_check else log, public_key=key.verifier)
         print(v)
         return 0 if v.ok else 1
     if a.target == "sign-off":
@@ -111,17 +115,35 @@ def _dossier_for_case(a: argparse.Namespace, case_id: int, rep: Any, clear: Any)
 
 
 def cmd_audit(a: argparse.Namespace) -> int:
-    from ..audit import AuditLog, current_actor, default_log
-    from ..roles import require
+    from ..audit import AuditLog, current_actor
+    from ..guard.auditlog import GuardAuditLog, active_log, trusted_key
 
-    require(current_actor(), "audit", what="read the audit log")
-    log = AuditLog(a.log) if a.log else default_log()
+    active: Any = active_log()
+    guarded = isinstance(active, GuardAuditLog)
+    if not guarded:  # in guarded mode the guard's roles file decides (reading entries needs 'audit' there)
+        from ..roles import require
+
+        require(current_actor(), "audit", what="read the audit log")
+    if a.public_key and guarded and not a.log:
+        raise UsageError("守护进程的日志由守护进程核验；--public-key 需与 --log FILE（日志副本）同用 / the guard verifies "
+                         "its own log: use --public-key with --log FILE (a copy of the log)")
+    key = None
+    log: Any = active
+    if a.log or a.public_key:
+        key = trusted_key(a.public_key, active)  # guarded: the guard's key unless --public-key
+        log = AuditLog(a.log or active.path, public_key=key.verifier)
     if a.action == "verify":
         from ..dossier.seal import local_key_note
 
+        if log is active and guarded:
+            st = log.status()
+            print(f"守护进程的审计日志 / the guard's audit log ({log.path}, guard account {st['peer_account']}, "
+                  f"uid {st['peer_uid']})")
+        else:
+            print(key or trusted_key(None, active))
         v = log.verify()
         print(f"{log.path}: {v}")
-        note = local_key_note(log.verifier()) if v.status != "no_key" else ""
+        note = local_key_note(log.verifier()) if v.status != "no_key" and not isinstance(log, GuardAuditLog) else ""
         if note:
             print(f"  注意 / note: {note}")
         bad = not v.ok
@@ -135,7 +157,7 @@ def cmd_audit(a: argparse.Namespace) -> int:
                                     else "案件记录被改动 / case database TAMPERED:\n  " + "\n  ".join(problems)))
             bad = bad or bool(problems)
         return 1 if bad else 0
-    entries = list(log.entries())
+    entries = list(log.entries(a.tail) if isinstance(log, GuardAuditLog) else log.entries()) if a.tail else []
     for e in entries[len(entries) - a.tail:] if a.tail else []:
         print(f"{e['seq']:>6} {e['at']} {e['actor']:<12} {e['action']:<16} {json.dumps(e['details'], ensure_ascii=False)[:160]}")
     return 0
@@ -188,8 +210,9 @@ def register(sub: Any) -> None:
     do.add_argument("--date", metavar="YYYY-MM-DD", help="与 sign-off 同用：签核日期 / with sign-off: the date (default: today)")
     do.add_argument("--note", default="", metavar="TEXT", help="与 sign-off 同用：审核意见 / with sign-off: the reviewer's note")
     do.add_argument("--public-key", metavar="PEM",
-                    help="与 verify 同用：信任的签名公钥 / with verify: the signer's public key to trust "
-                         "(default: GRAPHKIT_AUDIT_PUBKEY or the local key)")
+                    help="与 verify 同用：信任的签名公钥（会注明为调用者指定）/ with verify: the signer's public key to trust, "
+                         "reported as given by you (default: the guard's key where a guard runs, else GRAPHKIT_AUDIT_PUBKEY "
+                         "or the local key)")
     do.set_defaults(func=cmd_dossier)
 
     au = sub.add_parser("audit", help="审计日志 / verify or show the audit log", formatter_class=HelpFormatter,
@@ -199,6 +222,9 @@ def register(sub: Any) -> None:
     au.add_argument("action", choices=["verify", "show"], help="verify 校验 / check; show 显示 / list")
     au.add_argument("--log", metavar="FILE",
                     help="审计日志文件 / audit log file (default: GRAPHKIT_AUDIT_LOG or ~/.local/share/graphkit/audit.jsonl)")
+    au.add_argument("--public-key", metavar="PEM",
+                    help="与 verify --log 同用：信任的签名公钥（会注明）/ with verify: the public key to trust, reported as given "
+                         "(default: the guard's key where a guard runs, else GRAPHKIT_AUDIT_PUBKEY or the local key)")
     au.add_argument("--tail", type=int_at_least(0, "条数 / count"), default=20, metavar="N",
                     help="show 显示的最近条数 / entries shown by show")
     au.add_argument("--cases", metavar="FILE",

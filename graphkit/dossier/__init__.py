@@ -30,11 +30,12 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .._failpoints import failpoint
-from ..audit import AuditLog, default_log, require_intact
+from ..audit import AuditLog, require_intact
 from ..errors import GraphkitError
 from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
 from .build import SOFTWARE_VERSION, DossierContent, assemble
+from ..guard.auditlog import active_log
 from ..guard.exports import tokens_in as _tokens_in
 from .redact import ClearSource
 from .legal import LegalBasis
@@ -227,7 +228,7 @@ def write_dossier(
     rb = rulebook if isinstance(rulebook, Rulebook) else Rulebook.load(rulebook)
     lb = legal_basis if isinstance(legal_basis, LegalBasis) else LegalBasis.load(legal_basis)
     gate = ExportGate(audit)  # the guard (always for clear data) or the local log; the OS account acts
-    log = gate.log if gate.log is not None else (audit or default_log())  # where sign-offs are looked up
+    log = gate.log if gate.log is not None else (audit or active_log())  # where sign-offs are looked up
     try:
         gate.check(clear=clear_source is not None)
         who = actor_label(gate.account, actor or gate.display)  # ``actor`` is a display name only

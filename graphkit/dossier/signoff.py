@@ -22,7 +22,8 @@ import json
 import time
 from typing import Any, Iterable
 
-from ..audit import AuditLog, default_log, require_intact
+from ..audit import AuditLog, require_intact
+from ..guard.auditlog import active_log
 from ..errors import GraphkitError
 
 __all__ = ["sign_off", "evidence_digest", "find_sign_off", "DECISIONS", "SIGN_OFF_ACTION"]
@@ -68,7 +69,7 @@ def sign_off(cases: Any, case_id: int, *, reviewer: str, decision: str, level: s
     digest = evidence_digest([f.id for f in case.findings], case.claims, [f"{e.type}:{e.id}" for e in case.entities])
     record = {"case_id": f"CASE-{case.id:06d}", "reviewer": reviewer, "date": date, "decision": decision,
               "level": level, "note": note, "digest": digest}
-    log = audit or default_log()
+    log = audit or active_log()
     require_intact(log)
     entry = log.append(SIGN_OFF_ACTION, actor=reviewer, **record)
     cases.log(case.id, actor=reviewer, action="sign_off", detail={**record, "audit_seq": entry["seq"]})
@@ -88,7 +89,7 @@ def find_sign_off(trail: list[dict[str, Any]], case_id: str, digest: str, audit:
         return None
     if rec.get("case_id") != case_id or rec.get("digest") != digest:
         return None
-    log = audit or default_log()
+    log = audit or active_log()
     match = {k: rec.get(k) for k in ("case_id", "reviewer", "date", "decision", "level", "digest")}
     if not any(e["seq"] == rec.get("audit_seq") for e in log.find(SIGN_OFF_ACTION, **match)):
         return None

@@ -27,7 +27,7 @@ from ..errors import GraphkitError
 from ..identity import display_name, os_account
 from ..pseudo import Pseudonymiser, demo_key_allowed, resolve_key
 from ..roles import PermissionDenied
-from .protocol import recv_message, send_message
+from .protocol import PeerCredentials, peer_credentials, recv_message, send_message
 
 __all__ = ["GuardClient", "GuardUnavailable", "GuardRefused", "GuardDenied", "guard_socket", "require_guard", "record",
            "GuardPseudonymiser", "pseudonymiser_for", "DEFAULT_SOCKET", "BATCH"]
@@ -87,6 +87,11 @@ class GuardClient:
             err = reply.get("error", "refused")
             raise (GuardDenied if reply.get("code") == "denied" else GuardRefused)(err)
         return reply
+
+    @property
+    def peer(self) -> "PeerCredentials":
+        """The guard process as the kernel reports it (pid, uid, gid): not what the guard says."""
+        return peer_credentials(self._sock)
 
     def close(self) -> None:
         self._sock.close()

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._config import load_toml
-from ..audit import AuditLog
+from ..audit import AuditLog, AuditVerification
 from ..errors import GraphkitError
 from ..identity import account_of_uid
 from ..pseudo import DEMO_KEY, Pseudonymiser, check_key_strength
@@ -67,6 +67,12 @@ RESERVED_ACTIONS = frozenset({"dossier_export", "clear_release", "keep_personal"
 MAX_BATCH = 200_000
 _ACTION = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CLIENT_KEYS_REFUSED = frozenset({"actor", "account", "uid", "pid", "display_name", "by_guard"})
+CASE_CHANGE = "case_change"  # graphkit.workbench.case_chain.ACTION
+#: ``find`` without the ``audit`` permission: the action and the fields the caller must name
+_FIND_OPEN = {"dossier_export": ("manifest_sha256",), CASE_CHANGE: ("cases_db",),
+              "dossier_sign_off": ("case_id", "digest")}
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class GuardSetupError(GraphkitError):
@@ -148,6 +154,22 @@ def _check_log(path: Path) -> Path:
     return path
 
 
+def _check_anchor_dir(config: "GuardConfig", log_path: Path) -> Path:
+    """Where the signed checkpoints are anchored: ``anchor_dir`` (default ``anchors/`` beside the
+    log), created 0755 when absent; it must be owned by the service account or root and closed
+    to writes by group and others."""
+    d = Path(config.anchor_dir) if config.anchor_dir else log_path.resolve().parent / "anchors"
+    if not d.exists():
+        _check_folder(d.resolve().parent, "anchor folder", (0, os.geteuid()))
+        d.mkdir(mode=0o755)
+    st = d.stat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (0, os.geteuid()) or st.st_mode & 0o022:
+        raise GuardSetupError(f"守护进程拒绝启动 / guard refuses to start: anchor folder {d} must be a folder owned by the "
+                              f"service account {account_of_uid(os.geteuid())} or root that group and others may not write "
+                              f"(owner {account_of_uid(st.st_uid)}, mode {stat.S_IMODE(st.st_mode):o})")
+    return d
+
+
 def _read_key_file(path: Path) -> bytes:
     raw = path.read_bytes()
     data = raw.strip() if all(32 <= b < 127 or b in b"\r\n\t " for b in raw) else raw
@@ -171,8 +193,8 @@ class GuardConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "GuardConfig":
-        """Read ``guard.toml`` (keys: socket, roles, audit_log, key_file, signing_key, socket_mode,
-        allow_demo_key); the file itself must be the administrator's."""
+        """Read ``guard.toml`` (keys: socket, roles, audit_log, key_file, signing_key, anchor_dir,
+        socket_mode, allow_demo_key); the file itself must be the administrator's."""
         check_admin_file(path, "guard config")
         data, source = load_toml(path, "", "guard config")
         missing = [k for k in ("socket", "roles", "audit_log") if not data.get(k)]
@@ -221,7 +243,9 @@ class Guard:
             signer = Signer.from_file(config.signing_key)
         self.signer = signer
         self._log_path = _check_log(Path(config.audit_log))
-        self._lock = threading.Lock()
+        self._anchor_dir = _check_anchor_dir(config, self._log_path) if self.signer is not None else None
+        self._lock = threading.RLock()
+        self._case_rows: dict[str, int] | None = None  # cases_db -> highest audit-row id recorded (built lazily)
         self._clear_cache: dict[tuple, dict[str, tuple[str, str]]] = {}
         v = self._log().verify()
         if not v.ok:
@@ -233,7 +257,7 @@ class Guard:
     def _log(self) -> AuditLog:
         if self.signer is not None:
             try:
-                return AuditLog(self._log_path, signer=self.signer, anchor_dir=self.config.anchor_dir)  # signed checkpoints
+                return AuditLog(self._log_path, signer=self.signer, anchor_dir=self._anchor_dir)  # signed checkpoints
             except TypeError:  # an AuditLog without signing
                 pass
         return AuditLog(self._log_path)
@@ -279,7 +303,8 @@ class Guard:
         return {"account": conn.account, "uid": conn.cred.uid, "role": role,
                 "permissions": list(roles.data["roles"][role].get("permissions", [])),
                 "key_id": self._pseudo.key_id, "signer_key_id": getattr(self.signer, "key_id", None),
-                "public_pem": getattr(self.signer, "public_pem", None), "guard_pid": os.getpid()}
+                "public_pem": getattr(self.signer, "public_pem", None), "guard_pid": os.getpid(),
+                "guard_account": account_of_uid(os.geteuid())}
 
     def op_append(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
         action, details = req.get("action"), req.get("details") or {}
@@ -292,7 +317,37 @@ class Guard:
         bad = sorted(set(details) & _CLIENT_KEYS_REFUSED) + (["actor"] if "actor" in req else [])
         if bad:
             raise _Denied(f"拒绝伪造记录 / refused: a client may not set {bad}; the guard records who you are from the kernel")
+        if action == CASE_CHANGE:
+            with self._lock:  # the check and the append are one step: no row id recorded twice
+                self._check_case_change(details)
+                entry = self._record(conn, action, req.get("display"), **details)
+                self._case_rows[details["cases_db"]] = max([self._case_rows.get(details["cases_db"], 0)]
+                                                          + [int(r[0]) for r in details["rows"]])
+            return {"entry": entry}
         return {"entry": self._record(conn, action, req.get("display"), **details)}
+
+    def _check_case_change(self, d: dict[str, Any]) -> None:
+        """A ``case_change`` has exactly the fields :mod:`graphkit.workbench.case_chain` writes, and
+        its audit-row ids are new for that case database: an edited row cannot be recorded again."""
+        if set(d) != {"cases_db", "case_id", "rows", "state_sha256"}:
+            raise _BadRequest(f"case_change needs exactly cases_db, case_id, rows, state_sha256; got {sorted(d)}")
+        rows = d["rows"]
+        if not (isinstance(d["cases_db"], str) and _HEX32.fullmatch(d["cases_db"]) and isinstance(d["case_id"], int)
+                and isinstance(d["state_sha256"], str) and _HEX64.fullmatch(d["state_sha256"]) and isinstance(rows, list)
+                and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], int) and isinstance(r[1], str)
+                        and _HEX64.fullmatch(r[1]) for r in rows)):
+            raise _BadRequest("case_change: cases_db (32 hex), case_id (int), rows ([[id, sha256], …]), state_sha256 (sha256)")
+        if self._case_rows is None:
+            self._case_rows = {}
+            for e in self._log().entries():
+                if e.get("action") == CASE_CHANGE:
+                    db = e["details"].get("cases_db")
+                    self._case_rows[db] = max([self._case_rows.get(db, 0)] + [int(r[0]) for r in e["details"].get("rows", [])])
+        last = self._case_rows.get(d["cases_db"], 0)
+        old = sorted(int(r[0]) for r in rows if int(r[0]) <= last)
+        if old:
+            raise _Denied(f"拒绝重复登记 / refused: case audit row(s) {old[:5]} of database {d['cases_db']} were recorded "
+                          f"before (rows up to {last} are on record); a changed row cannot be recorded again")
 
     def op_open_load(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
         self._require(conn, "load", "load with the pseudonymisation key")
@@ -354,13 +409,41 @@ class Guard:
 
     def op_lookup_export(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
         sha = str(req.get("manifest_sha256") or "")
-        hits = self._log().find("dossier_export", manifest_sha256=sha) if sha else []
-        return {"entries": [{k: e[k] for k in ("seq", "at", "actor", "hash")} for e in hits]}
+        rep = self.op_find(conn, {"action": "dossier_export", "match": {"manifest_sha256": sha}}) if sha else {"entries": []}
+        return {**rep, "entries": [{k: e[k] for k in ("seq", "at", "actor", "hash")} for e in rep["entries"]]}
+
+    def _verdict(self) -> tuple[AuditVerification, dict[str, Any]]:
+        v = self._log().verify()
+        return v, {"ok": v.ok, "status": v.status, "entries": v.entries, "signed_entries": v.signed_entries,
+                   "key_id": v.key_id, "checkpoint_at": v.checkpoint_at, "problem": v.problem, "line": v.line, "text": str(v)}
 
     def op_verify_log(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
+        """The verdict on the guard's log for any caller (counts, status, key id: no entry content)."""
+        return self._verdict()[1]
+
+    def op_find(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
+        """Entries of one action matching ``match``, from the log's verified part, with the log's verdict.
+        Without ``audit`` a caller names what it holds: a manifest hash, a case database id, a sign-off."""
+        action, match = req.get("action"), req.get("match") or {}
+        if not isinstance(action, str) or not isinstance(match, dict):
+            raise _BadRequest("find needs action (text) and match (an object)")
+        need = _FIND_OPEN.get(action)
+        if need is None or not all(isinstance(match.get(k), str) and match.get(k) for k in need):
+            self._require(conn, "audit", f"read '{action}' records of the audit log"
+                          + (f" without naming {', '.join(need)}" if need else ""))
+        v, verdict = self._verdict()
+        limit = (v.signed_entries if v.status == "intact" else v.entries) if v.ok else 0
+        hits = [e for e in self._log().find(action, **match) if int(e["seq"]) <= limit]
+        return {"entries": hits, "log": verdict}
+
+    def op_show_log(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
+        """The last ``tail`` entries (``audit``)."""
         self._require(conn, "audit", "read the audit log")
-        v = self._log().verify()
-        return {"ok": v.ok, "entries": v.entries, "problem": v.problem, "line": v.line, "text": str(v)}
+        tail = req.get("tail", 20)
+        if not isinstance(tail, int) or tail < 0:
+            raise _BadRequest("tail must be a whole number ≥ 0")
+        entries = list(self._log().entries())
+        return {"entries": entries[len(entries) - tail:] if tail else []}
 
     def _clear_table(self, bundle: str) -> dict[str, tuple[str, str]]:
         from ..dossier.redact import ClearSource

@@ -42,7 +42,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from ..audit import AuditLog, default_log
+from ..audit import AuditLog
 from ..errors import GraphkitError
 from .case_chain import ACTION, change_details, verify_cases
 from ..findings import ENTITY_TYPES, KINDS, Entity, Finding
@@ -152,6 +152,12 @@ class Case:
         return sorted({f.kind for f in self.findings})
 
 
+def _active_log() -> Any:
+    from ..guard.auditlog import active_log
+
+    return active_log()
+
+
 class CaseStore:
     """Cases in a SQLite file (created on first use; safe to open from several kernels).
 
@@ -162,15 +168,16 @@ class CaseStore:
     store_fingerprint
         Recorded on new cases, so a case says which data it was built on.
     audit
-        The audit log every change is recorded in (default :func:`graphkit.audit.default_log`);
-        anything with the same ``append``/``find``/``verify`` can stand in (the guard's client).
+        The audit log every change is recorded in (default: the guard's log where a guard runs,
+        :class:`graphkit.guard.auditlog.GuardAuditLog`, else :func:`graphkit.audit.default_log`);
+        anything with the same ``append``/``find``/``verify`` can stand in.
     """
 
     def __init__(self, path: str | Path, *, store_fingerprint: str = "", audit: AuditLog | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.store_fingerprint = store_fingerprint
-        self.audit_log = audit if audit is not None else default_log()
+        self.audit_log = audit if audit is not None else _active_log()
         self._pending: dict[int, dict[int, dict[str, Any]]] = {}
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
