@@ -80,7 +80,7 @@ class GuardAuditLog:
 
     def verify(self) -> AuditVerification:
         """The guard's verdict on its log."""
-        r = self._call("verify_log")
+        r = self._call("verify_log")["log"]
         return AuditVerification(bool(r["ok"]), int(r["entries"]), r.get("problem") or "", r.get("line"),
                                  status=r.get("status", "intact" if r["ok"] else "tampered"),
                                  signed_entries=int(r.get("signed_entries") or 0), key_id=r.get("key_id") or "",

@@ -418,8 +418,8 @@ class Guard:
                    "key_id": v.key_id, "checkpoint_at": v.checkpoint_at, "problem": v.problem, "line": v.line, "text": str(v)}
 
     def op_verify_log(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
-        """The verdict on the guard's log for any caller (counts, status, key id: no entry content)."""
-        return self._verdict()[1]
+        """The verdict on the guard's log for any caller (``log``: ok, status, counts, key id; no entry content)."""
+        return {"log": self._verdict()[1]}
 
     def op_find(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
         """Entries of one action matching ``match``, from the log's verified part, with the log's verdict.

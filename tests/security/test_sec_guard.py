@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 
 from graphkit.audit import AuditLog
+from graphkit.signing import generate_keypair
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +81,10 @@ class World:
 
     def log(self) -> list[dict]:
         return list(AuditLog(self.log_path).entries())
+
+    def verify_log(self):
+        """The guard's log checked here (as root) with the guard's public key and anchor."""
+        return AuditLog(self.log_path, public_key=self.pub, anchor_dir=self.anchors).verify()
 
 
 def _useradd(name: str) -> None:
@@ -137,8 +142,14 @@ def world():
         key = etc / "pseudo.key"
         key.write_text(secrets.token_hex(32), "utf-8")
         _own(key, w.uid["svc"], w.gid["svc"], 0o600)
+        # the signing key: the service account's alone; its public half published in /etc for everyone
+        w.signing_key, w.pub, w.anchors = var / "signing.pem", etc / "guard-signing.pub", base / "anchors"
+        w.kid = generate_keypair(w.signing_key, w.pub)
+        _own(w.signing_key, w.uid["svc"], w.gid["svc"], 0o600)
+        w.anchors.mkdir()
+        _own(w.anchors, w.uid["svc"], w.gid["svc"], 0o755)
         (etc / "guard.toml").write_text(f'socket = "{w.sock}"\nroles = "{etc / "roles.toml"}"\naudit_log = "{w.log_path}"\n'
-                                        f'key_file = "{key}"\n', "utf-8")
+                                        f'key_file = "{key}"\nsigning_key = "{w.signing_key}"\nanchor_dir = "{w.anchors}"\n', "utf-8")
         os.chmod(etc / "guard.toml", 0o644)
         # the bundle (clear personal data) is readable by the service account and the investigator only
         generate_city(w.bundle, patients=1000, seed=5, months=3)
@@ -199,7 +210,9 @@ def test_the_load_went_through_the_guard_as_the_investigator(world):
     assert [e["action"] for e in log[:4]] == ["guard_start", "load_key_use", "load_key_use_end", "load"]
     assert log[0]["actor"] == w.names["svc"] and {e["actor"] for e in log[1:4]} == {w.names["inv"]}
     assert log[2]["details"]["tokenised"] > 1000  # names, ID numbers, contacts: the guard computed every token
-    assert AuditLog(w.log_path).verify().ok
+    v = w.verify_log()
+    assert (v.ok, v.status, v.key_id) == (True, "intact", w.kid)  # signed by the guard, anchored where it alone writes
+    assert len(list(w.anchors.glob("*.json"))) == 1
     st = w.log_path.stat()
     assert st.st_uid == w.uid["svc"] and st.st_mode & 0o777 == 0o640
     assert not _clear_values_under(w.store, w.clear_ids)  # the store holds pseudonyms only
@@ -230,7 +243,9 @@ ANALYST_PROBES = textwrap.dedent("""
         attempt("guard_tokenise", lambda: c.call("tokenise", values=["110105198001011234"]))
         attempt("guard_open_load", lambda: c.call("open_load", bundle=bundle))
         attempt("guard_reveal", lambda: c.call("reveal", bundle=bundle, tokens=["pz:00"]))
-        attempt("guard_verify_log", lambda: c.call("verify_log"))
+        attempt("guard_show_log", lambda: c.call("show_log", tail=5))
+        attempt("guard_find_loads", lambda: c.call("find", action="load_key_use", match={}))
+        out["verify_log"] = c.call("verify_log")
         out["own_scan_record"] = c.call("append", action="scan", details={"findings": 1})["entry"]["actor"]
         out["status"] = c.call("status")
     print(json.dumps(out))
@@ -283,8 +298,8 @@ def test_attack5_analyst_cannot_truncate_empty_or_delete_the_log(world, probes):
     res, before = probes
     for probe in ("truncate_log", "empty_log", "delete_log", "rename_log", "read_key", "read_bundle"):
         assert res[probe].startswith("PermissionError"), (probe, res[probe])
-    v = AuditLog(w.log_path).verify()
-    assert v.ok and v.entries >= before + 1  # intact, and it grew by the analyst's own scan record only
+    v = w.verify_log()
+    assert v.status == "intact" and v.entries >= before + 1  # intact, and it grew by the analyst's own scan record only
 
 
 def test_attack6_forged_records_are_refused(world, probes):
@@ -296,7 +311,8 @@ def test_attack6_forged_records_are_refused(world, probes):
     assert res["guard_forged_start"].startswith("GuardDenied")
     assert res["guard_tokenise"].startswith("GuardDenied")  # no tokenising oracle for guessing ID numbers
     assert res["guard_open_load"].startswith("GuardDenied") and res["guard_reveal"].startswith("GuardDenied")
-    assert res["guard_verify_log"].startswith("GuardDenied")
+    assert res["guard_show_log"].startswith("GuardDenied") and res["guard_find_loads"].startswith("GuardDenied")
+    assert (res["verify_log"]["log"]["status"], res["verify_log"]["log"]["key_id"]) == ("intact", w.kid)  # the verdict only
     log = w.log()
     assert not [e for e in log if e["actor"] == "zhang.wei" or e["details"].get("manifest_sha256") in ("0" * 64, "f" * 64)]
     assert [e["action"] for e in log if e["actor"] == w.names["ana"]].count("scan") == 1
@@ -341,7 +357,7 @@ def test_attack7_clear_export_is_recorded_first_or_refused(world):
     assert r.returncode == 1 and "audit log cannot be written" in r.stderr
     assert not out.exists() and not list(inv.glob(".police-refused*"))
     assert sorted(_clear_values_under(inv, w.clear_ids)) == sorted(shown)  # only the recorded export holds clear IDs
-    assert AuditLog(w.log_path).verify().ok
+    assert w.verify_log().status == "intact"
 
 
 def test_keep_personal_needs_the_role_and_a_reason(world):
@@ -350,4 +366,133 @@ def test_keep_personal_needs_the_role_and_a_reason(world):
               env={"GRAPHKIT_USER": "zhang.wei"})
     assert r.returncode == 1 and "permission denied" in r.stderr and not (w.base / "ana" / "s").exists()
     r = w.cli("inv", "load", str(w.bundle), "--store", str(w.base / "inv" / "s"), "--keep-personal")
-    assert r.returncode == 1 and "--reason" in r.stderr and not (w.base / "inv" / "s").exists()
+    assert r.returncode == 2 and "--reason" in r.stderr  # a usage error (exit 2) and not (w.base / "inv" / "s").exists()
+
+
+def test_analyst_verifies_the_guards_signed_log(world):
+    w = world
+    own = w.base / "ana" / "own.pem"
+    r = w.run("ana", ["-c", f"from graphkit.signing import generate_keypair; generate_keypair({str(own)!r})"])
+    assert r.returncode == 0, r.stderr
+    r = w.cli("ana", "audit", "verify", env={"GRAPHKIT_AUDIT_PUBKEY": f"{own}.pub"})  # their own key: ignored
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"guard account {w.names['svc']}, uid {w.uid['svc']}" in r.stdout
+    assert f"audit log intact: {len(w.log())} entries, head signed by key {w.kid}" in r.stdout
+    r = w.run("ana", ["-c", f"open({str(w.signing_key)!r}, 'rb')"])
+    assert r.returncode == 1 and "PermissionError" in r.stderr  # the analyst cannot read the private key
+
+
+def _rechain(lines: list[bytes], edit) -> bytes:
+    """The log with ``edit`` applied to each entry and the hash chain recomputed (a forger's rewrite)."""
+    from graphkit.audit import GENESIS, _FIELDS, _entry_hash
+
+    prev, out = GENESIS, []
+    for line in lines:
+        e = json.loads(line)
+        edit(e)
+        body = {k: e[k] for k in _FIELDS} | ({"key": e["key"]} if "key" in e else {})
+        body["prev"] = prev
+        prev = _entry_hash(prev, body)
+        out.append(json.dumps({**body, "hash": prev}, ensure_ascii=False) + "\n")
+    return "".join(out).encode("utf-8")
+
+
+def test_root_truncating_or_rewriting_the_guards_log_is_reported(world):
+    w = world
+    data = w.log_path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    try:
+        w.log_path.write_bytes(b"".join(lines[:-2]))  # root cuts the last two records
+        r = w.cli("ana", "audit", "verify")
+        assert r.returncode == 1 and f"audit log TRUNCATED: {len(lines) - 2} entries where the checkpoint" in r.stdout
+        # root puts the clear releases on someone else and recomputes the chain: the head is not the signed one
+        assert any(json.loads(ln)["action"] == "clear_release" for ln in lines)
+        w.log_path.write_bytes(_rechain(lines, lambda e: e.update(actor="zhang.wei") if e["action"] == "clear_release" else None))
+        r = w.cli("ana", "audit", "verify")
+        assert r.returncode == 1 and "audit log REWRITTEN" in r.stdout, r.stdout
+        r = w.cli("ana", "dossier", "verify", str(w.base / "ana" / "internal"))  # the log's records prove nothing now
+        assert r.returncode == 1 and "the audit log is not intact" in r.stdout
+    finally:
+        w.log_path.write_bytes(data)  # the administrator restores the log (same file, owner and mode)
+    r = w.cli("ana", "audit", "verify")
+    assert r.returncode == 0 and "audit log intact" in r.stdout
+
+
+FORGE = textwrap.dedent("""
+    import hashlib, json, shutil, sys
+    from pathlib import Path
+    from graphkit.dossier.seal import signature_document
+    from graphkit.signing import Signer
+    src, dst, key = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    shutil.copytree(src, dst)
+    p = dst / "evidence" / "claims.csv"
+    b = bytearray(p.read_bytes()); i = b.index(b"\\n") + 1; b[i] = ord("9") if b[i] != ord("9") else ord("8")
+    p.write_bytes(bytes(b))                       # one byte changed
+    if sys.argv[4] == "resign":
+        m = json.loads((dst / "manifest.json").read_text("utf-8"))
+        m["files"]["evidence/claims.csv"] = hashlib.sha256(bytes(b)).hexdigest()
+        data = json.dumps(m, ensure_ascii=False, indent=1).encode("utf-8")
+        (dst / "manifest.json").write_bytes(data)
+        (dst / "manifest.sig").write_text(json.dumps(signature_document(data, Signer.from_file(key))), "utf-8")
+""")
+
+
+def test_guard_signed_dossier_verifies_for_the_analyst_and_forgeries_fail(world):
+    w = world
+    ana = w.base / "ana"
+    out = ana / "signed"
+    r = w.cli("ana", *_dossier_args(w, out))
+    assert r.returncode == 0, r.stderr
+    sig = json.loads((out / "manifest.sig").read_text("utf-8"))
+    assert sig["key_id"] == w.kid  # signed by the guard, whose key the analyst cannot read
+    own = ana / "own.pem"
+    if not own.exists():
+        assert w.run("ana", ["-c", f"from graphkit.signing import generate_keypair; generate_keypair({str(own)!r})"]).returncode == 0
+    r = w.cli("ana", "dossier", "verify", str(out), env={"GRAPHKIT_AUDIT_PUBKEY": f"{own}.pub"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"trusted key {w.kid}: 守护进程 / the guard at {w.sock} (account {w.names['svc']}" in r.stdout
+    assert "GRAPHKIT_AUDIT_PUBKEY ignored" in r.stdout
+    assert f"signature valid (key {w.kid})" in r.stdout and "recorded in the audit log" in r.stdout
+    r = w.cli("ana", "dossier", "verify", str(out), "--public-key", str(w.pub))  # explicit, and said so
+    assert r.returncode == 0 and f"--public-key {w.pub}（调用者指定 / given by the caller）" in r.stdout
+    assert "is not the guard's key" not in r.stdout
+    script = ana / "forge.py"
+    script.write_text(FORGE, "utf-8")
+    os.chmod(script, 0o644)
+    r = w.run("ana", [str(script), str(out), str(ana / "edited"), str(own), "edit"])
+    assert r.returncode == 0, r.stderr
+    r = w.cli("ana", "dossier", "verify", str(ana / "edited"))
+    assert r.returncode == 1 and "已改动 changed: evidence/claims.csv" in r.stdout
+    r = w.run("ana", [str(script), str(out), str(ana / "resigned"), str(own), "resign"])
+    assert r.returncode == 0, r.stderr
+    r = w.cli("ana", "dossier", "verify", str(ana / "resigned"))  # every hash matches; signed by the analyst's key
+    assert r.returncode == 1 and f"not by the trusted key {w.kid} (re-signed by someone else)" in r.stdout
+    assert "does not match any export recorded in the audit log" in r.stdout
+    r = w.cli("ana", "dossier", "verify", str(ana / "resigned"), "--public-key", f"{own}.pub")
+    assert r.returncode == 1 and "given by the caller" in r.stdout and "is not the guard's key" in r.stdout
+    assert "does not match any export recorded in the audit log" in r.stdout  # the guard never recorded it
+
+
+def test_case_changes_go_through_the_guard_under_the_os_account(world):
+    w = world
+    cases = w.base / "ana" / "cases.sqlite"
+    code = textwrap.dedent(f"""
+        from graphkit.workbench.cases import CaseStore
+        cs = CaseStore({str(cases)!r})
+        c = cs.create("案 / case", actor="zhang.wei")
+        cs.update(c.id, actor="zhang.wei", status="reviewing")
+        print(cs.db_id, type(cs.audit_log).__name__, cs.verify())
+    """)
+    r = w.run("ana", ["-c", code], env={"GRAPHKIT_AUDIT_LOG": str(w.base / "ana" / "mine.jsonl")})
+    assert r.returncode == 0, r.stderr
+    db_id, kind, problems = r.stdout.split(maxsplit=2)
+    assert (kind, problems.strip()) == ("GuardAuditLog", "[]")
+    ch = [e for e in w.log() if e["action"] == "case_change" and e["details"]["cases_db"] == db_id]
+    assert [(e["actor"], e["details"]["display_name"]) for e in ch] == [(w.names["ana"], "zhang.wei")] * 2
+    assert not [e for e in AuditLog(w.base / "ana" / "mine.jsonl").entries() if e["action"] == "case_change"]
+    # a status changed with sqlite3 is reported by `audit verify --cases`, as the analyst
+    edit = f"import sqlite3; db = sqlite3.connect({str(cases)!r}); db.execute(\"UPDATE cases SET status='dismissed'\"); db.commit()"
+    assert w.run("ana", ["-c", edit]).returncode == 0
+    r = w.cli("ana", "audit", "verify", "--cases", str(cases))
+    assert r.returncode == 1 and "case #1: its state differs from the last change recorded in the audit log" in r.stdout
+    assert w.verify_log().status == "intact"

@@ -123,4 +123,4 @@ def test_find_without_audit_needs_what_the_caller_holds(signed_guard):
             c.call("find", action="load_key_use", match={})
         r = c.call("lookup_export", manifest_sha256="0" * 64)
         assert r["entries"] == [] and r["log"]["status"] == "intact"
-        assert json.dumps(c.call("verify_log")["key_id"]) == json.dumps(signed_guard.kid)
+        assert json.dumps(c.call("verify_log")["log"]["key_id"]) == json.dumps(signed_guard.kid)
