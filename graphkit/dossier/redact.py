@@ -22,7 +22,10 @@ import pandas as pd
 
 from ..pseudo import Pseudonymiser, resolve_key
 
-__all__ = ["ClearSource", "Redactor", "mask_id_number", "mask_name", "mask_phone", "mask_text"]
+__all__ = ["ClearSource", "Redactor", "mask_id_number", "mask_name", "mask_phone", "mask_text", "PERSONAL_TABLES"]
+
+#: the bundle tables whose values a dossier may reveal (names, ID numbers, contact values)
+PERSONAL_TABLES = ("patients", "contacts")
 
 
 def mask_id_number(v: str) -> str:
@@ -51,10 +54,13 @@ class ClearSource:
 
     @classmethod
     def from_bundle(cls, bundle: str | Path, *, key: bytes | str | None = None, mapping: Any = None) -> "ClearSource":
-        from loaders.bundle import read_bundle
+        """Read only the tables that hold the revealable values (``patients``, ``contacts``): never
+        the claims or items, which hold none and are most of a bundle."""
+        from loaders.bundle import locate_tables, read_table
 
         p = Pseudonymiser(resolve_key(key, allow_demo=True))
-        raws = read_bundle(bundle, mapping=mapping)
+        raws = {t: read_table(path, t, mapping=mapping) for t, path in locate_tables(bundle, mapping).items()
+                if t in PERSONAL_TABLES}
         tokens: dict[str, tuple[str, str]] = {}
         if "patients" in raws:
             df = raws["patients"].frame
