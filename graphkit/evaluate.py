@@ -43,6 +43,9 @@ def match(f: Finding, inst: dict[str, Any]) -> bool:
     """True when finding ``f`` matches truth instance ``inst`` (see module docstring)."""
     if f.kind != inst["kind"]:
         return False
+    if f.kind in PROVIDER_KINDS:  # provider-level: the provider is the key, whatever claims it cites
+        key = inst.get("key") or {}
+        return any(e.role == "venue" and e.type == key.get("type") and e.id == str(key.get("id")) for e in f.entities)
     fc, tc = set(f.claims), set(inst.get("claims", []))
     shared = len(fc & tc)
     if fc and tc and shared >= 0.5 * min(len(fc), len(tc)):
@@ -74,6 +77,32 @@ def provider_fraud_keys(truth: dict[str, Any]) -> set[tuple[str, str]]:
 
 #: kinds whose instances are groups of people: member-level figures are reported for them
 MEMBER_KINDS = ("collusion_ring", "identity_ring")
+#: provider-level kinds: a finding matches the instance whose provider is its venue; truth
+#: ``provider_fraud`` records are their instances (:func:`provider_fraud_instances`)
+PROVIDER_KINDS = ("indicator_outlier",)
+
+
+def provider_fraud_instances(truth: dict[str, Any], kind: str = "indicator_outlier") -> list[dict[str, Any]]:
+    """Truth ``provider_fraud`` records as instances of the provider-level detector ``kind``: key the
+    provider, claims those its over-billing modes added or changed.
+
+    >>> provider_fraud_instances({"provider_fraud": [{"kind": "provider_overbilling", "entity": {"type": "institution", "id": "H01"},
+    ...     "modes": {"extra_visits": {"claims": ["C2", "C1"]}}}]})[0]["key"]
+    {'type': 'institution', 'id': 'H01'}
+    """
+    out = []
+    for n, r in enumerate(truth.get("provider_fraud", [])):
+        ent = {"type": r["entity"]["type"], "id": str(r["entity"]["id"])}
+        claims = sorted({c for m in (r.get("modes") or {}).values() for c in m.get("claims", [])})
+        out.append({"id": f"provider_fraud:{n}:{ent['type']}:{ent['id']}", "kind": kind, "key": ent,
+                    "entities": [{**ent, "role": "venue"}], "claims": claims})
+    return out
+
+
+def _venue_hard_negatives(f: Finding, hard: list[dict[str, Any]]) -> set[str]:
+    """Kinds of the look-alikes (hard negatives) whose venue (first entity) is ``f``'s venue."""
+    venues = {(e.type, e.id) for e in f.entities if e.role == "venue"}
+    return {h["kind"] for h in hard if h.get("entities") and (h["entities"][0].get("type"), str(h["entities"][0].get("id"))) in venues}
 
 
 def _member_scores(instances: list[dict[str, Any]], findings: list[Finding]) -> dict[str, Any] | None:
@@ -182,7 +211,7 @@ def evaluate(
     elif isinstance(findings, FindingsReport):
         skipped = dict(findings.extra.get("skipped") or {})
     flist = sort_findings(flist)
-    instances = t.get("instances", [])
+    instances = t.get("instances", []) + provider_fraud_instances(t)
     kinds = sorted({i["kind"] for i in instances} | {f.kind for f in flist})
     out: dict[str, Any] = {"kinds": {}}
     hard = t.get("hard_negatives", [])
@@ -198,8 +227,16 @@ def evaluate(
             for c in inst.get("claims", []):
                 by_claim.setdefault(c, []).append(n)
 
+        by_key: dict[tuple[str, str], list[int]] = {}
+        for n, inst in enumerate(ti):
+            if inst.get("key"):
+                by_key.setdefault((inst["key"].get("type"), str(inst["key"].get("id"))), []).append(n)
+
         def matches(f: Finding) -> set[int]:
-            cand = {n for c in f.claims for n in by_claim.get(c, [])}
+            if kind in PROVIDER_KINDS:
+                cand = {n for e in f.entities if e.role == "venue" for n in by_key.get((e.type, e.id), [])}
+            else:
+                cand = {n for c in f.claims for n in by_claim.get(c, [])}
             return {n for n in cand if match(f, ti[n])}
 
         fmatch = [matches(f) for f in fk]
@@ -210,7 +247,7 @@ def evaluate(
         for f, m in zip(fk[:k] if k else fk[:10], topk if k else fmatch[:10]):
             if m:
                 continue
-            for hk in _hard_negative_kinds(f, hn_by_claim, hard):
+            for hk in (_venue_hard_negatives(f, hard) if kind in PROVIDER_KINDS else _hard_negative_kinds(f, hn_by_claim, hard)):
                 hn_hits[hk] = hn_hits.get(hk, 0) + 1
         members = _member_scores(ti, fk) if kind in MEMBER_KINDS else None
         out["kinds"][kind] = {

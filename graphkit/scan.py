@@ -153,8 +153,10 @@ def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
     >>> blind_share(["shared_card", "deceased_card_use"], {"shared_card": ["..."]})
     0.85
     """
+    from .risk.scores import FINDINGS_EXCLUDED_KINDS
+
     ran = set(ran)
-    battery = default_kinds()
+    battery = [k for k in default_kinds() if k not in FINDINGS_EXCLUDED_KINDS]  # kinds the findings part counts
     k = max(len(battery), 1)
     blind = sum(1.0 for kind in battery if kind not in ran) + 0.5 * sum(1 for kind in degraded if kind in ran and kind in battery)
     return round(max(blind, 1.0) / k, 6)
