@@ -52,7 +52,7 @@ from scipy.stats import norm
 from ..findings import Entity, Finding
 from ..params import Param
 from ..risk.casemix import claim_groups, dx_groups, group_expectation
-from ..risk.indicators import INDICATORS
+from ..risk.indicators import INDICATORS, format_indicator
 from ..risk.peers import FAMILIES
 from ..risk.shared import shared_excess, shared_indicators
 from . import register
@@ -68,12 +68,7 @@ CASE_MIX_ADJUSTED = ("cost_outpatient", "cost_inpatient", "cost_pharmacy", "visi
 
 
 def _fmt(v: float, name: str) -> str:
-    ind = INDICATORS[name]
-    if ind.scale == "log":
-        return f"{np.expm1(v):,.0f}{ind.unit}"
-    if ind.kind == "rate" or name.endswith("_share"):
-        return f"{100 * v:.1f}%"
-    return f"{v:.2f}{ind.unit}"
+    return format_indicator(v, name, unit=True)
 
 
 def _raw_values(act: Any) -> dict[str, np.ndarray]:

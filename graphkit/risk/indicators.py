@@ -33,7 +33,7 @@ from ..profile import finer_or_equal
 from .activity import Activity, _arrow, index_of, release_arrow_memory, table_batches
 from .casemix import claim_groups, group_expectation, standardised_rate_events
 
-__all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES"]
+__all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,20 @@ DX_RULES: tuple[tuple[str, str, str | None, float, float, str], ...] = (
     ("614", "629", "F", 0, 200, "ICD-9 female genital organs (614-629): female"),
     ("760", "779", None, 0, 2, "ICD-9 perinatal conditions (760-779): under 2"),
 )
+
+
+def format_indicator(v: float, name: str, *, unit: bool = False) -> str:
+    """An indicator's value as people read it: log-scale costs back in yuan, rates and shares in %.
+
+    >>> format_indicator(0.169, "weekend_share"), format_indicator(np.log1p(250.0), "cost_outpatient")
+    ('16.9%', '250')
+    """
+    ind = INDICATORS[name]
+    if ind.scale == "log":
+        return f"{np.expm1(v):,.0f}" + (ind.unit if unit else "")
+    if ind.kind == "rate" or name.endswith("_share"):
+        return f"{100 * v:.1f}%"
+    return f"{v:.2f}" + (ind.unit if unit else "")
 
 
 def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series) -> pd.Series:

@@ -38,7 +38,7 @@ import pandas as pd
 from ..findings import Finding
 from .activity import Activity, index_of, release_arrow_memory, table_batches
 from .evidence import attributions, findings_evidence
-from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices
+from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, format_indicator
 from .network import ProviderGraph, network_evidence, provider_graph
 from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import peer_levels
@@ -214,13 +214,7 @@ def _prior_groups(types: np.ndarray) -> list[tuple[str, tuple[str, ...]]]:
     return groups
 
 
-def _fmt(v: float, name: str) -> str:
-    ind = INDICATORS[name]
-    if ind.scale == "log":
-        return f"{np.expm1(v):,.0f}"
-    if ind.kind == "rate" or name.endswith("_share"):
-        return f"{100 * v:.1f}%"
-    return f"{v:.2f}"
+_fmt = format_indicator
 
 
 def _top_indicators(ex: pd.DataFrame, k: int = 3) -> pd.Series:
