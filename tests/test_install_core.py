@@ -198,7 +198,7 @@ def test_core_install_alone_runs_generate_load_scan_dossier(tmp_path: Path) -> N
         "checkout ./dev setup installs all)")
     r = _run([gk, "lab", "--no-browser"], work)
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert "needs the optional extra [lab] (missing: jupyterlab, ipywidgets, pyvis, jinja2, matplotlib)" in r.stderr
+    assert "needs the optional extra [lab] (missing: jupyterlab, ipywidgets, anywidget, pyvis, jinja2, matplotlib)" in r.stderr
     r = _run([gk, "scan", "--neo4j", "bolt://127.0.0.1:9", "--out", "g"], work)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "needs the optional extra [neo4j] (missing: neo4j): pip install 'graphkit[neo4j]'" in r.stderr
