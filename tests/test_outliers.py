@@ -64,7 +64,8 @@ def test_upcoder_found_dialysis_specialty_not(tmp_path):
     assert null["z"] > null["fence"] and null["n_tests"] == 28 * 8  # 28 clinics × 8 indicator families the data supports
     checks = {c["check"]: c["outcome"] for c in f.evidence["benign_checks"]}
     assert checks == {"case_mix": "ruled_out", "specialty": "ruled_out", "small_provider": "ruled_out",
-                      "referral_hub": "not_testable", "data_coverage": "ruled_out"}
+                      "referral_hub": "not_testable", "data_coverage": "ruled_out",
+                      "institution_residents": "not_testable", "group_event": "ruled_out"}
     assert used["min_peers"] == 10
 
 

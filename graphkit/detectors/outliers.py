@@ -57,6 +57,7 @@ from ..risk.peers import FAMILIES
 from ..risk.shared import shared_excess, shared_indicators
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
+from ._outlier_checks import residents_of_patients, who_and_when
 
 __all__ = ["indicator_outliers", "CASE_MIX_ADJUSTED"]
 
@@ -197,6 +198,13 @@ def indicator_outliers(store: Any, *, min_peers: int = 10, top_doctors: int = 3,
     visits_of_claim = pcnt[pinv]
 
     # lookups by row and by (indicator, peer group), so the loop over candidates never scans ``e``
+    days_known = act.day[act.day >= 0]
+    ref = pd.Timestamp(int(days_known.max()), unit="D") if days_known.size else None
+    res_type = residents_of_patients(store, act.patients, ref)
+    birth = pd.to_datetime(act.patients.get("birth_date"), errors="coerce")
+    bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
+    bday[birth.isna().to_numpy()] = np.nan
+
     hits = {int(r): g for r, g in hit.groupby("row", sort=True)}
     peer_rows = {k: g["row"].to_numpy(int) for k, g in e.groupby(["indicator", "peer_group"], sort=False)}
     shrunk_of = {n: pd.Series(g["shrunk"].to_numpy(float), index=g["row"].to_numpy(int)) for n, g in e.groupby("indicator", sort=False)}
@@ -209,6 +217,21 @@ def indicator_outliers(store: Any, *, min_peers: int = 10, top_doctors: int = 3,
         fence = float(lead["fence"])
         log10_p = float(hr["log10_p"].min())
         s = float(surprise(log10_p, n_tests))
+        # claims driving the excess, amount
+        mine = act.prov[crow] == r
+        sel = mine & (excess_c > 0)
+        amount = max(float(O_minus_E[r]), 0.0)
+        excess_visits = 0.0
+        v = hr[hr["indicator"] == "visits_per_person"]
+        if len(v):
+            x = v.iloc[0]
+            ratio = raw["visits_per_person"][r] / max(float(x["value"]), 1e-12)  # real visits per adjusted visit
+            expect = float(x["peer_median"]) * ratio
+            excess_visits = max(pairs[r] * (float(x["shrunk"]) - float(x["peer_median"])) * ratio, 0.0)
+            amount += excess_visits * fund[r] / max(raw["claims"][r], 1.0)
+            sel |= mine & (visits_of_claim > expect)
+        if not sel.any():
+            sel = mine
         checks = []
         # case mix: adjusted vs raw
         adj = [n for n in hr["indicator"] if n in CASE_MIX_ADJUSTED]
@@ -296,22 +319,8 @@ def indicator_outliers(store: Any, *, min_peers: int = 10, top_doctors: int = 3,
         else:
             checks.append(benign_check("data_coverage", "数据完整性", "ruled_out",
                                        f"{cover:.0%}的结算有诊断编码 / {cover:.0%} of claims carry a diagnosis. {note}".strip()))
+        checks += who_and_when(act, hr, crow[mine], crow[sel], res_type, bday)
         score = float(surprise_score(s)) * benign_factor(checks)
-        # claims driving the excess, amount
-        mine = act.prov[crow] == r
-        sel = mine & (excess_c > 0)
-        amount = max(float(O_minus_E[r]), 0.0)
-        excess_visits = 0.0
-        v = hr[hr["indicator"] == "visits_per_person"]
-        if len(v):
-            x = v.iloc[0]
-            ratio = raw["visits_per_person"][r] / max(float(x["value"]), 1e-12)  # real visits per adjusted visit
-            expect = float(x["peer_median"]) * ratio
-            excess_visits = max(pairs[r] * (float(x["shrunk"]) - float(x["peer_median"])) * ratio, 0.0)
-            amount += excess_visits * fund[r] / max(raw["claims"][r], 1.0)
-            sel |= mine & (visits_of_claim > expect)
-        if not sel.any():
-            sel = mine
         sel_rows[int(r)] = crow[sel]
         drafts.append((int(r), hr, lead, log10_p, s, score, checks, amount, excess_visits, float(O_minus_E[r]), cover))
     if not drafts:
