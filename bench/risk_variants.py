@@ -32,8 +32,10 @@ GK = [sys.executable, "-m", "graphkit.cli"]
 
 
 def _positives(truth: dict) -> set[tuple[str, str]]:
+    from graphkit.evaluate import NOT_INVOLVED_ROLES
+
     return {(e["type"], e["id"]) for i in truth["instances"] for e in i.get("entities", [])
-            if e["type"] in ("institution", "pharmacy") and e.get("role") not in ("hub", "bystander")}
+            if e["type"] in ("institution", "pharmacy") and e.get("role") not in NOT_INVOLVED_ROLES}
 
 
 def _table(bundle: Path, name: str) -> Path | None:

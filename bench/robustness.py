@@ -76,14 +76,14 @@ def skipped_kinds(report: dict[str, Any], result: Any = None) -> dict[str, str]:
 def volume_baselines(truth: dict[str, Any], scores: Any, claims: Any) -> dict[str, dict[str, float | None]]:
     """ROC-AUC / AP of claim count alone and fund total alone, on exactly the providers and
     labels ``evaluate`` scores (institutions and pharmacies of ``scores.csv``; positives are
-    those a truth instance names, hubs and bystanders excepted)."""
+    those a truth instance names, ``NOT_INVOLVED_ROLES`` excepted)."""
     import numpy as np
     import pandas as pd
 
-    from graphkit.evaluate import _auc, _average_precision
+    from graphkit.evaluate import NOT_INVOLVED_ROLES, _auc, _average_precision
 
     bad = {(e["type"], e["id"]) for i in truth.get("instances", []) for e in i.get("entities", [])
-           if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in ("hub", "bystander")}
+           if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in NOT_INVOLVED_ROLES}
     prov = scores[scores["entity_type"].isin(["institution", "pharmacy"])]
     y = np.array([(a, b) in bad for a, b in zip(prov["entity_type"], prov["entity_id"])], bool)
     typ = np.where(claims["institution_id"].notna(), "institution", "pharmacy")

@@ -36,7 +36,12 @@ import pandas as pd
 from .outputs import read_csv
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, read_findings, sort_findings
 
-__all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys"]
+__all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys", "NOT_INVOLVED_ROLES"]
+
+#: roles of providers in a planted instance that are not involved in its fraud, so not positives of
+#: the provider ranking: ``hub`` (a big hospital the members also visit), ``bystander``, and
+#: ``elsewhere`` (where a phantom-stay patient was really seen meanwhile: a witness, not a party)
+NOT_INVOLVED_ROLES = ("hub", "bystander", "elsewhere")
 
 
 def match(f: Finding, inst: dict[str, Any]) -> bool:
@@ -267,7 +272,7 @@ def evaluate(
             (e["type"], e["id"])
             for i in instances
             for e in i.get("entities", [])
-            if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in ("hub", "bystander")
+            if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in NOT_INVOLVED_ROLES
         }
         # providers whose only planted fraud is of a kind the scan could not run on this data
         # (e.g. impossible travel with dates only) cannot be known from it: reported apart
@@ -275,7 +280,7 @@ def evaluate(
             (e["type"], e["id"])
             for i in instances if i["kind"] not in skipped
             for e in i.get("entities", [])
-            if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in ("hub", "bystander")
+            if e["type"] in ("institution", "pharmacy", "doctor") and e.get("role") not in NOT_INVOLVED_ROLES
         }
         # provider-level fraud (over-billing, truth ``provider_fraud``): the provider itself is the positive
         billing = provider_fraud_keys(t)

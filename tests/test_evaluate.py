@@ -130,3 +130,17 @@ def test_providers_of_kinds_the_data_cannot_support_are_left_out():
     assert p["unknowable"]["providers"] == 1 and p["unknowable"]["kinds"] == ["impossible_travel"]
     assert p["unknowable"]["roc_auc_with_them"] == pytest.approx(0.5)
     assert "left out" in format_evaluation({"kinds": {}, "providers": p})
+
+
+def test_witnesses_of_a_phantom_stay_are_not_provider_positives():
+    truth = {"instances": [{"id": "T9", "kind": "phantom_stay", "key": {"type": "patient", "id": ["patient", "P1"]},
+                            "entities": [{"type": "patient", "id": "P1", "role": "patient"},
+                                         {"type": "institution", "id": "H1", "role": "venue"},
+                                         {"type": "pharmacy", "id": "Y1", "role": "elsewhere"}],
+                            "claims": []}]}
+    scores = pd.DataFrame({"entity_type": ["institution", "pharmacy", "institution"], "entity_id": ["H1", "Y1", "H2"],
+                           "score": [0.9, 0.1, 0.5], "finding_count": [1, 0, 0], "amount_at_risk": [1.0, 0.0, 0.0],
+                           "top_kinds": ["", "", ""]})
+    p = evaluate(truth, [], scores)["providers"]
+    # the pharmacy where the patient was really seen is a witness: only the ward's hospital is positive
+    assert p["positives"] == 1 and p["providers"] == 3 and p["roc_auc"] == pytest.approx(1.0)

@@ -80,3 +80,37 @@ def test_one_view_friendly_errors(wb):
     assert "click a node" in v.status.value and "Traceback" not in v.output.outputs[-1]["text"]
     v.note_button.click()
     assert "note is empty" in v.status.value
+
+
+def test_period_slider_narrows_graph_claims_and_timeline(wb):
+    import pandas as pd
+
+    from graphkit.workbench.oneview import WorkbenchView
+
+    v = WorkbenchView(wb)
+    # a lead whose claims span several days
+    fid = next(o[1] for o in v.leads_list.options
+               if pd.to_datetime(wb.lead_claims(o[1])["start_time"]).dt.normalize().nunique() >= 3)
+    v.leads_list.value = fid
+    assert not v.period.disabled and v.period_range() == (None, None)
+    full_claims = len(v.claims_pick.options)
+    full_fund = sum(a.get("fund", 0.0) for _, _, a in v.graph_shown.edges(data=True) if a.get("claim_ids"))
+    days = [pd.Timestamp(o[1]) for o in v.period.options]
+    lead_days = sorted(pd.to_datetime(v.lead_claims["start_time"]).dt.normalize().unique())
+    i = days.index(pd.Timestamp(lead_days[0]))
+    v.period.index = (i, i)  # the lead's first day only
+    lo, hi = v.period_range()
+    assert lo == hi == pd.Timestamp(lead_days[0]) and not v.errors
+    t = pd.to_datetime(v.lead_claims["start_time"]).dt.normalize()
+    assert len(v.claims_pick.options) == int((t == lo).sum()) < full_claims
+    # every drawn claim edge lies in the period; the lead's own entities stay drawn
+    seen = v.claims_seen.assign(day=pd.to_datetime(v.claims_seen["start_time"]).dt.normalize()).set_index("claim_id")["day"]
+    for _, _, a in v.graph_shown.edges(data=True):
+        for c in a.get("claim_ids", []):
+            assert c not in seen.index or seen[c] == lo
+    f = wb.finding(fid)
+    assert {f"{e.type}:{e.id}" for e in f.entities} <= {n["id"] for n in v.graph.nodes}
+    assert sum(a.get("fund", 0.0) for _, _, a in v.graph_shown.edges(data=True) if a.get("claim_ids")) < full_fund
+    assert "时间范围 / period" in v.status.value and v.timeline.value.count("<circle") < len(v.timeline_claims)
+    v.period.index = (0, len(v.period.options) - 1)  # back to everything
+    assert v.period_range() == (None, None) and len(v.claims_pick.options) == full_claims

@@ -1,6 +1,7 @@
 """One workbench view: pick a lead in the queue and see its graph, claims, timeline and peer
 profile beside it; click a node to expand it, see its claims, add it to a case or write a
-note on it; pick claims in the table to highlight them in the graph; search anyone.
+note on it; pick claims in the table to highlight them in the graph; narrow the period with the
+slider under the graph (graph, claims and timeline follow); search anyone.
 
 Everything runs in one kernel (``notebooks/00_workbench.ipynb``); the graph is the two-way
 :class:`~graphkit.workbench.graphwidget.GraphWidget`.
@@ -78,6 +79,9 @@ class WorkbenchView(_Panel):
         self.claims_pick = W.SelectMultiple(rows=10, layout=W.Layout(width="98%"))
         self.claims_pick.add_class("gk-claims-pick")
         self.timeline = W.HTML()
+        self.period = W.SelectionRangeSlider(options=[("—", 0)], index=(0, 0), description="时间 period", disabled=True,
+                                             continuous_update=False, style=_WIDE, layout=W.Layout(width="98%"))
+        self.period.add_class("gk-period")
         self.profile = W.HTML()
         self.search = SearchPanel(wb, on_lead=self.open_lead, height=420)
         tabs = W.Tab(children=[W.VBox([W.HTML("选中结算在图中高亮 / pick claims to highlight them in the graph"),
@@ -85,7 +89,7 @@ class WorkbenchView(_Panel):
         tabs.titles = ("结算 Claims", "时间线 Timeline", "机构画像 Profile", "查找 Search")
         self.tabs = tabs
         left = W.VBox([_h("线索 / Leads"), self.kind, self.leads_list], layout=W.Layout(width="26%"))
-        middle = W.VBox([self.header, self.graph], layout=W.Layout(width="50%"))
+        middle = W.VBox([self.header, self.graph, self.period], layout=W.Layout(width="50%"))
         right = W.VBox([_h("节点 / Node"), self.node_info, self.expand_button, _h("案件 / Case"), self.case_pick,
                         W.HBox([self.new_case_button, self.add_button]), self.note, self.note_button,
                         W.HBox([self.status_pick, self.status_button])], layout=W.Layout(width="24%"))
@@ -93,6 +97,9 @@ class WorkbenchView(_Panel):
         self.graph_full = nx.MultiDiGraph()
         self.graph_shown = nx.MultiDiGraph()
         self.lead_claims = pd.DataFrame()
+        self.claims_seen = pd.DataFrame(columns=["claim_id", "start_time", "fund_amount"])  # times of drawn claims
+        self.timeline_claims = pd.DataFrame()
+        self._quiet = False
         self.lead: str | None = None
         self.open_seconds = float("nan")
         self.kind.observe(lambda _c: self._fill_leads(), names="value")
@@ -100,6 +107,7 @@ class WorkbenchView(_Panel):
         self.graph.observe(self._on_select, names="selected")
         self.graph.observe(self._on_activate, names="activations")
         self.claims_pick.observe(self._on_claims, names="value")
+        self.period.observe(self._on_period, names="value")
         self.tabs.observe(lambda _c: self._maybe_profile(), names="selected_index")
         self.expand_button.on_click(lambda _b: self.expand())
         self.new_case_button.on_click(lambda _b: self.new_case())
@@ -138,18 +146,18 @@ class WorkbenchView(_Panel):
         self.header.value = (f"<div><b>{html.escape(zh)} / {html.escape(en)}</b> · 评分 score {f.score:.3f} · "
                              f"{shaping.yuan(f.amount_at_risk)} · {len(f.claims)} 笔 claims<br>"
                              f"<span style='font-size:12px'>{html.escape(f.summary)}</span></div>")
-        self.draw()
         self.lead_claims = self.wb.lead_claims(finding_id, limit=2000)
         c = self.lead_claims
-        self.claims_pick.options = [
-            (f"{cid} {t:%Y-%m-%d %H:%M} {labels.entity_label(p, self.wb.names)} {labels.value_label(ct)} {fund:,.2f}元", cid)
-            for cid, t, p, ct, fund in zip(c["claim_id"], c["start_time"], c["provider"], c["claim_type"], c["fund_amount"])]
         members = [e.id for e in f.entities if e.type == "patient"][:30]
         cards = [e.id for e in f.entities if e.type == "card"][:10]
         cols = ["claim_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"]
         ctx = self.wb.involving(patients=members, cards=cards)[cols] if members or cards else c[cols].iloc[:0]
         allc = pd.concat([x for x in (c[cols], ctx) if len(x)] or [c[cols]], ignore_index=True).drop_duplicates("claim_id")
-        self.timeline.value = shaping.timeline_svg(allc, highlight=set(f.claims))
+        self.timeline_claims = allc
+        self.claims_seen = allc[["claim_id", "start_time", "fund_amount"]].reset_index(drop=True)
+        self._set_period(reset=True)
+        self.draw()
+        self._show_period_tables()
         self.profile.value = "<div style='color:#666'>选择此页签时计算 / computed when this tab is opened</div>"
         self.status_pick.value = self._case().status if self._case() is not None else "new"
         self.open_seconds = time.perf_counter() - t0
@@ -159,8 +167,67 @@ class WorkbenchView(_Panel):
     def draw(self) -> None:
         f = self.wb.finding(self.lead) if self.lead else None
         keep = [f"{e.type}:{e.id}" for e in f.entities] if f else []
-        self.graph_shown = shaping.cap_graph(self.graph_full, self.max_nodes, keep=keep)
+        g = self.graph_full
+        lo, hi = self.period_range()
+        if lo is not None:
+            g = shaping.filter_period(g, self.claims_seen, lo, hi, keep=keep)
+        self.graph_shown = shaping.cap_graph(g, self.max_nodes, keep=keep)
         self.graph.show(self.graph_shown, names=self.wb.names)
+
+    # -- period ------------------------------------------------------------------------------
+    def period_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The period picked on the slider, or ``(None, None)`` when it spans every claim shown."""
+        if self.period.disabled or len(self.period.options) < 2:
+            return None, None
+        i, j = self.period.index
+        if i == 0 and j == len(self.period.options) - 1:
+            return None, None
+        return pd.Timestamp(self.period.options[i][1]), pd.Timestamp(self.period.options[j][1])
+
+    def _set_period(self, *, reset: bool = False) -> None:
+        """Slider options: the days of the claims seen (the lead's, its people's, expansions')."""
+        t = pd.to_datetime(self.claims_seen["start_time"], errors="coerce").dropna()
+        days = sorted({d.date() for d in t.dt.normalize()}) if len(t) else []
+        lo, hi = (None, None) if reset else self.period_range()
+        self._quiet = True  # options and index change together: one redraw, by the caller
+        try:
+            if len(days) < 2:
+                self.period.options = [(str(days[0]) if days else "—", 0)]
+                self.period.index = (0, 0)
+                self.period.disabled = True
+                return
+            self.period.options = [(f"{d:%Y-%m-%d}", str(d)) for d in days]
+            i = 0 if lo is None else next((k for k, d in enumerate(days) if pd.Timestamp(d) >= lo), 0)
+            j = len(days) - 1 if hi is None else max((k for k, d in enumerate(days) if pd.Timestamp(d) <= hi), default=len(days) - 1)
+            self.period.index = (i, max(i, j))
+            self.period.disabled = False
+        finally:
+            self._quiet = False
+
+    @guarded
+    def _on_period(self, _change: Any) -> None:
+        if not self.lead or self._quiet:
+            return
+        self.draw()
+        self._show_period_tables()
+        lo, hi = self.period_range()
+        self.say("时间范围 / period: 全部 / all" if lo is None else f"时间范围 / period: {lo:%Y-%m-%d} — {hi:%Y-%m-%d}")
+
+    def _in_period(self, frame: pd.DataFrame) -> pd.DataFrame:
+        lo, hi = self.period_range()
+        if lo is None or frame.empty:
+            return frame
+        t = pd.to_datetime(frame["start_time"], errors="coerce").dt.normalize()
+        return frame[(t >= lo) & (t <= hi)]
+
+    def _show_period_tables(self) -> None:
+        """Claims list and timeline of the open lead within the picked period."""
+        f = self.wb.finding(self.lead)
+        c = self._in_period(self.lead_claims)
+        self.claims_pick.options = [
+            (f"{cid} {t:%Y-%m-%d %H:%M} {labels.entity_label(p, self.wb.names)} {labels.value_label(ct)} {fund:,.2f}元", cid)
+            for cid, t, p, ct, fund in zip(c["claim_id"], c["start_time"], c["provider"], c["claim_type"], c["fund_amount"])]
+        self.timeline.value = shaping.timeline_svg(self._in_period(self.timeline_claims), highlight=set(f.claims))
 
     # -- graph → Python --------------------------------------------------------------------
     @guarded
@@ -192,7 +259,12 @@ class WorkbenchView(_Panel):
         if node.split(":", 1)[0] not in labels.VALUE_ZH or node.startswith(("cluster:", "context:", "group:")):
             raise ValueError(f"此节点不能展开 / {node} cannot be expanded")
         before = self.graph_full.number_of_nodes()
-        shaping.claims_graph(self.wb.touching(node, limit=limit), self.graph_full, mark="expanded", holders=self.wb.holders)
+        more = self.wb.touching(node, limit=limit)
+        shaping.claims_graph(more, self.graph_full, mark="expanded", holders=self.wb.holders)
+        if {"claim_id", "start_time", "fund_amount"} <= set(more.columns) and len(more):
+            self.claims_seen = pd.concat([self.claims_seen, more[["claim_id", "start_time", "fund_amount"]]],
+                                         ignore_index=True).drop_duplicates("claim_id")
+            self._set_period()
         self.draw()
         added = self.graph_full.number_of_nodes() - before
         self.say(f"已展开 / expanded {node}: 新增 {added} 个节点 / {added} new nodes")

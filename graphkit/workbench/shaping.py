@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 # the pieces live in modules named for what they hold; this module keeps the one import path
-from .graphs import _node_weight, cap_graph, claims_graph, layout_positions, lead_graph, timeline_svg, vis_elements  # noqa: F401
+from .graphs import _node_weight, cap_graph, claims_graph, filter_period, layout_positions, lead_graph, timeline_svg, vis_elements  # noqa: F401
 from .leads import (  # noqa: F401
     LEAD_COLUMNS,
     SORT_KEYS,
