@@ -172,3 +172,10 @@ def test_dev_runs_graphkit():
     assert r.returncode == 2 and "give --store DIR" in r.stderr
     r = subprocess.run([str(ROOT / "dev"), "setup"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and '.venv/bin:$PATH"' in r.stdout
+
+
+def test_opt_in_kinds_named_by_the_cli_are_the_registry_s():
+    from graphkit.detectors import REGISTRY
+    from graphkit.findings import OPT_IN_KINDS
+
+    assert set(OPT_IN_KINDS) == {k for k, d in REGISTRY.items() if not d.default}

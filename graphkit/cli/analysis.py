@@ -91,7 +91,7 @@ def cmd_detectors(a: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``scan``, ``evaluate``, ``explain`` and ``detectors`` to the subparsers."""
-    from ..findings import KINDS
+    from ..findings import KINDS, OPT_IN_KINDS
 
     s = sub.add_parser("scan", help="运行检测器 / run the detectors", formatter_class=HelpFormatter,
                        description="在存储上运行检测器，写出 findings.json 与 scores.csv / Run detectors on the store and "
@@ -101,7 +101,7 @@ def register(sub: Any) -> None:
     s.add_argument("--out", required=True, metavar="DIR", help="结果输出目录 / folder for findings.json and scores.csv (required)")
     s.add_argument("--kinds", metavar="KIND,…",
                    help="逗号分隔的检测类型 / comma-separated kinds (default: the default battery, every kind but the "
-                        "opt-in rule_violation): " + ", ".join(KINDS))
+                        "opt-in ones — " + ", ".join(k for k in KINDS if k in OPT_IN_KINDS) + "): " + ", ".join(KINDS))
     s.add_argument("--param", action="append", metavar="KIND.NAME=VALUE",
                    help="覆盖检测器参数，可重复 / override a detector parameter, repeatable (default: the declared "
                         "defaults, see `graphkit detectors`)")
