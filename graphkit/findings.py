@@ -1,5 +1,8 @@
 """The one findings model (``shared/spec/findings.md``): dataclasses with a JSON round trip.
 
+``to_dict``/``from_dict`` give plain data; ``to_json``/``from_json`` the same as a JSON string
+(UTF-8 text, Chinese unescaped) — the form of ``findings.json``.
+
 Examples
 --------
 >>> f = Finding.create("shared_card", key=("card", "K1"), score=0.9, amount_at_risk=120.0,
@@ -8,6 +11,10 @@ Examples
 >>> f.id == Finding.create("shared_card", key=("card", "K1")).id
 True
 >>> Finding.from_dict(f.to_dict()) == f
+True
+>>> Finding.from_json(f.to_json()) == f and json.loads(f.to_json()) == f.to_dict()
+True
+>>> '"summary": "一卡多人 / one card, several people"' in f.to_json()   # Chinese unescaped
 True
 """
 
@@ -169,12 +176,23 @@ class Finding:
         return [e.id for e in self.entities if e.type == type and (role is None or e.role == role)]
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as plain data: the shape of one entry of ``findings.json``."""
         d = asdict(self)
         d["entities"] = [asdict(e) for e in self.entities]
         return d
 
+    def to_json(self, *, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string (Chinese unescaped; encode as UTF-8 to store it)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Finding":
+        """The finding of a :meth:`to_json` string (or one entry of ``findings.json``)."""
+        return cls.from_dict(json.loads(text))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        """The finding of a :meth:`to_dict` dict (missing optional keys take their defaults)."""
         return cls(
             id=d["id"],
             kind=d["kind"],
@@ -206,6 +224,7 @@ class FindingsReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data: the content of ``findings.json``."""
         return {
             "schema": self.schema,
             "generated_at": self.generated_at,
@@ -215,8 +234,26 @@ class FindingsReport:
             "findings": [f.to_dict() for f in self.findings],
         }
 
+    def to_json(self, *, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string (Chinese unescaped): ``findings.json`` is this, indent 1.
+
+        >>> r = FindingsReport([Finding.create("card_burst", key=("T1",), summary="刷卡")], "fp", {},
+        ...                    generated_at="2024-05-01T00:00:00")
+        >>> FindingsReport.from_json(r.to_json()) == r
+        True
+        >>> "刷卡" in r.to_json()
+        True
+        """
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "FindingsReport":
+        """The report of a :meth:`to_json` string, e.g. the text of a ``findings.json``."""
+        return cls.from_dict(json.loads(text))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FindingsReport":
+        """The report of a :meth:`to_dict` dict; unknown top-level keys go to ``extra``."""
         known = {"schema", "generated_at", "data_fingerprint", "parameters", "findings"}
         return cls(
             findings=[Finding.from_dict(f) for f in d.get("findings", [])],
@@ -236,9 +273,9 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 def write_findings(path: str | Path, report: FindingsReport) -> None:
     """Write ``findings.json`` (UTF-8, Chinese unescaped), findings sorted by score."""
     report.findings = sort_findings(report.findings)
-    Path(path).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "utf-8")
+    Path(path).write_text(report.to_json(indent=1), "utf-8")
 
 
 def read_findings(path: str | Path) -> FindingsReport:
     """Read a ``findings.json`` written by :func:`write_findings` (or by another tool)."""
-    return FindingsReport.from_dict(json.loads(Path(path).read_text("utf-8")))
+    return FindingsReport.from_json(Path(path).read_text("utf-8"))

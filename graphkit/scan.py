@@ -56,6 +56,7 @@ class ScanResult:
         return out
 
     def report(self) -> FindingsReport:
+        """The findings, parameters and run facts as a :class:`FindingsReport` (``findings.json``)."""
         return FindingsReport(
             findings=self.findings,
             data_fingerprint=self.data_fingerprint,
@@ -65,6 +66,25 @@ class ScanResult:
                    "skipped": self.skipped, "degraded": self.degraded, "data_profile": self.data_profile,
                    **({"rule_summary": self.summaries["rule_violation"]} if "rule_violation" in self.summaries else {})},
         )
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The result as the JSON text of ``findings.json`` (what :func:`write_scan` writes there, with
+        ``indent=1``): findings sorted by score, parameters, timings, skipped and degraded kinds.
+        Chinese is unescaped (encode as UTF-8); ``generated_at`` is the time of the call. The provider
+        scores are a table, not part of it: ``result.scores`` (``scores.csv``).
+
+        >>> import json
+        >>> f = Finding.create("card_burst", key=("T1",), score=0.5, summary="集中刷卡")
+        >>> r = ScanResult([f], {"card_burst": {"min_cards": 5}}, pd.DataFrame(), "sha256:0")
+        >>> d = json.loads(r.to_json())
+        >>> d["schema"], d["findings"] == [f.to_dict()], d["parameters"]
+        ('graphkit.findings/v1', True, {'card_burst': {'min_cards': 5}})
+        >>> FindingsReport.from_json(r.to_json()).findings == r.findings
+        True
+        """
+        report = self.report()
+        report.findings = sort_findings(report.findings)
+        return report.to_json(indent=indent)
 
 
 def scan(

@@ -14,6 +14,8 @@ from ..errors import ParameterError
 from .constants import LEVELS, _PROVIDER_COLS
 from .source import MonitoringError, _empty, _has, _parse_ym, _providers, _table, _with_provider, _ym, _ym_str
 
+__all__ = ["budget_pace", "pace_alerts"]
+
 
 def _check_budgets(b: pd.DataFrame, providers: pd.DataFrame) -> pd.DataFrame:
     need = ["provider_type", "provider_id", "year", "amount"]

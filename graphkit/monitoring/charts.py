@@ -10,6 +10,8 @@ import pandas as pd
 
 from .constants import _PROVIDER_COLS
 
+__all__ = ["plot_budget_pace", "plot_indicators", "plot_inspection", "plot_review_sample", "plot_penalties", "plot_ranking"]
+
 
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
               "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC")

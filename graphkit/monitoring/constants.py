@@ -6,6 +6,8 @@ diagnosis prefixes (:data:`CHRONIC_PREFIXES`), the values that mark a manual rei
 
 from __future__ import annotations
 
+__all__ = ["LEVELS", "ZH", "CHRONIC_PREFIXES", "MANUAL_MODES", "DEFAULT_RISK_WEIGHTS", "DEFAULT_DEDUCTIONS"]
+
 
 #: level → (action, 中文)
 LEVELS: dict[str, tuple[str, str]] = {

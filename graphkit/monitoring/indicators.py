@@ -16,6 +16,8 @@ from ..errors import ParameterError
 from .constants import CHRONIC_PREFIXES, _GROUPS, _PROVIDER_COLS
 from .source import _empty, _has, _table, _with_provider, _ym, _ym_str
 
+__all__ = ["monthly_indicators", "focus_list"]
+
 
 def monthly_indicators(
     source: Any,

@@ -18,6 +18,8 @@ from ..errors import ParameterError
 from .constants import DEFAULT_RISK_WEIGHTS, _PROVIDER_COLS
 from .source import MonitoringError, _attach_counts, _count_by_provider, _fingerprint, _log, _providers
 
+__all__ = ["inspection_candidates", "draw_inspection"]
+
 
 def inspection_candidates(
     source: Any,

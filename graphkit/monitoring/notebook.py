@@ -14,6 +14,8 @@ import pandas as pd
 from ..outputs import read_csv
 from .inspection import inspection_candidates
 
+__all__ = ["from_env", "example_inputs"]
+
 
 def from_env(env: Mapping[str, str] | None = None) -> tuple[Any, pd.DataFrame | None]:
     """The store and provider scores the workbench environment points at (``GRAPHKIT_STORE`` …).

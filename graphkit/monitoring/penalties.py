@@ -20,6 +20,8 @@ from .constants import DEFAULT_DEDUCTIONS, _PROVIDER_COLS
 from .source import MonitoringError, _attach_counts, _count_by_provider, _empty, _table
 from .inspection import inspection_candidates
 
+__all__ = ["penalty_tiers", "penalties", "yearly_scores", "bottom_ranking"]
+
 
 def _rulebook(rulebook: Any = None, tiers: Sequence[tuple[float | None, int]] | None = None):
     from ..dossier.rulebook import Rulebook

@@ -18,6 +18,8 @@ from ..errors import ParameterError
 from .constants import MANUAL_MODES, _TRUE
 from .source import MonitoringError, _columns, _fingerprint, _log, _table, _with_provider
 
+__all__ = ["review_sample"]
+
 
 def _manual_flags(claims: pd.DataFrame, column: str) -> pd.Series:
     s = claims[column]

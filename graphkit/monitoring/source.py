@@ -17,6 +17,8 @@ from ..errors import GraphkitError, ParameterError
 from ..schema import TABLES
 from .constants import _PROVIDER_COLS
 
+__all__ = ["MonitoringError"]
+
 
 class MonitoringError(GraphkitError):
     """Monitoring input is missing or inconsistent (no budgets, unknown provider ids …)."""
