@@ -34,8 +34,8 @@ def doc_files(root: Path = ROOT) -> list[Path]:
     return [p for p in (root / "README.md", root / "CHANGELOG.md") if p.exists()] + sorted((root / "docs").rglob("*.md"))
 
 
-def without_code(text: str) -> str:
-    """``text`` with fenced blocks and code spans blanked (same length and lines, so offsets hold)."""
+def without_fences(text: str) -> str:
+    """``text`` with fenced code blocks blanked (the same lines, so line numbers hold)."""
     out, fence = [], None
     for line in text.split("\n"):
         m = _FENCE.match(line)
@@ -48,7 +48,12 @@ def without_code(text: str) -> str:
             out.append("")
         else:
             out.append(line)
-    text = "\n".join(out)
+    return "\n".join(out)
+
+
+def without_code(text: str) -> str:
+    """``text`` with fenced blocks and code spans blanked (same length and lines, so offsets hold)."""
+    text = without_fences(text)
     return _CODE_SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
@@ -60,7 +65,8 @@ def slug(heading: str) -> str:
     """
     text = re.sub(r"!?\[(" + _TEXT + r")\]\([^)]*\)", r"\1", heading)  # a link keeps its text
     text = re.sub(r"<[^>]+>", "", text).replace("`", "")  # HTML tags, code marks
-    text = re.sub(r"(\*{1,3}|_{1,3})(\S(?:.*?\S)?)\1", r"\2", text)  # emphasis
+    text = re.sub(r"(\*{1,3})(\S(?:.*?\S)?)\1", r"\2", text)  # emphasis; _ only at word edges (snake_case stays)
+    text = re.sub(r"(?<!\w)(_{1,3})(\S(?:.*?\S)?)\1(?!\w)", r"\2", text)
     keep = [c for c in text.strip().lower()
             if c in " -_" or unicodedata.category(c)[0] in "LMN"]
     return "".join(keep).replace(" ", "-")
@@ -68,7 +74,7 @@ def slug(heading: str) -> str:
 
 def anchors(path: Path) -> set[str]:
     """Every anchor a Markdown file offers: its headings (repeats numbered) and explicit ``<a name|id>``."""
-    text = without_code(path.read_text("utf-8"))
+    text = without_fences(path.read_text("utf-8"))  # a heading's code spans are part of its anchor
     lines = text.split("\n")
     seen: dict[str, int] = {}
     out: set[str] = set()
@@ -84,7 +90,7 @@ def anchors(path: Path) -> set[str]:
         n = seen.get(base, 0)
         seen[base] = n + 1
         out.add(base if n == 0 else f"{base}-{n}")
-    out.update(_HTML_ANCHOR.findall(text))
+    out.update(_HTML_ANCHOR.findall(without_code(text)))
     return out
 
 
@@ -153,6 +159,8 @@ def test_every_docs_link_resolves():
     ("Findings — graphkit's output contract (v1.1)", "findings--graphkits-output-contract-v11"),
     ("`shared_card` — 冒用/盗用医保卡", "shared_card--冒用盗用医保卡"),
     ("What **it** finds", "what-it-finds"),
+    ("deceased_card_use", "deceased_card_use"),
+    ("Findings of kind `rule_violation` and _more_", "findings-of-kind-rule_violation-and-more"),
     ("[docs](x.md) and *more*", "docs-and-more"),
     ("Ring benchmark: 20,000 patients", "ring-benchmark-20000-patients"),
 ])
@@ -165,13 +173,14 @@ def test_checker_catches_what_is_broken(tmp_path):
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "spec.md").write_text("# Spec\n", "utf-8")
     (tmp_path / "docs" / "a.md").write_text(
-        "# Title\n\n## Part one\n\n## Part one\n\nSub\n---\n\n<a name=\"kept\"></a>\n", "utf-8")
+        "# Title\n\n## Part one\n\n## Part one\n\nSub\n---\n\n<a name=\"kept\"></a>\n\n### Kind `x_y`\n\n"
+        "```md\n# Fenced\n```\n", "utf-8")
     (tmp_path / "README.md").write_text(
         "# Read me\n\n"
-        "[ok](docs/a.md#part-one) [ok](docs/a.md#part-one-1) [ok](docs/a.md#sub) [ok](docs/a.md#kept)\n"
+        "[ok](docs/a.md#part-one) [ok](docs/a.md#part-one-1) [ok](docs/a.md#sub) [ok](docs/a.md#kept) [ok](docs/a.md#kind-x_y)\n"
         "[ok](#read-me) ![ok](docs/) [ok](https://example.org/x?y=1#z) [ok][r]\n\n"
         "`[in code](missing.md)`\n\n```text\n[in a fence](missing.md)\n```\n\n"
-        "[missing](docs/b.md) [anchor](docs/a.md#part-two)\n"
+        "[missing](docs/b.md) [anchor](docs/a.md#fenced)\n"
         "[wrapped\nlink](#nowhere) [out](../x.md) [shared](shared/spec.md)\n"
         "[bad url](http:example) [scheme](ftp://example.org/f) ![img](docs/pic.png)\n\n"
         "[r]: docs/a.md#title\n[s]: docs/gone.md\n", "utf-8")
@@ -179,6 +188,6 @@ def test_checker_catches_what_is_broken(tmp_path):
     assert [b.split(": ", 1)[0] for b in bad] == ["README.md:12", "README.md:12", "README.md:14", "README.md:14",
                                                    "README.md:14", "README.md:15", "README.md:15", "README.md:15",
                                                    "README.md:18"], bad
-    assert "no such file docs/b.md" in bad[0] and "no heading #part-two" in bad[1] and "#nowhere" in bad[2]
+    assert "no such file docs/b.md" in bad[0] and "no heading #fenced" in bad[1] and "#nowhere" in bad[2]
     assert "outside the repository" in bad[3] and "shared/" in bad[4] and "malformed" in bad[5]
     assert "scheme" in bad[6] and "docs/pic.png" in bad[7] and "docs/gone.md" in bad[8]
