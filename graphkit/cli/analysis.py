@@ -101,7 +101,7 @@ def register(sub: Any) -> None:
     s.add_argument("--out", required=True, metavar="DIR", help="结果输出目录 / folder for findings.json and scores.csv (required)")
     s.add_argument("--kinds", metavar="KIND,…",
                    help="逗号分隔的检测类型 / comma-separated kinds (default: the default battery, every kind but the "
-                        "opt-in rule_violation): " + ", ".join(KINDS))
+                        "opt-in rule_violation and indicator_outlier): " + ", ".join(KINDS))
     s.add_argument("--param", action="append", metavar="KIND.NAME=VALUE",
                    help="覆盖检测器参数，可重复 / override a detector parameter, repeatable (default: the declared "
                         "defaults, see `graphkit detectors`)")
