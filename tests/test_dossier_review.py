@@ -248,3 +248,75 @@ def test_police_and_discipline_pdfs_read_in_chinese(city, tmp_path):
     for i in range(len(main)):
         main[i].render(scale=1.0).to_pil().save(ARTIFACTS / f"dossier-main-page{i + 1}.png")
     shutil.rmtree(tmp_path / "d")
+
+
+def _headings(html_path: Path) -> set[str]:
+    """The visible text of the headings (h1–h4) of an HTML paper."""
+    raw = html_path.read_text("utf-8") if html_path.is_file() else ""
+    return {re.sub(r"\s+", " ", htmlmod.unescape(re.sub(r"<[^>]+>", "", m))).strip()
+            for m in re.findall(r"<h[1-4][^>]*>(.*?)</h[1-4]>", raw, flags=re.S)} - {""}
+
+
+def layout_problems(pdf_path: Path, headings: set[str]) -> list[str]:
+    """Pages of a rendered PDF checked as paper: every page but the last filled at least halfway
+    (the lowest ink below the middle of the page; the light 草稿 watermark is not ink), and no
+    heading as the last line of a page (a heading stranded at the foot, its content overleaf)."""
+    import numpy as np
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(pdf_path))
+    out = []
+    n = len(doc)
+    for i in range(n):
+        page = doc[i]
+        img = np.asarray(page.render(scale=0.5, grayscale=True).to_pil().convert("L"))
+        ink = np.flatnonzero((img < 160).any(axis=1))
+        if i < n - 1 and (not ink.size or ink.max() < img.shape[0] / 2):
+            out.append(f"{pdf_path.name} page {i + 1}/{n} more than half empty")
+        tp = page.get_textpage()
+        chars = [(tp.get_charbox(k), tp.get_text_range(k, 1)) for k in range(tp.count_chars())]
+        chars = [(box, ch) for box, ch in chars if ch.strip()]
+        if i < n - 1 and chars:
+            # the last line: the characters whose boxes overlap, vertically, the lowest character's
+            (_, low_b, _, low_t), _ = min(chars, key=lambda c: c[0][1])
+            line = [c for c in chars if c[0][1] < low_t and c[0][3] > low_b]
+            last = "".join(ch for _, ch in sorted(line, key=lambda c: c[0][0]))
+            if any(h.replace(" ", "") == last.replace(" ", "") for h in headings):
+                out.append(f"{pdf_path.name} page {i + 1}/{n} ends with the heading {last!r}")
+    return out
+
+
+def test_every_kinds_papers_are_laid_out_for_paper(city, tmp_path):
+    """For every kind: the dossier and its police and discipline packages, rendered and checked as pages."""
+    pytest.importorskip("pypdfium2")
+    if chromium_path() is None:
+        pytest.skip("no Chromium: PDFs are not rendered")
+    root, store, rep, best = city
+    problems = []
+    for kind, f in sorted(best.items()):
+        out = tmp_path / kind
+        write_dossier(store, [f], out, parameters=rep.parameters.get(kind), found_on="2026-12-05", reviewer="赵审核",
+                      refer=["police", "discipline"])
+        pdfs = sorted(out.rglob("*.pdf"))
+        assert any(p.name == "dossier.pdf" for p in pdfs) and len(pdfs) > 3, (kind, pdfs)
+        for pdf in pdfs:
+            problems += [f"{kind}: {p}" for p in layout_problems(pdf, _headings(pdf.with_suffix(".html")))]
+        shutil.rmtree(out)
+    assert problems == []
+
+
+def test_layout_check_catches_a_half_empty_page_and_a_stranded_heading(tmp_path):
+    pytest.importorskip("pypdfium2")
+    if chromium_path() is None:
+        pytest.skip("no Chromium: PDFs are not rendered")
+    from graphkit.dossier.render import html_to_pdf
+
+    body = ("<p>第一页只有一行 / one line on page one</p><div style='break-before:page'>第二页 / page two</div>"
+            "<div style='height:215mm'></div><p>" + "正文。" * 40 + "</p>"
+            "<h2 style='break-after:auto;page-break-after:auto'>三、处理意见</h2>"
+            "<div style='break-before:page'>第四页 / page four</div>")
+    (tmp_path / "bad.html").write_text(f"<html><meta charset='utf-8'><body>{body}</body></html>", "utf-8")
+    html_to_pdf(tmp_path / "bad.html", tmp_path / "bad.pdf")
+    problems = layout_problems(tmp_path / "bad.pdf", {"三、处理意见"})
+    assert any("page 1/" in p and "half empty" in p for p in problems), problems
+    assert any("ends with the heading '三、处理意见'" in p for p in problems), problems
