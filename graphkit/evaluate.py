@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .outputs import read_csv
 from .findings import PROVIDER_TYPES, Finding, FindingsReport, read_findings, sort_findings
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys", "NOT_INVOLVED_ROLES"]
 
@@ -166,7 +169,7 @@ def _average_precision(y: np.ndarray, s: np.ndarray) -> float | None:
     return float(prec[yy].sum() / yy.sum())
 
 
-def _volume_baselines(prov: pd.DataFrame, y: np.ndarray, store: Any = None) -> dict[str, Any]:
+def _volume_baselines(prov: pd.DataFrame, y: np.ndarray, store: Store = None) -> dict[str, Any]:
     """ROC-AUC / AP of claim count alone and fund total alone on the same providers and labels.
 
     Volumes come from ``scores.csv`` (``claims``, ``fund_total`` columns) or, when it lacks
@@ -195,7 +198,7 @@ def evaluate(
     findings: str | Path | FindingsReport | list[Finding],
     scores: str | Path | pd.DataFrame | None = None,
     *,
-    store: Any = None,
+    store: Store = None,
 ) -> dict[str, Any]:
     """Recall, precision at k per kind, and provider ROC-AUC / average precision, with the
     same figures for claim count alone and fund total alone (``providers.baselines``)."""

@@ -24,6 +24,7 @@ from ._fast import isin
 from .projections import provider_key
 
 if TYPE_CHECKING:  # annotation only: findings imports this module for Finding.subgraph
+    from graphkit.store.base import Store
     from .findings import Finding
 
 __all__ = ["evidence_graph", "TYPE_ZH"]
@@ -38,7 +39,7 @@ TYPE_ZH = {
 }
 
 
-def evidence_graph(store: Any, finding: Finding, *, max_claims: int = 5000) -> nx.MultiDiGraph:
+def evidence_graph(store: Store, finding: Finding, *, max_claims: int = 5000) -> nx.MultiDiGraph:
     """Build the evidence graph of ``finding`` from its claims (at most ``max_claims``)."""
     g = nx.MultiDiGraph(finding_id=finding.id, kind=finding.kind, summary=finding.summary)
     for e in finding.entities:

@@ -25,10 +25,13 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = [
     "Entity",
@@ -205,7 +208,7 @@ class Finding:
             evidence=dict(d.get("evidence", {})),
         )
 
-    def subgraph(self, store: Any, **kwargs: Any):
+    def subgraph(self, store: Store, **kwargs: Any):
         """The finding's evidence as a networkx graph (see :func:`graphkit.evidence.evidence_graph`)."""
         from .evidence import evidence_graph
 

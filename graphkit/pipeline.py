@@ -15,9 +15,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .findings import KINDS
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["scan_to", "format_scan_summary", "run_demo"]
 
@@ -28,7 +31,7 @@ def _audit(action: str, **details: Any) -> None:
     record(action, **details)  # through the guard where one runs (actor: the OS account), else the local log
 
 
-def scan_to(store: Any, out: str | Path, kinds: Iterable[str] | None = None, params: dict | None = None, *,
+def scan_to(store: Store, out: str | Path, kinds: Iterable[str] | None = None, params: dict | None = None, *,
             progress: Callable[[str], None] | None = None, check_out: bool = True) -> tuple[Any, dict[str, Path]]:
     """Scan ``store``, write ``findings.json`` and ``scores.csv`` to ``out``, record it in the
     audit log; return the :class:`~graphkit.scan.ScanResult` and the written paths."""

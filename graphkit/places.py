@@ -41,10 +41,13 @@ import csv
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = [
     "HEX_CIRCUMRADIUS",
@@ -227,7 +230,7 @@ def region_places(regions: pd.DataFrame | None, providers: pd.DataFrame, *, code
     return out[["region", "lat", "lon", "source", "radius_km", "radius_source", "geo_providers"]].reset_index(drop=True)
 
 
-def _provider_frame(store: Any) -> pd.DataFrame:
+def _provider_frame(store: Store) -> pd.DataFrame:
     frames = []
     for table, key, ptype in (("institutions", "institution_id", "institution"), ("pharmacies", "pharmacy_id", "pharmacy")):
         have = store.columns(table) if hasattr(store, "columns") else []
@@ -248,7 +251,7 @@ def _provider_frame(store: Any) -> pd.DataFrame:
     return out
 
 
-def provider_places(store: Any, *, coordinate_km: float = 0.5, use_gazetteer: bool = True) -> pd.DataFrame:
+def provider_places(store: Store, *, coordinate_km: float = 0.5, use_gazetteer: bool = True) -> pd.DataFrame:
     """Every institution and pharmacy with the place used for it: ``provider_type,
     provider_id, region, lat, lon, radius_km, place`` where ``place`` is ``coordinates``,
     ``region:<source>`` or ``unknown`` (lat/lon/radius NaN)."""

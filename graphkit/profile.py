@@ -31,10 +31,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = [
     "PRECISIONS",
@@ -400,7 +403,7 @@ def unmet_reason(profile: dict[str, Any], need: str) -> tuple[str, str]:
     return (f"缺少：{zh}", f"missing: {en}")
 
 
-def _batches(store: Any, table: str, columns: tuple[str, ...]):
+def _batches(store: Store, table: str, columns: tuple[str, ...]):
     """``table``'s needed columns, streamed where the store can (embedded), whole otherwise."""
     from .schema import TABLES
 
@@ -419,7 +422,7 @@ def _batches(store: Any, table: str, columns: tuple[str, ...]):
         yield store.table(table, cols)
 
 
-def data_profile(store: Any) -> dict[str, Any]:
+def data_profile(store: Store) -> dict[str, Any]:
     """What the data in ``store`` supports: time precision of every time column (and the
     shares it was decided on), terminals, doctors per claim type, items and their coverage,
     referrals, contacts by kind, death dates, card kinds, region codes (used, placeable and

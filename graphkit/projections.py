@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from scipy.sparse.csgraph import connected_components
 
 from ._fast import isin, string_series
 from .errors import GraphkitError
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "provider_key", "provider_mask"]
 
@@ -36,7 +39,7 @@ def projection(name: str):
     return deco
 
 
-def compute(store: Any, name: str, **params: Any) -> pd.DataFrame:
+def compute(store: Store, name: str, **params: Any) -> pd.DataFrame:
     """Compute projection ``name`` on ``store`` with pandas."""
     try:
         fn = PROJECTIONS[name]
@@ -99,7 +102,7 @@ def provider_mask(claims: pd.DataFrame, keys: Any) -> np.ndarray:
     return out
 
 
-def computes_with_pandas(store: Any) -> bool:
+def computes_with_pandas(store: Store) -> bool:
     """True when ``store`` computes its projections here (with pandas), not server-side."""
     from .store.base import Store
 
@@ -122,7 +125,7 @@ class ClaimsReadOnce:
     [{'fund_amount': 1.0}]
     """
 
-    def __init__(self, store: Any, columns: list[str]) -> None:
+    def __init__(self, store: Store, columns: list[str]) -> None:
         self.store = store
         self._claims = store.table("claims", columns)
 
@@ -150,7 +153,7 @@ class ClaimsReadOnce:
 
 
 @projection("family_groups")
-def family_groups(store: Any) -> pd.DataFrame:
+def family_groups(store: Store) -> pd.DataFrame:
     """patient_id → family group id, from registered ``family`` contacts (connected components)."""
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     fam = contacts[contacts["kind"] == "family"]
@@ -169,7 +172,7 @@ def family_components(a: pd.Series, b: pd.Series) -> pd.DataFrame:
 
 
 @projection("foreign_card_use")
-def foreign_card_use(store: Any) -> pd.DataFrame:
+def foreign_card_use(store: Store) -> pd.DataFrame:
     """Claims settled for someone other than the card's registered holder."""
     cols = ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"]
     claims = store.table("claims", cols)
@@ -212,7 +215,7 @@ def card_replacements(cards: pd.DataFrame) -> pd.DataFrame:
 
 
 @projection("replaced_card_use")
-def replaced_card_use(store: Any, *, grace_days: int = 1) -> pd.DataFrame:
+def replaced_card_use(store: Store, *, grace_days: int = 1) -> pd.DataFrame:
     """Claims on a lost/cancelled physical card after its holder was issued a newer physical
     card (see :func:`card_replacements`; an e-voucher is never a replacement)."""
     cols = ["card_id", "patient_id", "issued_date", "status"] + (["kind"] if "kind" in store.columns("cards") else [])
@@ -230,7 +233,7 @@ def replaced_card_use(store: Any, *, grace_days: int = 1) -> pd.DataFrame:
 
 
 @projection("card_patient_counts")
-def card_patient_counts(store: Any) -> pd.DataFrame:
+def card_patient_counts(store: Store) -> pd.DataFrame:
     """Claims per (card, settled person): card_id, patient_id, claims — the activity every
     card and person is compared against (shared_card's nulls)."""
     claims = store.table("claims", ["card_id", "patient_id"])
@@ -244,14 +247,14 @@ def card_patient_counts(store: Any) -> pd.DataFrame:
 
 
 @projection("latest_claim_time")
-def latest_claim_time(store: Any) -> pd.DataFrame:
+def latest_claim_time(store: Store) -> pd.DataFrame:
     """One row: ``latest``, the latest claim start time (NaT without claims): where the data ends."""
     t = store.table("claims", ["start_time"])["start_time"]
     return pd.DataFrame({"latest": pd.Series([t.max() if len(t) else pd.NaT], dtype="datetime64[s]")})
 
 
 @projection("post_death_claims")
-def post_death_claims(store: Any, *, grace_days: int = 0) -> pd.DataFrame:
+def post_death_claims(store: Store, *, grace_days: int = 0) -> pd.DataFrame:
     """Claims that start after the death date of the settled person or of the card holder."""
     pats = store.table("patients", ["patient_id", "death_date"])
     dead = pats[pats["death_date"].notna()]
@@ -305,7 +308,7 @@ def _haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return haversine_km(lat1, lon1, lat2, lon2)
 
 
-def _provider_places(store: Any, coordinate_km: float = 0.5) -> pd.DataFrame:
+def _provider_places(store: Store, coordinate_km: float = 0.5) -> pd.DataFrame:
     """Every provider with the place used for it (see :func:`graphkit.places.provider_places`)."""
     from .places import provider_places
 
@@ -319,7 +322,7 @@ PAIR_COLUMNS = [
 ]
 
 
-def _start_time_profile(store: Any) -> dict[str, Any] | None:
+def _start_time_profile(store: Store) -> dict[str, Any] | None:
     """The profile of ``claims.start_time`` (precision, midnight share) of the whole store."""
     fn = getattr(store, "profile", None)
     if callable(fn):
@@ -366,7 +369,7 @@ def pair_distances(pairs: pd.DataFrame, places: pd.DataFrame, time_profile: dict
 
 
 @projection("clock_minutes")
-def clock_minutes(store: Any, *, providers: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+def clock_minutes(store: Store, *, providers: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """Claims per minute of the day (0..1439) of the providers named ``"type:id"`` in
     ``providers``: ``provider_type, provider_id, minute, n`` (only minutes with claims),
     sorted. A provider settling in batches or remotely shows a spike."""
@@ -390,7 +393,7 @@ def clock_minutes(store: Any, *, providers: list[str] | tuple[str, ...] = ()) ->
 
 
 @projection("unit_cards")
-def unit_cards(store: Any, *, units: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+def unit_cards(store: Store, *, units: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """Claims and distinct cards settled at each unit named ``"terminal:id"``, ``"institution:id"``
     or ``"pharmacy:id"`` in ``units``: ``unit, claims, cards``, sorted by unit (units without
     claims are left out). How many people a terminal or provider serves.
@@ -427,7 +430,7 @@ def unit_cards(store: Any, *, units: list[str] | tuple[str, ...] = ()) -> pd.Dat
 
 
 @projection("travel_pairs")
-def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id", coordinate_km: float = 0.5) -> pd.DataFrame:
+def travel_pairs(store: Store, *, max_gap_hours: float = 24.0, by: str = "card_id", coordinate_km: float = 0.5) -> pd.DataFrame:
     """Consecutive settlements of one card (``by="card_id"``) or person (``"patient_id"``) at
     different providers within ``max_gap_hours`` (as written), with places, distances and time
     uncertainties (see :func:`pair_distances`). Ties in time are broken by claim id.
@@ -435,7 +438,7 @@ def travel_pairs(store: Any, *, max_gap_hours: float = 24.0, by: str = "card_id"
     return travel_pairs_by(store, (by,), max_gap_hours=max_gap_hours, coordinate_km=coordinate_km)[by]
 
 
-def travel_pairs_by(store: Any, bys: tuple[str, ...] = ("card_id", "patient_id"), *, max_gap_hours: float = 24.0,
+def travel_pairs_by(store: Store, bys: tuple[str, ...] = ("card_id", "patient_id"), *, max_gap_hours: float = 24.0,
                     coordinate_km: float = 0.5) -> dict[str, pd.DataFrame]:
     """The ``travel_pairs`` projection for each key in ``bys``: a store that computes its projections
     with pandas reads the claims (and places) once for all keys; a server-side store is asked per key."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, wr
 from .params import check_params
 from .profile import data_profile, unmet, unmet_reason
 from .projections import provider_key
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["ScanResult", "scan", "provider_scores", "blind_share", "write_scan", "SCORES_COLUMNS"]
 
@@ -88,7 +91,7 @@ class ScanResult:
 
 
 def scan(
-    store: Any,
+    store: Store,
     *,
     kinds: Iterable[str] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
@@ -150,7 +153,7 @@ def scan(
                       skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries)
 
 
-def store_profile(store: Any) -> dict[str, Any]:
+def store_profile(store: Store) -> dict[str, Any]:
     """The store's data profile (:meth:`graphkit.store.Store.profile`; computed for any other
     object that offers the store's read interface)."""
     fn = getattr(store, "profile", None)
@@ -182,7 +185,7 @@ def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
     return round(max(blind, 1.0) / k, 6)
 
 
-def provider_scores(store: Any, findings: list[Finding], *, prior_weight: float | None = None) -> pd.DataFrame:
+def provider_scores(store: Store, findings: list[Finding], *, prior_weight: float | None = None) -> pd.DataFrame:
     """One row per institution, pharmacy and doctor (plus terminals a finding touches), ranked
     by the provider risk model :func:`graphkit.risk.provider_risk` (exposure plus bounded
     indicator, findings and network evidence; see docs/risk-model.md). The first columns are

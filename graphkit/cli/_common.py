@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .._argtypes import int_at_least, int_between
 from ..errors import GraphkitError
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["UsageError", "HelpFormatter", "int_at_least", "int_between", "err", "audit", "progress_bar",
            "neo4j_args", "neo4j_conn", "wants_neo4j", "open_any_store", "close_store", "parse_params"]
@@ -114,6 +117,6 @@ def open_any_store(a: argparse.Namespace):
     return store
 
 
-def close_store(store: Any) -> None:
+def close_store(store: Store) -> None:
     if getattr(store, "conn", None) is not None:
         store.conn.close()

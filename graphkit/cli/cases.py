@@ -6,10 +6,13 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphkitError
 from ._common import HelpFormatter, UsageError, int_at_least, neo4j_args, open_any_store, wants_neo4j
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["register"]
 
@@ -70,7 +73,7 @@ def _clear_source(a: argparse.Namespace):
     return None
 
 
-def _case_store(a: argparse.Namespace, store: Any = None) -> Any:
+def _case_store(a: argparse.Namespace, store: Store = None) -> Any:
     from ..workbench.cases import CaseStore, default_cases_path
 
     if store is not None and getattr(store, "conn", None) is not None and not a.cases:  # Neo4j: the cases live in the graph

@@ -15,10 +15,13 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..findings import KINDS, Finding
 from ..params import Param, check_params
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["Detector", "REGISTRY", "register", "run_detector", "default_kinds"]
 
@@ -73,7 +76,7 @@ def default_kinds() -> list[str]:
     return [k for k, d in REGISTRY.items() if d.default]
 
 
-def run_detector(kind: str, store: Any, params: dict[str, Any] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+def run_detector(kind: str, store: Store, params: dict[str, Any] | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Check ``params`` against the declaration, run the detector, return (findings, params used)."""
     det = REGISTRY[kind]
     full = check_params(kind, det.params, params or {})

@@ -18,7 +18,7 @@ its own area with exam/vaccine items (group physical exam, vaccination).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._burst_context import CAMPAIGN_WORDS  # noqa: F401 - where the words used to live
 from ._nulls import binom_log10_sf, poisson_log10_sf
 from ._people import address_groups
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["burst_facts", "episode_facts", "unit_finding", "robust_cv"]
 
@@ -49,7 +52,7 @@ def robust_cv(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - med)) / med)
 
 
-def burst_facts(store: Any, rows_all: pd.DataFrame) -> dict[str, Any]:
+def burst_facts(store: Store, rows_all: pd.DataFrame) -> dict[str, Any]:
     """People, addresses, providers and items the checks need, read once for all units."""
     pats = store.table("patients", ["patient_id", "region"])
     region_of = pd.Series(pats["region"].to_numpy(dtype=object), index=pats["patient_id"].to_numpy(dtype=object))

@@ -20,12 +20,15 @@ so the detector can test the legal explanations without reading the claims again
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._fast import isin, unique_ints
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE", "CAMPAIGN_WORDS"]
 
@@ -168,7 +171,7 @@ def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarr
     return band_in, share
 
 
-def non_medical(store: Any, episode_ids: pd.Series, background: dict[int, np.ndarray],
+def non_medical(store: Store, episode_ids: pd.Series, background: dict[int, np.ndarray],
                 claim_ids: pd.Series | np.ndarray) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
     """(share of non-medical item amount per episode claim, each unit's background rate of
     claims with non-medical items, share of exam/vaccine item amount per episode claim — see

@@ -20,7 +20,7 @@ institution explanations multiply its score.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,13 +29,16 @@ from .._fast import isin
 from ._common import benign_check
 from ._people import CHILD_AGE, ELDERLY_AGE, address_groups, ages_at, contact_values, linked
 
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
+
 __all__ = ["label_foreign_use", "candidate_checks", "PARENT_GAP"]
 
 #: plausible age gap between a parent and a child (years; a definition, not fitted)
 PARENT_GAP = (16.0, 50.0)
 
 
-def label_foreign_use(store: Any, use: pd.DataFrame, cards: pd.DataFrame, *, infant_age: float) -> tuple[pd.DataFrame, dict]:
+def label_foreign_use(store: Store, use: pd.DataFrame, cards: pd.DataFrame, *, infant_age: float) -> tuple[pd.DataFrame, dict]:
     """``use`` (foreign-card claims outside registered family) with benign labels and ages.
 
     Returns the labelled frame and a context dict (household bound, whether contacts and

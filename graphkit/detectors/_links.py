@@ -47,11 +47,14 @@ import re
 import unicodedata
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 from scipy.stats import poisson
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["name_stem", "pool_of_code", "pool_mapper", "InstitutionLinks", "institution_links", "pooling_regions"]
 
@@ -111,7 +114,7 @@ def pool_of_code(code: Any) -> str | None:
     return None
 
 
-def _regions_parent(store: Any) -> dict[str, str]:
+def _regions_parent(store: Store) -> dict[str, str]:
     has = getattr(store, "has_table", None)
     try:
         if has is not None and not has("regions"):
@@ -123,7 +126,7 @@ def _regions_parent(store: Any) -> dict[str, str]:
     return dict(zip(reg["region_code"].astype(str), reg["parent_code"].astype(str)))
 
 
-def pool_mapper(store: Any) -> Callable[[Any], str | None]:
+def pool_mapper(store: Store) -> Callable[[Any], str | None]:
     """A function region code → pooling region (None when unknown) for ``store``'s codes."""
     parent = _regions_parent(store)
 
@@ -135,7 +138,7 @@ def pool_mapper(store: Any) -> Callable[[Any], str | None]:
     return pool_of
 
 
-def pooling_regions(store: Any) -> pd.DataFrame:
+def pooling_regions(store: Store) -> pd.DataFrame:
     """Per institution: its ``region``, pooling region ``pool`` (None when unknown) and ``pool_basis``
     (``regions_table``, ``national_code`` or ``unknown``)."""
     inst = store.table("institutions", ["institution_id", "region"])
@@ -249,7 +252,7 @@ def _pair_surprise(pair_counts: pd.Series, node_totals: pd.Series) -> pd.DataFra
 _CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, InstitutionLinks]]" = weakref.WeakKeyDictionary()
 
 
-def institution_links(store: Any, *, min_patients: int = 3, adm: pd.DataFrame | None = None) -> InstitutionLinks:
+def institution_links(store: Store, *, min_patients: int = 3, adm: pd.DataFrame | None = None) -> InstitutionLinks:
     """Linked institutions of ``store`` (module docstring), computed once per store and data
     fingerprint. ``adm``: the ``inpatient_admissions`` projection when the caller has it already."""
     key = (getattr(store, "fingerprint", None), int(min_patients))
@@ -264,7 +267,7 @@ def institution_links(store: Any, *, min_patients: int = 3, adm: pd.DataFrame | 
     return links
 
 
-def _institution_links(store: Any, *, min_patients: int, adm: pd.DataFrame | None) -> InstitutionLinks:
+def _institution_links(store: Store, *, min_patients: int, adm: pd.DataFrame | None) -> InstitutionLinks:
     inst = store.table("institutions", ["institution_id", "name"])
     ids = inst["institution_id"].astype(str).to_numpy(object)
     links = InstitutionLinks()
@@ -349,7 +352,7 @@ def _institution_links(store: Any, *, min_patients: int, adm: pd.DataFrame | Non
     return links
 
 
-def _transfer_pairs(store: Any, adm: pd.DataFrame) -> pd.DataFrame:
+def _transfer_pairs(store: Store, adm: pd.DataFrame) -> pd.DataFrame:
     """Unordered institution pairs (a < b) with the distinct patients moved between them: direct
     transfers (discharge, then admission elsewhere the same or the next day) and referrals."""
     parts = []

@@ -30,13 +30,16 @@ a visible lead at the bottom of the list.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..risk.indicators import INDICATORS
 from ._common import benign_check
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["who_and_when", "night_service_check", "residents_of_patients", "residents_check", "mass_day_mask", "group_event_check", "MIN_GROUP", "FLOOR"]
 
@@ -53,7 +56,7 @@ RESIDENTS_EXPLAIN = ("visits_per_person", "elderly_share", "fund_per_patient", "
 _TYPE_ZH = {"care_home": "养老机构", "dormitory": "集体宿舍", "collective": "集体户"}
 
 
-def residents_of_patients(store: Any, patients: pd.DataFrame, ref: pd.Timestamp | None = None) -> np.ndarray | None:
+def residents_of_patients(store: Store, patients: pd.DataFrame, ref: pd.Timestamp | None = None) -> np.ndarray | None:
     """Per row of ``patients`` (column ``patient_id``): the type of the collective address the
     patient is registered at (``care_home`` / ``dormitory`` / ``collective``), ``""`` for a
     household; ``None`` when the bundle has no address contacts."""

@@ -21,10 +21,13 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = [
     "household_max",
@@ -88,7 +91,7 @@ def _first_of(key: np.ndarray) -> np.ndarray:
     return first
 
 
-def _contact_codes(store: Any, kinds: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _contact_codes(store: Store, kinds: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """:func:`contact_values` and, per row, integer codes of its person and of its (kind, value)
     (codes in order of first appearance)."""
     c = store.table("contacts", ["patient_id", "kind", "value"])
@@ -107,7 +110,7 @@ def _contact_codes(store: Any, kinds: Sequence[str]) -> tuple[pd.DataFrame, np.n
     return c.reset_index(drop=True), pcode, kv
 
 
-def contact_values(store: Any, kinds: Sequence[str] = ("address", "phone")) -> pd.DataFrame:
+def contact_values(store: Store, kinds: Sequence[str] = ("address", "phone")) -> pd.DataFrame:
     """Distinct (patient_id, kind, value) contacts of ``kinds`` with ``size`` = people on the value."""
     return _contact_codes(store, kinds)[0]
 
@@ -136,7 +139,7 @@ def linked(vals: pd.DataFrame, a: pd.Series, b: pd.Series, max_size: int) -> np.
     return out
 
 
-def address_groups(store: Any, ref: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Series, int]:
+def address_groups(store: Store, ref: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Series, int]:
     """Addresses with who lives there, and each person's address.
 
     Returns ``(groups, address_of, hh_max)``: ``groups`` indexed by address value with
@@ -192,7 +195,7 @@ def address_groups(store: Any, ref: pd.Timestamp | None = None) -> tuple[pd.Data
     return groups, address_of, hh_max
 
 
-def card_kinds(store: Any) -> pd.DataFrame:
+def card_kinds(store: Store) -> pd.DataFrame:
     """Cards with ``kind`` (``physical`` / ``e_voucher`` / null when the bundle does not say;
     bundles before v1.1 have no such column): card_id, patient_id, issued_date, status, kind."""
     cols = ["card_id", "patient_id", "issued_date", "status"]

@@ -9,13 +9,16 @@ dense-block stage.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..projections import projection
 from ._ringnull import AdmissionProfile
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 
 #: the claims columns the stages after the pair projection read (``_Shared``)
@@ -24,7 +27,7 @@ _CLAIM_COLUMNS = ["claim_id", "patient_id", "claim_type", "institution_id", "pha
 
 
 @projection("patient_claims")
-def patient_claims(store: Any, *, patient_ids: Sequence[str]) -> pd.DataFrame:
+def patient_claims(store: Store, *, patient_ids: Sequence[str]) -> pd.DataFrame:
     """All claims of the given people, with ``provider_type`` / ``provider_id``."""
     from ..projections import provider_key
 
@@ -37,7 +40,7 @@ def patient_claims(store: Any, *, patient_ids: Sequence[str]) -> pd.DataFrame:
     return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
 
 
-def _relation_tables(store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _relation_tables(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Registered family groups and address contacts of everyone."""
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     addr = contacts[(contacts["kind"] == "address").fillna(False) & contacts["value"].notna()]
@@ -85,7 +88,7 @@ class _Shared:
     checks, registered families and addresses. On a store whose projections are computed here
     the claims are read once for all of them (and for the members' claims of both stages)."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         from ..projections import ClaimsReadOnce, computes_with_pandas
 
         self.store = ClaimsReadOnce(store, _CLAIM_COLUMNS) if computes_with_pandas(store) else store
@@ -115,7 +118,7 @@ def _obj(x: pd.Series) -> pd.Series:
     return pd.Series(x.to_numpy(dtype=object, na_value=None), index=x.index, dtype=object)
 
 
-def _member_claims(store: Any, groups: list[list[str]]) -> pd.DataFrame:
+def _member_claims(store: Store, groups: list[list[str]]) -> pd.DataFrame:
     members = [m for g in groups for m in g]
     cl = store.projection("patient_claims", patient_ids=members).reset_index(drop=True)
     gid = pd.Series({m: i for i, g in enumerate(groups) for m in g})
@@ -143,7 +146,7 @@ def _member_claims(store: Any, groups: list[list[str]]) -> pd.DataFrame:
     })
 
 
-def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
+def _context(store: Store, activity: pd.DataFrame, adm: pd.DataFrame | None = None) -> dict[str, Any]:
     """What every ring's null and checks share: the admission calendar, the observation period, the
     hub institutions, the institutions tested for dense blocks, the time precision."""
     from ..profile import time_precision
@@ -162,7 +165,7 @@ def _context(store: Any, activity: pd.DataFrame, adm: pd.DataFrame | None = None
             "n_institutions": max(int(len(people)), 1)}
 
 
-def _referrals_of(store: Any, people: Sequence[str]) -> dict[str, set[str]]:
+def _referrals_of(store: Store, people: Sequence[str]) -> dict[str, set[str]]:
     """Referral destinations of each of the given people (who has any)."""
     refs = store.table("referrals", ["patient_id", "to_institution_id"]).astype("string").astype(object)
     refs = refs[refs["patient_id"].isin(set(people))]
@@ -174,7 +177,7 @@ def _referrals_of(store: Any, people: Sequence[str]) -> dict[str, set[str]]:
 
 
 @projection("inpatient_admissions")
-def inpatient_admissions(store: Any) -> pd.DataFrame:
+def inpatient_admissions(store: Store) -> pd.DataFrame:
     """Inpatient claims at institutions: who was admitted where, when, under whom, for how much, and
     the referral the admission follows (if any)."""
     cols = ["claim_id", "patient_id", "claim_type", "institution_id", "doctor_id", "start_time", "end_time",

@@ -9,13 +9,16 @@ of the pair graph. See :mod:`graphkit.detectors.rings` for the method as a whole
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from ..projections import projection
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 
 _EMPTY_PAIRS = {
@@ -423,7 +426,7 @@ def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
 
 @projection("co_visit_pairs")
 def co_visit_pairs(
-    store: Any, *, min_pair_visits: int = 2, min_pair_visits_ambulatory: int = 3, window_days: int = 1,
+    store: Store, *, min_pair_visits: int = 2, min_pair_visits_ambulatory: int = 3, window_days: int = 1,
     max_basket: int = 40, ambulatory: bool = True, thin_pairs: bool = True,
 ) -> pd.DataFrame:
     """Patient pairs settled together repeatedly, with the joint days expected by chance.
@@ -495,7 +498,7 @@ def co_visit_pairs(
 
 
 @projection("provider_activity")
-def provider_activity(store: Any) -> pd.DataFrame:
+def provider_activity(store: Store) -> pd.DataFrame:
     """Per provider and mode (``inpatient`` / ``ambulatory``): first and last day, open days, open
     weekdays (weekdays with settlements on ≥ 2 dates), people settled there and *regulars*
     (people settled there on ≥ 2 distinct days: those a ring's members can be drawn from)."""

@@ -27,7 +27,7 @@ or some claims without a diagnosis → *partial*; no diagnoses at all → *not t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +35,14 @@ import pandas as pd
 from ..projections import projection
 from .splits import dx_group
 
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
+
 __all__ = ["city_dx_chance", "diagnosis_counts", "stay_condition_evidence", "stay_service_check"]
 
 
 @projection("diagnosis_counts")
-def diagnosis_counts(store: Any) -> pd.DataFrame:
+def diagnosis_counts(store: Store) -> pd.DataFrame:
     """Claims other than inpatient stays per diagnosis code (``diagnosis_code``, ``claims``), by code.
 
     >>> from graphkit.store.embedded import EmbeddedStore

@@ -37,12 +37,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ._common import benign_check
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["FlowContext", "flow_context", "flow_check", "dx_key"]
 
@@ -84,7 +87,7 @@ def _keys(s: pd.Series) -> pd.Series:
     return pd.Series([dx_key(x) for x in s.to_numpy(object)], index=s.index, dtype=object)
 
 
-def flow_context(store: Any, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFrame, *,
+def flow_context(store: Store, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFrame, *,
                  sample: int = 40_000, coordinate_km: float = 0.5) -> FlowContext:
     """Calibrate the consult → fill check on this data (see the module docstring).
 
@@ -146,7 +149,7 @@ def flow_context(store: Any, pairs: pd.DataFrame, bad: np.ndarray, v: pd.DataFra
                        home=_home_sides(store, cand, coordinate_km))
 
 
-def _home_sides(store: Any, cand: pd.DataFrame, coordinate_km: float) -> dict:
+def _home_sides(store: Store, cand: pd.DataFrame, coordinate_km: float) -> dict:
     """(patient, pharmacy, institution) → whether the pharmacy is on the patient's home side:
     in the patient's registered region, or nearer to that region's centroid than the
     institution; None when the patient's region is unknown or cannot be placed."""

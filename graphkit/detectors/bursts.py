@@ -57,7 +57,7 @@ Notes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,9 @@ from ..projections import projection, provider_key
 from . import register
 from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
 from ._burst_checks import burst_facts as _burst_facts, episode_facts as _episode_facts, unit_finding as _unit_finding
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["card_bursts", "burst_windows"]
 
@@ -116,7 +119,7 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 @projection("burst_windows")
 def burst_windows(
-    store: Any,
+    store: Store,
     *,
     window_minutes: int = 60,
     min_cards: int = 5,
@@ -353,7 +356,7 @@ def burst_windows(
     return out[EPISODE_COLUMNS]
 
 
-def _pharmacy_regions(store: Any) -> pd.Series:
+def _pharmacy_regions(store: Store) -> pd.Series:
     if not store.has_table("pharmacies"):
         return pd.Series(dtype=object)
     ph = store.table("pharmacies", ["pharmacy_id", "region"])
@@ -384,7 +387,7 @@ def _pharmacy_regions(store: Any) -> pd.Series:
     },
 )
 def card_bursts(
-    store: Any,
+    store: Store,
     *,
     window_minutes: int = 60,
     min_cards: int = 5,
@@ -449,7 +452,7 @@ def card_bursts(
     return findings
 
 
-def _time_precision(store: Any) -> str:
+def _time_precision(store: Store) -> str:
     """The claims' time precision (the store's data profile when it has one)."""
     prof = getattr(store, "profile", None)
     if callable(prof):

@@ -23,7 +23,7 @@ See ``docs/detectors-cards.md``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from ._card_checks import candidate_checks, label_foreign_use
 from ._common import benign_check, benign_factor, log_amount, rows_finding, span, surprise, surprise_score, venue_entities, yuan
 from ._nulls import binom_log10_sf, empirical_log10_tail, fisher_log10, poisson_log10_sf
 from ._people import card_kinds
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["shared_cards", "deceased_card_uses"]
 
@@ -85,7 +88,7 @@ def scored_finding(kind: str, key: tuple, rows: pd.DataFrame, *, score: float, e
     },
 )
 def shared_cards(
-    store: Any,
+    store: Store,
     *,
     min_foreign_claims: int = 2,
     min_cards_per_person: int = 2,
@@ -195,7 +198,7 @@ def shared_cards(
     return findings
 
 
-def _replaced(store: Any, cards: pd.DataFrame, grace_days: int) -> list[Finding]:
+def _replaced(store: Store, cards: pd.DataFrame, grace_days: int) -> list[Finding]:
     """(c) a lost/cancelled physical card used after its physical replacement."""
     repl = card_replacements(cards)
     if repl.empty:
@@ -253,7 +256,7 @@ def _replaced(store: Any, cards: pd.DataFrame, grace_days: int) -> list[Finding]
     prefers={"item_times": "without claim_items.item_time a delayed settlement of care given before death is not testable; "
                            "final bills are inferred from the provider alone"},
 )
-def deceased_card_uses(store: Any, *, grace_days: int = 0, lag_days: int = 3, lag_weight: float = 0.3) -> list[Finding]:
+def deceased_card_uses(store: Store, *, grace_days: int = 0, lag_days: int = 3, lag_weight: float = 0.3) -> list[Finding]:
     """Settlements that start after the death date of the person or of the card holder.
 
     A stay admitted before death and discharged on or after the death date is normal and
@@ -340,7 +343,7 @@ def deceased_card_uses(store: Any, *, grace_days: int = 0, lag_days: int = 3, la
     return findings
 
 
-def _delayed_settlements(store: Any, rows: pd.DataFrame) -> set[str] | None:
+def _delayed_settlements(store: Store, rows: pd.DataFrame) -> set[str] | None:
     """Post-death claims whose every item was given on or before the death date (None: not testable)."""
     if not _supports(store, "item_times"):
         return None
@@ -355,7 +358,7 @@ def _delayed_settlements(store: Any, rows: pd.DataFrame) -> set[str] | None:
     return set(per[per].index)
 
 
-def _supports(store: Any, need: str) -> bool:
+def _supports(store: Store, need: str) -> bool:
     """What the data profile says the bundle supports (``item_times``, ``card_kind`` …)."""
     prof = store.profile() if callable(getattr(store, "profile", None)) else None
     sup = (prof or {}).get("supports") or {}
@@ -366,7 +369,7 @@ def _supports(store: Any, need: str) -> bool:
     return False
 
 
-def _claims_before_death(store: Any, rows: pd.DataFrame, lag_days: int) -> dict[str, set[str]]:
+def _claims_before_death(store: Store, rows: pd.DataFrame, lag_days: int) -> dict[str, set[str]]:
     """Providers that treated each deceased person in the ``lag_days`` days up to death."""
     if lag_days <= 0 or rows.empty:
         return {}

@@ -41,7 +41,7 @@ Key: the referrer. Claims: the claims that follow the steered referrals.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,9 @@ from ..params import Param
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._links import institution_links, pool_mapper, pooling_regions
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["referral_concentrations", "overdispersion"]
 
@@ -140,7 +143,7 @@ def _robust_alpha(keys: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray,
     prefers={"places": "out-of-area only from the referrals' own flag when region codes cannot be placed"},
 )
 def referral_concentrations(
-    store: Any,
+    store: Store,
     *,
     min_referrals: int = 10,
     min_steered: int = 3,

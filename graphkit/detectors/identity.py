@@ -45,7 +45,7 @@ Scoring (see ``docs/detectors-cards.md``)
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,9 @@ from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._nulls import binom_log10_sf, fisher_log10, geometric_log10_tail, poisson_log10_sf
 from ._people import CHILD_AGE, address_groups, ages_at, household_max
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["identity_rings", "identity_links"]
 
@@ -96,7 +99,7 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 _LAST_VH: list = []
 
 
-def _value_households(store: Any) -> dict[str, Any] | None:
+def _value_households(store: Store) -> dict[str, Any] | None:
     """Every phone/bank/device/address value with the households among its people (the
     shared core of ``identity_links`` and ``identifier_background``); None without contacts.
     The last store's answer is kept (see :data:`_LAST_VH`) until :func:`identity_rings` ends."""
@@ -113,7 +116,7 @@ def _value_households(store: Any) -> dict[str, Any] | None:
     return out
 
 
-def _compute_value_households(store: Any) -> dict[str, Any] | None:
+def _compute_value_households(store: Store) -> dict[str, Any] | None:
     contacts = store.table("contacts", ["patient_id", "kind", "value"])
     c = contacts[contacts["patient_id"].notna() & contacts["value"].notna()]
     if c.empty:
@@ -157,7 +160,7 @@ def _compute_value_households(store: Any) -> dict[str, Any] | None:
 
 
 @projection("identifier_background")
-def identifier_background(store: Any) -> pd.DataFrame:
+def identifier_background(store: Store) -> pd.DataFrame:
     """Per identifier kind: ``values`` (distinct values), ``shared`` (values on two or more
     households) and ``mean_excess`` (mean households per value minus one, over all values):
     how much sharing is normal in this data (identity_ring's null)."""
@@ -174,7 +177,7 @@ def identifier_background(store: Any) -> pd.DataFrame:
 
 
 @projection("identity_links")
-def identity_links(store: Any, *, min_households: int = 3, min_address_members: int = 0,
+def identity_links(store: Store, *, min_households: int = 3, min_address_members: int = 0,
                    elderly_age: int = 65) -> pd.DataFrame:
     """People on shared phone/bank/device/address values that span ``min_households``
     households (see module docstring), one row per (value, person). ``min_address_members``
@@ -219,7 +222,7 @@ def identity_links(store: Any, *, min_households: int = 3, min_address_members: 
 
 
 @projection("member_claims")
-def member_claims(store: Any, *, patient_ids: Iterable[str]) -> pd.DataFrame:
+def member_claims(store: Store, *, patient_ids: Iterable[str]) -> pd.DataFrame:
     """Claims settled for the given people (with provider type/id)."""
     cols = ["claim_id", "patient_id", "card_id", "institution_id", "pharmacy_id", "start_time", "fund_amount"]
     claims = store.table("claims", cols)
@@ -229,7 +232,7 @@ def member_claims(store: Any, *, patient_ids: Iterable[str]) -> pd.DataFrame:
 
 
 @projection("venue_reach")
-def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Iterable[str] = ()) -> pd.DataFrame:
+def venue_reach(store: Store, *, institutions: Iterable[str] = (), pharmacies: Iterable[str] = ()) -> pd.DataFrame:
     """Distinct people settled at the given providers, per the people's region (``''`` when
     unknown): provider_type, provider_id, region, patients — how far a venue reaches into each
     region, the null for a ring steered to one venue."""
@@ -282,7 +285,7 @@ def venue_reach(store: Any, *, institutions: Iterable[str] = (), pharmacies: Ite
     needs=("contacts",),
 )
 def identity_rings(
-    store: Any,
+    store: Store,
     *,
     min_households: int = 3,
     min_address_members: int = 0,
@@ -502,7 +505,7 @@ def _rings(links: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _reach(store: Any, venues: pd.DataFrame, people: pd.DataFrame) -> dict[str, Any]:
+def _reach(store: Store, venues: pd.DataFrame, people: pd.DataFrame) -> dict[str, Any]:
     """Reach of the venues rings share (provider_type, provider_id): share of each region's
     insured settled there."""
     inst = venues.loc[venues["provider_type"] == "institution", "provider_id"].dropna().unique()

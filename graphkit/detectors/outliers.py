@@ -43,7 +43,7 @@ top doctors (treating).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,9 @@ from ..risk.shared import shared_excess, shared_indicators
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._outlier_checks import residents_of_patients, who_and_when
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["indicator_outliers", "CASE_MIX_ADJUSTED"]
 
@@ -100,7 +103,7 @@ def _mad_z(v: float, ref: np.ndarray, floor: float) -> tuple[float, float, float
     return (v - med) / scale, med, scale
 
 
-def _referred_in(store: Any, act: Any) -> np.ndarray | None:
+def _referred_in(store: Store, act: Any) -> np.ndarray | None:
     """Per entity row: distinct patients referred to it (``None`` without referrals)."""
     if not store.has_table("referrals"):
         return None
@@ -131,7 +134,7 @@ def _referred_in(store: Any, act: Any) -> np.ndarray | None:
     # group-exam sites — still pass the fence); docs/detectors.md
     default=False,
 )
-def indicator_outliers(store: Any, *, min_peers: int = 10, top_doctors: int = 3, benign_weight: float = 0.25) -> list[Finding]:
+def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 3, benign_weight: float = 0.25) -> list[Finding]:
     """Providers whose case-mix adjusted monitoring indicators stand out from their peers beyond the Bonferroni fence."""
     act, ind, notes = shared_indicators(store)
     ex = shared_excess(store, int(min_peers))

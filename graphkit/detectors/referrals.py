@@ -49,7 +49,7 @@ Referral-abuse clusters
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,9 @@ from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._links import institution_links
 from ._ringnull import log10_poisson_tail
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["referral_loops", "referral_concentrations", "referral_clusters"]
 
@@ -81,7 +84,7 @@ EDGE_COLUMNS = ["from_institution_id", "to_institution_id", "referrals", "patien
 
 
 @projection("referral_edges")
-def referral_edges(store: Any) -> pd.DataFrame:
+def referral_edges(store: Store) -> pd.DataFrame:
     """Directed institution pairs: referral counts vs the independence (gravity) null."""
     r = store.table("referrals", ["referral_id", "patient_id", "from_institution_id", "to_institution_id"])
     r = r[r["from_institution_id"].notna() & r["to_institution_id"].notna()
@@ -113,7 +116,7 @@ SEQ_COLUMNS = ["referral_id", "patient_id", "from_institution_id", "to_instituti
 
 
 @projection("referral_sequences")
-def referral_sequences(store: Any, *, max_gap_days: float = 60.0) -> pd.DataFrame:
+def referral_sequences(store: Store, *, max_gap_days: float = 60.0) -> pd.DataFrame:
     """Referrals sorted by patient and time, with ``chain`` ids: consecutive referrals of one
     patient are chained when the next starts where the previous led, within ``max_gap_days``."""
     r = store.table("referrals", ["referral_id", "patient_id", "from_institution_id", "to_institution_id",
@@ -143,7 +146,7 @@ def chain_steps(link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @projection("referral_claims")
-def referral_claims(store: Any, *, referral_ids: Iterable[str]) -> pd.DataFrame:
+def referral_claims(store: Store, *, referral_ids: Iterable[str]) -> pd.DataFrame:
     """Claims that follow the given referrals (``origin`` False), plus each referred patient's
     last claim at the referring institution at or before the referral (``origin`` True)."""
     ids = pd.Index(pd.unique(pd.Series(list(referral_ids), dtype="string")))
@@ -172,7 +175,7 @@ def referral_claims(store: Any, *, referral_ids: Iterable[str]) -> pd.DataFrame:
 
 
 @projection("doctor_referrals")
-def doctor_referrals(store: Any) -> pd.DataFrame:
+def doctor_referrals(store: Store) -> pd.DataFrame:
     """Referral counts per (referrer, destination) with the referrer's peer-group attributes.
 
     The referrer is the doctor, or the institution when the referral names no doctor
@@ -365,7 +368,7 @@ def _cycle_traversals(seq: pd.DataFrame, cycles: list[tuple[str, ...]], level: d
     needs=("referrals",),
 )
 def referral_loops(
-    store: Any,
+    store: Store,
     *,
     min_patients: int = 2,
     min_edge_referrals: int = 2,
@@ -505,7 +508,7 @@ CLUSTER_KINDS = ("referral_loop", "referral_concentration", "split_stay")
 
 
 def referral_clusters(
-    store: Any,
+    store: Store,
     findings: Sequence[Finding],
     *,
     seed: int = 0,

@@ -151,7 +151,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -165,6 +165,9 @@ from ._ringgroups import _communities
 from ._ringpairs import (  # noqa: F401 (re-exported)
     _edges, central_span, chunk_bounds, co_visit_pairs, provider_activity, schedule_days,
 )
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["collusion_rings", "ring_lineage", "co_visit_pairs", "provider_activity", "patient_claims",
            "inpatient_admissions", "heavy_user_venues", "PARAMS"]
@@ -206,7 +209,7 @@ PARAMS: list[Param] = [
 
 @register(KIND, PARAMS)
 def collusion_rings(
-    store: Any,
+    store: Store,
     *,
     min_members: int = 3,
     min_co_visits: int = 3,

@@ -41,7 +41,7 @@ Keyed on the patient and the chain's institutions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from ..params import Param
 from . import register
 from ._common import benign_check, benign_factor, surprise, tiered_score, yuan
 from ._links import institution_links
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["split_stays", "dx_group", "readmission_null"]
 
@@ -91,7 +94,7 @@ def _maternity(g: str | None) -> bool:
     return bool(g) and (g[0] == "O" or (g[0] == "Z" and g[1:2] == "3"))
 
 
-def _stays(store: Any) -> pd.DataFrame:
+def _stays(store: Store) -> pd.DataFrame:
     adm = store.projection("inpatient_admissions")
     adm = adm[adm["end_time"].notna() & adm["patient_id"].notna() & adm["institution_id"].notna()]
     adm = adm.sort_values(["patient_id", "start_time", "claim_id"], kind="stable").reset_index(drop=True)
@@ -220,7 +223,7 @@ def _F(null: dict[str, Any], r: str, rows: np.ndarray, gaps: np.ndarray, own_row
     needs=("time:day",),
 )
 def split_stays(
-    store: Any,
+    store: Store,
     *,
     window_days: int = 15,
     min_stays: int = 3,

@@ -6,7 +6,7 @@ patient and the chain's institution(s).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ from ..projections import _haversine_km, _provider_places, projection, provider_
 from . import register
 from ._common import yuan
 from ._stayservice import city_dx_chance, stay_condition_evidence, stay_service_check  # registers diagnosis_counts
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["phantom_stays", "split_stays", "stay_overlaps"]
 
@@ -48,7 +51,7 @@ def _secs(s: pd.Series) -> np.ndarray:
     return s.to_numpy("datetime64[s]").astype(np.int64)
 
 
-def _place_distance(stay_inst: np.ndarray, other_type: np.ndarray, other_id: np.ndarray, store: Any,
+def _place_distance(stay_inst: np.ndarray, other_type: np.ndarray, other_id: np.ndarray, store: Store,
                     province_km: float = 300.0, prefecture_km: float = 80.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(region of stay institution, region of other provider, km between them).
 
@@ -76,7 +79,7 @@ def _place_distance(stay_inst: np.ndarray, other_type: np.ndarray, other_id: np.
 
 
 @projection("stay_overlaps")
-def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
+def stay_overlaps(store: Store, *, edge_days: int = 1) -> pd.DataFrame:
     """Claims settled during another institution's inpatient stay of the same person, or on
     that person's card by someone else (family not yet filtered: column ``patient_id``)."""
     cols = ["claim_id", "card_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "start_time",
@@ -156,12 +159,12 @@ def stay_overlaps(store: Any, *, edge_days: int = 1) -> pd.DataFrame:
     return out[OVERLAP_COLUMNS]
 
 
-def _family_of(store: Any) -> pd.Series:
+def _family_of(store: Store) -> pd.Series:
     fam = store.projection("family_groups")
     return pd.Series(fam["family"].to_numpy(), index=fam["patient_id"].to_numpy())
 
 
-def _households(store: Any, people: set[str]) -> dict[str, set[str]]:
+def _households(store: Store, people: set[str]) -> dict[str, set[str]]:
     """person -> address/phone tokens (unregistered households share them)."""
     ct = store.table("contacts", ["patient_id", "kind", "value"])
     ct = ct[ct["kind"].isin(["address", "phone"]).fillna(False).to_numpy(bool) & ct["value"].notna().to_numpy(bool)]
@@ -196,7 +199,7 @@ def _category(ov: pd.DataFrame, far_km: float) -> np.ndarray:
     prefers={"time:hour": "with dates only, claims on the admission and discharge days are never counted (edge_days ≥ 1)"},
 )
 def phantom_stays(
-    store: Any,
+    store: Store,
     *,
     edge_days: int = 1,
     far_km: float = 50.0,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,9 @@ from ..projections import ClaimsReadOnce, computes_with_pandas, travel_pairs_by
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._travel_checks import flow_check, flow_context
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["impossible_travels", "min_travel_hours", "gap_text", "same_brand"]
 
@@ -110,7 +113,7 @@ def same_brand(a: dict, b: dict) -> bool:
     return len(short) >= 3 and long_.startswith(short) and bool(_FACILITY.search(short))
 
 
-def _providers(store: Any) -> pd.DataFrame:
+def _providers(store: Store) -> pd.DataFrame:
     """provider key ("type:id") → name, kind, chain."""
     inst = store.table("institutions", ["institution_id", "name", "kind"])
     ph = store.table("pharmacies", ["pharmacy_id", "name", "chain"])
@@ -121,7 +124,7 @@ def _providers(store: Any) -> pd.DataFrame:
     return pd.concat([a, b], ignore_index=True).astype(object).where(lambda d: d.notna(), None).set_index("key")
 
 
-def _batch_settlers(store: Any, keys: set[str], precision: str | None) -> dict[str, tuple[float, float, int]]:
+def _batch_settlers(store: Store, keys: set[str], precision: str | None) -> dict[str, tuple[float, float, int]]:
     """provider → (share of its claims at its busiest minute of the day, log10 p of that spike,
     claims) for the providers in ``keys``. A provider that settles in batches or remotely stamps
     many claims at one clock time: a spike against the ten minutes either side of it (opening
@@ -164,7 +167,7 @@ def _batch_settlers(store: Any, keys: set[str], precision: str | None) -> dict[s
     },
 )
 def impossible_travels(
-    store: Any,
+    store: Store,
     *,
     road_speed_kmh: float = 120.0,
     rail_speed_kmh: float = 350.0,
@@ -307,7 +310,7 @@ def impossible_travels(
     return findings
 
 
-def _family_of(store: Any) -> pd.Series | None:
+def _family_of(store: Store) -> pd.Series | None:
     """patient → family group (None when the data has no family links)."""
     if not store.has_table("contacts"):
         return None
@@ -317,7 +320,7 @@ def _family_of(store: Any) -> pd.Series | None:
     return pd.Series(fg["family"].to_numpy(), index=fg["patient_id"].astype(str))
 
 
-def _remote_channels(store: Any, v: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
+def _remote_channels(store: Store, v: pd.DataFrame) -> dict[str, tuple[str, int, float, str]]:
     """Claims that went through a *remote channel*: a terminal (or, without terminal ids, a
     provider) through which far more of the travellers it serves teleport than the city's share —
     an internet-hospital terminal (互联网医院) or an online pharmacy serves people who are

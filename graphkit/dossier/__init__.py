@@ -25,7 +25,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
@@ -46,6 +46,9 @@ from .seal import SIGNATURE, check_signature, local_key_note, read_signature, si
 from .signoff import DECISIONS, sign_off
 from .statutory import discipline_package, evidence_csvs, police_package, review_sheet
 from .zh import zh_date
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["write_dossier", "verify_dossier", "draft_dossier", "Rulebook", "LegalBasis", "ClearSource", "DossierVerification",
            "handling", "sign_off"]
@@ -197,7 +200,7 @@ def _markdown(c: DossierContent) -> str:
 
 
 def write_dossier(
-    store: Any,
+    store: Store,
     findings: Sequence[Finding],
     out_dir: str | Path,
     *,
@@ -422,7 +425,7 @@ def verify_dossier(path: str | Path, *, audit: AuditLog | None = None, public_ke
     return v
 
 
-def draft_dossier(store: Any, finding: Finding, out_dir: str | Path, *, parameters: dict[str, Any] | None = None,
+def draft_dossier(store: Store, finding: Finding, out_dir: str | Path, *, parameters: dict[str, Any] | None = None,
                   pdf: bool = False, **kwargs: Any) -> dict[str, Path]:
     """One finding → a dossier folder (no PDF unless asked); returns the main files' paths."""
     m = write_dossier(store, [finding], out_dir, parameters={finding.kind: parameters or {}}, pdf=pdf, **kwargs)

@@ -18,7 +18,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import networkx as nx
 import pandas as pd
@@ -33,6 +33,9 @@ from .review import split_parties, verification_items
 from .rulebook import Rulebook
 from .signoff import evidence_digest, find_sign_off
 from .zh import INSTITUTION_KIND_ZH, INSURANCE_ZH, LEVEL_ZH, OWNERSHIP_ZH, region_zh, zh_date
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["DossierContent", "assemble", "SOFTWARE_VERSION"]
 
@@ -90,7 +93,7 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _claim_frame(store: Any, claim_ids: Sequence[str]) -> pd.DataFrame:
+def _claim_frame(store: Store, claim_ids: Sequence[str]) -> pd.DataFrame:
     cols = ["card_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id", "department",
             "start_time", "end_time", "diagnosis_code", "total_amount", "fund_amount", "self_amount", "referral_id", "terminal_id"]
     c = store.claims_by_id(claim_ids, cols).sort_values(["start_time", "claim_id"]).reset_index(drop=True)
@@ -100,7 +103,7 @@ def _claim_frame(store: Any, claim_ids: Sequence[str]) -> pd.DataFrame:
 
 
 def assemble(
-    store: Any,
+    store: Store,
     findings: Sequence[Finding],
     *,
     case: dict[str, Any] | None = None,
@@ -247,7 +250,7 @@ def assemble(
     return c
 
 
-def _data_limits(store: Any, kinds: Sequence[str]) -> list[str]:
+def _data_limits(store: Store, kinds: Sequence[str]) -> list[str]:
     """What the data cannot show for these kinds' detectors (their unmet needs and preferences), in Chinese."""
     from ..detectors import REGISTRY
     from ..profile import unmet, unmet_reason

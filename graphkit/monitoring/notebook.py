@@ -6,13 +6,16 @@ complaints, past violations — for a demo (:func:`example_inputs`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..outputs import read_csv
 from .inspection import inspection_candidates
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["from_env", "example_inputs"]
 
@@ -34,7 +37,7 @@ def from_env(env: Mapping[str, str] | None = None) -> tuple[Any, pd.DataFrame | 
     if cfg.neo4j_uri:
         from ..neo4jstore import Neo4jStore, connection_from_env
 
-        store: Any = Neo4jStore(connection_from_env(cfg.neo4j_uri))
+        store: Store = Neo4jStore(connection_from_env(cfg.neo4j_uri))
     else:
         from ..store import open_store
 

@@ -28,12 +28,15 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..profile import time_precision
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["Activity", "claims_activity", "index_of", "table_batches", "release_arrow_memory", "CLAIM_TYPES"]
 
@@ -83,7 +86,7 @@ class Activity:
         return np.flatnonzero(self.entities["entity_type"].to_numpy() == kind)
 
 
-def _entity_table(store: Any) -> pd.DataFrame:
+def _entity_table(store: Store) -> pd.DataFrame:
     inst = store.table("institutions", ["institution_id", "name", "level", "ownership", "kind", "region"])
     phar = store.table("pharmacies", ["pharmacy_id", "name", "chain", "region"])
     docs = store.table("doctors", ["doctor_id", "name", "institution_id", "department"])
@@ -163,7 +166,7 @@ _CLAIM_COLUMNS = ["institution_id", "pharmacy_id", "doctor_id", "patient_id", "c
                   "fund_amount", "total_amount", "diagnosis_code"]
 
 
-def table_batches(store: Any, name: str, columns: list[str], batch_rows: int | None = None) -> tuple[int, Any]:
+def table_batches(store: Store, name: str, columns: list[str], batch_rows: int | None = None) -> tuple[int, Any]:
     """(rows, iterator of frames) of a fact table's ``columns``, typed like ``store.table``: streamed
     in stored order where the store can (embedded Parquet), the whole table at once otherwise.
     ``batch_rows``: rows per frame (default :data:`BATCH_ROWS`).
@@ -275,7 +278,7 @@ class _Codes:
         return out
 
 
-def claims_activity(store: Any, *, batch_rows: int | None = None) -> Activity:
+def claims_activity(store: Store, *, batch_rows: int | None = None) -> Activity:
     """Read the claims columns the risk model needs and return them as an :class:`Activity`.
 
     Providers and doctors seen in claims but missing from their tables are added to the

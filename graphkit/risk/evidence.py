@@ -30,7 +30,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,10 +38,13 @@ import pandas as pd
 from ..findings import PROVIDER_TYPES, Finding
 from ..projections import provider_key
 
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
+
 __all__ = ["attributions", "findings_evidence", "findings_part"]
 
 
-def attributions(store: Any, findings: list[Finding], *, people_out: dict | None = None) -> pd.DataFrame:
+def attributions(store: Store, findings: list[Finding], *, people_out: dict | None = None) -> pd.DataFrame:
     """(finding, entity_type, entity_id, kind, score, w, amount, claims) per finding and
     provider-side entity, vectorised: ``w`` = finding score × share of its claims settled
     there, ``claims`` how many of them; entities a finding names without any of its claims

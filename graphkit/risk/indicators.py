@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ import pandas as pd
 from ..profile import finer_or_equal
 from .activity import Activity, _arrow, index_of, release_arrow_memory, table_batches
 from .casemix import claim_groups, group_expectation, standardised_rate_events
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator"]
 
@@ -339,7 +342,7 @@ class _ClaimRows:
     is looked up among the claims of the row groups whose id range can hold it (a window that
     slides along the table). Stores without row-group statistics look up among all claims."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.pf = None
         if hasattr(store, "table_file") and store.has_table("claims"):
@@ -394,7 +397,7 @@ _ITEM_SHARES = (("drug_share", "drug"), ("material_share", "material"), ("exam_s
                 ("non_medical_share", "non_medical"))
 
 
-def _items(store: Any, act: Activity, b: _Builder, notes: list[str]) -> None:
+def _items(store: Store, act: Activity, b: _Builder, notes: list[str]) -> None:
     if not store.has_table("claim_items"):
         notes.append("no claim_items: drug/material/exam/non-medical shares not computed / 无费用明细")
         return
@@ -438,7 +441,7 @@ def _eq(arr: Any, value: str) -> np.ndarray:
     return pc.fill_null(pc.equal(arr, value), False).to_numpy(zero_copy_only=False)
 
 
-def provider_indicators(store: Any, act: Activity) -> tuple[pd.DataFrame, list[str]]:
+def provider_indicators(store: Store, act: Activity) -> tuple[pd.DataFrame, list[str]]:
     """Raw indicators per entity, long format, and notes on what could not be computed.
 
     Columns: ``indicator``, ``row`` (entity row of ``act.entities``), ``n`` (claims, patients

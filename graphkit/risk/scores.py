@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from .network import ProviderGraph, network_evidence, provider_graph
 from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import peer_levels
 from .shared import release as release_shared, shared_excess, shared_indicators
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["RiskResult", "provider_risk", "SCORES_COLUMNS", "RISK_COLUMNS", "DEFAULTS", "logistic"]
 
@@ -117,7 +120,7 @@ def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
                          "claims": claims, "fund_total": fund, "patients": pats})
 
 
-def _terminal_volume(store: Any, terminals: list[str], act: Activity) -> pd.DataFrame:
+def _terminal_volume(store: Store, terminals: list[str], act: Activity) -> pd.DataFrame:
     """claims, fund_total and patients (distinct) per terminal, from the claims streamed: per claim
     only a terminal code, the fund and the patient row (``act.pat``) are kept, never the strings.
     The fund is summed by pandas per terminal over its claims in stored order (as a group-by of
@@ -225,7 +228,7 @@ def _top_indicators(ex: pd.DataFrame, k: int = 3) -> pd.Series:
     return pd.Series(txt, index=hit["row"].to_numpy()).groupby(level=0).agg("; ".join)
 
 
-def provider_risk(store: Any, findings: list[Finding], **params: float) -> RiskResult:
+def provider_risk(store: Store, findings: list[Finding], **params: float) -> RiskResult:
     """Score every institution, pharmacy and doctor (and terminals a finding touches).
 
     ``params`` override :data:`DEFAULTS`. Returns a :class:`RiskResult` whose ``scores`` frame

@@ -27,7 +27,7 @@ False
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,19 +35,22 @@ from .activity import Activity, claims_activity, release_arrow_memory
 from .indicators import provider_indicators
 from .peers import indicator_excess
 
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
+
 __all__ = ["shared_indicators", "shared_excess", "release"]
 
 _ATTR = "_graphkit_shared_indicators"
 
 
-def _slot(store: Any) -> dict[str, Any] | None:
+def _slot(store: Store) -> dict[str, Any] | None:
     c = getattr(store, _ATTR, None)
     if c is not None and c.get("fingerprint") == getattr(store, "fingerprint", None):
         return c
     return None
 
 
-def shared_indicators(store: Any) -> tuple[Activity, pd.DataFrame, list[str]]:
+def shared_indicators(store: Store) -> tuple[Activity, pd.DataFrame, list[str]]:
     """``(activity, indicators, notes)`` of ``store``: computed on the first call, then shared."""
     c = _slot(store)
     if c is None:
@@ -62,7 +65,7 @@ def shared_indicators(store: Any) -> tuple[Activity, pd.DataFrame, list[str]]:
     return c["act"], c["ind"], c["notes"]
 
 
-def shared_excess(store: Any, min_peers: int) -> pd.DataFrame:
+def shared_excess(store: Store, min_peers: int) -> pd.DataFrame:
     """:func:`~graphkit.risk.peers.indicator_excess` of the shared indicators (per ``min_peers``)."""
     act, ind, _ = shared_indicators(store)
     c = _slot(store)
@@ -73,7 +76,7 @@ def shared_excess(store: Any, min_peers: int) -> pd.DataFrame:
     return cache[min_peers]
 
 
-def release(store: Any) -> None:
+def release(store: Store) -> None:
     """Drop what :func:`shared_indicators` keeps on ``store`` (the scan's last consumer calls it)."""
     if getattr(store, _ATTR, None) is not None:
         try:

@@ -7,12 +7,15 @@ It needs claim items; without them the scan skips it and says why. The per-rule 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..detectors import register
 from ..findings import Finding
 from ..params import Param
 from .engine import rule_findings, run_rules
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["RuleFindings", "rule_violation"]
 
@@ -35,7 +38,7 @@ class RuleFindings(list):
     # (docs/rules.md): `graphkit scan --kinds …,rule_violation` or `graphkit rules run`
     default=False,
 )
-def rule_violation(store: Any, *, pack: str = "", kb: str = "", max_items: int = 30) -> list[Finding]:
+def rule_violation(store: Store, *, pack: str = "", kb: str = "", max_items: int = 30) -> list[Finding]:
     """规则库违规 / rule-pack violations: item lines breaking a rule of the pack (price ceilings,
     payment scope, duplicate and split billing, swapped and phantom items, over-prescribing,
     admissions without indication), grouped per provider × rule × month."""

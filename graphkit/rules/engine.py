@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from ..findings import Entity, Finding
 from .frame import ItemFrame, build_frame
 from .library import RulePack, load_pack
 from .shapes import SHAPES, Ctx, shape_needs
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["RuleRun", "run_rules", "rule_findings", "level_score", "LEVEL_WEIGHT", "MAX_ITEMS"]
 
@@ -74,7 +77,7 @@ def _mask(df: pd.DataFrame, rule) -> np.ndarray:
     return m
 
 
-def run_rules(store: Any, pack: RulePack | str | None = None, *, kb: Any = None,
+def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = None,
               rules: list[str] | None = None) -> RuleRun:
     """Evaluate ``pack`` (a :class:`RulePack`, a file path, or None for the shipped pack) over
     ``store``'s claims and claim items. ``rules``: only these rule ids.

@@ -11,10 +11,13 @@ pharmacies), ``sex``, ``age`` (whole years at the claim), ``insurance_type``, ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["ItemFrame", "build_frame", "OPTIONAL_ITEM_COLUMNS"]
 
@@ -43,7 +46,7 @@ def _days(ts: pd.Series) -> np.ndarray:
     return np.where(ts.isna().to_numpy(), -1, out)
 
 
-def build_frame(store: Any) -> ItemFrame:
+def build_frame(store: Store) -> ItemFrame:
     """Join ``claim_items`` with claims, patients and institutions of ``store``."""
     have = set(store.columns("claim_items"))
     icols = ["claim_id", "item_code", "amount"] + [c for c in OPTIONAL_ITEM_COLUMNS if c in have]

@@ -38,7 +38,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
@@ -46,6 +46,9 @@ from ..audit import AuditLog
 from ..errors import GraphkitError
 from .case_chain import ACTION, change_details, verify_cases
 from ..findings import ENTITY_TYPES, KINDS, Entity, Finding
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["Case", "CaseStore", "CaseError", "STATUSES", "POSITIVE", "NEGATIVE", "case_finding", "export_case",
            "default_cases_path", "case_dossier_spec"]
@@ -547,7 +550,7 @@ def case_dossier_spec(case: Case, audit: pd.DataFrame | None = None) -> dict[str
     }
 
 
-def export_case(cases: CaseStore, case_id: int, store: Any, out_dir: str | Path, *, actor: str,
+def export_case(cases: CaseStore, case_id: int, store: Store, out_dir: str | Path, *, actor: str,
                 parameters: dict[str, dict[str, Any]] | None = None, pdf: bool = False, profile: str = "internal",
                 clear_source: Any = None, **dossier_options: Any) -> dict[str, Path]:
     """Hand a case to the dossier export, in its own folder ``out_dir/case-<id>``.

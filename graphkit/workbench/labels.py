@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import pandas as pd
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 __all__ = ["CLAIM_TYPE_ZH", "AUDIT_ACTION_ZH", "FIELD_ZH", "VALUE_ZH", "COLUMN_ZH", "SHARE_COLUMNS", "region_names",
            "region_label", "entity_label", "value_label", "pretty_table", "Table", "MISSING"]
@@ -74,7 +77,7 @@ except ImportError:  # pragma: no cover
 SHARE_COLUMNS = ("share", "pace", "deviation", "growth", "peak_deviation", "rate", "precision", "recall", "percentile")
 
 
-def region_names(store: Any) -> dict[str, str]:
+def region_names(store: Store) -> dict[str, str]:
     """Region code → name: the store's ``regions`` table where it names the code, else the
     national gazetteer (6-digit 行政区划代码). Codes neither knows are left out.
 
