@@ -12,24 +12,7 @@ Examples
 True
 """
 
-from loaders import (
-    Issue,
-    LoadResult,
-    Mapping,
-    ValidationReport,
-    load_bundle,
-    locate_tables,
-    read_bundle,
-    validate_bundle,
-)
+import loaders as _loaders
+from loaders import *  # noqa: F401,F403  (the one implementation)
 
-__all__ = [
-    "Mapping",
-    "locate_tables",
-    "read_bundle",
-    "LoadResult",
-    "load_bundle",
-    "Issue",
-    "ValidationReport",
-    "validate_bundle",
-]
+__all__ = list(_loaders.__all__)
