@@ -51,6 +51,24 @@ from graphkit.store.embedded import (
 )
 
 from .bundle import Mapping, locate_tables
+from .personal import (  # noqa: F401  (pseudonymise_tables and personal_columns: public here too)
+    _pseudonymise_quarantine_frame,
+    _pseudonymise_report,
+    _tokens,
+    personal_columns,
+    pseudonymise_tables,
+)
+from .sorted_runs import (  # noqa: F401  (merge_sorted: public here too)
+    _ARROW,
+    _extra_type,
+    _is_sorted,
+    _key_at,
+    _less,
+    _sort_keys,
+    _sort_order,
+    _sorted,
+    merge_sorted,
+)
 from .known import store_keys, store_known_keys  # noqa: F401  (public here too)
 from .report import Issue
 from .validate import Chunk, Prepared, Sink, ValidationReport, prepare_bundle, stream_bundle
@@ -73,96 +91,6 @@ class LoadResult:
     seconds: float = 0.0
     quarantine_dir: Path | None = None
     profile: dict[str, Any] | None = None  # what the loaded store supports (graphkit.profile.data_profile)
-
-
-def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
-    """Keyed tokens of a column (nulls stay null), one HMAC per distinct value."""
-    arr = arrow_strings(values if isinstance(values.dtype, pd.StringDtype) else values.astype("string"))
-    enc = pc.dictionary_encode(arr)
-    uniq = enc.dictionary
-    tokens = arrow_strings(p.series(string_series(uniq))) if len(uniq) else uniq
-    return tokens.take(enc.indices)
-
-
-def personal_columns(table: str, columns: Any) -> list[str]:
-    """The columns of ``table`` treated as personal: its spec personal fields and — default-deny —
-    every column the spec does not name (an export's extra ``mobile`` or ``address`` on
-    ``patients`` or ``contacts`` is personal unless proven otherwise); internal ``_…`` columns
-    excluded.
-
-    >>> personal_columns("patients", ["patient_id", "name", "mobile", "_text"])
-    ['name', 'mobile']
-    >>> personal_columns("claims", ["claim_id", "note"])
-    []
-    """
-    if table not in PERSONAL_FIELDS:
-        return []
-    spec = set(TABLES[table].column_names)
-    return [c for c in columns if c in PERSONAL_FIELDS[table] or (c not in spec and not str(c).startswith("_"))]
-
-
-def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> None:
-    """Replace personal fields by keyed tokens, in place (``contacts`` family links stay ids);
-    extra columns on personal tables are personal too (:func:`personal_columns`)."""
-    for t in PERSONAL_FIELDS:
-        if t not in tables:
-            continue
-        df = tables[t]
-        for c in personal_columns(t, list(df.columns)):
-            if c not in df.columns:
-                continue
-            if t == "contacts" and c == "value":
-                if "kind" in df.columns:
-                    mask = (df["kind"] != "family").fillna(True).to_numpy(bool)
-                else:  # (quarantined rows of a file without the column) tokenise everything
-                    mask = np.ones(len(df), bool)
-                if mask.all():
-                    tokens = _tokens(p, df[c])
-                else:
-                    clear = df[c].astype("string")
-                    tokens = pc.if_else(pa.array(mask), _tokens(p, clear.where(mask)), arrow_strings(clear))
-            else:
-                col = df[c] if c in PERSONAL_FIELDS[t] else df[c].astype("string")
-                tokens = _tokens(p, col)
-            df[c] = string_series(tokens, df.index)
-
-
-def _pseudonymise_quarantine_frame(table: str, q: pd.DataFrame, p: Pseudonymiser) -> pd.DataFrame:
-    """A copy of quarantined rows with personal values replaced by tokens.
-
-    Rows stay identifiable by their ``_row`` number; the raw text of a malformed row of a
-    table holding personal fields is tokenised as a whole.
-    """
-    out = {table: q.copy()}
-    pseudonymise_tables(out, p)
-    if table in PERSONAL_FIELDS and "_text" in out[table].columns:
-        out[table]["_text"] = p.series(out[table]["_text"].astype("string")).astype("string")
-    return out[table]
-
-
-def _pseudonymise_report(report: ValidationReport, p: Pseudonymiser) -> ValidationReport:
-    """The report with the personal values its issues quote replaced by tokens."""
-    issues = report.issues
-    if not issues.empty:
-        # per distinct (table, column): does the value hold a personal field? (None = whole row)
-        pairs = issues[["table", "column"]].drop_duplicates()
-        personal = [
-            (t, c)
-            for t, c in zip(pairs["table"], pairs["column"])
-            if t in PERSONAL_FIELDS
-            and (c is None or pd.isna(c) or bool(set(PERSONAL_FIELDS[t]) & set(str(c).split("|"))))
-        ]
-        if personal:
-            none = "\x1f(none)\x1f"  # stands for a null column (a whole-row issue)
-            key = pd.MultiIndex.from_frame(issues[["table", "column"]].astype(object).fillna(none))
-            wanted = pd.MultiIndex.from_tuples([(t, none if c is None or pd.isna(c) else c) for t, c in personal])
-            mask = key.isin(wanted) & (issues["rule"] != "dangling_reference").to_numpy(bool)
-            if mask.any():
-                issues = issues.copy()
-                vals = p.series(issues.loc[mask, "value"].astype("string"))
-                issues["value"] = issues["value"].astype(object)
-                issues.loc[mask, "value"] = vals.astype(object).where(vals.notna(), None).to_numpy(object)
-    return dataclasses.replace(report, issues=issues)
 
 
 @dataclass
@@ -242,134 +170,6 @@ def _merge(old: pd.DataFrame | None, new: pd.DataFrame, table: str) -> pd.DataFr
         return merged.reset_index(drop=True)  # already in key order (exports usually are): no copy
     keys = pa.table({k: pa.array(merged[k], from_pandas=True) for k in sort_keys})
     return merged.take(_sort_order(keys, sort_keys)).reset_index(drop=True)  # (stable, as sort_values)
-
-
-def _sort_keys(table: str) -> list[str]:
-    """The store keeps every table in this key order (stable: equal keys keep bundle order)."""
-    return list(TABLES[table].primary_key) or ["claim_id", "item_code"]
-
-
-#: Arrow type of each schema column type as the store writes it
-_ARROW: dict[str, pa.DataType] = {
-    "str": pa.large_string(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-    "date": pa.timestamp("s"),
-    "datetime": pa.timestamp("s"),
-    "decimal": pa.float64(),
-    "float": pa.float64(),
-}
-
-
-def _extra_type(t: pa.DataType | None) -> pa.DataType:
-    """Arrow type of an extra (non-spec) column, from its type in the bundle file."""
-    if t is None or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
-        return pa.large_string()
-    if pa.types.is_integer(t):
-        return pa.int64()
-    return t
-
-
-def _less(tbl: pa.Table, keys: list[str], bound: tuple) -> np.ndarray:
-    """Rows of ``tbl`` whose key tuple is below ``bound``."""
-    a = tbl.column(keys[0])
-    out = pc.less(a, bound[0])
-    if len(keys) > 1:
-        out = pc.or_(out, pc.and_(pc.equal(a, bound[0]), pc.less(tbl.column(keys[1]), bound[1])))
-    return np.asarray(out.to_numpy(zero_copy_only=False), bool)
-
-
-def _key_at(tbl: pa.Table, keys: list[str], i: int) -> tuple:
-    return tuple(tbl.column(k)[i].as_py() for k in keys)
-
-
-def _is_sorted(tbl: pa.Table, keys: list[str]) -> bool:
-    if tbl.num_rows < 2:
-        return True
-    a = tbl.column(keys[0])
-    lo, hi = a.slice(0, tbl.num_rows - 1), a.slice(1)
-    if len(keys) == 1:
-        return bool(pc.all(pc.less_equal(lo, hi)).as_py())
-    b = tbl.column(keys[1])
-    ok = pc.or_(pc.less(lo, hi), pc.and_(pc.equal(lo, hi), pc.less_equal(b.slice(0, tbl.num_rows - 1), b.slice(1))))
-    return bool(pc.all(ok).as_py())
-
-
-def _sort_order(tbl: pa.Table, keys: list[str]) -> np.ndarray:
-    """Stable sort order of ``tbl`` by ``keys``. When the first key is already in order (items
-    of a claims export usually are, by claim), only the runs of equal first keys are sorted:
-    integer codes instead of string comparisons."""
-    a = tbl.column(keys[0])
-    n = tbl.num_rows
-    if len(keys) == 2 and n > 1 and bool(pc.all(pc.less_equal(a.slice(0, n - 1), a.slice(1))).as_py()):
-        group = np.zeros(n, np.int64)
-        group[1:] = np.cumsum(np.asarray(pc.not_equal(a.slice(0, n - 1), a.slice(1)).to_numpy(zero_copy_only=False), bool))
-        enc = pc.dictionary_encode(tbl.column(keys[1])).combine_chunks()
-        rank = np.empty(len(enc.dictionary), np.int64)
-        rank[np.asarray(pc.sort_indices(enc.dictionary).to_numpy())] = np.arange(len(enc.dictionary))
-        codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False)).astype(np.int64)
-        return np.argsort(group * len(rank) + rank[codes], kind="stable")
-    return np.asarray(pc.sort_indices(tbl, sort_keys=[(k, "ascending") for k in keys]).to_numpy())
-
-
-def _sorted(tbl: pa.Table, keys: list[str]) -> pa.Table:
-    return tbl.take(pa.array(_sort_order(tbl, keys)))
-
-
-def merge_sorted(streams: list[Iterator[pa.Table]], keys: list[str]) -> Iterator[pa.Table]:
-    """Merge streams of tables, each sorted by ``keys``, into one sorted stream (stable: on equal
-    keys an earlier stream comes first). Holds about one batch per stream.
-
-    >>> s1 = iter([pa.table({"k": ["a", "c"]}), pa.table({"k": ["e"]})])
-    >>> s2 = iter([pa.table({"k": ["b", "d"]})])
-    >>> [v for t in merge_sorted([s1, s2], ["k"]) for v in t.column("k").to_pylist()]
-    ['a', 'b', 'c', 'd', 'e']
-    """
-    k = len(streams)
-    bufs: list[pa.Table | None] = [None] * k
-    done = [False] * k
-
-    def pull(i: int) -> None:
-        nxt = next(streams[i], None)
-        if nxt is None:
-            done[i] = True
-        elif bufs[i] is None or bufs[i].num_rows == 0:
-            bufs[i] = nxt
-        else:
-            bufs[i] = pa.concat_tables([bufs[i], nxt])
-
-    def fill(i: int) -> None:
-        while not done[i] and (bufs[i] is None or bufs[i].num_rows == 0):
-            pull(i)
-
-    for i in range(k):
-        fill(i)
-    while True:
-        live = [i for i in range(k) if bufs[i] is not None and bufs[i].num_rows]
-        if not live:
-            return
-        open_ = [i for i in live if not done[i]]
-        if not open_:  # everything left is buffered
-            parts = [bufs[i] for i in live]
-            out = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-            yield _sorted(out, keys) if len(parts) > 1 else out
-            return
-        last = {i: _key_at(bufs[i], keys, bufs[i].num_rows - 1) for i in open_}
-        bound_i = min(open_, key=lambda i: last[i])
-        bound = last[bound_i]
-        parts = []
-        for i in live:
-            m = int(_less(bufs[i], keys, bound).sum())
-            if m:
-                parts.append(bufs[i].slice(0, m))
-                bufs[i] = bufs[i].slice(m)
-        if parts:
-            out = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-            yield _sorted(out, keys) if len(parts) > 1 else out
-        else:  # the bounding stream's buffer holds only its last key: read on
-            pull(bound_i)
-        for i in live:
-            fill(i)
 
 
 class _FactTable:
