@@ -132,6 +132,20 @@ def _wait_graph(page, title: str, timeout: float = 60.0) -> int:
     raise AssertionError(f"the graph of {title} was not drawn within {timeout}s")
 
 
+def _offline_gate(external: list[str]):
+    """A route handler that lets through only loopback (and data/blob/about) requests and records
+    every other URL in ``external``, aborting it: the browser session is air-gapped."""
+    def gate(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            external.append(url)
+            route.abort()
+
+    return gate
+
+
 def _shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
@@ -145,13 +159,7 @@ def test_workbench_in_chromium_offline(server):
     base, token = server["base"], server["token"]
     external: list[str] = []
 
-    def gate(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
+    gate = _offline_gate(external)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -265,13 +273,7 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
     base, token = server["base"], server["token"]
     external: list[str] = []
 
-    def gate(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
+    gate = _offline_gate(external)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -60,6 +60,12 @@ CASEMIX_LOOKALIKES: dict[str, str] = {
 }
 
 
+def _scale_amounts(C: dict, rows: np.ndarray, f: np.ndarray) -> None:
+    """Bill claims ``rows`` ``f`` times their amount (fen, rounded); the fund never above the total."""
+    C["total"][rows] = np.round(C["total"][rows] * f).astype(np.int64)
+    C["fund"][rows] = np.minimum(np.round(C["fund"][rows] * f).astype(np.int64), C["total"][rows])
+
+
 class OverBilling:
     """Plant case-mix look-alikes, then over-billing providers, into a city's normal claims.
 
@@ -317,8 +323,7 @@ class OverBilling:
         rows = self._rows(typ, idx, modifiable=True)
         rows = rows[rng.random(rows.size) < 0.3 + 0.6 * x]
         f = np.exp(rng.uniform(np.log(1.15), np.log(1.4 + 1.2 * x), rows.size))
-        C["total"][rows] = np.round(C["total"][rows] * f).astype(np.int64)
-        C["fund"][rows] = np.minimum(np.round(C["fund"][rows] * f).astype(np.int64), C["total"][rows])
+        _scale_amounts(C, rows, f)
         return rows
 
     def unneeded_admissions(self, rng, typ: str, idx: int, x: float) -> np.ndarray:
@@ -343,8 +348,7 @@ class OverBilling:
         rows, extra, los = rows[ok], extra[ok], los[ok]
         f = 1.0 + 0.8 * extra / los
         C["t1"][rows] += extra * DAY
-        C["total"][rows] = np.round(C["total"][rows] * f).astype(np.int64)
-        C["fund"][rows] = np.minimum(np.round(C["fund"][rows] * f).astype(np.int64), C["total"][rows])
+        _scale_amounts(C, rows, f)
         return rows
 
     def readmissions(self, rng, typ: str, idx: int, x: float) -> np.ndarray:

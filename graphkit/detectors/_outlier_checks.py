@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..risk.indicators import INDICATORS
+from ..risk.indicators import ELDERLY_AT, INDICATORS, claim_ages, night_mask, weekend_mask
 from ._common import benign_check
 
 if TYPE_CHECKING:  # annotation only
@@ -190,23 +190,22 @@ def night_service_check(hr: pd.DataFrame, day: np.ndarray, night: np.ndarray) ->
 
 def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, res_type: np.ndarray | None,
                  bday: np.ndarray) -> list[dict]:
-    """Both checks for one provider: ``rows`` its claim rows in ``act``, ``sel`` the rows behind
-    its excess, ``res_type`` per patient row (:func:`residents_of_patients`), ``bday`` birth day
-    per patient row (days since 1970, NaN unknown)."""
+    """The residents, group-event and (night share beyond its fence) night-service checks for one
+    provider: ``rows`` its claim rows in ``act``, ``sel`` the rows behind its excess, ``res_type``
+    per patient row (:func:`residents_of_patients`), ``bday`` birth days per patient row
+    (:func:`graphkit.risk.indicators.birth_days`)."""
     res, _ = residents_check(res_type, act.pat[sel], hr)
-    on_mass = mass_day_mask(act.day[rows])
+    day = act.day[rows]
+    on_mass = mass_day_mask(day)
     events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     names = set(hr["indicator"].astype(str))
-    day = act.day[rows]
     known = day >= 0
     if "weekend_share" in names:
-        events["weekend_share"] = ((day.astype(np.int64) + 3) % 7 >= 5, known)
+        events["weekend_share"] = (weekend_mask(day), known)
     if "elderly_share" in names:
-        age = (day - bday[act.pat[rows]]) / 365.25
-        age[~known] = np.nan
-        events["elderly_share"] = (np.nan_to_num(age, nan=0.0) >= 65, ~np.isnan(age))
+        age = claim_ages(act, rows, bday)
+        events["elderly_share"] = (np.nan_to_num(age, nan=0.0) >= ELDERLY_AT, ~np.isnan(age))
     sel_mass = on_mass[np.isin(rows, sel)]
     grp, _ = group_event_check(hr, on_mass, events, float(sel_mass.mean()) if sel_mass.size else 0.0)
-    sec = act.sec[rows]
-    night = night_service_check(hr, day, (sec < 6 * 3600) | (sec >= 22 * 3600))
+    night = night_service_check(hr, day, night_mask(act.sec[rows]))
     return [res, grp] + ([night] if night is not None else [])

@@ -52,7 +52,7 @@ from scipy.stats import norm
 from ..findings import Entity, Finding
 from ..params import Param
 from ..risk.casemix import claim_groups, dx_groups, group_expectation
-from ..risk.indicators import INDICATORS, format_indicator
+from ..risk.indicators import INDICATORS, birth_days, format_indicator
 from ..risk.peers import FAMILIES
 from ..risk.shared import shared_excess, shared_indicators
 from . import register
@@ -204,9 +204,7 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
     days_known = act.day[act.day >= 0]
     ref = pd.Timestamp(int(days_known.max()), unit="D") if days_known.size else None
     res_type = residents_of_patients(store, act.patients, ref)
-    birth = pd.to_datetime(act.patients.get("birth_date"), errors="coerce")
-    bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
-    bday[birth.isna().to_numpy()] = np.nan
+    bday = birth_days(act.patients)
 
     hits = {int(r): g for r, g in hit.groupby("row", sort=True)}
     peer_rows = {k: g["row"].to_numpy(int) for k, g in e.groupby(["indicator", "peer_group"], sort=False)}

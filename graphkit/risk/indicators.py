@@ -36,7 +36,8 @@ from .casemix import claim_groups, group_expectation, standardised_rate_events
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator"]
+__all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator",
+           "ELDERLY_AT", "birth_days", "claim_ages", "weekend_mask", "night_mask"]
 
 
 @dataclass(frozen=True)
@@ -257,19 +258,57 @@ def _readmissions(act: Activity, b: _Builder, grp: np.ndarray) -> None:
         b.add(name, _count(act, mask), standardised_rate_events(ev, grp, mask, [act.prov, act.doc], act.n_entities))
 
 
+#: age from which a claim counts towards the elderly share (65岁以上就诊占比)
+ELDERLY_AT = 65
+
+
+def birth_days(patients: pd.DataFrame) -> np.ndarray:
+    """Birth date per patient row as days since 1970 (NaN when unknown or unreadable).
+
+    >>> birth_days(pd.DataFrame({"birth_date": ["1970-01-11", None]})).tolist()
+    [10.0, nan]
+    """
+    birth = pd.to_datetime(patients.get("birth_date"), errors="coerce")
+    bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
+    bday[birth.isna().to_numpy()] = np.nan
+    return bday
+
+
+def claim_ages(act: Activity, rows: slice | np.ndarray, bday: np.ndarray) -> np.ndarray:
+    """Age in years at the claims ``rows`` (NaN without a date or a birth date); ``bday`` from
+    :func:`birth_days` of ``act.patients``."""
+    d = act.day[rows]
+    a = (d - bday[act.pat[rows]]) / 365.25
+    a[d < 0] = np.nan
+    return a
+
+
+def weekend_mask(day: np.ndarray) -> np.ndarray:
+    """Per claim day (days since 1970): settled on a Saturday or Sunday.
+
+    >>> weekend_mask(np.array([0, 2, 3])).tolist()  # 1970-01-01 was a Thursday
+    [False, True, True]
+    """
+    return (np.asarray(day).astype(np.int64) + 3) % 7 >= 5
+
+
+def night_mask(sec: np.ndarray) -> np.ndarray:
+    """Per claim time of day (seconds): settled 22:00–06:00.
+
+    >>> night_mask(np.array([3600, 12 * 3600, 23 * 3600])).tolist()
+    [True, False, True]
+    """
+    sec = np.asarray(sec)
+    return (sec < 6 * 3600) | (sec >= 22 * 3600)
+
+
 def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
     pats = act.patients
     sex = pats["sex"].astype("string") if "sex" in pats else pd.Series(pd.NA, index=pats.index, dtype="string")
-    birth = pd.to_datetime(pats.get("birth_date"), errors="coerce")
-    bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
-    bday[birth.isna().to_numpy()] = np.nan
+    bday = birth_days(pats)
 
     def age_of(rows: slice | np.ndarray) -> np.ndarray:
-        """Age in years at the claims ``rows`` (NaN without a date or a birth date)."""
-        d = act.day[rows]
-        a = (d - bday[act.pat[rows]]) / 365.25
-        a[d < 0] = np.nan
-        return a
+        return claim_ages(act, rows, bday)
 
     # per-claim events as booleans, computed a slice of claims at a time (no per-claim floats held)
     n = act.n_claims
@@ -279,7 +318,7 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
         sl = slice(i, min(i + PAIR_CHUNK, n))
         a = age_of(sl)
         has_age[sl] = ~np.isnan(a)
-        elderly[sl] = a >= 65
+        elderly[sl] = a >= ELDERLY_AT
         del a
     if has_age.any():
         b.add_rate("elderly_share", elderly, has_age)
@@ -483,9 +522,9 @@ def provider_indicators(store: Store, act: Activity) -> tuple[pd.DataFrame, list
     _readmissions(act, b, grp)
     del grp
     ok = act.day >= 0
-    b.add_rate("weekend_share", (act.day.astype(np.int64) + 3) % 7 >= 5, ok)  # 1970-01-01 was a Thursday: Monday = 0
+    b.add_rate("weekend_share", weekend_mask(act.day), ok)
     if finer_or_equal(act.time_precision, "hour"):
-        b.add_rate("night_share", (act.sec < 6 * 3600) | (act.sec >= 22 * 3600), ok)
+        b.add_rate("night_share", night_mask(act.sec), ok)
     else:
         notes.append(f"times are known to the {act.time_precision or 'unknown'} only: night share not computed, "
                      "weekend share kept / 时间仅精确到日：不计夜间占比，保留周末占比")
