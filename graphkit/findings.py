@@ -62,6 +62,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "referral_loop": ("循环转诊", "referral loop"),
     "referral_concentration": ("转诊集中/利益输送", "referral concentration"),
     "identity_ring": ("身份关联团伙", "identity ring"),
+    "duplicate_claim": ("重复结算", "duplicate settlement"),
     "rule_violation": ("规则库违规", "rule-pack violation"),
     "indicator_outlier": ("监控指标异常", "monitoring-indicator outlier"),
 }

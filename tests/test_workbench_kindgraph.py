@@ -132,6 +132,26 @@ def test_card_burst_draws_time_ordered_cards_at_the_terminal():
     assert _edges(g, "AT") == [(bn, "terminal:T1")] and g.nodes[bn]["label"].startswith("第1次 burst 02-25 22:00–22:10")
 
 
+def test_duplicate_claim_draws_both_claims_of_each_pair():
+    f = Finding.create("duplicate_claim", key=["duplicate_claim", "institution", "H1"], claims=["S1", "S2", "V1", "V2"],
+                       entities=[Entity("institution", "H1", "venue"), Entity("patient", "P1", "patient")],
+                       evidence={"pairs": [
+                           {"shape": "overlapping_stay", "claim_id": "S2", "duplicate_of": "S1", "patient_id": "P1",
+                            "provider_type": "institution", "provider_id": "H1", "overlap_days": 4, "fund_amount": 900.0},
+                           {"shape": "double_settlement", "claim_id": "V2", "duplicate_of": "V1", "patient_id": "P1",
+                            "provider_type": "institution", "provider_id": "H1", "minutes_apart": 3.0, "fund_amount": 60.0}]})
+    c = _claims([["S1", "P1", "K1", "H1", None, None, None, "2024-01-01 09:00", 1000.0],
+                 ["S2", "P1", "K1", "H1", None, None, None, "2024-01-02 09:00", 900.0],
+                 ["V1", "P1", "K1", "H1", None, None, None, "2024-02-01 09:00", 60.0],
+                 ["V2", "P1", "K1", "H1", None, None, None, "2024-02-01 09:03", 60.0]])
+    g = kind_graph(f, c)
+    assert _edges(g, "DUPLICATES") == [("settlement:V1", "settlement:V2"), ("stay:S1", "stay:S2")]
+    assert g["stay:S1"]["stay:S2"]["DUPLICATES"]["text"] == "重叠 4 天 overlap"
+    assert g["settlement:V1"]["settlement:V2"]["DUPLICATES"]["text"] == "相隔 3 分钟 min apart"
+    assert g.nodes["settlement:V2"]["label"] == "结算 02-01 09:03"
+    assert ("stay:S2", "institution:H1") in _edges(g, "AT")
+
+
 def test_big_graphs_are_aggregated_per_provider():
     f = Finding.create("shared_card", key=["x"], claims=[f"C{i}" for i in range(400)],
                        entities=[Entity("pharmacy", "Y1", "venue")])
@@ -175,6 +195,8 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert any(a.get("death_date") for _, a in g.nodes(data=True))
         elif f.kind == "card_burst":
             assert "IN_BURST" in rels and any(str(v).startswith("burst:") for v in g.nodes)
+        elif f.kind == "duplicate_claim":
+            assert "DUPLICATES" in rels
         seen.add(f.kind)
     assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
             "deceased_card_use", "card_burst"} <= seen

@@ -84,6 +84,6 @@ def run_detector(kind: str, store: Store, params: dict[str, Any] | None = None) 
 
 
 # importing the modules registers their detectors
-from . import bursts, cards, concentration, identity, referrals, rings, splits, stays, travel  # noqa: E402,F401
+from . import bursts, cards, concentration, duplicates, identity, referrals, rings, splits, stays, travel  # noqa: E402,F401
 from . import outliers  # noqa: E402,F401  (last of the battery: the risk model takes its shared indicators next)
 from ..rules import detector as _rules  # noqa: E402,F401  (rule_violation: the rule pack)

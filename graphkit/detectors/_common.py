@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
 
 from ..findings import Entity, Finding
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
 
 
 def squash(z: float) -> float:
@@ -40,6 +43,29 @@ def span(times: Iterable) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     if s.empty:
         return None, None
     return s.min(), s.max()
+
+
+def claims_time_precision(store: "Store") -> str:
+    """The claims' time precision, ``second`` … ``day`` (the store's data profile when it has one).
+
+    >>> class _S:
+    ...     def profile(self): return {"time": {"claims.start_time": {"precision": "hour"}}}
+    >>> claims_time_precision(_S())
+    'hour'
+    """
+    from ..profile import time_precision
+
+    prof = getattr(store, "profile", None)
+    if callable(prof):
+        try:
+            p = prof()
+            got = (p.get("time") or {}).get("claims.start_time") if isinstance(p, dict) else None
+            got = got.get("precision") if isinstance(got, dict) else got
+            if got in ("second", "minute", "hour", "day"):
+                return got
+        except Exception:  # noqa: BLE001 - the profile is an optional accelerator
+            pass
+    return time_precision(store.table("claims", ["start_time"])["start_time"]) or "day"
 
 
 def log_amount(x: float) -> float:

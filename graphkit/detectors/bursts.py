@@ -65,10 +65,10 @@ from scipy.stats import poisson
 
 from ..findings import Finding
 from ..params import Param
-from ..profile import time_precision
 from .._fast import unique_ints
 from ..projections import projection, provider_key
 from . import register
+from ._common import claims_time_precision
 from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
 from ._burst_checks import burst_facts as _burst_facts, episode_facts as _episode_facts, unit_finding as _unit_finding
 
@@ -412,7 +412,7 @@ def card_bursts(
     >>> from graphkit.store import open_store                       # doctest: +SKIP
     >>> card_bursts(open_store("store"))[0].evidence["bursts"][0]   # doctest: +SKIP
     """
-    precision = _time_precision(store)
+    precision = claims_time_precision(store)
     W, L = int(window_minutes), int(long_window_factor)
     if precision == "day":
         W, L = 24 * 60, 1
@@ -452,16 +452,3 @@ def card_bursts(
     return findings
 
 
-def _time_precision(store: Store) -> str:
-    """The claims' time precision (the store's data profile when it has one)."""
-    prof = getattr(store, "profile", None)
-    if callable(prof):
-        try:
-            p = prof()
-            got = (p.get("time") or {}).get("claims.start_time") if isinstance(p, dict) else None
-            got = got.get("precision") if isinstance(got, dict) else got
-            if got in ("second", "minute", "hour", "day"):
-                return got
-        except Exception:  # noqa: BLE001 - the profile is an optional accelerator
-            pass
-    return time_precision(store.table("claims", ["start_time"])["start_time"]) or "day"

@@ -15,6 +15,9 @@ phantom_stay, split_stay     each stay as a node with its interval (admitted →
 deceased_card_use            the death date on the deceased person; settlements after it marked
 card_burst                   each burst as a node at the terminal, its cards in time order
                              (``IN_BURST`` edges numbered #1, #2 … with the time)
+duplicate_claim              both claims of each pair as nodes (stays with their interval,
+                             settlements with their time) joined by ``DUPLICATES`` with the
+                             days of overlap or the minutes apart
 ===========================  ================================================================
 
 Context is folded by default: doctors who are not among the lead's own entities become one
@@ -51,6 +54,7 @@ EXTRA_TYPES: dict[str, dict[str, str]] = {
     "identifier": {"color": "#edc948", "shape": "box", "zh": "共用标识", "en": "shared identifier"},
     "stay": {"color": "#76b7b2", "shape": "box", "zh": "住院", "en": "inpatient stay"},
     "burst": {"color": "#ff9da7", "shape": "box", "zh": "集中刷卡", "en": "burst"},
+    "settlement": {"color": "#86bcb6", "shape": "box", "zh": "结算", "en": "settlement"},
 }
 #: relationships only kind graphs draw → (中文, English), colour
 EXTRA_RELS: dict[str, tuple[str, str, str]] = {
@@ -61,6 +65,7 @@ EXTRA_RELS: dict[str, tuple[str, str, str]] = {
     "DURING": ("住院期间结算", "settled during the stay", "#d62728"),
     "READMITTED": ("再入院", "re-admitted", "#d62728"),
     "IN_BURST": ("集中刷卡", "in the burst", "#ff9da7"),
+    "DUPLICATES": ("重复结算", "settled again", "#d62728"),
 }
 for _t, _st in EXTRA_TYPES.items():  # additive: new keys only, existing styles untouched
     shaping.TYPE_STYLE.setdefault(_t, _st)
@@ -200,6 +205,40 @@ def _stays(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
         s, d = f"stay:{step['from_claim']}", f"stay:{step['to_claim']}"
         if s in g and d in g:
             _edge(g, s, d, "READMITTED", text=f"{int(step.get('gap_days', 0))}天后再入院 re-admitted")
+
+
+def _duplicates(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
+    times = {}
+    if not claims.empty and "claim_id" in claims:
+        cols = [c for c in ("start_time", "end_time", "fund_amount") if c in claims]
+        times = claims.set_index(claims["claim_id"].astype(str))[cols].to_dict("index")
+    for p in f.evidence.get("pairs", []):
+        stay = p.get("shape") == "overlapping_stay"
+        prov = f"{p.get('provider_type')}:{p.get('provider_id')}"
+        if prov not in g:
+            t = str(p.get("provider_type"))
+            g.add_node(prov, type=t, id=str(p.get("provider_id")), role="venue",
+                       label=f"{shaping.TYPE_STYLE.get(t, {}).get('zh', t)} {p.get('provider_id')}")
+        nodes = []
+        for cid in (str(p["duplicate_of"]), str(p["claim_id"])):
+            row = times.get(cid, {})
+            a, b = _ts(row.get("start_time")), _ts(row.get("end_time"))
+            n = f"{'stay' if stay else 'settlement'}:{cid}"
+            label = (f"住院 {a:%m-%d}→{b:%m-%d}" if stay and a is not None and b is not None
+                     else f"结算 {a:%m-%d %H:%M}" if a is not None else f"结算 {cid}")
+            _node(g, n, type="stay" if stay else "settlement", id=cid, role="duplicate", lead=True,
+                  start=str(a or ""), end=str(b or ""), label=label)
+            _edge(g, n, prov, "AT", text="", key=f"AT:{cid}")
+            pn = f"patient:{p.get('patient_id')}"
+            _node(g, pn, type="patient", id=str(p.get("patient_id")), role="patient", label=f"参保人 {p.get('patient_id')}")
+            fund = float(row.get("fund_amount", 0.0) or 0.0) if row else 0.0
+            _edge(g, pn, n, "STAYED" if stay else "SETTLED_AT", claims=1, fund=fund, claim_ids=[cid], text="",
+                  key=f"{'STAYED' if stay else 'SETTLED_AT'}:{cid}")
+            nodes.append(n)
+        text = (f"重叠 {int(p.get('overlap_days') or 0)} 天 overlap" if stay
+                else f"相隔 {float(p.get('minutes_apart') or 0.0):.0f} 分钟 min apart")
+        _edge(g, nodes[0], nodes[1], "DUPLICATES", claims=1, fund=float(p.get("fund_amount", 0.0) or 0.0),
+              claim_ids=[p["claim_id"]], text=text)
 
 
 def _deceased(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
@@ -406,6 +445,8 @@ def kind_graph(finding: Finding, claims: pd.DataFrame, *, holders: Mapping[str, 
         _deceased(g, finding, claims)
     elif k == "card_burst":
         _bursts(g, finding, claims)
+    elif k == "duplicate_claim":
+        _duplicates(g, finding, claims)
     g = fold_context(g, own, fold) if fold else g
     return aggregate(g, max_nodes)
 

@@ -1,0 +1,335 @@
+"""``duplicate_claim`` (重复结算/重复收费): one service settled twice at one provider.
+
+Two shapes, both claim against claim of the same person at the same provider:
+
+* **overlapping stays** (住院时间重叠): two inpatient claims of one person at one institution
+  whose periods share at least ``min_overlap_days`` whole calendar days. A person is in one
+  bed of one hospital at a time; a stay settled in parts (中途结算, transfer between
+  departments) gives segments that meet on the boundary day and never overlap by a whole day,
+  so they are not counted. Works with dates only.
+* **double settlement** (同一服务重复结算): two claims of one person at one provider with the
+  same claim type, diagnosis, total and fund amount, settled within ``window_minutes`` (within
+  the hour when times are only known to the hour). Two sessions on one day hours apart
+  (twice-daily treatment) are not counted. With dates only this shape is not compared (one
+  service billed twice cannot be told from two sessions) and the scan says so.
+
+**Null (calibrated on this bundle).** Per provider, ``d`` duplicate claims (the later claim of
+each pair) among ``n`` eligible claims (stays; claims) are compared with a Poisson count at the
+rate of the *other* providers (leave-one-out, half a duplicate of prior weight so a city without
+any other duplicate still has a rate): ``P(X ≥ d | λ = r_stay·n_stay + r_claim·n_claim)``,
+scored against the bar of the number of providers tested (:func:`._common.tiered_score`): a
+provider far beyond the city's rate ranks high; a single duplicate at a big hospital in a city
+full of them ranks low, and is still listed for a person to check.
+
+**Legal look-alikes tested** (``evidence["benign_checks"]``): a newborn settled under the
+mother's identity during her delivery stay (新生儿随母结算: one stay of the pair has a perinatal
+diagnosis, ICD-10 P00–P96 / Z38, ICD-9 760–779 / V30–V39) is not counted; interim settlement
+and twice-daily sessions are excluded by the shapes' definitions (counts recorded); a reversal
+and re-settlement (冲正后重新结算) is not testable from a bundle that carries no reversal flag,
+and the finding says so.
+
+Examples
+--------
+>>> from graphkit.store import open_store                                  # doctest: +SKIP
+>>> duplicate_claims(open_store("store"))[0].evidence["pairs"][0]["shape"]  # doctest: +SKIP
+'overlapping_stay'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Entity, Finding
+from ..params import Param
+from ..projections import provider_key
+from . import register
+from ._common import benign_check, claims_time_precision, span, surprise, tiered_score, yuan
+from ._nulls import poisson_log10_sf
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.store.base import Store
+
+__all__ = ["duplicate_claims", "overlapping_stays", "double_settlements", "is_perinatal"]
+
+DAY_S = 86_400
+#: evidence pairs listed per finding (all claims are in ``claims``)
+MAX_PAIRS = 50
+PAIR_COLUMNS = ["shape", "claim_id", "duplicate_of", "patient_id", "provider_type", "provider_id", "doctor_id",
+                "start_time", "fund_amount", "overlap_days", "minutes_apart"]
+
+
+def is_perinatal(dx: pd.Series) -> np.ndarray:
+    """Diagnoses of a newborn: ICD-10 ``P00``–``P96`` and ``Z38``; ICD-9 ``760``–``779`` and ``V30``–``V39``.
+
+    >>> is_perinatal(pd.Series(["P07.3", "Z38.0", "O80", "765.1", "V30", None, "J18"])).tolist()
+    [True, True, False, True, True, False, False]
+    """
+    s = dx.astype("string").str.upper().str.strip().fillna("")
+    icd10 = s.str.match(r"^(P[0-8]\d|P9[0-6]|Z38)")
+    icd9 = s.str.match(r"^(7[67]\d|V3\d)")
+    return (icd10 | icd9).to_numpy(dtype=bool)
+
+
+def _days(s: pd.Series) -> np.ndarray:
+    return (s.to_numpy("datetime64[s]").astype(np.int64) // DAY_S)
+
+
+def overlapping_stays(adm: pd.DataFrame, *, min_overlap_days: int = 1) -> tuple[pd.DataFrame, int]:
+    """Pairs of inpatient claims of one person at one institution sharing ≥ ``min_overlap_days`` days.
+
+    ``adm``: claim_id, patient_id, institution_id, doctor_id, start_time, end_time, diagnosis_code,
+    fund_amount (the ``inpatient_admissions`` projection). Each stay is paired with the earlier
+    stay of the group that reaches furthest. Returns (pairs in :data:`PAIR_COLUMNS` plus
+    ``perinatal``, pairs of segments that only meet on a boundary day).
+
+    >>> t = pd.to_datetime
+    >>> adm = pd.DataFrame({"claim_id": ["a", "b", "c"], "patient_id": ["p"] * 3, "institution_id": ["H"] * 3,
+    ...     "doctor_id": [None] * 3, "start_time": t(["2024-01-01", "2024-01-03", "2024-01-10"]),
+    ...     "end_time": t(["2024-01-08", "2024-01-10", "2024-01-12"]), "diagnosis_code": ["J18"] * 3,
+    ...     "fund_amount": [100.0, 90.0, 50.0]})
+    >>> pairs, touching = overlapping_stays(adm)
+    >>> pairs[["claim_id", "duplicate_of", "overlap_days"]].values.tolist(), touching
+    ([['b', 'a', 5]], 1)
+    """
+    a = adm[adm["patient_id"].notna() & adm["institution_id"].notna() & adm["start_time"].notna()
+            & adm["end_time"].notna()].reset_index(drop=True)
+    empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS + ["perinatal"]})
+    if len(a) < 2:
+        return empty, 0
+    g = pd.MultiIndex.from_arrays([a["patient_id"].astype(str), a["institution_id"].astype(str)]).factorize()[0]
+    d0, d1 = _days(a["start_time"]), _days(a["end_time"])
+    d1 = np.maximum(d0, d1)
+    order = np.lexsort((d1, d0, g))
+    g, d0, d1 = g[order], d0[order], d1[order]
+    pos = np.arange(len(order), dtype=np.int64)
+    base = int(d1.min())
+    enc = (d1 - base).astype(np.int64) * (np.int64(1) << 32) + pos  # cummax keeps the furthest-reaching stay
+    run = pd.Series(enc).groupby(g).cummax().to_numpy()
+    prev = np.r_[-1, run[:-1]]
+    same = np.r_[False, g[1:] == g[:-1]]
+    prev_end = (prev >> 32) + base
+    prev_pos = prev & ((np.int64(1) << 32) - 1)
+    overlap = np.where(same, np.minimum(d1, prev_end) - d0, -1)
+    touching = int((same & (overlap == 0)).sum())
+    hit = np.flatnonzero(same & (overlap >= max(int(min_overlap_days), 1)))
+    if not hit.size:
+        return empty, touching
+    cur, other = order[hit], order[prev_pos[hit]]
+    peri = is_perinatal(a["diagnosis_code"].take(cur)) != is_perinatal(a["diagnosis_code"].take(other))
+    out = pd.DataFrame({
+        "shape": "overlapping_stay",
+        "claim_id": a["claim_id"].to_numpy(object)[cur],
+        "duplicate_of": a["claim_id"].to_numpy(object)[other],
+        "patient_id": a["patient_id"].to_numpy(object)[cur],
+        "provider_type": "institution",
+        "provider_id": a["institution_id"].to_numpy(object)[cur],
+        "doctor_id": a["doctor_id"].to_numpy(object)[cur] if "doctor_id" in a else None,
+        "start_time": a["start_time"].to_numpy()[cur],
+        "fund_amount": a["fund_amount"].to_numpy(np.float64)[cur],
+        "overlap_days": overlap[hit].astype(np.int64),
+        "minutes_apart": np.nan,
+        "perinatal": peri,
+    })
+    return out, touching
+
+
+def double_settlements(claims: pd.DataFrame, *, window_s: int) -> tuple[pd.DataFrame, int]:
+    """Pairs of identical claims (person, provider, type, diagnosis, total and fund) settled within
+    ``window_s`` seconds; returns (pairs in :data:`PAIR_COLUMNS`, identical pairs further apart
+    on the same day: separate sessions, not counted).
+
+    >>> t = pd.to_datetime
+    >>> c = pd.DataFrame({"claim_id": ["a", "b", "c"], "patient_id": ["p"] * 3, "institution_id": ["H"] * 3,
+    ...     "pharmacy_id": [None] * 3, "doctor_id": ["D"] * 3, "claim_type": ["outpatient"] * 3,
+    ...     "start_time": t(["2024-01-01 09:00", "2024-01-01 09:04", "2024-01-01 15:00"]),
+    ...     "diagnosis_code": ["M54"] * 3, "total_amount": [80.0] * 3, "fund_amount": [60.0] * 3})
+    >>> pairs, sessions = double_settlements(c, window_s=600)
+    >>> pairs[["claim_id", "duplicate_of", "minutes_apart"]].values.tolist(), sessions
+    ([['b', 'a', 4.0]], 1)
+    """
+    empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS})
+    c = claims[claims["patient_id"].notna() & claims["start_time"].notna()]
+    if len(c) < 2:
+        return empty, 0
+    ptype, pid = provider_key(c)
+    keep = pid.notna().to_numpy()
+    c, ptype, pid = c[keep].reset_index(drop=True), ptype[keep].reset_index(drop=True), pid[keep].reset_index(drop=True)
+    cols = [c["patient_id"].astype(str), ptype.astype(str), pid.astype(str), c["claim_type"].astype(str),
+            c["diagnosis_code"].astype("string").fillna(""),
+            c["total_amount"].astype(np.float64).round(2), c["fund_amount"].astype(np.float64).round(2)]
+    g = pd.MultiIndex.from_arrays(cols).factorize()[0]
+    t = c["start_time"].to_numpy("datetime64[s]").astype(np.int64)
+    order = np.lexsort((t, g))
+    gs, ts = g[order], t[order]
+    same = np.r_[False, gs[1:] == gs[:-1]]
+    gap = np.r_[0, np.diff(ts)]
+    hit = np.flatnonzero(same & (gap <= window_s))
+    sessions = int((same & (gap > window_s) & (ts // DAY_S == np.r_[0, ts[:-1]] // DAY_S)).sum())
+    if not hit.size:
+        return empty, sessions
+    cur, other = order[hit], order[hit - 1]
+    out = pd.DataFrame({
+        "shape": "double_settlement",
+        "claim_id": c["claim_id"].to_numpy(object)[cur],
+        "duplicate_of": c["claim_id"].to_numpy(object)[other],
+        "patient_id": c["patient_id"].to_numpy(object)[cur],
+        "provider_type": ptype.to_numpy(object)[cur],
+        "provider_id": pid.to_numpy(object)[cur],
+        "doctor_id": c["doctor_id"].to_numpy(object)[cur],
+        "start_time": c["start_time"].to_numpy()[cur],
+        "fund_amount": c["fund_amount"].to_numpy(np.float64)[cur],
+        "overlap_days": np.nan,
+        "minutes_apart": gap[hit] / 60.0,
+    })
+    return out, sessions
+
+
+@register(
+    "duplicate_claim",
+    [
+        Param("min_overlap_days", 1, "int", low=1, high=30,
+              doc="whole calendar days two stays of one person at one institution must share"),
+        Param("window_minutes", 10, "int", low=0, high=240,
+              doc="identical claims of one person at one provider settled this close are one service billed twice"),
+        Param("report_p", 0.05, "float", low=0.0, high=1.0,
+              doc="providers below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
+    ],
+    needs=("time:day",),
+    prefers={"time:minute": "times only to the hour: identical claims count within the same hour; dates only: identical "
+                            "claims are not compared (two sessions on one day cannot be told from one service billed twice), "
+                            "only overlapping stays are"},
+)
+def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes: int = 10,
+                     report_p: float = 0.05) -> list[Finding]:
+    """Providers where one service was settled twice (overlapping stays, identical claims minutes apart), beyond this city's rate.
+
+    Examples
+    --------
+    >>> from graphkit.store import open_store                                  # doctest: +SKIP
+    >>> duplicate_claims(open_store("store"))[0].evidence["null"]["model"]      # doctest: +SKIP
+    'poisson'
+    """
+    precision = claims_time_precision(store)
+    adm = store.projection("inpatient_admissions")
+    stays, touching = overlapping_stays(adm, min_overlap_days=min_overlap_days)
+    newborn = stays[stays["perinatal"].astype(bool)] if len(stays) else stays
+    stays = stays[~stays["perinatal"].astype(bool)].drop(columns="perinatal") if len(stays) else stays.drop(columns="perinatal")
+    claims = store.table("claims", ["claim_id", "patient_id", "institution_id", "pharmacy_id", "doctor_id", "claim_type",
+                                    "start_time", "diagnosis_code", "total_amount", "fund_amount"])
+    compared = precision != "day"
+    window_s = max(int(window_minutes) * 60, 3600 if precision == "hour" else 0)
+    if compared:
+        twice, sessions = double_settlements(claims, window_s=window_s)
+    else:
+        twice, sessions = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS}), 0
+    # exposure per provider: stays (institutions) and claims (all providers)
+    n_stay = adm.dropna(subset=["institution_id"]).groupby(adm["institution_id"].astype(str)).size()
+    ptype, pid = provider_key(claims)
+    pk = (ptype.astype(str) + ":" + pid.astype(str))[pid.notna().to_numpy()]
+    n_claim = pk.value_counts()
+    n_stay.index = "institution:" + n_stay.index
+    tested = n_claim.index.union(n_stay.index)
+    n_tests = max(int(len(tested)), 1)
+    pairs = pd.concat([x for x in (stays, twice) if len(x)], ignore_index=True) if (len(stays) or len(twice)) else None
+    if pairs is None:
+        return []
+    pairs["key"] = pairs["provider_type"].astype(str) + ":" + pairs["provider_id"].astype(str)
+    d_stay = pairs[pairs["shape"] == "overlapping_stay"].groupby("key").size()
+    d_claim = pairs[pairs["shape"] == "double_settlement"].groupby("key").size()
+    D_stay, N_stay = float(d_stay.sum()), float(n_stay.sum())
+    D_claim, N_claim = float(d_claim.sum()), float(n_claim.sum()) if compared else 0.0
+    checks_common = [
+        benign_check("interim_settlement", "中途结算/转科分段结算", "ruled_out",
+                     f"本数据中 {touching} 对住院仅在交界日相接，未计入 / {touching} stay pairs that only meet on a boundary "
+                     f"day (interim settlement, transfer) were not counted; the pairs here share ≥ {min_overlap_days} whole day(s)"),
+        benign_check("reversal_resettlement", "冲正后重新结算", "not_testable",
+                     "数据无冲正/退费标记，需核对结算系统的冲正记录 / the bundle carries no reversal flag: check the "
+                     "settlement system's reversal records before treating a pair as paid twice"),
+    ]
+    findings: list[Finding] = []
+    for key, rows in pairs.groupby("key", sort=True):
+        ds, dc = int(d_stay.get(key, 0)), int(d_claim.get(key, 0))
+        ns, nc = float(n_stay.get(key, 0)), float(n_claim.get(key, 0)) if compared else 0.0
+        r_stay = (D_stay - ds + 0.5) / (N_stay - ns + 1.0) if ns else 0.0
+        r_claim = (D_claim - dc + 0.5) / (N_claim - nc + 1.0) if nc else 0.0
+        lam = max(r_stay * ns + r_claim * nc, 1e-12)
+        d = ds + dc
+        log10_p = float(poisson_log10_sf(d, lam))
+        if surprise(log10_p, n_tests) <= 0 and 10 ** log10_p > report_p:
+            continue
+        findings.append(_finding(key, rows, claims, newborn, sessions, checks_common, log10_p=log10_p, n_tests=n_tests,
+                                 lam=lam, ds=ds, dc=dc, ns=ns, nc=nc, precision=precision, compared=compared,
+                                 window_s=window_s))
+    findings.sort(key=lambda f: (-f.score, f.id))
+    return findings
+
+
+def _finding(key: str, rows: pd.DataFrame, claims: pd.DataFrame, newborn: pd.DataFrame, sessions: int,
+             checks_common: list[dict], *, log10_p: float, n_tests: int, lam: float, ds: int, dc: int, ns: float,
+             nc: float, precision: str, compared: bool, window_s: int) -> Finding:
+    ptype, pid = key.split(":", 1)
+    rows = rows.sort_values(["start_time", "claim_id"])
+    nb = int((newborn["provider_id"].astype(str) == pid).sum()) if len(newborn) else 0
+    checks = [
+        benign_check("newborn_with_mother", "新生儿随母结算", "ruled_out",
+                     f"{nb} 对含新生儿诊断的重叠住院未计入 / {nb} overlapping pair(s) with a perinatal diagnosis "
+                     "(a newborn settled under the mother) were not counted"),
+        *checks_common,
+    ]
+    if dc or compared:
+        checks.append(benign_check("separate_sessions", "同日多次治疗", "ruled_out",
+                                   f"相隔超过 {window_s // 60} 分钟的相同结算视为不同次治疗，未计入（全市 {sessions} 对）/ identical "
+                                   f"claims more than {window_s // 60} min apart are separate sessions, not counted "
+                                   f"({sessions} such pairs in the city)"))
+    else:
+        checks.append(benign_check("separate_sessions", "同日多次治疗", "not_testable",
+                                   "结算时间只有日期，未比较同日相同结算 / times are dates only: identical claims on one day "
+                                   "were not compared"))
+    people = list(dict.fromkeys(rows["patient_id"].astype(str)))
+    docs = [d for d in dict.fromkeys(rows["doctor_id"].dropna().astype(str))]
+    entities = [Entity(ptype, pid, "venue"), *(Entity("patient", p, "patient") for p in people[:MAX_PAIRS]),
+                *(Entity("doctor", d, "treating") for d in docs[:20])]
+    both = pd.concat([rows["claim_id"], rows["duplicate_of"]]).astype(str).unique()
+    times = claims.loc[claims["claim_id"].astype(str).isin(set(both)), "start_time"]
+    start, end = span(times if len(times) else rows["start_time"])
+    fund = float(rows["fund_amount"].astype(np.float64).sum())
+    s = float(surprise(log10_p, n_tests))
+    parts = []
+    if ds:
+        parts.append(f"住院时间重叠 {ds} 对 / {ds} overlapping stay(s)")
+    if dc:
+        parts.append(f"同一服务重复结算 {dc} 对 / {dc} double settlement(s)")
+    ev_pairs = [{k: (None if (isinstance(v, float) and np.isnan(v)) else v) for k, v in r.items()}
+                for r in rows[PAIR_COLUMNS].head(MAX_PAIRS).to_dict("records")]
+    for p in ev_pairs:
+        p["start_time"] = str(pd.Timestamp(p["start_time"]))
+        p["fund_amount"] = round(float(p["fund_amount"]), 2)
+    return Finding.create(
+        "duplicate_claim",
+        key=("duplicate_claim", ptype, pid),
+        score=tiered_score(log10_p, n_tests),
+        amount_at_risk=fund,
+        start=start,
+        end=end,
+        entities=entities,
+        claims=both,
+        summary=(f"{ptype} {pid}：{'；'.join(p.split(' / ')[0] for p in parts)}，涉及 {len(people)} 人，重复部分基金 {yuan(fund)}"
+                 f" / {'; '.join(p.split(' / ')[1] for p in parts)}, {len(people)} people, duplicated fund {fund:,.2f}"),
+        evidence={
+            "pairs": ev_pairs,
+            "pair_count": int(len(rows)),
+            "overlapping_stays": ds,
+            "double_settlements": dc,
+            "people": len(people),
+            "time_precision": precision,
+            "window_minutes": window_s // 60 if compared else None,
+            "amount_rule": "每对按较晚一笔计 / the later claim of each pair counts",
+            "null": {"model": "poisson", "what": "duplicate claims at the other providers' rate (leave-one-out)",
+                     "stays": int(ns), "claims": int(nc), "expected": round(lam, 6), "observed": ds + dc,
+                     "log10_p": round(log10_p, 3), "n_tests": int(n_tests), "surprise": round(s, 3)},
+            "benign_checks": checks,
+        },
+    )
