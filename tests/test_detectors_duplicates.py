@@ -84,7 +84,7 @@ def test_shapes_on_frames():
     pairs2, _ = overlapping_stays(adm2)
     assert dict(zip(pairs2["claim_id"], pairs2["duplicate_of"])) == {"b": "a", "e": "a"}
     # one minute over the window is two settlements, not one billed twice
-    c = pd.DataFrame({"claim_id": ["x", "y"], "patient_id": ["p", "p"], "institution_id": ["H", "H"], "pharmacy_id": [None, None],
+    c = pd.DataFrame({"claim_id": ["x", "y"], "patient_id": ["p", "p"], "provider_type": ["institution"] * 2, "provider_id": ["H", "H"],
                       "doctor_id": [None, None], "claim_type": ["outpatient"] * 2,
                       "start_time": t(["2024-01-01 09:00", "2024-01-01 09:11"]), "diagnosis_code": ["M54"] * 2,
                       "total_amount": [80.0, 80.0], "fund_amount": [60.0, 60.0]})

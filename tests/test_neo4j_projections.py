@@ -66,6 +66,8 @@ CASES: dict[str, list[Kw]] = {
                               + ["terminal:" + t for t in _some(e, "claims", "terminal_id", 20)]},
                    {"units": []}],
     "card_patient_counts": [{}],
+    "identical_claims": [{}],
+    "provider_claim_counts": [{}],
     "latest_claim_time": [{}],
     "diagnosis_counts": [{}],
     "replaced_card_use": [{}, {"grace_days": 0}],
@@ -137,6 +139,17 @@ def edge_tables() -> dict:
           _stay("C0532", "K0012", "PT0012", "2024-09-06 09:00:00", "2024-09-06 18:00:00", "H0001", "N18.5")]
     # a stay of PT0003 during which registered family (PT0007) uses their card elsewhere (C0105)
     c += [_stay("C0540", "K0003", "PT0003", "2024-05-10 09:00:00", "2024-05-13 09:00:00", "H0001", "S72.0")]
+    # identical twins (duplicate_claim): minutes apart at an institution (one with a diagnosis, one
+    # without), hours apart at a pharmacy, three of a kind; near twins (other fund, other diagnosis)
+    c += [{**_claim("C0600", "K0005", "PT0005", "2024-07-01 09:00:00", inst="H0002", fund="80.5"), "diagnosis_code": "M54.5"},
+          {**_claim("C0601", "K0005", "PT0005", "2024-07-01 09:04:00", inst="H0002", fund="80.5"), "diagnosis_code": "M54.5"},
+          {**_claim("C0602", "K0005", "PT0005", "2024-07-01 09:06:00", inst="H0002", fund="80.5"), "diagnosis_code": "M54.6"},
+          _claim("C0603", "K0006", "PT0006", "2024-07-02 09:00:00", inst="H0003", fund="42"),
+          _claim("C0604", "K0006", "PT0006", "2024-07-02 09:01:00", inst="H0003", fund="42"),
+          _claim("C0605", "K0006", "PT0006", "2024-07-02 09:02:00", inst="H0003", fund="43"),
+          _claim("C0606", "K0006", "PT0006", "2024-07-03 09:00:00", ctype="pharmacy", pharm="Y0001", fund="12.3"),
+          _claim("C0607", "K0006", "PT0006", "2024-07-03 15:00:00", ctype="pharmacy", pharm="Y0001", fund="12.3"),
+          _claim("C0608", "K0006", "PT0006", "2024-07-04 15:00:00", ctype="pharmacy", pharm="Y0001", fund="12.3")]
     return t
 
 
@@ -202,6 +215,9 @@ def test_edge_bundle_exercises_the_cases(bundles):
     assert emb.projection("referral_sequences")["step"].max() >= 1
     assert emb.projection("referral_claims", referral_ids=["RF0003", "RF0004"])["origin"].any()
     assert (emb.projection("doctor_referrals")["level"] == "?").any()
+    twins = emb.projection("identical_claims")
+    assert {"C0600", "C0601", "C0603", "C0604", "C0606", "C0607", "C0608"} <= set(twins["claim_id"])
+    assert not {"C0602", "C0605"} & set(twins["claim_id"]) and set(twins["provider_type"]) == {"institution", "pharmacy"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -210,8 +226,8 @@ def test_demo_city(bolt_server, bundles, name):  # noqa: F811
 
 
 #: detectors whose projections are all server-side: none reads the claims table back
-CLAIM_FREE = ("deceased_card_use", "identity_ring", "impossible_travel", "phantom_stay", "referral_concentration",
-              "referral_loop", "shared_card", "split_stay")
+CLAIM_FREE = ("deceased_card_use", "duplicate_claim", "identity_ring", "impossible_travel", "phantom_stay",
+              "referral_concentration", "referral_loop", "shared_card", "split_stay")
 
 
 def test_demo_city_scan_without_reading_claims(bolt_server, bundles, monkeypatch):  # noqa: F811

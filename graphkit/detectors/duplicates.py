@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..findings import Entity, Finding
 from ..params import Param
-from ..projections import provider_key
+from ..projections import projection, provider_key
 from . import register
 from ._common import benign_check, claims_time_precision, span, surprise, tiered_score, yuan
 from ._nulls import poisson_log10_sf
@@ -99,7 +99,7 @@ def overlapping_stays(adm: pd.DataFrame, *, min_overlap_days: int = 1) -> tuple[
     empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS + ["perinatal"]})
     if len(a) < 2:
         return empty, 0
-    g = pd.MultiIndex.from_arrays([a["patient_id"].astype(str), a["institution_id"].astype(str)]).factorize()[0]
+    g = _group_codes([a["patient_id"], a["institution_id"]])
     d0, d1 = _days(a["start_time"]), _days(a["end_time"])
     d1 = np.maximum(d0, d1)
     order = np.lexsort((d1, d0, g))
@@ -136,14 +136,53 @@ def overlapping_stays(adm: pd.DataFrame, *, min_overlap_days: int = 1) -> tuple[
     return out, touching
 
 
+def _group_codes(cols: list[pd.Series]) -> np.ndarray:
+    """One integer code per distinct combination of ``cols`` (column by column: no tuple or string
+    keys are built, so 10M claims stay cheap)."""
+    g = np.zeros(len(cols[0]), dtype=np.int64)
+    for col in cols:
+        code, uniq = pd.factorize(col, use_na_sentinel=False)
+        g = pd.factorize(g * np.int64(len(uniq) + 1) + code.astype(np.int64))[0].astype(np.int64)
+    return g
+
+
+IDENTICAL_COLUMNS = ["claim_id", "patient_id", "provider_type", "provider_id", "doctor_id", "claim_type", "start_time",
+                     "diagnosis_code", "total_amount", "fund_amount"]
+
+
+@projection("identical_claims")
+def identical_claims(store: Store) -> pd.DataFrame:
+    """Claims that have an identical twin: same person, provider, claim type, diagnosis, total and
+    fund amount (any time apart), by claim id — the candidates of the double-settlement shape."""
+    c = store.table("claims", ["claim_id", "patient_id", "institution_id", "pharmacy_id", "doctor_id", "claim_type",
+                               "start_time", "diagnosis_code", "total_amount", "fund_amount"])
+    ptype, pid = provider_key(c)
+    keep = (pid.notna() & c["patient_id"].notna() & c["start_time"].notna()).to_numpy()
+    c, ptype, pid = c[keep], ptype[keep], pid[keep]
+    g = _group_codes([c["patient_id"], ptype, pid, c["claim_type"], c["diagnosis_code"].fillna(""),
+                      c["total_amount"].astype(np.float64).round(2), c["fund_amount"].astype(np.float64).round(2)])
+    twin = np.bincount(g)[g] > 1
+    out = c[twin].assign(provider_type=ptype[twin], provider_id=pid[twin])
+    return out[IDENTICAL_COLUMNS].sort_values("claim_id").reset_index(drop=True)
+
+
+@projection("provider_claim_counts")
+def provider_claim_counts(store: Store) -> pd.DataFrame:
+    """Claims per provider (institution or pharmacy): provider_type, provider_id, claims, by provider."""
+    ptype, pid = provider_key(store.table("claims", ["institution_id", "pharmacy_id"]))
+    n = pd.DataFrame({"provider_type": ptype, "provider_id": pid}).dropna().value_counts().sort_index()
+    return n.rename("claims").reset_index().astype({"claims": "int64"})
+
+
 def double_settlements(claims: pd.DataFrame, *, window_s: int) -> tuple[pd.DataFrame, int]:
     """Pairs of identical claims (person, provider, type, diagnosis, total and fund) settled within
-    ``window_s`` seconds; returns (pairs in :data:`PAIR_COLUMNS`, identical pairs further apart
+    ``window_s`` seconds (``claims``: :data:`IDENTICAL_COLUMNS`, e.g. the ``identical_claims``
+    projection); returns (pairs in :data:`PAIR_COLUMNS`, identical pairs further apart
     on the same day: separate sessions, not counted).
 
     >>> t = pd.to_datetime
-    >>> c = pd.DataFrame({"claim_id": ["a", "b", "c"], "patient_id": ["p"] * 3, "institution_id": ["H"] * 3,
-    ...     "pharmacy_id": [None] * 3, "doctor_id": ["D"] * 3, "claim_type": ["outpatient"] * 3,
+    >>> c = pd.DataFrame({"claim_id": ["a", "b", "c"], "patient_id": ["p"] * 3, "provider_type": ["institution"] * 3,
+    ...     "provider_id": ["H"] * 3, "doctor_id": ["D"] * 3, "claim_type": ["outpatient"] * 3,
     ...     "start_time": t(["2024-01-01 09:00", "2024-01-01 09:04", "2024-01-01 15:00"]),
     ...     "diagnosis_code": ["M54"] * 3, "total_amount": [80.0] * 3, "fund_amount": [60.0] * 3})
     >>> pairs, sessions = double_settlements(c, window_s=600)
@@ -151,16 +190,12 @@ def double_settlements(claims: pd.DataFrame, *, window_s: int) -> tuple[pd.DataF
     ([['b', 'a', 4.0]], 1)
     """
     empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS})
-    c = claims[claims["patient_id"].notna() & claims["start_time"].notna()]
+    c = claims[claims["patient_id"].notna() & claims["start_time"].notna() & claims["provider_id"].notna()]
     if len(c) < 2:
         return empty, 0
-    ptype, pid = provider_key(c)
-    keep = pid.notna().to_numpy()
-    c, ptype, pid = c[keep].reset_index(drop=True), ptype[keep].reset_index(drop=True), pid[keep].reset_index(drop=True)
-    cols = [c["patient_id"].astype(str), ptype.astype(str), pid.astype(str), c["claim_type"].astype(str),
-            c["diagnosis_code"].astype("string").fillna(""),
-            c["total_amount"].astype(np.float64).round(2), c["fund_amount"].astype(np.float64).round(2)]
-    g = pd.MultiIndex.from_arrays(cols).factorize()[0]
+    c = c.reset_index(drop=True)
+    g = _group_codes([c["patient_id"], c["provider_type"], c["provider_id"], c["claim_type"], c["diagnosis_code"].fillna(""),
+                      c["total_amount"].astype(np.float64).round(2), c["fund_amount"].astype(np.float64).round(2)])
     t = c["start_time"].to_numpy("datetime64[s]").astype(np.int64)
     order = np.lexsort((t, g))
     gs, ts = g[order], t[order]
@@ -176,8 +211,8 @@ def double_settlements(claims: pd.DataFrame, *, window_s: int) -> tuple[pd.DataF
         "claim_id": c["claim_id"].to_numpy(object)[cur],
         "duplicate_of": c["claim_id"].to_numpy(object)[other],
         "patient_id": c["patient_id"].to_numpy(object)[cur],
-        "provider_type": ptype.to_numpy(object)[cur],
-        "provider_id": pid.to_numpy(object)[cur],
+        "provider_type": c["provider_type"].to_numpy(object)[cur],
+        "provider_id": c["provider_id"].to_numpy(object)[cur],
         "doctor_id": c["doctor_id"].to_numpy(object)[cur],
         "start_time": c["start_time"].to_numpy()[cur],
         "fund_amount": c["fund_amount"].to_numpy(np.float64)[cur],
@@ -217,20 +252,19 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
     stays, touching = overlapping_stays(adm, min_overlap_days=min_overlap_days)
     newborn = stays[stays["perinatal"].astype(bool)] if len(stays) else stays
     stays = stays[~stays["perinatal"].astype(bool)].drop(columns="perinatal") if len(stays) else stays.drop(columns="perinatal")
-    claims = store.table("claims", ["claim_id", "patient_id", "institution_id", "pharmacy_id", "doctor_id", "claim_type",
-                                    "start_time", "diagnosis_code", "total_amount", "fund_amount"])
     compared = precision != "day"
     window_s = max(int(window_minutes) * 60, 3600 if precision == "hour" else 0)
+    claims = store.projection("identical_claims")
     if compared:
         twice, sessions = double_settlements(claims, window_s=window_s)
     else:
         twice, sessions = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS}), 0
     # exposure per provider: stays (institutions) and claims (all providers)
     n_stay = adm.dropna(subset=["institution_id"]).groupby(adm["institution_id"].astype(str)).size()
-    ptype, pid = provider_key(claims)
-    pk = (ptype.astype(str) + ":" + pid.astype(str))[pid.notna().to_numpy()]
-    n_claim = pk.value_counts()
     n_stay.index = "institution:" + n_stay.index
+    counts = store.projection("provider_claim_counts")
+    n_claim = pd.Series(counts["claims"].to_numpy(np.int64),
+                        index=[f"{t}:{i}" for t, i in zip(counts["provider_type"], counts["provider_id"])])
     tested = n_claim.index.union(n_stay.index)
     n_tests = max(int(len(tested)), 1)
     pairs = pd.concat([x for x in (stays, twice) if len(x)], ignore_index=True) if (len(stays) or len(twice)) else None
@@ -249,6 +283,8 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
                      "数据无冲正/退费标记，需核对结算系统的冲正记录 / the bundle carries no reversal flag: check the "
                      "settlement system's reversal records before treating a pair as paid twice"),
     ]
+    times = pd.concat([adm[["claim_id", "start_time"]], claims[["claim_id", "start_time"]]], ignore_index=True)
+    times = times.drop_duplicates("claim_id").set_index(times.drop_duplicates("claim_id")["claim_id"].astype(str))["start_time"]
     findings: list[Finding] = []
     for key, rows in pairs.groupby("key", sort=True):
         ds, dc = int(d_stay.get(key, 0)), int(d_claim.get(key, 0))
@@ -260,14 +296,14 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
         log10_p = float(poisson_log10_sf(d, lam))
         if surprise(log10_p, n_tests) <= 0 and 10 ** log10_p > report_p:
             continue
-        findings.append(_finding(key, rows, claims, newborn, sessions, checks_common, log10_p=log10_p, n_tests=n_tests,
+        findings.append(_finding(key, rows, times, newborn, sessions, checks_common, log10_p=log10_p, n_tests=n_tests,
                                  lam=lam, ds=ds, dc=dc, ns=ns, nc=nc, precision=precision, compared=compared,
                                  window_s=window_s))
     findings.sort(key=lambda f: (-f.score, f.id))
     return findings
 
 
-def _finding(key: str, rows: pd.DataFrame, claims: pd.DataFrame, newborn: pd.DataFrame, sessions: int,
+def _finding(key: str, rows: pd.DataFrame, times: pd.Series, newborn: pd.DataFrame, sessions: int,
              checks_common: list[dict], *, log10_p: float, n_tests: int, lam: float, ds: int, dc: int, ns: float,
              nc: float, precision: str, compared: bool, window_s: int) -> Finding:
     ptype, pid = key.split(":", 1)
@@ -293,8 +329,7 @@ def _finding(key: str, rows: pd.DataFrame, claims: pd.DataFrame, newborn: pd.Dat
     entities = [Entity(ptype, pid, "venue"), *(Entity("patient", p, "patient") for p in people[:MAX_PAIRS]),
                 *(Entity("doctor", d, "treating") for d in docs[:20])]
     both = pd.concat([rows["claim_id"], rows["duplicate_of"]]).astype(str).unique()
-    times = claims.loc[claims["claim_id"].astype(str).isin(set(both)), "start_time"]
-    start, end = span(times if len(times) else rows["start_time"])
+    start, end = span(times.reindex(both).dropna() if len(times) else rows["start_time"])
     fund = float(rows["fund_amount"].astype(np.float64).sum())
     s = float(surprise(log10_p, n_tests))
     parts = []

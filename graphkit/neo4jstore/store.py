@@ -280,6 +280,18 @@ def _inpatient_admissions(store: Neo4jStore) -> pd.DataFrame:
     return _typed(df, times=["start_time", "end_time"], floats=["fund_amount"])
 
 
+def _identical_claims(store: Neo4jStore) -> pd.DataFrame:
+    from ..detectors.duplicates import IDENTICAL_COLUMNS
+
+    df = _rows(store, "projections/identical_claims", IDENTICAL_COLUMNS)
+    return _typed(df, times=["start_time"], floats=["total_amount", "fund_amount"])
+
+
+def _provider_claim_counts(store: Neo4jStore) -> pd.DataFrame:
+    df = _rows(store, "projections/provider_claim_counts", ["provider_type", "provider_id", "claims"])
+    return df.astype({"provider_type": "string", "provider_id": "string", "claims": "int64"})
+
+
 def _unit_cards(store: Neo4jStore, *, units: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     keys = [str(k) for k in dict.fromkeys(units)]
     by = {t: sorted(k.split(":", 1)[1] for k in keys if k.startswith(t + ":")) for t in ("terminal", "institution", "pharmacy")}
@@ -487,6 +499,8 @@ SERVER_SIDE = {
     "post_death_claims": _post_death_claims,
     "card_patient_counts": _card_patient_counts,
     "latest_claim_time": _latest_claim_time,
+    "identical_claims": _identical_claims,
+    "provider_claim_counts": _provider_claim_counts,
     "diagnosis_counts": _diagnosis_counts,
     "family_groups": _family_groups,
     "travel_pairs": _travel_pairs,
