@@ -41,8 +41,12 @@ def _city(*, natural: int = 0, dates_only: bool = False) -> dict:
         inst = "H0011" if i % 2 else "H0012"
         _stay(c, f"S{i:04d}", pid, inst, (i * 7) % 300, 3 + i % 6)
         _visit(c, f"V{i:04d}", pid, inst, _day((i * 11) % 300) + pd.Timedelta(hours=9, minutes=i % 50))
-    for k in range(5):  # planted: H0012 re-bills stays of its own patients
+    for k in range(5):  # planted: H0012 re-bills stays of its own patients (one an identical copy minutes later)
         i = 2 * k
+        if k == 4:
+            _stay(c, f"DUP{k}", pids[i], "H0012", (i * 7) % 300, 3 + i % 6, hour=9)
+            c[-1]["start_time"] = c[-1]["start_time"][:11] + "09:05:00"
+            continue
         _stay(c, f"DUP{k}", pids[i], "H0012", (i * 7) % 300 + 1, 3 + i % 6, fund=2900.0)
     for k in range(4):  # planted: H0012 settles visits twice, minutes apart
         i = 2 * (k + 10)
@@ -102,7 +106,7 @@ def test_planted_duplicates_found_look_alikes_not(tmp_path):
     assert f.evidence["overlapping_stays"] == 5 and f.evidence["double_settlements"] == 4
     assert {f"DUP{k}" for k in range(5)} | {f"TWICE{k}" for k in range(4)} <= set(f.claims)
     assert not any(c.startswith(("SEG", "PT", "MOTHER", "BABY")) for c in f.claims)
-    assert f.amount_at_risk == 5 * 2900.0 + 4 * 60.0  # the later claim of each pair
+    assert f.amount_at_risk == 4 * 2900.0 + 3000.0 + 4 * 60.0  # the later claim of each pair, each pair once
     checks = {c["check"]: c["outcome"] for c in f.evidence["benign_checks"]}
     assert checks == {"newborn_with_mother": "ruled_out", "interim_settlement": "ruled_out",
                       "reversal_resettlement": "not_testable", "separate_sessions": "ruled_out"}

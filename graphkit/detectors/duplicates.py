@@ -100,9 +100,10 @@ def overlapping_stays(adm: pd.DataFrame, *, min_overlap_days: int = 1) -> tuple[
     if len(a) < 2:
         return empty, 0
     g = _group_codes([a["patient_id"], a["institution_id"]])
-    d0, d1 = _days(a["start_time"]), _days(a["end_time"])
+    t0 = a["start_time"].to_numpy("datetime64[s]").astype(np.int64)
+    d0, d1 = t0 // DAY_S, _days(a["end_time"])
     d1 = np.maximum(d0, d1)
-    order = np.lexsort((d1, d0, g))
+    order = np.lexsort((t0, d1, d0, g))  # the later-settled of two equal stays is the duplicate
     g, d0, d1 = g[order], d0[order], d1[order]
     pos = np.arange(len(order), dtype=np.int64)
     base = int(d1.min())
@@ -257,6 +258,10 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
     claims = store.projection("identical_claims")
     if compared:
         twice, sessions = double_settlements(claims, window_s=window_s)
+        both = pd.concat([stays, newborn])
+        seen = {frozenset(p) for p in zip(both["claim_id"].astype(str), both["duplicate_of"].astype(str))}
+        dup = [frozenset(p) in seen for p in zip(twice["claim_id"].astype(str), twice["duplicate_of"].astype(str))]
+        twice = twice[~np.asarray(dup, dtype=bool)]  # a stay billed twice is counted once
     else:
         twice, sessions = pd.DataFrame({c: pd.Series([], dtype=object) for c in PAIR_COLUMNS}), 0
     # exposure per provider: stays (institutions) and claims (all providers)
