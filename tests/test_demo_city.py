@@ -21,7 +21,7 @@ from graphkit.demo._world import haversine_km
 from graphkit.schema import TABLES
 
 KINDS = ("collusion_ring", "shared_card", "deceased_card_use", "impossible_travel", "card_burst",
-         "phantom_stay", "split_stay", "referral_loop", "referral_concentration", "identity_ring")
+         "phantom_stay", "split_stay", "referral_loop", "referral_concentration", "identity_ring", "duplicate_claim")
 EXTRA = {"institutions": ("lat", "lon"), "pharmacies": ("lat", "lon")}
 ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_(), "date": pa.date32(),
                "datetime": pa.timestamp("ms"), "decimal": pa.float64(), "float": pa.float64()}  # parquet stores seconds as ms
@@ -297,10 +297,12 @@ def test_no_normal_claim_inside_own_stay(city, planted):
     assert len(inside) > 0
     assert inside.claim_id.isin(planted).all() and inside.claim_id_stay.isin(planted).all()
     assert set(planted[x] for x in inside.claim_id) == {"phantom_stay"}
-    # no overlapping stays of one person
+    # no overlapping stays of one person, but for planted duplicates (a stay and its re-billed copy)
     j = ip.merge(ip, on="patient_id")
     j = j[j.claim_id_x < j.claim_id_y]
-    assert not ((j.start_time_y < j.end_time_x) & (j.start_time_x < j.end_time_y)).any()
+    ov = j[(j.start_time_y < j.end_time_x) & (j.start_time_x < j.end_time_y)]
+    assert len(ov) > 0
+    assert {planted.get(x) for x in ov.claim_id_x} | {planted.get(y) for y in ov.claim_id_y} == {"duplicate_claim"}
 
 
 def _locate(city):
@@ -483,6 +485,53 @@ def test_planted_patterns_match_their_definitions(city):
             assert len(set(addr[members])) == len(members)
             assert not any((a, b) in fam for a in members for b in members)
             assert set(rows.patient_id) <= set(members)
+
+
+def _day(ts: pd.Series) -> np.ndarray:
+    return ts.values.astype("datetime64[D]").astype(np.int64)
+
+
+def test_duplicate_claims_are_planted_as_defined(city, planted):
+    c = city["df"]["claims"]
+    dups = _instances(city, "duplicate_claim")
+    assert {i["variant"] for i in dups} == {"overlapping_stay", "double_settlement"}
+    for inst in dups:
+        rows = c[c.claim_id.isin(inst["claims"])].sort_values(["patient_id", "start_time"])
+        venue = inst["key"]["id"]
+        assert inst["entities"][0] == {"type": inst["key"]["type"], "id": venue, "role": "venue"}
+        assert {e["id"] for e in inst["entities"][1:]} == set(rows.patient_id)
+        col = "institution_id" if inst["key"]["type"] == "institution" else "pharmacy_id"
+        assert (rows[col] == venue).all() and len(rows) == 2 * inst["pairs"]
+        first, second = rows.iloc[0::2], rows.iloc[1::2]
+        assert (first.patient_id.values == second.patient_id.values).all()   # one pair per patient
+        assert (first.card_id.values == second.card_id.values).all()
+        assert (first.diagnosis_code.values == second.diagnosis_code.values).all()
+        if inst["variant"] == "overlapping_stay":
+            assert (rows.claim_type == "inpatient").all() and 4 <= inst["pairs"] <= 10
+            overlap = np.minimum(_day(first.end_time), _day(second.end_time)) - np.maximum(
+                _day(first.start_time), _day(second.start_time))
+            assert (overlap >= 2).all()
+            ratio = second.total_amount.values / first.total_amount.values
+            assert ((ratio > 0.8) & (ratio < 1.25)).all()
+        else:
+            assert 5 <= inst["pairs"] <= 12 and rows.claim_type.isin(["outpatient", "pharmacy"]).all()
+            gap = (second.start_time.values - first.start_time.values) / np.timedelta64(1, "s")
+            assert ((gap >= 60) & (gap <= 480)).all()
+            same = [k for k in c.columns if k not in ("claim_id", "start_time")]
+            a, b = first[same].reset_index(drop=True), second[same].reset_index(drop=True)
+            assert a.equals(b)
+            items = city["df"]["claim_items"]
+            for x, y in zip(first.claim_id, second.claim_id):
+                ix = items[items.claim_id == x].drop(columns=["claim_id", "item_time"]).reset_index(drop=True)
+                iy = items[items.claim_id == y].drop(columns=["claim_id", "item_time"]).reset_index(drop=True)
+                assert len(ix) > 0 and ix.equals(iy)
+    # normal data: no repeat of a claim (patient, provider, type, diagnosis, amounts) within 10 minutes
+    n = c[~c.claim_id.isin(planted)].copy()
+    n["prov"] = n.institution_id.fillna(n.pharmacy_id)
+    n = n.sort_values("start_time")
+    key = ["patient_id", "prov", "claim_type", "diagnosis_code", "total_amount", "fund_amount"]
+    gap = n.groupby(key).start_time.diff().dropna()
+    assert not (gap <= pd.Timedelta(minutes=10)).any()
 
 
 def test_normal_referral_peers_spread(city, planted):

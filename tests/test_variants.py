@@ -31,7 +31,8 @@ HN_KIND = {
     "chronic_refill_day": "chronic_refill_day", "branch_campus": "branch_campus_transfer",
     "stay_outside_service": "stay_outside_service", "rail_day_trip": "rail_day_trip",
     "internet_hospital": "internet_hospital_visit", "family_across_households": "family_across_households",
-    "medical_alliance": "medical_alliance",
+    "medical_alliance": "medical_alliance", "newborn_with_mother": "newborn_with_mother",
+    "twice_daily_sessions": "twice_daily_sessions",
 }
 
 
@@ -148,6 +149,41 @@ def test_newborns_settle_on_a_parents_card_before_their_own(city):
         assert (x["start_time"] < pd.Timestamp(own["issued_date"].min())).all()
         birth = city["df"]["patients"].set_index("patient_id").loc[kid, "birth_date"]
         assert (x["start_time"] > pd.Timestamp(birth)).all()
+
+
+def _days(ts: pd.Series) -> np.ndarray:
+    return ts.values.astype("datetime64[D]").astype(np.int64)
+
+
+def test_legal_duplicate_lookalikes_newborn_stays_and_twice_daily_sessions(city):
+    c = city["df"]["claims"].set_index("claim_id")
+    born = hard(city, "newborn_with_mother")
+    assert born
+    for h in born:
+        x = c.loc[h["claims"]].sort_values("department")
+        venue, mother = h["entities"][0], h["entities"][1]
+        assert venue["role"] == "venue" and (x["institution_id"] == venue["id"]).all()
+        assert (x["patient_id"] == mother["id"]).all() and x["card_id"].nunique() == 1
+        assert (x["claim_type"] == "inpatient").all() and len(x) == 2
+        assert set(x["diagnosis_code"].str[0]) == {"O", x["diagnosis_code"].iloc[0][0]}
+        perinatal = x["diagnosis_code"].str.match(r"^(P[0-8][0-9]|P9[0-6]|Z38)")
+        assert perinatal.sum() == 1 and x.loc[~perinatal, "diagnosis_code"].iloc[0].startswith("O8")
+        overlap = _days(x["end_time"]).min() - _days(x["start_time"]).max()
+        assert overlap >= 1
+    twice = hard(city, "twice_daily_sessions")
+    assert twice
+    for h in twice:
+        x = c.loc[h["claims"]].sort_values(["patient_id", "start_time"])
+        assert h["entities"][0]["role"] == "venue" and (x["institution_id"] == h["entities"][0]["id"]).all()
+        assert 15 <= x["patient_id"].nunique() <= 30
+        day = x["start_time"].dt.normalize()
+        per_day = x.groupby([x["patient_id"], day])
+        assert (per_day.size() == 2).all()
+        gap = per_day["start_time"].agg(lambda s: s.max() - s.min())
+        assert (gap >= pd.Timedelta(hours=3)).all() and (gap <= pd.Timedelta(hours=6)).all()
+        same = per_day[["diagnosis_code", "total_amount", "fund_amount"]].nunique()
+        assert (same == 1).all().all()
+        assert per_day.ngroups >= 6 * 15
 
 
 def test_e_vouchers_are_held_alongside_physical_cards(city):

@@ -23,7 +23,8 @@ CLAIM_COLS: dict[str, tuple[type, int | bool]] = {
     "term": (np.int32, -1),     # terminal index; -1 = pick one of the provider's terminals
     "fraud": (np.int32, -1),    # planted instance index; -1 = normal
     "prot": (np.bool_, False),  # protected normal row (cohorts, trips): never removed by cleanup
-    "prof": (np.int8, 0),       # item profile: 0 normal, 1 burst (non-medical), 2 dialysis, 3 chemo, 4 rehab
+    "prof": (np.int8, 0),       # item profile: 0 normal, 1 burst (non-medical), 2 dialysis, 3 chemo, 4 rehab,
+    #                             5 one rehab session of two a day
     "lk": (np.bool_, False),    # look-alike row (variants): kept inside a stay / near a far claim by design
 }
 CTYPE_NAMES = ("outpatient", "inpatient", "pharmacy")

@@ -1,8 +1,9 @@
-"""Planted fraud: the ten kinds of ``shared/spec/findings.md``, camouflaged, with ground truth.
+"""Planted fraud: the kinds of ``shared/spec/findings.md``, camouflaged, with ground truth.
 
 Every planted claim is a new claim row tagged with its instance; fraudsters are drawn from
 people without hospital stays, family sharing or cohort roles, so that the planted pattern
-is the only anomaly they carry (their normal claims stay: camouflage).
+is the only anomaly they carry (their normal claims stay: camouflage). ``duplicate_claim``
+(:mod:`graphkit.demo._duplicates`) also tags the normal claims it duplicates.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import math
 import numpy as np
 
 from . import _vocab as V
+from ._duplicates import DuplicateClaims
 from ._normal import INP, OUT, ROLE_NONE, R_OOA, R_SPECIAL, R_UP, NormalGen
 from ._util import DAY, HOUR, MINUTE, draw_bank_accounts, draw_devices, draw_phones
 from ._world import CK_BANK, CK_DEVICE, CK_PHONE, HOURS_OUT, HOURS_PHARM, ROLE_BRANCH, World, haversine_km
 from .config import FraudShape
 
 KINDS = ("shared_card", "deceased_card_use", "impossible_travel", "collusion_ring", "card_burst",
-         "phantom_stay", "split_stay", "referral_loop", "referral_concentration", "identity_ring")
+         "phantom_stay", "split_stay", "referral_loop", "referral_concentration", "identity_ring",
+         "duplicate_claim")
 
 
 class Instance:
@@ -41,11 +44,19 @@ class Instance:
             self.entities.append(item)
 
 
-class Planter:
-    """Plant every kind into the claim/referral buffers of a :class:`NormalGen`."""
+class Planter(DuplicateClaims):
+    """Plant every kind into the claim/referral buffers of a :class:`NormalGen`.
 
-    def __init__(self, w: World, ng: NormalGen, fraud_rate: float, shape: FraudShape | None = None):
+    ``dates_only``: the bundle will be exported with dates only, so duplicate claims are planted
+    as overlapping stays only (a double settlement minutes apart cannot be seen there).
+    """
+
+    def __init__(self, w: World, ng: NormalGen, fraud_rate: float, shape: FraudShape | None = None,
+                 dates_only: bool = False):
         self.w, self.ng = w, ng
+        self.dates_only = dates_only
+        #: (duplicate rows, original rows, copy terminal and items): the duplicate's card is the original's
+        self.twins: list[tuple[np.ndarray, np.ndarray, bool]] = []
         self.S = shape if shape is not None else FraudShape()
         self.rng = w.rngs["fraud"]
         self.C, self.Rf = ng.C, ng.Rf
@@ -93,6 +104,8 @@ class Planter:
             self.referral_concentration()
         for k in range(self.n_kind):
             self.identity_ring(("phone", "bank_account", "device")[k % 3])
+        for k in range(self.n_kind):  # last, from a stream of its own: the kinds above are unchanged
+            self.duplicate_claim(double=k % 3 == 2)
         return self.instances
 
     # ----------------------------------------------------------------------------------------

@@ -208,3 +208,84 @@ class CarePaths:
         d = self.add_visits(rng, pat[keep], to[keep], dt[keep], dept=dept if dept is not None else f["dept"][src][keep],
                             diag=f["diag"][src][keep], ref=refs[keep])
         return refs, d
+
+    # ----------------------------------------------------------------------------------------
+    # 新生儿随母结算: a newborn's stay settled under the mother's id during her delivery stay
+    # ----------------------------------------------------------------------------------------
+    def _with_dept(self, dept: int, ok: np.ndarray) -> np.ndarray:
+        """Providers of ``ok`` with doctors of their own in ``dept`` (no fallback department)."""
+        w = self.w
+        return np.flatnonzero(ok & (w.grp_dept[w.grp_full[:, dept]] == dept))
+
+    def newborn_with_mother(self, rng, x: float) -> None:
+        w, ng = self.w, self.ng
+        ob = V.D["妇产科"]
+        hosp = self._with_dept(ob, w.inst_ip & (w.inst_level >= 2) & (w.inst_pref == 0) & w.inst_serves_public)
+        if hosp.size == 0:
+            return
+        ok = self.plain() & ~self.has_stay & ~w.male & (w.age >= 20) & (w.age <= 40) & (ng.payer < 0) & (w.ev_card < 0)
+        mothers = self.pick(rng, ok, max(2, round(w.N / 1500 * x)))
+        for p in mothers:
+            near = hosp[w.inst_region[hosp] == w.region[p]]
+            h = int(rng.choice(near if near.size else hosp))
+            los = int(rng.integers(3, 6))
+            t0 = int(self.days(rng, 1, 2, 12)[0]) * DAY + int(rng.integers(2 * HOUR, 20 * HOUR))
+            dx = w.dx["O80"] if rng.random() < 0.65 else w.dx["O82"]
+            stay = self.add_visits(rng, [p], h, [t0], dept=ob, diag=[dx], ctype=INP, los=[los], lk=True)
+            if stay.size == 0:
+                continue
+            # the baby, born hours after admission, treated in the ward for 2+ days on the mother's id and card
+            code = V.PERINATAL_CODES[int(rng.integers(0, len(V.PERINATAL_CODES)))]
+            t_nb = t0 + int(rng.integers(2 * HOUR, 12 * HOUR))
+            baby = self.add_visits(rng, [p], h, [t_nb], dept=V.D["儿科"], diag=[w._dx(code)], ctype=INP,
+                                   los=[int(rng.integers(2, los + 1))], lk=True)
+            if baby.size == 0:
+                continue
+            self.hard("newborn_with_mother", [("institution", h, "venue"), ("patient", int(p), "mother")],
+                      np.array([stay[0], baby[0]]), members=np.array([p]), newborn_diagnosis=code,
+                      note="新生儿随母结算: the newborn's stay settled under the mother's id and card during "
+                           "her delivery stay (overlapping stays, legal)")
+
+    # ----------------------------------------------------------------------------------------
+    # 一日两次治疗: rehabilitation sessions twice a day, same diagnosis and price
+    # ----------------------------------------------------------------------------------------
+    def twice_daily_sessions(self, rng, x: float) -> None:
+        w = self.w
+        reh = V.D["康复科"]
+        base = (w.inst_pref == 0) & w.inst_serves_public
+        clinics = self._with_dept(reh, base & (w.inst_level <= 2))
+        clinics = clinics if clinics.size else self._with_dept(reh, base)
+        if clinics.size == 0:
+            return
+        codes = np.array([w.dx[c] for c in ("I69.3", "M54.5", "M17.9", "G81.9")])
+        last = w.day0 + w.ndays - 2
+        for c in rng.choice(clinics, min(clinics.size, max(1, round(x))), replace=False):
+            c = int(c)
+            ok = self.plain() & ~self.has_stay & (w.age >= 30) & (w.age <= 85)
+            k = int(rng.integers(15, 31))
+            ppl = self.pick(rng, ok, k, region=int(w.inst_region[c]))
+            if ppl.size < k:
+                ppl = np.union1d(ppl, self.pick(rng, ok & ~np.isin(np.arange(w.N), ppl), k - ppl.size))
+            pats, days, dx, amount = [], [], [], []
+            for p in ppl:  # a course of 6-15 weekday visits within five weeks
+                start = int(self.days(rng, 1, 2, 40)[0])
+                span = np.arange(start, min(start + 35, last))
+                span = span[(span + 3) % 7 < 5]
+                d = np.sort(rng.choice(span, min(span.size, int(rng.integers(6, 16))), replace=False))
+                pats.append(np.full(d.size, p))
+                days.append(d)
+                dx.append(np.full(d.size, codes[int(rng.integers(0, codes.size))]))
+                amount.append(np.full(d.size, float(rng.choice([36.0, 45.0, 54.0, 60.0, 72.0]))))
+            pat, day, dxs, amt = (np.concatenate(a) for a in (pats, days, dx, amount))
+            t_am = day * DAY + 8 * HOUR + rng.integers(0, 150 * MINUTE, pat.size)
+            t_pm = t_am + rng.integers(3 * HOUR, 6 * HOUR + 1, pat.size)
+            am = self.add_visits(rng, pat, c, t_am, dept=reh, diag=dxs, total=amt)
+            pm = self.add_visits(rng, pat, c, t_pm, dept=reh, diag=dxs, total=amt)
+            if am.size != pm.size or am.size == 0:
+                continue
+            C = self.C.data()
+            C["fund"][pm], C["doc"][pm] = C["fund"][am], C["doc"][am]  # the same bill, the same therapist
+            C["prof"][am], C["prof"][pm] = 5, 5  # one unit of 康复训练 per session (at most two a day)
+            ents = [("institution", c, "venue")] + [("patient", int(p), "patient") for p in ppl]
+            self.hard("twice_daily_sessions", ents, np.concatenate([am, pm]), members=ppl,
+                      note="一日两次治疗: rehabilitation twice a day, hours apart, same diagnosis and price")

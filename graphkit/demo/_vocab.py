@@ -162,6 +162,9 @@ CHRONIC: tuple[tuple[str, str, float], ...] = (
 )
 CANCER_CODES: tuple[str, ...] = ("C34.9", "C50.9", "C18.9", "C16.9", "C22.0", "C61")
 
+#: Perinatal codes of a newborn's stay settled under the mother's id (P00-P96, Z38).
+PERINATAL_CODES: tuple[str, ...] = ("Z38.0", "P07.3", "P59.9", "P22.1")
+
 #: Low-severity diagnosis groups used by planted rings and split stays (3-char group -> codes).
 SPLIT_GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("I63", ("I63.9", "I63.5", "I63.4"), "神经内科"),

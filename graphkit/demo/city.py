@@ -3,10 +3,11 @@
 The city is a home prefecture (济南市, districts 3701xx) with a neighbouring prefecture
 (青岛市, 3702xx, ~300 km away) and three far cities (Beijing 110105, Shanghai 310101,
 Guangzhou 440106) where a few providers serve out-of-area care and travellers. The normal
-population is generated with vectorised numpy code (millions of claims are fine); the ten
+population is generated with vectorised numpy code (millions of claims are fine); the
 fraud kinds of ``shared/spec/findings.md`` are then planted as new claim rows, camouflaged
 inside otherwise normal behaviour, and recorded in ``truth.json`` together with the hard
-negatives (legal patterns that look like fraud).
+negatives (legal patterns that look like fraud). ``duplicate_claim`` also tags the normal
+claims it bills a second time (:mod:`graphkit.demo._duplicates`).
 
 Examples
 --------
@@ -115,7 +116,8 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     instance, the suspect ``claims`` and their ``amount`` (sum of ``fund_amount``), the
     ``entities`` with roles, and the ``key`` a detector is expected to report
     (``card``, ``patient``, ``terminal``, ``doctor``, ``institutions`` (sorted ids), ``ring``,
-    or the shared identifier's kind and clear value for identity rings).
+    the shared identifier's kind and clear value for identity rings, or the ``institution`` /
+    ``pharmacy`` of a ``duplicate_claim``, whose claims are both sides of every duplicate pair).
 
     The optional ``budgets`` table (yearly fund budget per institution and pharmacy, for
     budget-pace monitoring) is derived from the finished claims with a random stream of its
@@ -124,7 +126,8 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
 
     Guarantees of the normal data (so that planted signal is the only one of its kind):
     no claim after a death date (a final stay may end on it); no claim of a person while that
-    person is in hospital; no two stays of one person overlap; a card used by someone else
+    person is in hospital; no two stays of one person overlap (only planted duplicates and the
+    ``newborn_with_mother`` look-alike do); a card used by someone else
     than its holder is always a registered family (``contacts`` kind ``family`` in both
     directions); no normal claim within 36 h of the same person's or card's claim in another
     prefecture; lost cards are only used before the replacement card's ``issued_date``;
@@ -167,7 +170,8 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     look = None if cfg.is_default() else Lookalikes(w, ng)
     if look is not None:
         look.run()
-    planter = Planter(w, ng, float(fraud_rate), cfg.fraud)
+    planter = Planter(w, ng, float(fraud_rate), cfg.fraud,
+                      dates_only=any(q.partition(":")[0] == "dates_only" for q in quirks))
     instances = planter.run()
     ob = None
     if cfg.overbilling > 0:  # provider-level over-billing and case-mix look-alikes (variants only)
@@ -261,6 +265,8 @@ def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = No
     lk = C["lk"]
     if look is not None:
         look.assign_cards(card, pat, t0, normal)
+    for dup, orig, _ in pl.twins:  # a duplicate claim is settled on its original's card
+        card[dup] = card[orig]
     # 2. overlapping stays of one patient: drop the normal one
     cnt = 0
     for _ in range(20):
@@ -279,7 +285,8 @@ def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = No
         i, j = o[ov], o[prev_arg[ov]]
         di = removable[i]
         dj = ~di & removable[j]
-        di |= ~di & ~dj & normal[i]  # two protected normal stays: keep the earlier one
+        di |= ~di & ~dj & normal[i] & ~(lk[i] & lk[j])  # two protected normal stays: keep the earlier one
+        #                                                 (unless both overlap by design: a look-alike)
         drop = np.unique(np.concatenate([i[di], j[dj]]))
         if drop.size == 0:
             break
@@ -369,6 +376,9 @@ def _finalize(w: World, ng: NormalGen, pl: Planter, look: Lookalikes | None = No
     ti = w.inst_term_start[inst] + (u * w.inst_term_count[inst]).astype(np.int64)
     tph = w.ph_term_start[ph] + (u * w.ph_term_count[ph]).astype(np.int64)
     term = np.where(need, np.where(C["inst"] >= 0, ti, tph), term)
+    for dup, orig, same in pl.twins:  # a double settlement goes through the same terminal
+        if same:
+            term[dup] = term[orig]
     # 7. output order: by start time (ties broken at random)
     K = np.flatnonzero(keep)
     order = K[np.lexsort((rng.random(K.size), t0[K]))]
@@ -514,6 +524,7 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
     cwr = TableWriter(out, "claims", fmt)
     iwr = TableWriter(out, "claim_items", fmt)
     items = _ItemMaker(w)
+    twins = _TwinItems(C["t0"], pl.twins)
     for a in range(0, max(order.size, 1), CHUNK):
         sl = order[a:a + CHUNK]
         if sl.size == 0:
@@ -542,8 +553,9 @@ def _write_tables(out: Path, fmt: str, w: World, ng: NormalGen, pl: Planter, fin
             "terminal_id": take_nullable(terms, fin.term[sl]),
         }))
         los = np.where(t1 >= 0, np.maximum((t1 - C["t0"][sl]) // DAY, 1), 1)
-        iwr.write(items.make(claim_ids, C["ctype"][sl], total, C["prof"][sl], los, C["t0"][sl]) if ritems is None
-                  else ritems.make_rows(claim_ids, sl))
+        iwr.write(twins.apply(claim_ids, sl,
+                              items.make(claim_ids, C["ctype"][sl], total, C["prof"][sl], los, C["t0"][sl])
+                              if ritems is None else ritems.make_rows(claim_ids, sl)))
     cwr.close()
     iwr.close()
     rows["claims"], rows["claim_items"] = cwr.rows, iwr.rows
@@ -560,6 +572,48 @@ def _write_budgets(out: Path, fmt: str, w: World, ng: NormalGen, fin: _Final) ->
         C["fund"][o].astype(np.int64),
         format_ids("H", np.arange(w.n_inst) + 1, w.inst_width), format_ids("Y", np.arange(w.n_ph) + 1, w.ph_width))
     return write_table(out, "budgets", fmt, _table("budgets", cols)), truth
+
+
+class _TwinItems:
+    """Item lines of a double settlement: the duplicate repeats its original's lines (its own
+    claim id and start time). Originals come first in claim order, so their lines are at hand."""
+
+    def __init__(self, t0: np.ndarray, twins: list[tuple[np.ndarray, np.ndarray, bool]]):
+        n = t0.size
+        self.t0 = t0
+        self.copy_of = np.full(n, -1, dtype=np.int64)
+        for dup, orig, same in twins:
+            if same:
+                self.copy_of[dup] = orig
+        self.is_orig = np.zeros(n, dtype=bool)
+        self.is_orig[self.copy_of[self.copy_of >= 0]] = True
+        self.lines: dict[int, pa.Table] = {}
+
+    def apply(self, claim_ids: pa.Array, rows: np.ndarray, table: pa.Table) -> pa.Table:
+        """``table`` (the lines of the output claims at buffer ``rows``) with duplicates' lines copied."""
+        dup = self.copy_of[rows] >= 0
+        if not (dup.any() or self.is_orig[rows].any()):
+            return table
+        import pyarrow.compute as pc
+
+        at = pc.index_in(table.column("claim_id"), value_set=claim_ids).to_numpy(zero_copy_only=False)
+        for j in np.flatnonzero(self.is_orig[rows]):
+            self.lines[int(rows[j])] = table.filter(pa.array(at == j))
+        if not dup.any():
+            return table
+        parts, pos = [table.filter(pa.array(~dup[at]))], [at[~dup[at]]]
+        for j in np.flatnonzero(dup):
+            src = self.lines.pop(int(self.copy_of[rows[j]]))
+            src = src.set_column(src.schema.get_field_index("claim_id"), "claim_id",
+                                 pa.array([claim_ids[j].as_py()] * src.num_rows, type=pa.string()))
+            shift = pa.scalar(int(self.t0[rows[j]] - self.t0[self.copy_of[rows[j]]]), pa.duration("s"))
+            it = src.column("item_time")
+            src = src.set_column(src.schema.get_field_index("item_time"), "item_time",
+                                 pc.add(it, shift).cast(it.type))  # charged when the duplicate starts
+            parts.append(src)
+            pos.append(np.full(src.num_rows, j))
+        out = pa.concat_tables(parts)
+        return out.take(pa.array(np.argsort(np.concatenate(pos), kind="stable")))
 
 
 class _ItemMaker:
@@ -613,7 +667,7 @@ class _ItemMaker:
         item[(pf == 2) & (j == 1)] = sp["XB03XAC011"]
         item[(pf == 3) & (j == 1)] = np.where(rng.random(int(((pf == 3) & (j == 1)).sum())) < 0.5,
                                               sp["XL01CDZ011"], sp["XL01XAS011"])
-        item[(pf == 4) & (j == 0)] = sp["340200001"]
+        item[((pf == 4) | (pf == 5)) & (j == 0)] = sp["340200001"]
         cat = self.item_cat[item]
         wgt = rng.exponential(1.0, m) + 0.3
         wgt = np.where(burst & (cat == 5), wgt * 4, wgt)
@@ -749,6 +803,8 @@ def _truth(w: World, ng: NormalGen, instances: list[Instance], fin: _Final, frau
             "context_claims": "other planted rows of the instance (e.g. the referring visit), not counted in amount",
             "impossible_travel": "claims hold both sides of each home/remote pair (both planted rows)",
             "collusion_ring": "claims = all co-admission / co-visit claims of the ring",
+            "duplicate_claim": "claims = both sides of every duplicate pair (the original is a normal claim tagged "
+                               "with the instance); duplicated_amount = fund_amount of the duplicates alone",
             "hard_negatives": f"at most {HARD_NEGATIVE_CAP} entries listed per kind; counts are complete",
         },
     }

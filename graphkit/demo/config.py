@@ -106,6 +106,10 @@ LOOKALIKES: dict[str, str] = {
                                 "payer's card (shared_card)",
     "medical_alliance": "医联体/医共体: member clinics refer nearly everyone to the lead hospital, a county to one "
                         "out-of-area partner (referral_concentration)",
+    "newborn_with_mother": "新生儿随母结算(住院): a newborn's stay (P00-P96/Z38) settled under the mother's id and "
+                           "card during her delivery stay at the same hospital (duplicate_claim: overlapping stays)",
+    "twice_daily_sessions": "一日两次治疗: rehabilitation patients billed twice a day, 3-6 hours apart, same "
+                            "diagnosis and price (duplicate_claim: double settlement)",
 }
 
 

@@ -345,6 +345,8 @@ class RuleItems:
         sel = np.flatnonzero(prof == 2)
         L.add(sel, self.ix["311000001"], qfix=True)
         L.add(sel, self.ix["XB03XAC011"], qfix=True)
+        sel = np.flatnonzero(prof == 5)  # one of two sessions a day: one unit (max_qty_day = 2)
+        L.add(sel, self.ix["340200001"], q=1, qfix=True)
         sel = np.flatnonzero(prof == 4)
         L.add(sel, self.ix["340200001"], cap=2)
         L.add(sel, self._pick(("430000001", "430000002"), rng.random(sel.size)))
