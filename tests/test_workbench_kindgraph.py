@@ -199,4 +199,4 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert "DUPLICATES" in rels
         seen.add(f.kind)
     assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
-            "deceased_card_use", "card_burst"} <= seen
+            "deceased_card_use", "card_burst", "duplicate_claim"} <= seen
