@@ -133,6 +133,11 @@ def test_statutory_papers_are_chinese_only_with_parties_by_kind(city, tmp_path, 
     report = paper_text(out / "packages" / "police" / "02_案件调查报告.html")
     assert "核对参保人身份" not in report and "由承办人据实填写" in report
     assert "由审核人依据调查认定的事实决定" in report
+    # each fact with its source: the lead's number and its claims in the evidence file
+    short = f.id.split(":", 1)[-1]
+    assert f"（来源：线索{short}，结算{len(f.claims)}笔，见证据材料/01_医保结算单据.csv中线索编号为{short}的记录）" in report
+    claims_csv = pd.read_csv(out / "packages" / "police" / "证据材料" / "01_医保结算单据.csv", dtype=str, keep_default_na=False)
+    assert set(claims_csv["线索编号"]) == {short} and len(claims_csv) == len(set(f.claims))
     # parties follow the kind; everyone else is in the annex with a role
     doc = json.loads((out / "dossier.json").read_text("utf-8"))
     spec = LegalBasis.load().parties(kind)
@@ -286,8 +291,115 @@ def layout_problems(pdf_path: Path, headings: set[str]) -> list[str]:
     return out
 
 
+
+def _paper_regions(pdf_path: Path) -> dict[tuple, list[tuple[str, float, float, float, float]]]:
+    """The characters of a rendered PDF (``(char, left, bottom, right, top)``, in drawing order), by
+    region: ``("cell", page, box)`` for each table cell, ``("body", page, None)`` for the rest.
+
+    Cells are found from the drawn borders: the thin vertical segments of one row band (same top and
+    bottom), three or more of them (a framed box such as the banner is not a table). The 草稿
+    watermark (characters taller than 40pt) is left out."""
+    import bisect
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    doc = pdfium.PdfDocument(str(pdf_path))
+    regions: dict[tuple, list[tuple[str, float, float, float, float]]] = {}
+    for i in range(len(doc)):
+        page = doc[i]
+        bands: dict[tuple[float, float], list[float]] = {}
+        for o in page.get_objects(max_depth=5):
+            if o.type == pdfium_c.FPDF_PAGEOBJ_PATH:
+                l, b, r, t = o.get_bounds()
+                if r - l < 1.2 and t - b > 6:
+                    bands.setdefault((round(b * 2) / 2, round(t * 2) / 2), []).append((l + r) / 2)
+        rows = []  # (bottom, top, column borders)
+        for (b, t), xs in bands.items():
+            xs = sorted(xs)
+            xs = [x for k, x in enumerate(xs) if k == 0 or x - xs[k - 1] > 1]
+            if len(xs) >= 3:
+                rows.append((b, t, xs))
+        rows.sort()
+        bottoms = [r[0] for r in rows]
+        tp = page.get_textpage()
+        n = tp.count_chars()
+        text = tp.get_text_range(0, n)
+        for k in range(n):
+            ch = text[k] if len(text) == n else tp.get_text_range(k, 1)
+            if not ch.strip():
+                continue
+            l, b, r, t = tp.get_charbox(k)
+            if t - b > 40:  # the watermark
+                continue
+            cx, cy = (l + r) / 2, (b + t) / 2
+            key: tuple = ("body", i, None)
+            for rb, rt, xs in rows[max(bisect.bisect_right(bottoms, cy) - 3, 0):bisect.bisect_right(bottoms, cy)]:
+                j = bisect.bisect_right(xs, cx)
+                if rb <= cy <= rt and 0 < j < len(xs):
+                    key = ("cell", i, (xs[j - 1], rb, xs[j], rt))
+            regions.setdefault(key, []).append((ch, l, b, r, t))
+    return regions
+
+
+def _lines(chars: list[tuple[str, float, float, float, float]]) -> list[list[tuple[str, float, float, float, float]]]:
+    """Characters in drawing order split into printed lines: a new line where the text goes back
+    left or drops wholly below the previous character."""
+    lines: list[list[tuple[str, float, float, float, float]]] = []
+    for c in chars:
+        if not lines or c[1] < lines[-1][-1][1] - 0.5 or c[4] < lines[-1][-1][2]:
+            lines.append([])
+        lines[-1].append(c)
+    return lines
+
+
+#: sentences a paper may repeat, each with the reason (none yet: add one only with a reason)
+BOILERPLATE: dict[str, str] = {}
+SENTENCE_END = re.compile(r"[。！？；\n]")
+
+
+def repeated_sentences(pdf_path: Path, *, min_chars: int = 12, allowed: dict[str, str] = BOILERPLATE,
+                       regions: dict[tuple, list] | None = None) -> list[str]:
+    """Each fact stated once: sentences (split on 。！？； and hard line breaks; lines wrapped at the
+    right edge are joined again) of at least ``min_chars`` characters that a rendered paper states
+    more than once. Table cells are data and repeat legitimately (a date, a place, a role, the
+    header row on every page) — except prose in a cell (a clause with "，", 20 characters or more,
+    such as an article's gist or a penalty range), which counts like body text. No page headers or
+    footers are printed; the watermark is left out; ``allowed`` sentences (with their reason) pass.
+    ``regions``: :func:`_paper_regions` of the PDF when already read."""
+    regions = regions if regions is not None else _paper_regions(pdf_path)
+    body_right = max((c[3] for k, cs in regions.items() if k[0] == "body" for c in cs), default=0.0)
+    seen: dict[str, int] = {}
+    for key, chars in regions.items():
+        right = key[2][2] - 4 if key[0] == "cell" else body_right
+        text = ""
+        for line in _lines(chars):
+            text += "".join(c[0] for c in line)
+            if max(c[3] for c in line) < right - 1.5 * max(c[4] - c[2] for c in line):
+                text += "\n"  # ends short of the right edge: a hard break, not a wrap
+        for s in SENTENCE_END.split(text):
+            if len(s) >= min_chars and s not in allowed and (key[0] == "body" or ("，" in s and len(s) >= 20)):
+                seen[s] = seen.get(s, 0) + 1
+    return [f"{pdf_path.name}: stated {n} times: {s}" for s, n in seen.items() if n > 1]
+
+
+def narrow_columns(pdf_path: Path, regions: dict[tuple, list] | None = None) -> list[str]:
+    """Table columns too narrow for their content, measured on the rendered PDF: a cell whose text
+    runs over two or more lines with two characters or fewer per line on average (a four-character
+    role broken 3 + 1, a word set one character per line)."""
+    out = []
+    for key, chars in (regions if regions is not None else _paper_regions(pdf_path)).items():
+        if key[0] == "cell":
+            lines = _lines(chars)
+            if len(lines) >= 2 and len(chars) <= 2 * len(lines):
+                out.append(f"{pdf_path.name} page {key[1] + 1}: column {key[2][2] - key[2][0]:.0f}pt wide wraps "
+                           + "|".join("".join(c[0] for c in line) for line in lines))
+    return out
+
+
 def test_every_kinds_papers_are_laid_out_for_paper(city, tmp_path):
-    """For every kind: the dossier and its police and discipline packages, rendered and checked as pages."""
+    """For every kind: the dossier and its police and discipline packages, rendered and checked as pages:
+    layout, each fact stated once, no column wrapping its content a character or two per line."""
     pytest.importorskip("pypdfium2")
     if chromium_path() is None:
         pytest.skip("no Chromium: PDFs are not rendered")
@@ -301,6 +413,8 @@ def test_every_kinds_papers_are_laid_out_for_paper(city, tmp_path):
         assert any(p.name == "dossier.pdf" for p in pdfs) and len(pdfs) > 3, (kind, pdfs)
         for pdf in pdfs:
             problems += [f"{kind}: {p}" for p in layout_problems(pdf, _headings(pdf.with_suffix(".html")))]
+            regions = _paper_regions(pdf)
+            problems += [f"{kind}: {p}" for p in repeated_sentences(pdf, regions=regions) + narrow_columns(pdf, regions)]
         shutil.rmtree(out)
     assert problems == []
 
@@ -320,3 +434,28 @@ def test_layout_check_catches_a_half_empty_page_and_a_stranded_heading(tmp_path)
     problems = layout_problems(tmp_path / "bad.pdf", {"三、处理意见"})
     assert any("page 1/" in p and "half empty" in p for p in problems), problems
     assert any("ends with the heading '三、处理意见'" in p for p in problems), problems
+
+
+def test_fact_and_column_checks_catch_a_repeated_sentence_and_a_squeezed_column(tmp_path):
+    """A paper that states a sentence twice and squeezes a role column; the same rows through
+    ``table_html`` (columns sized to content) and legitimately repeated cells pass."""
+    pytest.importorskip("pypdfium2")
+    if chromium_path() is None:
+        pytest.skip("no Chromium: PDFs are not rendered")
+    from graphkit.dossier.render import CSS, html_to_pdf, table_html
+
+    fact = "数据显示参保人PT1于2024年2月25日死亡后仍发生7笔结算。"
+    note = "结算12笔，基金支付3,456.00元；法定代表人、主要负责人须经调查核实后填写"
+    rows = pd.DataFrame({"角色": ["结算机构", "转诊医师"], "时间": ["2024年2月25日22:19"] * 2, "说明": [note + "，甲", note + "，乙"]})
+    squeezed = ("<table><thead><tr><th>角</th><th>说明</th></tr></thead><tbody>"
+                + "".join(f"<tr><td style='width:1em'>{r}</td><td>{'甲乙丙丁戊己庚辛壬癸' * 9}</td></tr>" for r in rows["角色"])
+                + "</tbody></table>")
+    body = (f"<p>{fact}</p>{squeezed}<h2>三、数据显示的问题</h2><p>{fact}</p>"
+            f"<p>详见上文。</p>{table_html(rows, zh=True)}")
+    (tmp_path / "bad.html").write_text(f"<html><meta charset='utf-8'><style>{CSS}</style><body>{body}</body></html>", "utf-8")
+    html_to_pdf(tmp_path / "bad.html", tmp_path / "bad.pdf")
+    assert repeated_sentences(tmp_path / "bad.pdf") == [f"bad.pdf: stated 2 times: {fact[:-1]}"]
+    narrow = narrow_columns(tmp_path / "bad.pdf")
+    assert len(narrow) == 2 and all(p.startswith("bad.pdf page 1: column") for p in narrow), narrow
+    assert {p.rsplit(" ", 1)[1] for p in narrow} == {"结|算|机|构", "转|诊|医|师"}, narrow
+    assert repeated_sentences(tmp_path / "bad.pdf", allowed={fact[:-1]: "example"}) == []

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import GraphkitError
 
-__all__ = ["page", "table_html", "graph_svg", "timeline_svg", "html_to_pdf", "chromium_path", "esc"]
+__all__ = ["page", "table_html", "column_widths", "text_em", "graph_svg", "timeline_svg", "html_to_pdf", "chromium_path", "esc"]
 
 COLOURS = {"patient": "#4e79a7", "card": "#59a14f", "doctor": "#f28e2b", "institution": "#e15759", "pharmacy": "#b07aa1", "terminal": "#9c755f"}
 
@@ -92,7 +92,10 @@ def table_html(df: pd.DataFrame, headers: dict[str, str] | None = None, limit: i
         cls = "num" if isinstance(v, (int, float)) and not isinstance(v, bool) else "code" if c in code else "nowrap" if c in nowrap else ""
         return f"<td class='{cls}'>{esc(v, zh=zh)}</td>" if cls else f"<td>{esc(v, zh=zh)}</td>"
 
-    out = ["<table><thead><tr>", *(f"<th>{html.escape(headers[c])}</th>" for c in cols), "</tr></thead><tbody>"]
+    widths = column_widths([headers[c] for c in cols], [[esc(v, zh=zh) for v in rows[c]] for c in cols],
+                           skip=[c in code for c in cols])
+    out = ["<table><thead><tr>", *(f"<th style='width:{w:.1f}em'>{html.escape(headers[c])}</th>" if w else f"<th>{html.escape(headers[c])}</th>"
+                                   for c, w in zip(cols, widths)), "</tr></thead><tbody>"]
     for r in rows[cols].itertuples(index=False):
         out.append("<tr>" + "".join(td(c, v) for c, v in zip(cols, r)) + "</tr>")
     out.append("</tbody></table>")
@@ -100,6 +103,44 @@ def table_html(df: pd.DataFrame, headers: dict[str, str] | None = None, limit: i
         out.append(f"<p class='meta'>仅列出前{limit}行，共{len(df)}行，完整清单见附件。</p>" if zh else
                    f"<p class='meta'>仅列出前 {limit} 行，共 {len(df)} 行，完整清单见附件 / first {limit} of {len(df)} rows; the full list is attached.</p>")
     return "".join(out)
+
+
+#: printed table width in ems of the table's 9pt type (A4 less 14mm margins: 182mm ≈ 57em), and the
+#: narrowest a wrapping text column may become
+TABLE_EM, TEXT_MIN_EM, SHORT_EM = 56.0, 8.0, 12.0
+
+
+def text_em(s: str) -> float:
+    """Printed width of ``s`` in ems: CJK and full-width characters 1em, others about 0.55em.
+
+    >>> text_em("结算机构"), text_em("H0004")
+    (4.0, 2.75)
+    """
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.55 for ch in html.unescape(s))
+
+
+def column_widths(headers: list[str], cells: list[list[str]], *, skip: list[bool] | None = None) -> list[float | None]:
+    """Widths (em) that keep each short column on one line: a column whose longest cell fits in
+    ``SHORT_EM`` gets the width of that cell (at least its header's); longer text columns stay
+    automatic and share the rest of the page, each at least ``TEXT_MIN_EM``. When the short columns
+    would leave the text columns less than that, the widest short columns are left automatic too.
+    ``None``: no width (automatic). Chromium's table layout treats a cell's width as its minimum, so
+    a CJK column (which may break between any two characters) no longer shrinks to one
+    character per line next to a long one.
+
+    >>> column_widths(["角色", "说明"], [["结算机构", "转诊医师"], ["结算12笔，基金支付3,456.00元；法定代表人、主要负责人待核实"]])
+    [4.8, None]
+    """
+    pad = 0.8  # cell padding and border
+    skip = skip or [False] * len(headers)
+    need = [max([text_em(h)] + [text_em(v) for v in col]) + pad for h, col in zip(headers, cells)]
+    short = [i for i, n in enumerate(need) if n <= SHORT_EM + pad and not skip[i]]
+    long_ = [i for i in range(len(headers)) if i not in short]
+    while short and sum(need[i] for i in short) + TEXT_MIN_EM * len(long_) > TABLE_EM:
+        widest = max(short, key=lambda i: need[i])
+        short.remove(widest)
+        long_.append(widest)
+    return [round(need[i], 1) if i in short else None for i in range(len(headers))]
 
 
 #: column of each entity type in the printed evidence graph: people → cards → doctors / terminals → providers

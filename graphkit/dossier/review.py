@@ -128,7 +128,8 @@ def review_banner(c: Any) -> str:
 
 def proposal_html(c: Any, *, bilingual: bool = False) -> str:
     """处理意见 (a proposal): the level, candidate articles with their penalty ranges, referrals with
-    their conditions, and that the decision is the reviewer's."""
+    their conditions, and that the decision is the reviewer's. Each article's gist and each range is
+    stated once: a later row that shares them refers to the row that states them."""
     from .render import esc
 
     lg, h, t = c.legal, c.handling, c.totals
@@ -141,15 +142,27 @@ def proposal_html(c: Any, *, bilingual: bool = False) -> str:
         out.append(f"<p>认定层级：{esc(lg['level'])}（{esc(lg['level_meaning'])}；审核人{esc(c.signoff['reviewer'])}"
                    f"于{zh_date(c.signoff['date'])}签核）{en('level established by the reviewer')}。</p>")
     rows = []
+    cited: dict[str, str] = {}  # article → the level whose row states its gist (each article's text once)
+    ranges: dict[str, str] = {}  # range → the level whose row states it
     for o in lg["options"]:
-        arts = "；".join(f"条例{esc(a['no'])}：{esc(a['gist'])}" for a in o["articles"])
+        arts = []
+        for a in o["articles"]:
+            if a["no"] in cited:
+                arts.append(f"条例{esc(a['no'])}（条文要旨见“{esc(cited[a['no']])}”情形）")
+            else:
+                cited[a["no"]] = o["level"]
+                arts.append(f"条例{esc(a['no'])}：{esc(a['gist'])}")
         if o["multiple"]:
             lo, hi = o["multiple"]
             rng = (f"责令退回；处{esc(o['base'])}{lo}倍以上{hi}倍以下罚款，按本案数据统计金额{t['fund_amount']:,.2f}元计，"
                    f"为{o['amount'][0]:,.2f}元至{o['amount'][1]:,.2f}元")
         else:
             rng = "责令改正、退回；暂停联网结算等（见条文）"
-        rows.append(f"<tr><td class='nowrap'>{esc(o['level'])}</td><td>{arts}</td><td>{rng}</td></tr>")
+        if rng in ranges:
+            rng = f"同“{esc(ranges[rng])}”情形"
+        else:
+            ranges[rng] = o["level"]
+        rows.append(f"<tr><td class='nowrap'>{esc(o['level'])}</td><td>{'；'.join(arts)}</td><td>{rng}</td></tr>")
     if rows:
         out.append(f"<table><thead><tr><th style='width:4em'>情形{en('level')}</th><th>可能适用的条款{en('articles')}</th>"
                    f"<th style='width:16em'>处理幅度{en('range')}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")

@@ -28,6 +28,7 @@ __all__ = ["police_package", "discipline_package", "evidence_csvs", "review_shee
 BLANK = "<u>&emsp;&emsp;&emsp;&emsp;</u>"
 LINES = "<p>" + "<br>".join(["&emsp;" * 30] * 4) + "</p>"
 ITEM_CATEGORY_ZH = {"drug": "药品", "exam": "检查", "treatment": "治疗", "material": "医用耗材", "bed": "床位", "non_medical": "非医疗项目"}
+CLAIMS_FILE = "证据材料/01_医保结算单据.csv"  # the claims evidence file of each package; facts cite it
 PARTY_COLS = {"类别": "类别", "编号": "编号", "名称": "姓名/名称", "角色": "角色", "说明": "说明"}
 
 
@@ -62,12 +63,19 @@ def _parties_text(c: Any) -> str:
     return "、".join(names) + more
 
 
+def _short_id(f: dict[str, Any]) -> str:
+    return str(f["id"]).split(":", 1)[-1]
+
+
 def _data_facts(c: Any) -> str:
-    """What the data shows, in one paragraph (Chinese halves of the summaries, dates in Chinese)."""
+    """What the data shows, in one paragraph (Chinese halves of the summaries, dates in Chinese),
+    each finding followed by its source: the lead's number and its claims in the evidence file
+    (``证据材料/01_医保结算单据.csv``, column 线索编号)."""
     t = c.totals
-    findings = "；".join(zh_text(f["summary"]) for f in c.findings)
+    findings = "；".join(f"{esc(zh_text(f['summary']))}（来源：线索{esc(_short_id(f))}，结算{len(f['claims'])}笔，"
+                        f"见{CLAIMS_FILE}中线索编号为{esc(_short_id(f))}的记录）" for f in c.findings)
     return (f"经医保基金监管数据分析，数据显示{_parties_text(c)}在{zh_date(t['period'][0])}至{zh_date(t['period'][1])}期间"
-            f"存在疑似{esc(_kinds(c))}问题：{esc(findings)}。上述数据涉及医保结算{t['claims']}笔、参保人{t['patients']}名，"
+            f"存在疑似{esc(_kinds(c))}问题：{findings}。上述数据涉及医保结算{t['claims']}笔、参保人{t['patients']}名，"
             f"医保基金支付{yuan_zh(t['fund_amount'])}（医疗总费用{t['total_amount']:,.2f}元）。以上为数据统计结果，须经调查核实。")
 
 
@@ -76,6 +84,7 @@ def evidence_csvs(c: Any, folder: Path) -> list[dict[str, str]]:
     ``folder``; return their catalogue rows (序号, 名称, 文件, 证明内容) without hashes."""
     folder.mkdir(parents=True, exist_ok=True)
     cl = c.claims
+    lead = {f["provenance"]: _short_id(f) for f in c.findings}  # [P1] → the lead's number the papers cite
     names = c.by_entity.set_index("provider_id")["name"].to_dict() if len(c.by_entity) else {}
     claims = pd.DataFrame({
         "结算单号": cl["claim_id"], "结算时间": cl["start_time"].map(zh_datetime), "出院/结束时间": cl["end_time"].map(zh_datetime),
@@ -83,6 +92,7 @@ def evidence_csvs(c: Any, folder: Path) -> list[dict[str, str]]:
         "机构类别": cl["provider_type"].map(lambda x: PROVIDER_TYPE_ZH.get(x, x)), "机构编号": cl["provider_id"].map(cell),
         "机构名称": cl["provider_id"].map(lambda x: cell(names.get(x))), "医师": cl["doctor_id"].map(cell),
         "诊断编码": cl["diagnosis_code"].map(cell), "医保基金支付(元)": cl["fund_amount"].round(2), "医疗总费用(元)": cl["total_amount"].round(2),
+        "线索编号": cl["provenance"].map(lambda refs: "、".join(lead.get(r, "案件添加") for r in str(refs).split(","))),
     })
     it = c.items
     items = pd.DataFrame({
@@ -98,7 +108,7 @@ def evidence_csvs(c: Any, folder: Path) -> list[dict[str, str]]:
                              "结算类型": tl["claim_type"].map(lambda x: CLAIM_TYPE_ZH.get(cell(x), cell(x))), "机构编号": tl["provider_id"].map(cell),
                              "医保基金支付(元)": tl["fund_amount"].round(2), "结算单号": tl["claim_id"]})
     files = [
-        ("医保结算单据", "01_医保结算单据.csv", claims, "结算时间、机构、金额、医保凭证（数据统计，待核实）"),
+        ("医保结算单据", CLAIMS_FILE.split("/")[1], claims, "结算时间、机构、金额、医保凭证（数据统计，待核实）"),
         ("费用明细", "02_费用明细.csv", items, "收费项目与金额"),
         ("涉案主体", "03_涉案主体.csv", c.parties, "被反映人（依线索类型确定）"),
         ("涉及人员及其角色", "04_涉及人员.csv", c.persons, "其他涉及人员及其在数据中的角色"),
