@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..evidence import TYPE_ZH
 from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import projection, provider_key
@@ -356,8 +357,9 @@ def _finding(key: str, rows: pd.DataFrame, times: pd.Series, newborn: pd.DataFra
         end=end,
         entities=entities,
         claims=both,
-        summary=(f"{ptype} {pid}：{'；'.join(p.split(' / ')[0] for p in parts)}，涉及 {len(people)} 人，重复部分基金 {yuan(fund)}"
-                 f" / {'; '.join(p.split(' / ')[1] for p in parts)}, {len(people)} people, duplicated fund {fund:,.2f}"),
+        summary=(f"{TYPE_ZH.get(ptype, ptype)} {pid}：{'；'.join(p.split(' / ')[0] for p in parts)}，涉及 {len(people)} 人，"
+                 f"重复部分基金 {yuan(fund)} / {ptype} {pid}: {'; '.join(p.split(' / ')[1] for p in parts)}, "
+                 f"{len(people)} people, duplicated fund {fund:,.2f}"),
         evidence={
             "pairs": ev_pairs,
             "pair_count": int(len(rows)),
