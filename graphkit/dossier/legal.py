@@ -15,6 +15,8 @@ Examples
 ['第三十八条']
 >>> lb.proposal(["shared_card"], 3000.0, level="骗取")["options"][0]["multiple"]
 (2, 5)
+>>> lb.proposal(["shared_card"], 3000.0, level="违规")["options"][0]["multiple"] is None  # 第四十一条 fines 骗取 only
+True
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class LegalBasis:
             if not keys:
                 continue
             arts = [self.article(a) for a in keys]
-            ranges = [a["multiple"] for a in arts if "multiple" in a]
+            ranges = [a["multiple"] for a in arts if "multiple" in a and lv in a.get("fine_levels", LEVELS)]
             mult = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
             options.append({
                 "level": lv, "meaning": self.data["levels"][lv]["meaning"], "articles": arts, "multiple": mult,
