@@ -6,6 +6,7 @@ city's own rate (the same duplicates score lower in a city full of them)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from graphkit.detectors import REGISTRY, run_detector
@@ -30,8 +31,8 @@ def _city(*, natural: int = 0, dates_only: bool = False) -> dict:
     """Two hospitals H0011 (clean) and H0012, 120 ordinary inpatients and outpatients. H0012 re-bills
     5 stays (overlapping copies) and settles 4 visits twice within minutes. Look-alikes: a long stay
     settled in monthly segments at H0011, a mother's delivery stay with her newborn's stay under her
-    identity at H0011, twice-daily physiotherapy at H0011. ``natural`` re-billed stays at H0011
-    make duplicates common in the city."""
+    identity at H0011, twice-daily physiotherapy at H0011. ``natural`` more hospitals, each re-billing
+    2 of its 25 stays, make duplicates common in the city."""
     t = tiny_tables()
     t["institutions"] += [_inst("H0011", 2, "hospital"), _inst("H0012", 2, "hospital")]
     pids = [f"P{i:04d}" for i in range(160)]
@@ -63,9 +64,13 @@ def _city(*, natural: int = 0, dates_only: bool = False) -> dict:
         for d in range(3):
             for h in (8, 13):
                 _visit(c, f"PT{k}-{d}-{h}", pid, "H0011", _day(200 + d) + pd.Timedelta(hours=h), dx="M54.5")
-    for k in range(natural):  # re-billed stays at the other hospital too (a city where they are common)
-        i = 2 * k + 1
-        _stay(c, f"N{k}", pids[i], "H0011", (i * 7) % 300 + 1, 3 + i % 6)
+    for k in range(natural):  # hospitals where re-billed stays are common (a city-wide export artefact)
+        h = f"H00{20 + k}"
+        t["institutions"].append(_inst(h, 2, "hospital"))
+        for j in range(25):
+            _stay(c, f"N{k}-{j}", pids[j], h, 5 + 11 * j, 4)
+        for j in range(2):  # 2 of 25 stays settled again (8 %)
+            _stay(c, f"N{k}-{j}d", pids[j], h, 6 + 11 * j, 4)
     if dates_only:
         for row in c:
             row["start_time"] = row["start_time"][:10]
@@ -124,14 +129,27 @@ def test_dates_only_compares_stays_only_and_says_so(tmp_path):
 
 
 def test_score_is_calibrated_on_the_city(tmp_path):
-    """The same five re-billed stays at H0012 are less surprising where other hospitals have many."""
+    """The same re-billed stays at H0012 are less surprising where other hospitals re-bill too; several
+    heavy re-billers do not hide each other (the background leaves out providers beyond the bar)."""
     quiet = duplicate_claims(_store(tmp_path, _city(), "quiet"))
-    busy = duplicate_claims(_store(tmp_path, _city(natural=3), "busy"))
+    busy = duplicate_claims(_store(tmp_path, _city(natural=12), "busy"))
     h12 = {tuple(f.entity_ids("institution", "venue")): f for f in busy}[("H0012",)]
     assert h12.evidence["null"]["expected"] > quiet[0].evidence["null"]["expected"]
     assert h12.score < quiet[0].score
-    # where every hospital re-bills as often, five pairs at H0012 are not beyond the city's rate
-    common = duplicate_claims(_store(tmp_path, _city(natural=20), "common"))
-    assert ("H0012",) not in {tuple(f.entity_ids("institution", "venue")) for f in common if f.score >= 0.05}
+    # the city's own re-billers (8 % of stays each) are the background: none of them is beyond the bar
+    assert all(f.score < 0.05 for f in busy if f.entity_ids("institution", "venue") != ["H0012"])
     findings, used = run_detector("duplicate_claim", _store(tmp_path, _city(), "p"), {"min_overlap_days": 30})
     assert used["min_overlap_days"] == 30 and all(f.evidence["overlapping_stays"] == 0 for f in findings)
+
+
+def test_heavy_rebillers_do_not_hide_each_other():
+    from graphkit.detectors.duplicates import background_null
+
+    # five hospitals re-bill 3-6 % of their stays, forty have none: each of the five stands out
+    prov = pd.DataFrame({"ds": [20, 15, 12, 10, 9] + [0] * 40, "dc": 0, "ns": [400, 300, 300, 250, 150] + [200] * 40,
+                         "nc": 0}, index=[f"H{i}" for i in range(45)])
+    lam, lp, out = background_null(prov, 45)
+    assert out == 5 and (lp.iloc[:5] < -np.log10(45)).all()
+    # leave-one-out alone (no iteration) would hide them behind each other's duplicates
+    naive = (prov["ds"].sum() - prov["ds"] + 0.5) / (prov["ns"].sum() - prov["ns"] + 1) * prov["ns"]
+    assert (naive.iloc[:5] > lam.iloc[:5] * 50).all()

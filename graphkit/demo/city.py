@@ -171,7 +171,7 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     if look is not None:
         look.run()
     planter = Planter(w, ng, float(fraud_rate), cfg.fraud,
-                      dates_only=any(q.partition(":")[0] == "dates_only" for q in quirks))
+                      dates_only=any(q.partition(":")[0] in ("dates_only", "date_strings") for q in quirks))
     instances = planter.run()
     ob = None
     if cfg.overbilling > 0:  # provider-level over-billing and case-mix look-alikes (variants only)

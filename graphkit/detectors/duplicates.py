@@ -15,9 +15,10 @@ Two shapes, both claim against claim of the same person at the same provider:
 
 **Null (calibrated on this bundle).** Per provider, ``d`` duplicate claims (the later claim of
 each pair) among ``n`` eligible claims (stays; claims) are compared with a Poisson count at the
-rate of the *other* providers (leave-one-out, half a duplicate of prior weight so a city without
-any other duplicate still has a rate): ``P(X ≥ d | λ = r_stay·n_stay + r_claim·n_claim)``,
-scored against the bar of the number of providers tested (:func:`._common.tiered_score`): a
+background rate (:func:`background_null`: the *other* providers, leaving out those beyond the
+bar, iterated — so a few heavy re-billers do not hide each other — with half a duplicate of prior
+weight so a city without any other duplicate still has a rate):
+``P(X ≥ d | λ = r_stay·n_stay + r_claim·n_claim)``, scored against the bar of the number of providers tested (:func:`._common.tiered_score`): a
 provider far beyond the city's rate ranks high; a single duplicate at a big hospital in a city
 full of them ranks low, and is still listed for a person to check.
 
@@ -279,8 +280,8 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
     pairs["key"] = pairs["provider_type"].astype(str) + ":" + pairs["provider_id"].astype(str)
     d_stay = pairs[pairs["shape"] == "overlapping_stay"].groupby("key").size()
     d_claim = pairs[pairs["shape"] == "double_settlement"].groupby("key").size()
-    D_stay, N_stay = float(d_stay.sum()), float(n_stay.sum())
-    D_claim, N_claim = float(d_claim.sum()), float(n_claim.sum()) if compared else 0.0
+    prov = pd.DataFrame({"ds": d_stay, "dc": d_claim, "ns": n_stay, "nc": n_claim if compared else 0}).fillna(0.0)
+    lam, log10_p, outliers = background_null(prov, n_tests)
     checks_common = [
         benign_check("interim_settlement", "中途结算/转科分段结算", "ruled_out",
                      f"本数据中 {touching} 对住院仅在交界日相接，未计入 / {touching} stay pairs that only meet on a boundary "
@@ -293,24 +294,54 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
     times = times.drop_duplicates("claim_id").set_index(times.drop_duplicates("claim_id")["claim_id"].astype(str))["start_time"]
     findings: list[Finding] = []
     for key, rows in pairs.groupby("key", sort=True):
-        ds, dc = int(d_stay.get(key, 0)), int(d_claim.get(key, 0))
-        ns, nc = float(n_stay.get(key, 0)), float(n_claim.get(key, 0)) if compared else 0.0
-        r_stay = (D_stay - ds + 0.5) / (N_stay - ns + 1.0) if ns else 0.0
-        r_claim = (D_claim - dc + 0.5) / (N_claim - nc + 1.0) if nc else 0.0
-        lam = max(r_stay * ns + r_claim * nc, 1e-12)
-        d = ds + dc
-        log10_p = float(poisson_log10_sf(d, lam))
-        if surprise(log10_p, n_tests) <= 0 and 10 ** log10_p > report_p:
+        ds, dc = int(prov.at[key, "ds"]), int(prov.at[key, "dc"])
+        ns, nc = float(prov.at[key, "ns"]), float(prov.at[key, "nc"])
+        lp, lm = float(log10_p[key]), float(lam[key])
+        if surprise(lp, n_tests) <= 0 and 10 ** lp > report_p:
             continue
-        findings.append(_finding(key, rows, times, newborn, sessions, checks_common, log10_p=log10_p, n_tests=n_tests,
-                                 lam=lam, ds=ds, dc=dc, ns=ns, nc=nc, precision=precision, compared=compared,
+        findings.append(_finding(key, rows, times, newborn, sessions, checks_common, log10_p=lp, n_tests=n_tests,
+                                 lam=lm, outliers=outliers, ds=ds, dc=dc, ns=ns, nc=nc, precision=precision, compared=compared,
                                  window_s=window_s))
     findings.sort(key=lambda f: (-f.score, f.id))
     return findings
 
 
+def background_null(prov: pd.DataFrame, n_tests: int, *, max_iter: int = 20) -> tuple[pd.Series, pd.Series, int]:
+    """Expected duplicates and log10 p per provider against the background rate.
+
+    ``prov``: per provider ``ds, dc`` (duplicate stays, duplicate claims) and ``ns, nc`` (stays,
+    claims). The rate per stay and per claim is that of the *other* providers, leaving out those
+    beyond the multiple-testing bar (iterated until the set is stable): a few providers that
+    re-bill heavily do not raise the bar for each other, while duplicates spread over the whole
+    city (an export artefact) do. Half a duplicate of prior weight keeps a finite rate when the
+    background has none. Returns (expected, log10 p, providers left out of the background).
+
+    >>> prov = pd.DataFrame({"ds": [6, 7, 0, 1], "dc": [0] * 4, "ns": [400, 300, 900, 900], "nc": [0] * 4},
+    ...                     index=["A", "B", "C", "D"])
+    >>> lam, lp, out = background_null(prov, 4)
+    >>> out, bool(lp["A"] < -5 and lp["B"] < -5), bool(lp["D"] > -2)
+    (2, True, True)
+    """
+    ds, dc = prov["ds"].to_numpy(float), prov["dc"].to_numpy(float)
+    ns, nc = prov["ns"].to_numpy(float), prov["nc"].to_numpy(float)
+    bar = np.log10(max(int(n_tests), 1))
+    out = np.zeros(len(prov), dtype=bool)
+    for _ in range(max_iter):
+        keep = ~out
+        bds, bns = ds[keep].sum() - np.where(keep, ds, 0), ns[keep].sum() - np.where(keep, ns, 0)
+        bdc, bnc = dc[keep].sum() - np.where(keep, dc, 0), nc[keep].sum() - np.where(keep, nc, 0)
+        lam = np.where(ns > 0, (bds + 0.5) / (bns + 1.0) * ns, 0.0) + np.where(nc > 0, (bdc + 0.5) / (bnc + 1.0) * nc, 0.0)
+        lam = np.maximum(lam, 1e-12)
+        lp = np.asarray(poisson_log10_sf(ds + dc, lam), dtype=float)
+        new = -lp > bar
+        if (new == out).all():
+            break
+        out = new
+    return pd.Series(lam, index=prov.index), pd.Series(lp, index=prov.index), int(out.sum())
+
+
 def _finding(key: str, rows: pd.DataFrame, times: pd.Series, newborn: pd.DataFrame, sessions: int,
-             checks_common: list[dict], *, log10_p: float, n_tests: int, lam: float, ds: int, dc: int, ns: float,
+             checks_common: list[dict], *, log10_p: float, n_tests: int, lam: float, outliers: int, ds: int, dc: int, ns: float,
              nc: float, precision: str, compared: bool, window_s: int) -> Finding:
     ptype, pid = key.split(":", 1)
     rows = rows.sort_values(["start_time", "claim_id"])
@@ -369,8 +400,9 @@ def _finding(key: str, rows: pd.DataFrame, times: pd.Series, newborn: pd.DataFra
             "time_precision": precision,
             "window_minutes": window_s // 60 if compared else None,
             "amount_rule": "每对按较晚一笔计 / the later claim of each pair counts",
-            "null": {"model": "poisson", "what": "duplicate claims at the other providers' rate (leave-one-out)",
-                     "stays": int(ns), "claims": int(nc), "expected": round(lam, 6), "observed": ds + dc,
+            "null": {"model": "poisson", "what": "duplicate claims at the background rate: the other providers, "
+                                                 "leaving out those beyond the bar (robust, iterated)",
+                     "providers_left_out": int(outliers), "stays": int(ns), "claims": int(nc), "expected": round(lam, 6), "observed": ds + dc,
                      "log10_p": round(log10_p, 3), "n_tests": int(n_tests), "surprise": round(s, 3)},
             "benign_checks": checks,
         },
