@@ -9,7 +9,9 @@ than the ones planted, and its identifier keys are pseudonymised tokens).
 
 * recall per kind: share of instances matched by some finding;
 * precision at k per kind (k = number of instances): share of the top-k findings of that
-  kind that match an instance;
+  kind that match an instance, or that rest on planted fraud of the kind's pattern recorded under
+  another heading (:data:`PLANTED_AS`: an over-biller's re-admissions are split stays; a duplicate
+  bill is the rule pack's 重复计费), counted in ``correct_on_planted_elsewhere``;
 * legit groups in top k: unmatched top-k findings whose claims lie mostly (≥ half) inside a
   planted *hard negative* (registered family sharing, dialysis cohort, …), by its kind;
 * providers: ROC-AUC and average precision of ``scores.csv`` against the providers named
@@ -39,7 +41,7 @@ from .findings import PROVIDER_TYPES, Finding, FindingsReport, read_findings, so
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys", "NOT_INVOLVED_ROLES"]
+__all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys", "planted_claims_as", "NOT_INVOLVED_ROLES", "PLANTED_AS"]
 
 #: roles of providers in a planted instance that are not involved in its fraud, so not positives of
 #: the provider ranking: ``hub`` (a big hospital the members also visit), ``bystander``, and
@@ -88,6 +90,35 @@ MEMBER_KINDS = ("collusion_ring", "identity_ring")
 #: provider-level kinds: a finding matches the instance whose provider is its venue; truth
 #: ``provider_fraud`` records are their instances (:func:`provider_fraud_instances`)
 PROVIDER_KINDS = ("indicator_outlier",)
+
+
+#: planted fraud recorded under another heading that *is* a kind's pattern: a finding of the kind
+#: resting (≥ half its claims) on those claims is a correct lead for precision (never an instance for
+#: recall). ``("provider_fraud", mode)``: an over-biller's claims of that mode (its re-admissions are
+#: 分解住院); ``("instance", kind)``: the claims of planted instances of another kind (a duplicate bill
+#: is the rule pack's 重复计费)
+PLANTED_AS: dict[str, tuple[tuple[str, str], ...]] = {
+    "split_stay": (("provider_fraud", "readmissions"),),
+    "rule_violation": (("instance", "duplicate_claim"),),
+}
+
+
+def planted_claims_as(truth: dict[str, Any], kind: str) -> set[str]:
+    """Claims of planted fraud recorded elsewhere that are ``kind``'s pattern (:data:`PLANTED_AS`).
+
+    >>> t = {"provider_fraud": [{"entity": {"type": "institution", "id": "H1"},
+    ...       "modes": {"readmissions": {"claims": ["C1"]}, "extra_visits": {"claims": ["C2"]}}}],
+    ...      "instances": [{"kind": "duplicate_claim", "claims": ["C3"]}]}
+    >>> sorted(planted_claims_as(t, "split_stay")), sorted(planted_claims_as(t, "rule_violation"))
+    (['C1'], ['C3'])
+    """
+    out: set[str] = set()
+    for src, what in PLANTED_AS.get(kind, ()):
+        if src == "provider_fraud":
+            out |= {c for r in truth.get("provider_fraud", []) for c in ((r.get("modes") or {}).get(what) or {}).get("claims", [])}
+        else:
+            out |= {c for i in truth.get("instances", []) if i["kind"] == what for c in i.get("claims", [])}
+    return out
 
 
 def provider_fraud_instances(truth: dict[str, Any], kind: str = "indicator_outlier") -> list[dict[str, Any]]:
@@ -250,9 +281,13 @@ def evaluate(
         fmatch = [matches(f) for f in fk]
         found = set().union(*fmatch) if fmatch else set()
         k = len(ti)
-        topk = fmatch[:k] if k else []
+        elsewhere = planted_claims_as(t, kind)
+        # a lead on planted fraud of this pattern recorded under another heading is correct (precision only)
+        hit = [bool(m) or bool(elsewhere and f.claims and len(elsewhere.intersection(f.claims)) >= 0.5 * len(f.claims))
+               for f, m in zip(fk, fmatch)]
+        topk = hit[:k] if k else []
         hn_hits: dict[str, int] = {}
-        for f, m in zip(fk[:k] if k else fk[:10], topk if k else fmatch[:10]):
+        for f, m in zip(fk[:k] if k else fk[:10], topk if k else hit[:10]):
             if m:
                 continue
             for hk in (_venue_hard_negatives(f, hard) if kind in PROVIDER_KINDS else _hard_negative_kinds(f, hn_by_claim, hard)):
@@ -264,7 +299,8 @@ def evaluate(
             "recall": (len(found) / len(ti)) if ti else None,
             "precision_at_k": (sum(1 for m in topk if m) / len(topk)) if topk else None,
             "k": k,
-            "precision_all": (sum(1 for m in fmatch if m) / len(fmatch)) if fmatch else None,
+            "precision_all": (sum(1 for m in hit if m) / len(hit)) if hit else None,
+            "correct_on_planted_elsewhere": sum(1 for m, h in zip(fmatch[:k], hit[:k]) if h and not m),
             "missed": [ti[n]["id"] for n in range(len(ti)) if n not in found][:20],
             "hard_negatives_in_top_k": hn_hits,
             **({"members": members} if members else {}),

@@ -144,3 +144,17 @@ def test_witnesses_of_a_phantom_stay_are_not_provider_positives():
     p = evaluate(truth, [], scores)["providers"]
     # the pharmacy where the patient was really seen is a witness: only the ward's hospital is positive
     assert p["positives"] == 1 and p["providers"] == 3 and p["roc_auc"] == pytest.approx(1.0)
+
+
+def test_leads_on_planted_fraud_of_the_same_pattern_under_another_heading_are_correct():
+    """An over-biller's re-admissions are split stays: a split_stay lead on them is correct for
+    precision, never an instance for recall; a lead on ordinary claims still counts against it."""
+    truth = {"instances": [{"id": "T1", "kind": "split_stay", "claims": ["S1", "S2"], "entities": []}],
+             "provider_fraud": [{"entity": {"type": "institution", "id": "H9"},
+                                 "modes": {"readmissions": {"claims": ["R1", "R2", "R3"]}}}]}
+    on_r = Finding.create("split_stay", key=["r"], score=0.9, claims=["R1", "R2"])
+    plain = Finding.create("split_stay", key=["p"], score=0.8, claims=["X1", "X2"])
+    ev = evaluate(truth, [on_r])["kinds"]["split_stay"]
+    assert ev["recall"] == 0.0 and ev["precision_at_k"] == 1.0 and ev["correct_on_planted_elsewhere"] == 1
+    ev = evaluate(truth, [plain])["kinds"]["split_stay"]
+    assert ev["precision_at_k"] == 0.0 and ev["correct_on_planted_elsewhere"] == 0

@@ -81,10 +81,8 @@ def test_every_category_is_planted_and_recorded(city):
 def test_rule_violation_recall_and_precision_on_planted_violations(city):
     _, truth, _, run = city
     # the pack also catches the planted duplicate bills (FJ-001 one drug on two claims a day, CL-004
-    # the doubled daily dose, CF-002 two bed fees a day): true findings of duplicate_claim, left out
-    dup = {c for i in truth["instances"] if i["kind"] == "duplicate_claim" for c in i["claims"]}
-    fs = rule_findings(run)
-    own = [f for f in fs if not set(f.claims) <= dup]
-    assert len(own) < len(fs)
-    ev = evaluate(truth, own)["kinds"]["rule_violation"]
+    # the doubled daily dose, CF-002 two bed fees a day): the evaluation counts them as correct leads
+    # (graphkit.evaluate.PLANTED_AS), not as false positives
+    ev = evaluate(truth, rule_findings(run))["kinds"]["rule_violation"]
+    assert ev["correct_on_planted_elsewhere"] > 0
     assert ev["recall"] >= 0.95 and ev["precision_at_k"] >= 0.90, ev
