@@ -73,7 +73,8 @@ def server(tmp_path_factory):
     env = {**os.environ, **workbench_env(demo, user="browser", cases=root / "cases.sqlite"),
            "GRAPHKIT_OUT": str(root / "dossiers"), "GRAPHKIT_AUDIT_LOG": str(root / "audit.jsonl"),
            "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"), "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")}
+           "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"), "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces"),
+           "GRAPHKIT_LAB_DIR": str(root)}  # as `graphkit lab` sets it: exports go to the served copy (root/notebooks/exports)
     ns = type("A", (), {"ip": "127.0.0.1", "port": port, "no_browser": True, "lab_args": [
         f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]})()
     cmd = lab.lab_command(ns, nbdir, python=sys.executable)
@@ -267,7 +268,8 @@ def test_workbench_in_chromium_offline(server):
 
 def test_one_view_two_way_graph_in_chromium_offline(server):
     """00_workbench: click a lead row → its graph; click a node on the canvas → selected in
-    Python; add it to a case; set the status — all in one view, offline."""
+    Python; add it to a case; set the status; export the drawing as a PNG; compare the lead's
+    provider with another — all in one view, offline."""
     from playwright.sync_api import sync_playwright
 
     base, token = server["base"], server["token"]
@@ -304,6 +306,23 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             page.locator("button.gk-set-status").click()
             page.wait_for_selector(".gk-status :text('状态')", timeout=30_000)
             _shot(page, "00_workbench_case.png")
+            # export the drawing as a PNG: the canvas travels to Python, which writes the file
+            t_added = time.perf_counter()
+            page.locator("button.gk-export-png").click()
+            page.wait_for_selector(".gk-exported-png :text('.png')", timeout=30_000)
+            assert page.locator(".gk-exported-png a[download]").count() == 1
+            t_export = time.perf_counter() - t_added
+            # the lead's provider beside another, picked from the search box's suggestions
+            page.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text="机构画像").first.click()
+            page.wait_for_selector(".gk-risk-compare-query datalist option", state="attached", timeout=60_000)
+            other = page.locator(".gk-risk-compare-query datalist option").nth(1).get_attribute("value")
+            page.locator(".gk-risk-compare-query input").fill(other)
+            page.locator("button.gk-risk-compare-button").click()
+            page.wait_for_selector(f".gk-risk-compare-table :text('{other.split()[0]}')", timeout=60_000)
+            print(f"browser: export PNG {t_export:.1f}s; compare two providers (risk scored on first use) "
+                  f"{time.perf_counter() - t_added - t_export:.1f}s")
+            page.locator(".gk-risk-compare-table").scroll_into_view_if_needed()
+            _shot(page, "00_workbench_compare.png")
         except Exception:
             _shot(page, "failure-00.png")
             raise
@@ -314,5 +333,13 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
         (cid,) = db.execute("SELECT MAX(id) FROM cases").fetchone()
         ents = {f"{t}:{i}" for t, i in db.execute("SELECT type, entity_id FROM case_entities WHERE case_id=?", (cid,))}
     assert node in ents
+    pngs = list((server["root"] / "notebooks" / "exports").glob("graph-*.png"))
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 1000 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(pngs[0]) as im:
+        assert im.size[0] > 300 and im.size[1] > 300  # the drawn canvas, not an empty one
+        lo, hi = im.convert("L").getextrema()
+        assert lo < 128 and hi > 240  # something drawn on the white
     assert external == [], f"requests left the machine (must work air-gapped): {external[:10]}"
     assert errors == [], errors

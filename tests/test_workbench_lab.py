@@ -13,7 +13,7 @@ import pytest
 
 from graphkit.errors import GraphkitError
 from graphkit.workbench import lab
-from graphkit.workbench.workdir import DISABLED_PLUGINS, default_workdir, prepare_workdir
+from graphkit.workbench.workdir import DISABLED_PLUGINS, default_workdir, exports_dir, prepare_workdir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,6 +42,7 @@ def test_bare_lab_builds_the_demo_city_and_serves_a_user_copy(tmp_path, monkeypa
     shipped = sorted(p.name for p in lab.NOTEBOOKS.glob("*.ipynb"))
     assert sorted(p.name for p in served.glob("*.ipynb")) == shipped
     assert served.resolve() != lab.NOTEBOOKS.resolve()
+    assert exports_dir(env) == served / "exports"  # graph pictures land in the served copy, never in notebooks/
     cmd = lab.lab_command(a, served)
     assert f"--ServerApp.root_dir={served}" in cmd and f"--ServerApp.root_dir={lab.NOTEBOOKS}" not in cmd
     cfg = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0]) / "labconfig" / "page_config.json"

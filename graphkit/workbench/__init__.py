@@ -10,6 +10,8 @@
   :class:`CaseBuilder`;
 - :mod:`~graphkit.workbench.risk_view` — :class:`ProviderRisk`: the provider risk ranking and
   why one provider ranks where it does;
+- :mod:`~graphkit.workbench.compare_view` — :class:`ProviderCompare`: two providers' risk side
+  by side (under the one view's peer profile and in :class:`ProviderRisk`);
 - :mod:`~graphkit.workbench.kindgraph` — each kind's defining evidence in its graph;
 - :mod:`~graphkit.workbench.search` / :mod:`~graphkit.workbench.search_view` — search any id
   or name → its leads, claims and neighbourhood; two providers side by side;
@@ -34,7 +36,7 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html",
-           "ProviderRisk", "SearchPanel", "search", "WorkbenchView", "GraphWidget"]
+           "ProviderRisk", "ProviderCompare", "SearchPanel", "search", "WorkbenchView", "GraphWidget"]
 
 _WHERE = {
     "Workbench": "data",
@@ -45,6 +47,7 @@ _WHERE = {
     "CaseStore": "cases",
     "graph_html": "render",
     "ProviderRisk": "risk_view",
+    "ProviderCompare": "compare_view",
     "SearchPanel": "search_view",
     "search": "search",
     "WorkbenchView": "oneview",

@@ -534,6 +534,14 @@ class Workbench:
         cards = self.store.table("cards", ["card_id", "patient_id"])
         return shaping.provider_stats(claims, cards)
 
+    @cached_property
+    def risk(self) -> Any:
+        """Every provider's risk score with its parts (:func:`graphkit.risk.provider_risk`, computed once):
+        what the risk explanation and the side-by-side comparison of two providers read."""
+        from ..risk import provider_risk
+
+        return provider_risk(self.store, self.report.findings)
+
     def provider_profile(self, provider: str) -> pd.DataFrame:
         """One provider against its peers (institutions: same kind and level; pharmacies: all)."""
         pg = dict(zip(self.providers["provider"], self.providers["peer_group"]))

@@ -150,6 +150,7 @@ def prepare(a: argparse.Namespace, environ: Mapping[str, str]) -> tuple[dict[str
     if kept:
         print(f"已保留您修改过的笔记本 / kept your edited notebooks: {', '.join(kept)} (new versions beside them as *.new.ipynb)")
     env.update(lab_config_env(workdir, environ))
+    env["GRAPHKIT_LAB_DIR"] = str(workdir)  # the kernels save exports (graph pictures) into this copy
     return env, workdir / "notebooks"
 
 

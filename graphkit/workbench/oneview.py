@@ -16,8 +16,10 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import html
 import time
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
@@ -27,11 +29,13 @@ import pandas as pd
 from ..findings import KINDS, Entity
 from . import labels, shaping
 from .cases import STATUSES
+from .compare_view import ProviderCompare
 from .data import Workbench
 from .graphwidget import GraphWidget
 from .kindgraph import lead_kind_graph
 from .search_view import SearchPanel
 from .widgets import _WIDE, _h, _Panel, _set_options, guarded
+from .workdir import exports_dir
 
 __all__ = ["WorkbenchView"]
 
@@ -82,14 +86,21 @@ class WorkbenchView(_Panel):
         self.period = W.SelectionRangeSlider(options=[("—", 0)], index=(0, 0), description="时间 period", disabled=True,
                                              continuous_update=False, style=_WIDE, layout=W.Layout(width="98%"))
         self.period.add_class("gk-period")
+        self.export_button = W.Button(description="导出图片 / Export PNG", icon="image",
+                                      layout=W.Layout(width="auto", min_width="170px", flex="0 0 auto"))
+        self.export_button.add_class("gk-export-png")
+        self.exported = W.HTML()
+        self.exported.add_class("gk-exported-png")
         self.profile = W.HTML()
+        self.compare = ProviderCompare(wb)
         self.search = SearchPanel(wb, on_lead=self.open_lead, height=420)
         tabs = W.Tab(children=[W.VBox([W.HTML("选中结算在图中高亮 / pick claims to highlight them in the graph"),
-                                       self.claims_pick]), self.timeline, self.profile, self.search])
+                                       self.claims_pick]), self.timeline, W.VBox([self.profile, self.compare]), self.search])
         tabs.titles = ("结算 Claims", "时间线 Timeline", "机构画像 Profile", "查找 Search")
         self.tabs = tabs
         left = W.VBox([_h("线索 / Leads"), self.kind, self.leads_list], layout=W.Layout(width="26%"))
-        middle = W.VBox([self.header, self.graph, self.period], layout=W.Layout(width="50%"))
+        middle = W.VBox([self.header, self.graph, self.period, W.HBox([self.export_button, self.exported])],
+                        layout=W.Layout(width="50%"))
         right = W.VBox([_h("节点 / Node"), self.node_info, self.expand_button, _h("案件 / Case"), self.case_pick,
                         W.HBox([self.new_case_button, self.add_button]), self.note, self.note_button,
                         W.HBox([self.status_pick, self.status_button])], layout=W.Layout(width="24%"))
@@ -114,6 +125,7 @@ class WorkbenchView(_Panel):
         self.add_button.on_click(lambda _b: self.add_to_case())
         self.note_button.on_click(lambda _b: self.save_note())
         self.status_button.on_click(lambda _b: self.set_status())
+        self.export_button.on_click(lambda _b: self.export_png())
         self._reload_cases()
         self._fill_leads(select=wb.current_lead)
 
@@ -339,6 +351,32 @@ class WorkbenchView(_Panel):
         self._reload_cases(select=cid)
         self.say(f"案件 #{cid} 状态 / status: {labels.value_label(self.status_pick.value)}")
 
+    # -- export ----------------------------------------------------------------------------
+    @guarded
+    def export_png(self, path: str | Path | None = None) -> Path:
+        """Save the drawn graph as a PNG (default: ``exports/`` of the working folder, see
+        :func:`~graphkit.workbench.workdir.exports_dir`); written when the browser answers."""
+        if not self.graph.nodes:
+            raise ValueError("没有可导出的图 / there is no graph to export")
+        stem = f"graph-{(self.lead or 'view')[-12:]}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path = Path(path) if path is not None else exports_dir() / f"{stem}.png"
+        self.exported.value = "<span style='color:#666'>正在导出… / exporting…</span>"
+        self.graph.export_png(path, on_done=self._exported)
+        return path
+
+    def _exported(self, path: Path | None, error: str | None) -> None:
+        if error or path is None:
+            self.report_error(ValueError(error or "导出失败 / export failed"))
+            self.exported.value = ""
+            return
+        png = path.read_bytes()
+        url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        self.exported.value = (f"<div>已导出 / saved: <code>{html.escape(str(path))}</code> "
+                               f"<a href='{url}' download='{html.escape(path.name)}'>下载 / download</a> · "
+                               "也可在左侧文件浏览器的 exports/ 中打开 / or open it in exports/ in the file browser<br>"
+                               f"<img src='{url}' alt='{html.escape(path.name)}' style='max-width:160px;border:1px solid #ddd'></div>")
+        self.say(f"已导出图片 / PNG saved: {path}（{len(png):,} 字节 bytes）")
+
     # -- profile ----------------------------------------------------------------------------
     @guarded
     def _maybe_profile(self) -> None:
@@ -347,3 +385,4 @@ class WorkbenchView(_Panel):
         prov = self.lead_claims.groupby("provider")["fund_amount"].sum().idxmax()
         self.profile.value = shaping.profile_html(self.wb.provider_profile(prov),
                                                   title=f"{labels.entity_label(prov, self.wb.names)} — 与同类比较 / against peers")
+        self.compare.set_provider(prov)

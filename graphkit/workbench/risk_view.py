@@ -2,7 +2,8 @@
 
 :func:`explanation_html` shapes :func:`graphkit.risk.explain_provider`'s dict into HTML (pure,
 tested without a browser); :class:`ProviderRisk` is the widget: a provider picker over the
-ranking and the explanation below it.
+ranking, the explanation below it and a side-by-side comparison with a second provider
+(:class:`~graphkit.workbench.compare_view.ProviderCompare`).
 
 Examples
 --------
@@ -27,8 +28,9 @@ require_extra("lab", "ipywidgets", part="graphkit.workbench risk view (调查工
 
 import ipywidgets as W  # noqa: E402
 
-from ..risk import explain_provider, provider_risk
+from ..risk import explain_provider
 from ..risk.explain import PART_NAMES
+from .compare_view import ProviderCompare
 from .data import Workbench
 from .widgets import _h, _Panel, _set_options, guarded
 
@@ -72,21 +74,23 @@ def explanation_html(d: dict[str, Any]) -> str:
 
 
 class ProviderRisk(_Panel):
-    """Pick a provider from the risk ranking and see why it ranks there."""
+    """Pick a provider from the risk ranking and see why it ranks there; compare it with another."""
 
     def __init__(self, wb: Workbench, *, top: int = 200) -> None:
         super().__init__(wb)
-        self._res = provider_risk(wb.store, wb.report.findings)
+        self._res = wb.risk
         sc = self._res.scores
         self.kind = W.Dropdown(description="类型 / type", options=[("全部 / all", ""), ("机构 / institution", "institution"),
                                                                 ("药店 / pharmacy", "pharmacy"), ("医师 / doctor", "doctor")])
         self.pick = W.Dropdown(description="机构 / provider", layout=W.Layout(width="70%"))
         self.view = W.HTML()
+        self.compare = ProviderCompare(wb)
         self.top = top
         self.kind.observe(lambda _: self._options(), names="value")
         self.pick.observe(lambda _: self.show(), names="value")
         self._options()
-        self.children = [_h("机构风险排名 / provider risk"), W.HBox([self.kind, self.pick]), self.view, self.status, self.output]
+        self.children = [_h("机构风险排名 / provider risk"), W.HBox([self.kind, self.pick]), self.view,
+                         _h("对比另一机构 / compare with another provider", 4), self.compare, self.status, self.output]
         self.say(f"{len(sc):,} 个机构/医师已评分 / providers scored")
 
     @guarded
@@ -108,3 +112,4 @@ class ProviderRisk(_Panel):
         etype, eid = self.pick.value
         d = explain_provider(self._res, eid, entity_type=etype, findings=self.wb.report.findings)
         self.view.value = explanation_html(d)
+        self.compare.set_provider(f"{etype}:{eid}")

@@ -34,7 +34,7 @@ import shutil
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["default_workdir", "prepare_workdir", "lab_config_env", "DISABLED_PLUGINS", "MANIFEST"]
+__all__ = ["default_workdir", "exports_dir", "prepare_workdir", "lab_config_env", "DISABLED_PLUGINS", "MANIFEST"]
 
 #: JupyterLab plugins switched off in the workbench: the news prompt and update check
 DISABLED_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
@@ -58,6 +58,25 @@ def default_workdir(environ: Mapping[str, str] | None = None) -> Path:
         return Path(env["GRAPHKIT_LAB_DIR"]).expanduser()
     base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
     return base / "graphkit" / "lab"
+
+
+def exports_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the workbench saves what the investigator exports (pictures of the graph):
+    ``$GRAPHKIT_EXPORTS``, else ``exports/`` in the served copy of the notebooks
+    (``<working folder>/notebooks/exports``), so JupyterLab's file browser lists and opens
+    them. Never the shipped (git-tracked) ``notebooks/``. Created by the caller.
+
+    Examples
+    --------
+    >>> exports_dir({"GRAPHKIT_LAB_DIR": "/w"}).as_posix()
+    '/w/notebooks/exports'
+    >>> exports_dir({"GRAPHKIT_EXPORTS": "/e", "GRAPHKIT_LAB_DIR": "/w"}).as_posix()
+    '/e'
+    """
+    env = os.environ if environ is None else environ
+    if env.get("GRAPHKIT_EXPORTS"):
+        return Path(env["GRAPHKIT_EXPORTS"]).expanduser()
+    return default_workdir(env) / "notebooks" / "exports"
 
 
 def _sha(path: Path) -> str:
