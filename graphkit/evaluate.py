@@ -10,8 +10,8 @@ than the ones planted, and its identifier keys are pseudonymised tokens).
 * recall per kind: share of instances matched by some finding;
 * precision at k per kind (k = number of instances): share of the top-k findings of that
   kind that match an instance, or that rest on planted fraud of the kind's pattern recorded under
-  another heading (:data:`PLANTED_AS`: an over-biller's re-admissions are split stays; a duplicate
-  bill is the rule pack's 重复计费), counted in ``correct_on_planted_elsewhere``;
+  another heading (:data:`PLANTED_AS`: an over-biller's admissions and re-admissions are split
+  stays; a duplicate bill is the rule pack's 重复计费), counted in ``correct_on_planted_elsewhere``;
 * legit groups in top k: unmatched top-k findings whose claims lie mostly (≥ half) inside a
   planted *hard negative* (registered family sharing, dialysis cohort, …), by its kind;
 * providers: ROC-AUC and average precision of ``scores.csv`` against the providers named
@@ -94,11 +94,11 @@ PROVIDER_KINDS = ("indicator_outlier",)
 
 #: planted fraud recorded under another heading that *is* a kind's pattern: a finding of the kind
 #: resting (≥ half its claims) on those claims is a correct lead for precision (never an instance for
-#: recall). ``("provider_fraud", mode)``: an over-biller's claims of that mode (its re-admissions are
-#: 分解住院); ``("instance", kind)``: the claims of planted instances of another kind (a duplicate bill
-#: is the rule pack's 重复计费)
+#: recall). ``("provider_fraud", mode)``: an over-biller's claims of that mode (its unneeded
+#: admissions and the re-admissions after them are 分解住院 chains); ``("instance", kind)``: the claims
+#: of planted instances of another kind (a duplicate bill is the rule pack's 重复计费)
 PLANTED_AS: dict[str, tuple[tuple[str, str], ...]] = {
-    "split_stay": (("provider_fraud", "readmissions"),),
+    "split_stay": (("provider_fraud", "readmissions"), ("provider_fraud", "unneeded_admissions")),
     "rule_violation": (("instance", "duplicate_claim"),),
 }
 
