@@ -253,8 +253,8 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
     precision = claims_time_precision(store)
     adm = store.projection("inpatient_admissions")
     stays, touching = overlapping_stays(adm, min_overlap_days=min_overlap_days)
-    newborn = stays[stays["perinatal"].astype(bool)] if len(stays) else stays
-    stays = stays[~stays["perinatal"].astype(bool)].drop(columns="perinatal") if len(stays) else stays.drop(columns="perinatal")
+    peri = stays.pop("perinatal").astype(bool).to_numpy()
+    newborn, stays = stays[peri], stays[~peri]
     compared = precision != "day"
     window_s = max(int(window_minutes) * 60, 3600 if precision == "hour" else 0)
     claims = store.projection("identical_claims")
@@ -290,8 +290,8 @@ def duplicate_claims(store: Store, *, min_overlap_days: int = 1, window_minutes:
                      "数据无冲正/退费标记，需核对结算系统的冲正记录 / the bundle carries no reversal flag: check the "
                      "settlement system's reversal records before treating a pair as paid twice"),
     ]
-    times = pd.concat([adm[["claim_id", "start_time"]], claims[["claim_id", "start_time"]]], ignore_index=True)
-    times = times.drop_duplicates("claim_id").set_index(times.drop_duplicates("claim_id")["claim_id"].astype(str))["start_time"]
+    seen_times = pd.concat([adm[["claim_id", "start_time"]], claims[["claim_id", "start_time"]]]).drop_duplicates("claim_id")
+    times = pd.Series(seen_times["start_time"].to_numpy(), index=seen_times["claim_id"].astype(str).to_numpy())
     findings: list[Finding] = []
     for key, rows in pairs.groupby("key", sort=True):
         ds, dc = int(prov.at[key, "ds"]), int(prov.at[key, "dc"])
@@ -362,7 +362,7 @@ def _finding(key: str, rows: pd.DataFrame, times: pd.Series, newborn: pd.DataFra
                                    "结算时间只有日期，未比较同日相同结算 / times are dates only: identical claims on one day "
                                    "were not compared"))
     people = list(dict.fromkeys(rows["patient_id"].astype(str)))
-    docs = [d for d in dict.fromkeys(rows["doctor_id"].dropna().astype(str))]
+    docs = list(dict.fromkeys(rows["doctor_id"].dropna().astype(str)))
     entities = [Entity(ptype, pid, "venue"), *(Entity("patient", p, "patient") for p in people[:MAX_PAIRS]),
                 *(Entity("doctor", d, "treating") for d in docs[:20])]
     both = pd.concat([rows["claim_id"], rows["duplicate_of"]]).astype(str).unique()
