@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
+from graphkit.risk.explain import explain_provider
 from graphkit.workbench.data import Workbench
-from graphkit.workbench.search import compare_providers, find_entities, search
+from graphkit.workbench.search import find_entities, search
 from graphkit.workbench.testing import make_demo
 
 
@@ -54,16 +57,6 @@ def test_search_a_claim_id_and_a_name(wb):
     assert search(wb, "NO-SUCH-ID-123").matches == []
 
 
-def test_compare_two_providers_side_by_side(wb):
-    a, b = wb.providers["provider"].iloc[0], wb.providers["provider"].iloc[1]
-    c = compare_providers(wb, a, b.split(":", 1)[1])
-    assert (c.attrs["a"], c.attrs["b"]) == (a, b)
-    pa, pb = wb.provider_profile(a), wb.provider_profile(b)
-    assert c["value_a"].tolist() == pa["value"].tolist() and c["value_b"].tolist() == pb["value"].tolist()
-    with pytest.raises(ValueError, match="no provider"):
-        compare_providers(wb, a, "nobody-xyz")
-
-
 def test_search_widget(wb):
     from graphkit.workbench.search_view import SearchPanel
 
@@ -79,6 +72,14 @@ def test_search_widget(wb):
     assert opened == [f.id] and wb.current_lead == f.id
     s.query.value = "NO-SUCH-ID-123"
     assert len(s.errors) == 1 and "没有找到" in s.status.value and "Traceback" not in s.output.outputs[-1]["text"]
-    s.cmp_a.value, s.cmp_b.value = wb.providers["provider"].iloc[0], wb.providers["provider"].iloc[1]
+    a, b = wb.providers["provider"].iloc[0], wb.providers["provider"].iloc[1]
+    s.cmp_a.value, s.cmp_b.value = a, b.split(":", 1)[1]  # a node id and a bare id
     s.cmp_button.click()
-    assert "gk-compare" in s.comparison.value and len(s.errors) == 1
+    assert len(s.errors) == 1 and "gk-risk-compare-table" in s.comparison.value
+    # the one comparison of the workbench: the risk explanations of both sides, side by side
+    cmp = s.compare()
+    ea = explain_provider(wb.risk, a.split(":", 1)[1], entity_type=a.split(":", 1)[0])
+    assert cmp.loc["score", "a"] == pytest.approx(ea["score"]) and cmp.loc["rank", "a"] == ea["rank"]
+    assert html.escape(str(ea["name"])) in s.comparison.value
+    s.compare(a, "nobody-xyz")
+    assert len(s.errors) == 2 and "no provider matches nobody-xyz" in s.status.value

@@ -62,11 +62,16 @@ def find_provider(scores: pd.DataFrame, text: str, entity_type: str = "") -> tup
     ...                    "name": ["第一医院", "大药房"], "rank": [1, 2]})
     >>> find_provider(sc, "H1"), find_provider(sc, "大药房"), find_provider(sc, "Y1 大药房 [#2]")
     (('institution', 'H1'), ('pharmacy', 'Y1'), ('pharmacy', 'Y1'))
+    >>> find_provider(sc, "pharmacy:Y1")
+    ('pharmacy', 'Y1')
     >>> find_provider(sc, "H9")
     Traceback (most recent call last):
     ValueError: 没有找到机构/医师 H9，请检查编号或名称 / no provider matches H9: check the id or name
     """
     q = str(text or "").strip()
+    head, sep, rest = q.partition(":")
+    if sep and head in TYPE_NAMES and head != "terminal" and rest.strip():  # a node id: institution:H1
+        entity_type, q = head, rest.strip()
     if not q:
         raise ValueError("请输入要对比的机构编号或名称 / type the id or name of the provider to compare")
     sc = scores[scores["entity_type"] == entity_type] if entity_type else scores

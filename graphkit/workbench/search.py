@@ -1,6 +1,6 @@
 """Search anyone: a patient, card, doctor, institution, pharmacy, terminal or claim id (or a
 provider's / doctor's name, and a person's name where the data is not pseudonymised) → its
-leads, its neighbourhood and its claims; and two providers side by side.
+leads, its neighbourhood and its claims (two providers side by side: :func:`graphkit.risk.explain.compare_providers`).
 
 Ids are found in the in-memory claims index (one hash lookup per id column, no scan), so a
 search costs the same on a 10M-claim store; names are matched as a case-insensitive
@@ -26,7 +26,7 @@ from ..findings import ENTITY_TYPES
 from . import shaping
 from .labels import entity_label
 
-__all__ = ["parse_query", "find_entities", "lead_index", "search", "SearchResult", "compare_providers", "ID_COLUMNS"]
+__all__ = ["parse_query", "find_entities", "lead_index", "search", "SearchResult", "ID_COLUMNS"]
 
 #: entity type → claims column holding its id
 ID_COLUMNS = {"patient": "patient_id", "card": "card_id", "doctor": "doctor_id", "institution": "institution_id",
@@ -185,27 +185,3 @@ def search(wb: Any, query: str, *, pick: int = 0, limit: int = 200) -> SearchRes
         g.nodes[m["node"]]["role"] = "searched"
     res.graph = g
     return res
-
-
-def compare_providers(wb: Any, a: str, b: str) -> pd.DataFrame:
-    """Two providers side by side: each metric's value and percentile among its peers.
-
-    ``a`` and ``b`` are ``"institution:H1"`` / ``"pharmacy:Y1"`` (or a bare id or name, found
-    with :func:`find_entities`).
-    """
-    def resolve(x: str) -> str:
-        if ":" in x and x.split(":", 1)[0] in ("institution", "pharmacy"):
-            return x
-        hits = [h for h in find_entities(wb, x) if h["type"] in ("institution", "pharmacy")]
-        if not hits:
-            raise ValueError(f"没有该机构 / no provider {x!r}")
-        return hits[0]["node"]
-
-    pa, pb = resolve(a), resolve(b)
-    A, B = wb.provider_profile(pa), wb.provider_profile(pb)
-    if A.empty or B.empty:
-        raise ValueError(f"没有该机构的结算 / no claims for {pa if A.empty else pb}")
-    m = A[["metric", "zh", "en", "value", "percentile", "peer_median"]].merge(
-        B[["metric", "value", "percentile", "peer_median"]], on="metric", suffixes=("_a", "_b"))
-    m.attrs.update(a=pa, b=pb)
-    return m

@@ -18,39 +18,12 @@ import pandas as pd
 from . import labels, shaping
 from .data import Workbench
 from .render import graph_html, graph_iframe
-from .search import SearchResult, compare_providers, search
+from ..risk.explain import compare_providers
+from .compare_view import comparison_html, find_provider
+from .search import SearchResult, search
 from .widgets import _WIDE, _h, _Panel, _set_options, guarded
 
-__all__ = ["SearchPanel", "compare_html"]
-
-
-def compare_html(cmp: pd.DataFrame, names: dict[str, str] | None = None) -> str:
-    """Two providers' metrics side by side (value and peer percentile; red at or above the 90th).
-
-    Examples
-    --------
-    >>> c = pd.DataFrame([{"metric": "night_share", "zh": "夜间结算占比", "en": "night share", "value_a": 0.5,
-    ...     "percentile_a": 0.95, "peer_median_a": 0.1, "value_b": 0.1, "percentile_b": 0.4, "peer_median_b": 0.1}])
-    >>> c.attrs.update(a="pharmacy:Y1", b="pharmacy:Y2")
-    >>> h = compare_html(c); "50.0%" in h and "gk-compare" in h
-    True
-    """
-    a, b = cmp.attrs.get("a", "A"), cmp.attrs.get("b", "B")
-
-    def cell(v: float, p: float, share: bool) -> str:
-        val = labels._fmt(v, share)
-        pct = "" if pd.isna(p) else f"{100 * p:.0f}%"
-        color = "#c00" if not pd.isna(p) and p >= 0.9 else "#333"
-        return f"<td style='text-align:right;color:{color}'>{html.escape(val)}<br><small>{pct}</small></td>"
-
-    rows = "".join(
-        f"<tr><td>{html.escape(r.zh)}<br><small style='color:#777'>{html.escape(r.en)}</small></td>"
-        f"{cell(r.value_a, r.percentile_a, r.metric.endswith('share'))}{cell(r.value_b, r.percentile_b, r.metric.endswith('share'))}</tr>"
-        for r in cmp.itertuples(index=False))
-    return (f"<div class='gk-compare'><table class='gk-table'><thead><tr><th>指标 metric</th>"
-            f"<th>{html.escape(labels.entity_label(a, names))}</th><th>{html.escape(labels.entity_label(b, names))}</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table><div style='color:#666'>小字为同类百分位，红色≥P90 / small: percentile "
-            f"among peers; red at or above the 90th</div></div>")
+__all__ = ["SearchPanel"]
 
 
 class SearchPanel(_Panel):
@@ -170,7 +143,11 @@ class SearchPanel(_Panel):
         b = (b or self.cmp_b.value).strip()
         if not a or not b:
             raise ValueError("请输入两家机构 / enter two providers")
-        cmp = compare_providers(self.wb, a, b)
-        self.comparison.value = compare_html(cmp, self.wb.names)
-        self.say(f"已比较 / compared {cmp.attrs['a']} · {cmp.attrs['b']}")
+        scores = self.wb.risk.scores
+        (ta, ia), (tb, ib) = find_provider(scores, a), find_provider(scores, b)
+        cmp = compare_providers(self.wb.risk, ia, ib, a_type=ta, b_type=tb, findings=self.wb.report.findings,
+                                regions=self.wb.region_names)
+        self.comparison.value = comparison_html(cmp)
+        la, lb = cmp.attrs["labels"]
+        self.say(f"已比较 / compared {la} · {lb}")
         return cmp
