@@ -25,27 +25,28 @@ import pandas as pd
 
 from .errors import GraphkitError
 
-__all__ = ["Pseudonymiser", "DEMO_KEY", "MIN_KEY_BITS", "check_key_strength", "resolve_key", "demo_key_allowed"]
+__all__ = ["Pseudonymiser", "DEMO_KEY", "MIN_KEY_BITS", "check_key_strength", "resolve_key", "demo_key_allowed", "demo_key_refusal"]
 
 DEMO_KEY = b"graphkit-demo-key-not-for-real-data"
 
 
 def demo_key_allowed(bundle: str | Path | None) -> bool:
-    """The built-in demo key may pseudonymise only a generated demo bundle (it carries graphkit's
-    ``truth.json``), or anything when ``GRAPHKIT_ALLOW_DEMO_KEY=1`` (tests, benchmarks)."""
-    if os.environ.get("GRAPHKIT_ALLOW_DEMO_KEY", "").lower() in ("1", "true", "yes"):
-        return True
-    if bundle is None:
-        return False
-    truth = Path(bundle) / "truth.json"
-    if not truth.is_file():
-        return False
-    try:
-        import json
+    """The built-in demo key may pseudonymise only a generated demo bundle whose table files are
+    the bytes the generator sealed in its ``truth.json`` (:mod:`graphkit.demo.seal`: a copied
+    ``truth.json`` next to other tables is not enough), or anything when
+    ``GRAPHKIT_ALLOW_DEMO_KEY=1`` (tests, benchmarks)."""
+    return demo_key_refusal(bundle) is None
 
-        return json.loads(truth.read_text("utf-8")).get("schema") == "graphkit.truth/v1"
-    except (OSError, ValueError):
-        return False
+
+def demo_key_refusal(bundle: str | Path | None) -> str | None:
+    """Why the demo key may not serve ``bundle`` (``None``: it may), for the error message."""
+    if os.environ.get("GRAPHKIT_ALLOW_DEMO_KEY", "").lower() in ("1", "true", "yes"):
+        return None
+    if bundle is None:
+        return "no bundle folder"
+    from .demo.seal import seal_problem
+
+    return seal_problem(bundle)
 
 
 #: the least key material accepted from the environment or a key file, in bits

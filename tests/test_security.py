@@ -40,6 +40,52 @@ def test_demo_key_refused_outside_the_demo(tmp_path, monkeypatch):
     assert load_bundle(tmp_path / "demo", tmp_path / "demo-store").rows["patients"] == 1000
 
 
+def test_demo_key_needs_the_generators_seal_not_a_marker(tmp_path, monkeypatch):
+    """A truth.json copied next to real tables, or a demo bundle with one table edited or added,
+    does not unlock the public demo key; quirks applied by the generator's own writer keep the seal."""
+    import shutil
+
+    from graphkit.demo import generate_city
+    from graphkit.demo.quirks import apply_quirks
+
+    for v in ("GRAPHKIT_ALLOW_DEMO_KEY", "GRAPHKIT_PSEUDO_KEY", "GRAPHKIT_PSEUDO_KEY_FILE"):
+        monkeypatch.delenv(v, raising=False)
+    demo = tmp_path / "demo"
+    generate_city(demo, patients=1000, seed=2, months=2)
+    # 1. the old attack: graphkit's truth.json copied next to a real bundle
+    real = write_bundle(tmp_path / "real", tiny_tables())
+    shutil.copy(demo / "truth.json", real / "truth.json")
+    with pytest.raises(GraphkitError, match="demo key does not serve this bundle") as e:
+        load_bundle(real, tmp_path / "s1")
+    assert "not written by the generator" in str(e.value) or "missing" in str(e.value)
+    assert not (tmp_path / "s1").exists()
+    # 2. the demo's own tables with one value changed
+    edited = tmp_path / "edited"
+    shutil.copytree(demo, edited)
+    pats = pd.read_parquet(edited / "patients.parquet")
+    pats.loc[0, "name"] = "王某某"
+    pats.to_parquet(edited / "patients.parquet", index=False)
+    with pytest.raises(GraphkitError, match="patients.parquet: 内容与生成时不同"):
+        load_bundle(edited, tmp_path / "s2")
+    # 3. a table the generator did not write
+    extra = tmp_path / "extra"
+    shutil.copytree(demo, extra)
+    (extra / "referrals.parquet").rename(extra / "referrals.csv")
+    with pytest.raises(GraphkitError, match="demo key does not serve"):
+        load_bundle(extra, tmp_path / "s3")
+    # a truth.json without any seal (a bundle from before the seal, or hand-made) is refused too
+    unsealed = tmp_path / "unsealed"
+    shutil.copytree(demo, unsealed)
+    t = json.loads((unsealed / "truth.json").read_text("utf-8"))
+    del t["seal"]
+    (unsealed / "truth.json").write_text(json.dumps(t), encoding="utf-8")
+    with pytest.raises(GraphkitError, match="no seal of the generator"):
+        load_bundle(unsealed, tmp_path / "s4")
+    # the generator's quirk writer re-seals what it rewrites
+    apply_quirks(demo, ["dates_only", "ids_numeric"])
+    assert load_bundle(demo, tmp_path / "s5").rows["patients"] == 1000
+
+
 def _clear_values(bundle: Path) -> dict[str, set[str]]:
     pats = pd.read_parquet(bundle / "patients.parquet")
     docs = pd.read_parquet(bundle / "doctors.parquet")

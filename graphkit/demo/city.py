@@ -201,6 +201,10 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
 
         rows = apply_quirks(out, quirks)["rows"]
         truth = json.loads((out / "truth.json").read_text("utf-8"))
+    else:
+        from .seal import seal_bundle
+
+        seal_bundle(out)  # the public demo key serves these very bytes only (graphkit.pseudo.demo_key_allowed)
     counts: dict[str, int] = {k: 0 for k in KINDS}
     for inst in instances:
         counts[inst.kind] += 1

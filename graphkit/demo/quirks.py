@@ -188,6 +188,9 @@ def write_bundle(b: Bundle, folder: str | Path) -> dict[str, int]:
         b.truth.setdefault("variant", {}).setdefault("quirks_applied", [])
         b.truth["variant"]["quirks_applied"] += [q for q in b.applied if q not in b.truth["variant"]["quirks_applied"]]
         (folder / "truth.json").write_text(json.dumps(b.truth, ensure_ascii=False, indent=1), encoding="utf-8")
+        from .seal import seal_bundle
+
+        seal_bundle(folder)  # the tables changed: the generator's seal follows them
     return rows
 
 

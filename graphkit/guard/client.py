@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import GraphkitError
 from ..identity import display_name, os_account
-from ..pseudo import Pseudonymiser, demo_key_allowed, resolve_key
+from ..pseudo import Pseudonymiser, demo_key_refusal, resolve_key
 from ..roles import PermissionDenied
 from .protocol import PeerCredentials, peer_credentials, recv_message, send_message
 
@@ -175,5 +175,10 @@ def pseudonymiser_for(bundle: str | Path | None, key: bytes | str | None = None,
     if key is None and not (os.environ.get("GRAPHKIT_PSEUDO_KEY") or os.environ.get("GRAPHKIT_PSEUDO_KEY_FILE")):
         if guard_socket() is not None:
             return GuardPseudonymiser(GuardClient(), bundle=bundle or "", store=store)
-    allow = demo_key_allowed(bundle) if allow_demo_key is None else allow_demo_key
-    return Pseudonymiser(resolve_key(key, allow_demo=allow))
+    why = demo_key_refusal(bundle) if allow_demo_key is None else (None if allow_demo_key else "not allowed by the caller")
+    try:
+        return Pseudonymiser(resolve_key(key, allow_demo=why is None))
+    except GraphkitError as e:
+        if why is None or key is not None:
+            raise
+        raise GraphkitError(f"{e} (示范密钥不适用于此数据包 / the demo key does not serve this bundle: {why})") from None
