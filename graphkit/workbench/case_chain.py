@@ -31,7 +31,7 @@ from typing import Any
 
 from ..audit import canonical
 
-__all__ = ["row_digest", "state_digest", "verify_cases", "ACTION"]
+__all__ = ["row_digest", "state_digest", "verify_cases", "recorders", "ACTION"]
 
 ACTION = "case_change"
 _AUDIT_COLS = "id, case_id, at, actor, action, field, old, new"
@@ -60,6 +60,7 @@ def verify_cases(db: sqlite3.Connection, db_id: str, records: list[dict[str, Any
     (``records``: audit-log entries, oldest first); empty when everything matches."""
     want_rows: dict[int, tuple[int, str]] = {}
     last_state: dict[int, str] = {}
+    by = recorders(records, db_id)
     for e in records:
         d = e["details"]
         if d.get("cases_db") != db_id:
@@ -79,6 +80,10 @@ def verify_cases(db: sqlite3.Connection, db_id: str, records: list[dict[str, Any
             problems.append(f"case #{cid}: audit row {rid} recorded in the audit log is gone from the case database")
         elif row_digest(have[rid]) != digest:
             problems.append(f"case #{cid}: audit row {rid} was edited after it was recorded")
+        elif (named := _named_account(str(have[rid][3]))) is not None and named != by.get(rid):
+            # the row speaks for an account (``account (display: name)``) other than the one that
+            # recorded it: a change recorded by hand (e.g. through the guard's socket) under another's name
+            problems.append(f"case #{cid}: audit row {rid} names account {named} but was recorded by account {by.get(rid)}")
     for rid, row in sorted(have.items()):
         if rid not in want_rows:
             problems.append(f"case #{row[1]}: audit row {rid} ({row[4]} by {row[3]}) is not in the audit log (inserted by hand)")
@@ -89,6 +94,28 @@ def verify_cases(db: sqlite3.Connection, db_id: str, records: list[dict[str, Any
             what = "deleted" if cid not in cases else "differs from the last change recorded in the audit log"
             problems.append(f"case #{cid}: its state {what} (edited outside graphkit)")
     return problems
+
+
+def recorders(records: list[dict[str, Any]], db_id: str) -> dict[int, str]:
+    """Audit row id → the account that recorded it in the chain (the guard's caller, by its kernel
+    credentials, where a guard keeps the log): who really acted, whatever the row's ``actor`` says.
+
+    >>> recorders([{"actor": "ana", "details": {"cases_db": "d1", "rows": [[3, "x"], [4, "y"]]}}], "d1")
+    {3: 'ana', 4: 'ana'}
+    """
+    out: dict[int, str] = {}
+    for e in records:
+        d = e.get("details") or {}
+        if d.get("cases_db") == db_id:
+            for rid, _digest in d.get("rows", []):
+                out[int(rid)] = str(e.get("actor") or "")
+    return out
+
+
+def _named_account(actor: str) -> str | None:
+    """The account an actor label names (``ana (display: 张伟)`` → ``ana``); None for a bare name."""
+    head, sep, _ = actor.partition(" (display: ")
+    return head if sep and actor.endswith(")") else None
 
 
 def change_details(db: sqlite3.Connection, db_id: str, case_id: int, row_ids: list[int]) -> dict[str, Any]:

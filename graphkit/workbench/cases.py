@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..audit import AuditLog
 from ..errors import GraphkitError
-from .case_chain import ACTION, change_details, verify_cases
+from .case_chain import ACTION, change_details, recorders, verify_cases
 from ..findings import ENTITY_TYPES, KINDS, Entity, Finding
 
 if TYPE_CHECKING:  # annotation only
@@ -244,6 +244,10 @@ class CaseStore:
         records = self.audit_log.find(ACTION, cases_db=self.db_id)
         with self._read() as db:
             return verify_cases(db, self.db_id, records, case_id)
+
+    def recorded_by(self) -> dict[int, str]:
+        """Audit row id → the account that recorded it in the (verified) audit log."""
+        return recorders(self.audit_log.find(ACTION, cases_db=self.db_id), self.db_id)
 
     @staticmethod
     def _check_actor(actor: str) -> str:
@@ -538,8 +542,8 @@ def case_dossier_spec(case: Case, audit: pd.DataFrame | None = None) -> dict[str
     c_ents = {(e.type, e.id) for e in case.entities}
     trail = []
     if audit is not None and len(audit):
-        trail = [{k: ("" if pd.isna(v) else v) for k, v in r.items()}
-                 for r in audit[["at", "actor", "action", "field", "old", "new"]].to_dict("records")]
+        cols = ["at", "actor"] + (["account"] if "account" in audit else []) + ["action", "field", "old", "new"]
+        trail = [{k: ("" if pd.isna(v) else v) for k, v in r.items()} for r in audit[cols].to_dict("records")]
     return {
         "id": f"CASE-{case.id:06d}", "title": case.title, "status": case.status, "assignee": case.assignee,
         "notes": case.notes, "created_at": case.created_at, "created_by": case.created_by,
@@ -573,6 +577,8 @@ def export_case(cases: CaseStore, case_id: int, store: Store, out_dir: str | Pat
         raise CaseError(f"case #{case.id} holds no findings; add at least one before exporting")
     folder = Path(out_dir) / f"case-{case.id:06d}"
     audit = cases.audit(case.id)
+    if hasattr(cases, "recorded_by"):  # who recorded each row in the audit chain: the account, not a typed name
+        audit.insert(audit.columns.get_loc("actor") + 1, "account", audit["id"].map(cases.recorded_by()).fillna(""))
     params = {k: v for k, v in (parameters or {}).items() if k in {f.kind for f in case.findings}}
     m = write_dossier(store, case.findings, folder, case=case_dossier_spec(case, audit), parameters=params,
                       pdf=pdf, actor=actor, profile=profile, clear_source=clear_source,

@@ -324,3 +324,45 @@ def test_untouched_case_exports_and_is_in_the_chain(cases, guard, store, tmp_pat
     assert cases.verify() == [] and reader(guard).verify().ok
     r = cli("audit", "verify", "--cases", str(cases.path))
     assert r.returncode == 0 and "every case change is in the audit log" in r.stdout
+
+
+def test_change_recorded_by_hand_under_anothers_name(cases, guard, store, tmp_path):
+    """The attack left after the chain: edit the SQLite file, then record the change yourself (a raw
+    request to the guard's socket records it under *your* account). A row that names another
+    account is reported; one with a bare name exports with the account that really recorded it."""
+    from graphkit.workbench.case_chain import change_details
+
+    def forge(actor: str, status: str) -> None:
+        db = sqlite3.connect(cases.path)
+        cur = db.execute("INSERT INTO audit(case_id, at, actor, action, field, old, new) VALUES "
+                         "(1, '2024-01-01T00:00:00', ?, 'update', 'status', 'confirmed', ?)", (actor, status))
+        db.execute("UPDATE cases SET status=? WHERE id=1", (status,))
+        db.commit()
+        # what the guard appends for the caller: the caller's own account is the entry's actor
+        guard["log"].append("case_change", actor="ana", **change_details(db, cases.db_id, 1, [int(cur.lastrowid)]))
+        db.close()
+
+    forge("li (display: 李科长)", "dismissed")
+    problems = CaseStore(cases.path, audit=reader(guard)).verify()
+    assert problems == [f"case #1: audit row 6 names account li but was recorded by account ana"], problems
+    with pytest.raises(CaseError, match="changed outside graphkit"):
+        export_case(cases, 1, store, tmp_path / "out", actor="li")
+
+
+def test_exported_trail_names_the_recording_account(cases, guard, store, tmp_path):
+    from graphkit.workbench.case_chain import change_details
+
+    db = sqlite3.connect(cases.path)
+    cur = db.execute("INSERT INTO audit(case_id, at, actor, action, field, old, new) VALUES "
+                     "(1, '2024-01-01T00:00:00', 'li', 'update', 'status', 'confirmed', 'dismissed')")
+    db.execute("UPDATE cases SET status='dismissed' WHERE id=1")
+    db.commit()
+    guard["log"].append("case_change", actor="ana", **change_details(db, cases.db_id, 1, [int(cur.lastrowid)]))
+    db.close()
+    assert CaseStore(cases.path, audit=reader(guard)).verify() == []  # a bare name is a display name
+    out = export_case(cases, 1, store, tmp_path / "out", actor="li")
+    trail = json.loads(out["json"].read_text("utf-8"))["audit_trail"]
+    row = next(r for r in trail if r["new"] == "dismissed")
+    assert (row["actor"], row["account"]) == ("li", "ana")  # who typed what, and who really recorded it
+    assert {r["account"] for r in trail if r is not row} <= {"wang", "li"}
+    assert "ana" in out["html"].read_text("utf-8")
