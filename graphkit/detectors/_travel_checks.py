@@ -26,8 +26,10 @@ Null, calibrated on the bundle at hand (no constant fitted to any city):
   window share their diagnosis (Laplace-smoothed);
 * per pair ``log10 LR = log10(r / (f(c) · p_order))``, summed over the pairs that qualify.
 
-Outcome: ``explains`` (×0.1) when every pair qualifies, every pharmacy is at home and the
-summed evidence reaches 2 decades (Jeffreys' "decisive"); ``partial`` (×(1 − q/2), ``q`` the
+Outcome: ``explains`` when every pair qualifies, every pharmacy is at home and the summed
+evidence reaches 2 decades (Jeffreys' "decisive"), with the factor ``1 / (1 + LR)``: the chance
+that the pair is a clone rather than a consultation at even prior odds between the two (both
+explain the distance; the data's LR decides between them, so a decisive match leaves little); ``partial`` (×(1 − q/2), ``q`` the
 share of pairs qualifying) from 1 decade; else ``ruled_out``. ``not_testable`` without
 diagnoses on claims or with too few ordinary consultation → fill pairs to calibrate ``r``.
 """
@@ -223,7 +225,8 @@ def flow_check(rows: pd.DataFrame, ctx: FlowContext | None, tolerance_min: float
             f"with the pharmacy at the patient's home side; log10 LR {llr:.2f} (same-diagnosis rate of this data's "
             f"ordinary visit → pharmacy pairs {ctx.rate:.2f} over {ctx.n_ref}, against each code's chance share)")
     if qual == n and llr >= 2.0 and home_unknown == 0:
-        return benign_check(FLOW, FLOW_ZH, "explains", base + ": a remote consultation filled near home", 0.1)
+        return benign_check(FLOW, FLOW_ZH, "explains", base + ": a remote consultation filled near home",
+                            round(1.0 / (1.0 + 10.0 ** llr), 6))
     if qual and llr >= 1.0:
         return benign_check(FLOW, FLOW_ZH, "partial", base, round(1.0 - 0.5 * q, 4))
     return benign_check(FLOW, FLOW_ZH, "ruled_out", base)
