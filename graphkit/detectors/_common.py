@@ -11,6 +11,7 @@ import pandas as pd
 from ..findings import Entity, Finding
 
 if TYPE_CHECKING:  # annotation only
+    from ..params import Param
     from graphkit.store.base import Store
 
 
@@ -185,3 +186,15 @@ def tiered_score(log10_p: float, n_tests: int, *, floor: float = 0.05) -> float:
         return floor + (1.0 - floor) * float(surprise_score(s))
     bar = max(float(np.log10(max(int(n_tests), 1))), 1e-9)
     return floor * min(max(-float(log10_p), 0.0) / bar, 1.0)
+
+
+def report_p_param(what: str) -> Param:
+    """The ``report_p`` parameter of detectors that list leads below the multiple-testing bar.
+
+    >>> report_p_param("stays").doc
+    'stays below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small'
+    """
+    from ..params import Param
+
+    return Param("report_p", 0.05, "float", low=0.0, high=1.0,
+                 doc=f"{what} below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small")

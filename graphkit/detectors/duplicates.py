@@ -48,7 +48,7 @@ from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import projection, provider_key
 from . import register
-from ._common import benign_check, claims_time_precision, span, surprise, tiered_score, yuan
+from ._common import benign_check, claims_time_precision, report_p_param, span, surprise, tiered_score, yuan
 from ._nulls import poisson_log10_sf
 
 if TYPE_CHECKING:  # annotation only
@@ -232,8 +232,7 @@ def double_settlements(claims: pd.DataFrame, *, window_s: int) -> tuple[pd.DataF
               doc="whole calendar days two stays of one person at one institution must share"),
         Param("window_minutes", 10, "int", low=0, high=240,
               doc="identical claims of one person at one provider settled this close are one service billed twice"),
-        Param("report_p", 0.05, "float", low=0.0, high=1.0,
-              doc="providers below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
+        report_p_param("providers"),
     ],
     needs=("time:day",),
     prefers={"time:minute": "times only to the hour: identical claims count within the same hour; dates only: identical "

@@ -49,7 +49,7 @@ import pandas as pd
 from ..findings import Entity, Finding
 from ..params import Param
 from . import register
-from ._common import benign_check, benign_factor, surprise, tiered_score, yuan
+from ._common import benign_check, benign_factor, report_p_param, surprise, tiered_score, yuan
 from ._links import institution_links
 
 if TYPE_CHECKING:  # annotation only
@@ -217,8 +217,7 @@ def _F(null: dict[str, Any], r: str, rows: np.ndarray, gaps: np.ndarray, own_row
         Param("chain_unlinked", True, "bool", doc="also chain re-admissions at unlinked institutions (null: F_other)"),
         Param("regular_cv", 0.15, "float", low=0.0, high=1.0, doc="admission intervals this regular (coefficient of variation) are a schedule"),
         Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits (partly: its square root)"),
-        Param("report_p", 0.05, "float", low=0.0, high=1.0,
-              doc="chains below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
+        report_p_param("chains"),
     ],
     needs=("time:day",),
 )

@@ -15,7 +15,7 @@ from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import _haversine_km, _provider_places, projection, provider_key
 from . import register
-from ._common import yuan
+from ._common import report_p_param, yuan
 from ._stayservice import city_dx_chance, stay_condition_evidence, stay_service_check  # registers diagnosis_counts
 
 if TYPE_CHECKING:  # annotation only
@@ -192,8 +192,7 @@ def _category(ov: pd.DataFrame, far_km: float) -> np.ndarray:
         Param("edge_days", 1, "int", low=0, high=3, doc="calendar days tolerated at admission and at discharge"),
         Param("far_km", 50.0, "float", low=0.0, doc="a claim this far from the stay's institution counts as another city"),
         Param("benign_weight", 0.25, "float", low=0.0, high=1.0, doc="score factor when a legal explanation fits (partly: its square root)"),
-        Param("report_p", 0.05, "float", low=0.0, high=1.0,
-              doc="stays below the multiple-testing bar are still listed (score < 0.05) when their own p-value is this small"),
+        report_p_param("stays"),
     ],
     needs=("time:day",),
     prefers={"time:hour": "with dates only, claims on the admission and discharge days are never counted (edge_days ≥ 1)"},
