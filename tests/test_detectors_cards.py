@@ -267,6 +267,30 @@ def test_village_agent_and_employer_number_rank_below_a_true_ring(tmp_path):
     assert max(agent.score, work.score) < true.score
 
 
+def test_a_shared_bank_account_is_not_a_village_agent(tmp_path):
+    """The agents' look-alike fits a phone or device they registered, not an account that
+    receives a dozen elderly villagers' reimbursements: same people, same clinic, the account
+    is ruled out of that explanation (and of the provider's-number one) and ranks above the phone."""
+    scores = {}
+    for kind, value in (("phone", "13655550000"), ("bank_account", "6216610000000001")):
+        t = city()
+        t["institutions"].append(_inst("H0020", 1, "village", "public", region="370124"))
+        vill = [f"V{i:02d}" for i in range(30)]
+        _people(t, vill, birth="1948-02-01", region="370124")
+        for i, p in enumerate(vill):
+            _contact(t, p, "address", f"平阴县孔村{i}号")
+            for k in range(2):
+                t["claims"].append(_claim(f"CV{p}-{k}", p, str(_day(3 + 11 * k + i) + pd.Timedelta(hours=9)), inst="H0020"))
+        for p in vill[:12]:
+            _contact(t, p, kind, value)
+        f = _ring_finding(identity_rings(_store(tmp_path, t, kind)), vill[:12])
+        checks = _checks(f)
+        assert checks["village_agent"] == ("explains" if kind == "phone" else "ruled_out"), checks
+        assert kind == "phone" or "provider_number" not in checks
+        scores[kind] = f.score
+    assert scores["bank_account"] > 2 * scores["phone"]
+
+
 def test_a_phone_on_four_households_scores_lower_where_agents_are_common(tmp_path):
     scores = {}
     ring = ["B101", "B113", "B125", "B137"]

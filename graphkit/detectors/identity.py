@@ -587,8 +587,14 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
     one_region = float(region.value_counts().iloc[0] / len(members)) if len(region) else 0.0
     dependants = float(((ages[known] >= elderly_age) | (ages[known] < CHILD_AGE)).mean()) if known.any() else 0.0
     local_clinic = venue is not None and venue in primary and primary[venue] is not None and primary[venue] == top_region
+    # an agent registers their own phone or device for the villagers' e-vouchers, never a bank
+    # account: a shared account (where reimbursements are paid) is not this explanation
+    agent_kinds = strong_kinds - {"phone", "device"}
     if not strong_kinds:
         pass
+    elif agent_kinds:
+        checks.append(benign_check("village_agent", "村医/代办人代激活电子凭证", "ruled_out",
+                                   f"shared {', '.join(sorted(agent_kinds))}: an agent registers a phone or device, not this"))
     elif one_region > 0.5 and dependants > 0.5:
         agent_steered = steered and not local_clinic
         why = (f"but steered: {steer_txt}" if agent_steered else
@@ -617,7 +623,7 @@ def _ring_checks(rows, per_val, members, c, venue_null, steered, people, groups,
         checks.append(benign_check("employer_number", "单位总机号码", "ruled_out", emp_txt))
     # a provider's own number registered for its patients: the venue is a hospital and the
     # members' visits there never fall on the same day (no organised trips)
-    if venue and venue.startswith("institution:") and strong_kinds:
+    if venue and venue.startswith("institution:") and strong_kinds == {"phone"}:
         vid = venue.split(":", 1)[1]
         at = c[(c["provider_type"] == "institution") & (c["provider_id"] == vid)]
         same_day = at.assign(d=at["start_time"].dt.floor("D")).groupby("d")["patient_id"].nunique().max() if len(at) else 0
