@@ -10,8 +10,10 @@ than the ones planted, and its identifier keys are pseudonymised tokens).
 * recall per kind: share of instances matched by some finding;
 * precision at k per kind (k = number of instances): share of the top-k findings of that
   kind that match an instance, or that rest on planted fraud of the kind's pattern recorded under
-  another heading (:data:`PLANTED_AS`: an over-biller's admissions and re-admissions are split
-  stays; a duplicate bill is the rule pack's 重复计费), counted in ``correct_on_planted_elsewhere``;
+  another heading (:data:`PLANTED_AS`: an over-biller's admissions and re-admissions, and a ring
+  member's repeated induced admissions, are split stays; a duplicate bill is the rule pack's
+  重复计费; a ring settling together is a card burst; a loop's referrals are steered ones),
+  counted in ``correct_on_planted_elsewhere``;
 * legit groups in top k: unmatched top-k findings whose claims lie mostly (≥ half) inside a
   planted *hard negative* (registered family sharing, dialysis cohort, …), by its kind;
 * providers: ROC-AUC and average precision of ``scores.csv`` against the providers named
@@ -96,10 +98,16 @@ PROVIDER_KINDS = ("indicator_outlier",)
 #: resting (≥ half its claims) on those claims is a correct lead for precision (never an instance for
 #: recall). ``("provider_fraud", mode)``: an over-biller's claims of that mode (its unneeded
 #: admissions and the re-admissions after them are 分解住院 chains); ``("instance", kind)``: the claims
-#: of planted instances of another kind (a duplicate bill is the rule pack's 重复计费)
+#: of planted instances of another kind (a duplicate bill is the rule pack's 重复计费; a ring member
+#: induced into hospital again days after discharge for the same group is a 分解住院 chain by the
+#: rulebook's wording; a ring settling together at one terminal is many cards read in one window; the
+#: referrals bounced in a loop are steered to its other end)
 PLANTED_AS: dict[str, tuple[tuple[str, str], ...]] = {
-    "split_stay": (("provider_fraud", "readmissions"), ("provider_fraud", "unneeded_admissions")),
+    "split_stay": (("provider_fraud", "readmissions"), ("provider_fraud", "unneeded_admissions"),
+                   ("instance", "collusion_ring")),
     "rule_violation": (("instance", "duplicate_claim"),),
+    "card_burst": (("instance", "collusion_ring"),),
+    "referral_concentration": (("instance", "referral_loop"),),
 }
 
 
