@@ -1,7 +1,8 @@
 """One workbench view: pick a lead in the queue and see its graph, claims, timeline and peer
 profile beside it; click a node to expand it, see its claims, add it to a case or write a
-note on it; pick claims in the table to highlight them in the graph; narrow the period with the
-slider under the graph (graph, claims and timeline follow); search anyone.
+note on it; export the case's dossier (:class:`~graphkit.workbench.export_view.CaseExport`);
+pick claims in the table to highlight them in the graph; narrow the period with the slider
+under the graph (graph, claims and timeline follow); search anyone.
 
 Everything runs in one kernel (``notebooks/00_workbench.ipynb``); the graph is the two-way
 :class:`~graphkit.workbench.graphwidget.GraphWidget`.
@@ -31,11 +32,12 @@ from . import labels, shaping
 from .cases import STATUSES
 from .compare_view import ProviderCompare
 from .data import Workbench
+from .export_view import CaseExport
 from .graphwidget import GraphWidget
 from .kindgraph import lead_kind_graph
 from .search_view import SearchPanel
 from .widgets import _WIDE, _h, _Panel, _set_options, guarded
-from .workdir import exports_dir
+from .workdir import browser_url, exports_dir
 
 __all__ = ["WorkbenchView"]
 
@@ -91,6 +93,10 @@ class WorkbenchView(_Panel):
         self.export_button.add_class("gk-export-png")
         self.exported = W.HTML()
         self.exported.add_class("gk-exported-png")
+        self.case_export = CaseExport(wb, lambda: self.case_pick.value, self,
+                                      on_done=lambda cid, _paths: self._reload_cases(select=cid))
+        self.case_export.button.add_class("gk-oneview-export")
+        self.case_export.result.add_class("gk-oneview-exported")
         self.profile = W.HTML()
         self.compare = ProviderCompare(wb)
         self.search = SearchPanel(wb, on_lead=self.open_lead, height=420)
@@ -103,7 +109,8 @@ class WorkbenchView(_Panel):
                         layout=W.Layout(width="50%"))
         right = W.VBox([_h("节点 / Node"), self.node_info, self.expand_button, _h("案件 / Case"), self.case_pick,
                         W.HBox([self.new_case_button, self.add_button]), self.note, self.note_button,
-                        W.HBox([self.status_pick, self.status_button])], layout=W.Layout(width="24%"))
+                        W.HBox([self.status_pick, self.status_button]), _h("案件材料 / Dossier"), self.case_export],
+                       layout=W.Layout(width="24%"))
         self.children = [_h("调查工作台 / Workbench", 2), W.HBox([left, middle, right]), tabs, self.status, self.output]
         self.graph_full = nx.MultiDiGraph()
         self.graph_shown = nx.MultiDiGraph()
@@ -371,7 +378,9 @@ class WorkbenchView(_Panel):
             return
         png = path.read_bytes()
         url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        self.exported.value = (f"<div>已导出 / saved: <code>{html.escape(str(path))}</code> "
+        link = browser_url(path)
+        opened = (f"<a href='{html.escape(link)}' target='_blank'>打开 / open</a> · " if link else "")
+        self.exported.value = (f"<div>已导出 / saved: <code>{html.escape(str(path))}</code> {opened}"
                                f"<a href='{url}' download='{html.escape(path.name)}'>下载 / download</a> · "
                                "也可在左侧文件浏览器的 exports/ 中打开 / or open it in exports/ in the file browser<br>"
                                f"<img src='{url}' alt='{html.escape(path.name)}' style='max-width:160px;border:1px solid #ddd'></div>")
