@@ -328,6 +328,19 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             page.wait_for_selector(".gk-exported-png :text('.png')", timeout=30_000)
             assert page.locator(".gk-exported-png a[download]").count() == 1
             t_export = time.perf_counter() - t_added
+            # brush the timeline: a drag across its middle third sets the period (graph and claims follow)
+            page.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text="时间线").first.click()
+            svg = page.locator(".gk-timeline-brush svg[data-t0]")
+            svg.wait_for(timeout=30_000)
+            box = svg.bounding_box()
+            left, plot_w = float(svg.get_attribute("data-left")), float(svg.get_attribute("data-plot-width"))
+            y = box["y"] + box["height"] / 2
+            page.mouse.move(box["x"] + left + plot_w / 3, y)
+            page.mouse.down()
+            page.mouse.move(box["x"] + left + plot_w * 2 / 3, y, steps=5)
+            page.mouse.up()
+            page.wait_for_selector(".gk-status :text('时间范围 / period')", timeout=30_000)
+            _shot(page, "00_workbench_brushed.png")
             # the lead's provider beside another, picked from the search box's suggestions
             page.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text="机构画像").first.click()
             page.wait_for_selector(".gk-risk-compare-query datalist option", state="attached", timeout=60_000)

@@ -211,3 +211,38 @@ def test_export_outside_the_served_folder_shows_paths_and_why(wb, tmp_path, monk
     page = links_html(paths)
     assert "href" not in page and str(paths["html"]) in page and "cannot open" in page
 
+
+def test_timeline_brush_sets_the_period_and_the_shown_claims(wb):
+    import re
+
+    import pandas as pd
+
+    from graphkit.workbench.oneview import WorkbenchView
+    from graphkit.workbench.timeline_brush import TimelineBrush
+
+    v = WorkbenchView(wb)
+    assert isinstance(v.timeline, TimelineBrush) and "http" not in v.timeline._esm.replace("http://www.w3.org/2000/svg", "")
+    fid = next(o[1] for o in v.leads_list.options
+               if pd.to_datetime(wb.lead_claims(o[1])["start_time"]).dt.normalize().nunique() >= 3)
+    v.leads_list.value = fid
+    full_claims = len(v.claims_pick.options)
+    # the drawing says where time runs along x (what the brush's script reads)
+    t0, span, left, plot_w = re.search(r"data-t0='([^']+)' data-span='(\d+)' data-left='(\d+)' data-plot-width='(\d+)'",
+                                       v.timeline.value).groups()
+    t = pd.to_datetime(v.lead_claims["start_time"])
+    assert pd.Timestamp(t0) == pd.to_datetime(v.timeline_claims["start_time"]).min() and int(span) >= 86400
+    days = sorted(t.dt.normalize().unique())
+    # a drag from the middle of the lead's first day to the middle of its second (either direction)
+    v.timeline.brush = [f"{days[1]:%Y-%m-%d}T12:00:00", f"{days[0]:%Y-%m-%d}T12:00:00"]
+    lo, hi = v.period_range()
+    assert (lo, hi) == (pd.Timestamp(days[0]), pd.Timestamp(days[1])) and not v.errors
+    shown = int(t.dt.normalize().between(lo, hi).sum())
+    assert len(v.claims_pick.options) == shown < full_claims
+    assert v.timeline.brush == [] and "时间范围 / period" in v.status.value  # the timeline now spans the period
+    assert v.timeline.value.count("<circle") < len(v.timeline_claims)
+    # a drag where nothing was settled: a message, the period kept
+    v.timeline.brush = ["1990-01-01T00:00:00", "1990-01-02T00:00:00"]
+    assert "no claims between" in v.status.value and v.period_range() == (lo, hi)
+    assert "Traceback" not in v.output.outputs[-1]["text"]
+    v.timeline.resets += 1  # a double-click: every claim again
+    assert v.period_range() == (None, None) and len(v.claims_pick.options) == full_claims

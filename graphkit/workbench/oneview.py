@@ -2,7 +2,8 @@
 profile beside it; click a node to expand it, see its claims, add it to a case or write a
 note on it; export the case's dossier (:class:`~graphkit.workbench.export_view.CaseExport`);
 pick claims in the table to highlight them in the graph; narrow the period with the slider
-under the graph (graph, claims and timeline follow); search anyone.
+under the graph or by dragging across the timeline (graph, claims and timeline follow;
+a double-click on the timeline brings every claim back); search anyone.
 
 Everything runs in one kernel (``notebooks/00_workbench.ipynb``); the graph is the two-way
 :class:`~graphkit.workbench.graphwidget.GraphWidget`.
@@ -36,6 +37,7 @@ from .export_view import CaseExport
 from .graphwidget import GraphWidget
 from .kindgraph import lead_kind_graph
 from .search_view import SearchPanel
+from .timeline_brush import TimelineBrush, brush_days
 from .widgets import _WIDE, _h, _Panel, _set_options, guarded
 from .workdir import browser_url, exports_dir
 
@@ -84,7 +86,8 @@ class WorkbenchView(_Panel):
         self.status_button.add_class("gk-set-status")
         self.claims_pick = W.SelectMultiple(rows=10, layout=W.Layout(width="98%"))
         self.claims_pick.add_class("gk-claims-pick")
-        self.timeline = W.HTML()
+        self.timeline = TimelineBrush()  # drag across it to set the period (as with the slider)
+        self.timeline.add_class("gk-timeline-brushable")
         self.period = W.SelectionRangeSlider(options=[("—", 0)], index=(0, 0), description="时间 period", disabled=True,
                                              continuous_update=False, style=_WIDE, layout=W.Layout(width="98%"))
         self.period.add_class("gk-period")
@@ -126,6 +129,8 @@ class WorkbenchView(_Panel):
         self.graph.observe(self._on_activate, names="activations")
         self.claims_pick.observe(self._on_claims, names="value")
         self.period.observe(self._on_period, names="value")
+        self.timeline.observe(self._on_brush, names="brush")
+        self.timeline.observe(self._on_brush_reset, names="resets")
         self.tabs.observe(lambda _c: self._maybe_profile(), names="selected_index")
         self.expand_button.on_click(lambda _b: self.expand())
         self.new_case_button.on_click(lambda _b: self.new_case())
@@ -232,6 +237,29 @@ class WorkbenchView(_Panel):
         lo, hi = self.period_range()
         self.say("时间范围 / period: 全部 / all" if lo is None else f"时间范围 / period: {lo:%Y-%m-%d} — {hi:%Y-%m-%d}")
 
+    @guarded
+    def _on_brush(self, change: Any) -> None:
+        """A drag across the timeline: the days it covers become the slider's range."""
+        days = brush_days(change["new"])
+        if days is None or not self.lead:
+            return
+        if self.period.disabled:
+            raise ValueError("此线索的结算只在一天内，无需选择时间段 / this lead's claims fall on one day: no period to pick")
+        opts = [pd.Timestamp(v) for _, v in self.period.options]
+        inside = [k for k, d in enumerate(opts) if days[0] <= d <= days[1]]
+        if not inside:
+            raise ValueError(f"所选时间段内没有结算 / no claims between {days[0]:%Y-%m-%d} and {days[1]:%Y-%m-%d}")
+        if (inside[0], inside[-1]) == tuple(self.period.index):
+            self.timeline.brush = []  # already the period shown
+            return
+        self.period.index = (inside[0], inside[-1])  # graph, claims and timeline follow (_on_period)
+
+    @guarded
+    def _on_brush_reset(self, _change: Any) -> None:
+        """A double-click on the timeline: every claim again."""
+        if not self.period.disabled:
+            self.period.index = (0, len(self.period.options) - 1)
+
     def _in_period(self, frame: pd.DataFrame) -> pd.DataFrame:
         lo, hi = self.period_range()
         if lo is None or frame.empty:
@@ -247,6 +275,7 @@ class WorkbenchView(_Panel):
             (f"{cid} {t:%Y-%m-%d %H:%M} {labels.entity_label(p, self.wb.names)} {labels.value_label(ct)} {fund:,.2f}元", cid)
             for cid, t, p, ct, fund in zip(c["claim_id"], c["start_time"], c["provider"], c["claim_type"], c["fund_amount"])]
         self.timeline.value = shaping.timeline_svg(self._in_period(self.timeline_claims), highlight=set(f.claims))
+        self.timeline.brush = []  # the timeline now spans the period: nothing brushed on it
 
     # -- graph → Python --------------------------------------------------------------------
     @guarded
