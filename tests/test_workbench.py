@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sqlite3
 from datetime import date
@@ -407,8 +408,9 @@ def test_case_finding_and_export(wb, tmp_path):
 
 def test_config_from_env_defaults_and_errors(tmp_path):
     cfg = WorkbenchConfig.from_env({"GRAPHKIT_STORE": "/d/store", "GRAPHKIT_CASES": "/x/c.sqlite", "GRAPHKIT_LEAD": "k:1"})
+    assert WorkbenchConfig.from_env({"GRAPHKIT_STORE": "/d/store", "GRAPHKIT_OUT": "/o"}).out_dir == Path("/o")
     assert cfg.findings == Path("/d/findings.json") and cfg.scores == Path("/d/scores.csv")
-    assert cfg.cases == Path("/x/c.sqlite") and cfg.out_dir == Path("/d/dossiers") and cfg.lead == "k:1"
+    assert cfg.cases == Path("/x/c.sqlite") and cfg.out_dir is None and cfg.lead == "k:1"
     assert default_cases_path("/d/store") == Path("/d/store.cases.sqlite")
     with pytest.raises(WorkbenchError, match="GRAPHKIT_STORE"):
         WorkbenchConfig.from_env({}, cwd=tmp_path)
@@ -554,10 +556,11 @@ def test_explorer_routes_callback_errors_to_output(wb):
     assert "Traceback" in ex.output.outputs[-1]["text"] and len(ex.errors) == 2
 
 
-def test_case_builder_end_to_end(wb, tmp_path):
+def test_case_builder_end_to_end(wb, tmp_path, monkeypatch):
     from graphkit.workbench import CaseBuilder
 
-    wb.out_dir = tmp_path / "dossiers"
+    monkeypatch.setenv("GRAPHKIT_LAB_DIR", str(tmp_path / "lab"))  # as `graphkit lab` sets it
+    monkeypatch.delenv("GRAPHKIT_EXPORTS", raising=False)
     cb = CaseBuilder(wb)
     assert cb.case.value is None and "尚无案件" in cb.info.value
     cb.save_button.click()  # no case yet → error routed, nothing raised
@@ -598,8 +601,15 @@ def test_case_builder_end_to_end(wb, tmp_path):
     case = wb.cases.get(cid)
     assert (case.status, case.assignee, case.notes) == ("confirmed", "李四", "已核实 / verified")
     assert "已保存案件" in cb.status.value and "李四" in cb.audit.value
+    from graphkit.workbench.export_view import CaseExport
+
+    assert isinstance(cb.export_panel, CaseExport)  # the one view's export, the same implementation
+    cb.export_panel.profile.value, cb.export_panel.pdf.value = "discipline", False
     cb.export_button.click()
-    assert "dossier" in cb.exported.value and list((tmp_path / "dossiers").glob("case-*/dossier.html"))
+    folder = tmp_path / "lab" / "notebooks" / "exports" / "dossiers" / f"case-{cid:06d}"
+    assert "dossier" in cb.exported.value and f"href='/files/exports/dossiers/case-{cid:06d}/dossier.html'" in cb.exported.value
+    assert json.loads((folder / "manifest.json").read_text("utf-8"))["redaction_profile"] == "discipline"
+    assert not (folder / "dossier.pdf").exists() and "导出案件材料" in cb.audit.value  # the audit trail shows the export
     assert cb.errors == [] or all("not in the data" in str(e) for e in cb.errors)
     actions = list(wb.cases.audit(cid)["action"])
     assert actions[0] == "create" and actions[-1] == "export" and actions.count("update") == 3

@@ -173,6 +173,7 @@ def test_one_view_export_button_saves_into_the_exports_folder(wb, tmp_path, monk
     v.graph._on_message(v.graph, {"type": "png", "request": req,
                                   "data": "data:image/png;base64," + base64.b64encode(payload).decode()}, [])
     assert path.read_bytes() == payload and str(path) in v.exported.value and "download=" in v.exported.value
+    assert f"href='/files/exports/{path.name}'" in v.exported.value  # opens from the browser (JupyterLab's files/ route)
     assert "已导出图片" in v.status.value and not v.errors
     req = v.graph.export_png(tmp_path / "x.png", on_done=v._exported)
     v.graph._on_message(v.graph, {"type": "png", "request": req, "data": "data:,"}, [])

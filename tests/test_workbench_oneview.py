@@ -114,3 +114,135 @@ def test_period_slider_narrows_graph_claims_and_timeline(wb):
     assert "时间范围 / period" in v.status.value and v.timeline.value.count("<circle") < len(v.timeline_claims)
     v.period.index = (0, len(v.period.options) - 1)  # back to everything
     assert v.period_range() == (None, None) and len(v.claims_pick.options) == full_claims
+
+
+def _linked_files(result_html: str, served) -> list:
+    """The files the export's links point at (``/files/<path under the served folder>``)."""
+    import re
+    from urllib.parse import unquote
+
+    hrefs = re.findall(r"href='([^']+)'", result_html)
+    assert hrefs and all(h.startswith("/files/exports/dossiers/case-") for h in hrefs), hrefs
+    return [served / unquote(h[len("/files/"):]) for h in hrefs]
+
+
+def test_one_view_exports_the_dossier_with_profile_pdf_and_browser_links(wb, tmp_path, monkeypatch):
+    import json
+
+    from graphkit.dossier.render import chromium_path
+    from graphkit.workbench.oneview import WorkbenchView
+    from graphkit.workbench.workdir import served_root
+
+    monkeypatch.setenv("GRAPHKIT_LAB_DIR", str(tmp_path / "lab"))
+    monkeypatch.delenv("GRAPHKIT_EXPORTS", raising=False)
+    v = WorkbenchView(wb)
+    ex = v.case_export
+    assert [o[1] for o in ex.profile.options] == ["internal", "police", "discipline"]
+    assert ex.profile.options[1][0] == "公安 police" and ex.profile.options[2][0] == "纪检监察 discipline inspection"
+    ex.button.click()  # no case yet: a message, not a traceback
+    assert "pick or create a case first" in v.status.value and "导出失败" in ex.result.value
+    assert "Traceback" not in v.output.outputs[-1]["text"]
+    v.errors.clear()
+    v.leads_list.value = v.leads_list.options[1][1]
+    v.new_case_button.click()
+    cid = v.case_pick.value
+    ex.profile.value = "police"
+    assert "明文 clear" in ex.profile_info.value
+    assert ex.pdf.value is (chromium_path() is not None)  # on by default where PDFs can be made
+    ex.button.click()
+    assert not v.errors and f"已导出案件 #{cid}" in v.status.value and "公安 police" in ex.result.value
+    served = served_root()
+    files = _linked_files(ex.result.value, served)
+    assert all(f.is_file() for f in files)
+    folder = served / "exports" / "dossiers" / f"case-{cid:06d}"
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    assert manifest["redaction_profile"] == "police" and manifest["clear_data"] is False  # no clear data asked for
+    if chromium_path() is not None:
+        assert folder / "dossier.pdf" in files and (folder / "dossier.pdf").read_bytes()[:5] == b"%PDF-"
+        papers = [f for f in files if "packages" in f.parts]  # the recipients' papers, as PDF
+        assert papers and all(f.suffix == ".pdf" for f in papers) and "移送材料 package" in ex.result.value
+    assert wb.cases.audit(cid)["action"].tolist()[-1] == "export"
+
+
+def test_one_view_export_without_pdf_and_clear_data_goes_through_the_guard(wb, tmp_path, monkeypatch):
+    import json
+
+    from graphkit.workbench.oneview import WorkbenchView
+
+    monkeypatch.setenv("GRAPHKIT_LAB_DIR", str(tmp_path / "lab"))
+    monkeypatch.delenv("GRAPHKIT_EXPORTS", raising=False)
+    monkeypatch.delenv("GRAPHKIT_GUARD", raising=False)
+    monkeypatch.delenv("GRAPHKIT_CHROMIUM", raising=False)
+    with monkeypatch.context() as m:
+        m.setenv("PATH", str(tmp_path))  # no Chromium here
+        v = WorkbenchView(wb)
+    ex = v.case_export
+    assert ex.pdf.value is False and ex.pdf.disabled and "PDF 不可用" in ex.pdf_info.value
+    v.leads_list.value = v.leads_list.options[1][1]
+    v.new_case_button.click()
+    cid = v.case_pick.value
+    ex.profile.value = "discipline"
+    ex.clear.value = True
+    ex.button.click()  # clear data without saying from where
+    assert "original bundle" in v.status.value and not (tmp_path / "lab" / "notebooks" / "exports" / "dossiers").exists()
+    ex.clear_source.value = str(tmp_path / "bundle")
+    ex.button.click()  # clear data needs the guard; none runs: refused, nothing written
+    assert "guard" in v.status.value and "导出失败" in ex.result.value and "Traceback" not in v.output.outputs[-1]["text"]
+    assert not list((tmp_path / "lab").rglob("dossier.html"))
+    ex.clear.value = False
+    v.errors.clear()
+    ex.button.click()
+    assert not v.errors
+    folder = tmp_path / "lab" / "notebooks" / "exports" / "dossiers" / f"case-{cid:06d}"
+    assert json.loads((folder / "manifest.json").read_text("utf-8"))["redaction_profile"] == "discipline"
+    assert not (folder / "dossier.pdf").exists() and "dossier.pdf" not in ex.result.value
+    assert folder / "dossier.html" in _linked_files(ex.result.value, tmp_path / "lab" / "notebooks")
+
+
+def test_export_outside_the_served_folder_shows_paths_and_why(wb, tmp_path, monkeypatch):
+    from graphkit.errors import GraphkitError
+    from graphkit.workbench.export_view import export_dossier, links_html
+
+    monkeypatch.setenv("GRAPHKIT_LAB_DIR", str(tmp_path / "lab"))
+    c = wb.cases.create("t", actor="tester", findings=[wb.finding(wb.leads["id"].iloc[0])])
+    with pytest.raises(GraphkitError, match="unknown redaction profile"):
+        export_dossier(wb, c.id, profile="press")
+    paths = export_dossier(wb, c.id, out_dir=tmp_path / "elsewhere")
+    page = links_html(paths)
+    assert "href" not in page and str(paths["html"]) in page and "cannot open" in page
+
+
+def test_timeline_brush_sets_the_period_and_the_shown_claims(wb):
+    import re
+
+    import pandas as pd
+
+    from graphkit.workbench.oneview import WorkbenchView
+    from graphkit.workbench.timeline_brush import TimelineBrush
+
+    v = WorkbenchView(wb)
+    assert isinstance(v.timeline, TimelineBrush) and "http" not in v.timeline._esm.replace("http://www.w3.org/2000/svg", "")
+    fid = next(o[1] for o in v.leads_list.options
+               if pd.to_datetime(wb.lead_claims(o[1])["start_time"]).dt.normalize().nunique() >= 3)
+    v.leads_list.value = fid
+    full_claims = len(v.claims_pick.options)
+    # the drawing says where time runs along x (what the brush's script reads)
+    t0, span, left, plot_w = re.search(r"data-t0='([^']+)' data-span='(\d+)' data-left='(\d+)' data-plot-width='(\d+)'",
+                                       v.timeline.value).groups()
+    t = pd.to_datetime(v.lead_claims["start_time"])
+    assert pd.Timestamp(t0) == pd.to_datetime(v.timeline_claims["start_time"]).min() and int(span) >= 86400
+    days = sorted(t.dt.normalize().unique())
+    # a drag from the middle of the lead's first day to the middle of its second (either direction)
+    v.timeline.brush = [f"{days[1]:%Y-%m-%d}T12:00:00", f"{days[0]:%Y-%m-%d}T12:00:00"]
+    lo, hi = v.period_range()
+    assert (lo, hi) == (pd.Timestamp(days[0]), pd.Timestamp(days[1])) and not v.errors
+    shown = int(t.dt.normalize().between(lo, hi).sum())
+    assert len(v.claims_pick.options) == shown < full_claims
+    assert v.timeline.brush == [] and "时间范围 / period" in v.status.value  # the timeline now spans the period
+    assert v.timeline.value.count("<circle") < len(v.timeline_claims)
+    # a drag where nothing was settled: a message, the period kept
+    v.timeline.brush = ["1990-01-01T00:00:00", "1990-01-02T00:00:00"]
+    assert "no claims between" in v.status.value and v.period_range() == (lo, hi)
+    assert "Traceback" not in v.output.outputs[-1]["text"]
+    v.timeline.resets += 1  # a double-click: every claim again
+    assert v.period_range() == (None, None) and len(v.claims_pick.options) == full_claims

@@ -27,7 +27,7 @@ Examples
 --------
 >>> import graphkit.workbench as wbk
 >>> sorted(wbk.__all__)[:3]
-['CaseBuilder', 'CaseStore', 'EvidenceExplorer']
+['CaseBuilder', 'CaseExport', 'CaseStore']
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["Workbench", "WorkbenchConfig", "LeadsQueue", "EvidenceExplorer", "CaseBuilder", "CaseStore", "graph_html",
-           "ProviderRisk", "ProviderCompare", "SearchPanel", "search", "WorkbenchView", "GraphWidget"]
+           "ProviderRisk", "ProviderCompare", "SearchPanel", "search", "WorkbenchView", "GraphWidget",
+           "CaseExport", "TimelineBrush"]
 
 _WHERE = {
     "Workbench": "data",
@@ -52,6 +53,8 @@ _WHERE = {
     "search": "search",
     "WorkbenchView": "oneview",
     "GraphWidget": "graphwidget",
+    "CaseExport": "export_view",
+    "TimelineBrush": "timeline_brush",
 }
 
 

@@ -491,7 +491,8 @@ def case_finding(case: Case, claims: pd.DataFrame | None = None) -> Finding:
     ('case:000007', 'shared_card', ['C1'])
     """
     if not case.findings:
-        raise CaseError(f"case #{case.id} holds no findings; add at least one before exporting")
+        raise CaseError(f"案件 #{case.id} 尚无线索，请先加入至少一条 / case #{case.id} holds no findings; "
+                        "add at least one before exporting")
     main = max(case.findings, key=lambda f: (f.amount_at_risk, f.score))
     kind = main.kind if main.kind in KINDS else next(iter(KINDS))
     amount = sum(f.amount_at_risk for f in case.findings)
@@ -561,7 +562,7 @@ def export_case(cases: CaseStore, case_id: int, store: Store, out_dir: str | Pat
 
     :func:`graphkit.dossier.write_dossier` receives the case's findings, its added/removed
     evidence, status and audit trail as they are.
-    Returns the dossier's paths plus ``audit`` (the case's audit trail as CSV); the export is
+    Returns the dossier's paths (``pdf`` with ``pdf=True``) plus ``audit`` (the case's audit trail as CSV); the export is
     recorded in the case's audit trail. ``dossier_options`` (reviewer, legal_basis, refer, audit)
     go to :func:`~graphkit.dossier.write_dossier`; a reviewer's sign-off recorded on the case
     (:func:`graphkit.dossier.sign_off`) is what lifts the draft mark.
@@ -574,7 +575,8 @@ def export_case(cases: CaseStore, case_id: int, store: Store, out_dir: str | Pat
         raise CaseError(f"案件记录在 graphkit 之外被改动，拒绝导出 / case #{case.id} was changed outside graphkit; "
                         "refusing to export: " + "; ".join(problems))
     if not case.findings:
-        raise CaseError(f"case #{case.id} holds no findings; add at least one before exporting")
+        raise CaseError(f"案件 #{case.id} 尚无线索，请先加入至少一条 / case #{case.id} holds no findings; "
+                        "add at least one before exporting")
     folder = Path(out_dir) / f"case-{case.id:06d}"
     audit = cases.audit(case.id)
     if hasattr(cases, "recorded_by"):  # who recorded each row in the audit chain: the account, not a typed name
@@ -585,7 +587,7 @@ def export_case(cases: CaseStore, case_id: int, store: Store, out_dir: str | Pat
                       **{"audit": getattr(cases, "audit_log", None), **dossier_options})
     root = Path(m["path"])
     paths = {"html": root / "dossier.html", "markdown": root / "dossier.md", "json": root / "dossier.json",
-             "manifest": root / "manifest.json"}
+             "manifest": root / "manifest.json", **({"pdf": root / "dossier.pdf"} if pdf else {})}
     folder.mkdir(parents=True, exist_ok=True)
     audit_path = folder.parent / f"case-{case.id:06d}-audit.csv"
     from ..outputs import write_csv

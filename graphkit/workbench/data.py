@@ -9,7 +9,8 @@ Configured from the environment so notebooks stay thin:
 ``GRAPHKIT_SCORES``    ``scores.csv`` (default: beside ``findings.json``; optional)
 ``GRAPHKIT_CASES``     case database (default: ``<store>.cases.sqlite`` beside the store;
                       with ``NEO4J_URI`` the cases live in the graph instead)
-``GRAPHKIT_OUT``       dossier output folder (default: ``dossiers/`` beside the store)
+``GRAPHKIT_OUT``       dossier output folder (default: ``exports/dossiers`` in the served working
+                       folder, see :func:`~graphkit.workbench.workdir.dossier_dir`)
 ``GRAPHKIT_USER``      a display name shown beside the OS account (never a permission)
 ``GRAPHKIT_LEAD``      the lead to open first in ``02_explore`` / ``03_case``
 ``NEO4J_URI`` …        a Neo4j store instead of an embedded one (with ``GRAPHKIT_FINDINGS``)
@@ -74,7 +75,7 @@ class WorkbenchConfig:
     findings: Path
     scores: Path | None
     cases: Path
-    out_dir: Path
+    out_dir: Path | None  # None: the served working folder's exports/dossiers, at export time
     user: str
     lead: str | None = None
     neo4j_uri: str | None = None
@@ -97,7 +98,7 @@ class WorkbenchConfig:
             return cls(store=None, findings=findings,
                        scores=Path(env["GRAPHKIT_SCORES"]) if env.get("GRAPHKIT_SCORES") else base / "scores.csv",
                        cases=Path(env.get("GRAPHKIT_CASES") or base / "neo4j.cases.sqlite"),
-                       out_dir=Path(env.get("GRAPHKIT_OUT") or base / "dossiers"), user=user,
+                       out_dir=Path(env["GRAPHKIT_OUT"]) if env.get("GRAPHKIT_OUT") else None, user=user,
                        lead=env.get("GRAPHKIT_LEAD") or None, neo4j_uri=neo4j)
         if store:
             store_p = Path(store)
@@ -112,7 +113,7 @@ class WorkbenchConfig:
         scores = Path(env["GRAPHKIT_SCORES"]) if env.get("GRAPHKIT_SCORES") else findings.parent / "scores.csv"
         return cls(store=store_p, findings=findings, scores=scores,
                    cases=Path(env.get("GRAPHKIT_CASES") or default_cases_path(store_p)),
-                   out_dir=Path(env.get("GRAPHKIT_OUT") or store_p.parent / "dossiers"), user=user,
+                   out_dir=Path(env["GRAPHKIT_OUT"]) if env.get("GRAPHKIT_OUT") else None, user=user,
                    lead=env.get("GRAPHKIT_LEAD") or None)
 
 
@@ -274,7 +275,7 @@ class Workbench:
     user
         Who is working (written to the audit trail).
     out_dir
-        Where dossiers go.
+        Where dossiers go (``None``: :func:`~graphkit.workbench.workdir.dossier_dir` at export time).
     lead
         The lead to open first (else the one last opened in triage, else the top lead).
     index
@@ -287,14 +288,14 @@ class Workbench:
     """
 
     def __init__(self, store: Store, report: FindingsReport, cases: CaseStore, *, scores: pd.DataFrame | None = None,
-                 user: str = "analyst", out_dir: str | Path = "dossiers", lead: str | None = None,
+                 user: str = "analyst", out_dir: str | Path | None = None, lead: str | None = None,
                  index: bool | None = None, config: WorkbenchConfig | None = None) -> None:
         self.store = store
         self.report = report
         self.cases = cases
         self.scores = scores
         self.user = user
-        self.out_dir = Path(out_dir)
+        self.out_dir = Path(out_dir) if out_dir is not None else None
         self.config = config
         self._lead = lead
         self.findings: dict[str, Finding] = {f.id: f for f in report.findings}

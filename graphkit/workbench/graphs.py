@@ -385,7 +385,9 @@ def timeline_svg(claims: pd.DataFrame, *, highlight: Iterable[str] = (), max_row
     height = top + row_height * len(members) + 30
     hl = set(highlight)
     fmax = max(float(c["fund_amount"].max()), 1.0)
-    parts = [f"<svg class='gk-timeline' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+    # where time runs along x, for the brush (graphkit.workbench.timeline_brush)
+    axis = f"data-t0='{t0:%Y-%m-%dT%H:%M:%S}' data-span='{span:.0f}' data-left='{left}' data-plot-width='{plot_w}'"
+    parts = [f"<svg class='gk-timeline' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' {axis} "
              "style='font-family:Noto Sans CJK SC,Microsoft YaHei,sans-serif;font-size:11px'>"]
     # month ticks
     ticks = pd.date_range(t0.normalize().replace(day=1), t1 + pd.Timedelta(days=31), freq="MS")

@@ -1,7 +1,9 @@
 """One workbench view: pick a lead in the queue and see its graph, claims, timeline and peer
 profile beside it; click a node to expand it, see its claims, add it to a case or write a
-note on it; pick claims in the table to highlight them in the graph; narrow the period with the
-slider under the graph (graph, claims and timeline follow); search anyone.
+note on it; export the case's dossier (:class:`~graphkit.workbench.export_view.CaseExport`);
+pick claims in the table to highlight them in the graph; narrow the period with the slider
+under the graph or by dragging across the timeline (graph, claims and timeline follow;
+a double-click on the timeline brings every claim back); search anyone.
 
 Everything runs in one kernel (``notebooks/00_workbench.ipynb``); the graph is the two-way
 :class:`~graphkit.workbench.graphwidget.GraphWidget`.
@@ -31,11 +33,13 @@ from . import labels, shaping
 from .cases import STATUSES
 from .compare_view import ProviderCompare
 from .data import Workbench
+from .export_view import CaseExport
 from .graphwidget import GraphWidget
 from .kindgraph import lead_kind_graph
 from .search_view import SearchPanel
+from .timeline_brush import TimelineBrush, brush_days
 from .widgets import _WIDE, _h, _Panel, _set_options, guarded
-from .workdir import exports_dir
+from .workdir import browser_url, exports_dir
 
 __all__ = ["WorkbenchView"]
 
@@ -82,7 +86,8 @@ class WorkbenchView(_Panel):
         self.status_button.add_class("gk-set-status")
         self.claims_pick = W.SelectMultiple(rows=10, layout=W.Layout(width="98%"))
         self.claims_pick.add_class("gk-claims-pick")
-        self.timeline = W.HTML()
+        self.timeline = TimelineBrush()  # drag across it to set the period (as with the slider)
+        self.timeline.add_class("gk-timeline-brushable")
         self.period = W.SelectionRangeSlider(options=[("—", 0)], index=(0, 0), description="时间 period", disabled=True,
                                              continuous_update=False, style=_WIDE, layout=W.Layout(width="98%"))
         self.period.add_class("gk-period")
@@ -91,6 +96,10 @@ class WorkbenchView(_Panel):
         self.export_button.add_class("gk-export-png")
         self.exported = W.HTML()
         self.exported.add_class("gk-exported-png")
+        self.case_export = CaseExport(wb, lambda: self.case_pick.value, self,
+                                      on_done=lambda cid, _paths: self._reload_cases(select=cid))
+        self.case_export.button.add_class("gk-oneview-export")
+        self.case_export.result.add_class("gk-oneview-exported")
         self.profile = W.HTML()
         self.compare = ProviderCompare(wb)
         self.search = SearchPanel(wb, on_lead=self.open_lead, height=420)
@@ -103,7 +112,8 @@ class WorkbenchView(_Panel):
                         layout=W.Layout(width="50%"))
         right = W.VBox([_h("节点 / Node"), self.node_info, self.expand_button, _h("案件 / Case"), self.case_pick,
                         W.HBox([self.new_case_button, self.add_button]), self.note, self.note_button,
-                        W.HBox([self.status_pick, self.status_button])], layout=W.Layout(width="24%"))
+                        W.HBox([self.status_pick, self.status_button]), _h("案件材料 / Dossier"), self.case_export],
+                       layout=W.Layout(width="24%"))
         self.children = [_h("调查工作台 / Workbench", 2), W.HBox([left, middle, right]), tabs, self.status, self.output]
         self.graph_full = nx.MultiDiGraph()
         self.graph_shown = nx.MultiDiGraph()
@@ -119,6 +129,8 @@ class WorkbenchView(_Panel):
         self.graph.observe(self._on_activate, names="activations")
         self.claims_pick.observe(self._on_claims, names="value")
         self.period.observe(self._on_period, names="value")
+        self.timeline.observe(self._on_brush, names="brush")
+        self.timeline.observe(self._on_brush_reset, names="resets")
         self.tabs.observe(lambda _c: self._maybe_profile(), names="selected_index")
         self.expand_button.on_click(lambda _b: self.expand())
         self.new_case_button.on_click(lambda _b: self.new_case())
@@ -225,6 +237,29 @@ class WorkbenchView(_Panel):
         lo, hi = self.period_range()
         self.say("时间范围 / period: 全部 / all" if lo is None else f"时间范围 / period: {lo:%Y-%m-%d} — {hi:%Y-%m-%d}")
 
+    @guarded
+    def _on_brush(self, change: Any) -> None:
+        """A drag across the timeline: the days it covers become the slider's range."""
+        days = brush_days(change["new"])
+        if days is None or not self.lead:
+            return
+        if self.period.disabled:
+            raise ValueError("此线索的结算只在一天内，无需选择时间段 / this lead's claims fall on one day: no period to pick")
+        opts = [pd.Timestamp(v) for _, v in self.period.options]
+        inside = [k for k, d in enumerate(opts) if days[0] <= d <= days[1]]
+        if not inside:
+            raise ValueError(f"所选时间段内没有结算 / no claims between {days[0]:%Y-%m-%d} and {days[1]:%Y-%m-%d}")
+        if (inside[0], inside[-1]) == tuple(self.period.index):
+            self.timeline.brush = []  # already the period shown
+            return
+        self.period.index = (inside[0], inside[-1])  # graph, claims and timeline follow (_on_period)
+
+    @guarded
+    def _on_brush_reset(self, _change: Any) -> None:
+        """A double-click on the timeline: every claim again."""
+        if not self.period.disabled:
+            self.period.index = (0, len(self.period.options) - 1)
+
     def _in_period(self, frame: pd.DataFrame) -> pd.DataFrame:
         lo, hi = self.period_range()
         if lo is None or frame.empty:
@@ -240,6 +275,7 @@ class WorkbenchView(_Panel):
             (f"{cid} {t:%Y-%m-%d %H:%M} {labels.entity_label(p, self.wb.names)} {labels.value_label(ct)} {fund:,.2f}元", cid)
             for cid, t, p, ct, fund in zip(c["claim_id"], c["start_time"], c["provider"], c["claim_type"], c["fund_amount"])]
         self.timeline.value = shaping.timeline_svg(self._in_period(self.timeline_claims), highlight=set(f.claims))
+        self.timeline.brush = []  # the timeline now spans the period: nothing brushed on it
 
     # -- graph → Python --------------------------------------------------------------------
     @guarded
@@ -371,7 +407,9 @@ class WorkbenchView(_Panel):
             return
         png = path.read_bytes()
         url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        self.exported.value = (f"<div>已导出 / saved: <code>{html.escape(str(path))}</code> "
+        link = browser_url(path)
+        opened = (f"<a href='{html.escape(link)}' target='_blank'>打开 / open</a> · " if link else "")
+        self.exported.value = (f"<div>已导出 / saved: <code>{html.escape(str(path))}</code> {opened}"
                                f"<a href='{url}' download='{html.escape(path.name)}'>下载 / download</a> · "
                                "也可在左侧文件浏览器的 exports/ 中打开 / or open it in exports/ in the file browser<br>"
                                f"<img src='{url}' alt='{html.escape(path.name)}' style='max-width:160px;border:1px solid #ddd'></div>")

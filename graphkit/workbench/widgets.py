@@ -35,7 +35,7 @@ from ..errors import GraphkitError
 from ..findings import ENTITY_TYPES, KINDS, Entity
 from . import labels, shaping
 from .checks_view import checks_html
-from .cases import STATUSES, CaseError, export_case
+from .cases import STATUSES, CaseError
 from .data import Workbench
 from .kindgraph import lead_kind_graph
 from .render import graph_html, graph_iframe
@@ -493,9 +493,11 @@ class CaseBuilder(_Panel):
         self.notes.add_class("gk-case-notes")
         self.save_button = W.Button(description="保存 / Save", button_style="success", icon="save", layout=W.Layout(width="auto"))
         self.save_button.add_class("gk-case-save")
-        self.export_button = W.Button(description="生成案件材料 / Export dossier", icon="file", layout=W.Layout(width="auto"))
+        from .export_view import CaseExport  # it builds on this module's panels
+
+        self.export_panel = CaseExport(wb, lambda: self.case.value, self, on_done=lambda _cid, _paths: self.reload())
+        self.export_button, self.exported = self.export_panel.button, self.export_panel.result
         self.export_button.add_class("gk-case-export")
-        self.exported = W.HTML()
         self.exported.add_class("gk-case-exported")
         self.audit = W.HTML()
         self.audit.add_class("gk-case-audit")
@@ -510,7 +512,6 @@ class CaseBuilder(_Panel):
         self.remove_claims_button.on_click(lambda _b: self.remove_claims())
         self.add_claims_button.on_click(lambda _b: self.add_claims())
         self.save_button.on_click(lambda _b: self.save())
-        self.export_button.on_click(lambda _b: self.export())
         self.children = [
             _h("立案与处置 / Case building and disposition", 2),
             W.HBox([self.case, self.reload_button]),
@@ -527,9 +528,10 @@ class CaseBuilder(_Panel):
             _h("处置 / Disposition"),
             W.HBox([self.status_pick, self.assignee]),
             self.notes,
-            W.HBox([self.save_button, self.export_button]),
+            self.save_button,
+            _h("案件材料 / Dossier"),
+            self.export_panel,
             self.status,
-            self.exported,
             _h("审计记录 / Audit trail"),
             self.audit,
             self.output,
@@ -684,15 +686,6 @@ class CaseBuilder(_Panel):
         self.reload()
         self.say(f"已保存案件 #{cid} / saved case #{cid}")
 
-    @guarded
-    def export(self) -> dict[str, Any]:
-        """Hand the case to the dossier export (:func:`graphkit.dossier.draft_dossier`)."""
-        cid = self.case_id
-        paths = export_case(self.wb.cases, cid, self.wb.store, self.wb.out_dir, actor=self.wb.user,
-                            parameters=self.wb.report.parameters)
-        self.exported.value = ("<div>已生成案件材料 / dossier written:<ul>" +
-                               "".join(f"<li>{html.escape(k)}: <code>{html.escape(str(v))}</code></li>" for k, v in paths.items())
-                               + "</ul></div>")
-        self.reload()
-        self.say(f"已导出案件 #{cid} / exported case #{cid}")
-        return paths
+    def export(self) -> dict[str, Any] | None:
+        """Export the case with the chosen profile and PDF option (:class:`~graphkit.workbench.export_view.CaseExport`)."""
+        return self.export_panel.export()

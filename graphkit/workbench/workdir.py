@@ -33,8 +33,10 @@ import os
 import shutil
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import quote
 
-__all__ = ["default_workdir", "exports_dir", "prepare_workdir", "lab_config_env", "DISABLED_PLUGINS", "MANIFEST"]
+__all__ = ["default_workdir", "exports_dir", "dossier_dir", "served_root", "browser_href", "browser_url", "prepare_workdir", "lab_config_env",
+           "DISABLED_PLUGINS", "MANIFEST"]
 
 #: JupyterLab plugins switched off in the workbench: the news prompt and update check
 DISABLED_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
@@ -61,7 +63,8 @@ def default_workdir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def exports_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the workbench saves what the investigator exports (pictures of the graph):
+    """Where the workbench saves what the investigator exports (pictures of the graph, case
+    dossiers under ``dossiers/``):
     ``$GRAPHKIT_EXPORTS``, else ``exports/`` in the served copy of the notebooks
     (``<working folder>/notebooks/exports``), so JupyterLab's file browser lists and opens
     them. Never the shipped (git-tracked) ``notebooks/``. Created by the caller.
@@ -77,6 +80,68 @@ def exports_dir(environ: Mapping[str, str] | None = None) -> Path:
     if env.get("GRAPHKIT_EXPORTS"):
         return Path(env["GRAPHKIT_EXPORTS"]).expanduser()
     return default_workdir(env) / "notebooks" / "exports"
+
+
+def dossier_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the workbench writes case dossiers by default: ``dossiers/`` in :func:`exports_dir`.
+
+    Examples
+    --------
+    >>> dossier_dir({"GRAPHKIT_LAB_DIR": "/w"}).as_posix()
+    '/w/notebooks/exports/dossiers'
+    """
+    return exports_dir(environ) / "dossiers"
+
+
+def served_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder JupyterLab serves under ``graphkit lab``: ``<working folder>/notebooks``.
+
+    Examples
+    --------
+    >>> served_root({"GRAPHKIT_LAB_DIR": "/w"}).as_posix()
+    '/w/notebooks'
+    """
+    return default_workdir(environ) / "notebooks"
+
+
+def browser_href(path: str | Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """``files/<path relative to the served folder>`` (URL-quoted): where JupyterLab's server
+    hands out that file, relative to its base URL; ``None`` for a file outside the served folder
+    (the browser cannot open it, e.g. with ``$GRAPHKIT_EXPORTS`` elsewhere).
+
+    Examples
+    --------
+    >>> browser_href("/w/notebooks/exports/案件 1/dossier.pdf", {"GRAPHKIT_LAB_DIR": "/w"})
+    'files/exports/%E6%A1%88%E4%BB%B6%201/dossier.pdf'
+    >>> browser_href("/elsewhere/x.pdf", {"GRAPHKIT_LAB_DIR": "/w"}) is None
+    True
+    """
+    root = served_root(environ).resolve()
+    try:
+        rel = Path(path).resolve().relative_to(root)
+    except ValueError:
+        return None
+    return "files/" + quote(rel.as_posix())
+
+
+def browser_url(path: str | Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """:func:`browser_href` under the server's base URL (``$GRAPHKIT_LAB_BASE_URL``, else
+    JupyterHub's ``$JUPYTERHUB_SERVICE_PREFIX``, else ``/``), for a link in a widget: a bare
+    relative ``files/…`` would resolve against the page (``/lab/tree/…``), not the server.
+
+    Examples
+    --------
+    >>> browser_url("/w/notebooks/exports/g.png", {"GRAPHKIT_LAB_DIR": "/w"})
+    '/files/exports/g.png'
+    >>> browser_url("/w/notebooks/exports/g.png", {"GRAPHKIT_LAB_DIR": "/w", "JUPYTERHUB_SERVICE_PREFIX": "/user/li"})
+    '/user/li/files/exports/g.png'
+    """
+    env = os.environ if environ is None else environ
+    href = browser_href(path, env)
+    if href is None:
+        return None
+    base = env.get("GRAPHKIT_LAB_BASE_URL") or env.get("JUPYTERHUB_SERVICE_PREFIX") or "/"
+    return "/" + base.strip("/") + "/" + href if base.strip("/") else "/" + href
 
 
 def _sha(path: Path) -> str:
