@@ -80,7 +80,7 @@ def verify_cases(db: sqlite3.Connection, db_id: str, records: list[dict[str, Any
             problems.append(f"case #{cid}: audit row {rid} recorded in the audit log is gone from the case database")
         elif row_digest(have[rid]) != digest:
             problems.append(f"case #{cid}: audit row {rid} was edited after it was recorded")
-        elif (named := _named_account(str(have[rid][3]))) is not None and named != by.get(rid):
+        elif (named := _named_account(str(have[rid][3]))) is not None and named != _account_of(by.get(rid, "")):
             # the row speaks for an account (``account (display: name)``) other than the one that
             # recorded it: a change recorded by hand (e.g. through the guard's socket) under another's name
             problems.append(f"case #{cid}: audit row {rid} names account {named} but was recorded by account {by.get(rid)}")
@@ -110,6 +110,12 @@ def recorders(records: list[dict[str, Any]], db_id: str) -> dict[int, str]:
             for rid, _digest in d.get("rows", []):
                 out[int(rid)] = str(e.get("actor") or "")
     return out
+
+
+def _account_of(actor: str) -> str:
+    """The account of an actor as the chain records it: the guard writes the bare account, a local
+    log the workbench's label (``ana (display: 张伟)``)."""
+    return _named_account(actor) or actor
 
 
 def _named_account(actor: str) -> str | None:
