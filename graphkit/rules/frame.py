@@ -46,6 +46,18 @@ def _days(ts: pd.Series) -> np.ndarray:
     return np.where(ts.isna().to_numpy(), -1, out)
 
 
+def _cat(values: Any) -> pd.Categorical:
+    """A categorical with sorted categories (so sorting by it sorts by value); nulls stay null."""
+    codes, cats = pd.factorize(pd.Series(values), sort=True)
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=cats)
+
+
+def _take(col: pd.Series, rows: np.ndarray) -> pd.Categorical:
+    """Rows of a categorical column, without decoding its values."""
+    c = col.array
+    return pd.Categorical.from_codes(c.codes[rows], categories=c.categories)
+
+
 def build_frame(store: Store) -> ItemFrame:
     """Join ``claim_items`` with claims, patients and institutions of ``store``."""
     have = set(store.columns("claim_items"))
@@ -87,32 +99,39 @@ def build_frame(store: Store) -> ItemFrame:
     fund = cl["fund_amount"].to_numpy("float64")
     ratio = np.divide(fund, tot, out=np.ones_like(tot), where=tot > 0)
     cctx = pd.DataFrame({
-        "claim_id": cl["claim_id"].astype("string"),
-        "patient_id": cl["patient_id"].astype("string"),
-        "claim_type": cl["claim_type"].astype("string"),
-        "provider_type": ptype, "provider_id": pid.astype("string"),
-        "doctor_id": cl["doctor_id"].astype("string"),
-        "start": start, "end": cl["end_time"], "sday": sday, "eday": eday,
-        "month": start.dt.strftime("%Y-%m"),
-        "diagnosis_code": cl["diagnosis_code"].astype("string"),
-        "level": lvl.to_numpy(), "sex": sex, "age": age, "insurance_type": ins,
-        "fund_ratio": ratio, "los": los, "total_amount": tot, "fund_amount": fund,
+        "claim_id": _cat(cl["claim_id"]),
+        "patient_id": _cat(cl["patient_id"]),
+        "claim_type": _cat(cl["claim_type"]),
+        "provider_type": _cat(ptype), "provider_id": _cat(pid),
+        "doctor_id": _cat(cl["doctor_id"]),
+        "start": start, "end": cl["end_time"], "sday": sday.astype(np.int32), "eday": eday.astype(np.int32),
+        "month": _cat(start.dt.strftime("%Y-%m")),
+        "diagnosis_code": _cat(cl["diagnosis_code"]),
+        "level": lvl.to_numpy(), "sex": _cat(sex), "age": age, "insurance_type": _cat(ins),
+        "fund_ratio": ratio, "los": los.astype(np.int32), "total_amount": tot, "fund_amount": fund,
     })
-    df = it.copy()
-    df["ci"] = ci.astype(np.int64)
+    # one row per item line; every string column a categorical (codes + sorted categories), so
+    # the frame holds small integers instead of 3M Python / Arrow strings per column
+    cols: dict[str, Any] = {"claim_id": _take(cctx["claim_id"], ci), "item_code": _cat(it["item_code"])}
+    cols["amount"] = it["amount"].to_numpy("float64")
+    for c in OPTIONAL_ITEM_COLUMNS:
+        if c not in it.columns:
+            continue
+        if c in ("quantity", "unit_price", "days_supply"):
+            cols[c] = it[c].to_numpy("float64", na_value=np.nan)
+        elif c == "item_time":
+            cols[c] = it[c]
+        else:
+            cols[c] = _cat(it[c])
+    cols["ci"] = ci.astype(np.int64)
     for c in ("patient_id", "claim_type", "provider_type", "provider_id", "doctor_id", "start", "end", "sday",
               "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los"):
-        df[c] = cctx[c].to_numpy()[ci] if c not in ("start", "end") else cctx[c].iloc[ci].to_numpy()
-    df["item_code"] = df["item_code"].astype("string")
-    df["amount"] = df["amount"].astype("float64")
-    for c in ("quantity", "unit_price"):
-        if c in df.columns:
-            df[c] = df[c].astype("float64")
-    if "days_supply" in df.columns:
-        df["days_supply"] = df["days_supply"].astype("float64")
+        col = cctx[c]
+        cols[c] = _take(col, ci) if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()[ci]
+    df = pd.DataFrame(cols)
     if present.get("item_time"):
         iday = _days(df["item_time"])
-        df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy())
+        df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy()).astype(np.int32)
     else:
         df["iday"] = df["sday"].to_numpy()
     return ItemFrame(df.reset_index(drop=True), present, cctx)

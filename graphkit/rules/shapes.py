@@ -87,15 +87,26 @@ def _cats(sub: pd.DataFrame, rule, ctx: Ctx) -> pd.DataFrame:
     return sub[np.isin(cat.astype(str), list(cats))]
 
 
+def codes_of(s: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values (-1 for null): a categorical's own codes, else factorized."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return np.asarray(s.array.codes, dtype=np.int64)
+    return pd.factorize(s)[0].astype(np.int64)
+
+
+def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One int64 per (a, b) pair of non-negative-or-(-1) codes."""
+    return a * (int(b.max(initial=-1)) + 2) + (b + 1)
+
+
 def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.ndarray:
     """Whether each diagnosis starts with one of its row's prefixes (``lists``: tuples).
     Computed on unique (code, diagnosis) pairs, then mapped back."""
-    key = pd.DataFrame({"c": codes.to_numpy(), "d": diags.fillna("").to_numpy()})
-    u, inv = np.unique(key["c"].astype(str) + "\x00" + key["d"].astype(str), return_inverse=True)
-    first = pd.Series(np.arange(len(key))).groupby(inv).first().to_numpy()
-    ok = np.array([any(str(key["d"].iat[i]).upper().startswith(p.upper()) for p in (lists[i] or ()))
-                   for i in first], dtype=bool)  # loop over distinct (code, diagnosis) pairs only
-    return ok[inv]
+    _, first, inv = np.unique(pair_key(codes_of(codes), codes_of(diags)), return_index=True, return_inverse=True)
+    dv = diags.to_numpy(object)[first]
+    ok = np.array([any(("" if pd.isna(d) else str(d)).upper().startswith(p.upper()) for p in (lists[i] or ()))
+                   for d, i in zip(dv, first)], dtype=bool)  # loop over distinct (code, diagnosis) pairs only
+    return ok[inv.reshape(-1)]
 
 
 # ---------------------------------------------------------------------------------------------
