@@ -52,6 +52,14 @@ def _cat(values: Any) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int32), categories=cats)
 
 
+def _months(ts: pd.Series) -> pd.Categorical:
+    """Calendar months ``YYYY-MM`` of datetimes as a categorical (formatted once per distinct month)."""
+    m = ts.to_numpy("datetime64[M]")
+    codes, uniq = pd.factorize(m, sort=True)  # NaT → -1
+    cats = pd.Index(pd.DatetimeIndex(uniq.astype("datetime64[s]")).strftime("%Y-%m"), dtype="str")
+    return pd.Categorical.from_codes(codes.astype(np.int32), categories=cats)
+
+
 def _take(col: pd.Series, rows: np.ndarray) -> pd.Categorical:
     """Rows of a categorical column, without decoding its values."""
     c = col.array
@@ -105,7 +113,7 @@ def build_frame(store: Store) -> ItemFrame:
         "provider_type": _cat(ptype), "provider_id": _cat(pid),
         "doctor_id": _cat(cl["doctor_id"]),
         "start": start, "end": cl["end_time"], "sday": sday.astype(np.int32), "eday": eday.astype(np.int32),
-        "month": _cat(start.dt.strftime("%Y-%m")),
+        "month": _months(start),
         "diagnosis_code": _cat(cl["diagnosis_code"]),
         "level": lvl.to_numpy(), "sex": _cat(sex), "age": age, "insurance_type": _cat(ins),
         "fund_ratio": ratio, "los": los.astype(np.int32), "total_amount": tot, "fund_amount": fund,

@@ -88,10 +88,11 @@ def _cats(sub: pd.DataFrame, rule, ctx: Ctx) -> pd.DataFrame:
 
 
 def codes_of(s: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values (-1 for null): a categorical's own codes, else factorized."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    """Integer codes of a column's values (-1 for null), in the values' sort order: the item
+    frame's categoricals (sorted categories) give their own codes, other columns are factorized."""
+    if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered is False and s.cat.categories.is_monotonic_increasing:
         return np.asarray(s.array.codes, dtype=np.int64)
-    return pd.factorize(s)[0].astype(np.int64)
+    return pd.factorize(s, sort=True)[0].astype(np.int64)
 
 
 def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -228,14 +229,13 @@ def code_mismatch(sub, rule, ctx):
     for the code (串换: a cheaper or non-payable item billed under a payable code)."""
     fld = rule.params.get("field", "name")
     col = "item_name" if fld == "name" else "category"
-    want = ctx.kbcol("name" if fld == "name" else "category", sub.index)
     got = sub[col]
     # distinct (code, billed value) pairs only
-    key = sub["item_code"].astype(str) + "\x00" + got.astype("string").fillna("")
-    u, inv = np.unique(key.to_numpy(str), return_inverse=True)
-    first = pd.Series(np.arange(len(sub))).groupby(inv).first().to_numpy()
+    _, first, inv = np.unique(pair_key(codes_of(sub["item_code"]), codes_of(got)), return_index=True,
+                              return_inverse=True)
+    inv = inv.reshape(-1)
     g = got.iloc[first]
-    w = pd.Series(want[first], index=g.index, dtype="object")
+    w = pd.Series(ctx.kbcol("name" if fld == "name" else "category", sub.index[first]), index=g.index, dtype="object")
     gn = _norm(g) if fld == "name" else g.astype("string")
     bad = (w.notna() & g.notna() & (gn.astype(object) != w.astype(object))).to_numpy(bool)
     hit = bad[inv]

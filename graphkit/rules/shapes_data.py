@@ -31,6 +31,12 @@ def _hits(rows, deduct) -> pd.DataFrame:
     return pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "deduct": np.asarray(deduct, dtype="float64")})
 
 
+def codes_of(s: pd.Series) -> np.ndarray:
+    from .shapes import codes_of as codes
+
+    return codes(s)
+
+
 def _cats(sub: pd.DataFrame, rule, ctx) -> pd.DataFrame:
     from .shapes import _cats as cats
 
@@ -106,21 +112,24 @@ def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0
     refilled regularly (interquartile range of those intervals at most ``max_spread`` × their
     median: taken continuously, like a chronic drug); NaN for the others (an acute drug bought
     now and then says nothing of how fast it is used)."""
-    s = sub[["patient_id", "item_code", "sday", "quantity"]].sort_values(["patient_id", "item_code", "sday"])
-    same = (s["patient_id"].to_numpy()[1:] == s["patient_id"].to_numpy()[:-1]) & \
-           (s["item_code"].to_numpy()[1:] == s["item_code"].to_numpy()[:-1])
-    gap = np.diff(s["sday"].to_numpy())
-    g = pd.DataFrame({"code": s["item_code"].to_numpy()[1:][same], "gap": gap[same],
-                      "pat": s["patient_id"].to_numpy()[1:][same]})
+    pat, code = codes_of(sub["patient_id"]), codes_of(sub["item_code"])
+    day = sub["sday"].to_numpy()
+    o = np.lexsort((day, code, pat))
+    pat_o, code_o, day_o = pat[o], code[o], day[o]
+    same = (pat_o[1:] == pat_o[:-1]) & (code_o[1:] == code_o[:-1])
+    gap = np.diff(day_o)
+    g = pd.DataFrame({"code": code_o[1:][same], "gap": gap[same], "pat": pat_o[1:][same]})
     g = g[g["gap"] > 0]
     gg = g.groupby("code")["gap"]
     per = pd.DataFrame({"gap": gg.median(), "pats": g.groupby("code")["pat"].nunique(),
                         "spread": gg.quantile(0.75) - gg.quantile(0.25)})
     per = per[(per["pats"] >= min_patients) & (per["spread"] <= max_spread * per["gap"])]
-    qmed = sub.groupby("item_code", observed=True)["quantity"].median()
+    qty = sub["quantity"].to_numpy("float64")
+    qmed = pd.Series(qty).groupby(code).median()
     rate = (qmed.reindex(per.index) / per["gap"]).replace(0, np.nan)  # units per day
-    r = pd.Series(sub["item_code"].to_numpy()).map(rate).to_numpy("float64")
-    return sub["quantity"].to_numpy("float64") / r
+    r = np.full(int(code.max(initial=-1)) + 2, np.nan)
+    r[rate.index.to_numpy() + 1] = rate.to_numpy("float64")  # index 0: a null code
+    return qty / r[code + 1]
 
 
 def supply_overlap(sub, rule, ctx):
@@ -130,21 +139,22 @@ def supply_overlap(sub, rule, ctx):
     dispensed quantity where missing (:func:`_inferred_supply`). 违规金额 = the later line's
     amount × overlapped days / its days supply."""
     p = rule.params
-    sub = _cats(sub.assign(), rule, ctx) if p.get("categories") else sub
+    sub = _cats(sub, rule, ctx) if p.get("categories") else sub
     ds = sub["days_supply"].to_numpy("float64") if "days_supply" in sub.columns else np.full(len(sub), np.nan)
     if p.get("infer"):
         inf = _inferred_supply(sub, int(p.get("min_patients", 30)), float(p.get("max_gap_spread", 0.5)))
         ds = np.where(np.isnan(ds), inf, ds)
     ok = np.isfinite(ds) & (ds > 0)
-    s = pd.DataFrame({"pat": sub["patient_id"].to_numpy()[ok], "code": sub["item_code"].to_numpy()[ok],
+    s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[ok], "code": codes_of(sub["item_code"])[ok],
                       "day": sub["sday"].to_numpy()[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
                       "amt": sub["amount"].to_numpy()[ok], "row": sub.index[ok].to_numpy()})
-    # one supply per claim and code (lines of one prescription add up)
-    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
-                                                          row=("row", "first"), amt=("amt", "sum"))
-    s = s.reset_index().sort_values(["pat", "code", "day", "ci"])
     if not len(s):
         return _hits([], [])
+    # one supply per claim and code (lines of one prescription add up); codes sort like the values
+    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
+                                                          row=("row", "first"), amt=("amt", "sum"))
+    s = s.reset_index()
+    s = s.iloc[np.lexsort((s["ci"].to_numpy(), s["day"].to_numpy(), s["code"].to_numpy(), s["pat"].to_numpy()))]
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
                  (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
     # supply end carried forward: a person's running end of cover for the code
