@@ -37,6 +37,12 @@ def codes_of(s: pd.Series) -> np.ndarray:
     return codes(s)
 
 
+def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    from .shapes import group_ids as gids
+
+    return gids(sub, keys)
+
+
 def _cats(sub: pd.DataFrame, rule, ctx) -> pd.DataFrame:
     from .shapes import _cats as cats
 
@@ -56,8 +62,8 @@ def peer_price(sub, rule, ctx):
     from .shapes import _unit
 
     p = rule.params
-    d = pd.DataFrame({"code": sub["item_code"].to_numpy(), "lvl": sub["level"].fillna(0).to_numpy(),
-                      "unit": _unit(sub), "prov": sub["provider_id"].to_numpy()}, index=sub.index)
+    d = pd.DataFrame({"code": codes_of(sub["item_code"]), "lvl": sub["level"].fillna(0).to_numpy(),
+                      "unit": _unit(sub), "prov": codes_of(sub["provider_id"])}, index=sub.index)
     d = d[np.isfinite(d["unit"])]
     q = _group_quantiles(d, ["code", "lvl"], "unit")
     q["provs"] = d.groupby(["code", "lvl"], sort=False)["prov"].nunique()
@@ -77,12 +83,14 @@ def data_repeat(sub, rule, ctx):
     person-days — billed twice a day: every line after the first of such a day.
     违规金额 = those lines' amounts."""
     p = rule.params
-    key = ["patient_id", "item_code", "iday"]
-    n = sub.groupby(key, sort=False, observed=True)["amount"].transform("size").to_numpy()
-    days = pd.DataFrame({"code": sub["item_code"].to_numpy(), "rep": n > 1, "first": ~sub.duplicated(key).to_numpy()})
-    per = days[days["first"]].groupby("code")["rep"].agg(["mean", "size"])
+    gid = group_ids(sub, ["patient_id", "item_code", "iday"])
+    n = np.bincount(gid)[gid]
+    code = codes_of(sub["item_code"])
+    dup = pd.Series(gid).duplicated().to_numpy()
+    days = pd.DataFrame({"code": code, "rep": n > 1})[~dup]
+    per = days.groupby("code")["rep"].agg(["mean", "size"])
     rare = per[(per["size"] >= int(p.get("min_support", 200))) & (per["mean"] <= float(p.get("max_share", 0.002)))].index
-    hit = (n > 1) & sub["item_code"].isin(rare).to_numpy() & sub.duplicated(key).to_numpy()
+    hit = (n > 1) & np.isin(code, rare.to_numpy()) & dup & _notna(sub, ["patient_id", "item_code", "iday"])
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -93,14 +101,18 @@ def peer_quantity(sub, rule, ctx):
     p = rule.params
     sub = _cats(sub, rule, ctx)
     sub = sub[sub["quantity"].fillna(0) > 0]
-    key = ["patient_id", "item_code", "month"]
-    tot = sub.groupby(key, sort=False, observed=True)["quantity"].transform("sum").to_numpy("float64")
-    pm = pd.DataFrame({"code": sub["item_code"].to_numpy(), "lq": np.log(tot)})[~sub.duplicated(key).to_numpy()]
+    gid = group_ids(sub, ["patient_id", "item_code", "month"])
+    tot = pd.Series(sub["quantity"].to_numpy("float64")).groupby(gid, sort=False).transform("sum").to_numpy()
+    tot = np.where(_notna(sub, ["patient_id", "item_code", "month"]), tot, np.nan)
+    code = codes_of(sub["item_code"])
+    pm = pd.DataFrame({"code": code, "lq": np.log(tot)})[~pd.Series(gid).duplicated().to_numpy()]
     q = _group_quantiles(pm, ["code"], "lq")
     q = q[q["n"] >= int(p.get("min_patients", 30))]
     lim = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]),
                      q["q3"] + np.log(float(p.get("min_ratio", 2.0))))
-    lim = np.exp(pd.Series(sub["item_code"].to_numpy()).map(lim).to_numpy("float64"))
+    per = np.full(int(code.max(initial=-1)) + 2, np.nan)
+    per[lim.index.to_numpy() + 1] = lim.to_numpy("float64")
+    lim = np.exp(per[code + 1])
     hit = tot > lim
     ded = sub["amount"].to_numpy() * np.where(hit, (tot - lim) / tot, 0)
     return _hits(sub.index[hit], ded[hit])
@@ -169,14 +181,27 @@ def supply_overlap(sub, rule, ctx):
     return _hits(s["row"].to_numpy()[hit], ded[hit])
 
 
+def _notna(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Rows whose ``keys`` are all known (a grouping drops the others)."""
+    return sub[keys].notna().all(axis=1).to_numpy()
+
+
+def _distinct_per_group(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Per row: the number of distinct ``val`` in its group ``gid``."""
+    pairs = pd.DataFrame({"g": gid, "v": val}).drop_duplicates()
+    return np.bincount(pairs["g"].to_numpy(), minlength=int(gid.max(initial=-1)) + 1)[gid]
+
+
 def split_claims(sub, rule, ctx):
     """One code on ``min_claims`` or more claims of one person at one provider on one day:
     every line not on the day's first claim. 违规金额 = those lines' amounts."""
     sub = _cats(sub, rule, ctx)
     key = ["patient_id", "provider_id", "sday", "item_code"]
-    n = sub.groupby(key, sort=False, observed=True)["ci"].transform("nunique").to_numpy()
-    first = sub.groupby(key, sort=False, observed=True)["ci"].transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 2))) & (sub["ci"].to_numpy() != first)
+    gid = group_ids(sub, key)
+    ci = sub["ci"].to_numpy()
+    n = _distinct_per_group(gid, ci)
+    first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 2))) & (ci != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -187,7 +212,9 @@ def claim_count(sub, rule, ctx):
     if types:
         sub = sub[sub["claim_type"].isin(list(types))]
     key = ["patient_id", "provider_id", "sday"]
-    n = sub.groupby(key, sort=False, observed=True)["ci"].transform("nunique").to_numpy()
-    first = sub.groupby(key, sort=False, observed=True)["ci"].transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 3))) & (sub["ci"].to_numpy() != first)
+    gid = group_ids(sub, key)
+    ci = sub["ci"].to_numpy()
+    n = _distinct_per_group(gid, ci)
+    first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 3))) & (ci != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
