@@ -11,10 +11,12 @@ pharmacies), ``sex``, ``age`` (whole years at the claim), ``insurance_type``, ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -66,22 +68,80 @@ def _take(col: pd.Series, rows: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(c.codes[rows], categories=c.categories)
 
 
+class _Codes:
+    """Integer codes of a string column read batch by batch (one dictionary for all batches)."""
+
+    def __init__(self) -> None:
+        self.values = pd.Index([], dtype=object)
+        self.parts: list[np.ndarray] = []
+
+    def add(self, col: pd.Series) -> None:
+        codes, uniq = pd.factorize(col)
+        glob = self.values.get_indexer(uniq)
+        new = glob < 0
+        if new.any():
+            glob[new] = len(self.values) + np.arange(int(new.sum()))
+            self.values = self.values.append(pd.Index(np.asarray(uniq, dtype=object)[new], dtype=object))
+        self.parts.append(np.append(glob, -1)[np.where(codes >= 0, codes, len(glob))].astype(np.int32))
+
+    def categorical(self) -> pd.Categorical:
+        """The codes as a categorical with sorted categories."""
+        order = np.argsort(self.values.to_numpy(), kind="stable")
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        codes = np.concatenate(self.parts) if self.parts else np.empty(0, np.int32)
+        codes = np.append(rank, -1)[np.where(codes >= 0, codes, len(rank))].astype(np.int32)
+        cats = pd.Index(self.values.to_numpy()[order], dtype="str")
+        return pd.Categorical.from_codes(codes, categories=cats)
+
+
+def _batches(store: Store, cols: list[str]) -> Iterator[pd.DataFrame]:
+    """``claim_items`` in batches where the store streams it (the embedded store), else whole."""
+    if hasattr(store, "iter_table"):
+        from graphkit.store.embedded import to_frame
+
+        for t in store.iter_table("claim_items", cols):
+            yield to_frame(t)
+    else:
+        yield store.table("claim_items", cols)
+
+
+def _read_items(store: Store, cols: list[str], claim_ids: pa.Array) -> dict[str, Any]:
+    """The item columns the frame keeps, read batch by batch: strings as codes, numbers as
+    float64, ``ci`` the row of each line's claim (no column of Python strings is ever built)."""
+    strings = {c: _Codes() for c in cols if c in ("item_code", "item_name", "category", "department")}
+    nums: dict[str, list[np.ndarray]] = {c: [] for c in cols if c not in strings and c != "claim_id"}
+    ci_parts: list[np.ndarray] = []
+    for b in _batches(store, cols):
+        ids = pa.array(b["claim_id"].array, type=pa.large_string()) if len(b) else pa.array([], pa.large_string())
+        ci = pc.index_in(ids, value_set=claim_ids).to_numpy(zero_copy_only=False)
+        ci = np.where(np.isnan(ci), -1, ci).astype(np.int64) if ci.dtype.kind == "f" else ci.astype(np.int64)
+        if (ci < 0).any():  # a loaded store holds no dangling items; be explicit if one does
+            raise ValueError(f"claim_items: claim_id {b['claim_id'].iloc[int(np.argmax(ci < 0))]!r} is not in claims")
+        ci_parts.append(ci)
+        for c, enc in strings.items():
+            enc.add(b[c])
+        for c in nums:
+            nums[c].append(b[c].to_numpy("datetime64[s]") if c == "item_time" else b[c].to_numpy("float64", na_value=np.nan))
+    out: dict[str, Any] = {c: enc.categorical() for c, enc in strings.items()}
+    for c, parts in nums.items():
+        out[c] = np.concatenate(parts) if parts else np.empty(0, "datetime64[s]" if c == "item_time" else "float64")
+    out["ci"] = np.concatenate(ci_parts) if ci_parts else np.empty(0, np.int64)
+    return out
+
+
 def build_frame(store: Store) -> ItemFrame:
     """Join ``claim_items`` with claims, patients and institutions of ``store``."""
     have = set(store.columns("claim_items"))
     icols = ["claim_id", "item_code", "amount"] + [c for c in OPTIONAL_ITEM_COLUMNS if c in have]
-    it = store.table("claim_items", icols)
     cl = store.table("claims", ["claim_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id",
                                 "start_time", "end_time", "diagnosis_code", "total_amount", "fund_amount"])
     pt = store.table("patients", ["patient_id", "sex", "birth_date", "insurance_type"])
     inst = store.table("institutions", ["institution_id", "level"])
-    present = {c: (c in it.columns and bool(it[c].notna().any())) for c in OPTIONAL_ITEM_COLUMNS}
-
     cl = cl.reset_index(drop=True)
-    ci = pd.Index(cl["claim_id"]).get_indexer(it["claim_id"])
-    if (ci < 0).any():  # a loaded store holds no dangling items; be explicit if one does
-        bad = it.loc[ci < 0, "claim_id"].iloc[0]
-        raise ValueError(f"claim_items: claim_id {bad!r} is not in claims")
+    items = _read_items(store, icols, pa.array(cl["claim_id"].array, type=pa.large_string()))
+    present = {c: (c in items and bool(pd.notna(items[c]).any())) for c in OPTIONAL_ITEM_COLUMNS}
+    ci = items.pop("ci")
     # claim-level context
     ptype = np.where(cl["pharmacy_id"].notna().to_numpy(), "pharmacy", "institution")
     pid = cl["institution_id"].astype("object").where(cl["institution_id"].notna(), cl["pharmacy_id"])
@@ -120,18 +180,9 @@ def build_frame(store: Store) -> ItemFrame:
     })
     # one row per item line; every string column a categorical (codes + sorted categories), so
     # the frame holds small integers instead of 3M Python / Arrow strings per column
-    cols: dict[str, Any] = {"claim_id": _take(cctx["claim_id"], ci), "item_code": _cat(it["item_code"])}
-    cols["amount"] = it["amount"].to_numpy("float64")
-    for c in OPTIONAL_ITEM_COLUMNS:
-        if c not in it.columns:
-            continue
-        if c in ("quantity", "unit_price", "days_supply"):
-            cols[c] = it[c].to_numpy("float64", na_value=np.nan)
-        elif c == "item_time":
-            cols[c] = it[c]
-        else:
-            cols[c] = _cat(it[c])
-    cols["ci"] = ci.astype(np.int64)
+    cols: dict[str, Any] = {"claim_id": _take(cctx["claim_id"], ci)}
+    cols.update((c, items.pop(c)) for c in icols[1:])
+    cols["ci"] = ci
     for c in ("patient_id", "claim_type", "provider_type", "provider_id", "doctor_id", "start", "end", "sday",
               "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los"):
         col = cctx[c]
@@ -142,4 +193,5 @@ def build_frame(store: Store) -> ItemFrame:
         df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy()).astype(np.int32)
     else:
         df["iday"] = df["sday"].to_numpy()
-    return ItemFrame(df.reset_index(drop=True), present, cctx)
+    pa.default_memory_pool().release_unused()  # the batches' Arrow buffers, back to the system
+    return ItemFrame(df, present, cctx)
