@@ -6,6 +6,11 @@ One row per item line. Columns: the ``claim_items`` columns, plus ``ci`` (claim 
 given, else the claim's), ``month``, ``diagnosis_code``, ``level`` (institution level; NaN for
 pharmacies), ``sex``, ``age`` (whole years at the claim), ``insurance_type``, ``fund_ratio``
 (fund / total of the claim) and ``los`` (days of an inpatient stay, 算入不算出, at least 1).
+
+Lean by construction: every string column (ids, codes, names, month, diagnosis, sex, …) is a
+categorical with sorted categories (int32 codes, so sorting by codes sorts by value), day
+numbers are int32, and ``claim_items`` is read batch by batch straight into those codes — no
+column of Python strings is built (951,605 claims / 3.04M item lines: ≈ 0.4 GB).
 """
 
 from __future__ import annotations
