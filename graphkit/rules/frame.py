@@ -192,7 +192,7 @@ def build_frame(store: Store) -> ItemFrame:
               "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los"):
         col = cctx[c]
         cols[c] = _take(col, ci) if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()[ci]
-    df = pd.DataFrame(cols)
+    df = pd.DataFrame(cols, copy=False)  # one block per column: no consolidation copy
     if present.get("item_time"):
         iday = _days(df["item_time"])
         df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy()).astype(np.int32)
