@@ -68,6 +68,10 @@ def _skip(rule, reason_zh: str, reason_en: str) -> dict[str, Any]:
             "providers": 0}
 
 
+#: item-frame columns no declarative shape reads (the engine and the findings use the whole frame)
+_UNREAD = frozenset({"claim_id", "department", "doctor_id", "start", "end", "insurance_type", "fund_ratio"})
+
+
 def _scope_key(rule) -> tuple:
     return (tuple(sorted(rule.claim_types)), tuple(sorted(rule.institution_levels or ())),
             tuple(sorted(rule.insurance or ())))
@@ -132,7 +136,11 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
         if scope(r) != key:
             key, sub = scope(r), None
             m = _mask(df, r)
-            sub = df if m.all() else df[m]
+            if m.all():
+                sub = df
+            else:  # declarative shapes never read the columns of _UNREAD: leave them out of the copy
+                code = any(x.shape == "code" for x in chosen if scope(x) == key)
+                sub = df[m] if code else df.loc[m, [c for c in df.columns if c not in _UNREAD]]
         h = SHAPES[r.shape](sub, r, ctx)
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h
         h = h.drop_duplicates("row")
