@@ -2,8 +2,10 @@
 
 A code rule is ``fn(sub, rule, ctx) -> hits`` exactly like a shape (see
 :mod:`graphkit.rules.shapes`): ``sub`` is the item frame restricted to the rule's settings,
-``hits`` a DataFrame of ``row`` and ``deduct``. A bureau's own module works the same way as
-long as Python can import it.
+``hits`` a DataFrame of ``row`` and ``deduct``. ``sub`` may be the whole frame itself (rules whose
+settings cover every line get no copy): read it, never modify it. Its string columns are
+categoricals with sorted categories (compare them with ``==`` / ``isin`` as usual; group on
+their codes for speed). A bureau's own module works the same way as long as Python can import it.
 
 Examples
 --------

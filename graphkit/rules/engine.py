@@ -23,7 +23,7 @@ import pandas as pd
 from ..findings import Entity, Finding
 from .frame import ItemFrame, build_frame
 from .library import RulePack, load_pack
-from .shapes import SHAPES, Ctx, shape_needs
+from .shapes import SHAPES, Ctx, codes_of, shape_needs
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -68,6 +68,15 @@ def _skip(rule, reason_zh: str, reason_en: str) -> dict[str, Any]:
             "providers": 0}
 
 
+#: item-frame columns no declarative shape reads (the engine and the findings use the whole frame)
+_UNREAD = frozenset({"claim_id", "department", "doctor_id", "start", "end", "insurance_type", "fund_ratio"})
+
+
+def _scope_key(rule) -> tuple:
+    return (tuple(sorted(rule.claim_types)), tuple(sorted(rule.institution_levels or ())),
+            tuple(sorted(rule.insurance or ())))
+
+
 def _mask(df: pd.DataFrame, rule) -> np.ndarray:
     m = df["claim_type"].isin(list(rule.claim_types)).to_numpy(bool).copy()
     if rule.institution_levels:
@@ -103,11 +112,18 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
     t0 = time.perf_counter()
     frame = build_frame(store)
     df = frame.df
-    kbi = pack.kb.items.index.get_indexer(df["item_code"].astype(str))
+    code = df["item_code"].array  # a categorical: look each distinct code up once
+    cc = np.asarray(code.codes)
+    kbi = np.where(cc >= 0, pack.kb.items.index.get_indexer(code.categories.astype(str))[cc], -1)
     ctx = Ctx(df, pack.kb, kbi)
     seconds["frame"] = time.perf_counter() - t0
-    parts = []
-    for r in chosen:
+    parts: dict[str, pd.DataFrame] = {}
+    # rules sharing settings share one row subset: evaluate them together (one copy at a time;
+    # none at all where the subset is the whole frame)
+    scope = _scope_key
+    order = sorted(range(len(chosen)), key=lambda i: (scope(chosen[i]), i))
+    key, sub = None, None
+    for r in (chosen[i] for i in order):
         missing = frame.missing(shape_needs(r))
         if missing:
             summary[r.id] = _skip(r, "费用明细缺少列 " + "、".join(missing), "claim items lack " + ", ".join(missing))
@@ -117,7 +133,14 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
                                   "the bundle cannot tell these settings apart")
             continue
         t1 = time.perf_counter()
-        sub = df[_mask(df, r)]
+        if scope(r) != key:
+            key, sub = scope(r), None
+            m = _mask(df, r)
+            if m.all():
+                sub = df
+            else:  # declarative shapes never read the columns of _UNREAD: leave them out of the copy
+                code = any(x.shape == "code" for x in chosen if scope(x) == key)
+                sub = df[m] if code else df.loc[m, [c for c in df.columns if c not in _UNREAD]]
         h = SHAPES[r.shape](sub, r, ctx)
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h
         h = h.drop_duplicates("row")
@@ -131,10 +154,14 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             "hits": int(len(h)), "claims": int(pd.unique(df["ci"].to_numpy()[rows]).size),
             "deduct_amount": round(float(ded.sum()), 2),
             "fund_amount": round(float((ded * df["fund_ratio"].to_numpy()[rows]).sum()), 2),
-            "providers": int(pd.unique(df["provider_id"].to_numpy()[rows]).size),
+            "providers": int(pd.unique(codes_of(df["provider_id"])[rows]).size),
         }
-        parts.append(h[["rule_id", "row", "deduct"]])
-    hits = pd.concat(parts, ignore_index=True) if parts else empty
+        parts[r.id] = h[["rule_id", "row", "deduct"]]
+    sub = None
+    done = [parts[r.id] for r in chosen if r.id in parts]  # in the pack's order
+    hits = pd.concat(done, ignore_index=True) if done else empty
+    summary = {r.id: summary[r.id] for r in chosen}
+    seconds = {k: seconds[k] for k in ["frame", *(r.id for r in chosen)] if k in seconds}
     return RuleRun(pack, hits, summary, frame, seconds)
 
 

@@ -51,6 +51,20 @@ class Ctx:
         out[k < 0] = None
         return out
 
+    def kbmap(self, values: np.ndarray, rows: pd.Index) -> np.ndarray:
+        """``values`` (one per KB row, plus a last one for codes not in the catalogue) for frame
+        ``rows``: a per-code result computed once per catalogue entry instead of once per line."""
+        k = self.kbi[np.asarray(rows)]
+        return np.asarray(values)[np.where(k >= 0, k, len(values) - 1)]
+
+    def kbvalues(self, name: str) -> list:
+        """KB column ``name`` as Python values, ``None`` appended for codes not in the catalogue
+        (what :meth:`kbcol` gives per row)."""
+        col = self.kb.items[name].to_numpy()
+        if col.dtype.kind == "f":
+            return [*col.tolist(), np.nan]
+        return [*col.astype(object).tolist(), None]
+
 
 def hits_frame(rows: Any, deduct: Any) -> pd.DataFrame:
     """A hits DataFrame (``row``, ``deduct``) from aligned arrays."""
@@ -81,21 +95,52 @@ def _cats(sub: pd.DataFrame, rule, ctx: Ctx) -> pd.DataFrame:
     cats = rule.params.get("categories")
     if not cats:
         return sub
-    cat = sub["category"].astype("object").to_numpy() if "category" in sub.columns else np.full(len(sub), None)
-    kbc = ctx.kbcol("category", sub.index)
-    cat = np.where(pd.isna(cat), kbc, cat)
-    return sub[np.isin(cat.astype(str), list(cats))]
+    want = {str(c) for c in cats}
+    # the KB's category where the data has none (str(None) for an uncatalogued code, as before)
+    ok = ctx.kbmap(np.array([str(v) in want for v in ctx.kbvalues("category")], dtype=bool), sub.index)
+    if "category" in sub.columns:
+        c = sub["category"]
+        if isinstance(c.dtype, pd.CategoricalDtype):
+            code = np.asarray(c.array.codes)
+            inc = np.array([str(v) in want for v in c.cat.categories], dtype=bool)
+            ok = np.where(code >= 0, inc[np.maximum(code, 0)], ok)
+        else:
+            v = c.astype("object").to_numpy()
+            ok = np.where(pd.isna(v), ok, np.isin(v.astype(str), list(cats)))
+    return sub[ok]
+
+
+def codes_of(s: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values (-1 for null), in the values' sort order: the item
+    frame's categoricals (sorted categories) give their own codes, other columns are factorized."""
+    if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered is False and s.cat.categories.is_monotonic_increasing:
+        return np.asarray(s.array.codes, dtype=np.int64)
+    return pd.factorize(s, sort=True)[0].astype(np.int64)
+
+
+def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One int64 per (a, b) pair of non-negative-or-(-1) codes."""
+    return a * (int(b.max(initial=-1)) + 2) + (b + 1)
+
+
+def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Dense int64 group id per row of the combination of ``keys`` (nulls form their own
+    value, like ``groupby(dropna=False)``), built from integer codes: no tuples, no strings."""
+    gid = np.zeros(len(sub), dtype=np.int64)
+    for k in keys:
+        v = codes_of(sub[k])
+        gid = pd.factorize(gid * (int(v.max(initial=-1)) + 2) + (v + 1))[0].astype(np.int64)
+    return gid
 
 
 def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.ndarray:
     """Whether each diagnosis starts with one of its row's prefixes (``lists``: tuples).
     Computed on unique (code, diagnosis) pairs, then mapped back."""
-    key = pd.DataFrame({"c": codes.to_numpy(), "d": diags.fillna("").to_numpy()})
-    u, inv = np.unique(key["c"].astype(str) + "\x00" + key["d"].astype(str), return_inverse=True)
-    first = pd.Series(np.arange(len(key))).groupby(inv).first().to_numpy()
-    ok = np.array([any(str(key["d"].iat[i]).upper().startswith(p.upper()) for p in (lists[i] or ()))
-                   for i in first], dtype=bool)  # loop over distinct (code, diagnosis) pairs only
-    return ok[inv]
+    _, first, inv = np.unique(pair_key(codes_of(codes), codes_of(diags)), return_index=True, return_inverse=True)
+    dv = diags.to_numpy(object)[first]
+    ok = np.array([any(("" if pd.isna(d) else str(d)).upper().startswith(p.upper()) for p in (lists[i] or ()))
+                   for d, i in zip(dv, first)], dtype=bool)  # loop over distinct (code, diagnosis) pairs only
+    return ok[inv.reshape(-1)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,9 +167,7 @@ def price_ceiling(sub, rule, ctx):
 
 
 def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
-    g = sub[keys].copy()
-    g["_q"] = qty
-    tot = g.groupby(keys, sort=False, dropna=False)["_q"].transform("sum").to_numpy()
+    tot = pd.Series(qty).groupby(group_ids(sub, keys), sort=False).transform("sum").to_numpy()
     hit = (tot > limit) & ~np.isnan(limit)
     frac = np.where(tot > 0, (tot - limit) / np.where(tot > 0, tot, 1), 0)
     d = sub["amount"].to_numpy() * np.clip(frac, 0, 1)
@@ -181,7 +224,8 @@ def indication_limit(sub, rule, ctx):
     """Diagnosis not among the item's indications (ICD-10 prefixes); claims without a diagnosis
     are not judged. 违规金额 = the line's amount."""
     lists = ctx.kbcol("diagnoses", sub.index)
-    has = np.array([bool(x) for x in lists]) & sub["diagnosis_code"].notna().to_numpy()
+    has = ctx.kbmap(np.array([bool(x) for x in ctx.kbvalues("diagnoses")], dtype=bool), sub.index) \
+        & sub["diagnosis_code"].notna().to_numpy()
     s = sub[has]
     ok = _prefix_match(s["item_code"], s["diagnosis_code"], lists[has])
     return hits_frame(s.index[~ok], s["amount"].to_numpy()[~ok])
@@ -190,8 +234,7 @@ def indication_limit(sub, rule, ctx):
 def not_payable(sub, rule, ctx):
     """Items outside the payment scope: catalogue ``payable = false`` or a billed category in
     ``params.categories`` (e.g. ``non_medical``). 违规金额 = the line's amount."""
-    pay = ctx.kbcol("payable", sub.index)
-    hit = np.array([p is False or p is np.False_ for p in pay], dtype=bool)
+    hit = ctx.kbmap(np.array([p is False or p is np.False_ for p in ctx.kbvalues("payable")], dtype=bool), sub.index)
     cats = rule.params.get("categories")
     if cats and "category" in sub.columns:
         hit |= sub["category"].isin(list(cats)).fillna(False).to_numpy(bool)
@@ -201,9 +244,16 @@ def not_payable(sub, rule, ctx):
 def setting_limit(sub, rule, ctx):
     """Items billed in a setting the catalogue does not pay them in (e.g. a bed fee on an
     outpatient claim). 违规金额 = the line's amount."""
-    allowed = ctx.kbcol("settings", sub.index)
-    here = sub["claim_type"].map(_SETTING_OF).to_numpy(object)
-    hit = np.array([bool(a) and h not in a for a, h in zip(allowed, here)], dtype=bool)
+    allowed = ctx.kbvalues("settings")
+    ct = sub["claim_type"]
+    # one verdict per (catalogue entry, claim type) pair
+    types = pd.Series(ct.cat.categories if isinstance(ct.dtype, pd.CategoricalDtype) else pd.unique(ct.dropna()))
+    here = [*types.map(_SETTING_OF).to_numpy(object), np.nan]  # last: a null claim type
+    table = np.array([[bool(a) and h not in a for h in here] for a in allowed], dtype=bool)
+    tcode = pd.Index(types).get_indexer(ct.to_numpy(object)) if not isinstance(ct.dtype, pd.CategoricalDtype) \
+        else np.asarray(ct.array.codes)
+    tcode = np.where(tcode >= 0, tcode, len(here) - 1)
+    hit = table[ctx.kbmap(np.arange(len(allowed)), sub.index), tcode]
     return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -217,14 +267,13 @@ def code_mismatch(sub, rule, ctx):
     for the code (串换: a cheaper or non-payable item billed under a payable code)."""
     fld = rule.params.get("field", "name")
     col = "item_name" if fld == "name" else "category"
-    want = ctx.kbcol("name" if fld == "name" else "category", sub.index)
     got = sub[col]
     # distinct (code, billed value) pairs only
-    key = sub["item_code"].astype(str) + "\x00" + got.astype("string").fillna("")
-    u, inv = np.unique(key.to_numpy(str), return_inverse=True)
-    first = pd.Series(np.arange(len(sub))).groupby(inv).first().to_numpy()
+    _, first, inv = np.unique(pair_key(codes_of(sub["item_code"]), codes_of(got)), return_index=True,
+                              return_inverse=True)
+    inv = inv.reshape(-1)
     g = got.iloc[first]
-    w = pd.Series(want[first], index=g.index, dtype="object")
+    w = pd.Series(ctx.kbcol("name" if fld == "name" else "category", sub.index[first]), index=g.index, dtype="object")
     gn = _norm(g) if fld == "name" else g.astype("string")
     bad = (w.notna() & g.notna() & (gn.astype(object) != w.astype(object))).to_numpy(bool)
     hit = bad[inv]

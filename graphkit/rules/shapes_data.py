@@ -31,6 +31,18 @@ def _hits(rows, deduct) -> pd.DataFrame:
     return pd.DataFrame({"row": np.asarray(rows, dtype=np.int64), "deduct": np.asarray(deduct, dtype="float64")})
 
 
+def codes_of(s: pd.Series) -> np.ndarray:
+    from .shapes import codes_of as codes
+
+    return codes(s)
+
+
+def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    from .shapes import group_ids as gids
+
+    return gids(sub, keys)
+
+
 def _cats(sub: pd.DataFrame, rule, ctx) -> pd.DataFrame:
     from .shapes import _cats as cats
 
@@ -50,8 +62,8 @@ def peer_price(sub, rule, ctx):
     from .shapes import _unit
 
     p = rule.params
-    d = pd.DataFrame({"code": sub["item_code"].to_numpy(), "lvl": sub["level"].fillna(0).to_numpy(),
-                      "unit": _unit(sub), "prov": sub["provider_id"].to_numpy()}, index=sub.index)
+    d = pd.DataFrame({"code": codes_of(sub["item_code"]), "lvl": sub["level"].fillna(0).to_numpy(),
+                      "unit": _unit(sub), "prov": codes_of(sub["provider_id"])}, index=sub.index)
     d = d[np.isfinite(d["unit"])]
     q = _group_quantiles(d, ["code", "lvl"], "unit")
     q["provs"] = d.groupby(["code", "lvl"], sort=False)["prov"].nunique()
@@ -71,12 +83,14 @@ def data_repeat(sub, rule, ctx):
     person-days — billed twice a day: every line after the first of such a day.
     违规金额 = those lines' amounts."""
     p = rule.params
-    key = ["patient_id", "item_code", "iday"]
-    n = sub.groupby(key, sort=False, observed=True)["amount"].transform("size").to_numpy()
-    days = pd.DataFrame({"code": sub["item_code"].to_numpy(), "rep": n > 1, "first": ~sub.duplicated(key).to_numpy()})
-    per = days[days["first"]].groupby("code")["rep"].agg(["mean", "size"])
+    gid = group_ids(sub, ["patient_id", "item_code", "iday"])
+    n = np.bincount(gid)[gid]
+    code = codes_of(sub["item_code"])
+    dup = pd.Series(gid).duplicated().to_numpy()
+    days = pd.DataFrame({"code": code, "rep": n > 1})[~dup]
+    per = days.groupby("code")["rep"].agg(["mean", "size"])
     rare = per[(per["size"] >= int(p.get("min_support", 200))) & (per["mean"] <= float(p.get("max_share", 0.002)))].index
-    hit = (n > 1) & sub["item_code"].isin(rare).to_numpy() & sub.duplicated(key).to_numpy()
+    hit = (n > 1) & np.isin(code, rare.to_numpy()) & dup & _notna(sub, ["patient_id", "item_code", "iday"])
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -87,14 +101,18 @@ def peer_quantity(sub, rule, ctx):
     p = rule.params
     sub = _cats(sub, rule, ctx)
     sub = sub[sub["quantity"].fillna(0) > 0]
-    key = ["patient_id", "item_code", "month"]
-    tot = sub.groupby(key, sort=False, observed=True)["quantity"].transform("sum").to_numpy("float64")
-    pm = pd.DataFrame({"code": sub["item_code"].to_numpy(), "lq": np.log(tot)})[~sub.duplicated(key).to_numpy()]
+    gid = group_ids(sub, ["patient_id", "item_code", "month"])
+    tot = pd.Series(sub["quantity"].to_numpy("float64")).groupby(gid, sort=False).transform("sum").to_numpy()
+    tot = np.where(_notna(sub, ["patient_id", "item_code", "month"]), tot, np.nan)
+    code = codes_of(sub["item_code"])
+    pm = pd.DataFrame({"code": code, "lq": np.log(tot)})[~pd.Series(gid).duplicated().to_numpy()]
     q = _group_quantiles(pm, ["code"], "lq")
     q = q[q["n"] >= int(p.get("min_patients", 30))]
     lim = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]),
                      q["q3"] + np.log(float(p.get("min_ratio", 2.0))))
-    lim = np.exp(pd.Series(sub["item_code"].to_numpy()).map(lim).to_numpy("float64"))
+    per = np.full(int(code.max(initial=-1)) + 2, np.nan)
+    per[lim.index.to_numpy() + 1] = lim.to_numpy("float64")
+    lim = np.exp(per[code + 1])
     hit = tot > lim
     ded = sub["amount"].to_numpy() * np.where(hit, (tot - lim) / tot, 0)
     return _hits(sub.index[hit], ded[hit])
@@ -106,21 +124,24 @@ def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0
     refilled regularly (interquartile range of those intervals at most ``max_spread`` × their
     median: taken continuously, like a chronic drug); NaN for the others (an acute drug bought
     now and then says nothing of how fast it is used)."""
-    s = sub[["patient_id", "item_code", "sday", "quantity"]].sort_values(["patient_id", "item_code", "sday"])
-    same = (s["patient_id"].to_numpy()[1:] == s["patient_id"].to_numpy()[:-1]) & \
-           (s["item_code"].to_numpy()[1:] == s["item_code"].to_numpy()[:-1])
-    gap = np.diff(s["sday"].to_numpy())
-    g = pd.DataFrame({"code": s["item_code"].to_numpy()[1:][same], "gap": gap[same],
-                      "pat": s["patient_id"].to_numpy()[1:][same]})
+    pat, code = codes_of(sub["patient_id"]), codes_of(sub["item_code"])
+    day = sub["sday"].to_numpy()
+    o = np.lexsort((day, code, pat))
+    pat_o, code_o, day_o = pat[o], code[o], day[o]
+    same = (pat_o[1:] == pat_o[:-1]) & (code_o[1:] == code_o[:-1])
+    gap = np.diff(day_o)
+    g = pd.DataFrame({"code": code_o[1:][same], "gap": gap[same], "pat": pat_o[1:][same]})
     g = g[g["gap"] > 0]
     gg = g.groupby("code")["gap"]
     per = pd.DataFrame({"gap": gg.median(), "pats": g.groupby("code")["pat"].nunique(),
                         "spread": gg.quantile(0.75) - gg.quantile(0.25)})
     per = per[(per["pats"] >= min_patients) & (per["spread"] <= max_spread * per["gap"])]
-    qmed = sub.groupby("item_code", observed=True)["quantity"].median()
+    qty = sub["quantity"].to_numpy("float64")
+    qmed = pd.Series(qty).groupby(code).median()
     rate = (qmed.reindex(per.index) / per["gap"]).replace(0, np.nan)  # units per day
-    r = pd.Series(sub["item_code"].to_numpy()).map(rate).to_numpy("float64")
-    return sub["quantity"].to_numpy("float64") / r
+    r = np.full(int(code.max(initial=-1)) + 2, np.nan)
+    r[rate.index.to_numpy() + 1] = rate.to_numpy("float64")  # index 0: a null code
+    return qty / r[code + 1]
 
 
 def supply_overlap(sub, rule, ctx):
@@ -130,21 +151,22 @@ def supply_overlap(sub, rule, ctx):
     dispensed quantity where missing (:func:`_inferred_supply`). 违规金额 = the later line's
     amount × overlapped days / its days supply."""
     p = rule.params
-    sub = _cats(sub.assign(), rule, ctx) if p.get("categories") else sub
+    sub = _cats(sub, rule, ctx) if p.get("categories") else sub
     ds = sub["days_supply"].to_numpy("float64") if "days_supply" in sub.columns else np.full(len(sub), np.nan)
     if p.get("infer"):
         inf = _inferred_supply(sub, int(p.get("min_patients", 30)), float(p.get("max_gap_spread", 0.5)))
         ds = np.where(np.isnan(ds), inf, ds)
     ok = np.isfinite(ds) & (ds > 0)
-    s = pd.DataFrame({"pat": sub["patient_id"].to_numpy()[ok], "code": sub["item_code"].to_numpy()[ok],
+    s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[ok], "code": codes_of(sub["item_code"])[ok],
                       "day": sub["sday"].to_numpy()[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
                       "amt": sub["amount"].to_numpy()[ok], "row": sub.index[ok].to_numpy()})
-    # one supply per claim and code (lines of one prescription add up)
-    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
-                                                          row=("row", "first"), amt=("amt", "sum"))
-    s = s.reset_index().sort_values(["pat", "code", "day", "ci"])
     if not len(s):
         return _hits([], [])
+    # one supply per claim and code (lines of one prescription add up); codes sort like the values
+    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
+                                                          row=("row", "first"), amt=("amt", "sum"))
+    s = s.reset_index()
+    s = s.iloc[np.lexsort((s["ci"].to_numpy(), s["day"].to_numpy(), s["code"].to_numpy(), s["pat"].to_numpy()))]
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
                  (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
     # supply end carried forward: a person's running end of cover for the code
@@ -159,14 +181,27 @@ def supply_overlap(sub, rule, ctx):
     return _hits(s["row"].to_numpy()[hit], ded[hit])
 
 
+def _notna(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Rows whose ``keys`` are all known (a grouping drops the others)."""
+    return sub[keys].notna().all(axis=1).to_numpy()
+
+
+def _distinct_per_group(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Per row: the number of distinct ``val`` in its group ``gid``."""
+    pairs = pd.DataFrame({"g": gid, "v": val}).drop_duplicates()
+    return np.bincount(pairs["g"].to_numpy(), minlength=int(gid.max(initial=-1)) + 1)[gid]
+
+
 def split_claims(sub, rule, ctx):
     """One code on ``min_claims`` or more claims of one person at one provider on one day:
     every line not on the day's first claim. 违规金额 = those lines' amounts."""
     sub = _cats(sub, rule, ctx)
     key = ["patient_id", "provider_id", "sday", "item_code"]
-    n = sub.groupby(key, sort=False, observed=True)["ci"].transform("nunique").to_numpy()
-    first = sub.groupby(key, sort=False, observed=True)["ci"].transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 2))) & (sub["ci"].to_numpy() != first)
+    gid = group_ids(sub, key)
+    ci = sub["ci"].to_numpy()
+    n = _distinct_per_group(gid, ci)
+    first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 2))) & (ci != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -177,7 +212,9 @@ def claim_count(sub, rule, ctx):
     if types:
         sub = sub[sub["claim_type"].isin(list(types))]
     key = ["patient_id", "provider_id", "sday"]
-    n = sub.groupby(key, sort=False, observed=True)["ci"].transform("nunique").to_numpy()
-    first = sub.groupby(key, sort=False, observed=True)["ci"].transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 3))) & (sub["ci"].to_numpy() != first)
+    gid = group_ids(sub, key)
+    ci = sub["ci"].to_numpy()
+    n = _distinct_per_group(gid, ci)
+    first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 3))) & (ci != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
