@@ -156,3 +156,23 @@ def test_dossier_cites_rule_basis_lines_and_deduction(city, wb, tmp_path):
     assert '"rules"' in js and ev["rule_id"] in js
     md = (out / "dossier.md").read_text("utf-8")
     assert ev["rule_id"] in md and "扣款/追回" in md
+
+
+def test_the_legal_table_needs_rule_levels_only_for_rule_findings(tmp_path):
+    from pathlib import Path
+
+    import graphkit
+    from graphkit.errors import GraphkitError
+
+    text = (Path(graphkit.__file__).parent / "data" / "legal_basis.toml").read_text("utf-8")
+    start, end = text.index('[rule_levels."可疑"]'), text.index("# Referral rules.")
+    cut = tmp_path / "no-rule-levels.toml"
+    cut.write_text(text[:start] + "# ----\n" + text[end:], "utf-8")
+    lb = LegalBasis.load(cut)
+    assert lb.proposal(["split_stay"], 1.0)["rules"] == []
+    with pytest.raises(GraphkitError, match=r"no \[rule_levels.违规\] row"):
+        lb.proposal(["rule_violation"], 1.0, rules=[{"rule_id": "BZ-001", "level": "违规", "deduct_amount": 1.0}])
+    bad = tmp_path / "bad-source.toml"
+    bad.write_text(text.replace('basis = ["liangku2022"]', 'basis = ["nowhere"]'), "utf-8")
+    with pytest.raises(GraphkitError, match=r"\[rule_levels.可疑\] cites unknown source 'nowhere'"):
+        LegalBasis.load(bad)
