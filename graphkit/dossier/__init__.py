@@ -41,6 +41,7 @@ from .redact import ClearSource
 from .legal import LegalBasis
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
 from .review import proposal_html, review_banner
+from .rule_facts import rule_facts_html
 from .rulebook import Rulebook
 from .seal import SIGNATURE, check_signature, local_key_note, read_signature, signature_document, trusted_verifier
 from .signoff import DECISIONS, sign_off
@@ -151,6 +152,7 @@ pattern with this data's own background; the legal explanations below were teste
 <h2>三、数据显示的问题 / What the data shows</h2>
 <p>以下为数据分析结果（疑似问题），须经调查核实方能认定为违法违规事实。/ Data findings (suspected), to be established by investigation.</p>
 {''.join(f"<p>数据显示：{esc(f['summary'])}{_prov(f['provenance'])}</p>" for f in c.findings)}
+{rule_facts_html(c.rules, bilingual=True)}
 <div class='keep'><h3>按月份 / by month</h3>{table_html(c.by_month, {'month': '月份 month', 'claims': '笔数 claims', 'fund': '基金 fund', 'total': '总费用 total'}, nowrap=('month',))}</div>
 <div class='keep'><h3>按机构 / by provider</h3>{table_html(c.by_entity, {'provider_type': '类型', 'provider_id': '编号', 'name': '名称', 'claims': '笔数', 'fund': '基金'}, nowrap=('provider_id',))}</div>
 <div class='keep'><h3>关系图 / Evidence graph</h3>{graph_svg(c.graph)}</div>
@@ -187,10 +189,18 @@ def _markdown(c: DossierContent) -> str:
     lines += ["", "### 合法情形核查 / Legal explanations tested"]
     lines += [f"- \\[{e(r.ref)}\\] {e(r.check)}: {e(r.outcome)} — {e(r.detail)}" for r in checks_frame(c.findings).itertuples(index=False)]
     lines += ["", "## 数据显示的问题 / What the data shows"] + [f"- 数据显示：{e(f['summary'])} \\[{e(f['provenance'])}\\]" for f in c.findings]
+    for r in c.rules:
+        lines += [f"- \\[{e(r['provenance'])}\\] 规则 rule {e(r['rule_id'])} {e(r['rule_name'])}（{e(r['level'])}）"
+                  f"违规金额 deduct {float(r['deduct_amount'] or 0):,.2f} 元:"]
+        lines += [f"  - {e(x['claim_id'])} {e(x['date'])} {e(x['item_code'])} {e(x['item_name'])} × {e(x['quantity'])} @ "
+                  f"{e(x['unit_price'])} = {e(x['amount'])}，违规金额 {e(x['deduct'])}" for x in r["lines"]]
     lines += ["", "## 处理意见（建议）/ Proposed handling", f"- 认定层级 / level: {e(c.legal['level'])}"]
     for o in c.legal["options"]:
         rng = f"{o['multiple'][0]}–{o['multiple'][1]}× = {o['amount'][0]:,.2f}–{o['amount'][1]:,.2f} 元" if o["multiple"] else "见条文"
         lines.append(f"- {e(o['level'])}: " + "、".join(e(a["no"]) for a in o["articles"]) + f"; {rng}")
+    for r in c.legal.get("rules", []):
+        lines.append(f"- 规则 {e(r['rule_id'])} 依据 basis: {e(r['basis'])}；{e(r['level'])}：{e(r['handling'])}；"
+                     f"违规金额 {float(r['deduct_amount'] or 0):,.2f} 元")
     lines.append("- 以上为建议幅度，由审核人决定 / a proposal: the reviewer decides")
     lines += [f"- 移送 refer to {e(r['to'])} ({e(r['to_en'])}): {e(r['why'])}" for r in h["routes"]]
     if h["report_upward"]:
@@ -322,7 +332,7 @@ def _write_files(c: DossierContent, out: Path, rb: Rulebook, pdf: bool) -> tuple
         "handling": c.handling, "entities": c.entities.to_dict("records"), "by_month": c.by_month.to_dict("records"),
         "by_provider": c.by_entity.to_dict("records"), "claims": c.claims["claim_id"].tolist(), "audit_trail": c.audit_trail,
         "redaction": c.redaction, "data_fingerprint": c.data_fingerprint, "generated_at": c.generated_at, "actor": c.actor,
-        "attachments": c.attachments, "legal": c.legal, "parties": c.parties.to_dict("records"), "persons": c.persons.to_dict("records"),
+        "attachments": c.attachments, "legal": c.legal, "rules": c.rules, "parties": c.parties.to_dict("records"), "persons": c.persons.to_dict("records"),
         "review": {"draft": c.draft, "reviewer": c.reviewer, "signoff": c.signoff, "digest": c.digest, "verify": c.verify},
     }
     (out / "dossier.json").write_text(json.dumps(content, ensure_ascii=False, indent=1, default=str), "utf-8")

@@ -30,6 +30,7 @@ from ..findings import KINDS, Finding
 from .legal import LegalBasis
 from .redact import ClearSource, Redactor
 from .review import split_parties, verification_items
+from .rule_facts import rule_facts
 from .rulebook import Rulebook
 from .signoff import evidence_digest, find_sign_off
 from .zh import INSTITUTION_KIND_ZH, INSURANCE_ZH, LEVEL_ZH, OWNERSHIP_ZH, region_zh, zh_date
@@ -77,6 +78,7 @@ class DossierContent:
     signoff: dict[str, Any] | None = None  # the case's valid sign-off record, if any
     digest: str = ""  # evidence_digest of findings, claims and entities
     attachments: list[dict[str, str]] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)  # rule_violation findings: rule, lines, 违规金额
 
     @property
     def draft(self) -> bool:
@@ -234,7 +236,8 @@ def assemble(
     digest = evidence_digest([f.id for f in findings], claim_ids, [f"{t}:{i}" for t, i in ent_rows])
     signoff = find_sign_off(audit_trail, case["id"], digest, audit) if audit_trail else None
     level = signoff["level"] if signoff and signoff.get("decision") == "approve" else None
-    legal_prop = lb.proposal(kinds, amount, level=level)
+    facts = rule_facts(fdicts, claims, items)
+    legal_prop = lb.proposal(kinds, amount, level=level, rules=[{k: v for k, v in r.items() if k != "lines"} for r in facts])
     parties, persons = split_parties(entities, by_entity, kinds, lb)
     c = DossierContent(
         case=case, findings=fdicts, provenance=provenance, claims=claims, items=items, entities=entities,
@@ -244,7 +247,7 @@ def assemble(
         audit_trail=audit_trail, data_fingerprint=fp, generated_at=generated_at, found_on=found_on,
         actor=actor or current_actor(), rulebook=rb, legal=legal_prop, parties=parties, persons=persons,
         data_limits=_data_limits(store, kinds), reviewer=(reviewer or case.get("reviewer") or (signoff or {}).get("reviewer") or ""),
-        signoff=signoff, digest=digest,
+        signoff=signoff, digest=digest, rules=facts,
     )
     c.verify = verification_items(c)
     return c

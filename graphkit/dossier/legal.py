@@ -17,6 +17,9 @@ Examples
 (2, 5)
 >>> lb.proposal(["shared_card"], 3000.0, level="违规")["options"][0]["multiple"] is None  # 第四十一条 fines 骗取 only
 True
+>>> r = lb.proposal(["rule_violation"], 80.0, rules=[{"rule_id": "BZ-001", "level": "违规", "deduct_amount": 85.5}])
+>>> r["rules"][0]["handling"].split("：")[0], [a["no"] for a in r["rules"][0]["handling_articles"]], r["rule_totals"]["违规"]
+('扣款/追回', ['第三十八条'], 85.5)
 """
 
 from __future__ import annotations
@@ -59,6 +62,13 @@ class LegalBasis:
             if row.get("source") not in d["sources"]:
                 raise GraphkitError(f"legal-basis table {self.source}: [{sec}.{key}] needs a source from [sources]; "
                                     f"got {row.get('source')!r}")
+        for key, row in d.get("rule_levels", {}).items():  # optional: needed once a case holds rule findings
+            for src in [row.get("source")] + list(row.get("basis", [])):
+                if src not in d["sources"]:
+                    raise GraphkitError(f"legal-basis table {self.source}: [rule_levels.{key}] cites unknown source {src!r}")
+            for a in row.get("articles", []):
+                if a not in d["articles"]:
+                    raise GraphkitError(f"legal-basis table {self.source}: [rule_levels.{key}] cites unknown article {a!r}")
         for key, row in d["kinds"].items():
             for field in ("duties", "违规", "骗取"):
                 for a in row.get(field, []):
@@ -77,9 +87,23 @@ class LegalBasis:
     def source_title(self, key: str) -> str:
         return self.data["sources"][key]["title"]
 
-    def proposal(self, kinds: Iterable[str], amount: float, *, level: str | None = None) -> dict[str, Any]:
+    def rule_level(self, level: str) -> dict[str, Any]:
+        """The handling a rule's 判断等级 obliges (``[rule_levels]``), with its articles and sources."""
+        try:
+            row = self.data["rule_levels"][level]
+        except KeyError:
+            raise GraphkitError(f"legal-basis table {self.source} has no [rule_levels.{level}] row "
+                                "(needed for rule_violation findings)") from None
+        return {"level": level, "handling": row["handling"],
+                "handling_articles": [self.article(a) for a in row.get("articles", [])],
+                "handling_basis": [self.source_title(b) for b in row.get("basis", [])], "verified": row.get("verified", True)}
+
+    def proposal(self, kinds: Iterable[str], amount: float, *, level: str | None = None,
+                 rules: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
         """Candidate articles and penalty ranges for ``kinds`` at ``level`` (None or 可疑: every level
-        that applies to the kinds, as options for the reviewer)."""
+        that applies to the kinds, as options for the reviewer). ``rules``: the rule findings' facts
+        (``rule_id``, ``level``, ``basis``, ``deduct_amount`` …); each comes back with the handling
+        its 判断等级 obliges (:meth:`rule_level`), and ``rule_totals`` sums 违规金额 per level."""
         kinds = list(dict.fromkeys(kinds))
         level = level or "可疑"
         if level not in LEVELS:
@@ -100,7 +124,12 @@ class LegalBasis:
                 "base": next((a["base"] for a in arts if "base" in a), "造成损失金额"),
             })
         duties = [self.article(a) for a in dict.fromkeys(a for r in rows for a in r.get("duties", []))]
+        rule_rows = [{**r, **{k: v for k, v in self.rule_level(r["level"]).items() if k != "level"}} for r in rules]
+        totals: dict[str, float] = {}
+        for r in rule_rows:
+            totals[r["level"]] = round(totals.get(r["level"], 0.0) + float(r.get("deduct_amount") or 0.0), 2)
         return {
+            "rules": rule_rows, "rule_totals": totals,
             "level": level, "level_meaning": self.data["levels"][level]["meaning"], "options": options,
             "duties": duties, "notes": [r["note"] for r in rows if r.get("note")],
             "crime": any(r.get("crime") for r in rows), "referrals": self.data["referrals"],

@@ -88,6 +88,13 @@ def verification_items(c: Any) -> list[dict[str, str]]:
             if b.get("outcome") in ("partial", "not_testable"):
                 add(f"合法情形“{b.get('zh') or b['check']}”{OUTCOME_ZH[b['outcome']]}：须现场核实能否解释",
                     f"[{f['provenance']}] 合法情形核查")
+    for r in c.legal.get("rules", []):  # rule findings: what the rule's level obliges before money moves
+        what = ("须人工复核（初审、复审，机构说明或申诉）后方可认定并扣减" if r["level"] == "可疑" else
+                "须核对命中明细与规则依据后扣款（已结算的追回）")
+        add(f"规则{r['rule_id']}（{r['level']}）违规金额{float(r.get('deduct_amount') or 0):,.2f}元：{what}",
+            f"[{r['provenance']}] 规则库")
+        if not r.get("verified", True):
+            add(f"规则判断等级“{r['level']}”处理依据的文件名称与文号待核实", "处理依据对照表")
     for need_zh in c.data_limits:
         add(f"数据局限：{need_zh}，相关检测结论的精度受限，须以原始记录核实", "数据概况")
     add("涉案金额为数据统计的医保基金支付额，损失金额、骗取金额须经调查认定", "金额口径")
@@ -131,6 +138,7 @@ def proposal_html(c: Any, *, bilingual: bool = False) -> str:
     their conditions, and that the decision is the reviewer's. Each article's gist and each range is
     stated once: a later row that shares them refers to the row that states them."""
     from .render import esc
+    from .rule_facts import rule_basis_html
 
     lg, h, t = c.legal, c.handling, c.totals
     en = (lambda s: f" / {s}") if bilingual else (lambda s: "")
@@ -166,6 +174,7 @@ def proposal_html(c: Any, *, bilingual: bool = False) -> str:
     if rows:
         out.append(f"<table><thead><tr><th style='width:4em'>情形{en('level')}</th><th>可能适用的条款{en('articles')}</th>"
                    f"<th style='width:16em'>处理幅度{en('range')}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    out.append(rule_basis_html(lg, bilingual=bilingual))
     if lg["duties"]:
         out.append("<p>相关义务条款：" + "；".join(f"条例{esc(a['no'])}（{esc(a['gist'])}）" for a in lg["duties"]) + "。</p>")
     for n in lg["notes"]:

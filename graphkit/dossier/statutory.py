@@ -21,6 +21,7 @@ import pandas as pd
 from ..outputs import write_csv
 from .render import esc, page, table_html
 from .review import proposal_html, review_banner, zh_text
+from .rule_facts import rule_facts_html
 from .zh import CLAIM_TYPE_ZH, PROVIDER_TYPE_ZH, cell, role_zh, yuan_zh, zh_date, zh_datetime
 
 __all__ = ["police_package", "discipline_package", "evidence_csvs", "review_sheet"]
@@ -167,7 +168,7 @@ def police_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str, st
 <p>案件：{esc(_title(c))}（{_cid(c)}）</p>
 <h2>一、案件来源</h2><p>{esc(org['bureau'])}医保基金监管数据分析发现的线索，线索编号：{_finding_ids(c)}；数据快照校验值：{esc(c.data_fingerprint[:16])}…。</p>
 <h2>二、调查经过</h2><p>（由承办人据实填写：调查时间、方式，调取的处方、病历、票据等原始材料，询问、核查情况。）</p>{LINES}
-<h2>三、数据显示的问题</h2><p>{_data_facts(c)}</p>
+<h2>三、数据显示的问题</h2><p>{_data_facts(c)}</p>{rule_facts_html(c.rules, bilingual=False)}
 <h2>四、调查认定的事实</h2><p>（由承办人依据调查取得的证据填写；未经调查核实的数据分析结果不得写入本部分。）</p>{LINES}
 <h2>五、涉案主体</h2>{table_html(c.parties, PARTY_COLS, zh=True, nowrap=('编号',)) if len(c.parties) else "<p>数据未能确定被反映人，须调查查明。</p>"}
 <h2>六、证据</h2><p>见《证据目录》，共{len(evidence_files)}项电子证据，每项附SHA-256校验值。</p>
@@ -214,7 +215,7 @@ def discipline_package(c: Any, evidence_files: list[dict[str, str]]) -> dict[str
 <p>我局在医保基金监管数据分析中发现，以下公立医疗机构人员可能涉及下述问题。是否属于监察对象、是否涉嫌违纪或者职务违法，尚待核实。按照有关规定，现将问题线索移送你委（局）处理。</p>
 <h2>一、线索来源</h2><p>医保基金监管数据分析，线索编号：{_finding_ids(c)}。</p>
 <h2>二、涉及的公立医疗机构人员</h2>{table_html(staff, {c_: c_ for c_ in staff.columns}, zh=True, nowrap=('编号',))}
-<h2>三、数据显示的问题</h2><p>{_data_facts(c)}</p>
+<h2>三、数据显示的问题</h2><p>{_data_facts(c)}</p>{rule_facts_html(c.rules, bilingual=False)}
 <h2>四、涉案主体</h2>{table_html(c.parties, PARTY_COLS, zh=True, nowrap=('编号',)) if len(c.parties) else "<p>数据未能确定被反映人，须调查查明。</p>"}
 <h2>五、附件</h2><p>1. 涉及人员及其角色附表；2. 证据目录及电子证据（共{len(evidence_files)}项，附SHA-256校验值）。</p>
 <p class='sign'>{esc(org['bureau'])}（印章）<br>{zh_date(c.found_on)}</p>

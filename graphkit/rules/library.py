@@ -100,6 +100,7 @@ class Rule:
     def describe(self) -> dict[str, Any]:
         """The rule's metadata for findings and reports."""
         return {"rule_id": self.id, "rule_name": self.name, "rule_name_en": self.name_en, "category": self.category,
+                "description": self.description,
                 "level": self.level, "obligation": self.obligation, "window": self.window,
                 "settings": list(self.settings), "stage": self.stage, "basis": self.basis,
                 "rule_version": self.version, "shape": self.shape, "params": dict(self.params)}

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import GraphkitError
 
 __all__ = ["RuleFileError", "KB_SCHEMA", "PACK_SCHEMA", "CATEGORIES", "LEVELS", "WINDOWS", "SETTINGS",
-           "STAGES", "SHAPES", "validate_kb", "validate_pack"]
+           "STAGES", "SHAPES", "SHAPE_WORDS", "validate_kb", "validate_pack"]
 
 
 class RuleFileError(GraphkitError, ValueError):
@@ -46,6 +46,31 @@ SHAPES = ("price_ceiling", "peer_price", "quantity_limit", "days_supply_limit", 
           "indication_limit", "not_payable", "setting_limit", "code_mismatch", "pair", "count_window",
           "data_repeat", "supply_overlap", "peer_quantity", "stay_quantity", "item_time_outside",
           "split_claims", "claim_count", "code")
+#: each shape's logic in words (中文 / English), for the workbench and dossiers (docs/rules.md, Shapes)
+SHAPE_WORDS: dict[str, str] = {
+    "price_ceiling": "单价高于知识库中本级别机构的价格上限 / unit price above the catalogue ceiling for the level",
+    "peer_price": "单价远高于同级机构同一项目的价格（Q3 + 3·IQR 且高于中位数 5%） / unit price far above what "
+                  "peers of the level bill for the code",
+    "quantity_limit": "每次就诊或每人每日数量超过知识库上限 / units per visit or per person-day above the catalogue maximum",
+    "days_supply_limit": "处方天数超过规定（登记慢病按长处方上限） / days supply above the maximum (chronic: the long-"
+                         "prescription maximum)",
+    "patient_limit": "参保人性别或年龄不符合项目限定 / the person's sex or age outside the item's limit",
+    "indication_limit": "诊断不在项目限定的适应症范围内 / diagnosis outside the item's indications",
+    "not_payable": "项目不属于医保基金支付范围 / item outside the fund's payment scope",
+    "setting_limit": "项目在其不予支付的就医类型中结算 / item billed in a setting that does not pay it",
+    "code_mismatch": "结算名称或类别与目录编码不符 / billed name or category differs from the catalogue's for the code",
+    "pair": "主项目含次项目或互斥项目在同一时间窗内同时收费 / an included or exclusive item billed with its pair in "
+            "the window",
+    "count_window": "限次项目在时间窗内超过允许次数 / a limited item billed more often than allowed in the window",
+    "data_repeat": "全市几乎从不同日重复的项目同日重复收费 / a code almost never billed twice a person-day, billed so",
+    "supply_overlap": "同一参保人同一药品在上次用药期未满时再开 / the same drug again before the last supply ran out",
+    "peer_quantity": "参保人当月用量远超全市同药患者 / a person-month's quantity far above the city's for the code",
+    "stay_quantity": "按日计价项目天数超过住院天数 / per-day items billed for more days than the stay",
+    "item_time_outside": "收费时间不在就诊日或住院期间 / item date outside the visit or the stay",
+    "split_claims": "同一项目同日在同一机构拆分为多次结算 / one code split over several claims of a person in a day",
+    "claim_count": "同一参保人同日在同一机构多次结算 / several claims of one person at one provider in a day",
+    "code": "由规则包指定的函数判断 / judged by the function the pack names",
+}
 
 _STR = {"type": "string", "minLength": 1}
 _STRS = {"type": "array", "items": _STR}

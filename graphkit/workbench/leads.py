@@ -18,7 +18,7 @@ __all__ = ["LEAD_COLUMNS", "LeadFilter", "leads_frame", "lead_attribution", "fil
 
 LEAD_COLUMNS = [
     "id", "kind", "kind_zh", "score", "amount", "n_claims", "start", "end",
-    "providers", "provider_names", "regions", "summary",
+    "providers", "provider_names", "regions", "summary", "rule_id", "rule_name", "rule_level",
 ]
 
 
@@ -112,6 +112,10 @@ def leads_frame(findings: Iterable[Finding], attribution: pd.DataFrame | None = 
             "provider_names": ";".join(names),
             "regions": ";".join(regions),
             "summary": f.summary,
+            # rule_violation leads: the rule and its 判断等级 (可疑 / 违规); empty for other kinds
+            "rule_id": str(f.evidence.get("rule_id", "")) if f.kind == "rule_violation" else "",
+            "rule_name": str(f.evidence.get("rule_name", "")) if f.kind == "rule_violation" else "",
+            "rule_level": str(f.evidence.get("level", "")) if f.kind == "rule_violation" else "",
         })
     df = pd.DataFrame(rows, columns=LEAD_COLUMNS)
     df["score"] = df["score"].astype(float)
@@ -140,6 +144,8 @@ class LeadFilter:
     min_amount: float = 0.0
     max_amount: float | None = None
     min_score: float = 0.0
+    rules: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
     sort_by: str = "score"
     descending: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -152,7 +158,8 @@ def filter_leads(leads: pd.DataFrame, flt: LeadFilter) -> pd.DataFrame:
     """Leads passing ``flt``, sorted as it says.
 
     A lead passes the period filter when its period overlaps ``[start, end]``; the
-    provider filter matches ids or names as a case-insensitive substring.
+    provider filter matches ids or names as a case-insensitive substring. ``rules`` and
+    ``levels`` keep the ``rule_violation`` leads of those rules and 判断等级 (可疑 / 违规) only.
 
     Examples
     --------
@@ -163,6 +170,9 @@ def filter_leads(leads: pd.DataFrame, flt: LeadFilter) -> pd.DataFrame:
     >>> list(filter_leads(df, LeadFilter(min_score=0.1))["id"])
     ['b', 'a']
     >>> list(filter_leads(df, LeadFilter(provider="h1"))["id"])
+    ['a']
+    >>> df["rule_id"], df["rule_level"] = ["FW-001", ""], ["违规", ""]
+    >>> list(filter_leads(df, LeadFilter(levels=("违规",)))["id"])
     ['a']
     """
     m = pd.Series(True, index=leads.index)
@@ -184,6 +194,10 @@ def filter_leads(leads: pd.DataFrame, flt: LeadFilter) -> pd.DataFrame:
         m &= leads["amount"] <= flt.max_amount
     if flt.min_score:
         m &= leads["score"] >= flt.min_score
+    if flt.rules:
+        m &= leads.get("rule_id", pd.Series("", index=leads.index)).isin(list(flt.rules))
+    if flt.levels:
+        m &= leads.get("rule_level", pd.Series("", index=leads.index)).isin(list(flt.levels))
     return sort_leads(leads[m], flt.sort_by, descending=flt.descending)
 
 
@@ -245,14 +259,18 @@ def totals_by_provider(leads: pd.DataFrame, attribution: pd.DataFrame, *, top: i
 
 
 def lead_label(row: Mapping[str, Any]) -> str:
-    """A one-line label for a lead in pickers.
+    """A one-line label for a lead in pickers (a rule violation: with its rule id and 判断等级).
 
     Examples
     --------
     >>> lead_label({"score": 0.9, "kind_zh": "异地", "amount": 10.0, "id": "impossible_travel:ab"})
     '[0.900] 异地 10.00元 impossible_travel:ab'
+    >>> lead_label({"score": 0.5, "kind_zh": "规则库违规", "amount": 2.0, "id": "rule_violation:cd",
+    ...             "rule_id": "BZ-001", "rule_level": "违规"})
+    '[0.500] 规则库违规 BZ-001·违规 2.00元 rule_violation:cd'
     """
-    return f"[{row['score']:.3f}] {row['kind_zh']} {yuan(row['amount'])} {row['id']}"
+    rule = f" {row['rule_id']}·{row.get('rule_level') or '?'}" if row.get("rule_id") else ""
+    return f"[{row['score']:.3f}] {row['kind_zh']}{rule} {yuan(row['amount'])} {row['id']}"
 
 
 # -- evidence graphs -----------------------------------------------------------------

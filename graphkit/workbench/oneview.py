@@ -36,6 +36,7 @@ from .data import Workbench
 from .export_view import CaseExport
 from .graphwidget import GraphWidget
 from .kindgraph import lead_kind_graph
+from .rule_view import picked, rule_detail_html, rule_filter_widgets, rule_lines
 from .search_view import SearchPanel
 from .timeline_brush import TimelineBrush, brush_days
 from .widgets import _WIDE, _h, _Panel, _set_options, guarded
@@ -63,6 +64,8 @@ class WorkbenchView(_Panel):
         kinds = [k for k in KINDS if k in set(leads["kind"])]
         self.kind = W.Dropdown(options=[("全部类型 / all kinds", "")] + [(f"{KINDS[k][0]} {k}", k) for k in kinds],
                                description="类型 kind", style=_WIDE, layout=W.Layout(width="98%"))
+        # rule violations: by rule and 判断等级 (hidden when there are none)
+        self.rule, self.level = rule_filter_widgets(leads)
         self.leads_list = W.Select(rows=22, layout=W.Layout(width="98%"))
         self.leads_list.add_class("gk-leads-list")
         self.header = W.HTML()
@@ -84,6 +87,8 @@ class WorkbenchView(_Panel):
                                       description="状态 status", style=_WIDE)
         self.status_button = W.Button(description="设置状态 / Set status", icon="check", layout=W.Layout(width="auto"))
         self.status_button.add_class("gk-set-status")
+        self.rule_detail = W.HTML()  # a violation lead: its rule's text and item lines
+        self.rule_detail.add_class("gk-rule-box")
         self.claims_pick = W.SelectMultiple(rows=10, layout=W.Layout(width="98%"))
         self.claims_pick.add_class("gk-claims-pick")
         self.timeline = TimelineBrush()  # drag across it to set the period (as with the slider)
@@ -103,11 +108,11 @@ class WorkbenchView(_Panel):
         self.profile = W.HTML()
         self.compare = ProviderCompare(wb)
         self.search = SearchPanel(wb, on_lead=self.open_lead, height=420)
-        tabs = W.Tab(children=[W.VBox([W.HTML("选中结算在图中高亮 / pick claims to highlight them in the graph"),
+        tabs = W.Tab(children=[W.VBox([self.rule_detail, W.HTML("选中结算在图中高亮 / pick claims to highlight them in the graph"),
                                        self.claims_pick]), self.timeline, W.VBox([self.profile, self.compare]), self.search])
         tabs.titles = ("结算 Claims", "时间线 Timeline", "机构画像 Profile", "查找 Search")
         self.tabs = tabs
-        left = W.VBox([_h("线索 / Leads"), self.kind, self.leads_list], layout=W.Layout(width="26%"))
+        left = W.VBox([_h("线索 / Leads"), self.kind, self.rule, self.level, self.leads_list], layout=W.Layout(width="26%"))
         middle = W.VBox([self.header, self.graph, self.period, W.HBox([self.export_button, self.exported])],
                         layout=W.Layout(width="50%"))
         right = W.VBox([_h("节点 / Node"), self.node_info, self.expand_button, _h("案件 / Case"), self.case_pick,
@@ -123,7 +128,8 @@ class WorkbenchView(_Panel):
         self._quiet = False
         self.lead: str | None = None
         self.open_seconds = float("nan")
-        self.kind.observe(lambda _c: self._fill_leads(), names="value")
+        for w in (self.kind, self.rule, self.level):
+            w.observe(lambda _c: self._fill_leads(), names="value")
         self.leads_list.observe(self._on_row, names="value")
         self.graph.observe(self._on_select, names="selected")
         self.graph.observe(self._on_activate, names="activations")
@@ -143,9 +149,9 @@ class WorkbenchView(_Panel):
 
     # -- queue ----------------------------------------------------------------------------
     def _fill_leads(self, select: str | None = None) -> None:
-        leads = self.wb.leads
-        if self.kind.value:
-            leads = leads[leads["kind"] == self.kind.value]
+        flt = shaping.LeadFilter(kinds=(self.kind.value,) if self.kind.value else (), rules=picked(self.rule),
+                                 levels=picked(self.level))
+        leads = shaping.filter_leads(self.wb.leads, flt)
         opts = [(shaping.lead_label(r), r["id"]) for r in leads.head(1000).to_dict("records")]
         keep = select or self.leads_list.value
         self.leads_list.options = opts
@@ -179,6 +185,7 @@ class WorkbenchView(_Panel):
         allc = pd.concat([x for x in (c[cols], ctx) if len(x)] or [c[cols]], ignore_index=True).drop_duplicates("claim_id")
         self.timeline_claims = allc
         self.claims_seen = allc[["claim_id", "start_time", "fund_amount"]].reset_index(drop=True)
+        self.rule_detail.value = rule_detail_html(f, rule_lines(self.wb, f)) if f.kind == "rule_violation" else ""
         self._set_period(reset=True)
         self.draw()
         self._show_period_tables()

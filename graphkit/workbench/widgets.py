@@ -38,6 +38,7 @@ from .checks_view import checks_html
 from .cases import STATUSES, CaseError
 from .data import Workbench
 from .kindgraph import lead_kind_graph
+from .rule_view import RULE_KIND, picked, rule_detail_html, rule_filter_widgets, rule_lines
 from .render import graph_html, graph_iframe
 
 __all__ = ["LeadsQueue", "EvidenceExplorer", "CaseBuilder", "guarded"]
@@ -124,6 +125,7 @@ class LeadsQueue(_Panel):
         kinds = [k for k in KINDS if k in set(leads["kind"])] + sorted(set(leads["kind"]) - set(KINDS))
         self.kind = W.SelectMultiple(options=[(f"{KINDS[k][0]} {k}" if k in KINDS else k, k) for k in kinds],
                                      description="类型 kind", rows=min(max(len(kinds), 3), 6), style=_WIDE)
+        self.rule, self.level = rule_filter_widgets(leads, multiple=True)  # hidden without rule violations
         regions = sorted({r for rs in leads["regions"] for r in rs.split(";") if r})
         self.region = W.Dropdown(options=[("全部 / all", "")] + [(labels.region_label(r, wb.region_names), r) for r in regions],
                                  description="地区 region", style=_WIDE)
@@ -155,15 +157,15 @@ class LeadsQueue(_Panel):
                                          layout=W.Layout(width="auto"))
         self.target = W.FloatSlider(value=0.8, min=0.5, max=0.99, step=0.01, description="目标准确率 target precision",
                                     style=_WIDE, continuous_update=False)
-        for w in (self.kind, self.region, self.provider, self.start, self.end, self.min_amount, self.min_score,
-                  self.sort_by, self.descending):
+        for w in (self.kind, self.rule, self.level, self.region, self.provider, self.start, self.end, self.min_amount,
+                  self.min_score, self.sort_by, self.descending):
             w.observe(self._on_filter, names="value")
         self.open_button.on_click(lambda _b: self.open_lead())
         self.feedback_refresh.on_click(lambda _b: self.refresh_feedback())
         self.target.observe(lambda _c: self.refresh_feedback(), names="value")
         self.children = [
             _h("线索分诊 / Leads triage", 2),
-            W.HBox([self.kind, W.VBox([self.region, self.provider, self.start, self.end]),
+            W.HBox([W.VBox([self.kind, self.rule, self.level]), W.VBox([self.region, self.provider, self.start, self.end]),
                     W.VBox([self.min_amount, self.min_score, self.sort_by, self.descending])]),
             self.summary,
             W.HBox([self.by_kind, self.by_provider]),
@@ -192,7 +194,7 @@ class LeadsQueue(_Panel):
             start=self.start.value if isinstance(self.start.value, date) else None,
             end=self.end.value if isinstance(self.end.value, date) else None,
             min_amount=float(self.min_amount.value or 0.0), min_score=float(self.min_score.value or 0.0),
-            sort_by=self.sort_by.value, descending=bool(self.descending.value),
+            rules=picked(self.rule), levels=picked(self.level), sort_by=self.sort_by.value, descending=bool(self.descending.value),
         )
 
     @guarded
@@ -237,7 +239,7 @@ class LeadsQueue(_Panel):
             f"<div style='border:1px solid #ccc;padding:6px;margin:4px 0'><b>已打开 / opened:</b> <code>{html.escape(f.id)}</code><br>"
             f"{html.escape(zh)} / {html.escape(en)} · 评分 score {f.score:.3f} · {shaping.yuan(f.amount_at_risk)} · "
             f"{len(f.claims)} 笔 claims<br>{html.escape(f.summary)}<ul style='margin:2px 0'>{ents}{more}</ul>"
-            f"{checks_html(f.evidence)}"
+            f"{checks_html(f.evidence)}{rule_detail_html(f, rule_lines(self.wb, f)) if f.kind == RULE_KIND else ''}"
             "在 <a href='02_explore.ipynb' target='_blank'>02_explore.ipynb</a> 查看关系图，在 "
             "<a href='03_case.ipynb' target='_blank'>03_case.ipynb</a> 立案 / see the graph in 02_explore, build a case in 03_case.</div>")
         self.say(f"已打开线索 / opened lead {fid}")
