@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"store: {claims:,} claims, {len(wb.leads)} leads; claims index {t_index:.2f}s (once, in the background), "
           f"one view built {t_view:.2f}s")
 
-    leads = wb.leads
+    listed = {val for _, val in v.leads_list.options}  # the queue lists the 1,000 best-scored leads
+    leads = wb.leads[wb.leads["id"].isin(listed)]
     by_size = leads.sort_values("n_claims", ascending=False)["id"].tolist()
     picks = list(dict.fromkeys(by_size[: a.leads // 2] + leads["id"].tolist()[: a.leads - a.leads // 2]))
     t: dict[str, list[float]] = {k: [] for k in ("row click (open lead)", "node click", "double-click (expand)",
