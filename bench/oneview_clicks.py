@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from open_lead import add_store_args, store_and_findings  # the bench folder is on sys.path
+
 
 def _timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
@@ -33,29 +35,12 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", help="store folder (default: a demo city in --cache)")
-    p.add_argument("--findings", help="findings.json (default: beside the store)")
-    p.add_argument("--cache", default=".bench-cache/open-lead", help="where the demo city is made (default %(default)s)")
-    p.add_argument("--patients", type=int, default=86000, help="demo size (86000 ≈ 1M claims)")
-    p.add_argument("--leads", type=int, default=20, help="leads to open (largest first, then the top-scored)")
+    add_store_args(p)
     p.add_argument("--target", type=float, default=1.0, help="seconds allowed per click (default 1.0)")
     a = p.parse_args(argv)
-
-    import warnings
-
-    warnings.filterwarnings("ignore")
+    store, findings = store_and_findings(a)
     from graphkit.workbench import Workbench
     from graphkit.workbench.oneview import WorkbenchView
-
-    if a.store:
-        store, findings = Path(a.store), Path(a.findings) if a.findings else Path(a.store).parent / "findings.json"
-    else:
-        from graphkit.workbench.testing import make_demo
-
-        t0 = time.perf_counter()
-        paths = make_demo(a.cache, patients=a.patients)
-        store, findings = paths["store"], paths["findings"]
-        print(f"demo city in {a.cache}: {time.perf_counter() - t0:.1f}s (cached after the first run)")
     Path(a.cache).mkdir(parents=True, exist_ok=True)
     wb = Workbench.open(store, findings, user="bench", cases=Path(a.cache) / "oneview.cases.sqlite")
     claims = wb.store.row_counts().get("claims", 0)

@@ -20,6 +20,30 @@ import time
 from pathlib import Path
 
 
+def add_store_args(p: argparse.ArgumentParser) -> None:
+    """The options every workbench bench shares: a store (or a demo city made once) and leads."""
+    p.add_argument("--store", help="store folder (default: a demo city in --cache)")
+    p.add_argument("--findings", help="findings.json (default: beside the store)")
+    p.add_argument("--cache", default=".bench-cache/open-lead", help="where the demo city is made (default %(default)s)")
+    p.add_argument("--patients", type=int, default=86000, help="demo size (86000 ≈ 1M claims)")
+    p.add_argument("--leads", type=int, default=20, help="leads to open (largest first, then the top-scored)")
+
+
+def store_and_findings(a: argparse.Namespace) -> tuple[Path, Path]:
+    """``--store``/``--findings``, or the demo city in ``--cache`` (made on the first run)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    if a.store:
+        return Path(a.store), Path(a.findings) if a.findings else Path(a.store).parent / "findings.json"
+    from graphkit.workbench.testing import make_demo
+
+    t0 = time.perf_counter()
+    paths = make_demo(a.cache, patients=a.patients)
+    print(f"demo city in {a.cache}: {time.perf_counter() - t0:.1f}s (cached after the first run)")
+    return paths["store"], paths["findings"]
+
+
 def ex_nodes(wb, fid: str, max_claims: int) -> str:
     g = wb.evidence(fid, max_claims=max_claims)
     return f"{g.number_of_nodes()} nodes, drawn ≤150"
@@ -27,30 +51,14 @@ def ex_nodes(wb, fid: str, max_claims: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", help="store folder (default: a demo city in --cache)")
-    p.add_argument("--findings", help="findings.json (default: beside the store)")
-    p.add_argument("--cache", default=".bench-cache/open-lead", help="where the demo city is made (default %(default)s)")
-    p.add_argument("--patients", type=int, default=86000, help="demo size (86000 ≈ 1M claims)")
-    p.add_argument("--leads", type=int, default=20, help="leads to open (largest first, then the top-scored)")
+    add_store_args(p)
     p.add_argument("--target", type=float, default=1.0, help="seconds allowed per open (default 1.0)")
     a = p.parse_args(argv)
-
-    import warnings
-
-    warnings.filterwarnings("ignore")
     from graphkit.workbench import EvidenceExplorer, Workbench
     from graphkit.workbench import shaping
     from graphkit.workbench.render import graph_html
 
-    if a.store:
-        store, findings = Path(a.store), Path(a.findings) if a.findings else Path(a.store).parent / "findings.json"
-    else:
-        from graphkit.workbench.testing import make_demo
-
-        t0 = time.perf_counter()
-        paths = make_demo(a.cache, patients=a.patients)
-        store, findings = paths["store"], paths["findings"]
-        print(f"demo city in {a.cache}: {time.perf_counter() - t0:.1f}s (cached after the first run)")
+    store, findings = store_and_findings(a)
 
     t0 = time.perf_counter()
     wb = Workbench.open(store, findings, user="bench", cases=Path(a.cache) / "bench.cases.sqlite")

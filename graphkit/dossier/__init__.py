@@ -64,11 +64,8 @@ def handling(amount: float, *, public_staff: bool, found_on: str, kinds: Sequenc
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _prov(ref: str) -> str:
