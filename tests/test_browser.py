@@ -95,7 +95,10 @@ def server(tmp_path_factory):
                 log.flush()
                 raise RuntimeError("JupyterLab did not start:\n" + (root / "jupyterlab.log").read_text()[-3000:])
             time.sleep(0.5)
-        yield {"base": base, "token": token, "root": root, "demo": demo}
+        from graphkit.store import open_store
+
+        patient = str(open_store(demo["store"]).table("claims", ["patient_id"])["patient_id"].iloc[0])
+        yield {"base": base, "token": token, "root": root, "demo": demo, "demo_patient": patient}
     finally:
         proc.terminate()
         try:
@@ -305,6 +308,16 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             page.mouse.click(x, y)  # a click on the node in the drawing
             page.wait_for_selector(f".gk-node-info :text('{node.split(':', 1)[1]}')", timeout=30_000)
             _shot(page, "00_workbench_node.png")
+            page.mouse.dblclick(x, y)  # a double-click expands it: its other claims join the drawing
+            page.wait_for_selector(f".gk-status :text('已展开 / expanded {node}')", timeout=30_000)
+            _shot(page, "00_workbench_expanded.png")
+            # search a patient id in the same view: its leads, claims and neighbourhood
+            patient = server["demo_patient"]
+            page.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text="查找").first.click()
+            page.locator(".gk-search input").first.fill(patient)
+            page.locator(".gk-search input").first.press("Enter")
+            page.wait_for_selector(f".gk-search-info :text('{patient}')", timeout=60_000)
+            _shot(page, "00_workbench_search.png")
             page.locator("button.gk-add-to-case").click()
             page.wait_for_selector(".gk-status :text('已加入案件')", timeout=30_000)
             page.locator("button.gk-set-status").click()
