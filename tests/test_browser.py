@@ -300,14 +300,23 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             sel.select_option(index=2)  # a click on the lead's row
             page.wait_for_selector(f".gk-status :text('{lead_id}')", timeout=60_000)
             page.wait_for_timeout(1500)  # the drawing settles and fits
+            # a card or patient node that is the topmost node at its own position (in a dense
+            # drawing another node or a burst's box may cover it) and inside the drawing
             x, y, node = page.evaluate("""() => {
                 const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
-                const id = net.body.data.nodes.getIds().find((i) => /^(card|patient):/.test(i));
-                const p = net.canvasToDOM(net.getPositions([id])[id]); const r = box.getBoundingClientRect();
-                return [r.left + p.x, r.top + p.y, id]; }""")
+                const r = box.getBoundingClientRect();
+                for (const id of net.body.data.nodes.getIds().filter((i) => /^(card|patient):/.test(i))) {
+                    const p = net.canvasToDOM(net.getPositions([id])[id]);
+                    if (p.x > 20 && p.y > 20 && p.x < r.width - 20 && p.y < r.height - 20 && net.getNodeAt(p) === id)
+                        return [r.left + p.x, r.top + p.y, id];
+                }
+                return [0, 0, null]; }""")
+            assert node, "no card or patient node is clickable in the drawing"
             page.mouse.click(x, y)  # a click on the node in the drawing
             page.wait_for_selector(f".gk-node-info :text('{node.split(':', 1)[1]}')", timeout=30_000)
             _shot(page, "00_workbench_node.png")
+            page.mouse.move(5, 5)  # away first: a hover tooltip left under the pointer would take the clicks
+            page.wait_for_timeout(300)
             page.mouse.dblclick(x, y)  # a double-click expands it: its other claims join the drawing
             page.wait_for_selector(f".gk-status :text('已展开 / expanded {node}')", timeout=30_000)
             _shot(page, "00_workbench_expanded.png")
