@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from open_lead import add_store_args, store_and_findings  # the bench folder is on sys.path
+from open_lead import add_store_args, pick_leads, store_and_findings  # the bench folder is on sys.path
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     listed = {val for _, val in v.leads_list.options}  # the queue lists the 1,000 best-scored leads
     leads = wb.leads[wb.leads["id"].isin(listed)]
-    by_size = leads.sort_values("n_claims", ascending=False)["id"].tolist()
-    picks = list(dict.fromkeys(by_size[: a.leads // 2] + leads["id"].tolist()[: a.leads - a.leads // 2]))
+    picks = pick_leads(leads, a.leads)
     t: dict[str, list[float]] = {k: [] for k in ("row click (open lead)", "node click", "double-click (expand)",
                                                  "period slider", "claim picked → highlight", "search an id")}
     for fid in picks:

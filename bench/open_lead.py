@@ -29,6 +29,12 @@ def add_store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--leads", type=int, default=20, help="leads to open (largest first, then the top-scored)")
 
 
+def pick_leads(leads, n: int) -> list[str]:
+    """The leads to open: the ``n // 2`` largest by claims, then the best-scored (score order)."""
+    by_size = leads.sort_values("n_claims", ascending=False)["id"].tolist()
+    return list(dict.fromkeys(by_size[: n // 2] + leads["id"].tolist()[: n - n // 2]))
+
+
 def store_and_findings(a: argparse.Namespace) -> tuple[Path, Path]:
     """``--store``/``--findings``, or the demo city in ``--cache`` (made on the first run)."""
     import warnings
@@ -89,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     wb.__dict__.pop("leads", None)
     wb.__dict__.pop("attribution", None)
     leads = wb.leads
-    by_size = leads.sort_values("n_claims", ascending=False)["id"].tolist()
-    picks = list(dict.fromkeys(by_size[: a.leads // 2] + leads["id"].tolist()[: a.leads - a.leads // 2]))
+    picks = pick_leads(leads, a.leads)
     ex = EvidenceExplorer(wb, lead=picks[-1])  # the widget as the notebook builds it
     times, graph_only = [], []
     for fid in picks:

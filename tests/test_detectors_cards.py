@@ -235,12 +235,9 @@ def test_dormitory_and_care_home_rank_below_a_true_ring(tmp_path):
     assert true.evidence["null"]["venue"] == "pharmacy:Y0009"
 
 
-def test_village_agent_and_employer_number_rank_below_a_true_ring(tmp_path):
-    t = city()
-    ring = [f"B{i:03d}" for i in (101, 113, 125, 137, 149, 90)]
-    _ring(t, ring, "phone", "13712340000")
-    # a village doctor's phone on 12 elderly villagers' records (region 370124), each visiting the
-    # village clinic as every villager there does
+def _village(t: dict, kind: str, value: str) -> list[str]:
+    """30 elderly villagers (region 370124), each visiting the village clinic H0020 twice as every
+    villager there does; ``kind`` = ``value`` on the records of the first 12. Returns the villagers."""
     t["institutions"].append(_inst("H0020", 1, "village", "public", region="370124"))
     vill = [f"V{i:02d}" for i in range(30)]
     _people(t, vill, birth="1948-02-01", region="370124")
@@ -249,7 +246,15 @@ def test_village_agent_and_employer_number_rank_below_a_true_ring(tmp_path):
         for k in range(2):
             t["claims"].append(_claim(f"CV{p}-{k}", p, str(_day(3 + 11 * k + i) + pd.Timedelta(hours=9)), inst="H0020"))
     for p in vill[:12]:
-        _contact(t, p, "phone", "13655550000")
+        _contact(t, p, kind, value)
+    return vill
+
+
+def test_village_agent_and_employer_number_rank_below_a_true_ring(tmp_path):
+    t = city()
+    ring = [f"B{i:03d}" for i in (101, 113, 125, 137, 149, 90)]
+    _ring(t, ring, "phone", "13712340000")
+    vill = _village(t, "phone", "13655550000")  # a village doctor's phone on 12 villagers' records
     # an employer's switchboard on 10 employees' records, each shopping where they like
     emp = [f"B{i:03d}" for i in range(2, 42, 4)]
     for p in emp:
@@ -274,15 +279,7 @@ def test_a_shared_bank_account_is_not_a_village_agent(tmp_path):
     scores = {}
     for kind, value in (("phone", "13655550000"), ("bank_account", "6216610000000001")):
         t = city()
-        t["institutions"].append(_inst("H0020", 1, "village", "public", region="370124"))
-        vill = [f"V{i:02d}" for i in range(30)]
-        _people(t, vill, birth="1948-02-01", region="370124")
-        for i, p in enumerate(vill):
-            _contact(t, p, "address", f"平阴县孔村{i}号")
-            for k in range(2):
-                t["claims"].append(_claim(f"CV{p}-{k}", p, str(_day(3 + 11 * k + i) + pd.Timedelta(hours=9)), inst="H0020"))
-        for p in vill[:12]:
-            _contact(t, p, kind, value)
+        vill = _village(t, kind, value)
         f = _ring_finding(identity_rings(_store(tmp_path, t, kind)), vill[:12])
         checks = _checks(f)
         assert checks["village_agent"] == ("explains" if kind == "phone" else "ruled_out"), checks

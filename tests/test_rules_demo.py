@@ -4,7 +4,6 @@ violations of every category among legal look-alikes (graphkit.demo.violations).
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -24,16 +23,10 @@ def city(tmp_path_factory):
     from graphkit.store import open_store
 
     root = tmp_path_factory.mktemp("rule_city")
-    old = os.environ.get("GRAPHKIT_AUDIT_LOG")
-    os.environ["GRAPHKIT_AUDIT_LOG"] = str(root / "audit.jsonl")
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # module scope: the per-test audit fixture does not reach here
+        mp.setenv("GRAPHKIT_AUDIT_LOG", str(root / "audit.jsonl"))
         generate_city(root / "b", patients=3000, months=3, seed=0, variant="item_rules")
         load_bundle(root / "b", root / "s", allow_demo_key=True)
-    finally:
-        if old is None:
-            os.environ.pop("GRAPHKIT_AUDIT_LOG", None)
-        else:
-            os.environ["GRAPHKIT_AUDIT_LOG"] = old
     truth = json.loads((root / "b" / "truth.json").read_text("utf-8"))
     store = open_store(root / "s")
     run = run_rules(store)

@@ -5,7 +5,6 @@ defines it; the findings, the scan summary and the skip-with-reason behaviour.""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,10 @@ def loaded(tmp_path_factory):
     from graphkit.store import open_store
 
     root = tmp_path_factory.mktemp("rules")
-    old = os.environ.get("GRAPHKIT_AUDIT_LOG")
-    os.environ["GRAPHKIT_AUDIT_LOG"] = str(root / "audit.jsonl")
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # module scope: the per-test audit fixture does not reach here
+        mp.setenv("GRAPHKIT_AUDIT_LOG", str(root / "audit.jsonl"))
         b = build()
         load_bundle(write_bundle(root / "bundle", b.tables()), root / "store", allow_demo_key=True)
-    finally:
-        if old is None:
-            os.environ.pop("GRAPHKIT_AUDIT_LOG", None)
-        else:
-            os.environ["GRAPHKIT_AUDIT_LOG"] = old
     store = open_store(root / "store")
     run = run_rules(store, PACK)
     return b, store, run, hits_by_rule(run)

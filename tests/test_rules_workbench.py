@@ -5,7 +5,6 @@ basis, the item lines and the amount to deduct — on a small item_rules demo ci
 from __future__ import annotations
 
 import html as htmlmod
-import os
 import re
 
 import pytest
@@ -23,18 +22,12 @@ def city(tmp_path_factory):
     from graphkit.store import open_store
 
     root = tmp_path_factory.mktemp("rule_wb")
-    old = os.environ.get("GRAPHKIT_AUDIT_LOG")
-    os.environ["GRAPHKIT_AUDIT_LOG"] = str(root / "audit.jsonl")
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # module scope: the per-test audit fixture does not reach here
+        mp.setenv("GRAPHKIT_AUDIT_LOG", str(root / "audit.jsonl"))
         generate_city(root / "b", patients=1000, months=2, seed=0, variant="item_rules")
         load_bundle(root / "b", root / "s", allow_demo_key=True)
         res = scan(open_store(root / "s"), kinds=["rule_violation", "shared_card"])
         write_scan(res, root / "out", check_out=False)
-    finally:
-        if old is None:
-            os.environ.pop("GRAPHKIT_AUDIT_LOG", None)
-        else:
-            os.environ["GRAPHKIT_AUDIT_LOG"] = old
     return root
 
 

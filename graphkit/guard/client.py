@@ -172,13 +172,12 @@ def pseudonymiser_for(bundle: str | Path | None, key: bytes | str | None = None,
     """The loader's pseudonymiser: a key given by calling code or in ``GRAPHKIT_PSEUDO_KEY``/``_FILE``
     (single-user install: no separation of duties), else the guard where one is configured, else
     the demo key for a generated demo bundle (or a clear error)."""
-    if key is None and not (os.environ.get("GRAPHKIT_PSEUDO_KEY") or os.environ.get("GRAPHKIT_PSEUDO_KEY_FILE")):
-        if guard_socket() is not None:
-            return GuardPseudonymiser(GuardClient(), bundle=bundle or "", store=store)
+    if key is not None or os.environ.get("GRAPHKIT_PSEUDO_KEY") or os.environ.get("GRAPHKIT_PSEUDO_KEY_FILE"):
+        return Pseudonymiser(resolve_key(key, allow_demo=False))  # a key is set: the demo seal is not read
+    if guard_socket() is not None:
+        return GuardPseudonymiser(GuardClient(), bundle=bundle or "", store=store)
     why = demo_key_refusal(bundle) if allow_demo_key is None else (None if allow_demo_key else "not allowed by the caller")
     try:
-        return Pseudonymiser(resolve_key(key, allow_demo=why is None))
+        return Pseudonymiser(resolve_key(None, allow_demo=why is None))
     except GraphkitError as e:
-        if why is None or key is not None:
-            raise
         raise GraphkitError(f"{e} (示范密钥不适用于此数据包 / the demo key does not serve this bundle: {why})") from None

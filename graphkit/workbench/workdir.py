@@ -79,7 +79,7 @@ def exports_dir(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get("GRAPHKIT_EXPORTS"):
         return Path(env["GRAPHKIT_EXPORTS"]).expanduser()
-    return default_workdir(env) / "notebooks" / "exports"
+    return served_root(env) / "exports"
 
 
 def dossier_dir(environ: Mapping[str, str] | None = None) -> Path:
