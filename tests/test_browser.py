@@ -273,6 +273,36 @@ def test_workbench_in_chromium_offline(server):
     assert errors == [], errors
 
 
+_NODE_POINT_JS = """(want) => {
+    const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
+    const r = box.getBoundingClientRect();
+    const ids = want ? [want] : net.body.data.nodes.getIds().filter((i) => /^(card|patient):/.test(i));
+    for (const id of ids) {
+        const p = net.canvasToDOM(net.getPositions([id])[id]);
+        if (p.x > 20 && p.y > 20 && p.x < r.width - 20 && p.y < r.height - 20 && net.getNodeAt(p) === id)
+            return [r.left + p.x, r.top + p.y, id];
+    }
+    return [0, 0, null]; }"""
+
+
+def _clickable_node(page, node: str | None = None, *, timeout_s: float = 20.0) -> tuple[float, float, str]:
+    """Screen point of ``node`` (default: the first card or patient node) once the drawing is still.
+
+    A small drawing runs physics, so a node keeps moving for a while after it is drawn (and after a
+    click); the point is taken when two readings 400 ms apart agree, and the node must be the
+    topmost one at that point (in a dense drawing another node or a burst's box may cover it).
+    """
+    deadline = time.perf_counter() + timeout_s
+    last = None
+    while time.perf_counter() < deadline:
+        got = tuple(page.evaluate(_NODE_POINT_JS, node))
+        if got[2] and last and got[2] == last[2] and abs(got[0] - last[0]) < 1 and abs(got[1] - last[1]) < 1:
+            return got
+        last = got
+        page.wait_for_timeout(400)
+    raise AssertionError(f"no card or patient node is still and clickable in the drawing (last: {last})")
+
+
 def test_one_view_two_way_graph_in_chromium_offline(server):
     """00_workbench: click a lead row → its graph; click a node on the canvas → selected in
     Python; add it to a case; set the status; export the drawing as a PNG; compare the lead's
@@ -299,24 +329,13 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             lead_id = label.split()[-1]
             sel.select_option(index=2)  # a click on the lead's row
             page.wait_for_selector(f".gk-status :text('{lead_id}')", timeout=60_000)
-            page.wait_for_timeout(1500)  # the drawing settles and fits
-            # a card or patient node that is the topmost node at its own position (in a dense
-            # drawing another node or a burst's box may cover it) and inside the drawing
-            x, y, node = page.evaluate("""() => {
-                const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
-                const r = box.getBoundingClientRect();
-                for (const id of net.body.data.nodes.getIds().filter((i) => /^(card|patient):/.test(i))) {
-                    const p = net.canvasToDOM(net.getPositions([id])[id]);
-                    if (p.x > 20 && p.y > 20 && p.x < r.width - 20 && p.y < r.height - 20 && net.getNodeAt(p) === id)
-                        return [r.left + p.x, r.top + p.y, id];
-                }
-                return [0, 0, null]; }""")
+            x, y, node = _clickable_node(page)
             assert node, "no card or patient node is clickable in the drawing"
             page.mouse.click(x, y)  # a click on the node in the drawing
             page.wait_for_selector(f".gk-node-info :text('{node.split(':', 1)[1]}')", timeout=30_000)
             _shot(page, "00_workbench_node.png")
             page.mouse.move(5, 5)  # away first: a hover tooltip left under the pointer would take the clicks
-            page.wait_for_timeout(300)
+            x, y, _ = _clickable_node(page, node)  # where it is now: a small drawing's physics may still move it
             page.mouse.dblclick(x, y)  # a double-click expands it: its other claims join the drawing
             page.wait_for_selector(f".gk-status :text('已展开 / expanded {node}')", timeout=30_000)
             _shot(page, "00_workbench_expanded.png")
