@@ -39,7 +39,7 @@ def main() -> int:
     a = ap.parse_args()
 
     from graphkit.findings import read_findings
-    from graphkit.risk import activity, evidence, indicators, network, peers, scores
+    from graphkit.risk import activity, evidence, indicators, network, peers, scores, shared
     from graphkit.store import open_store
 
     store = open_store(a.store)
@@ -60,12 +60,13 @@ def main() -> int:
                 peak_rise[name] = max(peak_rise.get(name, 0.0), _rss_mb() - r0)  # how far this stage raised the peak
         return wrap
 
-    scores.claims_activity = timed("activity", activity.claims_activity)
-    scores.provider_indicators = timed("indicators", indicators.provider_indicators)
-    scores.indicator_excess = timed("peers", peers.indicator_excess)
+    # the data-only stages run through graphkit.risk.shared (computed once per scan)
+    shared.claims_activity = timed("activity", activity.claims_activity)
+    shared.provider_indicators = timed("indicators", indicators.provider_indicators)
+    shared.indicator_excess = timed("peers", peers.indicator_excess)
+    shared.provider_graph = timed("network", network.provider_graph)
     scores.attributions = timed("findings", evidence.attributions)
     scores._terminal_volume = timed("findings", scores._terminal_volume)
-    scores.provider_graph = timed("network", network.provider_graph)
     scores.network_evidence = timed("network", network.network_evidence)
     t0, c0 = time.perf_counter(), time.process_time()
     res = scores.provider_risk(store, findings)

@@ -86,6 +86,17 @@ SCAN_KEYS: dict[str, dict[str, Any]] = {
     "data_profile": {
         "description": "what the data supports (graphkit.profile.data_profile; docs/data-profile.md)",
         "$ref": "#/$defs/data_profile"},
+    "scan_processes": {
+        "description": "how the scan ran: `workers` (processes running detectors side by side; 1 = one process) and "
+                       "`peak_rss_mb`, the peak resident memory in MB of the process of each step (`scan`: the scanning "
+                       "process at the end; with workers, the steps' peaks add up while they run together); with "
+                       "workers also `memory_budget_mb`, each step's `estimated_peak_mb` the schedule kept within it and "
+                       "`most_at_once`, the most steps that ran side by side",
+        "type": "object", "properties": {"workers": {"type": "integer", "minimum": 1},
+                                         "memory_budget_mb": {"type": "number", "minimum": 0},
+                                         "most_at_once": {"type": "integer", "minimum": 0},
+                                         "estimated_peak_mb": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+                                         "peak_rss_mb": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}}},
     "rule_summary": {
         "description": "rule_violation only: per-rule hit counts and amounts, rules skipped for a missing column, "
                        "the rule pack and knowledge base used",

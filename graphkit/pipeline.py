@@ -32,12 +32,15 @@ def _audit(action: str, **details: Any) -> None:
 
 
 def scan_to(store: Store, out: str | Path, kinds: Iterable[str] | None = None, params: dict | None = None, *,
-            progress: Callable[[str], None] | None = None, check_out: bool = True) -> tuple[Any, dict[str, Path]]:
+            progress: Callable[[str], None] | None = None, check_out: bool = True,
+            workers: int | None = None, memory_gb: float | None = None) -> tuple[Any, dict[str, Path]]:
     """Scan ``store``, write ``findings.json`` and ``scores.csv`` to ``out``, record it in the
-    audit log; return the :class:`~graphkit.scan.ScanResult` and the written paths."""
+    audit log; return the :class:`~graphkit.scan.ScanResult` and the written paths.
+    ``workers``, ``memory_gb``: see :func:`graphkit.scan.scan`."""
     from .scan import scan, write_scan
 
-    result = scan(store, kinds=list(kinds) if kinds is not None else None, params=params or {}, progress=progress)
+    result = scan(store, kinds=list(kinds) if kinds is not None else None, params=params or {}, progress=progress,
+                  workers=workers, memory_gb=memory_gb)
     paths = write_scan(result, out, check_out=check_out)
     _audit("scan", fingerprint=result.data_fingerprint, kinds=sorted(result.parameters), findings=len(result.findings),
            out=str(Path(out).resolve()))

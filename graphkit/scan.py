@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, wr
 from .params import check_params
 from .profile import data_profile, unmet, unmet_reason
 from .projections import provider_key
+from .scan_pool import FEATURES, IN_PARENT, run_in_workers, scan_workers
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -51,6 +53,9 @@ class ScanResult:
     data_profile: dict[str, Any] = field(default_factory=dict)
     #: kind -> the detector's own summary, when it gives one (rule_violation: per-rule hits and amounts)
     summaries: dict[str, Any] = field(default_factory=dict)
+    #: how the scan ran: ``workers`` (processes; 1 = in this one) and each step's peak RSS in MB
+    #: (``scan``: this process's, at the end)
+    processes: dict[str, Any] = field(default_factory=dict)
 
     def by_kind(self) -> dict[str, list[Finding]]:
         out: dict[str, list[Finding]] = {}
@@ -67,6 +72,7 @@ class ScanResult:
             extra={"timings_seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                    "referral_clusters": self.referral_clusters,
                    "skipped": self.skipped, "degraded": self.degraded, "data_profile": self.data_profile,
+                   "scan_processes": self.processes,
                    **({"rule_summary": self.summaries["rule_violation"]} if "rule_violation" in self.summaries else {})},
         )
 
@@ -96,10 +102,19 @@ def scan(
     kinds: Iterable[str] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    memory_gb: float | None = None,
 ) -> ScanResult:
     """Run the default battery of detectors (or ``kinds``) on ``store``.
 
     Opt-in kinds (``rule_violation``: the rule pack) run only when named in ``kinds``.
+
+    ``workers``: processes that run the detectors side by side (:mod:`graphkit.scan_pool`; the
+    results are the same). Default: one below 1M claims or on Neo4j, else one per core (at most
+    4, one per 6 GB of memory); ``$GRAPHKIT_SCAN_WORKERS`` sets it too. Each process adds its
+    working set to the memory in use: ``workers=1`` uses the least. ``memory_gb``: the budget the
+    workers' estimated peaks keep within (default ``$GRAPHKIT_SCAN_MEMORY_GB``, else 8 GB or half
+    the machine's memory if less; a step too large for it runs alone).
 
     ``params`` maps a kind to parameter overrides; unknown kinds or parameters raise
     :class:`~graphkit.errors.ParameterError`.
@@ -121,9 +136,8 @@ def scan(
     skipped: dict[str, str] = {}
     degraded: dict[str, list[str]] = {}
     summaries: dict[str, Any] = {}
+    runnable: list[str] = []
     for kind in kinds:
-        if progress:
-            progress(kind)
         det = REGISTRY[kind]
         missing = unmet(profile, det.needs)
         if missing:  # the data cannot support it: say so rather than return nothing
@@ -131,14 +145,39 @@ def scan(
             skipped[kind] = "；".join(unmet_reason(profile, n)[0] for n in missing) + " / " + \
                 "; ".join(unmet_reason(profile, n)[1] for n in missing)
             continue
+        check_params(kind, det.params, params.get(kind) or {})  # a bad parameter fails before any work
         lacking = [(need, how) for need, how in det.prefers if unmet(profile, [need])]
         if lacking:
             degraded[kind] = ["{0} / {1}: {2}".format(*unmet_reason(profile, need), how) for need, how in lacking]
-        t0 = time.perf_counter()
-        found, used[kind] = run_detector(kind, store, params.get(kind))
-        seconds[kind] = time.perf_counter() - t0
-        if getattr(found, "summary", None) is not None:
-            summaries[kind] = found.summary
+        runnable.append(kind)
+    n_workers = scan_workers(store, workers)
+    pooled = [k for k in runnable if k not in IN_PARENT] if n_workers > 1 else []
+    done: dict[str, Any] = {}
+    peaks: dict[str, float] = {}
+    schedule: dict[str, Any] = {}
+    if pooled:  # detectors and the risk model's data-only half in worker processes (graphkit.scan_pool)
+        from .risk.scores import DEFAULTS as RISK_DEFAULTS
+        from .risk.shared import install
+
+        done, schedule = run_in_workers(store, pooled, params, n_workers, min_peers=int(RISK_DEFAULTS["min_peers"]),
+                                        memory_gb=memory_gb, progress=progress)
+        feat = done.pop(FEATURES)
+        install(store, feat.payload)
+        seconds[FEATURES], peaks[FEATURES] = feat.seconds, feat.peak_rss_mb
+        del feat
+    for kind in runnable:
+        if kind in done:
+            r = done.pop(kind)
+            found, used[kind], seconds[kind], summary, peaks[kind] = r.findings, r.used, r.seconds, r.summary, r.peak_rss_mb
+        else:
+            if progress:
+                progress(kind)
+            t0 = time.perf_counter()
+            found, used[kind] = run_detector(kind, store, params.get(kind))
+            seconds[kind] = time.perf_counter() - t0
+            summary = getattr(found, "summary", None)
+        if summary is not None:
+            summaries[kind] = summary
         findings.extend(found)
     clusters: list[dict[str, Any]] = []
     if any(f.kind in CLUSTER_KINDS for f in findings):
@@ -149,8 +188,10 @@ def scan(
     findings = sort_findings(findings)
     scores = provider_scores(store, findings, prior_weight=blind_share(used, degraded))
     seconds["provider_scores"] = time.perf_counter() - t0
+    peaks["scan"] = float(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
-                      skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries)
+                      skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries,
+                      processes={"workers": n_workers if pooled else 1, "peak_rss_mb": peaks, **schedule})
 
 
 def store_profile(store: Store) -> dict[str, Any]:

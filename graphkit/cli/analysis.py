@@ -26,7 +26,8 @@ def cmd_scan(a: argparse.Namespace) -> int:
     store = open_any_store(a)
     bar = progress_bar("扫描 / scan")
     try:
-        result, paths = scan_to(store, Path(a.out), kinds, params, progress=lambda k: (bar.set_postfix_str(k), bar.update(1)))
+        result, paths = scan_to(store, Path(a.out), kinds, params, progress=lambda k: (bar.set_postfix_str(k), bar.update(1)),
+                                workers=a.workers, memory_gb=a.memory_gb)
     finally:
         bar.close()
         close_store(store)
@@ -105,6 +106,14 @@ def register(sub: Any) -> None:
     s.add_argument("--param", action="append", metavar="KIND.NAME=VALUE",
                    help="覆盖检测器参数，可重复 / override a detector parameter, repeatable (default: the declared "
                         "defaults, see `graphkit detectors`)")
+    s.add_argument("--workers", type=int, metavar="N",
+                   help="并行进程数 / processes running detectors side by side (default: env GRAPHKIT_SCAN_WORKERS, "
+                        "else 1 below 1M claims or on Neo4j, else one per core, at most 4 and one per 6 GB of memory; "
+                        "each adds its working set to the memory in use: 1 uses the least)")
+    s.add_argument("--memory-gb", type=float, metavar="GB",
+                   help="并行进程的内存预算 / memory budget of the processes together: a detector starts only when its "
+                        "estimated peak fits beside the running ones (default: env GRAPHKIT_SCAN_MEMORY_GB, else 8 GB or "
+                        "half the machine's memory if less)")
     s.set_defaults(func=cmd_scan)
 
     e = sub.add_parser("evaluate", help="对照真值评估 / measure findings against a truth file", formatter_class=HelpFormatter,

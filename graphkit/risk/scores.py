@@ -39,10 +39,10 @@ from ..findings import Finding
 from .activity import Activity, index_of, release_arrow_memory, table_batches
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, format_indicator
-from .network import ProviderGraph, network_evidence, provider_graph
+from .network import ProviderGraph, network_evidence
 from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import peer_levels
-from .shared import release as release_shared, shared_excess, shared_indicators
+from .shared import release as release_shared, shared_excess, shared_graph, shared_indicators
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -253,8 +253,6 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
     vol_all = pd.concat([vol, _terminal_volume(store, terminals, act)], ignore_index=True)
     ex = shared_excess(store, int(p["min_peers"]))
-    release_shared(store)  # the last consumer of the scan: not held after this
-    release_arrow_memory()
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
     ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
@@ -267,7 +265,9 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     seed_nats = ipart + np.log(np.maximum(rho, 1.0))
     seed = seed_nats / (1.0 + seed_nats)
     release_arrow_memory()
-    graph = provider_graph(act)
+    graph = shared_graph(store)
+    release_shared(store)  # the last consumer of the scan: not held after this
+    release_arrow_memory()
     net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
     nt = len(vol_all) - ne
     out = vol_all.copy()

@@ -7,6 +7,11 @@ The ``indicator_outlier`` detector and the provider risk model both need the cla
 10M claims: activity 6 s, indicators 19 s, peers 6 s). The first caller computes them and
 keeps them on the store object, keyed by the store's fingerprint; the risk model, the last
 consumer of a scan, takes them and drops them (:func:`release`), so they are not held after it.
+The provider graph built from the activity (:func:`shared_graph`) is kept the same way.
+
+A scan that runs its detectors in worker processes (:mod:`graphkit.scan_pool`) computes all of
+this in one of them (:func:`compute_features`) and installs the result on the parent's store
+object (:func:`install`): the risk model then finds it as if it had computed it.
 
 Examples
 --------
@@ -23,6 +28,9 @@ Examples
 True
 >>> release(s); shared_indicators(s)[0] is a[0]
 False
+>>> payload = compute_features(s, 10); release(s)
+>>> install(s, payload); shared_indicators(s)[0] is payload["act"], shared_graph(s) is payload["graph"]
+(True, True)
 """
 
 from __future__ import annotations
@@ -33,12 +41,13 @@ import pandas as pd
 
 from .activity import Activity, claims_activity, release_arrow_memory
 from .indicators import provider_indicators
+from .network import ProviderGraph, provider_graph
 from .peers import indicator_excess
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["shared_indicators", "shared_excess", "release"]
+__all__ = ["shared_indicators", "shared_excess", "shared_graph", "compute_features", "install", "release"]
 
 _ATTR = "_graphkit_shared_indicators"
 
@@ -74,6 +83,34 @@ def shared_excess(store: Store, min_peers: int) -> pd.DataFrame:
         cache[min_peers] = indicator_excess(ind, act.entities, min_peers=int(min_peers))
         release_arrow_memory()
     return cache[min_peers]
+
+
+def shared_graph(store: Store) -> ProviderGraph:
+    """:func:`~graphkit.risk.network.provider_graph` of the shared activity (built once)."""
+    act, _, _ = shared_indicators(store)
+    c = _slot(store)
+    if c is None:
+        return provider_graph(act)
+    if c.get("graph") is None:
+        c["graph"] = provider_graph(act)
+    return c["graph"]
+
+
+def compute_features(store: Store, min_peers: int) -> dict[str, Any]:
+    """Everything the risk model reads from the store alone (activity, indicators, their excess for
+    ``min_peers``, the provider graph), as one picklable dict for :func:`install`."""
+    act, ind, notes = shared_indicators(store)
+    excess = shared_excess(store, int(min_peers))
+    graph = shared_graph(store)
+    return {"fingerprint": getattr(store, "fingerprint", None), "act": act, "ind": ind, "notes": notes,
+            "excess": {int(min_peers): excess}, "graph": graph}
+
+
+def install(store: Store, payload: dict[str, Any]) -> None:
+    """Keep ``payload`` (from :func:`compute_features` on the same data) on ``store`` as if computed here."""
+    if payload.get("fingerprint") != getattr(store, "fingerprint", None):
+        raise ValueError("the shared indicators belong to other data (fingerprints differ)")
+    setattr(store, _ATTR, dict(payload))
 
 
 def release(store: Store) -> None:

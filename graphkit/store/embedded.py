@@ -171,6 +171,23 @@ class EmbeddedStore(Store):
         self.fingerprint = self.manifest["fingerprint"]
         self._cache: dict[tuple[str, tuple[str, ...] | None], pd.DataFrame] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its folder and manifest: a copy in another process (a scan's worker) reads the
+        same generation, pinned there too; caches stay behind."""
+        return {"path": self.path, "manifest": self.manifest}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self.manifest = Path(state["path"]), state["manifest"]
+        self.fingerprint = self.manifest["fingerprint"]
+        self._cache = {}
+        self._pin = None
+        gen = self.manifest.get("generation")
+        if gen:
+            try:
+                self._pin = GenerationPin(self.path / gen)
+            except FileNotFoundError:
+                raise StoreError(f"store {self.path}: generation {gen} is gone (replaced by a later load)") from None
+
     def _read_manifest(self) -> dict[str, Any]:
         try:
             manifest = json.loads((self.path / "manifest.json").read_text("utf-8"))

@@ -1,0 +1,273 @@
+"""Run a scan's detectors in worker processes (embedded store, large data).
+
+The detectors of a scan are independent: each reads the store and returns its findings. On a
+large embedded store :func:`graphkit.scan.scan` runs them ``workers`` at a time, each in a fresh
+process (forked from a server that imported graphkit once), heaviest first, and beside them the
+provider risk model's data-only half (claims activity, peer indicators, their excess over the
+peers, the provider graph), which the parent installs on its store object
+(:func:`graphkit.risk.shared.install`) before it scores the providers with the findings. The
+results are those of the serial scan, byte for byte (``tests/test_scan_pool.py``); what changes
+is the wall time (on two cores ≈ the CPU time / 2) and the memory: each process's peak adds up,
+and ``findings.json`` → ``scan_processes`` records every step's peak (``peak_rss_mb``).
+
+Which scans use processes (:func:`scan_workers`): an embedded store of at least
+:data:`MIN_CLAIMS` claims, with ``workers`` from the argument, else ``$GRAPHKIT_SCAN_WORKERS``,
+else the cores this process may use, at most :data:`MAX_DEFAULT_WORKERS` and at most one per
+:data:`GB_PER_WORKER` GB of memory. ``workers=1`` (``graphkit scan --workers 1``) keeps one
+process, the least memory. A Neo4j store always scans in one process (the server does the work).
+
+**Memory.** Each step's process holds its own working set, so side by side they add up. The
+pool keeps the estimated peaks of the steps it runs together, plus what the scanning process
+holds, within a budget (``memory_gb``: the argument, else ``$GRAPHKIT_SCAN_MEMORY_GB``, else
+:data:`DEFAULT_BUDGET_GB` — the envelope the project holds a 10M-claim scan to — or half the
+machine's memory if that is less): a step starts only when it fits beside the running ones (the
+longest that fits first), and a step that fits nowhere runs alone. So a large machine scans
+faster only when told it may use more (``graphkit scan --memory-gb 16``). A step's estimate is
+:data:`BASE_MB` plus its measured MB per million claims (:data:`MB_PER_M_CLAIMS`, from the
+10.7M-claim city; unknown kinds take the largest); the real peaks are recorded.
+
+Kinds that do not go to a worker: ``rule_violation`` (its item tables take the most memory: it
+runs alone, after the others) and ``indicator_outlier`` (it reads the risk model's shared
+indicators: it runs in the parent once they are installed).
+
+Examples
+--------
+>>> scan_workers(object(), None)          # not an embedded store: one process
+1
+>>> heavy_first(["referral_loop", "collusion_ring", "card_burst", "somekind"])
+['collusion_ring', 'card_burst', 'referral_loop', 'somekind']
+>>> est = {"a": 5000, "b": 4000, "c": 1000}
+>>> next_fitting(["a", "b", "c"], est, running_mb=0, budget_mb=8000)
+'a'
+>>> next_fitting(["b", "c"], est, running_mb=5000, budget_mb=8000)
+'c'
+>>> next_fitting(["b"], est, running_mb=5000, budget_mb=8000) is None
+True
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # annotation only
+    from graphkit.findings import Finding
+    from graphkit.store.base import Store
+
+__all__ = ["MIN_CLAIMS", "MAX_DEFAULT_WORKERS", "GB_PER_WORKER", "IN_PARENT", "FEATURES", "BASE_MB", "DEFAULT_BUDGET_GB",
+           "MB_PER_M_CLAIMS", "scan_workers", "memory_budget_mb", "estimate_mb", "heavy_first", "next_fitting",
+           "run_in_workers", "KindResult"]
+
+#: claims from which a scan uses worker processes by default (below, starting them costs more than it saves)
+MIN_CLAIMS = 1_000_000
+#: at most this many workers unless asked for more (each holds one detector's working set)
+MAX_DEFAULT_WORKERS = 4
+#: memory per default worker (a detector at 10M claims peaks at a few GB)
+GB_PER_WORKER = 6
+#: kinds run in the parent after the workers: alone (memory) or on the installed shared indicators
+IN_PARENT = ("rule_violation", "indicator_outlier")
+#: the step name of the risk model's data-only half in timings and peaks
+FEATURES = "provider_features"
+#: CPU seconds per kind at 10.7M claims (docs/benchmarks.md), to start the longest first
+_COST = {"collusion_ring": 170, FEATURES: 95, "card_burst": 60, "identity_ring": 58, "impossible_travel": 57,
+         "duplicate_claim": 46, "shared_card": 43, "phantom_stay": 23, "referral_concentration": 22,
+         "split_stay": 17, "deceased_card_use": 14, "referral_loop": 12}
+
+#: the default memory budget of a scan's processes together (GB)
+DEFAULT_BUDGET_GB = 8.0
+#: a step process before it reads anything (interpreter, numpy, pandas, pyarrow, graphkit)
+BASE_MB = 250
+#: peak MB per million claims of each step's process, measured at 10.7M claims (24M item lines,
+#: 3.75M contacts; ``findings.json`` → ``scan_processes``), less :data:`BASE_MB`
+MB_PER_M_CLAIMS = {"card_burst": 495, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
+                   "shared_card": 284, "phantom_stay": 268, "deceased_card_use": 246, "referral_concentration": 222,
+                   "referral_loop": 218, FEATURES: 214, "identity_ring": 213, "split_stay": 213}
+
+
+@dataclass
+class KindResult:
+    """What one worker step returns."""
+
+    kind: str
+    findings: list[Any] = field(default_factory=list)
+    used: dict[str, Any] = field(default_factory=dict)
+    summary: Any = None
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    payload: Any = None
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _memory_gb() -> float:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8.0
+
+
+def scan_workers(store: Any, workers: int | None) -> int:
+    """How many processes scan ``store`` (1: the scan runs in this process).
+
+    An explicit ``workers`` (or ``$GRAPHKIT_SCAN_WORKERS``) wins on an embedded store of any
+    size; the default uses processes from :data:`MIN_CLAIMS` claims.
+    """
+    from .store.embedded import EmbeddedStore
+
+    if not isinstance(store, EmbeddedStore):
+        return 1
+    env = os.environ.get("GRAPHKIT_SCAN_WORKERS", "").strip()
+    if workers is None and env:
+        try:
+            workers = int(env)
+        except ValueError:
+            from .errors import ParameterError
+
+            raise ParameterError(f"GRAPHKIT_SCAN_WORKERS={env!r}: expected a whole number ≥ 1") from None
+    if workers is not None:
+        if workers < 1:
+            from .errors import ParameterError
+
+            raise ParameterError(f"workers={workers}: expected a whole number ≥ 1")
+        return workers
+    claims = int(store.manifest.get("tables", {}).get("claims", {}).get("rows", 0) or 0)
+    if claims < MIN_CLAIMS:
+        return 1
+    return max(1, min(_cpus(), MAX_DEFAULT_WORKERS, int(_memory_gb() // GB_PER_WORKER)))
+
+
+def memory_budget_mb(memory_gb: float | None) -> float:
+    """The pool's memory budget in MB: ``memory_gb``, else ``$GRAPHKIT_SCAN_MEMORY_GB``, else
+    :data:`DEFAULT_BUDGET_GB` or half the machine's memory, whichever is less."""
+    env = os.environ.get("GRAPHKIT_SCAN_MEMORY_GB", "").strip()
+    if memory_gb is None and env:
+        try:
+            memory_gb = float(env)
+        except ValueError:
+            memory_gb = -1.0
+        if not memory_gb > 0:
+            from .errors import ParameterError
+
+            raise ParameterError(f"GRAPHKIT_SCAN_MEMORY_GB={env!r}: expected a number of GB > 0")
+    if memory_gb is not None and not memory_gb > 0:
+        from .errors import ParameterError
+
+        raise ParameterError(f"memory_gb={memory_gb}: expected a number of GB > 0")
+    return float(memory_gb if memory_gb is not None else min(DEFAULT_BUDGET_GB, _memory_gb() / 2)) * 1024
+
+
+def estimate_mb(step: str, claims: int) -> float:
+    """The estimated peak RSS in MB of ``step``'s process on ``claims`` claims.
+
+    >>> round(estimate_mb("card_burst", 10_000_000))
+    5200
+    """
+    per = MB_PER_M_CLAIMS.get(step, max(MB_PER_M_CLAIMS.values()))
+    return BASE_MB + per * claims / 1e6
+
+
+def next_fitting(pending: list[str], est: dict[str, float], *, running_mb: float, budget_mb: float) -> str | None:
+    """The first of ``pending`` (ordered longest first) whose estimate fits beside ``running_mb``."""
+    return next((n for n in pending if running_mb + est[n] <= budget_mb), None)
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux ``/proc``; elsewhere its peak so far)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return _peak_mb()
+
+
+def heavy_first(kinds: list[str]) -> list[str]:
+    """``kinds`` ordered by their measured cost, the longest first (unknown ones last, in order)."""
+    return sorted(kinds, key=lambda k: -_COST.get(k, 0))
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _detector_step(store: Store, kind: str, params: dict[str, Any] | None) -> KindResult:
+    from .detectors import run_detector
+
+    t0 = time.perf_counter()
+    found, used = run_detector(kind, store, params)
+    return KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0, _peak_mb())
+
+
+def _features_step(store: Store, min_peers: int) -> KindResult:
+    from .risk import shared
+
+    t0 = time.perf_counter()
+    payload = shared.compute_features(store, min_peers)
+    return KindResult(FEATURES, seconds=time.perf_counter() - t0, peak_rss_mb=_peak_mb(), payload=payload)
+
+
+def _context() -> mp.context.BaseContext:
+    """Fresh processes forked from a server that imported graphkit once (no fork of a process
+    that runs Arrow's threads; no second import per step)."""
+    if "forkserver" not in mp.get_all_start_methods():  # pragma: no cover - not POSIX
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["graphkit.detectors", "graphkit.risk", "graphkit.scan_pool"])
+    return ctx
+
+
+def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, Any]], workers: int, *,
+                   min_peers: int, memory_gb: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> tuple[dict[str, KindResult], dict[str, Any]]:
+    """Run ``kinds`` and the risk model's data-only half in up to ``workers`` processes, the longest
+    first, within the memory budget (module docstring); return each step's result by name
+    (``FEATURES`` for the risk model's half) and the schedule's facts (budget, estimates).
+
+    Each step runs in a process of its own (its memory is the system's again when it ends) on the
+    store's own generation (the store object travels pinned, see ``EmbeddedStore.__getstate__``).
+    A failing step stops the scan with its error once the running ones have ended.
+    """
+    out: dict[str, KindResult] = {}
+    claims = int(getattr(store, "manifest", {}).get("tables", {}).get("claims", {}).get("rows", 0) or 0)
+    pending = heavy_first([*kinds, FEATURES])
+    est = {n: estimate_mb(n, claims) for n in pending}
+    budget = memory_budget_mb(memory_gb)
+    facts = {"memory_budget_mb": round(budget), "estimated_peak_mb": {n: round(v) for n, v in est.items()},
+             "most_at_once": 0}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), max_tasks_per_child=1) as pool:
+        running: dict[Future, str] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers:
+                    used = _rss_mb() + sum(est[n] for n in running.values())
+                    name = next_fitting(pending, est, running_mb=used, budget_mb=budget)
+                    if name is None:
+                        if running:
+                            break  # wait for a running step to end
+                        name = pending[0]  # fits nowhere: alone
+                    pending.remove(name)
+                    if name == FEATURES:
+                        running[pool.submit(_features_step, store, min_peers)] = name
+                    else:
+                        running[pool.submit(_detector_step, store, name, params.get(name))] = name
+                    facts["most_at_once"] = max(facts["most_at_once"], len(running))
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name = running.pop(fut)
+                    out[name] = fut.result()  # re-raises the step's error here
+                    if progress and name != FEATURES:
+                        progress(name)
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
+    return out, facts

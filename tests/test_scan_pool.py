@@ -1,0 +1,95 @@
+"""A scan in worker processes gives the serial scan's findings and scores, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pandas as pd
+import pytest
+
+from graphkit.demo import generate_city
+from graphkit.errors import ParameterError, StoreError
+from graphkit.loaders import load_bundle
+from graphkit.scan import scan
+from graphkit.scan_pool import DEFAULT_BUDGET_GB, FEATURES, MIN_CLAIMS, memory_budget_mb, scan_workers
+from graphkit.store.embedded import EmbeddedStore
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pool")
+    generate_city(root / "bundle", patients=2500, seed=3, months=6)
+    load_bundle(root / "bundle", root / "store")
+    return EmbeddedStore(root / "store")
+
+
+def _findings(result) -> list[dict]:
+    return json.loads(result.to_json())["findings"]
+
+
+def test_workers_give_the_serial_scans_findings_and_scores(store):
+    one = scan(store, workers=1)
+    two = scan(store, workers=2)
+    assert one.processes["workers"] == 1 and two.processes["workers"] == 2
+    assert _findings(two) == _findings(one) and len(one.findings) > 20
+    assert two.parameters == one.parameters and two.skipped == one.skipped and two.degraded == one.degraded
+    pd.testing.assert_frame_equal(two.scores, one.scores, check_exact=True)
+    # every step's peak is recorded, the risk model's data-only half among them
+    peaks = two.processes["peak_rss_mb"]
+    assert set(one.parameters) | {FEATURES, "scan"} == set(peaks) and all(v > 0 for v in peaks.values())
+    assert FEATURES in two.seconds
+    # the opt-in kind that reads the shared indicators runs in the parent, on the installed ones
+    three = scan(store, kinds=["collusion_ring", "indicator_outlier"], workers=2)
+    solo = scan(store, kinds=["collusion_ring", "indicator_outlier"], workers=1)
+    assert _findings(three) == _findings(solo)
+    assert "indicator_outlier" not in three.processes["peak_rss_mb"]
+
+
+def test_the_memory_budget_keeps_steps_apart(store, monkeypatch):
+    """A budget below every step's estimate: each runs alone (the same results); a large one lets
+    two run side by side."""
+    solo = scan(store, kinds=["collusion_ring", "shared_card", "split_stay"], workers=2, memory_gb=0.01)
+    assert solo.processes["most_at_once"] == 1 and solo.processes["memory_budget_mb"] == 10
+    assert set(solo.processes["estimated_peak_mb"]) == {"collusion_ring", "shared_card", "split_stay", FEATURES}
+    wide = scan(store, kinds=["collusion_ring", "shared_card", "split_stay"], workers=2, memory_gb=64)
+    assert wide.processes["most_at_once"] == 2
+    assert _findings(solo) == _findings(wide)
+    pd.testing.assert_frame_equal(solo.scores, wide.scores, check_exact=True)
+    monkeypatch.setenv("GRAPHKIT_SCAN_MEMORY_GB", "3.5")
+    assert memory_budget_mb(None) == 3.5 * 1024 and memory_budget_mb(2) == 2048
+    monkeypatch.setenv("GRAPHKIT_SCAN_MEMORY_GB", "lots")
+    with pytest.raises(ParameterError, match="GRAPHKIT_SCAN_MEMORY_GB"):
+        memory_budget_mb(None)
+    monkeypatch.delenv("GRAPHKIT_SCAN_MEMORY_GB")
+    assert 0 < memory_budget_mb(None) <= DEFAULT_BUDGET_GB * 1024
+
+
+def test_a_bad_parameter_fails_the_scan_before_any_process_starts(store):
+    with pytest.raises(ParameterError, match="min_members"):
+        scan(store, kinds=["collusion_ring"], params={"collusion_ring": {"min_members": "many"}}, workers=2)
+
+
+def test_how_many_workers(store, monkeypatch):
+    monkeypatch.delenv("GRAPHKIT_SCAN_WORKERS", raising=False)
+    assert store.manifest["tables"]["claims"]["rows"] < MIN_CLAIMS
+    assert scan_workers(store, None) == 1  # small data: one process
+    assert scan_workers(store, 3) == 3
+    monkeypatch.setenv("GRAPHKIT_SCAN_WORKERS", "2")
+    assert scan_workers(store, None) == 2 and scan_workers(store, 1) == 1
+    monkeypatch.setenv("GRAPHKIT_SCAN_WORKERS", "two")
+    with pytest.raises(ParameterError, match="GRAPHKIT_SCAN_WORKERS"):
+        scan_workers(store, None)
+    with pytest.raises(ParameterError):
+        scan_workers(store, 0)
+
+
+def test_a_pickled_store_reads_the_same_generation_pinned(store, tmp_path):
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.fingerprint == store.fingerprint and copy._pin is not None and copy._pin.fd is not None
+    assert copy.row_counts() == store.row_counts()
+    state = store.__getstate__()
+    state["manifest"] = {**state["manifest"], "generation": "gen-999999"}
+    gone = EmbeddedStore.__new__(EmbeddedStore)
+    with pytest.raises(StoreError, match="gen-999999"):
+        gone.__setstate__(state)
