@@ -65,6 +65,8 @@ def run_scan(store: str, out: Path, workers: int) -> dict:
         raise SystemExit(f"scan --workers {workers} failed (rc {child.returncode}):\n{err[-3000:]}")
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     rep = json.loads((out / "findings.json").read_text("utf-8"))
+    # the workers are the forkserver's children, not waited for by the scan: they report their own CPU
+    cpu += sum(rep.get("scan_processes", {}).get("cpu_seconds", {}).values())
     return {"workers": workers, "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
             "peak_tree_rss_mb": round(peak / 2**20), "load_average_before": [round(x, 2) for x in load],
             "findings": len(rep["findings"]), "timings_seconds": rep.get("timings_seconds", {}),

@@ -155,6 +155,7 @@ def scan(
     done: dict[str, Any] = {}
     peaks: dict[str, float] = {}
     schedule: dict[str, Any] = {}
+    cpus: dict[str, float] = {}
     if pooled:  # detectors and the risk model's data-only half in worker processes (graphkit.scan_pool)
         from .risk.scores import DEFAULTS as RISK_DEFAULTS
         from .risk.shared import install
@@ -163,12 +164,13 @@ def scan(
                                         memory_gb=memory_gb, progress=progress)
         feat = done.pop(FEATURES)
         install(store, feat.payload)
-        seconds[FEATURES], peaks[FEATURES] = feat.seconds, feat.peak_rss_mb
+        seconds[FEATURES], peaks[FEATURES], cpus[FEATURES] = feat.seconds, feat.peak_rss_mb, feat.cpu_seconds
         del feat
     for kind in runnable:
         if kind in done:
             r = done.pop(kind)
             found, used[kind], seconds[kind], summary, peaks[kind] = r.findings, r.used, r.seconds, r.summary, r.peak_rss_mb
+            cpus[kind] = r.cpu_seconds
         else:
             if progress:
                 progress(kind)
@@ -191,7 +193,8 @@ def scan(
     peaks["scan"] = float(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
                       skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries,
-                      processes={"workers": n_workers if pooled else 1, "peak_rss_mb": peaks, **schedule})
+                      processes={"workers": n_workers if pooled else 1, "peak_rss_mb": peaks,
+                                 **({"cpu_seconds": cpus} if cpus else {}), **schedule})
 
 
 def store_profile(store: Store) -> dict[str, Any]:

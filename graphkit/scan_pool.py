@@ -99,6 +99,7 @@ class KindResult:
     summary: Any = None
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
     payload: Any = None
 
 
@@ -199,12 +200,17 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return round(r.ru_utime + r.ru_stime, 2)
+
+
 def _detector_step(store: Store, kind: str, params: dict[str, Any] | None) -> KindResult:
     from .detectors import run_detector
 
     t0 = time.perf_counter()
     found, used = run_detector(kind, store, params)
-    return KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0, _peak_mb())
+    return KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0, _peak_mb(), _cpu_s())
 
 
 def _features_step(store: Store, min_peers: int) -> KindResult:
@@ -212,7 +218,7 @@ def _features_step(store: Store, min_peers: int) -> KindResult:
 
     t0 = time.perf_counter()
     payload = shared.compute_features(store, min_peers)
-    return KindResult(FEATURES, seconds=time.perf_counter() - t0, peak_rss_mb=_peak_mb(), payload=payload)
+    return KindResult(FEATURES, seconds=time.perf_counter() - t0, peak_rss_mb=_peak_mb(), cpu_seconds=_cpu_s(), payload=payload)
 
 
 def _context() -> mp.context.BaseContext:
