@@ -178,10 +178,31 @@ class _Builder:
 
     def add_mean(self, name: str, v: np.ndarray, mask: np.ndarray) -> None:
         m = mask & ~np.isnan(v)  # only values under m are summed: no masked copy of v needed
-        self.add(name, _count(self.act, m), _two(self.act, v, m), _two(self.act, v, m, square=True))
+        self.add(name, *self._sums(m, v))
 
     def add_rate(self, name: str, event: np.ndarray, mask: np.ndarray) -> None:
-        self.add(name, _count(self.act, mask), _count(self.act, mask & event))
+        self.add(name, *self._sums(mask, event=event)[:2])
+
+    def _sums(self, m: np.ndarray, v: np.ndarray | None = None, *, event: np.ndarray | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per entity, over the claims under ``m`` as provider plus as doctor: the count and Σ v, Σ v²
+        (or, with ``event``, the count of events): :func:`_two`'s sums, each claim mask built once."""
+        act, ne = self.act, self.act.n_entities
+        n, s, ss = np.zeros(ne), np.zeros(ne), np.zeros(ne)
+        for who in (act.prov, act.doc):
+            sel = m & (who >= 0)
+            ws = who[sel]
+            n += np.bincount(ws, minlength=ne)
+            if event is not None:
+                s += np.bincount(ws[event[sel]], minlength=ne)
+            elif v is not None:
+                wt = v[sel]
+                s += np.bincount(ws, weights=wt, minlength=ne)
+                wt *= wt
+                ss += np.bincount(ws, weights=wt, minlength=ne)
+                del wt
+            del sel, ws
+        return n, s, ss
 
 
 #: claims per slice of :func:`_pair_means` (bounds its sort's memory to ~50 bytes × this)
@@ -197,6 +218,28 @@ def _entity_slices(who: np.ndarray, n_entities: int, per: int) -> list[tuple[int
     return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
+def _unique_first(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, return_index=True, return_inverse=True)`` of non-negative int64 keys, by
+    one sort of ``key · n + position`` (no ties, so the fast unstable sort finds first occurrences).
+
+    >>> [a.tolist() for a in _unique_first(np.array([5, 3, 5, 0]))]
+    [[0, 3, 5], [3, 1, 0], [2, 1, 2, 0]]
+    """
+    n = key.size
+    if n == 0 or key.min() < 0 or int(key.max()) >= (1 << 62) // n:
+        return np.unique(key, return_index=True, return_inverse=True)
+    comp = key * n + np.arange(n)
+    comp.sort()
+    perm, ks = comp % n, comp // n
+    del comp
+    start = np.empty(n, bool)
+    start[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=start[1:])
+    inv = np.empty(n, np.intp)
+    inv[perm] = np.cumsum(start) - 1
+    return ks[start], perm[start], inv
+
+
 def _pair_means(act: Activity, b: _Builder, grp: np.ndarray) -> None:
     """visits per person and fund per patient: means over (entity, patient) pairs, case-mix
     adjusted (:mod:`graphkit.risk.casemix`) by the diagnosis group × claim type of the pair's first
@@ -210,7 +253,7 @@ def _pair_means(act: Activity, b: _Builder, grp: np.ndarray) -> None:
         for lo, hi in _entity_slices(who, ne, PAIR_CHUNK):
             sel = np.flatnonzero((who >= lo) & (who < hi))
             key = (who[sel].astype(np.int64) - lo) * npat + act.pat[sel]
-            uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            uk, first, inv = _unique_first(key)
             del key
             vis.append(np.bincount(inv, minlength=uk.size).astype(np.float32))
             fnd.append(np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size)).astype(np.float32))
