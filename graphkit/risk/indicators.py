@@ -163,6 +163,7 @@ class _Builder:
         self.act = act
         self.types = act.entities["entity_type"].to_numpy()
         self.frames: list[pd.DataFrame] = []
+        self._has: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     def add(self, name: str, n: np.ndarray, s: np.ndarray, ss: np.ndarray | None = None) -> None:
         ind = INDICATORS[name]
@@ -187,10 +188,12 @@ class _Builder:
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per entity, over the claims under ``m`` as provider plus as doctor: the count and Σ v, Σ v²
         (or, with ``event``, the count of events): :func:`_two`'s sums, each claim mask built once."""
-        act, ne = self.act, self.act.n_entities
+        ne = self.act.n_entities
         n, s, ss = np.zeros(ne), np.zeros(ne), np.zeros(ne)
-        for who in (act.prov, act.doc):
-            sel = m & (who >= 0)
+        if self._has is None:  # which claims have a provider, a doctor (built once)
+            self._has = [(who, who >= 0) for who in (self.act.prov, self.act.doc)]
+        for who, has in self._has:
+            sel = m & has
             ws = who[sel]
             n += np.bincount(ws, minlength=ne)
             if event is not None:
@@ -442,6 +445,7 @@ class _ClaimRows:
                     ok = st is not None and st.has_min_max and isinstance(st.min, str)
                     self.ranges.append((st.min, st.max) if ok else None)
         self._key: tuple[int, ...] | None = None
+        self._cache: dict[int, Any] = {}
         self._ids = None
         self._rows = None
 
@@ -449,16 +453,27 @@ class _ClaimRows:
         if groups == self._key:
             return
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         self._ids = None
-        tab = self.pf.read_row_groups(list(groups), columns=["claim_id"]) if groups else None
-        self._ids = tab.column("claim_id").combine_chunks() if tab is not None else pa.array([], pa.large_string())
+        # each row group's ids read once (a window slides by a group or two) with whether they are in order
+        cache = {g: self._cache[g] for g in groups if g in self._cache}
+        for g in groups:
+            if g not in cache:
+                ids = self.pf.read_row_group(g, columns=["claim_id"]).column("claim_id").combine_chunks()
+                cache[g] = (ids, len(ids) < 2 or (ids.null_count == 0 and not pc.any(pc.less(ids[1:], ids[:-1])).as_py()))
+        self._cache = cache
+        parts = [cache[g][0] for g in groups]
+        self._ids = (pa.concat_arrays(parts) if len(parts) > 1 else parts[0]) if parts else pa.array([], pa.large_string())
         self._rows = (np.concatenate([np.arange(self.start[g], self.start[g + 1]) for g in groups])
                       if groups else np.zeros(0, np.int64))
         self._key = groups
+        self._sorted = all(cache[g][1] for g in groups) and all(
+            len(p) == 0 or len(q) == 0 or p[len(p) - 1].as_py() <= q[0].as_py() for p, q in zip(parts, parts[1:]))
 
     def __call__(self, claim_id: pd.Series) -> np.ndarray:
         """Claim row of each id (-1 when null or not a claim); the first row when an id repeats."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         if self.pf is None:
@@ -470,9 +485,39 @@ class _ClaimRows:
         lo, hi = mm["min"], mm["max"]
         groups = tuple(g for g, r in enumerate(self.ranges) if r is None or (r[0] <= hi and r[1] >= lo))
         self._window(groups)
-        vs = self._ids if self._ids.type == arr.type else self._ids.cast(arr.type)
-        pos = np.asarray(pc.fill_null(pc.index_in(arr, value_set=vs), -1).to_numpy(zero_copy_only=False), np.int64)
-        return np.where(pos >= 0, self._rows[np.maximum(pos, 0)] if len(self._rows) else -1, -1)
+        vs, rows = self._ids, self._rows
+        if self._sorted:  # ids in order: only the run of ids within [lo, hi] can match (a smaller hash)
+            a, b = _bisect(vs, lo, left=True), _bisect(vs, hi, left=False)
+            vs, rows = vs.slice(a, b - a), rows[a:b]
+        vs = vs if vs.type == arr.type else vs.cast(arr.type)
+        # a claim's items are stored together: each run of one id is looked up once
+        head = np.ones(len(arr), bool)
+        if len(arr) > 1:
+            head[1:] = pc.fill_null(pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1)), True).to_numpy(
+                zero_copy_only=False)
+        run = np.cumsum(head) - 1
+        heads = arr.filter(pa.array(head))
+        pos = np.asarray(pc.fill_null(pc.index_in(heads, value_set=vs), -1).to_numpy(zero_copy_only=False), np.int64)
+        return np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)[run]
+
+
+def _bisect(ids: Any, x: str, *, left: bool) -> int:
+    """``bisect_left`` (``bisect_right`` with ``left`` False) of ``x`` in the sorted Arrow strings ``ids``.
+
+    >>> import pyarrow as pa
+    >>> ids = pa.array(["a", "b", "b", "c"])
+    >>> _bisect(ids, "b", left=True), _bisect(ids, "b", left=False), _bisect(ids, "z", left=True)
+    (1, 3, 4)
+    """
+    lo, hi = 0, len(ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        v = ids[mid].as_py()
+        if v < x or (not left and v == x):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 _ITEM_SHARES = (("drug_share", "drug"), ("material_share", "material"), ("exam_share", "exam"),
