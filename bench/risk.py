@@ -39,7 +39,7 @@ def main() -> int:
     a = ap.parse_args()
 
     from graphkit.findings import read_findings
-    from graphkit.risk import activity, evidence, indicators, network, peers, scores
+    from graphkit.risk import activity, evidence, indicators, network, peers, scores, shared
     from graphkit.store import open_store
 
     store = open_store(a.store)
@@ -60,9 +60,10 @@ def main() -> int:
                 peak_rise[name] = max(peak_rise.get(name, 0.0), _rss_mb() - r0)  # how far this stage raised the peak
         return wrap
 
-    scores.claims_activity = timed("activity", activity.claims_activity)
-    scores.provider_indicators = timed("indicators", indicators.provider_indicators)
-    scores.indicator_excess = timed("peers", peers.indicator_excess)
+    # the model reaches these stages through graphkit.risk.shared (shared with the scan's detectors)
+    shared.claims_activity = timed("activity", activity.claims_activity)
+    shared.provider_indicators = timed("indicators", indicators.provider_indicators)
+    shared.indicator_excess = timed("peers", peers.indicator_excess)
     scores.attributions = timed("findings", evidence.attributions)
     scores._terminal_volume = timed("findings", scores._terminal_volume)
     scores.provider_graph = timed("network", network.provider_graph)
