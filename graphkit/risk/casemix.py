@@ -140,7 +140,13 @@ def _cell_stats(x: np.ndarray, code: np.ndarray, k: int, valid: np.ndarray, how:
         for i in np.flatnonzero(has):
             stat[i] = _median(xv[cv == i])
         return stat, cnt
-    order = np.argsort(cv.astype(np.uint16) if k <= 1 << 16 else cv, kind="stable")  # radix sort of small codes
+    if k < 1 << 31 and xv.size < 1 << 32:  # stable order by code: one fast sort of code · 2³² + position
+        key = (cv.astype(np.uint64) << np.uint64(32)) | np.arange(xv.size, dtype=np.uint64)
+        key.sort()
+        order = (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
+        del key
+    else:
+        order = np.argsort(cv, kind="stable")
     xs = xv[order]
     del order
     end = np.cumsum(cnt)
