@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._fast import _bisect
 from ..profile import time_precision
 
 if TYPE_CHECKING:  # annotation only
@@ -276,6 +277,86 @@ class _Codes:
             pos = pc.index_in(marr, value_set=self._new_arr.cast(arr.type)).to_numpy(zero_copy_only=False)
             out[miss] = self.n_known + np.asarray(pos, np.int64)
         return out
+
+
+class _ClaimRows:
+    """Row of each claim id in the claims table, without holding all the claims' ids: the fact
+    tables are stored in claim-id order with claim-id min/max per row group, so a batch of items
+    is looked up among the claims of the row groups whose id range can hold it (a window that
+    slides along the table). Stores without row-group statistics look up among all claims."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pf = None
+        if hasattr(store, "table_file") and store.has_table("claims"):
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(store.table_file("claims"))
+            if "claim_id" in pf.schema_arrow.names:
+                md = pf.metadata
+                ci = pf.schema_arrow.get_field_index("claim_id")
+                self.pf = pf
+                self.start = np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])])
+                self.ranges = []
+                for g in range(md.num_row_groups):
+                    st = md.row_group(g).column(ci).statistics
+                    ok = st is not None and st.has_min_max and isinstance(st.min, str)
+                    self.ranges.append((st.min, st.max) if ok else None)
+        self._key: tuple[int, ...] | None = None
+        self._cache: dict[int, Any] = {}
+        self._ids = None
+        self._rows = None
+
+    def _window(self, groups: tuple[int, ...]) -> None:
+        if groups == self._key:
+            return
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self._ids = None
+        # each row group's ids read once (a window slides by a group or two) with whether they are in order
+        cache = {g: self._cache[g] for g in groups if g in self._cache}
+        for g in groups:
+            if g not in cache:
+                ids = self.pf.read_row_group(g, columns=["claim_id"]).column("claim_id").combine_chunks()
+                cache[g] = (ids, len(ids) < 2 or (ids.null_count == 0 and not pc.any(pc.less(ids[1:], ids[:-1])).as_py()))
+        self._cache = cache
+        parts = [cache[g][0] for g in groups]
+        self._ids = (pa.concat_arrays(parts) if len(parts) > 1 else parts[0]) if parts else pa.array([], pa.large_string())
+        self._rows = (np.concatenate([np.arange(self.start[g], self.start[g + 1]) for g in groups])
+                      if groups else np.zeros(0, np.int64))
+        self._key = groups
+        self._sorted = all(cache[g][1] for g in groups) and all(
+            len(p) == 0 or len(q) == 0 or p[len(p) - 1].as_py() <= q[0].as_py() for p, q in zip(parts, parts[1:]))
+
+    def __call__(self, claim_id: pd.Series) -> np.ndarray:
+        """Claim row of each id (-1 when null or not a claim); the first row when an id repeats."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.pf is None:
+            return index_of(claim_id, self.store.table("claims", ["claim_id"])["claim_id"]).astype(np.int64)
+        arr = _arrow(claim_id)
+        mm = pc.min_max(arr).as_py()
+        if mm["min"] is None:
+            return np.full(len(arr), -1, np.int64)
+        lo, hi = mm["min"], mm["max"]
+        groups = tuple(g for g, r in enumerate(self.ranges) if r is None or (r[0] <= hi and r[1] >= lo))
+        self._window(groups)
+        vs, rows = self._ids, self._rows
+        if self._sorted:  # ids in order: only the run of ids within [lo, hi] can match (a smaller hash)
+            a, b = _bisect(vs, lo, right=False), _bisect(vs, hi, right=True)
+            vs, rows = vs.slice(a, b - a), rows[a:b]
+        vs = vs if vs.type == arr.type else vs.cast(arr.type)
+        # a claim's items are stored together: each run of one id is looked up once
+        head = np.ones(len(arr), bool)
+        if len(arr) > 1:
+            head[1:] = pc.fill_null(pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1)), True).to_numpy(
+                zero_copy_only=False)
+        run = np.cumsum(head) - 1
+        heads = arr.filter(pa.array(head))
+        pos = np.asarray(pc.fill_null(pc.index_in(heads, value_set=vs), -1).to_numpy(zero_copy_only=False), np.int64)
+        return np.where(pos >= 0, rows[np.maximum(pos, 0)] if len(rows) else -1, -1)[run]
 
 
 def claims_activity(store: Store, *, batch_rows: int | None = None) -> Activity:

@@ -65,20 +65,103 @@ def group_expectation(x: np.ndarray, group: np.ndarray, ctype: np.ndarray, *, mi
                       how: str = "median") -> np.ndarray:
     """Expected value of each element: the ``how`` (median or mean) of ``x`` over the elements of
     its (group, claim type) cell when that cell has at least ``min_n`` elements, else over its
-    claim type. NaN values of ``x`` are ignored."""
+    claim type. NaN values of ``x`` are ignored (a cell of NaN only has no value).
+
+    The same numbers, bit for bit, as pandas' groupby median / mean, without its MultiIndex: cells
+    are coded by integer arithmetic, counts and sums are bincounts (sums of integer values, as
+    visits and events, are exact in any order), medians
+    are partitions of each cell's values, ``(a + b) / 2`` for an even count as pandas has it.
+    Means of other values are left to pandas (its compensated sums).
+
+    >>> group_expectation(np.array([1.0, 2, np.nan, 4, 8, 9]), np.array([0, 0, 0, 1, 1, 1]), np.zeros(6, int),
+    ...                   min_n=2).tolist()
+    [1.5, 1.5, 1.5, 8.0, 8.0, 8.0]
+    >>> group_expectation(np.array([1.0, 2, 4, 8]), np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1]), how="mean",
+    ...                   min_n=2).tolist()
+    [1.5, 1.5, 2.3333333333333335, 8.0]
+    """
     x = np.asarray(x, float)
     out = np.full(x.size, np.nan)
     if x.size == 0:
         return out
+    if how != "median" and not _exact_sums(x):
+        return _pandas_expectation(x, group, ctype, min_n=min_n, how=how)
+    tc, nt = _dense(ctype)
+    gc, ng = _dense(group)
+    cc, nc = _dense(gc * nt + tc) if ng * nt > 4 * x.size + 1024 else (gc * nt + tc, ng * nt)
+    del gc
+    valid = ~np.isnan(x)
+    by_t, _ = _cell_stats(x, tc, nt, valid, how)
+    cell, cnt = _cell_stats(x, cc, nc, valid, how)
+    own = np.where(cnt >= min_n, cell, np.nan)
+    v = own[cc]
+    return np.where(np.isnan(v), by_t[tc], v)
+
+
+def _exact_sums(x: np.ndarray) -> bool:
+    """Whether every sum of the non-NaN ``x`` is exact in float64 (integer values, |Σ| < 2⁵³)."""
+    xv = x[~np.isnan(x)]
+    return bool(np.all(xv == np.floor(xv))) and float(np.abs(xv).sum()) < 2.0 ** 53
+
+
+def _pandas_expectation(x: np.ndarray, group: np.ndarray, ctype: np.ndarray, *, min_n: int, how: str) -> np.ndarray:
+    """:func:`group_expectation` by pandas' groupby (means of non-integer values: its compensated sums)."""
     df = pd.DataFrame({"x": x, "g": np.asarray(group, np.int64), "t": np.asarray(ctype, np.int64)})
     agg = "median" if how == "median" else "mean"
     by_t = df.groupby("t")["x"].agg(agg)
     cell = df.groupby(["g", "t"])["x"].agg([agg, "count"])
     out = by_t.reindex(df["t"]).to_numpy(float)
     own = cell[cell["count"] >= min_n][agg]
-    idx = pd.MultiIndex.from_arrays([df["g"], df["t"]])
-    v = own.reindex(idx).to_numpy(float)
+    v = own.reindex(pd.MultiIndex.from_arrays([df["g"], df["t"]])).to_numpy(float)
     return np.where(np.isnan(v), out, v)
+
+
+def _dense(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes ``0..k-1`` of integer labels (offsets from the least when they are dense, else ranks) and ``k``."""
+    a = np.asarray(a, np.int64).reshape(-1)
+    lo, hi = int(a.min()), int(a.max())
+    if hi - lo <= 4 * a.size + 1024:
+        return a - lo, hi - lo + 1
+    u, inv = np.unique(a, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64), int(u.size)
+
+
+def _cell_stats(x: np.ndarray, code: np.ndarray, k: int, valid: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per code ``0..k-1``: the median or mean of the valid ``x`` (NaN where none) and their count."""
+    xv, cv = (x, code) if valid.all() else (x[valid], code[valid])
+    cnt = np.bincount(cv, minlength=k)
+    stat = np.full(k, np.nan)
+    has = cnt > 0
+    if how != "median":
+        s = np.bincount(cv, weights=xv, minlength=k)  # integer sums: exact, as pandas' Kahan sum
+        stat[has] = s[has] / cnt[has]
+        return stat, cnt
+    if k <= 8:  # few cells (claim types): one pass of the values per cell
+        for i in np.flatnonzero(has):
+            stat[i] = _median(xv[cv == i])
+        return stat, cnt
+    if k < 1 << 31 and xv.size < 1 << 32:  # stable order by code: one fast sort of code · 2³² + position
+        key = (cv.astype(np.uint64) << np.uint64(32)) | np.arange(xv.size, dtype=np.uint64)
+        key.sort()
+        order = (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
+        del key
+    else:
+        order = np.argsort(cv, kind="stable")
+    xs = xv[order]
+    del order
+    end = np.cumsum(cnt)
+    for i in np.flatnonzero(has):
+        stat[i] = _median(xs[end[i] - cnt[i]:end[i]])
+    return stat, cnt
+
+
+def _median(a: np.ndarray) -> float:
+    """Median of non-empty ``a`` as pandas' groupby has it (``(a + b) / 2`` of the middle two)."""
+    k = a.size
+    if k % 2:
+        return np.partition(a, k // 2)[k // 2]
+    p = np.partition(a, (k // 2 - 1, k // 2))
+    return (p[k // 2 - 1] + p[k // 2]) / 2
 
 
 def standardised_rate_events(event: np.ndarray, group: np.ndarray, mask: np.ndarray, who: list[np.ndarray] | np.ndarray,

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity, _arrow, index_of, release_arrow_memory, table_batches
+from .activity import Activity, _arrow, _ClaimRows, release_arrow_memory, table_batches
 from .casemix import claim_groups, group_expectation, standardised_rate_events
 
 if TYPE_CHECKING:  # annotation only
@@ -163,6 +163,7 @@ class _Builder:
         self.act = act
         self.types = act.entities["entity_type"].to_numpy()
         self.frames: list[pd.DataFrame] = []
+        self._has: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     def add(self, name: str, n: np.ndarray, s: np.ndarray, ss: np.ndarray | None = None) -> None:
         ind = INDICATORS[name]
@@ -178,10 +179,33 @@ class _Builder:
 
     def add_mean(self, name: str, v: np.ndarray, mask: np.ndarray) -> None:
         m = mask & ~np.isnan(v)  # only values under m are summed: no masked copy of v needed
-        self.add(name, _count(self.act, m), _two(self.act, v, m), _two(self.act, v, m, square=True))
+        self.add(name, *self._sums(m, v))
 
     def add_rate(self, name: str, event: np.ndarray, mask: np.ndarray) -> None:
-        self.add(name, _count(self.act, mask), _count(self.act, mask & event))
+        self.add(name, *self._sums(mask, event=event)[:2])
+
+    def _sums(self, m: np.ndarray, v: np.ndarray | None = None, *, event: np.ndarray | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per entity, over the claims under ``m`` as provider plus as doctor: the count and Σ v, Σ v²
+        (or, with ``event``, the count of events): :func:`_two`'s sums, each claim mask built once."""
+        ne = self.act.n_entities
+        n, s, ss = np.zeros(ne), np.zeros(ne), np.zeros(ne)
+        if self._has is None:  # which claims have a provider, a doctor (built once)
+            self._has = [(who, who >= 0) for who in (self.act.prov, self.act.doc)]
+        for who, has in self._has:
+            sel = m & has
+            ws = who[sel]
+            n += np.bincount(ws, minlength=ne)
+            if event is not None:
+                s += np.bincount(ws[event[sel]], minlength=ne)
+            elif v is not None:
+                wt = v[sel]
+                s += np.bincount(ws, weights=wt, minlength=ne)
+                wt *= wt
+                ss += np.bincount(ws, weights=wt, minlength=ne)
+                del wt
+            del sel, ws
+        return n, s, ss
 
 
 #: claims per slice of :func:`_pair_means` (bounds its sort's memory to ~50 bytes × this)
@@ -197,6 +221,28 @@ def _entity_slices(who: np.ndarray, n_entities: int, per: int) -> list[tuple[int
     return [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
+def _unique_first(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(key, return_index=True, return_inverse=True)`` of non-negative int64 keys, by
+    one sort of ``key · n + position`` (no ties, so the fast unstable sort finds first occurrences).
+
+    >>> [a.tolist() for a in _unique_first(np.array([5, 3, 5, 0]))]
+    [[0, 3, 5], [3, 1, 0], [2, 1, 2, 0]]
+    """
+    n = key.size
+    if n == 0 or key.min() < 0 or int(key.max()) >= (1 << 62) // n:
+        return np.unique(key, return_index=True, return_inverse=True)
+    comp = key * n + np.arange(n)
+    comp.sort()
+    perm, ks = comp % n, comp // n
+    del comp
+    start = np.empty(n, bool)
+    start[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=start[1:])
+    inv = np.empty(n, np.intp)
+    inv[perm] = np.cumsum(start) - 1
+    return ks[start], perm[start], inv
+
+
 def _pair_means(act: Activity, b: _Builder, grp: np.ndarray) -> None:
     """visits per person and fund per patient: means over (entity, patient) pairs, case-mix
     adjusted (:mod:`graphkit.risk.casemix`) by the diagnosis group × claim type of the pair's first
@@ -210,7 +256,7 @@ def _pair_means(act: Activity, b: _Builder, grp: np.ndarray) -> None:
         for lo, hi in _entity_slices(who, ne, PAIR_CHUNK):
             sel = np.flatnonzero((who >= lo) & (who < hi))
             key = (who[sel].astype(np.int64) - lo) * npat + act.pat[sel]
-            uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            uk, first, inv = _unique_first(key)
             del key
             vis.append(np.bincount(inv, minlength=uk.size).astype(np.float32))
             fnd.append(np.log1p(np.bincount(inv, weights=act.fund[sel], minlength=uk.size)).astype(np.float32))
@@ -373,63 +419,6 @@ def _rule_relevant(codes: pd.Index) -> np.ndarray:
         inr = head.between(lo, hi).fillna(False).to_numpy(bool)
         out |= inr & (digits if lo.isdigit() else ~digits)
     return out
-
-
-class _ClaimRows:
-    """Row of each claim id in the claims table, without holding all the claims' ids: the fact
-    tables are stored in claim-id order with claim-id min/max per row group, so a batch of items
-    is looked up among the claims of the row groups whose id range can hold it (a window that
-    slides along the table). Stores without row-group statistics look up among all claims."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.pf = None
-        if hasattr(store, "table_file") and store.has_table("claims"):
-            import pyarrow.parquet as pq
-
-            pf = pq.ParquetFile(store.table_file("claims"))
-            if "claim_id" in pf.schema_arrow.names:
-                md = pf.metadata
-                ci = pf.schema_arrow.get_field_index("claim_id")
-                self.pf = pf
-                self.start = np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])])
-                self.ranges = []
-                for g in range(md.num_row_groups):
-                    st = md.row_group(g).column(ci).statistics
-                    ok = st is not None and st.has_min_max and isinstance(st.min, str)
-                    self.ranges.append((st.min, st.max) if ok else None)
-        self._key: tuple[int, ...] | None = None
-        self._ids = None
-        self._rows = None
-
-    def _window(self, groups: tuple[int, ...]) -> None:
-        if groups == self._key:
-            return
-        import pyarrow as pa
-
-        self._ids = None
-        tab = self.pf.read_row_groups(list(groups), columns=["claim_id"]) if groups else None
-        self._ids = tab.column("claim_id").combine_chunks() if tab is not None else pa.array([], pa.large_string())
-        self._rows = (np.concatenate([np.arange(self.start[g], self.start[g + 1]) for g in groups])
-                      if groups else np.zeros(0, np.int64))
-        self._key = groups
-
-    def __call__(self, claim_id: pd.Series) -> np.ndarray:
-        """Claim row of each id (-1 when null or not a claim); the first row when an id repeats."""
-        import pyarrow.compute as pc
-
-        if self.pf is None:
-            return index_of(claim_id, self.store.table("claims", ["claim_id"])["claim_id"]).astype(np.int64)
-        arr = _arrow(claim_id)
-        mm = pc.min_max(arr).as_py()
-        if mm["min"] is None:
-            return np.full(len(arr), -1, np.int64)
-        lo, hi = mm["min"], mm["max"]
-        groups = tuple(g for g, r in enumerate(self.ranges) if r is None or (r[0] <= hi and r[1] >= lo))
-        self._window(groups)
-        vs = self._ids if self._ids.type == arr.type else self._ids.cast(arr.type)
-        pos = np.asarray(pc.fill_null(pc.index_in(arr, value_set=vs), -1).to_numpy(zero_copy_only=False), np.int64)
-        return np.where(pos >= 0, self._rows[np.maximum(pos, 0)] if len(self._rows) else -1, -1)
 
 
 _ITEM_SHARES = (("drug_share", "drug"), ("material_share", "material"), ("exam_share", "exam"),

@@ -124,15 +124,39 @@ def count_matrix(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> 
     parts = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (rows >= lo) & (rows < hi) & (cols >= 0)
-        m = sparse.csr_matrix((np.ones(int(sel.sum())), (rows[sel] - lo, cols[sel])), shape=(int(hi - lo), nc))
-        m.sum_duplicates()  # canonical: sorted columns, one entry per pair
-        parts.append(m)
+        parts.append(_counts_csr(rows[sel] - lo, cols[sel], (int(hi - lo), nc)))
         del sel
     if not parts:
         return sparse.csr_matrix(shape)
     out = sparse.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
     out.sum_duplicates()
     return out
+
+
+def _counts_csr(r: np.ndarray, c: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """Canonical CSR (sorted columns, one entry per pair) of how many times each (r, c) occurs:
+    one sort of the pair keys ``r · ncols + c``, not a COO matrix summed.
+
+    >>> _counts_csr(np.array([1, 0, 1]), np.array([2, 0, 2]), (2, 3)).toarray().tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]
+    """
+    nr, nc = shape
+    if nr * nc >= 1 << 62:
+        m = sparse.csr_matrix((np.ones(r.size), (r, c)), shape=shape)
+        m.sum_duplicates()
+        return m
+    key = r.astype(np.int64) * nc + c
+    key.sort()
+    new = np.empty(key.size, bool)
+    new[:1] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    start = np.flatnonzero(new)
+    uk = key[start]
+    data = np.diff(np.append(start, key.size)).astype(float)
+    del key, new, start
+    indptr = np.zeros(nr + 1, np.int64)
+    np.cumsum(np.bincount(uk // nc, minlength=nr), out=indptr[1:])
+    return sparse.csr_matrix((data, uk % nc, indptr), shape=shape)
 
 
 def _rownorm(m: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -142,13 +142,16 @@ def _means(s: np.ndarray, ss: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np
     return (s + n0 * m0) / (n + n0) if n0 > 0 else m, w, tau2
 
 
-def _group_stats(g: pd.DataFrame, kind: str) -> pd.DataFrame:
-    n, s = g["n"].to_numpy(float), g["sum"].to_numpy(float)
+#: the columns of :func:`_stats`
+_STATS = ("shrunk", "weight", "peer_median", "peer_scale", "peer_size", "tau")
+
+
+def _stats(n: np.ndarray, s: np.ndarray, sumsq: np.ndarray, raw: np.ndarray, kind: str) -> tuple:
+    """One peer group's shrunk values and weights, and its median, scale, size and τ."""
     if kind == "rate":
         shrunk, w, tau2 = _rates(s, n)
     else:
-        shrunk, w, tau2 = _means(s, g["sumsq"].to_numpy(float), n)
-    raw = g["value"].to_numpy(float)
+        shrunk, w, tau2 = _means(s, sumsq, n)
     good = w >= 0.5
     ref = raw[good] if good.sum() >= 3 else raw
     med = float(np.median(ref))
@@ -159,15 +162,25 @@ def _group_stats(g: pd.DataFrame, kind: str) -> pd.DataFrame:
         p0 = float(s.sum() / n.sum())
         noise = np.sqrt(p0 * (1 - p0) / n_med)
     else:
-        m0 = float(s.sum() / n.sum())
-        ss = g["sumsq"].to_numpy(float)
         dof = n.sum() - n.size
-        within = max(float((ss - s * s / n).sum() / dof), 0.0) if dof > 0 else 0.0
+        within = max(float((sumsq - s * s / n).sum() / dof), 0.0) if dof > 0 else 0.0
         noise = np.sqrt(within / n_med) if within > 0 else 0.0
-        del m0
     scale = max(mad, noise, 1e-9 * max(abs(med), 1.0))
-    return pd.DataFrame({"shrunk": shrunk, "weight": w, "peer_median": med, "peer_scale": scale,
-                         "peer_size": int(len(g)), "tau": float(np.sqrt(tau2))}, index=g.index)
+    return shrunk, w, med, scale, int(n.size), float(np.sqrt(tau2))
+
+
+def _all_group_stats(sub: pd.DataFrame, kind: str) -> dict[str, np.ndarray]:
+    """:func:`_stats` of every peer group of ``sub``, per row (a group's rows in their order, as groupby)."""
+    codes = pd.factorize(sub["peer_group"])[0]
+    order = np.argsort(codes, kind="stable")
+    end = np.cumsum(np.bincount(codes))
+    cols = [sub[c].to_numpy(float) for c in ("n", "sum", "sumsq", "value")]
+    out = {c: np.empty(len(sub), np.int64 if c == "peer_size" else float) for c in _STATS}
+    for i in range(end.size):
+        idx = order[end[i - 1] if i else 0:end[i]]
+        for c, v in zip(_STATS, _stats(*(a[idx] for a in cols), kind)):
+            out[c][idx] = v
+    return out
 
 
 def indicator_excess(ind: pd.DataFrame, entities: pd.DataFrame, *, min_peers: int = 10) -> pd.DataFrame:
@@ -181,21 +194,25 @@ def indicator_excess(ind: pd.DataFrame, entities: pd.DataFrame, *, min_peers: in
     if ind.empty:
         return pd.DataFrame(columns=cols)
     levels = peer_levels(entities)
+    # each level's labels as objects and codes once: a label's peers are counted by a bincount
+    lv_lab = [lv.to_numpy(object) for lv in levels]
+    lv_code = [pd.factorize(lab)[0] for lab in lv_lab]
     parts = []
     for name, sub in ind.groupby("indicator", sort=False):
         sub = sub.copy()
         label = None
-        for lv in levels:
-            lab = lv.to_numpy()[sub["row"].to_numpy()]
-            cnt = pd.Series(lab).map(pd.Series(lab).value_counts()).to_numpy()
+        rows = sub["row"].to_numpy()
+        for lab_all, code_all in zip(lv_lab, lv_code):
+            lab, code = lab_all[rows], code_all[rows]
+            cnt = np.bincount(code)[code]
             if label is None:
                 label = np.where(cnt >= min_peers, lab, None)
             else:
                 label = np.where(pd.isna(label) & (cnt >= min_peers), lab, label)
-        last = levels[-1].to_numpy()[sub["row"].to_numpy()]
+        last = lv_lab[-1][rows]
         sub["peer_group"] = np.where(pd.isna(label), last, label).astype(str)
-        stats = [_group_stats(g, INDICATORS[name].kind) for _, g in sub.groupby("peer_group", sort=False)]
-        sub = sub.join(pd.concat(stats))
+        for c, v in _all_group_stats(sub, INDICATORS[name].kind).items():
+            sub[c] = v
         parts.append(sub)
     out = pd.concat(parts, ignore_index=True)
     out["z"] = (out["shrunk"] - out["peer_median"]) / out["peer_scale"]
