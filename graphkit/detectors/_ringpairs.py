@@ -217,7 +217,9 @@ def _mode_pairs(
     # --- expected joint days under independence: sum over units of n_a * n_b * (2w+1) / D
     f = np.minimum((2 * window + 1) / D, 1.0)
     people = _uniq(np.r_[a, b])
-    row = _lookup(people, ex_p)
+    prow = np.full(n_patients, -1, np.int64)  # a direct table: one random read per entry, no search
+    prow[people] = np.arange(len(people))
+    row = prow[ex_p]
     sel = row >= 0
     N = sparse.csr_matrix(
         (np.ones(int(sel.sum()), np.float64), (row[sel], uinv[col_ex[sel]])), shape=(len(people), len(units)),
