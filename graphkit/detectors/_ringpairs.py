@@ -306,7 +306,12 @@ def _thin_pairs(
     z = np.empty(0, np.int64)
     NP = np.int64(n_patients)
     unit = uinv[col_ex]
-    ukeys, inv, n_up = np.unique(unit * NP + ex_p, return_inverse=True, return_counts=True)
+    key = unit * NP + ex_p  # ``unit`` ascends (baskets by unit), people ascend within a basket
+    o = np.argsort(key, kind="stable")  # runs already in order: cheaper than ``np.unique``
+    ukeys, n_up, inv_o = _runs(key[o])
+    inv = np.empty_like(inv_o)
+    inv[o] = inv_o
+    del key, o, inv_o
     n = n_up[inv]  # the entry's person's days at its unit
     reg = n_up >= thin
     pstar = thin_pair_bar(ukeys[reg] // NP, n_up[reg], D)
@@ -325,18 +330,20 @@ def _thin_pairs(
         return z, z, z, np.empty(0)
     kp, kc = ex_p[keep], col_ex[keep]
     # baskets with ≥ 2 such people and people with ≥ thin such baskets
-    cols, ccount = np.unique(kc, return_counts=True)
-    ok = ccount[np.searchsorted(cols, kc)] >= 2
+    # ``kc`` ascends (``col_ex`` does): its runs are the baskets
+    _, ccount, cinv = _runs(kc)
+    ok = ccount[cinv] >= 2
     kp, kc = kp[ok], kc[ok]
-    people, pcount = np.unique(kp, return_counts=True)
-    ok = pcount[np.searchsorted(people, kp)] >= thin
+    pcount = np.bincount(kp, minlength=n_patients)
+    ok = pcount[kp] >= thin
     kp, kc = kp[ok], kc[ok]
     if len(kp) < 2 * thin:
         return z, z, z, np.empty(0)
-    people = np.unique(kp)
-    cols = np.unique(kc)
-    Et = sparse.csr_matrix((np.ones(len(kp), np.int32), (np.searchsorted(people, kp), np.searchsorted(cols, kc))),
-                           shape=(len(people), len(cols)))
+    people = _uniq(kp)
+    prow = np.full(n_patients, -1, np.int64)
+    prow[people] = np.arange(len(people))
+    cols, _, ccol = _runs(kc)
+    Et = sparse.csr_matrix((np.ones(len(kp), np.int32), (prow[kp], ccol)), shape=(len(people), len(cols)))
     a, b, c = _pair_product(Et, Et, window=0, min_co=thin, chunk_flops=chunk_flops)
     if len(a) == 0:
         return z, z, z, np.empty(0)
