@@ -54,9 +54,10 @@ def _relations_of(fam: pd.DataFrame, addr: pd.DataFrame,
     fam = fam[fam["patient_id"].isin(want)]
     family = dict(zip(fam["patient_id"].astype(str), fam["family"].astype(int)))
     addr = addr[addr["patient_id"].isin(want).fillna(False)]
-    address: dict[str, frozenset[str]] = {}
-    for pid, vals in addr.groupby("patient_id", sort=True)["value"]:
-        address[str(pid)] = frozenset(map(str, vals))
+    found: dict[str, set[str]] = {}
+    for pid, val in zip(addr["patient_id"].astype(str).to_numpy(object), addr["value"].astype(str).to_numpy(object)):
+        found.setdefault(pid, set()).add(val)
+    address = {pid: frozenset(found[pid]) for pid in sorted(found)}
     return family, address
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from ._ringpairs import _schedule
+from ._ringpairs import _runs, _schedule, _uniq
 from ._ringcontext import _Shared, admission_days
 
 
@@ -57,23 +57,83 @@ def _communities(edges: pd.DataFrame, *, min_members: int, resolution: float, se
     return sorted(groups)
 
 
+def _ordinal(x: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of ``x`` that sort as ``sort_values`` sorts it (missing last), and where
+    ``x`` is missing.
+
+    >>> code, missing = _ordinal(pd.Series(["b", None, "a", "b"], dtype=object))
+    >>> code.tolist(), missing.tolist()
+    ([1, 2, 0, 1], [False, True, False, False])
+    """
+    codes, uniq = pd.factorize(x.to_numpy(), sort=True)
+    codes = codes.astype(np.int64)
+    missing = codes < 0
+    codes[missing] = len(uniq)
+    return codes, missing
+
+
 def _events(cl: pd.DataFrame, window: int) -> pd.DataFrame:
     """Cluster member claims into co-visit events per (group, provider, mode).
 
     Admissions chain while consecutive days are at most ``window`` apart; a chain spanning
     more than ``2·window + 1`` days (a hub admitting people one after another, or two groups
     admitted a few days apart) is cut greedily into spans of ``2·window + 1`` days. Ambulatory
-    events are single days.
+    events are single days. The rows come sorted by group, venue, mode, day, patient and claim.
     """
-    cl = cl.sort_values(["group", "venue", "mode", "day", "patient_id", "claim_id"], kind="stable")
-    g = cl["group"].to_numpy()
-    prov = cl["venue"].to_numpy(object)
+    c = _coded_events(cl, window)
+    return cl.take(c["order"]).assign(event=c["event"])
+
+
+def _sort_order(cl: pd.DataFrame, keys: list[np.ndarray]) -> np.ndarray:
+    """The stable order of ``cl.sort_values([group, venue, mode, day, patient_id, claim_id])``
+    from integer codes ``keys`` of the first five (codes sort as the values): rows equal on all
+    five (a person's claims at one venue on one day) are ranked by claim id among themselves."""
+    top = [int(k.max()) + 1 if len(k) else 1 for k in keys]
+    lo = [int(k.min()) if len(k) else 0 for k in keys]
+    width = [t - m for t, m in zip(top, lo)]
+    if float(np.prod([float(w) for w in width])) < 2.0 ** 62:
+        key = np.zeros(len(cl), np.int64)
+        for k, m, w in zip(keys, lo, width):
+            key = key * np.int64(w) + (k - m)
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        eq = ks[1:] == ks[:-1]
+    else:
+        order = np.lexsort(keys[::-1])
+        eq = np.ones(max(len(cl) - 1, 0), bool)
+        for k in keys:
+            xs = k[order]
+            eq &= xs[1:] == xs[:-1]
+    if eq.any():
+        pos = np.flatnonzero(np.r_[eq, False] | np.r_[False, eq])
+        run = np.cumsum(np.r_[True, ~eq])[pos]
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((_ordinal(cl["claim_id"].iloc[sub])[0], run))]
+    return order
+
+
+def _coded_events(cl: pd.DataFrame, window: int) -> dict[str, np.ndarray]:
+    """:func:`_events` without building its frame: the sort ``order`` of the rows of ``cl`` and,
+    per sorted row, its ``event`` and the integer codes of ``group``, ``venue``, ``mode``
+    (codes sort as the values), ``patient``, ``day``; ``inpatient`` and ``venue_missing``."""
+    g = cl["group"].to_numpy(np.int64)
+    vcode, vmiss = _ordinal(cl["venue"])
     mode = cl["mode"].to_numpy(object)
+    inpatient = mode == "inpatient"
+    if (inpatient | (mode == "ambulatory")).all():
+        mcode = inpatient.astype(np.int64)  # "ambulatory" < "inpatient"
+    else:
+        mcode = _ordinal(cl["mode"])[0]
+    pcode = _ordinal(cl["patient_id"])[0]
     day = cl["day"].to_numpy(np.int64)
-    gap = np.where(mode == "inpatient", window, 0)
+    order = _sort_order(cl, [g, vcode, mcode, day, pcode])
+    g, vcode, mcode, pcode, day = g[order], vcode[order], mcode[order], pcode[order], day[order]
+    inpatient, vmiss = inpatient[order], vmiss[order]
+    gap = np.where(inpatient, window, 0)
     new = np.ones(len(cl), bool)
     if len(cl) > 1:
-        same = (g[1:] == g[:-1]) & (prov[1:] == prov[:-1]) & (mode[1:] == mode[:-1])
+        same = (g[1:] == g[:-1]) & (vcode[1:] == vcode[:-1]) & (mcode[1:] == mcode[:-1])
+        same &= ~vmiss[1:]  # a missing venue is never the same (NaN != NaN)
         new[1:] = ~same | (day[1:] - day[:-1] > gap[1:])
         starts = np.flatnonzero(new)
         ends = np.r_[starts[1:], len(cl)]
@@ -84,7 +144,8 @@ def _events(cl: pd.DataFrame, window: int) -> pd.DataFrame:
                 if day[i] - first > 2 * window:
                     new[i] = True
                     first = day[i]
-    return cl.assign(event=np.cumsum(new) - 1)
+    return {"order": order, "event": np.cumsum(new) - 1, "group": g, "venue": vcode, "mode": mcode,
+            "patient": pcode, "day": day, "inpatient": inpatient, "venue_missing": vmiss}
 
 
 def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -93,7 +154,7 @@ def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.Dat
     Observed ``J = Σ_events C(k, 2)`` (k = members present); expected, with member ``i``
     present on ``n_i`` days of a venue open ``D`` days (the observation period for admissions),
     ``Σ_{i<j} n_i n_j (2w+1)/D``. A crowded hub makes members meet by chance too; a ring
-    venue does not.
+    venue does not. (:func:`_candidate_events` computes the same per row.)
     """
     keys = ["group", "venue", "mode"]
     k = ev.groupby("event").agg(group=("group", "first"), venue=("venue", "first"), mode=("mode", "first"),
@@ -102,13 +163,8 @@ def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.Dat
     n = ev.groupby([*keys, "patient_id"])["day"].nunique().astype(float)
     s1 = n.groupby(level=[0, 1, 2]).sum()
     s2 = (n ** 2).groupby(level=[0, 1, 2]).sum()
-    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
-    adm = act[act["mode"] == "inpatient"]
-    period = float(max(adm["last_day"].max() - adm["first_day"].min() + 1, 28)) if len(adm) else 365.0
-    act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
-    D = act.set_index(["venue", "mode"])["D"]
     out = pd.DataFrame({"obs": obs.reindex(s1.index).fillna(0.0), "s1": s1, "s2": s2}).reset_index()
-    d = D.reindex(pd.MultiIndex.from_arrays([out["venue"], out["mode"]])).to_numpy(float)
+    d = _venue_days(activity, out["venue"].to_numpy(object), out["mode"].to_numpy(object))
     width = np.where(out["mode"] == "inpatient", 2 * window + 1, 1)
     f = np.minimum(width / np.nan_to_num(d, nan=365.0), 1.0)
     out["expected"] = f * (out["s1"] ** 2 - out["s2"]) / 2
@@ -116,14 +172,66 @@ def _venue_lift(ev: pd.DataFrame, activity: pd.DataFrame, window: int) -> pd.Dat
     return out[[*keys, "obs", "expected", "venue_lift"]]
 
 
+def _venue_days(activity: pd.DataFrame, venue: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """Days ``D`` of each (venue, mode): the observation period for admissions, the unit's
+    schedule for ambulatory care (NaN when the unit is not in ``activity``)."""
+    act = activity.assign(venue=activity["provider_type"].astype(str) + ":" + activity["provider_id"].astype(str))
+    adm = act[act["mode"] == "inpatient"]
+    period = float(max(adm["last_day"].max() - adm["first_day"].min() + 1, 28)) if len(adm) else 365.0
+    act = act.assign(D=np.where(act["mode"] == "inpatient", period, np.maximum(_schedule(act), 1.0)))
+    D = act.set_index(["venue", "mode"])["D"]
+    return D.reindex(pd.MultiIndex.from_arrays([venue, mode])).to_numpy(float)
+
+
+def _row_venue_lift(cl: pd.DataFrame, c: dict[str, np.ndarray], activity: pd.DataFrame,
+                    window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_venue_lift` per sorted row of :func:`_coded_events` (codes ``c`` of ``cl``), and the
+    members present at each row's event: (obs, expected, venue_lift, k)."""
+    n_rows = len(c["order"])
+    if n_rows == 0:
+        z = np.empty(0)
+        return z, z, z, np.empty(0, np.int64)
+    # (group, venue, mode) units are runs of the sorted rows; events are runs inside them
+    brk = np.ones(n_rows, bool)
+    brk[1:] = (c["group"][1:] != c["group"][:-1]) | (c["venue"][1:] != c["venue"][:-1]) \
+        | (c["mode"][1:] != c["mode"][:-1])
+    unit = np.cumsum(brk) - 1
+    n_units = int(unit[-1]) + 1
+    NP = np.int64(int(c["patient"].max()) + 1)
+    # members present per event (k), observed pairs J = Σ C(k, 2) per unit
+    ev_id = c["event"]
+    k = np.bincount(_uniq(ev_id * NP + c["patient"]) // NP, minlength=int(ev_id[-1]) + 1).astype(np.int64)
+    ev_start = np.flatnonzero(np.r_[True, ev_id[1:] != ev_id[:-1]])
+    j = (k * (k - 1) / 2)[ev_id[ev_start]]
+    obs = np.bincount(unit[ev_start], weights=j, minlength=n_units)
+    # distinct days of each member per unit: n_i; s1 = Σ n_i, s2 = Σ n_i²
+    d0 = int(c["day"].min())
+    span = np.int64(int(c["day"].max()) - d0 + 1)
+    up, nd, _ = _runs(_uniq((unit * NP + c["patient"]) * span + (c["day"] - d0)) // span)
+    nd = nd.astype(float)
+    s1 = np.bincount(up // NP, weights=nd, minlength=n_units)
+    s2 = np.bincount(up // NP, weights=nd ** 2, minlength=n_units)
+    first = c["order"][np.flatnonzero(brk)]
+    d = _venue_days(activity, cl["venue"].to_numpy(object)[first], cl["mode"].to_numpy(object)[first])
+    width = np.where(c["inpatient"][brk], 2 * window + 1, 1)
+    f = np.minimum(width / np.nan_to_num(d, nan=365.0), 1.0)
+    expected = f * (s1 ** 2 - s2) / 2
+    lift = obs / np.maximum(expected, 1e-9)
+    # rows without a venue belong to no unit (a group-by drops missing keys): no lift
+    na = c["venue_missing"][brk]
+    obs[na], expected[na], lift[na] = np.nan, np.nan, np.nan
+    return obs[unit], expected[unit], lift[unit], k[ev_id]
+
+
 def _candidate_events(cl: pd.DataFrame, sizes: np.ndarray, activity: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
     """Claims of events with a quarter of their community (≥ 2) at venues beyond chance."""
-    ev = _events(cl, p["window_days"])
-    lifts = _venue_lift(ev, activity, p["window_days"])
+    c = _coded_events(cl, p["window_days"])
+    obs, expected, lift, nmem = _row_venue_lift(cl, c, activity, p["window_days"])
     need = np.maximum(2, np.ceil(0.25 * sizes)).astype(int)
-    nmem = ev.groupby("event")["patient_id"].transform("nunique").to_numpy()
-    ev = ev[nmem >= need[ev["group"].to_numpy()]]
-    ev = ev.merge(lifts, on=["group", "venue", "mode"], how="left")
+    ok = nmem >= need[c["group"]]
+    # only the rows kept are taken from the claims (the sorted frame is never built whole)
+    ev = cl.take(c["order"][ok]).reset_index(drop=True)
+    ev = ev.assign(event=c["event"][ok], obs=obs[ok], expected=expected[ok], venue_lift=lift[ok])
     return ev[ev["venue_lift"].to_numpy(float) >= p["min_lift"]]
 
 

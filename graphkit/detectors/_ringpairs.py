@@ -110,7 +110,7 @@ def _mode_pairs(
     chunk_flops: int = 4_000_000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pairs of patient codes with ≥ ``min_co`` joint baskets, and (``0 < thin < min_co``, no
-    window) pairs with ≥ ``thin`` joint baskets where so few can pass (:func:`_thin_pairs`):
+    window) pairs with ≥ ``thin`` joint baskets where so few can pass (:func:`._ringthin._thin_pairs`):
     (a, b, count, expected, possible, bar).
 
     ``possible`` = ``Σ_unit min(n_a, n_b)``: the joint days the pair could have had; ``bar``:
@@ -206,6 +206,8 @@ def _mode_pairs(
     a, b, c = elig[a], elig[b], c
     bar = np.full(len(a), np.nan)
     if 0 < thin < min_co and not window:
+        from ._ringthin import _thin_pairs
+
         ta, tb, tc, tbar = _thin_pairs(ex_p, col_ex, uinv, D, n_patients=n_patients, thin=thin, chunk_flops=chunk_flops)
         if len(ta):
             # pairs the full stage already holds keep their full count and the fixed bar
@@ -217,7 +219,9 @@ def _mode_pairs(
     # --- expected joint days under independence: sum over units of n_a * n_b * (2w+1) / D
     f = np.minimum((2 * window + 1) / D, 1.0)
     people = _uniq(np.r_[a, b])
-    row = _lookup(people, ex_p)
+    prow = np.full(n_patients, -1, np.int64)  # a direct table: one random read per entry, no search
+    prow[people] = np.arange(len(people))
+    row = prow[ex_p]
     sel = row >= 0
     N = sparse.csr_matrix(
         (np.ones(int(sel.sum()), np.float64), (row[sel], uinv[col_ex[sel]])), shape=(len(people), len(units)),
@@ -277,135 +281,6 @@ def _pair_product(E: sparse.csr_matrix, W: sparse.csr_matrix, *, window: int, mi
     return a, b, c
 
 
-def _thin_pairs(
-    ex_p: np.ndarray, col_ex: np.ndarray, uinv: np.ndarray, D: np.ndarray, *,
-    n_patients: int, thin: int, chunk_flops: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (a, b, joint days, bar) with ≥ ``thin`` (2) joint baskets counted only where such a
-    pair could be beyond its unit's bar.
-
-    The bar of a unit (:func:`thin_pair_bar`) is the chance ``p*`` below which fewer than one
-    pair of its regulars is expected to meet twice by chance; a person with ``n`` days there
-    meets a partner twice with chance at least ``p₂`` with the unit's least frequent regular
-    (``p₂`` grows with both day counts), so people above ``p*`` even then can pass with nobody and
-    are dropped before any pair is formed: at a hub (thousands of regulars) nobody is left, at a
-    quiet clinic the occasional visitors are kept — the product runs over small baskets of few
-    people only. ``bar`` of a pair is the mean
-    ``-log10 p*`` of the units of its joint days.
-
-    ``ex_p``: person of each (basket, person) entry; ``col_ex``: its basket; ``uinv``: the unit
-    of each basket; ``D``: each unit's schedule days.
-
-    >>> a, b, c, bar = _thin_pairs(np.array([0, 1, 0, 1, 2]), np.array([0, 0, 1, 1, 1]),
-    ...                            np.array([0, 0]), np.array([100.0]), n_patients=3, thin=2, chunk_flops=10)
-    >>> a.tolist(), b.tolist(), c.tolist(), bar.round(2).tolist()
-    ([0], [1], [2], [3.4])
-    """
-    z = np.empty(0, np.int64)
-    NP = np.int64(n_patients)
-    unit = uinv[col_ex]
-    ukeys, inv, n_up = np.unique(unit * NP + ex_p, return_inverse=True, return_counts=True)
-    n = n_up[inv]  # the entry's person's days at its unit
-    reg = n_up >= thin
-    pstar = thin_pair_bar(ukeys[reg] // NP, n_up[reg], D)
-    with np.errstate(divide="ignore"):
-        bar = -np.log10(pstar)
-    # p₂ grows with both day counts: a person passes with somebody only if with the unit's
-    # least frequent regular
-    from scipy.stats import binom
-
-    lo = np.full(len(D), np.iinfo(np.int64).max)
-    np.minimum.at(lo, ukeys[reg] // NP, n_up[reg])
-    ru = ukeys // NP
-    best = np.where(reg, binom.sf(1, np.minimum(n_up, lo[ru]), np.minimum(np.maximum(n_up, lo[ru]) / D[ru], 1.0)), 1.0)
-    keep = (best <= pstar[ru] * (1 + 1e-9))[inv]
-    if keep.sum() < 2 * thin:
-        return z, z, z, np.empty(0)
-    kp, kc = ex_p[keep], col_ex[keep]
-    # baskets with ≥ 2 such people and people with ≥ thin such baskets
-    cols, ccount = np.unique(kc, return_counts=True)
-    ok = ccount[np.searchsorted(cols, kc)] >= 2
-    kp, kc = kp[ok], kc[ok]
-    people, pcount = np.unique(kp, return_counts=True)
-    ok = pcount[np.searchsorted(people, kp)] >= thin
-    kp, kc = kp[ok], kc[ok]
-    if len(kp) < 2 * thin:
-        return z, z, z, np.empty(0)
-    people = np.unique(kp)
-    cols = np.unique(kc)
-    Et = sparse.csr_matrix((np.ones(len(kp), np.int32), (np.searchsorted(people, kp), np.searchsorted(cols, kc))),
-                           shape=(len(people), len(cols)))
-    a, b, c = _pair_product(Et, Et, window=0, min_co=thin, chunk_flops=chunk_flops)
-    if len(a) == 0:
-        return z, z, z, np.empty(0)
-    cbar = bar[uinv[cols]]
-    pbar = np.asarray(Et[a].multiply(Et[b]) @ cbar).ravel() / c
-    return people[a], people[b], c, pbar
-
-
-def thin_pair_bar(unit: np.ndarray, n: np.ndarray, D: np.ndarray, *, max_levels: int = 24) -> np.ndarray:
-    """Per unit: the chance ``p*`` a pair of its regulars may have of meeting twice and still be
-    listed, such that fewer than one pair is expected to pass by chance.
-
-    A pair with ``n_a, n_b`` days at a unit open ``D`` days meets on ≥ 2 of them with chance
-    ``p₂ = P(Binomial(min(n_a, n_b), max(n_a, n_b) / D) ≥ 2)``; a pair passes only when it met
-    twice *and* ``p₂ ≤ p*``, so the expected number of chance pairs is ``Σ p₂`` over the pairs of
-    regulars with ``p₂ ≤ p*`` — computed over the unit's own regulars and schedule (the discrete
-    tail, not a Bonferroni count: pairs that cannot reach ``p*`` cost nothing). ``p*`` is the
-    largest ``p₂`` keeping that sum ≤ 1 (0 when the likeliest pairs already exceed it). The
-    regulars' day counts are grouped into levels; beyond the ``max_levels`` lowest, ``p*`` stays
-    below the first level left out (conservative).
-
-    ``unit``, ``n``: one row per (unit, regular) — its unit index and days there (≥ 2); ``D``:
-    schedule days per unit.
-
-    >>> thin_pair_bar(np.zeros(4, np.int64), np.array([2, 2, 2, 3]), np.array([100.0])).round(6).tolist()
-    [0.0009]
-    >>> thin_pair_bar(np.zeros(800, np.int64), np.full(800, 2), np.array([100.0])).tolist()
-    [0.0]
-    """
-    from scipy.stats import binom
-
-    n_units = len(D)
-    out = np.zeros(n_units)
-    if len(n) == 0:
-        return out
-    big = np.int64(int(n.max()) + 1)
-    lv, h = np.unique(unit.astype(np.int64) * big + n, return_counts=True)
-    lu, ln = lv // big, lv % big
-    first = np.searchsorted(lu, np.arange(n_units))
-    rank = np.arange(len(lv)) - first[lu]
-    cap = np.full(n_units, np.inf)  # p* stays below the first level left out
-    over = rank == max_levels
-    cap[lu[over]] = (ln[over] / D[lu[over]]) ** 2
-    inl = rank < max_levels
-    lu, ln, h, rank = lu[inl], ln[inl], h[inl], rank[inl]
-    I, J = [], []
-    for off in range(max_levels):
-        i = np.arange(len(lu) - off)
-        j = i + off
-        same = lu[i] == lu[j]
-        I.append(i[same])
-        J.append(j[same])
-    i, j = np.concatenate(I), np.concatenate(J)
-    cnt = np.where(i == j, h[i] * (h[i] - 1) / 2, h[i] * h[j]).astype(float)
-    u = lu[i]
-    m, M = np.minimum(ln[i], ln[j]), np.maximum(ln[i], ln[j])
-    p2 = binom.sf(1, m, np.minimum(M / D[u], 1.0))
-    ok = cnt > 0
-    u, p2, cnt = u[ok], p2[ok], cnt[ok]
-    o = np.lexsort((p2, u))
-    u, p2, cnt = u[o], p2[o], cnt[o]
-    cum = np.cumsum(p2 * cnt)
-    start = np.searchsorted(u, u)  # first row of each unit
-    base = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
-    within = cum - base <= 1.0
-    # equal p₂ must pass together: a level passes only when its whole tie group does
-    fine = within & (np.r_[p2[1:] != p2[:-1], True] | (np.r_[u[1:] != u[:-1], True]))
-    np.maximum.at(out, u[fine], p2[fine])
-    return np.minimum(out, np.nextafter(cap, 0))
-
-
 #: column groups of the pair product (``_mode_pairs``): chunk × later groups only
 _PAIR_GROUPS = 8
 
@@ -438,7 +313,7 @@ def co_visit_pairs(
     pair is listed when either count reaches its threshold (``min_pair_visits`` /
     ``min_pair_visits_ambulatory``); the other count is then 0 when below its own threshold.
     With ``thin_pairs``, pairs with two joint ambulatory days are listed too where two joint
-    days could beat the unit's own bar (:func:`_thin_pairs`); ``bar_visits`` is that bar in
+    days could beat the unit's own bar (:func:`._ringthin._thin_pairs`); ``bar_visits`` is that bar in
     decades (NaN for pairs of the full stage).
     """
     cols = ["patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id", "start_time"]

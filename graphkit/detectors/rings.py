@@ -135,6 +135,7 @@ across runs (:func:`ring_lineage`) and re-exports the stages' public names:
 
 * :mod:`._ringpairs` — candidate pairs: ``co_visit_pairs``, ``provider_activity``, the unit
   schedules, the pair tails and the pair filter (steps 1–4 above, before Louvain);
+* :mod:`._ringthin` — thin pairs (two joint ambulatory days beyond the unit's own bar);
 * :mod:`._ringcontext` — what later stages read: ``patient_claims``, ``inpatient_admissions``,
   members' claims, households, referrals, the shared null context (``_Shared``);
 * :mod:`._ringgroups` — communities, co-visit events, venues, pooling and joiners (steps 4–5);
