@@ -52,6 +52,7 @@ import os
 import resource
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -269,7 +270,14 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     name = running.pop(fut)
-                    out[name] = fut.result()  # re-raises the step's error here
+                    try:
+                        out[name] = fut.result()  # re-raises the step's error here
+                    except BrokenProcessPool:
+                        from .errors import GraphkitError
+
+                        raise GraphkitError(
+                            f"扫描进程意外终止（内存不足？）/ a scan process ended abruptly while running {name} "
+                            "(out of memory?): rerun with --workers 1 or a smaller --memory-gb") from None
                     if progress and name != FEATURES:
                         progress(name)
         except BaseException:

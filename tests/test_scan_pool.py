@@ -93,3 +93,19 @@ def test_a_pickled_store_reads_the_same_generation_pinned(store, tmp_path):
     gone = EmbeddedStore.__new__(EmbeddedStore)
     with pytest.raises(StoreError, match="gen-999999"):
         gone.__setstate__(state)
+
+
+def test_a_worker_that_dies_fails_the_scan_with_a_clear_error(store, monkeypatch):
+    """A worker killed (as the kernel kills one out of memory) ends the scan with advice, not a traceback."""
+    from graphkit import scan_pool
+    from graphkit.errors import GraphkitError
+
+    monkeypatch.setattr(scan_pool, "_detector_step", _die)
+    with pytest.raises(GraphkitError, match="--workers 1"):
+        scan(store, kinds=["split_stay"], workers=2)
+
+
+def _die(*_args):  # runs in the worker: ends it the way SIGKILL would
+    import os
+
+    os._exit(137)
