@@ -46,9 +46,13 @@ if TYPE_CHECKING:  # annotation only
 __all__ = ["evaluate", "format_evaluation", "match", "provider_fraud_keys", "planted_claims_as", "NOT_INVOLVED_ROLES", "PLANTED_AS"]
 
 #: roles of providers in a planted instance that are not involved in its fraud, so not positives of
-#: the provider ranking: ``hub`` (a big hospital the members also visit), ``bystander``, and
-#: ``elsewhere`` (where a phantom-stay patient was really seen meanwhile: a witness, not a party)
-NOT_INVOLVED_ROLES = ("hub", "bystander", "elsewhere")
+#: the provider ranking: ``hub`` (a big hospital the members also visit), ``bystander``,
+#: ``elsewhere`` (where a phantom-stay patient was really seen meanwhile: a witness, not a party) and
+#: ``remote_provider`` (where a cloned card was read: the card's user is the party, as with a
+#: deceased person's or a lent card, whose venues the truth does not name; the provider settled a
+#: card presented once — the generator draws it at random in the far region for each read — and
+#: nothing in its own billing differs from any other provider's)
+NOT_INVOLVED_ROLES = ("hub", "bystander", "elsewhere", "remote_provider")
 
 
 def match(f: Finding, inst: dict[str, Any]) -> bool:

@@ -158,3 +158,20 @@ def test_leads_on_planted_fraud_of_the_same_pattern_under_another_heading_are_co
     assert ev["recall"] == 0.0 and ev["precision_at_k"] == 1.0 and ev["correct_on_planted_elsewhere"] == 1
     ev = evaluate(truth, [plain])["kinds"]["split_stay"]
     assert ev["precision_at_k"] == 0.0 and ev["correct_on_planted_elsewhere"] == 0
+
+
+def test_providers_where_a_cloned_card_was_read_are_not_provider_positives():
+    """A cloned card's user is the party; the far pharmacy that read it once is a venue (as the
+    venues of a deceased person's or a lent card, which the truth does not name)."""
+    truth = {"instances": [{"id": "T8", "kind": "impossible_travel", "key": {"type": "card", "id": "K1"},
+                            "entities": [{"type": "card", "id": "K1", "role": "cloned_card"},
+                                         {"type": "patient", "id": "P1", "role": "holder"},
+                                         {"type": "pharmacy", "id": "Y1", "role": "remote_provider"}],
+                            "claims": []},
+                           {"id": "T9", "kind": "card_burst", "key": {"type": "pharmacy", "id": "Y2"},
+                            "entities": [{"type": "pharmacy", "id": "Y2", "role": "venue"}], "claims": []}]}
+    scores = pd.DataFrame({"entity_type": ["pharmacy"] * 3, "entity_id": ["Y1", "Y2", "Y3"],
+                           "score": [0.1, 0.9, 0.5], "finding_count": [0, 1, 0], "amount_at_risk": [0.0, 1.0, 0.0],
+                           "top_kinds": ["", "", ""]})
+    p = evaluate(truth, [], scores)["providers"]
+    assert p["positives"] == 1 and p["providers"] == 3 and p["roc_auc"] == pytest.approx(1.0)

@@ -145,6 +145,28 @@ def test_a_kind_that_touches_everyone_tells_little(tmp_path):
     assert _score(sc, "H005", "flagged_ratio") > 10 * max(_score(sc, "H900", "flagged_ratio"), 0.01)
 
 
+def test_a_selective_kind_stays_selective_when_its_claims_spill_over_hubs(tmp_path):
+    """A ring's findings sit mostly at its own venue, with a claim or two of its members at many other
+    providers (the hubs everyone visits): the kind points at a few providers, not at all it touches,
+    so it keeps the weight of a selective kind and its venue outranks a provider a sprayed kind
+    (one finding at each of 20 providers, same score and share) points at."""
+    provs = _clinics(24)
+    store = _city(tmp_path, provs)
+    claims = store.table("claims", ["claim_id", "institution_id"])
+    by = {p: claims.loc[claims["institution_id"] == p, "claim_id"].tolist() for p in provs}
+    fs = []
+    for j, venue in enumerate(["H020", "H021"]):
+        spill = [by[f"H{i:03d}"][j] for i in range(20)]  # one claim at each of 20 other clinics
+        fs.append(Finding.create("identity_ring", key=(venue,), score=0.9, claims=by[venue][:60] + spill,
+                                 entities=[Entity("institution", venue, "shared_venue")], summary="测试 / test"))
+    fs += [_finding(store, f"H{i:03d}", 20, 0.9, kind="shared_card") for i in range(20)]
+    res = provider_risk(store, fs)
+    kw = res.params["kind_weight"]
+    # touched: 22 of 24 providers (weight ≈ 0.03 if each counted 1); pointed at: ≈ 2.7
+    assert kw["identity_ring"] > 0.5 > 0.1 > kw["shared_card"]
+    assert _score(res.scores, "H020", "findings") > 5 * _score(res.scores, "H003", "findings")
+
+
 def test_small_clinics_cannot_top_an_indicator_by_chance(tmp_path):
     """Shrinkage: 3 visits at 10x the cost rank below 400 visits at 3x when single visits vary
     a lot (as claim costs do: a lognormal spread of 1)."""

@@ -40,7 +40,7 @@ from .activity import Activity, index_of, release_arrow_memory, table_batches
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, format_indicator
 from .network import ProviderGraph, network_evidence
-from .combine import PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
+from .combine import _W_MAX, PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import peer_levels
 from .shared import release as release_shared, shared_excess, shared_graph, shared_indicators
 
@@ -188,19 +188,36 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     """``F`` per entity: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
     it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
     selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
-    pharmacies and ``n_kind`` those the kind touches (a kind that touches everyone tells nothing
-    about anyone)."""
+    pharmacies and ``n_kind`` those the kind points at, each counted by its share
+    (:func:`_soft_support`; a kind that touches everyone tells nothing about anyone)."""
     n_all = len(vol_all)
     row = key.get_indexer(pd.MultiIndex.from_frame(att[["entity_type", "entity_id"]].astype(str)))
     ok = row >= 0
     a = att[ok]
     prov = a["entity_type"].isin(["institution", "pharmacy"]).to_numpy()
     N = max(int(vol_all["entity_type"].isin(["institution", "pharmacy"]).sum()), 2)
-    touched = a[prov].groupby("kind")["entity_id"].nunique() if prov.any() else pd.Series(dtype=float)
+    touched = _soft_support(a[prov]) if prov.any() else pd.Series(dtype=float)
     weight = weights if weights is not None else \
-        {k: float(np.clip(np.log(N / max(int(touched.get(k, 1)), 1)) / np.log(N), 0.0, 1.0)) for k in a["kind"].unique()}
+        {k: float(np.clip(np.log(N / max(float(touched.get(k, 1.0)), 1.0)) / np.log(N), 0.0, 1.0)) for k in a["kind"].unique()}
     w = a["kind"].map(weight).to_numpy(float)
     return idf_weighted_hazard(a["w"].to_numpy(float), w, row[ok], n_all), weight
+
+
+def _soft_support(att: pd.DataFrame) -> pd.Series:
+    """Per kind, the providers its findings point at, each counted by its share: a finding is one
+    lead, pointing at the provider of one of its claims (``q`` = the share of its claims there), so
+    the expected number of distinct providers a kind's leads point at is ``Σ_e 1 − Π_f (1 − q_fe)``.
+    A provider a ring member happened to visit once among hundreds of claims counts ~0, not 1.
+
+    >>> a = pd.DataFrame({"kind": ["r", "r", "r", "d"], "entity_type": ["pharmacy"] * 4,
+    ...                   "entity_id": ["Y1", "Y2", "Y1", "Y3"], "score": [0.5] * 4, "w": [0.45, 0.05, 0.5, 0.5]})
+    >>> _soft_support(a).round(3).to_dict()
+    {'d': 1.0, 'r': 1.1}
+    """
+    sc = att["score"].to_numpy(float)
+    q = np.clip(np.divide(att["w"].to_numpy(float), sc, out=np.zeros(len(att)), where=sc > 0), 0.0, _W_MAX)
+    miss = pd.Series(np.log1p(-q), index=att.index).groupby([att["kind"], att["entity_type"], att["entity_id"].astype(str)]).sum()
+    return (-np.expm1(miss)).groupby(level=0).sum()
 
 
 def _prior_groups(types: np.ndarray) -> list[tuple[str, tuple[str, ...]]]:
