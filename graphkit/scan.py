@@ -9,7 +9,6 @@ Examples
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from .findings import PROVIDER_TYPES, Finding, FindingsReport, sort_findings, wr
 from .params import check_params
 from .profile import data_profile, unmet, unmet_reason
 from .projections import provider_key
-from .scan_pool import FEATURES, IN_PARENT, run_in_workers, scan_workers
+from .scan_pool import FEATURES, IN_PARENT, peak_rss_mb, run_in_workers, scan_workers
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -139,13 +138,12 @@ def scan(
     runnable: list[str] = []
     for kind in kinds:
         det = REGISTRY[kind]
+        check_params(kind, det.params, params.get(kind) or {})  # a bad parameter fails before any work
         missing = unmet(profile, det.needs)
         if missing:  # the data cannot support it: say so rather than return nothing
-            check_params(kind, det.params, params.get(kind) or {})
             skipped[kind] = "；".join(unmet_reason(profile, n)[0] for n in missing) + " / " + \
                 "; ".join(unmet_reason(profile, n)[1] for n in missing)
             continue
-        check_params(kind, det.params, params.get(kind) or {})  # a bad parameter fails before any work
         lacking = [(need, how) for need, how in det.prefers if unmet(profile, [need])]
         if lacking:
             degraded[kind] = ["{0} / {1}: {2}".format(*unmet_reason(profile, need), how) for need, how in lacking]
@@ -190,7 +188,7 @@ def scan(
     findings = sort_findings(findings)
     scores = provider_scores(store, findings, prior_weight=blind_share(used, degraded))
     seconds["provider_scores"] = time.perf_counter() - t0
-    peaks["scan"] = float(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    peaks["scan"] = peak_rss_mb()
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
                       skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries,
                       processes={"workers": n_workers if pooled else 1, "peak_rss_mb": peaks,

@@ -56,13 +56,15 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from .errors import GraphkitError, ParameterError
+
 if TYPE_CHECKING:  # annotation only
     from graphkit.findings import Finding
     from graphkit.store.base import Store
 
 __all__ = ["MIN_CLAIMS", "MAX_DEFAULT_WORKERS", "GB_PER_WORKER", "IN_PARENT", "FEATURES", "BASE_MB", "DEFAULT_BUDGET_GB",
            "MB_PER_M_CLAIMS", "scan_workers", "memory_budget_mb", "estimate_mb", "heavy_first", "next_fitting",
-           "run_in_workers", "KindResult"]
+           "peak_rss_mb", "run_in_workers", "KindResult"]
 
 #: claims from which a scan uses worker processes by default (below, starting them costs more than it saves)
 MIN_CLAIMS = 1_000_000
@@ -95,7 +97,7 @@ class KindResult:
     """What one worker step returns."""
 
     kind: str
-    findings: list[Any] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     used: dict[str, Any] = field(default_factory=dict)
     summary: Any = None
     seconds: float = 0.0
@@ -133,17 +135,12 @@ def scan_workers(store: Any, workers: int | None) -> int:
         try:
             workers = int(env)
         except ValueError:
-            from .errors import ParameterError
-
             raise ParameterError(f"GRAPHKIT_SCAN_WORKERS={env!r}: expected a whole number ≥ 1") from None
     if workers is not None:
         if workers < 1:
-            from .errors import ParameterError
-
             raise ParameterError(f"workers={workers}: expected a whole number ≥ 1")
         return workers
-    claims = int(store.manifest.get("tables", {}).get("claims", {}).get("rows", 0) or 0)
-    if claims < MIN_CLAIMS:
+    if _claims(store) < MIN_CLAIMS:
         return 1
     return max(1, min(_cpus(), MAX_DEFAULT_WORKERS, int(_memory_gb() // GB_PER_WORKER)))
 
@@ -152,20 +149,18 @@ def memory_budget_mb(memory_gb: float | None) -> float:
     """The pool's memory budget in MB: ``memory_gb``, else ``$GRAPHKIT_SCAN_MEMORY_GB``, else
     :data:`DEFAULT_BUDGET_GB` or half the machine's memory, whichever is less."""
     env = os.environ.get("GRAPHKIT_SCAN_MEMORY_GB", "").strip()
+    source = f"memory_gb={memory_gb}"
     if memory_gb is None and env:
+        source = f"GRAPHKIT_SCAN_MEMORY_GB={env!r}"
         try:
             memory_gb = float(env)
         except ValueError:
-            memory_gb = -1.0
-        if not memory_gb > 0:
-            from .errors import ParameterError
-
-            raise ParameterError(f"GRAPHKIT_SCAN_MEMORY_GB={env!r}: expected a number of GB > 0")
-    if memory_gb is not None and not memory_gb > 0:
-        from .errors import ParameterError
-
-        raise ParameterError(f"memory_gb={memory_gb}: expected a number of GB > 0")
-    return float(memory_gb if memory_gb is not None else min(DEFAULT_BUDGET_GB, _memory_gb() / 2)) * 1024
+            memory_gb = float("nan")
+    if memory_gb is None:
+        return min(DEFAULT_BUDGET_GB, _memory_gb() / 2) * 1024
+    if not memory_gb > 0:
+        raise ParameterError(f"{source}: expected a number of GB > 0")
+    return float(memory_gb) * 1024
 
 
 def estimate_mb(step: str, claims: int) -> float:
@@ -189,7 +184,7 @@ def _rss_mb() -> float:
         with open("/proc/self/statm", "rb") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
-        return _peak_mb()
+        return peak_rss_mb()
 
 
 def heavy_first(kinds: list[str]) -> list[str]:
@@ -197,8 +192,13 @@ def heavy_first(kinds: list[str]) -> list[str]:
     return sorted(kinds, key=lambda k: -_COST.get(k, 0))
 
 
-def _peak_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _claims(store: Store) -> int:
+    return int(store.row_counts().get("claims", 0) or 0)
 
 
 def _cpu_s() -> float:
@@ -211,7 +211,7 @@ def _detector_step(store: Store, kind: str, params: dict[str, Any] | None) -> Ki
 
     t0 = time.perf_counter()
     found, used = run_detector(kind, store, params)
-    return KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0, _peak_mb(), _cpu_s())
+    return KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0, peak_rss_mb(), _cpu_s())
 
 
 def _features_step(store: Store, min_peers: int) -> KindResult:
@@ -219,7 +219,7 @@ def _features_step(store: Store, min_peers: int) -> KindResult:
 
     t0 = time.perf_counter()
     payload = shared.compute_features(store, min_peers)
-    return KindResult(FEATURES, seconds=time.perf_counter() - t0, peak_rss_mb=_peak_mb(), cpu_seconds=_cpu_s(), payload=payload)
+    return KindResult(FEATURES, seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), cpu_seconds=_cpu_s(), payload=payload)
 
 
 def _context() -> mp.context.BaseContext:
@@ -244,7 +244,7 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
     A failing step stops the scan with its error once the running ones have ended.
     """
     out: dict[str, KindResult] = {}
-    claims = int(getattr(store, "manifest", {}).get("tables", {}).get("claims", {}).get("rows", 0) or 0)
+    claims = _claims(store)
     pending = heavy_first([*kinds, FEATURES])
     est = {n: estimate_mb(n, claims) for n in pending}
     budget = memory_budget_mb(memory_gb)
@@ -273,8 +273,6 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
                     try:
                         out[name] = fut.result()  # re-raises the step's error here
                     except BrokenProcessPool:
-                        from .errors import GraphkitError
-
                         raise GraphkitError(
                             f"扫描进程意外终止（内存不足？）/ a scan process ended abruptly while running {name} "
                             "(out of memory?): rerun with --workers 1 or a smaller --memory-gb") from None
