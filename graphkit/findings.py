@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,6 +164,8 @@ class Finding:
     ) -> "Finding":
         if kind not in KINDS:
             raise ValueError(f"finding kind must be one of {list(KINDS)}; got {kind!r}")
+        if not (math.isfinite(float(score)) and math.isfinite(float(amount_at_risk))):
+            raise ValueError(f"a {kind} finding needs a finite score and amount; got {score!r}, {amount_at_risk!r}")
         return cls(
             id=cls.make_id(kind, key),
             kind=kind,

@@ -329,6 +329,31 @@ def test_heavy_user_expectation_ignores_the_rings(thin_store):
     assert venues.at["H0010", "surprise"] > 10
 
 
+def test_a_block_far_beyond_the_float_range_keeps_a_finite_surprise():
+    """467 heavy users where 34 are expected: scipy's Poisson tail underflows to 0 (log −inf);
+    the surprise must stay finite and ordered, or the finding's score becomes NaN (found on a city
+    whose busiest hospital over-bills with unneeded admissions)."""
+    import numpy as np
+    import pandas as pd
+
+    from graphkit.detectors.rings import heavy_user_venues
+
+    rows = []
+    for v, (heavy, light) in {"H1": (467, 200), **{f"H{i}": (2, 300) for i in range(2, 40)}}.items():
+        for p in range(heavy + light):
+            for d in range(3 if p < heavy else 1):
+                rows.append((v, f"{v}P{p}", np.datetime64("2024-01-01T08:00") + np.timedelta64(7 * d + p % 5, "D")))
+    adm = pd.DataFrame(rows, columns=["institution_id", "patient_id", "start_time"])
+    venues, _ = heavy_user_venues(adm, min_block_visits=3, min_surprise=2.0)
+    assert np.isfinite(venues["surprise"]).all()
+    assert venues.at["H1", "surprise"] > 300 > venues.drop(index="H1")["surprise"].max()
+
+
+def test_a_finding_refuses_a_score_that_is_not_a_number():
+    with pytest.raises(ValueError, match="finite score"):
+        Finding.create("collusion_ring", key=["x"], score=float("nan"))
+
+
 # ------------------------------------------------------------------------------------------
 # On the demo city (when the generator is present)
 # ------------------------------------------------------------------------------------------

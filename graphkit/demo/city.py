@@ -177,7 +177,8 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     if cfg.overbilling > 0:  # provider-level over-billing and case-mix look-alikes (variants only)
         from .overbilling import OverBilling
 
-        ob = OverBilling(w, ng, cfg.overbilling, used=planter.used | (look.members if look is not None else False))
+        ob = OverBilling(w, ng, cfg.overbilling, used=planter.used | (look.members if look is not None else False),
+                         volume_bias=cfg.overbilling_volume_bias)
         ob.run()
     fin = _finalize(w, ng, planter, look)
     ritems = None

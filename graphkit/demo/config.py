@@ -137,13 +137,15 @@ class CityConfig:
     fraud: FraudShape = field(default_factory=FraudShape)
     lookalikes: tuple[tuple[str, float], ...] = ()
     overbilling: float = 0.0           # share of institutions over-billing (+ case-mix look-alikes), see overbilling.py
+    overbilling_volume_bias: float = 0.0  # over-billers drawn with weight volume**bias (1: in proportion to claims)
     rule_items: bool = False           # item lines per the rule base's catalogue, with planted rule violations
 
     def __post_init__(self) -> None:
         unknown = [k for k, _ in self.lookalikes if k not in LOOKALIKES]
         if unknown:
             raise ValueError(f"The 'lookalikes' of CityConfig must be names in {sorted(LOOKALIKES)}. Got {unknown} instead.")
-        for f in ("rural_weight", "village_share", "chain_share", "e_voucher_share", "e_voucher_use", "overbilling"):
+        for f in ("rural_weight", "village_share", "chain_share", "e_voucher_share", "e_voucher_use", "overbilling",
+                  "overbilling_volume_bias"):
             if not getattr(self, f) >= 0:
                 raise ValueError(f"The '{f}' parameter of CityConfig must be >= 0. Got {getattr(self, f)!r} instead.")
 
@@ -223,6 +225,11 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             ("dates_only", "no_terminals"), fraud_rate=0.5,
             note="12% of institutions (6% of pharmacies) over-bill in a mix of modes; case-mix look-alikes; "
                  "dates only, no terminals (like labelled provider-fraud claims data)"),
+    Variant("volume_overbilling", CityConfig(name="volume_overbilling", overbilling=0.12, overbilling_volume_bias=1.0,
+                                             lookalikes=_TYPICAL),
+            ("dates_only", "no_terminals"), fraud_rate=0.5,
+            note="as provider_overbilling, but over-billers drawn in proportion to their claim volume, as in "
+                 "labelled US provider-fraud data where claim count alone ranks the fraudulent providers at AUC 0.85"),
 )}
 
 

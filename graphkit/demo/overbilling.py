@@ -74,9 +74,11 @@ class OverBilling:
     :meth:`truth` after the claims are finalised.
     """
 
-    def __init__(self, w: World, ng: NormalGen, share: float, used: np.ndarray | None = None):
+    def __init__(self, w: World, ng: NormalGen, share: float, used: np.ndarray | None = None,
+                 volume_bias: float = 0.0):
         self.w, self.ng, self.C = w, ng, ng.C
         self.share = float(share)
+        self.volume_bias = float(volume_bias)
         self.busy = np.zeros(w.N, dtype=bool) if used is None else np.asarray(used, bool).copy()
         self.records: list[dict] = []          # one per over-billing provider
         self.lookalike_venues: list[tuple[str, int]] = []
@@ -254,8 +256,14 @@ class OverBilling:
         n_i = min(inst.size, max(3, round(self.share * inst.size)))
         n_p = min(ph.size, max(2, round(self.share / 2 * ph.size)))
         wi = np.where(w.inst_private[inst], 2.0, 1.0)  # private providers over-bill more often
+        if self.volume_bias:  # busy providers over-bill more often (volume ** bias)
+            wi = wi * vol_i[inst].astype(float) ** self.volume_bias
         chosen = [("institution", int(i)) for i in rng.choice(inst, n_i, replace=False, p=wi / wi.sum())]
-        chosen += [("pharmacy", int(i)) for i in rng.choice(ph, n_p, replace=False)]
+        if self.volume_bias:
+            wp = vol_p[ph].astype(float) ** self.volume_bias
+            chosen += [("pharmacy", int(i)) for i in rng.choice(ph, n_p, replace=False, p=wp / wp.sum())]
+        else:
+            chosen += [("pharmacy", int(i)) for i in rng.choice(ph, n_p, replace=False)]
         for typ, idx in chosen:
             modes = [m for m, (_, kinds) in MODES.items() if typ in kinds]
             if typ == "institution" and not w.inst_ip[idx]:

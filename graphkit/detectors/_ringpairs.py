@@ -470,11 +470,14 @@ def schedule_days(first_day: np.ndarray, last_day: np.ndarray, open_days: np.nda
 
 
 def _surprise(obs: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """-log10 P(X >= obs) for X ~ Poisson(expected)."""
-    from scipy.stats import poisson
+    """-log10 P(X >= obs) for X ~ Poisson(expected), finite where scipy's tail underflows.
 
-    with np.errstate(divide="ignore"):
-        return -poisson.logsf(np.asarray(obs) - 1, np.maximum(expected, 1e-9)) / np.log(10)
+    >>> bool(np.isfinite(_surprise(np.array([467.0]), np.array([33.7])))[0])
+    True
+    """
+    from ._ringnull import log10_poisson_tail
+
+    return -log10_poisson_tail(np.asarray(obs, float), np.maximum(np.asarray(expected, float), 1e-9))
 
 
 def _binom_surprise(obs: np.ndarray, possible: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -493,6 +496,8 @@ def _binom_surprise(obs: np.ndarray, possible: np.ndarray, expected: np.ndarray)
     q = np.clip(np.asarray(expected, float) / np.maximum(n, 1.0), 1e-12, 1.0)
     with np.errstate(divide="ignore"):
         lp = binom.logsf(obs - 1, n, q)
+        # where the tail underflows, its first term (P(X = obs) ≤ the tail) is finite
+        lp = np.where(np.isfinite(lp), lp, binom.logpmf(obs, n, q))
     return np.where(obs <= 0, 0.0, -lp / np.log(10))
 
 
