@@ -22,7 +22,7 @@ from graphkit.store.embedded import EmbeddedStore
 def _city(tmp_path, providers: dict[str, dict], *, times: str = "second", seed: int = 0, patients: int = 400,
           shared: dict[str, str] | None = None, sigma: float = 0.3):
     """A city of clinics; ``providers[id]`` = {"claims": n, "cost": mean total, "kind": ...,
-    "pharmacy": bool}. Claims of every provider look alike unless told otherwise.
+    "pharmacy": bool, "doctors": n (claims shared in turn), "one_doctor": bool (one settles all)}. Claims of every provider look alike unless told otherwise.
     ``shared``: provider -> other provider whose patients it settles (a shared patient pool)."""
     rng = np.random.default_rng(seed)
     inst, phar, docs, rows = [], [], [], []
@@ -33,7 +33,9 @@ def _city(tmp_path, providers: dict[str, dict], *, times: str = "second", seed: 
         else:
             inst.append({"institution_id": pid, "name": f"诊所{pid}", "level": 1, "ownership": "private",
                          "kind": spec.get("kind", "clinic"), "region": "R1"})
-            docs.append({"doctor_id": f"D{pid}", "institution_id": pid, "department": "全科", "name": None})
+            nd = spec.get("doctors", 1)
+            docs += [{"doctor_id": f"D{pid}" if nd == 1 else f"D{pid}-{j}", "institution_id": pid, "department": "全科",
+                      "name": None} for j in range(nd)]
         lo = (n * 37) % patients
         pools[pid] = (np.arange(lo, lo + 60) % patients)
     for pid, other in (shared or {}).items():
@@ -52,7 +54,8 @@ def _city(tmp_path, providers: dict[str, dict], *, times: str = "second", seed: 
                 "claim_id": f"C{cid:07d}", "card_id": f"K{pats[j]:05d}", "patient_id": f"P{pats[j]:05d}",
                 "claim_type": "pharmacy" if spec.get("pharmacy") else "outpatient",
                 "institution_id": None if spec.get("pharmacy") else pid, "pharmacy_id": pid if spec.get("pharmacy") else None,
-                "doctor_id": None if spec.get("pharmacy") else f"D{pid}",
+                "doctor_id": None if spec.get("pharmacy") else (
+                    f"D{pid}" if spec.get("doctors", 1) == 1 else f"D{pid}-{0 if spec.get('one_doctor') else j % spec['doctors']}"),
                 "start_time": day0 + np.timedelta64(int(days[j]), "D") + np.timedelta64(int(secs[j]), "s"),
                 "diagnosis_code": "J06.9", "total_amount": round(float(cost[j]), 2), "fund_amount": round(float(cost[j]) * 0.7, 2),
             })
@@ -181,6 +184,21 @@ def test_small_clinics_cannot_top_an_indicator_by_chance(tmp_path):
     assert big["z"] > tiny["z"] and big["excess"] > 0  # shrunk: the big one stands out
     sc = res.scores
     assert _score(sc, "H801", "indicators") > _score(sc, "H800", "indicators")
+
+
+def test_one_doctor_share_is_measured_only_where_several_doctors_settle(tmp_path):
+    """A one-doctor clinic settles everything under its doctor by nature; a clinic of three where
+    one settles all stands out."""
+    provs = {f"H{i:03d}": {"claims": 60 + 10 * i, "doctors": 3} for i in range(24)}
+    provs.update(H900={"claims": 300}, H901={"claims": 300, "doctors": 3, "one_doctor": True})
+    store = _city(tmp_path, provs)
+    res = provider_risk(store, [])
+    ents = res.activity.entities
+    row = {e: i for i, e in enumerate(ents["entity_id"]) if ents.at[i, "entity_type"] == "institution"}
+    top = res.excess[res.excess["indicator"] == "top_doctor_share"].set_index("row")
+    assert row["H900"] not in top.index           # one doctor: not measured
+    assert top.loc[row["H901"], "excess"] > 0      # three doctors, one settles all: beyond the fence
+    assert (top.drop(index=row["H901"])["excess"] == 0).all()
 
 
 def test_indicators_are_one_sided(tmp_path):

@@ -469,6 +469,22 @@ def _eq(arr: Any, value: str) -> np.ndarray:
     return pc.fill_null(pc.equal(arr, value), False).to_numpy(zero_copy_only=False)
 
 
+def _roster_sizes(ent: pd.DataFrame) -> np.ndarray:
+    """Per entity row, the doctors whose ``doctors.institution_id`` is that institution (0 otherwise).
+
+    >>> e = pd.DataFrame({"entity_type": ["institution", "institution", "doctor", "doctor"],
+    ...                   "entity_id": ["H1", "H2", "D1", "D2"], "home": [None, None, "H1", "H1"]})
+    >>> _roster_sizes(e).tolist()
+    [2, 0, 0, 0]
+    """
+    inst = ent["entity_type"].to_numpy() == "institution"
+    rows = pd.Series(np.flatnonzero(inst), index=ent["entity_id"].to_numpy(object)[inst])
+    rows = rows[~rows.index.duplicated()]
+    docs = ent["entity_type"].to_numpy() == "doctor"
+    home = pd.Series(ent["home"].to_numpy(object)[docs]).map(rows).dropna().to_numpy(np.int64)
+    return np.bincount(home, minlength=len(ent))
+
+
 def provider_indicators(store: Store, act: Activity) -> tuple[pd.DataFrame, list[str]]:
     """Raw indicators per entity, long format, and notes on what could not be computed.
 
@@ -527,6 +543,9 @@ def provider_indicators(store: Store, act: Activity) -> tuple[pd.DataFrame, list
         top = np.zeros(ninst)
         np.maximum.at(top, uk // ninst, cnt)
         nd = np.bincount(act.prov[both], minlength=ninst).astype(float)
+        # a one-doctor practice (a private clinic, a village doctor) is all that doctor's by nature:
+        # the concentration is measured where two or more doctors work (roster or claims)
+        nd[np.maximum(np.bincount(uk // ninst, minlength=ninst), _roster_sizes(act.entities)) < 2] = 0.0
         b.add("top_doctor_share", nd, top)
         del both, uk, cnt
     _patient_side(act, b, notes)
