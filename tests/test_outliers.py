@@ -61,7 +61,8 @@ def test_upcoder_found_dialysis_specialty_not(tmp_path):
     null = f.evidence["null"]
     assert {"peer_group", "peer_size", "peer_median", "robust_scale", "z", "p_one_sided", "fence", "n_tests"} <= set(null)
     assert null["peer_group"] == "institution|clinic|L1|private|R1" and null["peer_size"] == 28
-    assert null["z"] > null["fence"] and null["n_tests"] == 28 * 8  # 28 clinics × 8 indicator families the data supports
+    # 28 clinics × 7 indicator families the data supports (one doctor each: no one-doctor concentration)
+    assert null["z"] > null["fence"] and null["n_tests"] == 28 * 7
     checks = {c["check"]: c["outcome"] for c in f.evidence["benign_checks"]}
     assert checks == {"case_mix": "ruled_out", "specialty": "ruled_out", "small_provider": "ruled_out",
                       "referral_hub": "not_testable", "data_coverage": "ruled_out",

@@ -22,7 +22,8 @@ from graphkit.store.embedded import EmbeddedStore
 def _city(tmp_path, providers: dict[str, dict], *, times: str = "second", seed: int = 0, patients: int = 400,
           shared: dict[str, str] | None = None, sigma: float = 0.3):
     """A city of clinics; ``providers[id]`` = {"claims": n, "cost": mean total, "kind": ...,
-    "pharmacy": bool, "doctors": n (claims shared in turn), "one_doctor": bool (one settles all)}. Claims of every provider look alike unless told otherwise.
+    "pharmacy": bool, "doctors": n (claims shared in turn), "one_doctor": bool (one settles all),
+    "region": code (default R1, where every patient lives)}. Claims of every provider look alike unless told otherwise.
     ``shared``: provider -> other provider whose patients it settles (a shared patient pool)."""
     rng = np.random.default_rng(seed)
     inst, phar, docs, rows = [], [], [], []
@@ -32,7 +33,7 @@ def _city(tmp_path, providers: dict[str, dict], *, times: str = "second", seed: 
             phar.append({"pharmacy_id": pid, "name": f"药店{pid}", "chain": None, "region": "R1"})
         else:
             inst.append({"institution_id": pid, "name": f"诊所{pid}", "level": 1, "ownership": "private",
-                         "kind": spec.get("kind", "clinic"), "region": "R1"})
+                         "kind": spec.get("kind", "clinic"), "region": spec.get("region", "R1")})
             nd = spec.get("doctors", 1)
             docs += [{"doctor_id": f"D{pid}" if nd == 1 else f"D{pid}-{j}", "institution_id": pid, "department": "全科",
                       "name": None} for j in range(nd)]
@@ -199,6 +200,22 @@ def test_one_doctor_share_is_measured_only_where_several_doctors_settle(tmp_path
     assert row["H900"] not in top.index           # one doctor: not measured
     assert top.loc[row["H901"], "excess"] > 0      # three doctors, one settles all: beyond the fence
     assert (top.drop(index=row["H901"])["excess"] == 0).all()
+
+
+def test_providers_in_another_city_are_not_compared_with_the_citys(tmp_path):
+    """Clinics in a region where none of the insured live (异地就医) are peers only of each other;
+    with fewer than min_peers of them they are not compared — the same dear visits at home stand out."""
+    provs = _clinics(24, H950={"claims": 300, "cost": 400.0}, H951={"claims": 300, "cost": 400.0, "region": "R9"},
+                     H952={"claims": 80, "region": "R9"})
+    store = _city(tmp_path, provs)
+    res = provider_risk(store, [])
+    ents = res.activity.entities
+    row = {e: i for i, e in enumerate(ents["entity_id"]) if ents.at[i, "entity_type"] == "institution"}
+    assert ents.at[row["H951"], "locality"] == "away" and ents.at[row["H950"], "locality"] == "local"
+    ex = res.excess
+    assert not ex["row"].isin([row["H951"], row["H952"]]).any()
+    assert ex.loc[(ex["row"] == row["H950"]) & (ex["indicator"] == "cost_outpatient"), "excess"].iloc[0] > 0
+    assert _score(res.scores, "H951", "indicators") <= 0 < _score(res.scores, "H950", "indicators")
 
 
 def test_indicators_are_one_sided(tmp_path):

@@ -111,7 +111,37 @@ def _entity_table(store: Store) -> pd.DataFrame:
     for c in ("name", "region", "kind", "level", "ownership", "chain", "home", "department"):
         if c not in ent.columns:
             ent[c] = None
-    return ent.drop_duplicates(["entity_type", "entity_id"]).reset_index(drop=True)
+    ent = ent.drop_duplicates(["entity_type", "entity_id"]).reset_index(drop=True)
+    ent["locality"] = localities(ent, store.table("patients", ["region"])["region"])
+    return ent
+
+
+def localities(ent: pd.DataFrame, insured_regions: pd.Series) -> np.ndarray:
+    """``away`` for a provider whose region is home to none of the insured (异地就医: a hospital in
+    another city that some of them visited), ``local`` where some live, ``None`` where either side's
+    region is unknown; doctors take their institution's. The bundle's insured live where the bureau
+    is, so no threshold is needed: an unrecognised coding on either side leaves everyone local or
+    unknown, never half the city away.
+
+    >>> ent = pd.DataFrame({"entity_type": ["institution", "institution", "pharmacy", "doctor"],
+    ...                     "entity_id": ["H1", "H2", "Y1", "D1"], "region": ["A", "Z", None, None],
+    ...                     "home": [None, None, None, "H2"]})
+    >>> localities(ent, pd.Series(["A", "A", "B"])).tolist()
+    ['local', 'away', None, 'away']
+    """
+    home = set(insured_regions.dropna().astype(str))
+    out = np.full(len(ent), None, dtype=object)
+    if not home:
+        return out
+    t = ent["entity_type"].to_numpy()
+    reg = ent["region"]
+    prov = np.isin(t, ["institution", "pharmacy"]) & reg.notna().to_numpy()
+    out[prov] = np.where(reg[prov].astype(str).isin(home).to_numpy(), "local", "away")
+    inst = pd.Series(out[t == "institution"], index=ent["entity_id"].to_numpy(object)[t == "institution"])
+    inst = inst[~inst.index.duplicated()]
+    doc = t == "doctor"
+    out[doc] = ent["home"][doc].map(inst).to_numpy(object)
+    return out
 
 
 def index_of(values: pd.Series, ids: Any) -> np.ndarray:

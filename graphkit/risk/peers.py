@@ -6,7 +6,10 @@ than ``min_peers`` entities of its group have that indicator):
 * institutions: kind × level × ownership × region → kind × level × ownership → kind × level →
   kind → all institutions;
 * pharmacies: chain/independent × region → chain/independent → all pharmacies;
-* doctors: department × level of their institution → department → level → all doctors.
+* doctors: department × level of their institution → department → level → all doctors;
+* providers in another city (``locality`` ``away``: no insured person lives in their region) and
+  their doctors form groups of their own at every level; one without ``min_peers`` such peers at
+  any level is not compared at all.
 
 Shrinkage (empirical Bayes, per indicator and peer group): a rate ``k/n`` becomes
 ``(k + n0·p0)/(n + n0)`` with ``p0`` the pooled peer rate and ``n0 = p0(1-p0)/τ²`` (τ² the
@@ -94,10 +97,19 @@ def peer_levels(entities: pd.DataFrame) -> list[pd.Series]:
             t + "|" + kind + "|" + lvl, t + "|" + kind, t]
     phar = [t + "|" + chain + "|" + reg, t + "|" + chain, t + "|" + chain, t + "|" + chain, t]
     doc = [t + "|" + dept + "|" + lvl, t + "|" + dept, t + "|" + lvl, t + "|" + lvl, t]
+    # providers in another city (and their doctors) are peers only of each other (:func:`_away`)
+    away = np.where(_away(entities), "|away", "")
     out = []
     for a, b, c in zip(inst, phar, doc):
-        out.append(pd.Series(np.where(t == "institution", a, np.where(t == "pharmacy", b, c)), index=entities.index))
+        out.append(pd.Series(np.where(t == "institution", a, np.where(t == "pharmacy", b, c)), index=entities.index) + away)
     return out
+
+
+def _away(entities: pd.DataFrame) -> np.ndarray:
+    """Entities whose ``locality`` is ``away`` (see :func:`graphkit.risk.activity.localities`)."""
+    if "locality" not in entities.columns:
+        return np.zeros(len(entities), bool)
+    return (entities["locality"].astype(object) == "away").to_numpy(bool)
 
 
 def shrink_rates(k: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -194,6 +206,7 @@ def indicator_excess(ind: pd.DataFrame, entities: pd.DataFrame, *, min_peers: in
     if ind.empty:
         return pd.DataFrame(columns=cols)
     levels = peer_levels(entities)
+    away = _away(entities)
     # each level's labels as objects and codes once: a label's peers are counted by a bincount
     lv_lab = [lv.to_numpy(object) for lv in levels]
     lv_code = [pd.factorize(lab)[0] for lab in lv_lab]
@@ -211,9 +224,18 @@ def indicator_excess(ind: pd.DataFrame, entities: pd.DataFrame, *, min_peers: in
                 label = np.where(pd.isna(label) & (cnt >= min_peers), lab, label)
         last = lv_lab[-1][rows]
         sub["peer_group"] = np.where(pd.isna(label), last, label).astype(str)
+        # out-of-area providers without min_peers of their own kind are not compared: travellers'
+        # and referred patients' care is unlike the city's, and the 就医地 bureau supervises it
+        alone = pd.isna(label) & away[rows]
+        if alone.any():
+            sub = sub[~alone]
+            if sub.empty:
+                continue
         for c, v in _all_group_stats(sub, INDICATORS[name].kind).items():
             sub[c] = v
         parts.append(sub)
+    if not parts:
+        return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
     out["z"] = (out["shrunk"] - out["peer_median"]) / out["peer_scale"]
     fam = out["indicator"].map(FAMILIES)
