@@ -237,6 +237,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for m in cols["score"]:
                 if metr.get(m) is not None:
                     series.setdefault(src, {}).setdefault(m, []).append(metr[m])
+        ob = p.get("overbilling") or {}
+        for src, metr in [("overbillers: score", ob)] + [(f"overbillers: {b}_alone", m) for b, m in ob.get("baselines", {}).items()]:
+            for m in cols["score"]:
+                if metr.get(m) is not None:
+                    series.setdefault(src, {}).setdefault(m, []).append(metr[m])
     for src, ms in series.items():
         out["providers"][src] = {m: {"worst": min(v), "median": statistics.median(v)} for m, v in ms.items()}
     beats = [r["providers"]["roc_auc"] > max(b["roc_auc"] for b in r["providers"]["baselines"].values())

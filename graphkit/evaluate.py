@@ -21,6 +21,8 @@ than the ones planted, and its identifier keys are pseudonymised tokens).
   (:func:`provider_fraud_keys`), next to claim count alone and fund total alone. Providers whose only
   planted fraud is of a kind the scan skipped for lack of data (``findings.json`` ``skipped``)
   are left out and reported apart (``providers.unknowable``, with the figures including them).
+  With over-billers in the truth, ``providers.overbilling`` gives the same figures for them alone
+  against the providers with no planted fraud (what labelled provider-fraud data measures).
 
 Examples
 --------
@@ -352,6 +354,17 @@ def evaluate(
             "average_precision": _average_precision(y, s),
             "baselines": _volume_baselines(provk, y, store),
         }
+        if billing:
+            # labelled provider-fraud data labels providers that over-bill, not the venues of a few
+            # claims: over-billers against the providers with no planted fraud at all
+            ob = np.array([k in billing for k in keys], bool)
+            clean = ob | ~np.array([k in bad for k in keys], bool)
+            out["providers"]["overbilling"] = {
+                "providers": int(clean.sum()), "positives": int(ob.sum()),
+                "roc_auc": _auc(ob[clean], prov["score"].to_numpy(float)[clean]),
+                "average_precision": _average_precision(ob[clean], prov["score"].to_numpy(float)[clean]),
+                "baselines": _volume_baselines(prov[clean], ob[clean], store),
+            }
         if (~knowable).any():
             s_all = prov["score"].to_numpy(float)
             out["providers"]["unknowable"] = {
@@ -389,6 +402,11 @@ def format_evaluation(ev: dict[str, Any]) -> str:
         for name, b in p.get("baselines", {}).items():
             label = {"claim_count": "claim count alone / 仅按结算笔数", "fund_total": "fund total alone / 仅按基金总额"}[name]
             lines.append(f"  {label}: ROC-AUC {f(b['roc_auc'])}, average precision {f(b['average_precision'])}")
+        if "overbilling" in p:
+            o = p["overbilling"]
+            lines.append(f"  over-billers vs providers with no planted fraud / 过度结算机构对无欺诈机构: {o['positives']} of "
+                         f"{o['providers']}; ROC-AUC {f(o['roc_auc'])}, average precision {f(o['average_precision'])}"
+                         + "".join(f"; {n} alone {f(b['roc_auc'])} / {f(b['average_precision'])}" for n, b in o.get("baselines", {}).items()))
         if "unknowable" in p:
             u = p["unknowable"]
             lines.append(f"  left out / 未计入: {u['providers']} provider(s) whose only planted fraud is of a kind this data "

@@ -82,6 +82,24 @@ def test_provider_auc_and_average_precision():
     assert p["average_precision"] == pytest.approx((1 / 1 + 2 / 3) / 2)
 
 
+def test_over_billers_are_also_measured_against_clean_providers_alone():
+    """Labelled provider-fraud data labels over-billers; venues of planted instances are neither."""
+    truth = {**TRUTH, "provider_fraud": [{"kind": "provider_overbilling", "entity": {"type": "institution", "id": "H3"}}]}
+    scores = pd.DataFrame({"entity_type": ["pharmacy", "institution", "institution", "pharmacy", "institution"],
+                           "entity_id": ["Y1", "H1", "H2", "Y2", "H3"], "score": [0.9, 0.2, 0.5, 0.0, 0.4],
+                           "finding_count": 0, "amount_at_risk": 0.0, "top_kinds": "",
+                           "claims": [5, 9, 7, 1, 8], "fund_total": [50.0, 90.0, 70.0, 10.0, 30.0]})
+    p = evaluate(truth, [], scores)["providers"]
+    assert p["positives"] == 3 and p["providers"] == 5
+    ob = p["overbilling"]
+    # H3 (0.4) against the clean H2 (0.5) and Y2 (0.0); Y1 and H1 (planted instances) left out
+    assert (ob["providers"], ob["positives"]) == (3, 1) and ob["roc_auc"] == pytest.approx(0.5)
+    assert ob["baselines"]["claim_count"]["roc_auc"] == pytest.approx(1.0)
+    assert ob["baselines"]["fund_total"]["roc_auc"] == pytest.approx(0.5)
+    assert "over-billers vs providers with no planted fraud" in format_evaluation(evaluate(truth, [], scores))
+    assert "overbilling" not in evaluate(TRUTH, [], scores)["providers"]
+
+
 def test_member_level_figures_for_groups():
     truth = {"instances": [
         {"id": "R1", "kind": "collusion_ring", "claims": ["C1", "C2", "C3"],

@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import GraphkitError
 from ..findings import Finding
 from .indicators import INDICATORS
-from .scores import RiskResult, _fmt
+from .scores import RiskResult, _fmt, indicator_hazard
 
 __all__ = ["explain_provider", "format_explanation", "compare_providers", "format_comparison", "PART_NAMES", "TYPE_NAMES"]
 
@@ -94,6 +94,7 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
         "volume": {"claims": int(row["claims"]), "fund_total": float(row["fund_total"]), "patients": int(row["patients"])},
         "finding_count": int(row["finding_count"]), "amount_at_risk": float(row["amount_at_risk"]),
         "flagged_ratio": float(row["flagged_ratio"]), "indicator_excess": float(row["indicator_excess"]),
+        "indicator_hazard": indicator_hazard(float(row["indicator_excess"]), float(res.params.get("cap_indicators", 0.0))),
         "network_ratio": float(row["network_ratio"]),
         "notes": list(res.notes),
     }
@@ -150,10 +151,12 @@ def format_explanation(d: dict[str, Any]) -> str:
         lines.append(f"  {zh} / {en:<26} {d['parts'][p]:+9.3f}")
     lines.append(f"  合计 / prior logit {'':<17} {d['prior_logit']:+9.3f}  → 先验概率 / prior π = {d['prior']:.4f}")
     lines.append(f"检测线索累积风险 / findings hazard F = Σ −ln(1 − 分数×占比 / score×share) = {d['findings_hazard']:.4f}")
-    lines.append(f"总风险 / hazard L = λ·−ln(1 − π) + F = {d['prior_hazard']:.4f} + {d['findings_hazard']:.4f} = {d['hazard']:.4f}"
+    lines.append(f"总风险 / hazard L = λ·(−ln(1 − π) + I) + F = {d['prior_hazard']:.4f} + {d['findings_hazard']:.4f} = {d['hazard']:.4f}"
                  f"  → score = L/(1+L) = {d['score']:.6f}")
     lines.append(f"  λ = {d['prior_weight']:.2f}：检测器未能覆盖的比例（数据不支持而未运行或降级的检测项）"
                  f" / the share of the detector battery this data did not support")
+    lines.append(f"  I = ln 20·x/(1+x) = {d['indicator_hazard']:.4f}：同类指标超出量 x = {d['indicator_excess']:.3f} 的证据"
+                 f" / the indicators' own evidence (excess x past the fences)")
     lines.append("同类比较指标（相对同类组中位数与离散度）/ indicators against the peer group's median and spread:")
     if not d["indicators"]:
         lines.append("  无 / none")

@@ -47,7 +47,7 @@ from .shared import release as release_shared, shared_excess, shared_graph, shar
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["RiskResult", "provider_risk", "SCORES_COLUMNS", "RISK_COLUMNS", "DEFAULTS", "logistic"]
+__all__ = ["RiskResult", "provider_risk", "SCORES_COLUMNS", "RISK_COLUMNS", "DEFAULTS", "logistic", "indicator_hazard"]
 
 SCORES_COLUMNS = ["entity_type", "entity_id", "score", "finding_count", "amount_at_risk", "top_kinds"]
 RISK_COLUMNS = SCORES_COLUMNS + [
@@ -102,6 +102,16 @@ class RiskResult:
     params: dict[str, float] = field(default_factory=dict)
     #: position in the entity table (then terminals) of each ``scores`` row
     order: np.ndarray | None = None
+
+
+def indicator_hazard(x: Any, cap: float) -> Any:
+    """The indicators' evidence ``cap · x/(1+x)`` (nats) of a family-weighted excess ``x``: bounded by
+    ``cap`` (ln 20, Kass–Raftery's "positive" evidence), never saturating.
+
+    >>> round(indicator_hazard(1.0, 2.0), 3), round(float(indicator_hazard(np.array([0.0, 9.0]), 2.0)[1]), 3)
+    (1.0, 1.8)
+    """
+    return cap * x / (1.0 + x)
 
 
 def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -272,7 +282,7 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     ex = shared_excess(store, int(p["min_peers"]))
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
-    ipart = p["cap_indicators"] * xsum / (1.0 + xsum)
+    ipart = indicator_hazard(xsum, p["cap_indicators"])
     fe = findings_evidence(att, vol_all, people.get("people"))
     key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
     fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
@@ -319,7 +329,11 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     out["prior_logit"] = (out["intercept"] + out["exposure"] + out["indicators"] + out["network"]).round(6)
     out["prior"] = np.where(is_term, 0.0, logistic(out["prior_logit"].to_numpy())).round(9)
     out["findings"] = F.round(6)
-    out["prior_hazard"] = (lam * -np.log1p(-np.minimum(out["prior"].to_numpy(float), 1 - 1e-12))).round(9)
+    # the blind share λ carries the prior and, at unit weight, the indicator evidence itself: peer
+    # indicators are the bureaus' screen for what no detector sees (over-billing), so their weight
+    # there is not calibrated on the detectors' findings (docs/risk-model.md, *prior hazard*)
+    blind = -np.log1p(-np.minimum(out["prior"].to_numpy(float), 1 - 1e-12)) + np.r_[ipart, np.zeros(nt)]
+    out["prior_hazard"] = (lam * blind).round(9)
     out["hazard"] = (out["prior_hazard"] + out["findings"]).round(9)
     out["score"] = score_of_hazard(out["hazard"].to_numpy(float)).round(9)
     p = {**p, "kind_weight": {k: round(v, 4) for k, v in kind_weight.items()}, "prior_fits": {k: {"intercept": round(v.intercept, 4), "slopes": {a: round(b, 4) for a, b in v.slopes.items()},

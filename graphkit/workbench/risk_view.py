@@ -51,7 +51,7 @@ def explanation_html(d: dict[str, Any]) -> str:
     vol = d["volume"]
     parts = (f"<table class='gk-risk-parts'>{rows}<tr><td><b>先验对数几率 / prior logit → π</b></td>"
              f"<td style='text-align:right'><b>{d['prior_logit']:+.3f} → {d['prior']:.3f}</b></td></tr>"
-             f"<tr><td>先验风险 / prior hazard λ·−ln(1−π) (λ = {d['prior_weight']:.2f})</td>"
+             f"<tr><td>先验风险 / prior hazard λ·(−ln(1−π) + I) (λ = {d['prior_weight']:.2f})</td>"
              f"<td style='text-align:right'>{d['prior_hazard']:.3f}</td></tr>"
              f"<tr><td>检测线索风险 / findings hazard F</td><td style='text-align:right'>{d['findings_hazard']:.3f}</td></tr>"
              f"<tr><td><b>总风险 / hazard L → score = L/(1+L)</b></td>"
