@@ -134,6 +134,17 @@ class ClaimsReadOnce:
             return self._claims[list(columns)]
         return self.store.table(name, columns)
 
+    def table_where(self, name: str, columns: Any, where: Any) -> pd.DataFrame:
+        """The rows matching ``where`` (see :meth:`graphkit.store.Store.table_where`), from the
+        claims read when they hold every column needed, else from the store."""
+        from .store.where import where_columns, where_mask
+
+        need = list(dict.fromkeys([*columns, *where_columns(where)]))
+        if name != "claims" or not set(need) <= set(self._claims.columns):
+            return self.store.table_where(name, columns, where)
+        rows = self._claims[need]
+        return rows.loc[where_mask(rows, where), list(columns)].reset_index(drop=True)
+
     def claims_by_id(self, claim_ids: Any, columns: Any = None) -> pd.DataFrame:
         """The claims with these ids in stored order (as the store gives them), from the columns read."""
         want = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
