@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ._fast import isin, string_series
+from ._fast import string_series
 from .errors import GraphkitError
 
 if TYPE_CHECKING:  # annotation only
@@ -234,8 +234,8 @@ def replaced_card_use(store: Store, *, grace_days: int = 1) -> pd.DataFrame:
     if repl.empty:
         return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "doctor_id", "replaced_on", "provider_type", "provider_id"])
     r = repl.set_index("card_id")
-    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
-    c = claims[isin(claims["card_id"], r.index)].join(r["replaced_on"], on="card_id")
+    c = store.table_where("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"],
+                          [("card_id", "in", r.index)]).join(r["replaced_on"], on="card_id")
     c = c[c["start_time"] > c["replaced_on"] + pd.Timedelta(days=grace_days)].copy()
     c.insert(3, "holder_id", c["card_id"].map(r["holder_id"]).astype("string"))
     c["provider_type"], c["provider_id"] = provider_key(c)
@@ -272,11 +272,14 @@ def post_death_claims(store: Store, *, grace_days: int = 0) -> pd.DataFrame:
     if dead.empty:
         return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "deceased_id", "death_date", "start_time", "fund_amount", "provider_type", "provider_id", "doctor_id", "via"])
     death = pd.Series(dead["death_date"].to_numpy(), index=dead["patient_id"])
-    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
     cards = store.table("cards", ["card_id", "patient_id"])
     # the card holder only where it can matter: cards of people who died (a map of every claim's
     # card is the slow part otherwise)
     dead_cards = cards[cards["patient_id"].isin(death.index).fillna(False).to_numpy(bool)]["card_id"]
+    # only the claims of the dead or on their cards can start after a death: read only those
+    claims = store.table_where("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount",
+                                          "institution_id", "pharmacy_id", "doctor_id"],
+                               [[("patient_id", "in", death.index)], [("card_id", "in", dead_cards)]])
     holder = _map_some(claims["card_id"], pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]), dead_cards)
     limit = pd.Timedelta(days=grace_days + 1)  # start on a later calendar day than death + grace
     parts = []
