@@ -186,18 +186,28 @@ def family_components(a: pd.Series, b: pd.Series) -> pd.DataFrame:
 def foreign_card_use(store: Store) -> pd.DataFrame:
     """Claims settled for someone other than the card's registered holder."""
     cols = ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"]
-    claims = store.table("claims", cols)
     cards = store.table("cards", ["card_id", "patient_id"])
     if not cards["card_id"].is_unique:  # as Series.map: a card id must name one card
         raise GraphkitError("cards.card_id is not unique")
+    # first the cards used by someone else (two columns), then all columns of their claims only
+    pairs = store.table("claims", ["card_id", "patient_id"])
+    other = _foreign_mask(pairs, cards)[0]
+    used = pd.unique(pairs["card_id"][other].dropna())
+    del pairs, other
+    claims = store.table_where("claims", cols, [("card_id", "in", used)])
+    foreign, holder = _foreign_mask(claims, cards)
+    out = claims[foreign].copy()
+    out.insert(2, "holder_id", string_series(holder, index=out.index))
+    out["provider_type"], out["provider_id"] = provider_key(out)
+    return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+
+
+def _foreign_mask(claims: pd.DataFrame, cards: pd.DataFrame) -> tuple[np.ndarray, pa.ChunkedArray]:
+    """Which claims are settled for someone other than their card's holder, and those claims' holders."""
     # the holder of each claim's card by an Arrow hash lookup (a pandas map of millions of strings is slow)
     holder = _arrow_lookup(claims["card_id"], cards["card_id"], cards["patient_id"])
     foreign = pc.not_equal(holder, _arrow_col(claims["patient_id"]).cast(holder.type)).fill_null(False).combine_chunks()
-    mask = np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=bool)
-    out = claims[mask].copy()
-    out.insert(2, "holder_id", string_series(holder.filter(foreign), index=out.index))
-    out["provider_type"], out["provider_id"] = provider_key(out)
-    return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+    return np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=bool), holder.filter(foreign)
 
 
 def card_replacements(cards: pd.DataFrame) -> pd.DataFrame:
