@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ._fast import isin, string_series
+from ._fast import string_series
 from .errors import GraphkitError
 
 if TYPE_CHECKING:  # annotation only
@@ -134,6 +134,17 @@ class ClaimsReadOnce:
             return self._claims[list(columns)]
         return self.store.table(name, columns)
 
+    def table_where(self, name: str, columns: Any, where: Any) -> pd.DataFrame:
+        """The rows matching ``where`` (see :meth:`graphkit.store.Store.table_where`), from the
+        claims read when they hold every column needed, else from the store."""
+        from .store.where import where_columns, where_mask
+
+        need = list(dict.fromkeys([*columns, *where_columns(where)]))
+        if name != "claims" or not set(need) <= set(self._claims.columns):
+            return self.store.table_where(name, columns, where)
+        rows = self._claims[need]
+        return rows.loc[where_mask(rows, where), list(columns)].reset_index(drop=True)
+
     def claims_by_id(self, claim_ids: Any, columns: Any = None) -> pd.DataFrame:
         """The claims with these ids in stored order (as the store gives them), from the columns read."""
         want = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
@@ -175,18 +186,28 @@ def family_components(a: pd.Series, b: pd.Series) -> pd.DataFrame:
 def foreign_card_use(store: Store) -> pd.DataFrame:
     """Claims settled for someone other than the card's registered holder."""
     cols = ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"]
-    claims = store.table("claims", cols)
     cards = store.table("cards", ["card_id", "patient_id"])
     if not cards["card_id"].is_unique:  # as Series.map: a card id must name one card
         raise GraphkitError("cards.card_id is not unique")
+    # first the cards used by someone else (two columns), then all columns of their claims only
+    pairs = store.table("claims", ["card_id", "patient_id"])
+    other = _foreign_mask(pairs, cards)[0]
+    used = pd.unique(pairs["card_id"][other].dropna())
+    del pairs, other
+    claims = store.table_where("claims", cols, [("card_id", "in", used)])
+    foreign, holder = _foreign_mask(claims, cards)
+    out = claims[foreign].copy()
+    out.insert(2, "holder_id", string_series(holder, index=out.index))
+    out["provider_type"], out["provider_id"] = provider_key(out)
+    return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+
+
+def _foreign_mask(claims: pd.DataFrame, cards: pd.DataFrame) -> tuple[np.ndarray, pa.ChunkedArray]:
+    """Which claims are settled for someone other than their card's holder, and those claims' holders."""
     # the holder of each claim's card by an Arrow hash lookup (a pandas map of millions of strings is slow)
     holder = _arrow_lookup(claims["card_id"], cards["card_id"], cards["patient_id"])
     foreign = pc.not_equal(holder, _arrow_col(claims["patient_id"]).cast(holder.type)).fill_null(False).combine_chunks()
-    mask = np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=bool)
-    out = claims[mask].copy()
-    out.insert(2, "holder_id", string_series(holder.filter(foreign), index=out.index))
-    out["provider_type"], out["provider_id"] = provider_key(out)
-    return out.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
+    return np.asarray(foreign.to_numpy(zero_copy_only=False), dtype=bool), holder.filter(foreign)
 
 
 def card_replacements(cards: pd.DataFrame) -> pd.DataFrame:
@@ -223,8 +244,8 @@ def replaced_card_use(store: Store, *, grace_days: int = 1) -> pd.DataFrame:
     if repl.empty:
         return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "holder_id", "start_time", "fund_amount", "doctor_id", "replaced_on", "provider_type", "provider_id"])
     r = repl.set_index("card_id")
-    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
-    c = claims[isin(claims["card_id"], r.index)].join(r["replaced_on"], on="card_id")
+    c = store.table_where("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"],
+                          [("card_id", "in", r.index)]).join(r["replaced_on"], on="card_id")
     c = c[c["start_time"] > c["replaced_on"] + pd.Timedelta(days=grace_days)].copy()
     c.insert(3, "holder_id", c["card_id"].map(r["holder_id"]).astype("string"))
     c["provider_type"], c["provider_id"] = provider_key(c)
@@ -261,11 +282,14 @@ def post_death_claims(store: Store, *, grace_days: int = 0) -> pd.DataFrame:
     if dead.empty:
         return pd.DataFrame(columns=["claim_id", "card_id", "patient_id", "deceased_id", "death_date", "start_time", "fund_amount", "provider_type", "provider_id", "doctor_id", "via"])
     death = pd.Series(dead["death_date"].to_numpy(), index=dead["patient_id"])
-    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount", "institution_id", "pharmacy_id", "doctor_id"])
     cards = store.table("cards", ["card_id", "patient_id"])
     # the card holder only where it can matter: cards of people who died (a map of every claim's
     # card is the slow part otherwise)
     dead_cards = cards[cards["patient_id"].isin(death.index).fillna(False).to_numpy(bool)]["card_id"]
+    # only the claims of the dead or on their cards can start after a death: read only those
+    claims = store.table_where("claims", ["claim_id", "card_id", "patient_id", "claim_type", "start_time", "fund_amount",
+                                          "institution_id", "pharmacy_id", "doctor_id"],
+                               [[("patient_id", "in", death.index)], [("card_id", "in", dead_cards)]])
     holder = _map_some(claims["card_id"], pd.Series(cards["patient_id"].to_numpy(), index=cards["card_id"]), dead_cards)
     limit = pd.Timedelta(days=grace_days + 1)  # start on a later calendar day than death + grace
     parts = []

@@ -78,18 +78,20 @@ IN_PARENT = ("rule_violation", "indicator_outlier")
 FEATURES = "provider_features"
 #: CPU seconds per kind at 10.7M claims (docs/benchmarks.md), to start the longest first
 _COST = {"collusion_ring": 170, FEATURES: 95, "card_burst": 60, "identity_ring": 58, "impossible_travel": 57,
-         "duplicate_claim": 46, "shared_card": 43, "phantom_stay": 23, "referral_concentration": 22,
-         "split_stay": 17, "deceased_card_use": 14, "referral_loop": 12}
+         "duplicate_claim": 46, "shared_card": 43, "phantom_stay": 23, "referral_concentration": 17,
+         "split_stay": 14, "deceased_card_use": 11, "referral_loop": 9}
 
 #: the default memory budget of a scan's processes together (GB)
 DEFAULT_BUDGET_GB = 8.0
 #: a step process before it reads anything (interpreter, numpy, pandas, pyarrow, graphkit)
 BASE_MB = 250
 #: peak MB per million claims of each step's process, measured at 10.7M claims (24M item lines,
-#: 3.75M contacts; ``findings.json`` → ``scan_processes``), less :data:`BASE_MB`
+#: 3.75M contacts; ``findings.json`` → ``scan_processes``), less :data:`BASE_MB`; the steps whose
+#: projections read only their rows (``Store.table_where``) measured alone (``run_detector`` in a
+#: fresh process, peak RSS), rounded up
 MB_PER_M_CLAIMS = {"card_burst": 495, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
-                   "shared_card": 284, "phantom_stay": 268, "deceased_card_use": 246, "referral_concentration": 222,
-                   "referral_loop": 218, FEATURES: 214, "identity_ring": 213, "split_stay": 213}
+                   "shared_card": 175, "phantom_stay": 245, "deceased_card_use": 50, "referral_concentration": 40,
+                   "referral_loop": 25, FEATURES: 214, "identity_ring": 213, "split_stay": 25}
 
 
 @dataclass

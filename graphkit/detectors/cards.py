@@ -271,11 +271,8 @@ def deceased_card_uses(store: Store, *, grace_days: int = 0, lag_days: int = 3, 
     >>> deceased_card_uses(open_store("store"))[0].kind    # doctest: +SKIP
     'deceased_card_use'
     """
-    from ..projections import ClaimsReadOnce, computes_with_pandas
-
-    if computes_with_pandas(store):  # post-death claims, the data's end and the last days' providers: one read
-        store = ClaimsReadOnce(store, ["claim_id", "card_id", "patient_id", "claim_type", "institution_id", "pharmacy_id",
-                                       "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount"])
+    # each projection reads only its rows (post-death claims, the people's own claims) or columns
+    # (the data's end): lighter than one read of every claim's columns for all of them
     rows_all = store.projection("post_death_claims", grace_days=grace_days)
     pats = store.table("patients", ["patient_id", "death_date"])
     dead = pats[pats["death_date"].notna()]

@@ -225,8 +225,7 @@ def identity_links(store: Store, *, min_households: int = 3, min_address_members
 def member_claims(store: Store, *, patient_ids: Iterable[str]) -> pd.DataFrame:
     """Claims settled for the given people (with provider type/id)."""
     cols = ["claim_id", "patient_id", "card_id", "institution_id", "pharmacy_id", "start_time", "fund_amount"]
-    claims = store.table("claims", cols)
-    c = claims[claims["patient_id"].isin(pd.Index(list(patient_ids)))].copy()
+    c = store.table_where("claims", cols, [("patient_id", "in", list(patient_ids))])
     c["provider_type"], c["provider_id"] = provider_key(c)
     return c.drop(columns=["institution_id", "pharmacy_id"]).reset_index(drop=True)
 

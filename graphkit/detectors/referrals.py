@@ -151,12 +151,11 @@ def referral_claims(store: Store, *, referral_ids: Iterable[str]) -> pd.DataFram
     last claim at the referring institution at or before the referral (``origin`` True)."""
     ids = pd.Index(pd.unique(pd.Series(list(referral_ids), dtype="string")))
     cols = ["claim_id", "patient_id", "institution_id", "start_time", "referral_id", "fund_amount"]
-    claims = store.table("claims", cols)
     refs = store.table("referrals", ["referral_id", "patient_id", "from_institution_id", "referred_at"])
     refs = refs[refs["referral_id"].isin(ids)]
     pats = pd.Index(pd.unique(refs["patient_id"]))
-    # only the claims of these referrals and of their patients matter: select them first
-    claims = claims[(claims["referral_id"].isin(ids) | claims["patient_id"].isin(pats)).fillna(False).to_numpy(bool)]
+    # only the claims of these referrals and of their patients matter: read only them
+    claims = store.table_where("claims", cols, [[("referral_id", "in", ids)], [("patient_id", "in", pats)]])
     follow = claims[claims["referral_id"].isin(ids)].assign(origin=False)
     cand = claims[claims["patient_id"].isin(pats) & claims["institution_id"].notna()]
     left = refs.rename(columns={"from_institution_id": "institution_id", "referred_at": "t"}).sort_values("t")

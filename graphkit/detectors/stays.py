@@ -219,12 +219,9 @@ def phantom_stays(
     from ._links import institution_links
     from .splits import dx_group
 
-    from ..projections import ClaimsReadOnce, computes_with_pandas
-
+    # admissions (their rows only), overlaps and diagnosis counts (their columns only): each read
+    # apart holds less than one read of every claim's columns for all of them
     base = store
-    if computes_with_pandas(store):  # admissions and overlaps from one read of the claims
-        store = ClaimsReadOnce(store, ["claim_id", "card_id", "patient_id", "claim_type", "institution_id", "pharmacy_id",
-                                       "doctor_id", "start_time", "end_time", "diagnosis_code", "fund_amount", "referral_id"])
     adm = store.projection("inpatient_admissions")
     adm = adm[adm["end_time"].notna() & adm["patient_id"].notna()]
     precision = time_precision(adm["start_time"]) if len(adm) else None

@@ -57,6 +57,25 @@ class Store(ABC):
         """A short description for reports and dossiers."""
         return {"fingerprint": self.fingerprint, "rows": self.row_counts()}
 
+    def table_where(self, name: str, columns: Sequence[str], where: Any) -> pd.DataFrame:
+        """The rows of table ``name`` that match ``where`` (conditions in disjunctive normal form,
+        see :mod:`graphkit.store.where`), columns ``columns``, in stored order, index 0..n-1:
+        ``table(name, columns)`` filtered, typed alike. Here: the table read, then filtered; the
+        embedded store filters in Arrow, row group by row group, before any pandas conversion.
+
+        >>> import tempfile
+        >>> from graphkit.store.embedded import EmbeddedStore
+        >>> d = tempfile.mkdtemp()
+        >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2"], "claim_type": ["inpatient", "outpatient"]})})
+        >>> EmbeddedStore(d).table_where("claims", ["claim_id"], [("claim_type", "==", "inpatient")]).to_dict("records")
+        [{'claim_id': 'C1'}]
+        """
+        from .where import where_columns, where_mask
+
+        cols = list(columns)
+        df = self.table(name, list(dict.fromkeys([*cols, *where_columns(where)])))
+        return df.loc[where_mask(df, where), cols].reset_index(drop=True)
+
     def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The claims with these ids (any order), typed like :meth:`table`."""
         return self._by_claim("claims", claim_ids, columns)

@@ -281,6 +281,53 @@ class EmbeddedStore(Store):
                 df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
         return df[list(want)]
 
+    def table_where(self, name: str, columns: Sequence[str], where: Any) -> pd.DataFrame:
+        """Rows matching ``where`` (see :meth:`Store.table_where`), filtered in Arrow row group by
+        row group: only the matching rows of the wanted columns are ever converted or held.
+
+        >>> import tempfile, pandas as pd
+        >>> d = tempfile.mkdtemp()
+        >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3"],
+        ...     "claim_type": ["inpatient", "outpatient", "inpatient"], "institution_id": ["H1", "H1", None]})})
+        >>> EmbeddedStore(d).table_where("claims", ["claim_id"], [("claim_type", "==", "inpatient"),
+        ...                                                       ("institution_id", "notnull")]).to_dict("records")
+        [{'claim_id': 'C1'}]
+        """
+        from .where import arrow_mask, arrow_value_sets, columns_in, normalize_where
+
+        want = list(columns)
+        alts = normalize_where(where)
+        if not self.has_table(name) or not columns_in(alts, self.manifest["tables"][name]["columns"]):
+            return super().table_where(name, want, where)  # absent table or filter column: all null
+        info = self.manifest["tables"][name]
+        present = [c for c in want if c in info["columns"]]
+        pf = pq.ParquetFile(self.path / info["file"])
+        pred = list(dict.fromkeys(c for alt in alts for c, _, _ in alt))
+        sets = arrow_value_sets(alts, pf.schema_arrow)
+        rest = [c for c in present if c not in pred]
+        parts = []
+        for g in range(pf.metadata.num_row_groups):
+            keys = pf.read_row_group(g, columns=pred)
+            hit = arrow_mask(keys, alts, sets)
+            if not pc_any(hit):
+                continue
+            t = keys.filter(hit)
+            if rest:  # the other columns of this row group, only where the filter holds
+                other = pf.read_row_group(g, columns=rest).filter(hit)
+                for c in rest:
+                    t = t.append_column(other.schema.field(c), other.column(c))
+                del other
+            parts.append(t.select(present))
+            del keys, hit, t
+        schema = pa.schema([pf.schema_arrow.field(c) for c in present])
+        table = pa.concat_tables(parts) if parts else schema.empty_table()
+        df = to_frame(table)
+        del table, parts
+        for c in want:
+            if c not in df.columns:
+                df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
+        return df[want].reset_index(drop=True)
+
     def _by_claim(self, name: str, claim_ids: Iterable[str], columns: Sequence[str] | None) -> pd.DataFrame:
         """Rows of these claims in stored (claim-id) order, reading only the row groups that can
         hold them: the fact tables are stored in claim-id order with claim-id statistics.
@@ -600,6 +647,13 @@ class GenerationWriter:
             if child.is_dir() and child.name.startswith("gen-") and child.name != self.name:
                 try_remove_generation(child)
         self._unlock()
+
+
+def pc_any(mask: pa.Array) -> bool:
+    """True when a boolean Arrow mask holds a True."""
+    import pyarrow.compute as pc
+
+    return bool(len(mask)) and bool(pc.any(mask).as_py())
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
