@@ -241,7 +241,10 @@ def venue_reach(store: Store, *, institutions: Iterable[str] = (), pharmacies: I
     ph = pd.Index(pd.unique(pd.Series(list(pharmacies), dtype=object)))
     if not len(inst) and not len(ph):
         return empty
-    claims = store.table("claims", ["patient_id", "institution_id", "pharmacy_id"])
+    # only the claims at these venues, filtered as they are read
+    where = ([[("institution_id", "in", list(inst))]] if len(inst) else []) + ([[("pharmacy_id", "in", list(ph))]] if len(ph) else [])
+    claims = store.table_where("claims", ["patient_id", "institution_id", "pharmacy_id"], where)
+
     def codes(col: pd.Series, wanted: pd.Index) -> np.ndarray:
         c, uniq = pd.factorize(col)  # factorize the column once, look up only its distinct values
         look = np.r_[wanted.get_indexer(pd.Index(uniq, dtype=object)), -1]
