@@ -90,8 +90,8 @@ BASE_MB = 250
 #: projections read only their rows (``Store.table_where``) measured alone (``run_detector`` in a
 #: fresh process, peak RSS), rounded up
 MB_PER_M_CLAIMS = {"card_burst": 495, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
-                   "shared_card": 175, "phantom_stay": 245, "deceased_card_use": 50, "referral_concentration": 40,
-                   "referral_loop": 25, FEATURES: 214, "identity_ring": 213, "split_stay": 25}
+                   "shared_card": 175, "phantom_stay": 102, "deceased_card_use": 50, "referral_concentration": 40,
+                   "referral_loop": 25, FEATURES: 214, "identity_ring": 178, "split_stay": 25}
 
 
 @dataclass
