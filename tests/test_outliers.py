@@ -79,11 +79,16 @@ def test_dialysis_centres_are_beyond_the_clinics_but_explained_by_their_specialt
     assert {rows["D1"], rows["D2"], rows["D3"], rows["H_UP"]} <= set(hit["row"])  # all four past a fence
     fs, _ = run_detector("indicator_outlier", store)
     assert {i for f in fs for i in f.entity_ids("institution")} == {"H_UP"}
+    # in the score's blind share only what the benign checks leave counts: the up-coder's, not theirs
+    sc = res.scores.set_index("entity_id")
+    assert sc.loc["H_UP", "indicator_hazard"] > 0.5
+    assert (sc.loc[["D1", "D2", "D3"], "indicator_hazard"] == 0).all()
 
 
 def test_risk_model_leaves_the_kind_out_of_findings_and_prior_labels(tmp_path):
     """Measured: counting indicator_outlier in F lowered every variant's provider AUC (docs/risk-model.md);
-    its evidence enters through the prior's indicators part only, as before."""
+    its evidence enters through the prior and the blind share (benign-checked), never F — the same
+    whether the scan ran the kind or the risk model runs it."""
     store, _ = _store(tmp_path)
     fs, _ = run_detector("indicator_outlier", store)
     with_kind = provider_risk(store, fs).scores

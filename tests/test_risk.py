@@ -104,7 +104,8 @@ def test_every_provider_has_a_row_and_the_parts_add_up(tmp_path):
     assert np.allclose(1 / (1 + np.exp(-sc.loc[prov, "prior_logit"])), sc.loc[prov, "prior"], atol=1e-8)
     lam = DEFAULTS["prior_weight"]
     ind = DEFAULTS["cap_indicators"] * sc["indicator_excess"] / (1 + sc["indicator_excess"])
-    assert np.allclose(lam * (-np.log1p(-sc["prior"]) + ind), sc["prior_hazard"], atol=1e-6)
+    assert (sc["indicator_hazard"] >= 0).all() and (sc["indicator_hazard"] <= ind + 1e-9).all()
+    assert np.allclose(lam * (-np.log1p(-sc["prior"]) + sc["indicator_hazard"]), sc["prior_hazard"], atol=1e-6)
     assert np.allclose(sc["prior_hazard"] + sc["findings"], sc["hazard"], atol=1e-6)
     assert np.allclose(sc["hazard"] / (1 + sc["hazard"]), sc["score"], atol=1e-8)
     assert (sc["score"] == sc["score"].max()).mean() <= 0.01 + 1 / len(sc)
@@ -217,10 +218,12 @@ def test_providers_in_another_city_are_not_compared_with_the_citys(tmp_path):
     assert not ex["row"].isin([row["H951"], row["H952"]]).any()
     assert ex.loc[(ex["row"] == row["H950"]) & (ex["indicator"] == "cost_outpatient"), "excess"].iloc[0] > 0
     assert _score(res.scores, "H951", "indicators") <= 0 < _score(res.scores, "H950", "indicators")
-    # the blind share carries the indicators' own evidence too: λ·(−ln(1 − π) + ln 20·x/(1+x))
+    # the blind share carries the indicators' own evidence too, λ·(−ln(1 − π) + I): an up-coder
+    # that no benign check explains keeps all of it, I = ln 20·x/(1+x)
     sc, lam, x = res.scores, DEFAULTS["prior_weight"], _score(res.scores, "H950", "indicator_excess")
     blind = -np.log1p(-_score(sc, "H950", "prior"))
-    assert x > 0 and _score(sc, "H950", "prior_hazard") == pytest.approx(lam * (blind + np.log(20) * x / (1 + x)), abs=1e-6)
+    assert x > 0 and _score(sc, "H950", "indicator_hazard") == pytest.approx(np.log(20) * x / (1 + x), abs=1e-6)
+    assert _score(sc, "H950", "prior_hazard") == pytest.approx(lam * (blind + np.log(20) * x / (1 + x)), abs=1e-6)
 
 
 def test_indicators_are_one_sided(tmp_path):

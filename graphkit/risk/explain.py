@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import GraphkitError
 from ..findings import Finding
 from .indicators import INDICATORS
-from .scores import RiskResult, _fmt, indicator_hazard
+from .scores import RiskResult, _fmt
 
 __all__ = ["explain_provider", "format_explanation", "compare_providers", "format_comparison", "PART_NAMES", "TYPE_NAMES"]
 
@@ -94,7 +94,7 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
         "volume": {"claims": int(row["claims"]), "fund_total": float(row["fund_total"]), "patients": int(row["patients"])},
         "finding_count": int(row["finding_count"]), "amount_at_risk": float(row["amount_at_risk"]),
         "flagged_ratio": float(row["flagged_ratio"]), "indicator_excess": float(row["indicator_excess"]),
-        "indicator_hazard": indicator_hazard(float(row["indicator_excess"]), float(res.params.get("cap_indicators", 0.0))),
+        "indicator_hazard": float(row["indicator_hazard"]),
         "network_ratio": float(row["network_ratio"]),
         "notes": list(res.notes),
     }
@@ -155,8 +155,8 @@ def format_explanation(d: dict[str, Any]) -> str:
                  f"  → score = L/(1+L) = {d['score']:.6f}")
     lines.append(f"  λ = {d['prior_weight']:.2f}：检测器未能覆盖的比例（数据不支持而未运行或降级的检测项）"
                  f" / the share of the detector battery this data did not support")
-    lines.append(f"  I = ln 20·x/(1+x) = {d['indicator_hazard']:.4f}：同类指标超出量 x = {d['indicator_excess']:.3f} 的证据"
-                 f" / the indicators' own evidence (excess x past the fences)")
+    lines.append(f"  I = {d['indicator_hazard']:.4f}：同类指标超出量 x = {d['indicator_excess']:.3f} 经合规解释核查后的证据 ln 20·x/(1+x)·留存比例"
+                 f" / the indicators' own evidence, ln 20·x/(1+x) times the share the benign checks leave")
     lines.append("同类比较指标（相对同类组中位数与离散度）/ indicators against the peer group's median and spread:")
     if not d["indicators"]:
         lines.append("  无 / none")

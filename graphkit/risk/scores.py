@@ -42,7 +42,7 @@ from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, format_indicator
 from .network import ProviderGraph, network_evidence
 from .combine import _W_MAX, PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
 from .peers import peer_levels
-from .shared import release as release_shared, shared_excess, shared_graph, shared_indicators
+from .shared import release as release_shared, shared_excess, shared_graph, shared_indicators, shared_outlier_leads
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -54,7 +54,7 @@ RISK_COLUMNS = SCORES_COLUMNS + [
     "rank", "name", "region", "peer_group", "hazard", "prior_hazard", "findings", "prior", "prior_logit", "intercept",
     "exposure", "indicators", "network",
     "claims", "fund_total", "patients", "people_flagged", "kinds", "flagged_ratio", "indicator_excess",
-    "network_ratio", "top_indicators",
+    "indicator_hazard", "network_ratio", "top_indicators",
 ]
 
 #: declared defaults (see docs/risk-model.md for why each value)
@@ -112,6 +112,22 @@ def indicator_hazard(x: Any, cap: float) -> Any:
     (1.0, 1.8)
     """
     return cap * x / (1.0 + x)
+
+
+def _surviving_share(ent: pd.DataFrame, leads: list[Finding]) -> np.ndarray:
+    """Per entity row, the share of its indicator excess left by ``indicator_outlier``'s benign checks
+    (``leads``: its findings with default parameters): the product of the factors of the checks that
+    (partly) explain its lead; 0 without a lead (no excess, too few peers, or explained as its
+    specialty's)."""
+    from ..detectors._common import benign_factor
+
+    row = {(t, str(i)): n for n, (t, i) in enumerate(zip(ent["entity_type"].to_numpy(), ent["entity_id"].to_numpy()))}
+    out = np.zeros(len(ent))
+    for f in leads:
+        for e in f.entities:
+            if e.role == "venue" and (e.type, str(e.id)) in row:
+                out[row[(e.type, str(e.id))]] = benign_factor(f.evidence.get("benign_checks", []))
+    return out
 
 
 def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -283,6 +299,9 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     ne = act.n_entities
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
     ipart = indicator_hazard(xsum, p["cap_indicators"])
+    # the indicators' own evidence in the blind share: only what indicator_outlier's benign checks
+    # leave of it (care homes' residents, group days, specialties, small providers …)
+    iblind = ipart * _surviving_share(act.entities, shared_outlier_leads(store, int(p["min_peers"])))
     fe = findings_evidence(att, vol_all, people.get("people"))
     key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
     fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
@@ -332,7 +351,8 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     # the blind share λ carries the prior and, at unit weight, the indicator evidence itself: peer
     # indicators are the bureaus' screen for what no detector sees (over-billing), so their weight
     # there is not calibrated on the detectors' findings (docs/risk-model.md, *prior hazard*)
-    blind = -np.log1p(-np.minimum(out["prior"].to_numpy(float), 1 - 1e-12)) + np.r_[ipart, np.zeros(nt)]
+    out["indicator_hazard"] = np.r_[iblind, np.zeros(nt)].round(9)
+    blind = -np.log1p(-np.minimum(out["prior"].to_numpy(float), 1 - 1e-12)) + out["indicator_hazard"].to_numpy(float)
     out["prior_hazard"] = (lam * blind).round(9)
     out["hazard"] = (out["prior_hazard"] + out["findings"]).round(9)
     out["score"] = score_of_hazard(out["hazard"].to_numpy(float)).round(9)

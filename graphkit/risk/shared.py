@@ -47,7 +47,8 @@ from .peers import indicator_excess
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["shared_indicators", "shared_excess", "shared_graph", "compute_features", "install", "release"]
+__all__ = ["shared_indicators", "shared_excess", "shared_outlier_leads", "shared_graph", "compute_features", "install",
+           "release"]
 
 _ATTR = "_graphkit_shared_indicators"
 
@@ -85,6 +86,20 @@ def shared_excess(store: Store, min_peers: int) -> pd.DataFrame:
     return cache[min_peers]
 
 
+def shared_outlier_leads(store: Store, min_peers: int) -> list[Any]:
+    """``indicator_outlier``'s findings with default parameters and ``min_peers``, on the shared
+    indicators (computed once per ``min_peers``): the risk model reads what their benign checks
+    leave of each provider's indicator excess."""
+    from ..detectors import run_detector
+
+    shared_excess(store, int(min_peers))
+    c = _slot(store)
+    cache = c.setdefault("outlier_leads", {}) if c is not None else {}
+    if int(min_peers) not in cache:
+        cache[int(min_peers)] = list(run_detector("indicator_outlier", store, {"min_peers": int(min_peers)})[0])
+    return cache[int(min_peers)]
+
+
 def shared_graph(store: Store) -> ProviderGraph:
     """:func:`~graphkit.risk.network.provider_graph` of the shared activity (built once)."""
     act, _, _ = shared_indicators(store)
@@ -98,12 +113,14 @@ def shared_graph(store: Store) -> ProviderGraph:
 
 def compute_features(store: Store, min_peers: int) -> dict[str, Any]:
     """Everything the risk model reads from the store alone (activity, indicators, their excess for
-    ``min_peers``, the provider graph), as one picklable dict for :func:`install`."""
+    ``min_peers``, indicator_outlier's leads on them, the provider graph), as one picklable dict for
+    :func:`install`."""
     act, ind, notes = shared_indicators(store)
     excess = shared_excess(store, int(min_peers))
+    leads = shared_outlier_leads(store, int(min_peers))
     graph = shared_graph(store)
     return {"fingerprint": getattr(store, "fingerprint", None), "act": act, "ind": ind, "notes": notes,
-            "excess": {int(min_peers): excess}, "graph": graph}
+            "excess": {int(min_peers): excess}, "outlier_leads": {int(min_peers): leads}, "graph": graph}
 
 
 def install(store: Store, payload: dict[str, Any]) -> None:
