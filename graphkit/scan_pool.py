@@ -77,7 +77,7 @@ IN_PARENT = ("rule_violation", "indicator_outlier")
 #: the step name of the risk model's data-only half in timings and peaks
 FEATURES = "provider_features"
 #: CPU seconds per kind at 10.7M claims (docs/benchmarks.md), to start the longest first
-_COST = {"collusion_ring": 170, FEATURES: 130, "card_burst": 60, "identity_ring": 58, "impossible_travel": 57,
+_COST = {"collusion_ring": 170, FEATURES: 145, "card_burst": 60, "identity_ring": 58, "impossible_travel": 57,
          "duplicate_claim": 46, "shared_card": 43, "phantom_stay": 23, "referral_concentration": 17,
          "split_stay": 14, "deceased_card_use": 11, "referral_loop": 9}
 
