@@ -233,15 +233,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     series: dict[str, dict[str, list[float]]] = {}
     for r in runs:
         p = r.get("providers") or {}
-        for src, metr in [("score", p)] + [(f"{b}_alone", m) for b, m in p.get("baselines", {}).items()]:
-            for m in cols["score"]:
-                if metr.get(m) is not None:
-                    series.setdefault(src, {}).setdefault(m, []).append(metr[m])
-        ob = p.get("overbilling") or {}
-        for src, metr in [("overbillers: score", ob)] + [(f"overbillers: {b}_alone", m) for b, m in ob.get("baselines", {}).items()]:
-            for m in cols["score"]:
-                if metr.get(m) is not None:
-                    series.setdefault(src, {}).setdefault(m, []).append(metr[m])
+        # all labels, then over-billers against clean providers alone (evaluate's providers.overbilling)
+        for prefix, block in (("", p), ("overbillers: ", p.get("overbilling") or {})):
+            for src, metr in [(f"{prefix}score", block)] + [(f"{prefix}{b}_alone", m) for b, m in block.get("baselines", {}).items()]:
+                for m in cols["score"]:
+                    if metr.get(m) is not None:
+                        series.setdefault(src, {}).setdefault(m, []).append(metr[m])
     for src, ms in series.items():
         out["providers"][src] = {m: {"worst": min(v), "median": statistics.median(v)} for m, v in ms.items()}
     beats = [r["providers"]["roc_auc"] > max(b["roc_auc"] for b in r["providers"]["baselines"].values())

@@ -87,7 +87,7 @@ class Activity:
         return np.flatnonzero(self.entities["entity_type"].to_numpy() == kind)
 
 
-def _entity_table(store: Store) -> pd.DataFrame:
+def _entity_table(store: Store, insured_regions: pd.Series) -> pd.DataFrame:
     inst = store.table("institutions", ["institution_id", "name", "level", "ownership", "kind", "region"])
     phar = store.table("pharmacies", ["pharmacy_id", "name", "chain", "region"])
     docs = store.table("doctors", ["doctor_id", "name", "institution_id", "department"])
@@ -112,7 +112,7 @@ def _entity_table(store: Store) -> pd.DataFrame:
         if c not in ent.columns:
             ent[c] = None
     ent = ent.drop_duplicates(["entity_type", "entity_id"]).reset_index(drop=True)
-    ent["locality"] = localities(ent, store.table("patients", ["region"])["region"])
+    ent["locality"] = localities(ent, insured_regions)
     return ent
 
 
@@ -137,10 +137,26 @@ def localities(ent: pd.DataFrame, insured_regions: pd.Series) -> np.ndarray:
     reg = ent["region"]
     prov = np.isin(t, ["institution", "pharmacy"]) & reg.notna().to_numpy()
     out[prov] = np.where(reg[prov].astype(str).isin(home).to_numpy(), "local", "away")
-    inst = pd.Series(out[t == "institution"], index=ent["entity_id"].to_numpy(object)[t == "institution"])
-    inst = inst[~inst.index.duplicated()]
+    at = home_rows(ent)
+    out[at >= 0] = out[at[at >= 0]]
+    return out
+
+
+def home_rows(ent: pd.DataFrame) -> np.ndarray:
+    """Per entity row, the row of the institution a doctor belongs to (``home``; -1 otherwise).
+
+    >>> ent = pd.DataFrame({"entity_type": ["institution", "doctor", "doctor"], "entity_id": ["H1", "D1", "D2"],
+    ...                     "home": [None, "H1", "H9"]})
+    >>> home_rows(ent).tolist()
+    [-1, 0, -1]
+    """
+    t = ent["entity_type"].to_numpy()
+    inst = t == "institution"
+    rows = pd.Series(np.flatnonzero(inst), index=ent["entity_id"].to_numpy(object)[inst])
+    rows = rows[~rows.index.duplicated()]
+    out = np.full(len(ent), -1, np.int64)
     doc = t == "doctor"
-    out[doc] = ent["home"][doc].map(inst).to_numpy(object)
+    out[doc] = pd.Series(ent["home"].to_numpy(object)[doc]).map(rows).fillna(-1).to_numpy(np.int64)
     return out
 
 
@@ -401,12 +417,12 @@ def claims_activity(store: Store, *, batch_rows: int | None = None) -> Activity:
 
     from ..profile import _counts, _profile_from_counts
 
-    ent = _entity_table(store)
+    pats = store.table("patients", ["patient_id", "birth_date", "sex", "region", "death_date"])
+    ent = _entity_table(store, pats["region"])
     types = ent["entity_type"].to_numpy()
     ids = ent["entity_id"].to_numpy()
     rows_of = {t: np.flatnonzero(types == t) for t in ("institution", "pharmacy", "doctor")}
     coders = {t: _Codes(ids[r]) for t, r in rows_of.items()}
-    pats = store.table("patients", ["patient_id", "birth_date", "sex", "region", "death_date"])
     pindex = pd.Index(pats["patient_id"].astype(str))
     pcodes = pa.array(np.asarray(pindex.to_numpy(), dtype=object).astype(str), type=pa.string())  # converted once
     unknown = pd.Index([], dtype=pindex.dtype)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity, _arrow, _ClaimRows, release_arrow_memory, table_batches
+from .activity import Activity, _arrow, _ClaimRows, home_rows, release_arrow_memory, table_batches
 from .casemix import claim_groups, group_expectation, standardised_rate_events
 
 if TYPE_CHECKING:  # annotation only
@@ -477,12 +477,8 @@ def _roster_sizes(ent: pd.DataFrame) -> np.ndarray:
     >>> _roster_sizes(e).tolist()
     [2, 0, 0, 0]
     """
-    inst = ent["entity_type"].to_numpy() == "institution"
-    rows = pd.Series(np.flatnonzero(inst), index=ent["entity_id"].to_numpy(object)[inst])
-    rows = rows[~rows.index.duplicated()]
-    docs = ent["entity_type"].to_numpy() == "doctor"
-    home = pd.Series(ent["home"].to_numpy(object)[docs]).map(rows).dropna().to_numpy(np.int64)
-    return np.bincount(home, minlength=len(ent))
+    at = home_rows(ent)
+    return np.bincount(at[at >= 0], minlength=len(ent))
 
 
 def provider_indicators(store: Store, act: Activity) -> tuple[pd.DataFrame, list[str]]:
