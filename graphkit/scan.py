@@ -149,16 +149,22 @@ def scan(
             degraded[kind] = ["{0} / {1}: {2}".format(*unmet_reason(profile, need), how) for need, how in lacking]
         runnable.append(kind)
     n_workers = scan_workers(store, workers)
-    pooled = [k for k in runnable if k not in IN_PARENT] if n_workers > 1 else []
+    from .risk.scores import DEFAULTS as RISK_DEFAULTS
+    from .risk.shared import shared_outlier_leads
+
+    min_peers = int(RISK_DEFAULTS["min_peers"])
+    # indicator_outlier with the risk model's parameters: its findings are the risk model's shared
+    # leads (computed once, with the features in a parallel scan), not run a second time
+    as_shared = {k: full for k in runnable if (full := _as_shared_leads(k, params.get(k), min_peers)) is not None}
+    pooled = [k for k in runnable if k not in IN_PARENT and k not in as_shared] if n_workers > 1 else []
     done: dict[str, Any] = {}
     peaks: dict[str, float] = {}
     schedule: dict[str, Any] = {}
     cpus: dict[str, float] = {}
     if pooled:  # detectors and the risk model's data-only half in worker processes (graphkit.scan_pool)
-        from .risk.scores import DEFAULTS as RISK_DEFAULTS
         from .risk.shared import install
 
-        done, schedule = run_in_workers(store, pooled, params, n_workers, min_peers=int(RISK_DEFAULTS["min_peers"]),
+        done, schedule = run_in_workers(store, pooled, params, n_workers, min_peers=min_peers,
                                         memory_gb=memory_gb, progress=progress)
         feat = done.pop(FEATURES)
         install(store, feat.payload)
@@ -173,7 +179,10 @@ def scan(
             if progress:
                 progress(kind)
             t0 = time.perf_counter()
-            found, used[kind] = run_detector(kind, store, params.get(kind))
+            if kind in as_shared:
+                found, used[kind] = list(shared_outlier_leads(store, min_peers)), as_shared[kind]
+            else:
+                found, used[kind] = run_detector(kind, store, params.get(kind))
             seconds[kind] = time.perf_counter() - t0
             summary = getattr(found, "summary", None)
         if summary is not None:
@@ -193,6 +202,17 @@ def scan(
                       skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries,
                       processes={"workers": n_workers if pooled else 1, "peak_rss_mb": peaks,
                                  **({"cpu_seconds": cpus} if cpus else {}), **schedule})
+
+
+def _as_shared_leads(kind: str, params: dict[str, Any] | None, min_peers: int) -> dict[str, Any] | None:
+    """The parameters ``indicator_outlier`` runs with when they are the ones the risk model's shared
+    leads (:func:`graphkit.risk.shared.shared_outlier_leads`) use — its defaults with the risk
+    model's ``min_peers`` — else ``None`` (any other kind, or other parameters: it runs itself)."""
+    if kind != "indicator_outlier":
+        return None
+    decl = REGISTRY[kind].params
+    full = check_params(kind, decl, params or {})
+    return full if full == check_params(kind, decl, {"min_peers": min_peers}) else None
 
 
 def store_profile(store: Store) -> dict[str, Any]:

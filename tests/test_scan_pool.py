@@ -46,6 +46,33 @@ def test_workers_give_the_serial_scans_findings_and_scores(store):
     assert "indicator_outlier" not in three.processes["peak_rss_mb"]
 
 
+def test_indicator_outlier_with_the_risk_models_parameters_runs_once(store, monkeypatch):
+    """Its findings with default parameters are the risk model's shared leads: a scan runs the
+    detector once (for both), serial or parallel; other parameters run it again, for the scan."""
+    import dataclasses
+
+    from graphkit.detectors import REGISTRY, run_detector
+
+    det = REGISTRY["indicator_outlier"]
+    calls: list[dict] = []
+
+    def counted(st, **kw):
+        calls.append(kw)
+        return det.func(st, **kw)
+
+    monkeypatch.setitem(REGISTRY, "indicator_outlier", dataclasses.replace(det, func=counted))
+    expected = [f.id for f in run_detector("indicator_outlier", store)[0]]
+    for workers in (1, 2):
+        calls.clear()
+        res = scan(store, kinds=["collusion_ring", "indicator_outlier"], workers=workers)
+        assert [f.id for f in res.findings if f.kind == "indicator_outlier"] == expected
+        # serial: once, here; parallel: once, in the features worker (its calls are not seen here)
+        assert calls == ([res.parameters["indicator_outlier"]] if workers == 1 else [])
+    calls.clear()
+    other = scan(store, kinds=["indicator_outlier"], params={"indicator_outlier": {"benign_weight": 0.5}}, workers=1)
+    assert len(calls) == 2 and other.parameters["indicator_outlier"]["benign_weight"] == 0.5
+
+
 def test_the_memory_budget_keeps_steps_apart(store, monkeypatch):
     """A budget below every step's estimate: each runs alone (the same results); a large one lets
     two run side by side."""
