@@ -191,10 +191,10 @@ def night_service_check(hr: pd.DataFrame, day: np.ndarray, night: np.ndarray) ->
 def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, res_type: np.ndarray | None,
                  bday: np.ndarray) -> list[dict]:
     """The residents, group-event and (night share beyond its fence) night-service checks for one
-    provider: ``rows`` its claim rows in ``act``, ``sel`` the rows behind its excess, ``res_type``
+    provider: ``rows`` its claim rows in ``act``, ``sel`` a mask over ``rows``: those behind its excess, ``res_type``
     per patient row (:func:`residents_of_patients`), ``bday`` birth days per patient row
     (:func:`graphkit.risk.indicators.birth_days`)."""
-    res, _ = residents_check(res_type, act.pat[sel], hr)
+    res, _ = residents_check(res_type, act.pat[rows[sel]], hr)
     day = act.day[rows]
     on_mass = mass_day_mask(day)
     events: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -205,7 +205,7 @@ def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, 
     if "elderly_share" in names:
         age = claim_ages(act, rows, bday)
         events["elderly_share"] = (np.nan_to_num(age, nan=0.0) >= ELDERLY_AT, ~np.isnan(age))
-    sel_mass = on_mass[np.isin(rows, sel)]
+    sel_mass = on_mass[sel]
     grp, _ = group_event_check(hr, on_mass, events, float(sel_mass.mean()) if sel_mass.size else 0.0)
     night = night_service_check(hr, day, night_mask(act.sec[rows]))
     return [res, grp] + ([night] if night is not None else [])

@@ -199,6 +199,11 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
     pk = cprov.astype(np.int64) * max(len(act.patients), 1) + act.pat[crow]
     upk, pinv, pcnt = np.unique(pk, return_inverse=True, return_counts=True)
     visits_of_claim = pcnt[pinv]
+    # each candidate's claims as one slice (claim order kept): the loop never scans all of them
+    by_prov = np.argsort(cprov, kind="stable")
+    crow_s, excess_s, visits_s = crow[by_prov], excess_c[by_prov], visits_of_claim[by_prov]
+    lo_of = np.searchsorted(cprov[by_prov], cand, side="left")
+    hi_of = np.searchsorted(cprov[by_prov], cand, side="right")
 
     # lookups by row and by (indicator, peer group), so the loop over candidates never scans ``e``
     days_known = act.day[act.day >= 0]
@@ -212,15 +217,15 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
     findings: list[Finding] = []
     sel_rows: dict[int, np.ndarray] = {}
     drafts = []
-    for r in cand:
+    for r, lo, hi in zip(cand, lo_of, hi_of):
         hr = hits[int(r)].sort_values(["contribution", "z"], ascending=False)
         lead = hr.iloc[0]
         fence = float(lead["fence"])
         log10_p = float(hr["log10_p"].min())
         s = float(surprise(log10_p, n_tests))
         # claims driving the excess, amount
-        mine = act.prov[crow] == r
-        sel = mine & (excess_c > 0)
+        mine = crow_s[lo:hi]  # its claim rows
+        sel = excess_s[lo:hi] > 0
         amount = max(float(O_minus_E[r]), 0.0)
         excess_visits = 0.0
         v = hr[hr["indicator"] == "visits_per_person"]
@@ -230,9 +235,9 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
             expect = float(x["peer_median"]) * ratio
             excess_visits = max(pairs[r] * (float(x["shrunk"]) - float(x["peer_median"])) * ratio, 0.0)
             amount += excess_visits * fund[r] / max(raw["claims"][r], 1.0)
-            sel |= mine & (visits_of_claim > expect)
+            sel |= visits_s[lo:hi] > expect
         if not sel.any():
-            sel = mine
+            sel = np.ones(mine.size, bool)
         checks = []
         # case mix: adjusted vs raw
         adj = [n for n in hr["indicator"] if n in CASE_MIX_ADJUSTED]
@@ -320,9 +325,9 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
         else:
             checks.append(benign_check("data_coverage", "数据完整性", "ruled_out",
                                        f"{cover:.0%}的结算有诊断编码 / {cover:.0%} of claims carry a diagnosis. {note}".strip()))
-        checks += who_and_when(act, hr, crow[mine], crow[sel], res_type, bday)
+        checks += who_and_when(act, hr, mine, sel, res_type, bday)
         score = float(surprise_score(s)) * benign_factor(checks)
-        sel_rows[int(r)] = crow[sel]
+        sel_rows[int(r)] = mine[sel]
         drafts.append((int(r), hr, lead, log10_p, s, score, checks, amount, excess_visits, float(O_minus_E[r]), cover))
     if not drafts:
         return []
@@ -361,14 +366,15 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
                 "fence": float(lead["fence"]), "n_tests": n_tests, "log10_p": log10_p, "surprise": s,
                 "method": "robust z (peer median, 1.4826·MAD) of case-mix adjusted, shrunk indicators; one-sided normal tail × family size; "
                           "Bonferroni over providers × indicator families"}
+        recs = hr.to_dict("records")
         inds = [{"indicator": x["indicator"], "zh": INDICATORS[x["indicator"]].zh, "family": x["family"],
                  "value": float(x["value"]), "shrunk": float(x["shrunk"]), "n": float(x["n"]), "weight": float(x["weight"]),
                  "peer_group": x["peer_group"], "peer_median": float(x["peer_median"]), "robust_scale": float(x["peer_scale"]),
                  "z": float(x["z"]), "p_one_sided": float(x["p"]), "fence": float(x["fence"]), "excess": float(x["excess"]),
-                 "contribution": float(x["contribution"])} for _, x in hr.iterrows()]
+                 "contribution": float(x["contribution"])} for x in recs]
         top = "；".join(f"{INDICATORS[x['indicator']].zh} {_fmt(float(x['shrunk']), x['indicator'])}（同类中位数 "
-                       f"{_fmt(float(x['peer_median']), x['indicator'])}，z {float(x['z']):.1f}）" for _, x in hr.head(3).iterrows())
-        top_en = "; ".join(f"{x['indicator']} z {float(x['z']):.1f}" for _, x in hr.head(3).iterrows())
+                       f"{_fmt(float(x['peer_median']), x['indicator'])}，z {float(x['z']):.1f}）" for x in recs[:3])
+        top_en = "; ".join(f"{x['indicator']} z {float(x['z']):.1f}" for x in recs[:3])
         pname = ent.at[r, "name"] if isinstance(ent.at[r, "name"], str) else ent.at[r, "entity_id"]
         findings.append(Finding.create(
             "indicator_outlier", key=(str(types[r]), str(ent.at[r, "entity_id"])), score=score, amount_at_risk=amount,
