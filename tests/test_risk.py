@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from graphkit.cli import main
+from graphkit.detectors import run_detector
 from graphkit.evaluate import evaluate
 from graphkit.findings import Entity, Finding
 from graphkit.risk.scores import DEFAULTS
@@ -151,6 +152,27 @@ def test_a_kind_that_touches_everyone_tells_little(tmp_path):
     assert _score(sc, "H005", "flagged_ratio") > 10 * max(_score(sc, "H900", "flagged_ratio"), 0.01)
 
 
+def test_each_rule_of_the_pack_is_weighed_by_its_own_selectivity(tmp_path):
+    """rule_violation findings come from many tests: a rule that fires at nearly every provider (a
+    suspicious-level pattern common in the data) must not dilute one that fires at two — weighed
+    as one kind, both got the sprayed rule's weight."""
+    provs = _clinics(24)
+    store = _city(tmp_path, provs)
+    claims = store.table("claims", ["claim_id", "institution_id"])
+    by = {p: claims.loc[claims["institution_id"] == p, "claim_id"].tolist() for p in provs}
+
+    def rule(pid: str, rid: str, n: int) -> Finding:
+        return Finding.create("rule_violation", key=(pid, rid), score=0.6, claims=by[pid][:n],
+                              entities=[Entity("institution", pid, "venue")], evidence={"rule_id": rid}, summary="测试 / test")
+
+    fs = [rule(f"H{i:03d}", "CL-005", 5) for i in range(22)] + [rule("H022", "CF-003", 5), rule("H023", "CF-003", 5)]
+    res = provider_risk(store, fs)
+    kw = res.params["kind_weight"]
+    assert kw["rule_violation:CF-003"] > 0.5 > 0.1 > kw["rule_violation:CL-005"]
+    assert min(_score(res.scores, h, "findings") for h in ("H022", "H023")) > \
+        5 * max(_score(res.scores, f"H{i:03d}", "findings") for i in range(22))
+
+
 def test_a_selective_kind_stays_selective_when_its_claims_spill_over_hubs(tmp_path):
     """A ring's findings sit mostly at its own venue, with a claim or two of its members at many other
     providers (the hubs everyone visits): the kind points at a few providers, not at all it touches,
@@ -224,6 +246,26 @@ def test_providers_in_another_city_are_not_compared_with_the_citys(tmp_path):
     blind = -np.log1p(-_score(sc, "H950", "prior"))
     assert x > 0 and _score(sc, "H950", "indicator_hazard") == pytest.approx(np.log(20) * x / (1 + x), abs=1e-6)
     assert _score(sc, "H950", "prior_hazard") == pytest.approx(lam * (blind + np.log(20) * x / (1 + x)), abs=1e-6)
+
+
+def test_excess_against_a_peer_group_too_small_to_test_counts_unchecked(tmp_path):
+    """Seven clinics in all: the coarsest peer group has fewer than min_peers, so indicator_outlier
+    does not test them and no benign check runs — the up-coder's excess keeps its full evidence in
+    the blind share, as a tested one that no check explains."""
+    provs = {f"H{i:03d}": {"claims": 60 + 10 * i} for i in range(6)}
+    provs["H950"] = {"claims": 300, "cost": 400.0}
+    store = _city(tmp_path, provs)
+    res = provider_risk(store, [])
+    ents = res.activity.entities
+    row = {e: i for i, e in enumerate(ents["entity_id"]) if ents.at[i, "entity_type"] == "institution"}
+    ex = res.excess[res.excess["row"] == row["H950"]]
+    assert (ex["peer_size"] < DEFAULTS["min_peers"]).all() and ex["excess"].max() > 0
+    assert run_detector("indicator_outlier", store)[0] == []
+    x = _score(res.scores, "H950", "indicator_excess")
+    assert _score(res.scores, "H950", "indicator_hazard") == pytest.approx(np.log(20) * x / (1 + x), abs=1e-6)
+    # clinics with no excess carry none
+    assert all(_score(res.scores, h, "indicator_hazard") == 0 for h in provs if h != "H950"
+               and _score(res.scores, h, "indicator_excess") == 0)
 
 
 def test_indicators_are_one_sided(tmp_path):

@@ -41,20 +41,35 @@ from ..projections import provider_key
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["attributions", "findings_evidence", "findings_part"]
+__all__ = ["attributions", "findings_evidence", "findings_part", "signal_of"]
+
+
+def signal_of(f: Finding) -> str:
+    """The test a finding comes from, whose selectivity weighs it in the findings part: its kind;
+    for ``rule_violation`` its kind and rule (each rule of the pack is a test of its own: a rule
+    that fires at every provider must not dilute one that fires at three).
+
+    >>> from graphkit.findings import Finding
+    >>> signal_of(Finding.create("rule_violation", key=("Y1",), score=0.5, evidence={"rule_id": "CF-003"}, summary="x"))
+    'rule_violation:CF-003'
+    >>> signal_of(Finding.create("card_burst", key=("T1",), score=0.5, summary="x"))
+    'card_burst'
+    """
+    rid = f.evidence.get("rule_id") if f.kind == "rule_violation" else None
+    return f"{f.kind}:{rid}" if rid else f.kind
 
 
 def attributions(store: Store, findings: list[Finding], *, people_out: dict | None = None) -> pd.DataFrame:
-    """(finding, entity_type, entity_id, kind, score, w, amount, claims) per finding and
+    """(finding, entity_type, entity_id, kind, signal, score, w, amount, claims) per finding and
     provider-side entity, vectorised: ``w`` = finding score × share of its claims settled
     there, ``claims`` how many of them; entities a finding names without any of its claims
     there get the full score and no amount. With ``people_out`` (a dict), its ``"people"``
     is set to the number of distinct patients of flagged claims per (entity_type, entity_id)."""
-    cols = ["f", "entity_type", "entity_id", "kind", "score", "w", "amount", "claims"]
+    cols = ["f", "entity_type", "entity_id", "kind", "signal", "score", "w", "amount", "claims"]
     if not findings:
         return pd.DataFrame(columns=cols)
     meta = pd.DataFrame({
-        "f": np.arange(len(findings)), "kind": [f.kind for f in findings],
+        "f": np.arange(len(findings)), "kind": [f.kind for f in findings], "signal": [signal_of(f) for f in findings],
         "score": [float(f.score) for f in findings], "n": [max(len(f.claims), 1) for f in findings],
     })
     pairs = pd.DataFrame([(i, c) for i, f in enumerate(findings) for c in f.claims], columns=["f", "claim_id"])

@@ -114,20 +114,34 @@ def indicator_hazard(x: Any, cap: float) -> Any:
     return cap * x / (1.0 + x)
 
 
-def _surviving_share(ent: pd.DataFrame, leads: list[Finding]) -> np.ndarray:
-    """Per entity row, the share of its indicator excess left by ``indicator_outlier``'s benign checks
-    (``leads``: its findings with default parameters): the product of the factors of the checks that
-    (partly) explain its lead; 0 without a lead (no excess, too few peers, or explained as its
-    specialty's)."""
-    from ..detectors._common import benign_factor
+def _surviving_share(ent: pd.DataFrame, leads: list[Finding], ex: pd.DataFrame, min_peers: int) -> np.ndarray:
+    """Per entity row, the share of its indicator excess (``ex``, :func:`shared_excess`) left by
+    ``indicator_outlier``'s benign checks (``leads``: its findings with default parameters).
 
-    row = {(t, str(i)): n for n, (t, i) in enumerate(zip(ent["entity_type"].to_numpy(), ent["entity_id"].to_numpy()))}
-    out = np.zeros(len(ent))
+    The part of an institution's or pharmacy's excess that ``indicator_outlier`` tested (peer
+    groups of ``min_peers`` or more) keeps the product of the factors of the checks that (partly)
+    explain its lead — 0 without a lead (below the fence, or explained as its specialty's). The
+    part measured against a smaller peer group (the coarsest fallback still had fewer than
+    ``min_peers``: the detector does not test it, so no check ran) counts unchecked. Doctors: 0
+    (the detector tests providers only)."""
+    from ..detectors._common import benign_factor
+    from ..detectors.outliers import PROVIDERS
+
+    types = ent["entity_type"].to_numpy()
+    row = {(t, str(i)): n for n, (t, i) in enumerate(zip(types, ent["entity_id"].to_numpy()))}
+    b = np.zeros(len(ent))
     for f in leads:
         for e in f.entities:
             if e.role == "venue" and (e.type, str(e.id)) in row:
-                out[row[(e.type, str(e.id))]] = benign_factor(f.evidence.get("benign_checks", []))
-    return out
+                b[row[(e.type, str(e.id))]] = benign_factor(f.evidence.get("benign_checks", []))
+    if not len(ex):
+        return b
+    r = ex["row"].to_numpy(int)
+    c = ex["contribution"].to_numpy(float)
+    small = (ex["peer_size"].to_numpy(int) < int(min_peers)) & np.isin(types[r], PROVIDERS)
+    x = np.bincount(r, weights=c, minlength=len(ent))
+    x_small = np.bincount(r, weights=np.where(small, c, 0.0), minlength=len(ent))
+    return np.where(x > 0, ((x - x_small) * b + x_small) / np.maximum(x, 1e-300), b)
 
 
 def _volume(act: Activity, ind: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -215,7 +229,9 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
     selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
     pharmacies and ``n_kind`` those the kind points at, each counted by its share
-    (:func:`_soft_support`; a kind that touches everyone tells nothing about anyone)."""
+    (:func:`_soft_support`; a kind that touches everyone tells nothing about anyone). The unit is
+    the finding's ``signal`` (:func:`~graphkit.risk.evidence.signal_of`): its kind, or for rule
+    violations its rule."""
     n_all = len(vol_all)
     row = key.get_indexer(pd.MultiIndex.from_frame(att[["entity_type", "entity_id"]].astype(str)))
     ok = row >= 0
@@ -224,25 +240,26 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     N = max(int(vol_all["entity_type"].isin(["institution", "pharmacy"]).sum()), 2)
     touched = _soft_support(a[prov]) if prov.any() else pd.Series(dtype=float)
     weight = weights if weights is not None else \
-        {k: float(np.clip(np.log(N / max(float(touched.get(k, 1.0)), 1.0)) / np.log(N), 0.0, 1.0)) for k in a["kind"].unique()}
-    w = a["kind"].map(weight).to_numpy(float)
+        {k: float(np.clip(np.log(N / max(float(touched.get(k, 1.0)), 1.0)) / np.log(N), 0.0, 1.0)) for k in a["signal"].unique()}
+    w = a["signal"].map(weight).to_numpy(float)
     return idf_weighted_hazard(a["w"].to_numpy(float), w, row[ok], n_all), weight
 
 
 def _soft_support(att: pd.DataFrame) -> pd.Series:
-    """Per kind, the providers its findings point at, each counted by its share: a finding is one
-    lead, pointing at the provider of one of its claims (``q`` = the share of its claims there), so
-    the expected number of distinct providers a kind's leads point at is ``Σ_e 1 − Π_f (1 − q_fe)``.
-    A provider a ring member happened to visit once among hundreds of claims counts ~0, not 1.
+    """Per signal (kind, or rule), the providers its findings point at, each counted by its share: a
+    finding is one lead, pointing at the provider of one of its claims (``q`` = the share of its
+    claims there), so the expected number of distinct providers a kind's leads point at is
+    ``Σ_e 1 − Π_f (1 − q_fe)``. A provider a ring member happened to visit once among hundreds of
+    claims counts ~0, not 1.
 
-    >>> a = pd.DataFrame({"kind": ["r", "r", "r", "d"], "entity_type": ["pharmacy"] * 4,
+    >>> a = pd.DataFrame({"signal": ["r", "r", "r", "d"], "entity_type": ["pharmacy"] * 4,
     ...                   "entity_id": ["Y1", "Y2", "Y1", "Y3"], "score": [0.5] * 4, "w": [0.45, 0.05, 0.5, 0.5]})
     >>> _soft_support(a).round(3).to_dict()
     {'d': 1.0, 'r': 1.1}
     """
     sc = att["score"].to_numpy(float)
     q = np.clip(np.divide(att["w"].to_numpy(float), sc, out=np.zeros(len(att)), where=sc > 0), 0.0, _W_MAX)
-    miss = pd.Series(np.log1p(-q), index=att.index).groupby([att["kind"], att["entity_type"], att["entity_id"].astype(str)]).sum()
+    miss = pd.Series(np.log1p(-q), index=att.index).groupby([att["signal"], att["entity_type"], att["entity_id"].astype(str)]).sum()
     return (-np.expm1(miss)).groupby(level=0).sum()
 
 
@@ -300,8 +317,9 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     xsum = np.bincount(ex["row"].to_numpy(int), weights=ex["contribution"].to_numpy(float), minlength=ne) if len(ex) else np.zeros(ne)
     ipart = indicator_hazard(xsum, p["cap_indicators"])
     # the indicators' own evidence in the blind share: only what indicator_outlier's benign checks
-    # leave of it (care homes' residents, group days, specialties, small providers …)
-    iblind = ipart * _surviving_share(act.entities, shared_outlier_leads(store, int(p["min_peers"])))
+    # leave of it (care homes' residents, group days, specialties, small providers …); the part
+    # against peer groups too small for the detector to test counts unchecked
+    iblind = ipart * _surviving_share(act.entities, shared_outlier_leads(store, int(p["min_peers"])), ex, int(p["min_peers"]))
     fe = findings_evidence(att, vol_all, people.get("people"))
     key = pd.MultiIndex.from_frame(vol_all[["entity_type", "entity_id"]].astype(str))
     fe_idx = fe.set_index(["entity_type", "entity_id"]) if len(fe) else None
