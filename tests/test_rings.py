@@ -380,3 +380,56 @@ def test_demo_city_recall_and_precision(tmp_path):
     assert res["precision_at_k"] >= 0.9, res
     assert all(0.6 <= f.score < 1 and f.evidence["members"] for f in fs)
     assert time.perf_counter() - t0 < 90
+
+
+# ------------------------------------------------------------------------------------------
+# A small ring diluted by a chance venue: the null pools the venues of a candidate
+# ------------------------------------------------------------------------------------------
+QUIET = [f"PQ{i:03d}" for i in range(1, 5)]
+OUTSIDER = "PX001"
+SHOPPERS = [f"PY{i:03d}" for i in range(1, 41)]
+
+
+def quiet_ring_tables() -> tuple[dict, set[str]]:
+    """The ring fixture plus a small ring at a quiet private hospital H0060 (8 other admissions in
+    the quarter): 4 people in 3 episodes, never all together (admitted up to two days apart), so
+    only two pairs are admitted together twice; one member also shops at the pharmacy on the
+    same three days as an outsider, among 40 regular shoppers."""
+    t, _ = ring_tables()
+    rnd = random.Random(5)
+    c = _Claims()
+    c.rows = t["claims"]
+    t["institutions"].append({"institution_id": "H0060", "name": "安康医院", "level": "1", "ownership": "private",
+                              "kind": "hospital", "region": "370102"})
+    t["doctors"].append({"doctor_id": "D0701", "name": "", "institution_id": "H0060", "department": "", "title": ""})
+    for pid in QUIET + [OUTSIDER] + SHOPPERS:
+        _person(t, pid, "F")
+    q1, q2, q3, q4 = QUIET
+    planted = set()
+    for pid, day in ((q1, 20), (q2, 20), (q3, 21), (q4, 44), (q2, 45), (q1, 58), (q2, 58), (q4, 59), (q3, 60)):
+        planted.add(c.add(pid, day, inst="H0060", doc="D0701", ctype="inpatient", stay=5, diag="M54.5", fund=3500))
+    for i in range(8):  # the hospital's ordinary patients, one admission each
+        c.add(f"PY{i + 1:03d}", 10 * i + 3, inst="H0060", doc="D0701", ctype="inpatient", stay=4, diag="J18.9", fund=3000)
+    for day in (30, 52, 75):
+        for pid in (q2, OUTSIDER):
+            c.add(pid, day, pharm="Y0001", ctype="pharmacy", fund=35)
+    for pid in SHOPPERS:
+        for day in rnd.sample(range(90), 3):
+            c.add(pid, day, pharm="Y0001", ctype="pharmacy", fund=30)
+    t["claims"] = c.rows
+    return t, planted
+
+
+@pytest.fixture(scope="module")
+def quiet_store(tmp_path_factory):
+    return _loaded(tmp_path_factory, "quiet", quiet_ring_tables)
+
+
+def test_a_chance_venue_does_not_dilute_a_small_ring(quiet_store):
+    store, planted = quiet_store
+    fs = [f for f in collusion_rings(store) if set(f.evidence["members"]) & set(QUIET)]
+    assert len(fs) == 1, [f.summary for f in collusion_rings(store, min_score=0.0)]
+    (f,) = fs
+    assert f.evidence["members"] == QUIET and set(f.claims) == planted  # no outsider, no pharmacy
+    assert f.entity_ids("institution", "venue") == ["H0060"] and not f.entity_ids("pharmacy", "venue")
+    assert f.evidence["null"]["venue_sets_tried"] == 2 and f.score >= 0.5

@@ -88,6 +88,7 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
         ev = ev[ev["group"].isin(m.index[m >= p["min_members"]])]
     if ev.empty:
         return []
+    ev, tried = _focus_venues(ev, cl, activity, shared.context(), p)
     met = _metrics(ev, cl, edges, p)
     # ids: the same venues + organisers twice among the candidates get the smallest member added
     keys = {g: ("venues", *r.venues, "organisers", *sorted(r.organisers)) for g, r in met.iterrows()}
@@ -117,7 +118,8 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
         null["method"] = ("Poisson tail of the ring's events with >= k members vs the Poisson-binomial expectation of"
                           " independent members (own visit counts; admissions placed by the regional calendar),"
                           " Bonferroni over the member sets the venues' regulars allow and the candidate groups")
-        null["n_tests"] = n_groups
+        null["n_tests"] = n_groups * int(tried.get(g, 1))
+        null["venue_sets_tried"] = int(tried.get(g, 1))
         V = max(int(pool.get(g, 0)), int(r.m))
         null["member_pool"] = V
         null["log10_member_sets"] = float(_log10_comb(V, int(r.m)))
@@ -130,6 +132,105 @@ def _evaluate(shared: _Shared, groups: list[list[str]], edges: pd.DataFrame, p: 
         key = keys[g] if count[keys[g]] == 1 else (*keys[g], "member", r.members[0])
         findings.append(_finding(key, {**r.to_dict(), **info, "rows": rows, "events": per_event}, p))
     return findings
+
+
+def _sub_ring(rows: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
+    """The ring ``rows`` (its event claims at one venue) would be there alone: members present at
+    ≥ 2 of its events, events still holding two of them; empty unless ``min_co_visits`` events and
+    ``min_members`` members remain.
+
+    >>> ev = pd.DataFrame({"group": [0] * 6, "venue": ["h"] * 6, "mode": ["inpatient"] * 6,
+    ...                    "event": [1, 1, 2, 2, 3, 3], "patient_id": list("abbcca")})
+    >>> len(_sub_ring(ev, {"min_co_visits": 3, "min_members": 3}))
+    6
+    >>> len(_sub_ring(ev.iloc[:4], {"min_co_visits": 3, "min_members": 3}))
+    0
+    """
+    while True:  # dropping a member can thin an event below two, and an event a member below two
+        npres = rows.groupby("patient_id")["event"].transform("nunique").to_numpy()
+        nmem = rows.groupby("event")["patient_id"].transform("nunique").to_numpy()
+        ok = (npres >= 2) & (nmem >= 2)
+        if ok.all():
+            break
+        rows = rows[ok]
+    if rows["event"].nunique() < p["min_co_visits"] or rows["patient_id"].nunique() < p["min_members"]:
+        return rows.iloc[:0]
+    return rows
+
+
+def _focus_venues(ev: pd.DataFrame, cl: pd.DataFrame, activity: pd.DataFrame, ctx: dict[str, Any],
+                  p: dict[str, Any]) -> tuple[pd.DataFrame, dict[Any, int]]:
+    """A ring held at several venues (or modes) is also judged at each venue alone (:func:`_sub_ring`);
+    the most surprising of these candidates (its null plus its member-set term) stands for it.
+
+    The ring's null pools its venues: their windows, their regulars and one threshold ``k``. A
+    venue where the community only met by chance — a pharmacy where one member and a neighbour
+    Louvain added buy medicine on the same days — dilutes a ring that is plain at its hospital
+    alone. Where a venue alone wins, its members anchor the ring: it keeps the events where two
+    of them met, at venues that qualify for them (a second hospital of the ring stays). Returns
+    the events so restricted and, per multi-venue ring, the number of candidates tried (its
+    Bonferroni factor: the choice was made after seeing the data).
+    """
+    keys = ev[["group", "venue", "mode"]].drop_duplicates()
+    multi = keys.groupby("group").size()
+    multi = multi.index[multi.to_numpy() >= 2]
+    if not len(multi):
+        return ev, {}
+    # candidates: each multi-venue ring whole (its own group id) and at each venue alone (new group
+    # and event ids, so that one null serves them all); ``pos`` keeps the row of ``ev``
+    ev = ev.reset_index(drop=True)
+    cands, cls, owner = [], [], {}
+    first = nxt = int(ev["group"].max()) + 1
+    step = int(ev["event"].max()) + 1
+    for g in multi:
+        at = ev["group"].to_numpy() == g
+        rows = ev[at].assign(pos=np.flatnonzero(at))
+        mine = cl[cl["group"].to_numpy() == g]
+        owner[g] = (g, False)
+        cands.append(rows)
+        cls.append(mine)
+        for _, sub in rows.groupby(["venue", "mode"], sort=True):
+            sub = _sub_ring(sub, p)
+            if sub.empty:
+                continue
+            owner[nxt] = (g, True)
+            cands.append(sub.assign(group=nxt, event=sub["event"] + step * (nxt - first + 1)))
+            cls.append(mine.assign(group=nxt))
+            nxt += 1
+    alt = pd.concat(cands, ignore_index=True)
+    nulls = RingNull(alt, pd.concat(cls, ignore_index=True), activity, ctx["profile"], p["window_days"],
+                     ctx["period"])
+    pool = _member_pool(alt, activity)
+    members = alt.groupby("group")["patient_id"].unique()
+    best: dict[Any, tuple[float, Any]] = {}
+    tried: dict[Any, int] = {}
+    for c, (g, _) in owner.items():
+        ms = sorted(members[c])
+        lp = nulls.null(c, ms)["log10_p"] + _log10_comb(max(int(pool.get(c, 0)), len(ms)), len(ms))
+        tried[g] = tried.get(g, 0) + 1
+        if g not in best or lp < best[g][0]:
+            best[g] = (lp, c)
+    keep = np.ones(len(ev), dtype=bool)
+    for g, (_, c) in best.items():
+        if not owner[c][1]:
+            continue
+        # the best venue's members anchor the ring; it keeps every event where two of them met,
+        # at venues that qualify for them (≥ 2 such events, or one with half of them): a second
+        # hospital of the ring stays, the chance venue of one member and an outsider goes
+        anchor = set(members[c])
+        at = ev["group"].to_numpy() == g
+        rows = ev[at].assign(pos=np.flatnonzero(at))
+        rows = rows.assign(anchor=rows["patient_id"].where(rows["patient_id"].isin(anchor)))
+        rows = rows[rows.groupby("event")["anchor"].transform("nunique").to_numpy() >= 2]
+        n_in = rows.groupby("event")["anchor"].transform("nunique")
+        per_venue = [rows["venue"], rows["mode"]]
+        rows = rows[(rows.groupby(per_venue)["event"].transform("nunique").to_numpy() >= 2)
+                    | (n_in.groupby(per_venue).transform("max").to_numpy() >= 0.5 * len(anchor))]
+        rows = _sub_ring(rows, p)  # holds at least the venue's own sub-ring
+        keep[at] = False
+        keep[rows["pos"].to_numpy(np.int64)] = True
+    ev = ev[keep]
+    return ev, {g: n for g, n in tried.items() if n > 1}
 
 
 def _log10_comb(n: int, k: int) -> float:

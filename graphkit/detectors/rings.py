@@ -93,7 +93,12 @@ venue on their own number of days; for admissions the days follow the venue regi
 calendar (an influenza wave makes meetings likelier), for ambulatory care the venue's open days;
 the events with at least ``k`` members are judged in the windows they happened (Poisson-binomial
 per window), Bonferroni over the member sets the venues' regulars allow (``C(regulars, m)``:
-the members were chosen after seeing the events) and over the candidate groups. Dense blocks: the venue's heavy
+the members were chosen after seeing the events) and over the candidate groups. A candidate with
+several venues (or modes) is also judged at each venue alone — a venue where the community met
+only by chance (a pharmacy shared by one member and an outsider) would dilute the pooled null —
+and the most surprising candidate stands for it, Bonferroni over the candidates tried
+(``evidence["null"]["venue_sets_tried"]``); where a venue alone wins, its members anchor the ring,
+which keeps the events where two of them met at venues that qualify for them. Dense blocks: the venue's heavy
 users against people admitted × the city's heavy-user share, Bonferroni over institutions.
 ``evidence["null"]`` holds both; synchrony, organisers, joint discharges and same-hour
 arrivals stay in the evidence for the investigator but no longer weigh the score.
