@@ -131,3 +131,49 @@ def test_night_service_explains_a_24_hour_pharmacy_not_a_night_burst():
     burst[day < 4] = True  # four nights of swiped cards
     assert night_service_check(hr, day, burst)["outcome"] == "ruled_out"
     assert night_service_check(hr[hr["indicator"] != "night_share"], day, burst) is None
+
+
+def test_one_deceased_card_is_a_persons_pattern_several_are_the_providers(tmp_path):
+    """A clinic where one dead person's card is settled 15 times after the death: the post-death
+    share is beyond its fence, but it is one card's misuse (deceased_card_use names its user) —
+    explained, down to the floor. A clinic where five dead persons' cards are settled (留存医保卡)
+    is not explained."""
+    rows, pats, deaths, inst = [], [], [], []
+
+    def visit(hid: str, p: str, day: int) -> None:
+        rows.append({"claim_id": f"C{len(rows):06d}", "card_id": "K" + p[1:], "patient_id": p, "claim_type": "outpatient",
+                     "institution_id": hid, "pharmacy_id": None, "doctor_id": f"D_{hid}",
+                     "start_time": DAY0 + np.timedelta64(day, "D"), "diagnosis_code": "J06.9", "total_amount": 100.0,
+                     "fund_amount": 70.0})
+
+    def person(dead: str | None = None) -> str:
+        pats.append(f"P{len(pats):05d}")
+        deaths.append(dead)
+        return pats[-1]
+
+    ids = [f"H{i:02d}" for i in range(24)] + ["H_ONE", "H_FIVE"]
+    for hid in ids:
+        inst.append({"institution_id": hid, "name": hid, "level": 1, "ownership": "private", "kind": "clinic", "region": "R1"})
+        for j in range(60):
+            p = person()
+            visit(hid, p, j)
+            visit(hid, p, j + 40)
+    for v in range(15):
+        visit("H_ONE", person("2024-01-05") if v == 0 else pats[-1], 20 + 4 * v)
+    for k in range(5):
+        p = person("2024-01-03")
+        for v in range(3):
+            visit("H_FIVE", p, 20 + 9 * k + 3 * v)
+    patients = pd.DataFrame({"patient_id": pats, "sex": "F", "region": "R1", "birth_date": pd.Timestamp("1950-01-01"),
+                             "death_date": pd.to_datetime(deaths)})
+    claims = pd.DataFrame(rows).assign(start_time=lambda d: pd.to_datetime(d["start_time"]))
+    docs = pd.DataFrame({"doctor_id": [f"D_{h}" for h in ids], "institution_id": ids, "department": "全科", "name": None})
+    EmbeddedStore.write(tmp_path, {"institutions": pd.DataFrame(inst), "doctors": docs, "patients": patients, "claims": claims})
+    fs, _ = run_detector("indicator_outlier", EmbeddedStore(tmp_path))
+    by = {f.entity_ids("institution", "venue")[0]: f for f in fs}
+    assert {"H_ONE", "H_FIVE"} <= set(by)
+    one = {c["check"]: c for c in by["H_ONE"].evidence["benign_checks"]}["one_person"]
+    five = {c["check"]: c for c in by["H_FIVE"].evidence["benign_checks"]}["one_person"]
+    assert one["outcome"] == "explains" and one["factor"] == pytest.approx(FLOOR) and "by 1 person" in one["detail"]
+    assert five["outcome"] == "ruled_out" and "by 5 person" in five["detail"]
+    assert by["H_FIVE"].score > 2 * by["H_ONE"].score

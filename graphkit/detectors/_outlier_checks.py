@@ -23,6 +23,14 @@ Both ask how much of a provider's excess the legal explanation accounts for, fro
     without the mass days and compared with the peers again. Costs, visits per person, non-medical
     items are not explained by it (a day of swiped cards is a mass day too: 套现, card_burst).
 
+``one_person`` (单人所致)
+    Settlements after a death are one card's by nature: a relative using the deceased's card
+    (冒用), which ``deceased_card_use`` reports with its user. When the post-death settlements behind
+    a provider's excess are one person's, that is a person-level pattern, not the provider's
+    billing; the share of them carried by the person with the most is the part of the
+    post-death indicator explained (several deceased persons' cards at one provider — 留存医保卡 —
+    are not explained).
+
 Each check's factor is the share of the provider's excess it leaves (indicators weighted by their
 contribution), at least :data:`FLOOR`: a pattern that is all care home or all campaign day stays
 a visible lead at the bottom of the list.
@@ -41,7 +49,8 @@ from ._common import benign_check
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["who_and_when", "night_service_check", "residents_of_patients", "residents_check", "mass_day_mask", "group_event_check", "MIN_GROUP", "FLOOR"]
+__all__ = ["who_and_when", "night_service_check", "one_person_check", "residents_of_patients", "residents_check", "mass_day_mask",
+           "group_event_check", "MIN_GROUP", "FLOOR"]
 
 #: fewest claims on one day that make a group (a definition: a group exam or campaign session)
 MIN_GROUP = 10
@@ -188,9 +197,40 @@ def night_service_check(hr: pd.DataFrame, day: np.ndarray, night: np.ndarray) ->
                         detail + "：常规夜间服务 / regular night service", factor=max(1.0 - lost, FLOOR))
 
 
+def one_person_check(hr: pd.DataFrame, pat: np.ndarray, after: np.ndarray) -> dict | None:
+    """The ``one_person`` check (``None`` when the post-death share is not beyond its fence):
+    ``pat`` the patient row of each of the provider's claims, ``after`` whether it was settled after
+    that patient's death.
+
+    >>> hr = pd.DataFrame({"indicator": ["post_death_share"], "contribution": [2.0]})
+    >>> one_person_check(hr, np.array([1, 1, 1, 2]), np.array([True, True, True, False]))["factor"]
+    0.1
+    >>> round(one_person_check(hr, np.array([1, 2, 3, 3]), np.array([True, True, True, True]))["factor"], 3)
+    0.5
+    """
+    if "post_death_share" not in set(hr["indicator"].astype(str)):
+        return None
+    zh = "单人所致（冒用死亡人员医保卡）"
+    who = pat[after]
+    if who.size == 0:
+        return benign_check("one_person", zh, "ruled_out", "无死亡后结算 / no settlements after death")
+    _, cnt = np.unique(who, return_counts=True)
+    top = float(cnt.max() / who.size)
+    detail = (f"{who.size}笔死亡后结算来自{cnt.size}人，最多一人占{top:.0%} / {who.size} settlements after death by "
+              f"{cnt.size} person(s), the most by one {top:.0%}")
+    c = hr["contribution"].to_numpy(float)
+    lost = top * float(c[hr["indicator"].to_numpy() == "post_death_share"].sum() / c.sum()) if c.sum() > 0 else 0.0
+    if cnt.size > 1 and top < 0.5:
+        return benign_check("one_person", zh, "ruled_out", detail + "：多名死亡人员 / several deceased persons' cards")
+    return benign_check("one_person", zh, "explains" if lost >= 0.5 else "partial",
+                        detail + "：个人冒用，非机构结算模式 / one card's misuse, not the provider's billing",
+                        factor=max(1.0 - lost, FLOOR))
+
+
 def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, res_type: np.ndarray | None,
-                 bday: np.ndarray) -> list[dict]:
-    """The residents, group-event and (night share beyond its fence) night-service checks for one
+                 bday: np.ndarray, dday: np.ndarray | None = None) -> list[dict]:
+    """The residents, group-event, (night share beyond its fence) night-service and (post-death share
+    beyond its fence, ``dday`` death days per patient row) one-person checks for one
     provider: ``rows`` its claim rows in ``act``, ``sel`` a mask over ``rows``: those behind its excess, ``res_type``
     per patient row (:func:`residents_of_patients`), ``bday`` birth days per patient row
     (:func:`graphkit.risk.indicators.birth_days`)."""
@@ -208,4 +248,7 @@ def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, 
     sel_mass = on_mass[sel]
     grp, _ = group_event_check(hr, on_mass, events, float(sel_mass.mean()) if sel_mass.size else 0.0)
     night = night_service_check(hr, day, night_mask(act.sec[rows]))
-    return [res, grp] + ([night] if night is not None else [])
+    pat = act.pat[rows]
+    one = one_person_check(hr, pat, (day >= 0) & (day > np.nan_to_num(dday, nan=np.inf)[pat])) \
+        if dday is not None else None
+    return [res, grp] + [c for c in (night, one) if c is not None]

@@ -52,7 +52,7 @@ from scipy.stats import norm
 from ..findings import Entity, Finding
 from ..params import Param
 from ..risk.casemix import claim_groups, dx_groups, group_expectation
-from ..risk.indicators import INDICATORS, birth_days, format_indicator
+from ..risk.indicators import INDICATORS, birth_days, death_days, format_indicator
 from ..risk.peers import FAMILIES
 from ..risk.shared import shared_excess, shared_indicators
 from . import register
@@ -210,6 +210,7 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
     ref = pd.Timestamp(int(days_known.max()), unit="D") if days_known.size else None
     res_type = residents_of_patients(store, act.patients, ref)
     bday = birth_days(act.patients)
+    dday = death_days(act.patients)
 
     hits = {int(r): g for r, g in hit.groupby("row", sort=True)}
     peer_rows = {k: g["row"].to_numpy(int) for k, g in e.groupby(["indicator", "peer_group"], sort=False)}
@@ -325,7 +326,7 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
         else:
             checks.append(benign_check("data_coverage", "数据完整性", "ruled_out",
                                        f"{cover:.0%}的结算有诊断编码 / {cover:.0%} of claims carry a diagnosis. {note}".strip()))
-        checks += who_and_when(act, hr, mine, sel, res_type, bday)
+        checks += who_and_when(act, hr, mine, sel, res_type, bday, dday)
         score = float(surprise_score(s)) * benign_factor(checks)
         sel_rows[int(r)] = mine[sel]
         drafts.append((int(r), hr, lead, log10_p, s, score, checks, amount, excess_visits, float(O_minus_E[r]), cover))

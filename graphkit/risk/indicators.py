@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator",
-           "ELDERLY_AT", "birth_days", "claim_ages", "weekend_mask", "night_mask"]
+           "ELDERLY_AT", "birth_days", "death_days", "claim_ages", "weekend_mask", "night_mask"]
 
 
 @dataclass(frozen=True)
@@ -320,6 +320,18 @@ def birth_days(patients: pd.DataFrame) -> np.ndarray:
     return bday
 
 
+def death_days(patients: pd.DataFrame) -> np.ndarray:
+    """Death date per patient row as days since 1970 (NaN when unknown, alive or unreadable).
+
+    >>> death_days(pd.DataFrame({"death_date": ["1970-01-03", None]})).tolist()
+    [2.0, nan]
+    """
+    death = pd.to_datetime(patients.get("death_date"), errors="coerce")
+    dday = death.to_numpy("datetime64[D]").astype("int64").astype(float)
+    dday[death.isna().to_numpy()] = np.nan
+    return dday
+
+
 def claim_ages(act: Activity, rows: slice | np.ndarray, bday: np.ndarray) -> np.ndarray:
     """Age in years at the claims ``rows`` (NaN without a date or a birth date); ``bday`` from
     :func:`birth_days` of ``act.patients``."""
@@ -371,9 +383,7 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
     else:
         notes.append("no birth dates: elderly share and age edits not computed / 无出生日期")
     del elderly
-    death = pd.to_datetime(pats.get("death_date"), errors="coerce")
-    dday = death.to_numpy("datetime64[D]").astype("int64").astype(float)
-    dday[death.isna().to_numpy()] = np.nan
+    dday = death_days(pats)
     if (~np.isnan(dday)).any():
         after = act.day > np.nan_to_num(dday, nan=np.inf)[act.pat]
         b.add_rate("post_death_share", after, act.day >= 0)
