@@ -308,16 +308,21 @@ def _readmissions(act: Activity, b: _Builder, grp: np.ndarray) -> None:
 ELDERLY_AT = 65
 
 
+def _days(patients: pd.DataFrame, column: str) -> np.ndarray:
+    """``patients[column]`` per row as days since 1970 (NaN when unknown or unreadable)."""
+    when = pd.to_datetime(patients.get(column), errors="coerce")
+    days = when.to_numpy("datetime64[D]").astype("int64").astype(float)
+    days[when.isna().to_numpy()] = np.nan
+    return days
+
+
 def birth_days(patients: pd.DataFrame) -> np.ndarray:
     """Birth date per patient row as days since 1970 (NaN when unknown or unreadable).
 
     >>> birth_days(pd.DataFrame({"birth_date": ["1970-01-11", None]})).tolist()
     [10.0, nan]
     """
-    birth = pd.to_datetime(patients.get("birth_date"), errors="coerce")
-    bday = birth.to_numpy("datetime64[D]").astype("int64").astype(float)
-    bday[birth.isna().to_numpy()] = np.nan
-    return bday
+    return _days(patients, "birth_date")
 
 
 def death_days(patients: pd.DataFrame) -> np.ndarray:
@@ -326,10 +331,7 @@ def death_days(patients: pd.DataFrame) -> np.ndarray:
     >>> death_days(pd.DataFrame({"death_date": ["1970-01-03", None]})).tolist()
     [2.0, nan]
     """
-    death = pd.to_datetime(patients.get("death_date"), errors="coerce")
-    dday = death.to_numpy("datetime64[D]").astype("int64").astype(float)
-    dday[death.isna().to_numpy()] = np.nan
-    return dday
+    return _days(patients, "death_date")
 
 
 def claim_ages(act: Activity, rows: slice | np.ndarray, bday: np.ndarray) -> np.ndarray:
