@@ -137,7 +137,7 @@ def test_one_deceased_card_is_a_persons_pattern_several_are_the_providers(tmp_pa
     """A clinic where one dead person's card is settled 15 times after the death: the post-death
     share is beyond its fence, but it is one card's misuse (deceased_card_use names its user) —
     explained, down to the floor. A clinic where five dead persons' cards are settled (留存医保卡)
-    is not explained."""
+    keeps most of it."""
     rows, pats, deaths, inst = [], [], [], []
 
     def visit(hid: str, p: str, day: int) -> None:
@@ -175,5 +175,6 @@ def test_one_deceased_card_is_a_persons_pattern_several_are_the_providers(tmp_pa
     one = {c["check"]: c for c in by["H_ONE"].evidence["benign_checks"]}["one_person"]
     five = {c["check"]: c for c in by["H_FIVE"].evidence["benign_checks"]}["one_person"]
     assert one["outcome"] == "explains" and one["factor"] == pytest.approx(FLOOR) and "by 1 person" in one["detail"]
-    assert five["outcome"] == "ruled_out" and "by 5 person" in five["detail"]
+    # five cards in equal parts: only the largest one's fifth is one card's misuse
+    assert five["outcome"] == "partial" and five["factor"] >= 0.8 and "by 5 person" in five["detail"]
     assert by["H_FIVE"].score > 2 * by["H_ONE"].score

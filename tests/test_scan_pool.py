@@ -68,6 +68,7 @@ def test_indicator_outlier_with_the_risk_models_parameters_runs_once(store, monk
         assert [f.id for f in res.findings if f.kind == "indicator_outlier"] == expected
         # serial: once, here; parallel: once, in the features worker (its calls are not seen here)
         assert calls == ([res.parameters["indicator_outlier"]] if workers == 1 else [])
+        assert "indicator_outlier" not in res.processes["peak_rss_mb"]  # never a pooled step of its own
     calls.clear()
     other = scan(store, kinds=["indicator_outlier"], params={"indicator_outlier": {"benign_weight": 0.5}}, workers=1)
     assert len(calls) == 2 and other.parameters["indicator_outlier"]["benign_weight"] == 0.5

@@ -27,9 +27,8 @@ Both ask how much of a provider's excess the legal explanation accounts for, fro
     Settlements after a death are one card's by nature: a relative using the deceased's card
     (冒用), which ``deceased_card_use`` reports with its user. When the post-death settlements behind
     a provider's excess are one person's, that is a person-level pattern, not the provider's
-    billing; the share of them carried by the person with the most is the part of the
-    post-death indicator explained (several deceased persons' cards at one provider — 留存医保卡 —
-    are not explained).
+    billing: the share carried by the one person with the most is the part of the post-death
+    indicator explained — all of it for one card; five cards in equal parts (留存医保卡) leave 80 %.
 
 Each check's factor is the share of the provider's excess it leaves (indicators weighted by their
 contribution), at least :data:`FLOOR`: a pattern that is all care home or all campaign day stays
@@ -205,8 +204,8 @@ def one_person_check(hr: pd.DataFrame, pat: np.ndarray, after: np.ndarray) -> di
     >>> hr = pd.DataFrame({"indicator": ["post_death_share"], "contribution": [2.0]})
     >>> one_person_check(hr, np.array([1, 1, 1, 2]), np.array([True, True, True, False]))["factor"]
     0.1
-    >>> round(one_person_check(hr, np.array([1, 2, 3, 3]), np.array([True, True, True, True]))["factor"], 3)
-    0.5
+    >>> round(one_person_check(hr, np.array([1, 2, 3, 4, 5]), np.array([True, True, True, True, True]))["factor"], 3)
+    0.8
     """
     if "post_death_share" not in set(hr["indicator"].astype(str)):
         return None
@@ -218,13 +217,17 @@ def one_person_check(hr: pd.DataFrame, pat: np.ndarray, after: np.ndarray) -> di
     top = float(cnt.max() / who.size)
     detail = (f"{who.size}笔死亡后结算来自{cnt.size}人，最多一人占{top:.0%} / {who.size} settlements after death by "
               f"{cnt.size} person(s), the most by one {top:.0%}")
+    # the part one person's misuse accounts for: the largest share of one card (several deceased
+    # persons' cards at one provider — 留存医保卡 — leave the rest to the provider)
     c = hr["contribution"].to_numpy(float)
     lost = top * float(c[hr["indicator"].to_numpy() == "post_death_share"].sum() / c.sum()) if c.sum() > 0 else 0.0
-    if cnt.size > 1 and top < 0.5:
-        return benign_check("one_person", zh, "ruled_out", detail + "：多名死亡人员 / several deceased persons' cards")
-    return benign_check("one_person", zh, "explains" if lost >= 0.5 else "partial",
-                        detail + "：个人冒用，非机构结算模式 / one card's misuse, not the provider's billing",
-                        factor=max(1.0 - lost, FLOOR))
+    if cnt.size == 1:
+        return benign_check("one_person", zh, "explains" if lost >= 0.5 else "partial",
+                            detail + "：个人冒用，非机构结算模式 / one card's misuse, not the provider's billing",
+                            factor=max(1.0 - lost, FLOOR))
+    return benign_check("one_person", zh, "partial",
+                        detail + "：多名死亡人员的卡，仅最多一人的部分视为个人冒用 / several deceased persons' cards: only the "
+                                 "largest one's part is taken as one card's misuse", factor=max(1.0 - lost, FLOOR))
 
 
 def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, res_type: np.ndarray | None,
