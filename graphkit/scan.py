@@ -156,7 +156,7 @@ def scan(
     # indicator_outlier with the risk model's parameters: its findings are the risk model's shared
     # leads (computed once, with the features in a parallel scan), not run a second time
     as_shared = {k: full for k in runnable if (full := _as_shared_leads(k, params.get(k), min_peers)) is not None}
-    pooled = [k for k in runnable if k not in IN_PARENT and k not in as_shared] if n_workers > 1 else []
+    pooled = [k for k in runnable if k not in IN_PARENT] if n_workers > 1 else []  # indicator_outlier is IN_PARENT
     done: dict[str, Any] = {}
     peaks: dict[str, float] = {}
     schedule: dict[str, Any] = {}

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..risk.indicators import ELDERLY_AT, INDICATORS, claim_ages, night_mask, weekend_mask
+from ..risk.indicators import ELDERLY_AT, INDICATORS, after_death, claim_ages, night_mask, weekend_mask
 from ._common import benign_check
 
 if TYPE_CHECKING:  # annotation only
@@ -221,22 +221,21 @@ def one_person_check(hr: pd.DataFrame, pat: np.ndarray, after: np.ndarray) -> di
     # persons' cards at one provider — 留存医保卡 — leave the rest to the provider)
     c = hr["contribution"].to_numpy(float)
     lost = top * float(c[hr["indicator"].to_numpy() == "post_death_share"].sum() / c.sum()) if c.sum() > 0 else 0.0
-    if cnt.size == 1:
-        return benign_check("one_person", zh, "explains" if lost >= 0.5 else "partial",
-                            detail + "：个人冒用，非机构结算模式 / one card's misuse, not the provider's billing",
-                            factor=max(1.0 - lost, FLOOR))
-    return benign_check("one_person", zh, "partial",
-                        detail + "：多名死亡人员的卡，仅最多一人的部分视为个人冒用 / several deceased persons' cards: only the "
-                                 "largest one's part is taken as one card's misuse", factor=max(1.0 - lost, FLOOR))
+    one = cnt.size == 1
+    why = ("：个人冒用，非机构结算模式 / one card's misuse, not the provider's billing" if one else
+           "：多名死亡人员的卡，仅最多一人的部分视为个人冒用 / several deceased persons' cards: only the largest one's part "
+           "is taken as one card's misuse")
+    return benign_check("one_person", zh, "explains" if one and lost >= 0.5 else "partial", detail + why,
+                        factor=max(1.0 - lost, FLOOR))
 
 
 def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, res_type: np.ndarray | None,
-                 bday: np.ndarray, dday: np.ndarray | None = None) -> list[dict]:
+                 bday: np.ndarray, dday: np.ndarray) -> list[dict]:
     """The residents, group-event, (night share beyond its fence) night-service and (post-death share
     beyond its fence, ``dday`` death days per patient row) one-person checks for one
     provider: ``rows`` its claim rows in ``act``, ``sel`` a mask over ``rows``: those behind its excess, ``res_type``
-    per patient row (:func:`residents_of_patients`), ``bday`` birth days per patient row
-    (:func:`graphkit.risk.indicators.birth_days`)."""
+    per patient row (:func:`residents_of_patients`), ``bday`` / ``dday`` birth / death days per patient
+    row (:func:`graphkit.risk.indicators.birth_days`, :func:`~graphkit.risk.indicators.death_days`)."""
     res, _ = residents_check(res_type, act.pat[rows[sel]], hr)
     day = act.day[rows]
     on_mass = mass_day_mask(day)
@@ -252,6 +251,5 @@ def who_and_when(act: Any, hr: pd.DataFrame, rows: np.ndarray, sel: np.ndarray, 
     grp, _ = group_event_check(hr, on_mass, events, float(sel_mass.mean()) if sel_mass.size else 0.0)
     night = night_service_check(hr, day, night_mask(act.sec[rows]))
     pat = act.pat[rows]
-    one = one_person_check(hr, pat, (day >= 0) & (day > np.nan_to_num(dday, nan=np.inf)[pat])) \
-        if dday is not None else None
+    one = one_person_check(hr, pat, known & after_death(day, pat, dday))
     return [res, grp] + [c for c in (night, one) if c is not None]

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator",
-           "ELDERLY_AT", "birth_days", "death_days", "claim_ages", "weekend_mask", "night_mask"]
+           "ELDERLY_AT", "birth_days", "death_days", "after_death", "claim_ages", "weekend_mask", "night_mask"]
 
 
 @dataclass(frozen=True)
@@ -334,6 +334,16 @@ def death_days(patients: pd.DataFrame) -> np.ndarray:
     return _days(patients, "death_date")
 
 
+def after_death(day: np.ndarray, pat: np.ndarray, dday: np.ndarray) -> np.ndarray:
+    """Per claim (``day`` days since 1970, ``pat`` patient row): settled after that patient's death
+    (``dday`` from :func:`death_days`; never without a death date).
+
+    >>> after_death(np.array([5, 5, 9]), np.array([0, 1, 1]), np.array([np.nan, 6.0])).tolist()
+    [False, False, True]
+    """
+    return day > np.nan_to_num(dday, nan=np.inf)[pat]
+
+
 def claim_ages(act: Activity, rows: slice | np.ndarray, bday: np.ndarray) -> np.ndarray:
     """Age in years at the claims ``rows`` (NaN without a date or a birth date); ``bday`` from
     :func:`birth_days` of ``act.patients``."""
@@ -387,7 +397,7 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
     del elderly
     dday = death_days(pats)
     if (~np.isnan(dday)).any():
-        after = act.day > np.nan_to_num(dday, nan=np.inf)[act.pat]
+        after = after_death(act.day, act.pat, dday)
         b.add_rate("post_death_share", after, act.day >= 0)
         del after
     else:
