@@ -177,14 +177,14 @@ def _focus_venues(ev: pd.DataFrame, cl: pd.DataFrame, activity: pd.DataFrame, ct
     if not len(multi):
         return ev, {}
     # candidates: each multi-venue ring whole (its own group id) and at each venue alone (new group
-    # and event ids, so that one null serves them all); ``pos`` keeps the row of ``ev``
+    # and event ids, so that one null serves them all); the index is the row of ``ev``
     ev = ev.reset_index(drop=True)
     cands, cls, owner = [], [], {}
     first = nxt = int(ev["group"].max()) + 1
     step = int(ev["event"].max()) + 1
     for g in multi:
         at = ev["group"].to_numpy() == g
-        rows = ev[at].assign(pos=np.flatnonzero(at))
+        rows = ev[at]
         mine = cl[cl["group"].to_numpy() == g]
         owner[g] = (g, False)
         cands.append(rows)
@@ -219,7 +219,7 @@ def _focus_venues(ev: pd.DataFrame, cl: pd.DataFrame, activity: pd.DataFrame, ct
         # hospital of the ring stays, the chance venue of one member and an outsider goes
         anchor = set(members[c])
         at = ev["group"].to_numpy() == g
-        rows = ev[at].assign(pos=np.flatnonzero(at))
+        rows = ev[at]
         rows = rows.assign(anchor=rows["patient_id"].where(rows["patient_id"].isin(anchor)))
         rows = rows[rows.groupby("event")["anchor"].transform("nunique").to_numpy() >= 2]
         n_in = rows.groupby("event")["anchor"].transform("nunique")
@@ -228,7 +228,7 @@ def _focus_venues(ev: pd.DataFrame, cl: pd.DataFrame, activity: pd.DataFrame, ct
                     | (n_in.groupby(per_venue).transform("max").to_numpy() >= 0.5 * len(anchor))]
         rows = _sub_ring(rows, p)  # holds at least the venue's own sub-ring
         keep[at] = False
-        keep[rows["pos"].to_numpy(np.int64)] = True
+        keep[rows.index.to_numpy(np.int64)] = True
     ev = ev[keep]
     return ev, {g: n for g, n in tried.items() if n > 1}
 
