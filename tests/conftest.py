@@ -82,6 +82,23 @@ def tiny_tables() -> dict[str, list[dict[str, str]]]:
     return {t: [dict(r) for r in rows] for t, rows in TINY.items()}
 
 
+@pytest.fixture(scope="session")
+def small_rule_city(tmp_path_factory) -> Path:
+    """A small ``item_rules`` demo city (1,000 patients, 2 months, seed 0), generated and loaded once
+    for the session: ``root / "b"`` the bundle (with ``truth.json``), ``root / "s"`` the embedded
+    store. Read it only."""
+    from loaders import load_bundle
+
+    from graphkit.demo import generate_city
+
+    root = tmp_path_factory.mktemp("small_rule_city")
+    with pytest.MonkeyPatch.context() as mp:  # session scope: the per-test audit fixture does not reach here
+        mp.setenv("GRAPHKIT_AUDIT_LOG", str(root / "audit.jsonl"))
+        generate_city(root / "b", patients=1000, months=2, seed=0, variant="item_rules")
+        load_bundle(root / "b", root / "s", allow_demo_key=True)
+    return root
+
+
 @pytest.fixture
 def tiny_bundle(tmp_path: Path) -> Path:
     return write_bundle(tmp_path / "bundle", tiny_tables())

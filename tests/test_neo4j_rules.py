@@ -16,23 +16,15 @@ import pytest
 import graphkit
 from graphkit.neo4jstore import Connection, Neo4jStore, load_bundle_neo4j
 from graphkit.neo4jstore.runner import run_in
-from loaders import load_bundle
 
 from test_neo4j import bolt_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
-def rule_city(tmp_path_factory):
-    """(bundle, embedded store, truth) of a small item_rules city."""
-    from graphkit.demo import generate_city
-
-    root = tmp_path_factory.mktemp("neo4j_rules")
-    with pytest.MonkeyPatch.context() as mp:  # module scope: the per-test audit fixture does not reach here
-        mp.setenv("GRAPHKIT_AUDIT_LOG", str(root / "audit.jsonl"))
-        generate_city(root / "b", patients=1000, months=2, seed=0, variant="item_rules")
-        load_bundle(root / "b", root / "s", allow_demo_key=True)
-    truth = json.loads((root / "b" / "truth.json").read_text("utf-8"))
-    return root / "b", graphkit.open_store(root / "s"), truth
+def rule_city(small_rule_city):
+    """(bundle, embedded store, truth) of the small item_rules city."""
+    truth = json.loads((small_rule_city / "b" / "truth.json").read_text("utf-8"))
+    return small_rule_city / "b", graphkit.open_store(small_rule_city / "s"), truth
 
 
 @pytest.fixture(scope="module")

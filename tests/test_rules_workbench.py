@@ -14,21 +14,17 @@ from graphkit.workbench import shaping
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
-    from loaders import load_bundle
-
-    from graphkit.demo import generate_city
+def city(small_rule_city, tmp_path_factory):
+    """(store folder, scan output folder) of the small item_rules city."""
     from graphkit.scan import scan, write_scan
     from graphkit.store import open_store
 
-    root = tmp_path_factory.mktemp("rule_wb")
+    out = tmp_path_factory.mktemp("rule_wb") / "out"
     with pytest.MonkeyPatch.context() as mp:  # module scope: the per-test audit fixture does not reach here
-        mp.setenv("GRAPHKIT_AUDIT_LOG", str(root / "audit.jsonl"))
-        generate_city(root / "b", patients=1000, months=2, seed=0, variant="item_rules")
-        load_bundle(root / "b", root / "s", allow_demo_key=True)
-        res = scan(open_store(root / "s"), kinds=["rule_violation", "shared_card"])
-        write_scan(res, root / "out", check_out=False)
-    return root
+        mp.setenv("GRAPHKIT_AUDIT_LOG", str(out.parent / "audit.jsonl"))
+        res = scan(open_store(small_rule_city / "s"), kinds=["rule_violation", "shared_card"])
+        write_scan(res, out, check_out=False)
+    return small_rule_city / "s", out
 
 
 @pytest.fixture
@@ -36,7 +32,8 @@ def wb(city, tmp_path, monkeypatch):
     from graphkit.workbench.data import Workbench
 
     monkeypatch.setenv("GRAPHKIT_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    return Workbench.open(city / "s", city / "out" / "findings.json", user="tester", cases=tmp_path / "cases.sqlite")
+    store, out = city
+    return Workbench.open(store, out / "findings.json", user="tester", cases=tmp_path / "cases.sqlite")
 
 
 def text(h: str) -> str:
@@ -112,10 +109,11 @@ def test_triage_filters_by_level_and_hides_rule_filters_without_rule_leads(city,
     # findings without any rule violation: no rule or level filter shown
     from graphkit.findings import read_findings, write_findings
 
-    rep = read_findings(city / "out" / "findings.json")
+    store, out = city
+    rep = read_findings(out / "findings.json")
     rep.findings = [f for f in rep.findings if f.kind != "rule_violation"]
     write_findings(tmp_path / "findings.json", rep)
-    wb2 = Workbench.open(city / "s", tmp_path / "findings.json", user="tester", cases=tmp_path / "c2.sqlite")
+    wb2 = Workbench.open(store, tmp_path / "findings.json", user="tester", cases=tmp_path / "c2.sqlite")
     q2 = LeadsQueue(wb2)
     assert q2.rule.layout.display == "none" and q2.level.layout.display == "none" and not q2.rule.options
 
