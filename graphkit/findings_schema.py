@@ -60,7 +60,8 @@ _FINDING_DOCS = {
     "claims": "every claim the finding rests on (sorted, distinct): the evidence an investigator opens",
     "summary": "one line, Chinese first with English alongside",
     "evidence": "detector-specific metrics; the statistical detectors write `null` (what the pattern was compared with) "
-                "and `benign_checks` (the legal explanations tested), rule_violation the rule, its basis and the hit lines",
+                "and `benign_checks` (the legal explanations tested), rule_violation the rule, its basis, the hit lines "
+                "and `benign_checks` of the look-alikes its rule can resemble",
 }
 _ENTITY_DOCS = {
     "type": "entity type",

@@ -70,7 +70,7 @@ def cmd_rules(a: argparse.Namespace) -> int:
 
         out = claim_output_dir(a.out, "scan")
         out.mkdir(parents=True, exist_ok=True)
-        found = sort_findings(rule_findings(run))
+        found = sort_findings(rule_findings(run, store=store))
         rep = FindingsReport(found, store.fingerprint, {"rule_violation": {"pack": a.pack or "", "kb": a.kb or ""}},
                              extra={"rule_summary": {"totals": t, "rules": run.summary}})
         write_findings(out / "findings.json", rep)

@@ -181,10 +181,12 @@ def _slices(sorted_g: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(sorted_g, np.arange(n + 1))
 
 
-def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS) -> list[Finding]:
+def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS, store: Store | None = None,
+                  benign_weight: float = 0.2) -> list[Finding]:
     """Findings of kind ``rule_violation``: one per rule × provider × calendar month of the
     claim, with the rule's id, level and basis, the item lines (first ``max_items``) and every
-    claim; ``amount_at_risk`` = the fund's share of the 违规金额.
+    claim; ``amount_at_risk`` = the fund's share of the 违规金额. Legal look-alikes are tested
+    by :func:`graphkit.rules.benign.weigh_benign` (``store``: where contacts are read).
 
     Vectorised: group sums, distinct claims, the most frequent doctors and patients and the
     listed lines are computed for all groups at once; the loop only assembles each finding
@@ -263,4 +265,6 @@ def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS) -> list[Finding]:
                       "fund_deduct_amount": round(fund, 2), "pack": pack_s, "kb": kb_s,
                       "items": items, "items_listed": len(items)},
         ))
-    return out
+    from .benign import weigh_benign  # legal look-alikes: evidence.benign_checks, the score demoted
+
+    return weigh_benign(run, out, store=store, weight=benign_weight)
