@@ -141,7 +141,7 @@ def run_one(name: str, seed: int, patients: int, months: int, work: Path, keep: 
             raise RuntimeError(f"load refused the bundle: {res.report.format(limit=3)}")
         t2 = time.perf_counter()
         store = open_store(store_dir)
-        # opt-in kinds run where the city plants them (rule_violation: the item_rules variant)
+        # opt-in kinds run where the city plants them (indicator_outlier: provider over-billing)
         planted = {i["kind"] for i in truth.get("instances", [])}
         if truth.get("provider_fraud"):  # evaluate counts planted over-billers as indicator_outlier instances
             planted.add("indicator_outlier")

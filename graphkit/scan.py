@@ -144,6 +144,10 @@ def scan(
             skipped[kind] = "；".join(unmet_reason(profile, n)[0] for n in missing) + " / " + \
                 "; ".join(unmet_reason(profile, n)[1] for n in missing)
             continue
+        why = det.fits(store) if det.fits else None
+        if why:  # the machine cannot hold it: skip it and say so rather than fail the whole scan
+            skipped[kind] = why
+            continue
         lacking = [(need, how) for need, how in det.prefers if unmet(profile, [need])]
         if lacking:
             degraded[kind] = ["{0} / {1}: {2}".format(*unmet_reason(profile, need), how) for need, how in lacking]
@@ -230,10 +234,12 @@ def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
     share. The provider risk model weighs its prior (volume, indicators, network) by it: the
     less the detectors could see, the more the prior stands in for them.
 
-    The battery is the default kinds (:func:`~graphkit.detectors.default_kinds`); an opt-in kind
-    that ran does not change it.
+    The battery is the default kinds (:func:`~graphkit.detectors.default_kinds`) that look at the
+    graph; an opt-in kind that ran does not change it, nor does the item-level rule pack
+    (``rule_violation`` runs wherever there are claim items; items or none, the graph patterns saw
+    the same).
 
-    >>> n = len(default_kinds())
+    >>> n = len(default_kinds()) - 1  # the rule pack is not part of the battery
     >>> blind_share(default_kinds(), {}) == round(1 / n, 6)  # every kind ran: one kind's share
     True
     >>> blind_share(["shared_card", "deceased_card_use"], {"shared_card": ["..."]}) == round((n - 2 + 0.5) / n, 6)
@@ -242,7 +248,7 @@ def blind_share(ran: Iterable[str], degraded: dict[str, list[str]]) -> float:
     from .risk.scores import FINDINGS_EXCLUDED_KINDS
 
     ran = set(ran)
-    battery = [k for k in default_kinds() if k not in FINDINGS_EXCLUDED_KINDS]  # kinds the findings part counts
+    battery = [k for k in default_kinds() if k not in FINDINGS_EXCLUDED_KINDS and k != "rule_violation"]
     k = max(len(battery), 1)
     blind = sum(1.0 for kind in battery if kind not in ran) + 0.5 * sum(1 for kind in degraded if kind in ran and kind in battery)
     return round(max(blind, 1.0) / k, 6)

@@ -39,6 +39,9 @@ class Detector:
     prefers: tuple[tuple[str, str], ...] = ()
     #: part of a plain ``scan`` (the default battery); ``False``: runs only when asked for by kind
     default: bool = True
+    #: ``fits(store)``: why the detector cannot run on this machine (e.g. the memory it would need),
+    #: or None; the scan skips it with that reason instead of failing halfway
+    fits: Callable[[Any], str | None] | None = None
 
     @property
     def doc(self) -> str:
@@ -53,15 +56,17 @@ REGISTRY: dict[str, Detector] = {}
 
 
 def register(kind: str, params: Sequence[Param], *, needs: Sequence[str] = (),
-             prefers: dict[str, str] | None = None, default: bool = True):
+             prefers: dict[str, str] | None = None, default: bool = True,
+             fits: Callable[[Any], str | None] | None = None):
     """Decorator: register a detector function for ``kind`` with its declared parameters and
     the data it needs (``needs``) or uses when present (``prefers``: need → degraded behaviour).
-    ``default=False`` keeps it out of a plain scan (it runs when its kind is asked for)."""
+    ``default=False`` keeps it out of a plain scan (it runs when its kind is asked for); ``fits``
+    says why it cannot run on this machine, if it cannot (the scan then skips it and says why)."""
     if kind not in KINDS:
         raise ValueError(f"unknown finding kind {kind!r}")
 
     def deco(fn: Callable[..., list[Finding]]):
-        REGISTRY[kind] = Detector(kind, fn, tuple(params), tuple(needs), tuple((prefers or {}).items()), default)
+        REGISTRY[kind] = Detector(kind, fn, tuple(params), tuple(needs), tuple((prefers or {}).items()), default, fits)
         return fn
 
     return deco
@@ -70,7 +75,7 @@ def register(kind: str, params: Sequence[Param], *, needs: Sequence[str] = (),
 def default_kinds() -> list[str]:
     """The kinds a plain scan runs (registered with ``default=True``).
 
-    >>> "shared_card" in default_kinds(), "rule_violation" in default_kinds()
+    >>> "shared_card" in default_kinds(), "indicator_outlier" in default_kinds()
     (True, False)
     """
     return [k for k, d in REGISTRY.items() if d.default]

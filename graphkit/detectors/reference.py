@@ -13,7 +13,7 @@ roles code).
 >>> text = render_markdown()
 >>> text.startswith("# 检测器参考 / Detector reference") and "\\n## shared_card\\n" in text
 True
->>> "**opt-in**" in text.split("\\n## rule_violation\\n")[1].split("\\n## ")[0]
+>>> "**opt-in**" in text.split("\\n## indicator_outlier\\n")[1].split("\\n## ")[0]
 True
 """
 

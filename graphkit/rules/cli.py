@@ -34,7 +34,8 @@ def format_summary(summary: dict[str, dict[str, Any]]) -> str:
     for rid, s in summary.items():
         if s["status"] == "ran":
             lines.append(f"{rid:<9} {s['level']:<3} {s['category']:<6} {s['hits']:>9,} {s['claims']:>11,} "
-                         f"{s['deduct_amount']:>16,.2f}  {s['name']}")
+                         f"{s['deduct_amount']:>16,.2f}  {s['name']}"
+                         + (f" — {s['reason']}" if s.get("leads") is False else ""))
         else:
             lines.append(f"{rid:<9} {s['level']:<3} {s['category']:<6} {'未运行 not run':>38}  {s['name']} — {s['reason']}")
     return "\n".join(lines)
@@ -56,10 +57,11 @@ def cmd_rules(a: argparse.Namespace) -> int:
     if not a.store:
         raise GraphkitError("give --store DIR")
     from ..store import open_store
-    from .engine import rule_findings, run_rules
+    from .engine import common_practice, rule_findings, run_rules
 
     store = open_store(a.store)
     run = run_rules(store, pack, rules=a.rules.split(",") if a.rules else None)
+    common_practice(run)
     print(format_summary(run.summary))
     t = run.totals()
     print(f"合计 / total: {t['ran']} 条规则运行 ran, {t['skipped']} 条未运行 skipped, {t['hits']:,} 条明细 hits, "

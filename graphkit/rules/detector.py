@@ -13,6 +13,8 @@ data on every hit line and recorded in ``evidence.benign_checks``; a finding the
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..detectors import register
@@ -23,7 +25,64 @@ from .engine import rule_findings, run_rules
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["RuleFindings", "rule_violation"]
+__all__ = ["RuleFindings", "rule_violation", "fits_memory", "available_gb", "BYTES_PER_LINE"]
+
+#: peak resident bytes of the rule pack per item line (frame, the largest setting's rows, a rule's
+#: working arrays and the hits; claim context included), measured on the 10.7M-claim city with
+#: 24.2M item lines (docs/rules.md, *Speed*), rounded up
+BYTES_PER_LINE = 600
+
+
+def available_gb() -> float:
+    """Memory this process may still take (GB): ``$GRAPHKIT_RULES_MEMORY_GB`` when set, else the
+    kernel's ``MemAvailable``, bounded by a cgroup v2 limit (containers); half the physical
+    memory where neither can be read."""
+    env = os.environ.get("GRAPHKIT_RULES_MEMORY_GB", "").strip()
+    if env:
+        return float(env)
+    avail = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                avail = int(line.split()[1]) * 1024 / 2**30
+    except OSError:
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**31
+        except (ValueError, OSError, AttributeError):  # pragma: no cover
+            avail = 4.0
+    try:
+        lim = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if lim != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            avail = min(avail, (int(lim) - used) / 2**30)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def fits_memory(store: Store) -> str | None:
+    """Why the rule pack cannot run here: its estimated peak (item lines × :data:`BYTES_PER_LINE`)
+    above :func:`available_gb`; None when it fits. A scan then skips it and says so instead of
+    being killed halfway (every other kind's findings would be lost with it).
+
+    >>> import tempfile, pandas as pd
+    >>> from graphkit.store import EmbeddedStore
+    >>> d = tempfile.mkdtemp()
+    >>> EmbeddedStore.write(d, {"claim_items": pd.DataFrame({"claim_id": ["C1"], "item_code": ["X"], "amount": [1.0]})})
+    >>> fits_memory(EmbeddedStore(d)) is None
+    True
+    """
+    lines = int(store.row_counts().get("claim_items", 0) or 0)
+    need = lines * BYTES_PER_LINE / 2**30
+    have = available_gb()
+    if need <= have:
+        return None
+    return (f"费用明细 {lines:,} 行，规则库约需 {need:.1f} GB 内存，本机可用 {have:.1f} GB；请在内存更大的机器上运行 "
+            f"graphkit rules run，或设置 GRAPHKIT_RULES_MEMORY_GB / {lines:,} item lines: the rule pack needs ≈ "
+            f"{need:.1f} GB, {have:.1f} GB available — run `graphkit rules run` on a machine with more memory "
+            f"(or set GRAPHKIT_RULES_MEMORY_GB)")
 
 
 class RuleFindings(list):
@@ -40,19 +99,22 @@ class RuleFindings(list):
         Param("max_items", 30, "int", low=1, high=10_000, doc="item lines listed in a finding's evidence"),
         Param("benign_weight", 0.2, "float", low=0.0, high=1.0,
               doc="score factor of a finding a legal look-alike fully explains (newborn, care home, sessions, refill)"),
+        Param("max_provider_share", 0.5, "float", low=0.0, high=1.0,
+              doc="a rule broken at more than this share of the providers billing in its settings is common "
+                  "practice (a catalogue that does not fit, or policy): summary only, no leads; 1: always leads"),
     ],
     needs=("items",),
-    # opt-in until its precision is measured on planted violations and its cost at 10M claims
-    # (docs/rules.md): `graphkit scan --kinds …,rule_violation` or `graphkit rules run`
-    default=False,
+    default=True,
+    fits=fits_memory,
 )
 def rule_violation(store: Store, *, pack: str = "", kb: str = "", max_items: int = 30,
-                   benign_weight: float = 0.2) -> list[Finding]:
+                   benign_weight: float = 0.2, max_provider_share: float = 0.5) -> list[Finding]:
     """规则库违规 / rule-pack violations: item lines breaking a rule of the pack (price ceilings,
     payment scope, duplicate and split billing, swapped and phantom items, over-prescribing,
     admissions without indication), grouped per provider × rule × month."""
     run = run_rules(store, pack or None, kb=kb or None)
-    out = RuleFindings(rule_findings(run, max_items=max_items, store=store, benign_weight=benign_weight))
+    out = RuleFindings(rule_findings(run, max_items=max_items, store=store, benign_weight=benign_weight,
+                                     max_provider_share=max_provider_share))
     out.summary = {"totals": run.totals(), "rules": run.summary,
                    "pack": {"name": run.pack.name, "version": run.pack.version, "source": run.pack.source},
                    "kb": {"name": run.pack.kb.name, "version": run.pack.kb.version, "source": run.pack.kb.source}}

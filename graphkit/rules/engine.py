@@ -28,7 +28,7 @@ from .shapes import SHAPES, Ctx, codes_of, shape_needs
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["RuleRun", "run_rules", "rule_findings", "level_score", "LEVEL_WEIGHT", "MAX_ITEMS"]
+__all__ = ["RuleRun", "run_rules", "rule_findings", "common_practice", "level_score", "LEVEL_WEIGHT", "MAX_ITEMS"]
 
 #: score weight of the 判断等级: a 违规 hit is a finding a bureau deducts on, a 可疑 one goes to review
 LEVEL_WEIGHT = {"违规": 1.0, "可疑": 0.7}
@@ -141,6 +141,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             else:  # declarative shapes never read the columns of _UNREAD: leave them out of the copy
                 code = any(x.shape == "code" for x in chosen if scope(x) == key)
                 sub = df[m] if code else df.loc[m, [c for c in df.columns if c not in _UNREAD]]
+            nprov = int(pd.unique(codes_of(sub["provider_id"])).size)
         h = SHAPES[r.shape](sub, r, ctx)
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h
         h = h.drop_duplicates("row")
@@ -155,6 +156,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             "deduct_amount": round(float(ded.sum()), 2),
             "fund_amount": round(float((ded * df["fund_ratio"].to_numpy()[rows]).sum()), 2),
             "providers": int(pd.unique(codes_of(df["provider_id"])[rows]).size),
+            "scope_providers": nprov,
         }
         parts[r.id] = h[["rule_id", "row", "deduct"]]
     sub = None
@@ -181,11 +183,45 @@ def _slices(sorted_g: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(sorted_g, np.arange(n + 1))
 
 
+#: a rule broken at fewer providers than this is never judged common practice (a majority of
+#: two or three providers says nothing of what is usual)
+MIN_COMMON = 5
+
+
+def common_practice(run: RuleRun, max_provider_share: float = 0.5) -> set[str]:
+    """Rules broken at more than ``max_provider_share`` of the providers billing in their
+    settings (and at ≥ :data:`MIN_COMMON` of them): what most providers do is this data's norm —
+    a catalogue that does not fit the region's prices or coding, or a practice the bureau must
+    address as policy — not a lead on one provider. Their hits, claims and amounts stay in the
+    summary, marked ``leads: false`` with the reason; they give no findings.
+
+    >>> common_practice(RuleRun(None, pd.DataFrame(), {"A": {"status": "ran", "providers": 9, "scope_providers": 10},
+    ...                                               "B": {"status": "ran", "providers": 3, "scope_providers": 10}}))
+    {'A'}
+    """
+    out = set()
+    for rid, s in run.summary.items():
+        if s.get("status") != "ran" or not s.get("scope_providers"):
+            continue
+        share = s["providers"] / s["scope_providers"]
+        if s["providers"] >= MIN_COMMON and share > max_provider_share:
+            out.add(rid)
+            s["leads"] = False
+            s["reason"] = (f"普遍做法：{s['providers']}/{s['scope_providers']} 家机构（{share:.0%}）均有违反，"
+                           f"属目录与本地不符或需政策处理，不作个案线索 / common practice: broken at {s['providers']} of "
+                           f"{s['scope_providers']} providers ({share:.0%}) — a catalogue that does not fit this data, or a "
+                           f"policy matter; no lead on one provider")
+        else:
+            s["leads"] = True
+    return out
+
+
 def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS, store: Store | None = None,
-                  benign_weight: float = 0.2) -> list[Finding]:
+                  benign_weight: float = 0.2, max_provider_share: float = 0.5) -> list[Finding]:
     """Findings of kind ``rule_violation``: one per rule × provider × calendar month of the
     claim, with the rule's id, level and basis, the item lines (first ``max_items``) and every
-    claim; ``amount_at_risk`` = the fund's share of the 违规金额. Legal look-alikes are tested
+    claim; ``amount_at_risk`` = the fund's share of the 违规金额. Rules most providers break
+    (:func:`common_practice`) give none. Legal look-alikes are tested
     by :func:`graphkit.rules.benign.weigh_benign` (``store``: where contacts are read).
 
     Vectorised: group sums, distinct claims, the most frequent doctors and patients and the
@@ -194,14 +230,18 @@ def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS, store: Store | No
     """
     if run.frame is None or not len(run.hits):
         return []
+    norm = common_practice(run, max_provider_share)
+    hits = run.hits[~run.hits["rule_id"].isin(norm)] if norm else run.hits
+    if not len(hits):
+        return []
     df = run.frame.df
-    rows = run.hits["row"].to_numpy()
+    rows = hits["row"].to_numpy()
     opt = [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in df.columns]
     cols = ["claim_id", "item_code", "provider_type", "provider_id", "month", "patient_id", "doctor_id", "start",
             "amount", "fund_ratio"] + opt
     h = df[cols].iloc[rows].reset_index(drop=True)
-    h["rule_id"] = run.hits["rule_id"].to_numpy()
-    h["deduct"] = run.hits["deduct"].to_numpy("float64")
+    h["rule_id"] = hits["rule_id"].to_numpy()
+    h["deduct"] = hits["deduct"].to_numpy("float64")
     h["fund_deduct"] = h["deduct"].to_numpy() * h["fund_ratio"].to_numpy("float64")
     keys = ["rule_id", "provider_type", "provider_id", "month"]
     gb = h.groupby(keys, sort=True, observed=True)
