@@ -57,3 +57,22 @@ def test_catalogue_rules_find_nothing_and_data_rules_still_do(foreign, tmp_path)
     assert hits["BZ-001"] == hits["CF-001"] == hits["XJ-002"] == hits["CL-001"] == 0
     # beds beyond the stay (category), per-day codes learned from the data, items dated after the stay
     assert hits["XJ-001"] > 0 and hits["XJ-005"] > 0 and hits["XJ-003"] > 0
+
+
+def test_peer_quantity_keeps_only_provider_months_flagged_beyond_their_volume():
+    import numpy as np
+
+    from graphkit.rules.shapes_data import _concentrated
+
+    # one code; a big pharmacy (500 lines, 2 flagged: its volume predicts ~2.4) and a small clinic
+    # (10 lines, 3 flagged: its volume predicts 0.06)
+    prov = ["BIG"] * 500 + ["SMALL"] * 10
+    sub = pd.DataFrame({"item_code": "C1", "provider_id": prov, "month": "2024-03"})
+    hit = np.zeros(510, bool)
+    hit[[0, 1, 500, 501, 502]] = True
+    kept = _concentrated(sub, hit, 0.01)
+    assert kept[500:503].all() and not kept[:500].any()
+    # at the city's rate everywhere, nobody is kept
+    even = np.zeros(510, bool)
+    even[[0, 100, 200, 300, 400, 505]] = True
+    assert not _concentrated(sub, even, 0.01).any()

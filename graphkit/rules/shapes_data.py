@@ -122,7 +122,9 @@ def data_repeat(sub, rule, ctx):
 def peer_quantity(sub, rule, ctx):
     """A person's quantity of a code in a calendar month far above the city's people of that
     code: above ``max(Q3 + fence·IQR, min_ratio·Q3)`` on the log scale, over at least
-    ``min_patients`` person-months. 违规金额 = the excess share of the month's lines."""
+    ``min_patients`` person-months; with ``alpha``, only where the provider-month holds more
+    such lines than the city's rate predicts (:func:`_concentrated`: a big pharmacy's share of
+    the city's heavy buyers is no lead). 违规金额 = the excess share of the month's lines."""
     p = rule.params
     sub = _cats(sub, rule, ctx)
     sub = sub[sub["quantity"].fillna(0) > 0]
@@ -139,8 +141,25 @@ def peer_quantity(sub, rule, ctx):
     per[lim.index.to_numpy() + 1] = lim.to_numpy("float64")
     lim = np.exp(per[code + 1])
     hit = tot > lim
+    if "alpha" in p:
+        hit = _concentrated(sub, hit, float(p["alpha"]))
     ded = sub["amount"].to_numpy() * np.where(hit, (tot - lim) / tot, 0)
     return _hits(sub.index[hit], ded[hit])
+
+
+def _concentrated(sub: pd.DataFrame, hit: np.ndarray, alpha: float) -> np.ndarray:
+    """``hit`` kept only in provider-months holding more hits than their lines predict at each
+    code's city-wide hit rate (Poisson upper tail at most ``alpha``): a provider flagged no more
+    often than everyone else for its codes is no lead."""
+    from scipy.stats import poisson
+
+    code = codes_of(sub["item_code"])
+    n = np.bincount(code + 1)
+    rate = np.bincount(code + 1, weights=hit) / np.maximum(n, 1)
+    g = group_ids(sub, ["provider_id", "month"])
+    exp = np.bincount(g, weights=rate[code + 1])
+    obs = np.bincount(g, weights=hit)
+    return hit & (poisson.sf(obs - 1, exp) <= alpha)[g]
 
 
 def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0.5) -> np.ndarray:
