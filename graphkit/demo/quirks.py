@@ -438,7 +438,14 @@ def foreign_item_codes(b: Bundle, arg: str | None = None) -> None:
     """The bureau's own item codes and names: every ``item_code`` becomes ``LX`` + 8 hex digits
     and every ``item_name`` ``本地项目`` + 6 hex digits (the same value always the same new one,
     distinct values distinct), so no catalogue entry matches; category, quantities, prices,
-    days supply and item times are kept."""
+    days supply and item times are kept.
+
+    >>> b = Bundle({"claim_items": pa.table({"item_code": ["A1", "B2", "A1"], "item_name": ["甲", "乙", "甲"]})}, None)
+    >>> foreign_item_codes(b)
+    >>> codes = b.tables["claim_items"]["item_code"].to_pylist()
+    >>> codes[0] == codes[2] != codes[1] and codes[0].startswith("LX")
+    True
+    """
     if "claim_items" not in b.tables:
         return
     t = b.tables["claim_items"]

@@ -271,7 +271,13 @@ def per_diem_codes(sub: pd.DataFrame, min_stays: int = 30, min_share: float = 0.
     """Per row of ``sub``: whether its code is billed per day of the stay, learned from the data —
     on at least ``min_share`` of its (at least ``min_stays``) inpatient stays the stay's quantity
     of it equals the length of stay (护理费, 住院诊查费 and beds look like this; a drug or an exam
-    does not)."""
+    does not).
+
+    >>> f = pd.DataFrame({"claim_type": "inpatient", "ci": [0, 0, 1, 1], "los": [3, 3, 2, 2],
+    ...                   "item_code": ["N", "X", "N", "X"], "quantity": [3.0, 1.0, 2.0, 1.0]})
+    >>> per_diem_codes(f, min_stays=2).tolist()
+    [True, False, True, False]
+    """
     inp = (sub["claim_type"] == "inpatient").to_numpy() & sub["quantity"].notna().to_numpy()
     code = codes_of(sub["item_code"])
     s = sub[inp]
