@@ -86,6 +86,11 @@ DRIP = ("120400001", "静脉输液", "treatment")
 BGLAB = ("BGLAB01", "外地检验项目", "exam")    # codes no catalogue holds: the data rules only
 BGDRUG = ("BGDRUG1", "外地药品", "drug")
 BGEXAM = ("BGEXAM1", "外地检查项目", "exam")
+BGTREAT = ("BGTREAT1", "外地治疗项目", "treatment")
+BGPILL = ("BGPILL1", "外地慢病药品", "drug")
+BGCAP = ("BGCAP01", "外地限价检查", "exam")
+BGNURSE = ("BGNURSE1", "外地护理费", "treatment")
+BGASSESS = ("BGASSESS", "外地入院评估", "treatment")
 
 
 def build() -> Builder:
@@ -99,10 +104,25 @@ def build() -> Builder:
         p = P(f"BD{i:02d}")
         for m, d in enumerate(("2024-01-05", "2024-02-04", "2024-03-05")):
             b.claim(f"CBD{i:02d}{m}", p, f"{d} 10:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")
-    for i in range(300):  # 600 person-days of BGEXAM1, never twice a day
+    for i in range(300):  # 1,200 person-days of BGEXAM1 (men, outpatient), never twice a day
         p = P(f"BE{i:03d}")
-        for d in ("2024-01-10", "2024-01-20"):
-            b.claim(f"CBE{i:03d}{d[-2:]}", p, f"{d} 08:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")
+        for d in ("2024-01-10", "2024-01-20", "2024-02-10", "2024-02-20"):
+            b.claim(f"CBE{i:03d}{d[-5:]}", p, f"{d} 08:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")
+    for i in range(150):  # 150 visits with 1–3 units of BGTREAT1
+        b.claim(f"CBT{i:03d}", P(f"BT{i:03d}"), f"2024-01-{1 + i % 27:02d} 09:00:00", [(*BGTREAT, 1 + i % 3, 8.0)],
+                prov=("H2", "H4", "H5")[i % 3])
+    for i in range(100):  # 100 people buy BGPILL1 ×2 for 30 days, every 30 days
+        p = P(f"BP{i:03d}")
+        for m, d in enumerate(("2024-01-05", "2024-02-04", "2024-03-05")):
+            b.claim(f"CBP{i:03d}{m}", p, f"{d} 11:00:00", [(*BGPILL, 2, 15.0, None, 30)], ctype="pharmacy", prov="Y1")
+    for i in range(300):  # BGCAP01 at level 2: half at 50.00 (a price nobody exceeds), half below
+        b.claim(f"CBC{i:03d}", P(f"BC{i:03d}"), f"2024-02-{1 + i % 27:02d} 10:00:00",
+                [(*BGCAP, 1, 50.0 if i % 2 else round(20.0 + 0.2 * (i // 2), 2))], prov=("H2", "H4", "H5")[i % 3])
+    for i in range(100):  # 100 stays at H3: BGNURSE1 once per day of the stay, BGASSESS once per stay
+        los = 1 + i % 5
+        b.claim(f"CBS{i:03d}", P(f"BS{i:03d}"), f"2024-01-{1 + i % 20:02d} 10:00:00",
+                [(*BGNURSE, los, 30.0), (*BGASSESS, 1, 20.0)], ctype="inpatient", prov="H3",
+                end=f"2024-01-{1 + i % 20 + los:02d} 09:00:00")
 
     # ---- 超支付范围 --------------------------------------------------------------------------------
     b.case("FW-001", [b.claim("FW1B", P("F1", sex="F"), "2024-03-01 09:00:00", [(*PSA, 1, 60.0)])],
@@ -117,11 +137,19 @@ def build() -> Builder:
     b.case("FW-005", [b.claim("FW5B", P("B1"), "2024-03-01 09:00:00", [(*BED, 1, 45.0)])],
            [b.claim("FW5G", P("B2"), "2024-03-01 09:00:00", [(*BED, 1, 45.0)], ctype="inpatient",
                     end="2024-03-02 09:00:00")])
+    b.case("FW-006", [b.claim("FW6B", P("B3"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], ctype="inpatient",
+                              end="2024-03-02 09:00:00", prov="H1")],
+           [b.claim("FW6G", P("B4"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
+    b.case("FW-007", [b.claim("FW7B", P("F2", sex="F"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")],
+           [b.claim("FW7G", P("M2"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
     # ---- 超支付标准 --------------------------------------------------------------------------------
     b.case("BZ-001", [b.claim("BZ1B", P("Q1"), "2024-03-01 09:00:00", [(*BLOOD, 2, 18.5)], prov="H1")],
            [b.claim("BZ1G", P("Q2"), "2024-03-01 09:00:00", [(*BLOOD, 1, 18.0)], prov="H1")])  # at the ceiling
-    b.case("BZ-002", [b.claim("BZ2B", P("Q3"), "2024-03-01 09:00:00", [(*BGLAB, 1, 45.0)], prov="H2")],
-           [b.claim("BZ2G", P("Q4"), "2024-03-01 09:00:00", [(*BGLAB, 1, 31.0)], prov="H4")])
+    # BGLAB01: above Q3 + 3·IQR and 5 % over the median; BGCAP01: 5 % over the price acting as a ceiling
+    b.case("BZ-002", [b.claim("BZ2B", P("Q3"), "2024-03-01 09:00:00", [(*BGLAB, 1, 45.0)], prov="H2"),
+                      b.claim("BZ2C", P("Q5"), "2024-03-01 09:00:00", [(*BGCAP, 1, 60.0)], prov="H2")],
+           [b.claim("BZ2G", P("Q4"), "2024-03-01 09:00:00", [(*BGLAB, 1, 31.0)], prov="H4"),
+            b.claim("BZ2H", P("Q6"), "2024-03-01 09:00:00", [(*BGCAP, 1, 52.0)], prov="H4")])
     # ---- 重复计费 ----------------------------------------------------------------------------------
     b.case("CF-001", [b.claim("CF1B", P("R1"), "2024-03-01 09:00:00", [(*LIVER, 1, 60.0), (*ALT, 1, 5.0)])],
            [b.claim("CF1G1", P("R2"), "2024-03-01 09:00:00", [(*LIVER, 1, 60.0)]),
@@ -143,6 +171,13 @@ def build() -> Builder:
                               prov="H1")],
            [b.claim("CF5G1", P("R10"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1"),
             b.claim("CF5G2", P("R10"), "2024-03-02 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
+    b.case("CF-006", [b.claim("CF6B", P("R11"), "2024-03-01 09:00:00", [(*BGEXAM, 2, 12.0)], prov="H1")],
+           [b.claim("CF6G1", P("R12"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1"),
+            b.claim("CF6G2", P("R12"), "2024-03-02 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
+    b.case("CF-007", [b.claim("CF7B", P("R13"), "2024-03-01 10:00:00", [(*BGNURSE, 3, 30.0), (*BGASSESS, 2, 20.0)],
+                              ctype="inpatient", end="2024-03-04 09:00:00", prov="H3")],
+           [b.claim("CF7G", P("R14"), "2024-03-01 10:00:00", [(*BGNURSE, 3, 30.0), (*BGASSESS, 1, 20.0)],
+                    ctype="inpatient", end="2024-03-04 09:00:00", prov="H3")])
     # ---- 分解计费 ----------------------------------------------------------------------------------
     b.claim("FJ1B1", P("J1"), "2024-03-01 09:00:00", [(*AMOX, 1, 18.5)])
     b.case("FJ-001", [b.claim("FJ1B2", P("J1"), "2024-03-01 09:30:00", [(*AMOX, 1, 18.5)])],
@@ -163,9 +198,17 @@ def build() -> Builder:
     b.case("CH-002", [b.claim("CH2B", P("H3x"), "2024-03-01 09:00:00",
                               [("XN02BEA001", "对乙酰氨基酚片", "non_medical", 1, 12.0)])],
            [b.claim("CH2G", P("H4x"), "2024-03-01 09:00:00", [(*PARA, 1, 12.0)])])
+    b.case("CH-003", [b.claim("CH3B", P("H5x"), "2024-03-01 09:00:00", [("BGEXAM1", "保健按摩", "exam", 1, 12.0)],
+                              prov="H1")],
+           [b.claim("CH3G", P("H6x"), "2024-03-01 09:00:00", [("BGEXAM1", "外地检查项目 ", "exam", 1, 12.0)], prov="H1")])
+    b.case("CH-004", [b.claim("CH4B", P("H7x"), "2024-03-01 09:00:00", [("BGEXAM1", "外地检查项目", "drug", 1, 12.0)],
+                              prov="H1")],
+           [b.claim("CH4G", P("H8x"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
     # ---- 虚记项目 ----------------------------------------------------------------------------------
     stay = dict(ctype="inpatient", end="2024-03-04 09:00:00")  # admitted 03-01 10:00: 3 days
-    b.case("XJ-001", [b.claim("XJ1B", P("X1"), "2024-03-01 10:00:00", [(*BED, 4, 45.0)], **stay)],
+    b.case("XJ-001", [b.claim("XJ1B", P("X1"), "2024-03-01 10:00:00", [(*BED, 4, 45.0)], **stay),
+                      # two beds adding up to a day more than the stay
+                      b.claim("XJ1C", P("X9"), "2024-03-01 10:00:00", [(*BED, 3, 45.0), (*BED2, 1, 80.0)], **stay)],
            [b.claim("XJ1G", P("X2"), "2024-03-01 10:00:00", [(*BED, 3, 45.0)], **stay)])
     b.case("XJ-002", [b.claim("XJ2B", P("X3"), "2024-03-01 10:00:00", [(*NURSE, 5, 30.0)], **stay)],
            [b.claim("XJ2G", P("X4"), "2024-03-01 10:00:00", [(*NURSE, 3, 30.0)], **stay)])
@@ -173,6 +216,12 @@ def build() -> Builder:
            [b.claim("XJ3G", P("X6"), "2024-03-01 10:00:00", [(*CT, 1, 280.0, "2024-03-04 08:00:00")], **stay)])
     b.case("XJ-004", [b.claim("XJ4B", P("X7"), "2024-03-01 09:00:00", [(*IM, 5, 5.0)])],
            [b.claim("XJ4G", P("X8"), "2024-03-01 09:00:00", [(*IM, 4, 5.0)])])
+    b.case("XJ-005", [b.claim("XJ5B", P("X10"), "2024-03-01 10:00:00", [(*BGNURSE, 5, 30.0), (*BGASSESS, 1, 20.0)],
+                              ctype="inpatient", end="2024-03-04 09:00:00", prov="H3")],
+           [b.claim("XJ5G", P("X11"), "2024-03-01 10:00:00", [(*BGNURSE, 3, 30.0), (*BGASSESS, 1, 20.0)],
+                    ctype="inpatient", end="2024-03-04 09:00:00", prov="H3")])
+    b.case("XJ-006", [b.claim("XJ6B", P("X12"), "2024-03-01 09:00:00", [(*BGTREAT, 5, 8.0)], prov="H2")],
+           [b.claim("XJ6G", P("X13"), "2024-03-01 09:00:00", [(*BGTREAT, 4, 8.0)], prov="H2")])
     # ---- 超量开药 ----------------------------------------------------------------------------------
     b.case("CL-001", [b.claim("CL1B", P("L1"), "2024-03-01 09:00:00", [(*NIFE, 5, 24.0, None, 30)], dx="J06.9")],
            [b.claim("CL1G", P("L2"), "2024-03-01 09:00:00", [(*NIFE, 5, 24.0, None, 30)], dx="I10"),  # 长处方
@@ -187,12 +236,21 @@ def build() -> Builder:
     b.claim("CL4B1", P("L8"), "2024-03-01 09:00:00", [(*NIFE, 2, 24.0, None, 7)], dx="I10")
     b.case("CL-004", [b.claim("CL4B2", P("L8"), "2024-03-01 16:00:00", [(*NIFE, 1, 24.0, None, 7)], dx="I10", prov="H3")],
            [b.claim("CL4G", P("L9"), "2024-03-01 09:00:00", [(*NIFE, 2, 24.0, None, 7)], dx="I10")])
-    b.case("CL-005", [b.claim("CL5B", P("L10"), "2024-03-06 09:00:00", [(*BGDRUG, 10, 20.0)], ctype="pharmacy", prov="Y1")],
+    # at H4, which bills BGDRUG1 to nobody else: more flagged months than its lines predict (Y1's 40
+    # regular buyers would make one flagged month there ordinary)
+    b.case("CL-005", [b.claim("CL5B", P("L10"), "2024-03-06 09:00:00", [(*BGDRUG, 10, 20.0)], prov="H4")],
            [b.claim("CL5G", P("L11"), "2024-03-06 09:00:00", [(*BGDRUG, 4, 20.0)], ctype="pharmacy", prov="Y1")])
     b.claim("CL6B1", P("L12"), "2024-02-01 09:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")
     b.claim("CL6G1", P("L13"), "2024-02-01 09:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")
     b.case("CL-006", [b.claim("CL6B2", P("L12"), "2024-02-08 09:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")],
            [b.claim("CL6G2", P("L13"), "2024-02-28 09:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")])
+    pill = dict(ctype="pharmacy", prov="Y1")
+    b.case("CL-007", [b.claim("CL7B", P("L14"), "2024-03-01 11:00:00", [(*BGPILL, 2, 15.0, None, 60)], **pill)],
+           [b.claim("CL7G", P("L15"), "2024-03-01 11:00:00", [(*BGPILL, 2, 15.0, None, 45)], **pill)])
+    b.case("CL-008", [b.claim("CL8B", P("L16"), "2024-03-01 11:00:00", [(*BGPILL, 2, 15.0, None, 7)], **pill)],
+           [b.claim("CL8G", P("L17"), "2024-03-01 11:00:00", [(*BGPILL, 2, 15.0, None, 16)], **pill)])
+    b.case("CL-009", [b.claim("CL9B", P("L18"), "2024-03-01 11:00:00", [(*BGPILL, 4, 15.0, None, 30)], **pill)],
+           [b.claim("CL9G", P("L19"), "2024-03-01 11:00:00", [(*BGPILL, 3, 15.0, None, 30)], **pill)])
     # ---- 低标准入院 --------------------------------------------------------------------------------
     short = dict(ctype="inpatient", end="2024-03-02 09:00:00")
     b.case("DB-001", [b.claim("DB1B", P("N1"), "2024-03-01 10:00:00", [(*BED, 1, 45.0), (*CT, 1, 280.0), (*BLOOD, 1, 20.0)],

@@ -35,7 +35,7 @@ def city(tmp_path_factory):
 
 def test_rule_items_are_off_in_the_default_city_and_on_in_their_variant():
     assert CityConfig().rule_items is False and CityConfig().is_default()
-    assert [n for n, v in VARIANTS.items() if v.config.rule_items] == ["item_rules"]
+    assert [n for n, v in VARIANTS.items() if v.config.rule_items] == ["item_rules", "item_rules_foreign"]
 
 
 def test_items_sum_to_totals_and_legal_lines_respect_the_catalogue(city):

@@ -60,6 +60,13 @@ def _deduct(run, rule_id: str, claim: str) -> float:
 @pytest.mark.parametrize("rule_id,claim,expected", [
     ("BZ-001", "BZ1B", 1.00),     # (18.50 − 18.00) × 2
     ("BZ-002", "BZ2B", 15.00),    # 45.00 − Q3 30.00
+    ("BZ-002", "BZ2C", 10.00),    # 60.00 − the price acting as a ceiling, 50.00
+    ("CF-006", "CF6B", 12.00),    # one of two units
+    ("CF-007", "CF7B", 20.00),    # one of two admission assessments
+    ("XJ-005", "XJ5B", 60.00),    # two nursing days too many
+    ("XJ-006", "XJ6B", 4.00),     # 40 × (5 − 1.5 · 3) / 5
+    ("CL-007", "CL7B", 7.50),     # 30 × (60 − 1.5 · 30) / 60
+    ("CL-009", "CL9B", 15.00),    # 60 × (4 − 1.5 · 2) / 4
     ("CF-001", "CF1B", 5.00),     # the contained single item
     ("CF-002", "CF2B", 45.00),    # the cheaper of two beds on one day
     ("CF-003", "CF3B", 20.00),    # one of two units

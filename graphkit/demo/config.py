@@ -221,6 +221,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("item_rules", CityConfig(rule_items=True, name="item_rules", lookalikes=_TYPICAL), ("hour_only",),
             note="item lines per the rule base's catalogue (prices at or under the level's ceiling, 长处方 for "
                  "registered chronic patients) with planted rule violations of every category; times to the hour"),
+    Variant("item_rules_foreign", CityConfig(rule_items=True, name="item_rules_foreign", lookalikes=_TYPICAL),
+            ("hour_only", "foreign_item_codes"),
+            note="item_rules with the bureau's own item codes and names, none in the rule base's catalogue: "
+                 "only the rules that learn from the data can find anything"),
     Variant("provider_overbilling", CityConfig(name="provider_overbilling", overbilling=0.12, lookalikes=_TYPICAL),
             ("dates_only", "no_terminals"), fraud_rate=0.5,
             note="12% of institutions (6% of pharmacies) over-bill in a mix of modes; case-mix look-alikes; "

@@ -23,6 +23,8 @@ quirk                     what the export looks like afterwards
 ``ids_zeros``             every id a 12-digit number with leading zeros
 ``ids_uuid``              every id a UUID-like string
 ``no_card_kind``          no ``cards.kind`` (e-vouchers look like cards)
+``foreign_item_codes``    the bureau's own item codes and names (``LX3F2A91C0``), none in the
+                          catalogue; same code → same new code, everything else kept
 ``no_items`` / ``no_contacts``  the optional table left out
 ``parquet`` / ``csv`` / ``csv_gz`` / ``csv_gb18030``  file format (and encoding) of the tables
 ========================  ==================================================================
@@ -410,6 +412,49 @@ def ids_uuid(b: Bundle, arg: str | None = None) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# item codes
+# ----------------------------------------------------------------------------------------------
+def _local_names(old: list[str], prefix: str, width: int) -> list[str]:
+    """A stable local name per value (a hash of it, so two bundles agree), one-to-one: a
+    colliding hash takes the next free number."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for x in old:
+        h = zlib.crc32(("graphkit-local:" + x).encode("utf-8"))
+        while (n := f"{prefix}{h % 16 ** width:0{width}X}") in seen:
+            h += 1
+        seen.add(n)
+        out.append(n)
+    return out
+
+
+def _remap(col: pa.ChunkedArray, prefix: str, width: int) -> pa.Array:
+    old = pc.unique(col.drop_null()).sort()
+    new = pa.array(_local_names([str(x) for x in old.to_pylist()], prefix, width), type=pa.string())
+    return new.take(pc.index_in(col, value_set=old))
+
+
+def foreign_item_codes(b: Bundle, arg: str | None = None) -> None:
+    """The bureau's own item codes and names: every ``item_code`` becomes ``LX`` + 8 hex digits
+    and every ``item_name`` ``本地项目`` + 6 hex digits (the same value always the same new one,
+    distinct values distinct), so no catalogue entry matches; category, quantities, prices,
+    days supply and item times are kept.
+
+    >>> b = Bundle({"claim_items": pa.table({"item_code": ["A1", "B2", "A1"], "item_name": ["甲", "乙", "甲"]})}, None)
+    >>> foreign_item_codes(b)
+    >>> codes = b.tables["claim_items"]["item_code"].to_pylist()
+    >>> codes[0] == codes[2] != codes[1] and codes[0].startswith("LX")
+    True
+    """
+    if "claim_items" not in b.tables:
+        return
+    t = b.tables["claim_items"]
+    b.set_column("claim_items", "item_code", _remap(t["item_code"], "LX", 8))
+    if "item_name" in t.column_names:
+        b.set_column("claim_items", "item_name", _remap(t["item_name"], "本地项目", 6))
+
+
+# ----------------------------------------------------------------------------------------------
 # formats
 # ----------------------------------------------------------------------------------------------
 def _format(fmt: str, encoding: str = "utf-8") -> Callable[[Bundle, str | None], None]:
@@ -424,7 +469,7 @@ QUIRKS: dict[str, Callable[[Bundle, str | None], None]] = {
     "no_terminals": no_terminals, "no_pharmacy_doctors": no_pharmacy_doctors, "drop_doctors": drop_doctors,
     "foreign_regions": foreign_regions, "foreign_regions_bare": foreign_regions_bare, "regions_table": regions_table,
     "no_coordinates": no_coordinates, "ids_numeric": ids_numeric, "ids_zeros": ids_zeros, "ids_uuid": ids_uuid,
-    "no_card_kind": no_card_kind, "no_items": no_items, "no_contacts": no_contacts,
+    "no_card_kind": no_card_kind, "foreign_item_codes": foreign_item_codes, "no_items": no_items, "no_contacts": no_contacts,
     "parquet": _format("parquet"), "csv": _format("csv"), "csv_gz": _format("csv.gz"),
     "csv_gb18030": _format("csv", "gb18030"),
 }

@@ -25,8 +25,13 @@ __all__ = ["low_standard_admission", "drugs_only_admission"]
 def _category(sub: pd.DataFrame, ctx) -> np.ndarray:
     cat = sub["category"].astype("object").to_numpy() if "category" in sub.columns else np.full(len(sub), None)
     cat = np.where(pd.isna(cat), ctx.kbcol("category", sub.index), cat).astype(str)
-    # ward charges billed per day of the stay (护理费, 住院诊查费) go with the bed, not as treatments
-    return np.where(ctx.kbcol("per_diem", sub.index) == True, "bed", cat)  # noqa: E712
+    # ward charges billed per day of the stay (护理费, 住院诊查费) go with the bed, not as treatments:
+    # the catalogue's per_diem, or for a code it does not hold, what the data bills per day
+    from .shapes_data import per_diem_codes
+
+    per = ctx.kbcol("per_diem", sub.index)
+    per = np.where(pd.isna(per), per_diem_codes(sub), per == True)  # noqa: E712
+    return np.where(per.astype(bool), "bed", cat)
 
 
 def _stay_shares(sub: pd.DataFrame, ctx, max_days: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -45,7 +45,7 @@ INSURANCE = ("职工", "居民")
 SHAPES = ("price_ceiling", "peer_price", "quantity_limit", "days_supply_limit", "patient_limit",
           "indication_limit", "not_payable", "setting_limit", "code_mismatch", "pair", "count_window",
           "data_repeat", "supply_overlap", "peer_quantity", "stay_quantity", "item_time_outside",
-          "split_claims", "claim_count", "code")
+          "split_claims", "claim_count", "unit_repeat", "peer_value", "rare_attribute", "code")
 #: each shape's logic in words (中文 / English), for the workbench and dossiers (docs/rules.md, Shapes)
 SHAPE_WORDS: dict[str, str] = {
     "price_ceiling": "单价高于知识库中本级别机构的价格上限 / unit price above the catalogue ceiling for the level",
@@ -69,6 +69,12 @@ SHAPE_WORDS: dict[str, str] = {
     "item_time_outside": "收费时间不在就诊日或住院期间 / item date outside the visit or the stay",
     "split_claims": "同一项目同日在同一机构拆分为多次结算 / one code split over several claims of a person in a day",
     "claim_count": "同一参保人同日在同一机构多次结算 / several claims of one person at one provider in a day",
+    "unit_repeat": "全市几乎从不超过每人每日（每次住院）一个单位的项目超量收费 / a code almost never billed for more "
+                   "than one unit a person-day (a stay), billed for more",
+    "peer_value": "天数、日剂量或单次数量远超该项目的常见值（99% 分位数的倍数） / days supply, daily dose or units per "
+                  "visit far above the code's usual (a multiple of its 99th percentile)",
+    "rare_attribute": "项目以其几乎从不出现的名称、类别、就医类型或性别结算 / a code billed with a name, category, "
+                      "setting or sex its other lines (almost) never have",
     "code": "由规则包指定的函数判断 / judged by the function the pack names",
 }
 

@@ -334,17 +334,23 @@ def count_window(sub, rule, ctx):
 
 
 def stay_quantity(sub, rule, ctx):
-    """Per-day items of an inpatient stay (``categories``, e.g. bed; or ``once_per_day`` items of
-    the catalogue) billed for more days than the stay lasted (算入不算出, at least 1) plus
-    ``allowance``. 违规金额 = excess units × unit price."""
+    """Per-day items of an inpatient stay (``categories``, e.g. bed; ``once_per_day`` items of
+    the catalogue; or, with ``learn = true``, the codes the data bills per day of the stay:
+    :func:`~graphkit.rules.shapes_data.per_diem_codes` with ``min_stays``, ``min_share``) billed
+    for more days than the stay lasted (算入不算出, at least 1) plus ``allowance`` — per code, or
+    with ``across_codes = true`` all of them together (two beds on one day). 违规金额 = the
+    excess share."""
+    p = rule.params
     sub = sub[sub["claim_type"] == "inpatient"]
-    if rule.params.get("once_per_day"):
+    if p.get("learn"):
+        sub = sub[per_diem_codes(sub, int(p.get("min_stays", 30)), float(p.get("min_share", 0.9)))]
+    elif p.get("once_per_day"):
         sub = sub[ctx.kbcol("once_per", sub.index) == "day"]
     else:
         sub = _cats(sub, rule, ctx)
-    allowance = float(rule.params.get("allowance", 0))
+    allowance = float(p.get("allowance", 0))
     limit = sub["los"].to_numpy("float64") + allowance
-    return _excess_by_group(sub, ["ci", "item_code"], _qty(sub), limit)
+    return _excess_by_group(sub, ["ci"] if p.get("across_codes") else ["ci", "item_code"], _qty(sub), limit)
 
 
 def item_time_outside(sub, rule, ctx):
@@ -370,7 +376,8 @@ def _resolve(spec: str) -> Callable:
     return getattr(import_module(mod), name)
 
 
-from .shapes_data import claim_count, data_repeat, peer_price, peer_quantity, split_claims, supply_overlap  # noqa: E402
+from .shapes_data import (claim_count, data_repeat, peer_price, peer_quantity, peer_value,  # noqa: E402
+                          per_diem_codes, rare_attribute, split_claims, supply_overlap, unit_repeat)
 
 SHAPES: dict[str, Callable[..., pd.DataFrame]] = {
     "price_ceiling": price_ceiling, "peer_price": peer_price, "quantity_limit": quantity_limit,
@@ -378,7 +385,8 @@ SHAPES: dict[str, Callable[..., pd.DataFrame]] = {
     "not_payable": not_payable, "setting_limit": setting_limit, "code_mismatch": code_mismatch, "pair": pair,
     "count_window": count_window, "data_repeat": data_repeat, "supply_overlap": supply_overlap,
     "peer_quantity": peer_quantity, "stay_quantity": stay_quantity, "item_time_outside": item_time_outside,
-    "split_claims": split_claims, "claim_count": claim_count, "code": code_rule,
+    "split_claims": split_claims, "claim_count": claim_count, "code": code_rule, "unit_repeat": unit_repeat,
+    "peer_value": peer_value, "rare_attribute": rare_attribute,
 }
 
 #: columns of claim_items each shape needs (beyond claim_id, item_code, amount)
@@ -386,7 +394,7 @@ SHAPE_NEEDS: dict[str, tuple[str, ...]] = {
     "price_ceiling": ("unit_price",), "peer_price": ("unit_price",), "quantity_limit": ("quantity",),
     "days_supply_limit": ("days_supply",), "code_mismatch": (), "count_window": (), "data_repeat": (),
     "supply_overlap": (), "peer_quantity": ("quantity",), "stay_quantity": ("quantity",),
-    "item_time_outside": ("item_time",), "split_claims": (),
+    "item_time_outside": ("item_time",), "split_claims": (), "unit_repeat": (), "rare_attribute": (),
 }
 
 
@@ -395,6 +403,11 @@ def shape_needs(rule) -> tuple[str, ...]:
     n = list(rule.needs) + list(SHAPE_NEEDS.get(rule.shape, ()))
     if rule.shape == "supply_overlap":
         n.append("quantity" if rule.params.get("infer") else "days_supply")
+    if rule.shape == "peer_value":
+        n += {"days_supply": ["days_supply"], "dose": ["days_supply", "quantity"]}.get(
+            str(rule.params.get("value", "visit_quantity")), ["quantity"])
+    if rule.shape == "rare_attribute" and rule.params.get("field", "item_name") in ("item_name", "category"):
+        n.append(str(rule.params.get("field", "item_name")))
     if rule.shape == "code_mismatch":
         n.append("item_name" if rule.params.get("field", "name") == "name" else "category")
     if rule.params.get("categories") and rule.shape not in ("not_payable",):
@@ -404,7 +417,8 @@ def shape_needs(rule) -> tuple[str, ...]:
 
 _PARAMS: dict[str, dict[str, type | tuple]] = {
     "price_ceiling": {"tolerance": (int, float)},
-    "peer_price": {"fence": (int, float), "min_rel": (int, float), "min_lines": int, "min_providers": int},
+    "peer_price": {"fence": (int, float), "min_rel": (int, float), "min_lines": int, "min_providers": int,
+                   "min_mode": (int, float), "max_above": (int, float)},
     "quantity_limit": {"per": str, "categories": list},
     "days_supply_limit": {},
     "patient_limit": {"attribute": str},
@@ -417,15 +431,24 @@ _PARAMS: dict[str, dict[str, type | tuple]] = {
     "data_repeat": {"max_share": (int, float), "min_support": int},
     "supply_overlap": {"grace_days": (int, float), "min_overlap_days": (int, float), "infer": bool,
                        "min_patients": int, "categories": list, "max_gap_spread": (int, float)},
-    "peer_quantity": {"fence": (int, float), "min_patients": int, "categories": list, "min_ratio": (int, float)},
-    "stay_quantity": {"categories": list, "once_per_day": bool, "allowance": (int, float)},
+    "peer_quantity": {"fence": (int, float), "min_patients": int, "categories": list, "min_ratio": (int, float),
+                      "alpha": (int, float)},
+    "stay_quantity": {"categories": list, "once_per_day": bool, "allowance": (int, float), "learn": bool,
+                      "min_stays": int, "min_share": (int, float), "across_codes": bool},
+    "unit_repeat": {"per": str, "max_share": (int, float), "min_support": int},
+    "peer_value": {"value": str, "quantile": (int, float), "min_ratio": (int, float), "min_lines": int,
+                   "categories": list},
+    "rare_attribute": {"field": str, "min_support": int, "min_dominant": (int, float), "max_share": (int, float),
+                       "per_provider": bool},
     "item_time_outside": {"grace_days": int},
     "split_claims": {"min_claims": int, "categories": list},
     "claim_count": {"min_claims": int, "claim_types": list},
 }
 _ENUMS = {("quantity_limit", "per"): ("visit", "day"), ("patient_limit", "attribute"): ("sex", "age"),
           ("code_mismatch", "field"): ("name", "category"), ("pair", "relation"): ("includes", "exclusive_with"),
-          ("count_window", "once_per"): ("day", "stay")}
+          ("count_window", "once_per"): ("day", "stay"), ("unit_repeat", "per"): ("day", "stay"),
+          ("peer_value", "value"): ("days_supply", "dose", "visit_quantity"),
+          ("rare_attribute", "field"): ("item_name", "category", "setting", "sex")}
 
 
 def check_rule(rule, source: str) -> None:

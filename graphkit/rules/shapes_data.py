@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["peer_price", "data_repeat", "peer_quantity", "supply_overlap", "split_claims", "claim_count",
-           "tukey_fence"]
+           "tukey_fence", "per_diem_codes", "unit_repeat", "peer_value", "rare_attribute"]
 
 
 def tukey_fence(x: np.ndarray, k: float) -> float:
@@ -54,26 +54,51 @@ def _group_quantiles(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFram
     return pd.DataFrame({"q1": g.quantile(0.25), "q2": g.quantile(0.5), "q3": g.quantile(0.75), "n": g.size()})
 
 
+def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.Series:
+    """Per (code, level): the price that acts as a ceiling — the most common price, held by at
+    least ``min_mode`` of the lines, with at most ``max_above`` of them priced above it (what a
+    price cap most providers charge up to looks like in the data)."""
+    cents = np.round(d["unit"].to_numpy() * 100).astype(np.int64)
+    t = pd.DataFrame({"code": d["code"].to_numpy(), "lvl": d["lvl"].to_numpy(), "c": cents})
+    cnt = t.groupby(["code", "lvl", "c"], sort=False).size().rename("k").reset_index()
+    tot = cnt.groupby(["code", "lvl"])["k"].transform("sum")
+    cnt = cnt.assign(tot=tot).sort_values(["code", "lvl", "k", "c"], ascending=[True, True, False, False])
+    mode = cnt.drop_duplicates(["code", "lvl"]).set_index(["code", "lvl"])
+    above = cnt.merge(mode["c"].rename("mc").reset_index(), on=["code", "lvl"])
+    above = above[above["c"] > above["mc"]].groupby(["code", "lvl"])["k"].sum()
+    share_above = above.reindex(mode.index).fillna(0) / mode["tot"]
+    ok = (mode["k"] / mode["tot"] >= min_mode) & (share_above <= max_above)
+    return (mode["c"] / 100.0)[ok]
+
+
 def peer_price(sub, rule, ctx):
     """Unit price far above what providers of the same level (pharmacies as their own level)
     charge for the code: above ``max(Q3 + fence·IQR, median·(1 + min_rel))`` of the code's
     lines at that level, where at least ``min_lines`` lines from ``min_providers`` providers
-    exist. 违规金额 = (price − Q3) × quantity."""
+    exist — or, where the lines show a price acting as a ceiling (the most common price, held by
+    at least ``min_mode`` of them, at most ``max_above`` priced higher), above that price ×
+    ``(1 + min_rel)``. 违规金额 = (price − Q3, or − the ceiling) × quantity."""
     from .shapes import _unit
 
     p = rule.params
     d = pd.DataFrame({"code": codes_of(sub["item_code"]), "lvl": sub["level"].fillna(0).to_numpy(),
                       "unit": _unit(sub), "prov": codes_of(sub["provider_id"])}, index=sub.index)
     d = d[np.isfinite(d["unit"])]
+    rel = float(p.get("min_rel", 0.05))
     q = _group_quantiles(d, ["code", "lvl"], "unit")
     q["provs"] = d.groupby(["code", "lvl"], sort=False)["prov"].nunique()
     q = q[(q["n"] >= int(p.get("min_lines", 30))) & (q["provs"] >= int(p.get("min_providers", 3)))]
-    fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + float(p.get("min_rel", 0.05))))
-    q = q.assign(fence=fence)
-    m = d.join(q[["fence", "q3"]], on=["code", "lvl"], how="inner")
+    fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + rel))
+    q = q.assign(fence=fence, ref=q["q3"])
+    if "min_mode" in p:
+        cap = _implicit_ceiling(d, float(p["min_mode"]), float(p.get("max_above", 0.01))).reindex(q.index)
+        low = cap.notna() & (cap * (1 + rel) < q["fence"])
+        q.loc[low, "fence"] = cap[low] * (1 + rel)
+        q.loc[low, "ref"] = cap[low]
+    m = d.join(q[["fence", "ref"]], on=["code", "lvl"], how="inner")
     m = m[m["unit"] > m["fence"]]
     qty = sub["quantity"].reindex(m.index).fillna(1).clip(lower=1).to_numpy() if "quantity" in sub.columns else 1.0
-    ded = np.minimum((m["unit"] - m["q3"]).to_numpy() * qty, sub["amount"].reindex(m.index).to_numpy())
+    ded = np.minimum((m["unit"] - m["ref"]).to_numpy() * qty, sub["amount"].reindex(m.index).to_numpy())
     return _hits(m.index, ded)
 
 
@@ -97,7 +122,9 @@ def data_repeat(sub, rule, ctx):
 def peer_quantity(sub, rule, ctx):
     """A person's quantity of a code in a calendar month far above the city's people of that
     code: above ``max(Q3 + fence·IQR, min_ratio·Q3)`` on the log scale, over at least
-    ``min_patients`` person-months. 违规金额 = the excess share of the month's lines."""
+    ``min_patients`` person-months; with ``alpha``, only where the provider-month holds more
+    such lines than the city's rate predicts (:func:`_concentrated`: a big pharmacy's share of
+    the city's heavy buyers is no lead). 违规金额 = the excess share of the month's lines."""
     p = rule.params
     sub = _cats(sub, rule, ctx)
     sub = sub[sub["quantity"].fillna(0) > 0]
@@ -114,8 +141,25 @@ def peer_quantity(sub, rule, ctx):
     per[lim.index.to_numpy() + 1] = lim.to_numpy("float64")
     lim = np.exp(per[code + 1])
     hit = tot > lim
+    if "alpha" in p:
+        hit = _concentrated(sub, hit, float(p["alpha"]))
     ded = sub["amount"].to_numpy() * np.where(hit, (tot - lim) / tot, 0)
     return _hits(sub.index[hit], ded[hit])
+
+
+def _concentrated(sub: pd.DataFrame, hit: np.ndarray, alpha: float) -> np.ndarray:
+    """``hit`` kept only in provider-months holding more hits than their lines predict at each
+    code's city-wide hit rate (Poisson upper tail at most ``alpha``): a provider flagged no more
+    often than everyone else for its codes is no lead."""
+    from scipy.stats import poisson
+
+    code = codes_of(sub["item_code"])
+    n = np.bincount(code + 1)
+    rate = np.bincount(code + 1, weights=hit) / np.maximum(n, 1)
+    g = group_ids(sub, ["provider_id", "month"])
+    exp = np.bincount(g, weights=rate[code + 1])
+    obs = np.bincount(g, weights=hit)
+    return hit & (poisson.sf(obs - 1, exp) <= alpha)[g]
 
 
 def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0.5) -> np.ndarray:
@@ -218,3 +262,166 @@ def claim_count(sub, rule, ctx):
     first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
     hit = (n >= int(rule.params.get("min_claims", 3))) & (ci != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+# ---------------------------------------------------------------------------------------------
+# forms learned from the data where the catalogue would say it (foreign item codes)
+# ---------------------------------------------------------------------------------------------
+def per_diem_codes(sub: pd.DataFrame, min_stays: int = 30, min_share: float = 0.9) -> np.ndarray:
+    """Per row of ``sub``: whether its code is billed per day of the stay, learned from the data —
+    on at least ``min_share`` of its (at least ``min_stays``) inpatient stays the stay's quantity
+    of it equals the length of stay (护理费, 住院诊查费 and beds look like this; a drug or an exam
+    does not).
+
+    >>> f = pd.DataFrame({"claim_type": "inpatient", "ci": [0, 0, 1, 1], "los": [3, 3, 2, 2],
+    ...                   "item_code": ["N", "X", "N", "X"], "quantity": [3.0, 1.0, 2.0, 1.0]})
+    >>> per_diem_codes(f, min_stays=2).tolist()
+    [True, False, True, False]
+    """
+    inp = (sub["claim_type"] == "inpatient").to_numpy() & sub["quantity"].notna().to_numpy()
+    code = codes_of(sub["item_code"])
+    s = sub[inp]
+    if not len(s):
+        return np.zeros(len(sub), bool)
+    gid = group_ids(s, ["ci", "item_code"])
+    first = ~pd.Series(gid).duplicated().to_numpy()
+    tot = np.bincount(gid, weights=s["quantity"].to_numpy("float64"))
+    los = np.maximum(s["los"].to_numpy("float64"), 1)[first]
+    st = pd.DataFrame({"code": code[inp][first], "eq": np.isclose(tot[gid[first]], los)})
+    per = st.groupby("code")["eq"].agg(["mean", "size"])
+    ok = per.index[(per["size"] >= min_stays) & (per["mean"] >= min_share)].to_numpy()
+    return np.isin(code, ok)
+
+
+def _units(sub: pd.DataFrame) -> np.ndarray:
+    if "quantity" not in sub.columns:
+        return np.ones(len(sub))
+    return np.maximum(sub["quantity"].fillna(1).to_numpy("float64"), 1.0)
+
+
+def _excess(sub: pd.DataFrame, gid: np.ndarray, units: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
+    """Lines of groups whose units exceed ``limit``; 违规金额 = the excess share of each line."""
+    tot = np.bincount(gid, weights=units)[gid]
+    hit = (tot > limit) & np.isfinite(limit)
+    d = sub["amount"].to_numpy() * np.clip((tot - limit) / np.where(tot > 0, tot, 1), 0, 1)
+    return _hits(sub.index[hit], d[hit])
+
+
+def unit_repeat(sub, rule, ctx):
+    """Codes (almost) never billed for more than one unit per person and day (``per = "day"``)
+    or per inpatient stay (``"stay"``) anywhere in the data — more than one unit on at most
+    ``max_share`` of at least ``min_support`` person-days (stays) — billed for more: every line
+    of such a day (stay). 违规金额 = the excess share (units beyond one)."""
+    p = rule.params
+    if p.get("per", "day") == "stay":
+        sub = sub[sub["claim_type"] == "inpatient"]
+        keys = ["ci", "item_code"]
+    else:
+        keys = ["patient_id", "item_code", "iday"]
+    sub = sub[_notna(sub, keys)]
+    gid = group_ids(sub, keys)
+    units = _units(sub)
+    tot = np.bincount(gid, weights=units)
+    first = ~pd.Series(gid).duplicated().to_numpy()
+    code = codes_of(sub["item_code"])
+    g = pd.DataFrame({"code": code[first], "rep": tot[gid[first]] > 1})
+    per = g.groupby("code")["rep"].agg(["mean", "size"])
+    rare = per.index[(per["size"] >= int(p.get("min_support", 200))) & (per["mean"] <= float(p.get("max_share", 0.002)))]
+    limit = np.where(np.isin(code, rare.to_numpy()), 1.0, np.nan)
+    return _excess(sub, gid, units, limit)
+
+
+def _value_of(sub: pd.DataFrame, value: str) -> np.ndarray:
+    if value == "days_supply":
+        v = sub["days_supply"].to_numpy("float64")
+    elif value == "dose":  # units per day of supply
+        ds = sub["days_supply"].to_numpy("float64")
+        v = sub["quantity"].to_numpy("float64") / np.where(ds > 0, ds, np.nan)
+    else:  # units of the code on the claim
+        v = np.full(len(sub), np.nan)
+        ok = sub["quantity"].notna().to_numpy()
+        gid = group_ids(sub[ok], ["ci", "item_code"])
+        v[ok] = np.bincount(gid, weights=sub["quantity"].to_numpy("float64")[ok])[gid]
+    return np.where(v > 0, v, np.nan)
+
+
+def peer_value(sub, rule, ctx):
+    """A line's ``value`` — ``days_supply``, ``dose`` (quantity per day of supply) or
+    ``visit_quantity`` (units of the code on the claim) — far above the code's other lines:
+    above ``min_ratio`` × the code's ``quantile`` (0.99) of it, over at least ``min_lines``
+    lines, for codes where at most ``1 − quantile`` of the lines lie that far out (a code whose
+    values spread that wide has no usual amount to exceed). 违规金额 = the excess share."""
+    p = rule.params
+    sub = _cats(sub, rule, ctx)
+    v = _value_of(sub, str(p.get("value", "visit_quantity")))
+    ok = np.isfinite(v)
+    code = codes_of(sub["item_code"])
+    d = pd.DataFrame({"code": code[ok], "v": v[ok]})
+    g = d.groupby("code")["v"]
+    qt = float(p.get("quantile", 0.99))
+    per = pd.DataFrame({"hi": g.quantile(qt), "n": g.size()})
+    per = per[per["n"] >= int(p.get("min_lines", 100))]
+    lim_c = per["hi"] * float(p.get("min_ratio", 1.5))
+    lim = np.full(int(code.max(initial=-1)) + 2, np.nan)
+    lim[lim_c.index.to_numpy() + 1] = lim_c.to_numpy("float64")
+    row_lim = lim[code + 1]
+    over = ok & (v > row_lim)
+    share = pd.Series(over[ok]).groupby(code[ok]).mean()
+    wide = share.index[share.to_numpy() > 1 - qt].to_numpy()
+    hit = over & ~np.isin(code, wide)
+    frac = np.where(hit, (v - row_lim) / np.where(v > 0, v, 1), 0)
+    return _hits(sub.index[hit], (sub["amount"].to_numpy() * np.clip(frac, 0, 1))[hit])
+
+
+_ATTR = {"item_name": "item_name", "category": "category", "setting": "claim_type", "sex": "sex"}
+
+
+def rare_attribute(sub, rule, ctx):
+    """A code billed with a ``field`` value — its ``item_name``, ``category``, ``setting``
+    (claim type) or the person's ``sex`` — that the code's other lines (almost) never have:
+    one value holds at least ``min_dominant`` of the code's (at least ``min_support``) lines and
+    this one at most ``max_share`` — with ``per_provider = true`` also not the value the
+    provider itself bills the code with most (a hospital's own name for an item is its
+    convention, not a swap) —
+    (串换: a code billed under another name or category; a bed fee on an outpatient claim; a
+    drug only one sex takes). 违规金额 = the line's amount."""
+    p = rule.params
+    col = _ATTR[str(p.get("field", "item_name"))]
+    s = sub[sub[col].notna().to_numpy()]
+    code = codes_of(s["item_code"])
+    val = _name_codes(s[col]) if col == "item_name" else codes_of(s[col])
+    key = pair_key_data(code, val)
+    pair_n = pd.Series(key).value_counts().reindex(key).to_numpy()
+    n_code = np.bincount(code)
+    share = pair_n / n_code[code]
+    top = pd.DataFrame({"code": code, "n": pair_n}).groupby("code")["n"].max()
+    dom = np.zeros(n_code.size)
+    dom[top.index.to_numpy()] = top.to_numpy() / n_code[top.index.to_numpy()]
+    most = float(p.get("max_share", 0.01))
+    hit = (n_code[code] >= int(p.get("min_support", 200))) & (dom[code] >= float(p.get("min_dominant", 0.9))) \
+        & (share <= most)
+    if p.get("per_provider"):  # rare at the provider too: not a provider's own naming or coding
+        pg = group_ids(s, ["provider_id", "item_code"])
+        k_pg = pd.Series(pair_key_data(pg, val)).value_counts().reindex(pair_key_data(pg, val)).to_numpy()
+        top_pg = pd.Series(k_pg).groupby(pg).transform("max").to_numpy()
+        hit &= k_pg < top_pg
+    return _hits(s.index[hit], s["amount"].to_numpy()[hit])
+
+
+def _name_codes(s: pd.Series) -> np.ndarray:
+    """Codes of names, equal for names that differ only in width or spaces (NFKC, no spaces);
+    normalised once per distinct name."""
+    import unicodedata
+
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("category")
+    norm = [unicodedata.normalize("NFKC", str(x)).replace(" ", "").strip() for x in s.cat.categories]
+    code = np.asarray(s.array.codes, dtype=np.int64)
+    same = pd.factorize(pd.Index(norm))[0].astype(np.int64)
+    return np.where(code >= 0, same[np.maximum(code, 0)], -1)
+
+
+def pair_key_data(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from .shapes import pair_key
+
+    return pair_key(a, b)
