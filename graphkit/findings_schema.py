@@ -92,12 +92,15 @@ SCAN_KEYS: dict[str, dict[str, Any]] = {
                        "`peak_rss_mb`, the peak resident memory in MB of the process of each step (`scan`: the scanning "
                        "process at the end; with workers, the steps' peaks add up while they run together); with "
                        "workers also `memory_budget_mb`, each step's `estimated_peak_mb` the schedule kept within it and "
-                       "`most_at_once`, the most steps that ran side by side, and each worker step's `cpu_seconds`",
+                       "`most_at_once`, the most steps that ran side by side, each worker step's `cpu_seconds` and "
+                       "`in_parent`, the kinds run in the scanning process after the workers (their peak: that "
+                       "process's so far)",
         "type": "object", "properties": {"workers": {"type": "integer", "minimum": 1},
                                          "memory_budget_mb": {"type": "number", "minimum": 0},
                                          "most_at_once": {"type": "integer", "minimum": 0},
                                          "cpu_seconds": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
                                          "estimated_peak_mb": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+                                         "in_parent": {"type": "array", "items": {"type": "string"}},
                                          "peak_rss_mb": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}}},
     "rule_summary": {
         "description": "rule_violation only: per-rule hit counts and amounts, rules skipped for a missing column, "

@@ -165,6 +165,7 @@ def scan(
     peaks: dict[str, float] = {}
     schedule: dict[str, Any] = {}
     cpus: dict[str, float] = {}
+    in_parent: list[str] = []
     if pooled:  # detectors and the risk model's data-only half in worker processes (graphkit.scan_pool)
         from .risk.shared import install
 
@@ -188,6 +189,9 @@ def scan(
             else:
                 found, used[kind] = run_detector(kind, store, params.get(kind))
             seconds[kind] = time.perf_counter() - t0
+            if pooled:  # run here, after the workers: the scanning process's peak so far
+                peaks[kind] = peak_rss_mb()
+                in_parent.append(kind)
             summary = getattr(found, "summary", None)
         if summary is not None:
             summaries[kind] = summary
@@ -205,6 +209,7 @@ def scan(
     return ScanResult(findings, used, scores, store.fingerprint, seconds, clusters,
                       skipped=skipped, degraded=degraded, data_profile=profile, summaries=summaries,
                       processes={"workers": n_workers if pooled else 1, "peak_rss_mb": peaks,
+                                 **({"in_parent": in_parent} if in_parent else {}),
                                  **({"cpu_seconds": cpus} if cpus else {}), **schedule})
 
 

@@ -43,7 +43,7 @@ def test_workers_give_the_serial_scans_findings_and_scores(store):
     three = scan(store, kinds=["collusion_ring", "indicator_outlier"], workers=2)
     solo = scan(store, kinds=["collusion_ring", "indicator_outlier"], workers=1)
     assert _findings(three) == _findings(solo)
-    assert "indicator_outlier" not in three.processes["peak_rss_mb"]
+    assert three.processes["in_parent"] == ["indicator_outlier"]
 
 
 def test_indicator_outlier_with_the_risk_models_parameters_runs_once(store, monkeypatch):
@@ -68,7 +68,8 @@ def test_indicator_outlier_with_the_risk_models_parameters_runs_once(store, monk
         assert [f.id for f in res.findings if f.kind == "indicator_outlier"] == expected
         # serial: once, here; parallel: once, in the features worker (its calls are not seen here)
         assert calls == ([res.parameters["indicator_outlier"]] if workers == 1 else [])
-        assert "indicator_outlier" not in res.processes["peak_rss_mb"]  # never a pooled step of its own
+        # never a pooled step of its own
+        assert res.processes.get("in_parent", ["indicator_outlier"]) == ["indicator_outlier"]
     calls.clear()
     other = scan(store, kinds=["indicator_outlier"], params={"indicator_outlier": {"benign_weight": 0.5}}, workers=1)
     assert len(calls) == 2 and other.parameters["indicator_outlier"]["benign_weight"] == 0.5
