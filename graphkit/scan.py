@@ -106,7 +106,7 @@ def scan(
 ) -> ScanResult:
     """Run the default battery of detectors (or ``kinds``) on ``store``.
 
-    Opt-in kinds (``rule_violation``: the rule pack) run only when named in ``kinds``.
+    Opt-in kinds (``indicator_outlier``) run only when named in ``kinds``.
 
     ``workers``: processes that run the detectors side by side (:mod:`graphkit.scan_pool`; the
     results are the same). Default: one below 1M claims or on Neo4j, else one per core (at most
@@ -160,7 +160,7 @@ def scan(
     # indicator_outlier with the risk model's parameters: its findings are the risk model's shared
     # leads (computed once, with the features in a parallel scan), not run a second time
     as_shared = {k: full for k in runnable if (full := _as_shared_leads(k, params.get(k), min_peers)) is not None}
-    pooled = [k for k in runnable if k not in IN_PARENT] if n_workers > 1 else []  # indicator_outlier is IN_PARENT
+    pooled = [k for k in runnable if k not in IN_PARENT] if n_workers > 1 else []
     done: dict[str, Any] = {}
     peaks: dict[str, float] = {}
     schedule: dict[str, Any] = {}

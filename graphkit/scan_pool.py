@@ -26,9 +26,11 @@ faster only when told it may use more (``graphkit scan --memory-gb 16``). A step
 :data:`BASE_MB` plus its measured MB per million claims (:data:`MB_PER_M_CLAIMS`, from the
 10.7M-claim city; unknown kinds take the largest); the real peaks are recorded.
 
-Kinds that do not go to a worker: ``rule_violation`` (its item tables take the most memory: it
-runs alone, after the others) and ``indicator_outlier`` (it reads the risk model's shared
-indicators: it runs in the parent once they are installed).
+``rule_violation`` is estimated from its item lines (:func:`estimate_mb` with ``lines``; its item
+frame takes the most memory): above the budget it runs alone in a worker of its own, after the
+others, so its memory is the system's again before the risk model runs. ``indicator_outlier``
+does not go to a worker (it reads the risk model's shared indicators: it runs in the parent once
+they are installed).
 
 Examples
 --------
@@ -72,8 +74,8 @@ MIN_CLAIMS = 1_000_000
 MAX_DEFAULT_WORKERS = 4
 #: memory per default worker (a detector at 10M claims peaks at a few GB)
 GB_PER_WORKER = 6
-#: kinds run in the parent after the workers: alone (memory) or on the installed shared indicators
-IN_PARENT = ("rule_violation", "indicator_outlier")
+#: kinds run in the parent after the workers, on the installed shared indicators
+IN_PARENT = ("indicator_outlier",)
 #: the step name of the risk model's data-only half in timings and peaks
 FEATURES = "provider_features"
 #: CPU seconds per kind at 10.7M claims (docs/benchmarks.md), to start the longest first
@@ -165,12 +167,19 @@ def memory_budget_mb(memory_gb: float | None) -> float:
     return float(memory_gb) * 1024
 
 
-def estimate_mb(step: str, claims: int) -> float:
-    """The estimated peak RSS in MB of ``step``'s process on ``claims`` claims.
+def estimate_mb(step: str, claims: int, lines: int = 0) -> float:
+    """The estimated peak RSS in MB of ``step``'s process on ``claims`` claims (``rule_violation``:
+    on ``lines`` item lines, :data:`graphkit.rules.detector.BYTES_PER_LINE` each).
 
     >>> round(estimate_mb("card_burst", 10_000_000))
     5200
+    >>> estimate_mb("rule_violation", 10_000_000, lines=1_000_000) < estimate_mb("rule_violation", 10, lines=2_000_000)
+    True
     """
+    if step == "rule_violation":
+        from .rules.detector import BYTES_PER_LINE
+
+        return BASE_MB + lines * BYTES_PER_LINE / 2**20
     per = MB_PER_M_CLAIMS.get(step, max(MB_PER_M_CLAIMS.values()))
     return BASE_MB + per * claims / 1e6
 
@@ -248,7 +257,8 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
     out: dict[str, KindResult] = {}
     claims = _claims(store)
     pending = heavy_first([*kinds, FEATURES])
-    est = {n: estimate_mb(n, claims) for n in pending}
+    lines = int(store.row_counts().get("claim_items", 0) or 0)
+    est = {n: estimate_mb(n, claims, lines) for n in pending}
     budget = memory_budget_mb(memory_gb)
     facts = {"memory_budget_mb": round(budget), "estimated_peak_mb": {n: round(v) for n, v in est.items()},
              "most_at_once": 0}

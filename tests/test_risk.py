@@ -173,6 +173,28 @@ def test_each_rule_of_the_pack_is_weighed_by_its_own_selectivity(tmp_path):
         5 * max(_score(res.scores, f"H{i:03d}", "findings") for i in range(22))
 
 
+def test_a_rule_counts_once_per_provider_however_many_months_it_fired(tmp_path):
+    """Rule findings are one per provider × rule × month: a busy clinic where one rule fired in
+    six months holds no more rule evidence than a clinic where it fired once; a second rule at a
+    provider is a second test and adds."""
+    provs = _clinics(24)
+    store = _city(tmp_path, provs)
+    claims = store.table("claims", ["claim_id", "institution_id"])
+    by = {p: claims.loc[claims["institution_id"] == p, "claim_id"].tolist() for p in provs}
+
+    def rule(pid: str, rid: str, month: int) -> Finding:
+        return Finding.create("rule_violation", key=(pid, rid, month), score=0.6, claims=by[pid][month:month + 2],
+                              entities=[Entity("institution", pid, "venue")], evidence={"rule_id": rid},
+                              summary="测试 / test")
+
+    fs = [rule("H020", "CF-009", m) for m in range(6)] + [rule("H003", "CF-009", 0)]
+    fs += [rule("H007", "CF-009", 0), rule("H007", "CL-009", 0)]
+    sc = provider_risk(store, fs).scores
+    assert _score(sc, "H003", "findings") > 0
+    assert _score(sc, "H020", "findings") == pytest.approx(_score(sc, "H003", "findings"))
+    assert _score(sc, "H007", "findings") > 1.5 * _score(sc, "H003", "findings")
+
+
 def test_a_selective_kind_stays_selective_when_its_claims_spill_over_hubs(tmp_path):
     """A ring's findings sit mostly at its own venue, with a claim or two of its members at many other
     providers (the hubs everyone visits): the kind points at a few providers, not at all it touches,

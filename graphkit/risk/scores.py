@@ -242,7 +242,28 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     weight = weights if weights is not None else \
         {k: float(np.clip(np.log(N / max(float(touched.get(k, 1.0)), 1.0)) / np.log(N), 0.0, 1.0)) for k in a["signal"].unique()}
     w = a["signal"].map(weight).to_numpy(float)
-    return idf_weighted_hazard(a["w"].to_numpy(float), w, row[ok], n_all), weight
+    rule = (a["kind"] == "rule_violation").to_numpy()
+    F = idf_weighted_hazard(a["w"].to_numpy(float)[~rule], w[~rule], row[ok][~rule], n_all).astype(float)
+    if rule.any():
+        F += _rule_hazard(a[rule], row[ok][rule], w[rule], n_all)
+    return F, weight
+
+
+def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int) -> np.ndarray:
+    """``F`` of rule violations: per entity and rule, its strongest finding's term
+    ``idf · −ln(1 − s·q)`` — a rule is one test of a provider, however many months it fired in.
+    Its findings are one per provider × rule × month, so counted one by one the busiest providers
+    (more months, more lines) gathered the most ``F`` from rules that single out no one (item-level
+    rules fire at some rate everywhere).
+
+    >>> a = pd.DataFrame({"signal": ["r", "r", "r", "q"], "w": [0.5, 0.5, 0.5, 0.5]})
+    >>> h = _rule_hazard(a, np.array([0, 0, 1, 1]), np.ones(4), 2)
+    >>> bool(h[0] == -np.log(0.5)), bool(h[1] == -2 * np.log(0.5))
+    (True, True)
+    """
+    t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
+    best = pd.DataFrame({"row": row, "sig": a["signal"].to_numpy(), "t": t}).groupby(["row", "sig"], sort=False)["t"].max()
+    return np.bincount(best.index.get_level_values("row").to_numpy(int), weights=best.to_numpy(float), minlength=n)
 
 
 def _soft_support(att: pd.DataFrame) -> pd.Series:
