@@ -70,7 +70,7 @@ KINDS: dict[str, tuple[str, str]] = {
 
 #: kinds a plain scan does not run (their detectors register with ``default=False``; a test
 #: keeps this in step with the registry, so the CLI can name them without importing detectors)
-OPT_IN_KINDS: tuple[str, ...] = ("rule_violation", "indicator_outlier")
+OPT_IN_KINDS: tuple[str, ...] = ("indicator_outlier",)
 
 
 def kind_label(kind: str, lang: str = "both") -> str:

@@ -175,3 +175,19 @@ def test_rule_pack_runs_in_a_plain_scan():
     ran = [k for k in default_kinds() if k != "rule_violation"]
     assert blind_share(ran, {}) == blind_share(default_kinds(), {})
     assert blind_share(["shared_card"], {}) > blind_share(default_kinds(), {})
+
+
+def test_a_scan_skips_the_rule_pack_that_would_not_fit_in_memory(small_rule_city, monkeypatch):
+    """The scan estimates the pack's peak from its item lines and, when it exceeds what the
+    process may take, skips it and says why — the other kinds' findings are kept."""
+    from graphkit.scan import scan
+    from graphkit.store import open_store
+
+    store = open_store(small_rule_city / "s")
+    monkeypatch.setenv("GRAPHKIT_RULES_MEMORY_GB", "0.000001")
+    res = scan(store, kinds=["rule_violation", "shared_card"])
+    assert "rule_violation" in res.skipped and "GRAPHKIT_RULES_MEMORY_GB" in res.skipped["rule_violation"]
+    assert "item lines" in res.skipped["rule_violation"] and "shared_card" in res.parameters
+    assert not any(f.kind == "rule_violation" for f in res.findings)
+    monkeypatch.setenv("GRAPHKIT_RULES_MEMORY_GB", "64")
+    assert any(f.kind == "rule_violation" for f in scan(store, kinds=["rule_violation"]).findings)
