@@ -43,7 +43,12 @@ def available_gb() -> float:
     memory where neither can be read."""
     env = os.environ.get("GRAPHKIT_RULES_MEMORY_GB", "").strip()
     if env:
-        return float(env)
+        try:
+            return float(env)
+        except ValueError:
+            from ..errors import ParameterError
+
+            raise ParameterError(f"GRAPHKIT_RULES_MEMORY_GB={env!r} 不是数字 / is not a number of GB") from None
     avail = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
