@@ -459,7 +459,7 @@ def test_leads_queue_filters_sorts_totals_and_opens(wb):
     opened: list[str] = []
     q = LeadsQueue(wb, on_open=opened.append)
     n = len(wb.leads)
-    assert len(q.rows) == n and q.table.value.count("<tr>") == n + 1
+    assert len(q.rows) == n and q.table.value.count("<tr>") == min(n, q.limit) + 1
     assert "gk-by-kind" in q.by_kind.value and "gk-by-provider" in q.by_provider.value
     kind = wb.leads["kind"].iloc[-1]
     q.kind.value = (kind,)
