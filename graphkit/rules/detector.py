@@ -57,10 +57,9 @@ def available_gb() -> float:
     except OSError:
         pass
     if avail is None:
-        try:
-            avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**31
-        except (ValueError, OSError, AttributeError):  # pragma: no cover
-            avail = 4.0
+        from ..scan_pool import _memory_gb
+
+        avail = _memory_gb() / 2
     try:
         lim = Path("/sys/fs/cgroup/memory.max").read_text().strip()
         if lim != "max":
