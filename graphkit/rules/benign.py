@@ -295,9 +295,8 @@ def weigh_benign(run: RuleRun, findings: list[Finding], *, store: Store | None =
     rows = run.hits["row"].to_numpy()
     ded = run.hits["deduct"].to_numpy("float64")
     key = pd.DataFrame({"r": run.hits["rule_id"].astype(str).to_numpy(),
-                        "t": df["provider_type"].astype(str).to_numpy()[rows],
-                        "p": df["provider_id"].astype(str).to_numpy()[rows],
-                        "m": df["month"].astype(str).to_numpy()[rows]})
+                        **{k: df[c].iloc[rows].astype(str).to_numpy() for k, c in
+                           (("t", "provider_type"), ("p", "provider_id"), ("m", "month"))}})
     groups = key.groupby(["r", "t", "p", "m"], sort=False).indices
     out = []
     for f in findings:

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -307,4 +308,6 @@ def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS, store: Store | No
         ))
     from .benign import weigh_benign  # legal look-alikes: evidence.benign_checks, the score demoted
 
-    return weigh_benign(run, out, store=store, weight=benign_weight)
+    # only the lines of rules that gave findings are weighed (a common-practice rule's hits can be
+    # most of the run's at 10M lines)
+    return weigh_benign(dataclasses.replace(run, hits=hits), out, store=store, weight=benign_weight)
