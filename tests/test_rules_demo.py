@@ -35,7 +35,24 @@ def city(tmp_path_factory):
 
 def test_rule_items_are_off_in_the_default_city_and_on_in_their_variant():
     assert CityConfig().rule_items is False and CityConfig().is_default()
-    assert [n for n, v in VARIANTS.items() if v.config.rule_items] == ["item_rules", "item_rules_foreign"]
+    planted = [n for n, v in VARIANTS.items() if v.config.rule_items and v.config.rule_violations > 0]
+    assert planted == ["item_rules", "item_rules_foreign"]
+    # the other variants bill compliant catalogue lines (their rule leads are the pack's false alarms),
+    # except the original city and the over-billing ones, which keep the generator's random lines
+    compliant = {n for n, v in VARIANTS.items() if v.config.rule_items and v.config.rule_violations == 0}
+    assert compliant == set(VARIANTS) - {"default", "item_rules", "item_rules_foreign", "provider_overbilling",
+                                         "volume_overbilling"}
+
+
+def test_a_compliant_city_plants_no_rule_violation_but_the_card_burst_goods(tmp_path):
+    from graphkit.demo import generate_city
+
+    generate_city(tmp_path / "b", patients=3000, months=2, seed=3,
+                  config=CityConfig(name="compliant", rule_items=True, rule_violations=0.0))
+    truth = json.loads((tmp_path / "b" / "truth.json").read_text("utf-8"))
+    rv = [i for i in truth["instances"] if i["kind"] == "rule_violation"]
+    assert rv and {i["variant"] for i in rv} == {"card_burst_goods"}
+    assert {i["rule_id"] for i in rv} == {"FW-004"}
 
 
 def test_items_sum_to_totals_and_legal_lines_respect_the_catalogue(city):

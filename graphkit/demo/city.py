@@ -185,7 +185,7 @@ def generate_city(out_dir: str | Path, *, patients: int = 20_000, seed: int = 0,
     if cfg.rule_items:  # variants: items per the rule base's catalogue, with planted rule violations
         from .violations import RuleItems
 
-        ritems = RuleItems(w, ng, fin, float(fraud_rate))
+        ritems = RuleItems(w, ng, fin, float(fraud_rate) * cfg.rule_violations)
     rows = _write_tables(out, fmt, w, ng, planter, fin, look, ritems)
     truth = _truth(w, ng, instances, fin, float(fraud_rate), look, ritems)
     rows["budgets"], truth["monitoring"] = _write_budgets(out, fmt, w, ng, fin)

@@ -139,13 +139,14 @@ class CityConfig:
     overbilling: float = 0.0           # share of institutions over-billing (+ case-mix look-alikes), see overbilling.py
     overbilling_volume_bias: float = 0.0  # over-billers drawn with weight volume**bias (1: in proportion to claims)
     rule_items: bool = False           # item lines per the rule base's catalogue, with planted rule violations
+    rule_violations: float = 1.0       # × the planted rule violations of rule_items (0: compliant item lines only)
 
     def __post_init__(self) -> None:
         unknown = [k for k, _ in self.lookalikes if k not in LOOKALIKES]
         if unknown:
             raise ValueError(f"The 'lookalikes' of CityConfig must be names in {sorted(LOOKALIKES)}. Got {unknown} instead.")
         for f in ("rural_weight", "village_share", "chain_share", "e_voucher_share", "e_voucher_use", "overbilling",
-                  "overbilling_volume_bias"):
+                  "overbilling_volume_bias", "rule_violations"):
             if not getattr(self, f) >= 0:
                 raise ValueError(f"The '{f}' parameter of CityConfig must be >= 0. Got {getattr(self, f)!r} instead.")
 
@@ -182,41 +183,44 @@ def _all(intensity: float = 1.0, *names: str) -> tuple[tuple[str, float], ...]:
 
 
 _TYPICAL = _all(1.0)
+#: item lines per the rule base's catalogue with no planted rule violation: a bureau's items are mostly
+#: compliant, so rule leads there are the pack's false alarms (the card-burst goods stay violations)
+_COMPLIANT = {"rule_items": True, "rule_violations": 0.0}
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("default", CityConfig(), note="the original demo city"),
-    Variant("dates_only", CityConfig(name="dates_only", lookalikes=_TYPICAL), ("dates_only",),
+    Variant("dates_only", CityConfig(name="dates_only", **_COMPLIANT, lookalikes=_TYPICAL), ("dates_only",),
             note="every time at 00:00:00"),
-    Variant("hour_no_terminals", CityConfig(name="hour_no_terminals", lookalikes=_TYPICAL),
+    Variant("hour_no_terminals", CityConfig(name="hour_no_terminals", **_COMPLIANT, lookalikes=_TYPICAL),
             ("hour_only", "no_terminals"), note="times to the hour, no terminal ids"),
     Variant("rural_village", CityConfig(
-        name="rural_village", rural_weight=4.0, outer_counties=True, village_share=0.7, patients_per_l1=180.0,
+        name="rural_village", **_COMPLIANT, rural_weight=4.0, outer_counties=True, village_share=0.7, patients_per_l1=180.0,
         e_voucher_share=0.6, e_voucher_use=0.5,
         lookalikes=_TYPICAL + (("village_agent", 3.0), ("family_doctor_contract", 3.0), ("newborn_parent_card", 2.0),
                                ("family_across_households", 2.0))),
         note="rural-heavy: village clinics, rural elderly, e-vouchers, village agents, outer counties"),
     Variant("institutions_heavy", CityConfig(
-        name="institutions_heavy", patients_per_nursing_home=2500.0, nursing_home_cap=0.06,
+        name="institutions_heavy", **_COMPLIANT, patients_per_nursing_home=2500.0, nursing_home_cap=0.06,
         lookalikes=_TYPICAL + (("care_home_batch", 3.0), ("dormitory", 3.0), ("group_exam", 3.0), ("outbreak", 2.0),
                                ("chronic_refill_day", 3.0))),
         note="care homes, dormitories, group exams, outbreaks, refill days"),
-    Variant("foreign_codes_table", CityConfig(name="foreign_codes_table", outer_counties=True, e_voucher_share=0.5,
+    Variant("foreign_codes_table", CityConfig(name="foreign_codes_table", **_COMPLIANT, outer_counties=True, e_voucher_share=0.5,
                                               lookalikes=_TYPICAL),
             ("foreign_regions",), note="the bureau's own region codes (JN-LX …) with a regions table"),
-    Variant("foreign_codes_bare", CityConfig(name="foreign_codes_bare", outer_counties=True, lookalikes=_TYPICAL),
+    Variant("foreign_codes_bare", CityConfig(name="foreign_codes_bare", **_COMPLIANT, outer_counties=True, lookalikes=_TYPICAL),
             ("foreign_regions_bare", "no_coordinates"),
             note="own region codes, no regions table, no provider coordinates"),
-    Variant("other_ids", CityConfig(name="other_ids", e_voucher_share=0.5, lookalikes=_TYPICAL),
+    Variant("other_ids", CityConfig(name="other_ids", **_COMPLIANT, e_voucher_share=0.5, lookalikes=_TYPICAL),
             ("ids_numeric", "no_pharmacy_doctors", "date_strings", "csv_gb18030"),
             note="numeric ids, no doctors on pharmacy claims, date strings, GB18030 CSV"),
-    Variant("uuid_ids", CityConfig(name="uuid_ids", branch_campuses=4, chain_share=0.9, patients_per_hub=8000.0,
+    Variant("uuid_ids", CityConfig(name="uuid_ids", **_COMPLIANT, branch_campuses=4, chain_share=0.9, patients_per_hub=8000.0,
                                    patients_per_l2=1000.0, lookalikes=_TYPICAL),
             ("ids_uuid", "drop_doctors:0.3", "csv"),
             note="UUID-like ids, doctors missing on 30% of claims, chains 90%, more level-2 hospitals"),
-    Variant("camouflage", CityConfig(name="camouflage", outer_counties=True, branch_campuses=6, fraud=CAMOUFLAGED,
+    Variant("camouflage", CityConfig(name="camouflage", **_COMPLIANT, outer_counties=True, branch_campuses=6, fraud=CAMOUFLAGED,
                                      lookalikes=_TYPICAL), fraud_rate=0.5,
             note="fewer, smaller, slower fraud; district↔county travel; splits across campuses; out-of-area steering"),
-    Variant("large", CityConfig(name="large", outer_counties=True, branch_campuses=4, e_voucher_share=0.5,
+    Variant("large", CityConfig(name="large", **_COMPLIANT, outer_counties=True, branch_campuses=4, e_voucher_share=0.5,
                                 lookalikes=_TYPICAL), size=2.5, note="a larger city"),
     Variant("item_rules", CityConfig(rule_items=True, name="item_rules", lookalikes=_TYPICAL), ("hour_only",),
             note="item lines per the rule base's catalogue (prices at or under the level's ceiling, 长处方 for "

@@ -233,7 +233,7 @@ class RuleItems:
         month = (self.sday.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64))
         ok = self.kept & self.normal
         age, male = self.age, self.male
-        per_rule = max(2, int(round(w.N / 1500 * self.fraud_rate)))
+        per_rule = max(2, int(round(w.N / 1500 * self.fraud_rate))) if self.fraud_rate > 0 else 0  # 0: compliant lines
         # CL-003: a chronic patient's pharmacy claim right after their refill (before it runs out)
         prev_refill = np.zeros(n, bool)
         o = self.fin.order
