@@ -224,7 +224,7 @@ def _exposure(vol: pd.DataFrame) -> np.ndarray:
 
 
 def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFrame,
-                     weights: dict[str, float] | None = None) -> tuple[np.ndarray, dict[str, float]]:
+                     weights: dict[str, float] | None = None, months: int = 1) -> tuple[np.ndarray, dict[str, float]]:
     """``F`` per entity: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
     it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
     selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
@@ -245,16 +245,19 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     rule = (a["kind"] == "rule_violation").to_numpy()
     F = idf_weighted_hazard(a["w"].to_numpy(float)[~rule], w[~rule], row[ok][~rule], n_all).astype(float)
     if rule.any():
-        F += _rule_hazard(a[rule], row[ok][rule], w[rule], n_all)
+        F += _rule_hazard(a[rule], row[ok][rule], w[rule], n_all, vol_all["claims"].to_numpy(float),
+                          vol_all["entity_type"].to_numpy(object), months)
     return F, weight
 
 
-def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int) -> np.ndarray:
+def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
+                 volume: np.ndarray | None = None, types: np.ndarray | None = None, months: int = 1) -> np.ndarray:
     """``F`` of rule violations: per entity and rule, its strongest finding's term
-    ``idf · −ln(1 − s·q)`` — a rule is one test of a provider, however many months it fired in.
-    Its findings are one per provider × rule × month, so counted one by one the busiest providers
-    (more months, more lines) gathered the most ``F`` from rules that single out no one (item-level
-    rules fire at some rate everywhere).
+    ``idf · −ln(1 − s·q) · surprise`` (:func:`rule_surprise`: how unlikely the finding's hit
+    claims are at the entity's volume in one month) — a rule is one test of a provider, however
+    many months it fired in. Its findings are one per provider × rule × month, so counted one by
+    one the busiest providers (more months, more lines) gathered the most ``F`` from rules that
+    single out no one (item-level rules fire at some rate everywhere).
 
     >>> a = pd.DataFrame({"signal": ["r", "r", "r", "q"], "w": [0.5, 0.5, 0.5, 0.5]})
     >>> h = _rule_hazard(a, np.array([0, 0, 1, 1]), np.ones(4), 2)
@@ -262,8 +265,62 @@ def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int) -> n
     (True, True)
     """
     t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
+    if volume is not None and types is not None and "claims" in a.columns:
+        t = t * rule_surprise(row, a["signal"].to_numpy(object), a["claims"].to_numpy(float),
+                              np.asarray(volume, float), np.asarray(types, object), months)
     best = pd.DataFrame({"row": row, "sig": a["signal"].to_numpy(), "t": t}).groupby(["row", "sig"], sort=False)["t"].max()
     return np.bincount(best.index.get_level_values("row").to_numpy(int), weights=best.to_numpy(float), minlength=n)
+
+
+def rule_surprise(rows: np.ndarray, rule: np.ndarray, k: np.ndarray, volume: np.ndarray,
+                  types: np.ndarray, months: int = 1) -> np.ndarray:
+    """How surprising each rule finding's ``k`` hit claims at entity ``rows`` are, in ``[0, 1]``:
+    item-level rules fire at some rate everywhere (a data-learnt norm's tail, a legal repeat, a
+    catalogue that does not fit), so a few hits at a busy provider are what its volume predicts.
+    Under the null an entity's hits of a rule in one month are Poisson with mean
+    ``λ = volume × r / months`` (``r``: the rule's hit claims over the claims of all entities of
+    the entity's type — this data's own rate; ``volume``: the entity's claims over the
+    ``months`` of data). With ``p = P(X ≥ k)`` the factor is ``min(1, −ln p / ln(N·months))``,
+    ``N`` the entities of that type: 1 where a result this unlikely is expected less than once
+    among all the provider-months tested (Bonferroni's bound), falling to 0 where the count is
+    what chance gives (``p`` = 1). No constant: the rate, ``N`` and the months come from the data.
+
+    >>> f = rule_surprise(np.array([0, 1, 2]), np.array(["r", "r", "r"]), np.array([1.0, 1.0, 3.0]),
+    ...                   np.array([1000.0, 10.0, 10.0, 10.0] + [10.0] * 96), np.array(["pharmacy"] * 100, object))
+    >>> [round(float(x), 2) for x in f]
+    [0.02, 0.8, 1.0]
+    """
+    from scipy.stats import poisson
+
+    months = max(int(months), 1)
+    out = np.ones(rows.size)
+    ty = types[rows]
+    for t in pd.unique(ty):
+        of_t = types == t
+        tot, N = float(volume[of_t].sum()), int(of_t.sum())
+        if tot <= 0 or N < 2:
+            continue
+        m = ty == t
+        for r in pd.unique(rule[m]):
+            sel = m & (rule == r)
+            lam = np.maximum(volume[rows[sel]], 1.0) * float(k[sel].sum()) / tot / months
+            logp = poisson.logsf(k[sel] - 1.0, lam)  # ln P(X ≥ k)
+            out[sel] = np.clip(-logp / np.log(N * months), 0.0, 1.0)
+    return out
+
+
+def _months(day: np.ndarray) -> int:
+    """Calendar months the claims cover (first to last, at least 1).
+
+    >>> _months(np.array([19723, 19723 + 40, -1]))  # 2024-01-01 … 2024-02-10; -1 unknown
+    2
+    """
+    d = np.asarray(day)
+    d = d[d >= 0]
+    if not d.size:
+        return 1
+    m = d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return int(m.max() - m.min() + 1)
 
 
 def _soft_support(att: pd.DataFrame) -> pd.Series:
@@ -359,11 +416,13 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     n_all = len(vol_all)
     # findings: flagged claims beyond what this provider's volume carries at the city's rate of each
     # kind, empirical-Bayes shrunk (graphkit.risk.evidence): F = ln(1 + excess), a hazard
-    F, kind_weight = _findings_hazard(att, key, vol_all) if len(att) else (np.zeros(n_all), {})
+    months = _months(act.day)
+    F, kind_weight = _findings_hazard(att, key, vol_all, months=months) if len(att) else (np.zeros(n_all), {})
     # the prior's soft labels leave out the kinds that are themselves a function of the prior's
     # features (indicator_outlier: the indicators), or the prior would be fitted to its own input
     own = att["kind"].isin(PRIOR_EXCLUDED_KINDS).to_numpy() if len(att) else np.zeros(0, bool)
-    F_label = (_findings_hazard(att[~own], key, vol_all, weights=kind_weight)[0] if own.any() else F) if len(att) else F
+    F_label = (_findings_hazard(att[~own], key, vol_all, weights=kind_weight, months=months)[0]
+               if own.any() else F) if len(att) else F
     # indirect parts, the prior's features: exposure, indicators, network
     X = np.c_[_exposure(vol_all), np.r_[np.log1p(xsum), np.zeros(nt)],
               np.r_[net["network"].to_numpy(float), np.zeros(nt)]]
