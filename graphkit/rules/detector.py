@@ -29,9 +29,9 @@ __all__ = ["RuleFindings", "rule_violation", "fits_memory", "available_gb", "BYT
 
 #: peak resident bytes of the rule pack per item line (frame, the largest setting's rows, a rule's
 #: working arrays, the hits, the findings and their benign checks; claim context included): the
-#: whole detector on the 10.7M-claim city, 24.2M item lines, peaked at 18.97 GB (785 B a line;
+#: whole detector on a 11.7M-claim city, 26.5M item lines, peaked at 13.5 GB (510 B a line;
 #: docs/rules.md, *Speed*), rounded up
-BYTES_PER_LINE = 800
+BYTES_PER_LINE = 560
 #: the share of the available memory the estimate may take: the rest is for the scan's other
 #: processes and the estimate's own error (it is measured on one city)
 HEADROOM = 0.8
