@@ -237,8 +237,10 @@ def build() -> Builder:
     b.case("CL-004", [b.claim("CL4B2", P("L8"), "2024-03-01 16:00:00", [(*NIFE, 1, 24.0, None, 7)], dx="I10", prov="H3")],
            [b.claim("CL4G", P("L9"), "2024-03-01 09:00:00", [(*NIFE, 2, 24.0, None, 7)], dx="I10")])
     # at H4, which bills BGDRUG1 to nobody else: more flagged months than its lines predict (Y1's 40
-    # regular buyers would make one flagged month there ordinary)
-    b.case("CL-005", [b.claim("CL5B", P("L10"), "2024-03-06 09:00:00", [(*BGDRUG, 10, 20.0)], prov="H4")],
+    # regular buyers would make one flagged month there ordinary) — two of them, as one chance heavy
+    # month is never significant family-wise over the provider-months tested
+    b.case("CL-005", [b.claim("CL5B", P("L10"), "2024-03-06 09:00:00", [(*BGDRUG, 10, 20.0)], prov="H4"),
+                      b.claim("CL5B2", P("L30"), "2024-03-07 09:00:00", [(*BGDRUG, 10, 20.0)], prov="H4")],
            [b.claim("CL5G", P("L11"), "2024-03-06 09:00:00", [(*BGDRUG, 4, 20.0)], ctype="pharmacy", prov="Y1")])
     b.claim("CL6B1", P("L12"), "2024-02-01 09:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")
     b.claim("CL6G1", P("L13"), "2024-02-01 09:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")
