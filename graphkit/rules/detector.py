@@ -27,11 +27,11 @@ if TYPE_CHECKING:  # annotation only
 
 __all__ = ["RuleFindings", "rule_violation", "fits_memory", "available_gb", "BYTES_PER_LINE", "HEADROOM"]
 
-#: peak resident bytes of the rule pack per item line (frame, the largest setting's rows, a rule's
-#: working arrays, the hits, the findings and their benign checks; claim context included): the
-#: whole detector on a 11.7M-claim city, 26.5M item lines, peaked at 13.5 GB (510 B a line;
-#: docs/rules.md, *Speed*), rounded up
-BYTES_PER_LINE = 560
+#: peak resident bytes of the rule pack per item line (frame, a rule's working arrays, the hits,
+#: the findings and their benign checks; claim context included): the whole detector on a
+#: 11.7M-claim city, 26.5M item lines, peaked at 11.1 GB (428 B a line; docs/rules.md, *Speed*),
+#: rounded up
+BYTES_PER_LINE = 480
 #: the share of the available memory the estimate may take: the rest is for the scan's other
 #: processes and the estimate's own error (it is measured on one city)
 HEADROOM = 0.8

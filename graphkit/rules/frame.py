@@ -1,6 +1,7 @@
 """The item frame: claim items joined with their claim, patient and institution (vectorised).
 
-One row per item line. Columns: the ``claim_items`` columns, plus ``ci`` (claim row),
+One row per item line, grouped by setting (inpatient, outpatient, pharmacy, others; stored
+order within each), so each setting subset of the rules is a slice, not a copy. Columns: the ``claim_items`` columns, plus ``ci`` (claim row),
 ``patient_id``, ``claim_type``, ``provider_type`` / ``provider_id``, ``doctor_id``, ``start`` /
 ``end`` (claim times), ``sday`` (claim start day), ``iday`` (item day: ``item_time``'s day when
 given, else the claim's), ``month``, ``diagnosis_code``, ``level`` (institution level; NaN for
@@ -184,6 +185,20 @@ def _read_items(store: Store, cols: list[str], claim_ids: pa.Array) -> dict[str,
     return out
 
 
+#: claim types in the order the frame holds their lines (others and nulls last)
+SETTING_ORDER = ("inpatient", "outpatient", "pharmacy")
+
+
+def _setting_rank(claim_type: pd.Series) -> np.ndarray:
+    """Per claim, the position of its type in :data:`SETTING_ORDER` (others and nulls: after them).
+
+    >>> _setting_rank(pd.Series(["pharmacy", "inpatient", None, "internet", "outpatient"])).tolist()
+    [2, 0, 3, 3, 1]
+    """
+    r = pd.Index(SETTING_ORDER).get_indexer(claim_type.astype(object).where(claim_type.notna(), None))
+    return np.where(r >= 0, r, len(SETTING_ORDER)).astype(np.int8)
+
+
 def build_frame(store: Store) -> ItemFrame:
     """Join ``claim_items`` with claims, patients and institutions of ``store``."""
     have = set(store.columns("claim_items"))
@@ -196,6 +211,19 @@ def build_frame(store: Store) -> ItemFrame:
     items = _read_items(store, icols, pa.array(cl["claim_id"].array, type=pa.large_string()))
     present = {c: (c in items and bool(pd.notna(items[c]).any())) for c in OPTIONAL_ITEM_COLUMNS}
     ci = items.pop("ci")
+    # lines grouped by setting (inpatient, outpatient, pharmacy, any other), stable within each:
+    # every setting subset a rule takes is then one contiguous slice of the frame — a view, where a
+    # mask had copied most of a 26M-line frame (3.3 GB for 门诊 + 购药)
+    rank = _setting_rank(cl["claim_type"])[ci]
+    if rank.size and (np.diff(rank) < 0).any():
+        order = np.argsort(rank, kind="stable")
+        ci = ci[order]
+        for c in list(items):
+            v = items[c]
+            items[c] = (pd.Categorical.from_codes(np.asarray(v.codes)[order], categories=v.categories)
+                        if isinstance(v, pd.Categorical) else v[order])
+        del order
+    del rank
     # claim-level context
     ph = cl["pharmacy_id"].notna().to_numpy()
     ptype = pd.Categorical.from_codes(ph.astype(np.int32), categories=["institution", "pharmacy"]).remove_unused_categories()
