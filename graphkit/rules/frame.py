@@ -1,12 +1,13 @@
 """The item frame: claim items joined with their claim, patient and institution (vectorised).
 
-One row per item line, grouped by setting (inpatient, outpatient, pharmacy, others; stored
-order within each), so each setting subset of the rules is a slice, not a copy. Columns: the
-``claim_items`` columns, plus ``ci`` (claim row), ``patient_id``, ``claim_type``,
-``provider_type`` / ``provider_id``, ``doctor_id``, ``start`` / ``end`` (claim times), ``sday`` (claim start day), ``iday`` (item day: ``item_time``'s day when
-given, else the claim's), ``month``, ``diagnosis_code``, ``level`` (institution level; NaN for
-pharmacies), ``sex``, ``age`` (whole years at the claim), ``insurance_type``, ``fund_ratio``
-(fund / total of the claim) and ``los`` (days of an inpatient stay, 算入不算出, at least 1).
+One row per item line, grouped by setting (inpatient, outpatient, pharmacy, others; stored order
+within each), so each setting subset of the rules is a slice, not a copy. Columns: the
+``claim_items`` columns, plus ``ci`` (claim row), ``patient_id``, ``claim_type``, ``provider_type``
+/ ``provider_id``, ``doctor_id``, ``start`` / ``end`` (claim times), ``sday`` (claim start day),
+``iday`` (item day: ``item_time``'s day when given, else the claim's), ``month``,
+``diagnosis_code``, ``level`` (institution level; NaN for pharmacies), ``sex``, ``age`` (whole
+years at the claim), ``insurance_type``, ``fund_ratio`` (fund / total of the claim) and ``los``
+(days of an inpatient stay, 算入不算出, at least 1).
 
 Lean by construction: every string column (ids, codes, names, month, diagnosis, sex, …) is a
 categorical with sorted categories (int32 codes, so sorting by codes sorts by value), day
