@@ -136,19 +136,15 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
         t1 = time.perf_counter()
         if scope(r) != key:
             key, sub = scope(r), None
-            m = _mask(df, r)
-            on = np.flatnonzero(m)
-            # declarative shapes never read the columns of _UNREAD: leave them out (of the copy, and of
+            on = np.flatnonzero(_mask(df, r))
+            # declarative shapes never read the columns of _UNREAD: leave them out (of the subset, and of
             # the frames a shape filters from it)
             code = any(x.shape == "code" for x in chosen if scope(x) == key)
             cols = list(df.columns) if code else [c for c in df.columns if c not in _UNREAD]
-            if on.size == len(df):
-                sub = df if code else df[cols]  # copy-on-write: the selection shares the frame's data
-            elif on.size and on[-1] - on[0] + 1 == on.size:  # one run of rows (the frame is grouped by
-                sub = df.iloc[on[0]:on[-1] + 1][cols]           # setting): a view (copy-on-write), no copy
+            if on.size and on[-1] - on[0] + 1 == on.size:  # one run of rows (the frame is grouped by setting,
+                sub = df.iloc[on[0]:on[-1] + 1][cols]         # so a setting subset is): copy-on-write, no copy
             else:
-                sub = df.loc[m, cols]
-            del on
+                sub = df.iloc[on][cols]
             nprov = int(pd.unique(codes_of(sub["provider_id"])).size)
         h = SHAPES[r.shape](sub, r, ctx)
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h

@@ -219,10 +219,7 @@ def build_frame(store: Store) -> ItemFrame:
     if rank.size and (np.diff(rank) < 0).any():
         order = np.argsort(rank, kind="stable")
         ci = ci[order]
-        for c in list(items):
-            v = items[c]
-            items[c] = (pd.Categorical.from_codes(np.asarray(v.codes)[order], categories=v.categories)
-                        if isinstance(v, pd.Categorical) else v[order])
+        items = {c: v[order] for c, v in items.items()}  # numpy arrays and categoricals alike
         del order
     del rank
     # claim-level context

@@ -124,7 +124,8 @@ def peer_quantity(sub, rule, ctx):
     code: above ``max(Q3 + fence·IQR, min_ratio·Q3)`` on the log scale, over at least
     ``min_patients`` person-months; with ``alpha``, only where the provider-month holds more
     such lines than the city's rate predicts, family-wise over the provider-months
-    (:func:`_concentrated`: a big pharmacy's share of the city's heavy buyers is no lead). 违规金额 = the excess share of the month's lines."""
+    (:func:`_concentrated`: a big pharmacy's share of the city's heavy buyers is no lead).
+    违规金额 = the excess share of the month's lines."""
     p = rule.params
     sub = _cats(sub, rule, ctx)
     sub = sub[sub["quantity"].fillna(0) > 0]
