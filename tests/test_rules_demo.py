@@ -76,6 +76,20 @@ def test_items_sum_to_totals_and_legal_lines_respect_the_catalogue(city):
     assert 0.2 < np.isclose(legal["unit_price"].to_numpy()[known], ceil[known]).mean() < 0.6
     # 长处方: 30-day prescriptions of registered chronic patients' drugs exist and are legal
     assert (legal["days_supply"] > 7).sum() > 100
+    # a shorter supply holds fewer units: no legal drug line dispenses more than a unit (a box) a
+    # day of its supply (a month's six boxes with a supply cut to three days would)
+    d = legal[legal["days_supply"].notna() & (legal["days_supply"] > 0)]
+    assert len(d) > 1000 and (d["quantity"] <= d["days_supply"]).all()
+    # no once-a-day service twice on one person-day at one provider, outside planted fraud
+    # (an inpatient line bills the stay's days at once)
+    fraud = {c for i in truth["instances"] for c in i["claims"]}
+    once = kb.index[kb["once_per"].eq("day")]
+    per_day = legal[legal["item_code"].isin(once) & ~legal["claim_id"].isin(fraud)].merge(
+        cl.loc[cl["claim_type"] != "inpatient", ["claim_id", "patient_id", "institution_id"]],
+        on=["claim_id", "institution_id"])
+    per_day = per_day.assign(day=pd.to_datetime(per_day["item_time"]).dt.date)
+    assert len(per_day) > 1000
+    assert per_day.groupby(["patient_id", "institution_id", "item_code", "day"])["quantity"].sum().max() <= 1
 
 
 def test_every_category_is_planted_and_recorded(city):

@@ -305,6 +305,9 @@ class RuleItems:
             g = gap[m] if chronic else np.minimum(gap[m], gap_any[m])
             return np.minimum(days, np.maximum(g + 3, 1)).astype(float)
 
+        def per_supply(most, ds, days):  # a shorter supply holds proportionally fewer units
+            return np.maximum(np.ceil(most * ds / days), 1)
+
         def acute(m, u):  # a person's second claim of a day draws from other drugs than the first
             return np.where(dup[m], self._pick(ACUTE[7:], u), self._pick(ACUTE[:7], u))
 
@@ -322,17 +325,20 @@ class RuleItems:
                 code = np.array([self.ix[pool[(int(p) * 7 + j * 3) % len(pool)]] for p in self.pat[rows][sel]], np.int64)
                 if j >= len(pool):
                     sel, code = sel[:0], code[:0]
-                L.add(sel, code, q=1, cap=np.minimum(self.qcap[code], 6), ds=ds_of(sel, 30, True))
+                ds = ds_of(sel, 30, True)
+                L.add(sel, code, q=1, cap=per_supply(np.minimum(self.qcap[code], 6), ds, 30), ds=ds)
             sel = np.flatnonzero(m & ~chronic_ok)
             code = acute(sel, (rng.random(sel.size) + j / 3) % 1.0)
-            L.add(sel, code, q=1, cap=np.minimum(self.qcap[code], 3), ds=ds_of(sel, rng.choice([3, 5, 7], sel.size)))
+            nominal = rng.choice([3, 5, 7], sel.size)
+            ds = ds_of(sel, nominal)
+            L.add(sel, code, q=1, cap=per_supply(np.minimum(self.qcap[code], 3), ds, nominal), ds=ds)
         # ---- outpatient exams and treatments
         m = reg & out & ~self.dup_day[rows]
         sel = np.flatnonzero(m & (rng.random(n) < 0.75) | (m & zexam))
         L.add(sel, self._pick(EXAMS[:4], rng.random(sel.size)))
         sel = np.flatnonzero(m & zexam)
         L.add(sel, self._pick(EXAMS[4:], rng.random(sel.size)))
-        sel = np.flatnonzero(reg & out & ~zexam & (rng.random(n) < 0.35))
+        sel = np.flatnonzero(reg & out & ~zexam & ~dup & (rng.random(n) < 0.35))  # not twice a day
         tcode = self._pick(TREAT, rng.random(sel.size))
         L.add(sel, tcode, cap=np.where(np.isin(tcode, [self.ix[c] for c in ("120400001", "120300001")]), 3, 1))
         for t, mat in TREAT_MAT.items():
@@ -354,7 +360,8 @@ class RuleItems:
         fy = np.array([self.ix[c] for c, _, _ in V.ITEMS["non_medical"]])
         L.add(sel, fy[rng.integers(0, fy.size, sel.size)], cap=3)
         L.add(sel, fy[rng.integers(0, fy.size, sel.size)], cap=3)
-        L.add(sel, acute(sel, rng.random(sel.size)), cap=2, ds=ds_of(sel, 7))
+        ds = ds_of(sel, 7)
+        L.add(sel, acute(sel, rng.random(sel.size)), cap=per_supply(2, ds, 7), ds=ds)
         # ---- inpatient stays
         m = inp & (prof != 3)
         dbl = rng.random(n) < 0.25
@@ -497,8 +504,11 @@ class RuleItems:
             ext = _Lines()
             c2 = code[ok]
             g = np.minimum(self.gap[rows][s], self.gap_any[rows][s])
-            ext.add(s, c2, q=1, cap=np.minimum(self.qcap[c2], 3),
-                    ds=np.where(self.cat[c2] == 0, np.minimum(7.0, np.maximum(g + 3, 1)), np.nan))
+            drug = self.cat[c2] == 0
+            ds = np.minimum(7.0, np.maximum(g + 3, 1))
+            # a drug: up to 3 units for a week's supply; an exam or treatment: once
+            ext.add(s, c2, q=1, cap=np.where(drug, np.maximum(np.ceil(np.minimum(self.qcap[c2], 3) * ds / 7), 1), 1),
+                    ds=np.where(drug, ds, np.nan))
             if not ext.c:
                 continue
             B = ext.arrays()
