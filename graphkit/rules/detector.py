@@ -120,7 +120,7 @@ def rule_violation(store: Store, *, pack: str = "", kb: str = "", max_items: int
     """规则库违规 / rule-pack violations: item lines breaking a rule of the pack (price ceilings,
     payment scope, duplicate and split billing, swapped and phantom items, over-prescribing,
     admissions without indication), grouped per provider × rule × month."""
-    run = run_rules(store, pack or None, kb=kb or None)
+    run = run_rules(store, pack or None, kb=kb or None, drop_common=max_provider_share)
     out = RuleFindings(rule_findings(run, max_items=max_items, store=store, benign_weight=benign_weight,
                                      max_provider_share=max_provider_share))
     out.summary = {"totals": run.totals(), "rules": run.summary,

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Entity, Finding
+from ..risk.activity import release_arrow_memory
 from .frame import ItemFrame, build_frame
 from .library import RulePack, load_pack
-from .shapes import SHAPES, Ctx, codes_of, shape_needs
+from .shapes import SHAPE_COLUMNS, SHAPES, Ctx, codes_of, shape_needs
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -88,9 +89,12 @@ def _mask(df: pd.DataFrame, rule) -> np.ndarray:
 
 
 def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = None,
-              rules: list[str] | None = None) -> RuleRun:
+              rules: list[str] | None = None, drop_common: float | None = None) -> RuleRun:
     """Evaluate ``pack`` (a :class:`RulePack`, a file path, or None for the shipped pack) over
-    ``store``'s claims and claim items. ``rules``: only these rule ids.
+    ``store``'s claims and claim items. ``rules``: only these rule ids. ``drop_common``: keep no
+    hit rows of a rule broken at more than this share of its providers (:func:`common_practice`
+    with that share gives no findings of it; its summary keeps the counts) — at 10M lines such a
+    rule's hits can be most of the run's.
 
     A rule whose columns the data lacks (e.g. ``days_supply`` absent or all null) is skipped
     and says so in the summary; without ``claim_items`` every rule is skipped.
@@ -112,6 +116,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
         return RuleRun(pack, empty, summary)
     t0 = time.perf_counter()
     frame = build_frame(store)
+    release_arrow_memory()  # the build's batches and temporaries, back to the system (≈ 2 GB at 26M lines)
     df = frame.df
     code = df["item_code"].array  # a categorical: look each distinct code up once
     cc = np.asarray(code.codes)
@@ -146,11 +151,11 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             else:
                 sub = df.iloc[on][cols]
             nprov = int(pd.unique(codes_of(sub["provider_id"])).size)
-        h = SHAPES[r.shape](sub, r, ctx)
+        # a declarative shape sees only the columns it reads: its filters then copy those alone
+        h = SHAPES[r.shape](sub[list(SHAPE_COLUMNS[r.shape])] if r.shape in SHAPE_COLUMNS else sub, r, ctx)
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h
         h = h.drop_duplicates("row")
-        h = h.assign(deduct=np.clip(h["deduct"].to_numpy("float64"), 0.0, df["amount"].to_numpy()[h["row"].to_numpy()]),
-                     rule_id=r.id)
+        h = h.assign(deduct=np.clip(h["deduct"].to_numpy("float64"), 0.0, df["amount"].to_numpy()[h["row"].to_numpy()]))
         seconds[r.id] = time.perf_counter() - t1
         rows = h["row"].to_numpy()
         ded = h["deduct"].to_numpy()
@@ -162,10 +167,16 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             "providers": int(pd.unique(codes_of(df["provider_id"])[rows]).size),
             "scope_providers": nprov,
         }
-        parts[r.id] = h[["rule_id", "row", "deduct"]]
+        if drop_common is None or not _is_common(summary[r.id], drop_common):
+            parts[r.id] = h[["row", "deduct"]]
     sub = None
-    done = [parts[r.id] for r in chosen if r.id in parts]  # in the pack's order
-    hits = pd.concat(done, ignore_index=True) if done else empty
+    ids = [r.id for r in chosen if r.id in parts]  # in the pack's order
+    if ids:
+        hits = pd.concat([parts[i] for i in ids], ignore_index=True)
+        n = [len(parts[i]) for i in ids]
+        hits.insert(0, "rule_id", pd.Categorical.from_codes(np.repeat(np.arange(len(ids), dtype=np.int32), n), ids))
+    else:
+        hits = empty
     summary = {r.id: summary[r.id] for r in chosen}
     seconds = {k: seconds[k] for k in ["frame", *(r.id for r in chosen)] if k in seconds}
     return RuleRun(pack, hits, summary, frame, seconds)
@@ -192,6 +203,12 @@ def _slices(sorted_g: np.ndarray, n: int) -> np.ndarray:
 MIN_COMMON = 5
 
 
+def _is_common(s: dict[str, Any], max_provider_share: float) -> bool:
+    """A ran rule's summary says it is broken at more than ``max_provider_share`` of its providers."""
+    n, of = s.get("providers", 0), s.get("scope_providers", 0)
+    return s.get("status") == "ran" and bool(of) and n >= MIN_COMMON and n / of > max_provider_share
+
+
 def common_practice(run: RuleRun, max_provider_share: float = 0.5) -> set[str]:
     """Rules broken at more than ``max_provider_share`` of the providers billing in their
     settings (and at ≥ :data:`MIN_COMMON` of them): what most providers do is this data's norm —
@@ -208,7 +225,7 @@ def common_practice(run: RuleRun, max_provider_share: float = 0.5) -> set[str]:
         if s.get("status") != "ran" or not s.get("scope_providers"):
             continue
         share = s["providers"] / s["scope_providers"]
-        if s["providers"] >= MIN_COMMON and share > max_provider_share:
+        if _is_common(s, max_provider_share):
             out.add(rid)
             s["leads"] = False
             s["reason"] = (f"普遍做法：{s['providers']}/{s['scope_providers']} 家机构（{share:.0%}）均有违反，"

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .schema import SETTINGS, RuleFileError
 
-__all__ = ["SHAPES", "SHAPE_NEEDS", "Ctx", "check_rule", "hits_frame", "shape_needs"]
+__all__ = ["SHAPE_COLUMNS", "SHAPES", "SHAPE_NEEDS", "Ctx", "check_rule", "hits_frame", "shape_needs"]
 
 _SETTING_OF = {v: k for k, v in SETTINGS.items() if v}
 
@@ -387,6 +387,32 @@ SHAPES: dict[str, Callable[..., pd.DataFrame]] = {
     "peer_quantity": peer_quantity, "stay_quantity": stay_quantity, "item_time_outside": item_time_outside,
     "split_claims": split_claims, "claim_count": claim_count, "code": code_rule, "unit_repeat": unit_repeat,
     "peer_value": peer_value, "rare_attribute": rare_attribute,
+}
+
+#: item-frame columns each declarative shape reads, whatever its parameters (the engine hands a
+#: shape only these, so its filters copy a few columns, not the whole frame; ``code`` rules get all)
+SHAPE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "price_ceiling": ("amount", "level", "provider_type", "quantity", "unit_price"),
+    "peer_price": ("amount", "item_code", "level", "provider_id", "quantity", "unit_price"),
+    "quantity_limit": ("amount", "category", "ci", "iday", "item_code", "patient_id", "quantity"),
+    "days_supply_limit": ("amount", "days_supply", "diagnosis_code", "item_code"),
+    "patient_limit": ("age", "amount", "sex"),
+    "indication_limit": ("amount", "diagnosis_code", "item_code"),
+    "not_payable": ("amount", "category"),
+    "setting_limit": ("amount", "claim_type"),
+    "code_mismatch": ("amount", "category", "item_code", "item_name"),
+    "pair": ("amount", "ci", "iday", "item_code", "month", "patient_id", "provider_id"),
+    "count_window": ("amount", "ci", "iday", "item_code", "month", "patient_id", "provider_id", "quantity"),
+    "data_repeat": ("amount", "iday", "item_code", "patient_id"),
+    "supply_overlap": ("amount", "category", "ci", "days_supply", "item_code", "patient_id", "quantity", "sday"),
+    "peer_quantity": ("amount", "category", "item_code", "month", "patient_id", "provider_id", "quantity"),
+    "stay_quantity": ("amount", "category", "ci", "claim_type", "item_code", "los", "quantity"),
+    "item_time_outside": ("amount", "eday", "iday", "item_time", "sday"),
+    "split_claims": ("amount", "category", "ci", "item_code", "patient_id", "provider_id", "sday"),
+    "claim_count": ("amount", "ci", "claim_type", "patient_id", "provider_id", "sday"),
+    "unit_repeat": ("amount", "ci", "claim_type", "iday", "item_code", "patient_id", "quantity"),
+    "peer_value": ("amount", "category", "ci", "days_supply", "item_code", "quantity"),
+    "rare_attribute": ("amount", "category", "claim_type", "item_code", "item_name", "provider_id", "sex"),
 }
 
 #: columns of claim_items each shape needs (beyond claim_id, item_code, amount)
