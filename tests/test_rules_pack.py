@@ -97,6 +97,28 @@ def test_findings_grouped_per_provider_rule_month(loaded):
     assert fj.claims == ["FJ2B2", "FJ2B3"]
 
 
+def test_a_scan_keeps_no_hits_of_common_practice_rules_and_finds_the_same(loaded, monkeypatch):
+    from graphkit.rules import engine
+
+    _, store, run, _ = loaded
+    monkeypatch.setattr(engine, "MIN_COMMON", 1)  # this store has a handful of providers
+    lean = run_rules(store, PACK, drop_common=0.5)
+    common = {k for k, s in lean.summary.items() if engine._is_common(s, 0.5)}
+    assert common and common < set(run.hits["rule_id"])
+    assert set(lean.hits["rule_id"]) == set(run.hits["rule_id"]) - common
+    assert {k: s["hits"] for k, s in lean.summary.items()} == {k: s["hits"] for k, s in run.summary.items()}
+    key = [(f.id, f.score, f.claims) for f in rule_findings(run)]
+    assert key and key == [(f.id, f.score, f.claims) for f in rule_findings(lean)]
+
+
+def test_every_declarative_shape_names_the_frame_columns_it_reads(loaded):
+    from graphkit.rules.shapes import SHAPE_COLUMNS, SHAPES
+
+    _, _, run, _ = loaded
+    assert set(SHAPE_COLUMNS) == set(SHAPES) - {"code"}
+    assert {c for cols in SHAPE_COLUMNS.values() for c in cols} <= set(run.frame.df.columns)
+
+
 def test_rule_missing_a_column_says_so_and_does_not_run(tmp_path):
     from loaders import load_bundle
 
