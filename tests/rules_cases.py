@@ -88,6 +88,8 @@ BGDRUG = ("BGDRUG1", "外地药品", "drug")
 BGEXAM = ("BGEXAM1", "外地检查项目", "exam")
 BGTREAT = ("BGTREAT1", "外地治疗项目", "treatment")
 BGPILL = ("BGPILL1", "外地慢病药品", "drug")
+BGKID = ("BGKID01", "外地儿童糖浆", "drug")
+BGMIX = ("BGMIX01", "外地常用药品", "drug")
 BGCAP = ("BGCAP01", "外地限价检查", "exam")
 BGNURSE = ("BGNURSE1", "外地护理费", "treatment")
 BGASSESS = ("BGASSESS", "外地入院评估", "treatment")
@@ -115,6 +117,13 @@ def build() -> Builder:
         p = P(f"BP{i:03d}")
         for m, d in enumerate(("2024-01-05", "2024-02-04", "2024-03-05")):
             b.claim(f"CBP{i:03d}{m}", p, f"{d} 11:00:00", [(*BGPILL, 2, 15.0, None, 30)], ctype="pharmacy", prov="Y1")
+    for i in range(220):  # 220 children (under 14) buy a syrup at the pharmacy: children are a share of the lines
+        b.claim(f"CBK{i:03d}", P(f"BK{i:03d}", birth=f"{2014 + i % 8}-04-01"), f"2024-02-{1 + i % 27:02d} 16:00:00",
+                [(*BGKID, 1, 18.0)], ctype="pharmacy", prov="Y1")
+    for i in range(199):  # BGMIX01: 190 adults and 9 children (+ the case's child: 5 %, fewer than children are)
+        kid = i < 9
+        b.claim(f"CBM{i:03d}", P(f"BM{i:03d}", birth="2015-06-01" if kid else "1980-06-01"),
+                f"2024-02-{1 + i % 27:02d} 17:00:00", [(*BGMIX, 1, 9.0)], ctype="pharmacy", prov="Y1")
     for i in range(300):  # BGCAP01 at level 2: half at 50.00 (a price nobody exceeds), half below
         b.claim(f"CBC{i:03d}", P(f"BC{i:03d}"), f"2024-02-{1 + i % 27:02d} 10:00:00",
                 [(*BGCAP, 1, 50.0 if i % 2 else round(20.0 + 0.2 * (i // 2), 2))], prov=("H2", "H4", "H5")[i % 3])
@@ -142,6 +151,21 @@ def build() -> Builder:
            [b.claim("FW6G", P("B4"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
     b.case("FW-007", [b.claim("FW7B", P("F2", sex="F"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")],
            [b.claim("FW7G", P("M2"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
+    # BGPILL1: 300 lines, all adults under J06 — a child / another diagnosis category is rare;
+    # BGKID01: 220 lines, all children — an adult is rare
+    b.case("FW-008", [b.claim("FW8B", P("K8", birth="2016-05-01"), "2024-03-02 11:00:00", [(*BGPILL, 2, 15.0)],
+                              ctype="pharmacy", prov="Y1"),
+                      b.claim("FW8C", P("A9"), "2024-03-02 12:00:00", [(*BGKID, 1, 18.0)], ctype="pharmacy",
+                              prov="Y1")],
+           [b.claim("FW8G", P("A8", birth="2005-05-01"), "2024-03-02 11:00:00", [(*BGPILL, 2, 15.0)],
+                    ctype="pharmacy", prov="Y1"),  # 18 already: an adult
+            # a child's line of a drug adults mostly take, no rarer than children are (relative)
+            b.claim("FW8H", P("K9", birth="2016-05-01"), "2024-03-02 12:00:00", [(*BGMIX, 1, 9.0)], ctype="pharmacy",
+                    prov="Y1")])
+    b.case("FW-009", [b.claim("FW9B", P("D9"), "2024-03-02 11:00:00", [(*BGPILL, 2, 15.0)], ctype="pharmacy",
+                              prov="Y1", dx="I10")],
+           [b.claim("FW9G", P("D10"), "2024-03-02 11:00:00", [(*BGPILL, 2, 15.0)], ctype="pharmacy", prov="Y1",
+                    dx="J06.1")])  # the same ICD-10 category (J06)
     # ---- 超支付标准 --------------------------------------------------------------------------------
     b.case("BZ-001", [b.claim("BZ1B", P("Q1"), "2024-03-01 09:00:00", [(*BLOOD, 2, 18.5)], prov="H1")],
            [b.claim("BZ1G", P("Q2"), "2024-03-01 09:00:00", [(*BLOOD, 1, 18.0)], prov="H1")])  # at the ceiling

@@ -362,6 +362,19 @@ class RuleItems:
         L.add(sel, fy[rng.integers(0, fy.size, sel.size)], cap=3)
         ds = ds_of(sel, 7)
         L.add(sel, acute(sel, rng.random(sel.size)), cap=per_supply(2, ds, 7), ds=ds)
+        # ---- limited items billed to the people they are meant for (legal look-alikes of FW-001 /
+        # FW-002, and the lines a data-learnt limit learns a code's usual patients from)
+        base = reg & (ph | out) & ~dup & ~zexam
+        for code, who, rate in (("XG03DAH011", ~male & (age >= 18) & (age <= 45), 0.05),  # progesterone: women
+                                ("XG04CAT011", male & (age >= 50), 0.06),                 # tamsulosin: older men
+                                ("ZR05XER011", age <= 12, 0.30),                          # a children's syrup
+                                ("XJ01MAL021", age >= 18, 0.03)):                         # levofloxacin: adults
+            sel = np.flatnonzero(base & who & (rng.random(n) < rate))
+            ds = ds_of(sel, 7)
+            L.add(sel, self.ix[code], cap=per_supply(np.minimum(self.qcap[self.ix[code]], 2), ds, 7), ds=ds)
+        for code in ("C01020001", "C02010001"):  # gauze and catheters sold at pharmacies (materials)
+            sel = np.flatnonzero(reg & ph & ~dup & (rng.random(n) < 0.02))
+            L.add(sel, self.ix[code], cap=3)
         # ---- inpatient stays
         m = inp & (prof != 3)
         dbl = rng.random(n) < 0.25
@@ -381,6 +394,9 @@ class RuleItems:
         sel2 = sel[self.surg[rows][sel] & m[sel]]
         L.add(sel2, self.ix["330000001"], cap=4, off=1)
         L.add(sel2, self.ix["330100001"], qfix=True, off=1)
+        # gauze and a catheter after surgery (no 换药 on a stay: the catalogue's 换药 includes its gauze)
+        L.add(sel2[rng.random(sel2.size) < 0.6], self.ix["C01020001"], cap=4, off=1)
+        L.add(sel2[rng.random(sel2.size) < 0.5], self.ix["C02010001"], cap=2, off=1)
         sel3 = sel2[self.bone[rows][sel2] & (lv[sel2] >= 2)]
         L.add(sel3, self.ix["C03010001"], cap=3, off=1)
         sel = np.flatnonzero(prof == 3)

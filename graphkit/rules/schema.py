@@ -73,8 +73,8 @@ SHAPE_WORDS: dict[str, str] = {
                    "than one unit a person-day (a stay), billed for more",
     "peer_value": "天数、日剂量或单次数量远超该项目的常见值（99% 分位数的倍数） / days supply, daily dose or units per "
                   "visit far above the code's usual (a multiple of its 99th percentile)",
-    "rare_attribute": "项目以其几乎从不出现的名称、类别、就医类型或性别结算 / a code billed with a name, category, "
-                      "setting or sex its other lines (almost) never have",
+    "rare_attribute": "项目以其几乎从不出现的名称、类别、就医类型、性别、年龄段或诊断类别结算 / a code billed with a name, "
+                      "category, setting, sex, age band or diagnosis category its other lines (almost) never have",
     "code": "由规则包指定的函数判断 / judged by the function the pack names",
 }
 

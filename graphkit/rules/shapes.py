@@ -412,7 +412,8 @@ SHAPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "claim_count": ("amount", "ci", "claim_type", "patient_id", "provider_id", "sday"),
     "unit_repeat": ("amount", "ci", "claim_type", "iday", "item_code", "patient_id", "quantity"),
     "peer_value": ("amount", "category", "ci", "days_supply", "item_code", "quantity"),
-    "rare_attribute": ("amount", "category", "claim_type", "item_code", "item_name", "provider_id", "sex"),
+    "rare_attribute": ("age", "amount", "category", "claim_type", "diagnosis_code", "item_code", "item_name",
+                       "provider_id", "sex"),
 }
 
 #: columns of claim_items each shape needs (beyond claim_id, item_code, amount)
@@ -465,7 +466,7 @@ _PARAMS: dict[str, dict[str, type | tuple]] = {
     "peer_value": {"value": str, "quantile": (int, float), "min_ratio": (int, float), "min_lines": int,
                    "categories": list},
     "rare_attribute": {"field": str, "min_support": int, "min_dominant": (int, float), "max_share": (int, float),
-                       "per_provider": bool},
+                       "per_provider": bool, "categories": list, "relative": bool},
     "item_time_outside": {"grace_days": int},
     "split_claims": {"min_claims": int, "categories": list},
     "claim_count": {"min_claims": int, "claim_types": list},
@@ -474,7 +475,7 @@ _ENUMS = {("quantity_limit", "per"): ("visit", "day"), ("patient_limit", "attrib
           ("code_mismatch", "field"): ("name", "category"), ("pair", "relation"): ("includes", "exclusive_with"),
           ("count_window", "once_per"): ("day", "stay"), ("unit_repeat", "per"): ("day", "stay"),
           ("peer_value", "value"): ("days_supply", "dose", "visit_quantity"),
-          ("rare_attribute", "field"): ("item_name", "category", "setting", "sex")}
+          ("rare_attribute", "field"): ("item_name", "category", "setting", "sex", "age", "diagnosis")}
 
 
 def check_rule(rule, source: str) -> None:

@@ -14,6 +14,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -378,23 +380,40 @@ def peer_value(sub, rule, ctx):
     return _hits(sub.index[hit], (sub["amount"].to_numpy() * np.clip(frac, 0, 1))[hit])
 
 
-_ATTR = {"item_name": "item_name", "category": "category", "setting": "claim_type", "sex": "sex"}
+_ATTR = {"item_name": "item_name", "category": "category", "setting": "claim_type", "sex": "sex", "age": "age",
+         "diagnosis": "diagnosis_code"}
+#: bounds of the age bands of ``field = "age"``: children (under 14, 儿科), minors 14–17, adults
+AGE_BANDS = (14.0, 18.0)
 
 
 def rare_attribute(sub, rule, ctx):
     """A code billed with a ``field`` value — its ``item_name``, ``category``, ``setting``
-    (claim type) or the person's ``sex`` — that the code's other lines (almost) never have:
-    one value holds at least ``min_dominant`` of the code's (at least ``min_support``) lines and
-    this one at most ``max_share`` — with ``per_provider = true`` also not the value the
-    provider itself bills the code with most (a hospital's own name for an item is its
-    convention, not a swap) —
+    (claim type), the person's ``sex`` or age band (``age``: under 14, 14–17, adult) or the
+    claim's ``diagnosis`` (its ICD-10 category, the first three characters) — that the code's
+    other lines (almost) never have: one value holds at least ``min_dominant`` of the code's
+    (at least ``min_support``) lines and this one at most ``max_share`` — with ``per_provider =
+    true`` also not the value the provider itself bills the code with most (a hospital's own
+    name for an item is its convention, not a swap); with ``relative = true`` at most
+    ``max_share`` × the value's share of all lines (a child's line of a drug adults mostly take is
+    no rarer than children are); ``categories``: only lines of these categories —
     (串换: a code billed under another name or category; a bed fee on an outpatient claim; a
-    drug only one sex takes). 违规金额 = the line's amount."""
+    drug only one sex, only children or only one diagnosis takes, from the data alone).
+    违规金额 = the line's amount."""
     p = rule.params
-    col = _ATTR[str(p.get("field", "item_name"))]
+    field = str(p.get("field", "item_name"))
+    col = _ATTR[field]
+    if p.get("categories"):
+        sub = _cats(sub, rule, ctx)
     s = sub[sub[col].notna().to_numpy()]
     code = codes_of(s["item_code"])
-    val = _name_codes(s[col]) if col == "item_name" else codes_of(s[col])
+    if field == "item_name":
+        val = _name_codes(s[col])
+    elif field == "age":
+        val = np.searchsorted(np.asarray(AGE_BANDS), s[col].to_numpy("float64"), side="right")
+    elif field == "diagnosis":
+        val = _name_codes(s[col], lambda x: x.strip().upper()[:3])
+    else:
+        val = codes_of(s[col])
     key = pair_key_data(code, val)
     pair_n = pd.Series(key).value_counts().reindex(key).to_numpy()
     n_code = np.bincount(code)
@@ -403,6 +422,9 @@ def rare_attribute(sub, rule, ctx):
     dom = np.zeros(n_code.size)
     dom[top.index.to_numpy()] = top.to_numpy() / n_code[top.index.to_numpy()]
     most = float(p.get("max_share", 0.01))
+    if p.get("relative"):  # rare for the code against the value's share of all lines (children are few anywhere)
+        vn = np.bincount(val - val.min(initial=0))
+        most = most * vn[val - val.min(initial=0)] / max(len(val), 1)
     hit = (n_code[code] >= int(p.get("min_support", 200))) & (dom[code] >= float(p.get("min_dominant", 0.9))) \
         & (share <= most)
     if p.get("per_provider"):  # rare at the provider too: not a provider's own naming or coding
@@ -413,14 +435,15 @@ def rare_attribute(sub, rule, ctx):
     return _hits(s.index[hit], s["amount"].to_numpy()[hit])
 
 
-def _name_codes(s: pd.Series) -> np.ndarray:
-    """Codes of names, equal for names that differ only in width or spaces (NFKC, no spaces);
-    normalised once per distinct name."""
+def _name_codes(s: pd.Series, norm_fn: Callable[[str], str] | None = None) -> np.ndarray:
+    """Codes of names, equal for names that differ only in width or spaces (NFKC, no spaces), or
+    that ``norm_fn`` maps to one value; normalised once per distinct name."""
     import unicodedata
 
     if not isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype("category")
-    norm = [unicodedata.normalize("NFKC", str(x)).replace(" ", "").strip() for x in s.cat.categories]
+    fn = norm_fn or (lambda x: unicodedata.normalize("NFKC", x).replace(" ", "").strip())
+    norm = [fn(str(x)) for x in s.cat.categories]
     code = np.asarray(s.array.codes, dtype=np.int64)
     same = pd.factorize(pd.Index(norm))[0].astype(np.int64)
     return np.where(code >= 0, same[np.maximum(code, 0)], -1)
