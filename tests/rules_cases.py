@@ -90,6 +90,7 @@ BGTREAT = ("BGTREAT1", "外地治疗项目", "treatment")
 BGPILL = ("BGPILL1", "外地慢病药品", "drug")
 BGKID = ("BGKID01", "外地儿童糖浆", "drug")
 BGMIX = ("BGMIX01", "外地常用药品", "drug")
+BGFEE = ("BGFEE01", "外地其他费用", "treatment")  # billed per yuan: quantity = amount
 BGCAP = ("BGCAP01", "外地限价检查", "exam")
 BGNURSE = ("BGNURSE1", "外地护理费", "treatment")
 BGASSESS = ("BGASSESS", "外地入院评估", "treatment")
@@ -124,6 +125,9 @@ def build() -> Builder:
         kid = i < 9
         b.claim(f"CBM{i:03d}", P(f"BM{i:03d}", birth="2015-06-01" if kid else "1980-06-01"),
                 f"2024-02-{1 + i % 27:02d} 17:00:00", [(*BGMIX, 1, 9.0)], ctype="pharmacy", prov="Y1")
+    for i in range(120):  # 120 visits with 20–79 yuan of other fees, billed per yuan (1.00 a unit)
+        b.claim(f"CBF{i:03d}", P(f"BF{i:03d}"), f"2024-01-{1 + i % 27:02d} 15:00:00", [(*BGFEE, 20 + i % 60, 1.0)],
+                prov=("H2", "H4", "H5")[i % 3])
     for i in range(300):  # BGCAP01 at level 2: half at 50.00 (a price nobody exceeds), half below
         b.claim(f"CBC{i:03d}", P(f"BC{i:03d}"), f"2024-02-{1 + i % 27:02d} 10:00:00",
                 [(*BGCAP, 1, 50.0 if i % 2 else round(20.0 + 0.2 * (i // 2), 2))], prov=("H2", "H4", "H5")[i % 3])
@@ -245,7 +249,9 @@ def build() -> Builder:
            [b.claim("XJ5G", P("X11"), "2024-03-01 10:00:00", [(*BGNURSE, 3, 30.0), (*BGASSESS, 1, 20.0)],
                     ctype="inpatient", end="2024-03-04 09:00:00", prov="H3")])
     b.case("XJ-006", [b.claim("XJ6B", P("X12"), "2024-03-01 09:00:00", [(*BGTREAT, 5, 8.0)], prov="H2")],
-           [b.claim("XJ6G", P("X13"), "2024-03-01 09:00:00", [(*BGTREAT, 4, 8.0)], prov="H2")])
+           [b.claim("XJ6G", P("X13"), "2024-03-01 09:00:00", [(*BGTREAT, 4, 8.0)], prov="H2"),
+            # 600 yuan of fees billed per yuan: money, not units
+            b.claim("XJ6H", P("X14"), "2024-03-01 10:00:00", [(*BGFEE, 600, 1.0)], prov="H2")])
     # ---- 超量开药 ----------------------------------------------------------------------------------
     b.case("CL-001", [b.claim("CL1B", P("L1"), "2024-03-01 09:00:00", [(*NIFE, 5, 24.0, None, 30)], dx="J06.9")],
            [b.claim("CL1G", P("L2"), "2024-03-01 09:00:00", [(*NIFE, 5, 24.0, None, 30)], dx="I10"),  # 长处方

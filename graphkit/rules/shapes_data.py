@@ -346,9 +346,15 @@ def _value_of(sub: pd.DataFrame, value: str) -> np.ndarray:
         v = sub["quantity"].to_numpy("float64") / np.where(ds > 0, ds, np.nan)
     else:  # units of the code on the claim
         v = np.full(len(sub), np.nan)
-        ok = sub["quantity"].notna().to_numpy()
+        q = sub["quantity"].to_numpy("float64")
+        ok = ~np.isnan(q)
         gid = group_ids(sub[ok], ["ci", "item_code"])
-        v[ok] = np.bincount(gid, weights=sub["quantity"].to_numpy("float64")[ok])[gid]
+        v[ok] = np.bincount(gid, weights=q[ok])[gid]
+        # a fee billed per yuan (quantity = amount on most of its lines, unit price 1) has no units
+        code = codes_of(sub["item_code"])
+        per_yuan = pd.Series(np.abs(q - sub["amount"].to_numpy("float64")) < 0.005).groupby(code).mean()
+        money = per_yuan.index[per_yuan.to_numpy() >= 0.9].to_numpy()
+        v[np.isin(code, money)] = np.nan
     return np.where(v > 0, v, np.nan)
 
 
@@ -357,7 +363,9 @@ def peer_value(sub, rule, ctx):
     ``visit_quantity`` (units of the code on the claim) — far above the code's other lines:
     above ``min_ratio`` × the code's ``quantile`` (0.99) of it, over at least ``min_lines``
     lines, for codes where at most ``1 − quantile`` of the lines lie that far out (a code whose
-    values spread that wide has no usual amount to exceed). 违规金额 = the excess share."""
+    values spread that wide has no usual amount to exceed); a code billed per yuan (quantity =
+    amount on ≥ 90 % of its lines: 其他费用 at 1.00 a unit) has no units and is left alone.
+    违规金额 = the excess share."""
     p = rule.params
     sub = _cats(sub, rule, ctx)
     v = _value_of(sub, str(p.get("value", "visit_quantity")))
