@@ -262,7 +262,12 @@ def build() -> Builder:
     b.claim("CL3G1", P("L7"), "2024-03-01 09:00:00", [(*AMLO, 1, 27.0, None, 30)], dx="I10")
     b.case("CL-003", [b.claim("CL3B2", P("L6"), "2024-03-10 09:00:00", [(*AMLO, 1, 27.0, None, 30)], dx="I10")],
            # refilled three days early: within the grace
-           [b.claim("CL3G2", P("L7"), "2024-03-28 09:00:00", [(*AMLO, 1, 27.0, None, 30)], dx="I10")])
+           [b.claim("CL3G2", P("L7"), "2024-03-28 09:00:00", [(*AMLO, 1, 27.0, None, 30)], dx="I10"),
+            # 3 days at a clinic, then 5 more the same day half an hour later — the later claim's id sorts
+            # first (as random ids do, and the store keeps claims in id order): the clinic's 3 days are
+            # within the grace
+            b.claim("CL3G3", P("L7b"), "2024-03-05 09:30:00", [(*AMLO, 1, 27.0, None, 5)], dx="I10", prov="H3"),
+            b.claim("CL3G4", P("L7b"), "2024-03-05 09:00:00", [(*AMLO, 1, 27.0, None, 3)], dx="I10")])
     b.claim("CL4B1", P("L8"), "2024-03-01 09:00:00", [(*NIFE, 2, 24.0, None, 7)], dx="I10")
     b.case("CL-004", [b.claim("CL4B2", P("L8"), "2024-03-01 16:00:00", [(*NIFE, 1, 24.0, None, 7)], dx="I10", prov="H3")],
            [b.claim("CL4G", P("L9"), "2024-03-01 09:00:00", [(*NIFE, 2, 24.0, None, 7)], dx="I10")])

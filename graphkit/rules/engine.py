@@ -71,7 +71,7 @@ def _skip(rule, reason_zh: str, reason_en: str) -> dict[str, Any]:
 
 
 #: item-frame columns no declarative shape reads (the engine and the findings use the whole frame)
-_UNREAD = frozenset({"claim_id", "department", "doctor_id", "start", "end", "insurance_type", "fund_ratio"})
+_UNREAD = frozenset({"claim_id", "department", "doctor_id", "end", "insurance_type", "fund_ratio"})
 
 
 def _scope_key(rule) -> tuple:

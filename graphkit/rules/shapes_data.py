@@ -208,16 +208,22 @@ def supply_overlap(sub, rule, ctx):
         inf = _inferred_supply(sub, int(p.get("min_patients", 30)), float(p.get("max_gap_spread", 0.5)))
         ds = np.where(np.isnan(ds), inf, ds)
     ok = np.isfinite(ds) & (ds > 0)
+    # the claim's start time orders a person's claims of one day (a clinic's 3 days, then 5 bought at a
+    # pharmacy minutes later, is no overlap beyond the grace: in the stored order of a bundle sorted
+    # by random ids the 5 came first); where times tie (dates only) the shorter supply is taken first,
+    # the order that overlaps least — the data cannot say which came first
+    t = sub["start"].to_numpy("datetime64[s]").astype(np.int64)
     s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[ok], "code": codes_of(sub["item_code"])[ok],
-                      "day": sub["sday"].to_numpy()[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
+                      "day": sub["sday"].to_numpy()[ok], "t": t[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
                       "amt": sub["amount"].to_numpy()[ok], "row": sub.index[ok].to_numpy()})
     if not len(s):
         return _hits([], [])
     # one supply per claim and code (lines of one prescription add up); codes sort like the values
-    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), ds=("ds", "sum"),
+    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), t=("t", "first"), ds=("ds", "sum"),
                                                           row=("row", "first"), amt=("amt", "sum"))
     s = s.reset_index()
-    s = s.iloc[np.lexsort((s["ci"].to_numpy(), s["day"].to_numpy(), s["code"].to_numpy(), s["pat"].to_numpy()))]
+    s = s.iloc[np.lexsort((s["ci"].to_numpy(), s["ds"].to_numpy(), s["t"].to_numpy(), s["day"].to_numpy(),
+                           s["code"].to_numpy(), s["pat"].to_numpy()))]
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
                  (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
     # supply end carried forward: a person's running end of cover for the code
