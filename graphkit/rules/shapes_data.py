@@ -249,22 +249,32 @@ def _distinct_per_group(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
     return np.bincount(pairs["g"].to_numpy(), minlength=int(gid.max(initial=-1)) + 1)[gid]
 
 
+def _time_key(sub: pd.DataFrame) -> np.ndarray:
+    """Per line, its claim's place in time: start second, then claim row (the stored order follows
+    the claim ids, which need not follow time), one int64 that is equal for a claim's lines."""
+    ci = sub["ci"].to_numpy().astype(np.int64)
+    t = sub["start"].to_numpy("datetime64[s]").astype(np.int64)
+    t = np.where(t == np.iinfo(np.int64).min, 0, t)  # NaT: no time, stored order alone
+    return t * (int(ci.max(initial=0)) + 1) + ci
+
+
 def split_claims(sub, rule, ctx):
     """One code on ``min_claims`` or more claims of one person at one provider on one day:
-    every line not on the day's first claim. 违规金额 = those lines' amounts."""
+    every line not on the day's first claim (by start time). 违规金额 = those lines' amounts."""
     sub = _cats(sub, rule, ctx)
     key = ["patient_id", "provider_id", "sday", "item_code"]
     gid = group_ids(sub, key)
     ci = sub["ci"].to_numpy()
     n = _distinct_per_group(gid, ci)
-    first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 2))) & (ci != first) & _notna(sub, key)
+    tk = _time_key(sub)
+    first = pd.Series(tk).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 2))) & (tk != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
 def claim_count(sub, rule, ctx):
     """``min_claims`` or more claims (of ``claim_types``) of one person at one provider on one
-    day: the item lines of every claim after the day's first. 违规金额 = their amounts."""
+    day: the item lines of every claim after the day's first (by start time). 违规金额 = their amounts."""
     types = rule.params.get("claim_types")
     if types:
         sub = sub[sub["claim_type"].isin(list(types))]
@@ -272,8 +282,9 @@ def claim_count(sub, rule, ctx):
     gid = group_ids(sub, key)
     ci = sub["ci"].to_numpy()
     n = _distinct_per_group(gid, ci)
-    first = pd.Series(ci).groupby(gid, sort=False).transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 3))) & (ci != first) & _notna(sub, key)
+    tk = _time_key(sub)
+    first = pd.Series(tk).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= int(rule.params.get("min_claims", 3))) & (tk != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
