@@ -107,7 +107,7 @@ def build() -> Builder:
         p = P(f"BD{i:02d}")
         for m, d in enumerate(("2024-01-05", "2024-02-04", "2024-03-05")):
             b.claim(f"CBD{i:02d}{m}", p, f"{d} 10:00:00", [(*BGDRUG, 2, 20.0)], ctype="pharmacy", prov="Y1")
-    for i in range(300):  # 1,200 person-days of BGEXAM1 (men, outpatient), never twice a day
+    for i in range(400):  # 1,600 person-days of BGEXAM1 (men, outpatient), never twice a day
         p = P(f"BE{i:03d}")
         for d in ("2024-01-10", "2024-01-20", "2024-02-10", "2024-02-20"):
             b.claim(f"CBE{i:03d}{d[-5:]}", p, f"{d} 08:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")
@@ -195,10 +195,13 @@ def build() -> Builder:
                               end="2024-03-05 09:00:00")],
            [b.claim("CF4G", P("R8"), "2024-03-01 09:00:00", [(*ASSESS, 1, 20.0)], ctype="inpatient",
                     end="2024-03-05 09:00:00")])
+    # and the repeat is the later claim's line, whatever the ids say: CF5C1 (11:00) sorts before CF5C2 (08:00)
     b.case("CF-005", [b.claim("CF5B1", P("R9"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0), (*BGEXAM, 1, 12.0)],
-                              prov="H1")],
+                              prov="H1"),
+                      b.claim("CF5C1", P("R9c"), "2024-03-01 11:00:00", [(*BGEXAM, 1, 12.0)], prov="H4")],
            [b.claim("CF5G1", P("R10"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1"),
-            b.claim("CF5G2", P("R10"), "2024-03-02 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
+            b.claim("CF5G2", P("R10"), "2024-03-02 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1"),
+            b.claim("CF5C2", P("R9c"), "2024-03-01 08:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])
     b.case("CF-006", [b.claim("CF6B", P("R11"), "2024-03-01 09:00:00", [(*BGEXAM, 2, 12.0)], prov="H1")],
            [b.claim("CF6G1", P("R12"), "2024-03-01 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1"),
             b.claim("CF6G2", P("R12"), "2024-03-02 09:00:00", [(*BGEXAM, 1, 12.0)], prov="H1")])

@@ -403,7 +403,7 @@ SHAPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "code_mismatch": ("amount", "category", "item_code", "item_name"),
     "pair": ("amount", "ci", "iday", "item_code", "month", "patient_id", "provider_id"),
     "count_window": ("amount", "ci", "iday", "item_code", "month", "patient_id", "provider_id", "quantity"),
-    "data_repeat": ("amount", "iday", "item_code", "patient_id"),
+    "data_repeat": ("amount", "ci", "iday", "item_code", "patient_id", "start"),
     "supply_overlap": ("amount", "category", "ci", "days_supply", "item_code", "patient_id", "quantity", "sday",
                        "start"),
     "peer_quantity": ("amount", "category", "item_code", "month", "patient_id", "provider_id", "quantity"),

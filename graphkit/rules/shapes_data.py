@@ -107,13 +107,17 @@ def peer_price(sub, rule, ctx):
 def data_repeat(sub, rule, ctx):
     """Codes (almost) never billed on two lines for one person on one day anywhere in the data —
     a share of repeated person-days at most ``max_share`` over at least ``min_support``
-    person-days — billed twice a day: every line after the first of such a day.
+    person-days — billed twice a day: every line after the first of such a day (by claim start time).
     违规金额 = those lines' amounts."""
     p = rule.params
     gid = group_ids(sub, ["patient_id", "item_code", "iday"])
     n = np.bincount(gid)[gid]
     code = codes_of(sub["item_code"])
-    dup = pd.Series(gid).duplicated().to_numpy()
+    # the day's first line is the earliest claim's (stored order follows the ids, not time)
+    o = np.lexsort((np.arange(len(gid)), _time_key(sub), gid))
+    dup = np.ones(len(gid), bool)
+    if len(o):
+        dup[o[np.r_[True, gid[o][1:] != gid[o][:-1]]]] = False
     days = pd.DataFrame({"code": code, "rep": n > 1})[~dup]
     per = days.groupby("code")["rep"].agg(["mean", "size"])
     rare = per[(per["size"] >= int(p.get("min_support", 200))) & (per["mean"] <= float(p.get("max_share", 0.002)))].index
