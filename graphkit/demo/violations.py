@@ -75,6 +75,11 @@ WEIRD_NAMES = ("西洋参含片", "阿胶块", "冬虫夏草胶囊", "蛋白粉"
 BIG = 10 ** 6
 
 
+def _per_supply(most, ds, days):
+    """Most units of a line whose supply of ``days`` is cut to ``ds``: proportionally fewer, at least one."""
+    return np.maximum(np.ceil(most * ds / days), 1)
+
+
 @dataclass
 class _Lines:
     """Item lines of one chunk, in claim order (index arrays)."""
@@ -305,9 +310,6 @@ class RuleItems:
             g = gap[m] if chronic else np.minimum(gap[m], gap_any[m])
             return np.minimum(days, np.maximum(g + 3, 1)).astype(float)
 
-        def per_supply(most, ds, days):  # a shorter supply holds proportionally fewer units
-            return np.maximum(np.ceil(most * ds / days), 1)
-
         def acute(m, u):  # a person's second claim of a day draws from other drugs than the first
             return np.where(dup[m], self._pick(ACUTE[7:], u), self._pick(ACUTE[:7], u))
 
@@ -326,12 +328,12 @@ class RuleItems:
                 if j >= len(pool):
                     sel, code = sel[:0], code[:0]
                 ds = ds_of(sel, 30, True)
-                L.add(sel, code, q=1, cap=per_supply(np.minimum(self.qcap[code], 6), ds, 30), ds=ds)
+                L.add(sel, code, q=1, cap=_per_supply(np.minimum(self.qcap[code], 6), ds, 30), ds=ds)
             sel = np.flatnonzero(m & ~chronic_ok)
             code = acute(sel, (rng.random(sel.size) + j / 3) % 1.0)
             nominal = rng.choice([3, 5, 7], sel.size)
             ds = ds_of(sel, nominal)
-            L.add(sel, code, q=1, cap=per_supply(np.minimum(self.qcap[code], 3), ds, nominal), ds=ds)
+            L.add(sel, code, q=1, cap=_per_supply(np.minimum(self.qcap[code], 3), ds, nominal), ds=ds)
         # ---- outpatient exams and treatments
         m = reg & out & ~self.dup_day[rows]
         sel = np.flatnonzero(m & (rng.random(n) < 0.75) | (m & zexam))
@@ -361,7 +363,7 @@ class RuleItems:
         L.add(sel, fy[rng.integers(0, fy.size, sel.size)], cap=3)
         L.add(sel, fy[rng.integers(0, fy.size, sel.size)], cap=3)
         ds = ds_of(sel, 7)
-        L.add(sel, acute(sel, rng.random(sel.size)), cap=per_supply(2, ds, 7), ds=ds)
+        L.add(sel, acute(sel, rng.random(sel.size)), cap=_per_supply(2, ds, 7), ds=ds)
         # ---- limited items billed to the people they are meant for (legal look-alikes of FW-001 /
         # FW-002, and the lines a data-learnt limit learns a code's usual patients from)
         base = reg & (ph | out) & ~dup & ~zexam
@@ -371,7 +373,7 @@ class RuleItems:
                                 ("XJ01MAL021", age >= 18, 0.03)):                         # levofloxacin: adults
             sel = np.flatnonzero(base & who & (rng.random(n) < rate))
             ds = ds_of(sel, 7)
-            L.add(sel, self.ix[code], cap=per_supply(np.minimum(self.qcap[self.ix[code]], 2), ds, 7), ds=ds)
+            L.add(sel, self.ix[code], cap=_per_supply(np.minimum(self.qcap[self.ix[code]], 2), ds, 7), ds=ds)
         for code in ("C01020001", "C02010001"):  # gauze and catheters sold at pharmacies (materials)
             sel = np.flatnonzero(reg & ph & ~dup & (rng.random(n) < 0.02))
             L.add(sel, self.ix[code], cap=3)
@@ -523,7 +525,7 @@ class RuleItems:
             drug = self.cat[c2] == 0
             ds = np.minimum(7.0, np.maximum(g + 3, 1))
             # a drug: up to 3 units for a week's supply; an exam or treatment: once
-            ext.add(s, c2, q=1, cap=np.where(drug, np.maximum(np.ceil(np.minimum(self.qcap[c2], 3) * ds / 7), 1), 1),
+            ext.add(s, c2, q=1, cap=np.where(drug, _per_supply(np.minimum(self.qcap[c2], 3), ds, 7), 1),
                     ds=np.where(drug, ds, np.nan))
             if not ext.c:
                 continue

@@ -70,8 +70,8 @@ def _skip(rule, reason_zh: str, reason_en: str) -> dict[str, Any]:
             "providers": 0}
 
 
-#: item-frame columns no declarative shape reads (the engine and the findings use the whole frame)
-_UNREAD = frozenset({"claim_id", "department", "doctor_id", "end", "insurance_type", "fund_ratio"})
+#: item-frame columns some declarative shape reads (the engine and the findings use the whole frame)
+_READ = frozenset(c for cols in SHAPE_COLUMNS.values() for c in cols)
 
 
 def _scope_key(rule) -> tuple:
@@ -142,10 +142,10 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
         if scope(r) != key:
             key, sub = scope(r), None
             on = np.flatnonzero(_mask(df, r))
-            # declarative shapes never read the columns of _UNREAD: leave them out (of the subset, and of
-            # the frames a shape filters from it)
+            # the columns no declarative shape reads are left out (of the subset, and of the frames a
+            # shape filters from it)
             code = any(x.shape == "code" for x in chosen if scope(x) == key)
-            cols = list(df.columns) if code else [c for c in df.columns if c not in _UNREAD]
+            cols = list(df.columns) if code else [c for c in df.columns if c in _READ]
             if on.size and on[-1] - on[0] + 1 == on.size:  # one run of rows (the frame is grouped by setting,
                 sub = df.iloc[on[0]:on[-1] + 1][cols]         # so a setting subset is): copy-on-write, no copy
             else:

@@ -216,7 +216,7 @@ def supply_overlap(sub, rule, ctx):
     # pharmacy minutes later, is no overlap beyond the grace: in the stored order of a bundle sorted
     # by random ids the 5 came first); where times tie (dates only) the shorter supply is taken first,
     # the order that overlaps least — the data cannot say which came first
-    t = sub["start"].to_numpy("datetime64[s]").astype(np.int64)
+    t = _start_seconds(sub)
     s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[ok], "code": codes_of(sub["item_code"])[ok],
                       "day": sub["sday"].to_numpy()[ok], "t": t[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
                       "amt": sub["amount"].to_numpy()[ok], "row": sub.index[ok].to_numpy()})
@@ -253,27 +253,36 @@ def _distinct_per_group(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
     return np.bincount(pairs["g"].to_numpy(), minlength=int(gid.max(initial=-1)) + 1)[gid]
 
 
+def _start_seconds(sub: pd.DataFrame) -> np.ndarray:
+    """Per line, its claim's start in seconds since 1970 (0 where unknown: stored order alone)."""
+    t = sub["start"].to_numpy("datetime64[s]").astype(np.int64)
+    return np.where(t == np.iinfo(np.int64).min, 0, t)
+
+
 def _time_key(sub: pd.DataFrame) -> np.ndarray:
     """Per line, its claim's place in time: start second, then claim row (the stored order follows
     the claim ids, which need not follow time), one int64 that is equal for a claim's lines."""
     ci = sub["ci"].to_numpy().astype(np.int64)
-    t = sub["start"].to_numpy("datetime64[s]").astype(np.int64)
-    t = np.where(t == np.iinfo(np.int64).min, 0, t)  # NaT: no time, stored order alone
-    return t * (int(ci.max(initial=0)) + 1) + ci
+    return _start_seconds(sub) * (int(ci.max(initial=0)) + 1) + ci
+
+
+def _after_first_claim(sub: pd.DataFrame, key: list[str], min_claims: int) -> pd.DataFrame:
+    """Hits: in groups ``key`` spanning at least ``min_claims`` claims, every line not on the
+    group's earliest claim (by start time). 违规金额 = those lines' amounts."""
+    gid = group_ids(sub, key)
+    n = _distinct_per_group(gid, sub["ci"].to_numpy())
+    tk = _time_key(sub)
+    first = pd.Series(tk).groupby(gid, sort=False).transform("min").to_numpy()
+    hit = (n >= min_claims) & (tk != first) & _notna(sub, key)
+    return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
 def split_claims(sub, rule, ctx):
     """One code on ``min_claims`` or more claims of one person at one provider on one day:
     every line not on the day's first claim (by start time). 违规金额 = those lines' amounts."""
     sub = _cats(sub, rule, ctx)
-    key = ["patient_id", "provider_id", "sday", "item_code"]
-    gid = group_ids(sub, key)
-    ci = sub["ci"].to_numpy()
-    n = _distinct_per_group(gid, ci)
-    tk = _time_key(sub)
-    first = pd.Series(tk).groupby(gid, sort=False).transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 2))) & (tk != first) & _notna(sub, key)
-    return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
+    return _after_first_claim(sub, ["patient_id", "provider_id", "sday", "item_code"],
+                              int(rule.params.get("min_claims", 2)))
 
 
 def claim_count(sub, rule, ctx):
@@ -282,14 +291,7 @@ def claim_count(sub, rule, ctx):
     types = rule.params.get("claim_types")
     if types:
         sub = sub[sub["claim_type"].isin(list(types))]
-    key = ["patient_id", "provider_id", "sday"]
-    gid = group_ids(sub, key)
-    ci = sub["ci"].to_numpy()
-    n = _distinct_per_group(gid, ci)
-    tk = _time_key(sub)
-    first = pd.Series(tk).groupby(gid, sort=False).transform("min").to_numpy()
-    hit = (n >= int(rule.params.get("min_claims", 3))) & (tk != first) & _notna(sub, key)
-    return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
+    return _after_first_claim(sub, ["patient_id", "provider_id", "sday"], int(rule.params.get("min_claims", 3)))
 
 
 # ---------------------------------------------------------------------------------------------
