@@ -26,7 +26,7 @@ from .errors import GraphkitError
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "provider_key", "provider_mask"]
+__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "is_sorted", "provider_key", "provider_mask"]
 
 PROJECTIONS: dict[str, Callable[..., pd.DataFrame]] = {}
 
@@ -480,7 +480,7 @@ def travel_pairs_by(store: Store, bys: tuple[str, ...] = ("card_id", "patient_id
     prov = np.where(icode >= 0, icode, np.where(pcode >= 0, len(inames) + pcode, len(keys) - 1))
     del icode, pcode
     t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
-    tie = np.arange(len(claims)) if _is_sorted(claims["claim_id"]) else claims["claim_id"].rank(method="first").to_numpy()
+    tie = np.arange(len(claims)) if is_sorted(claims["claim_id"]) else claims["claim_id"].rank(method="first").to_numpy()
     places, prof = _provider_places(store, coordinate_km), _start_time_profile(store)
     out = {}
     for by in bys:
@@ -509,8 +509,13 @@ def travel_pairs_by(store: Store, bys: tuple[str, ...] = ("card_id", "patient_id
     return out
 
 
-def _is_sorted(s: pd.Series) -> bool:
-    """``s.is_monotonic_increasing`` for a string column, in Arrow when it is Arrow-backed (nulls: False)."""
+def is_sorted(s: pd.Series | pd.Index) -> bool:
+    """``s.is_monotonic_increasing`` for a string column or index, in Arrow when it is Arrow-backed
+    (nulls: False) — pandas would build (and keep) a hash table of every value to answer it.
+
+    >>> is_sorted(pd.Index(["a", "b", "b"], dtype="str")), is_sorted(pd.Series(["b", "a"], dtype="str"))
+    (True, False)
+    """
     arr = getattr(s.array, "_pa_array", None)
     if arr is None or len(s) < 2:
         return bool(s.is_monotonic_increasing)

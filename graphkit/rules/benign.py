@@ -53,6 +53,7 @@ from ..detectors._common import benign_check, benign_factor
 from ..findings import Finding
 from ..monitoring.constants import CHRONIC_PREFIXES
 from .shapes import codes_of
+from .shapes_data import first_rows
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -117,16 +118,29 @@ class _Claims:
 
 
 def _claims(df: pd.DataFrame) -> _Claims:
+    """Per claim row (``ci``: ``0 … max``), its person, provider, days, time of day and diagnosis
+    from its first line (a claim without lines: person, provider and diagnosis -1). ``ci`` is
+    already the claim's row, so no sort of the lines is needed."""
     ci = df["ci"].to_numpy()
-    uc, first, idx = np.unique(ci, return_index=True, return_inverse=True)
-    pt = codes_of(df["provider_type"])[first]
-    pid = codes_of(df["provider_id"])[first]
-    start = df["start"].to_numpy("datetime64[s]")[first].astype("int64")
+    n = int(ci.max(initial=-1)) + 1
+    first = first_rows(ci, n)
+    has = first >= 0
+    f = np.maximum(first, 0)
+    del first
+
+    def at(codes: np.ndarray) -> np.ndarray:  # per claim, int32: 11.7M claims × 6 arrays
+        return np.where(has, np.asarray(codes)[f], -1).astype(np.int32)
+
+    pt = codes_of(df["provider_type"])
+    pid = codes_of(df["provider_id"])
+    prov = at(pt * (int(pid.max(initial=0)) + 2) + pid + 1)
+    del pt, pid
+    start = df["start"].to_numpy("datetime64[s]")[f].astype("int64")
+    sday = df["sday"].to_numpy()[f].astype(np.int32)
     dxs = df["diagnosis_code"]
-    return _Claims(idx=idx, pat=codes_of(df["patient_id"])[first], prov=pt * (int(pid.max(initial=0)) + 2) + pid + 1,
-                   sday=df["sday"].to_numpy()[first].astype(np.int64),
-                   eday=np.maximum(df["eday"].to_numpy()[first], df["sday"].to_numpy()[first]).astype(np.int64),
-                   secs=np.mod(start, _DAY), dx=codes_of(dxs)[first],
+    return _Claims(idx=ci, pat=at(codes_of(df["patient_id"])), prov=prov, sday=sday,
+                   eday=np.maximum(df["eday"].to_numpy()[f], sday).astype(np.int32),
+                   secs=np.mod(start, _DAY).astype(np.int32), dx=at(codes_of(dxs)),
                    dx_cats=dxs.cat.categories if isinstance(dxs.dtype, pd.CategoricalDtype) else pd.Index([]),
                    pat_cats=df["patient_id"].cat.categories)
 
@@ -195,9 +209,13 @@ def _sessions(df: pd.DataFrame, c: _Claims, hc: np.ndarray, kb: Any) -> tuple[np
         return np.zeros(n, bool), False, "claim times carry no time of day"
     code = df["item_code"]
     cat_kb = kb.items["category"].reindex(code.cat.categories.astype(str)).to_numpy(object)
-    treat = np.append(cat_kb == "treatment", False)[codes_of(code)]
+    treat = np.append(cat_kb == "treatment", False)[code.array.codes]  # -1 (null): the appended False
     if "category" in df.columns:
-        treat |= (df["category"].astype(object) == "treatment").to_numpy(bool)
+        cat = df["category"]
+        if isinstance(cat.dtype, pd.CategoricalDtype):  # compared once per category, not per line
+            treat |= np.append(cat.cat.categories.astype(str) == "treatment", False)[cat.array.codes]
+        else:
+            treat |= (cat.astype(object) == "treatment").to_numpy(bool)
     sess = np.bincount(c.idx, weights=treat, minlength=c.pat.size) > 0
     s = np.flatnonzero(sess & (c.dx >= 0))
     ok = np.zeros(c.pat.size, bool)
@@ -216,23 +234,36 @@ def _refill(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> t
     """Lines of a chronic patient's monthly refill of the code at this provider (within a day
     of one day of the month in at least SCHEDULE_MONTHS months). Returns (explained, testable, note)."""
     n = rows.size
-    day = df["sday"].to_numpy()
-    mon = day.astype("datetime64[D]").astype("datetime64[M]")
-    if np.unique(mon).size < SCHEDULE_MONTHS:
+    mc = codes_of(df["month"])
+    months_in_data = int(np.count_nonzero(np.bincount(mc[mc >= 0])))  # the months the lines fall in
+    del mc
+    if months_in_data < SCHEDULE_MONTHS:
         return np.zeros(n, bool), False, f"the data covers fewer than {SCHEDULE_MONTHS} months"
     chron_cat = pd.Series(c.dx_cats.astype(str)).str.upper().str.startswith(CHRONIC_PREFIXES).to_numpy(bool) \
         if len(c.dx_cats) else np.zeros(0, bool)
     chron_claim = np.where(c.dx >= 0, np.append(chron_cat, False)[c.dx], False)
     chronic = np.zeros(len(c.pat_cats) + 1, bool)
     chronic[c.pat[chron_claim]] = True
-    dom = (day.astype("datetime64[D]") - mon.astype("datetime64[D]")).astype(np.int64) + 1
-    code = codes_of(df["item_code"])
-    hk = pd.DataFrame({"pat": c.pat[hc], "prov": c.prov[hc], "code": code[rows], "i": np.arange(n), "dom": dom[rows]})
+    day = df["sday"].to_numpy()
+
+    def mon_dom(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # calendar month and day of the month of lines r
+        d = day[r].astype("datetime64[D]")
+        m = d.astype("datetime64[M]")
+        return m, (d - m.astype("datetime64[D]")).astype(np.int64) + 1
+
+    code = df["item_code"].array.codes if isinstance(df["item_code"].dtype, pd.CategoricalDtype) \
+        else codes_of(df["item_code"])
+    hk = pd.DataFrame({"pat": c.pat[hc], "prov": c.prov[hc], "code": code[rows], "i": np.arange(n),
+                       "dom": mon_dom(rows)[1]})
     need = hk[["pat", "prov", "code"]].drop_duplicates()
-    mine = np.flatnonzero(np.isin(c.pat[c.idx], need["pat"].to_numpy()))  # the hit people's lines only
+    # the hit people's lines only (their claims first: a claim-sized mask, not a line-sized gather)
+    theirs = np.isin(c.pat, need["pat"].to_numpy())
+    mine = np.flatnonzero(theirs[c.idx])
+    del theirs
     ci = c.idx[mine]
-    al = pd.DataFrame({"pat": c.pat[ci], "prov": c.prov[ci], "code": code[mine], "m": mon[mine].astype(np.int64),
-                       "d": dom[mine]}).merge(need, on=["pat", "prov", "code"])
+    mon, dom = mon_dom(mine)
+    al = pd.DataFrame({"pat": c.pat[ci], "prov": c.prov[ci], "code": code[mine], "m": mon.astype(np.int64),
+                       "d": dom}).merge(need, on=["pat", "prov", "code"])
     m = hk.merge(al, on=["pat", "prov", "code"])
     near = np.abs(((m["d"].to_numpy() - m["dom"].to_numpy() + 15) % 31) - 15) <= 1
     months = m[near].groupby("i")["m"].nunique().reindex(range(n), fill_value=0).to_numpy()
@@ -242,13 +273,15 @@ def _refill(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> t
 
 
 def _ordinary_dispense(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """The hit lines whose quantity is at most the city's upper quartile of lines of that code."""
-    if "quantity" not in df.columns:
+    """The lines ``rows`` whose quantity is at most the city's upper quartile of lines of that
+    code (computed over those codes' lines only)."""
+    if "quantity" not in df.columns or not rows.size:
         return np.ones(rows.size, bool)
+    ic = df["item_code"]
+    code = np.asarray(ic.array.codes) if isinstance(ic.dtype, pd.CategoricalDtype) else codes_of(ic)
     q = df["quantity"].to_numpy("float64")
-    code = codes_of(df["item_code"])
-    pos = q > 0
-    q3 = pd.Series(q[pos]).groupby(code[pos]).quantile(0.75)
+    on = np.flatnonzero(np.isin(code, np.unique(code[rows])) & (q > 0))
+    q3 = pd.Series(q[on]).groupby(code[on]).quantile(0.75)
     lim = q3.reindex(code[rows]).to_numpy("float64")
     return ~(q[rows] > lim)
 
@@ -263,23 +296,39 @@ def line_checks(run: RuleRun, store: Store | None = None) -> dict[str, Any]:
     shape = run.hits["rule_id"].map(shapes).to_numpy(object)
     c = _claims(df)
     hc = c.idx[rows]
-    ordinary = _ordinary_dispense(df, rows)
     qty_rule = shape == "peer_quantity"
-    batch = _batch(df, c, hc, store)
-    res = {
-        "newborn_on_parent_card": _newborn(df, c, rows, hc),
-        "institution_batch": batch[:3],
-        "treatment_sessions": _sessions(df, c, hc, run.pack.kb),
-        "chronic_refill_day": _refill(df, c, rows, hc),
+    ordinary = np.ones(rows.size, bool)  # only the month's quantity asks for an ordinary dispense
+    ordinary[qty_rule] = _ordinary_dispense(df, rows[qty_rule])
+    # each check runs on the lines of the shapes it can explain only (most hit lines are of others)
+    on = {name: np.flatnonzero(np.isin(shape, list(shapes))) for name, (_, shapes) in CHECKS.items()}
+    run_check = {
+        "newborn_on_parent_card": lambda ix: _newborn(df, c, rows[ix], hc[ix]),
+        "institution_batch": lambda ix: _batch(df, c, hc[ix], store),
+        "treatment_sessions": lambda ix: _sessions(df, c, hc[ix], run.pack.kb),
+        "chronic_refill_day": lambda ix: _refill(df, c, rows[ix], hc[ix]),
     }
+    # a check with no line to look at is not run (no finding of its shapes asks for it)
+    res = {name: fn(on[name]) if on[name].size else (np.zeros(0, bool), False, "no line of its shapes")
+           for name, fn in run_check.items()}
     why = np.full(rows.size, "", dtype=object)
-    for name, (hit, _, _) in res.items():
-        applies = np.isin(shape, list(CHECKS[name][1]))
+    testable: dict[str, Any] = {}
+    for name, (hit_on, t, _, *_rest) in res.items():
+        hit = np.zeros(rows.size, bool)
+        hit[on[name]] = hit_on
+        if isinstance(t, np.ndarray):  # per line: scattered back (lines of other shapes: not tested)
+            testable[name] = np.zeros(rows.size, bool)
+            testable[name][on[name]] = t
+        else:
+            testable[name] = t
         if name != "newborn_on_parent_card":
             hit = hit & (ordinary | ~qty_rule)
-        why[(why == "") & applies & hit] = name
-    return {"why": why, "shape": shape, "ordinary": ordinary, "residents": batch[3] if len(batch) > 3 else None,
-            "testable": {k: v[1] for k, v in res.items()}, "note": {k: v[2] for k, v in res.items()}}
+        why[(why == "") & hit] = name
+    residents = None
+    if len(res["institution_batch"]) > 3:
+        residents = np.zeros(rows.size, np.int64)
+        residents[on["institution_batch"]] = res["institution_batch"][3]
+    return {"why": why, "shape": shape, "ordinary": ordinary, "residents": residents,
+            "testable": testable, "note": {k: v[2] for k, v in res.items()}}
 
 
 def weigh_benign(run: RuleRun, findings: list[Finding], *, store: Store | None = None,

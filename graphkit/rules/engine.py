@@ -120,7 +120,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
     df = frame.df
     code = df["item_code"].array  # a categorical: look each distinct code up once
     cc = np.asarray(code.codes)
-    kbi = np.where(cc >= 0, pack.kb.items.index.get_indexer(code.categories.astype(str))[cc], -1)
+    kbi = np.where(cc >= 0, pack.kb.items.index.get_indexer(code.categories.astype(str)).astype(np.int32)[cc], -1)
     ctx = Ctx(df, pack.kb, kbi)
     seconds["frame"] = time.perf_counter() - t0
     parts: dict[str, pd.DataFrame] = {}
@@ -150,6 +150,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
                 sub = df.iloc[on[0]:on[-1] + 1][cols]         # so a setting subset is): copy-on-write, no copy
             else:
                 sub = df.iloc[on][cols]
+            del on  # a position per line of the scope: not kept while its rules run
             nprov = int(pd.unique(codes_of(sub["provider_id"])).size)
         # a declarative shape sees only the columns it reads: its filters then copy those alone
         h = SHAPES[r.shape](sub[list(SHAPE_COLUMNS[r.shape])] if r.shape in SHAPE_COLUMNS else sub, r, ctx)

@@ -85,7 +85,18 @@ def _cat(values: Any) -> pd.Categorical:
     idx = d.indices.fill_null(len(order)).to_numpy(zero_copy_only=False)
     keep = values.dtype if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) else "str"
     cats = pd.Index(d.dictionary.take(pa.array(order)), dtype=keep)
-    return pd.Categorical.from_codes(rank[idx], categories=cats)
+    out = pd.Categorical.from_codes(rank[idx], categories=cats)
+    _drop_hash_table(out.categories)
+    return out
+
+
+def _drop_hash_table(index: pd.Index) -> None:
+    """Free the hash table pandas keeps on an index once it has checked its values (unique,
+    sorted): for 11.7M claim ids ≈ 0.8 GB of Python strings and hashes, never used again here
+    (the frame's lookups go through codes; ``shapes.codes_of`` checks sortedness in Arrow)."""
+    cache = getattr(index, "_cache", None)
+    if isinstance(cache, dict):
+        cache.pop("_engine", None)
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
@@ -110,10 +121,10 @@ def _months(ts: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int32), categories=cats)
 
 
-def _take(col: pd.Series, rows: np.ndarray) -> pd.Categorical:
-    """Rows of a categorical column, without decoding its values."""
-    c = col.array
-    return pd.Categorical.from_codes(c.codes[rows], categories=c.categories)
+def _take(col: pd.Series | pd.Categorical, rows: np.ndarray) -> pd.Categorical:
+    """Rows of a categorical (column), without decoding its values."""
+    c = col.array if isinstance(col, pd.Series) else col
+    return pd.Categorical.from_codes(c.codes[rows], dtype=c.dtype)  # the dtype: categories not checked again
 
 
 class _Codes:
@@ -166,7 +177,7 @@ def _claim_rows(store: Store, claim_ids: pa.Array) -> np.ndarray:
         first = int(pc.index(bad, True).as_py())
         raise ValueError(f"claim_items: row {first + 1}: claim_id {col[first].as_py()!r} is not in claims")
     del col
-    return ci.to_numpy().astype(np.int64)
+    return ci.to_numpy().astype(np.int32 if len(claim_ids) < 2**31 else np.int64)
 
 
 def _read_items(store: Store, cols: list[str], claim_ids: pa.Array) -> dict[str, Any]:
@@ -205,25 +216,58 @@ def build_frame(store: Store) -> ItemFrame:
     """Join ``claim_items`` with claims, patients and institutions of ``store``."""
     have = set(store.columns("claim_items"))
     icols = ["claim_id", "item_code", "amount"] + [c for c in OPTIONAL_ITEM_COLUMNS if c in have]
-    cl = store.table("claims", ["claim_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id",
-                                "start_time", "end_time", "diagnosis_code", "total_amount", "fund_amount"])
-    pt = store.table("patients", ["patient_id", "sex", "birth_date", "insurance_type"])
-    inst = store.table("institutions", ["institution_id", "level"])
-    cl = cl.reset_index(drop=True)
-    items = _read_items(store, icols, pa.array(cl["claim_id"].array, type=pa.large_string()))
+    cctx, claim_ids, rank = _claim_context(store)
+    release_arrow_memory()
+    # the claims' own columns (≈ 2.5 GB of strings at 11.7M claims) are gone before the item lines
+    # are read: the frame's build then peaks at about its own size plus the claims' context
+    items = _read_items(store, icols, claim_ids)
+    del claim_ids
     present = {c: (c in items and bool(pd.notna(items[c]).any())) for c in OPTIONAL_ITEM_COLUMNS}
     ci = items.pop("ci")
     # lines grouped by setting (inpatient, outpatient, pharmacy, any other), stable within each:
     # every setting subset a rule takes is then one contiguous slice of the frame — a view, where a
     # mask had copied most of a 26M-line frame (3.3 GB for 门诊 + 购药)
-    rank = _setting_rank(cl["claim_type"])[ci]
-    if rank.size and (np.diff(rank) < 0).any():
-        order = np.argsort(rank, kind="stable")
+    lrank = rank[ci]
+    if lrank.size and (np.diff(lrank) < 0).any():
+        order = np.argsort(lrank, kind="stable")
         ci = ci[order]
         items = {c: v[order] for c, v in items.items()}  # numpy arrays and categoricals alike
         del order
-    del rank
-    # claim-level context
+    del lrank, rank
+    release_arrow_memory()
+    # one row per item line; every string column a categorical (codes + sorted categories), so
+    # the frame holds small integers instead of 3M Python / Arrow strings per column
+    cols: dict[str, Any] = {"claim_id": _take(cctx.pop("claim_id"), ci)}
+    cols.update((c, items.pop(c)) for c in icols[1:])
+    cols["ci"] = ci
+    for c in ("patient_id", "claim_type", "provider_type", "provider_id", "doctor_id", "start", "end", "sday",
+              "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los"):
+        col = cctx.pop(c)  # each claim column freed once taken
+        cols[c] = _take(col, ci) if isinstance(col, pd.Categorical) else col[ci]
+    del cctx
+    df = pd.DataFrame(cols, copy=False)  # one block per column: no consolidation copy
+    if present.get("item_time"):
+        iday = _days(df["item_time"])
+        df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy()).astype(np.int32)
+    else:
+        df["iday"] = df["sday"].to_numpy()
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            _drop_hash_table(df[c].cat.categories)
+    return ItemFrame(df, present)
+
+
+def _claim_context(store: Store) -> tuple[dict[str, Any], pa.Array, np.ndarray]:
+    """Per claim, the columns the item lines take (categoricals and compact numbers), the claim
+    ids as one Arrow array (to find each line's claim) and each claim's setting rank; the claims
+    table itself is not kept."""
+    cl = store.table("claims", ["claim_id", "patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id",
+                                "start_time", "end_time", "diagnosis_code", "total_amount", "fund_amount"])
+    pt = store.table("patients", ["patient_id", "sex", "birth_date", "insurance_type"])
+    inst = store.table("institutions", ["institution_id", "level"])
+    cl = cl.reset_index(drop=True)
+    claim_ids = pa.array(cl["claim_id"].array, type=pa.large_string())
+    rank = _setting_rank(cl["claim_type"])
     ph = cl["pharmacy_id"].notna().to_numpy()
     ptype = pd.Categorical.from_codes(ph.astype(np.int32), categories=["institution", "pharmacy"]).remove_unused_categories()
     pid = cl["institution_id"].where(cl["institution_id"].notna(), cl["pharmacy_id"])
@@ -238,44 +282,27 @@ def build_frame(store: Store) -> ItemFrame:
     sy = sd.astype("datetime64[Y]").astype(int)
     bmd = (birth - birth.astype("datetime64[Y]")).astype(int)
     smd = (sd - sd.astype("datetime64[Y]")).astype(int)
-    age = (sy - by - (smd < bmd)).astype("float64")
+    age = (sy - by - (smd < bmd)).astype("float32")  # whole years: exact in float32
     age[(pidx < 0) | np.isnat(birth)] = np.nan
+    del by, sy, bmd, smd, sd, birth
     sday = _days(start)
     eday = _days(cl["end_time"])
     los = np.where(eday >= 0, np.maximum(eday - sday, 1), 1)
     tot = cl["total_amount"].to_numpy("float64")
     fund = cl["fund_amount"].to_numpy("float64")
     ratio = np.divide(fund, tot, out=np.ones_like(tot), where=tot > 0)
-    cctx = pd.DataFrame({
+    cctx: dict[str, Any] = {
         "claim_id": _cat(cl["claim_id"]),
         "patient_id": _cat(cl["patient_id"]),
         "claim_type": _cat(cl["claim_type"]),
         "provider_type": ptype, "provider_id": _cat(pid),
         "doctor_id": _cat(cl["doctor_id"]),
-        "start": start, "end": cl["end_time"], "sday": sday.astype(np.int32), "eday": eday.astype(np.int32),
+        "start": start.to_numpy(), "end": cl["end_time"].to_numpy(),
+        "sday": sday.astype(np.int32), "eday": eday.astype(np.int32),
         "month": _months(start),
         "diagnosis_code": _cat(cl["diagnosis_code"]),
-        "level": lvl, "sex": _rows_of(_cat(pt["sex"]), pidx), "age": age,
+        "level": lvl.astype(np.float32), "sex": _rows_of(_cat(pt["sex"]), pidx), "age": age,
         "insurance_type": _rows_of(_cat(pt["insurance_type"]), pidx),
-        "fund_ratio": ratio, "los": los.astype(np.int32), "total_amount": tot, "fund_amount": fund,
-    })
-    # the claims' strings (≈ 2.8 GB at 11.7M claims) are no longer needed: freed before the
-    # per-line columns are taken, which double the frame's memory while they are built
-    del cl, pt, inst, pid, start, ph, irow, pidx, birth, sd
-    release_arrow_memory()
-    # one row per item line; every string column a categorical (codes + sorted categories), so
-    # the frame holds small integers instead of 3M Python / Arrow strings per column
-    cols: dict[str, Any] = {"claim_id": _take(cctx["claim_id"], ci)}
-    cols.update((c, items.pop(c)) for c in icols[1:])
-    cols["ci"] = ci
-    for c in ("patient_id", "claim_type", "provider_type", "provider_id", "doctor_id", "start", "end", "sday",
-              "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los"):
-        col = cctx[c]
-        cols[c] = _take(col, ci) if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()[ci]
-    df = pd.DataFrame(cols, copy=False)  # one block per column: no consolidation copy
-    if present.get("item_time"):
-        iday = _days(df["item_time"])
-        df["iday"] = np.where(iday >= 0, iday, df["sday"].to_numpy()).astype(np.int32)
-    else:
-        df["iday"] = df["sday"].to_numpy()
-    return ItemFrame(df, present)
+        "fund_ratio": ratio, "los": los.astype(np.int32),
+    }
+    return cctx, claim_ids, rank

@@ -26,6 +26,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..projections import is_sorted
+
 from .schema import SETTINGS, RuleFileError
 
 __all__ = ["SHAPE_COLUMNS", "SHAPES", "SHAPE_NEEDS", "Ctx", "check_rule", "hits_frame", "shape_needs"]
@@ -90,11 +92,21 @@ def _qty(sub: pd.DataFrame) -> np.ndarray:
     return sub["quantity"].fillna(0).to_numpy("float64")
 
 
-def _cats(sub: pd.DataFrame, rule, ctx: Ctx) -> pd.DataFrame:
-    """Rows of the categories in ``params.categories`` (data category, else the KB's)."""
+def _cats(sub: pd.DataFrame, rule, ctx: Ctx, also: np.ndarray | None = None) -> pd.DataFrame:
+    """Rows of the categories in ``params.categories`` (data category, else the KB's) and, when
+    given, of the mask ``also`` — one copy of the rows for both."""
+    ok = _cats_mask(sub, rule, ctx)
+    if also is not None:
+        ok = also if ok is None else ok & also
+    return sub if ok is None else sub[ok]
+
+
+def _cats_mask(sub: pd.DataFrame, rule, ctx: Ctx) -> np.ndarray | None:
+    """Per row of ``sub``, whether it is of a category in ``params.categories`` (None: no such
+    parameter, every row)."""
     cats = rule.params.get("categories")
     if not cats:
-        return sub
+        return None
     want = {str(c) for c in cats}
     # the KB's category where the data has none (str(None) for an uncatalogued code, as before)
     ok = ctx.kbmap(np.array([str(v) in want for v in ctx.kbvalues("category")], dtype=bool), sub.index)
@@ -107,13 +119,13 @@ def _cats(sub: pd.DataFrame, rule, ctx: Ctx) -> pd.DataFrame:
         else:
             v = c.astype("object").to_numpy()
             ok = np.where(pd.isna(v), ok, np.isin(v.astype(str), list(cats)))
-    return sub[ok]
+    return ok
 
 
 def codes_of(s: pd.Series) -> np.ndarray:
     """Integer codes of a column's values (-1 for null), in the values' sort order: the item
     frame's categoricals (sorted categories) give their own codes, other columns are factorized."""
-    if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered is False and s.cat.categories.is_monotonic_increasing:
+    if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered is False and is_sorted(s.cat.categories):
         return np.asarray(s.array.codes, dtype=np.int64)
     return pd.factorize(s, sort=True)[0].astype(np.int64)
 
@@ -125,12 +137,25 @@ def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Dense int64 group id per row of the combination of ``keys`` (nulls form their own
-    value, like ``groupby(dropna=False)``), built from integer codes: no tuples, no strings."""
+    value, like ``groupby(dropna=False)``), built from integer codes: no tuples, no strings.
+    The keys' codes are combined into one int64 and hashed once where their ranges allow it.
+
+    >>> d = pd.DataFrame({"a": ["x", "y", "x", None], "b": [1, 1, 1, 2]})
+    >>> group_ids(d, ["a", "b"]).tolist()
+    [0, 1, 0, 2]
+    """
     gid = np.zeros(len(sub), dtype=np.int64)
+    span = 1
     for k in keys:
         v = codes_of(sub[k])
-        gid = pd.factorize(gid * (int(v.max(initial=-1)) + 2) + (v + 1))[0].astype(np.int64)
-    return gid
+        width = int(v.max(initial=-1)) + 2
+        if span * width >= 2**62:  # the combination would overflow: number the groups so far
+            gid = pd.factorize(gid)[0].astype(np.int64)
+            span = int(gid.max(initial=-1)) + 1
+        gid = gid * width + (v + 1)
+        span *= width
+        del v
+    return pd.factorize(gid)[0].astype(np.int64)
 
 
 def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.ndarray:
@@ -177,10 +202,12 @@ def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit:
 def quantity_limit(sub, rule, ctx):
     """Units per claim (``per = "visit"``) or per person, code and day (``per = "day"``) above
     the catalogue's ``max_qty_visit`` / ``max_qty_day``; 违规金额 = the excess share."""
-    sub = _cats(sub, rule, ctx)
     per = rule.params.get("per", "visit")
     limit = ctx.kbcol("max_qty_visit" if per == "visit" else "max_qty_day", sub.index)
     keep = ~np.isnan(limit)
+    cat = _cats_mask(sub, rule, ctx)
+    if cat is not None:
+        keep &= cat
     sub, limit = sub[keep], limit[keep]
     keys = ["ci", "item_code"] if per == "visit" else ["patient_id", "item_code", "iday"]
     return _excess_by_group(sub, keys, _qty(sub), limit)
@@ -269,9 +296,8 @@ def code_mismatch(sub, rule, ctx):
     col = "item_name" if fld == "name" else "category"
     got = sub[col]
     # distinct (code, billed value) pairs only
-    _, first, inv = np.unique(pair_key(codes_of(sub["item_code"]), codes_of(got)), return_index=True,
-                              return_inverse=True)
-    inv = inv.reshape(-1)
+    inv = pd.factorize(pair_key(codes_of(sub["item_code"]), codes_of(got)))[0]  # hashed, not sorted
+    first = first_rows(inv)
     g = got.iloc[first]
     w = pd.Series(ctx.kbcol("name" if fld == "name" else "category", sub.index[first]), index=g.index, dtype="object")
     gn = _norm(g) if fld == "name" else g.astype("string")
@@ -292,6 +318,9 @@ def pair(sub, rule, ctx):
     rel = rule.params.get("relation", "includes")
     pairs = ctx.kb.pairs(rel)
     keys = _window_keys(rule)
+    # only the lines of a code some pair names can pair (a few codes among thousands): the windows
+    # are numbered, and the codes spelled out, for those lines alone
+    sub = sub[sub["item_code"].isin(list({*pairs["main"].astype(str), *pairs["other"].astype(str)})).to_numpy(bool)]
     k = sub.groupby(keys, sort=False, dropna=False).ngroup()
     present = pd.DataFrame({"k": k.to_numpy(), "code": sub["item_code"].astype(str).to_numpy(), "row": sub.index})
     k = pd.Series(k.to_numpy(), index=sub.index)
@@ -376,7 +405,7 @@ def _resolve(spec: str) -> Callable:
     return getattr(import_module(mod), name)
 
 
-from .shapes_data import (claim_count, data_repeat, peer_price, peer_quantity, peer_value,  # noqa: E402
+from .shapes_data import (claim_count, data_repeat, first_rows, peer_price, peer_quantity, peer_value,  # noqa: E402
                           per_diem_codes, rare_attribute, split_claims, supply_overlap, unit_repeat)
 
 SHAPES: dict[str, Callable[..., pd.DataFrame]] = {

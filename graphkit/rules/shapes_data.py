@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["peer_price", "data_repeat", "peer_quantity", "supply_overlap", "split_claims", "claim_count",
-           "tukey_fence", "per_diem_codes", "unit_repeat", "peer_value", "rare_attribute"]
+           "tukey_fence", "per_diem_codes", "first_rows", "unit_repeat", "peer_value", "rare_attribute"]
 
 
 def tukey_fence(x: np.ndarray, k: float) -> float:
@@ -45,10 +45,10 @@ def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return gids(sub, keys)
 
 
-def _cats(sub: pd.DataFrame, rule, ctx) -> pd.DataFrame:
+def _cats(sub: pd.DataFrame, rule, ctx, also: np.ndarray | None = None) -> pd.DataFrame:
     from .shapes import _cats as cats
 
-    return cats(sub, rule, ctx)
+    return cats(sub, rule, ctx, also)
 
 
 def _group_quantiles(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
@@ -57,17 +57,17 @@ def _group_quantiles(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFram
 
 
 def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.Series:
-    """Per (code, level): the price that acts as a ceiling — the most common price, held by at
+    """Per group ``g``: the price that acts as a ceiling — the most common price, held by at
     least ``min_mode`` of the lines, with at most ``max_above`` of them priced above it (what a
     price cap most providers charge up to looks like in the data)."""
-    cents = np.round(d["unit"].to_numpy() * 100).astype(np.int64)
-    t = pd.DataFrame({"code": d["code"].to_numpy(), "lvl": d["lvl"].to_numpy(), "c": cents})
-    cnt = t.groupby(["code", "lvl", "c"], sort=False).size().rename("k").reset_index()
-    tot = cnt.groupby(["code", "lvl"])["k"].transform("sum")
-    cnt = cnt.assign(tot=tot).sort_values(["code", "lvl", "k", "c"], ascending=[True, True, False, False])
-    mode = cnt.drop_duplicates(["code", "lvl"]).set_index(["code", "lvl"])
-    above = cnt.merge(mode["c"].rename("mc").reset_index(), on=["code", "lvl"])
-    above = above[above["c"] > above["mc"]].groupby(["code", "lvl"])["k"].sum()
+    t = pd.DataFrame({"g": d["g"].to_numpy(), "c": np.round(d["unit"].to_numpy() * 100).astype(np.int64)})
+    cnt = t.groupby(["g", "c"], sort=False).size().rename("k").reset_index()
+    del t
+    tot = cnt.groupby("g")["k"].transform("sum")
+    cnt = cnt.assign(tot=tot).sort_values(["g", "k", "c"], ascending=[True, False, False])
+    mode = cnt.drop_duplicates("g").set_index("g")
+    above = cnt.merge(mode["c"].rename("mc").reset_index(), on="g")
+    above = above[above["c"] > above["mc"]].groupby("g")["k"].sum()
     share_above = above.reindex(mode.index).fillna(0) / mode["tot"]
     ok = (mode["k"] / mode["tot"] >= min_mode) & (share_above <= max_above)
     return (mode["c"] / 100.0)[ok]
@@ -83,12 +83,17 @@ def peer_price(sub, rule, ctx):
     from .shapes import _unit
 
     p = rule.params
-    d = pd.DataFrame({"code": codes_of(sub["item_code"]), "lvl": sub["level"].fillna(0).to_numpy(),
-                      "unit": _unit(sub), "prov": codes_of(sub["provider_id"])}, index=sub.index)
-    d = d[np.isfinite(d["unit"])]
+    unit = _unit(sub)
+    on = np.flatnonzero(np.isfinite(unit))
+    unit = unit[on]
+    # one group per (code, level) as a compact integer: the lines' own columns are not copied
+    lvl = codes_of(pd.Series(sub["level"].fillna(0).to_numpy()[on]))
+    g = pd.factorize(pair_key_data(codes_of(sub["item_code"])[on], lvl))[0].astype(np.int32)
+    del lvl
+    d = pd.DataFrame({"g": g, "unit": unit, "prov": codes_of(sub["provider_id"])[on].astype(np.int32)})
     rel = float(p.get("min_rel", 0.05))
-    q = _group_quantiles(d, ["code", "lvl"], "unit")
-    q["provs"] = d.groupby(["code", "lvl"], sort=False)["prov"].nunique()
+    q = _group_quantiles(d, ["g"], "unit")
+    q["provs"] = d.groupby("g", sort=False)["prov"].nunique()
     q = q[(q["n"] >= int(p.get("min_lines", 30))) & (q["provs"] >= int(p.get("min_providers", 3)))]
     fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + rel))
     q = q.assign(fence=fence, ref=q["q3"])
@@ -97,11 +102,16 @@ def peer_price(sub, rule, ctx):
         low = cap.notna() & (cap * (1 + rel) < q["fence"])
         q.loc[low, "fence"] = cap[low] * (1 + rel)
         q.loc[low, "ref"] = cap[low]
-    m = d.join(q[["fence", "ref"]], on=["code", "lvl"], how="inner")
-    m = m[m["unit"] > m["fence"]]
-    qty = sub["quantity"].reindex(m.index).fillna(1).clip(lower=1).to_numpy() if "quantity" in sub.columns else 1.0
-    ded = np.minimum((m["unit"] - m["ref"]).to_numpy() * qty, sub["amount"].reindex(m.index).to_numpy())
-    return _hits(m.index, ded)
+    del d
+    per = np.full((int(g.max(initial=-1)) + 1, 2), np.nan)
+    per[q.index.to_numpy(), 0] = q["fence"].to_numpy("float64")
+    per[q.index.to_numpy(), 1] = q["ref"].to_numpy("float64")
+    hit = unit > per[g, 0]  # NaN (a group too small to judge): no hit
+    at, ref = on[hit], per[g[hit], 1]
+    qty = np.clip(np.nan_to_num(sub["quantity"].to_numpy("float64")[at], nan=1.0), 1, None) \
+        if "quantity" in sub.columns else 1.0
+    ded = np.minimum((unit[hit] - ref) * qty, sub["amount"].to_numpy()[at])
+    return _hits(sub.index[at], ded)
 
 
 def data_repeat(sub, rule, ctx):
@@ -112,16 +122,23 @@ def data_repeat(sub, rule, ctx):
     p = rule.params
     gid = group_ids(sub, ["patient_id", "item_code", "iday"])
     n = np.bincount(gid)[gid]
-    code = codes_of(sub["item_code"])
-    # the day's first line is the earliest claim's (stored order follows the ids, not time)
-    o = np.lexsort((np.arange(len(gid)), _time_key(sub), gid))
-    dup = np.ones(len(gid), bool)
+    del gid
+    code = codes_of(sub["item_code"]) + 1  # 0: a null code
+    # the day's first line is the earliest claim's (stored order follows the ids, not time); only
+    # the person-days with two or more lines have a first to find
+    multi = np.flatnonzero(n > 1)
+    g = group_ids(sub.iloc[multi], ["patient_id", "item_code", "iday"])
+    o = np.lexsort((multi, _time_key(sub.iloc[multi]), g))
+    dup = np.zeros(len(n), bool)
+    dup[multi] = True
     if len(o):
-        dup[o[np.r_[True, gid[o][1:] != gid[o][:-1]]]] = False
-    days = pd.DataFrame({"code": code, "rep": n > 1})[~dup]
-    per = days.groupby("code")["rep"].agg(["mean", "size"])
-    rare = per[(per["size"] >= int(p.get("min_support", 200))) & (per["mean"] <= float(p.get("max_share", 0.002)))].index
-    hit = (n > 1) & np.isin(code, rare.to_numpy()) & dup & _notna(sub, ["patient_id", "item_code", "iday"])
+        dup[multi[o[np.r_[True, g[o][1:] != g[o][:-1]]]]] = False
+    del g, o, multi
+    # per code: its person-days, and the share of them with a repeat
+    days = np.bincount(code[~dup], minlength=int(code.max(initial=0)) + 1)
+    reps = np.bincount(code[~dup], weights=n[~dup] > 1, minlength=days.size)
+    rare = (days >= int(p.get("min_support", 200))) & (reps / np.maximum(days, 1) <= float(p.get("max_share", 0.002)))
+    hit = (n > 1) & rare[code] & dup & _notna(sub, ["patient_id", "item_code", "iday"])
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -133,13 +150,12 @@ def peer_quantity(sub, rule, ctx):
     (:func:`_concentrated`: a big pharmacy's share of the city's heavy buyers is no lead).
     违规金额 = the excess share of the month's lines."""
     p = rule.params
-    sub = _cats(sub, rule, ctx)
-    sub = sub[sub["quantity"].fillna(0) > 0]
+    sub = _cats(sub, rule, ctx, also=sub["quantity"].to_numpy("float64") > 0)  # NaN: not > 0
     gid = group_ids(sub, ["patient_id", "item_code", "month"])
-    tot = pd.Series(sub["quantity"].to_numpy("float64")).groupby(gid, sort=False).transform("sum").to_numpy()
+    tot = np.bincount(gid, weights=sub["quantity"].to_numpy("float64"))[gid]
     tot = np.where(_notna(sub, ["patient_id", "item_code", "month"]), tot, np.nan)
     code = codes_of(sub["item_code"])
-    pm = pd.DataFrame({"code": code, "lq": np.log(tot)})[~pd.Series(gid).duplicated().to_numpy()]
+    pm = pd.DataFrame({"code": code, "lq": np.log(tot)})[_first_of_group(gid)]
     q = _group_quantiles(pm, ["code"], "lq")
     q = q[q["n"] >= int(p.get("min_patients", 30))]
     lim = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]),
@@ -180,13 +196,26 @@ def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0
     median: taken continuously, like a chronic drug); NaN for the others (an acute drug bought
     now and then says nothing of how fast it is used)."""
     pat, code = codes_of(sub["patient_id"]), codes_of(sub["item_code"])
-    day = sub["sday"].to_numpy()
-    o = np.lexsort((day, code, pat))
-    pat_o, code_o, day_o = pat[o], code[o], day[o]
-    same = (pat_o[1:] == pat_o[:-1]) & (code_o[1:] == code_o[:-1])
-    gap = np.diff(day_o)
-    g = pd.DataFrame({"code": code_o[1:][same], "gap": gap[same], "pat": pat_o[1:][same]})
-    g = g[g["gap"] > 0]
+    # (person, code) pairs as dense ids, and with the day in one int64 sorted in place: the
+    # consecutive purchases of a person's code are neighbours, with no permutation or per-key copies
+    pc, uniq = pd.factorize(pair_key_data(pat, code))
+    pat_u, code_u = np.empty(len(uniq), np.int64), np.empty(len(uniq), np.int64)
+    pat_u[pc], code_u[pc] = pat, code
+    del pat, uniq
+    day = sub["sday"].to_numpy().astype(np.int64)
+    d0 = int(day.min(initial=0))
+    nd = int(day.max(initial=0)) - d0 + 1
+    key = pc.astype(np.int64) * nd + (day - d0)
+    del pc, day
+    key.sort()
+    pair = key // nd
+    same = pair[1:] == pair[:-1]
+    gap = np.diff(key)[same].astype(np.int32)  # within one (person, code): the day difference
+    pair = pair[1:][same]
+    del key, same
+    g = pd.DataFrame({"code": code_u[pair], "gap": gap, "pat": pat_u[pair]})
+    del pair, gap
+    g = g[g["gap"].to_numpy() > 0]
     gg = g.groupby("code")["gap"]
     per = pd.DataFrame({"gap": gg.median(), "pats": g.groupby("code")["pat"].nunique(),
                         "spread": gg.quantile(0.75) - gg.quantile(0.25)})
@@ -216,16 +245,24 @@ def supply_overlap(sub, rule, ctx):
     # pharmacy minutes later, is no overlap beyond the grace: in the stored order of a bundle sorted
     # by random ids the 5 came first); where times tie (dates only) the shorter supply is taken first,
     # the order that overlaps least — the data cannot say which came first
-    t = _start_seconds(sub)
-    s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[ok], "code": codes_of(sub["item_code"])[ok],
-                      "day": sub["sday"].to_numpy()[ok], "t": t[ok], "ci": sub["ci"].to_numpy()[ok], "ds": ds[ok],
-                      "amt": sub["amount"].to_numpy()[ok], "row": sub.index[ok].to_numpy()})
-    if not len(s):
+    on = np.flatnonzero(ok)
+    if not on.size:
         return _hits([], [])
-    # one supply per claim and code (lines of one prescription add up); codes sort like the values
-    s = s.groupby(["pat", "code", "ci"], sort=False).agg(day=("day", "first"), t=("t", "first"), ds=("ds", "sum"),
-                                                          row=("row", "first"), amt=("amt", "sum"))
-    s = s.reset_index()
+    # one supply per claim and code (lines of one prescription add up), as integer arrays: a
+    # (claim, code) group's first line gives its person, day, time and row
+    code = codes_of(sub["item_code"])[on]
+    ci = sub["ci"].to_numpy()[on].astype(np.int64)
+    g = pd.factorize(ci * (int(code.max(initial=-1)) + 2) + (code + 1))[0]
+    G = int(g.max()) + 1
+    first = first_rows(g, G)
+    dsg = np.bincount(g, weights=ds[on], minlength=G)
+    amt = np.bincount(g, weights=sub["amount"].to_numpy("float64")[on], minlength=G)
+    del g
+    fo = on[first]
+    s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[fo], "code": code[first], "ci": ci[first],
+                      "day": sub["sday"].to_numpy()[fo], "t": _start_seconds(sub)[fo], "ds": dsg, "amt": amt,
+                      "row": sub.index.to_numpy()[fo]})
+    del code, ci, first, fo, on
     s = s.iloc[np.lexsort((s["ci"].to_numpy(), s["ds"].to_numpy(), s["t"].to_numpy(), s["day"].to_numpy(),
                            s["code"].to_numpy(), s["pat"].to_numpy()))]
     same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
@@ -240,6 +277,31 @@ def supply_overlap(sub, rule, ctx):
     ds_l = s["ds"].to_numpy()
     ded = s["amt"].to_numpy() * np.minimum(overlap, ds_l) / ds_l
     return _hits(s["row"].to_numpy()[hit], ded[hit])
+
+
+def first_rows(gid: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Per group id ``0 … n−1`` (default: ``gid.max() + 1``), the first row holding it (-1: none).
+
+    >>> first_rows(np.array([1, 0, 1, 3, 0])).tolist()
+    [1, 0, -1, 3]
+    """
+    n = int(gid.max(initial=-1)) + 1 if n is None else n
+    first = np.full(n, gid.size, dtype=np.int64)
+    np.minimum.at(first, gid, np.arange(gid.size, dtype=np.int64))
+    first[first == gid.size] = -1
+    return first
+
+
+def _first_of_group(gid: np.ndarray) -> np.ndarray:
+    """Per row: whether it is the first of its group ``gid``.
+
+    >>> _first_of_group(np.array([1, 0, 1, 2, 0])).tolist()
+    [True, True, False, True, False]
+    """
+    f = first_rows(gid)
+    out = np.zeros(gid.size, dtype=bool)
+    out[f[f >= 0]] = True
+    return out
 
 
 def _notna(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -269,12 +331,32 @@ def _time_key(sub: pd.DataFrame) -> np.ndarray:
 def _after_first_claim(sub: pd.DataFrame, key: list[str], min_claims: int) -> pd.DataFrame:
     """Hits: in groups ``key`` spanning at least ``min_claims`` claims, every line not on the
     group's earliest claim (by start time). 违规金额 = those lines' amounts."""
+    # a group spans at most the claims of its person × provider × day: only the lines of days with
+    # ``min_claims`` or more claims can hit (a few per cent of a city's lines), so only they are grouped
+    sub = sub[_busy_days(sub, min_claims)]
     gid = group_ids(sub, key)
     n = _distinct_per_group(gid, sub["ci"].to_numpy())
     tk = _time_key(sub)
     first = pd.Series(tk).groupby(gid, sort=False).transform("min").to_numpy()
     hit = (n >= min_claims) & (tk != first) & _notna(sub, key)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
+
+
+def _busy_days(sub: pd.DataFrame, min_claims: int) -> np.ndarray:
+    """Per line: whether its claim's person × provider × start day holds at least ``min_claims``
+    claims of ``sub`` (counted per claim, not per line; nulls count as one value, as in
+    :func:`group_ids`)."""
+    ci = sub["ci"].to_numpy()
+    if not ci.size:
+        return np.zeros(0, bool)
+    first = first_rows(ci)
+    claims = np.flatnonzero(first >= 0)
+    rows = first[claims]  # one line per claim
+    del first
+    day = group_ids(sub.iloc[rows], ["patient_id", "provider_id", "sday"])
+    busy = np.zeros(int(ci.max()) + 1, dtype=bool)
+    busy[claims] = np.bincount(day)[day] >= min_claims
+    return busy[ci]
 
 
 def split_claims(sub, rule, ctx):
@@ -314,7 +396,7 @@ def per_diem_codes(sub: pd.DataFrame, min_stays: int = 30, min_share: float = 0.
     if not len(s):
         return np.zeros(len(sub), bool)
     gid = group_ids(s, ["ci", "item_code"])
-    first = ~pd.Series(gid).duplicated().to_numpy()
+    first = _first_of_group(gid)
     tot = np.bincount(gid, weights=s["quantity"].to_numpy("float64"))
     los = np.maximum(s["los"].to_numpy("float64"), 1)[first]
     st = pd.DataFrame({"code": code[inp][first], "eq": np.isclose(tot[gid[first]], los)})
@@ -352,7 +434,7 @@ def unit_repeat(sub, rule, ctx):
     gid = group_ids(sub, keys)
     units = _units(sub)
     tot = np.bincount(gid, weights=units)
-    first = ~pd.Series(gid).duplicated().to_numpy()
+    first = _first_of_group(gid)
     code = codes_of(sub["item_code"])
     g = pd.DataFrame({"code": code[first], "rep": tot[gid[first]] > 1})
     per = g.groupby("code")["rep"].agg(["mean", "size"])
@@ -368,16 +450,17 @@ def _value_of(sub: pd.DataFrame, value: str) -> np.ndarray:
         ds = sub["days_supply"].to_numpy("float64")
         v = sub["quantity"].to_numpy("float64") / np.where(ds > 0, ds, np.nan)
     else:  # units of the code on the claim
-        v = np.full(len(sub), np.nan)
         q = sub["quantity"].to_numpy("float64")
         ok = ~np.isnan(q)
-        gid = group_ids(sub[ok], ["ci", "item_code"])
-        v[ok] = np.bincount(gid, weights=q[ok])[gid]
+        gid = group_ids(sub, ["ci", "item_code"])  # the known quantities of the claim's code add up
+        v = np.bincount(gid, weights=np.where(ok, q, 0.0))[gid]
+        v[~ok] = np.nan
+        del gid
         # a fee billed per yuan (quantity = amount on most of its lines, unit price 1) has no units
-        code = codes_of(sub["item_code"])
-        per_yuan = pd.Series(np.abs(q - sub["amount"].to_numpy("float64")) < 0.005).groupby(code).mean()
-        money = per_yuan.index[per_yuan.to_numpy() >= 0.9].to_numpy()
-        v[np.isin(code, money)] = np.nan
+        code = codes_of(sub["item_code"]) + 1  # 0: a null code
+        per_yuan = np.bincount(code, weights=np.abs(q - sub["amount"].to_numpy("float64")) < 0.005) \
+            / np.maximum(np.bincount(code), 1)
+        v[per_yuan[code] >= 0.9] = np.nan
     return np.where(v > 0, v, np.nan)
 
 
@@ -404,9 +487,9 @@ def peer_value(sub, rule, ctx):
     lim[lim_c.index.to_numpy() + 1] = lim_c.to_numpy("float64")
     row_lim = lim[code + 1]
     over = ok & (v > row_lim)
-    share = pd.Series(over[ok]).groupby(code[ok]).mean()
-    wide = share.index[share.to_numpy() > 1 - qt].to_numpy()
-    hit = over & ~np.isin(code, wide)
+    n_ok = np.bincount(code[ok] + 1, minlength=int(code.max(initial=-1)) + 2)
+    share = np.bincount(code[ok] + 1, weights=over[ok], minlength=n_ok.size) / np.maximum(n_ok, 1)
+    hit = over & ~(share[code + 1] > 1 - qt)  # a code whose lines spread that wide has no usual amount
     frac = np.where(hit, (v - row_lim) / np.where(v > 0, v, 1), 0)
     return _hits(sub.index[hit], (sub["amount"].to_numpy() * np.clip(frac, 0, 1))[hit])
 
@@ -435,23 +518,22 @@ def rare_attribute(sub, rule, ctx):
     col = _ATTR[field]
     if p.get("categories"):
         sub = _cats(sub, rule, ctx)
-    s = sub[sub[col].notna().to_numpy()]
-    code = codes_of(s["item_code"])
+    # the lines with a value, as positions into ``sub``: no copy of its columns (at 26M lines the
+    # copy was most of this shape's memory)
+    on = np.flatnonzero(sub[col].notna().to_numpy())
+    code = codes_of(sub["item_code"])[on]
     if field == "item_name":
-        val = _name_codes(s[col])
+        val = _name_codes(sub[col])[on]
     elif field == "age":
-        val = np.searchsorted(np.asarray(AGE_BANDS), s[col].to_numpy("float64"), side="right")
+        val = np.searchsorted(np.asarray(AGE_BANDS), sub[col].to_numpy("float64")[on], side="right")
     elif field == "diagnosis":
-        val = _name_codes(s[col], lambda x: x.strip().upper()[:3])
+        val = _name_codes(sub[col], lambda x: x.strip().upper()[:3])[on]
     else:
-        val = codes_of(s[col])
-    key = pair_key_data(code, val)
-    pair_n = pd.Series(key).value_counts().reindex(key).to_numpy()
+        val = codes_of(sub[col])[on]
+    pair_n, top = _pair_counts(code, val)
     n_code = np.bincount(code)
     share = pair_n / n_code[code]
-    top = pd.DataFrame({"code": code, "n": pair_n}).groupby("code")["n"].max()
-    dom = np.zeros(n_code.size)
-    dom[top.index.to_numpy()] = top.to_numpy() / n_code[top.index.to_numpy()]
+    dom = top / np.maximum(n_code, 1)  # the code's most frequent value's share of its lines
     most = float(p.get("max_share", 0.01))
     if p.get("relative"):  # rare for the code against the value's share of all lines (children are few anywhere)
         vn = np.bincount(val - val.min(initial=0))
@@ -459,11 +541,28 @@ def rare_attribute(sub, rule, ctx):
     hit = (n_code[code] >= int(p.get("min_support", 200))) & (dom[code] >= float(p.get("min_dominant", 0.9))) \
         & (share <= most)
     if p.get("per_provider"):  # rare at the provider too: not a provider's own naming or coding
-        pg = group_ids(s, ["provider_id", "item_code"])
-        k_pg = pd.Series(pair_key_data(pg, val)).value_counts().reindex(pair_key_data(pg, val)).to_numpy()
-        top_pg = pd.Series(k_pg).groupby(pg).transform("max").to_numpy()
-        hit &= k_pg < top_pg
-    return _hits(s.index[hit], s["amount"].to_numpy()[hit])
+        pg = group_ids(sub, ["provider_id", "item_code"])[on]
+        k_pg, top_pg = _pair_counts(pg, val)
+        hit &= k_pg < top_pg[pg]
+    at = on[hit]
+    return _hits(sub.index[at], sub["amount"].to_numpy()[at])
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, how many rows share its ``(a, b)`` pair; per value of ``a`` (``0 … a.max()``),
+    the count of its most frequent pair. ``a``: non-negative codes.
+
+    >>> n, top = _pair_counts(np.array([0, 0, 0, 1]), np.array([5, 5, 7, 5]))
+    >>> n.tolist(), top.tolist()
+    ([2, 2, 1, 1], [2.0, 1.0])
+    """
+    k, uniq = pd.factorize(pair_key_data(a, b))
+    cnt = np.bincount(k)
+    a_u = np.empty(len(uniq), dtype=np.int64)
+    a_u[k] = a  # every row of a pair has the same ``a``
+    top = np.zeros(int(a.max(initial=-1)) + 1)
+    np.maximum.at(top, a_u, cnt)
+    return cnt[k], top
 
 
 def _name_codes(s: pd.Series, norm_fn: Callable[[str], str] | None = None) -> np.ndarray:
