@@ -34,12 +34,13 @@ import numpy as np
 import pandas as pd
 
 from .._fast import _bisect
+from ..allocator import release_memory
 from ..profile import time_precision
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["Activity", "claims_activity", "index_of", "table_batches", "release_arrow_memory", "CLAIM_TYPES"]
+__all__ = ["Activity", "claims_activity", "index_of", "table_batches", "CLAIM_TYPES"]
 
 CLAIM_TYPES = ("outpatient", "inpatient", "pharmacy")
 _DAY = np.int64(86400)
@@ -246,31 +247,6 @@ def table_batches(store: Store, name: str, columns: list[str], batch_rows: int |
     return len(whole), iter([whole])
 
 
-def release_arrow_memory() -> None:
-    """Hand freed memory back to the system, so that the arrays allocated next do not stack on
-    top of it: what Arrow's allocator keeps from streamed batches, and (glibc) the free heap the C
-    allocator keeps after many mid-sized numpy/pandas temporaries (a few hundred MB at 10M claims).
-
-    >>> release_arrow_memory()
-    """
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    global _LIBC
-    if _LIBC is None:
-        import ctypes
-        import ctypes.util
-
-        try:
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-        except (OSError, AttributeError):
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
-
-
-_LIBC: Any = None
 
 
 def _arrow(values: pd.Series) -> Any:
@@ -514,7 +490,7 @@ def claims_activity(store: Store, *, batch_rows: int | None = None) -> Activity:
         dx[sl] = dx_coder(f["diagnosis_code"])
         del f, start, end
     unknown = patient_rows(unknown)
-    release_arrow_memory()
+    release_memory()
     prec = _profile_from_counts(*map(int, counts))["precision"] if n else None
     notes: list[str] = []
     extra = []

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ..profile import finer_or_equal
-from .activity import Activity, _arrow, _ClaimRows, home_rows, release_arrow_memory, table_batches
+from ..allocator import release_memory
+from .activity import Activity, _arrow, _ClaimRows, home_rows, table_batches
 from .casemix import claim_groups, group_expectation, standardised_rate_events
 
 if TYPE_CHECKING:  # annotation only
@@ -474,7 +475,7 @@ def _items(store: Store, act: Activity, b: _Builder, notes: list[str]) -> None:
                 np.add.at(part, row[m], amt[m])
         del f, row, ok, amt, cat
     del rows_of
-    release_arrow_memory()
+    release_memory()
     base = tot > 0
     for name, c in _ITEM_SHARES:
         share = parts.pop(c)  # the share in place of the part: part / tot where tot > 0, else NaN

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from .activity import Activity, index_of, release_arrow_memory, table_batches
+from ..allocator import release_memory
+from .activity import Activity, index_of, table_batches
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, format_indicator
 from .network import ProviderGraph, network_evidence
@@ -184,7 +185,7 @@ def _terminal_volume(store: Store, terminals: list[str], act: Activity) -> pd.Da
         pats.append(p)
         at += k
         del f, t, m
-    release_arrow_memory()
+    release_memory()
     tc = np.concatenate(codes) if codes else np.zeros(0, np.int32)
     fd = np.concatenate(funds) if funds else np.zeros(0)
     pt = np.concatenate(pats) if pats else np.zeros(0, np.int64)
@@ -387,7 +388,7 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     vol = _volume(act, ind)
     people: dict = {}
     att = attributions(store, findings, people_out=people)
-    release_arrow_memory()
+    release_memory()
     terminals = sorted(set(att.loc[att["entity_type"] == "terminal", "entity_id"])) if len(att) else []
     vol_all = pd.concat([vol, _terminal_volume(store, terminals, act)], ignore_index=True)
     ex = shared_excess(store, int(p["min_peers"]))
@@ -406,10 +407,10 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     rho = fe_idx["flagged_ratio"].reindex(key).fillna(0.0).to_numpy(float)[:ne] if fe_idx is not None else np.zeros(ne)
     seed_nats = ipart + np.log(np.maximum(rho, 1.0))
     seed = seed_nats / (1.0 + seed_nats)
-    release_arrow_memory()
+    release_memory()
     graph = shared_graph(store)
     release_shared(store)  # the last consumer of the scan: not held after this
-    release_arrow_memory()
+    release_memory()
     net = network_evidence(graph, seed, alpha=float(p["alpha"]), cap=p["cap_network"])
     nt = len(vol_all) - ne
     out = vol_all.copy()

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .activity import Activity, claims_activity, release_arrow_memory
+from ..allocator import release_memory
+from .activity import Activity, claims_activity
 from .indicators import provider_indicators
 from .network import ProviderGraph, provider_graph
 from .peers import indicator_excess
@@ -66,7 +67,7 @@ def shared_indicators(store: Store) -> tuple[Activity, pd.DataFrame, list[str]]:
     if c is None:
         act = claims_activity(store)
         ind, notes = provider_indicators(store, act)
-        release_arrow_memory()
+        release_memory()
         c = {"fingerprint": getattr(store, "fingerprint", None), "act": act, "ind": ind, "notes": notes, "excess": {}}
         try:
             setattr(store, _ATTR, c)
@@ -82,7 +83,7 @@ def shared_excess(store: Store, min_peers: int) -> pd.DataFrame:
     cache = c["excess"] if c is not None else {}
     if min_peers not in cache:
         cache[min_peers] = indicator_excess(ind, act.entities, min_peers=int(min_peers))
-        release_arrow_memory()
+        release_memory()
     return cache[min_peers]
 
 

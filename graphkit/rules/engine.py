@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Entity, Finding
-from ..risk.activity import release_arrow_memory
+from ..allocator import release_memory
 from .frame import ItemFrame, build_frame
 from .library import RulePack, load_pack
 from .shapes import SHAPE_COLUMNS, SHAPES, Ctx, codes_of, shape_needs
@@ -116,7 +116,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
         return RuleRun(pack, empty, summary)
     t0 = time.perf_counter()
     frame = build_frame(store)
-    release_arrow_memory()  # the build's batches and temporaries, back to the system (≈ 2 GB at 26M lines)
+    release_memory()  # the build's batches and temporaries, back to the system (≈ 2 GB at 26M lines)
     df = frame.df
     code = df["item_code"].array  # a categorical: look each distinct code up once
     cc = np.asarray(code.codes)

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphkit.risk.activity import release_arrow_memory
+from ..allocator import release_memory
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -217,7 +217,7 @@ def build_frame(store: Store) -> ItemFrame:
     have = set(store.columns("claim_items"))
     icols = ["claim_id", "item_code", "amount"] + [c for c in OPTIONAL_ITEM_COLUMNS if c in have]
     cctx, claim_ids, rank = _claim_context(store)
-    release_arrow_memory()
+    release_memory()
     # the claims' own columns (≈ 2.5 GB of strings at 11.7M claims) are gone before the item lines
     # are read: the frame's build then peaks at about its own size plus the claims' context
     items = _read_items(store, icols, claim_ids)
@@ -234,7 +234,7 @@ def build_frame(store: Store) -> ItemFrame:
         items = {c: v[order] for c, v in items.items()}  # numpy arrays and categoricals alike
         del order
     del lrank, rank
-    release_arrow_memory()
+    release_memory()
     # one row per item line; every string column a categorical (codes + sorted categories), so
     # the frame holds small integers instead of 3M Python / Arrow strings per column
     cols: dict[str, Any] = {"claim_id": _take(cctx.pop("claim_id"), ci)}
