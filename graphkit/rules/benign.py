@@ -133,7 +133,7 @@ def _claims(df: pd.DataFrame) -> _Claims:
 
     pt = codes_of(df["provider_type"])
     pid = codes_of(df["provider_id"])
-    prov = at(pt * (int(pid.max(initial=0)) + 2) + pid + 1)
+    prov = at(pt.astype(np.int64) * (int(pid.max(initial=0)) + 2) + pid + 1)
     del pt, pid
     start = df["start"].to_numpy("datetime64[s]")[f].astype("int64")
     sday = df["sday"].to_numpy()[f].astype(np.int32)

@@ -29,7 +29,7 @@ __all__ = ["RuleFindings", "rule_violation", "fits_memory", "available_gb", "BYT
 
 #: peak resident bytes of the rule pack per item line (frame, a rule's working arrays, the hits,
 #: the findings and their benign checks; claim context included): the whole detector on a
-#: 11.7M-claim city, 26.5M item lines, peaked at 6.38 GB (259 B a line; docs/rules.md, *Speed*),
+#: 11.7M-claim city, 26.5M item lines, peaked at 6.09 GB (247 B a line; docs/rules.md, *Speed*),
 #: rounded up
 BYTES_PER_LINE = 280
 #: the share of the available memory the estimate may take: the rest is for the scan's other
