@@ -60,9 +60,14 @@ def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.
     """Per group ``g``: the price that acts as a ceiling — the most common price, held by at
     least ``min_mode`` of the lines, with at most ``max_above`` of them priced above it (what a
     price cap most providers charge up to looks like in the data)."""
-    t = pd.DataFrame({"g": d["g"].to_numpy(), "c": np.round(d["unit"].to_numpy() * 100).astype(np.int64)})
-    cnt = t.groupby(["g", "c"], sort=False).size().rename("k").reset_index()
-    del t
+    # (group, price in cents) pairs counted by one hash of a combined key, not a two-column groupby
+    c = np.round(d["unit"].to_numpy() * 100).astype(np.int64)
+    c0 = int(c.min(initial=0))
+    span = int(c.max(initial=0)) - c0 + 1
+    k, uniq = pd.factorize(d["g"].to_numpy().astype(np.int64) * span + (c - c0))
+    del c
+    cnt = pd.DataFrame({"g": uniq // span, "c": uniq % span + c0, "k": np.bincount(k, minlength=len(uniq))})
+    del k
     tot = cnt.groupby("g")["k"].transform("sum")
     cnt = cnt.assign(tot=tot).sort_values(["g", "k", "c"], ascending=[True, False, False])
     mode = cnt.drop_duplicates("g").set_index("g")
@@ -90,10 +95,15 @@ def peer_price(sub, rule, ctx):
     lvl = codes_of(pd.Series(sub["level"].fillna(0).to_numpy()[on]))
     g = pd.factorize(pair_key_data(codes_of(sub["item_code"])[on], lvl))[0].astype(np.int32)
     del lvl
-    d = pd.DataFrame({"g": g, "unit": unit, "prov": codes_of(sub["provider_id"])[on].astype(np.int32)})
+    d = pd.DataFrame({"g": g, "unit": unit}, copy=False)
     rel = float(p.get("min_rel", 0.05))
     q = _group_quantiles(d, ["g"], "unit")
-    q["provs"] = d.groupby("g", sort=False)["prov"].nunique()
+    # providers per group: the distinct (group, provider) pairs of one combined key
+    prov = codes_of(sub["provider_id"])[on].astype(np.int64) + 1
+    width = int(prov.max(initial=0)) + 1
+    pairs = pd.unique(g.astype(np.int64) * width + prov)
+    del prov
+    q["provs"] = pd.Series(np.bincount(pairs // width, minlength=int(g.max(initial=-1)) + 1)).reindex(q.index)
     q = q[(q["n"] >= int(p.get("min_lines", 30))) & (q["provs"] >= int(p.get("min_providers", 3)))]
     fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + rel))
     q = q.assign(fence=fence, ref=q["q3"])
@@ -353,7 +363,7 @@ def _busy_days(sub: pd.DataFrame, min_claims: int) -> np.ndarray:
     claims = np.flatnonzero(first >= 0)
     rows = first[claims]  # one line per claim
     del first
-    day = group_ids(sub.iloc[rows], ["patient_id", "provider_id", "sday"])
+    day = group_ids(sub[["patient_id", "provider_id", "sday"]].iloc[rows], ["patient_id", "provider_id", "sday"])
     busy = np.zeros(int(ci.max()) + 1, dtype=bool)
     busy[claims] = np.bincount(day)[day] >= min_claims
     return busy[ci]
@@ -362,9 +372,10 @@ def _busy_days(sub: pd.DataFrame, min_claims: int) -> np.ndarray:
 def split_claims(sub, rule, ctx):
     """One code on ``min_claims`` or more claims of one person at one provider on one day:
     every line not on the day's first claim (by start time). 违规金额 = those lines' amounts."""
-    sub = _cats(sub, rule, ctx)
-    return _after_first_claim(sub, ["patient_id", "provider_id", "sday", "item_code"],
-                              int(rule.params.get("min_claims", 2)))
+    n = int(rule.params.get("min_claims", 2))
+    # the busy person-days of all the lines hold those of the category's: one copy of few rows
+    sub = _cats(sub, rule, ctx, also=_busy_days(sub, n))
+    return _after_first_claim(sub, ["patient_id", "provider_id", "sday", "item_code"], n)
 
 
 def claim_count(sub, rule, ctx):
