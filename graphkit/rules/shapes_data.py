@@ -98,12 +98,7 @@ def peer_price(sub, rule, ctx):
     d = pd.DataFrame({"g": g, "unit": unit}, copy=False)
     rel = float(p.get("min_rel", 0.05))
     q = _group_quantiles(d, ["g"], "unit")
-    # providers per group: the distinct (group, provider) pairs of one combined key
-    prov = codes_of(sub["provider_id"])[on].astype(np.int64) + 1
-    width = int(prov.max(initial=0)) + 1
-    pairs = pd.unique(g.astype(np.int64) * width + prov)
-    del prov
-    q["provs"] = pd.Series(np.bincount(pairs // width, minlength=int(g.max(initial=-1)) + 1)).reindex(q.index)
+    q["provs"] = pd.Series(_distinct_counts(g, codes_of(sub["provider_id"])[on])).reindex(q.index)
     q = q[(q["n"] >= int(p.get("min_lines", 30))) & (q["provs"] >= int(p.get("min_providers", 3)))]
     fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + rel))
     q = q.assign(fence=fence, ref=q["q3"])
@@ -262,7 +257,7 @@ def supply_overlap(sub, rule, ctx):
     # (claim, code) group's first line gives its person, day, time and row
     code = codes_of(sub["item_code"])[on]
     ci = sub["ci"].to_numpy()[on].astype(np.int64)
-    g = pd.factorize(ci * (int(code.max(initial=-1)) + 2) + (code + 1))[0]
+    g = pd.factorize(pair_key_data(ci, code))[0]
     G = int(g.max()) + 1
     first = first_rows(g, G)
     dsg = np.bincount(g, weights=ds[on], minlength=G)
@@ -319,10 +314,22 @@ def _notna(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return sub[keys].notna().all(axis=1).to_numpy()
 
 
+def _distinct_counts(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """Per group id ``0 … gid.max()``, the number of distinct ``val`` (codes ≥ -1) its rows hold:
+    the distinct (group, value) pairs of one hashed key.
+
+    >>> _distinct_counts(np.array([0, 0, 1, 0]), np.array([3, 3, -1, 4])).tolist()
+    [2, 1]
+    """
+    k, uniq = pd.factorize(pair_key_data(gid, val))
+    g_u = np.empty(len(uniq), dtype=np.int64)
+    g_u[k] = gid  # every row of a pair is of the same group
+    return np.bincount(g_u, minlength=int(gid.max(initial=-1)) + 1)
+
+
 def _distinct_per_group(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
     """Per row: the number of distinct ``val`` in its group ``gid``."""
-    pairs = pd.DataFrame({"g": gid, "v": val}).drop_duplicates()
-    return np.bincount(pairs["g"].to_numpy(), minlength=int(gid.max(initial=-1)) + 1)[gid]
+    return _distinct_counts(gid, val)[gid]
 
 
 def _start_seconds(sub: pd.DataFrame) -> np.ndarray:
@@ -363,7 +370,8 @@ def _busy_days(sub: pd.DataFrame, min_claims: int) -> np.ndarray:
     claims = np.flatnonzero(first >= 0)
     rows = first[claims]  # one line per claim
     del first
-    day = group_ids(sub[["patient_id", "provider_id", "sday"]].iloc[rows], ["patient_id", "provider_id", "sday"])
+    key = ["patient_id", "provider_id", "sday"]
+    day = group_ids(sub[key].iloc[rows], key)
     busy = np.zeros(int(ci.max()) + 1, dtype=bool)
     busy[claims] = np.bincount(day)[day] >= min_claims
     return busy[ci]
