@@ -14,6 +14,14 @@ A *mapping file* (TOML) turns a bureau's own export into the bundle's names::
     "住院" = "inpatient"
     "药店购药" = "pharmacy"
 
+    [not_personal]          # extra columns (bundle names) that hold no personal data
+    patients = ["employer_type"]
+
+Extra columns on ``patients`` and ``contacts`` are personal by default and tokenised on load
+(default-deny); ``[not_personal]`` is the one way to keep such a column clear. The contract's own
+columns cannot be named there (its personal fields stay personal), nor other tables (their
+extra columns are never tokenised).
+
 Examples
 --------
 >>> m = Mapping.from_dict({"columns": {"claims": {"结算单号": "claim_id"}}})
@@ -57,12 +65,15 @@ class Mapping:
     tables: dict[str, str] = field(default_factory=dict)
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     values: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    #: extra columns of ``patients`` / ``contacts`` declared non-personal (kept clear on load)
+    not_personal: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Mapping":
-        unknown = set(data) - {"tables", "columns", "values"}
+        unknown = set(data) - {"tables", "columns", "values", "not_personal"}
         if unknown:
-            raise BundleError(f"mapping file: unknown section(s) {sorted(unknown)}; expected tables, columns, values")
+            raise BundleError(f"mapping file: unknown section(s) {sorted(unknown)}; expected tables, columns, values, "
+                              "not_personal")
         m = cls(
             tables={str(k): str(v) for k, v in data.get("tables", {}).items()},
             columns={t: {str(k): str(v) for k, v in cols.items()} for t, cols in data.get("columns", {}).items()},
@@ -74,6 +85,7 @@ class Mapping:
         for target in list(m.tables.values()) + list(m.columns) + list(m.values):
             if target not in TABLE_ORDER:
                 raise BundleError(f"mapping file names unknown bundle table {target!r}; tables are {list(TABLE_ORDER)}")
+        m.not_personal = _not_personal(data.get("not_personal", {}))
         return m
 
     @classmethod
@@ -86,6 +98,29 @@ class Mapping:
         except tomllib.TOMLDecodeError as exc:
             raise BundleError(f"mapping file {p} is not valid TOML: {exc}") from None
         return cls.from_dict(data)
+
+
+def _not_personal(section: dict) -> dict[str, list[str]]:
+    """The ``[not_personal]`` section, checked: only extra columns of the tables that hold
+    personal data (see the module docstring)."""
+    from graphkit.schema import PERSONAL_FIELDS
+
+    out: dict[str, list[str]] = {}
+    if not isinstance(section, dict):
+        raise BundleError("mapping file: [not_personal] must map a table to a list of column names")
+    for table, cols in section.items():
+        if table not in PERSONAL_FIELDS:
+            raise BundleError(f"mapping file: [not_personal] names table {table!r}; only {sorted(PERSONAL_FIELDS)} hold "
+                              "personal data (other tables' extra columns are never tokenised)")
+        if not isinstance(cols, list) or not all(isinstance(c, str) and c for c in cols):
+            raise BundleError(f"mapping file: [not_personal] {table} must be a list of column names, got {cols!r}")
+        spec = set(TABLES[table].column_names)
+        named = sorted(c for c in cols if c in spec)
+        if named:
+            raise BundleError(f"mapping file: [not_personal] {table} names the contract's own column(s) {named}: "
+                              "its personal fields stay personal and its other columns are never tokenised")
+        out[table] = list(dict.fromkeys(cols))
+    return out
 
 
 @dataclass

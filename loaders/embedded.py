@@ -117,6 +117,8 @@ def ready_bundle(
 ) -> ReadyBundle:
     """Validate (strict: raise :class:`BundleError` on any issue), pseudonymise, fingerprint."""
     say = say or (lambda _msg: None)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.load(mapping)
     say("读取并校验 / reading and validating")
     prepared = prepare_bundle(bundle, mapping=mapping, encoding=encoding, lenient=lenient, known_keys=known_keys)
     if not prepared.report.ok and not lenient:
@@ -124,7 +126,7 @@ def ready_bundle(
     p = pseudonymiser_for(bundle, key, allow_demo_key=allow_demo_key)  # the guard holds the key where one runs
     if pseudonymise:
         say("假名化 / pseudonymising personal fields")
-        pseudonymise_tables(prepared.tables, p)
+        pseudonymise_tables(prepared.tables, p, mapping.not_personal if mapping is not None else None)
     prints = {t: table_fingerprint(df) for t, df in sorted(prepared.tables.items())}
     return ReadyBundle(prepared, p, prints, hashlib.sha256(json.dumps(prints).encode()).hexdigest())
 
@@ -293,8 +295,9 @@ class _StoreSink(Sink):
     wants_hashes = True
 
     def __init__(self, gen: GenerationWriter, old: EmbeddedStore | None, p: Pseudonymiser, *, pseudonymise: bool,
-                 chunk_rows: int | None) -> None:
+                 chunk_rows: int | None, not_personal: dict[str, list[str]] | None = None) -> None:
         self.gen, self.old, self.p, self.pseudonymise = gen, old, p, pseudonymise
+        self.not_personal = not_personal or {}  # the mapping file's [not_personal]
         self.chunk_rows = chunk_rows
         self.prints: dict[str, str] = {}
         self.rows: dict[str, int] = {}
@@ -321,8 +324,8 @@ class _StoreSink(Sink):
         t, frame, known = chunk.table, chunk.frame, chunk.hashes
         if self.pseudonymise and t in PERSONAL_FIELDS and len(frame):
             frame = frame.copy()
-            pseudonymise_tables({t: frame}, self.p)
-            gone = set(personal_columns(t, list(frame.columns)))
+            pseudonymise_tables({t: frame}, self.p, self.not_personal)
+            gone = set(personal_columns(t, list(frame.columns), self.not_personal))
             known = {c: h for c, h in known.items() if c not in gone}
         if self._frame_columns is None:
             self._frame_columns = list(frame.columns)
@@ -333,7 +336,8 @@ class _StoreSink(Sink):
         else:
             self._frames.append(frame)
         if chunk.quarantine is not None and len(chunk.quarantine):
-            q = _pseudonymise_quarantine_frame(t, chunk.quarantine, self.p) if self.pseudonymise else chunk.quarantine
+            q = (_pseudonymise_quarantine_frame(t, chunk.quarantine, self.p, self.not_personal) if self.pseudonymise
+                 else chunk.quarantine)
             path = self.qtmp / f"{t}.rows.csv"
             if not path.exists():
                 self.qtmp.mkdir(parents=True, exist_ok=True)
@@ -371,7 +375,7 @@ class _StoreSink(Sink):
                 self._qfiles[table] = final
             return
         if self.pseudonymise:
-            malformed = _pseudonymise_quarantine_frame(table, malformed, self.p)
+            malformed = _pseudonymise_quarantine_frame(table, malformed, self.p, self.not_personal)
         self.qtmp.mkdir(parents=True, exist_ok=True)
         if rows is None:
             header = ["_row", "_reason", *self._columns, "_text"]
@@ -537,7 +541,8 @@ def _load_locked(bundle: str | Path, store: Path, p: Pseudonymiser, *, created: 
         if created:
             shutil.rmtree(store, ignore_errors=True)
         raise
-    sink = _StoreSink(gen, old_store, p, pseudonymise=pseudonymise, chunk_rows=chunk_rows)
+    declared = mapping.not_personal if mapping is not None else {}
+    sink = _StoreSink(gen, old_store, p, pseudonymise=pseudonymise, chunk_rows=chunk_rows, not_personal=declared)
     background = _Background(sink)
     try:
         say("读取、校验并写入 / reading, validating and writing")
@@ -562,6 +567,7 @@ def _load_locked(bundle: str | Path, store: Path, p: Pseudonymiser, *, created: 
             "rows": {t: sink.rows[t] for t in TABLE_ORDER if t in sink.rows},
             "quarantined": {t: n for t, n in report.quarantined.items() if n},
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **({"not_personal": declared} if declared and pseudonymise else {}),  # kept clear by declaration
         }
         if not any(e.get("bundle_fingerprint") == bundle_fp for e in loads):
             loads.append(entry)

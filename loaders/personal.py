@@ -11,7 +11,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,13 +36,16 @@ def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
     return tokens.take(enc.indices)
 
 
-def personal_columns(table: str, columns: Any) -> list[str]:
+def personal_columns(table: str, columns: Any, not_personal: Mapping[str, Iterable[str]] | None = None) -> list[str]:
     """The columns of ``table`` treated as personal: its spec personal fields and — default-deny —
     every column the spec does not name (an export's extra ``mobile`` or ``address`` on
-    ``patients`` or ``contacts`` is personal unless proven otherwise); internal ``_…`` columns
-    excluded.
+    ``patients`` or ``contacts`` is personal unless proven otherwise) but those the mapping file
+    declares non-personal (``not_personal``: table → extra columns, see :mod:`loaders.bundle`);
+    internal ``_…`` columns excluded.
 
     >>> personal_columns("patients", ["patient_id", "name", "mobile", "_text"])
+    ['name', 'mobile']
+    >>> personal_columns("patients", ["patient_id", "name", "mobile", "plan"], {"patients": ["plan"]})
     ['name', 'mobile']
     >>> personal_columns("claims", ["claim_id", "note"])
     []
@@ -50,17 +53,20 @@ def personal_columns(table: str, columns: Any) -> list[str]:
     if table not in PERSONAL_FIELDS:
         return []
     spec = set(TABLES[table].column_names)
-    return [c for c in columns if c in PERSONAL_FIELDS[table] or (c not in spec and not str(c).startswith("_"))]
+    clear = set((not_personal or {}).get(table, ())) - spec  # the contract's fields cannot be declared
+    return [c for c in columns
+            if c in PERSONAL_FIELDS[table] or (c not in spec and c not in clear and not str(c).startswith("_"))]
 
 
-def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> None:
+def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser,
+                        not_personal: Mapping[str, Iterable[str]] | None = None) -> None:
     """Replace personal fields by keyed tokens, in place (``contacts`` family links stay ids);
-    extra columns on personal tables are personal too (:func:`personal_columns`)."""
+    extra columns on personal tables are personal too unless declared not (:func:`personal_columns`)."""
     for t in PERSONAL_FIELDS:
         if t not in tables:
             continue
         df = tables[t]
-        for c in personal_columns(t, list(df.columns)):
+        for c in personal_columns(t, list(df.columns), not_personal):
             if c not in df.columns:
                 continue
             if t == "contacts" and c == "value":
@@ -79,14 +85,15 @@ def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser) -> No
             df[c] = string_series(tokens, df.index)
 
 
-def _pseudonymise_quarantine_frame(table: str, q: pd.DataFrame, p: Pseudonymiser) -> pd.DataFrame:
+def _pseudonymise_quarantine_frame(table: str, q: pd.DataFrame, p: Pseudonymiser,
+                                   not_personal: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
     """A copy of quarantined rows with personal values replaced by tokens.
 
     Rows stay identifiable by their ``_row`` number; the raw text of a malformed row of a
     table holding personal fields is tokenised as a whole.
     """
     out = {table: q.copy()}
-    pseudonymise_tables(out, p)
+    pseudonymise_tables(out, p, not_personal)
     if table in PERSONAL_FIELDS and "_text" in out[table].columns:
         out[table]["_text"] = p.series(out[table]["_text"].astype("string")).astype("string")
     return out[table]

@@ -234,3 +234,38 @@ def test_extra_personal_columns_are_pseudonymised(tmp_path):
     # explicit opt-in keeps them clear, like the spec's personal fields
     load_bundle(bundle, tmp_path / "clear", pseudonymise=False)
     assert EmbeddedStore(tmp_path / "clear").table("patients")["mobile"].tolist() == [r["mobile"] for r in t["patients"]]
+
+
+def test_mapping_declares_extra_columns_non_personal(tmp_path):
+    """#16 item 6: an extra column is personal unless the mapping file declares it not — the
+    declared one stays clear (and the manifest says so), the others are still tokenised; the
+    contract's own columns and tables without personal data cannot be declared."""
+    from graphkit.errors import BundleError
+    from graphkit.store.embedded import EmbeddedStore
+    from loaders.bundle import Mapping
+
+    t = tiny_tables()
+    for i, r in enumerate(t["patients"]):
+        r["mobile"] = f"1390000{i:04d}"
+        r["plan_code"] = f"PLAN-{i % 3}"
+    bundle = write_bundle(tmp_path / "b", t)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[not_personal]\npatients = ["plan_code"]\n', "utf-8")
+    load_bundle(bundle, tmp_path / "s", mapping=mapping)
+    st = EmbeddedStore(tmp_path / "s")
+    pats = st.table("patients")
+    assert pats["plan_code"].tolist() == [r["plan_code"] for r in t["patients"]]
+    assert pats["mobile"].str.startswith("pz:").all()
+    assert pats["name"].str.startswith("pz:").all()
+    assert st.manifest["loads"][-1]["not_personal"] == {"patients": ["plan_code"]}
+    # without the declaration the same column is tokenised (default-deny)
+    load_bundle(bundle, tmp_path / "s2")
+    assert EmbeddedStore(tmp_path / "s2").table("patients")["plan_code"].str.startswith("pz:").all()
+    for bad, what in (({"patients": ["name"]}, "contract's own"), ({"patients": ["sex"]}, "contract's own"),
+                      ({"claims": ["note"]}, "only"), ({"patients": "plan_code"}, "list")):
+        with pytest.raises(BundleError, match=what):
+            Mapping.from_dict({"not_personal": bad})
+    mapping.write_text('[not_personal]\npatients = ["id_number"]\n', "utf-8")
+    with pytest.raises(BundleError, match="id_number"):  # refused before anything is written
+        load_bundle(bundle, tmp_path / "s3", mapping=mapping)
+    assert not (tmp_path / "s3").exists()
