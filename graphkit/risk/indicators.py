@@ -342,7 +342,8 @@ def after_death(day: np.ndarray, pat: np.ndarray, dday: np.ndarray) -> np.ndarra
     >>> after_death(np.array([5, 5, 9]), np.array([0, 1, 1]), np.array([np.nan, 6.0])).tolist()
     [False, False, True]
     """
-    return day > np.nan_to_num(dday, nan=np.inf)[pat]
+    dd = dday[pat]  # only the claims' patients: called once per provider, not per patient table
+    return day > np.where(np.isnan(dd), np.inf, dd)
 
 
 def claim_ages(act: Activity, rows: slice | np.ndarray, bday: np.ndarray) -> np.ndarray:
