@@ -246,3 +246,34 @@ def test_timeline_brush_sets_the_period_and_the_shown_claims(wb):
     assert "Traceback" not in v.output.outputs[-1]["text"]
     v.timeline.resets += 1  # a double-click: every claim again
     assert v.period_range() == (None, None) and len(v.claims_pick.options) == full_claims
+
+
+def test_a_capped_graph_keeps_the_evidence_its_kind_draws(wb):
+    """Above the node cap the least important nodes are folded into clusters — never the lead's
+    entities nor the evidence its kind adds (a ring's shared identifier, a stay, a burst …): a ring
+    of 200 claims had its shared phone folded into ``cluster:identifier``."""
+    from graphkit.workbench.kindgraph import defining_nodes
+    from graphkit.workbench.oneview import WorkbenchView
+
+    v = WorkbenchView(wb)
+    seen = set()
+    for _label, fid in v.leads_list.options:
+        f = wb.finding(fid)
+        if f.kind in seen:
+            continue
+        v.max_nodes = 10_000
+        v.leads_list.value = fid
+        full = v.graph_full
+        own = {f"{e.type}:{e.id}" for e in f.entities} & set(full.nodes)
+        extra = set(defining_nodes(full)) - own  # what the kind draws beyond the finding's entities
+        must = own | extra
+        types = {a.get("type", "?") for _, a in full.nodes(data=True)}
+        if not extra or full.number_of_nodes() <= len(must) + len(types) + 1:
+            continue
+        v.max_nodes = len(must) + len(types)  # room for the lead's nodes and one cluster per type
+        v.draw()
+        shown = set(v.graph_shown.nodes)
+        assert must <= shown, (f.kind, sorted(must - shown))
+        assert v.graph_shown.graph["clustered"] > 0 and not v.errors
+        seen.add(f.kind)
+    assert len(seen) >= 2, seen

@@ -35,7 +35,7 @@ from .compare_view import ProviderCompare
 from .data import Workbench
 from .export_view import CaseExport
 from .graphwidget import GraphWidget
-from .kindgraph import lead_kind_graph
+from .kindgraph import defining_nodes, lead_kind_graph
 from .rule_view import picked, rule_detail_html, rule_filter_widgets, rule_lines
 from .search_view import SearchPanel
 from .timeline_brush import TimelineBrush, brush_days
@@ -197,8 +197,10 @@ class WorkbenchView(_Panel):
 
     def draw(self) -> None:
         f = self.wb.finding(self.lead) if self.lead else None
-        keep = [f"{e.type}:{e.id}" for e in f.entities] if f else []
         g = self.graph_full
+        # the lead's entities and the evidence its kind draws (shared identifiers, stays, bursts …)
+        # are never folded away by the period filter or the node cap
+        keep = list(dict.fromkeys([f"{e.type}:{e.id}" for e in f.entities] + defining_nodes(g))) if f else []
         lo, hi = self.period_range()
         if lo is not None:
             g = shaping.filter_period(g, self.claims_seen, lo, hi, keep=keep)
