@@ -273,6 +273,7 @@ def test_workbench_in_chromium_offline(server):
     assert errors == [], errors
 
 
+_DRAWN_COUNT_JS = "() => document.querySelector('.gk-graph-widget').gkNetwork.body.data.nodes.length"
 _NODE_POINT_JS = """(want) => {
     const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
     const r = box.getBoundingClientRect();
@@ -327,8 +328,17 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             sel = page.locator(".gk-leads-list select")
             label = sel.locator("option").nth(2).inner_text()
             lead_id = label.split()[-1]
-            sel.select_option(index=2)  # a click on the lead's row
+            box = sel.locator("option").nth(2).bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # a click on the lead's row
             page.wait_for_selector(f".gk-status :text('{lead_id}')", timeout=60_000)
+            # the drawing is the lead's: every entity it names is a node on the canvas
+            from graphkit.findings import read_findings
+
+            lead = next(f for f in read_findings(server["demo"]["findings"]).findings if f.id == lead_id)
+            own = sorted({f"{e.type}:{e.id}" for e in lead.entities})
+            page.wait_for_function("(ids) => { const n = document.querySelector('.gk-graph-widget').gkNetwork;"
+                                   " const have = new Set(n.body.data.nodes.getIds()); return ids.every((i) => have.has(i)); }",
+                                   arg=own, timeout=30_000)
             x, y, node = _clickable_node(page)
             assert node, "no card or patient node is clickable in the drawing"
             page.mouse.click(x, y)  # a click on the node in the drawing
@@ -336,8 +346,10 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             _shot(page, "00_workbench_node.png")
             page.mouse.move(5, 5)  # away first: a hover tooltip left under the pointer would take the clicks
             x, y, _ = _clickable_node(page, node)  # where it is now: a small drawing's physics may still move it
+            n_before = page.evaluate(_DRAWN_COUNT_JS)
             page.mouse.dblclick(x, y)  # a double-click expands it: its other claims join the drawing
             page.wait_for_selector(f".gk-status :text('已展开 / expanded {node}')", timeout=30_000)
+            page.wait_for_function(f"() => ({_DRAWN_COUNT_JS})() > {n_before}", timeout=30_000)
             _shot(page, "00_workbench_expanded.png")
             # search a patient id in the same view: its leads, claims and neighbourhood
             patient = server["demo_patient"]
@@ -348,6 +360,7 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             _shot(page, "00_workbench_search.png")
             page.locator("button.gk-add-to-case").click()
             page.wait_for_selector(".gk-status :text('已加入案件')", timeout=30_000)
+            page.locator(".gk-status-pick select").select_option(label="核查中 reviewing")
             page.locator("button.gk-set-status").click()
             page.wait_for_selector(".gk-status :text('状态')", timeout=30_000)
             _shot(page, "00_workbench_case.png")
@@ -402,7 +415,9 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
     with sqlite3.connect(server["root"] / "cases.sqlite") as db:
         (cid,) = db.execute("SELECT MAX(id) FROM cases").fetchone()
         ents = {f"{t}:{i}" for t, i in db.execute("SELECT type, entity_id FROM case_entities WHERE case_id=?", (cid,))}
+        (status,) = db.execute("SELECT status FROM cases WHERE id=?", (cid,)).fetchone()
     assert node in ents
+    assert status == "reviewing"  # the status picked in the view, set on the case the node went into
     pngs = list((server["root"] / "notebooks" / "exports").glob("graph-*.png"))
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image

@@ -85,6 +85,7 @@ class WorkbenchView(_Panel):
         self.note_button = W.Button(description="保存备注 / Save note", icon="comment", layout=W.Layout(width="auto"))
         self.status_pick = W.Dropdown(options=[(f"{zh} {en}", s) for s, (zh, en) in shaping.STATUS_ZH.items() if s in STATUSES],
                                       description="状态 status", style=_WIDE)
+        self.status_pick.add_class("gk-status-pick")
         self.status_button = W.Button(description="设置状态 / Set status", icon="check", layout=W.Layout(width="auto"))
         self.status_button.add_class("gk-set-status")
         self.rule_detail = W.HTML()  # a violation lead: its rule's text and item lines
