@@ -21,7 +21,7 @@ import pandas as pd
 
 from graphkit.schema import TABLE_ORDER, TABLES
 
-__all__ = ["RULES", "STRUCTURAL_RULES", "Issue", "ValidationReport"]
+__all__ = ["RULES", "STRUCTURAL_RULES", "Issue", "ValidationReport", "mask_value", "masked_issues"]
 
 #: rule -> (中文, English)
 RULES: dict[str, tuple[str, str]] = {
@@ -56,6 +56,70 @@ RULES: dict[str, tuple[str, str]] = {
 STRUCTURAL_RULES = ("missing_table", "missing_column")
 
 _ISSUE_COLUMNS = ["table", "row", "column", "value", "rule", "message"]
+
+#: columns of the personal tables that identify a person with the region beside them (quasi-identifiers)
+QUASI_IDENTIFIERS: dict[str, tuple[str, ...]] = {"patients": ("birth_date", "death_date")}
+
+
+def mask_value(v: str) -> str:
+    """A clear personal value as the printed report shows it: its first (and, from 4 characters,
+    last) character kept, the rest starred — enough to find the row, not to read the value.
+
+    >>> mask_value("370102198001011234"), mask_value("张三"), mask_value("pz:0a1b")
+    ('3****************4', '张*', 'pz:0a1b')
+    """
+    if v.startswith("pz:"):  # already a token (the quarantine report is tokenised)
+        return v
+    if len(v) >= 4:
+        return v[0] + "*" * (len(v) - 2) + v[-1]
+    return v[:1] + "*" * max(len(v) - 1, 0)
+
+
+def _personal(table: str, column: str) -> bool:
+    """Whether ``table.column`` holds personal data in a printed report: the contract's personal
+    fields, any column it does not name on a personal table (default-deny), and the dates that
+    make a person findable (birth, death)."""
+    from graphkit.schema import PERSONAL_FIELDS
+
+    if table not in PERSONAL_FIELDS:
+        return False
+    spec = set(TABLES[table].column_names)
+    return (column in PERSONAL_FIELDS[table] or column in QUASI_IDENTIFIERS.get(table, ())
+            or (column not in spec and not column.startswith("_")))
+
+
+def masked_issues(issues: pd.DataFrame) -> pd.DataFrame:
+    """``issues`` with the personal values masked (:func:`mask_value`): of a personal column, the
+    parts of a composite key (``patient_id|kind|value``) that are personal, and a whole row's text
+    on a personal table. The report's own ``issues`` keep the values (the loader's quarantine needs
+    them); what is printed or written as a report goes through this.
+
+    >>> masked_issues(pd.DataFrame([{"table": "contacts", "row": 3, "column": "patient_id|kind|value",
+    ...                               "value": "PT3|phone|13800000001", "rule": "duplicate_key"}]))["value"].tolist()
+    ['PT3|phone|1*********1']
+    """
+    if issues.empty:
+        return issues
+    from graphkit.schema import PERSONAL_FIELDS
+
+    personal_tables = set(PERSONAL_FIELDS)
+    out = issues.copy()
+    vals = out["value"].astype(object).to_numpy(copy=True)
+    for i, (t, c, v) in enumerate(zip(out["table"], out["column"], vals)):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            continue
+        v = str(v)
+        if c is None or (isinstance(c, float) and np.isnan(c)):
+            if t in personal_tables:
+                vals[i] = mask_value(v)  # a malformed row's text on a personal table
+            continue
+        cols, parts = str(c).split("|"), v.split("|")
+        if len(cols) == len(parts) > 1:
+            vals[i] = "|".join(mask_value(p) if _personal(t, col) else p for col, p in zip(cols, parts))
+        elif any(_personal(t, col) for col in cols):
+            vals[i] = mask_value(v)
+    out["value"] = vals
+    return out
 
 
 @dataclass(frozen=True)
@@ -163,8 +227,8 @@ class ValidationReport:
         counts = self.issues.groupby(["table", "column", "rule"], dropna=False, sort=False).size()
         for (t, c, r), n in counts.items():
             lines.append(f"  {n:>8} × {t}.{c if isinstance(c, str) else '-'}: {RULES[r][0]} / {RULES[r][1]}")
-        lines.append("示例 / first issues (table, row, column, value, rule):")
-        for r in self.issues.head(limit).itertuples(index=False):
+        lines.append("示例 / first issues (table, row, column, value, rule; personal values masked):")
+        for r in masked_issues(self.issues.head(limit)).itertuples(index=False):
             row = "-" if pd.isna(r.row) else int(r.row)
             val = "" if r.value is None or (isinstance(r.value, float) and np.isnan(r.value)) else repr(r.value)
             lines.append(f"  {r.table} 行/row {row} 列/column {r.column or '-'} 值/value {val}: {r.message}")
@@ -173,10 +237,11 @@ class ValidationReport:
         return "\n".join(lines)
 
     def to_csv(self, path: str | Path) -> None:
-        """The issues as CSV (formula-like values neutralised, see :func:`graphkit.outputs.csv_safe`)."""
+        """The issues as CSV, personal values masked (:func:`masked_issues`) and formula-like values
+        neutralised (:func:`graphkit.outputs.csv_safe`)."""
         from graphkit.outputs import write_csv
 
-        write_csv(self.issues, path)
+        write_csv(masked_issues(self.issues), path)
 
 
 class _Collector:

@@ -269,3 +269,58 @@ def test_mapping_declares_extra_columns_non_personal(tmp_path):
     with pytest.raises(BundleError, match="id_number"):  # refused before anything is written
         load_bundle(bundle, tmp_path / "s3", mapping=mapping)
     assert not (tmp_path / "s3").exists()
+
+
+def test_dossier_of_a_clear_store_is_a_clear_export_with_a_truthful_manifest(tmp_path, guard, monkeypatch):
+    """#16 attack 3: from a store loaded with --keep-personal, an "internal" dossier showed clear
+    names and ID numbers while its manifest said ``clear_data: false``, and no role was asked. Now
+    the profile applies to the clear values (masked, or withheld where it says pseudonymised), the
+    manifest counts them, and the export goes through the guard's clear-data check."""
+    from graphkit.dossier import write_dossier
+    from graphkit.findings import Entity, Finding
+    from graphkit.store.embedded import EmbeddedStore
+
+    t = tiny_tables()
+    bundle = write_bundle(tmp_path / "b", t)
+    load_bundle(bundle, tmp_path / "s", pseudonymise=False)
+    st = EmbeddedStore(tmp_path / "s")
+    person = t["patients"][0]
+    claim = next(c for c in t["claims"] if c["patient_id"] == person["patient_id"])
+    f = Finding.create("shared_card", key=["K"], claims=[claim["claim_id"]], score=0.9, amount_at_risk=10.0,
+                       entities=[Entity("patient", person["patient_id"], "user")])
+    m = write_dossier(st, [f], tmp_path / "d", pdf=False)  # profile "internal": names and ID numbers masked
+    assert m["clear_data"] is True and m["redaction_profile"] == "internal"
+    text = "".join(p.read_text("utf-8", errors="replace") for p in (tmp_path / "d").rglob("*") if p.is_file()
+                   and p.suffix in (".json", ".csv", ".md", ".html"))
+    assert person["id_number"] not in text and person["name"] not in text
+    assert person["id_number"][:3] + "*" in text  # the masked form the profile asks for
+    # without a guard the same export is refused before anything is written
+    monkeypatch.setenv("GRAPHKIT_GUARD", "")
+    with pytest.raises(GraphkitError, match="guard"):
+        write_dossier(st, [f], tmp_path / "d2", pdf=False)
+    assert not (tmp_path / "d2").exists()
+
+
+def test_validation_reports_mask_personal_values(tmp_path):
+    """#16 attack 9: `validate` and `load` printed the personal values their issues quote (a
+    duplicated phone contact, a birth date in the future) and `validate --report` wrote them to
+    CSV. Printed and written reports mask them; the issues themselves keep them (quarantine)."""
+    from graphkit.cli import main
+    from loaders import validate_bundle
+
+    t = tiny_tables()
+    t["contacts"].append(dict(t["contacts"][2]))  # PT0003's phone twice: duplicate key
+    t["patients"][3]["birth_date"] = "2099-12-31"
+    bundle = write_bundle(tmp_path / "b", t)
+    report = validate_bundle(bundle)
+    assert {"duplicate_key", "birth_in_future"} <= set(report.issues["rule"])
+    assert "13800000001" in set(report.issues["value"].astype(str).str.split("|").explode())  # kept for quarantine
+    text = report.format(limit=100)
+    assert "13800000001" not in text and "2099-12-31" not in text and "1*********1" in text
+    assert "PT0003|phone|" in text  # the rest of the key still finds the row
+    csv_path = tmp_path / "issues.csv"
+    report.to_csv(csv_path)
+    written = csv_path.read_text("utf-8")
+    assert "13800000001" not in written and "2099-12-31" not in written and "2********1" in written
+    assert main(["validate", str(bundle), "--report", str(tmp_path / "cli.csv")]) == 1
+    assert "13800000001" not in (tmp_path / "cli.csv").read_text("utf-8")

@@ -34,10 +34,10 @@ from ..audit import AuditLog, require_intact
 from ..errors import GraphkitError
 from ..findings import Finding
 from ..outputs import claim_output_dir, md_escape, write_csv
-from .build import SOFTWARE_VERSION, DossierContent, assemble
+from .build import SOFTWARE_VERSION, DossierContent, assemble, holds_clear_values
 from ..guard.auditlog import active_log
 from ..guard.exports import tokens_in as _tokens_in
-from .redact import ClearSource
+from .redact import ClearSource, profile_reveals
 from .legal import LegalBasis
 from .render import esc, graph_svg, html_to_pdf, page, table_html, timeline_svg
 from .review import proposal_html, review_banner
@@ -240,7 +240,10 @@ def write_dossier(
     gate = ExportGate(audit)  # the guard (always for clear data) or the local log; the OS account acts
     log = gate.log if gate.log is not None else (audit or active_log())  # where sign-offs are looked up
     try:
-        gate.check(clear=clear_source is not None)
+        # a store loaded with --keep-personal holds clear values: a profile that shows any (clear or
+        # masked) is a clear export, with the same role check and record as one through the guard
+        shows_clear = clear_source is not None or (holds_clear_values(store) and profile_reveals(rb.profile(profile)))
+        gate.check(clear=shows_clear)
         who = actor_label(gate.account, actor or gate.display)  # ``actor`` is a display name only
         opts = dict(legal=lb, reviewer=reviewer, audit=log, refer=refer)
         if clear_source is not None:  # the guard releases only the values this dossier shows, recorded first

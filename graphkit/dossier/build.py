@@ -104,6 +104,12 @@ def _claim_frame(store: Store, claim_ids: Sequence[str]) -> pd.DataFrame:
     return c
 
 
+def holds_clear_values(store: Store) -> bool:
+    """Whether ``store`` was loaded without pseudonymisation (``load --keep-personal``): its
+    personal fields are clear values, not tokens."""
+    return getattr(store, "manifest", {}).get("pseudonymised", True) is False
+
+
 def assemble(
     store: Store,
     findings: Sequence[Finding],
@@ -125,7 +131,7 @@ def assemble(
         raise GraphkitError("a dossier needs at least one finding")
     rb = rulebook or Rulebook.load()
     lb = legal or LegalBasis.load()
-    red = Redactor(rb.profile(profile), clear_source)
+    red = Redactor(rb.profile(profile), clear_source, clear_store=holds_clear_values(store))
     case = dict(case or {})
     found_on = found_on or time.strftime("%Y-%m-%d")
     params = parameters or {}

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..pseudo import Pseudonymiser, resolve_key
 
-__all__ = ["ClearSource", "Redactor", "mask_id_number", "mask_name", "mask_phone", "mask_text", "PERSONAL_TABLES"]
+__all__ = ["ClearSource", "Redactor", "WITHHELD", "profile_reveals", "mask_id_number", "mask_name", "mask_phone", "mask_text", "PERSONAL_TABLES"]
 
 #: the bundle tables whose values a dossier may reveal (names, ID numbers, contact values)
 PERSONAL_TABLES = ("patients", "contacts")
@@ -77,24 +77,52 @@ class ClearSource:
         return cls(str(bundle), tokens)
 
 
-class Redactor:
-    """Applies a profile (field → clear / masked / pseudonymised) to pseudonymised values."""
+#: what a dossier shows for a personal value of a clear store (``load --keep-personal``) that its
+#: profile keeps pseudonymised: no key is at hand to make the token, and the value is not shown
+WITHHELD = "（已隐去 / withheld）"
 
-    def __init__(self, profile: dict[str, str], source: ClearSource | None) -> None:
+
+def profile_reveals(profile: dict[str, str]) -> bool:
+    """Whether a redaction profile shows any personal field in clear or masked.
+
+    >>> profile_reveals({"name": "masked", "id_number": "pseudonymised"}), profile_reveals({"name": "pseudonymised"})
+    (True, False)
+    """
+    return any(v in ("clear", "masked") for v in profile.values())
+
+
+class Redactor:
+    """Applies a profile (field → clear / masked / pseudonymised) to the personal values a dossier
+    shows: pseudonyms (revealed through a :class:`ClearSource`) or, from a store loaded with
+    ``--keep-personal`` (``clear_store``), the clear values themselves — shown, masked or withheld
+    as the profile says, and counted in ``revealed`` either way (the manifest's ``clear_data``).
+
+    >>> r = Redactor({"name": "masked", "id_number": "pseudonymised"}, None, clear_store=True)
+    >>> r.value("张三丰", "name"), r.value("110105198001011234", "id_number"), r.revealed
+    ('张**', '（已隐去 / withheld）', {'name:masked': 1})
+    """
+
+    def __init__(self, profile: dict[str, str], source: ClearSource | None, *, clear_store: bool = False) -> None:
         self.profile = profile
         self.source = source
+        self.clear_store = clear_store
         self.revealed: dict[str, int] = {}
 
     def value(self, token: Any, field_name: str) -> Any:
-        if not isinstance(token, str) or self.source is None or not token.startswith("pz:"):
+        if not isinstance(token, str) or not token:
             return token
-        hit = self.source.tokens.get(token)
-        if hit is None:
+        if token.startswith("pz:"):
+            hit = self.source.tokens.get(token) if self.source is not None else None
+            if hit is None:
+                return token
+            kind, clear = hit
+        elif self.clear_store:  # the store holds the clear value itself
+            kind, clear = field_name, token
+        else:
             return token
-        kind, clear = hit
         rule = self.profile.get("contact" if field_name not in ("name", "id_number") else field_name, "pseudonymised")
         if rule == "pseudonymised":
-            return token
+            return token if token.startswith("pz:") else WITHHELD
         self.revealed[f"{field_name}:{rule}"] = self.revealed.get(f"{field_name}:{rule}", 0) + 1
         if rule == "clear":
             return clear
