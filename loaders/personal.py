@@ -90,12 +90,18 @@ def _pseudonymise_quarantine_frame(table: str, q: pd.DataFrame, p: Pseudonymiser
     """A copy of quarantined rows with personal values replaced by tokens.
 
     Rows stay identifiable by their ``_row`` number; the raw text of a malformed row of a
-    table holding personal fields is tokenised as a whole.
+    table holding personal fields is tokenised as a whole, and so are the birth and death dates
+    of quarantined patients (with sex and region beside them, a person is findable by them).
     """
+    from .report import QUASI_IDENTIFIERS
+
     out = {table: q.copy()}
     pseudonymise_tables(out, p, not_personal)
     if table in PERSONAL_FIELDS and "_text" in out[table].columns:
         out[table]["_text"] = p.series(out[table]["_text"].astype("string")).astype("string")
+    for c in QUASI_IDENTIFIERS.get(table, ()):
+        if c in out[table].columns:
+            out[table][c] = string_series(_tokens(p, out[table][c].astype("string")), out[table].index)
     return out[table]
 
 

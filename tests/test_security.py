@@ -124,6 +124,8 @@ def test_no_clear_personal_data_in_anything_written(tmp_path):
             df.loc[df.index[:5], "sex"] = "X"
         df.to_parquet(bad / p.name)
     load_bundle(bad, tmp_path / "store2", lenient=True)
+    q = pd.read_csv(next((tmp_path / "store2" / "quarantine").rglob("patients.csv")), dtype=str)
+    assert len(q) >= 5 and q["birth_date"].dropna().str.startswith("pz:").all()  # birth dates as tokens too
     written = [p for d in ("store", "store2", "out", "dossiers") for p in (tmp_path / d).rglob("*") if p.is_file()]
     assert len(written) > 20
     texts = []
