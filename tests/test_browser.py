@@ -15,7 +15,6 @@ is the Debian package (``apt-get install chromium``), found at ``/usr/bin/chromi
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -29,7 +28,6 @@ from urllib.parse import urlparse
 import pytest
 
 from graphkit.workbench import lab
-from graphkit.workbench.testing import make_demo, workbench_env
 
 pytestmark = pytest.mark.slow
 
@@ -58,32 +56,27 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """The bare ``graphkit lab`` (no store given) run from an empty folder, as a newcomer runs it:
+    it builds the demo city in ``demo-out/``, copies the notebooks into its working folder and
+    serves that copy. Only the token, the folders of this test and the case database are set."""
     _require_browser()
     root = tmp_path_factory.mktemp("lab")
-    demo = make_demo(root / "city", patients=3000)
-    nbdir = root / "notebooks"
-    nbdir.mkdir()
-    for nb in sorted(lab.NOTEBOOKS.glob("*.ipynb")):
-        shutil.copy(nb, nbdir / nb.name)  # the browser saves outputs: never into the committed notebooks
-    # no "get Jupyter news?" prompt in the screenshots (the server has no news feed anyway)
-    settings = root / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port, token = _free_port(), uuid.uuid4().hex
-    env = {**os.environ, **workbench_env(demo, user="browser", cases=root / "cases.sqlite"),
-           "GRAPHKIT_OUT": "",  # dossiers go to the served copy (root/notebooks/exports/dossiers), as under `graphkit lab`
-           "GRAPHKIT_AUDIT_LOG": str(root / "audit.jsonl"),
-           "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"), "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces"),
-           "GRAPHKIT_LAB_DIR": str(root)}  # as `graphkit lab` sets it: exports go to the served copy (root/notebooks/exports)
-    ns = type("A", (), {"ip": "127.0.0.1", "port": port, "no_browser": True, "lab_args": [
-        f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]})()
-    cmd = lab.lab_command(ns, nbdir, python=sys.executable)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GRAPHKIT_STORE", "GRAPHKIT_FINDINGS", "GRAPHKIT_SCORES", "NEO4J_URI")}
+    env.update({"GRAPHKIT_USER": "browser", "GRAPHKIT_CASES": str(root / "cases.sqlite"),
+                "GRAPHKIT_OUT": "",  # dossiers go to the served copy (work/notebooks/exports/dossiers)
+                "GRAPHKIT_AUDIT_LOG": str(root / "audit.jsonl"), "GRAPHKIT_LAB_DIR": str(root / "work"),
+                "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
+                "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")})
+    cmd = [sys.executable, "-m", "graphkit.cli", "lab", "--no-browser", "--port", str(port), "--",
+           f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]
     log = open(root / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=nbdir)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     base = f"http://127.0.0.1:{port}"
+    demo = {"store": root / "demo-out" / "store", "findings": root / "demo-out" / "findings.json"}
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 420  # the demo city is built first (3,000 insured)
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
@@ -93,12 +86,14 @@ def server(tmp_path_factory):
                 pass
             if proc.poll() is not None or time.time() > deadline:
                 log.flush()
-                raise RuntimeError("JupyterLab did not start:\n" + (root / "jupyterlab.log").read_text()[-3000:])
+                raise RuntimeError("graphkit lab did not start:\n" + (root / "jupyterlab.log").read_text()[-3000:])
             time.sleep(0.5)
+        assert (demo["store"] / "manifest.json").exists() and demo["findings"].exists()
         from graphkit.store import open_store
 
         patient = str(open_store(demo["store"]).table("claims", ["patient_id"])["patient_id"].iloc[0])
-        yield {"base": base, "token": token, "root": root, "demo": demo, "demo_patient": patient}
+        yield {"base": base, "token": token, "root": root, "served": root / "work" / "notebooks", "demo": demo,
+               "demo_patient": patient}
     finally:
         proc.terminate()
         try:
@@ -267,10 +262,28 @@ def test_workbench_in_chromium_offline(server):
         actions = [a for (a,) in db.execute("SELECT action FROM audit ORDER BY id")]
     assert (title, status, assignee) == ("浏览器测试案件 / browser test case", "confirmed", "王五")
     assert actions[0] == "create" and "export" in actions
-    dossiers = server["root"] / "notebooks" / "exports" / "dossiers"
+    dossiers = server["served"] / "exports" / "dossiers"
     assert list(dossiers.glob("case-*/dossier.html")) and not list(dossiers.glob("case-*/dossier.pdf"))
     assert external == [], f"requests left the machine (must work air-gapped): {external[:10]}"
     assert errors == [], errors
+
+
+#: a line typed into a new cell of the served notebook, then saved (docmanager:save)
+EDIT_MARK = "# 浏览器中编辑并保存 / edited and saved in the browser"
+_EDIT_AND_SAVE_JS = """async (mark) => {
+    const app = window.jupyterapp; const nb = app.shell.currentWidget;
+    await app.commands.execute('notebook:insert-cell-below');
+    nb.content.activeCell.model.sharedModel.setSource(mark);
+    await app.commands.execute('docmanager:save');
+    return nb.context.path; }"""
+
+
+def _repo_state() -> tuple[str, dict[str, str]]:
+    """``git status --porcelain`` of the checkout and the SHA-256 of its shipped notebooks."""
+    import hashlib
+
+    st = subprocess.run(["git", "status", "--porcelain"], cwd=lab.NOTEBOOKS.parent, capture_output=True, text=True)
+    return st.stdout, {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(lab.NOTEBOOKS.glob("*.ipynb"))}
 
 
 _DRAWN_COUNT_JS = "() => document.querySelector('.gk-graph-widget').gkNetwork.body.data.nodes.length"
@@ -312,6 +325,7 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
 
     base, token = server["base"], server["token"]
     external: list[str] = []
+    repo_before = _repo_state()
 
     gate = _offline_gate(external)
 
@@ -406,6 +420,14 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
                   f"{time.perf_counter() - t_added - t_export:.1f}s")
             page.locator(".gk-risk-compare-table").scroll_into_view_if_needed()
             _shot(page, "00_workbench_compare.png")
+            # edit the notebook and save it, as a user would: it lands in the served copy, never in the repository
+            saved = page.evaluate(_EDIT_AND_SAVE_JS, EDIT_MARK)
+            assert saved == "00_workbench.ipynb", saved
+            copy = server["served"] / "00_workbench.ipynb"
+            deadline = time.time() + 30
+            while EDIT_MARK not in copy.read_text("utf-8") and time.time() < deadline:
+                time.sleep(0.2)
+            assert EDIT_MARK in copy.read_text("utf-8")
         except Exception:
             _shot(page, "failure-00.png")
             raise
@@ -418,7 +440,7 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
         (status,) = db.execute("SELECT status FROM cases WHERE id=?", (cid,)).fetchone()
     assert node in ents
     assert status == "reviewing"  # the status picked in the view, set on the case the node went into
-    pngs = list((server["root"] / "notebooks" / "exports").glob("graph-*.png"))
+    pngs = list((server["served"] / "exports").glob("graph-*.png"))
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
@@ -426,5 +448,6 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
         assert im.size[0] > 300 and im.size[1] > 300  # the drawn canvas, not an empty one
         lo, hi = im.convert("L").getextrema()
         assert lo < 128 and hi > 240  # something drawn on the white
+    assert _repo_state() == repo_before  # the session's edits, saves and outputs left the checkout as it was
     assert external == [], f"requests left the machine (must work air-gapped): {external[:10]}"
     assert errors == [], errors
