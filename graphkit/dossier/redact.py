@@ -22,7 +22,8 @@ import pandas as pd
 
 from ..pseudo import Pseudonymiser, resolve_key
 
-__all__ = ["ClearSource", "Redactor", "WITHHELD", "profile_reveals", "mask_id_number", "mask_name", "mask_phone", "mask_text", "PERSONAL_TABLES"]
+__all__ = ["ClearSource", "Redactor", "WITHHELD", "profile_reveals", "mask_id_number", "mask_name", "mask_phone", "mask_text",
+           "PERSONAL_TABLES"]
 
 #: the bundle tables whose values a dossier may reveal (names, ID numbers, contact values)
 PERSONAL_TABLES = ("patients", "contacts")
