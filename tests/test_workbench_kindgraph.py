@@ -197,6 +197,24 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert "IN_BURST" in rels and any(str(v).startswith("burst:") for v in g.nodes)
         elif f.kind == "duplicate_claim":
             assert "DUPLICATES" in rels
+        elif f.kind == "impossible_travel":
+            for p in f.evidence["pairs"]:
+                assert g.has_edge(p["provider_a"], p["provider_b"]), (f.id, p)
+            assert "TRAVEL" in rels
         seen.add(f.kind)
     assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
-            "deceased_card_use", "card_burst", "duplicate_claim"} <= seen
+            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel"} <= seen
+
+
+def test_impossible_travel_joins_the_two_places_with_distance_and_minutes():
+    pair = {"claim_a": "C1", "claim_b": "C2", "provider_a": "institution:H1", "provider_b": "pharmacy:Y9",
+            "distance_km": 72.7, "max_gap_minutes": 18.0, "required_minutes": 35.9}
+    f = Finding.create("impossible_travel", key=["P1"], claims=["C1", "C2"],
+                       entities=[Entity("patient", "P1", "user"), Entity("card", "K1", "card")], evidence={"pairs": [pair]})
+    c = _claims([["C1", "P1", "K1", "H1", None, None, None, "2024-02-01 10:02", 30.0],
+                 ["C2", "P1", "K1", None, "Y9", None, None, "2024-02-01 10:20", 40.0]])
+    g = kind_graph(f, c)
+    assert _edges(g, "TRAVEL") == [("institution:H1", "pharmacy:Y9")]
+    e = next(a for s, d, k, a in g.edges(keys=True, data=True) if a.get("rel") == "TRAVEL")
+    assert e["text"] == "73 公里 · 间隔 18 分钟 · 至少需 36 分钟" and e["claim_ids"] == ["C1", "C2"]
+    assert {"institution:H1", "pharmacy:Y9", "patient:P1"} <= set(defining_nodes(g))

@@ -18,6 +18,9 @@ card_burst                   each burst as a node at the terminal, its cards in 
 duplicate_claim              both claims of each pair as nodes (stays with their interval,
                              settlements with their time) joined by ``DUPLICATES`` with the
                              days of overlap or the minutes apart
+impossible_travel            the two places of each impossible pair joined by ``TRAVEL``: the
+                             distance, the minutes between the two settlements and the minutes
+                             the distance needs (its two claims on the edge)
 ===========================  ================================================================
 
 Context is folded by default: doctors who are not among the lead's own entities become one
@@ -259,6 +262,25 @@ def _deceased(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
             a["after_death"] = n_after
 
 
+def _travel(g: nx.MultiDiGraph, f: Finding) -> None:
+    """impossible_travel: per pair of settlements, the two places joined by ``TRAVEL`` (distance,
+    minutes apart, minutes needed), both places and the person marked as the lead's."""
+    for p in f.evidence.get("pairs", []):
+        a, b = str(p.get("provider_a", "")), str(p.get("provider_b", ""))
+        if ":" not in a or ":" not in b:
+            continue
+        for n in (a, b):
+            t, i = n.split(":", 1)
+            _node(g, n, type=t, id=i, lead=True, label=g.nodes[n].get("label", n) if n in g else n)
+        km, gap, need = p.get("distance_km"), p.get("max_gap_minutes"), p.get("required_minutes")
+        text = " · ".join(x for x in (f"{km:.0f} 公里" if km is not None else "",
+                                       f"间隔 {gap:.0f} 分钟" if gap is not None else "",
+                                       f"至少需 {need:.0f} 分钟" if need is not None else "") if x)
+        _edge(g, a, b, "TRAVEL", key=f"TRAVEL:{p.get('claim_a')}:{p.get('claim_b')}", text=text,
+              claim_ids=[str(p.get("claim_a")), str(p.get("claim_b"))], claims=2,
+              distance_km=km, gap_minutes=gap, required_minutes=need)
+
+
 def _bursts(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
     unit = next((e for e in f.entities if e.type == "terminal"), None) or next(
         (e for e in f.entities if e.role == "venue"), None)
@@ -447,6 +469,8 @@ def kind_graph(finding: Finding, claims: pd.DataFrame, *, holders: Mapping[str, 
         _bursts(g, finding, claims)
     elif k == "duplicate_claim":
         _duplicates(g, finding, claims)
+    elif k == "impossible_travel":
+        _travel(g, finding)
     g = fold_context(g, own, fold) if fold else g
     return aggregate(g, max_nodes)
 
