@@ -197,13 +197,16 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert "IN_BURST" in rels and any(str(v).startswith("burst:") for v in g.nodes)
         elif f.kind == "duplicate_claim":
             assert "DUPLICATES" in rels
+        elif f.kind == "shared_card":
+            labels = " ".join(str(a.get("label", "")) for _, a in g.nodes(data=True) if a.get("lead"))
+            assert any(w in labels for w in ("已补卡", "人使用", "张卡")), (f.id, labels)
         elif f.kind == "impossible_travel":
             for p in f.evidence["pairs"]:
                 assert g.has_edge(p["provider_a"], p["provider_b"]), (f.id, p)
             assert "TRAVEL" in rels
         seen.add(f.kind)
     assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
-            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel"} <= seen
+            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel", "shared_card"} <= seen
 
 
 def test_impossible_travel_joins_the_two_places_with_distance_and_minutes():
@@ -218,3 +221,25 @@ def test_impossible_travel_joins_the_two_places_with_distance_and_minutes():
     e = next(a for s, d, k, a in g.edges(keys=True, data=True) if a.get("rel") == "TRAVEL")
     assert e["text"] == "73 公里 · 间隔 18 分钟 · 至少需 36 分钟" and e["claim_ids"] == ["C1", "C2"]
     assert {"institution:H1", "pharmacy:Y9", "patient:P1"} <= set(defining_nodes(g))
+
+
+def test_shared_card_writes_the_cards_story_on_its_node():
+    c = _claims([["C1", "P1", "K1", "H1", None, None, None, "2024-02-10", 30.0],
+                 ["C2", "P1", "K1", None, "Y1", None, None, "2024-03-01", 40.0],
+                 ["C3", "P1", "K1", None, "Y1", None, None, "2024-03-05", 50.0]])
+    f = Finding.create("shared_card", key=["K1"], claims=["C1", "C2", "C3"],
+                       entities=[Entity("card", "K1", "lost_card"), Entity("patient", "P1", "card_holder")],
+                       evidence={"pattern": "replaced_card_in_use", "replaced_on": "2024-02-21T00:00:00"})
+    g = kind_graph(f, c)
+    assert g.nodes["card:K1"]["replaced_on"] == "2024-02-21" and "2024-02-21 已补卡" in g.nodes["card:K1"]["label"]
+    marked = [a for s, d, k, a in g.edges(keys=True, data=True) if a.get("after_replacement")]
+    assert [(a["after_replacement"], a["text"]) for a in marked] == [(2, "补卡后 2笔 · 90元")]
+    many = Finding.create("shared_card", key=["K2"], claims=["C1"], evidence={"pattern": "one_card_many_people",
+                          "users": ["P2", "P3"], "holder": "P1"},
+                          entities=[Entity("card", "K2", "card"), Entity("patient", "P1", "card_holder")])
+    g = kind_graph(many, _claims([["C1", "P2", "K2", "H1", None, None, None, "2024-02-10", 30.0]]))
+    assert g.nodes["card:K2"]["label"].endswith("2 人使用 · 持卡人 P1") and g.nodes["card:K2"]["lead"]
+    one = Finding.create("shared_card", key=["P4"], claims=["C1"], evidence={"pattern": "one_person_many_cards",
+                         "cards": ["K5", "K6", "K7"]}, entities=[Entity("patient", "P4", "user"), Entity("card", "K5", "used_card")])
+    g = kind_graph(one, _claims([["C1", "P4", "K5", "H1", None, None, None, "2024-02-10", 30.0]]))
+    assert g.nodes["patient:P4"]["label"].endswith("使用 3 张卡")

@@ -21,6 +21,9 @@ duplicate_claim              both claims of each pair as nodes (stays with their
 impossible_travel            the two places of each impossible pair joined by ``TRAVEL``: the
                              distance, the minutes between the two settlements and the minutes
                              the distance needs (its two claims on the edge)
+shared_card                  the card's story on its node: replaced on a date and the
+                             settlements after it marked (``补卡后 N笔``); used by N people
+                             (holder named); or one person using N cards
 ===========================  ================================================================
 
 Context is folded by default: doctors who are not among the lead's own entities become one
@@ -281,6 +284,44 @@ def _travel(g: nx.MultiDiGraph, f: Finding) -> None:
               distance_km=km, gap_minutes=gap, required_minutes=need)
 
 
+def _cards(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
+    """shared_card: what makes the card (or the person) the lead, written on its node; after a
+    replacement, the settlements on the old card after that day marked on their edges."""
+    ev = f.evidence
+    pattern = ev.get("pattern")
+    if pattern == "one_person_many_cards":
+        pid = next((e.id for e in f.entities if e.type == "patient" and e.role == "user"), None)
+        cards = ev.get("cards") or [e.id for e in f.entities if e.type == "card"]
+        if pid is not None:
+            n = f"patient:{pid}"
+            _node(g, n, type="patient", id=pid, role="user", lead=True, label=f"参保人 {pid}\n使用 {len(cards)} 张卡")
+        return
+    card = next((e.id for e in f.entities if e.type == "card" and e.role in ("lost_card", "card")), None)
+    if card is None:
+        return
+    cn = f"card:{card}"
+    if pattern == "replaced_card_in_use":
+        when = _ts(ev.get("replaced_on"))
+        if when is None:
+            return
+        _node(g, cn, type="card", id=card, role="lost_card", lead=True, replaced_on=f"{when:%Y-%m-%d}",
+              label=f"医保卡 {card}\n{when:%Y-%m-%d} 已补卡")
+        if claims.empty:
+            return
+        late = claims.loc[(pd.to_datetime(claims["start_time"]) > when).to_numpy(bool)]
+        fund_of = dict(zip(late["claim_id"].astype(str), late["fund_amount"].astype(float)))
+        for s, d, k, a in g.edges(keys=True, data=True):  # the card's settlements per provider
+            ids = [c for c in a.get("claim_ids", []) if c in fund_of]
+            if ids and s == cn and k == "SETTLED_AT":
+                a["text"] = f"补卡后 {len(ids)}笔 · {sum(fund_of[c] for c in ids):,.0f}元"
+                a["after_replacement"] = len(ids)
+    elif pattern == "one_card_many_people":
+        users = ev.get("users") or [e.id for e in f.entities if e.type == "patient" and e.role == "user"]
+        holder = ev.get("holder")
+        _node(g, cn, type="card", id=card, role="card", lead=True,
+              label=f"医保卡 {card}\n{len(users)} 人使用" + (f" · 持卡人 {holder}" if holder else ""))
+
+
 def _bursts(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
     unit = next((e for e in f.entities if e.type == "terminal"), None) or next(
         (e for e in f.entities if e.role == "venue"), None)
@@ -471,6 +512,8 @@ def kind_graph(finding: Finding, claims: pd.DataFrame, *, holders: Mapping[str, 
         _duplicates(g, finding, claims)
     elif k == "impossible_travel":
         _travel(g, finding)
+    elif k == "shared_card":
+        _cards(g, finding, claims)
     g = fold_context(g, own, fold) if fold else g
     return aggregate(g, max_nodes)
 
