@@ -197,6 +197,11 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert "IN_BURST" in rels and any(str(v).startswith("burst:") for v in g.nodes)
         elif f.kind == "duplicate_claim":
             assert "DUPLICATES" in rels
+        elif f.kind == "collusion_ring":
+            days = f.evidence["co_visit_days"][:20]
+            visits = [v for v in g.nodes if str(v).startswith("visit:")]
+            assert len(visits) == len(days) and "CO_VISIT" in rels, f.id
+            assert all(g.in_degree(v) >= 2 for v in visits), f.id  # members present together
         elif f.kind == "shared_card":
             labels = " ".join(str(a.get("label", "")) for _, a in g.nodes(data=True) if a.get("lead"))
             assert any(w in labels for w in ("已补卡", "人使用", "张卡")), (f.id, labels)
@@ -206,7 +211,7 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert "TRAVEL" in rels
         seen.add(f.kind)
     assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
-            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel", "shared_card"} <= seen
+            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel", "shared_card", "collusion_ring"} <= seen
 
 
 def test_impossible_travel_joins_the_two_places_with_distance_and_minutes():
@@ -243,3 +248,20 @@ def test_shared_card_writes_the_cards_story_on_its_node():
                          "cards": ["K5", "K6", "K7"]}, entities=[Entity("patient", "P4", "user"), Entity("card", "K5", "used_card")])
     g = kind_graph(one, _claims([["C1", "P4", "K5", "H1", None, None, None, "2024-02-10", 30.0]]))
     assert g.nodes["patient:P4"]["label"].endswith("使用 3 张卡")
+
+
+def test_collusion_ring_draws_each_co_visit_day_with_the_members_present():
+    days = [{"date": "2024-01-17", "provider": "H1", "provider_type": "institution", "mode": "inpatient",
+             "members": ["P1", "P2", "P3"], "claims": 3},
+            {"date": "2024-02-03", "provider": "H1", "provider_type": "institution", "mode": "inpatient",
+             "members": ["P1", "P3"], "claims": 2}]
+    f = Finding.create("collusion_ring", key=["r"], claims=["C1", "C2", "C3"], evidence={"co_visit_days": days},
+                       entities=[Entity("patient", p, "member") for p in ("P1", "P2", "P3")] + [Entity("institution", "H1", "venue")])
+    c = _claims([["C1", "P1", "K1", "H1", None, None, None, "2024-01-17", 100.0],
+                 ["C2", "P2", "K2", "H1", None, None, None, "2024-01-17", 100.0],
+                 ["C3", "P3", "K3", "H1", None, None, None, "2024-01-17", 100.0]])
+    g = kind_graph(f, c)
+    v1, v2 = f"visit:{f.id}:1", f"visit:{f.id}:2"
+    assert g.nodes[v1]["label"] == "同日住院 01-17\n3人" and g.nodes[v2]["date"] == "2024-02-03"
+    assert sorted(s for s, d, k, a in g.edges(keys=True, data=True) if d == v2 and a["rel"] == "CO_VISIT") == ["patient:P1", "patient:P3"]
+    assert g.has_edge(v1, "institution:H1") and {v1, v2, "institution:H1"} <= set(defining_nodes(g))

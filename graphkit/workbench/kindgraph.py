@@ -21,6 +21,9 @@ duplicate_claim              both claims of each pair as nodes (stays with their
 impossible_travel            the two places of each impossible pair joined by ``TRAVEL``: the
                              distance, the minutes between the two settlements and the minutes
                              the distance needs (its two claims on the edge)
+collusion_ring               each co-visit day (up to :data:`MAX_CO_VISITS`) as a node
+                             ``同日住院 01-17 · 6人`` joined by the members present
+                             (``CO_VISIT``) and to its venue (``AT``, the claims that day)
 shared_card                  the card's story on its node: replaced on a date and the
                              settlements after it marked (``补卡后 N笔``); used by N people
                              (holder named); or one person using N cards
@@ -284,6 +287,35 @@ def _travel(g: nx.MultiDiGraph, f: Finding) -> None:
               distance_km=km, gap_minutes=gap, required_minutes=need)
 
 
+#: co-visit days of a ring drawn as nodes (the rest are in the finding's evidence)
+MAX_CO_VISITS = 20
+
+
+def _ring(g: nx.MultiDiGraph, f: Finding) -> None:
+    """collusion_ring: the days its members were settled together, each a node linked to the
+    members present and to the venue."""
+    for k, day in enumerate(f.evidence.get("co_visit_days", [])[:MAX_CO_VISITS], start=1):
+        prov, ptype = str(day.get("provider", "")), str(day.get("provider_type", "institution"))
+        if not prov:
+            continue
+        pn = f"{ptype}:{prov}"
+        _node(g, pn, type=ptype, id=prov, role="venue", lead=True,
+              label=g.nodes[pn].get("label", pn) if pn in g else f"{shaping.TYPE_STYLE.get(ptype, {}).get('zh', ptype)} {prov}")
+        members = [str(m) for m in day.get("members", [])]
+        date = str(day.get("date", ""))
+        what = "同日住院" if day.get("mode") == "inpatient" else "同日就诊"
+        vn = f"visit:{f.id}:{k}"
+        _node(g, vn, type="visit", id=str(k), role="co_visit", lead=True, date=date,
+              label=f"{what} {date[5:]}\n{len(members)}人")
+        for m in members:
+            mn = f"patient:{m}"
+            if mn not in g:
+                g.add_node(mn, type="patient", id=m, role="member", label=f"参保人 {m}")
+            _edge(g, mn, vn, "CO_VISIT", key=f"CO_VISIT:{k}", text="")
+        _edge(g, vn, pn, "AT", key=f"AT:{k}", claims=int(day.get("claims", 0) or 0),
+              text=f"{int(day.get('claims', 0) or 0)}笔")
+
+
 def _cards(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
     """shared_card: what makes the card (or the person) the lead, written on its node; after a
     replacement, the settlements on the old card after that day marked on their edges."""
@@ -514,6 +546,8 @@ def kind_graph(finding: Finding, claims: pd.DataFrame, *, holders: Mapping[str, 
         _travel(g, finding)
     elif k == "shared_card":
         _cards(g, finding, claims)
+    elif k == "collusion_ring":
+        _ring(g, finding)
     g = fold_context(g, own, fold) if fold else g
     return aggregate(g, max_nodes)
 
