@@ -202,6 +202,9 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             visits = [v for v in g.nodes if str(v).startswith("visit:")]
             assert len(visits) == len(days) and "CO_VISIT" in rels, f.id
             assert all(g.in_degree(v) >= 2 for v in visits), f.id  # members present together
+        elif f.kind == "rule_violation":
+            assert g.has_edge(f"rule:{f.evidence['rule_id']}:{f.evidence['month']}", next(
+                f"{e.type}:{e.id}" for e in f.entities if e.role == "venue"), key="BROKEN_AT"), f.id
         elif f.kind == "shared_card":
             labels = " ".join(str(a.get("label", "")) for _, a in g.nodes(data=True) if a.get("lead"))
             assert any(w in labels for w in ("已补卡", "人使用", "张卡")), (f.id, labels)
@@ -211,7 +214,8 @@ def test_every_kind_of_the_demo_city_draws_its_defining_evidence(wb):
             assert "TRAVEL" in rels
         seen.add(f.kind)
     assert {"identity_ring", "referral_loop", "referral_concentration", "phantom_stay", "split_stay",
-            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel", "shared_card", "collusion_ring"} <= seen
+            "deceased_card_use", "card_burst", "duplicate_claim", "impossible_travel", "shared_card", "collusion_ring",
+            "rule_violation"} <= seen
 
 
 def test_impossible_travel_joins_the_two_places_with_distance_and_minutes():
@@ -265,3 +269,22 @@ def test_collusion_ring_draws_each_co_visit_day_with_the_members_present():
     assert g.nodes[v1]["label"] == "同日住院 01-17\n3人" and g.nodes[v2]["date"] == "2024-02-03"
     assert sorted(s for s, d, k, a in g.edges(keys=True, data=True) if d == v2 and a["rel"] == "CO_VISIT") == ["patient:P1", "patient:P3"]
     assert g.has_edge(v1, "institution:H1") and {v1, v2, "institution:H1"} <= set(defining_nodes(g))
+
+
+def test_rule_violation_and_indicator_outlier_draw_the_rule_and_the_indicators_at_the_provider():
+    ev = {"rule_id": "FW-004", "level": "违规", "category": "超支付范围", "month": "2024-01", "hit_lines": 113,
+          "hit_claims": 60, "deduct_amount": 19099.94, "fund_deduct_amount": 12563.18}
+    f = Finding.create("rule_violation", key=["FW-004", "pharmacy", "Y1", "2024-01"], claims=["C1"], evidence=ev,
+                       entities=[Entity("pharmacy", "Y1", "venue"), Entity("patient", "P1", "insured")])
+    g = kind_graph(f, _claims([["C1", "P1", "K1", None, "Y1", None, None, "2024-01-05", 30.0]]))
+    e = g["rule:FW-004:2024-01"]["pharmacy:Y1"]["BROKEN_AT"]
+    assert g.nodes["rule:FW-004:2024-01"]["label"] == "FW-004 违规·超支付范围\n113条明细 · 19,100元"
+    assert (e["claims"], e["fund"], e["text"]) == (60, 12563.18, "2024-01 · 60笔结算")
+    inds = [{"indicator": "cost_outpatient", "zh": "门诊次均费用", "z": 6.2, "shrunk": 410.0, "peer_median": 75.0, "excess": 2.7},
+            {"indicator": "weekend_share", "zh": "周末结算占比", "z": 1.0, "shrunk": 0.2, "peer_median": 0.17, "excess": 0.0}]
+    o = Finding.create("indicator_outlier", key=["institution", "H1"], claims=["C1"], evidence={"indicators": inds},
+                       entities=[Entity("institution", "H1", "venue")])
+    g = kind_graph(o, _claims([["C1", "P1", "K1", "H1", None, None, None, "2024-01-05", 30.0]]))
+    drawn = [v for v in g.nodes if str(v).startswith("indicator:")]
+    assert drawn == [f"indicator:{o.id}:cost_outpatient"] and g.nodes[drawn[0]]["label"] == "门诊次均费用\nz 6.2"
+    assert _edges(g, "OUTLIER") == [(drawn[0], "institution:H1")]

@@ -24,6 +24,10 @@ impossible_travel            the two places of each impossible pair joined by ``
 collusion_ring               each co-visit day (up to :data:`MAX_CO_VISITS`) as a node
                              ``同日住院 01-17 · 6人`` joined by the members present
                              (``CO_VISIT``) and to its venue (``AT``, the claims that day)
+rule_violation               the rule as a node (``FW-004 违规·超支付范围``, its hit lines and
+                             violating amount) ``BROKEN_AT`` the provider in that month
+indicator_outlier            each indicator beyond its fence as a node (``次均费用 z 6.2``)
+                             ``OUTLIER`` at the provider, with the peers' median
 shared_card                  the card's story on its node: replaced on a date and the
                              settlements after it marked (``补卡后 N笔``); used by N people
                              (holder named); or one person using N cards
@@ -316,6 +320,47 @@ def _ring(g: nx.MultiDiGraph, f: Finding) -> None:
               text=f"{int(day.get('claims', 0) or 0)}笔")
 
 
+def _venue(g: nx.MultiDiGraph, f: Finding) -> str | None:
+    """The node of the finding's venue (added, and marked as the lead's, when missing)."""
+    v = next((e for e in f.entities if e.role == "venue"), None)
+    if v is None:
+        return None
+    n = f"{v.type}:{v.id}"
+    _node(g, n, type=v.type, id=v.id, role="venue", lead=True,
+          label=g.nodes[n].get("label", n) if n in g else f"{shaping.TYPE_STYLE.get(v.type, {}).get('zh', v.type)} {v.id}")
+    return n
+
+
+def _rule(g: nx.MultiDiGraph, f: Finding) -> None:
+    """rule_violation: the rule broken at the provider in the month (its item lines are the rule panel's)."""
+    ev, vn = f.evidence, _venue(g, f)
+    rid = str(ev.get("rule_id", ""))
+    if vn is None or not rid:
+        return
+    rn = f"rule:{rid}:{ev.get('month', '')}"
+    lines, deduct = int(ev.get("hit_lines", 0) or 0), float(ev.get("deduct_amount", 0.0) or 0.0)
+    _node(g, rn, type="rule", id=rid, role="rule", lead=True,
+          label=f"{rid} {ev.get('level', '')}·{ev.get('category', '')}\n{lines}条明细 · {deduct:,.0f}元")
+    _edge(g, rn, vn, "BROKEN_AT", claims=int(ev.get("hit_claims", 0) or 0), fund=float(ev.get("fund_deduct_amount", 0.0) or 0.0),
+          claim_ids=f.claims, text=f"{ev.get('month', '')} · {int(ev.get('hit_claims', 0) or 0)}笔结算")
+
+
+def _indicators(g: nx.MultiDiGraph, f: Finding) -> None:
+    """indicator_outlier: each indicator beyond its fence, against the peers' median."""
+    vn = _venue(g, f)
+    if vn is None:
+        return
+    for x in f.evidence.get("indicators", []):
+        if float(x.get("excess", 0.0) or 0.0) <= 0:
+            continue
+        name = str(x.get("indicator", ""))
+        n = f"indicator:{f.id}:{name}"
+        _node(g, n, type="indicator", id=name, role="indicator", lead=True,
+              label=f"{x.get('zh', name)}\nz {float(x.get('z', 0.0)):.1f}")
+        _edge(g, n, vn, "OUTLIER", key=f"OUTLIER:{name}",
+              text=f"{float(x.get('shrunk', x.get('value', 0.0))):.3g} vs 同类中位数 {float(x.get('peer_median', 0.0)):.3g}")
+
+
 def _cards(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
     """shared_card: what makes the card (or the person) the lead, written on its node; after a
     replacement, the settlements on the old card after that day marked on their edges."""
@@ -548,6 +593,10 @@ def kind_graph(finding: Finding, claims: pd.DataFrame, *, holders: Mapping[str, 
         _cards(g, finding, claims)
     elif k == "collusion_ring":
         _ring(g, finding)
+    elif k == "rule_violation":
+        _rule(g, finding)
+    elif k == "indicator_outlier":
+        _indicators(g, finding)
     g = fold_context(g, own, fold) if fold else g
     return aggregate(g, max_nodes)
 
