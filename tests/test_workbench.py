@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sqlite3
+import time
 from datetime import date
 from pathlib import Path
 
@@ -650,3 +651,31 @@ def test_lab_main_dry_run(capsys, demo):
     out = capsys.readouterr().out
     assert f"GRAPHKIT_STORE={demo['store']}" in out and "jupyterlab" in out
     assert (lab.NOTEBOOKS / "01_triage.ipynb").exists()
+
+
+def test_explorer_follows_the_lead_opened_in_another_kernel(demo, tmp_path):
+    """#19 item 1: 02 (explore) follows a lead opened in 01 (triage) or the one view while it runs —
+    two kernels, one case database — and does not undo a lead picked in 02 itself."""
+    from graphkit.workbench import EvidenceExplorer, LeadsQueue
+
+    cases = tmp_path / "cases.sqlite"
+    triage_wb = Workbench.open(demo["store"], demo["findings"], user="tester", cases=cases)
+    explore_wb = Workbench.open(demo["store"], demo["findings"], user="tester", cases=cases)
+    ex = EvidenceExplorer(explore_wb)
+    first = ex.lead.value
+    assert ex.follow_current() is False  # nothing opened elsewhere since
+    queue = LeadsQueue(triage_wb)
+    other = next(fid for fid in triage_wb.leads["id"] if fid != first)
+    queue.open_lead(other)  # 01: open another lead
+    assert ex.follow_current() is True and ex.lead.value == other and ex.opened == other and not ex.errors
+    third = next(fid for fid in explore_wb.leads["id"] if fid not in (first, other))
+    ex.lead.value = third  # picked in 02 itself: stays
+    assert ex.follow_current() is False and ex.lead.value == third
+    # the same, by the background look every 0.1 s
+    ex.follow(0.1)
+    queue.open_lead(first)
+    deadline = time.time() + 10
+    while ex.lead.value != first and time.time() < deadline:
+        time.sleep(0.05)
+    assert ex.lead.value == first
+    ex.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import html
+import threading
 import time
 import traceback
 from datetime import date
@@ -273,7 +274,7 @@ class EvidenceExplorer(_Panel):
     """
 
     def __init__(self, wb: Workbench, lead: str | None = None, *, max_nodes: int = 150, height: int = 600,
-                 max_claims: int = 3000) -> None:
+                 max_claims: int = 3000, follow: float | None = None) -> None:
         super().__init__(wb)
         self.add_class("gk-explore")
         self.height = height
@@ -325,8 +326,40 @@ class EvidenceExplorer(_Panel):
         self.provider.observe(lambda _c: self._maybe_profile(), names="value")
         self.tabs.observe(lambda _c: self._maybe_profile(), names="selected_index")
         first = lead or wb.current_lead
+        self.opened: str | None = None
+        self._seen_lead = wb.cases.get_pref(wb.user, "current_lead")  # what triage last opened
         if first is not None:
             self.lead.value = first
+        self._stop = threading.Event()
+        if follow:
+            self.follow(follow)
+
+    # -- following the lead opened elsewhere (01 triage, the one view) in another kernel ---------
+    def follow_current(self) -> bool:
+        """Open the lead another notebook opened since the last look (the user's ``current_lead``
+        in the shared case database); True when it did. A lead picked here is not undone."""
+        seen = self.wb.cases.get_pref(self.wb.user, "current_lead")
+        if seen == self._seen_lead:
+            return False
+        self._seen_lead = seen
+        if not seen or seen not in self.wb.findings or seen in (self.lead.value, self.opened) or self._opening:
+            return False
+        self.lead.value = seen
+        return True
+
+    def follow(self, every: float = 1.0) -> None:
+        """Look for a lead opened elsewhere every ``every`` seconds (a daemon thread; :meth:`close` stops it)."""
+        def loop() -> None:
+            while not self._stop.wait(every):
+                try:
+                    self.follow_current()
+                except Exception as exc:  # noqa: BLE001 - a database being written: try again next time
+                    self.status.value = f"<span style='color:#999'>跟随线索暂不可用 / following paused: {html.escape(str(exc))}</span>"
+        threading.Thread(target=loop, name="gk-follow-lead", daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        super().close()
 
     @guarded
     def _on_lead(self, change: Any) -> None:
@@ -341,6 +374,7 @@ class EvidenceExplorer(_Panel):
         """Open a lead: evidence graph, claims table, timeline (the provider profile waits for its tab)."""
         self._opening = True
         try:
+            self.opened = finding_id
             self._open_lead(finding_id)
         finally:
             self._opening = False
