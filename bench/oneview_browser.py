@@ -22,65 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 from open_lead import add_store_args, store_and_findings  # the bench folder is on sys.path
 
-CHROMIUM = os.environ.get("GRAPHKIT_CHROMIUM", "/usr/bin/chromium")
 RESULTS = Path(__file__).parent / "results" / "oneview-browser.json"
-#: the graph widget's network (``box.gkNetwork``): node ids in its data set
+#: every id in ``ids`` is a node of the graph widget's network
 _HAS_JS = """(ids) => { const b = document.querySelector('.gk-graph-widget'); const n = b && b.gkNetwork;
     if (!n) return false; const have = new Set(n.body.data.nodes.getIds()); return ids.every((i) => have.has(i)); }"""
-_COUNT_JS = "() => document.querySelector('.gk-graph-widget').gkNetwork.body.data.nodes.length"
 _PAINTED_JS = "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
-_NODE_POINT_JS = """() => {
-    const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
-    const r = box.getBoundingClientRect();
-    for (const id of net.body.data.nodes.getIds().filter((i) => /^(card|patient):/.test(i))) {
-        const p = net.canvasToDOM(net.getPositions([id])[id]);
-        if (p.x > 20 && p.y > 20 && p.x < r.width - 20 && p.y < r.height - 20 && net.getNodeAt(p) === id)
-            return [r.left + p.x, r.top + p.y, id];
-    }
-    return [0, 0, null]; }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_lab(store: Path, findings: Path, root: Path) -> tuple[subprocess.Popen, str, str]:
-    port, token = _free_port(), uuid.uuid4().hex
-    env = {**os.environ, "GRAPHKIT_USER": "bench", "GRAPHKIT_CASES": str(root / "cases.sqlite"),
-           "GRAPHKIT_AUDIT_LOG": str(root / "audit.jsonl"), "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"),
-           "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces")}
-    cmd = [sys.executable, "-m", "graphkit.cli", "lab", "--store", str(store), "--findings", str(findings),
-           "--workdir", str(root / "work"), "--no-browser", "--port", str(port), "--",
-           f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]
-    log = open(root / "lab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base, token
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            raise SystemExit("graphkit lab did not start:\n" + (root / "lab.log").read_text()[-3000:])
-        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,38 +45,30 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     from graphkit.findings import read_findings
+    from graphkit.workbench.testing import (CHROMIUM, CHROMIUM_ARGS, DRAWN_COUNT_JS, NODE_POINT_JS, offline_gate,
+                                            run_notebook, start_lab)
 
     store, findings = store_and_findings(a)
     found = read_findings(findings).findings
     by_id = {f.id: f for f in found}
     root = Path(tempfile.mkdtemp(prefix="oneview-browser-"))
-    proc, base, token = _start_lab(store, findings, root)
+    env = {**os.environ, "GRAPHKIT_USER": "bench", "GRAPHKIT_CASES": str(root / "cases.sqlite"),
+           "GRAPHKIT_AUDIT_LOG": str(root / "audit.jsonl"), "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"),
+           "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces")}
+    srv = start_lab(["--store", str(store), "--findings", str(findings), "--workdir", str(root / "work")],
+                    env=env, cwd=root, log=root / "lab.log", timeout=300)
     external: list[str] = []
-
-    def gate(route, request):  # offline: loopback, data and blob only
-        host = urlparse(request.url).hostname
-        if request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost", "::1"):
-            return route.continue_()
-        external.append(request.url)
-        return route.abort()
 
     t: dict[str, list[float]] = {"row click → graph drawn": [], "double-click → expanded graph drawn": []}
     detail: list[dict] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             ctx = browser.new_context(viewport={"width": 1600, "height": 1800}, service_workers="block")
-            ctx.route("**/*", gate)
+            ctx.route("**/*", offline_gate(external))
             page = ctx.new_page()
             t0 = time.perf_counter()
-            page.goto(f"{base}/lab/workspaces/bench/tree/00_workbench.ipynb?reset&token={token}")
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
-                return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
-                       && w.sessionContext.session.kernel.status === 'idle'; }""", timeout=120_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_notebook(page, srv.base, srv.token, "00_workbench.ipynb", "bench")
             page.wait_for_selector(".gk-graph-widget canvas", timeout=600_000)
             opts = page.locator(".gk-leads-list select option")
             page.wait_for_function("() => document.querySelectorAll('.gk-leads-list select option').length > 1", timeout=60_000)
@@ -151,19 +97,19 @@ def main(argv: list[str] | None = None) -> int:
                 dt_open = time.perf_counter() - c0
                 t["row click → graph drawn"].append(dt_open)
                 rec = {"lead": fid, "kind": f.kind, "claims": len(f.claims), "open_s": round(dt_open, 3)}
-                x, y, node = page.evaluate(_NODE_POINT_JS)
+                x, y, node = page.evaluate(NODE_POINT_JS, None)
                 if node:
-                    n0 = page.evaluate(_COUNT_JS)
+                    n0 = page.evaluate(DRAWN_COUNT_JS)
                     page.mouse.move(5, 5)
                     c1 = time.perf_counter()
                     page.mouse.dblclick(x, y)
                     try:
                         page.wait_for_selector(f".gk-status :text('已展开 / expanded {node}')", timeout=60_000)
-                        page.wait_for_function(f"() => ({_COUNT_JS})() >= {n0}", timeout=60_000)
+                        page.wait_for_function(f"() => ({DRAWN_COUNT_JS})() >= {n0}", timeout=60_000)
                         page.evaluate(_PAINTED_JS)
                         dt_exp = time.perf_counter() - c1
                         t["double-click → expanded graph drawn"].append(dt_exp)
-                        rec.update(expanded=node, expand_s=round(dt_exp, 3), nodes=page.evaluate(_COUNT_JS))
+                        rec.update(expanded=node, expand_s=round(dt_exp, 3), nodes=page.evaluate(DRAWN_COUNT_JS))
                     except Exception as exc:  # noqa: BLE001 - a node under a burst box: no expansion to time
                         rec["expand_error"] = str(exc)[:200]
                 detail.append(rec)
@@ -172,11 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx.close()
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        srv.stop()
     ok = True
     summary = {}
     for k, v in t.items():

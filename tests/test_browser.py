@@ -15,27 +15,20 @@ is the Debian package (``apt-get install chromium``), found at ``/usr/bin/chromi
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
 from graphkit.workbench import lab
+from graphkit.workbench.testing import (CHROMIUM, CHROMIUM_ARGS, DRAWN_COUNT_JS, NODE_POINT_JS, offline_gate, run_notebook,
+                                        start_lab)
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("GRAPHKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def _require_browser():
@@ -48,12 +41,6 @@ def _require_browser():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set GRAPHKIT_CHROMIUM)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The bare ``graphkit lab`` (no store given) run from an empty folder, as a newcomer runs it:
@@ -61,7 +48,6 @@ def server(tmp_path_factory):
     serves that copy. Only the token, the folders of this test and the case database are set."""
     _require_browser()
     root = tmp_path_factory.mktemp("lab")
-    port, token = _free_port(), uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items()
            if k not in ("GRAPHKIT_STORE", "GRAPHKIT_FINDINGS", "GRAPHKIT_SCORES", "NEO4J_URI")}
     env.update({"GRAPHKIT_USER": "browser", "GRAPHKIT_CASES": str(root / "cases.sqlite"),
@@ -69,50 +55,17 @@ def server(tmp_path_factory):
                 "GRAPHKIT_AUDIT_LOG": str(root / "audit.jsonl"), "GRAPHKIT_LAB_DIR": str(root / "work"),
                 "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
                 "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")})
-    cmd = [sys.executable, "-m", "graphkit.cli", "lab", "--no-browser", "--port", str(port), "--",
-           f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]
-    log = open(root / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    base = f"http://127.0.0.1:{port}"
+    srv = start_lab([], env=env, cwd=root, log=root / "jupyterlab.log")  # the demo city is built first (3,000 insured)
     demo = {"store": root / "demo-out" / "store", "findings": root / "demo-out" / "findings.json"}
     try:
-        deadline = time.time() + 420  # the demo city is built first (3,000 insured)
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                log.flush()
-                raise RuntimeError("graphkit lab did not start:\n" + (root / "jupyterlab.log").read_text()[-3000:])
-            time.sleep(0.5)
         assert (demo["store"] / "manifest.json").exists() and demo["findings"].exists()
         from graphkit.store import open_store
 
         patient = str(open_store(demo["store"]).table("claims", ["patient_id"])["patient_id"].iloc[0])
-        yield {"base": base, "token": token, "root": root, "served": root / "work" / "notebooks", "demo": demo,
+        yield {"base": srv.base, "token": srv.token, "root": root, "served": root / "work" / "notebooks", "demo": demo,
                "demo_patient": patient}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _run_notebook(page, base: str, token: str, name: str, workspace: str) -> None:
-    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
-    page.wait_for_selector(".jp-Notebook", timeout=90_000)
-    # wait for the kernel, then run everything
-    page.wait_for_function(
-        """() => { const w = window.jupyterapp.shell.currentWidget;
-                   return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
-                          && w.sessionContext.session.kernel.status === 'idle'; }""", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        srv.stop()
 
 
 def _wait_graph(page, title: str, timeout: float = 60.0) -> int:
@@ -132,20 +85,6 @@ def _wait_graph(page, title: str, timeout: float = 60.0) -> int:
     raise AssertionError(f"the graph of {title} was not drawn within {timeout}s")
 
 
-def _offline_gate(external: list[str]):
-    """A route handler that lets through only loopback (and data/blob/about) requests and records
-    every other URL in ``external``, aborting it: the browser session is air-gapped."""
-    def gate(route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
-
-    return gate
-
-
 def _shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
@@ -159,7 +98,7 @@ def test_workbench_in_chromium_offline(server):
     base, token = server["base"], server["token"]
     external: list[str] = []
 
-    gate = _offline_gate(external)
+    gate = offline_gate(external)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -171,7 +110,7 @@ def test_workbench_in_chromium_offline(server):
             # -- 01 triage: the leads table has rows; open a lead -------------------------
             triage = ctx.new_page()
             triage.on("pageerror", lambda e: errors.append(f"01: {e}"))
-            _run_notebook(triage, base, token, "01_triage.ipynb", "w1")
+            run_notebook(triage, base, token, "01_triage.ipynb", "w1")
             triage.wait_for_selector(".gk-leads-table tbody tr", timeout=120_000)
             rows = triage.locator(".gk-leads-table tbody tr").count()
             assert rows > 0
@@ -184,7 +123,7 @@ def test_workbench_in_chromium_offline(server):
             # -- 02 explore: a pyvis canvas with nodes; expand a node -----------------------
             explore = ctx.new_page()
             explore.on("pageerror", lambda e: errors.append(f"02: {e}"))
-            _run_notebook(explore, base, token, "02_explore.ipynb", "w2")
+            run_notebook(explore, base, token, "02_explore.ipynb", "w2")
             frame_el = explore.wait_for_selector("iframe.gk-graph-frame", timeout=120_000)
             frame = frame_el.content_frame()
             frame.wait_for_function("() => document.body.getAttribute('data-gk-ready') === '1'", timeout=60_000)
@@ -222,7 +161,7 @@ def test_workbench_in_chromium_offline(server):
             # -- 03 case: create, dispose, save, export --------------------------------------
             case = ctx.new_page()
             case.on("pageerror", lambda e: errors.append(f"03: {e}"))
-            _run_notebook(case, base, token, "03_case.ipynb", "w3")
+            run_notebook(case, base, token, "03_case.ipynb", "w3")
             case.wait_for_selector(".gk-case-title input", timeout=120_000)
             case.locator(".gk-case-title input").fill("浏览器测试案件 / browser test case")
             case.locator("button.gk-case-new").click()
@@ -286,19 +225,6 @@ def _repo_state() -> tuple[str, dict[str, str]]:
     return st.stdout, {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(lab.NOTEBOOKS.glob("*.ipynb"))}
 
 
-_DRAWN_COUNT_JS = "() => document.querySelector('.gk-graph-widget').gkNetwork.body.data.nodes.length"
-_NODE_POINT_JS = """(want) => {
-    const box = document.querySelector('.gk-graph-widget'); const net = box.gkNetwork;
-    const r = box.getBoundingClientRect();
-    const ids = want ? [want] : net.body.data.nodes.getIds().filter((i) => /^(card|patient):/.test(i));
-    for (const id of ids) {
-        const p = net.canvasToDOM(net.getPositions([id])[id]);
-        if (p.x > 20 && p.y > 20 && p.x < r.width - 20 && p.y < r.height - 20 && net.getNodeAt(p) === id)
-            return [r.left + p.x, r.top + p.y, id];
-    }
-    return [0, 0, null]; }"""
-
-
 def _clickable_node(page, node: str | None = None, *, timeout_s: float = 20.0) -> tuple[float, float, str]:
     """Screen point of ``node`` (default: the first card or patient node) once the drawing is still.
 
@@ -309,7 +235,7 @@ def _clickable_node(page, node: str | None = None, *, timeout_s: float = 20.0) -
     deadline = time.perf_counter() + timeout_s
     last = None
     while time.perf_counter() < deadline:
-        got = tuple(page.evaluate(_NODE_POINT_JS, node))
+        got = tuple(page.evaluate(NODE_POINT_JS, node))
         if got[2] and last and got[2] == last[2] and abs(got[0] - last[0]) < 1 and abs(got[1] - last[1]) < 1:
             return got
         last = got
@@ -327,7 +253,7 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
     external: list[str] = []
     repo_before = _repo_state()
 
-    gate = _offline_gate(external)
+    gate = offline_gate(external)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -337,7 +263,7 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
         page = ctx.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
-            _run_notebook(page, base, token, "00_workbench.ipynb", "w0")
+            run_notebook(page, base, token, "00_workbench.ipynb", "w0")
             page.wait_for_selector(".gk-graph-widget canvas", timeout=120_000)
             sel = page.locator(".gk-leads-list select")
             label = sel.locator("option").nth(2).inner_text()
@@ -360,10 +286,10 @@ def test_one_view_two_way_graph_in_chromium_offline(server):
             _shot(page, "00_workbench_node.png")
             page.mouse.move(5, 5)  # away first: a hover tooltip left under the pointer would take the clicks
             x, y, _ = _clickable_node(page, node)  # where it is now: a small drawing's physics may still move it
-            n_before = page.evaluate(_DRAWN_COUNT_JS)
+            n_before = page.evaluate(DRAWN_COUNT_JS)
             page.mouse.dblclick(x, y)  # a double-click expands it: its other claims join the drawing
             page.wait_for_selector(f".gk-status :text('已展开 / expanded {node}')", timeout=30_000)
-            page.wait_for_function(f"() => ({_DRAWN_COUNT_JS})() > {n_before}", timeout=30_000)
+            page.wait_for_function(f"() => ({DRAWN_COUNT_JS})() > {n_before}", timeout=30_000)
             _shot(page, "00_workbench_expanded.png")
             # search a patient id in the same view: its leads, claims and neighbourhood
             patient = server["demo_patient"]
