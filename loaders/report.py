@@ -76,16 +76,12 @@ def mask_value(v: str) -> str:
 
 
 def _personal(table: str, column: str) -> bool:
-    """Whether ``table.column`` holds personal data in a printed report: the contract's personal
-    fields, any column it does not name on a personal table (default-deny), and the dates that
-    make a person findable (birth, death)."""
-    from graphkit.schema import PERSONAL_FIELDS
+    """Whether ``table.column`` holds personal data in a printed report: what the loader tokenises
+    (:func:`loaders.personal.personal_columns`: the contract's personal fields and, default-deny,
+    the extra columns of a personal table) and the dates that make a person findable (birth, death)."""
+    from .personal import personal_columns  # (imported here: loaders.personal imports this module)
 
-    if table not in PERSONAL_FIELDS:
-        return False
-    spec = set(TABLES[table].column_names)
-    return (column in PERSONAL_FIELDS[table] or column in QUASI_IDENTIFIERS.get(table, ())
-            or (column not in spec and not column.startswith("_")))
+    return column in QUASI_IDENTIFIERS.get(table, ()) or bool(personal_columns(table, [column]))
 
 
 def masked_issues(issues: pd.DataFrame) -> pd.DataFrame:
