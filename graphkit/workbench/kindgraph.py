@@ -110,6 +110,17 @@ def _edge(g: nx.MultiDiGraph, s: str, d: str, rel: str, *, text: str, claims: in
                claim_ids=sorted(map(str, claim_ids)), text=text, **extra)
 
 
+def _lead_node(g: nx.MultiDiGraph, n: str, role: str = "") -> str:
+    """Node ``type:id`` marked as the lead's evidence; added with the usual label when missing (an
+    existing node keeps its label and role)."""
+    t, i = n.split(":", 1)
+    if n in g:
+        g.nodes[n]["lead"] = True
+    else:
+        g.add_node(n, type=t, id=i, role=role, lead=True, label=f"{shaping.TYPE_STYLE.get(t, {}).get('zh', t)} {i}")
+    return n
+
+
 def _inst(i: str) -> str:
     return f"institution:{i}"
 
@@ -280,8 +291,7 @@ def _travel(g: nx.MultiDiGraph, f: Finding) -> None:
         if ":" not in a or ":" not in b:
             continue
         for n in (a, b):
-            t, i = n.split(":", 1)
-            _node(g, n, type=t, id=i, lead=True, label=g.nodes[n].get("label", n) if n in g else n)
+            _lead_node(g, n)
         km, gap, need = p.get("distance_km"), p.get("max_gap_minutes"), p.get("required_minutes")
         text = " · ".join(x for x in (f"{km:.0f} 公里" if km is not None else "",
                                        f"间隔 {gap:.0f} 分钟" if gap is not None else "",
@@ -302,9 +312,7 @@ def _ring(g: nx.MultiDiGraph, f: Finding) -> None:
         prov, ptype = str(day.get("provider", "")), str(day.get("provider_type", "institution"))
         if not prov:
             continue
-        pn = f"{ptype}:{prov}"
-        _node(g, pn, type=ptype, id=prov, role="venue", lead=True,
-              label=g.nodes[pn].get("label", pn) if pn in g else f"{shaping.TYPE_STYLE.get(ptype, {}).get('zh', ptype)} {prov}")
+        pn = _lead_node(g, f"{ptype}:{prov}", "venue")
         members = [str(m) for m in day.get("members", [])]
         date = str(day.get("date", ""))
         what = "同日住院" if day.get("mode") == "inpatient" else "同日就诊"
@@ -325,10 +333,7 @@ def _venue(g: nx.MultiDiGraph, f: Finding) -> str | None:
     v = next((e for e in f.entities if e.role == "venue"), None)
     if v is None:
         return None
-    n = f"{v.type}:{v.id}"
-    _node(g, n, type=v.type, id=v.id, role="venue", lead=True,
-          label=g.nodes[n].get("label", n) if n in g else f"{shaping.TYPE_STYLE.get(v.type, {}).get('zh', v.type)} {v.id}")
-    return n
+    return _lead_node(g, f"{v.type}:{v.id}", "venue")
 
 
 def _rule(g: nx.MultiDiGraph, f: Finding) -> None:
