@@ -115,6 +115,11 @@ def test_deceased_card_use_shows_the_death_date_and_marks_settlements_after_it()
     assert g.nodes["patient:P1"]["death_date"] == "2024-03-01" and "† 2024-03-01" in g.nodes["patient:P1"]["label"]
     assert _edges(g, "HOLDS") == [("patient:P1", "card:K1")]
     assert g["card:K1"]["pharmacy:Y1"]["SETTLED_AT"]["text"] == "死亡后 2笔 · 100元"
+    # an edge holding settlements before the death too: only those after it are counted and summed
+    early = pd.concat([c, _claims([["C0", "P1", "K1", None, "Y1", None, None, "2024-02-20", 25.0]])], ignore_index=True)
+    g = kind_graph(f, early, holders={"K1": "P1"})
+    e = g["card:K1"]["pharmacy:Y1"]["SETTLED_AT"]
+    assert (e["text"], e["after_death"], e["fund"]) == ("死亡后 2笔 · 100元", 2, 125.0)
 
 
 def test_card_burst_draws_time_ordered_cards_at_the_terminal():

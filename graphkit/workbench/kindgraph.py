@@ -273,14 +273,22 @@ def _deceased(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
     pn = f"patient:{pid}"
     _node(g, pn, type="patient", id=pid, role="deceased", lead=True, death_date=f"{death:%Y-%m-%d}",
           label=f"参保人 {pid}\n† {death:%Y-%m-%d} 死亡")
+    _mark_after(g, claims, death, "死亡后", "after_death")
+
+
+def _mark_after(g: nx.MultiDiGraph, claims: pd.DataFrame, when: pd.Timestamp, what: str, attr: str,
+                source: str | None = None) -> None:
+    """The settlement edges (``SETTLED_AT``; from ``source`` only, when given) holding claims after
+    ``when``: their text says how many and their fund (``死亡后 2笔 · 100元``), ``attr`` the count."""
     if claims.empty:
         return
-    after = set(claims.loc[(pd.to_datetime(claims["start_time"]) > death).to_numpy(bool), "claim_id"].astype(str))
+    late = claims.loc[(pd.to_datetime(claims["start_time"]) > when).to_numpy(bool)]
+    fund_of = dict(zip(late["claim_id"].astype(str), late["fund_amount"].astype(float)))
     for s, d, k, a in g.edges(keys=True, data=True):
-        n_after = len(after & set(a.get("claim_ids", [])))
-        if n_after and k == "SETTLED_AT":
-            a["text"] = f"死亡后 {n_after}笔 · {float(a.get('fund', 0.0)):,.0f}元"
-            a["after_death"] = n_after
+        ids = [c for c in a.get("claim_ids", []) if c in fund_of]
+        if ids and k == "SETTLED_AT" and source in (None, s):
+            a["text"] = f"{what} {len(ids)}笔 · {sum(fund_of[c] for c in ids):,.0f}元"
+            a[attr] = len(ids)
 
 
 def _travel(g: nx.MultiDiGraph, f: Finding) -> None:
@@ -388,15 +396,7 @@ def _cards(g: nx.MultiDiGraph, f: Finding, claims: pd.DataFrame) -> None:
             return
         _node(g, cn, type="card", id=card, role="lost_card", lead=True, replaced_on=f"{when:%Y-%m-%d}",
               label=f"医保卡 {card}\n{when:%Y-%m-%d} 已补卡")
-        if claims.empty:
-            return
-        late = claims.loc[(pd.to_datetime(claims["start_time"]) > when).to_numpy(bool)]
-        fund_of = dict(zip(late["claim_id"].astype(str), late["fund_amount"].astype(float)))
-        for s, d, k, a in g.edges(keys=True, data=True):  # the card's settlements per provider
-            ids = [c for c in a.get("claim_ids", []) if c in fund_of]
-            if ids and s == cn and k == "SETTLED_AT":
-                a["text"] = f"补卡后 {len(ids)}笔 · {sum(fund_of[c] for c in ids):,.0f}元"
-                a["after_replacement"] = len(ids)
+        _mark_after(g, claims, when, "补卡后", "after_replacement", source=cn)  # the old card's settlements per provider
     elif pattern == "one_card_many_people":
         users = ev.get("users") or [e.id for e in f.entities if e.type == "patient" and e.role == "user"]
         holder = ev.get("holder")
