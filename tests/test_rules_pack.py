@@ -119,6 +119,55 @@ def test_every_declarative_shape_names_the_frame_columns_it_reads(loaded):
     assert {c for cols in SHAPE_COLUMNS.values() for c in cols} <= set(run.frame.df.columns)
 
 
+def test_item_frame_gives_the_same_values_whole_sliced_gathered_and_after_eviction(loaded):
+    """The column-by-column frame: a slice, positions and a re-read after the cache dropped a
+    column give exactly the whole frame's values; claim ids are a sorted categorical."""
+    import numpy as np
+    import pandas as pd
+
+    from graphkit.rules.frame import build_frame
+
+    _, store, _, _ = loaded
+    fr = build_frame(store, cache_bytes_per_line=0)  # room for no spread column: every read is fresh
+    whole = fr.df
+    assert list(whole.columns) == fr.columns and len(whole) == len(fr)
+    assert fr.lazy and not fr._cache  # the 8-byte item columns are read again from the store
+    rows = np.array([len(fr) - 1, 3, 0, 7])
+    for cols in (["quantity", "patient_id", "iday", "claim_id"], ["unit_price", "fund_ratio", "month"]):
+        got = fr.take(cols, rows)
+        assert got.index.tolist() == rows.tolist()
+        pd.testing.assert_frame_equal(got.astype(object), whole[cols].iloc[rows].astype(object))
+        part = fr.take(cols, slice(2, 9))
+        pd.testing.assert_frame_equal(part.astype(object), whole[cols].iloc[2:9].astype(object))
+    cid = fr.take(["claim_id"])["claim_id"]
+    assert list(cid.cat.categories) == sorted(cid.cat.categories)
+    assert (cid.astype(str).to_numpy() == whole["claim_id"].astype(str).to_numpy()).all()
+    big = build_frame(store)  # a cache that fits keeps a spread column for the next rule
+    a = big.column("patient_id")
+    assert big.column("patient_id") is a
+
+
+def test_code_rule_gets_only_the_columns_its_function_declares(loaded, monkeypatch):
+    from graphkit.rules import coded
+
+    _, store, _, _ = loaded
+    seen = []
+    fn = coded.low_standard_admission
+
+    def spy(sub, rule, ctx):
+        seen.append(list(sub.columns))
+        return fn(sub, rule, ctx)
+
+    spy.columns = fn.columns
+    monkeypatch.setattr(coded, "low_standard_admission", spy)
+    run = run_rules(store, PACK, rules=["DB-001"])
+    assert seen == [[c for c in fn.columns]] and run.summary["DB-001"]["status"] == "ran"
+    del spy.columns  # undeclared: every column of the frame
+    seen.clear()
+    run_rules(store, PACK, rules=["DB-001"])
+    assert set(seen[0]) == set(run.frame.columns)
+
+
 def test_rule_missing_a_column_says_so_and_does_not_run(tmp_path):
     from loaders import load_bundle
 

@@ -53,12 +53,12 @@ from ..detectors._common import benign_check, benign_factor
 from ..findings import Finding
 from ..monitoring.constants import CHRONIC_PREFIXES
 from .shapes import codes_of
-from .shapes_data import first_rows
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
     from .engine import RuleRun
+    from .frame import ItemFrame
 
 __all__ = ["weigh_benign", "line_checks", "share_factor", "BENIGN_WEIGHT", "CHECKS", "SESSION_GAP_HOURS",
            "COURSE_DAYS", "SCHEDULE_MONTHS"]
@@ -117,32 +117,27 @@ class _Claims:
     pat_cats: pd.Index
 
 
-def _claims(df: pd.DataFrame) -> _Claims:
-    """Per claim row (``ci``: ``0 … max``), its person, provider, days, time of day and diagnosis
-    from its first line (a claim without lines: person, provider and diagnosis -1). ``ci`` is
-    already the claim's row, so no sort of the lines is needed."""
-    ci = df["ci"].to_numpy()
-    n = int(ci.max(initial=-1)) + 1
-    first = first_rows(ci, n)
-    has = first >= 0
-    f = np.maximum(first, 0)
-    del first
+def _claims(frame: ItemFrame) -> _Claims:
+    """Per claim row (``ci``), its person, provider, days, time of day and diagnosis (a claim
+    without lines: person, provider and diagnosis -1)."""
+    cl = frame.claims
+    has = frame.has_lines()
 
     def at(codes: np.ndarray) -> np.ndarray:  # per claim, int32: 11.7M claims × 6 arrays
-        return np.where(has, np.asarray(codes)[f], -1).astype(np.int32)
+        return np.where(has, np.asarray(codes), -1).astype(np.int32)
 
-    pt = codes_of(df["provider_type"])
-    pid = codes_of(df["provider_id"])
+    pt = codes_of(cl["provider_type"])
+    pid = codes_of(cl["provider_id"])
     prov = at(pt.astype(np.int64) * (int(pid.max(initial=0)) + 2) + pid + 1)
     del pt, pid
-    start = df["start"].to_numpy("datetime64[s]")[f].astype("int64")
-    sday = df["sday"].to_numpy()[f].astype(np.int32)
-    dxs = df["diagnosis_code"]
-    return _Claims(idx=ci, pat=at(codes_of(df["patient_id"])), prov=prov, sday=sday,
-                   eday=np.maximum(df["eday"].to_numpy()[f], sday).astype(np.int32),
+    start = cl["start"].to_numpy("datetime64[s]").astype("int64")
+    sday = cl["sday"].to_numpy().astype(np.int32)
+    dxs = cl["diagnosis_code"]
+    return _Claims(idx=frame.ci, pat=at(codes_of(cl["patient_id"])), prov=prov, sday=sday,
+                   eday=np.maximum(cl["eday"].to_numpy(), sday).astype(np.int32),
                    secs=np.mod(start, _DAY).astype(np.int32), dx=at(codes_of(dxs)),
                    dx_cats=dxs.cat.categories if isinstance(dxs.dtype, pd.CategoricalDtype) else pd.Index([]),
-                   pat_cats=df["patient_id"].cat.categories)
+                   pat_cats=cl["patient_id"].cat.categories)
 
 
 def _key(*cols: np.ndarray) -> np.ndarray:
@@ -153,10 +148,10 @@ def _key(*cols: np.ndarray) -> np.ndarray:
     return out
 
 
-def _newborn(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+def _newborn(frame: ItemFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     """Lines on a newborn's claim, or overlapping one of the same person at the same provider,
     of a person aged 1 or more. Returns (explained, testable, note)."""
-    age = df["age"].to_numpy("float64")[rows]
+    age = frame.claims["age"].to_numpy("float64")[hc]
     peri_cat = _perinatal(pd.Series(c.dx_cats.astype(str))) if len(c.dx_cats) else np.zeros(0, bool)
     peri = np.where(c.dx >= 0, np.append(peri_cat, False)[c.dx], False)
     testable = ~np.isnan(age) & (c.dx[hc] >= 0)
@@ -173,7 +168,7 @@ def _newborn(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> 
     return ok, testable, "a newborn's diagnosis (P00–P96/Z38) on the line's claim or an overlapping stay, person aged ≥ 1"
 
 
-def _batch(df: pd.DataFrame, c: _Claims, hc: np.ndarray, store: Store | None) -> tuple:
+def _batch(frame: ItemFrame, c: _Claims, hc: np.ndarray, store: Store | None) -> tuple:
     """Lines of residents of a collective address on a day more residents than a household
     settled at this provider. Returns (explained, testable, note, residents that day per line)."""
     n = hc.size
@@ -183,7 +178,7 @@ def _batch(df: pd.DataFrame, c: _Claims, hc: np.ndarray, store: Store | None) ->
         return np.zeros(n, bool), False, "no contacts in the data"
     from ..detectors._people import address_groups
 
-    ref = pd.Timestamp(df["start"].max()) if len(df) else None
+    ref = pd.Timestamp(frame.claims["start"].to_numpy()[frame.has_lines()].max()) if len(frame) else None
     groups, address_of, hh_max = address_groups(store, ref)
     if groups.empty:
         return np.zeros(n, bool), False, "no addresses in the data"
@@ -201,12 +196,13 @@ def _batch(df: pd.DataFrame, c: _Claims, hc: np.ndarray, store: Store | None) ->
                        f"settled here that day"), n_co[hc]
 
 
-def _sessions(df: pd.DataFrame, c: _Claims, hc: np.ndarray, kb: Any) -> tuple[np.ndarray, bool, str]:
+def _sessions(frame: ItemFrame, c: _Claims, hc: np.ndarray, kb: Any) -> tuple[np.ndarray, bool, str]:
     """Lines on treatment-session claims of a course (two or more sessions a day, hours apart,
     one diagnosis, on at least COURSE_DAYS days). Returns (explained, testable, note)."""
     n = hc.size
     if not (c.secs != 0).any():
         return np.zeros(n, bool), False, "claim times carry no time of day"
+    df = frame.lines
     code = df["item_code"]
     cat_kb = kb.items["category"].reindex(code.cat.categories.astype(str)).to_numpy(object)
     treat = np.append(cat_kb == "treatment", False)[code.array.codes]  # -1 (null): the appended False
@@ -230,11 +226,11 @@ def _sessions(df: pd.DataFrame, c: _Claims, hc: np.ndarray, kb: Any) -> tuple[np
                           f"two or more a day on ≥ {COURSE_DAYS} days")
 
 
-def _refill(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> tuple[np.ndarray, bool, str]:
+def _refill(frame: ItemFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> tuple[np.ndarray, bool, str]:
     """Lines of a chronic patient's monthly refill of the code at this provider (within a day
     of one day of the month in at least SCHEDULE_MONTHS months). Returns (explained, testable, note)."""
     n = rows.size
-    mc = codes_of(df["month"])
+    mc = codes_of(frame.claims["month"])[frame.has_lines()]
     months_in_data = int(np.count_nonzero(np.bincount(mc[mc >= 0])))  # the months the lines fall in
     del mc
     if months_in_data < SCHEDULE_MONTHS:
@@ -244,15 +240,12 @@ def _refill(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> t
     chron_claim = np.where(c.dx >= 0, np.append(chron_cat, False)[c.dx], False)
     chronic = np.zeros(len(c.pat_cats) + 1, bool)
     chronic[c.pat[chron_claim]] = True
-    day = df["sday"].to_numpy()
-
     def mon_dom(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # calendar month and day of the month of lines r
-        d = day[r].astype("datetime64[D]")
+        d = c.sday[c.idx[r]].astype("datetime64[D]")
         m = d.astype("datetime64[M]")
         return m, (d - m.astype("datetime64[D]")).astype(np.int64) + 1
 
-    code = df["item_code"].array.codes if isinstance(df["item_code"].dtype, pd.CategoricalDtype) \
-        else codes_of(df["item_code"])
+    code = np.asarray(frame.lines["item_code"].array.codes)
     hk = pd.DataFrame({"pat": c.pat[hc], "prov": c.prov[hc], "code": code[rows], "i": np.arange(n),
                        "dom": mon_dom(rows)[1]})
     need = hk[["pat", "prov", "code"]].drop_duplicates()
@@ -272,14 +265,13 @@ def _refill(df: pd.DataFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> t
                        f"in ≥ {SCHEDULE_MONTHS} months")
 
 
-def _ordinary_dispense(df: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+def _ordinary_dispense(frame: ItemFrame, rows: np.ndarray) -> np.ndarray:
     """The lines ``rows`` whose quantity is at most the city's upper quartile of lines of that
     code (computed over those codes' lines only)."""
-    if "quantity" not in df.columns or not rows.size:
+    if "quantity" not in frame.columns or not rows.size:
         return np.ones(rows.size, bool)
-    ic = df["item_code"]
-    code = np.asarray(ic.array.codes) if isinstance(ic.dtype, pd.CategoricalDtype) else codes_of(ic)
-    q = df["quantity"].to_numpy("float64")
+    code = np.asarray(frame.lines["item_code"].array.codes)
+    q = np.asarray(frame.column("quantity"), dtype="float64")
     on = np.flatnonzero(np.isin(code, np.unique(code[rows])) & (q > 0))
     q3 = pd.Series(q[on]).groupby(code[on]).quantile(0.75)
     lim = q3.reindex(code[rows]).to_numpy("float64")
@@ -290,22 +282,22 @@ def line_checks(run: RuleRun, store: Store | None = None) -> dict[str, Any]:
     """Per hit line of ``run``: which check explains it (``why``: a check name or ``""``), and
     per check whether the data could test it (``testable``: a bool, or a per-line array) and
     how (``note``)."""
-    df = run.frame.df
+    frame = run.frame
     rows = run.hits["row"].to_numpy()
     shapes = {r.id: r.shape for r in run.pack.rules}
     shape = run.hits["rule_id"].map(shapes).to_numpy(object)
-    c = _claims(df)
+    c = _claims(frame)
     hc = c.idx[rows]
     qty_rule = shape == "peer_quantity"
     ordinary = np.ones(rows.size, bool)  # only the month's quantity asks for an ordinary dispense
-    ordinary[qty_rule] = _ordinary_dispense(df, rows[qty_rule])
+    ordinary[qty_rule] = _ordinary_dispense(frame, rows[qty_rule])
     # each check runs on the lines of the shapes it can explain only (most hit lines are of others)
     on = {name: np.flatnonzero(np.isin(shape, list(shapes))) for name, (_, shapes) in CHECKS.items()}
     run_check = {
-        "newborn_on_parent_card": lambda ix: _newborn(df, c, rows[ix], hc[ix]),
-        "institution_batch": lambda ix: _batch(df, c, hc[ix], store),
-        "treatment_sessions": lambda ix: _sessions(df, c, hc[ix], run.pack.kb),
-        "chronic_refill_day": lambda ix: _refill(df, c, rows[ix], hc[ix]),
+        "newborn_on_parent_card": lambda ix: _newborn(frame, c, rows[ix], hc[ix]),
+        "institution_batch": lambda ix: _batch(frame, c, hc[ix], store),
+        "treatment_sessions": lambda ix: _sessions(frame, c, hc[ix], run.pack.kb),
+        "chronic_refill_day": lambda ix: _refill(frame, c, rows[ix], hc[ix]),
     }
     # a check with no line to look at is not run (no finding of its shapes asks for it)
     res = {name: fn(on[name]) if on[name].size else (np.zeros(0, bool), False, "no line of its shapes")
@@ -338,14 +330,15 @@ def weigh_benign(run: RuleRun, findings: list[Finding], *, store: Store | None =
     where the contacts are read (the institution check is ``not_testable`` without it)."""
     if not findings or run.frame is None or not len(run.hits):
         return findings
-    df = run.frame.df
     lc = line_checks(run, store)
     why = lc["why"]
     rows = run.hits["row"].to_numpy()
     ded = run.hits["deduct"].to_numpy("float64")
+    at = run.frame.take(["provider_type", "provider_id", "month"], rows)
     key = pd.DataFrame({"r": run.hits["rule_id"].astype(str).to_numpy(),
-                        **{k: df[c].iloc[rows].astype(str).to_numpy() for k, c in
+                        **{k: at[c].astype(str).to_numpy() for k, c in
                            (("t", "provider_type"), ("p", "provider_id"), ("m", "month"))}})
+    del at
     groups = key.groupby(["r", "t", "p", "m"], sort=False).indices
     out = []
     for f in findings:

@@ -76,10 +76,9 @@ def cmd_rules(a: argparse.Namespace) -> int:
         rep = FindingsReport(found, store.fingerprint, {"rule_violation": {"pack": a.pack or "", "kb": a.kb or ""}},
                              extra={"rule_summary": {"totals": t, "rules": run.summary}})
         write_findings(out / "findings.json", rep)
-        df = run.frame.df if run.frame is not None else None
-        if df is not None and len(run.hits):
+        if run.frame is not None and len(run.hits):
             cols = ["claim_id", "item_code", "provider_type", "provider_id", "month", "amount"]
-            hits = df[cols].iloc[run.hits["row"].to_numpy()].reset_index(drop=True)
+            hits = run.frame.take(cols, run.hits["row"].to_numpy()).reset_index(drop=True)
             hits.insert(0, "rule_id", run.hits["rule_id"].to_numpy())
             hits["deduct"] = run.hits["deduct"].round(2).to_numpy()
         else:

@@ -2,8 +2,12 @@
 
 A code rule is ``fn(sub, rule, ctx) -> hits`` exactly like a shape (see
 :mod:`graphkit.rules.shapes`): ``sub`` is the item frame restricted to the rule's settings,
-``hits`` a DataFrame of ``row`` and ``deduct``. ``sub`` may be the whole frame itself (rules whose
-settings cover every line get no copy): read it, never modify it. Its string columns are
+``hits`` a DataFrame of ``row`` and ``deduct``. ``sub`` holds every column of the frame for the
+rule's lines (a declarative shape gets only the columns it reads); ``ctx.frame`` gives any column of
+any line (``ctx.frame.column(name)``, ``ctx.frame.take(cols, rows)``). Read them, never modify
+them: columns may be views of the frame's own. A function that sets ``fn.columns`` (a tuple of
+column names) gets only those in ``sub`` — at 10M lines every column of every line is gigabytes.
+Its string columns are
 categoricals with sorted categories (compare them with ``==`` / ``isin`` as usual; group on
 their codes for speed). A bureau's own module works the same way as long as Python can import it.
 
@@ -61,6 +65,11 @@ def low_standard_admission(sub, rule, ctx):
     return pd.DataFrame({"row": s.index[m].to_numpy(np.int64), "deduct": s["amount"].to_numpy()[m]})
 
 
+#: the columns the shipped code rules read (``sub`` holds only these)
+_STAY_COLUMNS = ("amount", "category", "ci", "claim_type", "item_code", "los", "quantity")
+low_standard_admission.columns = _STAY_COLUMNS
+
+
 def drugs_only_admission(sub, rule, ctx):
     """低标准入院: inpatient stays of at most ``max_days`` days billed only for drugs (and the bed):
     no exam, no treatment, no material — medication a prescription could have given.
@@ -70,3 +79,6 @@ def drugs_only_admission(sub, rule, ctx):
     flagged = piv.index[((piv["drug"] > 0) & (other == 0)).to_numpy()]
     m = s["ci"].isin(flagged).to_numpy()
     return pd.DataFrame({"row": s.index[m].to_numpy(np.int64), "deduct": s["amount"].to_numpy()[m]})
+
+
+drugs_only_admission.columns = _STAY_COLUMNS

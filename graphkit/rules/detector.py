@@ -29,9 +29,9 @@ __all__ = ["RuleFindings", "rule_violation", "fits_memory", "available_gb", "BYT
 
 #: peak resident bytes of the rule pack per item line (frame, a rule's working arrays, the hits,
 #: the findings and their benign checks; claim context included): the whole detector on a
-#: 11.7M-claim city, 26.5M item lines, peaked at 6.09 GB (247 B a line; docs/rules.md, *Speed*),
-#: rounded up
-BYTES_PER_LINE = 280
+#: 11.7M-claim city, 26.5M item lines, peaked at 5.34 GB (201 B a line with the column-by-column
+#: frame; docs/rules.md, *Speed*), rounded up
+BYTES_PER_LINE = 240
 #: the share of the available memory the estimate may take: the rest is for the scan's other
 #: processes and the estimate's own error (it is measured on one city)
 HEADROOM = 0.8

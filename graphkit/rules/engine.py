@@ -25,7 +25,7 @@ from ..findings import Entity, Finding
 from ..allocator import release_memory
 from .frame import ItemFrame, build_frame
 from .library import RulePack, load_pack
-from .shapes import SHAPE_COLUMNS, SHAPES, Ctx, codes_of, shape_needs
+from .shapes import SHAPE_COLUMNS, SHAPES, Ctx, shape_needs
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -70,22 +70,34 @@ def _skip(rule, reason_zh: str, reason_en: str) -> dict[str, Any]:
             "providers": 0}
 
 
-#: item-frame columns some declarative shape reads (the engine and the findings use the whole frame)
-_READ = frozenset(c for cols in SHAPE_COLUMNS.values() for c in cols)
-
-
 def _scope_key(rule) -> tuple:
     return (tuple(sorted(rule.claim_types)), tuple(sorted(rule.institution_levels or ())),
             tuple(sorted(rule.insurance or ())))
 
 
-def _mask(df: pd.DataFrame, rule) -> np.ndarray:
-    m = df["claim_type"].isin(list(rule.claim_types)).to_numpy(bool).copy()
+def _mask(frame: ItemFrame, rule) -> np.ndarray:
+    """Per line, whether it is in the rule's settings, institution levels and insurance types
+    (decided per claim)."""
+    cl = frame.claims
+    m = cl["claim_type"].isin(list(rule.claim_types)).to_numpy(bool).copy()
     if rule.institution_levels:
-        m &= (df["provider_type"] == "pharmacy").to_numpy() | df["level"].isin(list(rule.institution_levels)).to_numpy()
+        m &= (cl["provider_type"] == "pharmacy").to_numpy() | cl["level"].isin(list(rule.institution_levels)).to_numpy()
     if rule.insurance:
-        m &= df["insurance_type"].isin([_INS[i] for i in rule.insurance]).to_numpy(bool)
-    return m
+        m &= cl["insurance_type"].isin([_INS[i] for i in rule.insurance]).to_numpy(bool)
+    return m[frame.ci]
+
+
+def _columns(rule, frame: ItemFrame) -> list[str] | None:
+    """The frame columns ``rule`` reads: its shape's, a code rule's declared ``fn.columns`` (those
+    the frame holds), else every column (None)."""
+    if rule.shape in SHAPE_COLUMNS:
+        return list(SHAPE_COLUMNS[rule.shape])
+    declared = None
+    if rule.shape == "code":
+        from .shapes import _resolve
+
+        declared = getattr(_resolve(rule.function), "columns", None)
+    return None if declared is None else [c for c in declared if c in frame.columns]
 
 
 def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = None,
@@ -117,18 +129,20 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
     t0 = time.perf_counter()
     frame = build_frame(store)
     release_memory()  # the build's batches and temporaries, back to the system (≈ 2 GB at 26M lines)
-    df = frame.df
-    code = df["item_code"].array  # a categorical: look each distinct code up once
+    code = frame.lines["item_code"].array  # a categorical: look each distinct code up once
     cc = np.asarray(code.codes)
     kbi = np.where(cc >= 0, pack.kb.items.index.get_indexer(code.categories.astype(str)).astype(np.int32)[cc], -1)
-    ctx = Ctx(df, pack.kb, kbi)
+    del cc
+    ctx = Ctx(frame.lines, pack.kb, kbi, frame)
+    amount = frame.lines["amount"].to_numpy()
+    ci = frame.ci
     seconds["frame"] = time.perf_counter() - t0
     parts: dict[str, pd.DataFrame] = {}
-    # rules sharing settings share one row subset: evaluate them together (one copy at a time;
-    # none at all where the subset is the whole frame)
+    # rules sharing settings share one row subset (a slice where it is one run of lines: the frame
+    # is grouped by setting); each rule sees only the columns its shape reads
     scope = _scope_key
     order = sorted(range(len(chosen)), key=lambda i: (scope(chosen[i]), i))
-    key, sub = None, None
+    key, on = None, None
     for r in (chosen[i] for i in order):
         missing = frame.missing(shape_needs(r))
         if missing:
@@ -140,37 +154,33 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             continue
         t1 = time.perf_counter()
         if scope(r) != key:
-            key, sub = scope(r), None
-            on = np.flatnonzero(_mask(df, r))
-            # the columns no declarative shape reads are left out (of the subset, and of the frames a
-            # shape filters from it)
-            code = any(x.shape == "code" for x in chosen if scope(x) == key)
-            cols = list(df.columns) if code else [c for c in df.columns if c in _READ]
-            if on.size and on[-1] - on[0] + 1 == on.size:  # one run of rows (the frame is grouped by setting,
-                sub = df.iloc[on[0]:on[-1] + 1][cols]         # so a setting subset is): copy-on-write, no copy
-            else:
-                sub = df.iloc[on][cols]
-            del on  # a position per line of the scope: not kept while its rules run
-            nprov = int(pd.unique(codes_of(sub["provider_id"])).size)
-        # a declarative shape sees only the columns it reads: its filters then copy those alone
-        h = SHAPES[r.shape](sub[list(SHAPE_COLUMNS[r.shape])] if r.shape in SHAPE_COLUMNS else sub, r, ctx)
+            key = scope(r)
+            pos = np.flatnonzero(_mask(frame, r))
+            on = slice(int(pos[0]), int(pos[-1]) + 1) if pos.size and pos[-1] - pos[0] + 1 == pos.size else pos
+            del pos
+            pcodes = np.asarray(frame.claims["provider_id"].array.codes)
+            nprov = int(pd.unique(pcodes[ci[on]]).size)
+        sub = frame.take(_columns(r, frame), on)
+        h = SHAPES[r.shape](sub, r, ctx)
+        del sub
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h
         h = h.drop_duplicates("row")
-        h = h.assign(deduct=np.clip(h["deduct"].to_numpy("float64"), 0.0, df["amount"].to_numpy()[h["row"].to_numpy()]))
+        h = h.assign(deduct=np.clip(h["deduct"].to_numpy("float64"), 0.0, amount[h["row"].to_numpy()]))
         seconds[r.id] = time.perf_counter() - t1
         rows = h["row"].to_numpy()
         ded = h["deduct"].to_numpy()
+        hc = ci[rows]
         summary[r.id] = {
             "name": r.name, "category": r.category, "level": r.level, "status": "ran", "reason": "",
-            "hits": int(len(h)), "claims": int(pd.unique(df["ci"].to_numpy()[rows]).size),
+            "hits": int(len(h)), "claims": int(pd.unique(hc).size),
             "deduct_amount": round(float(ded.sum()), 2),
-            "fund_amount": round(float((ded * df["fund_ratio"].to_numpy()[rows]).sum()), 2),
-            "providers": int(pd.unique(codes_of(df["provider_id"])[rows]).size),
+            "fund_amount": round(float((ded * frame.claims["fund_ratio"].to_numpy()[hc]).sum()), 2),
+            "providers": int(pd.unique(pcodes[hc]).size),
             "scope_providers": nprov,
         }
         if drop_common is None or not _is_common(summary[r.id], drop_common):
             parts[r.id] = h[["row", "deduct"]]
-    sub = None
+    frame.drop_cache()
     ids = [r.id for r in chosen if r.id in parts]  # in the pack's order
     if ids:
         hits = pd.concat([parts[i] for i in ids], ignore_index=True)
@@ -256,12 +266,12 @@ def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS, store: Store | No
     hits = run.hits[~run.hits["rule_id"].isin(norm)] if norm else run.hits
     if not len(hits):
         return []
-    df = run.frame.df
+    frame = run.frame
     rows = hits["row"].to_numpy()
-    opt = [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in df.columns]
+    opt = [c for c in ("item_name", "quantity", "unit_price", "days_supply") if c in frame.columns]
     cols = ["claim_id", "item_code", "provider_type", "provider_id", "month", "patient_id", "doctor_id", "start",
             "amount", "fund_ratio"] + opt
-    h = df[cols].iloc[rows].reset_index(drop=True)
+    h = frame.take(cols, rows).reset_index(drop=True)
     h["rule_id"] = hits["rule_id"].to_numpy()
     h["deduct"] = hits["deduct"].to_numpy("float64")
     h["fund_deduct"] = h["deduct"].to_numpy() * h["fund_ratio"].to_numpy("float64")

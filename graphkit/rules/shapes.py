@@ -39,9 +39,10 @@ _SETTING_OF = {v: k for k, v in SETTINGS.items() if v}
 class Ctx:
     """What a shape sees besides its rows: the whole frame and the KB aligned to its rows."""
 
-    df: pd.DataFrame          # the whole item frame
+    df: pd.DataFrame          # the item frame's resident columns on every line (item_code, amount, …)
     kb: Any                   # KnowledgeBase
     kbi: np.ndarray           # KB row of each frame row (-1: code not in the catalogue)
+    frame: Any = None         # the ItemFrame: any other column via ``frame.column(name)`` / ``frame.take``
 
     def kbcol(self, name: str, rows: pd.Index) -> np.ndarray:
         """KB column ``name`` for frame ``rows`` (NaN / None where the code is not catalogued)."""
