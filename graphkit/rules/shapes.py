@@ -149,6 +149,16 @@ def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.astype(np.int64) * (int(b.max(initial=-1)) + 2) + (b + 1)
 
 
+def _int_codes(s: pd.Series) -> np.ndarray:
+    """Codes for :func:`group_ids`: a column of non-negative integers (claim rows, day numbers) is
+    its own code — no sorted factorize of 16M values — anything else :func:`codes_of`."""
+    if s.dtype.kind in "iu" and len(s):
+        v = s.to_numpy()
+        if int(v.min()) >= 0:
+            return v
+    return codes_of(s)
+
+
 def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Dense int64 group id per row of the combination of ``keys`` (nulls form their own
     value, like ``groupby(dropna=False)``), built from integer codes: no tuples, no strings.
@@ -161,7 +171,7 @@ def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
     gid = np.zeros(len(sub), dtype=np.int64)
     span = 1
     for k in keys:
-        v = codes_of(sub[k])
+        v = _int_codes(sub[k])
         width = int(v.max(initial=-1)) + 2
         if span * width >= 2**62:  # the combination would overflow: number the groups so far
             gid = pd.factorize(gid)[0].astype(np.int64)
