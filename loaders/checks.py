@@ -59,6 +59,8 @@ class _Engine:
         self.known = known
         self.wants_hashes = wants_hashes
         self.ref_sets: dict[str, KeySet] = {}
+        #: birth day (days since 1970; -1 unknown) of each key of ``ref_sets["patients"]``, by position
+        self.birth_days: np.ndarray | None = None
 
 
 def _composite(out: pd.DataFrame, cols: tuple[str, ...]) -> pa.Array:
@@ -87,6 +89,8 @@ class _TableCheck:
         self.rows_read = 0
         self.rows_kept = 0
         self.malformed: list[tuple[int | None, str]] = []
+        #: patients: the birth day of each key added to ``kept_keys``, in the order added
+        self.birth_days: list[np.ndarray] = []
 
     # -- duplicate primary keys, across chunks ----------------------------------------
     def _duplicates(self, out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -109,6 +113,8 @@ class _TableCheck:
                 dup_nn |= ks.contains(nn)  # occurrences in earlier chunks
         h_nn = string_hash(nn, unique=inc) if (len(pk) == 1 and self.engine.wants_hashes) else None
         ks.add(nn, h_nn)
+        if self.spec.name == "patients" and self.kept_keys is ks:
+            self.birth_days.append(_days(out["birth_date"])[notnull])
         dup = np.zeros(n, bool)
         dup[notnull] = dup_nn
         h_all = None
@@ -160,6 +166,8 @@ class _TableCheck:
             self._flag(rows, ref.column, col, col.notna().to_numpy() & ~found, bad)
             if h is not None:
                 hashes[ref.column] = h
+        if t == "claims":
+            self._before_birth(out, rows, bad)
         if t == "contacts":  # a family link's value is another patient
             fam = (out["kind"] == "family").fillna(False).to_numpy(bool)
             if fam.any():
@@ -181,6 +189,8 @@ class _TableCheck:
             kept_keys = out[pk][keep]
             h = hashes.get(pk)
             self.kept_keys.add(arrow_strings(kept_keys), None if h is None else h[keep])
+            if t == "patients":
+                self.birth_days.append(_days(out["birth_date"])[keep])
         if keep.all():
             frame = out
         else:
@@ -188,6 +198,22 @@ class _TableCheck:
             hashes = {c: h[keep] for c, h in hashes.items()}
         self.rows_kept += len(frame)
         return Chunk(t, frame, hashes, self._quarantine(df, rows, bad, start) if self.engine.lenient else None)
+
+    def _before_birth(self, out: pd.DataFrame, rows: np.ndarray, bad: np.ndarray) -> None:
+        """Claims that start on a day before their person's birth date (the person's row of this
+        bundle; a person already in the store is not checked). The birth date is not shown: it
+        is personal."""
+        ks, born = self.engine.ref_sets.get("patients"), self.engine.birth_days
+        if ks is None or born is None or not len(ks) or not len(out):
+            return
+        pos = ks.lookup(out["patient_id"])
+        birth = np.where(pos >= 0, np.append(born, -1)[np.where(pos >= 0, pos, born.size)], -1)
+        day = _days(out["start_time"])
+        early = (birth >= 0) & (day >= 0) & (day < birth) & ~bad
+        if early.any():
+            self.issues.add(self.spec.name, rows[early], "start_time",
+                            out["start_time"][early].astype("string").to_numpy(), "claim_before_birth")
+            bad |= early
 
     def _flag(self, rows: np.ndarray, column: str, values: pd.Series, dangling: np.ndarray, bad: np.ndarray) -> None:
         if dangling.any():
@@ -218,6 +244,14 @@ class _TableCheck:
         return pd.DataFrame(
             {"_row": [m for m, _ in self.malformed], "_reason": "malformed_row", "_text": [x for _, x in self.malformed]}
         )
+
+
+def _days(ts: pd.Series) -> np.ndarray:
+    """Calendar day numbers (days since 1970-01-01) of a datetime column; -1 for null and for
+    days before 1970 (no check compares those)."""
+    v = ts.to_numpy("datetime64[s]")
+    d = np.floor_divide(v.astype("int64"), 86_400)
+    return np.where(np.isnat(v) | (d < 0), -1, d).astype(np.int32)
 
 
 def _check_rows(

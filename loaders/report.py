@@ -45,6 +45,7 @@ RULES: dict[str, tuple[str, str]] = {
     "fund_above_total": ("基金支付(加个人支付)超过总费用", "fund_amount (plus self_amount) above total_amount beyond 0.01"),
     "death_before_birth": ("死亡日期早于出生日期", "death_date before birth_date"),
     "birth_in_future": ("出生日期晚于今天", "birth_date after today"),
+    "claim_before_birth": ("结算开始早于参保人出生日期", "claim starts before the person's birth date"),
     "bad_id": ("编号含控制字符(NUL、换行等)或不成对的引号", "id holds control characters (NUL, newline, …) or unbalanced quotes"),
     "provider_mismatch": (
         "机构/药店字段与结算类型不符(须且仅须填一个)",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping as MappingT
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -203,6 +204,8 @@ def stream_bundle(
         n_issues = len(issues.parts)
         if check.kept_keys is not None and len(TABLES[t].primary_key) == 1:
             engine.ref_sets[t] = check.kept_keys
+        if t == "patients" and check.birth_days:
+            engine.birth_days = np.concatenate(check.birth_days)
         for r in list(engine.ref_sets):  # keys no later table of the bundle refers to are dropped
             if not any(r in _REFERS_TO[u] for u in TABLE_ORDER[TABLE_ORDER.index(t) + 1:] if u in files):
                 del engine.ref_sets[r]

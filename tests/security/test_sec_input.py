@@ -71,6 +71,28 @@ def test_lenient_load_quarantines_impossible_rows(tmp_path) -> None:
     assert res.rows["claims"] == 4 and res.report.quarantined["claims"] == 1
 
 
+@pytest.mark.parametrize("lenient", [False, True])
+def test_claims_before_the_persons_birth_are_errors(tmp_path, lenient) -> None:
+    """A claim that starts before its person was born cannot be true (the spec's "birth date
+    after the person's claims"); a claim on the birth day itself (a newborn) loads. The report
+    names the claim's row and start time, never the birth date (personal)."""
+    t = tiny_tables()
+    t["patients"][0]["birth_date"] = "2024-01-05"  # PT0001: its claims C0001 / C0002 start that day
+    t["patients"][3]["birth_date"] = "2024-03-12"  # PT0004: its claim C0005 starts the day before
+    bundle = write_bundle(tmp_path / "b", t)
+    report = validate_bundle(bundle)
+    hits = [i for i in report.issue_list() if i.rule == "claim_before_birth"]
+    assert [(i.table, i.row, i.column) for i in hits] == [("claims", 5, "start_time")]
+    assert "2024-03-11" in hits[0].value and "2024-03-12" not in report.format(limit=100)
+    if not lenient:
+        with pytest.raises(BundleError, match=re.escape(RULES["claim_before_birth"][1])):
+            load_bundle(bundle, tmp_path / "store")
+        assert not (tmp_path / "store").exists()
+    else:
+        res = load_bundle(bundle, tmp_path / "store", lenient=True)
+        assert res.rows["claims"] == 4 and res.report.quarantined["claims"] == 1
+
+
 def _gz_bundle(tmp_path: Path, cut: float) -> Path:
     bundle = write_bundle(tmp_path / "b", tiny_tables())
     raw = (bundle / "claims.csv").read_bytes() * 1  # noqa: the whole table
