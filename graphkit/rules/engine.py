@@ -312,13 +312,14 @@ def rule_findings(run: RuleRun, *, max_items: int = MAX_ITEMS, store: Store | No
     pack_s, kb_s = f"{run.pack.name} v{run.pack.version}", f"{run.pack.kb.name} v{run.pack.kb.version}"
     desc = {rid: r.describe() for rid, r in rules.items()}
     out: list[Finding] = []
+    a_deduct, a_fund, a_lines = (agg[c].to_numpy().tolist() for c in ("deduct", "fund", "lines"))
     for i, (rid, ptype, pid, month) in enumerate(first[keys].itertuples(index=False, name=None)):
         r = rules[rid]
         claims = cv[cs[i]:cs[i + 1]]
         nclaims = len(claims)
-        deduct = float(agg["deduct"].iat[i])
-        fund = float(agg["fund"].iat[i])
-        nlines = int(agg["lines"].iat[i])
+        deduct = float(a_deduct[i])
+        fund = float(a_fund[i])
+        nlines = int(a_lines[i])
         ents = [Entity(ptype, str(pid), "venue")]
         ents += [Entity("doctor", str(d), "prescriber") for d in dv[ds[i]:ds[i + 1]]]
         ents += [Entity("patient", str(p), "insured") for p in pv[ps[i]:ps[i + 1]]]
