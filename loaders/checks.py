@@ -59,7 +59,7 @@ class _Engine:
         self.known = known
         self.wants_hashes = wants_hashes
         self.ref_sets: dict[str, KeySet] = {}
-        #: birth day (days since 1970; -1 unknown) of each key of ``ref_sets["patients"]``, by position
+        #: birth day (datetime64[D], NaT unknown) of each key of ``ref_sets["patients"]``, by position
         self.birth_days: np.ndarray | None = None
 
 
@@ -114,7 +114,7 @@ class _TableCheck:
         h_nn = string_hash(nn, unique=inc) if (len(pk) == 1 and self.engine.wants_hashes) else None
         ks.add(nn, h_nn)
         if self.spec.name == "patients" and self.kept_keys is ks:
-            self.birth_days.append(_days(out["birth_date"])[notnull])
+            self.birth_days.append(out["birth_date"].to_numpy("datetime64[D]")[notnull])
         dup = np.zeros(n, bool)
         dup[notnull] = dup_nn
         h_all = None
@@ -190,7 +190,7 @@ class _TableCheck:
             h = hashes.get(pk)
             self.kept_keys.add(arrow_strings(kept_keys), None if h is None else h[keep])
             if t == "patients":
-                self.birth_days.append(_days(out["birth_date"])[keep])
+                self.birth_days.append(out["birth_date"].to_numpy("datetime64[D]")[keep])
         if keep.all():
             frame = out
         else:
@@ -207,9 +207,8 @@ class _TableCheck:
         if ks is None or born is None or not len(ks) or not len(out):
             return
         pos = ks.lookup(out["patient_id"])
-        birth = np.where(pos >= 0, np.append(born, -1)[np.where(pos >= 0, pos, born.size)], -1)
-        day = _days(out["start_time"])
-        early = (birth >= 0) & (day >= 0) & (day < birth) & ~bad
+        birth = np.append(born, np.datetime64("NaT", "D"))[np.where(pos >= 0, pos, born.size)]
+        early = (out["start_time"].to_numpy("datetime64[D]") < birth) & ~bad  # NaT on either side: False
         if early.any():
             self.issues.add(self.spec.name, rows[early], "start_time",
                             out["start_time"][early].astype("string").to_numpy(), "claim_before_birth")
@@ -244,14 +243,6 @@ class _TableCheck:
         return pd.DataFrame(
             {"_row": [m for m, _ in self.malformed], "_reason": "malformed_row", "_text": [x for _, x in self.malformed]}
         )
-
-
-def _days(ts: pd.Series) -> np.ndarray:
-    """Calendar day numbers (days since 1970-01-01) of a datetime column; -1 for null and for
-    days before 1970 (no check compares those)."""
-    v = ts.to_numpy("datetime64[s]")
-    d = np.floor_divide(v.astype("int64"), 86_400)
-    return np.where(np.isnat(v) | (d < 0), -1, d).astype(np.int32)
 
 
 def _check_rows(
