@@ -104,9 +104,11 @@ def _perinatal(dx: pd.Series) -> np.ndarray:
 
 @dataclasses.dataclass
 class _Claims:
-    """One row per claim of the item frame (``idx``: the claim of each frame row)."""
+    """One row per claim of the item frame (``idx``: the claim of each frame row; ``has``: whether
+    the claim has lines)."""
 
     idx: np.ndarray
+    has: np.ndarray
     pat: np.ndarray
     prov: np.ndarray
     sday: np.ndarray
@@ -133,7 +135,7 @@ def _claims(frame: ItemFrame) -> _Claims:
     start = cl["start"].to_numpy("datetime64[s]").astype("int64")
     sday = cl["sday"].to_numpy().astype(np.int32)
     dxs = cl["diagnosis_code"]
-    return _Claims(idx=frame.ci, pat=at(codes_of(cl["patient_id"])), prov=prov, sday=sday,
+    return _Claims(idx=frame.ci, has=has, pat=at(codes_of(cl["patient_id"])), prov=prov, sday=sday,
                    eday=np.maximum(cl["eday"].to_numpy(), sday).astype(np.int32),
                    secs=np.mod(start, _DAY).astype(np.int32), dx=at(codes_of(dxs)),
                    dx_cats=dxs.cat.categories if isinstance(dxs.dtype, pd.CategoricalDtype) else pd.Index([]),
@@ -178,7 +180,7 @@ def _batch(frame: ItemFrame, c: _Claims, hc: np.ndarray, store: Store | None) ->
         return np.zeros(n, bool), False, "no contacts in the data"
     from ..detectors._people import address_groups
 
-    ref = pd.Timestamp(frame.claims["start"].to_numpy()[frame.has_lines()].max()) if len(frame) else None
+    ref = pd.Timestamp(frame.claims["start"].to_numpy()[c.has].max()) if len(frame) else None
     groups, address_of, hh_max = address_groups(store, ref)
     if groups.empty:
         return np.zeros(n, bool), False, "no addresses in the data"
@@ -230,7 +232,7 @@ def _refill(frame: ItemFrame, c: _Claims, rows: np.ndarray, hc: np.ndarray) -> t
     """Lines of a chronic patient's monthly refill of the code at this provider (within a day
     of one day of the month in at least SCHEDULE_MONTHS months). Returns (explained, testable, note)."""
     n = rows.size
-    mc = codes_of(frame.claims["month"])[frame.has_lines()]
+    mc = codes_of(frame.claims["month"])[c.has]
     months_in_data = int(np.count_nonzero(np.bincount(mc[mc >= 0])))  # the months the lines fall in
     del mc
     if months_in_data < SCHEDULE_MONTHS:

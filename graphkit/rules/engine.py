@@ -25,7 +25,7 @@ from ..findings import Entity, Finding
 from ..allocator import release_memory
 from .frame import ItemFrame, build_frame
 from .library import RulePack, load_pack
-from .shapes import SHAPE_COLUMNS, SHAPES, Ctx, shape_needs
+from .shapes import SHAPE_COLUMNS, SHAPES, Ctx, _resolve, shape_needs
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -92,11 +92,7 @@ def _columns(rule, frame: ItemFrame) -> list[str] | None:
     the frame holds), else every column (None)."""
     if rule.shape in SHAPE_COLUMNS:
         return list(SHAPE_COLUMNS[rule.shape])
-    declared = None
-    if rule.shape == "code":
-        from .shapes import _resolve
-
-        declared = getattr(_resolve(rule.function), "columns", None)
+    declared = getattr(_resolve(rule.function), "columns", None) if rule.shape == "code" else None
     return None if declared is None else [c for c in declared if c in frame.columns]
 
 
@@ -136,6 +132,7 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
     ctx = Ctx(frame.lines, pack.kb, kbi, frame)
     amount = frame.lines["amount"].to_numpy()
     ci = frame.ci
+    pcodes = np.asarray(frame.claims["provider_id"].array.codes)  # per claim
     seconds["frame"] = time.perf_counter() - t0
     parts: dict[str, pd.DataFrame] = {}
     # rules sharing settings share one row subset (a slice where it is one run of lines: the frame
@@ -158,7 +155,6 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             pos = np.flatnonzero(_mask(frame, r))
             on = slice(int(pos[0]), int(pos[-1]) + 1) if pos.size and pos[-1] - pos[0] + 1 == pos.size else pos
             del pos
-            pcodes = np.asarray(frame.claims["provider_id"].array.codes)
             nprov = int(pd.unique(pcodes[ci[on]]).size)
         sub = frame.take(_columns(r, frame), on)
         h = SHAPES[r.shape](sub, r, ctx)

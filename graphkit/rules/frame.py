@@ -144,11 +144,15 @@ class ItemFrame:
         rank[order] = np.arange(order.size, dtype=np.int32)
         return pd.Categorical.from_codes(rank[inv.reshape(-1)], categories=pd.Index(ids[order], dtype="str"))
 
+    def _per_claim(self, name: str) -> Values:
+        """Claim column ``name``, one value per claim row."""
+        col = self.claims[name]
+        return col.array if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()
+
     def _spread(self, name: str) -> Values:
         """Column ``name`` on every line (not cached)."""
         if name in CLAIM_COLUMNS:
-            return _gather(self.claims[name].array if isinstance(self.claims[name].dtype, pd.CategoricalDtype)
-                           else self.claims[name].to_numpy(), self.ci)
+            return _gather(self._per_claim(name), self.ci)
         if name == "iday":  # no item times (else ``iday`` is a line column): the claim's day
             return self.claims["sday"].to_numpy()[self.ci]
         if name in self.lazy and self.reader is not None:
@@ -201,9 +205,7 @@ class ItemFrame:
                 out[c] = self.column(c)
             elif c in CLAIM_COLUMNS and c not in self._cache and _size(rows) < n // 2:
                 # a small part of the lines: gathered there, not spread over every line
-                col = self.claims[c]
-                out[c] = _gather(col.array if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy(),
-                                 self.ci[rows])
+                out[c] = _gather(self._per_claim(c), self.ci[rows])
             else:
                 out[c] = _gather(self.column(c), rows)
         return pd.DataFrame(out, index=index, copy=False)
@@ -444,8 +446,8 @@ def build_frame(store: Store, *, cache_bytes_per_line: int | None = None) -> Ite
     if "item_time" in opt:  # the item day, which many rules read, is held on every line (4 bytes)
         t = reader("item_time") if "item_time" in lazy else lines["item_time"].to_numpy()
         present["item_time"] = bool((~np.isnat(t)).any())
-        if present["item_time"]:
-            day = np.floor_divide(t.astype("int64"), _DAY)  # NaT: the smallest int64, a negative day
+        if present["item_time"]:  # a line without its own time (or before 1970) takes the claim's day
+            day = _days(t)
             lines["iday"] = np.where(day >= 0, day, claims["sday"].to_numpy()[ci]).astype(np.int32)
             del day
         del t
