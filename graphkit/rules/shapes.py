@@ -44,21 +44,22 @@ class Ctx:
     kbi: np.ndarray           # KB row of each frame row (-1: code not in the catalogue)
     frame: Any = None         # the ItemFrame: any other column via ``frame.column(name)`` / ``frame.take``
 
+    def _kbrows(self, rows: pd.Index) -> np.ndarray:
+        """KB row of each of frame ``rows`` (a run of rows: a view, no index array built)."""
+        if isinstance(rows, pd.RangeIndex) and rows.step == 1:
+            return self.kbi[rows.start:rows.stop]
+        return self.kbi[np.asarray(rows)]
+
     def kbcol(self, name: str, rows: pd.Index) -> np.ndarray:
         """KB column ``name`` for frame ``rows`` (NaN / None where the code is not catalogued)."""
         col = self.kb.items[name].to_numpy()
-        k = self.kbi[np.asarray(rows)]
-        if col.dtype.kind == "f":
-            return np.where(k >= 0, col[np.maximum(k, 0)], np.nan)
-        out = col[np.maximum(k, 0)].astype(object)
-        out[k < 0] = None
-        return out
+        # one gather: KB row -1 (not catalogued) takes the appended last value
+        return np.append(col, np.nan if col.dtype.kind == "f" else None)[self._kbrows(rows)]
 
     def kbmap(self, values: np.ndarray, rows: pd.Index) -> np.ndarray:
         """``values`` (one per KB row, plus a last one for codes not in the catalogue) for frame
         ``rows``: a per-code result computed once per catalogue entry instead of once per line."""
-        k = self.kbi[np.asarray(rows)]
-        return np.asarray(values)[np.where(k >= 0, k, len(values) - 1)]
+        return np.asarray(values)[self._kbrows(rows)]  # KB row -1: the last value
 
     def kbvalues(self, name: str) -> list:
         """KB column ``name`` as Python values, ``None`` appended for codes not in the catalogue
@@ -179,6 +180,13 @@ def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
         gid = gid * width + (v + 1)
         span *= width
         del v
+    if gid.size > 1 and bool((gid[1:] >= gid[:-1]).all()):
+        # already in key order (a claim's lines, its codes sorted): the groups are runs — what
+        # factorize numbers them, without hashing millions of keys
+        start = np.empty(gid.size, dtype=bool)
+        start[0] = True
+        np.not_equal(gid[1:], gid[:-1], out=start[1:])
+        return np.cumsum(start, dtype=np.int64) - 1
     return pd.factorize(gid)[0].astype(np.int64)
 
 
@@ -260,7 +268,14 @@ def days_supply_limit(sub, rule, ctx):
 def patient_limit(sub, rule, ctx):
     """Sex (``attribute = "sex"``) or age (``"age"``, inclusive bounds) outside the item's limit;
     a person whose sex or age is unknown is not judged. 违规金额 = the line's amount."""
-    if rule.params.get("attribute") == "sex":
+    if rule.params.get("attribute") == "sex" and isinstance(sub["sex"].dtype, pd.CategoricalDtype):
+        # compared as codes of the data's sex values (-1: no limit, -2: a value no person has)
+        cats = sub["sex"].cat.categories
+        want = ctx.kbmap(np.array([-1 if pd.isna(v) else (cats.get_loc(v) if v in cats else -2)
+                                   for v in ctx.kbvalues("sex")], dtype=np.int64), sub.index)
+        sex = np.asarray(sub["sex"].array.codes)
+        hit = (want != -1) & (sex >= 0) & (want != sex)
+    elif rule.params.get("attribute") == "sex":
         want = ctx.kbcol("sex", sub.index)
         sex = sub["sex"].to_numpy(object)
         hit = pd.notna(want) & pd.notna(sex) & (want != sex)
