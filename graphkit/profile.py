@@ -44,6 +44,7 @@ __all__ = [
     "PRECISION_SECONDS",
     "time_precision",
     "time_profile",
+    "birth_precision",
     "row_uncertainty",
     "uncertainty_from_profile",
     "finer_or_equal",
@@ -187,14 +188,14 @@ REQUIREMENTS: dict[str, tuple[str, str]] = {
     "death_dates": ("有死亡日期", "death dates present"),
     "card_kind": ("医保卡区分实体卡与电子凭证", "cards say physical or e-voucher"),
 }
-PRECISION_ZH = {"second": "秒", "minute": "分钟", "hour": "小时", "day": "日"}
+PRECISION_ZH = {"second": "秒", "minute": "分钟", "hour": "小时", "day": "日", "month": "月", "year": "年"}
 _TIME_COLUMNS = {"claims": ("start_time", "end_time"), "referrals": ("referred_at",), "claim_items": ("item_time",)}
 _NEEDED: dict[str, tuple[str, ...]] = {
     "claims": ("claim_id", "claim_type", "start_time", "end_time", "doctor_id", "terminal_id"),
     "claim_items": ("claim_id", "item_time"),
     "referrals": ("referred_at",),
     "contacts": ("kind",),
-    "patients": ("region", "death_date"),
+    "patients": ("region", "death_date", "birth_date"),
     "cards": ("kind",),
     "institutions": ("institution_id", "region", "lat", "lon"),
     "pharmacies": ("pharmacy_id", "region", "lat", "lon"),
@@ -228,6 +229,7 @@ class ProfileBuilder:
         self.contact_kinds: dict[str, int] = {}
         self.card_kinds: dict[str, int] = {}
         self.deaths = 0
+        self.births = [0, 0, 0]  # known, not the 1st of a month, not 1 January
         self.frames: dict[str, list[pd.DataFrame]] = {}
 
     def _time(self, name: str, s: pd.Series) -> None:
@@ -270,6 +272,9 @@ class ProfileBuilder:
         elif table == "patients":
             if "death_date" in df.columns:
                 self.deaths += int(df["death_date"].notna().sum())
+            if "birth_date" in df.columns:
+                for i, v in enumerate(_birth_counts(df["birth_date"])):
+                    self.births[i] += v
             if "region" in df.columns:
                 codes = df["region"].astype("string").dropna().unique()
                 self.frames.setdefault("patient_regions", []).append(pd.DataFrame({"region": codes}))
@@ -329,6 +334,8 @@ class ProfileBuilder:
             "contacts": {"present": self.rows.get("contacts", 0) > 0, "rows": self.rows.get("contacts", 0),
                          "by_kind": dict(sorted(self.contact_kinds.items()))},
             "death_dates": {"present": self.deaths > 0, "patients": self.deaths},
+            "birth_dates": {"present": self.births[0] > 0, "patients": self.births[0],
+                            "precision": _birth_precision(*self.births)},
             "card_kind": {"present": sum(self.card_kinds.values()) > 0, "by_kind": dict(sorted(self.card_kinds.items())),
                           "share": share(sum(self.card_kinds.values()), self.rows.get("cards", 0)) or 0.0},
             "regions": {
@@ -488,7 +495,7 @@ def _without(b: ProfileBuilder, table: str) -> ProfileBuilder:
     if table != "claim_items":
         nb.item_claims = b.item_claims
     if table != "patients":
-        nb.deaths = b.deaths
+        nb.deaths, nb.births = b.deaths, b.births
     else:
         nb.frames.pop("patient_regions", None)
     if table == "contacts":
@@ -496,6 +503,30 @@ def _without(b: ProfileBuilder, table: str) -> ProfileBuilder:
     if table == "cards":
         nb.card_kinds = {}
     return nb
+
+
+def _birth_counts(birth: Any) -> tuple[int, int, int]:
+    """Known birth dates, those not on the 1st of a month, those not on 1 January."""
+    d = pd.to_datetime(pd.Series(np.asarray(birth))).dropna().to_numpy("datetime64[D]")
+    first = d.astype("datetime64[M]")
+    return (int(d.size), int((d != first.astype("datetime64[D]")).sum()),
+            int((d != first.astype("datetime64[Y]").astype("datetime64[D]")).sum()))
+
+
+def _birth_precision(n: int, not_first: int, not_jan1: int) -> str | None:
+    return None if not n else "day" if not_first else "month" if not_jan1 else "year"
+
+
+def birth_precision(birth: Any) -> str | None:
+    """How exactly birth dates are given: ``"day"``, ``"month"`` (every one the 1st of a month, as
+    a pseudonymised store keeps them), ``"year"`` (every one 1 January); None without any.
+
+    >>> birth_precision(np.array(["1980-05-01", "1991-11-01", "NaT"], "datetime64[D]"))
+    'month'
+    >>> birth_precision(np.array(["1980-05-17"], "datetime64[D]")), birth_precision(np.array([], "datetime64[D]"))
+    ('day', None)
+    """
+    return _birth_precision(*_birth_counts(birth))
 
 
 def _pct(x: float | None) -> str:
@@ -528,7 +559,10 @@ def format_profile(profile: dict[str, Any]) -> str:
     lines.append(f"  明细 / items: {items};  转诊 / referrals: {profile['referrals']['rows']:,};  关联 / contacts: "
                  + (", ".join(f"{k} {v:,}" for k, v in profile["contacts"]["by_kind"].items()) or "无 none"))
     cards = ", ".join(f"{k} {v:,}" for k, v in profile["card_kind"]["by_kind"].items()) or "未区分 not given"
-    lines.append(f"  死亡日期 / death dates: {profile['death_dates']['patients']:,} 人 persons;  卡类型 / card kind: {cards}")
+    bp = (profile.get("birth_dates") or {}).get("precision")
+    births = "—" if bp is None else f"{PRECISION_ZH.get(bp, bp)} {bp}"
+    lines.append(f"  死亡日期 / death dates: {profile['death_dates']['patients']:,} 人 persons;  出生日期 / birth dates: {births};"
+                 f"  卡类型 / card kind: {cards}")
     src = ", ".join(f"{k} {v}" for k, v in rg["by_source"].items()) or "—"
     unk = f"{rg['unknown']}" + (f" ({', '.join(rg['unknown_examples'][:5])}{' …' if rg['unknown'] > 5 else ''})" if rg["unknown"] else "")
     lines.append(f"  行政区划 / region codes: 使用 used {rg['codes_used']} (机构 providers {rg['provider_codes']}, 参保人 patients "

@@ -325,7 +325,7 @@ class _StoreSink(Sink):
         if self.pseudonymise and t in PERSONAL_FIELDS and len(frame):
             frame = frame.copy()
             pseudonymise_tables({t: frame}, self.p, self.not_personal)
-            gone = set(personal_columns(t, list(frame.columns), self.not_personal))
+            gone = set(personal_columns(t, list(frame.columns), self.not_personal)) | {"birth_date"}  # coarsened
             known = {c: h for c, h in known.items() if c not in gone}
         if self._frame_columns is None:
             self._frame_columns = list(frame.columns)

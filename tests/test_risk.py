@@ -373,3 +373,19 @@ def test_evaluate_reports_volume_baselines(tmp_path):
     ev = evaluate(truth, [], sc)
     b = ev["providers"]["baselines"]
     assert b["claim_count"]["roc_auc"] == pytest.approx(1.0) and b["fund_total"]["roc_auc"] > 0.8
+
+
+def test_implausible_diagnosis_judges_an_age_only_where_the_birth_month_decides():
+    """Birth dates to the month (#16): a perinatal code (P00–P96, under 2) at 2.05 years that may be
+    1.97 is not judged implausible; at 2.2 years however the month falls, it is."""
+    from graphkit.risk.indicators import implausible_dx, last_birth_days
+
+    codes, sex = pd.Series(["P07.3", "P07.3", "P07.3"]), pd.Series(["F", "F", "F"])
+    age, young = pd.Series([2.05, 2.2, 2.05]), pd.Series([1.97, 2.12, 2.05])
+    assert implausible_dx(codes, sex, age, young).tolist() == [False, True, True]
+    assert implausible_dx(codes, sex, age).tolist() == [True, True, True]  # exact dates: the age as it is
+    pats = pd.DataFrame({"birth_date": ["2020-02-01", "2021-07-01"]})
+    b = np.array([18293.0, 18809.0])
+    assert last_birth_days(pats, b).tolist() == [18293.0 + 28, 18809.0 + 30]  # Feb 2020 had 29 days
+    exact = pd.DataFrame({"birth_date": ["2020-02-05", "2021-07-01"]})
+    assert last_birth_days(exact, b) is b

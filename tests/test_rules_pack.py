@@ -208,3 +208,24 @@ def test_scan_skips_rules_without_items(tiny_bundle, tmp_path):
     load_bundle(tiny_bundle, tmp_path / "s")
     res = scan(open_store(tmp_path / "s"), kinds=["rule_violation"])
     assert res.findings == [] and "费用明细" in res.skipped["rule_violation"]
+
+
+@pytest.mark.parametrize("clear", [False, True])
+def test_age_limits_judge_only_what_a_birth_month_decides(tmp_path, clear):
+    """A pseudonymised store keeps birth dates to the month (#16): an age limit is judged only
+    where every day of the birth month gives the same verdict; a clear load judges the day."""
+    from loaders import load_bundle
+
+    from graphkit.store import open_store
+    from rules_cases import LEVO, Builder
+
+    child = ("ZR05XER011", "小儿肺热咳喘口服液", "drug")  # age_max 14 (儿童专用)
+    b = Builder()
+    when = "2024-03-10 09:00:00"
+    b.claim("OLD15", b.person("P1", birth="2009-02-20"), when, [(*child, 1, 30.0)])   # 15 on every day of Feb 2009
+    b.claim("OPEN", b.person("P2", birth="2009-03-05"), when, [(*child, 1, 30.0)])    # 15 (born ≤ Mar 10) or 14
+    b.claim("YOUNG", b.person("P3", birth="2006-03-20"), when, [(*LEVO, 1, 22.0)])    # 17: under 18 (限成人)
+    load_bundle(write_bundle(tmp_path / "b", b.tables()), tmp_path / "s", pseudonymise=not clear, allow_demo_key=True)
+    run = run_rules(open_store(tmp_path / "s"), PACK, rules=["FW-002"])
+    hit = set(run.frame.claim_id(run.hits["row"].to_numpy()))
+    assert hit == ({"OLD15", "OPEN", "YOUNG"} if clear else {"OLD15"})

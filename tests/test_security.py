@@ -326,3 +326,26 @@ def test_validation_reports_mask_personal_values(tmp_path):
     assert "13800000001" not in written and "2099-12-31" not in written and "2********1" in written
     assert main(["validate", str(bundle), "--report", str(tmp_path / "cli.csv")]) == 1
     assert "13800000001" not in (tmp_path / "cli.csv").read_text("utf-8")
+
+
+def test_birth_dates_are_kept_to_the_month(tmp_path):
+    """#16: an exact birth date with sex and region singles a person out (and leaves 3 digits of
+    the ID number to guess); a pseudonymised store keeps the month, a clear load the day."""
+    from graphkit.store.embedded import EmbeddedStore
+
+    t = tiny_tables()
+    days = {"PT0001": "1980-01-17", "PT0002": "1950-05-05", "PT0003": "2000-12-31"}
+    for r in t["patients"]:
+        r["birth_date"] = days.get(r["patient_id"], "")
+    bundle = write_bundle(tmp_path / "b", t)
+    load_bundle(bundle, tmp_path / "s")
+    st = EmbeddedStore(tmp_path / "s")
+    got = st.table("patients", ["patient_id", "birth_date"]).set_index("patient_id")["birth_date"]
+    assert got.dropna().dt.strftime("%Y-%m-%d").to_dict() == {
+        "PT0001": "1980-01-01", "PT0002": "1950-05-01", "PT0003": "2000-12-01"}
+    assert pd.isna(got["PT0004"])
+    assert st.manifest["data_profile"]["birth_dates"] == {"present": True, "patients": 3, "precision": "month"}
+    load_bundle(bundle, tmp_path / "clear", pseudonymise=False)
+    clear = EmbeddedStore(tmp_path / "clear")
+    assert clear.table("patients")["birth_date"].dropna().dt.strftime("%Y-%m-%d").tolist() == list(days.values())
+    assert clear.manifest["data_profile"]["birth_dates"]["precision"] == "day"

@@ -77,7 +77,7 @@ def residents_of_patients(store: Store, patients: pd.DataFrame, ref: pd.Timestam
         return None
     coll = groups.loc[groups["collective"], "type"]
     addr = patients["patient_id"].astype(object).map(address_of)
-    return addr.map(coll).fillna("").astype(str).to_numpy(object)
+    return addr.map(coll).astype(object).fillna("").astype(str).to_numpy(object)  # all-NaN maps are float
 
 
 def residents_check(res_type: np.ndarray | None, pat_rows: np.ndarray, hr: pd.DataFrame) -> tuple[dict, float]:

@@ -357,9 +357,9 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
         docs = docs[docs >= 0]
         ents = [Entity(str(types[r]), str(ent.at[r, "entity_id"]), "venue")]
         if docs.size and top_doctors > 0:
-            dc = pd.Series(docs).value_counts(sort=True)
-            dc = dc.sort_index().sort_values(ascending=False, kind="stable")
-            ents += [Entity("doctor", str(ent.at[int(d), "entity_id"]), "treating") for d in dc.index[:int(top_doctors)]]
+            u, c = np.unique(docs, return_counts=True)  # most claims first, ties by doctor row
+            ents += [Entity("doctor", str(ent.at[int(d), "entity_id"]), "treating")
+                     for d in u[np.argsort(-c, kind="stable")][:int(top_doctors)]]
         name = lead["indicator"]
         null = {"peer_group": lead["peer_group"], "peer_size": int(lead["peer_size"]), "indicator": name,
                 "value": float(lead["shrunk"]), "peer_median": float(lead["peer_median"]),
@@ -367,7 +367,8 @@ def indicator_outliers(store: Store, *, min_peers: int = 10, top_doctors: int = 
                 "fence": float(lead["fence"]), "n_tests": n_tests, "log10_p": log10_p, "surprise": s,
                 "method": "robust z (peer median, 1.4826·MAD) of case-mix adjusted, shrunk indicators; one-sided normal tail × family size; "
                           "Bonferroni over providers × indicator families"}
-        recs = hr.to_dict("records")
+        cols = list(hr.columns)  # DataFrame.to_dict("records") costs ≈ 2 ms a call: per column, then zipped
+        recs = [dict(zip(cols, v)) for v in zip(*(hr[c].tolist() for c in cols))]
         inds = [{"indicator": x["indicator"], "zh": INDICATORS[x["indicator"]].zh, "family": x["family"],
                  "value": float(x["value"]), "shrunk": float(x["shrunk"]), "n": float(x["n"]), "weight": float(x["weight"]),
                  "peer_group": x["peer_group"], "peer_median": float(x["peer_median"]), "robust_scale": float(x["peer_scale"]),

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
 __all__ = ["Indicator", "INDICATORS", "provider_indicators", "implausible_dx", "DX_RULES", "format_indicator",
-           "ELDERLY_AT", "birth_days", "death_days", "after_death", "claim_ages", "weekend_mask", "night_mask"]
+           "ELDERLY_AT", "birth_days", "last_birth_days", "death_days", "after_death", "claim_ages", "weekend_mask", "night_mask"]
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,12 @@ def format_indicator(v: float, name: str, *, unit: bool = False) -> str:
     return f"{v:.2f}" + (ind.unit if unit else "")
 
 
-def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series) -> pd.Series:
+def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series, age_lo: pd.Series | None = None) -> pd.Series:
     """True where a diagnosis code is implausible for the patient's sex or age (:data:`DX_RULES`).
 
-    Unknown sex or age never makes a code implausible.
+    Unknown sex or age never makes a code implausible. ``age_lo``: the youngest the person can be
+    where birth dates are known to the month only (``age`` then the oldest): too young is judged on
+    ``age``, too old on ``age_lo``.
     """
     c = codes.astype("string").str.upper().str.replace(".", "", regex=False).str.strip()
     head = c.str[:3]
@@ -124,6 +126,7 @@ def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series) -> pd.Serie
     out = np.zeros(len(c), bool)
     sx = pd.Series(sex.astype("string").to_numpy(object))
     ag = pd.to_numeric(age, errors="coerce").to_numpy(float)
+    young = ag if age_lo is None else pd.to_numeric(age_lo, errors="coerce").to_numpy(float)
     hd = head.to_numpy(object)
     dg = digits.to_numpy(bool)
     for lo, hi, want_sex, amin, amax, _ in DX_RULES:
@@ -133,7 +136,7 @@ def implausible_dx(codes: pd.Series, sex: pd.Series, age: pd.Series) -> pd.Serie
         bad = np.zeros(len(c), bool)
         if want_sex is not None:
             bad |= (sx.isin(["M", "F"]) & (sx != want_sex)).to_numpy(bool)
-        bad |= (~np.isnan(ag)) & ((ag < amin) | (ag > amax))
+        bad |= (~np.isnan(ag)) & ((ag < amin) | (young > amax))
         out |= inr & bad
     return pd.Series(out, index=codes.index)
 
@@ -326,6 +329,25 @@ def birth_days(patients: pd.DataFrame) -> np.ndarray:
     return _days(patients, "birth_date")
 
 
+def last_birth_days(patients: pd.DataFrame, bday: np.ndarray) -> np.ndarray:
+    """The latest birth day (days since 1970) each stored birth date allows: the month's last day
+    where every birth date is the 1st of its month (a pseudonymised store), the year's where every
+    one is 1 January; ``bday`` itself (the same object) where they are exact.
+
+    >>> last_birth_days(pd.DataFrame({"birth_date": ["1970-02-01", None]}), np.array([31.0, np.nan])).tolist()
+    [58.0, nan]
+    """
+    from graphkit.profile import birth_precision
+
+    unit = {"month": "M", "year": "Y"}.get(birth_precision(pd.to_datetime(patients["birth_date"], errors="coerce")
+                                                           .to_numpy("datetime64[D]")) or "day") if "birth_date" in patients else None
+    if unit is None:
+        return bday
+    d = np.where(np.isnan(bday), 0, bday).astype("int64").astype("datetime64[D]")
+    last = ((d.astype(f"datetime64[{unit}]") + 1).astype("datetime64[D]") - 1).astype("int64").astype(float)
+    return np.where(np.isnan(bday), np.nan, last)
+
+
 def death_days(patients: pd.DataFrame) -> np.ndarray:
     """Death date per patient row as days since 1970 (NaN when unknown, alive or unreadable).
 
@@ -378,6 +400,7 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
     pats = act.patients
     sex = pats["sex"].astype("string") if "sex" in pats else pd.Series(pd.NA, index=pats.index, dtype="string")
     bday = birth_days(pats)
+    bday_last = last_birth_days(pats, bday)
 
     def age_of(rows: slice | np.ndarray) -> np.ndarray:
         return claim_ages(act, rows, bday)
@@ -414,7 +437,8 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
         if sub.size:
             codes = pd.Series(act.dx_codes.to_numpy(object)[act.dx[sub]])
             sx = pd.Series(sex.to_numpy(object)[act.pat[sub]])
-            bad_rows[sub] = implausible_dx(codes, sx, pd.Series(age_of(sub))).to_numpy()
+            young = None if bday_last is bday else pd.Series(claim_ages(act, sub, bday_last))
+            bad_rows[sub] = implausible_dx(codes, sx, pd.Series(age_of(sub)), young).to_numpy()
         b.add_rate("implausible_dx_share", bad_rows, dxok)
         del bad_rows, dxok
     reg_p = pats["region"].astype("string") if "region" in pats else None

@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..allocator import release_memory
+from ..profile import birth_precision
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -66,7 +67,7 @@ _STRING_ITEMS = ("item_code", "item_name", "category", "department")
 _LAZY_ITEMS = ("quantity", "unit_price", "item_time", "days_supply")
 #: per-claim columns a line takes through its claim row ``ci`` (``claim_id`` aside)
 CLAIM_COLUMNS = ("patient_id", "claim_type", "provider_type", "provider_id", "doctor_id", "start", "end", "sday",
-                 "eday", "month", "diagnosis_code", "level", "sex", "age", "insurance_type", "fund_ratio", "los")
+                 "eday", "month", "diagnosis_code", "level", "sex", "age", "age_lo", "insurance_type", "fund_ratio", "los")
 #: bytes a line of columns spread over the lines kept for the next rules (least recently used
 #: dropped first): 32 B ≈ four 8-byte or eight 4-byte columns — 0.85 GB at 26.5M lines
 CACHE_BYTES_PER_LINE = 32
@@ -500,6 +501,24 @@ def _times(col: pa.ChunkedArray) -> np.ndarray:
     return col.cast(pa.timestamp("s")).to_numpy().astype("datetime64[s]")
 
 
+def _whole_years(birth: np.ndarray, pidx: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Age in whole years (birthday reached or not) at each claim's ``day`` of the person at
+    patient row ``pidx`` (-1: unknown) born on ``birth`` (per patient row); NaN when unknown.
+
+    >>> _whole_years(np.array(["2000-03-01"], "datetime64[D]"), np.array([0, -1]),
+    ...              np.array(["2010-02-28", "2010-03-01"], "datetime64[D]")).tolist()
+    [9.0, nan]
+    """
+    b = np.append(birth, np.datetime64("NaT"))[np.where(pidx >= 0, pidx, len(birth))]
+    by = b.astype("datetime64[Y]").astype(int)
+    sy = day.astype("datetime64[Y]").astype(int)
+    bmd = (b - b.astype("datetime64[Y]")).astype(int)
+    smd = (day - day.astype("datetime64[Y]")).astype(int)
+    age = (sy - by - (smd < bmd)).astype("float32")  # whole years: exact in float32
+    age[(pidx < 0) | np.isnat(b) | np.isnat(day)] = np.nan
+    return age
+
+
 def _claim_context(store: Store) -> tuple[pd.DataFrame, pa.Array]:
     """Per claim (row = ``ci``) the columns its lines take, as categoricals and compact numbers,
     and the claim ids as one Arrow array (to find each line's claim). Read through Arrow and
@@ -522,16 +541,14 @@ def _claim_context(store: Store) -> tuple[pd.DataFrame, pa.Array]:
     start = _times(cl.column("start_time"))
     end = _times(cl.column("end_time"))
     bd = _times(pt.column("birth_date")).astype("datetime64[D]")
-    birth = np.append(bd, np.datetime64("NaT"))[np.where(pidx >= 0, pidx, len(bd))]
     sd = start.astype("datetime64[D]")
-    # whole years at the claim (birthday reached or not)
-    by = birth.astype("datetime64[Y]").astype(int)
-    sy = sd.astype("datetime64[Y]").astype(int)
-    bmd = (birth - birth.astype("datetime64[Y]")).astype(int)
-    smd = (sd - sd.astype("datetime64[Y]")).astype(int)
-    age = (sy - by - (smd < bmd)).astype("float32")  # whole years: exact in float32
-    age[(pidx < 0) | np.isnat(birth) | np.isnat(sd)] = np.nan
-    del by, sy, bmd, smd, sd, birth, bd
+    # whole years at the claim; where birth dates are known only to the month (a pseudonymised
+    # store) or year, ``age`` is the oldest the person can be, ``age_lo`` the youngest
+    age = _whole_years(bd, pidx, sd)
+    unit = {"month": "M", "year": "Y"}.get(birth_precision(bd) or "day")
+    age_lo = age if unit is None else _whole_years(
+        ((bd.astype(f"datetime64[{unit}]") + 1).astype("datetime64[D]") - 1), pidx, sd)
+    del sd, bd
     sday = _days(start)
     eday = _days(end)
     los = np.where(eday >= 0, np.maximum(eday - sday, 1), 1)
@@ -548,7 +565,7 @@ def _claim_context(store: Store) -> tuple[pd.DataFrame, pa.Array]:
         "sday": sday.astype(np.int32), "eday": eday.astype(np.int32),
         "month": _months(start),
         "diagnosis_code": _cat(cl.column("diagnosis_code")),
-        "level": lvl.astype(np.float32), "sex": _rows_of(_cat(pt.column("sex")), pidx), "age": age,
+        "level": lvl.astype(np.float32), "sex": _rows_of(_cat(pt.column("sex")), pidx), "age": age, "age_lo": age_lo,
         "insurance_type": _rows_of(_cat(pt.column("insurance_type")), pidx),
         "fund_ratio": ratio, "los": los.astype(np.int32),
     }, copy=False)

@@ -267,7 +267,8 @@ def days_supply_limit(sub, rule, ctx):
 
 def patient_limit(sub, rule, ctx):
     """Sex (``attribute = "sex"``) or age (``"age"``, inclusive bounds) outside the item's limit;
-    a person whose sex or age is unknown is not judged. 违规金额 = the line's amount."""
+    a person whose sex or age is unknown is not judged, nor one whose birth date (to the month
+    only) leaves it open. 违规金额 = the line's amount."""
     if rule.params.get("attribute") == "sex" and isinstance(sub["sex"].dtype, pd.CategoricalDtype):
         # compared as codes of the data's sex values (-1: no limit, -2: a value no person has)
         cats = sub["sex"].cat.categories
@@ -280,9 +281,12 @@ def patient_limit(sub, rule, ctx):
         sex = sub["sex"].to_numpy(object)
         hit = pd.notna(want) & pd.notna(sex) & (want != sex)
     else:
+        # birth dates to the month: too young only if even the oldest the person can be is, too
+        # old only if even the youngest is (``age_lo``; the same as ``age`` with exact dates)
         age = sub["age"].to_numpy("float64")
+        young = sub["age_lo"].to_numpy("float64") if "age_lo" in sub.columns else age
         lo, hi = ctx.kbcol("age_min", sub.index), ctx.kbcol("age_max", sub.index)
-        hit = ~np.isnan(age) & ((age < lo) | (age > hi))
+        hit = ~np.isnan(age) & ((age < lo) | (young > hi))
     return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -464,7 +468,7 @@ SHAPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "peer_price": ("amount", "item_code", "level", "provider_id", "quantity", "unit_price"),
     "quantity_limit": ("amount", "category", "ci", "iday", "item_code", "patient_id", "quantity"),
     "days_supply_limit": ("amount", "days_supply", "diagnosis_code", "item_code"),
-    "patient_limit": ("age", "amount", "sex"),
+    "patient_limit": ("age", "age_lo", "amount", "sex"),
     "indication_limit": ("amount", "diagnosis_code", "item_code"),
     "not_payable": ("amount", "category"),
     "setting_limit": ("amount", "claim_type"),
@@ -481,7 +485,7 @@ SHAPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "claim_count": ("amount", "ci", "claim_type", "patient_id", "provider_id", "sday", "start"),
     "unit_repeat": ("amount", "ci", "claim_type", "iday", "item_code", "patient_id", "quantity"),
     "peer_value": ("amount", "category", "ci", "days_supply", "item_code", "quantity"),
-    "rare_attribute": ("age", "amount", "category", "claim_type", "diagnosis_code", "item_code", "item_name",
+    "rare_attribute": ("age", "age_lo", "amount", "category", "claim_type", "diagnosis_code", "item_code", "item_name",
                        "provider_id", "sex"),
 }
 

@@ -530,7 +530,8 @@ def rare_attribute(sub, rule, ctx):
     ``max_share`` × the value's share of all lines (a child's line of a drug adults mostly take is
     no rarer than children are); ``categories``: only lines of these categories —
     (串换: a code billed under another name or category; a bed fee on an outpatient claim; a
-    drug only one sex, only children or only one diagnosis takes, from the data alone).
+    drug only one sex, only children or only one diagnosis takes, from the data alone). A person
+    whose birth date (known to the month only) leaves the age band open is left out.
     违规金额 = the line's amount."""
     p = rule.params
     field = str(p.get("field", "item_name"))
@@ -539,7 +540,12 @@ def rare_attribute(sub, rule, ctx):
         sub = _cats(sub, rule, ctx)
     # the lines with a value, as positions into ``sub``: no copy of its columns (at 26M lines the
     # copy was most of this shape's memory)
-    on = np.flatnonzero(sub[col].notna().to_numpy())
+    has = sub[col].notna().to_numpy()
+    if field == "age" and "age_lo" in sub.columns:  # a birth month that spans two age bands: not judged
+        age_lo = sub["age_lo"].to_numpy("float64")
+        has = has & (np.searchsorted(AGE_BANDS, age_lo, side="right") == np.searchsorted(
+            AGE_BANDS, sub[col].to_numpy("float64"), side="right"))
+    on = np.flatnonzero(has)
     code = codes_of(sub["item_code"])[on]
     if field == "item_name":
         val = _name_codes(sub[col])[on]
