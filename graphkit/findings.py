@@ -109,10 +109,17 @@ def _iso(ts: Any) -> str | None:
     return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _jsonable(x: Any) -> Any:
+    if type(x) in _PLAIN:  # most values (ids, counts, names): no further check
+        return x
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, set)):
+        if all(type(v) in _PLAIN for v in x):  # a list of claim ids: copied as it is
+            return list(x)
         return [_jsonable(v) for v in x]
     if isinstance(x, (np.integer,)):
         return int(x)
