@@ -45,21 +45,30 @@ def sign_off(cases: Any, case_id: int, *, reviewer: str, decision: str, level: s
 
     ``decision`` is ``approve`` (同意) or ``return`` (退回补充调查); ``level`` is what the
     investigation established: ``违规`` or ``骗取`` (``可疑`` when returned). The reviewer needs the
-    ``sign_off`` permission (see :mod:`graphkit.roles`) and must not be the case's assignee.
+    ``sign_off`` permission and must not be the case's assignee. Where a guard runs (the audit log
+    is the guard's), the guard decides both for the caller's OS account from its own roles file and
+    records that account as the reviewer — ``reviewer`` is then only the name shown beside it; a
+    personal install (no guard) checks ``reviewer`` against ``GRAPHKIT_ROLES`` (no separation of
+    duties there, docs/security.md).
     """
     from ..roles import require
     from .legal import LEVELS
 
+    from ..guard.auditlog import GuardAuditLog
+
     reviewer = (reviewer or "").strip()
-    if not reviewer:
+    log = audit or active_log()
+    guarded = isinstance(log, GuardAuditLog)
+    if not reviewer and not guarded:
         raise GraphkitError("a sign-off needs the reviewer's name")
-    require(reviewer, "sign_off", what="sign off dossiers")
+    if not guarded:
+        require(reviewer, "sign_off", what="sign off dossiers")
     if decision not in DECISIONS:
         raise GraphkitError(f"decision must be one of {sorted(DECISIONS)}; got {decision!r}")
     if level not in LEVELS or (decision == "approve" and level == "可疑"):
         raise GraphkitError(f"level must be 违规 or 骗取 for an approval (one of {LEVELS} otherwise); got {level!r}")
     case = cases.get(case_id)
-    if case.assignee and case.assignee == reviewer:
+    if not guarded and case.assignee and case.assignee == reviewer:
         raise GraphkitError(f"the reviewer may not be the case's assignee ({reviewer}): a second person signs off")
     date = date or time.strftime("%Y-%m-%d")
     try:
@@ -69,9 +78,13 @@ def sign_off(cases: Any, case_id: int, *, reviewer: str, decision: str, level: s
     digest = evidence_digest([f.id for f in case.findings], case.claims, [f"{e.type}:{e.id}" for e in case.entities])
     record = {"case_id": f"CASE-{case.id:06d}", "reviewer": reviewer, "date": date, "decision": decision,
               "level": level, "note": note, "digest": digest}
-    log = audit or active_log()
     require_intact(log)
-    entry = log.append(SIGN_OFF_ACTION, actor=reviewer, **record)
+    if guarded:  # the guard checks the OS account's permission and records it as the reviewer
+        sent = {k: v for k, v in record.items() if k != "reviewer"}
+        entry = log.sign_off(sent, assignee=case.assignee or "", display=reviewer)
+        reviewer = record["reviewer"] = entry["details"]["reviewer"]
+    else:
+        entry = log.append(SIGN_OFF_ACTION, actor=reviewer, **record)
     cases.log(case.id, actor=reviewer, action="sign_off", detail={**record, "audit_seq": entry["seq"]})
     return {**record, "audit_seq": entry["seq"]}
 

@@ -73,6 +73,11 @@ class GuardAuditLog:
         disp = actor if actor and actor != os_account() else display_name()
         return self._call("append", action=action, details=details, display=disp)["entry"]
 
+    def sign_off(self, record: dict[str, Any], *, assignee: str, display: str | None = None) -> dict[str, Any]:
+        """A reviewer's sign-off through the guard (``sign_off`` permission of the OS account, which
+        the guard records as the reviewer; :func:`graphkit.dossier.signoff.sign_off`)."""
+        return self._call("sign_off", record=record, assignee=assignee, display=display or display_name())["entry"]
+
     def find(self, action: str | None = None, **match: Any) -> list[dict[str, Any]]:
         """Records of ``action`` matching ``match`` in the log's verified part (an empty list when
         the log does not verify)."""

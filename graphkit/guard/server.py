@@ -15,7 +15,9 @@ their environment. It is the only way to:
   dossier holds clear values): appends ``dossier_export`` with the manifest's hash, signs the
   manifest bytes with the guard's signer (when one is configured);
 - **append to the audit log** — ``append`` of the caller's own events (``load``, ``scan``, case
-  changes); the actor is the caller's OS account, reserved actions are refused.
+  changes); the actor is the caller's OS account, reserved actions are refused;
+- **sign off a case's dossier** — ``sign_off`` (``sign_off``): the reviewer recorded is the caller's
+  OS account, never a name it sends, and not the case's assignee.
 
 Every record is written before anything is released; when the log cannot be written, the guard
 refuses. Startup refuses a roles file, key or signing key that is not owned by root or the service
@@ -62,7 +64,12 @@ __all__ = ["Guard", "GuardConfig", "GuardSetupError", "check_admin_file", "RESER
 
 #: actions only the guard itself records (a client's ``append`` of one is refused)
 RESERVED_ACTIONS = frozenset({"dossier_export", "clear_release", "keep_personal", "load_key_use", "load_key_use_end",
-                              "guard_start", "guard_stop", "checkpoint"})
+                              "guard_start", "guard_stop", "checkpoint", "dossier_sign_off"})
+#: a sign-off's fields as a client sends them (the reviewer is the caller's OS account, added here)
+_SIGN_OFF_FIELDS = ("case_id", "date", "decision", "level", "note", "digest")
+_SIGN_OFF_VALUES = {"decision": ("approve", "return"), "level": ("可疑", "违规", "骗取")}
+_CASE_ID = re.compile(r"CASE-\d{6,}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: the most values one ``tokenise`` or ``reveal`` request may carry
 MAX_BATCH = 200_000
 _ACTION = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -348,6 +355,22 @@ class Guard:
         if old:
             raise _Denied(f"拒绝重复登记 / refused: case audit row(s) {old[:5]} of database {d['cases_db']} were recorded "
                           f"before (rows up to {last} are on record); a changed row cannot be recorded again")
+
+    def op_sign_off(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
+        """A reviewer's decision on a case (:mod:`graphkit.dossier.signoff`): needs ``sign_off``;
+        recorded as ``dossier_sign_off`` with ``reviewer`` = the caller's OS account; refused when
+        that account (or the name it shows) is the case's ``assignee``."""
+        self._require(conn, "sign_off", "sign off dossiers")
+        rec, assignee = req.get("record"), req.get("assignee") or ""
+        if not (isinstance(rec, dict) and set(rec) == set(_SIGN_OFF_FIELDS) and all(isinstance(rec[k], str) for k in rec)
+                and isinstance(assignee, str) and _CASE_ID.fullmatch(rec["case_id"]) and _DATE.fullmatch(rec["date"])
+                and _HEX64.fullmatch(rec["digest"]) and all(rec[k] in v for k, v in _SIGN_OFF_VALUES.items())):
+            raise _BadRequest(f"sign_off needs record {{{', '.join(_SIGN_OFF_FIELDS)}}} (case_id CASE-nnnnnn, date "
+                              "YYYY-MM-DD, digest sha256, a known decision and level) and assignee (a string)")
+        display = req.get("display").strip() if isinstance(req.get("display"), str) else ""
+        if assignee.strip() and assignee.strip() in (conn.account, display):
+            raise _Denied(f"the reviewer may not be the case's assignee ({assignee.strip()}): a second person signs off")
+        return {"entry": self._record(conn, "dossier_sign_off", display, reviewer=conn.account, **rec)}
 
     def op_open_load(self, conn: _Conn, req: dict[str, Any]) -> dict[str, Any]:
         self._require(conn, "load", "load with the pseudonymisation key")

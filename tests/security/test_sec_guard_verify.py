@@ -137,3 +137,46 @@ def test_reveal_reads_only_the_personal_tables(tiny_bundle):
     for p in tiny_bundle.glob("claim*"):
         p.write_bytes(b"\x00\xff not a table")
     assert ClearSource.from_bundle(tiny_bundle, key=b"k" * 32).tokens == before
+
+
+def test_sign_off_is_the_guards_decision_for_the_os_account(signed_guard, tmp_path, monkeypatch):
+    """#16, attacks 1 and 2 on the sign-off (what drops a dossier's draft mark): with a guard, a
+    roles file of the user's own and a typed reviewer name decide nothing; the guard checks the OS
+    account's ``sign_off`` in its roles file and records that account as the reviewer."""
+    from graphkit.dossier import sign_off
+    from graphkit.findings import Finding
+    from graphkit.roles import PermissionDenied
+    from graphkit.workbench.cases import CaseStore
+
+    g = signed_guard
+    mine = tmp_path / "myroles.toml"  # the analyst's own roles file, granting everything
+    mine.write_text('default_role = "boss"\n[roles.boss]\npermissions = ["export", "clear_data", "audit", "sign_off"]\n', "utf-8")
+    monkeypatch.setenv("GRAPHKIT_ROLES", str(mine))
+    monkeypatch.setenv("GRAPHKIT_USER", "zhao.min")
+    f = Finding.create("collusion_ring", key=("r1",), score=0.9, amount_at_risk=100.0, start=None, end=None,
+                       entities=[], claims=["C1"], summary="ring")
+    cs = CaseStore(tmp_path / "cases.sqlite")
+    case = cs.create("案 / case", actor="li.ming", findings=[f], assignee="li.ming")
+    with pytest.raises(PermissionDenied, match="OS account .* may not sign off"):
+        sign_off(cs, case.id, reviewer="赵敏", decision="approve", level="违规", date="2026-12-05")
+    with GuardClient() as cl:  # nor can the record be appended by hand
+        with pytest.raises(GuardDenied, match="written by the guard itself"):
+            cl.call("append", action="dossier_sign_off", details={"case_id": f"CASE-{case.id:06d}", "reviewer": "赵敏"})
+    roles = Path(g.config.roles)
+    roles.write_text(roles.read_text("utf-8") + '[roles.reviewer]\npermissions = ["export", "sign_off"]\n'
+                     f'[users]\n"{os_account()}" = "reviewer"\n', "utf-8")
+    rec = sign_off(cs, case.id, reviewer="赵敏", decision="approve", level="违规", date="2026-12-05")
+    assert rec["reviewer"] == os_account()
+    logged = AuditLog(g.config.audit_log).find("dossier_sign_off", case_id=f"CASE-{case.id:06d}")
+    assert [(e["actor"], e["details"]["reviewer"], e["details"]["display_name"]) for e in logged] == [
+        (os_account(), os_account(), "赵敏")]
+    # the export finds it through the guard (a caller without 'audit' names the case and digest)
+    from graphkit.dossier.signoff import evidence_digest, find_sign_off
+    from graphkit.workbench.cases import case_dossier_spec
+
+    spec = case_dossier_spec(cs.get(case.id), cs.audit(case.id))
+    digest = evidence_digest([f.id], f.claims, [])
+    assert find_sign_off(spec["audit"], spec["id"], digest, active_log())["reviewer"] == os_account()
+    other = cs.create("案 2", actor="li.ming", findings=[f], assignee=os_account())  # one's own case
+    with pytest.raises(GuardDenied, match="assignee"):
+        sign_off(cs, other.id, reviewer="赵敏", decision="approve", level="违规", date="2026-12-05")
