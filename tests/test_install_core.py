@@ -222,3 +222,25 @@ def test_sbom_lists_every_locked_package_with_its_version(tmp_path: Path) -> Non
     assert listed == _pins(REQ / "dev.lock")  # every locked package, its locked version, nothing else
     for c in bom["components"]:
         assert c["purl"] == f"pkg:pypi/{_norm(c['name'])}@{c['version']}"
+
+
+@pytest.mark.install
+def test_release_holds_the_wheel_the_locks_the_sbom_and_their_checksums(tmp_path: Path) -> None:
+    """#16 item 10: the release artifacts — graphkit's wheel, the lock files it installs from, the
+    SBOM — with SHA256SUMS that check."""
+    import hashlib
+
+    r = _run([ROOT / "dev", "release", tmp_path], ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = tmp_path.glob("graphkit-*-py3-none-any.whl")
+    (sbom,) = tmp_path.glob("graphkit-*.cdx.json")
+    assert (tmp_path / "core.lock").read_bytes() == (REQ / "core.lock").read_bytes()
+    assert (tmp_path / "dev.lock").read_bytes() == (REQ / "dev.lock").read_bytes()
+    sums = dict(line.split()[::-1] for line in (tmp_path / "SHA256SUMS").read_text().splitlines())
+    assert sorted(sums) == sorted([wheel.name, sbom.name, "core.lock", "dev.lock"])
+    assert all(hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() == h for n, h in sums.items())
+    assert json.loads(sbom.read_text("utf-8"))["metadata"]["component"]["name"] == "graphkit"
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "graphkit/__init__.py" in names and "graphkit/data/rules/packs/national.toml" in names
