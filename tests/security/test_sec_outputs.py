@@ -187,6 +187,9 @@ def test_csv_neutralising_keeps_numbers_and_round_trips() -> None:
     assert safe["id"].tolist()[:5] == ["'=1+1", "-12.50", "'+86 138", "''=x", "H1"]
     assert safe["amount"].tolist() == df["amount"].tolist()  # numbers stay numbers
     assert csv_unsafe(safe)["id"].tolist()[:5] == df["id"].tolist()[:5]
+    # every trigger of TRIGGERS, the whitespace ones (tab, CR) included
+    cells = pd.DataFrame({"v": ["@SUM(A1)", "\t=cmd|' /C calc'!A0", "\r=1+1", "a@b.cn"]})
+    assert csv_safe(cells)["v"].tolist() == ["'@SUM(A1)", "'\t=cmd|' /C calc'!A0", "'\r=1+1", "a@b.cn"]
 
 
 def test_dossier_markdown_and_html_escape_user_data(evil_store: Path, tmp_path: Path) -> None:
