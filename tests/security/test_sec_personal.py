@@ -1,5 +1,5 @@
-"""Confidentiality and injection safety: no clear personal data in anything written, the demo key
-refused outside the demo, no Cypher built from values."""
+"""Confidentiality and injection safety (#16 attacks 3, 8, 9): no clear personal data in anything
+written, the demo key refused outside the demo, no Cypher built from values."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from loaders import load_bundle
 
 from conftest import tiny_tables, write_bundle
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_key_refused_outside_the_demo(tmp_path, monkeypatch):
