@@ -54,6 +54,9 @@ def test_profile_streams_in_chunks_and_matches_validate(tiny_bundle, tmp_path):
     assert validate_bundle(tiny_bundle, sink=sink, chunk_rows=2).ok
     a, b = dict(res.profile), sink.result()
     a.pop("fingerprint")
+    # the one difference: a pseudonymised store keeps birth dates to the month (#16), the bundle the day
+    assert (a.pop("birth_dates"), b.pop("birth_dates")) == ({"present": True, "patients": 4, "precision": "month"},
+                                                             {"present": True, "patients": 4, "precision": "day"})
     assert a == b
     assert data_profile(open_store(tmp_path / "s")) == res.profile
 
