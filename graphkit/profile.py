@@ -45,6 +45,7 @@ __all__ = [
     "time_precision",
     "time_profile",
     "birth_precision",
+    "latest_births",
     "row_uncertainty",
     "uncertainty_from_profile",
     "finer_or_equal",
@@ -527,6 +528,22 @@ def birth_precision(birth: Any) -> str | None:
     ('day', None)
     """
     return _birth_precision(*_birth_counts(birth))
+
+
+def latest_births(birth: np.ndarray) -> np.ndarray:
+    """The latest day each of ``birth`` (datetime64[D]) allows: the last day of its month where
+    every birth date is the 1st of a month (:func:`birth_precision` ``"month"``), of its year where
+    every one is 1 January; ``birth`` itself (the same object) where they are exact.
+
+    >>> latest_births(np.array(["2020-02-01", "NaT"], "datetime64[D]")).astype(str).tolist()
+    ['2020-02-29', 'NaT']
+    >>> b = np.array(["2020-02-05"], "datetime64[D]"); latest_births(b) is b
+    True
+    """
+    unit = {"month": "M", "year": "Y"}.get(birth_precision(birth) or "day")
+    if unit is None:
+        return birth
+    return (birth.astype(f"datetime64[{unit}]") + 1).astype("datetime64[D]") - 1
 
 
 def _pct(x: float | None) -> str:

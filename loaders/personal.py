@@ -24,13 +24,7 @@ from graphkit.schema import PERSONAL_FIELDS, TABLES
 
 from .validate import ValidationReport
 
-__all__ = ["personal_columns", "pseudonymise_tables", "coarsen_birth_dates", "BIRTH_DATE_PRECISION"]
-
-#: how exactly a pseudonymised store keeps birth dates: the first day of the month. An exact birth
-#: date with sex and region singles most people out (and narrows an ID number to its 3 sequence
-#: digits); ages to the month are all the detectors and rules need (they judge an age limit only
-#: where every day of the birth month gives the same verdict).
-BIRTH_DATE_PRECISION = "month"
+__all__ = ["personal_columns", "pseudonymise_tables", "coarsen_birth_dates"]
 
 
 def _tokens(p: Pseudonymiser, values: pd.Series) -> pa.Array:
@@ -66,7 +60,10 @@ def personal_columns(table: str, columns: Any, not_personal: Mapping[str, Iterab
 
 def coarsen_birth_dates(df: pd.DataFrame) -> None:
     """``birth_date`` of typed ``patients`` rows to the first day of its month, in place (nulls
-    stay null; quarantined raw text is tokenised as a whole instead).
+    stay null; quarantined raw text is tokenised as a whole instead). An exact birth date with sex
+    and region singles most people out (and narrows an ID number to its 3 sequence digits); ages to
+    the month are all the detectors and rules need (they judge an age limit only where every day
+    of the birth month gives the same verdict).
 
     >>> df = pd.DataFrame({"birth_date": pd.to_datetime(["1980-05-17", None]).astype("datetime64[s]")})
     >>> coarsen_birth_dates(df); df["birth_date"].astype("string").tolist()
@@ -81,7 +78,7 @@ def pseudonymise_tables(tables: dict[str, pd.DataFrame], p: Pseudonymiser,
                         not_personal: Mapping[str, Iterable[str]] | None = None) -> None:
     """Replace personal fields by keyed tokens, in place (``contacts`` family links stay ids);
     extra columns on personal tables are personal too unless declared not (:func:`personal_columns`);
-    birth dates are kept to the month (:data:`BIRTH_DATE_PRECISION`)."""
+    birth dates are kept to the month (:func:`coarsen_birth_dates`)."""
     for t in PERSONAL_FIELDS:
         if t not in tables:
             continue

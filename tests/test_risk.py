@@ -384,8 +384,7 @@ def test_implausible_diagnosis_judges_an_age_only_where_the_birth_month_decides(
     age, young = pd.Series([2.05, 2.2, 2.05]), pd.Series([1.97, 2.12, 2.05])
     assert implausible_dx(codes, sex, age, young).tolist() == [False, True, True]
     assert implausible_dx(codes, sex, age).tolist() == [True, True, True]  # exact dates: the age as it is
-    pats = pd.DataFrame({"birth_date": ["2020-02-01", "2021-07-01"]})
-    b = np.array([18293.0, 18809.0])
-    assert last_birth_days(pats, b).tolist() == [18293.0 + 28, 18809.0 + 30]  # Feb 2020 had 29 days
-    exact = pd.DataFrame({"birth_date": ["2020-02-05", "2021-07-01"]})
-    assert last_birth_days(exact, b) is b
+    b = np.array([18293.0, 18809.0])  # 2020-02-01, 2021-07-01
+    assert last_birth_days(b).tolist() == [18293.0 + 28, 18809.0 + 30]  # Feb 2020 had 29 days
+    exact = np.array([18297.0, 18809.0])  # 2020-02-05: the day is known
+    assert last_birth_days(exact) is exact

@@ -23,7 +23,7 @@ import time
 from typing import Any, Iterable
 
 from ..audit import AuditLog, require_intact
-from ..guard.auditlog import active_log
+from ..guard.auditlog import GuardAuditLog, active_log
 from ..errors import GraphkitError
 
 __all__ = ["sign_off", "evidence_digest", "find_sign_off", "DECISIONS", "SIGN_OFF_ACTION"]
@@ -53,8 +53,6 @@ def sign_off(cases: Any, case_id: int, *, reviewer: str, decision: str, level: s
     """
     from ..roles import require
     from .legal import LEVELS
-
-    from ..guard.auditlog import GuardAuditLog
 
     reviewer = (reviewer or "").strip()
     log = audit or active_log()

@@ -67,7 +67,7 @@ RESERVED_ACTIONS = frozenset({"dossier_export", "clear_release", "keep_personal"
                               "guard_start", "guard_stop", "checkpoint", "dossier_sign_off"})
 #: a sign-off's fields as a client sends them (the reviewer is the caller's OS account, added here)
 _SIGN_OFF_FIELDS = ("case_id", "date", "decision", "level", "note", "digest")
-_SIGN_OFF_VALUES = {"decision": ("approve", "return"), "level": ("可疑", "违规", "骗取")}
+_SIGN_OFF_VALUES = {"decision": ("approve", "return"), "level": ("可疑", "违规", "骗取")}  # dossier.signoff's, tested
 _CASE_ID = re.compile(r"CASE-\d{6,}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: the most values one ``tokenise`` or ``reveal`` request may carry

@@ -329,23 +329,21 @@ def birth_days(patients: pd.DataFrame) -> np.ndarray:
     return _days(patients, "birth_date")
 
 
-def last_birth_days(patients: pd.DataFrame, bday: np.ndarray) -> np.ndarray:
-    """The latest birth day (days since 1970) each stored birth date allows: the month's last day
-    where every birth date is the 1st of its month (a pseudonymised store), the year's where every
-    one is 1 January; ``bday`` itself (the same object) where they are exact.
+def last_birth_days(bday: np.ndarray) -> np.ndarray:
+    """The latest birth day each of ``bday`` (:func:`birth_days`) allows
+    (:func:`graphkit.profile.latest_births`: the month's last day where every birth date is the 1st
+    of its month, as a pseudonymised store keeps them); ``bday`` itself where they are exact.
 
-    >>> last_birth_days(pd.DataFrame({"birth_date": ["1970-02-01", None]}), np.array([31.0, np.nan])).tolist()
+    >>> last_birth_days(np.array([31.0, np.nan])).tolist()   # 1970-02-01
     [58.0, nan]
     """
-    from graphkit.profile import birth_precision
+    from graphkit.profile import latest_births
 
-    unit = {"month": "M", "year": "Y"}.get(birth_precision(pd.to_datetime(patients["birth_date"], errors="coerce")
-                                                           .to_numpy("datetime64[D]")) or "day") if "birth_date" in patients else None
-    if unit is None:
-        return bday
-    d = np.where(np.isnan(bday), 0, bday).astype("int64").astype("datetime64[D]")
-    last = ((d.astype(f"datetime64[{unit}]") + 1).astype("datetime64[D]") - 1).astype("int64").astype(float)
-    return np.where(np.isnan(bday), np.nan, last)
+    known = ~np.isnan(bday)
+    d = np.where(known, bday, 0).astype("int64").astype("datetime64[D]")
+    d[~known] = np.datetime64("NaT")
+    last = latest_births(d)
+    return bday if last is d else np.where(known, last.astype("int64"), np.nan)
 
 
 def death_days(patients: pd.DataFrame) -> np.ndarray:
@@ -400,7 +398,7 @@ def _patient_side(act: Activity, b: _Builder, notes: list[str]) -> None:
     pats = act.patients
     sex = pats["sex"].astype("string") if "sex" in pats else pd.Series(pd.NA, index=pats.index, dtype="string")
     bday = birth_days(pats)
-    bday_last = last_birth_days(pats, bday)
+    bday_last = last_birth_days(bday)
 
     def age_of(rows: slice | np.ndarray) -> np.ndarray:
         return claim_ages(act, rows, bday)

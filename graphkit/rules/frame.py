@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..allocator import release_memory
-from ..profile import birth_precision
+from ..profile import latest_births
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -545,9 +545,8 @@ def _claim_context(store: Store) -> tuple[pd.DataFrame, pa.Array]:
     # whole years at the claim; where birth dates are known only to the month (a pseudonymised
     # store) or year, ``age`` is the oldest the person can be, ``age_lo`` the youngest
     age = _whole_years(bd, pidx, sd)
-    unit = {"month": "M", "year": "Y"}.get(birth_precision(bd) or "day")
-    age_lo = age if unit is None else _whole_years(
-        ((bd.astype(f"datetime64[{unit}]") + 1).astype("datetime64[D]") - 1), pidx, sd)
+    last = latest_births(bd)
+    age_lo = age if last is bd else _whole_years(last, pidx, sd)
     del sd, bd
     sday = _days(start)
     eday = _days(end)

@@ -269,22 +269,19 @@ def patient_limit(sub, rule, ctx):
     """Sex (``attribute = "sex"``) or age (``"age"``, inclusive bounds) outside the item's limit;
     a person whose sex or age is unknown is not judged, nor one whose birth date (to the month
     only) leaves it open. 违规金额 = the line's amount."""
-    if rule.params.get("attribute") == "sex" and isinstance(sub["sex"].dtype, pd.CategoricalDtype):
+    if rule.params.get("attribute") == "sex":
         # compared as codes of the data's sex values (-1: no limit, -2: a value no person has)
-        cats = sub["sex"].cat.categories
+        sex = sub["sex"].array if isinstance(sub["sex"].dtype, pd.CategoricalDtype) else pd.Categorical(sub["sex"])
+        cats = sex.categories
         want = ctx.kbmap(np.array([-1 if pd.isna(v) else (cats.get_loc(v) if v in cats else -2)
                                    for v in ctx.kbvalues("sex")], dtype=np.int64), sub.index)
-        sex = np.asarray(sub["sex"].array.codes)
-        hit = (want != -1) & (sex >= 0) & (want != sex)
-    elif rule.params.get("attribute") == "sex":
-        want = ctx.kbcol("sex", sub.index)
-        sex = sub["sex"].to_numpy(object)
-        hit = pd.notna(want) & pd.notna(sex) & (want != sex)
+        code = np.asarray(sex.codes)
+        hit = (want != -1) & (code >= 0) & (want != code)
     else:
         # birth dates to the month: too young only if even the oldest the person can be is, too
         # old only if even the youngest is (``age_lo``; the same as ``age`` with exact dates)
         age = sub["age"].to_numpy("float64")
-        young = sub["age_lo"].to_numpy("float64") if "age_lo" in sub.columns else age
+        young = sub["age_lo"].to_numpy("float64")
         lo, hi = ctx.kbcol("age_min", sub.index), ctx.kbcol("age_max", sub.index)
         hit = ~np.isnan(age) & ((age < lo) | (young > hi))
     return hits_frame(sub.index[hit], sub["amount"].to_numpy()[hit])

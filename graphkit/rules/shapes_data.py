@@ -541,7 +541,7 @@ def rare_attribute(sub, rule, ctx):
     # the lines with a value, as positions into ``sub``: no copy of its columns (at 26M lines the
     # copy was most of this shape's memory)
     has = sub[col].notna().to_numpy()
-    if field == "age" and "age_lo" in sub.columns:  # a birth month that spans two age bands: not judged
+    if field == "age":  # a birth month that spans two age bands: not judged
         age_lo = sub["age_lo"].to_numpy("float64")
         has = has & (np.searchsorted(AGE_BANDS, age_lo, side="right") == np.searchsorted(
             AGE_BANDS, sub[col].to_numpy("float64"), side="right"))

@@ -144,10 +144,15 @@ def test_sign_off_is_the_guards_decision_for_the_os_account(signed_guard, tmp_pa
     roles file of the user's own and a typed reviewer name decide nothing; the guard checks the OS
     account's ``sign_off`` in its roles file and records that account as the reviewer."""
     from graphkit.dossier import sign_off
+    from graphkit.dossier.legal import LEVELS
+    from graphkit.dossier.signoff import DECISIONS
     from graphkit.findings import Finding
+    from graphkit.guard.server import _SIGN_OFF_VALUES
     from graphkit.roles import PermissionDenied
     from graphkit.workbench.cases import CaseStore
 
+    # the guard checks the dossier package's own vocabulary (it does not import that package)
+    assert _SIGN_OFF_VALUES == {"decision": tuple(DECISIONS), "level": LEVELS}
     g = signed_guard
     mine = tmp_path / "myroles.toml"  # the analyst's own roles file, granting everything
     mine.write_text('default_role = "boss"\n[roles.boss]\npermissions = ["export", "clear_data", "audit", "sign_off"]\n', "utf-8")
