@@ -351,13 +351,15 @@ def test_dates_only_drops_night_share_and_says_so(tmp_path):
 def test_explain_returns_the_parts_of_the_scores_row(tmp_path, capsys):
     store = _city(tmp_path / "s", _clinics(24, H801={"claims": 400, "cost": 300.0}))
     f = _finding(store, "H801", 30)
-    res = provider_risk(store, [f])
-    d = explain_provider(res, "H801", findings=[f])
+    lead = _finding(store, "H801", 5, kind="indicator_outlier")  # not counted in F: listed before f
+    res = provider_risk(store, [lead, f])
+    d = explain_provider(res, "H801", findings=[lead, f])
     row = res.scores[res.scores["entity_id"] == "H801"].iloc[0]
     assert d["rank"] == row["rank"] and math.isclose(d["score"], row["score"])
     assert math.isclose(sum(d["parts"].values()), d["prior_logit"], abs_tol=1e-5)
     assert d["indicators"][0]["indicator"] == "cost_outpatient" and d["indicators"][0]["excess"] > 0
-    assert d["findings"][0]["id"] == f.id and d["findings"][0]["claims_here"] == 30
+    assert [x["id"] for x in d["findings"]] == [f.id] and d["findings"][0]["claims_here"] == 30
+    assert d["findings"][0]["summary"] == f.summary
     fpath = tmp_path / "findings.json"
     fpath.write_text(json.dumps({"schema": "graphkit.findings/v1", "findings": [f.to_dict()]}), "utf-8")
     assert main(["explain", "H801", "--store", str(tmp_path / "s"), "--findings", str(fpath)]) == 0

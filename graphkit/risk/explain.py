@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import GraphkitError
 from ..findings import Finding
 from .indicators import INDICATORS
-from .scores import RiskResult, _fmt
+from .scores import RiskResult, _fmt, scored_findings
 
 __all__ = ["explain_provider", "format_explanation", "compare_providers", "format_comparison", "PART_NAMES", "TYPE_NAMES"]
 
@@ -117,7 +117,8 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
     fl = []
     if len(att):
         mine = att[(att["entity_type"] == etype) & (att["entity_id"] == out["entity_id"])]
-        byid = {i: f for i, f in enumerate(findings)} if findings is not None else {}
+        # ``f`` numbers the findings the score counts (indicator leads are the indicators' part)
+        byid = dict(enumerate(scored_findings(findings))) if findings is not None else {}
         for r in mine.sort_values(["score", "amount"], ascending=False).itertuples(index=False):
             f = byid.get(int(r.f))
             fl.append({"id": f.id if f else None, "kind": r.kind, "score": float(r.score), "claims_here": int(r.claims),

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,15 @@ PRIOR_EXCLUDED_KINDS = ("indicator_outlier",)
 #: provider ROC-AUC of every variant without over-billing (0.955 → 0.908 on default, see
 #: docs/risk-model.md) — measured, backed out
 FINDINGS_EXCLUDED_KINDS = ("indicator_outlier",)
+
+
+def scored_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings the score counts, in the order the attributions number them (``f``).
+
+    >>> scored_findings([])
+    []
+    """
+    return [f for f in findings if f.kind not in FINDINGS_EXCLUDED_KINDS]
 
 
 def logistic(x: np.ndarray) -> np.ndarray:
@@ -373,7 +382,7 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     ``params`` override :data:`DEFAULTS`. Returns a :class:`RiskResult` whose ``scores`` frame
     is sorted by score (descending) and has the columns :data:`RISK_COLUMNS`.
     """
-    findings = [f for f in findings if f.kind not in FINDINGS_EXCLUDED_KINDS]
+    findings = scored_findings(findings)
     unknown = set(params) - set(DEFAULTS)
     if unknown:
         from ..errors import ParameterError
