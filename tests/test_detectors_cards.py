@@ -374,6 +374,40 @@ def test_an_area_peak_lowers_a_burst(tmp_path):
     assert scores["outbreak"][0] < scores["quiet"][0]
 
 
+def test_a_burst_of_one_diagnosis_while_it_goes_round_the_area_is_an_outbreak(tmp_path):
+    """A school's influenza cluster: 30 pupils with J11 at clinic H0051 in one afternoon. Where the
+    district's other clinics see J11 surge that week the burst is explained as an outbreak (and
+    scores far lower); where they do not, or the burst's claims carry mixed diagnoses, it is not."""
+    found = {}
+    for name, flu, burst_dx in (("flu", True, "J11.1"), ("quiet", False, "J11.1"), ("mixed", True, None)):
+        t = tiny_tables()
+        pids = [f"Q{i:04d}" for i in range(80)]
+        _people(t, pids, region="370103")
+        for c in ("H0051", "H0052", "H0053", "H0054"):
+            t["institutions"].append(_inst(c, 1, "clinic", region="370103"))
+        n = 0
+        for d in range(56):
+            for c in ("H0051", "H0052", "H0053", "H0054"):
+                sick = 2 if flu and 27 <= d <= 36 and c != "H0051" else 0  # flu going round the district
+                for k in range(6 + sick):
+                    n += 1
+                    dx = "J11.1" if k >= 6 else ("K29.7", "M54.5", "I10")[k % 3]
+                    t["claims"].append(_claim(f"CQ{n:05d}", pids[(d + 7 * k) % 80], str(_day(d) + pd.Timedelta(hours=8, minutes=17 * k % 540)),
+                                              inst=c, term=f"T-{c}", fund=40 + k, dx=dx))
+        for k in range(30):
+            n += 1
+            dx = burst_dx or ("J11.1", "K29.7", "M54.5", "I10", "E11.9")[k % 5]
+            t["claims"].append(_claim(f"CQ{n:05d}", pids[k], str(_day(30) + pd.Timedelta(hours=14, minutes=3 * k)),
+                                      inst="H0051", term="T-H0051", fund=40 + k, dx=dx))
+        fs = card_bursts(_store(tmp_path, t, name))
+        found[name] = next(f for f in fs if f.entity_ids("terminal") == ["T-H0051"])
+    check = {k: next(c for c in f.evidence["benign_checks"] if c["check"] == "outbreak_diagnosis") for k, f in found.items()}
+    assert check["flu"]["outcome"] == "explains" and "J11" in check["flu"]["detail"], check["flu"]
+    assert check["quiet"]["outcome"] == "ruled_out" and check["mixed"]["outcome"] == "ruled_out"
+    assert "dominates" in check["mixed"]["detail"]
+    assert found["flu"].score < 0.5 * min(found["quiet"].score, found["mixed"].score)
+
+
 @pytest.mark.parametrize("precision, fmt, unit_zh", [("day", "%Y-%m-%d", "同一天"), ("hour", "%Y-%m-%d %H:00:00", "小时")])
 def test_coarse_times_give_coarse_bursts(tmp_path, precision, fmt, unit_zh):
     t, burst = burst_tables()

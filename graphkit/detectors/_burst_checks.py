@@ -13,7 +13,8 @@ The unit's evidence, in decades beyond the multiple-testing bar (``surprise``):
 
 Benign checks then multiply the score: most cards held by residents of one care home or
 dormitory (batch settlement); a community or village clinic's daytime session for people of
-its own area with exam/vaccine items (group physical exam, vaccination).
+its own area with exam/vaccine items (group physical exam, vaccination); most claims of one
+diagnosis group that the region's other providers saw surge at the same time (an outbreak).
 """
 
 from __future__ import annotations
@@ -173,6 +174,11 @@ def episode_facts(rows_all: pd.DataFrame, facts: dict) -> dict[str, Any]:
         "n_pats": n_pats, "top_n": top_n, "top_addr": top_addr, "addr_vals": addr_vals,
         "pp_bounds": np.r_[0, np.cumsum(n_pats)], "pp_region": region[pp_pat] if pp.size else np.zeros(0, dtype=object),
         "dx_hit": dx_hit, "dx_any": dx_any, "item_hit": item_hit,
+        "dx_group": rows_all["dx_group"].to_numpy(dtype=object)[first],
+        "dx_share": rows_all["dx_share"].to_numpy(np.float64)[first],
+        "area_count": rows_all["area_count"].to_numpy(np.float64)[first],
+        "area_expected": rows_all["area_expected"].to_numpy(np.float64)[first],
+        "outbreak_log10_p": rows_all["outbreak_log10_p"].to_numpy(np.float64)[first],
         "provider_type": rows_all["provider_type"].to_numpy(dtype=object)[first],
         "provider_id": rows_all["provider_id"].to_numpy(dtype=object)[first],
     }
@@ -239,6 +245,33 @@ def _campaign_check(ef: dict, i: int, facts: dict, weight: float) -> dict:
     return benign_check("group_exam_or_vaccination", zh, "ruled_out", f"not an exam or vaccination session: {what}")
 
 
+OUTBREAK_ZH = "疫情聚集性就诊（同一诊断在本地区同期激增）"
+
+
+def _outbreak_check(ef: dict, i: int, weight: float, n_eps: int) -> dict:
+    """An outbreak (a school's influenza cluster, a food poisoning): most of the episode's claims carry
+    one diagnosis group, and the region's *other* providers settled that group far more often around
+    the episode than on their other days (Poisson tail beyond the bar of the episodes tested, and at
+    least twice the expected count). A burst of cards swiped for cash has no such diagnosis, or one
+    the area is not going through."""
+    g, share = ef["dx_group"][i], float(ef["dx_share"][i])
+    if g is None or share <= 0.0:
+        return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out", "the episode's claims carry no diagnosis")
+    if share < 0.5:
+        return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out",
+                            f"no diagnosis group dominates: the most common, {g}, is on {share:.0%} of the claims")
+    k, lam, lp = float(ef["area_count"][i]), float(ef["area_expected"][i]), float(ef["outbreak_log10_p"][i])
+    if lam <= 0.0:
+        return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "not_testable",
+                            f"{share:.0%} of the claims are diagnosis group {g}, but the provider's region is unknown")
+    detail = (f"{share:.0%} of the claims are diagnosis group {g}; the region's other providers settled {k:.0f} claims of "
+              f"{g} in the days around the episode against {lam:.1f} expected at their rate on other days "
+              f"(×{k / lam:.1f}, log10 p {lp:.1f})")
+    if float(surprise(lp, max(n_eps, 1))) > 0 and k >= 2.0 * lam:
+        return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "explains", detail, weight)
+    return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out", detail)
+
+
 def _schedule_check(kept: list[dict], weight: float, n_units: int) -> tuple[dict, np.ndarray]:
     """Monthly schedule (慢病取药日, a care home's monthly settlement): the episodes fall within a
     day of one day of the month far more often than days drawn at random would (union bound over
@@ -275,7 +308,7 @@ def _per_episode(name: str, zh: str, results: list[dict], n_eps: int) -> dict:
 
 def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict, facts: dict, *, precision: str,
                  window: int, n_tests: int, n_eps_all: int, n_units: int, min_surprise: float, min_episodes: int,
-                 institution_weight: float, campaign_weight: float) -> Finding | None:
+                 institution_weight: float, campaign_weight: float, outbreak_weight: float = 0.2) -> Finding | None:
     """The finding of one unit's episodes (``eps_ix``: their indices in ``ef``, from
     :func:`episode_facts`), or None when fewer than ``min_episodes`` stay."""
     kept, dropped, eps = [], [], []
@@ -302,8 +335,9 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
     # refill day) take those episodes out of the score; the unit's other episodes still count
     res = [_residents_check(ef, i, facts, institution_weight) for i, _ in eps]
     camp = [_campaign_check(ef, i, facts, campaign_weight) for i, _ in eps]
+    outb = [_outbreak_check(ef, i, outbreak_weight, n_eps_all) for i, _ in eps]
     why = [("institution_batch" if r["outcome"] == "explains" else "group_exam_or_vaccination" if c["outcome"] == "explains"
-            else None) for r, c in zip(res, camp)]
+            else "outbreak_diagnosis" if o["outcome"] == "explains" else None) for r, c, o in zip(res, camp, outb)]
     open_ix = [i for i, w in enumerate(why) if w is None]
     sched, on = _schedule_check([kept[i] for i in open_ix], campaign_weight, n_units)
     for j, i in enumerate(open_ix):
@@ -320,6 +354,8 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
                      benign_check("institution_batch", "养老机构/集体户批量结算", "ruled_out", "") for r, w in zip(res, why)], n),
         _per_episode("group_exam_or_vaccination", "集体体检/疫苗接种", [c if w != "institution_batch" else
                      benign_check("group_exam_or_vaccination", "集体体检/疫苗接种", "ruled_out", "") for c, w in zip(camp, why)], n),
+        _per_episode("outbreak_diagnosis", OUTBREAK_ZH, [o if w in ("outbreak_diagnosis", None) else
+                     benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out", "") for o, w in zip(outb, why)], n),
         _per_episode("monthly_schedule", sched["zh"], sched_results, n),
         benign_check("own_hours_24h_or_chain", "24小时/连锁药店自身营业规律", "ruled_out",
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "

@@ -13,6 +13,12 @@ so the detector can test the legal explanations without reading the claims again
 * ``band_in`` / ``band_share`` — the episode's claims within one median absolute deviation of
   its median amount, and the share of the unit's *other* claims in that band (Jeffreys-smoothed):
   many cards at one price where the unit rarely sells at that price is 套现-like;
+* ``dx_group`` / ``dx_share`` / ``outbreak_log10_p`` / ``outbreak_ratio`` — the episode's most
+  common diagnosis group (first three characters of the code) and its share of the episode's
+  claims; the Poisson tail of that group's claims at the *other* providers of the region over the
+  days around the episode (:data:`OUTBREAK_DAYS`) against the region's own rate of it on the
+  other days: a burst of one diagnosis while the disease is going round the area is an outbreak
+  (a school's influenza cluster), not cards swiped for cash;
 * ``nonmedical`` (per claim) and ``unit_nm_rate`` — item share in category ``non_medical`` of
   each episode claim, and the share of the unit's other claims (an evenly spaced sample) that
   carry any; NaN without ``claim_items``.
@@ -30,7 +36,7 @@ from .._fast import isin, unique_ints
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["day_ratios", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE", "CAMPAIGN_WORDS"]
+__all__ = ["day_ratios", "area_outbreaks", "amount_bands", "non_medical", "background_sample", "NM_SAMPLE", "CAMPAIGN_WORDS"]
 
 DAY_S = 86_400
 #: background claims sampled per unit for its normal non-medical share
@@ -106,6 +112,81 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
         if k.size:
             r[k] = np.maximum(r[k], _peak_ratio_rows(other, at[ep_i[k]], near[k]).max(axis=1))
     out[:] = r
+    return out
+
+
+def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.ndarray,
+                   ep_rows: list[np.ndarray], ep_day: np.ndarray, ep_prov: np.ndarray) -> dict[str, np.ndarray]:
+    """Per episode: its most common diagnosis group and that group's surge at the other providers of
+    its region around the episode (see module docstring).
+
+    ``dx``: every claim's diagnosis code; ``day``: its day number (from 0, any value where
+    ``prov`` is -1); ``prov``: its provider code (-1 none); ``region``: a region code per provider
+    (-1 unknown); ``ep_rows``: each episode's claim rows; ``ep_day``/``ep_prov``: per episode.
+    Returns ``dx_group`` (object, None without a diagnosis), ``dx_share``, ``area_count``,
+    ``area_expected``, ``log10_p`` (0 where not tested) and ``ratio`` (count over expected).
+
+    >>> dx = pd.Series(["J11.1"] * 3 + ["J11.0"] * 30 + ["K29.7"] * 60, dtype="string")
+    >>> day = np.r_[0, 0, 0, np.full(30, 20), np.arange(60)]
+    >>> prov, region = np.r_[0, 0, 0, np.ones(90, np.int64)], np.array([0, 0])
+    >>> o = area_outbreaks(dx, day, prov, region, [np.arange(3)], np.array([20]), np.array([0]))
+    >>> o["dx_group"].tolist(), o["dx_share"].tolist(), o["area_count"].tolist(), bool(o["log10_p"][0] < -10)
+    (['J11'], [1.0], [30.0], True)
+    """
+    n = len(ep_rows)
+    out = {"dx_group": np.full(n, None, dtype=object), "dx_share": np.zeros(n), "area_count": np.zeros(n),
+           "area_expected": np.zeros(n), "log10_p": np.zeros(n), "ratio": np.ones(n)}
+    if n == 0 or len(dx) == 0:
+        return out
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ._nulls import poisson_log10_sf
+
+    def groups_of(rows: np.ndarray | None = None) -> Any:
+        """Diagnosis groups (first three characters, upper case) of ``dx`` at ``rows`` (all: None)."""
+        a = pa.array(dx if rows is None else dx.iloc[rows], type=pa.string(), from_pandas=True)
+        return pc.utf8_upper(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(a), 0, 3))
+
+    def objects(a: Any) -> np.ndarray:
+        return np.asarray(a.to_numpy(zero_copy_only=False), dtype=object)
+
+    g_rows = objects(groups_of(np.concatenate(ep_rows)))
+    bounds = np.r_[0, np.cumsum([r.size for r in ep_rows])]
+    for e in range(n):
+        g = pd.Series(g_rows[bounds[e]: bounds[e + 1]], dtype=object).dropna()
+        g = g[g != ""]
+        if len(g):
+            vc = g.value_counts()
+            out["dx_group"][e] = str(vc.index[0])
+            out["dx_share"][e] = float(vc.iloc[0]) / float(bounds[e + 1] - bounds[e])
+    # the surge of each episode's group among the region's other providers
+    ep_reg = np.where(ep_prov >= 0, region[np.maximum(ep_prov, 0)], -1) if region.size else np.full(n, -1)
+    test = np.flatnonzero((out["dx_share"] >= 0.5) & (ep_reg >= 0))
+    if test.size == 0:
+        return out
+    want = sorted({out["dx_group"][e] for e in test})
+    hit = np.asarray(pc.fill_null(pc.is_in(groups_of(), pa.array(want, type=pa.string())), False)
+                     .to_numpy(zero_copy_only=False), dtype=bool)
+    rows = np.flatnonzero(hit & (prov >= 0))
+    gcode = pd.Index(want).get_indexer(objects(groups_of(rows)))
+    r_prov, r_day = prov[rows], day[rows]
+    r_reg = region[r_prov]
+    D = int(day[prov >= 0].max()) + 1 if (prov >= 0).any() else 1
+    for e in test.tolist():
+        gi = want.index(out["dx_group"][e])
+        sel = (gcode == gi) & (r_reg == ep_reg[e]) & (r_prov != ep_prov[e])
+        series = np.bincount(r_day[sel], minlength=D).astype(np.float64)
+        lo, hi = max(int(ep_day[e]) - OUTBREAK_DAYS[0], 0), min(int(ep_day[e]) + OUTBREAK_DAYS[1], D - 1)
+        width = hi - lo + 1
+        k = float(series[lo: hi + 1].sum())
+        rest_days = max(D - width, 1)
+        # the region's rate of the group on the other days (+½, so a group never seen there is not
+        # expected at rate 0)
+        lam = (float(series.sum()) - k + 0.5) / rest_days * width
+        out["area_count"][e], out["area_expected"][e] = k, lam
+        out["log10_p"][e] = float(poisson_log10_sf(k, lam))
+        out["ratio"][e] = k / lam
     return out
 
 

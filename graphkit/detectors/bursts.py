@@ -69,7 +69,7 @@ from .._fast import unique_ints
 from ..projections import projection, provider_key
 from . import register
 from ._common import claims_time_precision
-from ._burst_context import amount_bands, background_sample, day_ratios, non_medical
+from ._burst_context import amount_bands, area_outbreaks, background_sample, day_ratios, non_medical
 from ._burst_checks import burst_facts as _burst_facts, episode_facts as _episode_facts, unit_finding as _unit_finding
 
 if TYPE_CHECKING:  # annotation only
@@ -85,7 +85,8 @@ MIN_CHAIN = 3
 EPISODE_COLUMNS = [
     "unit", "unit_type", "provider_type", "provider_id", "peer_group", "episode", "claim_id", "card_id",
     "patient_id", "start_time", "fund_amount", "total_amount", "odd_hour", "window_cards", "expected",
-    "surprise", "diagnosis_code", "day_ratio", "band_in", "band_share", "nonmedical", "unit_nm_rate", "campaign",
+    "surprise", "diagnosis_code", "day_ratio", "dx_group", "dx_share", "area_count", "area_expected",
+    "outbreak_log10_p", "band_in", "band_share", "nonmedical", "unit_nm_rate", "campaign",
 ]
 
 
@@ -343,11 +344,18 @@ def burst_windows(
     peer_area = np.where(prov_region >= 0, prov_group * (int(prov_region.max()) + 1) + prov_region, -1)
     day_r = day_ratios(tt // DAY_S - day0, prov[order], [prov_region, peer_area], tt[ep_start] // DAY_S - day0,
                        prov[order[ep_start]])
+    day_all = np.where(ok, t // DAY_S - day0, 0)
+    ob = area_outbreaks(claims["diagnosis_code"], day_all, np.where(ok, prov, -1), prov_region, ep_rows,
+                        tt[ep_start] // DAY_S - day0, prov[order[ep_start]])
+    del day_all
     amounts = claims["total_amount"].to_numpy(dtype=np.float64)
     band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
     bg = background_sample(order, ufirst, ulast, unique_ints(ep_unit), src)
     nm, nm_rate, campaign = non_medical(store, out["claim_id"], bg, claims["claim_id"])
     out["day_ratio"] = day_r[rows]
+    for c in ("dx_group", "dx_share", "area_count", "area_expected"):
+        out[c] = ob[c][rows]
+    out["outbreak_log10_p"] = ob["log10_p"][rows]
     out["band_in"] = band_in[rows]
     out["band_share"] = band_share[rows]
     out["nonmedical"] = out["claim_id"].map(nm).to_numpy(dtype=np.float64) if len(nm) else np.nan
@@ -378,6 +386,8 @@ def _pharmacy_regions(store: Store) -> pd.Series:
               doc="score factor when most cards belong to residents of one care home or dormitory"),
         Param("campaign_weight", 0.2, "float", low=0.0, high=1.0,
               doc="score factor for a community/village clinic's daytime exam or vaccination session for its area"),
+        Param("outbreak_weight", 0.2, "float", low=0.0, high=1.0,
+              doc="score factor when most claims carry one diagnosis group that surged at the region's other providers then"),
     ],
     needs=("time:day",),
     prefers={
@@ -398,6 +408,7 @@ def card_bursts(
     long_window_factor: int = 4,
     institution_weight: float = 0.2,
     campaign_weight: float = 0.2,
+    outbreak_weight: float = 0.2,
 ) -> list[Finding]:
     """Terminals (or providers) reading many different cards in bursts far above their own and
     their peers' normal for that hour.
@@ -446,7 +457,8 @@ def card_bursts(
         eps = pe[cuts[k]: cuts[k + 1]]
         f = _unit_finding(units[eps[0]], rows_all, eps, ef, facts, precision=precision, window=W, n_tests=n_tests,
                           n_eps_all=n_eps_all, n_units=n_units, min_surprise=min_surprise, min_episodes=min_episodes,
-                          institution_weight=institution_weight, campaign_weight=campaign_weight)
+                          institution_weight=institution_weight, campaign_weight=campaign_weight,
+                          outbreak_weight=outbreak_weight)
         if f is not None:
             findings.append(f)
     return findings
