@@ -234,7 +234,8 @@ def _exposure(vol: pd.DataFrame) -> np.ndarray:
 
 
 def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFrame,
-                     weights: dict[str, float] | None = None, months: int = 1) -> tuple[np.ndarray, dict[str, float]]:
+                     weights: dict[str, float] | None = None, months: int = 1,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """``F`` per entity: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
     it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
     selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
@@ -256,12 +257,13 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     F = idf_weighted_hazard(a["w"].to_numpy(float)[~rule], w[~rule], row[ok][~rule], n_all).astype(float)
     if rule.any():
         F += _rule_hazard(a[rule], row[ok][rule], w[rule], n_all, vol_all["claims"].to_numpy(float),
-                          vol_all["entity_type"].to_numpy(object), months)
+                          vol_all["entity_type"].to_numpy(object), months, groups)
     return F, weight
 
 
 def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
-                 volume: np.ndarray | None = None, types: np.ndarray | None = None, months: int = 1) -> np.ndarray:
+                 volume: np.ndarray | None = None, types: np.ndarray | None = None, months: int = 1,
+                 groups: np.ndarray | None = None) -> np.ndarray:
     """``F`` of rule violations: per entity and rule, its strongest finding's term
     ``idf · −ln(1 − s·q) · surprise`` (:func:`rule_surprise`: how unlikely the finding's hit
     claims are at the entity's volume in one month) — a rule is one test of a provider, however
@@ -277,28 +279,33 @@ def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
     t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
     if volume is not None and types is not None and "claims" in a.columns:
         t = t * rule_surprise(row, a["signal"].to_numpy(object), a["claims"].to_numpy(float),
-                              np.asarray(volume, float), np.asarray(types, object), months)
+                              np.asarray(volume, float), np.asarray(types, object), months, groups)
     best = pd.DataFrame({"row": row, "sig": a["signal"].to_numpy(), "t": t}).groupby(["row", "sig"], sort=False)["t"].max()
     return np.bincount(best.index.get_level_values("row").to_numpy(int), weights=best.to_numpy(float), minlength=n)
 
 
 def rule_surprise(rows: np.ndarray, rule: np.ndarray, k: np.ndarray, volume: np.ndarray,
-                  types: np.ndarray, months: int = 1) -> np.ndarray:
-    """How surprising each rule finding's ``k`` hit claims at entity ``rows`` are, in ``[0, 1]``:
-    item-level rules fire at some rate everywhere (a data-learnt norm's tail, a legal repeat, a
-    catalogue that does not fit), so a few hits at a busy provider are what its volume predicts.
+                  types: np.ndarray, months: int = 1, groups: np.ndarray | None = None) -> np.ndarray:
+    """How likely each rule finding's ``k`` hit claims at entity ``rows`` are more than chance, in
+    ``[0, 1]``: item-level rules fire at some rate everywhere (a data-learnt norm's tail, a legal
+    repeat, a catalogue that does not fit), so a few hits at a busy provider are what its volume
+    predicts.
+
     Under the null an entity's hits of a rule in one month are Poisson with mean
-    ``λ = volume × r / months`` (``r``: the rule's hit claims over the claims of all entities of
-    the entity's type — this data's own rate; ``volume``: the entity's claims over the
-    ``months`` of data). With ``p = P(X ≥ k)`` the factor is ``min(1, −ln p / ln(N·months))``,
-    ``N`` the entities of that type: 1 where a result this unlikely is expected less than once
-    among all the provider-months tested (Bonferroni's bound), falling to 0 where the count is
-    what chance gives (``p`` = 1). No constant: the rate, ``N`` and the months come from the data.
+    ``λ = volume × r / months`` (``volume``: the entity's claims over the ``months`` of data; ``r``:
+    the rule's hit claims over the claims of the entity's peers — ``groups``, one label per entity,
+    e.g. its peer group; all entities of its type without). ``p = P(X ≥ k)``. Each rule is one
+    family of tests, one per entity of the type and month (``N · months``); the factor is
+    ``1 − q``, ``q`` the finding's Benjamini–Hochberg q-value in its family: the false-discovery
+    rate of calling it and every finding of the rule at least as surprising a violation. Where a
+    rule's hits are chance everywhere (a compliant catalogue), even the most unusual count is
+    discounted by how many were tested; where a rule singles out many providers, each counts
+    nearly in full. No constant: the rates, ``N``, the months and the family come from the data.
 
     >>> f = rule_surprise(np.array([0, 1, 2]), np.array(["r", "r", "r"]), np.array([1.0, 1.0, 3.0]),
     ...                   np.array([1000.0, 10.0, 10.0, 10.0] + [10.0] * 96), np.array(["pharmacy"] * 100, object))
     >>> [round(float(x), 2) for x in f]
-    [0.02, 0.8, 1.0]
+    [0.0, 0.0, 1.0]
     """
     from scipy.stats import poisson
 
@@ -311,11 +318,27 @@ def rule_surprise(rows: np.ndarray, rule: np.ndarray, k: np.ndarray, volume: np.
         if tot <= 0 or N < 2:
             continue
         m = ty == t
+        if groups is not None:
+            gcode, guniq = pd.factorize(np.asarray(groups, object)[of_t])
+            gof = np.full(len(types), -1, np.int64)
+            gof[np.flatnonzero(of_t)] = gcode
+            gtot = np.bincount(gcode, weights=volume[of_t], minlength=len(guniq))
         for r in pd.unique(rule[m]):
-            sel = m & (rule == r)
-            lam = np.maximum(volume[rows[sel]], 1.0) * float(k[sel].sum()) / tot / months
-            logp = poisson.logsf(k[sel] - 1.0, lam)  # ln P(X ≥ k)
-            out[sel] = np.clip(-logp / np.log(N * months), 0.0, 1.0)
+            sel = np.flatnonzero(m & (rule == r))
+            if groups is not None:  # the rule's rate among the entity's peers
+                g = gof[rows[sel]]
+                kg = np.bincount(g, weights=k[sel], minlength=len(gtot))
+                rate = kg[g] / np.maximum(gtot[g], 1.0)
+            else:
+                rate = float(k[sel].sum()) / tot
+            lam = np.maximum(volume[rows[sel]], 1.0) * rate / months
+            p = np.exp(poisson.logsf(k[sel] - 1.0, lam))  # P(X ≥ k)
+            # Benjamini–Hochberg over the rule's N · months tests (the entity-months without a hit
+            # have p = 1 and rank last): q_(i) = min_{j ≥ i} p_(j) · n / j
+            o = np.argsort(p, kind="stable")
+            q = p[o] * float(N * months) / np.arange(1, o.size + 1)
+            q = np.minimum.accumulate(q[::-1])[::-1]
+            out[sel[o]] = np.clip(1.0 - q, 0.0, 1.0)
     return out
 
 
@@ -427,11 +450,12 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     # findings: flagged claims beyond what this provider's volume carries at the city's rate of each
     # kind, empirical-Bayes shrunk (graphkit.risk.evidence): F = ln(1 + excess), a hazard
     months = _months(act.day)
-    F, kind_weight = _findings_hazard(att, key, vol_all, months=months) if len(att) else (np.zeros(n_all), {})
+    pgroup = np.concatenate([_entity_peer_group(ent, int(p["min_peers"])), np.full(nt, "terminal", object)])
+    F, kind_weight = _findings_hazard(att, key, vol_all, months=months, groups=pgroup) if len(att) else (np.zeros(n_all), {})
     # the prior's soft labels leave out the kinds that are themselves a function of the prior's
     # features (indicator_outlier: the indicators), or the prior would be fitted to its own input
     own = att["kind"].isin(PRIOR_EXCLUDED_KINDS).to_numpy() if len(att) else np.zeros(0, bool)
-    F_label = (_findings_hazard(att[~own], key, vol_all, weights=kind_weight, months=months)[0]
+    F_label = (_findings_hazard(att[~own], key, vol_all, weights=kind_weight, months=months, groups=pgroup)[0]
                if own.any() else F) if len(att) else F
     # indirect parts, the prior's features: exposure, indicators, network
     X = np.c_[_exposure(vol_all), np.r_[np.log1p(xsum), np.zeros(nt)],
@@ -479,7 +503,7 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     out["network_ratio"] = np.concatenate([net["network_ratio"].to_numpy(float), np.zeros(nt)]).round(4)
     out["name"] = np.concatenate([ent["name"].to_numpy(object), np.full(nt, None, object)])
     out["region"] = np.concatenate([ent["region"].to_numpy(object), np.full(nt, None, object)])
-    out["peer_group"] = np.concatenate([_entity_peer_group(ent, int(p["min_peers"])), np.full(nt, "terminal", object)])
+    out["peer_group"] = pgroup
     top = _top_indicators(ex)
     out["top_indicators"] = pd.Series(np.arange(len(out))).map(top).astype(object).fillna("").to_numpy()
     out["claims"] = out["claims"].astype(int)
