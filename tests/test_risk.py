@@ -244,6 +244,38 @@ def test_a_rule_hit_counts_by_how_surprising_it_is_at_the_providers_volume(tmp_p
     assert by_peer[3:].max() < 0.25 < 0.5 < pooled[3:].min()
 
 
+def test_a_misused_card_implicates_a_pharmacy_only_where_such_cards_concentrate(tmp_path):
+    """A dead person's card used at a pharmacy is the card holder's family's doing as often as the
+    pharmacy's: one such card at a pharmacy of ordinary size is what chance gives it, five different
+    ones at one pharmacy (cards kept behind the counter, 留存医保卡) implicate it. A phantom stay's
+    witness — the pharmacy where the patient was seen meanwhile — counts the same way."""
+    provs = {f"Y{i:03d}": {"claims": 200, "pharmacy": True} for i in range(24)}
+    provs["H001"] = {"claims": 200}
+    store = _city(tmp_path, provs)
+    claims = store.table("claims", ["claim_id", "pharmacy_id", "institution_id"])
+    at = {p: claims.loc[(claims["pharmacy_id"] == p) | (claims["institution_id"] == p), "claim_id"].tolist() for p in provs}
+
+    def dead(pid: str, j: int) -> Finding:
+        return Finding.create("deceased_card_use", key=(pid, j), score=0.9, claims=at[pid][3 * j: 3 * j + 3],
+                              entities=[Entity("pharmacy", pid, "venue")], summary="测试 / test")
+
+    stay = Finding.create("phantom_stay", key=("H001",), score=0.9, claims=at["H001"][:1] + at["Y003"][:4],
+                          entities=[Entity("institution", "H001", "venue"), Entity("pharmacy", "Y003", "elsewhere")],
+                          summary="测试 / test")
+    fs = [dead("Y001", 0)] + [dead("Y002", j) for j in range(5)] + [stay]
+    res = provider_risk(store, fs)
+    sc = res.scores
+    one, five = _score(sc, "Y001", "findings"), _score(sc, "Y002", "findings")
+    w = res.params["kind_weight"]["deceased_card_use"]
+    assert one < 0.05 * w and five > 0.9 * 5 * w * -np.log1p(-0.9)
+    assert _score(sc, "Y003", "findings") < 0.05 < _score(sc, "H001", "findings")
+    # the same claims with the pharmacy as a party to the stay count at it in full
+    party = Finding.create("phantom_stay", key=("H001",), score=0.9, claims=stay.claims,
+                           entities=[Entity("institution", "H001", "venue"), Entity("pharmacy", "Y003", "venue")],
+                           summary="测试 / test")
+    assert _score(provider_risk(store, fs[:-1] + [party]).scores, "Y003", "findings") > 0.5
+
+
 def test_a_selective_kind_stays_selective_when_its_claims_spill_over_hubs(tmp_path):
     """A ring's findings sit mostly at its own venue, with a claim or two of its members at many other
     providers (the hubs everyone visits): the kind points at a few providers, not at all it touches,

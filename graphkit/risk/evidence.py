@@ -63,7 +63,8 @@ def attributions(store: Store, findings: list[Finding], *, people_out: dict | No
     """(finding, entity_type, entity_id, kind, signal, score, w, amount, claims) per finding and
     provider-side entity, vectorised: ``w`` = finding score × share of its claims settled
     there, ``claims`` how many of them; entities a finding names without any of its claims
-    there get the full score and no amount. With ``people_out`` (a dict), its ``"people"``
+    there get the full score and no amount; ``witness`` marks the entities the finding names in a
+    role of :data:`WITNESS_ROLES`. With ``people_out`` (a dict), its ``"people"``
     is set to the number of distinct patients of flagged claims per (entity_type, entity_id)."""
     cols = ["f", "entity_type", "entity_id", "kind", "signal", "score", "w", "amount", "claims"]
     if not findings:
@@ -102,11 +103,22 @@ def attributions(store: Store, findings: list[Finding], *, people_out: dict | No
         extra = extra.assign(w=extra["score"], amount=0.0, claims=0.0)
         att = pd.concat([att, extra], ignore_index=True)
     att["entity_id"] = att["entity_id"].astype(str)
-    att = att[cols].reset_index(drop=True)
+    # a provider the finding names as a witness of the pattern (a phantom stay's patient seen
+    # elsewhere meanwhile), not a party to it
+    wit = [(i, e.type, str(e.id)) for i, f in enumerate(findings) for e in f.entities
+           if e.role in WITNESS_ROLES and e.type in PROVIDER_TYPES]
+    att["witness"] = pd.MultiIndex.from_arrays([att["f"].to_numpy(), att["entity_type"].astype(str).to_numpy(),
+                                                att["entity_id"].to_numpy()]).isin(pd.MultiIndex.from_tuples(wit)) \
+        if wit and len(att) else False
+    att = att[cols + ["witness"]].reset_index(drop=True)
     if people_out is not None:
         ppl = pd.concat(people, ignore_index=True).drop_duplicates() if people else pd.DataFrame(columns=["entity_type", "entity_id", "patient_id"])
         people_out["people"] = ppl.groupby([ppl["entity_type"], ppl["entity_id"].astype(str)]).size() if len(ppl) else pd.Series(dtype=int)
     return att
+
+
+#: entity roles of a finding that mark a provider as a witness of the pattern, not a party to it
+WITNESS_ROLES = ("elsewhere",)
 
 
 def findings_part(excess: np.ndarray) -> np.ndarray:

@@ -82,6 +82,14 @@ PRIOR_EXCLUDED_KINDS = ("indicator_outlier",)
 #: docs/risk-model.md) — measured, backed out
 FINDINGS_EXCLUDED_KINDS = ("indicator_outlier",)
 
+#: kinds whose subject is a card or a person (a dead person's card, a card used after its
+#: replacement, one card in two places at once): the provider where it was used settled what was
+#: presented to it, so such a finding implicates a provider only as far as these leads concentrate
+#: there beyond its volume (several misused cards at one pharmacy: 留存/盗刷), see
+#: :func:`_concentration_hazard`; a finding's *witnesses* (entity roles in
+#: :data:`~graphkit.risk.evidence.WITNESS_ROLES`) count the same way
+CARD_KINDS = ("deceased_card_use", "shared_card", "impossible_travel")
+
 
 def scored_findings(findings: Sequence[Finding]) -> list[Finding]:
     """The findings the score counts, in the order the attributions number them (``f``).
@@ -242,7 +250,8 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     pharmacies and ``n_kind`` those the kind points at, each counted by its share
     (:func:`_soft_support`; a kind that touches everyone tells nothing about anyone). The unit is
     the finding's ``signal`` (:func:`~graphkit.risk.evidence.signal_of`): its kind, or for rule
-    violations its rule."""
+    violations its rule. Rule violations count by :func:`_rule_hazard`, card kinds and witnesses by
+    :func:`_concentration_hazard`."""
     n_all = len(vol_all)
     row = key.get_indexer(pd.MultiIndex.from_frame(att[["entity_type", "entity_id"]].astype(str)))
     ok = row >= 0
@@ -254,11 +263,85 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
         {k: float(np.clip(np.log(N / max(float(touched.get(k, 1.0)), 1.0)) / np.log(N), 0.0, 1.0)) for k in a["signal"].unique()}
     w = a["signal"].map(weight).to_numpy(float)
     rule = (a["kind"] == "rule_violation").to_numpy()
-    F = idf_weighted_hazard(a["w"].to_numpy(float)[~rule], w[~rule], row[ok][~rule], n_all).astype(float)
+    venue = a["kind"].isin(CARD_KINDS).to_numpy() & ~rule
+    if "witness" in a.columns:
+        venue |= a["witness"].to_numpy(bool) & ~rule
+    plain = ~rule & ~venue
+    F = idf_weighted_hazard(a["w"].to_numpy(float)[plain], w[plain], row[ok][plain], n_all).astype(float)
+    if venue.any():
+        F += _concentration_hazard(a[venue], row[ok][venue], w[venue], n_all, vol_all["claims"].to_numpy(float),
+                                   vol_all["entity_type"].to_numpy(object), groups)
     if rule.any():
         F += _rule_hazard(a[rule], row[ok][rule], w[rule], n_all, vol_all["claims"].to_numpy(float),
                           vol_all["entity_type"].to_numpy(object), months, groups)
     return F, weight
+
+
+def _bh_keep(p: np.ndarray, n_tests: int) -> np.ndarray:
+    """``1 − q`` per p-value, ``q`` its Benjamini–Hochberg q-value among ``n_tests`` tests (the
+    tests not given, e.g. providers without a finding, have p = 1 and rank last).
+
+    >>> _bh_keep(np.array([0.001, 0.5, 0.02]), 10).round(3).tolist()
+    [0.99, 0.0, 0.9]
+    """
+    p = np.asarray(p, float)
+    o = np.argsort(p, kind="stable")
+    q = p[o] * float(max(n_tests, p.size)) / np.arange(1, p.size + 1)
+    q = np.minimum.accumulate(q[::-1])[::-1]
+    out = np.empty(p.size)
+    out[o] = np.clip(1.0 - q, 0.0, 1.0)
+    return out
+
+
+def _peer_rates(rows: np.ndarray, k: np.ndarray, volume: np.ndarray, of_type: np.ndarray,
+                groups: np.ndarray | None) -> np.ndarray:
+    """Per row, the rate ``Σ k / Σ volume`` of the entity's peers (``groups``, one label per entity)
+    among the entities ``of_type`` — all of them without groups."""
+    if groups is None:
+        return np.full(rows.size, float(k.sum()) / max(float(volume[of_type].sum()), 1.0))
+    gcode, guniq = pd.factorize(np.asarray(groups, object)[of_type])
+    gof = np.full(len(volume), -1, np.int64)
+    gof[np.flatnonzero(of_type)] = gcode
+    gtot = np.bincount(gcode, weights=volume[of_type], minlength=len(guniq))
+    g = gof[rows]
+    return np.bincount(g, weights=k, minlength=len(gtot))[g] / np.maximum(gtot[g], 1.0)
+
+
+def _concentration_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int, volume: np.ndarray,
+                          types: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """``F`` of the findings that implicate a provider only by concentrating there (:data:`CARD_KINDS`
+    and witnesses): per entity and kind, ``Σ idf · −ln(1 − s·q)`` times ``1 − q_BH``, where ``q_BH``
+    is the Benjamini–Hochberg q-value, among the entities of its type, of ``c = Σ q`` — the number of
+    the kind's leads pointing there — against a Poisson count of mean ``volume × r`` (``r``: the
+    leads per claim of the entity's peers). One dead person's card used at a pharmacy is what
+    chance gives a pharmacy of its size; five at one pharmacy are not.
+
+    >>> a = pd.DataFrame({"kind": ["shared_card"] * 6, "w": [0.9] * 6, "score": [0.9] * 6})
+    >>> vol, types = np.full(50, 1000.0), np.array(["pharmacy"] * 50, object)
+    >>> h = _concentration_hazard(a, np.array([0, 1, 1, 1, 1, 1]), np.ones(6), 50, vol, types)
+    >>> bool(h[0] < 0.05 < 2.0 < h[1])
+    True
+    """
+    from scipy.special import gammainc
+
+    t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
+    share = np.divide(a["w"].to_numpy(float), a["score"].to_numpy(float), out=np.zeros(len(a)),
+                      where=a["score"].to_numpy(float) > 0)
+    g = pd.DataFrame({"row": row, "kind": a["kind"].to_numpy(), "t": t, "c": share}) \
+        .groupby(["row", "kind"], sort=False).agg(t=("t", "sum"), c=("c", "sum")).reset_index()
+    rows, kinds, c = g["row"].to_numpy(int), g["kind"].to_numpy(object), g["c"].to_numpy(float)
+    keep = np.ones(len(g))
+    ty = types[rows]
+    for tname in pd.unique(ty):
+        of_t = types == tname
+        if int(of_t.sum()) < 2:
+            continue
+        for kd in pd.unique(kinds[ty == tname]):
+            sel = np.flatnonzero((ty == tname) & (kinds == kd))
+            lam = np.maximum(volume[rows[sel]], 1.0) * _peer_rates(rows[sel], c[sel], volume, of_t, groups)
+            # P(X ≥ c) for Poisson(λ), continuous in c (the regularised gamma function)
+            keep[sel] = _bh_keep(gammainc(np.maximum(c[sel], 1e-9), lam), int(of_t.sum()))
+    return np.bincount(rows, weights=g["t"].to_numpy(float) * keep, minlength=n)
 
 
 def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
@@ -318,27 +401,11 @@ def rule_surprise(rows: np.ndarray, rule: np.ndarray, k: np.ndarray, volume: np.
         if tot <= 0 or N < 2:
             continue
         m = ty == t
-        if groups is not None:
-            gcode, guniq = pd.factorize(np.asarray(groups, object)[of_t])
-            gof = np.full(len(types), -1, np.int64)
-            gof[np.flatnonzero(of_t)] = gcode
-            gtot = np.bincount(gcode, weights=volume[of_t], minlength=len(guniq))
         for r in pd.unique(rule[m]):
             sel = np.flatnonzero(m & (rule == r))
-            if groups is not None:  # the rule's rate among the entity's peers
-                g = gof[rows[sel]]
-                kg = np.bincount(g, weights=k[sel], minlength=len(gtot))
-                rate = kg[g] / np.maximum(gtot[g], 1.0)
-            else:
-                rate = float(k[sel].sum()) / tot
-            lam = np.maximum(volume[rows[sel]], 1.0) * rate / months
-            p = np.exp(poisson.logsf(k[sel] - 1.0, lam))  # P(X ≥ k)
-            # Benjamini–Hochberg over the rule's N · months tests (the entity-months without a hit
-            # have p = 1 and rank last): q_(i) = min_{j ≥ i} p_(j) · n / j
-            o = np.argsort(p, kind="stable")
-            q = p[o] * float(N * months) / np.arange(1, o.size + 1)
-            q = np.minimum.accumulate(q[::-1])[::-1]
-            out[sel[o]] = np.clip(1.0 - q, 0.0, 1.0)
+            lam = np.maximum(volume[rows[sel]], 1.0) * _peer_rates(rows[sel], k[sel], volume, of_t, groups) / months
+            # Benjamini–Hochberg over the rule's N · months tests
+            out[sel] = _bh_keep(np.exp(poisson.logsf(k[sel] - 1.0, lam)), N * months)
     return out
 
 
