@@ -345,28 +345,36 @@ def test_care_home_batch_and_group_exam_rank_below_the_night_bursts(tmp_path):
     assert max(care.score, camp.score) < true.score
 
 
+def _district_burst(day_dx, burst_dx) -> dict:
+    """80 people of district 370103 and its four clinics over 56 days (``day_dx(d, c)``: the
+    diagnoses of clinic ``c``'s claims on day ``d``), then 30 cards in one afternoon at H0051's
+    terminal (``burst_dx(k)``: the k-th claim's diagnosis)."""
+    t = tiny_tables()
+    pids = [f"Q{i:04d}" for i in range(80)]
+    _people(t, pids, region="370103")
+    clinics = ("H0051", "H0052", "H0053", "H0054")
+    for c in clinics:
+        t["institutions"].append(_inst(c, 1, "clinic", region="370103"))
+    n = 0
+    for d in range(56):
+        for c in clinics:
+            for k, dx in enumerate(day_dx(d, c)):
+                n += 1
+                t["claims"].append(_claim(f"CQ{n:05d}", pids[(d + 7 * k) % 80], str(_day(d) + pd.Timedelta(hours=8, minutes=17 * k % 540)),
+                                          inst=c, term=f"T-{c}", fund=40 + k, dx=dx))
+    for k in range(30):
+        n += 1
+        t["claims"].append(_claim(f"CQ{n:05d}", pids[k], str(_day(30) + pd.Timedelta(hours=14, minutes=3 * k)),
+                                  inst="H0051", term="T-H0051", fund=40 + k, dx=burst_dx(k)))
+    return t
+
+
 def test_an_area_peak_lowers_a_burst(tmp_path):
     """The same afternoon burst at clinic H0051 scores lower when the area's other clinics are
     three times as busy that day (an outbreak) than when they are not."""
     scores = {}
     for name, outbreak in (("quiet", False), ("outbreak", True)):
-        t = tiny_tables()
-        pids = [f"Q{i:04d}" for i in range(80)]
-        _people(t, pids, region="370103")
-        for c in ("H0051", "H0052", "H0053", "H0054"):
-            t["institutions"].append(_inst(c, 1, "clinic", region="370103"))
-        n = 0
-        for d in range(56):
-            for c in ("H0051", "H0052", "H0053", "H0054"):
-                busy = 3 if outbreak and d == 30 and c != "H0051" else 1
-                for k in range(6 * busy):
-                    n += 1
-                    t["claims"].append(_claim(f"CQ{n:05d}", pids[(d + 7 * k) % 80], str(_day(d) + pd.Timedelta(hours=8, minutes=17 * k % 540)),
-                                              inst=c, term=f"T-{c}", fund=40 + k))
-        for k in range(30):
-            n += 1
-            t["claims"].append(_claim(f"CQ{n:05d}", pids[k], str(_day(30) + pd.Timedelta(hours=14, minutes=3 * k)),
-                                      inst="H0051", term="T-H0051", fund=40 + k))
+        t = _district_burst(lambda d, c, o=outbreak: [""] * (18 if o and d == 30 and c != "H0051" else 6), lambda k: "")
         fs = card_bursts(_store(tmp_path, t, name))
         f = next(f for f in fs if f.entity_ids("terminal") == ["T-H0051"])
         scores[name] = (f.score, _checks(f)["outbreak_or_peak"])
@@ -379,26 +387,13 @@ def test_a_burst_of_one_diagnosis_while_it_goes_round_the_area_is_an_outbreak(tm
     district's other clinics see J11 surge that week the burst is explained as an outbreak (and
     scores far lower); where they do not, or the burst's claims carry mixed diagnoses, it is not."""
     found = {}
-    for name, flu, burst_dx in (("flu", True, "J11.1"), ("quiet", False, "J11.1"), ("mixed", True, None)):
-        t = tiny_tables()
-        pids = [f"Q{i:04d}" for i in range(80)]
-        _people(t, pids, region="370103")
-        for c in ("H0051", "H0052", "H0053", "H0054"):
-            t["institutions"].append(_inst(c, 1, "clinic", region="370103"))
-        n = 0
-        for d in range(56):
-            for c in ("H0051", "H0052", "H0053", "H0054"):
-                sick = 2 if flu and 27 <= d <= 36 and c != "H0051" else 0  # flu going round the district
-                for k in range(6 + sick):
-                    n += 1
-                    dx = "J11.1" if k >= 6 else ("K29.7", "M54.5", "I10")[k % 3]
-                    t["claims"].append(_claim(f"CQ{n:05d}", pids[(d + 7 * k) % 80], str(_day(d) + pd.Timedelta(hours=8, minutes=17 * k % 540)),
-                                              inst=c, term=f"T-{c}", fund=40 + k, dx=dx))
-        for k in range(30):
-            n += 1
-            dx = burst_dx or ("J11.1", "K29.7", "M54.5", "I10", "E11.9")[k % 5]
-            t["claims"].append(_claim(f"CQ{n:05d}", pids[k], str(_day(30) + pd.Timedelta(hours=14, minutes=3 * k)),
-                                      inst="H0051", term="T-H0051", fund=40 + k, dx=dx))
+    usual = ("K29.7", "M54.5", "I10")
+    mix = ("J11.1", "K29.7", "M54.5", "I10", "E11.9")
+    for name, flu, mixed in (("flu", True, False), ("quiet", False, False), ("mixed", True, True)):
+        def day_dx(d: int, c: str, flu: bool = flu) -> list[str]:
+            sick = 2 if flu and 27 <= d <= 36 and c != "H0051" else 0  # flu going round the district
+            return [usual[k % 3] for k in range(6)] + ["J11.1"] * sick
+        t = _district_burst(day_dx, lambda k, mixed=mixed: mix[k % 5] if mixed else "J11.1")
         fs = card_bursts(_store(tmp_path, t, name))
         found[name] = next(f for f in fs if f.entity_ids("terminal") == ["T-H0051"])
     check = {k: next(c for c in f.evidence["benign_checks"] if c["check"] == "outbreak_diagnosis") for k, f in found.items()}
