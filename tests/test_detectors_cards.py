@@ -403,6 +403,24 @@ def test_a_burst_of_one_diagnosis_while_it_goes_round_the_area_is_an_outbreak(tm
     assert found["flu"].score < 0.5 * min(found["quiet"].score, found["mixed"].score)
 
 
+def test_a_terminal_whose_every_burst_has_a_legal_explanation_is_explained(tmp_path):
+    """One clinic terminal, two bursts: a morning of physical exams (Z00.0) and an afternoon of
+    influenza pupils while flu goes round the district. Each is explained by a different check; the
+    unit is then weighed by both (each by its share of the episodes), not scored as unexplained."""
+    def day_dx(d: int, c: str) -> list[str]:
+        return ["K29.7", "M54.5", "I10"] * 2 + (["J11.1"] * 2 if 27 <= d <= 36 and c != "H0051" else [])
+
+    t = _district_burst(day_dx, lambda k: "J11.1")
+    pids = [f"Q{i:04d}" for i in range(80)]
+    for k in range(30):  # the exam morning: 30 local people at one price, diagnosis Z00.0
+        t["claims"].append(_claim(f"CX{k:03d}", pids[40 + k % 40], str(_day(44) + pd.Timedelta(hours=8, minutes=30 + 3 * k)),
+                                  inst="H0051", term="T-H0051", fund=48.0, total=60.0, dx="Z00.0"))
+    f = next(f for f in card_bursts(_store(tmp_path, t)) if f.entity_ids("terminal") == ["T-H0051"])
+    checks = {c["check"]: c for c in f.evidence["benign_checks"]}
+    assert checks["group_exam_or_vaccination"]["outcome"] == "partial" and checks["outbreak_diagnosis"]["outcome"] == "partial"
+    assert f.evidence["benign_factor"] == pytest.approx(0.2, abs=0.01) and f.score < 0.2
+
+
 @pytest.mark.parametrize("precision, fmt, unit_zh", [("day", "%Y-%m-%d", "同一天"), ("hour", "%Y-%m-%d %H:00:00", "小时")])
 def test_coarse_times_give_coarse_bursts(tmp_path, precision, fmt, unit_zh):
     t, burst = burst_tables()

@@ -361,6 +361,15 @@ def unit_finding(unit: str, rows_all: pd.DataFrame, eps_ix: np.ndarray, ef: dict
                      f"the expected count already uses this unit's own weekday-hour median and its peer group's "
                      f"({ef['cols']['peer_group'][int(ef['first'][eps[0][0]])]}) hour profile"),
     ]
+    if n and all(w is not None for w in why):
+        # every episode has a legal explanation, if not one and the same (a group exam in the morning,
+        # an outbreak's pupils in the afternoon): each explaining check weighs by its share of them
+        # (one check for all: its weight, as ``explains``), so the unit is not scored as unexplained
+        weight = {"institution_batch": institution_weight, "group_exam_or_vaccination": campaign_weight,
+                  "outbreak_diagnosis": outbreak_weight, "monthly_schedule": campaign_weight}
+        for c in checks:
+            if c["outcome"] == "partial" and c["check"] in weight:
+                c["factor"] = round(float(weight[c["check"]]) ** (why.count(c["check"]) / n), 4)
     factor = benign_factor(checks)
     scored = [i for i, w in enumerate(why) if w is None] or list(range(n))
     s_episodes = sum(float(surprise(eps[i][1], n_tests)) for i in scored)
