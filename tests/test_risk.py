@@ -411,6 +411,7 @@ def test_explain_returns_the_parts_of_the_scores_row(tmp_path, capsys):
     assert d["indicators"][0]["indicator"] == "cost_outpatient" and d["indicators"][0]["excess"] > 0
     assert [x["id"] for x in d["findings"]] == [f.id] and d["findings"][0]["claims_here"] == 30
     assert d["findings"][0]["summary"] == f.summary
+    assert d["findings"][0]["hazard"] == pytest.approx(d["findings_hazard"], rel=1e-5)  # its term is all of F
     fpath = tmp_path / "findings.json"
     fpath.write_text(json.dumps({"schema": "graphkit.findings/v1", "findings": [f.to_dict()]}), "utf-8")
     assert main(["explain", "H801", "--store", str(tmp_path / "s"), "--findings", str(fpath)]) == 0

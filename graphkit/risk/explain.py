@@ -72,7 +72,7 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
     (among all rows) and ``rank_in_type``, ``score``, ``hazard``, ``prior``, ``findings``,
     ``parts`` (the prior's log-odds parts), ``calibration`` (the slopes this data gave), ``volume``,
     ``finding_count`` and ``amount_at_risk`` (the scores row's), ``indicators`` (its indicators
-    against its peer group's median and spread, largest excess first, at most ``top``), ``findings`` (those touching it), ``neighbours`` (providers sharing its patients or
+    against its peer group's median and spread, largest excess first, at most ``top``), ``findings`` (those touching it, with ``hazard``: each one's term of ``F`` there, largest first), ``neighbours`` (providers sharing its patients or
     doctors that carry the most risk into it), ``notes`` (what the data could not support).
     """
     pos = _locate(res, provider, entity_type)
@@ -119,10 +119,13 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
         mine = att[(att["entity_type"] == etype) & (att["entity_id"] == out["entity_id"])]
         # ``f`` numbers the findings the score counts (indicator leads are the indicators' part)
         byid = dict(enumerate(scored_findings(findings))) if findings is not None else {}
-        for r in mine.sort_values(["score", "amount"], ascending=False).itertuples(index=False):
+        if "hazard" not in mine.columns:
+            mine = mine.assign(hazard=0.0)
+        for r in mine.sort_values(["hazard", "score", "amount"], ascending=False).itertuples(index=False):
             f = byid.get(int(r.f))
             fl.append({"id": f.id if f else None, "kind": r.kind, "score": float(r.score), "claims_here": int(r.claims),
-                       "amount_here": round(float(r.amount), 2), "summary": f.summary if f else None})
+                       "amount_here": round(float(r.amount), 2), "hazard": round(float(r.hazard), 6),
+                       "summary": f.summary if f else None})
     out["findings"] = fl
     nbs = []
     if 0 <= ent_row < res.activity.n_entities:
@@ -151,7 +154,9 @@ def format_explanation(d: dict[str, Any]) -> str:
     for p, (zh, en) in PART_NAMES.items():
         lines.append(f"  {zh} / {en:<26} {d['parts'][p]:+9.3f}")
     lines.append(f"  合计 / prior logit {'':<17} {d['prior_logit']:+9.3f}  → 先验概率 / prior π = {d['prior']:.4f}")
-    lines.append(f"检测线索累积风险 / findings hazard F = Σ −ln(1 − 分数×占比 / score×share) = {d['findings_hazard']:.4f}")
+    lines.append(f"检测线索累积风险 / findings hazard F = Σ 各线索计入值 / the findings' terms = {d['findings_hazard']:.4f}"
+                 "（每条：−ln(1 − 分数×占比) × 该类选择性，规则与卡类线索再乘以其显著性 / each: −ln(1 − score×share) × "
+                 "the kind's selectivity, rule and card findings times their significance）")
     lines.append(f"总风险 / hazard L = λ·(−ln(1 − π) + I) + F = {d['prior_hazard']:.4f} + {d['findings_hazard']:.4f} = {d['hazard']:.4f}"
                  f"  → score = L/(1+L) = {d['score']:.6f}")
     lines.append(f"  λ = {d['prior_weight']:.2f}：检测器未能覆盖的比例（数据不支持而未运行或降级的检测项）"
@@ -168,8 +173,8 @@ def format_explanation(d: dict[str, Any]) -> str:
                      + (f", 超出/excess {i['excess']:.2f}" if i["excess"] > 0 else ""))
     lines.append(f"检测线索 / findings touching it: {len(d['findings'])}")
     for f in d["findings"][:10]:
-        lines.append(f"  [{f['score']:.3f}] {f['kind']} {f['id'] or ''}: {f['claims_here']} 笔/claims, {f['amount_here']:,.2f} 元 here"
-                     + (f" — {f['summary']}" if f.get("summary") else ""))
+        lines.append(f"  [{f['score']:.3f}] {f['kind']} {f['id'] or ''}: {f['claims_here']} 笔/claims, {f['amount_here']:,.2f} 元 here, "
+                     f"计入/counts {f.get('hazard', 0.0):.3f}" + (f" — {f['summary']}" if f.get("summary") else ""))
     lines.append("关联网络（共享参保人/医师的其他机构）/ network neighbours (sharing patients or doctors):")
     if not d["neighbours"]:
         lines.append("  无 / none")

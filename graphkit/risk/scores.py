@@ -243,8 +243,10 @@ def _exposure(vol: pd.DataFrame) -> np.ndarray:
 
 def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFrame,
                      weights: dict[str, float] | None = None, months: int = 1,
-                     groups: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, float]]:
-    """``F`` per entity: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, float], np.ndarray]:
+    """``F`` per entity, the kind weights, and each attribution row's term of it (``F`` is their sum
+    per entity; 0 for a row of an unknown entity, or a rule finding weaker than the rule's strongest
+    there). ``F``: the noisy-or hazard ``Σ idf_kind · −ln(1 − s·q)`` of the findings touching
     it (``s`` score, ``q`` share of the finding's claims settled there), each kind weighted by how
     selective it is in this data: ``idf = ln(N / n_kind) / ln N`` with ``N`` the institutions and
     pharmacies and ``n_kind`` those the kind points at, each counted by its share
@@ -267,14 +269,16 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     if "witness" in a.columns:
         venue |= a["witness"].to_numpy(bool) & ~rule
     plain = ~rule & ~venue
-    F = idf_weighted_hazard(a["w"].to_numpy(float)[plain], w[plain], row[ok][plain], n_all).astype(float)
+    term = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * w
+    volume, types = vol_all["claims"].to_numpy(float), vol_all["entity_type"].to_numpy(object)
     if venue.any():
-        F += _concentration_hazard(a[venue], row[ok][venue], w[venue], n_all, vol_all["claims"].to_numpy(float),
-                                   vol_all["entity_type"].to_numpy(object), groups)
+        term[venue] = _concentration_terms(a[venue], row[ok][venue], w[venue], volume, types, groups)
     if rule.any():
-        F += _rule_hazard(a[rule], row[ok][rule], w[rule], n_all, vol_all["claims"].to_numpy(float),
-                          vol_all["entity_type"].to_numpy(object), months, groups)
-    return F, weight
+        term[rule] = _rule_terms(a[rule], row[ok][rule], w[rule], volume, types, months, groups)
+    F = np.bincount(row[ok], weights=term, minlength=n_all).astype(float)
+    terms = np.zeros(len(att))
+    terms[ok] = term
+    return F, weight, terms
 
 
 def _bh_keep(p: np.ndarray, n_tests: int) -> np.ndarray:
@@ -309,12 +313,7 @@ def _peer_rates(rows: np.ndarray, k: np.ndarray, volume: np.ndarray, of_type: np
 
 def _concentration_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int, volume: np.ndarray,
                           types: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-    """``F`` of the findings that implicate a provider only by concentrating there (:data:`CARD_KINDS`
-    and witnesses): per entity and kind, ``Σ idf · −ln(1 − s·q)`` times ``1 − q_BH``, where ``q_BH``
-    is the Benjamini–Hochberg q-value, among the entities of its type, of ``c = Σ q`` — the number of
-    the kind's leads pointing there — against a Poisson count of mean ``volume × r`` (``r``: the
-    leads per claim of the entity's peers). One dead person's card used at a pharmacy is what
-    chance gives a pharmacy of its size; five at one pharmacy are not.
+    """Per entity, the sum of :func:`_concentration_terms`.
 
     >>> a = pd.DataFrame({"kind": ["shared_card"] * 6, "w": [0.9] * 6, "score": [0.9] * 6})
     >>> vol, types = np.full(50, 1000.0), np.array(["pharmacy"] * 50, object)
@@ -322,13 +321,25 @@ def _concentration_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: 
     >>> bool(h[0] < 0.05 < 2.0 < h[1])
     True
     """
+    return np.bincount(row, weights=_concentration_terms(a, row, idf, volume, types, groups), minlength=n)
+
+
+def _concentration_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volume: np.ndarray,
+                         types: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """``F`` of the findings that implicate a provider only by concentrating there (:data:`CARD_KINDS`
+    and witnesses): per entity and kind, ``Σ idf · −ln(1 − s·q)`` times ``1 − q_BH``, where ``q_BH``
+    is the Benjamini–Hochberg q-value, among the entities of its type, of ``c = Σ q`` — the number of
+    the kind's leads pointing there — against a Poisson count of mean ``volume × r`` (``r``: the
+    leads per claim of the entity's peers). One dead person's card used at a pharmacy is what
+    chance gives a pharmacy of its size; five at one pharmacy are not. Returns each row's term."""
     from scipy.special import gammainc
 
     t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
     share = np.divide(a["w"].to_numpy(float), a["score"].to_numpy(float), out=np.zeros(len(a)),
                       where=a["score"].to_numpy(float) > 0)
-    g = pd.DataFrame({"row": row, "kind": a["kind"].to_numpy(), "t": t, "c": share}) \
-        .groupby(["row", "kind"], sort=False).agg(t=("t", "sum"), c=("c", "sum")).reset_index()
+    d = pd.DataFrame({"row": row, "kind": a["kind"].to_numpy(), "c": share})
+    cell = d.groupby(["row", "kind"], sort=False).ngroup().to_numpy()
+    g = d.groupby(["row", "kind"], sort=False).agg(c=("c", "sum")).reset_index()
     rows, kinds, c = g["row"].to_numpy(int), g["kind"].to_numpy(object), g["c"].to_numpy(float)
     keep = np.ones(len(g))
     ty = types[rows]
@@ -341,7 +352,7 @@ def _concentration_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: 
             lam = np.maximum(volume[rows[sel]], 1.0) * _peer_rates(rows[sel], c[sel], volume, of_t, groups)
             # P(X ≥ c) for Poisson(λ), continuous in c (the regularised gamma function)
             keep[sel] = _bh_keep(gammainc(np.maximum(c[sel], 1e-9), lam), int(of_t.sum()))
-    return np.bincount(rows, weights=g["t"].to_numpy(float) * keep, minlength=n)
+    return t * keep[cell]
 
 
 def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
@@ -359,12 +370,21 @@ def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
     >>> bool(h[0] == -np.log(0.5)), bool(h[1] == -2 * np.log(0.5))
     (True, True)
     """
+    return np.bincount(row, weights=_rule_terms(a, row, idf, volume, types, months, groups), minlength=n)
+
+
+def _rule_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volume: np.ndarray | None = None,
+                types: np.ndarray | None = None, months: int = 1, groups: np.ndarray | None = None) -> np.ndarray:
+    """Each rule finding's term (see :func:`_rule_hazard`): its own for the strongest finding of its
+    rule at the entity, 0 for the others."""
     t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
     if volume is not None and types is not None and "claims" in a.columns:
         t = t * rule_surprise(row, a["signal"].to_numpy(object), a["claims"].to_numpy(float),
                               np.asarray(volume, float), np.asarray(types, object), months, groups)
-    best = pd.DataFrame({"row": row, "sig": a["signal"].to_numpy(), "t": t}).groupby(["row", "sig"], sort=False)["t"].max()
-    return np.bincount(best.index.get_level_values("row").to_numpy(int), weights=best.to_numpy(float), minlength=n)
+    best = pd.Series(t).groupby([row, a["signal"].to_numpy()], sort=False).idxmax().to_numpy(int)
+    out = np.zeros(t.size)
+    out[best] = t[best]
+    return out
 
 
 def rule_surprise(rows: np.ndarray, rule: np.ndarray, k: np.ndarray, volume: np.ndarray,
@@ -518,7 +538,9 @@ def provider_risk(store: Store, findings: list[Finding], **params: float) -> Ris
     # kind, empirical-Bayes shrunk (graphkit.risk.evidence): F = ln(1 + excess), a hazard
     months = _months(act.day)
     pgroup = np.concatenate([_entity_peer_group(ent, int(p["min_peers"])), np.full(nt, "terminal", object)])
-    F, kind_weight = _findings_hazard(att, key, vol_all, months=months, groups=pgroup) if len(att) else (np.zeros(n_all), {})
+    F, kind_weight, terms = _findings_hazard(att, key, vol_all, months=months, groups=pgroup) if len(att) \
+        else (np.zeros(n_all), {}, np.zeros(0))
+    att = att.assign(hazard=terms)  # each finding's term of F at the entity (graphkit explain)
     # the prior's soft labels leave out the kinds that are themselves a function of the prior's
     # features (indicator_outlier: the indicators), or the prior would be fitted to its own input
     own = att["kind"].isin(PRIOR_EXCLUDED_KINDS).to_numpy() if len(att) else np.zeros(0, bool)

@@ -62,7 +62,8 @@ def explanation_html(d: dict[str, Any]) -> str:
         for i in d["indicators"])
     ind = (f"<table class='gk-risk-ind'><tr><th></th><th>指标 / indicator</th><th>本机构 / value</th>"
            f"<th>同类中位 / peer median</th><th>z</th><th>n</th></tr>{ind}</table>") if ind else "<p>无 / none</p>"
-    fl = "".join(f"<li>[{f['score']:.3f}] {_e(f['kind'])}: {f['claims_here']} 笔/claims, {f['amount_here']:,.2f} 元</li>"
+    fl = "".join(f"<li>[{f['score']:.3f}] {_e(f['kind'])}: {f['claims_here']} 笔/claims, {f['amount_here']:,.2f} 元, "
+                 f"计入/counts {f.get('hazard', 0.0):.3f}</li>"
                  for f in d["findings"][:10]) or "<li>无 / none</li>"
     nb = "".join(f"<li>{_e(n['entity_type'])} {_e(n['entity_id'])} {_e(n.get('name') or '')}: "
                  f"{n['share']:.1%}, 风险/risk {n['risk']:.3f}</li>" for n in d["neighbours"]) or "<li>无 / none</li>"
