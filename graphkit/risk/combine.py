@@ -40,17 +40,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-__all__ = ["idf_weighted_hazard", "fit_prior", "PriorFit", "score_of_hazard", "PARTS"]
+__all__ = ["idf_weighted_hazard", "idf_weighted_terms", "fit_prior", "PriorFit", "score_of_hazard", "PARTS"]
 
 #: the indirect parts, in the order of the prior's features
 PARTS = ("exposure", "indicators", "network")
 _W_MAX = 1.0 - 1e-9
 
 
+def idf_weighted_terms(w: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """Each (finding, entity) weight's term ``idf · −ln(1 − w)`` of ``F`` (``w = s·q``)."""
+    return -np.log1p(-np.clip(np.asarray(w, float), 0.0, _W_MAX)) * np.asarray(idf, float)
+
+
 def idf_weighted_hazard(w: np.ndarray, idf: np.ndarray, row: np.ndarray, n: int) -> np.ndarray:
     """``F`` per entity row: ``Σ idf · −ln(1 − w)`` over the (finding, entity) weights ``w = s·q``."""
-    w = np.clip(np.asarray(w, float), 0.0, _W_MAX)
-    return np.bincount(np.asarray(row, int), weights=-np.log1p(-w) * np.asarray(idf, float), minlength=n)
+    return np.bincount(np.asarray(row, int), weights=idf_weighted_terms(w, idf), minlength=n)
 
 
 def score_of_hazard(L: np.ndarray) -> np.ndarray:

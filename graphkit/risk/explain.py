@@ -119,8 +119,6 @@ def explain_provider(res: RiskResult, provider: str, *, entity_type: str | None 
         mine = att[(att["entity_type"] == etype) & (att["entity_id"] == out["entity_id"])]
         # ``f`` numbers the findings the score counts (indicator leads are the indicators' part)
         byid = dict(enumerate(scored_findings(findings))) if findings is not None else {}
-        if "hazard" not in mine.columns:
-            mine = mine.assign(hazard=0.0)
         for r in mine.sort_values(["hazard", "score", "amount"], ascending=False).itertuples(index=False):
             f = byid.get(int(r.f))
             fl.append({"id": f.id if f else None, "kind": r.kind, "score": float(r.score), "claims_here": int(r.claims),

@@ -41,7 +41,7 @@ from .activity import Activity, index_of, table_batches
 from .evidence import attributions, findings_evidence
 from .indicators import INDICATORS, PAIR_CHUNK, _entity_slices, format_indicator
 from .network import ProviderGraph, network_evidence
-from .combine import _W_MAX, PARTS, PriorFit, fit_prior, idf_weighted_hazard, score_of_hazard
+from .combine import _W_MAX, PARTS, PriorFit, fit_prior, idf_weighted_terms, score_of_hazard
 from .peers import peer_levels
 from .shared import release as release_shared, shared_excess, shared_graph, shared_indicators, shared_outlier_leads
 
@@ -86,7 +86,7 @@ FINDINGS_EXCLUDED_KINDS = ("indicator_outlier",)
 #: replacement, one card in two places at once): the provider where it was used settled what was
 #: presented to it, so such a finding implicates a provider only as far as these leads concentrate
 #: there beyond its volume (several misused cards at one pharmacy: 留存/盗刷), see
-#: :func:`_concentration_hazard`; a finding's *witnesses* (entity roles in
+#: :func:`_concentration_terms`; a finding's *witnesses* (entity roles in
 #: :data:`~graphkit.risk.evidence.WITNESS_ROLES`) count the same way
 CARD_KINDS = ("deceased_card_use", "shared_card", "impossible_travel")
 
@@ -252,8 +252,8 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     pharmacies and ``n_kind`` those the kind points at, each counted by its share
     (:func:`_soft_support`; a kind that touches everyone tells nothing about anyone). The unit is
     the finding's ``signal`` (:func:`~graphkit.risk.evidence.signal_of`): its kind, or for rule
-    violations its rule. Rule violations count by :func:`_rule_hazard`, card kinds and witnesses by
-    :func:`_concentration_hazard`."""
+    violations its rule. Rule violations count by :func:`_rule_terms`, card kinds and witnesses by
+    :func:`_concentration_terms`."""
     n_all = len(vol_all)
     row = key.get_indexer(pd.MultiIndex.from_frame(att[["entity_type", "entity_id"]].astype(str)))
     ok = row >= 0
@@ -269,7 +269,7 @@ def _findings_hazard(att: pd.DataFrame, key: pd.MultiIndex, vol_all: pd.DataFram
     if "witness" in a.columns:
         venue |= a["witness"].to_numpy(bool) & ~rule
     plain = ~rule & ~venue
-    term = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * w
+    term = idf_weighted_terms(a["w"].to_numpy(float), w)
     volume, types = vol_all["claims"].to_numpy(float), vol_all["entity_type"].to_numpy(object)
     if venue.any():
         term[venue] = _concentration_terms(a[venue], row[ok][venue], w[venue], volume, types, groups)
@@ -311,19 +311,6 @@ def _peer_rates(rows: np.ndarray, k: np.ndarray, volume: np.ndarray, of_type: np
     return np.bincount(g, weights=k, minlength=len(gtot))[g] / np.maximum(gtot[g], 1.0)
 
 
-def _concentration_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int, volume: np.ndarray,
-                          types: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-    """Per entity, the sum of :func:`_concentration_terms`.
-
-    >>> a = pd.DataFrame({"kind": ["shared_card"] * 6, "w": [0.9] * 6, "score": [0.9] * 6})
-    >>> vol, types = np.full(50, 1000.0), np.array(["pharmacy"] * 50, object)
-    >>> h = _concentration_hazard(a, np.array([0, 1, 1, 1, 1, 1]), np.ones(6), 50, vol, types)
-    >>> bool(h[0] < 0.05 < 2.0 < h[1])
-    True
-    """
-    return np.bincount(row, weights=_concentration_terms(a, row, idf, volume, types, groups), minlength=n)
-
-
 def _concentration_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volume: np.ndarray,
                          types: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """``F`` of the findings that implicate a provider only by concentrating there (:data:`CARD_KINDS`
@@ -331,17 +318,25 @@ def _concentration_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volu
     is the Benjamini–Hochberg q-value, among the entities of its type, of ``c = Σ q`` — the number of
     the kind's leads pointing there — against a Poisson count of mean ``volume × r`` (``r``: the
     leads per claim of the entity's peers). One dead person's card used at a pharmacy is what
-    chance gives a pharmacy of its size; five at one pharmacy are not. Returns each row's term."""
+    chance gives a pharmacy of its size; five at one pharmacy are not. Returns each row's term.
+
+    >>> a = pd.DataFrame({"kind": ["shared_card"] * 6, "w": [0.9] * 6, "score": [0.9] * 6})
+    >>> vol, types, row = np.full(50, 1000.0), np.array(["pharmacy"] * 50, object), np.array([0, 1, 1, 1, 1, 1])
+    >>> h = np.bincount(row, weights=_concentration_terms(a, row, np.ones(6), vol, types))
+    >>> bool(h[0] < 0.05 < 2.0 < h[1])
+    True
+    """
     from scipy.special import gammainc
 
-    t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
+    t = idf_weighted_terms(a["w"].to_numpy(float), idf)
     share = np.divide(a["w"].to_numpy(float), a["score"].to_numpy(float), out=np.zeros(len(a)),
                       where=a["score"].to_numpy(float) > 0)
-    d = pd.DataFrame({"row": row, "kind": a["kind"].to_numpy(), "c": share})
-    cell = d.groupby(["row", "kind"], sort=False).ngroup().to_numpy()
-    g = d.groupby(["row", "kind"], sort=False).agg(c=("c", "sum")).reset_index()
-    rows, kinds, c = g["row"].to_numpy(int), g["kind"].to_numpy(object), g["c"].to_numpy(float)
-    keep = np.ones(len(g))
+    # one cell per entity and kind: the leads pointing there, c = Σ share
+    cell = pd.DataFrame({"row": row, "kind": a["kind"].to_numpy()}).groupby(["row", "kind"], sort=False).ngroup().to_numpy()
+    c = np.bincount(cell, weights=share)
+    first = np.unique(cell, return_index=True)[1]
+    rows, kinds = np.asarray(row, int)[first], a["kind"].to_numpy(object)[first]
+    keep = np.ones(c.size)
     ty = types[rows]
     for tname in pd.unique(ty):
         of_t = types == tname
@@ -355,29 +350,21 @@ def _concentration_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volu
     return t * keep[cell]
 
 
-def _rule_hazard(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, n: int,
-                 volume: np.ndarray | None = None, types: np.ndarray | None = None, months: int = 1,
-                 groups: np.ndarray | None = None) -> np.ndarray:
-    """``F`` of rule violations: per entity and rule, its strongest finding's term
+def _rule_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volume: np.ndarray | None = None,
+                types: np.ndarray | None = None, months: int = 1, groups: np.ndarray | None = None) -> np.ndarray:
+    """Each rule finding's term of ``F``: per entity and rule, its strongest finding's term
     ``idf · −ln(1 − s·q) · surprise`` (:func:`rule_surprise`: how unlikely the finding's hit
-    claims are at the entity's volume in one month) — a rule is one test of a provider, however
-    many months it fired in. Its findings are one per provider × rule × month, so counted one by
-    one the busiest providers (more months, more lines) gathered the most ``F`` from rules that
-    single out no one (item-level rules fire at some rate everywhere).
+    claims are at the entity's volume in one month), 0 for the rule's other findings there — a rule
+    is one test of a provider, however many months it fired in. Its findings are one per provider
+    × rule × month, so counted one by one the busiest providers (more months, more lines) gathered
+    the most ``F`` from rules that single out no one (item-level rules fire at some rate everywhere).
 
     >>> a = pd.DataFrame({"signal": ["r", "r", "r", "q"], "w": [0.5, 0.5, 0.5, 0.5]})
-    >>> h = _rule_hazard(a, np.array([0, 0, 1, 1]), np.ones(4), 2)
+    >>> h = np.bincount(np.array([0, 0, 1, 1]), weights=_rule_terms(a, np.array([0, 0, 1, 1]), np.ones(4)))
     >>> bool(h[0] == -np.log(0.5)), bool(h[1] == -2 * np.log(0.5))
     (True, True)
     """
-    return np.bincount(row, weights=_rule_terms(a, row, idf, volume, types, months, groups), minlength=n)
-
-
-def _rule_terms(a: pd.DataFrame, row: np.ndarray, idf: np.ndarray, volume: np.ndarray | None = None,
-                types: np.ndarray | None = None, months: int = 1, groups: np.ndarray | None = None) -> np.ndarray:
-    """Each rule finding's term (see :func:`_rule_hazard`): its own for the strongest finding of its
-    rule at the entity, 0 for the others."""
-    t = -np.log1p(-np.clip(a["w"].to_numpy(float), 0.0, _W_MAX)) * np.asarray(idf, float)
+    t = idf_weighted_terms(a["w"].to_numpy(float), idf)
     if volume is not None and types is not None and "claims" in a.columns:
         t = t * rule_surprise(row, a["signal"].to_numpy(object), a["claims"].to_numpy(float),
                               np.asarray(volume, float), np.asarray(types, object), months, groups)
