@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-__all__ = ["int_at_least", "int_between"]
+__all__ = ["float_at_least", "int_at_least", "int_between"]
 
 
 def int_at_least(low: int, what: str) -> Callable[[str], int]:
@@ -36,4 +36,27 @@ def int_between(low: int, high: int | None, what: str) -> Callable[[str], int]:
         return value
 
     parse.__name__ = "int"  # argparse names the type in its messages
+    return parse
+
+
+def float_at_least(low: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a finite number ``>= low``; anything else is a usage error naming the limit.
+
+    >>> float_at_least(0.0, "欺诈比例 / fraud rate")("0.02")
+    0.02
+    >>> float_at_least(0.0, "欺诈比例 / fraud rate")("-1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 欺诈比例 / fraud rate 至少 / must be at least 0.0; got -1.0
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} 须为数字 / must be a number; got {text!r}") from None
+        if not value >= low or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{what} 至少 / must be at least {low}; got {value}")
+        return value
+
+    parse.__name__ = "float"
     return parse

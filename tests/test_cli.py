@@ -35,6 +35,7 @@ USAGE = [
     (["demo", "--months", "0"], "--months", "at least 2; got 0"),
     (["generate", "{tmp}/g", "--months", "1"], "--months", "at least 2; got 1"),
     (["generate", "{tmp}/g", "--quirk", "nope"], "--quirk", "invalid choice: 'nope'"),
+    (["generate", "{tmp}/g", "--fraud-rate", "-1"], "--fraud-rate", "at least 0.0; got -1.0"),
     (["validate", "{bundle}", "--encoding", "nope"], "--encoding", "unknown encoding 'nope'"),
     (["validate", "{bundle}", "--limit", "-1"], "--limit", "at least 0; got -1"),
     (["load", "{bundle}"], "usage error", "give --store DIR (embedded store) or --neo4j URI"),
@@ -158,6 +159,15 @@ def test_every_option_has_bilingual_help_and_its_default():
             if wants_default and a.default not in (None, [], argparse.SUPPRESS):
                 assert str(a.default) in text, (name, a.option_strings, text)
     assert missing == []
+
+
+def test_generate_scales_the_planted_fraud(tmp_path):
+    r = run("generate", str(tmp_path / "g"), "--patients", "20000", "--months", "2", "--fraud-rate", "0.5")
+    assert r.returncode == 0, r.stderr[-2000:]
+    truth = json.loads((tmp_path / "g" / "truth.json").read_text("utf-8"))
+    assert truth["fraud_rate"] == 0.5
+    per_kind = {k: sum(i["kind"] == k for i in truth["instances"]) for k in ("shared_card", "phantom_stay")}
+    assert per_kind == {"shared_card": 4, "phantom_stay": 4}, per_kind  # round(20000 / 2500 × 0.5); 8 at the default rate
 
 
 def test_docs_cli_md_is_generated_from_the_parser():

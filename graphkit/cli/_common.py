@@ -8,13 +8,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .._argtypes import int_at_least, int_between
+from .._argtypes import float_at_least, int_at_least, int_between
 from ..errors import GraphkitError
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["UsageError", "HelpFormatter", "int_at_least", "int_between", "err", "audit", "progress_bar",
+__all__ = ["UsageError", "HelpFormatter", "float_at_least", "int_at_least", "int_between", "err", "audit", "progress_bar",
            "neo4j_args", "neo4j_conn", "wants_neo4j", "open_any_store", "close_store", "parse_params"]
 
 

@@ -15,6 +15,7 @@ from ._common import (
     UsageError,
     audit,
     err,
+    float_at_least,
     int_at_least,
     neo4j_args,
     neo4j_conn,
@@ -50,7 +51,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
     from ..demo import generate_city
 
     info = generate_city(a.out, patients=a.patients, seed=a.seed, fmt=a.format, months=a.months,
-                         variant=a.variant, quirks=a.quirk)
+                         variant=a.variant, quirks=a.quirk, fraud_rate=a.fraud_rate)
     print(json.dumps(info, ensure_ascii=False, indent=1, default=str))
     return 0
 
@@ -218,6 +219,10 @@ def register(sub: Any) -> None:
     g.add_argument("--seed", type=int, default=0, help=seed_help)
     g.add_argument("--months", type=months, default=12, metavar="N", help=f"数据月数 / months of data (at least {MIN_MONTHS})")
     g.add_argument("--format", choices=list(FORMATS), default="parquet", help="文件格式 / file format")
+    g.add_argument("--fraud-rate", type=float_at_least(0.0, "欺诈比例 / fraud rate"), default=1.0, metavar="X",
+                   help="预置欺诈的倍数：每类约 人数/2500×X 起（至少3起）/ planted fraud scale: about patients/2500 × X "
+                        "instances per kind (at least 3); e.g. 0.02 plants a handful in a city of 1M insured, a "
+                        "needle-in-a-haystack test")
     g.add_argument("--variant", choices=list(VARIANTS), metavar="NAME",
                    help="城市变体（结构、合规相似者、导出怪癖）/ a named city family (structure, look-alikes, export quirks): "
                         + ", ".join(VARIANTS) + " (default: the typical city)")
