@@ -486,10 +486,11 @@ def test_every_card_kind_finding_records_its_null_and_checks(tmp_path):
         assert all(c["outcome"] in ("ruled_out", "partial", "explains", "not_testable") for c in f.evidence["benign_checks"])
 
 
-def test_a_monthly_refill_day_is_left_out_the_night_bursts_at_the_same_terminal_are_not(tmp_path):
+@pytest.mark.parametrize("refill_days", [(5,), (5, 20)])
+def test_a_monthly_refill_day_is_left_out_the_night_bursts_at_the_same_terminal_are_not(tmp_path, refill_days):
     """One pharmacy terminal: a few sales a day, a chronic-refill morning on the 5th of every
-    month (25 regulars), and three night bursts. The refill mornings are explained and left
-    out; the finding rests on the nights."""
+    month (25 regulars; a second programme's on the 20th too), and three night bursts. The refill
+    mornings — of both days — are explained and left out; the finding rests on the nights."""
     t = tiny_tables()
     t["pharmacies"].append({"pharmacy_id": "Y0002", "name": "小药房", "chain": "", "region": "370102", "lat": "", "lon": ""})
     pids = [f"Q{i:04d}" for i in range(80)]
@@ -502,12 +503,13 @@ def test_a_monthly_refill_day_is_left_out_the_night_bursts_at_the_same_terminal_
                             pharm="Y0002", term="T-SMALL", fund=30 + 11 * k))
     refill = []
     for m in range(1, 6):
-        day = pd.Timestamp(f"2024-{m:02d}-05 08:30:00")
-        for k in range(25):
-            n += 1
-            refill.append(f"CS{n:05d}")
-            c.append({**_claim(f"CS{n:05d}", pids[40 + k], str(day + pd.Timedelta(minutes=7 * k)), ctype="pharmacy",
-                               pharm="Y0002", term="T-SMALL", fund=90 + 3 * k), "diagnosis_code": "I10"})
+        for j, dom in enumerate(refill_days):
+            day = pd.Timestamp(f"2024-{m:02d}-{dom:02d} 08:30:00")
+            for k in range(25):
+                n += 1
+                refill.append(f"CS{n:05d}")
+                c.append({**_claim(f"CS{n:05d}", pids[(40 + k + 25 * j) % 80], str(day + pd.Timedelta(minutes=7 * k)),
+                                   ctype="pharmacy", pharm="Y0002", term="T-SMALL", fund=90 + 3 * k), "diagnosis_code": "I10"})
     nights = []
     for d in (20, 70, 110):
         for k in range(15):
@@ -518,4 +520,4 @@ def test_a_monthly_refill_day_is_left_out_the_night_bursts_at_the_same_terminal_
     f = _night_burst(card_bursts(_store(tmp_path, t)))
     assert set(f.claims) == set(nights)
     assert _checks(f)["monthly_schedule"] == "partial"
-    assert sum(b["explained_by"] == "monthly_schedule" for b in f.evidence["bursts"]) == 5
+    assert sum(b["explained_by"] == "monthly_schedule" for b in f.evidence["bursts"]) == 5 * len(refill_days)

@@ -272,27 +272,58 @@ def _outbreak_check(ef: dict, i: int, weight: float, n_eps: int) -> dict:
     return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out", detail)
 
 
+#: how far (minutes) from the usual start time of a monthly schedule's sessions an episode on its day may start
+SCHEDULE_MINUTES = 120.0
+
+
 def _schedule_check(kept: list[dict], weight: float, n_units: int) -> tuple[dict, np.ndarray]:
     """Monthly schedule (慢病取药日, a care home's monthly settlement): the episodes fall within a
     day of one day of the month far more often than days drawn at random would (union bound over
     the 31 days: ``31 · P(Binomial(n, 3/31) ≥ best)``, beyond the bar of the units tested), at
-    least four times, in four or more months. Returns the check and which episodes are on it."""
+    least four times, in four or more months. A pharmacy may keep several such days (one per
+    chronic programme): once a day is found, its episodes are set aside and the rest tested the
+    same way, until no day passes. A schedule keeps its hours: an episode on the day that starts
+    more than :data:`SCHEDULE_MINUTES` from the median start of the day's episodes (a night burst
+    after a refill morning) is not on it. Returns the check and which episodes are on a found day.
+
+    >>> eps = [{"start": f"2024-{m:02d}-{d}T09:00:00"} for m in range(1, 7) for d in (11, 19)]
+    >>> chk, on = _schedule_check(eps, 0.2, 10)
+    >>> chk["outcome"], int(on.sum())
+    ('explains', 12)
+    """
     zh = "按月固定日期的批量结算（慢病取药日等）"
     none = np.zeros(len(kept), dtype=bool)
     if len(kept) < 4:
         return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule"), none
     starts = np.array([np.datetime64(pd.Timestamp(b["start"]), "s") for b in kept])
     dom = (starts.astype("datetime64[D]") - starts.astype("datetime64[M]")).astype(np.int64) + 1  # day of the month
-    hits = [(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)]
-    sums = [int(h.sum()) for h in hits]
-    best = max(sums)
-    on = hits[int(np.argmax(sums))]
-    months = int(unique_ints(starts[on].astype("datetime64[M]").astype(np.int64)).size)
-    lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, len(kept), 3.0 / 31.0)))
-    detail = f"{best} of {len(kept)} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
-    if best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0:
-        return benign_check("monthly_schedule", zh, "explains", detail, weight), on
-    return benign_check("monthly_schedule", zh, "ruled_out", detail), none
+    tod = (starts - starts.astype("datetime64[D]")).astype(np.int64) / 60.0  # minute of the day
+    days = np.array([(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)])
+    on = none.copy()
+    found: list[str] = []
+    first = ""
+    while True:
+        rest = ~on
+        n = int(rest.sum())
+        hits = days & rest
+        for row in hits:  # a schedule keeps its hours: episodes of the day far from its usual time are not on it
+            if row.any():
+                row &= np.abs(tod - np.median(tod[row])) <= SCHEDULE_MINUTES
+        sums = hits.sum(axis=1)
+        day = int(np.argmax(sums))
+        best = int(sums[day])
+        sel = hits[day]
+        months = int(unique_ints(starts[sel].astype("datetime64[M]").astype(np.int64)).size)
+        lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, n, 3.0 / 31.0))) if n else 0.0
+        detail = f"{best} of {n} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
+        first = first or detail
+        if n < 4 or not (best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0):
+            break
+        on |= sel
+        found.append(detail if not found else f"then {detail}")
+    if found:
+        return benign_check("monthly_schedule", zh, "explains", "; ".join(found), weight), on
+    return benign_check("monthly_schedule", zh, "ruled_out", first), none
 
 
 def _per_episode(name: str, zh: str, results: list[dict], n_eps: int) -> dict:
