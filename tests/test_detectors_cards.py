@@ -385,22 +385,26 @@ def test_an_area_peak_lowers_a_burst(tmp_path):
 def test_a_burst_of_one_diagnosis_while_it_goes_round_the_area_is_an_outbreak(tmp_path):
     """A school's influenza cluster: 30 pupils with J11 at clinic H0051 in one afternoon. Where the
     district's other clinics see J11 surge that week the burst is explained as an outbreak (and
-    scores far lower); where they do not, or the burst's claims carry mixed diagnoses, it is not."""
+    scores far lower); where they do not, or the burst's claims carry mixed diagnoses, it is not.
+    A wave coded under several groups (J10, J11, J06 — none on half the claims) is an outbreak too."""
     found = {}
     usual = ("K29.7", "M54.5", "I10")
     mix = ("J11.1", "K29.7", "M54.5", "I10", "E11.9")
-    for name, flu, mixed in (("flu", True, False), ("quiet", False, False), ("mixed", True, True)):
-        def day_dx(d: int, c: str, flu: bool = flu) -> list[str]:
-            sick = 2 if flu and 27 <= d <= 36 and c != "H0051" else 0  # flu going round the district
-            return [usual[k % 3] for k in range(6)] + ["J11.1"] * sick
-        t = _district_burst(day_dx, lambda k, mixed=mixed: mix[k % 5] if mixed else "J11.1")
+    wave = ("J10.0", "J11.1", "J06.9")
+    for name, flu, burst_dx in (("flu", True, "J11"), ("quiet", False, "J11"), ("mixed", True, "mix"), ("wave", True, "wave")):
+        def day_dx(d: int, c: str, flu: bool = flu, name: str = name) -> list[str]:
+            sick = flu and 27 <= d <= 36 and c != "H0051"  # flu going round the district
+            return [usual[k % 3] for k in range(6)] + ((list(wave) if name == "wave" else ["J11.1"] * 2) if sick else [])
+        t = _district_burst(day_dx, lambda k, b=burst_dx: {"J11": "J11.1", "mix": mix[k % 5], "wave": wave[k % 3]}[b])
         fs = card_bursts(_store(tmp_path, t, name))
         found[name] = next(f for f in fs if f.entity_ids("terminal") == ["T-H0051"])
     check = {k: next(c for c in f.evidence["benign_checks"] if c["check"] == "outbreak_diagnosis") for k, f in found.items()}
     assert check["flu"]["outcome"] == "explains" and "J11" in check["flu"]["detail"], check["flu"]
     assert check["quiet"]["outcome"] == "ruled_out" and check["mixed"]["outcome"] == "ruled_out"
-    assert "dominates" in check["mixed"]["detail"]
+    assert "holds most of the claims" in check["mixed"]["detail"]
+    assert check["wave"]["outcome"] == "explains" and "J06+J10+J11" in check["wave"]["detail"], check["wave"]
     assert found["flu"].score < 0.5 * min(found["quiet"].score, found["mixed"].score)
+    assert found["wave"].score < 0.5 * min(found["quiet"].score, found["mixed"].score)
 
 
 def test_a_terminal_whose_every_burst_has_a_legal_explanation_is_explained(tmp_path):

@@ -19,6 +19,7 @@ diagnosis group that the region's other providers saw surge at the same time (an
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -249,23 +250,24 @@ OUTBREAK_ZH = "疫情聚集性就诊（同一诊断在本地区同期激增）"
 
 
 def _outbreak_check(ef: dict, i: int, weight: float, n_eps: int) -> dict:
-    """An outbreak (a school's influenza cluster, a food poisoning): most of the episode's claims carry
-    one diagnosis group, and the region's *other* providers settled that group far more often around
-    the episode than on their other days (Poisson tail beyond the bar of the episodes tested, and at
-    least twice the expected count). A burst of cards swiped for cash has no such diagnosis, or one
-    the area is not going through."""
+    """An outbreak (a school's influenza cluster, a district's influenza wave, a food poisoning):
+    most of the episode's claims carry diagnosis groups that the region's *other* providers settled
+    far more often around the episode than on their other days (each group's Poisson tail beyond
+    the bar of the episodes tested, and at least twice its expected count; a wave is coded under
+    several groups, J10 / J11 / J06). A burst of cards swiped for cash has no such diagnoses, or
+    ones the area is not going through."""
     g, share = ef["dx_group"][i], float(ef["dx_share"][i])
     if g is None or share <= 0.0:
         return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out", "the episode's claims carry no diagnosis")
     if share < 0.5:
         return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "ruled_out",
-                            f"no diagnosis group dominates: the most common, {g}, is on {share:.0%} of the claims")
+                            f"no diagnosis going round the region holds most of the claims: {g} on {share:.0%} of them")
     k, lam, lp = float(ef["area_count"][i]), float(ef["area_expected"][i]), float(ef["outbreak_log10_p"][i])
     if lam <= 0.0:
         return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "not_testable",
                             f"{share:.0%} of the claims are diagnosis group {g}, but the provider's region is unknown")
-    detail = (f"{share:.0%} of the claims are diagnosis group {g}; the region's other providers settled {k:.0f} claims of "
-              f"{g} in the days around the episode against {lam:.1f} expected at their rate on other days "
+    detail = (f"{share:.0%} of the claims are diagnosis group(s) {g}; the region's other providers settled {k:.0f} claims "
+              f"of {g} in the days around the episode against {lam:.1f} expected at their rate on other days "
               f"(×{k / lam:.1f}, log10 p {lp:.1f})")
     if float(surprise(lp, max(n_eps, 1))) > 0 and k >= 2.0 * lam:
         return benign_check("outbreak_diagnosis", OUTBREAK_ZH, "explains", detail, weight)
@@ -274,56 +276,64 @@ def _outbreak_check(ef: dict, i: int, weight: float, n_eps: int) -> dict:
 
 #: how far (minutes) from the usual start time of a monthly schedule's sessions an episode on its day may start
 SCHEDULE_MINUTES = 120.0
+#: a unit may keep up to this many monthly days (one per chronic programme); the share of the test's
+#: level given to m days (a weighted Bonferroni over m: ½, ¼, ⅛, ⅛)
+SCHEDULE_WEIGHTS = (0.5, 0.25, 0.125, 0.125)
 
 
 def _schedule_check(kept: list[dict], weight: float, n_units: int) -> tuple[dict, np.ndarray]:
     """Monthly schedule (慢病取药日, a care home's monthly settlement): the episodes fall within a
-    day of one day of the month far more often than days drawn at random would (union bound over
-    the 31 days: ``31 · P(Binomial(n, 3/31) ≥ best)``, beyond the bar of the units tested), at
-    least four times, in four or more months. A pharmacy may keep several such days (one per
-    chronic programme): once a day is found, its episodes are set aside and the rest tested the
-    same way, until no day passes. A schedule keeps its hours: an episode on the day that starts
-    more than :data:`SCHEDULE_MINUTES` from the median start of the day's episodes (a night burst
-    after a refill morning) is not on it. Returns the check and which episodes are on a found day.
+    day of a few days of the month far more often than days drawn at random would. A pharmacy
+    may keep several such days (one per chronic programme), so the days are picked one after
+    another, each the one holding most of the episodes left, and for m = 1 … 4 days the episodes
+    on them are tested together: ``C(31, m) · P(Binomial(n, 3m/31) ≥ covered)``, at the level
+    share :data:`SCHEDULE_WEIGHTS` gives m, beyond the bar of the units tested. Each day holds at
+    least three episodes in three months, the days together four months or more. A schedule
+    keeps its hours: an episode on the day that starts more than :data:`SCHEDULE_MINUTES` from
+    the median start of the day's episodes (a night burst after a refill morning) is not on it.
+    Returns the check and which episodes are on the days found.
 
     >>> eps = [{"start": f"2024-{m:02d}-{d}T09:00:00"} for m in range(1, 7) for d in (11, 19)]
-    >>> chk, on = _schedule_check(eps, 0.2, 10)
+    >>> chk, on = _schedule_check(eps, 0.2, 1000)
     >>> chk["outcome"], int(on.sum())
     ('explains', 12)
     """
     zh = "按月固定日期的批量结算（慢病取药日等）"
     none = np.zeros(len(kept), dtype=bool)
-    if len(kept) < 4:
-        return benign_check("monthly_schedule", zh, "ruled_out", f"{len(kept)} episode(s): too few to see a monthly schedule"), none
+    n = len(kept)
+    if n < 4:
+        return benign_check("monthly_schedule", zh, "ruled_out", f"{n} episode(s): too few to see a monthly schedule"), none
     starts = np.array([np.datetime64(pd.Timestamp(b["start"]), "s") for b in kept])
+    month = starts.astype("datetime64[M]").astype(np.int64)
     dom = (starts.astype("datetime64[D]") - starts.astype("datetime64[M]")).astype(np.int64) + 1  # day of the month
     tod = (starts - starts.astype("datetime64[D]")).astype(np.int64) / 60.0  # minute of the day
     days = np.array([(np.abs(((dom - d + 15) % 31) - 15) <= 1) for d in range(1, 32)])
     on = none.copy()
-    found: list[str] = []
+    best: tuple[float, np.ndarray, str] | None = None  # (log10 p, episodes on the days, detail)
     first = ""
-    while True:
-        rest = ~on
-        n = int(rest.sum())
-        hits = days & rest
-        for row in hits:  # a schedule keeps its hours: episodes of the day far from its usual time are not on it
+    for m, w in enumerate(SCHEDULE_WEIGHTS, start=1):
+        hits = days & ~on
+        for row in hits:  # a schedule keeps its hours
             if row.any():
                 row &= np.abs(tod - np.median(tod[row])) <= SCHEDULE_MINUTES
         sums = hits.sum(axis=1)
         day = int(np.argmax(sums))
-        best = int(sums[day])
         sel = hits[day]
-        months = int(unique_ints(starts[sel].astype("datetime64[M]").astype(np.int64)).size)
-        lp = min(0.0, float(np.log10(31.0)) + float(binom_log10_sf(best, n, 3.0 / 31.0))) if n else 0.0
-        detail = f"{best} of {n} episodes on one day of the month (±1) over {months} months (log10 p {lp:.1f})"
-        first = first or detail
-        if n < 4 or not (best >= 4 and months >= 4 and float(surprise(lp, max(n_units, 1))) > 0):
+        if int(sums[day]) < 3 or unique_ints(month[sel]).size < 3:
+            if m == 1:
+                first = (f"{int(sums[day])} of {n} episodes on one day of the month (±1) over "
+                         f"{unique_ints(month[sel]).size} months")
             break
-        on |= sel
-        found.append(detail if not found else f"then {detail}")
-    if found:
-        return benign_check("monthly_schedule", zh, "explains", "; ".join(found), weight), on
-    return benign_check("monthly_schedule", zh, "ruled_out", first), none
+        on = on | sel
+        cov, months = int(on.sum()), int(unique_ints(month[on]).size)
+        lp = min(0.0, float(np.log10(math.comb(31, m) / w)) + float(binom_log10_sf(cov, n, min(1.0, 3.0 * m / 31.0))))
+        detail = f"{cov} of {n} episodes on {m} day(s) of the month (±1) over {months} months (log10 p {lp:.1f})"
+        first = first or detail
+        if cov >= 4 and months >= 4 and (best is None or lp < best[0]):
+            best = (lp, on.copy(), detail)
+    if best is not None and float(surprise(best[0], max(n_units, 1))) > 0:
+        return benign_check("monthly_schedule", zh, "explains", best[2], weight), best[1]
+    return benign_check("monthly_schedule", zh, "ruled_out", best[2] if best is not None else first), none
 
 
 def _per_episode(name: str, zh: str, results: list[dict], n_eps: int) -> dict:

@@ -13,12 +13,13 @@ so the detector can test the legal explanations without reading the claims again
 * ``band_in`` / ``band_share`` — the episode's claims within one median absolute deviation of
   its median amount, and the share of the unit's *other* claims in that band (Jeffreys-smoothed):
   many cards at one price where the unit rarely sells at that price is 套现-like;
-* ``dx_group`` / ``dx_share`` / ``outbreak_log10_p`` / ``outbreak_ratio`` — the episode's most
-  common diagnosis group (first three characters of the code) and its share of the episode's
-  claims; the Poisson tail of that group's claims at the *other* providers of the region over the
-  days around the episode (:data:`OUTBREAK_DAYS`) against the region's own rate of it on the
-  other days: a burst of one diagnosis while the disease is going round the area is an outbreak
-  (a school's influenza cluster), not cards swiped for cash;
+* ``dx_group`` / ``dx_share`` / ``outbreak_log10_p`` / ``outbreak_ratio`` — the diagnosis groups
+  (first three characters of the code) of the episode that surge in its region, and their share of
+  the episode's claims: each group holding a tenth of the episode is tested by the Poisson tail of
+  its claims at the *other* providers of the region over the days around the episode
+  (:data:`OUTBREAK_DAYS`) against the region's own rate of it on the other days. A burst of the
+  diagnoses going round the area is an outbreak (a school's influenza cluster, a district's
+  influenza wave coded J10 / J11 / J06), not cards swiped for cash;
 * ``nonmedical`` (per claim) and ``unit_nm_rate`` — item share in category ``non_medical`` of
   each episode claim, and the share of the unit's other claims (an evenly spaced sample) that
   carry any; NaN without ``claim_items``.
@@ -115,16 +116,31 @@ def day_ratios(day: np.ndarray, prov: np.ndarray, areas: list[np.ndarray], ep_da
     return out
 
 
+#: a diagnosis group takes part in an episode's outbreak test when it holds at least this share of
+#: the episode's claims (at most :data:`OUTBREAK_GROUPS` groups, the largest, per episode)
+OUTBREAK_MIN_SHARE = 0.1
+OUTBREAK_GROUPS = 5
+
+
 def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.ndarray,
                    ep_rows: list[np.ndarray], ep_day: np.ndarray, ep_prov: np.ndarray) -> dict[str, np.ndarray]:
-    """Per episode: its most common diagnosis group and that group's surge at the other providers of
-    its region around the episode (see module docstring).
+    """Per episode: the diagnosis groups surging at the other providers of its region around the
+    episode, and the share of the episode's claims they hold (see module docstring).
+
+    An outbreak is coded under several groups (influenza J10 / J11 with acute upper respiratory
+    infections J06), so every group holding :data:`OUTBREAK_MIN_SHARE` of the episode (the
+    largest :data:`OUTBREAK_GROUPS`) is tested: the Poisson tail of its claims at the region's
+    other providers over :data:`OUTBREAK_DAYS` against the region's rate of it on the other days.
+    A group *surges* when that tail passes the bar of the episodes × groups tested and the count is
+    at least twice the expected.
 
     ``dx``: every claim's diagnosis code; ``day``: its day number (from 0, any value where
     ``prov`` is -1); ``prov``: its provider code (-1 none); ``region``: a region code per provider
     (-1 unknown); ``ep_rows``: each episode's claim rows; ``ep_day``/``ep_prov``: per episode.
-    Returns ``dx_group`` (object, None without a diagnosis), ``dx_share``, ``area_count``,
-    ``area_expected``, ``log10_p`` (0 where not tested) and ``ratio`` (count over expected).
+    Returns ``dx_group`` (the surging groups joined by "+", else the most common group; None
+    without a diagnosis), ``dx_share`` (their share of the episode's claims), ``area_count`` and
+    ``area_expected`` (summed over those groups), ``log10_p`` (the weakest surging group's; 0
+    where not tested) and ``ratio`` (count over expected).
 
     >>> dx = pd.Series(["J11.1"] * 3 + ["J11.0"] * 30 + ["K29.7"] * 60, dtype="string")
     >>> day = np.r_[0, 0, 0, np.full(30, 20), np.arange(60)]
@@ -132,6 +148,16 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
     >>> o = area_outbreaks(dx, day, prov, region, [np.arange(3)], np.array([20]), np.array([0]))
     >>> o["dx_group"].tolist(), o["dx_share"].tolist(), o["area_count"].tolist(), bool(o["log10_p"][0] < -10)
     (['J11'], [1.0], [30.0], True)
+
+    An influenza wave coded J10, J11 and J06, none of them on half the episode's claims:
+
+    >>> dx = pd.Series(["J10", "J11", "J06", "J06"] + ["J10"] * 20 + ["J11"] * 20 + ["J06"] * 20 + ["K29"] * 60,
+    ...                dtype="string")
+    >>> day = np.r_[[30] * 4, np.full(60, 31), np.arange(60)]
+    >>> prov = np.r_[[0] * 4, np.ones(120, np.int64)]
+    >>> o = area_outbreaks(dx, day, prov, region, [np.arange(4)], np.array([30]), np.array([0]))
+    >>> o["dx_group"].tolist(), o["dx_share"].tolist(), o["area_count"].tolist()
+    (['J06+J10+J11'], [1.0], [60.0])
     """
     n = len(ep_rows)
     out = {"dx_group": np.full(n, None, dtype=object), "dx_share": np.zeros(n), "area_count": np.zeros(n),
@@ -153,19 +179,21 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
 
     g_rows = objects(groups_of(np.concatenate(ep_rows)))
     bounds = np.r_[0, np.cumsum([r.size for r in ep_rows])]
+    cand: list[tuple[int, str, float]] = []  # (episode, group, share) to test
     for e in range(n):
         g = pd.Series(g_rows[bounds[e]: bounds[e + 1]], dtype=object).dropna()
         g = g[g != ""]
         if len(g):
-            vc = g.value_counts()
+            vc = g.value_counts() / float(bounds[e + 1] - bounds[e])
             out["dx_group"][e] = str(vc.index[0])
-            out["dx_share"][e] = float(vc.iloc[0]) / float(bounds[e + 1] - bounds[e])
-    # the surge of each episode's group among the region's other providers
+            out["dx_share"][e] = float(vc.iloc[0])
+            cand += [(e, str(k), float(v)) for k, v in vc.iloc[:OUTBREAK_GROUPS].items() if v >= OUTBREAK_MIN_SHARE]
+    # the surge of each candidate group among the region's other providers
     ep_reg = np.where(ep_prov >= 0, region[np.maximum(ep_prov, 0)], -1) if region.size else np.full(n, -1)
-    test = np.flatnonzero((out["dx_share"] >= 0.5) & (ep_reg >= 0))
-    if test.size == 0:
+    cand = [c for c in cand if ep_reg[c[0]] >= 0]
+    if not cand:
         return out
-    want = sorted({out["dx_group"][e] for e in test})
+    want = sorted({g for _, g, _ in cand})
     hit = np.asarray(pc.fill_null(pc.is_in(groups_of(), pa.array(want, type=pa.string())), False)
                      .to_numpy(zero_copy_only=False), dtype=bool)
     rows = np.flatnonzero(hit & (prov >= 0))
@@ -173,9 +201,10 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
     r_prov, r_day = prov[rows], day[rows]
     r_reg = region[r_prov]
     D = int(day[prov >= 0].max()) + 1 if (prov >= 0).any() else 1
-    for e in test.tolist():
-        gi = want.index(out["dx_group"][e])
-        sel = (gcode == gi) & (r_reg == ep_reg[e]) & (r_prov != ep_prov[e])
+    bar = -np.log10(float(max(len(cand), 1)))
+    tested: dict[int, list[tuple[str, float, float, float, float]]] = {}
+    for e, grp, share in cand:
+        sel = (gcode == want.index(grp)) & (r_reg == ep_reg[e]) & (r_prov != ep_prov[e])
         series = np.bincount(r_day[sel], minlength=D).astype(np.float64)
         lo, hi = max(int(ep_day[e]) - OUTBREAK_DAYS[0], 0), min(int(ep_day[e]) + OUTBREAK_DAYS[1], D - 1)
         width = hi - lo + 1
@@ -184,9 +213,16 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
         # the region's rate of the group on the other days (+½, so a group never seen there is not
         # expected at rate 0)
         lam = (float(series.sum()) - k + 0.5) / rest_days * width
-        out["area_count"][e], out["area_expected"][e] = k, lam
-        out["log10_p"][e] = float(poisson_log10_sf(k, lam))
-        out["ratio"][e] = k / lam
+        tested.setdefault(e, []).append((grp, share, k, lam, float(poisson_log10_sf(k, lam))))
+    for e, tests in tested.items():
+        surging = [t for t in tests if t[4] < bar and t[2] >= 2.0 * t[3]]
+        use = sorted(surging) if surging else tests[:1]  # none surges: the most common group's test, as a record
+        out["dx_group"][e] = "+".join(t[0] for t in use)
+        out["dx_share"][e] = float(sum(t[1] for t in use))
+        out["area_count"][e] = float(sum(t[2] for t in use))
+        out["area_expected"][e] = float(sum(t[3] for t in use))
+        out["log10_p"][e] = float(max(t[4] for t in use))
+        out["ratio"][e] = out["area_count"][e] / out["area_expected"][e]
     return out
 
 
