@@ -293,6 +293,26 @@ def test_phantom_stay_true_case_and_look_alikes(tmp_path):
     assert hh is None or (_checks(hh)["household_card_use"]["outcome"] == "partial" and hh.score < f.score)
 
 
+def test_phantom_stay_does_not_count_a_newborn_settled_on_the_parent_card(tmp_path):
+    """新生儿随父母结算: during S0005's stay, a three-month-old with no card of its own is seen three
+    times at a clinic on the mother's card — not a sign the mother left the ward; the same three
+    claims by an adult stranger on S0008's card are counted."""
+    t = phantom_city()
+    c = t["claims"]
+    _people(t, ["S0005", "S0007", "S0008"])
+    _people(t, ["N0001"], birth=str((_day(160) - pd.Timedelta(days=90)).date()))
+    t["cards"] = [r for r in t["cards"] if r["patient_id"] != "N0001"]
+    for stay, holder, user in (("CS5", "S0005", "N0001"), ("CS8", "S0008", "S0007")):
+        d0 = 160 if stay == "CS5" else 200
+        _stay(c, stay, holder, "H0020", d0, 9, "O80")
+        c += [_claim(f"{stay}{'abc'[k]}", user, str(_day(d0 + 2 + 2 * k) + pd.Timedelta(hours=10)), inst="H0003",
+                     fund=120, card=f"K-{holder}") for k in range(3)]
+    fs = {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(_store(tmp_path, t))}
+    assert "CS8" in fs and fs["CS8"].claims == ["CS8", "CS8a", "CS8b", "CS8c"]
+    assert "CS5" not in fs  # nothing left once the newborn's claims are not counted
+    assert _checks(fs["CS8"])["newborn_on_parent_card"]["detail"] == "no claim by an infant on the card"
+
+
 def test_phantom_stay_null_same_pattern_scores_lower_where_purchases_are_common(tmp_path):
     rare = {f.evidence["stay"]["claim_id"]: f for f in phantom_stays(_store(tmp_path, phantom_city(), "rare"))}
     common = {f.evidence["stay"]["claim_id"]: f

@@ -32,10 +32,29 @@ from ._people import CHILD_AGE, ELDERLY_AGE, address_groups, ages_at, contact_va
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["label_foreign_use", "candidate_checks", "PARENT_GAP"]
+__all__ = ["label_foreign_use", "candidate_checks", "infants_without_card", "PARENT_GAP", "INFANT_AGE"]
 
 #: plausible age gap between a parent and a child (years; a definition, not fitted)
 PARENT_GAP = (16.0, 50.0)
+#: below this age a child without a card of its own is settled on a parent's (新生儿随父母结算)
+INFANT_AGE = 2.0
+
+
+def infants_without_card(store: Store, people: pd.Series, when: pd.Series, infant_age: float = INFANT_AGE) -> np.ndarray:
+    """Per row: whether ``people`` was younger than ``infant_age`` at ``when`` and held no card of
+    their own yet (a newborn settled on a parent's card; False where the birth date is unknown)."""
+    if len(people) == 0:
+        return np.zeros(0, dtype=bool)
+    pats = store.table("patients", ["patient_id", "birth_date"])
+    birth = pd.Series(pats["birth_date"].to_numpy(), index=pats["patient_id"].to_numpy())
+    at = pd.Series(when).to_numpy("datetime64[s]")
+    age = ages_at(pd.Series(people).map(birth), at)
+    cards = store.table("cards", ["patient_id", "issued_date"])
+    first_card = cards.groupby("patient_id")["issued_date"].min()
+    issued = pd.Series(people).map(first_card).to_numpy("datetime64[s]")
+    no_card_yet = np.isnat(issued) | (issued > at)
+    with np.errstate(invalid="ignore"):
+        return (age < infant_age) & no_card_yet
 
 
 def label_foreign_use(store: Store, use: pd.DataFrame, cards: pd.DataFrame, *, infant_age: float) -> tuple[pd.DataFrame, dict]:

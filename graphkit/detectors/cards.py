@@ -32,7 +32,7 @@ from ..findings import Entity, Finding
 from ..params import Param
 from . import register
 from ..projections import card_replacements
-from ._card_checks import candidate_checks, label_foreign_use
+from ._card_checks import INFANT_AGE, candidate_checks, label_foreign_use
 from ._common import benign_check, benign_factor, log_amount, rows_finding, span, surprise, surprise_score, venue_entities, yuan
 from ._nulls import binom_log10_sf, empirical_log10_tail, fisher_log10, poisson_log10_sf
 from ._people import card_kinds
@@ -80,7 +80,7 @@ def scored_finding(kind: str, key: tuple, rows: pd.DataFrame, *, score: float, e
         Param("replacement_grace_days", 1, "int", low=0, high=30, doc="days after a replacement card before old-card use counts"),
         Param("household_weight", 0.5, "float", low=0.0, high=1.0, doc="score factor when holder and user share a household phone/address"),
         Param("institution_weight", 0.2, "float", low=0.0, high=1.0, doc="score factor when the users are residents of one collective address"),
-        Param("infant_age", 2.0, "float", low=0.0, high=6.0, doc="below this age, settling on a parent's card before an own card exists is legal"),
+        Param("infant_age", INFANT_AGE, "float", low=0.0, high=6.0, doc="below this age, settling on a parent's card before an own card exists is legal"),
     ],
     prefers={
         "contacts": "household, guardian and care-home checks reported as not_testable",

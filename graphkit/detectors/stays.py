@@ -15,6 +15,7 @@ from ..findings import Entity, Finding
 from ..params import Param
 from ..projections import _haversine_km, _provider_places, projection, provider_key
 from . import register
+from ._card_checks import infants_without_card
 from ._common import report_p_param, yuan
 from ._stayservice import city_dx_chance, stay_condition_evidence, stay_service_check  # registers diagnosis_counts
 
@@ -260,7 +261,12 @@ def phantom_stays(
     fb = ov["stay_patient"].map(fam).to_numpy(dtype=np.float64, na_value=np.nan)
     family = (ov["via"].to_numpy() == "card") & (fa == fb) & ~np.isnan(fa)
     n_family = pd.Series(family).groupby(ov["stay_claim"].astype(str).to_numpy()).sum()
-    ov = ov[~family].reset_index(drop=True)
+    # so is a newborn without a card of its own settled on the parent's (新生儿随父母结算)
+    on_card = np.flatnonzero((ov["via"].to_numpy() == "card") & ~family)
+    infant = np.zeros(len(ov), dtype=bool)
+    infant[on_card] = infants_without_card(store, ov["patient_id"].iloc[on_card], ov["start_time"].iloc[on_card])
+    n_infant = pd.Series(infant).groupby(ov["stay_claim"].astype(str).to_numpy()).sum()
+    ov = ov[~family & ~infant].reset_index(drop=True)
     if ov.empty:
         return []
     ov["stay_claim"] = ov["stay_claim"].astype(str)
@@ -315,7 +321,7 @@ def phantom_stays(
         if len(cnt_at) == 0 or (s <= 0 and log10p > np.log10(max(report_p, 1e-300))):
             continue
         checks = _phantom_checks(col, at, cnt_at, pid, households, fam_members, int(n_family.get(stay_claim, 0)),
-                                 precision, edge, benign_weight)
+                                 int(n_infant.get(stay_claim, 0)), precision, edge, benign_weight)
         checks.insert(-1 if precision == "day" else len(checks),
                       stay_service_check(col, cnt_at, dx_group(pd.Series([dx_of.get(stay_claim)], dtype="string"))[0],
                                          benign_weight))
@@ -423,7 +429,8 @@ def _by_time(t: np.ndarray) -> np.ndarray:
 
 
 def _phantom_checks(col: "_Columns", at: np.ndarray, cnt_at: np.ndarray, pid: str, households: dict[str, set[str]],
-                    fam_members: set[str], n_family: int, precision: str | None, edge: int, w: float) -> list[dict]:
+                    fam_members: set[str], n_family: int, n_infant: int, precision: str | None, edge: int,
+                    w: float) -> list[dict]:
     """The benign checks of one stay: ``at`` its overlap rows, ``cnt_at`` the counted ones (positions in ``col``)."""
     from ._common import benign_check
 
@@ -433,6 +440,9 @@ def _phantom_checks(col: "_Columns", at: np.ndarray, cnt_at: np.ndarray, pid: st
                                    f"{n_family} claim(s) by registered family on the card not counted"))
     else:
         checks.append(benign_check("registered_family", "登记家庭成员共济用卡", "ruled_out", "no claim by registered family"))
+    checks.append(benign_check("newborn_on_parent_card", "新生儿/婴幼儿随父母结算", "ruled_out",
+                               f"{n_infant} claim(s) on the card by an infant without a card of its own not counted"
+                               if n_infant else "no claim by an infant on the card"))
     card = cnt_at[col.via[cnt_at] == "card"]
     if len(card):
         mine = households.get(pid, set())
