@@ -14,7 +14,7 @@ the worst case.
 
 Usage::
 
-    python bench/robustness.py                      # 15 variants × 2 seeds, 20k patients, 6 months
+    python bench/robustness.py                      # 16 variants × 2 seeds, 20k patients, 6 months
     python bench/robustness.py --quick              # 3 variants × 1 seed, 8k patients (smoke run)
     python bench/robustness.py --variants default,dates_only --seeds 0,1,2 --patients 50000
     python bench/robustness.py --out bench/results/robustness-baseline.json

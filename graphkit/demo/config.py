@@ -223,6 +223,14 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             note="fewer, smaller, slower fraud; district↔county travel; splits across campuses; out-of-area steering"),
     Variant("large", CityConfig(name="large", **_COMPLIANT, outer_counties=True, branch_campuses=4,
                                 e_voucher_share=0.5, lookalikes=_TYPICAL), size=2.5, note="a larger city"),
+    Variant("haystack", CityConfig(name="haystack", **_COMPLIANT, outer_counties=True, e_voucher_share=0.5,
+                                   patients_per_nursing_home=2500.0, nursing_home_cap=0.06,
+                                   lookalikes=_TYPICAL + (("care_home_batch", 2.0), ("chronic_refill_day", 2.0),
+                                                          ("outbreak", 2.0), ("group_exam", 2.0))),
+            size=5.0, fraud_rate=0.2,
+            note="5 × the patients around the planted cases of a size-1 city (8 per kind): every look-alike and every "
+                 "chance coincidence five times as often around the same handful of cases, as in an outside "
+                 "benchmark's full-size city (1M insured, about 80 cases)"),
     Variant("item_rules", CityConfig(rule_items=True, name="item_rules", lookalikes=_TYPICAL), ("hour_only",),
             note="item lines per the rule base's catalogue (prices at or under the level's ceiling, 长处方 for "
                  "registered chronic patients) with planted rule violations of every category; times to the hour"),
