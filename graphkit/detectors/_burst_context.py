@@ -197,23 +197,38 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
     hit = np.asarray(pc.fill_null(pc.is_in(groups_of(), pa.array(want, type=pa.string())), False)
                      .to_numpy(zero_copy_only=False), dtype=bool)
     rows = np.flatnonzero(hit & (prov >= 0))
-    gcode = pd.Index(want).get_indexer(objects(groups_of(rows)))
-    r_prov, r_day = prov[rows], day[rows]
-    r_reg = region[r_prov]
+    gcode = pd.Index(want).get_indexer(objects(groups_of(rows))).astype(np.int64)
+    r_prov, r_day = prov[rows].astype(np.int64), day[rows].astype(np.int64)
+    r_reg = region[r_prov].astype(np.int64)
     D = int(day[prov >= 0].max()) + 1 if (prov >= 0).any() else 1
+    # claims per (group, region, day) and (group, provider, day) as sorted composite keys: a window's
+    # count is two binary searches (no pass over the claims per episode)
+    n_reg, n_prov = int(region.max(initial=0)) + 1, int(prov.max(initial=0)) + 1
+    by_reg = np.sort((gcode * n_reg + r_reg)[r_reg >= 0] * D + r_day[r_reg >= 0])
+    by_prov = np.sort((gcode * n_prov + r_prov) * D + r_day)
+    del rows, r_prov, r_day, r_reg, gcode
+
+    def count(keys: np.ndarray, base: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return (np.searchsorted(keys, base * D + hi, side="right") - np.searchsorted(keys, base * D + lo, side="left")).astype(np.float64)
+
+    ce = np.array([c[0] for c in cand], dtype=np.int64)
+    cg = pd.Index(want).get_indexer([c[1] for c in cand]).astype(np.int64)
+    lo = np.maximum(ep_day[ce].astype(np.int64) - OUTBREAK_DAYS[0], 0)
+    hi = np.minimum(ep_day[ce].astype(np.int64) + OUTBREAK_DAYS[1], D - 1)
+    zero, last = np.zeros_like(lo), np.full_like(hi, D - 1)
+    kr, kp = cg * n_reg + ep_reg[ce].astype(np.int64), cg * n_prov + ep_prov[ce].astype(np.int64)
+    # the region's other providers: the region's count less the episode's own provider's
+    k_all = count(by_reg, kr, lo, hi) - count(by_prov, kp, lo, hi)
+    tot = count(by_reg, kr, zero, last) - count(by_prov, kp, zero, last)
+    width = (hi - lo + 1).astype(np.float64)
+    # the region's rate of the group on the other days (+½, so a group never seen there is not
+    # expected at rate 0)
+    lam_all = (tot - k_all + 0.5) / np.maximum(D - width, 1.0) * width
+    lp_all = np.asarray(poisson_log10_sf(k_all, lam_all), dtype=np.float64)
     bar = -np.log10(float(max(len(cand), 1)))
     tested: dict[int, list[tuple[str, float, float, float, float]]] = {}
-    for e, grp, share in cand:
-        sel = (gcode == want.index(grp)) & (r_reg == ep_reg[e]) & (r_prov != ep_prov[e])
-        series = np.bincount(r_day[sel], minlength=D).astype(np.float64)
-        lo, hi = max(int(ep_day[e]) - OUTBREAK_DAYS[0], 0), min(int(ep_day[e]) + OUTBREAK_DAYS[1], D - 1)
-        width = hi - lo + 1
-        k = float(series[lo: hi + 1].sum())
-        rest_days = max(D - width, 1)
-        # the region's rate of the group on the other days (+½, so a group never seen there is not
-        # expected at rate 0)
-        lam = (float(series.sum()) - k + 0.5) / rest_days * width
-        tested.setdefault(e, []).append((grp, share, k, lam, float(poisson_log10_sf(k, lam))))
+    for i, (e, grp, share) in enumerate(cand):
+        tested.setdefault(e, []).append((grp, share, float(k_all[i]), float(lam_all[i]), float(lp_all[i])))
     for e, tests in tested.items():
         surging = [t for t in tests if t[4] < bar and t[2] >= 2.0 * t[3]]
         use = sorted(surging) if surging else tests[:1]  # none surges: the most common group's test, as a record
