@@ -40,19 +40,30 @@ PARENT_GAP = (16.0, 50.0)
 INFANT_AGE = 2.0
 
 
+def _birth_dates(store: Store) -> pd.Series:
+    """Each person's birth date, by patient id."""
+    pats = store.table("patients", ["patient_id", "birth_date"])
+    return pd.Series(pats["birth_date"].to_numpy(), index=pats["patient_id"].to_numpy())
+
+
+def _no_card_yet(cards: pd.DataFrame, people: pd.Series, at: np.ndarray) -> np.ndarray:
+    """Per row: whether ``people`` held no card of their own at ``at`` (none at all, or the first
+    issued later; a card with no issue date counts as held)."""
+    first_card = cards.groupby("patient_id")["issued_date"].min()
+    has_card = isin(people, first_card.index)  # Arrow hash set (pandas' isin of strings is slow)
+    issued = people.map(first_card).to_numpy("datetime64[s]")
+    return ~has_card | (issued > at)
+
+
 def infants_without_card(store: Store, people: pd.Series, when: pd.Series, infant_age: float = INFANT_AGE) -> np.ndarray:
     """Per row: whether ``people`` was younger than ``infant_age`` at ``when`` and held no card of
     their own yet (a newborn settled on a parent's card; False where the birth date is unknown)."""
     if len(people) == 0:
         return np.zeros(0, dtype=bool)
-    pats = store.table("patients", ["patient_id", "birth_date"])
-    birth = pd.Series(pats["birth_date"].to_numpy(), index=pats["patient_id"].to_numpy())
+    people = pd.Series(people)
     at = pd.Series(when).to_numpy("datetime64[s]")
-    age = ages_at(pd.Series(people).map(birth), at)
-    cards = store.table("cards", ["patient_id", "issued_date"])
-    first_card = cards.groupby("patient_id")["issued_date"].min()
-    issued = pd.Series(people).map(first_card).to_numpy("datetime64[s]")
-    no_card_yet = np.isnat(issued) | (issued > at)
+    age = ages_at(people.map(_birth_dates(store)), at)
+    no_card_yet = _no_card_yet(store.table("cards", ["patient_id", "issued_date"]), people, at)
     with np.errstate(invalid="ignore"):
         return (age < infant_age) & no_card_yet
 
@@ -64,15 +75,11 @@ def label_foreign_use(store: Store, use: pd.DataFrame, cards: pd.DataFrame, *, i
     birth dates exist) for the checks' wording.
     """
     out = use.copy()
-    pats = store.table("patients", ["patient_id", "birth_date"])
-    birth = pd.Series(pats["birth_date"].to_numpy(), index=pats["patient_id"].to_numpy())
+    birth = _birth_dates(store)
     when = out["start_time"].to_numpy("datetime64[s]")
     out["user_age"] = ages_at(out["patient_id"].map(birth), when)
     out["holder_age"] = ages_at(out["holder_id"].map(birth), when)
-    first_card = cards.groupby("patient_id")["issued_date"].min()
-    has_card = isin(out["patient_id"], first_card.index)  # Arrow hash set (pandas' isin of strings is slow)
-    issued = out["patient_id"].map(first_card).to_numpy("datetime64[s]")
-    no_card_yet = ~has_card | (issued > when)
+    no_card_yet = _no_card_yet(cards, out["patient_id"], when)
     ref = out["start_time"].max() if len(out) else None
     groups, address_of, hh_max = address_groups(store, ref)
     vals = contact_values(store, ("address", "phone"))
