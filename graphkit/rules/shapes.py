@@ -160,26 +160,36 @@ def _int_codes(s: pd.Series) -> np.ndarray:
     return codes_of(s)
 
 
-def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """Dense int64 group id per row of the combination of ``keys`` (nulls form their own
-    value, like ``groupby(dropna=False)``), built from integer codes: no tuples, no strings.
-    The keys' codes are combined into one int64 and hashed once where their ranges allow it.
-
-    >>> d = pd.DataFrame({"a": ["x", "y", "x", None], "b": [1, 1, 1, 2]})
-    >>> group_ids(d, ["a", "b"]).tolist()
-    [0, 1, 0, 2]
-    """
+def combined_key(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """One int64 per row, equal exactly for rows equal in every column of ``keys`` (nulls their
+    own value): the keys' integer codes combined, numbered by a hash only where their ranges
+    would overflow 62 bits."""
     gid = np.zeros(len(sub), dtype=np.int64)
     span = 1
     for k in keys:
         v = _int_codes(sub[k])
         width = int(v.max(initial=-1)) + 2
         if span * width >= 2**62:  # the combination would overflow: number the groups so far
-            gid = pd.factorize(gid)[0].astype(np.int64)
+            gid = pd.factorize(gid)[0].astype(np.int64, copy=False)
             span = int(gid.max(initial=-1)) + 1
-        gid = gid * width + (v + 1)
+        gid *= width  # in place: no line-sized temporaries
+        gid += v if v.dtype.kind == "i" else v.astype(np.int64)
+        gid += 1
         span *= width
         del v
+    return gid
+
+
+def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Dense int64 group id per row of the combination of ``keys`` (nulls form their own
+    value, like ``groupby(dropna=False)``), built from integer codes: no tuples, no strings.
+    The keys' codes are combined into one int64 (:func:`combined_key`) and hashed once.
+
+    >>> d = pd.DataFrame({"a": ["x", "y", "x", None], "b": [1, 1, 1, 2]})
+    >>> group_ids(d, ["a", "b"]).tolist()
+    [0, 1, 0, 2]
+    """
+    gid = combined_key(sub, keys)
     if gid.size > 1 and bool((gid[1:] >= gid[:-1]).all()):
         # already in key order (a claim's lines, its codes sorted): the groups are runs — what
         # factorize numbers them, without hashing millions of keys
@@ -187,7 +197,24 @@ def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
         start[0] = True
         np.not_equal(gid[1:], gid[:-1], out=start[1:])
         return np.cumsum(start, dtype=np.int64) - 1
-    return pd.factorize(gid)[0].astype(np.int64)
+    return pd.factorize(gid)[0].astype(np.int64, copy=False)
+
+
+def repeated(key: np.ndarray) -> np.ndarray:
+    """Per row, whether another row holds the same ``key``: one sorted copy of the keys, then
+    each row looked up among the (few) repeated values — no hash table of every row.
+
+    >>> repeated(np.array([5, 3, 5, 9])).tolist()
+    [True, False, True, False]
+    """
+    s = np.sort(key)
+    twice = np.unique(s[1:][s[1:] == s[:-1]])
+    del s
+    if not twice.size:
+        return np.zeros(key.size, dtype=bool)
+    pos = np.searchsorted(twice, key)
+    np.minimum(pos, twice.size - 1, out=pos)
+    return twice[pos] == key
 
 
 def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.ndarray:
@@ -206,29 +233,48 @@ def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.n
 def price_ceiling(sub, rule, ctx):
     """Unit price above the catalogue ceiling for the institution's level (pharmacy: its own,
     else ``all``). 违规金额 = (price − ceiling) × quantity."""
-    lvl = sub["level"].to_numpy("float64")
+    lvl = sub["level"].to_numpy()
     ceil = np.full(len(sub), np.nan)
     for n in (1, 2, 3):
         m = lvl == n
         ceil[m] = ctx.kbcol(f"ceil_l{n}", sub.index[m])
+    del lvl, m
     ph = (sub["provider_type"] == "pharmacy").to_numpy()
     ceil[ph] = ctx.kbcol("ceil_pharmacy", sub.index[ph])
-    ceil = np.where(np.isnan(ceil), ctx.kbcol("ceil_all", sub.index), ceil)
+    del ph
+    none = np.flatnonzero(np.isnan(ceil))
+    ceil[none] = np.asarray(ctx.kbcol("ceil_all", sub.index[none]), dtype="float64")
+    del none
     unit = _unit(sub)
     tol = float(rule.params.get("tolerance", 0.01))
-    hit = unit > ceil + tol
-    qty = _qty(sub) if "quantity" in sub.columns else np.ones(len(sub))
+    at = np.flatnonzero(unit > ceil + tol)  # the amounts are figured on the hits only
+    unit, ceil = unit[at], ceil[at]
+    qty = sub["quantity"].fillna(0).to_numpy("float64")[at] if "quantity" in sub.columns else np.ones(at.size)
     qty = np.where(qty > 0, qty, 1.0)
-    d = np.minimum((unit - ceil) * qty, sub["amount"].to_numpy())
-    return hits_frame(sub.index[hit], d[hit])
+    d = np.minimum((unit - ceil) * qty, sub["amount"].to_numpy()[at])
+    return hits_frame(sub.index[at], d)
 
 
-def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
-    tot = pd.Series(qty).groupby(group_ids(sub, keys), sort=False).transform("sum").to_numpy()
+def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit: np.ndarray,
+                     at: np.ndarray | None = None) -> pd.DataFrame:
+    """Lines of ``sub`` (``at``: only these positions; ``qty`` and ``limit`` are per position)
+    whose group of ``keys`` holds more than ``limit`` units; 违规金额 = each line's excess share.
+    Most groups are one line (its total is its quantity): only the lines of repeated keys are
+    numbered (:func:`repeated`) and summed by ``np.bincount`` — no hash of every line, no copy of
+    ``sub``."""
+    key = combined_key(sub[keys] if at is None else sub[keys].iloc[at], keys)
+    rep = np.flatnonzero(repeated(key))
+    tot = np.array(qty, dtype="float64")
+    if rep.size:
+        gid = pd.factorize(key[rep])[0]
+        tot[rep] = np.bincount(gid, weights=tot[rep])[gid]
+        del gid
+    del key, rep
     hit = (tot > limit) & ~np.isnan(limit)
     frac = np.where(tot > 0, (tot - limit) / np.where(tot > 0, tot, 1), 0)
-    d = sub["amount"].to_numpy() * np.clip(frac, 0, 1)
-    return hits_frame(sub.index[hit], d[hit])
+    amount = sub["amount"].to_numpy()
+    d = (amount if at is None else amount[at]) * np.clip(frac, 0, 1)
+    return hits_frame(sub.index[hit] if at is None else sub.index[at[hit]], d[hit])
 
 
 def quantity_limit(sub, rule, ctx):
@@ -240,9 +286,10 @@ def quantity_limit(sub, rule, ctx):
     cat = _cats_mask(sub, rule, ctx)
     if cat is not None:
         keep &= cat
-    sub, limit = sub[keep], limit[keep]
+    at = np.flatnonzero(keep)
+    del keep, cat
     keys = ["ci", "item_code"] if per == "visit" else ["patient_id", "item_code", "iday"]
-    return _excess_by_group(sub, keys, _qty(sub), limit)
+    return _excess_by_group(sub, keys, _qty(sub)[at], limit[at], at)
 
 
 def _chronic(sub, ctx) -> np.ndarray:

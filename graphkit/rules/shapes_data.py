@@ -45,15 +45,77 @@ def group_ids(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return gids(sub, keys)
 
 
+def combined_key(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    from .shapes import combined_key as ck
+
+    return ck(sub, keys)
+
+
+def repeated(key: np.ndarray) -> np.ndarray:
+    from .shapes import repeated as rp
+
+    return rp(key)
+
+
 def _cats(sub: pd.DataFrame, rule, ctx, also: np.ndarray | None = None) -> pd.DataFrame:
     from .shapes import _cats as cats
 
     return cats(sub, rule, ctx, also)
 
 
+def _cats_mask(sub: pd.DataFrame, rule, ctx) -> np.ndarray | None:
+    from .shapes import _cats_mask as mask
+
+    return mask(sub, rule, ctx)
+
+
 def _group_quantiles(df: pd.DataFrame, keys: list[str], col: str) -> pd.DataFrame:
-    g = df.groupby(keys, sort=False, observed=True)[col]
-    return pd.DataFrame({"q1": g.quantile(0.25), "q2": g.quantile(0.5), "q3": g.quantile(0.75), "n": g.size()})
+    """Per group of ``keys`` (one integer column): the quartiles of ``col`` (``q1``, ``q2``,
+    ``q3``; :func:`quantiles_by`) and the group's size ``n``.
+
+    >>> d = pd.DataFrame({"g": [1, 0, 1, 1, 0], "v": [3.0, 1.0, 1.0, 2.0, np.nan]})
+    >>> _group_quantiles(d, ["g"], "v").round(2).to_dict("list")
+    {'q1': [1.0, 1.5], 'q2': [1.0, 2.0], 'q3': [1.0, 2.5], 'n': [2, 3]}
+    """
+    key = df[keys[0]].to_numpy() if len(keys) == 1 else None
+    if key is None or key.dtype.kind not in "iu":
+        g = df.groupby(keys, sort=False, observed=True)[col]
+        return pd.DataFrame({"q1": g.quantile(0.25), "q2": g.quantile(0.5), "q3": g.quantile(0.75), "n": g.size()})
+    q = quantiles_by(key, df[col].to_numpy("float64"), (0.25, 0.5, 0.75))
+    return q.rename(columns={0.25: "q1", 0.5: "q2", 0.75: "q3"}).rename_axis(keys[0])
+
+
+def quantiles_by(key: np.ndarray, v: np.ndarray, qs: tuple[float, ...]) -> pd.DataFrame:
+    """Per value of the integer ``key`` (sorted): the quantiles ``qs`` of ``v`` (NaN left out;
+    linear interpolation — pandas' ``groupby.quantile``, value for value) and the group's size
+    ``n`` (NaN included), from one sort of (key, value): no hash of the groups (pandas sorts the
+    same way after hashing them, and once per quantile).
+
+    >>> quantiles_by(np.array([1, 0, 1, 1]), np.array([3.0, 1.0, 1.0, 2.0]), (0.5,)).to_dict("list")
+    {0.5: [1.0, 2.0], 'n': [1, 3]}
+    """
+    uk, size = np.unique(key, return_counts=True)
+    ok = ~np.isnan(v)
+    kk, vv = (key, v) if ok.all() else (key[ok], v[ok])
+    del ok
+    order = np.lexsort((vv, kk))
+    sk = kk[order]
+    sv = vv[order]
+    del order, kk, vv
+    start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]]) if sk.size else np.zeros(0, np.int64)
+    gk = sk[start]
+    cnt = np.diff(np.r_[start, sk.size])
+    del sk
+    out = {}
+    for q in qs:
+        pos = q * (cnt - 1).astype("float64")
+        lo = start + pos.astype(np.int64)  # truncated, as pandas does
+        frac = pos % 1
+        val = sv[lo]
+        nxt = sv[np.minimum(lo + 1, sv.size - 1)]
+        res = np.where(frac == 0.0, val, val + (nxt - val) * frac)
+        out[q] = pd.Series(res, index=gk).reindex(uk).to_numpy()
+    return pd.DataFrame({**out, "n": size}, index=uk)
 
 
 def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.Series:
@@ -93,8 +155,16 @@ def peer_price(sub, rule, ctx):
     unit = unit[on]
     # one group per (code, level) as a compact integer: the lines' own columns are not copied
     lvl = codes_of(pd.Series(sub["level"].fillna(0).to_numpy()[on]))
-    g = pd.factorize(pair_key_data(codes_of(sub["item_code"])[on], lvl))[0].astype(np.int32)
-    del lvl
+    code = codes_of(sub["item_code"])[on]
+    dense = _dense_pair_counts(code - code.min(initial=0), lvl)  # codes × levels: a small table, no hash
+    if dense is not None:
+        key, table = dense
+        rank = np.cumsum(table.reshape(-1) > 0, dtype=np.int64) - 1
+        g = rank[key].astype(np.int32)
+        del key, table, rank
+    else:
+        g = pd.factorize(pair_key_data(code, lvl))[0].astype(np.int32)
+    del lvl, code
     d = pd.DataFrame({"g": g, "unit": unit}, copy=False)
     rel = float(p.get("min_rel", 0.05))
     q = _group_quantiles(d, ["g"], "unit")
@@ -125,25 +195,25 @@ def data_repeat(sub, rule, ctx):
     person-days — billed twice a day: every line after the first of such a day (by claim start time).
     违规金额 = those lines' amounts."""
     p = rule.params
-    gid = group_ids(sub, ["patient_id", "item_code", "iday"])
-    n = np.bincount(gid)[gid]
-    del gid
+    keys = ["patient_id", "item_code", "iday"]
+    # person-days of a code with two or more lines (few): found by one sort, not a hash of every line
+    rep = repeated(combined_key(sub[keys], keys))
     code = codes_of(sub["item_code"]) + 1  # 0: a null code
     # the day's first line is the earliest claim's (stored order follows the ids, not time); only
     # the person-days with two or more lines have a first to find
-    multi = np.flatnonzero(n > 1)
-    g = group_ids(sub.iloc[multi], ["patient_id", "item_code", "iday"])
+    multi = np.flatnonzero(rep)
+    g = group_ids(sub.iloc[multi], keys)
     o = np.lexsort((multi, _time_key(sub.iloc[multi]), g))
-    dup = np.zeros(len(n), bool)
+    dup = np.zeros(len(rep), bool)
     dup[multi] = True
     if len(o):
         dup[multi[o[np.r_[True, g[o][1:] != g[o][:-1]]]]] = False
     del g, o, multi
     # per code: its person-days, and the share of them with a repeat
     days = np.bincount(code[~dup], minlength=int(code.max(initial=0)) + 1)
-    reps = np.bincount(code[~dup], weights=n[~dup] > 1, minlength=days.size)
+    reps = np.bincount(code[~dup], weights=rep[~dup], minlength=days.size)
     rare = (days >= int(p.get("min_support", 200))) & (reps / np.maximum(days, 1) <= float(p.get("max_share", 0.002)))
-    hit = (n > 1) & rare[code] & dup & _notna(sub, ["patient_id", "item_code", "iday"])
+    hit = rep & rare[code] & dup & _notna(sub, keys)
     return _hits(sub.index[hit], sub["amount"].to_numpy()[hit])
 
 
@@ -194,41 +264,66 @@ def _concentrated(sub: pd.DataFrame, hit: np.ndarray, alpha: float) -> np.ndarra
     return hit & (poisson.sf(obs - 1, exp) <= alpha / tested)[g]
 
 
-def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0.5) -> np.ndarray:
+#: (person, code, day) keys below this fit one int64 with room to spare (else the pairs are numbered first)
+_ONE_KEY = 2**62
+
+
+def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0.5,
+                     rows: np.ndarray | None = None) -> np.ndarray:
     """Days a line's quantity lasts, from the data: per code, the median quantity per line
     over the median interval between a person's consecutive purchases of it — only for codes
     refilled regularly (interquartile range of those intervals at most ``max_spread`` × their
     median: taken continuously, like a chronic drug); NaN for the others (an acute drug bought
-    now and then says nothing of how fast it is used)."""
+    now and then says nothing of how fast it is used). ``rows``: positions of ``sub`` to learn
+    from and answer for (None: all)."""
     pat, code = codes_of(sub["patient_id"]), codes_of(sub["item_code"])
-    # (person, code) pairs as dense ids, and with the day in one int64 sorted in place: the
-    # consecutive purchases of a person's code are neighbours, with no permutation or per-key copies
-    pc, uniq = pd.factorize(pair_key_data(pat, code))
-    pat_u, code_u = np.empty(len(uniq), np.int64), np.empty(len(uniq), np.int64)
-    pat_u[pc], code_u[pc] = pat, code
-    del pat, uniq
-    day = sub["sday"].to_numpy().astype(np.int64)
+    day = sub["sday"].to_numpy()
+    if rows is not None:
+        pat, code, day = pat[rows], code[rows], day[rows]
+    # (person, code, day) in one int64 sorted in place: the consecutive purchases of a person's
+    # code are neighbours — no hash table, no permutation, no per-key copies; the pair is
+    # recovered from the key (pair_key: person × width + code + 1)
+    width = int(code.max(initial=-1)) + 2
     d0 = int(day.min(initial=0))
     nd = int(day.max(initial=0)) - d0 + 1
-    key = pc.astype(np.int64) * nd + (day - d0)
-    del pc, day
+    if (int(pat.max(initial=0)) + 1) * width * nd < _ONE_KEY:
+        key = pair_key_data(pat, code) * nd
+
+        def decode(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return pair % width - 1, pair // width
+    else:  # too wide for one key: the pairs numbered first
+        pid, uniq = pd.factorize(pair_key_data(pat, code))
+        pat_u, code_u = np.empty(len(uniq), np.int64), np.empty(len(uniq), np.int64)
+        pat_u[pid], code_u[pid] = pat, code
+        key = pid.astype(np.int64) * nd
+        del pid, uniq
+
+        def decode(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return code_u[pair], pat_u[pair]
+    key += day - d0
+    del day
     key.sort()
     pair = key // nd
     same = pair[1:] == pair[:-1]
     gap = np.diff(key)[same].astype(np.int32)  # within one (person, code): the day difference
+    del key
     pair = pair[1:][same]
-    del key, same
-    g = pd.DataFrame({"code": code_u[pair], "gap": gap, "pat": pat_u[pair]})
-    del pair, gap
+    del same
+    c, pp = decode(pair)
+    g = pd.DataFrame({"code": c, "gap": gap, "pat": pp})
+    del pair, gap, c, pp
     g = g[g["gap"].to_numpy() > 0]
     gg = g.groupby("code")["gap"]
     per = pd.DataFrame({"gap": gg.median(), "pats": g.groupby("code")["pat"].nunique(),
                         "spread": gg.quantile(0.75) - gg.quantile(0.25)})
+    del g, gg
     per = per[(per["pats"] >= min_patients) & (per["spread"] <= max_spread * per["gap"])]
     qty = sub["quantity"].to_numpy("float64")
+    if rows is not None:
+        qty = qty[rows]
     qmed = pd.Series(qty).groupby(code).median()
     rate = (qmed.reindex(per.index) / per["gap"]).replace(0, np.nan)  # units per day
-    r = np.full(int(code.max(initial=-1)) + 2, np.nan)
+    r = np.full(width, np.nan)
     r[rate.index.to_numpy() + 1] = rate.to_numpy("float64")  # index 0: a null code
     return qty / r[code + 1]
 
@@ -238,50 +333,67 @@ def supply_overlap(sub, rule, ctx):
     < previous day + previous days supply − ``grace_days``, by at least ``min_overlap_days``.
     Days supply is the billed ``days_supply``; with ``infer = true`` it is inferred from the
     dispensed quantity where missing (:func:`_inferred_supply`). 违规金额 = the later line's
-    amount × overlapped days / its days supply."""
+    amount × overlapped days / its days supply.
+
+    Lean at 40M lines: the lines of the rule's categories are positions into ``sub`` (no copy
+    of its columns), and every per-line array is dropped once the lines are one supply per
+    claim and code."""
     p = rule.params
-    sub = _cats(sub, rule, ctx) if p.get("categories") else sub
-    ds = sub["days_supply"].to_numpy("float64") if "days_supply" in sub.columns else np.full(len(sub), np.nan)
-    if p.get("infer"):
-        inf = _inferred_supply(sub, int(p.get("min_patients", 30)), float(p.get("max_gap_spread", 0.5)))
+    keep = _cats_mask(sub, rule, ctx) if p.get("categories") else None
+    rows = None if keep is None else np.flatnonzero(keep)
+    del keep
+    n = len(sub) if rows is None else rows.size
+    if "days_supply" in sub.columns:
+        ds = sub["days_supply"].to_numpy("float64")
+        ds = ds[rows] if rows is not None else ds
+    else:
+        ds = np.full(n, np.nan)
+    if p.get("infer") and np.isnan(ds).any():
+        inf = _inferred_supply(sub, int(p.get("min_patients", 30)), float(p.get("max_gap_spread", 0.5)), rows)
         ds = np.where(np.isnan(ds), inf, ds)
-    ok = np.isfinite(ds) & (ds > 0)
+        del inf
     # the claim's start time orders a person's claims of one day (a clinic's 3 days, then 5 bought at a
     # pharmacy minutes later, is no overlap beyond the grace: in the stored order of a bundle sorted
     # by random ids the 5 came first); where times tie (dates only) the shorter supply is taken first,
     # the order that overlaps least — the data cannot say which came first
-    on = np.flatnonzero(ok)
+    on = np.flatnonzero(np.isfinite(ds) & (ds > 0))
     if not on.size:
         return _hits([], [])
-    # one supply per claim and code (lines of one prescription add up), as integer arrays: a
-    # (claim, code) group's first line gives its person, day, time and row
-    code = codes_of(sub["item_code"])[on]
-    ci = sub["ci"].to_numpy()[on].astype(np.int64)
-    g = pd.factorize(pair_key_data(ci, code))[0]
+    ds = ds[on]
+    at = on if rows is None else rows[on]  # positions into ``sub``
+    del on, rows
+    # one supply per claim and code (lines of one prescription add up): a (claim, code) group's
+    # first line gives its person, day, time and row
+    g = pd.factorize(pair_key_data(sub["ci"].to_numpy()[at], codes_of(sub["item_code"])[at]))[0]
     G = int(g.max()) + 1
     first = first_rows(g, G)
-    dsg = np.bincount(g, weights=ds[on], minlength=G)
-    amt = np.bincount(g, weights=sub["amount"].to_numpy("float64")[on], minlength=G)
+    dsg = np.bincount(g, weights=ds, minlength=G)
+    del ds
+    amt = np.bincount(g, weights=sub["amount"].to_numpy("float64")[at], minlength=G)
     del g
-    fo = on[first]
-    s = pd.DataFrame({"pat": codes_of(sub["patient_id"])[fo], "code": code[first], "ci": ci[first],
-                      "day": sub["sday"].to_numpy()[fo], "t": _start_seconds(sub)[fo], "ds": dsg, "amt": amt,
-                      "row": sub.index.to_numpy()[fo]})
-    del code, ci, first, fo, on
-    s = s.iloc[np.lexsort((s["ci"].to_numpy(), s["ds"].to_numpy(), s["t"].to_numpy(), s["day"].to_numpy(),
-                           s["code"].to_numpy(), s["pat"].to_numpy()))]
-    same = np.r_[False, (s["pat"].to_numpy()[1:] == s["pat"].to_numpy()[:-1]) &
-                 (s["code"].to_numpy()[1:] == s["code"].to_numpy()[:-1])]
+    fo = at[first]
+    del at, first
+    pat, code = codes_of(sub["patient_id"])[fo], codes_of(sub["item_code"])[fo]
+    day = sub["sday"].to_numpy()[fo]
+    t = sub["start"].to_numpy("datetime64[s]")[fo].astype(np.int64)
+    t[t == np.iinfo(np.int64).min] = 0  # unknown: stored order alone
+    o = np.lexsort((sub["ci"].to_numpy()[fo], dsg, t, day, code, pat))
+    row = sub.index.to_numpy()[fo][o]
+    del fo, t
+    pat, code, day, dsg, amt = pat[o], code[o], day[o], dsg[o], amt[o]
+    del o
+    same = np.r_[False, (pat[1:] == pat[:-1]) & (code[1:] == code[:-1])]
+    del pat, code
     # supply end carried forward: a person's running end of cover for the code
-    end = (s["day"] + s["ds"]).to_numpy("float64")
-    grp = np.cumsum(~same)
-    run_end = pd.Series(end).groupby(grp).cummax().to_numpy()
+    end = day + dsg
+    run_end = pd.Series(end).groupby(np.cumsum(~same)).cummax().to_numpy()
+    del end
     prev_end = np.r_[np.nan, run_end[:-1]]
-    overlap = np.where(same, prev_end - s["day"].to_numpy(), 0)
+    del run_end
+    overlap = np.where(same, prev_end - day, 0)
     hit = same & (overlap > float(p.get("grace_days", 3))) & (overlap >= float(p.get("min_overlap_days", 1)))
-    ds_l = s["ds"].to_numpy()
-    ded = s["amt"].to_numpy() * np.minimum(overlap, ds_l) / ds_l
-    return _hits(s["row"].to_numpy()[hit], ded[hit])
+    ded = amt * np.minimum(overlap, dsg) / dsg
+    return _hits(row[hit], ded[hit])
 
 
 def first_rows(gid: np.ndarray, n: int | None = None) -> np.ndarray:
@@ -316,15 +428,40 @@ def _notna(sub: pd.DataFrame, keys: list[str]) -> np.ndarray:
 
 def _distinct_counts(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
     """Per group id ``0 … gid.max()``, the number of distinct ``val`` (codes ≥ -1) its rows hold:
-    the distinct (group, value) pairs of one hashed key.
+    the distinct (group, value) pairs of one hashed key (counted in a dense table where the
+    pairs' range is small: no hash).
 
     >>> _distinct_counts(np.array([0, 0, 1, 0]), np.array([3, 3, -1, 4])).tolist()
     [2, 1]
     """
+    dense = _dense_pair_counts(gid, val)
+    if dense is not None:
+        return (dense[1] > 0).sum(axis=1)
     k, uniq = pd.factorize(pair_key_data(gid, val))
     g_u = np.empty(len(uniq), dtype=np.int64)
     g_u[k] = gid  # every row of a pair is of the same group
     return np.bincount(g_u, minlength=int(gid.max(initial=-1)) + 1)
+
+
+#: a (a, b) pair table is counted densely while it has at most this many cells per row (or
+#: :data:`_DENSE_MIN` cells): 8 bytes a cell against a hash table's ≈ 40 bytes a row
+_DENSE_PER_ROW = 2
+_DENSE_MIN = 1 << 22
+
+
+def _dense_pair_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(key, table)``: each row's cell ``a · width + b + 1`` and the count of every cell,
+    shaped ``(a.max() + 1, width)`` — or None where the table would be larger than the rows
+    justify. ``a``: non-negative codes; ``b``: codes ≥ -1."""
+    width = int(b.max(initial=-1)) + 2
+    na = int(a.max(initial=-1)) + 1
+    if na * width > max(_DENSE_PER_ROW * a.size, _DENSE_MIN):
+        return None
+    key = a.astype(np.int64)
+    key *= width
+    key += b
+    key += 1
+    return key, np.bincount(key, minlength=na * width).reshape(na, width)
 
 
 def _distinct_per_group(gid: np.ndarray, val: np.ndarray) -> np.ndarray:
@@ -462,23 +599,35 @@ def unit_repeat(sub, rule, ctx):
     return _excess(sub, gid, units, limit)
 
 
-def _value_of(sub: pd.DataFrame, value: str) -> np.ndarray:
+def _value_of(sub: pd.DataFrame, value: str, at: np.ndarray | None = None) -> np.ndarray:
+    """The ``value`` of peer_value at positions ``at`` of ``sub`` (None: every line)."""
+    def col(name: str) -> np.ndarray:
+        v = sub[name].to_numpy("float64")
+        return v if at is None else v[at]
+
     if value == "days_supply":
-        v = sub["days_supply"].to_numpy("float64")
+        v = col("days_supply")
     elif value == "dose":  # units per day of supply
-        ds = sub["days_supply"].to_numpy("float64")
-        v = sub["quantity"].to_numpy("float64") / np.where(ds > 0, ds, np.nan)
+        ds = col("days_supply")
+        v = col("quantity") / np.where(ds > 0, ds, np.nan)
+        del ds
     else:  # units of the code on the claim
-        q = sub["quantity"].to_numpy("float64")
+        q = col("quantity")
         ok = ~np.isnan(q)
-        gid = group_ids(sub, ["ci", "item_code"])  # the known quantities of the claim's code add up
-        v = np.bincount(gid, weights=np.where(ok, q, 0.0))[gid]
+        keys = ["ci", "item_code"]
+        v = np.where(ok, q, 0.0)  # the known quantities of the claim's code add up
+        key = combined_key(sub[keys] if at is None else sub[keys].iloc[at], keys)
+        rep = np.flatnonzero(repeated(key))  # most claims bill a code on one line: only the others are summed
+        if rep.size:
+            gid = pd.factorize(key[rep])[0]
+            v[rep] = np.bincount(gid, weights=v[rep])[gid]
+            del gid
         v[~ok] = np.nan
-        del gid
+        del key, rep, ok
         # a fee billed per yuan (quantity = amount on most of its lines, unit price 1) has no units
-        code = codes_of(sub["item_code"]) + 1  # 0: a null code
-        per_yuan = np.bincount(code, weights=np.abs(q - sub["amount"].to_numpy("float64")) < 0.005) \
-            / np.maximum(np.bincount(code), 1)
+        code = codes_of(sub["item_code"])
+        code = (code if at is None else code[at]) + 1  # 0: a null code
+        per_yuan = np.bincount(code, weights=np.abs(q - col("amount")) < 0.005) / np.maximum(np.bincount(code), 1)
         v[per_yuan[code] >= 0.9] = np.nan
     return np.where(v > 0, v, np.nan)
 
@@ -492,14 +641,15 @@ def peer_value(sub, rule, ctx):
     amount on ≥ 90 % of its lines: 其他费用 at 1.00 a unit) has no units and is left alone.
     违规金额 = the excess share."""
     p = rule.params
-    sub = _cats(sub, rule, ctx)
-    v = _value_of(sub, str(p.get("value", "visit_quantity")))
+    keep = _cats_mask(sub, rule, ctx)
+    at = None if keep is None else np.flatnonzero(keep)  # positions, not a copy of the lines
+    del keep
+    v = _value_of(sub, str(p.get("value", "visit_quantity")), at)
     ok = np.isfinite(v)
     code = codes_of(sub["item_code"])
-    d = pd.DataFrame({"code": code[ok], "v": v[ok]})
-    g = d.groupby("code")["v"]
+    code = code if at is None else code[at]
     qt = float(p.get("quantile", 0.99))
-    per = pd.DataFrame({"hi": g.quantile(qt), "n": g.size()})
+    per = quantiles_by(code[ok], v[ok], (qt,)).rename(columns={qt: "hi"})
     per = per[per["n"] >= int(p.get("min_lines", 100))]
     lim_c = per["hi"] * float(p.get("min_ratio", 1.5))
     lim = np.full(int(code.max(initial=-1)) + 2, np.nan)
@@ -509,8 +659,11 @@ def peer_value(sub, rule, ctx):
     n_ok = np.bincount(code[ok] + 1, minlength=int(code.max(initial=-1)) + 2)
     share = np.bincount(code[ok] + 1, weights=over[ok], minlength=n_ok.size) / np.maximum(n_ok, 1)
     hit = over & ~(share[code + 1] > 1 - qt)  # a code whose lines spread that wide has no usual amount
-    frac = np.where(hit, (v - row_lim) / np.where(v > 0, v, 1), 0)
-    return _hits(sub.index[hit], (sub["amount"].to_numpy() * np.clip(frac, 0, 1))[hit])
+    del over, ok
+    rows = np.flatnonzero(hit)
+    frac = np.clip((v[rows] - row_lim[rows]) / np.where(v[rows] > 0, v[rows], 1), 0, 1)
+    at_hit = rows if at is None else at[rows]
+    return _hits(sub.index[at_hit], sub["amount"].to_numpy()[at_hit] * frac)
 
 
 _ATTR = {"item_name": "item_name", "category": "category", "setting": "claim_type", "sex": "sex", "age": "age",
@@ -558,6 +711,7 @@ def rare_attribute(sub, rule, ctx):
     pair_n, top = _pair_counts(code, val)
     n_code = np.bincount(code)
     share = pair_n / n_code[code]
+    del pair_n
     dom = top / np.maximum(n_code, 1)  # the code's most frequent value's share of its lines
     most = float(p.get("max_share", 0.01))
     if p.get("relative"):  # rare for the code against the value's share of all lines (children are few anywhere)
@@ -565,10 +719,15 @@ def rare_attribute(sub, rule, ctx):
         most = most * vn[val - val.min(initial=0)] / max(len(val), 1)
     hit = (n_code[code] >= int(p.get("min_support", 200))) & (dom[code] >= float(p.get("min_dominant", 0.9))) \
         & (share <= most)
-    if p.get("per_provider"):  # rare at the provider too: not a provider's own naming or coding
-        pg = group_ids(sub, ["provider_id", "item_code"])[on]
-        k_pg, top_pg = _pair_counts(pg, val)
-        hit &= k_pg < top_pg[pg]
+    del share, most, code  # the per-line arrays of the first test, before the second's hash
+    if p.get("per_provider") and hit.any():  # rare at the provider too: not a provider's own naming or coding
+        pg = group_ids(sub[["provider_id", "item_code"]].iloc[on], ["provider_id", "item_code"])
+        mark = np.zeros(int(pg.max()) + 1, dtype=bool)
+        mark[pg[hit]] = True
+        sel = np.flatnonzero(mark[pg])  # the rows of the provider × code groups holding a hit
+        del mark
+        k_pg, top_pg = _pair_counts(pg[sel], val[sel])
+        hit[sel] &= k_pg < top_pg[pg[sel]]
     at = on[hit]
     return _hits(sub.index[at], sub["amount"].to_numpy()[at])
 
@@ -581,6 +740,10 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> n.tolist(), top.tolist()
     ([2, 2, 1, 1], [2.0, 1.0])
     """
+    dense = _dense_pair_counts(a, b)
+    if dense is not None:
+        key, table = dense
+        return table.reshape(-1)[key], table.max(axis=1, initial=0).astype("float64")
     k, uniq = pd.factorize(pair_key_data(a, b))
     cnt = np.bincount(k)
     a_u = np.empty(len(uniq), dtype=np.int64)
