@@ -156,7 +156,10 @@ def run_rules(store: Store, pack: RulePack | str | None = None, *, kb: Any = Non
             on = slice(int(pos[0]), int(pos[-1]) + 1) if pos.size and pos[-1] - pos[0] + 1 == pos.size else pos
             del pos
             nprov = int(pd.unique(pcodes[ci[on]]).size)
-        sub = frame.take(_columns(r, frame), on)
+        cols = _columns(r, frame)
+        if cols is not None:
+            frame.keep_cached(cols)
+        sub = frame.take(cols, on)
         h = SHAPES[r.shape](sub, r, ctx)
         del sub
         h = h[np.isfinite(h["deduct"].to_numpy())] if len(h) else h

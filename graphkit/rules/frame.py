@@ -179,6 +179,12 @@ class ItemFrame:
             self._cache[name] = v
         return v
 
+    def keep_cached(self, cols: list[str] | tuple[str, ...]) -> None:
+        """Forget the cached columns not in ``cols`` (the next rule's): while it runs, the cache
+        holds only what it reads — the rest would sit beside its working arrays at the peak."""
+        for c in [c for c in self._cache if c not in cols]:
+            del self._cache[c]
+
     def drop_cache(self) -> None:
         """Forget the columns spread over the lines (their memory goes with their last user)."""
         self._cache.clear()

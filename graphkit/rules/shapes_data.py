@@ -313,10 +313,13 @@ def _inferred_supply(sub: pd.DataFrame, min_patients: int, max_spread: float = 0
     g = pd.DataFrame({"code": c, "gap": gap, "pat": pp})
     del pair, gap, c, pp
     g = g[g["gap"].to_numpy() > 0]
-    gg = g.groupby("code")["gap"]
-    per = pd.DataFrame({"gap": gg.median(), "pats": g.groupby("code")["pat"].nunique(),
-                        "spread": gg.quantile(0.75) - gg.quantile(0.25)})
-    del g, gg
+    # per code: the gaps' quartiles from one sort (whole days: the median is pandas' exactly) and
+    # the people who refilled it
+    gc = g["code"].to_numpy()
+    q = quantiles_by(gc, g["gap"].to_numpy("float64"), (0.25, 0.5, 0.75))
+    pats = _distinct_counts(gc - q.index.min(), g["pat"].to_numpy())[q.index - q.index.min()] if len(q) else []
+    per = pd.DataFrame({"gap": q[0.5], "pats": pats, "spread": q[0.75] - q[0.25]}, index=q.index)
+    del g, gc, q, pats
     per = per[(per["pats"] >= min_patients) & (per["spread"] <= max_spread * per["gap"])]
     qty = sub["quantity"].to_numpy("float64")
     if rows is not None:
@@ -364,7 +367,7 @@ def supply_overlap(sub, rule, ctx):
     del on, rows
     # one supply per claim and code (lines of one prescription add up): a (claim, code) group's
     # first line gives its person, day, time and row
-    g = pd.factorize(pair_key_data(sub["ci"].to_numpy()[at], codes_of(sub["item_code"])[at]))[0]
+    g = _ids_of_keys(pair_key_data(sub["ci"].to_numpy()[at], codes_of(sub["item_code"])[at]))
     G = int(g.max()) + 1
     first = first_rows(g, G)
     dsg = np.bincount(g, weights=ds, minlength=G)
@@ -375,7 +378,10 @@ def supply_overlap(sub, rule, ctx):
     del at, first
     pat, code = codes_of(sub["patient_id"])[fo], codes_of(sub["item_code"])[fo]
     day = sub["sday"].to_numpy()[fo]
-    t = sub["start"].to_numpy("datetime64[s]")[fo].astype(np.int64)
+    start = sub["start"] if "start" in sub.columns else ctx.frame.claims["start"].iloc[sub["ci"].to_numpy()[fo]]
+    t = start.to_numpy("datetime64[s]")
+    t = (t[fo] if "start" in sub.columns else t).astype(np.int64)
+    del start
     t[t == np.iinfo(np.int64).min] = 0  # unknown: stored order alone
     o = np.lexsort((sub["ci"].to_numpy()[fo], dsg, t, day, code, pat))
     row = sub.index.to_numpy()[fo][o]
@@ -394,6 +400,25 @@ def supply_overlap(sub, rule, ctx):
     hit = same & (overlap > float(p.get("grace_days", 3))) & (overlap >= float(p.get("min_overlap_days", 1)))
     ded = amt * np.minimum(overlap, dsg) / dsg
     return _hits(row[hit], ded[hit])
+
+
+def _ids_of_keys(key: np.ndarray) -> np.ndarray:
+    """Dense group ids of int64 ``key`` (numbered in no particular order) where most keys are
+    one row's: the repeated keys (:func:`repeated`, one sort) are hashed, every other row is a
+    group of its own — no hash table of every row.
+
+    >>> _ids_of_keys(np.array([7, 3, 7, 5])).tolist()
+    [0, 1, 0, 2]
+    """
+    rep = repeated(key)
+    g = np.empty(key.size, dtype=np.int64)
+    r = np.flatnonzero(rep)
+    g[r] = pd.factorize(key[r])[0]
+    start = int(g[r].max(initial=-1)) + 1
+    del r
+    one = np.flatnonzero(~rep)
+    g[one] = start + np.arange(one.size, dtype=np.int64)
+    return g
 
 
 def first_rows(gid: np.ndarray, n: int | None = None) -> np.ndarray:
