@@ -29,9 +29,10 @@ __all__ = ["RuleFindings", "rule_violation", "fits_memory", "available_gb", "BYT
 
 #: peak resident bytes of the rule pack per item line (frame, a rule's working arrays, the hits,
 #: the findings and their benign checks; claim context included): the whole detector on a
-#: 11.7M-claim city, 26.5M item lines, peaked at 5.34 GB (201 B a line with the column-by-column
-#: frame; docs/rules.md, *Speed*), rounded up
-BYTES_PER_LINE = 240
+#: 12.56M-claim city, 42.15M item lines, peaked at 5.80 GB (138 B a line with the lean shapes of
+#: 2026-12-07; docs/rules.md, *Speed*) — with a quarter for cities with more claims per line (the
+#: 11.7M-claim, 26.5M-line city measured 201 B a line when the 42M-line one measured 200)
+BYTES_PER_LINE = 170
 #: the share of the available memory the estimate may take: the rest is for the scan's other
 #: processes and the estimate's own error (it is measured on one city)
 HEADROOM = 0.8
