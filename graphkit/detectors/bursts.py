@@ -220,6 +220,10 @@ def burst_windows(
     # unit -> group (the unit's first claim)
     unit_grp = np.zeros(n_units, dtype=np.int64)
     unit_grp[present] = grp[ufirst[present]]
+    # the per-claim arrays of the time cells are not needed beyond here (≈ 1 GB at 12.5M claims,
+    # alive until the episodes' context otherwise)
+    del day, wd, week, ds, dc, cell_r, dh_key, o, dh_cell, cs, cell_inv, k_cell, dh_unit, us, ws, wc
+    del idx, unit, raw, term, ci, cp
 
     def rate(t_abs: np.ndarray, units: np.ndarray, local: bool = True) -> np.ndarray:
         d = t_abs // DAY_S
