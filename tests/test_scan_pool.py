@@ -138,3 +138,14 @@ def _die(*_args):  # runs in the worker: ends it the way SIGKILL would
     import os
 
     os._exit(137)
+
+
+def test_the_budget_counts_the_pools_forkserver():
+    """The forkserver imported graphkit (≈ 0.2 GB) and lives as long as the scan: the budget counts it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from graphkit import scan_pool
+
+    with ProcessPoolExecutor(1, mp_context=scan_pool._context()) as pool:
+        assert pool.submit(sum, [1, 2]).result() == 3
+        assert scan_pool._helper_mb() > 20  # the server process, resident
