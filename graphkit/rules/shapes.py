@@ -255,6 +255,22 @@ def price_ceiling(sub, rule, ctx):
     return hits_frame(sub.index[at], d)
 
 
+def key_totals(key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the sum of ``values`` over the rows sharing its ``key`` (a new float64 array). Where
+    most keys are one row's, only the rows of repeated keys (:func:`repeated`) are numbered and
+    summed by ``np.bincount`` — no hash of every row.
+
+    >>> key_totals(np.array([4, 9, 4, 2]), np.array([1.0, 2.0, 3.0, 5.0])).tolist()
+    [4.0, 2.0, 4.0, 5.0]
+    """
+    tot = np.array(values, dtype="float64")
+    rep = np.flatnonzero(repeated(key))
+    if rep.size:
+        gid = pd.factorize(key[rep])[0]
+        tot[rep] = np.bincount(gid, weights=tot[rep])[gid]
+    return tot
+
+
 def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit: np.ndarray,
                      at: np.ndarray | None = None) -> pd.DataFrame:
     """Lines of ``sub`` (``at``: only these positions; ``qty`` and ``limit`` are per position)
@@ -262,14 +278,7 @@ def _excess_by_group(sub: pd.DataFrame, keys: list[str], qty: np.ndarray, limit:
     Most groups are one line (its total is its quantity): only the lines of repeated keys are
     numbered (:func:`repeated`) and summed by ``np.bincount`` — no hash of every line, no copy of
     ``sub``."""
-    key = combined_key(sub[keys] if at is None else sub[keys].iloc[at], keys)
-    rep = np.flatnonzero(repeated(key))
-    tot = np.array(qty, dtype="float64")
-    if rep.size:
-        gid = pd.factorize(key[rep])[0]
-        tot[rep] = np.bincount(gid, weights=tot[rep])[gid]
-        del gid
-    del key, rep
+    tot = key_totals(combined_key(sub[keys] if at is None else sub[keys].iloc[at], keys), qty)
     hit = (tot > limit) & ~np.isnan(limit)
     frac = np.where(tot > 0, (tot - limit) / np.where(tot > 0, tot, 1), 0)
     amount = sub["amount"].to_numpy()

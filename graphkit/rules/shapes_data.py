@@ -57,6 +57,12 @@ def repeated(key: np.ndarray) -> np.ndarray:
     return rp(key)
 
 
+def key_totals(key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    from .shapes import key_totals as kt
+
+    return kt(key, values)
+
+
 def _cats(sub: pd.DataFrame, rule, ctx, also: np.ndarray | None = None) -> pd.DataFrame:
     from .shapes import _cats as cats
 
@@ -640,15 +646,10 @@ def _value_of(sub: pd.DataFrame, value: str, at: np.ndarray | None = None) -> np
         q = col("quantity")
         ok = ~np.isnan(q)
         keys = ["ci", "item_code"]
-        v = np.where(ok, q, 0.0)  # the known quantities of the claim's code add up
-        key = combined_key(sub[keys] if at is None else sub[keys].iloc[at], keys)
-        rep = np.flatnonzero(repeated(key))  # most claims bill a code on one line: only the others are summed
-        if rep.size:
-            gid = pd.factorize(key[rep])[0]
-            v[rep] = np.bincount(gid, weights=v[rep])[gid]
-            del gid
+        # the known quantities of the claim's code add up (most claims bill a code on one line)
+        v = key_totals(combined_key(sub[keys] if at is None else sub[keys].iloc[at], keys), np.where(ok, q, 0.0))
         v[~ok] = np.nan
-        del key, rep, ok
+        del ok
         # a fee billed per yuan (quantity = amount on most of its lines, unit price 1) has no units
         code = codes_of(sub["item_code"])
         code = (code if at is None else code[at]) + 1  # 0: a null code
