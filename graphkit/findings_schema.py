@@ -94,13 +94,19 @@ SCAN_KEYS: dict[str, dict[str, Any]] = {
                        "workers also `memory_budget_mb`, each step's `estimated_peak_mb` the schedule kept within it and "
                        "`most_at_once`, the most steps that ran side by side, each worker step's `cpu_seconds` and "
                        "`in_parent`, the kinds run in the scanning process after the workers (their peak: that "
-                       "process's so far)",
+                       "process's so far), and `schedule`: per worker step its `pid`, `start_s` and `end_s` (seconds "
+                       "from the pool's start) and `in_use_mb`, the memory the pool counted as in use when it started it",
         "type": "object", "properties": {"workers": {"type": "integer", "minimum": 1},
                                          "memory_budget_mb": {"type": "number", "minimum": 0},
                                          "most_at_once": {"type": "integer", "minimum": 0},
                                          "cpu_seconds": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
                                          "estimated_peak_mb": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
                                          "in_parent": {"type": "array", "items": {"type": "string"}},
+                                         "schedule": {"type": "object", "additionalProperties": {
+                                             "type": "object", "properties": {
+                                                 "pid": {"type": "integer"}, "start_s": {"type": "number", "minimum": 0},
+                                                 "end_s": {"type": "number", "minimum": 0},
+                                                 "in_use_mb": {"type": "number", "minimum": 0}}}},
                                          "peak_rss_mb": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}}},
     "rule_summary": {
         "description": "rule_violation only: per-rule hit counts and amounts, rules skipped for a missing column, "

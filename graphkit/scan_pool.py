@@ -26,6 +26,17 @@ faster only when told it may use more (``graphkit scan --memory-gb 16``). A step
 :data:`BASE_MB` plus its measured MB per million claims (:data:`MB_PER_M_CLAIMS`, from the
 10.7M-claim city; unknown kinds take the largest); the real peaks are recorded.
 
+What the pool counts at each decision is what is resident, not only what was estimated: a running
+step counts its estimate or its process's resident memory now, whichever is more (each step
+writes its pid to the pool's directory as it starts), and a step that has returned but whose
+process has not yet exited counts what that process still holds — the next step waits for it
+rather than start beside memory that is still in use. A step's result travels back as a file
+streamed into a temporary directory (``tempfile``: ``$TMPDIR``), not through the pool's pipe: a
+pickle built in memory is a second copy of the result at the step's very end (1.7 GB more for the
+risk model's half at 12.6M claims, which the estimates did not hold). ``scan_processes.schedule``
+records each step's pid, start and end (seconds from the pool's start) and the memory counted as
+in use when it started.
+
 ``rule_violation`` is estimated from its item lines (:func:`estimate_mb` with ``lines``; its item
 frame takes the most memory): above the budget it runs alone in a worker of its own, after the
 others, so its memory is the system's again before the risk model runs. ``indicator_outlier``
@@ -51,7 +62,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import resource
+import shutil
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -66,7 +80,7 @@ if TYPE_CHECKING:  # annotation only
 
 __all__ = ["MIN_CLAIMS", "MAX_DEFAULT_WORKERS", "GB_PER_WORKER", "IN_PARENT", "FEATURES", "BASE_MB", "DEFAULT_BUDGET_GB",
            "MB_PER_M_CLAIMS", "scan_workers", "memory_budget_mb", "estimate_mb", "heavy_first", "next_fitting",
-           "peak_rss_mb", "run_in_workers", "KindResult"]
+           "peak_rss_mb", "in_use_mb", "run_in_workers", "KindResult"]
 
 #: claims from which a scan uses worker processes by default (below, starting them costs more than it saves)
 MIN_CLAIMS = 1_000_000
@@ -83,6 +97,10 @@ _COST = {"collusion_ring": 170, FEATURES: 145, "card_burst": 60, "identity_ring"
          "duplicate_claim": 46, "shared_card": 43, "phantom_stay": 23, "referral_concentration": 17,
          "split_stay": 14, "deceased_card_use": 11, "referral_loop": 9}
 
+#: how long the pool counts the memory of a step's process after the step returned (it exits then)
+_LINGER_S = 30.0
+#: how often the pool looks again while exiting processes hold the memory the next step needs (s)
+_POLL_S = 0.2
 #: the default memory budget of a scan's processes together (GB)
 DEFAULT_BUDGET_GB = 8.0
 #: a step process before it reads anything (interpreter, numpy, pandas, pyarrow, graphkit)
@@ -108,6 +126,9 @@ class KindResult:
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
     payload: Any = None
+    #: the step's process id; the file holding the rest of the result while it travels (pool only)
+    pid: int = 0
+    path: str = ""
 
 
 def _cpus() -> int:
@@ -200,21 +221,31 @@ def _helper_mb() -> float:
         import multiprocessing.forkserver as fs
 
         pid = getattr(getattr(fs, "_forkserver", None), "_forkserver_pid", None)
-        if not pid:
-            return 0.0
-        with open(f"/proc/{int(pid)}/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError, ImportError):
+    except ImportError:  # pragma: no cover - not POSIX
         return 0.0
+    return (_pid_rss_mb(int(pid)) or 0.0) if pid else 0.0
 
 
 def _rss_mb() -> float:
     """This process's resident memory now (Linux ``/proc``; elsewhere its peak so far)."""
+    now = _pid_rss_mb("self")
+    return peak_rss_mb() if now is None else now
+
+
+def _pid_rss_mb(pid: int | str) -> float | None:
+    """Resident memory of process ``pid`` now in MB (0 once it has exited; ``None`` where ``/proc``
+    cannot tell).
+
+    >>> _pid_rss_mb("self") > 0
+    True
+    """
     try:
-        with open("/proc/self/statm", "rb") as fh:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except FileNotFoundError:
+        return 0.0
     except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
-        return peak_rss_mb()
+        return None
 
 
 def heavy_first(kinds: list[str]) -> list[str]:
@@ -236,9 +267,10 @@ def _cpu_s() -> float:
     return round(r.ru_utime + r.ru_stime, 2)
 
 
-def _detector_step(store: Store, kind: str, params: dict[str, Any] | None) -> KindResult:
+def _detector_step(store: Store, kind: str, params: dict[str, Any] | None, outdir: str = "") -> KindResult:
     from .detectors import run_detector
 
+    _started(outdir, kind)
     if kind == "rule_violation":  # a step's process is graphkit's own; the item rules gain the most
         from .allocator import keep_heap
 
@@ -246,15 +278,78 @@ def _detector_step(store: Store, kind: str, params: dict[str, Any] | None) -> Ki
 
     t0 = time.perf_counter()
     found, used = run_detector(kind, store, params)
-    return KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0, peak_rss_mb(), _cpu_s())
+    return _send(KindResult(kind, list(found), used, getattr(found, "summary", None), time.perf_counter() - t0), outdir)
 
 
-def _features_step(store: Store, min_peers: int) -> KindResult:
+def _features_step(store: Store, min_peers: int, outdir: str = "") -> KindResult:
     from .risk import shared
 
+    _started(outdir, FEATURES)
     t0 = time.perf_counter()
     payload = shared.compute_features(store, min_peers)
-    return KindResult(FEATURES, seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), cpu_seconds=_cpu_s(), payload=payload)
+    return _send(KindResult(FEATURES, seconds=time.perf_counter() - t0, payload=payload), outdir)
+
+
+def _started(outdir: str, name: str) -> None:
+    """Tell the pool (through ``outdir``) which process runs step ``name``."""
+    if outdir:
+        with open(os.path.join(outdir, f"{name}.pid"), "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
+
+
+def _step_pid(outdir: str, name: str) -> int | None:
+    """The process running step ``name``, once it has said so (:func:`_started`)."""
+    try:
+        with open(os.path.join(outdir, f"{name}.pid"), encoding="ascii") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _send(result: KindResult, outdir: str) -> KindResult:
+    """``result`` with this process's peak and CPU time; with ``outdir``, its contents streamed into
+    a file there and a shell naming it returned instead (the pool's pipe would pickle it in memory
+    first: a second copy of the result at the step's end).
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> back = _received(_send(KindResult("k", used={"a": 1}, payload=[1, 2]), d))
+    >>> back.used, back.payload, back.path, back.pid == os.getpid()
+    ({'a': 1}, [1, 2], '', True)
+    """
+    result.pid = os.getpid()
+    if outdir:
+        path = os.path.join(outdir, f"{result.kind}.pickle")
+        with open(path, "wb") as fh:  # protocol ≥ 4 writes frame by frame: no copy of the whole
+            pickle.dump((result.findings, result.used, result.summary, result.payload), fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        result = KindResult(result.kind, seconds=result.seconds, pid=result.pid, path=path)
+    result.peak_rss_mb, result.cpu_seconds = peak_rss_mb(), _cpu_s()
+    return result
+
+
+def _received(result: KindResult) -> KindResult:
+    """A step's result with the contents its process left in a file read back (the file removed)."""
+    if result.path:
+        with open(result.path, "rb") as fh:
+            result.findings, result.used, result.summary, result.payload = pickle.load(fh)
+        os.remove(result.path)
+        result.path = ""
+    return result
+
+
+def in_use_mb(running: dict[str, int | None], est: dict[str, float], lingering: list[int]) -> float:
+    """Memory the pool counts as in use: this process and the forkserver, each running step's
+    estimate or its process's resident memory now, whichever is more (``running``: step → pid,
+    ``None`` before it has started), and what processes of steps that have returned still hold.
+
+    >>> in_use_mb({}, {}, []) > 0
+    True
+    """
+    used = _rss_mb() + _helper_mb()
+    for name, pid in running.items():
+        used += max(est[name], (_pid_rss_mb(pid) or 0.0) if pid else 0.0)
+    return used + sum(_pid_rss_mb(pid) or 0.0 for pid in lingering)
 
 
 def _context() -> mp.context.BaseContext:
@@ -284,38 +379,54 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
     lines = int(store.row_counts().get("claim_items", 0) or 0)
     est = {n: estimate_mb(n, claims, lines) for n in pending}
     budget = memory_budget_mb(memory_gb)
+    schedule: dict[str, dict[str, Any]] = {}
     facts = {"memory_budget_mb": round(budget), "estimated_peak_mb": {n: round(v) for n, v in est.items()},
-             "most_at_once": 0}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), max_tasks_per_child=1) as pool:
-        running: dict[Future, str] = {}
-        try:
-            while pending or running:
-                while pending and len(running) < workers:
-                    used = _rss_mb() + _helper_mb() + sum(est[n] for n in running.values())
-                    name = next_fitting(pending, est, running_mb=used, budget_mb=budget)
-                    if name is None:
-                        if running:
-                            break  # wait for a running step to end
-                        name = pending[0]  # fits nowhere: alone
-                    pending.remove(name)
-                    if name == FEATURES:
-                        running[pool.submit(_features_step, store, min_peers)] = name
-                    else:
-                        running[pool.submit(_detector_step, store, name, params.get(name))] = name
-                    facts["most_at_once"] = max(facts["most_at_once"], len(running))
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    name = running.pop(fut)
-                    try:
-                        out[name] = fut.result()  # re-raises the step's error here
-                    except BrokenProcessPool:
-                        raise GraphkitError(
-                            f"扫描进程意外终止（内存不足？）/ a scan process ended abruptly while running {name} "
-                            "(out of memory?): rerun with --workers 1 or a smaller --memory-gb") from None
-                    if progress and name != FEATURES:
-                        progress(name)
-        except BaseException:
-            for fut in running:
-                fut.cancel()
-            raise
+             "most_at_once": 0, "schedule": schedule}
+    t_start = time.perf_counter()
+    lingering: dict[int, float] = {}  # pid of a step that returned → when (its process may still hold memory)
+    outdir = tempfile.mkdtemp(prefix="graphkit-scan-")
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), max_tasks_per_child=1) as pool:
+            running: dict[Future, str] = {}
+            try:
+                while pending or running:
+                    while pending and len(running) < workers:
+                        now = time.perf_counter()
+                        lingering = {p: t for p, t in lingering.items() if now - t < _LINGER_S and _pid_rss_mb(p)}
+                        used = in_use_mb({n: _step_pid(outdir, n) for n in running.values()}, est, list(lingering))
+                        name = next_fitting(pending, est, running_mb=used, budget_mb=budget)
+                        if name is None:
+                            if running or lingering:
+                                break  # wait for a running step to end, or an ended one's process to exit
+                            name = pending[0]  # fits nowhere: alone
+                        pending.remove(name)
+                        if name == FEATURES:
+                            running[pool.submit(_features_step, store, min_peers, outdir)] = name
+                        else:
+                            running[pool.submit(_detector_step, store, name, params.get(name), outdir)] = name
+                        schedule[name] = {"start_s": round(now - t_start, 1), "in_use_mb": round(used)}
+                        facts["most_at_once"] = max(facts["most_at_once"], len(running))
+                    if not running:  # only exiting processes hold the memory the next step needs
+                        time.sleep(_POLL_S)
+                        continue
+                    done, _ = wait(running, timeout=_POLL_S if lingering else None, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        name = running.pop(fut)
+                        try:
+                            out[name] = result = _received(fut.result())  # re-raises the step's error here
+                        except BrokenProcessPool:
+                            raise GraphkitError(
+                                f"扫描进程意外终止（内存不足？）/ a scan process ended abruptly while running {name} "
+                                "(out of memory?): rerun with --workers 1 or a smaller --memory-gb") from None
+                        schedule[name].update(end_s=round(time.perf_counter() - t_start, 1), pid=result.pid)
+                        if result.pid:
+                            lingering[result.pid] = time.perf_counter()
+                        if progress and name != FEATURES:
+                            progress(name)
+            except BaseException:
+                for fut in running:
+                    fut.cancel()
+                raise
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
     return out, facts

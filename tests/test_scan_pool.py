@@ -149,3 +149,48 @@ def test_the_budget_counts_the_pools_forkserver():
     with ProcessPoolExecutor(1, mp_context=scan_pool._context()) as pool:
         assert pool.submit(sum, [1, 2]).result() == 3
         assert scan_pool._helper_mb() > 20  # the server process, resident
+
+
+def test_the_schedule_is_recorded_and_results_travel_as_files(store, tmp_path, monkeypatch):
+    """Each worker step's pid, start and end are recorded; its result came back through a file in
+    the pool's temporary directory, which is gone after the scan."""
+    import os
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    res = scan(store, kinds=["split_stay", "shared_card"], workers=2, memory_gb=64)
+    sched = res.processes["schedule"]
+    assert set(sched) == {"split_stay", "shared_card", FEATURES}
+    for name, step in sched.items():
+        assert step["pid"] > 0 and step["pid"] != os.getpid(), name
+        assert 0 <= step["start_s"] <= step["end_s"], name
+        assert step["in_use_mb"] > 0, name
+    assert len({s["pid"] for s in sched.values()}) == 3  # a fresh process per step
+    assert list(tmp_path.iterdir()) == []  # the pool's directory removed with its files
+
+
+def test_the_pool_counts_what_running_and_exiting_processes_hold():
+    """A running step counts its estimate or its process's resident memory, whichever is more; a
+    process that returned but has not exited counts what it still holds; an exited one nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from graphkit import scan_pool
+
+    me = scan_pool._pid_rss_mb(os.getpid())
+    assert me and me > 10
+    base = scan_pool.in_use_mb({}, {}, [])
+    # this process as a 'running' step with a tiny estimate: its measured memory counts instead
+    assert scan_pool.in_use_mb({"k": os.getpid()}, {"k": 1.0}, []) >= base + me * 0.9
+    # a large estimate wins over a small process; a step without a pid yet counts its estimate
+    assert scan_pool.in_use_mb({"k": os.getpid(), "j": None}, {"k": 1e6, "j": 5.0}, []) >= base + 1e6 + 5.0
+    # an exited process holds nothing
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert scan_pool._pid_rss_mb(gone.pid) == 0.0
+    assert scan_pool.in_use_mb({}, {}, [gone.pid]) < base + 5
+    # a lingering one counts what it holds
+    assert scan_pool.in_use_mb({}, {}, [os.getpid()]) >= base + me * 0.9
