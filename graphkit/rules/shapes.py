@@ -217,6 +217,18 @@ def repeated(key: np.ndarray) -> np.ndarray:
     return twice[pos] == key
 
 
+def repeated_ids(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose ``key`` another row holds too (:func:`repeated`) and a dense id per such
+    row (``0 … k−1``, numbered in no particular order): only those keys are hashed.
+
+    >>> rows, ids = repeated_ids(np.array([7, 3, 7, 5, 3]))
+    >>> rows.tolist(), ids.tolist()
+    ([0, 1, 2, 4], [0, 1, 0, 1])
+    """
+    rows = np.flatnonzero(repeated(key))
+    return rows, pd.factorize(key[rows])[0].astype(np.int64, copy=False)
+
+
 def _prefix_match(codes: pd.Series, diags: pd.Series, lists: np.ndarray) -> np.ndarray:
     """Whether each diagnosis starts with one of its row's prefixes (``lists``: tuples).
     Computed on unique (code, diagnosis) pairs, then mapped back."""
@@ -264,10 +276,9 @@ def key_totals(key: np.ndarray, values: np.ndarray) -> np.ndarray:
     [4.0, 2.0, 4.0, 5.0]
     """
     tot = np.array(values, dtype="float64")
-    rep = np.flatnonzero(repeated(key))
-    if rep.size:
-        gid = pd.factorize(key[rep])[0]
-        tot[rep] = np.bincount(gid, weights=tot[rep])[gid]
+    rows, gid = repeated_ids(key)
+    if rows.size:
+        tot[rows] = np.bincount(gid, weights=tot[rows])[gid]
     return tot
 
 

@@ -57,6 +57,12 @@ def repeated(key: np.ndarray) -> np.ndarray:
     return rp(key)
 
 
+def repeated_ids(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from .shapes import repeated_ids as ri
+
+    return ri(key)
+
+
 def key_totals(key: np.ndarray, values: np.ndarray) -> np.ndarray:
     from .shapes import key_totals as kt
 
@@ -384,9 +390,11 @@ def supply_overlap(sub, rule, ctx):
     del at, first
     pat, code = codes_of(sub["patient_id"])[fo], codes_of(sub["item_code"])[fo]
     day = sub["sday"].to_numpy()[fo]
-    start = sub["start"] if "start" in sub.columns else ctx.frame.claims["start"].iloc[sub["ci"].to_numpy()[fo]]
-    t = start.to_numpy("datetime64[s]")
-    t = (t[fo] if "start" in sub.columns else t).astype(np.int64)
+    if "start" in sub.columns:  # a caller with the claims' columns on the lines
+        start = sub["start"].iloc[fo]
+    else:  # the engine's lines: the claims' start times at the supplies' claims
+        start = ctx.frame.claims["start"].iloc[sub["ci"].to_numpy()[fo]]
+    t = start.to_numpy("datetime64[s]").astype(np.int64)
     del start
     t[t == np.iinfo(np.int64).min] = 0  # unknown: stored order alone
     o = np.lexsort((sub["ci"].to_numpy()[fo], dsg, t, day, code, pat))
@@ -416,14 +424,13 @@ def _ids_of_keys(key: np.ndarray) -> np.ndarray:
     >>> _ids_of_keys(np.array([7, 3, 7, 5])).tolist()
     [0, 1, 0, 2]
     """
-    rep = repeated(key)
+    rows, ids = repeated_ids(key)
     g = np.empty(key.size, dtype=np.int64)
-    r = np.flatnonzero(rep)
-    g[r] = pd.factorize(key[r])[0]
-    start = int(g[r].max(initial=-1)) + 1
-    del r
-    one = np.flatnonzero(~rep)
-    g[one] = start + np.arange(one.size, dtype=np.int64)
+    g[rows] = ids
+    one = np.ones(key.size, dtype=bool)
+    one[rows] = False
+    one = np.flatnonzero(one)
+    g[one] = int(ids.max(initial=-1)) + 1 + np.arange(one.size, dtype=np.int64)
     return g
 
 
