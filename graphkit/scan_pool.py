@@ -31,9 +31,10 @@ step counts its estimate or its process's resident memory now, whichever is more
 writes its pid to the pool's directory as it starts), and a step that has returned but whose
 process has not yet exited counts what that process still holds — the next step waits for it
 rather than start beside memory that is still in use. A step's result travels back as a file
-streamed into a temporary directory (``tempfile``: ``$TMPDIR``), not through the pool's pipe: a
-pickle built in memory is a second copy of the result at the step's very end (1.7 GB more for the
-risk model's half at 12.6M claims, which the estimates did not hold). ``scan_processes.schedule``
+streamed into a temporary directory (``tempfile``: ``$TMPDIR``; about 1 GB at 12.6M claims), not
+through the pool's pipe: a pickle built in memory is a second copy of the result at the step's
+very end (1.7 GB more for the risk model's half at 12.6M claims, which the estimates did not hold).
+The scanning process reads the files once every step has ended, so it stays small meanwhile. ``scan_processes.schedule``
 records each step's pid, start and end (seconds from the pool's start) and the memory counted as
 in use when it started.
 
@@ -413,7 +414,7 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
                     for fut in done:
                         name = running.pop(fut)
                         try:
-                            out[name] = result = _received(fut.result())  # re-raises the step's error here
+                            out[name] = result = fut.result()  # re-raises the step's error here
                         except BrokenProcessPool:
                             raise GraphkitError(
                                 f"扫描进程意外终止（内存不足？）/ a scan process ended abruptly while running {name} "
@@ -427,6 +428,8 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
                 for fut in running:
                     fut.cancel()
                 raise
+        # the results are read once every step has ended: the scanning process stays small while
+        # the steps run, leaving their memory to them
+        return {name: _received(r) for name, r in out.items()}, facts
     finally:
         shutil.rmtree(outdir, ignore_errors=True)
-    return out, facts
