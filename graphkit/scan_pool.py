@@ -109,8 +109,9 @@ BASE_MB = 250
 #: peak MB per million claims of each step's process, measured at 10.7M claims (24M item lines,
 #: 3.75M contacts; ``findings.json`` → ``scan_processes``), less :data:`BASE_MB`; the steps whose
 #: projections read only their rows (``Store.table_where``) measured alone (``run_detector`` in a
-#: fresh process, peak RSS), rounded up
-MB_PER_M_CLAIMS = {"card_burst": 495, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
+#: fresh process, peak RSS), rounded up; card_burst re-measured after its outbreak groups moved to
+#: Arrow (402 at 12.56M claims, institutions_heavy city), with a margin
+MB_PER_M_CLAIMS = {"card_burst": 420, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
                    "shared_card": 175, "phantom_stay": 102, "deceased_card_use": 50, "referral_concentration": 40,
                    "referral_loop": 25, FEATURES: 214, "identity_ring": 178, "split_stay": 25}
 
@@ -194,7 +195,7 @@ def estimate_mb(step: str, claims: int, lines: int = 0) -> float:
     on ``lines`` item lines, :data:`graphkit.rules.detector.BYTES_PER_LINE` each).
 
     >>> round(estimate_mb("card_burst", 10_000_000))
-    5200
+    4450
     >>> estimate_mb("rule_violation", 10_000_000, lines=1_000_000) < estimate_mb("rule_violation", 10, lines=2_000_000)
     True
     """
