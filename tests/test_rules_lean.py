@@ -103,3 +103,15 @@ def test_inferred_supply_is_the_same_with_one_key_or_numbered_pairs(monkeypatch)
     assert np.isfinite(one).any()  # the regular code is learnt
     whole = shapes_data._inferred_supply(sub.iloc[rows].reset_index(drop=True), 5, 0.5)
     assert np.array_equal(one, whole, equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(-5, 5), st.sampled_from([0.5, -2.0, 7.25, np.nan]), st.integers(0, 10**12),
+                          st.booleans()), min_size=1, max_size=200))
+def test_lexsort_packed_equals_lexsort(rows):
+    a = np.array([r[0] for r in rows], dtype=np.int32)
+    b = np.array([r[1] for r in rows], dtype="float64")
+    c = np.array([r[2] for r in rows], dtype=np.int64)  # sparse: numbered by rank
+    d = np.array([r[3] for r in rows], dtype=bool)
+    for keys in ([a], [b, a], [c, d, a], [d, c, b, a], [a, a, a, a, a, a, c, c]):
+        assert shapes.lexsort_packed(keys).tolist() == np.lexsort(keys).tolist()

@@ -63,6 +63,12 @@ def repeated_ids(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ri(key)
 
 
+def lexsort_packed(keys: list[np.ndarray]) -> np.ndarray:
+    from .shapes import lexsort_packed as lp
+
+    return lp(keys)
+
+
 def key_totals(key: np.ndarray, values: np.ndarray) -> np.ndarray:
     from .shapes import key_totals as kt
 
@@ -429,7 +435,7 @@ def supply_overlap(sub, rule, ctx):
     t = start.to_numpy("datetime64[s]").astype(np.int64)
     del start
     t[t == np.iinfo(np.int64).min] = 0  # unknown: stored order alone
-    o = np.lexsort((sub["ci"].to_numpy()[fo], dsg, t, day, code, pat))
+    o = lexsort_packed([sub["ci"].to_numpy()[fo], dsg, t, day, code, pat])
     row = sub.index.to_numpy()[fo][o]
     del fo, t
     pat, code, day, dsg, amt = pat[o], code[o], day[o], dsg[o], amt[o]
