@@ -161,11 +161,12 @@ def sorted_pairs(key: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray
     c += codes
     del codes
     c.sort()
-    sk = c // nu
-    sk += k0
+    sk = np.empty(c.size, dtype=key.dtype)  # in the key's own width: no int64 copy beside it
+    np.floor_divide(c, nu, out=sk, casting="unsafe")
+    sk += key.dtype.type(k0)
     np.remainder(c, nu, out=c)
     sv = np.asarray(uniq, dtype=v.dtype)[c]
-    return sk.astype(key.dtype, copy=False), sv
+    return sk, sv
 
 
 def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.Series:
