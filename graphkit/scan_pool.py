@@ -31,8 +31,8 @@ step counts its estimate or its process's resident memory now, whichever is more
 writes its pid to the pool's directory as it starts), and a step that has returned but whose
 process has not yet exited counts what that process still holds — the next step waits for it
 rather than start beside memory that is still in use. A step's result travels back as a file
-streamed into a temporary directory (``tempfile``: ``$TMPDIR``; about 1 GB at 12.6M claims), not
-through the pool's pipe: a pickle built in memory is a second copy of the result at the step's
+streamed into a temporary directory (``tempfile``: ``$TMPDIR``; about 1 GB at 12.6M claims; where
+it has no room, through the pipe), not through the pool's pipe: a pickle built in memory is a second copy of the result at the step's
 very end (1.7 GB more for the risk model's half at 12.6M claims, which the estimates did not hold).
 The scanning process reads the files once every step has ended, so it stays small meanwhile. ``scan_processes.schedule``
 records each step's pid, start and end (seconds from the pool's start) and the memory counted as
@@ -61,6 +61,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import pickle
@@ -322,10 +323,15 @@ def _send(result: KindResult, outdir: str) -> KindResult:
     result.pid = os.getpid()
     if outdir:
         path = os.path.join(outdir, f"{result.kind}.pickle")
-        with open(path, "wb") as fh:  # protocol ≥ 4 writes frame by frame: no copy of the whole
-            pickle.dump((result.findings, result.used, result.summary, result.payload), fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        result = KindResult(result.kind, seconds=result.seconds, pid=result.pid, path=path)
+        try:
+            with open(path, "wb") as fh:  # protocol ≥ 4 writes frame by frame: no copy of the whole
+                pickle.dump((result.findings, result.used, result.summary, result.payload), fh,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:  # no room in the temporary directory: the result goes through the pipe
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        else:
+            result = KindResult(result.kind, seconds=result.seconds, pid=result.pid, path=path)
     result.peak_rss_mb, result.cpu_seconds = peak_rss_mb(), _cpu_s()
     return result
 

@@ -194,3 +194,12 @@ def test_the_pool_counts_what_running_and_exiting_processes_hold():
     assert scan_pool.in_use_mb({}, {}, [gone.pid]) < base + 5
     # a lingering one counts what it holds
     assert scan_pool.in_use_mb({}, {}, [os.getpid()]) >= base + me * 0.9
+
+
+def test_a_result_the_temporary_directory_cannot_hold_goes_through_the_pipe(tmp_path):
+    """No room (here: no directory) for the result file: the step's result comes back whole."""
+    from graphkit import scan_pool
+
+    r = scan_pool._send(scan_pool.KindResult("k", used={"a": 1}, payload=[1]), str(tmp_path / "gone"))
+    assert r.path == "" and r.payload == [1] and r.peak_rss_mb > 0
+    assert scan_pool._received(r).used == {"a": 1}
