@@ -30,13 +30,14 @@ What the pool counts at each decision is what is resident, not only what was est
 step counts its estimate or its process's resident memory now, whichever is more (each step
 writes its pid to the pool's directory as it starts), and a step that has returned but whose
 process has not yet exited counts what that process still holds — the next step waits for it
-rather than start beside memory that is still in use. A step's result travels back as a file
-streamed into a temporary directory (``tempfile``: ``$TMPDIR``; about 1 GB at 12.6M claims; where
-it has no room, through the pipe), not through the pool's pipe: a pickle built in memory is a second copy of the result at the step's
-very end (1.7 GB more for the risk model's half at 12.6M claims, which the estimates did not hold).
-The scanning process reads the files once every step has ended, so it stays small meanwhile. ``scan_processes.schedule``
-records each step's pid, start and end (seconds from the pool's start) and the memory counted as
-in use when it started.
+rather than start beside memory that is still in use. A step streams its result into a file of a
+temporary directory (``tempfile``: ``$TMPDIR``; about 1 GB at 12.6M claims) instead of sending it
+through the pool's pipe, which pickles it in memory first: a second copy of the result at the
+step's very end (1.7 GB more for the risk model's half at 12.6M claims, which the estimates did not
+hold). Where the directory has no room, the result goes through the pipe. The scanning process
+reads the files once every step has ended, so it stays small meanwhile.
+``scan_processes.schedule`` records each step's pid, start and end (seconds from the pool's start)
+and the memory counted as in use when it started.
 
 ``rule_violation`` is estimated from its item lines (:func:`estimate_mb` with ``lines``; its item
 frame takes the most memory): above the budget it runs alone in a worker of its own, after the
