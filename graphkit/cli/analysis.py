@@ -112,8 +112,9 @@ def register(sub: Any) -> None:
                         "each adds its working set to the memory in use: 1 uses the least)")
     s.add_argument("--memory-gb", type=float, metavar="GB",
                    help="并行进程的内存预算 / memory budget of the processes together: a detector starts only when its "
-                        "estimated peak fits beside the running ones (default: env GRAPHKIT_SCAN_MEMORY_GB, else 8 GB or "
-                        "half the machine's memory if less)")
+                        "estimated peak fits beside what the running ones hold (their estimates or measured memory, "
+                        "whichever is more); results pass through files in $TMPDIR, about 1 GB at 12M claims (default: "
+                        "env GRAPHKIT_SCAN_MEMORY_GB, else 8 GB or half the machine's memory if less)")
     s.set_defaults(func=cmd_scan)
 
     e = sub.add_parser("evaluate", help="对照真值评估 / measure findings against a truth file", formatter_class=HelpFormatter,
