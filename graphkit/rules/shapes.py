@@ -234,7 +234,7 @@ def lexsort_packed(keys: list[np.ndarray]) -> np.ndarray:
     into one int64 — each key numbered in order (integers from their minimum, others and sparse
     integers by rank) and combined while the product of their spans fits 62 bits — and the
     remaining keys sorted only among the rows whose packed keys tie (6 keys of 10M rows: 11.2 →
-    2.5 s, no array beyond ``np.lexsort``'s own).
+    3.0 s; ``supply_overlap``'s peak unchanged).
 
     >>> a, b = np.array([2, 1, 2, 1]), np.array([0.5, 9.0, -1.0, 3.0])
     >>> lexsort_packed([b, a]).tolist() == np.lexsort((b, a)).tolist()
@@ -246,16 +246,15 @@ def lexsort_packed(keys: list[np.ndarray]) -> np.ndarray:
     word, span = _ranks(rest.pop())  # the primary key
     while rest:  # pack the next keys below it while they fit
         k = rest[-1]
-        lo, hi = (int(k.min()), int(k.max())) if k.dtype.kind in "iub" else (0, -1)
-        dense = hi - lo < 4 * k.size if k.dtype.kind in "iub" else False
-        codes, n = (None, hi - lo + 1) if dense else _ranks(k)
+        dense = _dense(k)
+        codes, n = (None, dense[1]) if dense else _by_rank(k)
         if span * n >= 2**62:
             break
         rest.pop()
         word *= n
         word += k if codes is None else codes  # a dense integer key adds in place, no copy
-        if codes is None and lo:
-            word -= lo
+        if dense and dense[0]:
+            word -= dense[0]
         span *= n
         del codes, k
     order = np.argsort(word, kind="stable")
@@ -276,14 +275,28 @@ def lexsort_packed(keys: list[np.ndarray]) -> np.ndarray:
     return order
 
 
+def _dense(k: np.ndarray) -> tuple[int, int] | None:
+    """(minimum, span) of an integer or boolean key dense enough to be numbered by its values
+    (span below 4 × rows); None for other keys."""
+    if k.dtype.kind not in "iub":
+        return None
+    lo, hi = int(k.min()), int(k.max())
+    return (lo, hi - lo + 1) if hi - lo < 4 * k.size else None
+
+
 def _ranks(k: np.ndarray) -> tuple[np.ndarray, int]:
     """A new int64 array numbering ``k``'s values in order (0 …) and how many numbers it spans."""
-    if k.dtype.kind in "iub":
-        lo, hi = int(k.min()), int(k.max())
-        if hi - lo < 4 * k.size:  # dense enough: the values themselves, from their minimum
-            c = k.astype(np.int64)
-            c -= lo
-            return c, hi - lo + 1
+    dense = _dense(k)
+    if dense:  # the values themselves, from their minimum
+        c = k.astype(np.int64)
+        c -= dense[0]
+        return c, dense[1]
+    return _by_rank(k)
+
+
+def _by_rank(k: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`_ranks` by the rank of each value among the distinct ones (one hash, a sort of the
+    distinct values)."""
     codes, uniq = pd.factorize(k, sort=True)
     codes = codes.astype(np.int64)
     codes[codes < 0] = len(uniq)  # NaN / NaT last, as np.lexsort places them
