@@ -111,9 +111,10 @@ BASE_MB = 250
 #: peak MB per million claims of each step's process, measured at 10.7M claims (24M item lines,
 #: 3.75M contacts; ``findings.json`` → ``scan_processes``), less :data:`BASE_MB`; the steps whose
 #: projections read only their rows (``Store.table_where``) measured alone (``run_detector`` in a
-#: fresh process, peak RSS), rounded up; card_burst re-measured after its outbreak groups moved to
-#: Arrow (402 at 12.56M claims, institutions_heavy city), with a margin
-MB_PER_M_CLAIMS = {"card_burst": 420, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
+#: fresh process, peak RSS), rounded up; card_burst re-measured once it read its claims' providers,
+#: terminals and diagnoses as codes and their ids only where needed (3,421 MB at 12.56M claims:
+#: 253 a million), with a margin
+MB_PER_M_CLAIMS = {"card_burst": 270, "collusion_ring": 392, "duplicate_claim": 351, "impossible_travel": 312,
                    "shared_card": 175, "phantom_stay": 102, "deceased_card_use": 50, "referral_concentration": 40,
                    "referral_loop": 25, FEATURES: 214, "identity_ring": 178, "split_stay": 25}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
@@ -56,3 +57,28 @@ def test_claim_id_statistics_prune_row_groups(store, table: str) -> None:
             for rg in frag.split_by_row_group(filter=ds.field("claim_id").isin(ids))]
     assert len(groups) >= 8
     assert 1 <= len(kept) <= 4  # three ids live in at most a few row groups (an id may straddle two)
+
+
+def test_codes_and_rows_equal_the_interface_reference(store) -> None:
+    """The embedded store's dictionary codes and row reads give what reading the table gives."""
+    cols = ["terminal_id", "institution_id", "pharmacy_id", "diagnosis_code", "claim_id", "not_a_column"]
+    whole = store.table("claims", cols)
+    got = store.table_codes("claims", cols)
+    assert list(got) == cols
+    for c in cols:
+        cat = got[c]
+        assert len(cat) == len(whole)
+        assert cat.codes.dtype.kind == "i" and (cat.codes >= -1).all()
+        expect = whole[c].astype(object).where(whole[c].notna(), None).tolist()
+        assert pd.Series(cat).astype(object).where(pd.Series(cat).notna(), None).tolist() == expect
+    assert (got["pharmacy_id"].codes == -1).any() and (got["pharmacy_id"].codes >= 0).any()
+    assert (got["not_a_column"].codes == -1).all()
+    n = len(whole)
+    rows = np.array([n - 1, 0, 7, 7, n // 2, 1])  # any order, repeats, across row groups
+    for columns in (["card_id", "fund_amount", "start_time"], ["claim_id", "not_a_column"], ["not_a_column"]):
+        got_rows = store.table_rows("claims", columns, rows)
+        pd.testing.assert_frame_equal(got_rows, Store.table_rows(store, "claims", columns, rows))
+        assert len(got_rows) == rows.size
+    assert store.table_rows("claims", ["card_id"], np.zeros(0, np.int64)).empty
+    with pytest.raises(IndexError, match="claims"):
+        store.table_rows("claims", ["card_id"], np.array([n]))

@@ -122,7 +122,7 @@ OUTBREAK_MIN_SHARE = 0.1
 OUTBREAK_GROUPS = 5
 
 
-def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.ndarray,
+def area_outbreaks(dx: pd.Categorical, day: np.ndarray, prov: np.ndarray, region: np.ndarray,
                    ep_rows: list[np.ndarray], ep_day: np.ndarray, ep_prov: np.ndarray) -> dict[str, np.ndarray]:
     """Per episode: the diagnosis groups surging at the other providers of its region around the
     episode, and the share of the episode's claims they hold (see module docstring).
@@ -134,7 +134,7 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
     A group *surges* when that tail passes the bar of the episodes × groups tested and the count is
     at least twice the expected.
 
-    ``dx``: every claim's diagnosis code; ``day``: its day number (from 0, any value where
+    ``dx``: every claim's diagnosis code (a categorical: each distinct code is grouped once); ``day``: its day number (from 0, any value where
     ``prov`` is -1); ``prov``: its provider code (-1 none); ``region``: a region code per provider
     (-1 unknown); ``ep_rows``: each episode's claim rows; ``ep_day``/``ep_prov``: per episode.
     Returns ``dx_group`` (the surging groups joined by "+", else the most common group; None
@@ -142,7 +142,7 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
     ``area_expected`` (summed over those groups), ``log10_p`` (the weakest surging group's; 0
     where not tested) and ``ratio`` (count over expected).
 
-    >>> dx = pd.Series(["J11.1"] * 3 + ["J11.0"] * 30 + ["K29.7"] * 60, dtype="string")
+    >>> dx = pd.Categorical(["J11.1"] * 3 + ["J11.0"] * 30 + ["K29.7"] * 60)
     >>> day = np.r_[0, 0, 0, np.full(30, 20), np.arange(60)]
     >>> prov, region = np.r_[0, 0, 0, np.ones(90, np.int64)], np.array([0, 0])
     >>> o = area_outbreaks(dx, day, prov, region, [np.arange(3)], np.array([20]), np.array([0]))
@@ -151,8 +151,7 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
 
     An influenza wave coded J10, J11 and J06, none of them on half the episode's claims:
 
-    >>> dx = pd.Series(["J10", "J11", "J06", "J06"] + ["J10"] * 20 + ["J11"] * 20 + ["J06"] * 20 + ["K29"] * 60,
-    ...                dtype="string")
+    >>> dx = pd.Categorical(["J10", "J11", "J06", "J06"] + ["J10"] * 20 + ["J11"] * 20 + ["J06"] * 20 + ["K29"] * 60)
     >>> day = np.r_[[30] * 4, np.full(60, 31), np.arange(60)]
     >>> prov = np.r_[[0] * 4, np.ones(120, np.int64)]
     >>> o = area_outbreaks(dx, day, prov, region, [np.arange(4)], np.array([30]), np.array([0]))
@@ -169,15 +168,16 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
 
     from ._nulls import poisson_log10_sf
 
-    def groups_of(rows: np.ndarray | None = None) -> Any:
-        """Diagnosis groups (first three characters, upper case) of ``dx`` at ``rows`` (all: None)."""
-        a = pa.array(dx if rows is None else dx.iloc[rows], type=pa.string(), from_pandas=True)
-        return pc.utf8_upper(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(a), 0, 3))
+    # each distinct code's group (first three characters, upper case; None without a code), once
+    cats = pa.array(np.asarray(dx.categories, dtype=object), type=pa.string(), from_pandas=True)
+    cat_group = np.asarray(pc.utf8_upper(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(cats), 0, 3))
+                           .to_numpy(zero_copy_only=False), dtype=object)
+    codes = np.asarray(dx.codes)
 
-    def objects(a: Any) -> np.ndarray:
-        return np.asarray(a.to_numpy(zero_copy_only=False), dtype=object)
+    def through(per_code: np.ndarray, c: np.ndarray, null: Any) -> np.ndarray:
+        return np.append(per_code, np.array([null], dtype=per_code.dtype))[np.where(c >= 0, c, per_code.size)]
 
-    g_rows = objects(groups_of(np.concatenate(ep_rows)))
+    g_rows = through(cat_group, codes[np.concatenate(ep_rows)], None)
     bounds = np.r_[0, np.cumsum([r.size for r in ep_rows])]
     cand: list[tuple[int, str, float]] = []  # (episode, group, share) to test
     for e in range(n):
@@ -194,10 +194,8 @@ def area_outbreaks(dx: pd.Series, day: np.ndarray, prov: np.ndarray, region: np.
     if not cand:
         return out
     want = sorted({g for _, g, _ in cand})
-    # each claim's candidate group as a position in ``want`` (-1: none), in Arrow: no Python string
-    # per claim (at 12.5M claims the object arrays were this detector's peak)
-    code_all = pc.fill_null(pc.index_in(groups_of(), value_set=pa.array(want, type=pa.string())), -1)
-    code_all = np.asarray(code_all.to_numpy(zero_copy_only=False))
+    # each claim's candidate group as a position in ``want`` (-1: none), through its code's group
+    code_all = through(pd.Index(want).get_indexer(pd.Index(cat_group, dtype=object)), codes, -1)
     rows = np.flatnonzero((code_all >= 0) & (prov >= 0))
     gcode = code_all[rows].astype(np.int64)
     del code_all
@@ -306,18 +304,16 @@ def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarr
     return band_in, share
 
 
-def non_medical(store: Store, episode_ids: pd.Series, background: dict[int, np.ndarray],
-                claim_ids: pd.Series | np.ndarray) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
+def non_medical(store: Store, episode_ids: pd.Series, background: dict[int, np.ndarray]) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
     """(share of non-medical item amount per episode claim, each unit's background rate of
     claims with non-medical items, share of exam/vaccine item amount per episode claim — see
-    :data:`CAMPAIGN_WORDS`); empty / {} / None without ``claim_items``. The items are read once
-    for both."""
+    :data:`CAMPAIGN_WORDS`); empty / {} / None without ``claim_items``. ``background``: each unit's
+    sampled claim ids (:func:`background_sample`'s rows, read). The items are read once for both."""
     if not store.has_table("claim_items"):
         return pd.Series(dtype="float64"), {}, None
     units = list(background)
-    bg_pos = np.concatenate([background[u] for u in units] + [np.zeros(0, np.int64)])
-    bg_unit = np.repeat(np.arange(len(units)), [background[u].size for u in units])
-    bg_ids = claim_ids.iloc[bg_pos].to_numpy(dtype=object) if isinstance(claim_ids, pd.Series) else claim_ids[bg_pos]
+    bg_ids = np.concatenate([np.asarray(background[u], dtype=object) for u in units] + [np.zeros(0, object)])
+    bg_unit = np.repeat(np.arange(len(units)), [len(background[u]) for u in units])
     ids = pd.concat([pd.Series(episode_ids, dtype=object), pd.Series(bg_ids, dtype=object)],
                     ignore_index=True).drop_duplicates()
     items = store.items_by_claim(ids, ["category", "item_name", "amount"])

@@ -66,7 +66,7 @@ from scipy.stats import poisson
 from ..findings import Finding
 from ..params import Param
 from .._fast import unique_ints
-from ..projections import projection, provider_key
+from ..projections import projection
 from . import register
 from ._common import claims_time_precision
 from ._burst_context import amount_bands, area_outbreaks, background_sample, day_ratios, non_medical
@@ -108,14 +108,17 @@ def _kth_largest(group: np.ndarray, values: np.ndarray, k: np.ndarray, n_groups:
     return out
 
 
-def _take(s: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """``s.to_numpy(dtype=object)[rows]`` without turning the whole column into Python objects."""
-    return s.iloc[rows].to_numpy(dtype=object)
+def _codes(c: pd.Categorical | pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(int32 codes, -1 for null; the values) of a categorical or a column."""
+    if isinstance(c, pd.Categorical):
+        return np.asarray(c.codes, dtype=np.int32), pd.Index(c.categories)
+    codes, uniq = pd.factorize(c, use_na_sentinel=True)
+    return codes.astype(np.int32), pd.Index(uniq)
 
 
-def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    codes, uniq = pd.factorize(s, use_na_sentinel=True)
-    return codes.astype(np.int64), pd.Index(uniq)
+def _at(values: pd.Index, codes: np.ndarray) -> np.ndarray:
+    """``values[codes]`` as objects, None where a code is -1."""
+    return np.append(np.asarray(values, dtype=object), None)[np.where(codes >= 0, codes, len(values))]
 
 
 @projection("burst_windows")
@@ -130,17 +133,21 @@ def burst_windows(
     long_window_factor: int = 4,
 ) -> pd.DataFrame:
     """Claims of significant card-burst episodes, one row per claim (see module docstring)."""
-    cols = ["claim_id", "card_id", "patient_id", "institution_id", "pharmacy_id", "terminal_id",
-            "start_time", "fund_amount", "total_amount", "diagnosis_code"]
-    claims = store.table("claims", cols)
+    # every claim's numbers, and its providers, terminal and diagnosis as codes; the id strings
+    # (claim, card, patient) are read only for the rows that need them (at 12.5M claims the
+    # claims' strings were most of this projection's memory)
+    claims = store.table("claims", ["start_time", "fund_amount", "total_amount"])
     empty = pd.DataFrame({c: pd.Series([], dtype="object") for c in EPISODE_COLUMNS})
     if claims.empty:
         return empty
     n = len(claims)
+    coded = store.table_codes("claims", ["terminal_id", "institution_id", "pharmacy_id", "diagnosis_code"])
     # --- units: the terminal, else the provider
-    term, term_ix = _codes(claims["terminal_id"])
-    ci, ci_ix = _codes(claims["institution_id"])
-    cp, cp_ix = _codes(claims["pharmacy_id"])
+    term, term_ix = _codes(coded["terminal_id"])
+    ci, ci_ix = _codes(coded["institution_id"])
+    cp, cp_ix = _codes(coded["pharmacy_id"])
+    dx = coded["diagnosis_code"]
+    del coded
     prov = np.where(ci >= 0, ci, len(ci_ix) + cp)  # -1 only when both are null
     has_term = term >= 0
     # a unit is a (provider, terminal) pair — terminal ids need not be unique across
@@ -223,7 +230,7 @@ def burst_windows(
     # the per-claim arrays of the time cells are not needed beyond here (≈ 1 GB at 12.5M claims,
     # alive until the episodes' context otherwise)
     del day, wd, week, ds, dc, cell_r, dh_key, o, dh_cell, cs, cell_inv, k_cell, dh_unit, us, ws, wc
-    del idx, unit, raw, term, ci, cp
+    del idx, unit, raw
 
     def rate(t_abs: np.ndarray, units: np.ndarray, local: bool = True) -> np.ndarray:
         d = t_abs // DAY_S
@@ -280,7 +287,7 @@ def burst_windows(
         lens = jc - cand
         win = np.repeat(np.arange(cand.size), lens)
         pos = np.repeat(cand - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        card_w, _ = _codes(claims["card_id"].iloc[order[pos]])  # only the claims inside candidate windows
+        card_w, _ = _codes(store.table_rows("claims", ["card_id"], order[pos])["card_id"])  # only the claims inside candidate windows
         span_c = np.int64(card_w.max() + 2)
         pairs = unique_ints(win * span_c + card_w + 1)
         ncards = np.bincount(pairs // span_c, minlength=cand.size)
@@ -309,24 +316,28 @@ def burst_windows(
     rows = np.repeat(np.arange(ep_start.size), lens)
     posn = np.repeat(ep_start - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
     src = order[posn]
-    ptype, pid = provider_key(claims.iloc[src])
-    units_s = np.where(has_term[src], _take(claims["terminal_id"], src),
-                       (ptype + ":" + pid).to_numpy(dtype=object))
+    ids = store.table_rows("claims", ["claim_id", "card_id", "patient_id"], src)
+    prov_src = prov[src]
+    is_inst = ci[src] >= 0
+    ptype = np.where(is_inst, "institution", "pharmacy").astype(object)
+    pid = np.where(is_inst, _at(ci_ix, ci[src]), _at(cp_ix, cp[src]))
+    units_s = np.where(has_term[src], _at(term_ix, term[src]), ptype + ":" + pid.astype(str))
+    del prov_src
     out = pd.DataFrame(
         {
             "unit": pd.array(units_s, dtype="string"),
-            "unit_type": np.where(has_term[src], "terminal", ptype.to_numpy(dtype=object)),
-            "provider_type": ptype.to_numpy(dtype=object),
-            "provider_id": pid.to_numpy(dtype=object),
+            "unit_type": np.where(has_term[src], "terminal", ptype),
+            "provider_type": ptype,
+            "provider_id": pid,
             "peer_group": np.asarray(gnames, dtype=object)[grp[posn]] if len(gnames) else "",
             "episode": rows,
-            "claim_id": _take(claims["claim_id"], src),
-            "card_id": _take(claims["card_id"], src),
-            "patient_id": _take(claims["patient_id"], src),
+            "claim_id": ids["claim_id"].to_numpy(dtype=object),
+            "card_id": ids["card_id"].to_numpy(dtype=object),
+            "patient_id": ids["patient_id"].to_numpy(dtype=object),
             "start_time": claims["start_time"].to_numpy()[src],
             "fund_amount": claims["fund_amount"].to_numpy(dtype=np.float64)[src],
             "total_amount": claims["total_amount"].to_numpy(dtype=np.float64)[src],
-            "diagnosis_code": _take(claims["diagnosis_code"], src),
+            "diagnosis_code": _at(pd.Index(dx.categories), np.asarray(dx.codes)[src]),
             "odd_hour": (share[grp[posn], hour[posn]] < 1.0 / 24.0)
             & (uh_days[u[posn] * 24 + hour[posn]] < 0.1 * np.maximum(u_days[u[posn]], 1)),
             "window_cards": best["c"].to_numpy()[rows],
@@ -349,13 +360,16 @@ def burst_windows(
     day_r = day_ratios(tt // DAY_S - day0, prov[order], [prov_region, peer_area], tt[ep_start] // DAY_S - day0,
                        prov[order[ep_start]])
     day_all = np.where(ok, t // DAY_S - day0, 0)
-    ob = area_outbreaks(claims["diagnosis_code"], day_all, np.where(ok, prov, -1), prov_region, ep_rows,
+    ob = area_outbreaks(dx, day_all, np.where(ok, prov, -1), prov_region, ep_rows,
                         tt[ep_start] // DAY_S - day0, prov[order[ep_start]])
     del day_all
     amounts = claims["total_amount"].to_numpy(dtype=np.float64)
     band_in, band_share = amount_bands(amounts, ufirst, ulast, order, ep_unit, ep_rows)
     bg = background_sample(order, ufirst, ulast, unique_ints(ep_unit), src)
-    nm, nm_rate, campaign = non_medical(store, out["claim_id"], bg, claims["claim_id"])
+    bg_rows = np.concatenate([r for r in bg.values()] + [np.zeros(0, np.int64)])
+    bg_ids = store.table_rows("claims", ["claim_id"], bg_rows)["claim_id"].to_numpy(dtype=object)
+    cuts = np.cumsum([0] + [r.size for r in bg.values()])
+    nm, nm_rate, campaign = non_medical(store, out["claim_id"], {u: bg_ids[a:b] for u, a, b in zip(bg, cuts[:-1], cuts[1:])})
     out["day_ratio"] = day_r[rows]
     for c in ("dx_group", "dx_share", "area_count", "area_expected"):
         out[c] = ob[c][rows]

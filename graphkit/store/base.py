@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 
@@ -75,6 +76,41 @@ class Store(ABC):
         cols = list(columns)
         df = self.table(name, list(dict.fromkeys([*cols, *where_columns(where)])))
         return df.loc[where_mask(df, where), cols].reset_index(drop=True)
+
+    def table_codes(self, name: str, columns: Sequence[str]) -> dict[str, pd.Categorical]:
+        """String ``columns`` of table ``name`` as categoricals in stored row order (code -1: null):
+        a claim's provider or diagnosis as a small integer, without a string per row. The
+        categories' order is unspecified. Here: the table read, then factorized; the embedded
+        store reads Parquet's dictionaries and never builds the strings.
+
+        >>> import tempfile
+        >>> from graphkit.store.embedded import EmbeddedStore
+        >>> d = tempfile.mkdtemp()
+        >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3"], "institution_id": ["H2", None, "H2"]})})
+        >>> c = EmbeddedStore(d).table_codes("claims", ["institution_id"])["institution_id"]
+        >>> c.codes.tolist(), list(c.categories)
+        ([0, -1, 0], ['H2'])
+        """
+        df = self.table(name, list(columns))
+        out = {}
+        for c in columns:
+            codes, uniq = pd.factorize(df[c], use_na_sentinel=True)
+            out[c] = pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniq, dtype=object), dtype=object))
+        return out
+
+    def table_rows(self, name: str, columns: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
+        """``table(name, columns)``'s rows at positions ``rows`` (stored order, from 0), in the
+        order given, index 0..len(rows)-1. Here: the table read, then taken; the embedded store
+        decodes one row group at a time and keeps only the wanted rows.
+
+        >>> import tempfile
+        >>> from graphkit.store.embedded import EmbeddedStore
+        >>> d = tempfile.mkdtemp()
+        >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3"], "card_id": ["K1", "K2", "K3"]})})
+        >>> EmbeddedStore(d).table_rows("claims", ["card_id"], np.array([2, 0, 2]))["card_id"].tolist()
+        ['K3', 'K1', 'K3']
+        """
+        return self.table(name, list(columns)).iloc[np.asarray(rows, dtype=np.int64)].reset_index(drop=True)
 
     def claims_by_id(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The claims with these ids (any order), typed like :meth:`table`."""
