@@ -26,7 +26,8 @@ from .errors import GraphkitError
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "is_sorted", "provider_key", "provider_mask"]
+__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "is_sorted", "provider_codes", "provider_key",
+           "provider_mask"]
 
 PROJECTIONS: dict[str, Callable[..., pd.DataFrame]] = {}
 
@@ -54,6 +55,31 @@ def provider_key(claims: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     ptype = pd.Series(np.where(is_inst, "institution", "pharmacy"), index=claims.index, dtype="string")
     pid = claims["institution_id"].where(is_inst, claims["pharmacy_id"]).astype("string")
     return ptype, pid
+
+
+def provider_codes(store: Store) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each claim's provider as a number (-1: none; int32, stored order) and the providers by
+    number (``provider_type``, ``provider_id``): :func:`provider_key` from the claims' codes
+    (:meth:`Store.table_codes`), with no string per claim.
+
+    >>> import tempfile
+    >>> from graphkit.store.embedded import EmbeddedStore
+    >>> d = tempfile.mkdtemp()
+    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3"],
+    ...     "institution_id": ["H1", None, None], "pharmacy_id": [None, "P1", None]})})
+    >>> code, provs = provider_codes(EmbeddedStore(d))
+    >>> code.tolist(), provs.values.tolist()
+    ([0, 1, -1], [['institution', 'H1'], ['pharmacy', 'P1']])
+    """
+    c = store.table_codes("claims", ["institution_id", "pharmacy_id"])
+    ci = np.asarray(c["institution_id"].codes, dtype=np.int32)
+    cp = np.asarray(c["pharmacy_id"].codes, dtype=np.int32)
+    n_inst = len(c["institution_id"].categories)
+    code = np.where(ci >= 0, ci, np.where(cp >= 0, cp + np.int32(n_inst), np.int32(-1))).astype(np.int32)
+    ids = [*map(str, c["institution_id"].categories), *map(str, c["pharmacy_id"].categories)]
+    provs = pd.DataFrame({"provider_type": pd.array(["institution"] * n_inst + ["pharmacy"] * (len(ids) - n_inst), dtype="string"),
+                          "provider_id": pd.array(ids, dtype="string")})
+    return code, provs
 
 
 def _arrow_col(s: pd.Series) -> pa.ChunkedArray:

@@ -46,7 +46,7 @@ import pandas as pd
 from ..evidence import TYPE_ZH
 from ..findings import Entity, Finding
 from ..params import Param
-from ..projections import projection, provider_key
+from ..projections import projection, provider_codes
 from . import register
 from ._common import benign_check, claims_time_precision, report_p_param, span, surprise, tiered_score, yuan
 from ._nulls import poisson_log10_sf
@@ -139,7 +139,7 @@ def overlapping_stays(adm: pd.DataFrame, *, min_overlap_days: int = 1) -> tuple[
     return out, touching
 
 
-def _group_codes(cols: list[pd.Series]) -> np.ndarray:
+def _group_codes(cols: list[pd.Series] | list[np.ndarray]) -> np.ndarray:
     """One integer code per distinct combination of ``cols`` (column by column: no tuple or string
     keys are built, so 10M claims stay cheap)."""
     g = np.zeros(len(cols[0]), dtype=np.int64)
@@ -147,6 +147,26 @@ def _group_codes(cols: list[pd.Series]) -> np.ndarray:
         code, uniq = pd.factorize(col, use_na_sentinel=False)
         g = pd.factorize(g * np.int64(len(uniq) + 1) + code.astype(np.int64))[0].astype(np.int64)
     return g
+
+
+def _has_twin(cols: list[np.ndarray]) -> np.ndarray:
+    """Rows whose values in every one of ``cols`` equal another row's (null equals null): the
+    rows of :func:`_group_codes`'s groups of two or more. Column by column, keeping only the rows
+    that still have a twin, so the most selective column first leaves little to number.
+
+    >>> _has_twin([np.array([1.0, 1.0, 2.0, 1.0]), np.array([5, 5, 5, 6])]).tolist()
+    [True, True, False, False]
+    """
+    live = np.arange(len(cols[0]))
+    g = np.zeros(live.size, dtype=np.int64)
+    for col in cols:
+        code, uniq = pd.factorize(col[live], use_na_sentinel=False)
+        g = pd.factorize(g * np.int64(len(uniq) + 1) + code.astype(np.int64))[0].astype(np.int64)
+        keep = np.bincount(g)[g] > 1
+        live, g = live[keep], g[keep]
+    out = np.zeros(len(cols[0]), dtype=bool)
+    out[live] = True
+    return out
 
 
 IDENTICAL_COLUMNS = ["claim_id", "patient_id", "provider_type", "provider_id", "doctor_id", "claim_type", "start_time",
@@ -157,24 +177,37 @@ IDENTICAL_COLUMNS = ["claim_id", "patient_id", "provider_type", "provider_id", "
 def identical_claims(store: Store) -> pd.DataFrame:
     """Claims that have an identical twin: same person, provider, claim type, diagnosis, total and
     fund amount (any time apart), by claim id — the candidates of the double-settlement shape."""
-    c = store.table("claims", ["claim_id", "patient_id", "institution_id", "pharmacy_id", "doctor_id", "claim_type",
-                               "start_time", "diagnosis_code", "total_amount", "fund_amount"])
-    ptype, pid = provider_key(c)
-    keep = (pid.notna() & c["patient_id"].notna() & c["start_time"].notna()).to_numpy()
-    c, ptype, pid = c[keep], ptype[keep], pid[keep]
-    g = _group_codes([c["patient_id"], ptype, pid, c["claim_type"], c["diagnosis_code"].fillna(""),
-                      c["total_amount"].astype(np.float64).round(2), c["fund_amount"].astype(np.float64).round(2)])
-    twin = np.bincount(g)[g] > 1
-    out = c[twin].assign(provider_type=ptype[twin], provider_id=pid[twin])
+    # the keys as codes and numbers; the strings only of the claims that have a twin
+    prov, provs = provider_codes(store)
+    coded = store.table_codes("claims", ["patient_id", "claim_type", "diagnosis_code"])
+    num = store.table("claims", ["start_time", "total_amount", "fund_amount"])
+    patient = np.asarray(coded["patient_id"].codes, dtype=np.int32)
+    dx = coded["diagnosis_code"]
+    blank = np.flatnonzero(pd.Index(dx.categories, dtype=object) == "")
+    dx_code = np.asarray(dx.codes, dtype=np.int32)
+    if blank.size:  # an empty diagnosis is no diagnosis
+        dx_code = np.where(dx_code == blank[0], -1, dx_code)
+    rows = np.flatnonzero((prov >= 0) & (patient >= 0) & num["start_time"].notna().to_numpy())
+    # the amounts first: they leave the fewest rows with a twin
+    twin = rows[_has_twin([num["total_amount"].to_numpy(np.float64)[rows].round(2),
+                           num["fund_amount"].to_numpy(np.float64)[rows].round(2), patient[rows], prov[rows],
+                           np.asarray(coded["claim_type"].codes)[rows], dx_code[rows]])]
+    del patient, dx_code, coded
+    out = store.table_rows("claims", ["claim_id", "patient_id", "doctor_id", "claim_type", "diagnosis_code"], twin)
+    who = provs.iloc[prov[twin]].reset_index(drop=True)
+    out["provider_type"], out["provider_id"] = who["provider_type"], who["provider_id"]
+    for col in ("start_time", "total_amount", "fund_amount"):
+        out[col] = num[col].to_numpy()[twin]
     return out[IDENTICAL_COLUMNS].sort_values("claim_id").reset_index(drop=True)
 
 
 @projection("provider_claim_counts")
 def provider_claim_counts(store: Store) -> pd.DataFrame:
     """Claims per provider (institution or pharmacy): provider_type, provider_id, claims, by provider."""
-    ptype, pid = provider_key(store.table("claims", ["institution_id", "pharmacy_id"]))
-    n = pd.DataFrame({"provider_type": ptype, "provider_id": pid}).dropna().value_counts().sort_index()
-    return n.rename("claims").reset_index().astype({"claims": "int64"})
+    prov, provs = provider_codes(store)
+    n = np.bincount(prov[prov >= 0], minlength=len(provs))
+    out = provs.assign(claims=n.astype(np.int64))[n > 0]
+    return out.sort_values(["provider_type", "provider_id"]).reset_index(drop=True)
 
 
 def double_settlements(claims: pd.DataFrame, *, window_s: int) -> tuple[pd.DataFrame, int]:
