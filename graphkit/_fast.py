@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["unique_ints", "isin", "arrow_strings", "string_series", "string_hash", "combine_hashes", "KeySet", "NULL_HASH"]
+__all__ = ["unique_ints", "sorted_codes", "isin", "arrow_strings", "string_series", "string_hash", "combine_hashes", "KeySet", "NULL_HASH"]
 
 #: the hash pandas gives a missing value of a string column
 NULL_HASH = np.uint64(np.iinfo(np.uint64).max)
@@ -90,6 +90,23 @@ def unique_ints(x: np.ndarray) -> np.ndarray:
     if s.size == 0:
         return s
     return s[np.r_[True, s[1:] != s[:-1]]]
+
+
+def sorted_codes(cat: pd.Categorical) -> tuple[np.ndarray, pd.Index]:
+    """(int64 codes, -1 for null; the values sorted): what ``pd.factorize(values, sort=True)``
+    gives, from a categorical whose categories are in any order (``Store.table_codes``).
+
+    >>> codes, values = sorted_codes(pd.Categorical.from_codes([0, 1, -1, 0], categories=["b", "a"]))
+    >>> codes.tolist(), list(values)
+    ([1, 0, -1, 1], ['a', 'b'])
+    """
+    cats = np.asarray(cat.categories, dtype=object)
+    # Arrow sorts strings by their UTF-8 bytes: the order of Python's str comparison, 4x quicker
+    order = np.asarray(pc.array_sort_indices(pa.array(cats, type=pa.string())).to_numpy(zero_copy_only=False), dtype=np.int64)
+    rank = np.empty(order.size + 1, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    rank[-1] = -1
+    return rank[np.asarray(cat.codes, dtype=np.int64)], pd.Index(cats[order], dtype=object)
 
 
 def isin(values: Any, allowed: Any) -> np.ndarray:

@@ -27,7 +27,7 @@ import ctypes.util
 import os
 from typing import Any
 
-__all__ = ["release_memory", "keep_heap"]
+__all__ = ["release_memory", "release_arrow", "keep_heap"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
@@ -46,6 +46,16 @@ def _libc() -> Any:
         except (OSError, AttributeError):  # not glibc
             _LIBC = False
     return _LIBC
+
+
+def release_arrow() -> None:
+    """Hand the memory Arrow's allocator has freed back to the system. Its default allocator
+    (mimalloc) keeps it otherwise: reading and converting one 12.5M-row string column left
+    ≈ 0.5 GB resident after every reference to it was gone. Called by the embedded store after
+    each read; cheap when there is nothing to hand back."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def release_memory() -> None:

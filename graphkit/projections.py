@@ -26,8 +26,7 @@ from .errors import GraphkitError
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
 
-__all__ = ["PROJECTIONS", "ClaimsReadOnce", "compute", "computes_with_pandas", "is_sorted", "provider_codes", "provider_key",
-           "provider_mask"]
+__all__ = ["PROJECTIONS", "compute", "computes_with_pandas", "is_sorted", "provider_codes", "provider_key"]
 
 PROJECTIONS: dict[str, Callable[..., pd.DataFrame]] = {}
 
@@ -103,90 +102,16 @@ def _arrow_lookup(keys: pd.Series, index: pd.Series, values: pd.Series) -> pa.Ch
         pa.chunked_array([], _arrow_col(values).type)
 
 
-def provider_mask(claims: pd.DataFrame, keys: Any) -> np.ndarray:
-    """Boolean mask of the claims whose provider key (``"type:id"``, see :func:`provider_key`) is one
-    of ``keys``, without building the key strings of every claim.
-
-    >>> c = pd.DataFrame({"institution_id": pd.Series(["H1", None, "H2"], dtype="string"),
-    ...                   "pharmacy_id": pd.Series([None, "Y1", "Y1"], dtype="string")})
-    >>> provider_mask(c, ["institution:H2", "pharmacy:Y1", "terminal:T1"]).tolist()
-    [False, True, True]
-    """
-    inst_ids, ph_ids = [], []
-    for k in pd.unique(pd.Series(list(keys), dtype="string").dropna()):
-        kind, _, pid = str(k).partition(":")
-        if kind == "institution":
-            inst_ids.append(pid)
-        elif kind == "pharmacy":
-            ph_ids.append(pid)
-    is_inst = claims["institution_id"].notna().to_numpy(bool)
-    out = np.zeros(len(claims), bool)
-    if inst_ids:
-        out |= is_inst & claims["institution_id"].isin(inst_ids).fillna(False).to_numpy(bool)
-    if ph_ids:
-        out |= ~is_inst & claims["pharmacy_id"].isin(ph_ids).fillna(False).to_numpy(bool)
-    return out
+def _wanted_providers(provs: pd.DataFrame, keys: pd.Index) -> np.ndarray:
+    """Numbers of the providers of :func:`provider_codes` whose ``"type:id"`` is one of ``keys``."""
+    return np.flatnonzero((provs["provider_type"] + ":" + provs["provider_id"]).isin(keys).to_numpy(bool))
 
 
 def computes_with_pandas(store: Store) -> bool:
     """True when ``store`` computes its projections here (with pandas), not server-side."""
     from .store.base import Store
 
-    if isinstance(store, ClaimsReadOnce):
-        return computes_with_pandas(store.store)
     return type(store).projection is Store.projection
-
-
-class ClaimsReadOnce:
-    """A view of ``store`` whose ``claims`` columns ``columns`` are read once: a detector that
-    computes several pandas projections from the same claims passes this view instead of the
-    store. Anything else (other tables, other columns, server-side projections) goes to the store.
-
-    >>> import tempfile
-    >>> from graphkit.store.embedded import EmbeddedStore
-    >>> d = tempfile.mkdtemp()
-    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1"], "fund_amount": [1.0]})})
-    >>> view = ClaimsReadOnce(EmbeddedStore(d), ["claim_id", "fund_amount"])
-    >>> view.table("claims", ["fund_amount"]).to_dict("records")
-    [{'fund_amount': 1.0}]
-    """
-
-    def __init__(self, store: Store, columns: list[str]) -> None:
-        self.store = store
-        self._claims = store.table("claims", columns)
-
-    def table(self, name: str, columns: Any = None) -> pd.DataFrame:
-        if name == "claims" and columns is not None and set(columns) <= set(self._claims.columns):
-            return self._claims[list(columns)]
-        return self.store.table(name, columns)
-
-    def table_where(self, name: str, columns: Any, where: Any) -> pd.DataFrame:
-        """The rows matching ``where`` (see :meth:`graphkit.store.Store.table_where`), from the
-        claims read when they hold every column needed, else from the store."""
-        from .store.where import where_columns, where_mask
-
-        need = list(dict.fromkeys([*columns, *where_columns(where)]))
-        if name != "claims" or not set(need) <= set(self._claims.columns):
-            return self.store.table_where(name, columns, where)
-        rows = self._claims[need]
-        return rows.loc[where_mask(rows, where), list(columns)].reset_index(drop=True)
-
-    def claims_by_id(self, claim_ids: Any, columns: Any = None) -> pd.DataFrame:
-        """The claims with these ids in stored order (as the store gives them), from the columns read."""
-        want = None if columns is None else list(dict.fromkeys(["claim_id", *columns]))
-        if want is None or not set(want) <= set(self._claims.columns):
-            return self.store.claims_by_id(claim_ids, columns)
-        ids = pd.unique(pd.Series(list(claim_ids), dtype="string").dropna())
-        rows = self._claims[want]
-        return rows[rows["claim_id"].isin(ids).to_numpy(bool)].reset_index(drop=True)
-
-    def projection(self, name: str, **params: Any) -> pd.DataFrame:
-        if computes_with_pandas(self.store):
-            return compute(self, name, **params)
-        return self.store.projection(name, **params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
 
 
 @projection("family_groups")
@@ -283,9 +208,12 @@ def replaced_card_use(store: Store, *, grace_days: int = 1) -> pd.DataFrame:
 def card_patient_counts(store: Store) -> pd.DataFrame:
     """Claims per (card, settled person): card_id, patient_id, claims — the activity every
     card and person is compared against (shared_card's nulls)."""
-    claims = store.table("claims", ["card_id", "patient_id"])
-    kc, kv = pd.factorize(claims["card_id"], sort=True)
-    pc, pv = pd.factorize(claims["patient_id"], sort=True)
+    from ._fast import sorted_codes
+
+    coded = store.table_codes("claims", ["card_id", "patient_id"])
+    kc, kv = sorted_codes(coded["card_id"])
+    pc, pv = sorted_codes(coded["patient_id"])
+    del coded
     ok = (kc >= 0) & (pc >= 0)
     key, n = np.unique(kc[ok].astype(np.int64) * (len(pv) + 1) + pc[ok], return_counts=True)
     return pd.DataFrame({"card_id": pd.Series(np.asarray(kv, dtype=object)[key // (len(pv) + 1)], dtype="string"),
@@ -428,12 +356,11 @@ def clock_minutes(store: Store, *, providers: list[str] | tuple[str, ...] = ()) 
     if len(want) == 0:
         return pd.DataFrame({"provider_type": pd.Series([], dtype="string"), "provider_id": pd.Series([], dtype="string"),
                              "minute": pd.Series([], dtype="int64"), "n": pd.Series([], dtype="int64")})
-    claims = store.table("claims", ["institution_id", "pharmacy_id", "start_time"])
-    mine = provider_mask(claims, want)
-    sub = claims[mine]
-    ptype, pid = provider_key(sub)
-    t = sub["start_time"].to_numpy("datetime64[s]").astype("int64")
-    df = pd.DataFrame({"provider_type": ptype.to_numpy(), "provider_id": pid.to_numpy(),
+    prov, provs = provider_codes(store)
+    rows = np.flatnonzero(np.isin(prov, _wanted_providers(provs, want)))
+    t = store.table("claims", ["start_time"])["start_time"].to_numpy("datetime64[s]").astype("int64")[rows]
+    df = pd.DataFrame({"provider_type": provs["provider_type"].to_numpy(object)[prov[rows]],
+                       "provider_id": provs["provider_id"].to_numpy(object)[prov[rows]],
                        "minute": ((t % 86400) // 60).astype("int64")})
     out = df.groupby(["provider_type", "provider_id", "minute"], sort=True).size().rename("n").reset_index()
     out["n"] = out["n"].astype("int64")
@@ -458,19 +385,22 @@ def unit_cards(store: Store, *, units: list[str] | tuple[str, ...] = ()) -> pd.D
     if len(want) == 0:
         return empty
     have = set(store.columns("claims")) if hasattr(store, "columns") else set()
-    claims = store.table("claims", ["card_id", "institution_id", "pharmacy_id"] + (["terminal_id"] if "terminal_id" in have else []))
-    # select the claims of the wanted units first (integer masks), build "type:id" strings only for them
-    mine = provider_mask(claims, want)
-    sub = claims[mine]
-    ptype, pid = provider_key(sub)
-    parts = [pd.DataFrame({"unit": ptype.str.cat(pid, sep=":").to_numpy(), "card": sub["card_id"].to_numpy()})]
-    if "terminal_id" in claims.columns:
-        terms = [u[len("terminal:"):] for u in want.astype(str) if u.startswith("terminal:")]
-        t = claims["terminal_id"]
-        tsub = claims[t.isin(terms).fillna(False).to_numpy(bool)] if terms else claims.iloc[:0]
-        parts.append(pd.DataFrame({"unit": ("terminal:" + tsub["terminal_id"].astype("string")).to_numpy(),
-                                   "card": tsub["card_id"].to_numpy()}))
-    long = pd.concat(parts, ignore_index=True)
+    # the wanted units' claims found by codes; card ids read for those claims only
+    prov, provs = provider_codes(store)
+    keys = (provs["provider_type"] + ":" + provs["provider_id"]).to_numpy(object)
+    rows = [np.flatnonzero(np.isin(prov, _wanted_providers(provs, want)))]
+    units = [keys[prov[rows[0]]]]
+    if "terminal_id" in have:
+        term = store.table_codes("claims", ["terminal_id"])["terminal_id"]
+        labels = "terminal:" + pd.Index(term.categories, dtype=object).astype(str)
+        hit = np.flatnonzero(labels.isin(want))
+        tcode = np.asarray(term.codes, dtype=np.int64)
+        rows.append(np.flatnonzero(np.isin(tcode, hit)))
+        units.append(np.asarray(labels, dtype=object)[tcode[rows[1]]])
+        del term, tcode
+    at = np.concatenate(rows)
+    long = pd.DataFrame({"unit": np.concatenate(units) if at.size else np.zeros(0, object),
+                         "card": store.table_rows("claims", ["card_id"], at)["card_id"].to_numpy()})
     long = long[long["unit"].isin(want).fillna(False).to_numpy(bool)]
     if long.empty:
         return empty
@@ -495,30 +425,34 @@ def travel_pairs_by(store: Store, bys: tuple[str, ...] = ("card_id", "patient_id
     if not computes_with_pandas(store):
         return {by: store.projection("travel_pairs", max_gap_hours=max_gap_hours, by=by, coordinate_km=coordinate_km)
                 for by in bys}
-    claims = store.table("claims", ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"])
-    # integer codes for the sort and comparisons; strings only for the selected pairs
-    icode, inames = pd.factorize(claims["institution_id"])
-    pcode, pnames = pd.factorize(claims["pharmacy_id"])
-    place = np.where(icode >= 0, icode, pcode + icode.max() + 1)
-    # "type:id" of every claim's provider (as provider_key), looked up by codes for the pairs only
-    keys = np.array(["institution:" + str(x) for x in inames] + ["pharmacy:" + str(x) for x in pnames] + [pd.NA],
-                    dtype=object)
-    prov = np.where(icode >= 0, icode, np.where(pcode >= 0, len(inames) + pcode, len(keys) - 1))
-    del icode, pcode
+    from ._fast import sorted_codes
+
+    # integer codes for the sort and comparisons (no string per claim); strings only for the
+    # selected pairs, read for their rows
+    claims = store.table("claims", ["start_time", "fund_amount"])
+    coded = store.table_codes("claims", list(bys))
+    prov, provs = provider_codes(store)
+    keys = np.append((provs["provider_type"] + ":" + provs["provider_id"]).to_numpy(dtype=object), pd.NA)
+    prov = np.where(prov >= 0, prov, len(keys) - 1)  # no provider: a place of its own
     t = claims["start_time"].to_numpy("datetime64[s]").astype("int64")
-    tie = np.arange(len(claims)) if is_sorted(claims["claim_id"]) else claims["claim_id"].rank(method="first").to_numpy()
+    ids = store.table("claims", ["claim_id"])["claim_id"]
+    tie = np.arange(len(claims)) if is_sorted(ids) else ids.rank(method="first").to_numpy()
+    del ids
     places, prof = _provider_places(store, coordinate_km), _start_time_profile(store)
     out = {}
     for by in bys:
-        codes, _ = pd.factorize(claims[by], sort=True)  # pairs in key order, as the Cypher returns them
+        codes = sorted_codes(coded[by])[0]  # pairs in key order, as the Cypher returns them
         order = np.lexsort((tie, t, codes))
-        c, tt, kk = codes[order], t[order], place[order]
+        c, tt, kk = codes[order], t[order], prov[order]
         same = (c[1:] == c[:-1]) & (c[1:] >= 0)
         gap_h = (tt[1:] - tt[:-1]) / 3600.0
         sel = np.nonzero(same & (kk[1:] != kk[:-1]) & (gap_h <= max_gap_hours))[0]
         del c, tt, kk, same
         a, b = order[sel], order[sel + 1]
-        A, B = claims.iloc[a].reset_index(drop=True), claims.iloc[b].reset_index(drop=True)
+        AB = store.table_rows("claims", ["claim_id", "card_id", "patient_id"], np.concatenate([a, b]))
+        A, B = AB.iloc[: a.size].reset_index(drop=True), AB.iloc[a.size:].reset_index(drop=True)
+        for col in ("start_time", "fund_amount"):
+            A[col], B[col] = claims[col].to_numpy()[a], claims[col].to_numpy()[b]
         pairs = pd.DataFrame(
             {
                 "key": A[by].to_numpy(),

@@ -113,8 +113,9 @@ BASE_MB = 250
 #: projections read only their rows (``Store.table_where``) measured alone (``run_detector`` in a
 #: fresh process, peak RSS), rounded up; card_burst re-measured once it read its claims' providers,
 #: terminals and diagnoses as codes and their ids only where needed (3,421 MB at 12.56M claims:
-#: 253 a million), with a margin; duplicate_claim likewise (3,228–3,790 MB at 12.56M claims)
-MB_PER_M_CLAIMS = {"card_burst": 270, "collusion_ring": 392, "duplicate_claim": 290, "impossible_travel": 312,
+#: 253 a million), with a margin; duplicate_claim, collusion_ring and impossible_travel likewise
+#: (3,228–3,790, 3,175–3,442 and 2,561–2,565 MB at 12.56M claims)
+MB_PER_M_CLAIMS = {"card_burst": 270, "collusion_ring": 270, "duplicate_claim": 290, "impossible_travel": 200,
                    "shared_card": 175, "phantom_stay": 102, "deceased_card_use": 50, "referral_concentration": 40,
                    "referral_loop": 25, FEATURES: 214, "identity_ring": 178, "split_stay": 25}
 

@@ -8,7 +8,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from graphkit.projections import ClaimsReadOnce
 from graphkit.store.base import Store
 from graphkit.store.embedded import EmbeddedStore
 from graphkit.store.where import normalize_where, where_mask
@@ -73,16 +72,6 @@ def test_absent_column_and_table(store, tmp_path):
     assert len(store.table_where("claims", ["claim_id"], [("terminal_id", "isnull")])) == 1000
     empty = store.table_where("referrals", ["referral_id"], [("patient_id", "in", ["P1"])])
     assert empty.empty and list(empty.columns) == ["referral_id"]
-
-
-def test_claims_read_once_filters_its_frame(store):
-    view = ClaimsReadOnce(store, ["claim_id", "patient_id", "claim_type"])
-    where = [("claim_type", "==", "inpatient")]
-    pd.testing.assert_frame_equal(view.table_where("claims", ["claim_id"], where),
-                                  store.table_where("claims", ["claim_id"], where))
-    # a column the view did not read: the store answers
-    pd.testing.assert_frame_equal(view.table_where("claims", ["fund_amount"], where),
-                                  store.table_where("claims", ["fund_amount"], where))
 
 
 def test_bad_filters():

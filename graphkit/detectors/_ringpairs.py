@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._fast import unique_ints
+from .._fast import sorted_codes, unique_ints
 from ..projections import projection
 
 if TYPE_CHECKING:  # annotation only
@@ -293,6 +293,20 @@ def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
     return bounds
 
 
+def _provider_numbers(coded: dict[str, pd.Categorical]) -> np.ndarray:
+    """Each claim's provider as a number (institutions, then pharmacies; -1: neither) from the
+    claims' codes (:meth:`Store.table_codes`)."""
+    ci = np.asarray(coded["institution_id"].codes, dtype=np.int64)
+    cp = np.asarray(coded["pharmacy_id"].codes, dtype=np.int64)
+    return np.where(ci >= 0, ci, np.where(cp >= 0, len(coded["institution_id"].categories) + cp, -1))
+
+
+def _is_value(cat: pd.Categorical, value: str) -> np.ndarray:
+    """Rows of ``cat`` equal to ``value``."""
+    at = pd.Index(cat.categories, dtype=object).get_indexer([value])[0]
+    return np.asarray(cat.codes) == at if at >= 0 else np.zeros(len(cat), dtype=bool)
+
+
 @projection("co_visit_pairs")
 def co_visit_pairs(
     store: Store, *, min_pair_visits: int = 2, min_pair_visits_ambulatory: int = 3, window_days: int = 1,
@@ -310,20 +324,16 @@ def co_visit_pairs(
     days could beat the unit's own bar (:func:`._ringthin._thin_pairs`); ``bar_visits`` is that bar in
     decades (NaN for pairs of the full stage).
     """
-    cols = ["patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id", "start_time"]
-    cl = store.table("claims", cols)
+    cl = store.table("claims", ["start_time"])
     if cl.empty:
         return pd.DataFrame({k: pd.Series([], dtype=v) for k, v in _EMPTY_PAIRS.items()})
-    pcode, pids = pd.factorize(cl["patient_id"], sort=True)
-    inst = cl["institution_id"]
-    is_inst = inst.notna().to_numpy()
-    icode, _ = pd.factorize(inst)
-    phcode, _ = pd.factorize(cl["pharmacy_id"])
-    prov = np.where(is_inst, icode, int(icode.max()) + 1 + phcode).astype(np.int64)
-    dcode, _ = pd.factorize(cl["doctor_id"])
+    coded = store.table_codes("claims", ["patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id"])
+    pcode, pids = sorted_codes(coded["patient_id"])
+    prov = _provider_numbers(coded)
+    dcode = np.asarray(coded["doctor_id"].codes, dtype=np.int64)
     day = cl["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
-    inpatient = (cl["claim_type"] == "inpatient").to_numpy(bool)
-    del cl, inst
+    inpatient = _is_value(coded["claim_type"], "inpatient")
+    del cl, coded
     valid = (prov >= 0) & (pcode >= 0)
     n = len(pids)
     results = {}
@@ -371,14 +381,15 @@ def provider_activity(store: Store) -> pd.DataFrame:
     """Per provider and mode (``inpatient`` / ``ambulatory``): first and last day, open days, open
     weekdays (weekdays with settlements on ≥ 2 dates), people settled there and *regulars*
     (people settled there on ≥ 2 distinct days: those a ring's members can be drawn from)."""
-    cl = store.table("claims", ["patient_id", "claim_type", "institution_id", "pharmacy_id", "start_time"])
-    is_inst = cl["institution_id"].notna().to_numpy()
-    icode, inames = pd.factorize(cl["institution_id"], sort=True)
-    pcode, pnames = pd.factorize(cl["pharmacy_id"], sort=True)
-    prov = np.where(is_inst, icode, len(inames) + pcode).astype(np.int64)
-    inp = (cl["claim_type"] == "inpatient").to_numpy(bool).astype(np.int64)
+    cl = store.table("claims", ["start_time"])
+    coded = store.table_codes("claims", ["patient_id", "claim_type", "institution_id", "pharmacy_id"])
+    icode, inames = sorted_codes(coded["institution_id"])
+    pcode, pnames = sorted_codes(coded["pharmacy_id"])
+    prov = np.where(icode >= 0, icode, np.where(pcode >= 0, len(inames) + pcode, -1))
+    inp = _is_value(coded["claim_type"], "inpatient").astype(np.int64)
     day = cl["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
-    who, _ = pd.factorize(cl["patient_id"])
+    who = np.asarray(coded["patient_id"].codes, dtype=np.int64)
+    del cl, coded, icode, pcode
     ok = (prov >= 0) & (who >= 0)
     prov, inp, day, who = prov[ok], inp[ok], day[ok], who[ok].astype(np.int64)
     d0 = int(day.min()) if len(day) else 0

@@ -41,7 +41,7 @@ from scipy.stats import norm
 from ..findings import Entity, Finding
 from ..params import Param
 from ..profile import PRECISION_SECONDS
-from ..projections import ClaimsReadOnce, computes_with_pandas, travel_pairs_by
+from ..projections import travel_pairs_by
 from . import register
 from ._common import benign_check, benign_factor, surprise, surprise_score, yuan
 from ._travel_checks import flow_check, flow_context
@@ -190,10 +190,6 @@ def impossible_travels(
              flight_speed_kmh=flight_speed_kmh, flight_overhead_hours=flight_overhead_hours)
     profile = store.profile() if callable(getattr(store, "profile", None)) else {}
     precision = (profile.get("time") or {}).get("claims.start_time", {}).get("precision")
-    # the claims columns the pairs, clock minutes and channel units read: read once
-    if computes_with_pandas(store):
-        cols = ["claim_id", "card_id", "patient_id", "start_time", "fund_amount", "institution_id", "pharmacy_id"]
-        store = ClaimsReadOnce(store, cols + (["terminal_id"] if "terminal_id" in store.columns("claims") else []))
     parts = []
     both = travel_pairs_by(store, ("card_id", "patient_id"), max_gap_hours=max_gap_hours, coordinate_km=coordinate_km)
     for by, pairs in both.items():

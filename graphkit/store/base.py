@@ -91,11 +91,25 @@ class Store(ABC):
         >>> c.codes.tolist(), list(c.categories)
         ([0, -1, 0], ['H2'])
         """
+        from ..allocator import release_arrow
+
         df = self.table(name, list(columns))
         out = {}
         for c in columns:
-            codes, uniq = pd.factorize(df[c], use_na_sentinel=True)
-            out[c] = pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniq, dtype=object), dtype=object))
+            arr = getattr(df[c].array, "_pa_array", None)
+            if arr is not None and arr.num_chunks:  # Arrow strings: encoded in Arrow (quicker than pandas)
+                import pyarrow.compute as pc
+
+                enc = pc.dictionary_encode(arr).combine_chunks()
+                codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+                uniq = enc.dictionary.to_numpy(zero_copy_only=False)
+                del enc
+            else:
+                codes, uniq = pd.factorize(df[c], use_na_sentinel=True)
+            out[c] = pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniq, dtype=object), dtype=object),
+                                               validate=False)
+        del df
+        release_arrow()
         return out
 
     def table_rows(self, name: str, columns: Sequence[str], rows: np.ndarray) -> pd.DataFrame:

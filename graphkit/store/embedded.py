@@ -29,6 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..allocator import release_arrow
+
 from .._failpoints import failpoint
 from .._fast import combine_hashes, pandas_type, string_hash
 from ..errors import StoreError
@@ -276,6 +278,7 @@ class EmbeddedStore(Store):
         info = self.manifest["tables"][name]
         present = [c for c in want if c in info["columns"]]
         df = to_frame(pq.read_table(self.path / info["file"], columns=present, filters=filters))
+        release_arrow()
         for c in want:
             if c not in df.columns:
                 df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
@@ -323,6 +326,7 @@ class EmbeddedStore(Store):
         table = pa.concat_tables(parts) if parts else schema.empty_table()
         df = to_frame(table)
         del table, parts
+        release_arrow()
         for c in want:
             if c not in df.columns:
                 df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
@@ -375,6 +379,8 @@ class EmbeddedStore(Store):
             del t, hit
         table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table().select(present)
         df = to_frame(table)
+        del table, parts
+        release_arrow()
         for c in want:
             if c not in df.columns:
                 df[c] = _empty_typed(name, [c])[c].reindex(range(len(df)))
@@ -388,7 +394,11 @@ class EmbeddedStore(Store):
             return super().table_codes(name, columns)
         pf = pq.ParquetFile(self.path / info["file"])
         schema = pf.schema_arrow
-        coded = [c for c in columns if c in info["columns"] and pa.types.is_string(schema.field(c).type)]
+        strings = [c for c in columns if c in info["columns"] and pa.types.is_string(schema.field(c).type)]
+        # a column of few distinct values (providers, terminals, diagnoses) is read as Parquet's
+        # dictionaries; one of many (people, cards: a dictionary per row group nearly as large as
+        # its strings, then unified) is read as strings and factorized, which is quicker and leaner
+        coded = [c for c in strings if pf.metadata.num_row_groups == 0 or _few_values(pf, c)]
         out = super().table_codes(name, [c for c in columns if c not in coded]) if len(coded) < len(columns) else {}
         if coded:
             t = pq.read_table(self.path / info["file"], columns=coded, read_dictionary=coded).unify_dictionaries()
@@ -400,6 +410,7 @@ class EmbeddedStore(Store):
                 cats = pd.Index(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
                 out[c] = pd.Categorical.from_codes(codes, categories=cats, validate=False)
             del t
+        release_arrow()
         return {c: out[c] for c in columns}
 
     def table_rows(self, name: str, columns: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
@@ -430,6 +441,7 @@ class EmbeddedStore(Store):
         table = pa.concat_tables(parts) if parts else schema.empty_table()
         df = to_frame(table.take(pa.array(inv.reshape(-1))) if present else table)
         del table, parts
+        release_arrow()
         for c in want:
             if c not in df.columns:
                 df[c] = _empty_typed(name, [c])[c].reindex(range(rows.size))
@@ -709,6 +721,13 @@ def pc_any(mask: pa.Array) -> bool:
     import pyarrow.compute as pc
 
     return bool(len(mask)) and bool(pc.any(mask).as_py())
+
+
+def _few_values(pf: pq.ParquetFile, column: str) -> bool:
+    """True when the first row group of ``column`` holds at most one distinct value in 8 rows."""
+    first = pf.read_row_group(0, columns=[column], use_threads=False)
+    enc = first.column(column).dictionary_encode() if first.num_rows else None
+    return enc is None or sum(len(ch.dictionary) for ch in enc.chunks) * 8 <= first.num_rows
 
 
 def pc_fill(indices: pa.Array) -> np.ndarray:
