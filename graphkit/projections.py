@@ -56,26 +56,32 @@ def provider_key(claims: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return ptype, pid
 
 
-def provider_codes(store: Store) -> tuple[np.ndarray, pd.DataFrame]:
+def provider_codes(store: Store, *, sort: bool = False) -> tuple[np.ndarray, pd.DataFrame]:
     """Each claim's provider as a number (-1: none; int32, stored order) and the providers by
-    number (``provider_type``, ``provider_id``): :func:`provider_key` from the claims' codes
-    (:meth:`Store.table_codes`), with no string per claim.
+    number (``provider_type``, ``provider_id``; institutions first, then pharmacies, each sorted by
+    id with ``sort``): :func:`provider_key` from the claims' codes (:meth:`Store.table_codes`),
+    with no string per claim.
 
     >>> import tempfile
     >>> from graphkit.store.embedded import EmbeddedStore
     >>> d = tempfile.mkdtemp()
-    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3"],
-    ...     "institution_id": ["H1", None, None], "pharmacy_id": [None, "P1", None]})})
-    >>> code, provs = provider_codes(EmbeddedStore(d))
+    >>> EmbeddedStore.write(d, {"claims": pd.DataFrame({"claim_id": ["C1", "C2", "C3", "C4"],
+    ...     "institution_id": ["H2", None, None, "H1"], "pharmacy_id": [None, "P1", None, None]})})
+    >>> code, provs = provider_codes(EmbeddedStore(d), sort=True)
     >>> code.tolist(), provs.values.tolist()
-    ([0, 1, -1], [['institution', 'H1'], ['pharmacy', 'P1']])
+    ([1, 2, -1, 0], [['institution', 'H1'], ['institution', 'H2'], ['pharmacy', 'P1']])
     """
+    from ._fast import sorted_codes
+
     c = store.table_codes("claims", ["institution_id", "pharmacy_id"])
-    ci = np.asarray(c["institution_id"].codes, dtype=np.int32)
-    cp = np.asarray(c["pharmacy_id"].codes, dtype=np.int32)
-    n_inst = len(c["institution_id"].categories)
+    if sort:
+        (ci, inst), (cp, phs) = sorted_codes(c["institution_id"]), sorted_codes(c["pharmacy_id"])
+    else:
+        ci, inst = np.asarray(c["institution_id"].codes), c["institution_id"].categories
+        cp, phs = np.asarray(c["pharmacy_id"].codes), c["pharmacy_id"].categories
+    ci, cp, n_inst = ci.astype(np.int32), cp.astype(np.int32), len(inst)
     code = np.where(ci >= 0, ci, np.where(cp >= 0, cp + np.int32(n_inst), np.int32(-1))).astype(np.int32)
-    ids = [*map(str, c["institution_id"].categories), *map(str, c["pharmacy_id"].categories)]
+    ids = [*map(str, inst), *map(str, phs)]
     provs = pd.DataFrame({"provider_type": pd.array(["institution"] * n_inst + ["pharmacy"] * (len(ids) - n_inst), dtype="string"),
                           "provider_id": pd.array(ids, dtype="string")})
     return code, provs

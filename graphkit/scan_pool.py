@@ -40,8 +40,9 @@ reads the files once every step has ended, so it stays small meanwhile.
 and the memory counted as in use when it started.
 
 ``rule_violation`` is estimated from its item lines (:func:`estimate_mb` with ``lines``; its item
-frame takes the most memory): above the budget it runs alone in a worker of its own, after the
-others, so its memory is the system's again before the risk model runs. ``indicator_outlier``
+frame takes the most memory), and so is its cost (:func:`step_cost`): where it is the longest step
+it starts first, with the small steps that fit beside it, rather than alone at the end; above the
+budget it runs alone in a worker of its own. ``indicator_outlier``
 does not go to a worker (it reads the risk model's shared indicators: it runs in the parent once
 they are installed).
 
@@ -51,6 +52,8 @@ Examples
 1
 >>> heavy_first(["referral_loop", "collusion_ring", "card_burst", "somekind"])
 ['collusion_ring', 'card_burst', 'referral_loop', 'somekind']
+>>> heavy_first(["collusion_ring", "rule_violation"], claims=12_560_000, lines=42_150_000)
+['rule_violation', 'collusion_ring']
 >>> est = {"a": 5000, "b": 4000, "c": 1000}
 >>> next_fitting(["a", "b", "c"], est, running_mb=0, budget_mb=8000)
 'a'
@@ -81,7 +84,7 @@ if TYPE_CHECKING:  # annotation only
     from graphkit.findings import Finding
     from graphkit.store.base import Store
 
-__all__ = ["MIN_CLAIMS", "MAX_DEFAULT_WORKERS", "GB_PER_WORKER", "IN_PARENT", "FEATURES", "BASE_MB", "DEFAULT_BUDGET_GB",
+__all__ = ["step_cost", "MIN_CLAIMS", "MAX_DEFAULT_WORKERS", "GB_PER_WORKER", "IN_PARENT", "FEATURES", "BASE_MB", "DEFAULT_BUDGET_GB",
            "MB_PER_M_CLAIMS", "scan_workers", "memory_budget_mb", "estimate_mb", "heavy_first", "next_fitting",
            "peak_rss_mb", "in_use_mb", "run_in_workers", "KindResult"]
 
@@ -95,10 +98,13 @@ GB_PER_WORKER = 6
 IN_PARENT = ("indicator_outlier",)
 #: the step name of the risk model's data-only half in timings and peaks
 FEATURES = "provider_features"
-#: CPU seconds per kind at 10.7M claims (docs/benchmarks.md), to start the longest first
-_COST = {"collusion_ring": 170, FEATURES: 145, "card_burst": 60, "identity_ring": 58, "impossible_travel": 57,
-         "duplicate_claim": 46, "shared_card": 43, "phantom_stay": 23, "referral_concentration": 17,
-         "split_stay": 14, "deceased_card_use": 11, "referral_loop": 9}
+#: CPU seconds per million claims of each step, to start the longest first: measured on the
+#: 12.56M-claim, 42.15M-line city (docs/benchmarks.md), divided by 12.56
+_COST = {"collusion_ring": 8.6, FEATURES: 6.3, "card_burst": 3.8, "identity_ring": 3.3, "impossible_travel": 3.4,
+         "duplicate_claim": 1.6, "shared_card": 2.9, "phantom_stay": 1.6, "referral_concentration": 1.0,
+         "split_stay": 0.7, "deceased_card_use": 0.9, "referral_loop": 0.7}
+#: the rule pack's CPU seconds per million item lines (184.7 s on 42.15M lines, the same run)
+RULE_COST_PER_M_LINES = 4.4
 
 #: how long the pool counts the memory of a step's process after the step returned (it exits then)
 _LINGER_S = 30.0
@@ -199,7 +205,7 @@ def estimate_mb(step: str, claims: int, lines: int = 0) -> float:
     on ``lines`` item lines, :data:`graphkit.rules.detector.BYTES_PER_LINE` each).
 
     >>> round(estimate_mb("card_burst", 10_000_000))
-    4450
+    2950
     >>> estimate_mb("rule_violation", 10_000_000, lines=1_000_000) < estimate_mb("rule_violation", 10, lines=2_000_000)
     True
     """
@@ -254,9 +260,22 @@ def _pid_rss_mb(pid: int | str) -> float | None:
         return None
 
 
-def heavy_first(kinds: list[str]) -> list[str]:
-    """``kinds`` ordered by their measured cost, the longest first (unknown ones last, in order)."""
-    return sorted(kinds, key=lambda k: -_COST.get(k, 0))
+def step_cost(step: str, claims: int, lines: int = 0) -> float:
+    """A step's expected CPU seconds on ``claims`` claims (``rule_violation``: on ``lines`` item
+    lines); 0 for a step not measured.
+
+    >>> step_cost("rule_violation", 12_560_000, 42_150_000) > step_cost("collusion_ring", 12_560_000) > 0
+    True
+    """
+    if step == "rule_violation":
+        return RULE_COST_PER_M_LINES * lines / 1e6
+    return _COST.get(step, 0.0) * claims / 1e6
+
+
+def heavy_first(kinds: list[str], claims: int = 10_000_000, lines: int = 0) -> list[str]:
+    """``kinds`` ordered by their expected cost (:func:`step_cost`), the longest first (unknown
+    ones last, in order): the pool then ends with short steps that fill the gaps."""
+    return sorted(kinds, key=lambda k: -step_cost(k, claims, lines))
 
 
 def peak_rss_mb() -> float:
@@ -386,8 +405,8 @@ def run_in_workers(store: Store, kinds: list[str], params: dict[str, dict[str, A
     """
     out: dict[str, KindResult] = {}
     claims = _claims(store)
-    pending = heavy_first([*kinds, FEATURES])
     lines = int(store.row_counts().get("claim_items", 0) or 0)
+    pending = heavy_first([*kinds, FEATURES], claims, lines)
     est = {n: estimate_mb(n, claims, lines) for n in pending}
     budget = memory_budget_mb(memory_gb)
     schedule: dict[str, dict[str, Any]] = {}

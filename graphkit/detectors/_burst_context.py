@@ -134,9 +134,9 @@ def area_outbreaks(dx: pd.Categorical, day: np.ndarray, prov: np.ndarray, region
     A group *surges* when that tail passes the bar of the episodes × groups tested and the count is
     at least twice the expected.
 
-    ``dx``: every claim's diagnosis code (a categorical: each distinct code is grouped once); ``day``: its day number (from 0, any value where
-    ``prov`` is -1); ``prov``: its provider code (-1 none); ``region``: a region code per provider
-    (-1 unknown); ``ep_rows``: each episode's claim rows; ``ep_day``/``ep_prov``: per episode.
+    ``dx``: every claim's diagnosis code (a categorical: each distinct code is grouped once);
+    ``day``: its day number (from 0, any value where ``prov`` is -1); ``prov``: its provider code
+    (-1 none); ``region``: a region code per provider (-1 unknown); ``ep_rows``: each episode's claim rows; ``ep_day``/``ep_prov``: per episode.
     Returns ``dx_group`` (the surging groups joined by "+", else the most common group; None
     without a diagnosis), ``dx_share`` (their share of the episode's claims), ``area_count`` and
     ``area_expected`` (summed over those groups), ``log10_p`` (the weakest surging group's; 0
@@ -304,7 +304,8 @@ def amount_bands(amount: np.ndarray, unit_first: np.ndarray, unit_last: np.ndarr
     return band_in, share
 
 
-def non_medical(store: Store, episode_ids: pd.Series, background: dict[int, np.ndarray]) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
+def non_medical(store: Store, episode_ids: pd.Series,
+                background: dict[int, np.ndarray]) -> tuple[pd.Series, dict[int, float], pd.Series | None]:
     """(share of non-medical item amount per episode claim, each unit's background rate of
     claims with non-medical items, share of exam/vaccine item amount per episode claim — see
     :data:`CAMPAIGN_WORDS`); empty / {} / None without ``claim_items``. ``background``: each unit's

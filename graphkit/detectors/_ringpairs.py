@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import sparse
 
 from .._fast import sorted_codes, unique_ints
-from ..projections import projection
+from ..projections import projection, provider_codes
 
 if TYPE_CHECKING:  # annotation only
     from graphkit.store.base import Store
@@ -293,14 +293,6 @@ def chunk_bounds(flops: np.ndarray, chunk_flops: float) -> list[int]:
     return bounds
 
 
-def _provider_numbers(coded: dict[str, pd.Categorical]) -> np.ndarray:
-    """Each claim's provider as a number (institutions, then pharmacies; -1: neither) from the
-    claims' codes (:meth:`Store.table_codes`)."""
-    ci = np.asarray(coded["institution_id"].codes, dtype=np.int64)
-    cp = np.asarray(coded["pharmacy_id"].codes, dtype=np.int64)
-    return np.where(ci >= 0, ci, np.where(cp >= 0, len(coded["institution_id"].categories) + cp, -1))
-
-
 def _is_value(cat: pd.Categorical, value: str) -> np.ndarray:
     """Rows of ``cat`` equal to ``value``."""
     at = pd.Index(cat.categories, dtype=object).get_indexer([value])[0]
@@ -327,9 +319,9 @@ def co_visit_pairs(
     cl = store.table("claims", ["start_time"])
     if cl.empty:
         return pd.DataFrame({k: pd.Series([], dtype=v) for k, v in _EMPTY_PAIRS.items()})
-    coded = store.table_codes("claims", ["patient_id", "claim_type", "institution_id", "pharmacy_id", "doctor_id"])
+    coded = store.table_codes("claims", ["patient_id", "claim_type", "doctor_id"])
     pcode, pids = sorted_codes(coded["patient_id"])
-    prov = _provider_numbers(coded)
+    prov = provider_codes(store)[0].astype(np.int64)
     dcode = np.asarray(coded["doctor_id"].codes, dtype=np.int64)
     day = cl["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
     inpatient = _is_value(coded["claim_type"], "inpatient")
@@ -382,14 +374,13 @@ def provider_activity(store: Store) -> pd.DataFrame:
     weekdays (weekdays with settlements on ≥ 2 dates), people settled there and *regulars*
     (people settled there on ≥ 2 distinct days: those a ring's members can be drawn from)."""
     cl = store.table("claims", ["start_time"])
-    coded = store.table_codes("claims", ["patient_id", "claim_type", "institution_id", "pharmacy_id"])
-    icode, inames = sorted_codes(coded["institution_id"])
-    pcode, pnames = sorted_codes(coded["pharmacy_id"])
-    prov = np.where(icode >= 0, icode, np.where(pcode >= 0, len(inames) + pcode, -1))
+    coded = store.table_codes("claims", ["patient_id", "claim_type"])
+    prov, provs = provider_codes(store, sort=True)
+    prov = prov.astype(np.int64)
     inp = _is_value(coded["claim_type"], "inpatient").astype(np.int64)
     day = cl["start_time"].to_numpy("datetime64[s]").astype("datetime64[D]").astype(np.int64)
     who = np.asarray(coded["patient_id"].codes, dtype=np.int64)
-    del cl, coded, icode, pcode
+    del cl, coded
     ok = (prov >= 0) & (who >= 0)
     prov, inp, day, who = prov[ok], inp[ok], day[ok], who[ok].astype(np.int64)
     d0 = int(day.min()) if len(day) else 0
@@ -400,11 +391,10 @@ def provider_activity(store: Store) -> pd.DataFrame:
     units, counts, uinv = _runs(u)
     end = np.cumsum(counts)
     start = end - counts
-    names = np.concatenate([np.asarray(inames, dtype=object), np.asarray(pnames, dtype=object)])
     pv = units // 2
     return pd.DataFrame({
-        "provider_type": np.where(pv < len(inames), "institution", "pharmacy"),
-        "provider_id": pd.array(names[pv] if len(names) else np.array([], object), dtype="string"),
+        "provider_type": provs["provider_type"].to_numpy(object)[pv],
+        "provider_id": pd.array(provs["provider_id"].to_numpy(object)[pv], dtype="string"),
         "mode": np.where(units % 2 == 1, "inpatient", "ambulatory"),
         "first_day": dd[start],
         "last_day": dd[end - 1],

@@ -148,7 +148,7 @@ def burst_windows(
     cp, cp_ix = _codes(coded["pharmacy_id"])
     dx = coded["diagnosis_code"]
     del coded
-    prov = np.where(ci >= 0, ci, len(ci_ix) + cp)  # -1 only when both are null
+    prov = np.where(ci >= 0, ci, np.where(cp >= 0, len(ci_ix) + cp, -1))  # -1 only when both are null
     has_term = term >= 0
     # a unit is a (provider, terminal) pair — terminal ids need not be unique across
     # providers — or the provider alone for claims without a terminal
@@ -287,7 +287,8 @@ def burst_windows(
         lens = jc - cand
         win = np.repeat(np.arange(cand.size), lens)
         pos = np.repeat(cand - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-        card_w, _ = _codes(store.table_rows("claims", ["card_id"], order[pos])["card_id"])  # only the claims inside candidate windows
+        # the cards of only the claims inside candidate windows
+        card_w, _ = _codes(store.table_rows("claims", ["card_id"], order[pos])["card_id"])
         span_c = np.int64(card_w.max() + 2)
         pairs = unique_ints(win * span_c + card_w + 1)
         ncards = np.bincount(pairs // span_c, minlength=cand.size)
@@ -317,12 +318,10 @@ def burst_windows(
     posn = np.repeat(ep_start - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
     src = order[posn]
     ids = store.table_rows("claims", ["claim_id", "card_id", "patient_id"], src)
-    prov_src = prov[src]
     is_inst = ci[src] >= 0
     ptype = np.where(is_inst, "institution", "pharmacy").astype(object)
     pid = np.where(is_inst, _at(ci_ix, ci[src]), _at(cp_ix, cp[src]))
     units_s = np.where(has_term[src], _at(term_ix, term[src]), ptype + ":" + pid.astype(str))
-    del prov_src
     out = pd.DataFrame(
         {
             "unit": pd.array(units_s, dtype="string"),

@@ -144,9 +144,14 @@ def _group_codes(cols: list[pd.Series] | list[np.ndarray]) -> np.ndarray:
     keys are built, so 10M claims stay cheap)."""
     g = np.zeros(len(cols[0]), dtype=np.int64)
     for col in cols:
-        code, uniq = pd.factorize(col, use_na_sentinel=False)
-        g = pd.factorize(g * np.int64(len(uniq) + 1) + code.astype(np.int64))[0].astype(np.int64)
+        g = _combine(g, col)
     return g
+
+
+def _combine(g: np.ndarray, col: pd.Series | np.ndarray) -> np.ndarray:
+    """Codes of the distinct (``g``, ``col``) pairs (null equals null)."""
+    code, uniq = pd.factorize(col, use_na_sentinel=False)
+    return pd.factorize(g * np.int64(len(uniq) + 1) + code.astype(np.int64))[0].astype(np.int64)
 
 
 def _has_twin(cols: list[np.ndarray]) -> np.ndarray:
@@ -160,8 +165,7 @@ def _has_twin(cols: list[np.ndarray]) -> np.ndarray:
     live = np.arange(len(cols[0]))
     g = np.zeros(live.size, dtype=np.int64)
     for col in cols:
-        code, uniq = pd.factorize(col[live], use_na_sentinel=False)
-        g = pd.factorize(g * np.int64(len(uniq) + 1) + code.astype(np.int64))[0].astype(np.int64)
+        g = _combine(g, col[live])
         keep = np.bincount(g)[g] > 1
         live, g = live[keep], g[keep]
     out = np.zeros(len(cols[0]), dtype=bool)
