@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -679,3 +680,23 @@ def test_explorer_follows_the_lead_opened_in_another_kernel(demo, tmp_path):
         time.sleep(0.05)
     assert ex.lead.value == first
     ex.close()
+
+
+def test_the_indexed_store_reads_codes_rows_and_filters_through_its_store(wb, monkeypatch):
+    """The workbench's claims store answers the lean reads with the wrapped store's own (not by
+    reading whole tables), with the same results."""
+    view = wb.claims_store
+    assert view is not wb.store
+    codes = view.table_codes("claims", ["institution_id", "patient_id"])
+    direct = wb.store.table_codes("claims", ["institution_id", "patient_id"])
+    for c in codes:
+        assert codes[c].codes.tolist() == direct[c].codes.tolist() and list(codes[c].categories) == list(direct[c].categories)
+    rows = np.array([3, 0, 3])
+    pd.testing.assert_frame_equal(view.table_rows("claims", ["claim_id", "card_id"], rows),
+                                  wb.store.table_rows("claims", ["claim_id", "card_id"], rows))
+    where = [("claim_type", "==", "inpatient")]
+    pd.testing.assert_frame_equal(view.table_where("claims", ["claim_id"], where),
+                                  wb.store.table_where("claims", ["claim_id"], where))
+    monkeypatch.setattr(type(view), "table", lambda *a, **k: pytest.fail("read a whole table"))
+    view.table_rows("claims", ["card_id"], rows)
+    view.table_where("claims", ["claim_id"], where)

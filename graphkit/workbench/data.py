@@ -258,6 +258,17 @@ class _IndexedStore(Store):
     def items_by_claim(self, claim_ids: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         return self._store.items_by_claim(claim_ids, columns)
 
+    # the wrapped store's own reads of rows, codes and filtered rows (the embedded store's read only
+    # what they need; the interface's defaults would read whole tables)
+    def table_where(self, name: str, columns: Sequence[str], where: Any) -> pd.DataFrame:
+        return self._store.table_where(name, columns, where)
+
+    def table_codes(self, name: str, columns: Sequence[str]) -> dict[str, pd.Categorical]:
+        return self._store.table_codes(name, columns)
+
+    def table_rows(self, name: str, columns: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
+        return self._store.table_rows(name, columns, rows)
+
 
 class Workbench:
     """Everything the notebooks share: store, findings, scores, claims index, cases, user.
