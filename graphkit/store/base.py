@@ -81,7 +81,8 @@ class Store(ABC):
         """String ``columns`` of table ``name`` as categoricals in stored row order (code -1: null):
         a claim's provider or diagnosis as a small integer, without a string per row. The
         categories' order is unspecified. Here: the table read, then factorized; the embedded
-        store reads Parquet's dictionaries and never builds the strings.
+        store reads a column of few distinct values (providers, terminals, diagnoses) from
+        Parquet's dictionaries without building its strings.
 
         >>> import tempfile
         >>> from graphkit.store.embedded import EmbeddedStore

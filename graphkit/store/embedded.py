@@ -387,8 +387,9 @@ class EmbeddedStore(Store):
         return df[list(want)].reset_index(drop=True)
 
     def table_codes(self, name: str, columns: Sequence[str]) -> dict[str, pd.Categorical]:
-        """See :meth:`Store.table_codes`: read with ``read_dictionary`` (one dictionary per row
-        group, unified), about 4 bytes a row and no string per row."""
+        """See :meth:`Store.table_codes`: a column of few distinct values read with
+        ``read_dictionary`` (one dictionary per row group, unified: about 4 bytes a row, no string
+        per row), one of many read as strings and encoded in Arrow."""
         info = self.manifest["tables"].get(name) if self.has_table(name) else None
         if info is None:
             return super().table_codes(name, columns)
@@ -405,7 +406,7 @@ class EmbeddedStore(Store):
             for c in coded:
                 chunks = t.column(c).chunks
                 values = chunks[0].dictionary if chunks else pa.array([], pa.string())
-                codes = np.concatenate([np.asarray(pc_fill(ch.indices), dtype=np.int32) for ch in chunks]) \
+                codes = np.concatenate([np.asarray(_filled(ch.indices), dtype=np.int32) for ch in chunks]) \
                     if chunks else np.zeros(0, np.int32)
                 cats = pd.Index(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
                 out[c] = pd.Categorical.from_codes(codes, categories=cats, validate=False)
@@ -730,7 +731,7 @@ def _few_values(pf: pq.ParquetFile, column: str) -> bool:
     return enc is None or sum(len(ch.dictionary) for ch in enc.chunks) * 8 <= first.num_rows
 
 
-def pc_fill(indices: pa.Array) -> np.ndarray:
+def _filled(indices: pa.Array) -> np.ndarray:
     """Dictionary indices as numbers, null as -1."""
     import pyarrow.compute as pc
 
