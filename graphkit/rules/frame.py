@@ -311,31 +311,19 @@ def _months(ts: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int32), categories=cats)
 
 
-class _Codes:
-    """Integer codes of a string column read batch by batch (one dictionary for all batches)."""
+def _sorted(cat: pd.Categorical) -> pd.Categorical:
+    """``cat`` with its categories sorted (so sorting by codes sorts by value) and held as strings.
 
-    def __init__(self) -> None:
-        self.values = pd.Index([], dtype=object)
-        self.parts: list[np.ndarray] = []
-
-    def add(self, col: pd.Series) -> None:
-        codes, uniq = pd.factorize(col)
-        glob = self.values.get_indexer(uniq)
-        new = glob < 0
-        if new.any():
-            glob[new] = len(self.values) + np.arange(int(new.sum()))
-            self.values = self.values.append(pd.Index(np.asarray(uniq, dtype=object)[new], dtype=object))
-        self.parts.append(np.append(glob, -1)[np.where(codes >= 0, codes, len(glob))].astype(np.int32))
-
-    def categorical(self) -> pd.Categorical:
-        """The codes as a categorical with sorted categories."""
-        order = np.argsort(self.values.to_numpy(), kind="stable")
-        rank = np.empty(len(order), dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
-        codes = np.concatenate(self.parts) if self.parts else np.empty(0, np.int32)
-        codes = np.append(rank, -1)[np.where(codes >= 0, codes, len(rank))].astype(np.int32)
-        cats = pd.Index(self.values.to_numpy()[order], dtype="str")
-        return pd.Categorical.from_codes(codes, categories=cats)
+    >>> c = _sorted(pd.Categorical.from_codes([0, 1, -1, 0], categories=["b", "a"]))
+    >>> c.codes.tolist(), list(c.categories)
+    ([1, 0, -1, 1], ['a', 'b'])
+    """
+    cats = np.asarray([v if isinstance(v, str) else str(v) for v in cat.categories], dtype=object)
+    # Arrow sorts strings by their UTF-8 bytes: the order of Python's str comparison
+    order = np.asarray(pc.array_sort_indices(pa.array(cats, type=pa.string())).to_numpy(zero_copy_only=False), np.int64)
+    rank = np.full(len(cats) + 1, -1, dtype=np.int32)  # the last: a null's code -1 stays -1
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return pd.Categorical.from_codes(rank[np.asarray(cat.codes)], categories=pd.Index(cats[order], dtype="str"))
 
 
 def _batches(store: Store, cols: list[str]) -> Iterator[pd.DataFrame]:
@@ -373,21 +361,24 @@ def _claim_rows(store: Store, claim_ids: pa.Array) -> np.ndarray:
 
 
 def _read_items(store: Store, cols: list[str]) -> dict[str, Any]:
-    """The item columns ``cols`` read batch by batch: strings as codes, numbers as float64
-    (``item_time``: datetime64[s]) — no column of Python strings is ever built."""
-    strings = {c: _Codes() for c in cols if c in _STRING_ITEMS}
-    nums: dict[str, list[np.ndarray]] = {c: [] for c in cols if c not in strings}
-    if not cols:
-        return {}
-    for b in _batches(store, cols):
-        for c, enc in strings.items():
-            enc.add(b[c])
+    """The item columns ``cols`` in stored order: strings as categoricals with sorted categories
+    (``Store.table_codes``: the embedded store reads item codes, names and categories as Parquet's
+    own dictionaries), numbers as float64 (``item_time``: datetime64[s]) — no column of Python
+    strings is ever built."""
+    strings = [c for c in cols if c in _STRING_ITEMS]
+    out: dict[str, Any] = {}
+    nums = [c for c in cols if c not in strings]
+    if nums and hasattr(store, "iter_table"):
         for c in nums:
-            nums[c].append(_number(b, c))
-    out: dict[str, Any] = {c: enc.categorical() for c, enc in strings.items()}
-    for c, parts in nums.items():
-        out[c] = np.concatenate(parts) if parts else np.empty(0, "datetime64[s]" if c == "item_time" else "float64")
-    return out
+            out[c] = _read_number(store, c)
+    elif nums:
+        b = store.table("claim_items", nums)
+        for c in nums:
+            out[c] = _number(b, c)
+        del b
+    for c in strings:  # one column at a time: its codes (4 bytes a line) held only until sorted
+        out[c] = _sorted(store.table_codes("claim_items", [c])[c])
+    return {c: out[c] for c in cols}
 
 
 def _read_number(store: Store, name: str) -> np.ndarray:
@@ -515,13 +506,23 @@ def _whole_years(birth: np.ndarray, pidx: np.ndarray, day: np.ndarray) -> np.nda
     ...              np.array(["2010-02-28", "2010-03-01"], "datetime64[D]")).tolist()
     [9.0, nan]
     """
-    b = np.append(birth, np.datetime64("NaT"))[np.where(pidx >= 0, pidx, len(birth))]
-    by = b.astype("datetime64[Y]").astype(int)
-    sy = day.astype("datetime64[Y]").astype(int)
-    bmd = (b - b.astype("datetime64[Y]")).astype(int)
-    smd = (day - day.astype("datetime64[Y]")).astype(int)
-    age = (sy - by - (smd < bmd)).astype("float32")  # whole years: exact in float32
-    age[(pidx < 0) | np.isnat(b) | np.isnat(day)] = np.nan
+    # years and days into the year: per person (births) and per distinct claim day (a table over
+    # the days' range), then gathered — not four datetime conversions over every claim
+    birth = np.asarray(birth, dtype="datetime64[D]")
+    by = birth.astype("datetime64[Y]").astype(np.int64)
+    bmd = (birth - birth.astype("datetime64[Y]")).astype(np.int64)
+    unknown = np.append(np.isnat(birth), True)[np.where(pidx >= 0, pidx, len(birth))]
+    p = np.where(unknown, 0, pidx)
+    dn = np.asarray(day, dtype="datetime64[D]").astype(np.int64)
+    unknown |= np.isnat(day)
+    d0 = int(dn[~unknown].min(initial=0))
+    span = np.arange(d0, int(dn[~unknown].max(initial=d0)) + 1).astype("datetime64[D]")
+    sy = span.astype("datetime64[Y]").astype(np.int64)
+    smd = (span - span.astype("datetime64[Y]")).astype(np.int64)
+    d = np.where(unknown, 0, dn - d0)
+    del dn
+    age = (sy[d] - by[p] - (smd[d] < bmd[p])).astype("float32") if len(birth) else np.zeros(len(d), "float32")
+    age[unknown] = np.nan
     return age
 
 

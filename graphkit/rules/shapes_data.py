@@ -118,12 +118,23 @@ def quantiles_by(key: np.ndarray, v: np.ndarray, qs: tuple[float, ...]) -> pd.Da
     del ok
     sk, sv = sorted_pairs(kk, vv)
     del kk, vv
+    out = quantiles_sorted(sk, sv, qs)
+    if every:
+        return out
+    uk, size = np.unique(key, return_counts=True)  # the groups and their sizes, NaN included
+    return pd.DataFrame({**{q: out[q].reindex(uk).to_numpy() for q in qs}, "n": size}, index=uk)
+
+
+def quantiles_sorted(sk: np.ndarray, sv: np.ndarray, qs: tuple[float, ...]) -> pd.DataFrame:
+    """:func:`quantiles_by` of pairs already sorted by key, then value (:func:`sorted_pairs`):
+    per key, the quantiles ``qs`` and the number of pairs ``n``.
+
+    >>> quantiles_sorted(np.array([0, 0, 0, 3]), np.array([1.0, 2.0, 4.0, 5.0]), (0.25, 0.5)).to_dict("list")
+    {0.25: [1.5, 5.0], 0.5: [2.0, 5.0], 'n': [3, 1]}
+    """
     start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]]) if sk.size else np.zeros(0, np.int64)
     gk = sk[start]
     cnt = np.diff(np.r_[start, sk.size])
-    del sk
-    # the groups and their sizes: the sorted pairs' runs when no value is NaN
-    uk, size = (gk, cnt) if every else np.unique(key, return_counts=True)
     out = {}
     for q in qs:
         pos = q * (cnt - 1).astype("float64")
@@ -131,9 +142,8 @@ def quantiles_by(key: np.ndarray, v: np.ndarray, qs: tuple[float, ...]) -> pd.Da
         frac = pos % 1
         val = sv[lo]
         nxt = sv[np.minimum(lo + 1, sv.size - 1)]
-        res = np.where(frac == 0.0, val, val + (nxt - val) * frac)
-        out[q] = pd.Series(res, index=gk).reindex(uk).to_numpy()
-    return pd.DataFrame({**out, "n": size}, index=uk)
+        out[q] = np.where(frac == 0.0, val, val + (nxt - val) * frac)
+    return pd.DataFrame({**out, "n": cnt}, index=gk)
 
 
 def sorted_pairs(key: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,26 +179,37 @@ def sorted_pairs(key: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return sk, sv
 
 
-def _implicit_ceiling(d: pd.DataFrame, min_mode: float, max_above: float) -> pd.Series:
-    """Per group ``g``: the price that acts as a ceiling — the most common price, held by at
-    least ``min_mode`` of the lines, with at most ``max_above`` of them priced above it (what a
-    price cap most providers charge up to looks like in the data)."""
-    # (group, price in cents) pairs counted by one hash of a combined key, not a two-column groupby
-    c = np.round(d["unit"].to_numpy() * 100).astype(np.int64)
-    c0 = int(c.min(initial=0))
-    span = int(c.max(initial=0)) - c0 + 1
-    k, uniq = pd.factorize(d["g"].to_numpy().astype(np.int64) * span + (c - c0))
+def _implicit_ceiling(sk: np.ndarray, sv: np.ndarray, min_mode: float, max_above: float) -> pd.Series:
+    """Per group (``sk``, ``sv``: (group, price) pairs sorted by group, then price —
+    :func:`sorted_pairs`): the price that acts as a ceiling — the most common price in cents
+    (ties: the highest), held by at least ``min_mode`` of the lines, with at most ``max_above``
+    of them priced above it (what a price cap most providers charge up to looks like in the
+    data). Read off the sorted pairs: each price of a group is one run of them.
+
+    >>> _implicit_ceiling(np.array([0, 0, 0, 0, 1, 1]), np.array([1.0, 2.0, 2.0, 3.0, 5.0, 6.0]), 0.4, 0.3).to_dict()
+    {0: 2.0, 1: 6.0}
+    """
+    c = np.round(sv * 100).astype(np.int64)
+    if not c.size:
+        return pd.Series(np.zeros(0), index=pd.Index(np.zeros(0, sk.dtype), name="g"))
+    brk = np.empty(c.size, bool)
+    brk[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=brk[1:])
+    brk[1:] |= c[1:] != c[:-1]
+    rs = np.flatnonzero(brk)  # runs: one (group, price) each, by price within a group
+    del brk
+    rg, rc = sk[rs].astype(np.int64), c[rs]
     del c
-    cnt = pd.DataFrame({"g": uniq // span, "c": uniq % span + c0, "k": np.bincount(k, minlength=len(uniq))})
-    del k
-    tot = cnt.groupby("g")["k"].transform("sum")
-    cnt = cnt.assign(tot=tot).sort_values(["g", "k", "c"], ascending=[True, False, False])
-    mode = cnt.drop_duplicates("g").set_index("g")
-    above = cnt.merge(mode["c"].rename("mc").reset_index(), on="g")
-    above = above[above["c"] > above["mc"]].groupby("g")["k"].sum()
-    share_above = above.reindex(mode.index).fillna(0) / mode["tot"]
-    ok = (mode["k"] / mode["tot"] >= min_mode) & (share_above <= max_above)
-    return (mode["c"] / 100.0)[ok]
+    rk = np.diff(np.r_[rs, sk.size])
+    del rs
+    gs = np.flatnonzero(np.r_[True, rg[1:] != rg[:-1]])  # each group's first run
+    ge = np.r_[gs[1:], rg.size] - 1  # and its last
+    tot = np.add.reduceat(rk, gs)
+    mode = np.lexsort((rc, rk, rg))[ge]  # per group: the most lines, ties to the highest price
+    cum = np.cumsum(rk)
+    above = cum[ge] - cum[mode]  # the lines priced higher: the group's runs after the mode's
+    ok = (rk[mode] / tot >= min_mode) & (above / tot <= max_above)
+    return pd.Series(rc[mode][ok] / 100.0, index=pd.Index(rg[gs][ok], name="g"))
 
 
 def peer_price(sub, rule, ctx):
@@ -202,42 +223,51 @@ def peer_price(sub, rule, ctx):
 
     p = rule.params
     unit = _unit(sub)
-    on = np.flatnonzero(np.isfinite(unit))
-    unit = unit[on]
+    fin = np.isfinite(unit)
+    on = None if fin.all() else np.flatnonzero(fin)  # the lines with a price (positions: only where some lack one)
+    del fin
+
+    def at(v: np.ndarray) -> np.ndarray:
+        return v if on is None else v[on]
+
+    unit = at(unit)
     # one group per (code, level) as a compact integer: the lines' own columns are not copied
-    lvl = codes_of(pd.Series(sub["level"].fillna(0).to_numpy()[on]))
-    code = codes_of(sub["item_code"])[on]
+    lvl = codes_of(pd.Series(at(sub["level"].fillna(0).to_numpy())))
+    code = at(codes_of(sub["item_code"]))
     dense = _dense_pair_counts(code - code.min(initial=0), lvl)  # codes × levels: a small table, no hash
     if dense is not None:
         key, table = dense
         rank = np.cumsum(table.reshape(-1) > 0, dtype=np.int64) - 1
         g = rank[key].astype(np.int32)
-        del key, table, rank
+        del key, table, rank, dense
     else:
         g = pd.factorize(pair_key_data(code, lvl))[0].astype(np.int32)
     del lvl, code
-    d = pd.DataFrame({"g": g, "unit": unit}, copy=False)
     rel = float(p.get("min_rel", 0.05))
-    q = _group_quantiles(d, ["g"], "unit")
-    q["provs"] = pd.Series(_distinct_counts(g, codes_of(sub["provider_id"])[on])).reindex(q.index)
+    # the (group, price) pairs sorted once: the quartiles and the implicit ceiling read off them
+    sk, sv = sorted_pairs(g, unit)
+    q = quantiles_sorted(sk, sv, (0.25, 0.5, 0.75)).rename(columns={0.25: "q1", 0.5: "q2", 0.75: "q3"}).rename_axis("g")
+    cap = _implicit_ceiling(sk, sv, float(p["min_mode"]), float(p.get("max_above", 0.01))) if "min_mode" in p else None
+    del sk, sv
+    q["provs"] = pd.Series(_distinct_counts(g, at(codes_of(sub["provider_id"])))).reindex(q.index)
     q = q[(q["n"] >= int(p.get("min_lines", 30))) & (q["provs"] >= int(p.get("min_providers", 3)))]
     fence = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]), q["q2"] * (1 + rel))
     q = q.assign(fence=fence, ref=q["q3"])
-    if "min_mode" in p:
-        cap = _implicit_ceiling(d, float(p["min_mode"]), float(p.get("max_above", 0.01))).reindex(q.index)
+    if cap is not None:
+        cap = cap.reindex(q.index)
         low = cap.notna() & (cap * (1 + rel) < q["fence"])
         q.loc[low, "fence"] = cap[low] * (1 + rel)
         q.loc[low, "ref"] = cap[low]
-    del d
     per = np.full((int(g.max(initial=-1)) + 1, 2), np.nan)
     per[q.index.to_numpy(), 0] = q["fence"].to_numpy("float64")
     per[q.index.to_numpy(), 1] = q["ref"].to_numpy("float64")
     hit = unit > per[g, 0]  # NaN (a group too small to judge): no hit
-    at, ref = on[hit], per[g[hit], 1]
-    qty = np.clip(np.nan_to_num(sub["quantity"].to_numpy("float64")[at], nan=1.0), 1, None) \
+    ref = per[g[hit], 1]
+    hit_at = np.flatnonzero(hit) if on is None else on[hit]
+    qty = np.clip(np.nan_to_num(sub["quantity"].to_numpy("float64")[hit_at], nan=1.0), 1, None) \
         if "quantity" in sub.columns else 1.0
-    ded = np.minimum((unit[hit] - ref) * qty, sub["amount"].to_numpy()[at])
-    return _hits(sub.index[at], ded)
+    ded = np.minimum((unit[hit] - ref) * qty, sub["amount"].to_numpy()[hit_at])
+    return _hits(sub.index[hit_at], ded)
 
 
 def data_repeat(sub, rule, ctx):
@@ -279,21 +309,25 @@ def peer_quantity(sub, rule, ctx):
     sub = _cats(sub, rule, ctx, also=sub["quantity"].to_numpy("float64") > 0)  # NaN: not > 0
     gid = group_ids(sub, ["patient_id", "item_code", "month"])
     tot = np.bincount(gid, weights=sub["quantity"].to_numpy("float64"))[gid]
-    tot = np.where(_notna(sub, ["patient_id", "item_code", "month"]), tot, np.nan)
+    tot[~_notna(sub, ["patient_id", "item_code", "month"])] = np.nan
     code = codes_of(sub["item_code"])
     pm = pd.DataFrame({"code": code, "lq": np.log(tot)})[_first_of_group(gid)]
+    del gid
     q = _group_quantiles(pm, ["code"], "lq")
+    del pm
     q = q[q["n"] >= int(p.get("min_patients", 30))]
     lim = np.maximum(q["q3"] + float(p.get("fence", 3.0)) * (q["q3"] - q["q1"]),
                      q["q3"] + np.log(float(p.get("min_ratio", 2.0))))
     per = np.full(int(code.max(initial=-1)) + 2, np.nan)
-    per[lim.index.to_numpy() + 1] = lim.to_numpy("float64")
-    lim = np.exp(per[code + 1])
-    hit = tot > lim
+    per[lim.index.to_numpy() + 1] = np.exp(lim.to_numpy("float64"))  # per code: the limit (NaN: not judged)
+    hit = tot > per[code + 1]
     if "alpha" in p:
         hit = _concentrated(sub, hit, float(p["alpha"]))
-    ded = sub["amount"].to_numpy() * np.where(hit, (tot - lim) / tot, 0)
-    return _hits(sub.index[hit], ded[hit])
+    at = np.flatnonzero(hit)
+    del hit
+    t, lim_at = tot[at], per[code[at].astype(np.int64) + 1]
+    ded = sub["amount"].to_numpy()[at] * ((t - lim_at) / t)
+    return _hits(sub.index[at], ded)
 
 
 def _concentrated(sub: pd.DataFrame, hit: np.ndarray, alpha: float) -> np.ndarray:
@@ -308,7 +342,9 @@ def _concentrated(sub: pd.DataFrame, hit: np.ndarray, alpha: float) -> np.ndarra
     code = codes_of(sub["item_code"])
     n = np.bincount(code + 1)
     rate = np.bincount(code + 1, weights=hit) / np.maximum(n, 1)
-    g = group_ids(sub, ["provider_id", "month"])
+    g = combined_key(sub, ["provider_id", "month"])  # provider × month: a small range, no hash needed
+    if int(g.max(initial=0)) >= max(g.size, 1 << 20):
+        g = group_ids(sub, ["provider_id", "month"])
     exp = np.bincount(g, weights=rate[code + 1])
     obs = np.bincount(g, weights=hit)
     tested = max(int((exp > 0).sum()), 1)  # provider-months where a hit could occur
@@ -445,7 +481,7 @@ def supply_overlap(sub, rule, ctx):
     del pat, code
     # supply end carried forward: a person's running end of cover for the code
     end = day + dsg
-    run_end = pd.Series(end).groupby(np.cumsum(~same)).cummax().to_numpy()
+    run_end = run_cummax(end, same)
     del end
     prev_end = np.r_[np.nan, run_end[:-1]]
     del run_end
@@ -453,6 +489,27 @@ def supply_overlap(sub, rule, ctx):
     hit = same & (overlap > float(p.get("grace_days", 3))) & (overlap >= float(p.get("min_overlap_days", 1)))
     ded = amt * np.minimum(overlap, dsg) / dsg
     return _hits(row[hit], ded[hit])
+
+
+def run_cummax(v: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """The running maximum of ``v`` within runs of rows (``same[i]``: row ``i`` continues row
+    ``i - 1``'s run), exact: a doubling scan (log₂ of the longest run passes of a few bytes a row)
+    instead of a groupby, which hashes the run ids. ``v`` without NaN.
+
+    >>> run_cummax(np.array([3.0, 1.0, 5.0, 2.0, 4.0]), np.array([False, True, True, False, True])).tolist()
+    [3.0, 3.0, 5.0, 2.0, 4.0]
+    """
+    run = np.cumsum(~same, dtype=np.int32 if v.size < 2**31 else np.int64)
+    out = np.array(v, dtype="float64")
+    k = 1
+    while k < out.size:
+        both = run[k:] == run[:-k]  # row i and row i - k in one run (so is every row between)
+        if not both.any():
+            break
+        np.maximum(out[k:], np.where(both, out[:-k], -np.inf), out=out[k:])
+        del both
+        k *= 2
+    return out
 
 
 def _ids_of_keys(key: np.ndarray) -> np.ndarray:
@@ -770,16 +827,21 @@ def rare_attribute(sub, rule, ctx):
         age_lo = sub["age_lo"].to_numpy("float64")
         has = has & (np.searchsorted(AGE_BANDS, age_lo, side="right") == np.searchsorted(
             AGE_BANDS, sub[col].to_numpy("float64"), side="right"))
-    on = np.flatnonzero(has)
-    code = codes_of(sub["item_code"])[on]
+    on = None if has.all() else np.flatnonzero(has)  # positions only where some lines lack a value
+    del has
+
+    def at(v: np.ndarray) -> np.ndarray:
+        return v if on is None else v[on]
+
+    code = at(codes_of(sub["item_code"]))
     if field == "item_name":
-        val = _name_codes(sub[col])[on]
+        val = at(_name_codes(sub[col]))
     elif field == "age":
-        val = np.searchsorted(np.asarray(AGE_BANDS), sub[col].to_numpy("float64")[on], side="right")
+        val = np.searchsorted(np.asarray(AGE_BANDS), at(sub[col].to_numpy("float64")), side="right").astype(np.int8)
     elif field == "diagnosis":
-        val = _name_codes(sub[col], lambda x: x.strip().upper()[:3])[on]
+        val = at(_name_codes(sub[col], lambda x: x.strip().upper()[:3]))
     else:
-        val = codes_of(sub[col])[on]
+        val = at(codes_of(sub[col]))
     pair_n, top = _pair_counts(code, val)
     n_code = np.bincount(code)
     share = pair_n / n_code[code]
@@ -793,15 +855,16 @@ def rare_attribute(sub, rule, ctx):
         & (share <= most)
     del share, most, code  # the per-line arrays of the first test, before the second's hash
     if p.get("per_provider") and hit.any():  # rare at the provider too: not a provider's own naming or coding
-        pg = group_ids(sub[["provider_id", "item_code"]].iloc[on], ["provider_id", "item_code"])
+        pg = group_ids(sub[["provider_id", "item_code"]] if on is None else sub[["provider_id", "item_code"]].iloc[on],
+                       ["provider_id", "item_code"])
         mark = np.zeros(int(pg.max()) + 1, dtype=bool)
         mark[pg[hit]] = True
         sel = np.flatnonzero(mark[pg])  # the rows of the provider × code groups holding a hit
         del mark
         k_pg, top_pg = _pair_counts(pg[sel], val[sel])
         hit[sel] &= k_pg < top_pg[pg[sel]]
-    at = on[hit]
-    return _hits(sub.index[at], sub["amount"].to_numpy()[at])
+    rows = np.flatnonzero(hit) if on is None else on[hit]
+    return _hits(sub.index[rows], sub["amount"].to_numpy()[rows])
 
 
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -815,7 +878,7 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dense = _dense_pair_counts(a, b)
     if dense is not None:
         key, table = dense
-        return table.reshape(-1)[key], table.max(axis=1, initial=0).astype("float64")
+        return table.reshape(-1).astype(np.int32)[key], table.max(axis=1, initial=0).astype("float64")
     k, uniq = pd.factorize(pair_key_data(a, b))
     cnt = np.bincount(k)
     a_u = np.empty(len(uniq), dtype=np.int64)
@@ -834,9 +897,8 @@ def _name_codes(s: pd.Series, norm_fn: Callable[[str], str] | None = None) -> np
         s = s.astype("category")
     fn = norm_fn or (lambda x: unicodedata.normalize("NFKC", x).replace(" ", "").strip())
     norm = [fn(str(x)) for x in s.cat.categories]
-    code = np.asarray(s.array.codes, dtype=np.int64)
-    same = pd.factorize(pd.Index(norm))[0].astype(np.int64)
-    return np.where(code >= 0, same[np.maximum(code, 0)], -1)
+    same = np.append(pd.factorize(pd.Index(norm))[0].astype(np.int32), -1)  # the last: null stays -1
+    return same[np.asarray(s.array.codes)]
 
 
 def pair_key_data(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -395,14 +395,14 @@ class EmbeddedStore(Store):
             return super().table_codes(name, columns)
         pf = pq.ParquetFile(self.path / info["file"])
         schema = pf.schema_arrow
-        strings = [c for c in columns if c in info["columns"] and pa.types.is_string(schema.field(c).type)]
+        strings = [c for c in columns if c in info["columns"] and _is_text(schema.field(c).type)]
         # a column of few distinct values (providers, terminals, diagnoses) is read as Parquet's
         # dictionaries; one of many (people, cards: a dictionary per row group nearly as large as
         # its strings, then unified) is read as strings and factorized, which is quicker and leaner
         coded = [c for c in strings if pf.metadata.num_row_groups == 0 or _few_values(pf, c)]
         out = super().table_codes(name, [c for c in columns if c not in coded]) if len(coded) < len(columns) else {}
         if coded:
-            t = pq.read_table(self.path / info["file"], columns=coded, read_dictionary=coded).unify_dictionaries()
+            t = pq.read_table(self.path / info["file"], columns=coded, read_dictionary=coded, use_threads=False).unify_dictionaries()
             for c in coded:
                 chunks = t.column(c).chunks
                 values = chunks[0].dictionary if chunks else pa.array([], pa.string())
@@ -722,6 +722,11 @@ def pc_any(mask: pa.Array) -> bool:
     import pyarrow.compute as pc
 
     return bool(len(mask)) and bool(pc.any(mask).as_py())
+
+
+def _is_text(t: pa.DataType) -> bool:
+    """A string column, of either Arrow width."""
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
 def _few_values(pf: pq.ParquetFile, column: str) -> bool:
