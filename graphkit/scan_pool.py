@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # annotation only
 
 __all__ = ["step_cost", "MIN_CLAIMS", "MAX_DEFAULT_WORKERS", "GB_PER_WORKER", "IN_PARENT", "FEATURES", "BASE_MB", "DEFAULT_BUDGET_GB",
            "MB_PER_M_CLAIMS", "scan_workers", "memory_budget_mb", "estimate_mb", "heavy_first", "next_fitting",
-           "peak_rss_mb", "in_use_mb", "run_in_workers", "KindResult"]
+           "peak_rss_mb", "rss_mb", "in_use_mb", "run_in_workers", "KindResult"]
 
 #: claims from which a scan uses worker processes by default (below, starting them costs more than it saves)
 MIN_CLAIMS = 1_000_000
@@ -238,7 +238,7 @@ def _helper_mb() -> float:
     return (_pid_rss_mb(int(pid)) or 0.0) if pid else 0.0
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     """This process's resident memory now (Linux ``/proc``; elsewhere its peak so far)."""
     now = _pid_rss_mb("self")
     return peak_rss_mb() if now is None else now
@@ -376,7 +376,7 @@ def in_use_mb(running: dict[str, int | None], est: dict[str, float], lingering: 
     >>> in_use_mb({}, {}, []) > 0
     True
     """
-    used = _rss_mb() + _helper_mb()
+    used = rss_mb() + _helper_mb()
     for name, pid in running.items():
         used += max(est[name], (_pid_rss_mb(pid) or 0.0) if pid else 0.0)
     return used + sum(_pid_rss_mb(pid) or 0.0 for pid in lingering)

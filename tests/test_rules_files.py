@@ -158,7 +158,7 @@ def test_cli_check_refuses_a_bad_pack_and_run_writes_findings(store, tmp_path):
     assert r.returncode == 1 and "rule 'CITY-001' field 'stage'" in r.stderr
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "graphkit.cli", "rules", "run", "--store", str(store.path),
-                        "--rules", "BZ-001,CL-001", "--out", str(out)], capture_output=True, text=True, env=env)
+                        "--rules", "BZ-001,CL-001", "--threads", "1", "--out", str(out)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "BZ-001" in r.stdout and "违规金额" in r.stdout
     assert (out / "findings.json").exists()

@@ -229,3 +229,62 @@ def test_age_limits_judge_only_what_a_birth_month_decides(tmp_path, clear):
     run = run_rules(open_store(tmp_path / "s"), PACK, rules=["FW-002"])
     hit = set(run.frame.claim_id(run.hits["row"].to_numpy()))
     assert hit == ({"OLD15", "OPEN", "YOUNG"} if clear else {"OLD15"})
+
+
+def test_rules_run_at_once_give_the_same_hits_and_summary(loaded, monkeypatch):
+    import threading
+    import time
+
+    from graphkit.rules import engine
+
+    _, store, run, _ = loaded
+    monkeypatch.setattr(engine, "_working_budget", lambda lines: float("inf"))  # every rule beside another
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def watched(fn):
+        def shape(sub, rule, ctx):  # counts the rules running at this moment
+            with lock:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+            try:
+                time.sleep(0.01)
+                return fn(sub, rule, ctx)
+            finally:
+                with lock:
+                    active[0] -= 1
+        return shape
+
+    for name, fn in list(engine.SHAPES.items()):
+        monkeypatch.setitem(engine.SHAPES, name, watched(fn))
+    both = run_rules(store, PACK, threads=2)
+    assert most[0] == 2  # the threads really overlapped
+    most[0] = 0
+    one = run_rules(store, PACK, threads=1)
+    assert most[0] == 1
+    most[0] = 0
+    monkeypatch.setattr(engine, "_working_budget", lambda lines: 0.0)  # no memory beside a rule: one at a time
+    run_rules(store, PACK, threads=2, rules=["BZ-001", "BZ-002", "CF-001"])
+    assert most[0] == 1
+    for r in (both, one):
+        assert list(r.hits["rule_id"].astype(str)) == list(run.hits["rule_id"].astype(str))  # the pack's order
+        assert r.hits.reset_index(drop=True).equals(run.hits.reset_index(drop=True))
+        assert _own(r.summary) == _own(run.summary)
+
+
+def _own(summary: dict) -> dict:
+    """A run's summary without what ``common_practice`` adds to it later (other tests call it)."""
+    return {k: {c: v for c, v in s.items() if c not in ("leads", "reason")} for k, s in summary.items()}
+
+
+def test_a_failing_rule_stops_the_run_with_its_error(loaded, monkeypatch):
+    from graphkit.rules import engine
+
+    _, store, _, _ = loaded
+    monkeypatch.setattr(engine, "_working_budget", lambda lines: float("inf"))
+
+    def boom(sub, rule, ctx):
+        raise RuntimeError(f"rule {rule.id} failed")
+
+    monkeypatch.setitem(engine.SHAPES, "peer_price", boom)
+    with pytest.raises(RuntimeError, match="failed"):
+        run_rules(store, PACK, threads=2)

@@ -82,3 +82,22 @@ def test_codes_and_rows_equal_the_interface_reference(store) -> None:
     assert store.table_rows("claims", ["card_id"], np.zeros(0, np.int64)).empty
     with pytest.raises(IndexError, match="claims"):
         store.table_rows("claims", ["card_id"], np.array([n]))
+
+
+def test_a_loaded_stores_few_valued_columns_are_read_as_dictionaries(store, monkeypatch) -> None:
+    """The loader writes Arrow large strings: a column of few values is still read from Parquet's
+    dictionaries, never through the whole-table fallback."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert pa.types.is_large_string(pq.ParquetFile(store.table_file("claims")).schema_arrow.field("institution_id").type)
+    whole = store.table("claims", ["institution_id", "claim_type"])
+
+    def fallback(*a, **k):
+        raise AssertionError("read through the whole table")
+
+    monkeypatch.setattr(Store, "table_codes", fallback)
+    got = store.table_codes("claims", ["institution_id", "claim_type"])
+    for c in ("institution_id", "claim_type"):
+        assert pd.Series(got[c]).astype(object).where(pd.Series(got[c]).notna(), None).tolist() == \
+            whole[c].astype(object).where(whole[c].notna(), None).tolist()

@@ -42,6 +42,7 @@ claims and 26.5M item lines the frame held every column on every line (3.1 GB); 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -107,6 +108,9 @@ class ItemFrame:
     lazy: tuple[str, ...] = ()
     cache_bytes: int = 0
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    #: the cache is shared by the rules running at once (:func:`graphkit.rules.engine.run_rules`'s
+    #: threads): reads and spreads of columns hold this lock
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -163,6 +167,10 @@ class ItemFrame:
     def column(self, name: str) -> Values:
         """Column ``name`` on every line (a numpy array or a categorical); a column spread over
         the lines is kept for the next call while it fits the cache."""
+        with self._lock:
+            return self._column(name)
+
+    def _column(self, name: str) -> Values:
         if name in self.lines.columns:
             s = self.lines[name]
             return s.array if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
@@ -182,12 +190,14 @@ class ItemFrame:
     def keep_cached(self, cols: list[str] | tuple[str, ...]) -> None:
         """Forget the cached columns not in ``cols`` (the next rule's): while it runs, the cache
         holds only what it reads — the rest would sit beside its working arrays at the peak."""
-        for c in [c for c in self._cache if c not in cols]:
-            del self._cache[c]
+        with self._lock:
+            for c in [c for c in self._cache if c not in cols]:
+                del self._cache[c]
 
     def drop_cache(self) -> None:
         """Forget the columns spread over the lines (their memory goes with their last user)."""
-        self._cache.clear()
+        with self._lock:
+            self._cache.clear()
 
     def take(self, cols: list[str] | tuple[str, ...] | None = None,
              rows: np.ndarray | slice | None = None) -> pd.DataFrame:
@@ -195,6 +205,10 @@ class ItemFrame:
         resident and cached columns; positions: copies) as a DataFrame indexed by frame row. A
         claim column not cached is gathered at ``rows`` only when they are less than half the
         lines (else spread over every line and cached for the next rules)."""
+        with self._lock:
+            return self._take(cols, rows)
+
+    def _take(self, cols: list[str] | tuple[str, ...] | None, rows: np.ndarray | slice | None) -> pd.DataFrame:
         n = len(self)
         if rows is None:
             index: pd.Index = pd.RangeIndex(n)

@@ -382,8 +382,11 @@ def quantity_limit(sub, rule, ctx):
         keep &= cat
     at = np.flatnonzero(keep)
     del keep, cat
+    limit = limit[at]  # the lines' own columns only at the judged lines: no copy of every line
+    qty = sub["quantity"].to_numpy("float64", na_value=np.nan)[at]
+    qty[np.isnan(qty)] = 0.0  # as :func:`_qty`: a missing quantity counts 0
     keys = ["ci", "item_code"] if per == "visit" else ["patient_id", "item_code", "iday"]
-    return _excess_by_group(sub, keys, _qty(sub)[at], limit[at], at)
+    return _excess_by_group(sub, keys, qty, limit, at)
 
 
 def _chronic(sub, ctx) -> np.ndarray:
