@@ -92,9 +92,10 @@ def unique_ints(x: np.ndarray) -> np.ndarray:
     return s[np.r_[True, s[1:] != s[:-1]]]
 
 
-def sorted_codes(cat: pd.Categorical) -> tuple[np.ndarray, pd.Index]:
-    """(int64 codes, -1 for null; the values sorted): what ``pd.factorize(values, sort=True)``
-    gives, from a categorical whose categories are in any order (``Store.table_codes``).
+def sorted_codes(cat: pd.Categorical, dtype: Any = np.int64) -> tuple[np.ndarray, pd.Index]:
+    """(codes of ``dtype``, -1 for null; the values sorted): what ``pd.factorize(values,
+    sort=True)`` gives, from a categorical whose categories are in any order
+    (``Store.table_codes``).
 
     >>> codes, values = sorted_codes(pd.Categorical.from_codes([0, 1, -1, 0], categories=["b", "a"]))
     >>> codes.tolist(), list(values)
@@ -103,10 +104,10 @@ def sorted_codes(cat: pd.Categorical) -> tuple[np.ndarray, pd.Index]:
     cats = np.asarray(cat.categories, dtype=object)
     # Arrow sorts strings by their UTF-8 bytes: the order of Python's str comparison, 4x quicker
     order = np.asarray(pc.array_sort_indices(pa.array(cats, type=pa.string())).to_numpy(zero_copy_only=False), dtype=np.int64)
-    rank = np.empty(order.size + 1, dtype=np.int64)
+    rank = np.empty(order.size + 1, dtype=dtype)
     rank[order] = np.arange(order.size)
-    rank[-1] = -1
-    return rank[np.asarray(cat.codes, dtype=np.int64)], pd.Index(cats[order], dtype=object)
+    rank[-1] = -1  # a null's code -1 takes the last
+    return rank[np.asarray(cat.codes)], pd.Index(cats[order], dtype=object)
 
 
 def isin(values: Any, allowed: Any) -> np.ndarray:

@@ -52,6 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._fast import sorted_codes
 from ..allocator import release_memory
 from ..profile import latest_births
 
@@ -332,12 +333,10 @@ def _sorted(cat: pd.Categorical) -> pd.Categorical:
     >>> c.codes.tolist(), list(c.categories)
     ([1, 0, -1, 1], ['a', 'b'])
     """
-    cats = np.asarray([v if isinstance(v, str) else str(v) for v in cat.categories], dtype=object)
-    # Arrow sorts strings by their UTF-8 bytes: the order of Python's str comparison
-    order = np.asarray(pc.array_sort_indices(pa.array(cats, type=pa.string())).to_numpy(zero_copy_only=False), np.int64)
-    rank = np.full(len(cats) + 1, -1, dtype=np.int32)  # the last: a null's code -1 stays -1
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    return pd.Categorical.from_codes(rank[np.asarray(cat.codes)], categories=pd.Index(cats[order], dtype="str"))
+    if not all(isinstance(v, str) for v in cat.categories):  # ids held as other types: compared as text
+        cat = pd.Categorical.from_codes(cat.codes, categories=[str(v) for v in cat.categories], validate=False)
+    codes, values = sorted_codes(cat, np.int32)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype="str"))
 
 
 def _batches(store: Store, cols: list[str]) -> Iterator[pd.DataFrame]:
